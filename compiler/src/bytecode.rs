@@ -1,0 +1,214 @@
+//! The bytecode the engine's VM runs for queued rules: one [`Program`] per rule, in a
+//! versioned, serde-serialized [`RuleSetImage`].
+//!
+//! A program is the rule's tests in evaluation order, cheapest first: header tests, flow
+//! state, flowbit checks, then the payload tests in rule order (their order carries the
+//! Snort/Suricata cursor semantics of distance/within/relative), then the post-match
+//! effects (flowbit set/unset/toggle, noalert). Strings are interned where the VM would
+//! otherwise compare them per packet (flowbit names become indices).
+
+use crate::ir::{
+    Action, AppProto, BitsOp, BlockOnMatch, Buffer, ByteExtract, ByteJump, ByteTest,
+    DetectionFilter, FlowOpts, Gid, HeaderTest, IpSet, Isdataat, NumCmp, Pcre, PortSet, Position,
+    Sid, Threshold,
+};
+use serde::{Deserialize, Serialize};
+
+/// Format version; bump on any incompatible change to these types.
+pub const BYTECODE_VERSION: u32 = 1;
+
+/// Index of a flowbit name in [`RuleSetImage::flowbits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FlowbitId(pub u16);
+
+/// Transport the program applies to (app protocols are carried separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum L4 {
+    /// any IP packet
+    Any,
+    /// TCP
+    Tcp,
+    /// UDP
+    Udp,
+    /// ICMP v4 or v6
+    Icmp,
+    /// ICMPv6 only
+    Icmpv6,
+    /// SCTP
+    Sctp,
+}
+
+/// The content the prefilter looks for on behalf of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FastPatternRef {
+    /// Bytes fed to the multi-pattern matcher.
+    pub bytes: Vec<u8>,
+    /// Case-insensitive.
+    pub nocase: bool,
+    /// Buffer it must be found in.
+    pub buffer: Buffer,
+    /// `fast_pattern:only`: no confirmation of this content is needed after the prefilter hit.
+    pub only: bool,
+    /// Index into `Program::ops` of the content this came from.
+    pub op_index: u16,
+}
+
+/// One VM instruction. Tests fail the program when false; effects run only after every test
+/// passed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Insn {
+    /// A header field test.
+    Header(HeaderTest),
+    /// `flowbits:isset`/`isnotset` with one or more bits.
+    FlowbitsTest {
+        /// true: isset, false: isnotset
+        set: bool,
+        /// bits
+        bits: Vec<FlowbitId>,
+        /// how bits combine
+        op: BitsOp,
+    },
+    /// content test (cursor semantics per `position`).
+    Content {
+        /// bytes
+        pattern: Vec<u8>,
+        /// case-insensitive
+        nocase: bool,
+        /// `!`
+        negated: bool,
+        /// buffer
+        buffer: Buffer,
+        /// anchoring
+        position: Position,
+        /// replace bytes, equal length
+        replace: Option<Vec<u8>>,
+    },
+    /// pcre test.
+    Pcre(Pcre),
+    /// byte_test.
+    ByteTest(ByteTest),
+    /// byte_jump (moves the cursor).
+    ByteJump(ByteJump),
+    /// byte_extract (writes a variable, moves the cursor).
+    ByteExtract(ByteExtract),
+    /// isdataat.
+    Isdataat(Isdataat),
+    /// bsize/urilen on a buffer.
+    BufferSize {
+        /// comparison
+        cmp: NumCmp,
+        /// buffer
+        buffer: Buffer,
+    },
+    /// Effect: `flowbits:set|unset|toggle`.
+    FlowbitsSet {
+        /// `Set`, `Unset` or `Toggle` (as ir::FlowbitCmd)
+        cmd: crate::ir::FlowbitCmd,
+        /// bits
+        bits: Vec<FlowbitId>,
+    },
+    /// Effect: `flowbits:reset` (clear every bit of the flow).
+    FlowbitsReset,
+    /// Effect: `flowbits:noalert`: the rule's effects happen, but no alert/action.
+    NoAlert,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Program {
+    /// sid
+    pub sid: Sid,
+    /// gid
+    pub gid: Gid,
+    /// rev
+    pub rev: u32,
+    /// action
+    pub action: Action,
+    /// msg
+    pub msg: String,
+    /// classtype
+    pub classtype: Option<String>,
+    /// priority (severity)
+    pub priority: Option<u32>,
+    /// transport
+    pub l4: L4,
+    /// app-layer protocol, if the header named one
+    pub app: Option<AppProto>,
+    /// source addresses
+    pub src: IpSet,
+    /// source ports
+    pub src_ports: PortSet,
+    /// destination addresses
+    pub dst: IpSet,
+    /// destination ports
+    pub dst_ports: PortSet,
+    /// `<>`
+    pub bidirectional: bool,
+    /// flow options
+    pub flow: FlowOpts,
+    /// prefilter pattern, if any
+    pub fast_pattern: Option<FastPatternRef>,
+    /// instructions, tests first, then effects
+    pub ops: Vec<Insn>,
+    /// threshold
+    pub threshold: Option<Threshold>,
+    /// detection_filter
+    pub detection_filter: Option<DetectionFilter>,
+    /// block the attacker on match
+    pub block: Option<BlockOnMatch>,
+    /// human-readable strategy, e.g. "prefilter \"GET\" -> confirm 3 ops -> pcre"
+    pub strategy: String,
+}
+
+/// A whole compiled rule set for the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSetImage {
+    /// Must equal [`BYTECODE_VERSION`].
+    pub version: u32,
+    /// Programs, in rule-file order.
+    pub programs: Vec<Program>,
+    /// Interned flowbit names.
+    pub flowbits: Vec<String>,
+}
+
+/// Why a bytecode image could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// Wrong version.
+    #[error("bytecode version {found} is not supported (this build reads version {expected}); recompile the rules")]
+    Version {
+        /// found
+        found: u32,
+        /// expected
+        expected: u32,
+    },
+    /// Corrupt data.
+    #[error("bytecode image is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Magic prefix of a serialized image.
+pub const IMAGE_MAGIC: &[u8; 8] = b"VRDCTBC\0";
+
+impl RuleSetImage {
+    /// Serializes the image (magic + bincode).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = IMAGE_MAGIC.to_vec();
+        out.extend(bincode::serialize(self).expect("bytecode types are always serializable"));
+        out
+    }
+    /// Deserializes and checks the version.
+    pub fn from_bytes(bytes: &[u8]) -> Result<RuleSetImage, ImageError> {
+        let body = bytes
+            .strip_prefix(IMAGE_MAGIC.as_slice())
+            .ok_or_else(|| ImageError::Corrupt("missing magic header".into()))?;
+        // The version is the first field: read it alone first so an old image gives a clear
+        // version error instead of a decode error.
+        let version: u32 = bincode::deserialize(body.get(..4).unwrap_or(&[]))
+            .map_err(|e| ImageError::Corrupt(e.to_string()))?;
+        if version != BYTECODE_VERSION {
+            return Err(ImageError::Version { found: version, expected: BYTECODE_VERSION });
+        }
+        bincode::deserialize(body).map_err(|e| ImageError::Corrupt(e.to_string()))
+    }
+}

@@ -1,0 +1,1 @@
+//! (front end: owned by the rule front-end work, issue 3)

@@ -1,0 +1,1 @@
+//! (back end: owned by the compiler back-end work, issue 4)

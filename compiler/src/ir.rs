@@ -1,0 +1,1283 @@
+//! Typed intermediate representation of a rule: everything resolved (variables, ports,
+//! addresses), every option typed. Produced by `lower`, consumed by `classify`, the nft
+//! planner and the bytecode generator.
+//!
+//! Invariants are carried by the types: a [`Rule`] cannot hold an unknown keyword (there is no
+//! "other" variant), address and port sets are canonical interval sets, and a [`Content`] can
+//! only be built through [`Content::new`], which checks its bounds.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Snort signature id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Sid(pub u32);
+
+/// Snort generator id (1 for text rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Gid(pub u32);
+
+impl fmt::Display for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+impl fmt::Display for Gid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    /// Log an alert, let the packet through.
+    Alert,
+    /// Log the packet without an alert (Snort 2 `log`); treated as alert-only.
+    Log,
+    /// Stop inspecting this packet, let it through.
+    Pass,
+    /// Drop the packet (and the rest of its flow) and alert.
+    Drop,
+    /// Drop silently (no alert).
+    Sdrop,
+    /// Drop and send a reset / ICMP unreachable.
+    Reject(RejectTarget),
+}
+
+/// Which side(s) receive the reset for a `reject*` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RejectTarget {
+    /// `reject`: verdict resets both ends of a TCP connection (so neither side hangs);
+    /// ICMP port unreachable to the sender for other protocols.
+    Default,
+    /// `rejectsrc`: only the packet's source.
+    Src,
+    /// `rejectdst`: only the packet's destination.
+    Dst,
+    /// `rejectboth`: both ends.
+    Both,
+}
+
+impl Action {
+    /// The keyword as written in rule text.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Log => "log",
+            Action::Pass => "pass",
+            Action::Drop => "drop",
+            Action::Sdrop => "sdrop",
+            Action::Reject(RejectTarget::Default) => "reject",
+            Action::Reject(RejectTarget::Src) => "rejectsrc",
+            Action::Reject(RejectTarget::Dst) => "rejectdst",
+            Action::Reject(RejectTarget::Both) => "rejectboth",
+        }
+    }
+    /// Whether the action stops the packet (drop, sdrop, reject).
+    pub fn blocks(self) -> bool {
+        matches!(self, Action::Drop | Action::Sdrop | Action::Reject(_))
+    }
+}
+
+/// The protocol field of the rule header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Any IP packet.
+    Ip,
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP (v4 and v6, as Suricata treats `icmp`).
+    Icmp,
+    /// ICMPv6 only.
+    Icmpv6,
+    /// SCTP.
+    Sctp,
+    /// An application-layer protocol name (Suricata/Snort 3 style `alert http ...`).
+    App(AppProto),
+}
+
+/// Application-layer protocols that may appear in the rule header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppProto {
+    Http,
+    Http2,
+    Ftp,
+    FtpData,
+    Tls,
+    Ssh,
+    Smtp,
+    Imap,
+    Pop3,
+    Dns,
+    Smb,
+    Dcerpc,
+    Dhcp,
+    Ntp,
+    Snmp,
+    Sip,
+    Krb5,
+    Nfs,
+    Tftp,
+    Ike,
+    Modbus,
+    Dnp3,
+    Enip,
+    Mqtt,
+    Rdp,
+    Rfb,
+    Pgsql,
+    Telnet,
+    Quic,
+    Ldap,
+}
+
+impl AppProto {
+    /// Every app protocol, for name lookup.
+    pub const ALL: &'static [AppProto] = &[
+        AppProto::Http,
+        AppProto::Http2,
+        AppProto::Ftp,
+        AppProto::FtpData,
+        AppProto::Tls,
+        AppProto::Ssh,
+        AppProto::Smtp,
+        AppProto::Imap,
+        AppProto::Pop3,
+        AppProto::Dns,
+        AppProto::Smb,
+        AppProto::Dcerpc,
+        AppProto::Dhcp,
+        AppProto::Ntp,
+        AppProto::Snmp,
+        AppProto::Sip,
+        AppProto::Krb5,
+        AppProto::Nfs,
+        AppProto::Tftp,
+        AppProto::Ike,
+        AppProto::Modbus,
+        AppProto::Dnp3,
+        AppProto::Enip,
+        AppProto::Mqtt,
+        AppProto::Rdp,
+        AppProto::Rfb,
+        AppProto::Pgsql,
+        AppProto::Telnet,
+        AppProto::Quic,
+        AppProto::Ldap,
+    ];
+
+    /// The name as written in rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Http => "http",
+            AppProto::Http2 => "http2",
+            AppProto::Ftp => "ftp",
+            AppProto::FtpData => "ftp-data",
+            AppProto::Tls => "tls",
+            AppProto::Ssh => "ssh",
+            AppProto::Smtp => "smtp",
+            AppProto::Imap => "imap",
+            AppProto::Pop3 => "pop3",
+            AppProto::Dns => "dns",
+            AppProto::Smb => "smb",
+            AppProto::Dcerpc => "dcerpc",
+            AppProto::Dhcp => "dhcp",
+            AppProto::Ntp => "ntp",
+            AppProto::Snmp => "snmp",
+            AppProto::Sip => "sip",
+            AppProto::Krb5 => "krb5",
+            AppProto::Nfs => "nfs",
+            AppProto::Tftp => "tftp",
+            AppProto::Ike => "ike",
+            AppProto::Modbus => "modbus",
+            AppProto::Dnp3 => "dnp3",
+            AppProto::Enip => "enip",
+            AppProto::Mqtt => "mqtt",
+            AppProto::Rdp => "rdp",
+            AppProto::Rfb => "rfb",
+            AppProto::Pgsql => "pgsql",
+            AppProto::Telnet => "telnet",
+            AppProto::Quic => "quic",
+            AppProto::Ldap => "ldap",
+        }
+    }
+
+    /// Looks a protocol name up (case-insensitive; `ssl` is an alias of `tls`).
+    pub fn from_name(name: &str) -> Option<AppProto> {
+        let lower = name.to_ascii_lowercase();
+        if lower == "ssl" {
+            return Some(AppProto::Tls);
+        }
+        AppProto::ALL.iter().copied().find(|p| p.name() == lower)
+    }
+
+    /// The transport(s) this app protocol runs over, for steering.
+    pub fn transports(self) -> &'static [Protocol] {
+        match self {
+            AppProto::Dns | AppProto::Smb | AppProto::Dcerpc | AppProto::Sip | AppProto::Krb5
+            | AppProto::Nfs | AppProto::Snmp | AppProto::Ldap => &[Protocol::Tcp, Protocol::Udp],
+            AppProto::Dhcp | AppProto::Ntp | AppProto::Tftp | AppProto::Ike | AppProto::Quic => {
+                &[Protocol::Udp]
+            }
+            _ => &[Protocol::Tcp],
+        }
+    }
+}
+
+impl Protocol {
+    /// The name as written in rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Ip => "ip",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+            Protocol::Icmpv6 => "icmpv6",
+            Protocol::Sctp => "sctp",
+            Protocol::App(a) => a.name(),
+        }
+    }
+}
+
+/// A canonical set of closed intervals over an ordered integer domain: sorted, disjoint,
+/// non-adjacent. Exact union, intersection and complement, so `!$HOME_NET` with nested
+/// negations is resolved without approximation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RangeSet<T> {
+    ranges: Vec<(T, T)>,
+}
+
+/// Integer domain of a [`RangeSet`].
+pub trait Domain: Copy + Ord + fmt::Debug {
+    /// Smallest value.
+    const MIN: Self;
+    /// Largest value.
+    const MAX: Self;
+    /// `self + 1`, or `None` at `MAX`.
+    fn succ(self) -> Option<Self>;
+    /// `self - 1`, or `None` at `MIN`.
+    fn pred(self) -> Option<Self>;
+}
+
+macro_rules! domain {
+    ($t:ty) => {
+        impl Domain for $t {
+            const MIN: Self = <$t>::MIN;
+            const MAX: Self = <$t>::MAX;
+            fn succ(self) -> Option<Self> {
+                self.checked_add(1)
+            }
+            fn pred(self) -> Option<Self> {
+                self.checked_sub(1)
+            }
+        }
+    };
+}
+domain!(u16);
+domain!(u32);
+domain!(u128);
+
+impl<T: Domain> RangeSet<T> {
+    /// The empty set.
+    pub fn empty() -> Self {
+        RangeSet { ranges: Vec::new() }
+    }
+    /// The whole domain.
+    pub fn full() -> Self {
+        RangeSet { ranges: vec![(T::MIN, T::MAX)] }
+    }
+    /// One closed interval `lo..=hi` (empty if `lo > hi`).
+    pub fn range(lo: T, hi: T) -> Self {
+        if lo > hi {
+            Self::empty()
+        } else {
+            RangeSet { ranges: vec![(lo, hi)] }
+        }
+    }
+    /// Builds a canonical set from arbitrary intervals.
+    pub fn from_ranges(mut ranges: Vec<(T, T)>) -> Self {
+        ranges.retain(|(a, b)| a <= b);
+        ranges.sort();
+        let mut out: Vec<(T, T)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            if let Some(last) = out.last_mut() {
+                let touches = match last.1.succ() {
+                    Some(next) => lo <= next,
+                    None => true,
+                };
+                if touches {
+                    if hi > last.1 {
+                        last.1 = hi;
+                    }
+                    continue;
+                }
+            }
+            out.push((lo, hi));
+        }
+        RangeSet { ranges: out }
+    }
+    /// The intervals, sorted and disjoint.
+    pub fn ranges(&self) -> &[(T, T)] {
+        &self.ranges
+    }
+    /// True if no value is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+    /// True if every value of the domain is in the set.
+    pub fn is_full(&self) -> bool {
+        self.ranges.len() == 1 && self.ranges[0] == (T::MIN, T::MAX)
+    }
+    /// Membership test (binary search).
+    pub fn contains(&self, v: T) -> bool {
+        match self.ranges.binary_search_by(|(lo, hi)| {
+            if v < *lo {
+                std::cmp::Ordering::Greater
+            } else if v > *hi {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        }) {
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
+    /// Set union.
+    pub fn union(&self, other: &Self) -> Self {
+        let mut all = self.ranges.clone();
+        all.extend_from_slice(&other.ranges);
+        Self::from_ranges(all)
+    }
+    /// Set complement within the domain.
+    pub fn complement(&self) -> Self {
+        let mut out = Vec::new();
+        let mut next = Some(T::MIN);
+        for &(lo, hi) in &self.ranges {
+            if let Some(start) = next {
+                if lo > start {
+                    out.push((start, lo.pred().expect("lo > MIN")));
+                }
+            }
+            next = hi.succ();
+        }
+        if let Some(start) = next {
+            out.push((start, T::MAX));
+        }
+        RangeSet { ranges: out }
+    }
+    /// Set intersection.
+    pub fn intersect(&self, other: &Self) -> Self {
+        self.complement().union(&other.complement()).complement()
+    }
+    /// Set difference `self \ other`.
+    pub fn difference(&self, other: &Self) -> Self {
+        self.intersect(&other.complement())
+    }
+}
+
+/// A set of ports.
+pub type PortSet = RangeSet<u16>;
+
+/// A set of IP addresses, per family; `v4`/`v6` are canonical interval sets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IpSet {
+    /// IPv4 addresses as big-endian integers.
+    pub v4: RangeSet<u32>,
+    /// IPv6 addresses as big-endian integers.
+    pub v6: RangeSet<u128>,
+}
+
+impl IpSet {
+    /// Every address of both families (`any`).
+    pub fn any() -> Self {
+        IpSet { v4: RangeSet::full(), v6: RangeSet::full() }
+    }
+    /// No address.
+    pub fn empty() -> Self {
+        IpSet { v4: RangeSet::empty(), v6: RangeSet::empty() }
+    }
+    /// True for `any`.
+    pub fn is_any(&self) -> bool {
+        self.v4.is_full() && self.v6.is_full()
+    }
+    /// True if no address matches (such a rule can never fire).
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+    /// Union.
+    pub fn union(&self, o: &Self) -> Self {
+        IpSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6) }
+    }
+    /// Complement.
+    pub fn complement(&self) -> Self {
+        IpSet { v4: self.v4.complement(), v6: self.v6.complement() }
+    }
+    /// Intersection.
+    pub fn intersect(&self, o: &Self) -> Self {
+        IpSet { v4: self.v4.intersect(&o.v4), v6: self.v6.intersect(&o.v6) }
+    }
+    /// Membership test.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        match ip {
+            std::net::IpAddr::V4(a) => self.v4.contains(u32::from(a)),
+            std::net::IpAddr::V6(a) => self.v6.contains(u128::from(a)),
+        }
+    }
+}
+
+/// Direction operator of the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    /// `->`
+    To,
+    /// `<>`: either direction.
+    Both,
+}
+
+/// A numeric comparison as used by dsize, ttl, itype, icode, byte_test, … (`=N`, `!N`,
+/// `<N`, `>N`, `<=N`, `>=N`, `N-M` / `N<>M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NumCmp {
+    /// `N`
+    Eq(u64),
+    /// `!N`
+    Ne(u64),
+    /// `<N`
+    Lt(u64),
+    /// `<=N`
+    Le(u64),
+    /// `>N`
+    Gt(u64),
+    /// `>=N`
+    Ge(u64),
+    /// `N<>M`: exclusive range (Snort semantics, min < x < max).
+    RangeExclusive(u64, u64),
+    /// `N-M` / `N<=>M`: inclusive range.
+    RangeInclusive(u64, u64),
+}
+
+impl NumCmp {
+    /// Evaluates the comparison.
+    pub fn test(self, v: u64) -> bool {
+        match self {
+            NumCmp::Eq(n) => v == n,
+            NumCmp::Ne(n) => v != n,
+            NumCmp::Lt(n) => v < n,
+            NumCmp::Le(n) => v <= n,
+            NumCmp::Gt(n) => v > n,
+            NumCmp::Ge(n) => v >= n,
+            NumCmp::RangeExclusive(a, b) => v > a && v < b,
+            NumCmp::RangeInclusive(a, b) => v >= a && v <= b,
+        }
+    }
+}
+
+/// Index of a `byte_extract`/`byte_math` variable within a rule (at most 8 per rule, as
+/// Snort allows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VarSlot(pub u8);
+
+/// A numeric operand: a literal or a variable written by an earlier `byte_extract`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Operand {
+    /// A literal.
+    Lit(i64),
+    /// A byte_extract/byte_math variable.
+    Var(VarSlot),
+}
+
+/// The buffer a payload test inspects. Snort 2 modifiers (`http_uri`), Snort 3 / Suricata
+/// sticky buffers (`http.uri;`, `http_uri;` in Snort 3 syntax) and `pkt_data`/`file_data`
+/// all map here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Buffer {
+    /// The packet's transport payload (or reassembled stream when available).
+    Payload,
+    /// The raw packet payload (Snort `rawbytes`, `pkt_data`).
+    Raw,
+    /// `file_data` / `file.data`.
+    FileData,
+    /// `base64_data` after `base64_decode`.
+    Base64Data,
+    /// An application-layer buffer.
+    App(AppBuffer),
+}
+
+/// Named application-layer buffers (Suricata names in parentheses in docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppBuffer {
+    HttpUri,
+    HttpRawUri,
+    HttpMethod,
+    HttpHeader,
+    HttpRawHeader,
+    HttpCookie,
+    HttpClientBody,
+    HttpServerBody,
+    HttpStatCode,
+    HttpStatMsg,
+    HttpUserAgent,
+    HttpHost,
+    HttpRawHost,
+    HttpAccept,
+    HttpAcceptLang,
+    HttpAcceptEnc,
+    HttpReferer,
+    HttpContentType,
+    HttpContentLen,
+    HttpConnection,
+    HttpProtocol,
+    HttpRequestLine,
+    HttpResponseLine,
+    HttpStart,
+    HttpLocation,
+    HttpServer,
+    HttpHeaderNames,
+    HttpTrueIp,
+    DnsQuery,
+    TlsSni,
+    TlsCertSubject,
+    TlsCertIssuer,
+    TlsCertSerial,
+    TlsCertFingerprint,
+    TlsVersion,
+    Ja3Hash,
+    Ja3String,
+    Ja3sHash,
+    Ja3sString,
+    SshProto,
+    SshSoftware,
+    FileName,
+    SmbNamedPipe,
+    SmbShare,
+    DceStubData,
+    SipMethod,
+    SipUri,
+    Krb5Cname,
+    Krb5Sname,
+}
+
+/// Where a content (or pcre/byte op) is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Position {
+    /// From the start of the buffer: `offset` (default 0) and optional `depth`.
+    Absolute {
+        /// Bytes to skip from the buffer start.
+        offset: Operand,
+        /// Bytes to search from `offset`, if bounded.
+        depth: Option<Operand>,
+    },
+    /// From the end of the previous match: `distance` (may be negative) and optional `within`.
+    Relative {
+        /// Bytes to skip after the previous match (may be negative).
+        distance: Operand,
+        /// Bytes to search from there, if bounded.
+        within: Option<Operand>,
+    },
+    /// Suricata `startswith`: at offset 0, depth = pattern length.
+    StartsWith,
+    /// Suricata `endswith`: the match must end at the end of the buffer.
+    EndsWith,
+}
+
+/// Fast-pattern selection on a content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FastPattern {
+    /// `fast_pattern;`
+    Whole,
+    /// `fast_pattern:only;` (Snort 2): the content is only used for the prefilter.
+    Only,
+    /// `fast_pattern:OFF,LEN;`: only that slice feeds the prefilter.
+    Slice {
+        /// Start of the slice within the pattern.
+        offset: u16,
+        /// Length of the slice.
+        len: u16,
+    },
+}
+
+/// Why a [`Content`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Empty pattern.
+    #[error("content pattern is empty")]
+    Empty,
+    /// `depth` smaller than the pattern.
+    #[error("depth {depth} is shorter than the content ({len} bytes), so it can never match")]
+    DepthTooShort {
+        /// depth value
+        depth: i64,
+        /// pattern length
+        len: usize,
+    },
+    /// `within` smaller than the pattern.
+    #[error("within {within} is shorter than the content ({len} bytes), so it can never match")]
+    WithinTooShort {
+        /// within value
+        within: i64,
+        /// pattern length
+        len: usize,
+    },
+    /// Negative offset or depth.
+    #[error("{0} must not be negative")]
+    Negative(&'static str),
+    /// replace length differs.
+    #[error("replace is {replace} bytes but the content is {len} bytes; replace must have the same length")]
+    ReplaceLength {
+        /// replace length
+        replace: usize,
+        /// pattern length
+        len: usize,
+    },
+    /// fast_pattern slice out of bounds.
+    #[error("fast_pattern slice {offset},{len} lies outside the {pattern} byte content")]
+    FastPatternSlice {
+        /// slice offset
+        offset: u16,
+        /// slice length
+        len: u16,
+        /// pattern length
+        pattern: usize,
+    },
+}
+
+/// A `content` test with its modifiers. Built only through [`Content::new`], which checks
+/// that bounds are consistent with the pattern, so later stages can trust them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Content {
+    pattern: Vec<u8>,
+    negated: bool,
+    nocase: bool,
+    position: Position,
+    buffer: Buffer,
+    fast_pattern: Option<FastPattern>,
+    replace: Option<Vec<u8>>,
+}
+
+/// Everything a content carries, before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentSpec {
+    /// The bytes to find.
+    pub pattern: Vec<u8>,
+    /// `content:!"..."`
+    pub negated: bool,
+    /// `nocase`
+    pub nocase: bool,
+    /// offset/depth or distance/within.
+    pub position: Position,
+    /// The buffer searched.
+    pub buffer: Buffer,
+    /// fast_pattern, if given.
+    pub fast_pattern: Option<FastPattern>,
+    /// replace bytes, if given.
+    pub replace: Option<Vec<u8>>,
+}
+
+impl Content {
+    /// Validates and builds a content.
+    pub fn new(spec: ContentSpec) -> Result<Content, ContentError> {
+        let len = spec.pattern.len();
+        if len == 0 {
+            return Err(ContentError::Empty);
+        }
+        match spec.position {
+            Position::Absolute { offset, depth } => {
+                if let Operand::Lit(o) = offset {
+                    if o < 0 {
+                        return Err(ContentError::Negative("offset"));
+                    }
+                }
+                if let Some(Operand::Lit(d)) = depth {
+                    if d < 0 {
+                        return Err(ContentError::Negative("depth"));
+                    }
+                    if (d as u64) < len as u64 {
+                        return Err(ContentError::DepthTooShort { depth: d, len });
+                    }
+                }
+            }
+            Position::Relative { within, .. } => {
+                if let Some(Operand::Lit(w)) = within {
+                    if w < 0 {
+                        return Err(ContentError::Negative("within"));
+                    }
+                    if (w as u64) < len as u64 {
+                        return Err(ContentError::WithinTooShort { within: w, len });
+                    }
+                }
+            }
+            Position::StartsWith | Position::EndsWith => {}
+        }
+        if let Some(r) = &spec.replace {
+            if r.len() != len {
+                return Err(ContentError::ReplaceLength { replace: r.len(), len });
+            }
+        }
+        if let Some(FastPattern::Slice { offset, len: l }) = spec.fast_pattern {
+            if l == 0 || offset as usize + l as usize > len {
+                return Err(ContentError::FastPatternSlice { offset, len: l, pattern: len });
+            }
+        }
+        Ok(Content {
+            pattern: spec.pattern,
+            negated: spec.negated,
+            nocase: spec.nocase,
+            position: spec.position,
+            buffer: spec.buffer,
+            fast_pattern: spec.fast_pattern,
+            replace: spec.replace,
+        })
+    }
+    /// The bytes to find.
+    pub fn pattern(&self) -> &[u8] {
+        &self.pattern
+    }
+    /// True for `content:!"..."`.
+    pub fn negated(&self) -> bool {
+        self.negated
+    }
+    /// True with `nocase`.
+    pub fn nocase(&self) -> bool {
+        self.nocase
+    }
+    /// Where it is anchored.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+    /// The buffer searched.
+    pub fn buffer(&self) -> Buffer {
+        self.buffer
+    }
+    /// fast_pattern setting.
+    pub fn fast_pattern(&self) -> Option<FastPattern> {
+        self.fast_pattern
+    }
+    /// replace bytes (same length as the pattern).
+    pub fn replace(&self) -> Option<&[u8]> {
+        self.replace.as_deref()
+    }
+    /// The bytes that feed the prefilter when this content is the fast pattern.
+    pub fn fast_pattern_bytes(&self) -> &[u8] {
+        match self.fast_pattern {
+            Some(FastPattern::Slice { offset, len }) => {
+                &self.pattern[offset as usize..offset as usize + len as usize]
+            }
+            _ => &self.pattern,
+        }
+    }
+    /// If the content is at a fixed, known place in the buffer (offset literal and depth equal
+    /// to the pattern length), the byte offset where it must start.
+    pub fn fixed_offset(&self) -> Option<u32> {
+        match self.position {
+            Position::StartsWith => Some(0),
+            Position::Absolute { offset: Operand::Lit(o), depth: Some(Operand::Lit(d)) }
+                if d as usize == self.pattern.len() =>
+            {
+                u32::try_from(o).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A `pcre` test. `pattern` is the regex body (between the slashes), `flags` the
+/// PCRE flags (`i`, `s`, `m`, `x`, …) and Snort/Suricata modifiers are broken out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pcre {
+    /// Regex body.
+    pub pattern: String,
+    /// PCRE compile flags: caseless (i).
+    pub caseless: bool,
+    /// dotall (s).
+    pub dotall: bool,
+    /// multiline (m).
+    pub multiline: bool,
+    /// extended (x).
+    pub extended: bool,
+    /// anchored (A).
+    pub anchored: bool,
+    /// dollar_endonly (E).
+    pub dollar_endonly: bool,
+    /// ungreedy (G).
+    pub ungreedy: bool,
+    /// `R`: relative to the previous match.
+    pub relative: bool,
+    /// `!` before the slash.
+    pub negated: bool,
+    /// Buffer (from a modifier letter such as `U`, or the sticky buffer).
+    pub buffer: Buffer,
+}
+
+/// Endianness for byte_* keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Endian {
+    /// big endian (default).
+    Big,
+    /// little endian.
+    Little,
+    /// DCE/RPC: endianness from the DCE header (treated as little if unknown).
+    Dce,
+}
+
+/// How bytes are converted to a number in byte_* keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NumBase {
+    /// Raw binary integer of `count` bytes.
+    Binary,
+    /// ASCII decimal string.
+    Dec,
+    /// ASCII hex string.
+    Hex,
+    /// ASCII octal string.
+    Oct,
+}
+
+/// byte_test operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ByteOp {
+    /// `<`
+    Lt,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+    /// `=`
+    Eq,
+    /// `&` (bitwise and is non-zero)
+    And,
+    /// `^` (bitwise xor is non-zero)
+    Xor,
+}
+
+/// `byte_test:count,[!]op,value,offset[,relative][,endian][,string,base][,dce][,bitmask]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ByteTest {
+    /// Number of bytes (1..=10 for strings, 1..=4/8 for binary).
+    pub count: u8,
+    /// Comparison.
+    pub op: ByteOp,
+    /// `!op`
+    pub negated: bool,
+    /// Value compared against.
+    pub value: Operand,
+    /// Offset from the buffer start or the cursor.
+    pub offset: Operand,
+    /// `relative`
+    pub relative: bool,
+    /// Endianness.
+    pub endian: Endian,
+    /// Number base.
+    pub base: NumBase,
+    /// Optional bitmask applied before the comparison.
+    pub bitmask: Option<u64>,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
+/// `byte_jump:count,offset[,relative][,multiplier N][,endian][,string,base][,align][,from_beginning][,from_end][,post_offset N][,dce][,bitmask N]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ByteJump {
+    /// Bytes to read (0 allowed with from_end in Suricata; 1..=10 otherwise).
+    pub count: u8,
+    /// Offset of the bytes.
+    pub offset: Operand,
+    /// `relative`
+    pub relative: bool,
+    /// multiplier
+    pub multiplier: u32,
+    /// Endianness.
+    pub endian: Endian,
+    /// Number base.
+    pub base: NumBase,
+    /// `align`: round up to 4.
+    pub align: bool,
+    /// `from_beginning`
+    pub from_beginning: bool,
+    /// `from_end`
+    pub from_end: bool,
+    /// post_offset
+    pub post_offset: i64,
+    /// bitmask
+    pub bitmask: Option<u64>,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
+/// `byte_extract:count,offset,name[,relative][,multiplier N][,endian][,string,base][,align N][,dce][,bitmask N]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ByteExtract {
+    /// Bytes to read.
+    pub count: u8,
+    /// Offset of the bytes.
+    pub offset: i64,
+    /// Variable written.
+    pub slot: VarSlot,
+    /// Variable name as written (for canonical text and disassembly).
+    pub name: String,
+    /// `relative`
+    pub relative: bool,
+    /// multiplier
+    pub multiplier: u32,
+    /// Endianness.
+    pub endian: Endian,
+    /// Number base.
+    pub base: NumBase,
+    /// align (2 or 4), if any.
+    pub align: Option<u8>,
+    /// bitmask
+    pub bitmask: Option<u64>,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
+/// `isdataat:[!]N[,relative][,rawbytes]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Isdataat {
+    /// Position that must (or, negated, must not) exist.
+    pub offset: Operand,
+    /// `relative`
+    pub relative: bool,
+    /// `!`
+    pub negated: bool,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
+/// An ordered payload test. Order matters: relative tests are relative to the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PayloadTest {
+    /// `content`
+    Content(Content),
+    /// `pcre`
+    Pcre(Pcre),
+    /// `byte_test`
+    ByteTest(ByteTest),
+    /// `byte_jump`
+    ByteJump(ByteJump),
+    /// `byte_extract`
+    ByteExtract(ByteExtract),
+    /// `isdataat`
+    Isdataat(Isdataat),
+    /// `bsize` / `urilen`: size of the current buffer.
+    BufferSize {
+        /// comparison
+        cmp: NumCmp,
+        /// buffer
+        buffer: Buffer,
+    },
+}
+
+/// `flow:` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct FlowOpts {
+    /// `established` (Some(true)), `not_established` (Some(false)).
+    pub established: Option<bool>,
+    /// `stateless`
+    pub stateless: bool,
+    /// `to_server`/`from_client` (Some(true)), `to_client`/`from_server` (Some(false)).
+    pub to_server: Option<bool>,
+    /// `only_stream` (Some(true)) / `no_stream` (Some(false)).
+    pub stream: Option<bool>,
+    /// `only_frag` (Some(true)) / `no_frag` (Some(false)).
+    pub frag: Option<bool>,
+}
+
+/// flowbits command.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FlowbitCmd {
+    /// `set`
+    Set,
+    /// `unset`
+    Unset,
+    /// `toggle`
+    Toggle,
+    /// `isset`
+    IsSet,
+    /// `isnotset`
+    IsNotSet,
+    /// `noalert`
+    NoAlert,
+    /// `reset`
+    Reset,
+}
+
+/// How several flowbit names combine (`a|b` any, `a&b` all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BitsOp {
+    /// single name or `&`
+    All,
+    /// `|`
+    Any,
+}
+
+/// `flowbits:cmd[,name[&name|name]][,group]`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flowbits {
+    /// Command.
+    pub cmd: FlowbitCmd,
+    /// Bit names (empty for noalert/reset).
+    pub names: Vec<String>,
+    /// How names combine.
+    pub op: BitsOp,
+}
+
+/// Who the threshold is tracked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Track {
+    /// `by_src`
+    BySrc,
+    /// `by_dst`
+    ByDst,
+    /// `by_rule` (Suricata)
+    ByRule,
+    /// `by_both` (Suricata)
+    ByBoth,
+}
+
+/// threshold type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ThresholdKind {
+    /// alert at most `count` times per `seconds`.
+    Limit,
+    /// alert every `count`th time per `seconds`.
+    Threshold,
+    /// alert once per `seconds` after `count` events.
+    Both,
+}
+
+/// `threshold:type T, track X, count N, seconds S`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Type.
+    pub kind: ThresholdKind,
+    /// Tracking key.
+    pub track: Track,
+    /// Count.
+    pub count: u32,
+    /// Window in seconds.
+    pub seconds: u32,
+}
+
+/// `detection_filter:track X, count N, seconds S`: the rule only fires after N matches in S.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DetectionFilter {
+    /// Tracking key.
+    pub track: Track,
+    /// Count.
+    pub count: u32,
+    /// Window in seconds.
+    pub seconds: u32,
+}
+
+/// TCP flag test `flags:[modifier]flags[,mask]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TcpFlags {
+    /// Flags that must be set (bitmask: FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128).
+    pub flags: u8,
+    /// Match mode.
+    pub mode: FlagMode,
+    /// Flags ignored in the comparison.
+    pub ignore: u8,
+}
+
+/// How `flags` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FlagMode {
+    /// exactly these flags (after the mask).
+    Exact,
+    /// `+`: at least these.
+    All,
+    /// `*`: any of these.
+    Any,
+    /// `!`: not exactly these.
+    Not,
+}
+
+/// Header tests on IP/TCP/UDP/ICMP fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HeaderTest {
+    /// `dsize`: payload length.
+    Dsize(NumCmp),
+    /// `ttl`
+    Ttl(NumCmp),
+    /// `tos`
+    Tos(NumCmp),
+    /// `id` (IP id)
+    IpId(NumCmp),
+    /// `ip_proto`
+    IpProto(NumCmp),
+    /// `flags` (TCP)
+    Flags(TcpFlags),
+    /// `seq`
+    Seq(NumCmp),
+    /// `ack`
+    Ack(NumCmp),
+    /// `window`
+    Window(NumCmp),
+    /// `itype`
+    Itype(NumCmp),
+    /// `icode`
+    Icode(NumCmp),
+    /// `icmp_id`
+    IcmpId(NumCmp),
+    /// `icmp_seq`
+    IcmpSeq(NumCmp),
+    /// `fragbits`: bits R=4(reserved) D=2(DF) M=1(MF) in the flags nibble, with mode.
+    Fragbits {
+        /// bits (M=1, D=2, R=4)
+        bits: u8,
+        /// mode
+        mode: FlagMode,
+    },
+    /// `fragoffset`
+    FragOffset(NumCmp),
+    /// `sameip`
+    SameIp,
+    /// `ipopts`
+    IpOpts(String),
+}
+
+/// A reference (`reference:type,id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reference {
+    /// e.g. `cve`, `url`.
+    pub system: String,
+    /// the id.
+    pub id: String,
+}
+
+/// Rule metadata that does not affect matching.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Meta {
+    /// `sid`
+    pub sid: Sid,
+    /// `gid` (1 if absent)
+    pub gid: Gid,
+    /// `rev` (1 if absent... 0 when not given, as Snort reports)
+    pub rev: u32,
+    /// `msg`
+    pub msg: String,
+    /// `classtype`
+    pub classtype: Option<String>,
+    /// `priority`, explicit or from the classtype.
+    pub priority: Option<u32>,
+    /// `reference`s
+    pub references: Vec<Reference>,
+    /// `metadata` key/value pairs, in order.
+    pub metadata: Vec<(String, String)>,
+    /// `target:src_ip|dest_ip`
+    pub target: Option<String>,
+}
+
+/// SnortSam/fwsam-style active response attached to a rule (`fwsam:src,1 hour` or
+/// Suricata-ish metadata): block the attacker for a duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlockOnMatch {
+    /// Block the source (true) or the destination (false).
+    pub src: bool,
+    /// Duration in seconds (0 = permanent).
+    pub seconds: u32,
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// File path as given.
+    pub file: String,
+    /// 1-based line of the rule's first character.
+    pub line: u32,
+    /// True if the rule was commented out (`# alert ...`) and parsed on request.
+    pub commented: bool,
+}
+
+/// A fully lowered rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rule {
+    /// Action.
+    pub action: Action,
+    /// Protocol.
+    pub proto: Protocol,
+    /// Source addresses.
+    pub src: IpSet,
+    /// Source ports.
+    pub src_ports: PortSet,
+    /// `->` or `<>`.
+    pub direction: Direction,
+    /// Destination addresses.
+    pub dst: IpSet,
+    /// Destination ports.
+    pub dst_ports: PortSet,
+    /// Metadata (sid, msg, …).
+    pub meta: Meta,
+    /// Header field tests.
+    pub header: Vec<HeaderTest>,
+    /// Ordered payload tests.
+    pub payload: Vec<PayloadTest>,
+    /// `flow`
+    pub flow: FlowOpts,
+    /// `flowbits`, in order.
+    pub flowbits: Vec<Flowbits>,
+    /// `threshold` (or `event_filter` equivalents).
+    pub threshold: Option<Threshold>,
+    /// `detection_filter`
+    pub detection_filter: Option<DetectionFilter>,
+    /// `fwsam` style block.
+    pub block: Option<BlockOnMatch>,
+    /// Variables introduced by byte_extract, by slot.
+    pub vars: Vec<String>,
+    /// Origin.
+    pub origin: Origin,
+}
+
+impl Rule {
+    /// Contents in order.
+    pub fn contents(&self) -> impl Iterator<Item = &Content> {
+        self.payload.iter().filter_map(|t| match t {
+            PayloadTest::Content(c) => Some(c),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rangeset_canonicalises_and_complements() {
+        let s = RangeSet::<u16>::from_ranges(vec![(10, 20), (21, 30), (5, 7), (40, 39)]);
+        assert_eq!(s.ranges(), &[(5, 7), (10, 30)]);
+        let c = s.complement();
+        assert_eq!(c.ranges(), &[(0, 4), (8, 9), (31, u16::MAX)]);
+        assert_eq!(c.complement(), s);
+        assert!(s.contains(25) && !s.contains(8) && !s.contains(31));
+        assert!(RangeSet::<u16>::full().complement().is_empty());
+        assert_eq!(s.intersect(&RangeSet::range(6, 12)).ranges(), &[(6, 7), (10, 12)]);
+    }
+
+    #[test]
+    fn content_checks_its_bounds() {
+        let spec = |position| ContentSpec {
+            pattern: b"abcd".to_vec(),
+            negated: false,
+            nocase: false,
+            position,
+            buffer: Buffer::Payload,
+            fast_pattern: None,
+            replace: None,
+        };
+        let depth = |d| Position::Absolute { offset: Operand::Lit(0), depth: Some(Operand::Lit(d)) };
+        assert!(matches!(Content::new(spec(depth(3))), Err(ContentError::DepthTooShort { .. })));
+        let c = Content::new(spec(depth(4))).unwrap();
+        assert_eq!(c.fixed_offset(), Some(0));
+        let mut r = spec(depth(8));
+        r.replace = Some(b"xyz".to_vec());
+        assert!(matches!(Content::new(r), Err(ContentError::ReplaceLength { .. })));
+    }
+}

@@ -1,0 +1,1 @@
+//! One file per keyword or keyword family (front end, issue 3).

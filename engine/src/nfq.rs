@@ -1,0 +1,1 @@
+//! (live path: owned by the NFQUEUE/live engine work, issue 5)

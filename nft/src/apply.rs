@@ -1,0 +1,1 @@
+//! (apply/probe: owned by the engine work, issue 5)

@@ -1,0 +1,9 @@
+//! # verdict-nft
+//!
+//! The nftables back end. [`render`] turns the compiler's kernel plan and queue steering into
+//! verdict's own `table inet verdict` (readable nft text and nftables JSON); [`apply`] loads it
+//! atomically (`nft -c` then one `nft -f` transaction), probes which queue mechanism the kernel
+//! has, and removes only verdict's own table.
+
+pub mod apply;
+pub mod render;

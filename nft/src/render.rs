@@ -1,0 +1,1 @@
+//! (render: owned by the compiler back-end work, issue 4)

@@ -1,0 +1,7 @@
+//! One module per subcommand: its clap `Args` and a `run` returning the exit code.
+
+pub mod check;
+pub mod compile;
+pub mod replay;
+pub mod run;
+pub mod stats;

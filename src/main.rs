@@ -1,0 +1,56 @@
+//! `verdict`: one binary, subcommands wired to the crates. Everything else lives in the
+//! library crates; this file only parses the command line and reports errors once.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Inline intrusion prevention for Linux gateways.
+#[derive(Parser)]
+#[command(name = "verdict", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter (tracing-subscriber EnvFilter syntax), e.g. `info` or `verdict_engine=debug`.
+    #[arg(long, global = true, env = "VERDICT_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check rule files: diagnostics with file:line:col and a summary.
+    Check(cmd::check::Args),
+    /// Compile rules into an nft script, bytecode and a translation report.
+    Compile(cmd::compile::Args),
+    /// Run inline on this gateway: apply the nft table, bind NFQUEUE workers.
+    Run(cmd::run::Args),
+    /// Run the engine over pcap files offline.
+    Replay(cmd::replay::Args),
+    /// Print counters from the running engine.
+    Stats(cmd::stats::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.cmd {
+        Cmd::Check(a) => cmd::check::run(a),
+        Cmd::Compile(a) => cmd::compile::run(a),
+        Cmd::Run(a) => cmd::run::run(a),
+        Cmd::Replay(a) => cmd::replay::run(a),
+        Cmd::Stats(a) => cmd::stats::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
