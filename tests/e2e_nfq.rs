@@ -2,9 +2,11 @@
 //! steered (xt NFQUEUE, as `apply::load` installs it) to workers whose inspector drops or
 //! rejects by payload. Root only.
 
+mod common;
 mod live;
 
-use live::*;
+use common::netns::{Topology, CLI4, SRV4};
+use live::InNs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::AtomicBool;
@@ -45,10 +47,8 @@ fn test_inspector(pkt: &mut [u8], _: &PacketInfo) -> Decision {
 
 #[test]
 fn pool_drops_rejects_and_counts_real_traffic() {
-    if !root_or_skip() {
-        return;
-    }
-    let topo = Topo::new("nfq");
+    require_netns!();
+    let topo = Topology::new();
     let stop = Arc::new(AtomicBool::new(false));
     let queues = [QueueNum(0), QueueNum(1)];
     let stop2 = Arc::clone(&stop);
@@ -156,8 +156,8 @@ fn pool_drops_rejects_and_counts_real_traffic() {
     topo.in_ns(&topo.gw, || verdict_nft::apply::remove().unwrap())
         .join()
         .unwrap();
-    let out = topo.sh(&topo.gw, "iptables-nft -S; nft list ruleset");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = topo.exec(&topo.gw, &["iptables-nft", "-S"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &topo.ruleset(&topo.gw);
     assert!(
         !text.contains("VERDICT") && !text.contains("table inet verdict"),
         "{text}"
@@ -165,7 +165,7 @@ fn pool_drops_rejects_and_counts_real_traffic() {
 }
 
 /// Sends one datagram cli → srv; returns what srv received.
-fn udp_roundtrip(topo: &Topo, port: u16, msg: &'static str) -> Option<String> {
+fn udp_roundtrip(topo: &Topology, port: u16, msg: &'static str) -> Option<String> {
     let srv = topo.in_ns(&topo.srv, move || {
         let s = UdpSocket::bind((SRV4, port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
