@@ -46,7 +46,7 @@ pub enum Decision {
 /// Per-packet facts from the kernel, besides the bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct PacketInfo {
-    /// When the packet was received (the kernel's stamp when it has one).
+    /// When the worker received the packet.
     pub ts: SystemTime,
     /// The queue it came from.
     pub queue: QueueNum,
@@ -358,7 +358,9 @@ pub fn serve<I: Inspect>(
         buf.clear();
         buf.extend_from_slice(payload);
         let info = PacketInfo {
-            ts: msg.get_timestamp().unwrap_or_else(SystemTime::now),
+            // Not `get_timestamp`: nfq 0.2.5 reads that attribute through a misaligned pointer
+            // (a debug-build abort, undefined behaviour in release).
+            ts: SystemTime::now(),
             queue: q,
             in_ifindex: msg.get_indev(),
             checksum_ready: msg.is_checksum_ready(),
