@@ -1,1 +1,386 @@
-//! (detection path: owned by the engine detection/replay work, issues 5/6)
+//! Multi-pattern prefilter: which rules could match this packet at all.
+//!
+//! Per transport class (TCP, UDP, ICMP, other) one Aho-Corasick automaton holds the
+//! case-sensitive fast patterns and a second, ASCII case-insensitive one the `nocase` ones
+//! (two automata, so case-sensitive patterns keep their selectivity). A hit makes the rules
+//! owning that pattern candidates. Rules without any usable pattern are always candidates for
+//! the ports they name: their lists are precomputed per destination port (or source port for
+//! rules that only constrain the source, e.g. server responses), so a packet touches only the
+//! rules that could match it. No allocation per packet: the caller owns the [`Scratch`].
+//!
+//! When the compiler did not pick a fast pattern, the longest non-negated payload content is
+//! used: any non-negated content must occur in the buffer for the rule to match, wherever its
+//! modifiers put it.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::HashMap;
+use verdict_compiler::bytecode::{Insn, Program, L4};
+use verdict_compiler::ir::{Buffer, PortSet};
+
+/// Transport class used to pick automata and port tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// TCP
+    Tcp = 0,
+    /// UDP
+    Udp = 1,
+    /// ICMP / ICMPv6
+    Icmp = 2,
+    /// everything else
+    Other = 3,
+}
+
+impl Class {
+    /// The class of an IP protocol number.
+    pub fn of_proto(p: u8) -> Class {
+        match p {
+            6 => Class::Tcp,
+            17 => Class::Udp,
+            1 | 58 => Class::Icmp,
+            _ => Class::Other,
+        }
+    }
+    fn of_program(l4: L4) -> &'static [Class] {
+        match l4 {
+            L4::Any => &[Class::Tcp, Class::Udp, Class::Icmp, Class::Other],
+            L4::Tcp => &[Class::Tcp],
+            L4::Udp => &[Class::Udp],
+            L4::Icmp | L4::Icmpv6 => &[Class::Icmp],
+            L4::Sctp => &[Class::Other],
+        }
+    }
+}
+
+/// A fast pattern chosen for a program.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    /// bytes (lower-cased when nocase)
+    pub bytes: Vec<u8>,
+    /// nocase
+    pub nocase: bool,
+}
+
+/// The fast pattern of a program: the compiler's choice, else the longest non-negated
+/// payload content.
+pub fn pattern_of(p: &Program) -> Option<Pattern> {
+    let norm = |b: &[u8], nocase: bool| Pattern {
+        bytes: if nocase {
+            b.to_ascii_lowercase()
+        } else {
+            b.to_vec()
+        },
+        nocase,
+    };
+    if let Some(f) = &p.fast_pattern {
+        if matches!(f.buffer, Buffer::Payload | Buffer::Raw) && !f.bytes.is_empty() {
+            return Some(norm(&f.bytes, f.nocase));
+        }
+    }
+    p.ops
+        .iter()
+        .filter_map(|i| match i {
+            Insn::Content {
+                pattern,
+                nocase,
+                negated: false,
+                buffer: Buffer::Payload | Buffer::Raw,
+                ..
+            } => Some((pattern, *nocase)),
+            _ => None,
+        })
+        .max_by_key(|(pat, _)| pat.len())
+        .map(|(b, n)| norm(b, n))
+}
+
+#[derive(Debug, Default)]
+struct Automaton {
+    ac: Option<AhoCorasick>,
+    owners: Vec<Vec<u32>>,
+}
+
+impl Automaton {
+    fn build(pats: Vec<(Vec<u8>, Vec<u32>)>, nocase: bool) -> Result<Automaton, String> {
+        if pats.is_empty() {
+            return Ok(Automaton::default());
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(nocase)
+            .build(pats.iter().map(|(b, _)| b))
+            .map_err(|e| e.to_string())?;
+        Ok(Automaton {
+            ac: Some(ac),
+            owners: pats.into_iter().map(|(_, o)| o).collect(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PortIndex {
+    table: Vec<u16>,
+    groups: Vec<Vec<u32>>,
+}
+
+impl PortIndex {
+    fn build(entries: &[(&PortSet, u32)]) -> PortIndex {
+        if entries.is_empty() {
+            return PortIndex {
+                table: Vec::new(),
+                groups: Vec::new(),
+            };
+        }
+        let mut cuts = vec![0u32, 65536];
+        for (set, _) in entries {
+            for &(lo, hi) in set.ranges() {
+                cuts.push(u32::from(lo));
+                cuts.push(u32::from(hi) + 1);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        let mut ids: HashMap<Vec<u32>, u16> = HashMap::new();
+        let mut table = vec![0u16; 65536];
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let members: Vec<u32> = entries
+                .iter()
+                .filter(|(s, _)| s.contains(a as u16))
+                .map(|(_, p)| *p)
+                .collect();
+            let next = groups.len() as u16;
+            let id = *ids.entry(members.clone()).or_insert_with(|| {
+                groups.push(members);
+                next
+            });
+            table[a as usize..b as usize].fill(id);
+        }
+        PortIndex { table, groups }
+    }
+    fn get(&self, port: u16) -> &[u32] {
+        match self.table.get(usize::from(port)) {
+            Some(&g) => &self.groups[usize::from(g)],
+            None => &[],
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ClassIndex {
+    cs: Automaton,
+    ci: Automaton,
+    by_dport: PortIndex,
+    by_sport: PortIndex,
+    any: Vec<u32>,
+}
+
+/// Statistics of the built prefilter, for the report and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefilterStats {
+    /// Distinct case-sensitive patterns (all classes).
+    pub cs_patterns: usize,
+    /// Distinct nocase patterns (all classes).
+    pub ci_patterns: usize,
+    /// Programs without a fast pattern.
+    pub no_pattern: usize,
+}
+
+/// The built prefilter.
+#[derive(Debug)]
+pub struct Prefilter {
+    classes: Vec<ClassIndex>,
+    order: Vec<u32>,
+    stats: PrefilterStats,
+}
+
+/// Per-worker scratch for [`Prefilter::candidates`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    marks: Vec<u32>,
+    gen: u32,
+    out: Vec<u32>,
+}
+
+impl Prefilter {
+    /// Builds the prefilter. `order[p]` is the evaluation rank of program `p` (candidates come
+    /// out sorted by it).
+    pub fn new(programs: &[Program], order: Vec<u32>) -> Result<Prefilter, String> {
+        let mut stats = PrefilterStats::default();
+        let mut classes = Vec::new();
+        let pats: Vec<Option<Pattern>> = programs.iter().map(pattern_of).collect();
+        stats.no_pattern = pats.iter().filter(|p| p.is_none()).count();
+        for class in [Class::Tcp, Class::Udp, Class::Icmp, Class::Other] {
+            let mut cs: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+            let mut ci: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+            let mut dport = Vec::new();
+            let mut sport = Vec::new();
+            let mut any = Vec::new();
+            for (i, p) in programs.iter().enumerate() {
+                if !Class::of_program(p.l4).contains(&class) {
+                    continue;
+                }
+                let i = i as u32;
+                match &pats[i as usize] {
+                    Some(pat) if pat.nocase => ci.entry(pat.bytes.clone()).or_default().push(i),
+                    Some(pat) => cs.entry(pat.bytes.clone()).or_default().push(i),
+                    None => {
+                        let ported = matches!(class, Class::Tcp | Class::Udp) && !p.bidirectional;
+                        if ported && !p.dst_ports.is_full() {
+                            dport.push((&p.dst_ports, i));
+                        } else if ported && !p.src_ports.is_full() {
+                            sport.push((&p.src_ports, i));
+                        } else {
+                            any.push(i);
+                        }
+                    }
+                }
+            }
+            stats.cs_patterns += cs.len();
+            stats.ci_patterns += ci.len();
+            let mut cs: Vec<_> = cs.into_iter().collect();
+            let mut ci: Vec<_> = ci.into_iter().collect();
+            cs.sort();
+            ci.sort();
+            classes.push(ClassIndex {
+                cs: Automaton::build(cs, false)?,
+                ci: Automaton::build(ci, true)?,
+                by_dport: PortIndex::build(&dport),
+                by_sport: PortIndex::build(&sport),
+                any,
+            });
+        }
+        Ok(Prefilter {
+            classes,
+            order,
+            stats,
+        })
+    }
+
+    /// Build statistics.
+    pub fn stats(&self) -> PrefilterStats {
+        self.stats
+    }
+
+    /// Candidate programs for a packet, sorted by evaluation rank.
+    pub fn candidates<'s>(
+        &self,
+        class: Class,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        s: &'s mut Scratch,
+    ) -> &'s [u32] {
+        let ci = &self.classes[class as usize];
+        if s.marks.len() != self.order.len() {
+            s.marks = vec![0; self.order.len()];
+            s.gen = 0;
+        }
+        s.gen = s.gen.wrapping_add(1);
+        if s.gen == 0 {
+            s.marks.fill(0);
+            s.gen = 1;
+        }
+        s.out.clear();
+        if !payload.is_empty() {
+            for a in [&ci.cs, &ci.ci] {
+                let Some(ac) = &a.ac else { continue };
+                for m in ac.find_overlapping_iter(payload) {
+                    for &p in &a.owners[m.pattern().as_usize()] {
+                        let mark = &mut s.marks[p as usize];
+                        if *mark != s.gen {
+                            *mark = s.gen;
+                            s.out.push(p);
+                        }
+                    }
+                }
+            }
+        }
+        s.out.extend_from_slice(ci.by_dport.get(dport));
+        s.out.extend_from_slice(ci.by_sport.get(sport));
+        s.out.extend_from_slice(&ci.any);
+        let order = &self.order;
+        s.out.sort_unstable_by_key(|p| order[*p as usize]);
+        &s.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, Operand, Position, Sid};
+
+    fn prog(l4: L4, dst_ports: PortSet, contents: &[(&[u8], bool)]) -> Program {
+        Program {
+            sid: Sid(1),
+            gid: Gid(1),
+            rev: 1,
+            action: Action::Alert,
+            msg: String::new(),
+            classtype: None,
+            priority: None,
+            l4,
+            app: None,
+            src: IpSet::any(),
+            src_ports: PortSet::full(),
+            dst: IpSet::any(),
+            dst_ports,
+            bidirectional: false,
+            flow: FlowOpts::default(),
+            fast_pattern: None,
+            ops: contents
+                .iter()
+                .map(|(p, nocase)| Insn::Content {
+                    pattern: p.to_vec(),
+                    nocase: *nocase,
+                    negated: false,
+                    buffer: Buffer::Payload,
+                    position: Position::Absolute {
+                        offset: Operand::Lit(0),
+                        depth: None,
+                    },
+                    replace: None,
+                })
+                .collect(),
+            threshold: None,
+            detection_filter: None,
+            block: None,
+            strategy: String::new(),
+        }
+    }
+
+    #[test]
+    fn patterns_ports_and_case() {
+        let progs = vec![
+            prog(
+                L4::Tcp,
+                PortSet::full(),
+                &[(b"GET", false), (b"passwd", false)],
+            ),
+            prog(L4::Tcp, PortSet::range(80, 80), &[]),
+            prog(L4::Udp, PortSet::full(), &[(b"VERSION", true)]),
+            prog(L4::Any, PortSet::full(), &[]),
+            prog(L4::Tcp, PortSet::range(8000, 9000), &[]),
+        ];
+        let pf = Prefilter::new(&progs, vec![0, 1, 2, 3, 4]).unwrap();
+        let mut s = Scratch::default();
+        assert_eq!(
+            pf.candidates(Class::Tcp, 1234, 80, b"GET /etc/passwd", &mut s),
+            &[0, 1, 3]
+        );
+        assert_eq!(pf.candidates(Class::Tcp, 1234, 81, b"GET /", &mut s), &[3]);
+        assert_eq!(pf.candidates(Class::Tcp, 1234, 8080, b"x", &mut s), &[3, 4]);
+        assert_eq!(
+            pf.candidates(Class::Udp, 1, 53, b"version.bind", &mut s),
+            &[2, 3]
+        );
+        assert_eq!(pf.candidates(Class::Icmp, 0, 0, b"", &mut s), &[3]);
+        assert_eq!(
+            pf.stats(),
+            PrefilterStats {
+                cs_patterns: 1,
+                ci_patterns: 1,
+                no_pattern: 3
+            }
+        );
+    }
+}

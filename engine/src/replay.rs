@@ -1,1 +1,1 @@
-//! (detection path: owned by the engine detection/replay work, issues 5/6)
+//! Offline replay (in progress).
