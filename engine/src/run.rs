@@ -7,10 +7,16 @@
 //! traffic flowing as before; a SIGKILL cannot run the guard, which is why the steering uses
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
+use crate::detect::{PacketMeta, Worker};
+use crate::nflog;
 use crate::nfq::{
     Decision, Inspect, NfqError, PacketInfo, Pool, QueueConfig, QueueNum, QueueStats,
 };
+use crate::output::{AlertEvent, Event, PacketInfo as EventPacket};
+use crate::verdict::Verdict;
+use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,6 +54,37 @@ pub struct RunConfig {
     pub stats_interval: Duration,
     /// Set (e.g. by a signal handler) to stop.
     pub stop: Arc<AtomicBool>,
+    /// Alerts of kernel rules (NFLOG), if any kernel rule logs.
+    pub kernel_alerts: Option<KernelAlerts>,
+}
+
+/// Where kernel rules log, and what the engine needs to turn a logged packet into an alert.
+pub struct KernelAlerts {
+    /// NFLOG group of the kernel rules' `log` statements.
+    pub group: u16,
+    /// Rule metadata by sid.
+    pub rules: HashMap<u32, KernelRuleInfo>,
+    /// The output writer's channel.
+    pub events: Sender<Event>,
+}
+
+/// What an alert of a kernel rule says about the rule.
+#[derive(Debug, Clone)]
+pub struct KernelRuleInfo {
+    /// gid
+    pub gid: u32,
+    /// rev
+    pub rev: u32,
+    /// msg
+    pub msg: Arc<str>,
+    /// classtype
+    pub classtype: Option<Arc<str>>,
+    /// priority (3 when the rule has none, like Suricata)
+    pub severity: u32,
+    /// action keyword
+    pub action: &'static str,
+    /// whether the kernel blocked the packet
+    pub blocks: bool,
 }
 
 /// Hits of one rule, for stats.
@@ -91,6 +128,9 @@ pub enum RunError {
     /// A queue could not be bound or served.
     #[error(transparent)]
     Queue(#[from] NfqError),
+    /// The NFLOG group for kernel alerts could not be bound.
+    #[error("cannot bind NFLOG for kernel rules' alerts: {0}")]
+    Nflog(std::io::Error),
 }
 
 /// What happened during the run.
@@ -98,14 +138,6 @@ pub enum RunError {
 pub struct RunSummary {
     /// Final per-queue counters.
     pub queues: Vec<QueueStats>,
-}
-
-/// Human name of a steering mechanism.
-pub fn mechanism_name(m: QueueMechanism) -> &'static str {
-    match m {
-        QueueMechanism::NftQueue => "nft queue",
-        QueueMechanism::XtNfqueue => "xt NFQUEUE (iptables-nft)",
-    }
 }
 
 /// Removes verdict's table and steering when dropped.
@@ -147,7 +179,7 @@ impl<I: Inspect> Inspect for Enforce<I> {
 /// once every queue is bound, writes stats every `stats_interval` (with `hits()` for the rule
 /// table), and returns when `cfg.stop` is set — after removing the kernel side.
 pub fn run<I, F, H>(
-    cfg: RunConfig,
+    mut cfg: RunConfig,
     make: F,
     hits: H,
     ready: impl FnOnce(),
@@ -171,9 +203,21 @@ where
         make,
         Arc::clone(&cfg.stop),
     )?;
+    // NFLOG is bound before the rules that log to it are loaded, so no alert is lost.
+    let nflog_thread = match cfg.kernel_alerts.take() {
+        Some(ka) => match spawn_nflog(ka, Arc::clone(&cfg.stop)) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                let _ = pool.shutdown();
+                return Err(RunError::Nflog(e));
+            }
+        },
+        None => None,
+    };
     let guard = match apply::load(&cfg.script, &cfg.xt) {
         Ok(()) => KernelGuard,
         Err(e) => {
+            cfg.stop.store(true, Ordering::Relaxed);
             let _ = pool.shutdown();
             return Err(e.into());
         }
@@ -203,6 +247,9 @@ where
     // Steering goes before the readers do, so no packet waits on a queue nobody serves.
     drop(guard);
     let result = pool.shutdown();
+    if let Some(h) = nflog_thread {
+        let _ = h.join();
+    }
     if failed {
         result?;
     }
@@ -228,7 +275,7 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
             .unwrap_or(0.0),
         uptime_secs: started.elapsed().as_secs_f64(),
         mode: cfg.mode,
-        mechanism: mechanism_name(cfg.mechanism).to_string(),
+        mechanism: cfg.mechanism.name().to_string(),
         queues: pool.stats(),
         rules,
     }
@@ -302,4 +349,159 @@ pub fn steer_everything(queues: &[QueueNum], m: QueueMechanism) -> (String, Vec<
             (script, xt)
         }
     }
+}
+
+/// The detection engine as a queue inspector.
+pub struct DetectInspect {
+    worker: Worker,
+    names: IfNames,
+}
+
+impl DetectInspect {
+    /// Wraps one detection worker (one per queue: it owns its flow table).
+    pub fn new(worker: Worker) -> Self {
+        DetectInspect {
+            worker,
+            names: IfNames::default(),
+        }
+    }
+}
+
+impl Inspect for DetectInspect {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        let meta = PacketMeta {
+            ts: info.ts,
+            in_iface: self.names.get(info.in_ifindex),
+            pcap_cnt: None,
+            checksum_ready: info.checksum_ready,
+        };
+        match self.worker.inspect(pkt, &meta) {
+            Verdict::Accept => Decision::Accept,
+            Verdict::Drop(_) => Decision::Drop,
+            Verdict::Reject(t, _) => Decision::Reject(t),
+            Verdict::Replace(_) => Decision::Replace,
+        }
+    }
+}
+
+/// Interface names by index, looked up once each.
+#[derive(Debug, Default)]
+struct IfNames {
+    known: Vec<(u32, Option<String>)>,
+}
+
+impl IfNames {
+    fn get(&mut self, index: u32) -> Option<String> {
+        if index == 0 {
+            return None;
+        }
+        if let Some((_, n)) = self.known.iter().find(|(i, _)| *i == index) {
+            return n.clone();
+        }
+        let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+        // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+        let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+        let name = (!p.is_null()).then(|| {
+            // SAFETY: on success buf holds a NUL-terminated name.
+            unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+                .to_string_lossy()
+                .into_owned()
+        });
+        self.known.push((index, name.clone()));
+        name
+    }
+}
+
+fn spawn_nflog(
+    ka: KernelAlerts,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let mut listener = nflog::Listener::bind(ka.group, Duration::from_millis(100))?;
+    std::thread::Builder::new()
+        .name("nflog".into())
+        .spawn(move || {
+            let mut names = IfNames::default();
+            while !stop.load(Ordering::Relaxed) {
+                let res = listener.recv(|logged| {
+                    if let Some(ev) = kernel_alert(&ka.rules, &logged, &mut names) {
+                        // Never block on the writer: a full channel loses the alert, like a worker.
+                        let _ = ka.events.try_send(Event::Alert(Box::new(ev)));
+                    }
+                });
+                if let Err(e) = res {
+                    if e.raw_os_error() == Some(libc::ENOBUFS) {
+                        continue;
+                    }
+                    tracing::error!("NFLOG receive failed, kernel alerts stop: {e}");
+                    break;
+                }
+            }
+        })
+}
+
+/// The alert for a packet a kernel rule logged (None if the prefix or packet is not ours).
+fn kernel_alert(
+    rules: &HashMap<u32, KernelRuleInfo>,
+    logged: &nflog::Logged,
+    names: &mut IfNames,
+) -> Option<AlertEvent> {
+    let sid = logged.sid()?;
+    let rule = rules.get(&sid)?;
+    let sliced = etherparse::SlicedPacket::from_ip(&logged.payload).ok()?;
+    let (src_ip, dest_ip, proto, ip_fields) = match &sliced.net {
+        Some(etherparse::NetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                std::net::IpAddr::V4(h.source_addr()),
+                std::net::IpAddr::V4(h.destination_addr()),
+                h.protocol().0,
+                (
+                    h.ttl(),
+                    h.dcp().value() << 2 | h.ecn().value(),
+                    u32::from(h.identification()),
+                ),
+            )
+        }
+        Some(etherparse::NetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                std::net::IpAddr::V6(h.source_addr()),
+                std::net::IpAddr::V6(h.destination_addr()),
+                v6.payload().ip_number.0,
+                (h.hop_limit(), h.traffic_class(), h.flow_label().value()),
+            )
+        }
+        _ => return None,
+    };
+    let (src_port, dest_port) = match &sliced.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => (t.source_port(), t.destination_port()),
+        Some(etherparse::TransportSlice::Udp(u)) => (u.source_port(), u.destination_port()),
+        _ => (0, 0),
+    };
+    let pkt = EventPacket {
+        ts: SystemTime::now(),
+        flow_id: None,
+        pcap_cnt: None,
+        in_iface: names.get(logged.in_ifindex),
+        src_ip,
+        dest_ip,
+        src_port,
+        dest_port,
+        proto,
+        to_server: None,
+        bytes: logged.payload.clone(),
+        ip_fields,
+    };
+    Some(AlertEvent {
+        pkt: Arc::new(pkt),
+        blocked: rule.blocks,
+        gid: rule.gid,
+        sid,
+        rev: rule.rev,
+        signature: Arc::clone(&rule.msg),
+        category: rule.classtype.clone(),
+        severity: rule.severity,
+        rule_action: rule.action,
+        matches: Vec::new(),
+    })
 }
