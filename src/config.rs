@@ -66,8 +66,6 @@ struct Raw {
 /// The settings of `verdict run` from a config file.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Where the file was (relative paths inside it are relative to its directory).
-    pub path: Option<PathBuf>,
     /// Rule files or directories.
     pub rules: Vec<PathBuf>,
     /// Log directory.
@@ -114,7 +112,6 @@ impl Config {
             bail!("{}: [engine] workers must be at least 1", path.display());
         }
         Ok(Config {
-            path: Some(path.to_path_buf()),
             rules,
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,

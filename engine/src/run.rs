@@ -373,7 +373,11 @@ impl Inspect for DetectInspect {
             ts: info.ts,
             in_iface: self.names.get(info.in_ifindex),
             pcap_cnt: None,
-            checksum_ready: info.checksum_ready,
+            // A rewritten payload goes back to the kernel, which marks the packet
+            // CHECKSUM_NONE (nfqnl_mangle): nobody completes a partial checksum after that,
+            // so a rewrite must always write the full L4 checksum, whatever the packet
+            // arrived with. (GSO packets are re-checksummed by software segmentation.)
+            checksum_ready: true,
         };
         match self.worker.inspect(pkt, &meta) {
             Verdict::Accept => Decision::Accept,
