@@ -12,9 +12,10 @@
 #              queued, same worker code and queue flags, no detection)
 #   bare-nogso the same without the GSO flag (shows what the flag is worth)
 #   empty      verdict with an empty rule set
-#   probe      verdict with one never-matching content rule on tcp/udp any any (all TCP and
-#              UDP queued and run through the prefilter and VM)
-#   community  verdict with the Snort community rule set
+#   probe      verdict with never-matching content rules on tcp/udp/icmp any any (all TCP,
+#              UDP and ICMP queued and run through the prefilter and VM)
+#   community  verdict with the Snort community rule set (+ the ICMP probe rule, so that the
+#              ping latency is measured through the queue)
 #
 # Columns: TCP throughput 1 and 4 streams (Gbit/s), UDP 64-byte datagrams received per
 # second, ping RTT avg and p99 (ms) and the p99 added over `none`, time to "ready" (ms) and the
@@ -69,7 +70,14 @@ ip netns exec "$SRV" iperf3 -s -B 198.51.100.2 -D --pidfile "$WORK/iperf.pid" >/
 sleep 0.3
 IPERF_PID="$(cat "$WORK/iperf.pid")"
 
-printf 'alert tcp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000001; rev:1;)\nalert udp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000002; rev:1;)\n' > "$WORK/probe.rules"
+# Never-matching content rules: they steer all TCP, UDP and ICMP (so ping measures the queue
+# path) through the prefilter and the VM without ever firing.
+{
+  printf 'alert tcp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000001; rev:1;)\n'
+  printf 'alert udp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000002; rev:1;)\n'
+} > "$WORK/probe.rules"
+printf 'alert icmp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000003; rev:1;)\n' > "$WORK/icmp.rules"
+cat "$WORK/icmp.rules" >> "$WORK/probe.rules"
 : > "$WORK/empty.rules"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[int((NR+1)/2)]}'; }
@@ -77,14 +85,14 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[i
 tcp_gbps() { # streams
   for _ in $(seq "$RUNS"); do
     ip netns exec "$CLI" iperf3 -c 198.51.100.2 -t "$SECS" -P "$1" -J 2>/dev/null \
-      | jq '.end.sum_received.bits_per_second / 1e9'
+      | jq '(.end.sum_received.bits_per_second // 0) / 1e9'
   done | median
 }
 
 udp_pps() {
   for _ in $(seq "$RUNS"); do
     ip netns exec "$CLI" iperf3 -c 198.51.100.2 -u -l 64 -b 0 -t "$SECS" -J 2>/dev/null \
-      | jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds | floor'
+      | jq '((.end.sum.packets // 0) - (.end.sum.lost_packets // 0)) / (.end.sum.seconds // 1) | floor'
   done | median
 }
 
@@ -128,7 +136,8 @@ for c in $CONFIGS; do
     probe) start_engine -r "$WORK/probe.rules" ;;
     community)
       if [[ ! -f "$COMMUNITY" ]]; then echo "skipping community: $COMMUNITY not found" >&2; continue; fi
-      start_engine -r "$COMMUNITY" ;;
+      # Plus the never-matching ICMP rule, so ping crosses the queue with the community set.
+      start_engine -r "$COMMUNITY" "$WORK/icmp.rules" ;;
     *) echo "unknown config $c" >&2; exit 1 ;;
   esac
   t1="$(tcp_gbps 1)"; t4="$(tcp_gbps 4)"; u="$(udp_pps)"
