@@ -43,7 +43,15 @@ fn tcp_session_with_dropped_string_stalls() {
     let alerts = e.alerts(1000001, 1);
     assert!(!alerts.is_empty());
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
-    assert!(e.stats().queues.iter().map(|q| q.dropped).sum::<u64>() >= 1);
+    let stats = wait_for(Duration::from_secs(2), || {
+        Some(e.stats()).filter(|s| s.queues.iter().map(|q| q.dropped).sum::<u64>() >= 1)
+    })
+    .expect("the drop counter never moved");
+    // `verdict stats` names the rule that hit.
+    assert!(stats.rules.iter().any(|r| r.sid == 1000001 && r.hits >= 1), "{stats:?}");
+    let table = t.exec_ok(&t.gw, &[VERDICT, "stats", "--log-dir", e.dir.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains("1:1000001") && table.contains("evil"), "{table}");
 }
 
 #[test]

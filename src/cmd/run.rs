@@ -171,6 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         None => Vars::default(),
     };
+    let t_parse = Instant::now();
     let loaded = check::load(
         &sources,
         &LoadOptions {
@@ -199,6 +200,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .into_iter()
         .filter(|r| !disabled.contains(&r.meta.sid.0))
         .collect();
+    let parse_ms = t_parse.elapsed().as_millis();
+    let t_compile = Instant::now();
     let compiled = codegen::compile(
         &rules,
         &CompileOptions {
@@ -231,6 +234,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let script = render::render_text(&compiled.kernel, &ropts);
     let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let compile_ms = t_compile.elapsed().as_millis();
+    let t_engine = Instant::now();
     let detector = Arc::new(
         Detector::new(
             &compiled.image,
@@ -242,6 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         )
         .context("loading the compiled rules into the engine")?,
     );
+    let engine_ms = t_engine.elapsed().as_millis();
     let (events, writer) = Writer::spawn(OutputConfig::all(&log_dir));
 
     // Kernel rules that log: their alerts come back over NFLOG.
@@ -288,6 +294,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         stop,
         kernel_alerts,
     };
+    let t_kernel = Instant::now();
     let result = engine_run::run(
         run_cfg,
         |_| {
@@ -304,7 +311,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 &counters.lock().unwrap_or_else(|e| e.into_inner()),
             )
         },
-        || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
+        || {
+            say(format!(
+                "ready ({} ms: parse {parse_ms}, compile {compile_ms}, engine {engine_ms}, kernel {} ms)",
+                t0.elapsed().as_millis(),
+                t_kernel.elapsed().as_millis()
+            ))
+        },
     );
     // The writer finishes once every sender is gone: the workers' went with their threads.
     drop(events);
