@@ -131,7 +131,7 @@ fn replace_rewrites_bytes_and_the_stream_stays_healthy() {
     let chunks: Vec<Vec<u8>> = (0..40)
         .map(|i| format!("line {i:03} has a secret inside\n").into_bytes())
         .collect();
-    let expected: Vec<u8> = chunks.concat().iter().copied().collect::<Vec<u8>>();
+    let expected: Vec<u8> = chunks.concat();
     let expected = String::from_utf8(expected)
         .unwrap()
         .replace("secret", "public");
