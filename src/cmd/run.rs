@@ -57,6 +57,9 @@ pub struct Args {
     /// Benchmark: do not ask for GSO super-packets.
     #[arg(long, hide = true)]
     pub no_gso: bool,
+    /// Kernel queue length in packets (beyond it the queue fails open).
+    #[arg(long, hide = true)]
+    pub queue_max_len: Option<u32>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -98,10 +101,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
-    let queue_cfg = QueueConfig {
+    let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
         ..QueueConfig::default()
     };
+    if let Some(n) = args.queue_max_len {
+        queue_cfg.max_len = n.max(1);
+    }
     let say = |line: String| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "verdict: {line}");
