@@ -219,7 +219,7 @@ impl State {
                     ContentError::Empty => (Code::BadValue, p.span, "empty"),
                 };
                 let d = self.err(code, span, e.to_string()).label(label);
-                if code != Code::BadValue || matches!(e, ContentError::Empty) {
+                if code != Code::BadValue {
                     d.also(p.span, "for this content");
                 }
             }
@@ -671,7 +671,12 @@ impl<'v> Lowerer<'v> {
             option(&mut st, o);
         }
         st.finish_pending();
-        if st.sid.is_none() {
+        // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
+        let sid_written = ast.options.iter().any(|o| {
+            o.name.text == "sid"
+                || (!st.diags.is_empty() && o.value.is_some_and(|v| v.text.contains("sid:")))
+        });
+        if st.sid.is_none() && !sid_written {
             let at = ast.options.last().map_or(ast.span, |o| o.span);
             let d = Diagnostic::new(
                 Code::MissingSid,

@@ -224,7 +224,7 @@ fn option<'a>(p: Pair<'a, Rule>, base: usize) -> OptionAst<'a> {
     let span = span_of(&p, base);
     let mut inner = p.into_inner();
     let name = node(inner.next().expect("keyword"), base);
-    let value = inner.next().map(|v| {
+    let value = inner.find(|p| p.as_rule() == Rule::value).map(|v| {
         let raw = v.as_str();
         let s = v.as_span().start();
         let lead = raw.len() - raw.trim_start().len();
@@ -251,6 +251,7 @@ fn describe(r: &Rule) -> &'static str {
         Rule::options => "the option list `(...)`",
         Rule::option | Rule::keyword => "an option `keyword[:value];`",
         Rule::value => "an option value",
+        Rule::semi => "`;`",
         Rule::EOI => "the end of the rule",
         _ => "valid rule syntax",
     }
@@ -285,7 +286,10 @@ fn syntax_error(e: pest::error::Error<Rule>, text: &str, base: usize, file: usiz
         .label("this quote is never closed")
         .help("close the string with `\"`; write a literal quote as `\\\"`");
     }
-    if at.starts_with(')') && positives.iter().any(|r| matches!(r, Rule::value)) {
+    let wants_semi = positives
+        .iter()
+        .any(|r| matches!(r, Rule::value | Rule::semi));
+    if at.starts_with(')') && wants_semi {
         return Diagnostic::new(
             Code::MissingSemicolon,
             file,
@@ -305,7 +309,7 @@ fn syntax_error(e: pest::error::Error<Rule>, text: &str, base: usize, file: usiz
         .label("expected `)`")
         .help("end the rule with `)`; to continue a rule on the next line end the line with `\\`");
     }
-    if positives.iter().any(|r| matches!(r, Rule::value)) && !at.starts_with(';') {
+    if wants_semi && !at.starts_with(';') {
         return Diagnostic::new(
             Code::MissingSemicolon,
             file,
