@@ -16,6 +16,10 @@ pub struct RuleParser;
 /// well under 8 KiB, and the limit bounds the work per line on hostile input).
 pub const MAX_RULE_LEN: usize = 64 * 1024;
 
+/// Deepest nesting of `[...]` lists accepted in a header (real rules nest two or three
+/// levels; the bound keeps the recursive descent shallow on hostile input).
+pub const MAX_LIST_DEPTH: usize = 32;
+
 /// A logical rule found in a file: byte range of the rule text (after `#` for commented
 /// rules) and whether it was commented out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +149,25 @@ pub fn parse_rule<'a>(
         )
         .label("not text")
         .help("rule files are text; write bytes as hex inside content, e.g. |00 ff|"));
+    }
+    let header_end = text.find('(').unwrap_or(text.len());
+    let mut depth = 0usize;
+    for (i, c) in text[..header_end].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_LIST_DEPTH {
+            return Err(Diagnostic::new(
+                Code::Syntax,
+                file,
+                Span::new(base + i, base + i + 1),
+                format!("address/port lists nested more than {MAX_LIST_DEPTH} deep"),
+            )
+            .label("too deep")
+            .help("flatten the list; nesting does not change its meaning"));
+        }
     }
     let mut pairs =
         RuleParser::parse(Rule::rule, text).map_err(|e| syntax_error(e, text, base, file))?;
