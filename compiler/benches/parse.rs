@@ -52,6 +52,25 @@ fn main() {
             ));
         }
     });
+    let t = &sources[0].text;
+    let asts: Vec<_> = parse::split(t, true)
+        .into_iter()
+        .filter_map(|c| parse::parse_rule(&t[c.span.range()], c.span.start, 0, c.commented).ok())
+        .collect();
+    let lower_only = measure(&|| {
+        let mut lw = verdict_compiler::lower::Lowerer::new(&opts.vars);
+        for a in &asts {
+            let _ = std::hint::black_box(lw.lower(a, 0, "community.rules", 1));
+        }
+    });
+    let streamed = measure(&|| {
+        let mut lw = verdict_compiler::lower::Lowerer::new(&opts.vars);
+        for c in parse::split(t, true) {
+            if let Ok(a) = parse::parse_rule(&t[c.span.range()], c.span.start, 0, c.commented) {
+                let _ = std::hint::black_box(lw.lower(&a, 0, "community.rules", 1));
+            }
+        }
+    });
     let full = measure(&|| {
         std::hint::black_box(load(&sources, &opts));
     });
@@ -65,6 +84,8 @@ fn main() {
     for (name, d) in [
         ("split into rules", split),
         ("split + pest parse", parse_only),
+        ("lower only (from AST)", lower_only),
+        ("parse + lower, streamed", streamed),
         ("split + parse + lower", full),
     ] {
         let secs = d.as_secs_f64();

@@ -1260,11 +1260,7 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     if !no_value(st, o) {
         return;
     }
-    let name: &'static str = buffers::BUFFERS
-        .iter()
-        .find(|b| b.0 == o.name.text)
-        .map(|b| b.0)
-        .unwrap_or("buffer");
+    let name: &'static str = buffers::canonical_keyword(o.name.text);
     if form == Form::Legacy && !st.legacy_sticky {
         // Snort 2: modifies the content before it.
         match st.pending.as_mut() {
@@ -1500,6 +1496,33 @@ fn unknown(st: &mut State, o: &OptionAst<'_>) {
                 .label("unknown keyword");
             if let Some(s) = keywords::suggest(name) {
                 d.help(format!("did you mean `{s}`?"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{load_str, LoadOptions};
+    use crate::keywords::{Status, KEYWORDS};
+
+    /// Every keyword the registry calls supported is handled by the lowering (a wrong value
+    /// may be rejected, but never as "unknown" or "not lowered").
+    #[test]
+    fn every_supported_keyword_is_lowered() {
+        for k in KEYWORDS.iter().filter(|k| k.status == Status::Supported) {
+            for opt in [format!("{};", k.name), format!("{}:1;", k.name)] {
+                let text = format!("alert tcp any any -> any any (content:\"abcd\"; {opt} sid:1;)");
+                let (_, l) = load_str("k.rules", &text, &LoadOptions::default());
+                for d in &l.diagnostics {
+                    assert!(
+                        !d.message.contains("not lowered")
+                            && !d.message.starts_with("unknown keyword"),
+                        "{}: {}",
+                        k.name,
+                        d.message
+                    );
+                }
             }
         }
     }
