@@ -4,7 +4,7 @@
 //! show what verdict understood.
 
 use crate::ir::*;
-use crate::keywords::{app, buffers, byte, content, flow, header, meta, numeric, pcre};
+use crate::keywords::{app, buffers, byte, content, flow, fwsam, header, meta, numeric, pcre};
 use std::fmt::Write as _;
 
 /// CIDR blocks covering `lo..=hi` exactly (largest blocks first), for a domain of `bits` bits.
@@ -262,6 +262,9 @@ pub fn to_text(r: &Rule) -> String {
             d.count,
             d.seconds
         );
+    }
+    if let Some(b) = &r.block {
+        let _ = write!(s, "fwsam:{}; ", fwsam::fwsam_text(b));
     }
     for rf in &m.references {
         let _ = write!(s, "reference:{},{}; ", rf.system, rf.id);

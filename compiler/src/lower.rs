@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, content, flow, header, meta, numeric, pcre, KwError, Status,
+    self, app, byte, content, flow, fwsam, header, meta, numeric, pcre, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -1125,6 +1125,18 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
             }
             match meta::parse_detection_filter(v.text) {
                 Ok(t) => st.detection_filter = Some(t),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "fwsam" => {
+            let Some(v) = need_value(st, o) else { return };
+            if st.block.is_some() {
+                st.err(Code::Conflict, o.span, "fwsam given twice")
+                    .label("second fwsam");
+                return;
+            }
+            match fwsam::parse_fwsam(v.text) {
+                Ok(b) => st.block = Some(b),
                 Err(e) => st.kw_err(o, e),
             }
         }
