@@ -88,6 +88,23 @@ fn valid_rules() {
                 path.display()
             );
             assert!(!rules.is_empty());
+            // The hand-written corpus round-trips through canonical text too.
+            for r in &rules {
+                let text = canon::to_text(r);
+                let (_, again) = verdict_compiler::check::load_str(
+                    "canon.rules",
+                    &text,
+                    &LoadOptions::default(),
+                );
+                assert!(
+                    again.diagnostics.is_empty(),
+                    "{text}: {:?}",
+                    again.diagnostics
+                );
+                let mut a = again.rules[0].clone();
+                a.origin = r.origin.clone();
+                assert_eq!(&a, r, "round trip changed {text}");
+            }
             insta::assert_snapshot!(out);
         });
     });
