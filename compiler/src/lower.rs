@@ -646,7 +646,7 @@ impl<'v> Lowerer<'v> {
             file,
             diags,
             buffer: Buffer::Payload,
-            legacy_sticky: legacy_is_sticky(&ast.options),
+            legacy_sticky: legacy_is_sticky(ast),
             payload: Vec::new(),
             pending: None,
             poisoned: false,
@@ -742,15 +742,28 @@ enum Resolved {
     Port(PortSet),
 }
 
-/// Decides how `http_uri`-style keywords behave in this rule: if one of them appears where
-/// no content precedes it (in its buffer), the rule is written in the sticky-buffer style of
-/// Snort 3 / Suricata and all of them are sticky; otherwise they are Snort 2 modifiers of
-/// the content before them.
-fn legacy_is_sticky(options: &[OptionAst<'_>]) -> bool {
+/// Decides how `http_uri`-style keywords behave in this rule. In Snort 2 they modify the
+/// content before them; in Snort 3 (and Suricata when written first) they are sticky
+/// buffers for what follows. The rule is read as sticky-style if one of them appears where
+/// no content precedes it, or if the rule is otherwise written in Snort 3 syntax (a short
+/// header, `service`, `rem`, `bufferlen`, `raw_data`, or inline content modifiers such as
+/// `content:"a",nocase`). Otherwise they are Snort 2 modifiers: deciding per keyword ("sticky
+/// if a content follows") would misread the common Snort 2 form
+/// `content:"a"; http_uri; content:"b"; http_uri;`.
+fn legacy_is_sticky(ast: &RuleAst<'_>) -> bool {
+    if ast.short_header {
+        return true;
+    }
     let mut pending = false;
-    for o in options {
+    for o in &ast.options {
         match o.name.text {
-            "content" | "uricontent" => pending = true,
+            "content" | "uricontent" => {
+                pending = true;
+                if o.value.is_some_and(|v| snort3_inline_content(v.text)) {
+                    return true;
+                }
+            }
+            "service" | "rem" | "bufferlen" | "raw_data" => return true,
             name => match buffers::lookup(name) {
                 Some((_, Form::Sticky)) => pending = false,
                 Some((_, Form::Legacy)) if !pending => return true,
@@ -759,6 +772,11 @@ fn legacy_is_sticky(options: &[OptionAst<'_>]) -> bool {
         }
     }
     false
+}
+
+/// True for `"abc",nocase` (text after the closing quote).
+fn snort3_inline_content(v: &str) -> bool {
+    content::parse_content(v).is_ok_and(|c| !c.inline.is_empty())
 }
 
 fn need_value<'a>(st: &mut State, o: &OptionAst<'a>) -> Option<Node<'a>> {

@@ -192,14 +192,20 @@ pub fn parse_rule<'a>(
         }
     }
     let mut h = header.expect("grammar guarantees a header").into_inner();
-    let mut next = || h.next().expect("grammar guarantees seven header fields");
-    let action = node(next(), base);
-    let protocol = node(next(), base);
-    let src = list_expr(next(), base);
-    let src_ports = list_expr(next(), base);
-    let direction = node(next(), base);
-    let dst = list_expr(next(), base);
-    let dst_ports = list_expr(next(), base);
+    let action = node(h.next().expect("grammar guarantees an action"), base);
+    let protocol = node(h.next().expect("grammar guarantees a protocol"), base);
+    let short_header = h.peek().is_none();
+    let at = Span::new(protocol.span.end, protocol.span.end);
+    let implied = |text: &'static str| Node { text, span: at };
+    let mut list = |h: &mut pest::iterators::Pairs<'a, Rule>| match h.next() {
+        Some(p) => list_expr(p, base),
+        None => ListExpr::Atom(implied("any")),
+    };
+    let src = list(&mut h);
+    let src_ports = list(&mut h);
+    let direction = h.next().map_or(implied("->"), |p| node(p, base));
+    let dst = list(&mut h);
+    let dst_ports = list(&mut h);
     Ok(RuleAst {
         span: whole,
         commented,
@@ -211,6 +217,7 @@ pub fn parse_rule<'a>(
         dst,
         dst_ports,
         options,
+        short_header,
     })
 }
 
