@@ -1536,6 +1536,52 @@ mod tests {
     use crate::check::{load_str, LoadOptions};
     use crate::keywords::{Status, KEYWORDS};
 
+    fn one(vars: crate::vars::Vars, rule: &str) -> Result<crate::ir::Rule, String> {
+        let opts = LoadOptions {
+            include_commented: false,
+            vars,
+        };
+        let (_, l) = load_str("v.rules", rule, &opts);
+        match l.diagnostics.first() {
+            Some(d) => Err(d.message.clone()),
+            None => Ok(l.rules[0].clone()),
+        }
+    }
+
+    #[test]
+    fn variables_resolve_and_report_precisely() {
+        let mut v = crate::vars::Vars::default();
+        v.set("HOME_NET", "[192.0.2.0/24, 2001:db8::/32]");
+        v.set("BAD", "[10.0.0.0/33]");
+        v.set("WEB", "[80,8080:8089,!8081]");
+        let r = one(
+            v.clone(),
+            "alert tcp $EXTERNAL_NET any -> $HOME_NET $WEB (sid:1;)",
+        )
+        .unwrap();
+        assert!(
+            r.dst.contains("192.0.2.9".parse().unwrap())
+                && r.dst.contains("2001:db8::1".parse().unwrap())
+        );
+        assert!(
+            !r.src.contains("192.0.2.9".parse().unwrap())
+                && r.src.contains("198.51.100.1".parse().unwrap())
+        );
+        assert_eq!(
+            r.dst_ports.ranges(),
+            &[(80, 80), (8080, 8080), (8082, 8089)]
+        );
+        let e = one(v.clone(), "alert tcp $BAD any -> any any (sid:1;)").unwrap_err();
+        assert!(
+            e.contains("in $BAD = \"[10.0.0.0/33]\"") && e.contains("/33"),
+            "{e}"
+        );
+        let e = one(v.clone(), "alert tcp $WEB any -> any any (sid:1;)").unwrap_err();
+        assert!(e.contains("in $WEB"), "{e}");
+        let e = one(v, "alert tcp any $HOME_NET -> any any (sid:1;)").unwrap_err();
+        assert!(e.contains("not a valid port list"), "{e}");
+    }
+
     /// Every keyword the registry calls supported is handled by the lowering (a wrong value
     /// may be rejected, but never as "unknown" or "not lowered").
     #[test]
