@@ -116,8 +116,11 @@ pub fn looks_like_rule(text: &str) -> bool {
         && RuleParser::parse(Rule::header_probe, text).is_ok()
 }
 
-/// Parses one logical rule. `base` is the byte offset of `text` in the file and `file` the
+/// Parses one logical rule.
+///
+/// The error is returned unboxed: errors are the rare path and callers collect them anyway. `base` is the byte offset of `text` in the file and `file` the
 /// source index, so spans and diagnostics point into the file.
+#[allow(clippy::result_large_err)]
 pub fn parse_rule<'a>(
     text: &'a str,
     base: usize,
@@ -197,7 +200,7 @@ pub fn parse_rule<'a>(
     let short_header = h.peek().is_none();
     let at = Span::new(protocol.span.end, protocol.span.end);
     let implied = |text: &'static str| Node { text, span: at };
-    let mut list = |h: &mut pest::iterators::Pairs<'a, Rule>| match h.next() {
+    let list = |h: &mut pest::iterators::Pairs<'a, Rule>| match h.next() {
         Some(p) => list_expr(p, base),
         None => ListExpr::Atom(implied("any")),
     };
