@@ -962,28 +962,42 @@ pub fn cidrs(lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One family's address set as iptables can write it.
+enum XtAddrs {
+    /// no address of this family: the rule does not apply to it
+    Absent,
+    /// every address
+    Any,
+    /// a short list of prefixes
+    Prefixes(Vec<(u128, u8)>),
+}
 
-    #[test]
-    fn prefixes_and_ranges_format_like_nft() {
-        assert_eq!(prefix_len(0x0a00_0000, 0x0aff_ffff, 32), Some(8));
-        assert_eq!(prefix_len(0x0a00_0001, 0x0aff_ffff, 32), None);
-        assert_eq!(prefix_len(0, u32::MAX as u128, 32), Some(0));
-        assert_eq!(prefix_len(0, u128::MAX, 128), Some(0));
-        assert_eq!(
-            fmt_addr_range(Family::V4, (0x0a00_0000, 0x0aff_ffff)),
-            "10.0.0.0/8"
-        );
-        assert_eq!(
-            fmt_addr_range(Family::V4, (0xc000_0202, 0xc000_0202)),
-            "192.0.2.2"
-        );
-        assert_eq!(fmt_addr_range(Family::V4, (1, 3)), "0.0.0.1-0.0.0.3");
-        assert_eq!(cidrs(1, 6, 32), vec![(1, 32), (2, 31), (4, 31), (6, 32)]);
-        assert_eq!(cidrs(0, u32::MAX as u128, 32), vec![(0, 0)]);
+impl XtAddrs {
+    fn prefixes(self) -> Option<Vec<(u128, u8)>> {
+        match self {
+            XtAddrs::Prefixes(p) => Some(p),
+            _ => None,
+        }
     }
+}
+
+/// `None` when the set needs more prefixes than is reasonable for `-s`/`-d`.
+fn xt_addrs(s: &IpSet, family: Family) -> Option<XtAddrs> {
+    let (ranges, full, bits): (Vec<AddrRange>, bool, u32) = match family {
+        Family::V4 => (widen(&s.v4), s.v4.is_full(), 32),
+        Family::V6 => (s.v6.ranges().to_vec(), s.v6.is_full(), 128),
+    };
+    if ranges.is_empty() {
+        return Some(XtAddrs::Absent);
+    }
+    if full {
+        return Some(XtAddrs::Any);
+    }
+    let list: Vec<(u128, u8)> = ranges
+        .iter()
+        .flat_map(|&(a, b)| cidrs(a, b, bits))
+        .collect();
+    (list.len() <= 16).then_some(XtAddrs::Prefixes(list))
 }
 
 /// `--xt-string` translation of a rule with one unanchored content and plain header matches,
@@ -1051,26 +1065,9 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
     };
     let mut out = Vec::new();
     for family in [Family::V4, Family::V6] {
-        let addrs = |s: &IpSet| -> Option<Option<Option<Vec<(u128, u8)>>>> {
-            let (ranges, full, bits): (Vec<AddrRange>, bool, u32) = match family {
-                Family::V4 => (widen(&s.v4), s.v4.is_full(), 32),
-                Family::V6 => (s.v6.ranges().to_vec(), s.v6.is_full(), 128),
-            };
-            if ranges.is_empty() {
-                return Some(None); // family not matched at all
-            }
-            if full {
-                return Some(Some(None));
-            }
-            let list: Vec<(u128, u8)> = ranges
-                .iter()
-                .flat_map(|&(a, b)| cidrs(a, b, bits))
-                .collect();
-            (list.len() <= 16).then_some(Some(Some(list)))
-        };
-        let (src, dst) = match (addrs(&rule.src)?, addrs(&rule.dst)?) {
-            (Some(s), Some(d)) => (s, d),
-            _ => continue,
+        let (src, dst) = match (xt_addrs(&rule.src, family)?, xt_addrs(&rule.dst, family)?) {
+            (XtAddrs::Absent, _) | (_, XtAddrs::Absent) => continue,
+            (s, d) => (s.prefixes(), d.prefixes()),
         };
         let (min_ip, max_ip) = if family == Family::V4 {
             (20, 60)
@@ -1108,4 +1105,28 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
         });
     }
     (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_ranges_format_like_nft() {
+        assert_eq!(prefix_len(0x0a00_0000, 0x0aff_ffff, 32), Some(8));
+        assert_eq!(prefix_len(0x0a00_0001, 0x0aff_ffff, 32), None);
+        assert_eq!(prefix_len(0, u32::MAX as u128, 32), Some(0));
+        assert_eq!(prefix_len(0, u128::MAX, 128), Some(0));
+        assert_eq!(
+            fmt_addr_range(Family::V4, (0x0a00_0000, 0x0aff_ffff)),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            fmt_addr_range(Family::V4, (0xc000_0202, 0xc000_0202)),
+            "192.0.2.2"
+        );
+        assert_eq!(fmt_addr_range(Family::V4, (1, 3)), "0.0.0.1-0.0.0.3");
+        assert_eq!(cidrs(1, 6, 32), vec![(1, 32), (2, 31), (4, 31), (6, 32)]);
+        assert_eq!(cidrs(0, u32::MAX as u128, 32), vec![(0, 0)]);
+    }
 }
