@@ -67,6 +67,42 @@ fn send_udp(t: &Topo, port: u16, payload: &str, count: usize) {
     }
 }
 
+/// Opens a TCP connection cli -> srv:port, sends `data`, returns what the server received.
+/// Bounded: the listener and the client each give up after a few seconds.
+fn tcp_send(t: &Topo, port: u16, data: &str) -> String {
+    let server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.srv.name,
+            "timeout",
+            "4",
+            "nc",
+            "-l",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nc");
+    // wait (bounded) until the listener is up
+    for _ in 0..50 {
+        let ss = t.srv.ok(&["ss", "-ltnH", &format!("sport = :{port}")]);
+        if !ss.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    t.cli.ok(&[
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        &format!("exec 3<>/dev/tcp/198.51.100.2/{port}; printf '%s' '{data}' >&3; sleep 1"),
+    ]);
+    let out = server.wait_with_output().expect("nc output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Packets counted by srv's observation counter for a UDP port.
 fn arrived(t: &Topo, port: u16) -> u64 {
     let out = t.srv.ok(&["nft", "-j", "list", "table", "inet", "obs"]);
@@ -119,7 +155,16 @@ fn rules() -> Vec<Rule> {
     let mut c = rule(9000003, Action::Alert, Protocol::Udp);
     c.dst_ports = PortSet::range(7003, 7003);
     c.payload.push(anywhere(b"needle", false));
-    vec![a, b, c]
+    // sid 9000004: drop TCP to 7100 whose segment payload starts with "EVIL" (@ih skips the
+    // TCP header including its options)
+    let mut d = rule(9000004, Action::Drop, Protocol::Tcp);
+    d.dst_ports = PortSet::range(7100, 7100);
+    d.payload.push(fixed(b"EVIL", 0, false, false));
+    // sid 9000005: nocase anchored content: "evil" in any case at offset 2 of UDP to 7005
+    let mut e = rule(9000005, Action::Drop, Protocol::Udp);
+    e.dst_ports = PortSet::range(7005, 7005);
+    e.payload.push(fixed(b"evil", 2, true, false));
+    vec![a, b, c, d, e]
 }
 
 #[test]
@@ -132,7 +177,8 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
          add rule inet obs in udp dport 7000 counter comment \"port 7000\"; \
          add rule inet obs in udp dport 7001 counter comment \"port 7001\"; \
          add rule inet obs in udp dport 7002 counter comment \"port 7002\"; \
-         add rule inet obs in udp dport 7003 counter comment \"port 7003\"",
+         add rule inet obs in udp dport 7003 counter comment \"port 7003\"; \
+         add rule inet obs in udp dport 7005 counter comment \"port 7005\"",
     ]);
     // The operator's own rules on the gateway, which verdict must not touch.
     t.gw.ok(&["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
@@ -162,7 +208,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
 
     let c = compile(&rules(), &CompileOptions::default());
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
-    assert_eq!(fates, ["kernel", "kernel", "queue"]);
+    assert_eq!(fates, ["kernel", "kernel", "queue", "kernel", "kernel"]);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
@@ -192,6 +238,26 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "only the EVIL-prefixed datagrams are dropped"
     );
     assert_eq!(counter_by_comment(&table, "sid:9000002 "), 3);
+    send_udp(&t, 7005, "..EvIl", 2);
+    send_udp(&t, 7005, "..evil", 1);
+    send_udp(&t, 7005, "..ev1l", 1);
+    send_udp(&t, 7005, "EVIL..", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7005),
+        2,
+        "nocase matches letters in any case, digits exactly"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000005 "), 3);
+    assert_eq!(tcp_send(&t, 7100, "GOOD tcp data"), "GOOD tcp data");
+    assert_eq!(
+        tcp_send(&t, 7100, "EVIL tcp data"),
+        "",
+        "the segment never arrives"
+    );
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert!(counter_by_comment(&table, "sid:9000004 ") >= 1);
     assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
     // Positive control: traffic for the queued rule is steered (bypass: no engine listens).
     send_udp(&t, 7003, "hay needle hay", 2);
