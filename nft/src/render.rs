@@ -872,3 +872,51 @@ pub fn xt_script(cmds: &[Vec<String>]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_quoted_safely_and_bounded() {
+        assert_eq!(sanitize("say \"hi\"\tü", 128), "say 'hi'??");
+        let long = "é".repeat(100);
+        let s = sanitize(&format!("ab{long}"), 10);
+        assert_eq!(s, "ab????????");
+        assert!(sanitize(&"x".repeat(500), MAX_COMMENT).len() <= MAX_COMMENT);
+    }
+
+    #[test]
+    fn multiport_takes_at_most_fifteen_ports_per_rule() {
+        let ports: Vec<(u16, u16)> = (1..=20).map(|p| (p, p)).collect();
+        let chunks = multiport_chunks(&ports);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].split(',').count(), 15);
+        // a range counts as two
+        let ranges: Vec<(u16, u16)> = (0..8).map(|i| (i * 10, i * 10 + 5)).collect();
+        assert_eq!(
+            multiport_chunks(&ranges),
+            ["0:5,10:15,20:25,30:35,40:45,50:55,60:65", "70:75"]
+        );
+    }
+
+    #[test]
+    fn xt_script_quotes_what_the_shell_would_split() {
+        let s = xt_script(&[vec![
+            "iptables-nft".into(),
+            "--comment".into(),
+            "it's a test".into(),
+        ]]);
+        assert!(
+            s.ends_with("iptables-nft --comment 'it'\\''s a test'\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn json_operators_serialize_to_their_symbols() {
+        for sym in ["<", ">", "<=", ">=", "==", "!="] {
+            assert_eq!(serde_json::to_value(op(sym)).unwrap(), sym);
+        }
+    }
+}
