@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// Largest raw payload compare nft/the kernel accept in one expression (16 bytes = 128 bits).
 pub const MAX_COMPARE_BYTES: usize = 16;
+/// Conntrack mark bit a kernel drop sets on the connection, so the rest of the flow is dropped
+/// too (Snort/Suricata drop semantics) by the first rule of verdict's chain. One high bit,
+/// OR-ed in, so operators' own uses of the mark's other bits are left alone.
+pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
 /// Largest start offset (bytes) of one raw payload load: the kernel keeps it in a `u8`.
 pub const MAX_PAYLOAD_OFFSET: u32 = 255;
 
@@ -210,7 +214,7 @@ pub enum Match {
 pub enum KernelAction {
     /// log to the NFLOG group, let the packet continue
     Alert,
-    /// drop, logging first when `log`
+    /// drop and block the rest of the flow ([`FLOW_BLOCK_MARK`]), logging first when `log`
     Drop {
         /// emit an alert
         log: bool,
@@ -328,6 +332,10 @@ pub struct KernelPlan {
 }
 
 impl KernelPlan {
+    /// Whether some kernel rule drops, so the flow-block rule is needed.
+    pub fn blocks_flows(&self) -> bool {
+        self.rules.iter().any(|r| matches!(r.action, KernelAction::Drop { .. }))
+    }
     /// Sorts rules into evaluation order (stable, so rule-file order is kept inside a group).
     pub fn order(&mut self) {
         self.rules.sort_by_key(|r| r.action.rank());

@@ -250,6 +250,25 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "nocase matches letters in any case, digits exactly"
     );
     assert_eq!(counter_by_comment(&table, "sid:9000005 "), 3);
+    // A drop blocks the rest of its flow: on one socket (one 5-tuple, confirmed in conntrack by
+    // a first harmless datagram), the datagram after the bad one is dropped too, by the
+    // flow-block rule. (A flow whose very first packet is dropped never gets a conntrack
+    // entry to mark; for TCP that is a dropped SYN, so there is no connection to block.)
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "exec 3>/dev/udp/198.51.100.2/7002; printf 'GOOD before' >&3; sleep 0.1; \
+         printf 'EVIL middle' >&3; sleep 0.1; printf 'GOOD after' >&3",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7002),
+        4,
+        "GOOD before arrives, GOOD after is blocked with its flow"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 4);
+    assert_eq!(counter_by_comment(&table, "verdict: rest of a flow"), 1);
     assert_eq!(tcp_send(&t, 7100, "GOOD tcp data"), "GOOD tcp data");
     assert_eq!(
         tcp_send(&t, 7100, "EVIL tcp data"),
@@ -257,7 +276,12 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "the segment never arrives"
     );
     let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
-    assert!(counter_by_comment(&table, "sid:9000004 ") >= 1);
+    assert_eq!(
+        counter_by_comment(&table, "sid:9000004 "),
+        1,
+        "retransmissions hit the flow block"
+    );
+    assert!(counter_by_comment(&table, "verdict: rest of a flow") >= 2);
     assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
     // Positive control: traffic for the queued rule is steered (bypass: no engine listens).
     send_udp(&t, 7003, "hay needle hay", 2);
