@@ -338,7 +338,10 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
                 s,
                 "# Queue steering: xt NFQUEUE through iptables-nft (chain {XT_CHAIN}, see xt.sh),"
             );
-            let _ = writeln!(s, "# because this kernel has no nft queue statement.");
+            let _ = writeln!(
+                s,
+                "# the fallback for kernels without the nft queue statement (CONFIG_NFT_QUEUE)."
+            );
         }
     }
     if opts.xt_string && !plan.xt_string.is_empty() {
