@@ -129,10 +129,18 @@ fn counter_by_comment(json: &str, prefix: &str) -> u64 {
 
 /// Packets counted by the xt NFQUEUE steering rules in gw (both families).
 fn steered(t: &Topo) -> u64 {
+    steered_proto(t, "")
+}
+
+/// Same, only the steering rules whose line mentions `proto` (e.g. "udp").
+fn steered_proto(t: &Topo, proto: &str) -> u64 {
     let mut total = 0;
     for bin in ["iptables-nft", "ip6tables-nft"] {
         let out = t.gw.ok(&[bin, "-L", "VERDICT", "-v", "-x", "-n"]);
-        for line in out.lines().filter(|l| l.contains("NFQUEUE")) {
+        for line in out
+            .lines()
+            .filter(|l| l.contains("NFQUEUE") && l.contains(proto))
+        {
             total += line
                 .split_whitespace()
                 .next()
@@ -343,4 +351,85 @@ fn a_script_that_fails_to_load_leaves_the_previous_ruleset_intact() {
         // CONFIG_NFT_QUEUE unset: the whole replace was rolled back.
         assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
     }
+}
+
+#[test]
+fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
+    require_root!();
+    use verdict_compiler::check::{self, LoadOptions};
+    use verdict_compiler::vars::Vars;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default.rules");
+    let text = std::fs::read_to_string(path).expect("rules/default.rules");
+    let mut vars = Vars::default();
+    vars.set("HOME_NET", "[198.51.100.0/24,2001:db8:2::/64]");
+    let (_, loaded) = check::load_str(
+        "default.rules",
+        &text,
+        &LoadOptions {
+            vars,
+            ..Default::default()
+        },
+    );
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "default.rules must load cleanly"
+    );
+    let c = compile(&loaded.rules, &CompileOptions::default());
+    let t = topo();
+    t.srv.ok(&[
+        "nft",
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
+         add rule inet obs in udp dport 123 counter comment \"port 123\"; \
+         add rule inet obs in udp dport 1900 counter comment \"port 1900\"; \
+         add rule inet obs in udp dport 7000 counter comment \"port 7000\"",
+    ]);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    t.gw.nft_load(&render_text(&c.kernel, &opts), false)
+        .expect("nft -f");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        t.gw.ok(&argv);
+    }
+    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+    // Only UDP: the ICMP port-unreachable answers srv sends back are steered (an ICMP
+    // threshold rule is queued), as they should be.
+    let steered_before = steered_proto(&t, "udp");
+    // sid 9000003: SSDP from outside (header only); sid 9000012: NTP monlist (anchored bytes)
+    send_udp(&t, 1900, "M-SEARCH * HTTP/1.1", 2);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    // an ordinary NTP client request (mode 3) is not monlist
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x1b\\x00\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    send_udp(&t, 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 1900), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000003 "), 2);
+    assert_eq!(arrived(&t, 123), 1, "only the mode 3 request arrives");
+    assert_eq!(counter_by_comment(&table, "sid:9000012 "), 2);
+    assert_eq!(arrived(&t, 7000), 1);
+    assert_eq!(
+        steered_proto(&t, "udp"),
+        steered_before,
+        "none of this traffic reached the queue steering"
+    );
+    assert!(
+        steered_proto(&t, "icmp") >= 2,
+        "the unreachables were steered"
+    );
 }
