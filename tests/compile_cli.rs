@@ -74,8 +74,27 @@ fn default_rules_compile_to_every_output() {
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("fate: Some(Kernel)"), "{s}");
-    assert!(s.contains("@ih,0,32 == 0x1700032a"), "{s}");
+    assert!(s.contains("fate: kernel\n"), "{s}");
+    assert!(
+        s.contains("nft: ") && s.contains("@ih,0,32 == 0x1700032a"),
+        "{s}"
+    );
+    let o = verdict()
+        .args(["compile", "--quiet", "--explain", "9000017"])
+        .arg(root().join("rules/default.rules"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("fate: queue (reject to both ends needs the engine)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("strategy  prefilter \"${jndi:\"/i -> confirm 2 ops -> pcre"),
+        "{s}"
+    );
 
     if unsafe_is_root() {
         let guard = Netns::new(format!("vt-cli-{}", std::process::id()));
