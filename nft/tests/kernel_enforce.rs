@@ -53,16 +53,49 @@ fn topo() -> Topo {
     cli.ok(&["ip", "route", "add", "default", "via", "192.0.2.1"]);
     srv.ok(&["ip", "route", "add", "default", "via", "198.51.100.1"]);
     gw.ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    gw.ok(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    for (ns, dev, addr) in [
+        (&cli, "eth0", "2001:db8:1::2/64"),
+        (&gw, "gw0", "2001:db8:1::1/64"),
+        (&gw, "gw1", "2001:db8:2::1/64"),
+        (&srv, "eth0", "2001:db8:2::2/64"),
+    ] {
+        // nodad: usable at once, no duplicate address detection delay
+        ns.ok(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"]);
+    }
+    cli.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1::1",
+    ]);
+    srv.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:2::1",
+    ]);
     Topo { cli, gw, srv }
 }
 
-/// Sends `count` UDP datagrams from cli to srv:port.
+/// Sends `count` UDP datagrams from cli to srv:port over IPv4.
 fn send_udp(t: &Topo, port: u16, payload: &str, count: usize) {
+    send_udp_to(t, "198.51.100.2", port, payload, count)
+}
+
+/// Sends `count` UDP datagrams from cli to `addr`:port.
+fn send_udp_to(t: &Topo, addr: &str, port: u16, payload: &str, count: usize) {
     for _ in 0..count {
         t.cli.ok(&[
             "bash",
             "-c",
-            &format!("printf '%s' '{payload}' > /dev/udp/198.51.100.2/{port}"),
+            &format!("printf '%s' '{payload}' > /dev/udp/{addr}/{port}"),
         ]);
     }
 }
@@ -290,6 +323,19 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "retransmissions hit the flow block"
     );
     assert!(counter_by_comment(&table, "verdict: rest of a flow") >= 2);
+    assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
+    // The same over IPv6 (the plan's rules here are family independent: one inet rule each).
+    t.cli
+        .ok(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"]);
+    send_udp_to(&t, "2001:db8:2::2", 7001, "anything", 2);
+    send_udp_to(&t, "2001:db8:2::2", 7002, "EVIL over v6", 1);
+    send_udp_to(&t, "2001:db8:2::2", 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 7001), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000001 "), 5);
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 5);
+    assert_eq!(arrived(&t, 7000), 4, "v6 control traffic passes");
     assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
     // Positive control: traffic for the queued rule is steered (bypass: no engine listens).
     send_udp(&t, 7003, "hay needle hay", 2);
