@@ -31,7 +31,10 @@ fn main() {
         println!("skipped: {path} not found");
         return;
     };
-    let sources = vec![Source { name: "community.rules".into(), text }];
+    let sources = vec![Source {
+        name: "community.rules".into(),
+        text,
+    }];
     const RUNS: usize = 15;
     println!("verdict compile benchmark: Snort community rules, median of {RUNS} runs\n");
     println!(
@@ -40,12 +43,18 @@ fn main() {
     );
     let mut sizes = Vec::new();
     for (label, include_commented) in [("enabled", false), ("incl. commented", true)] {
-        let opts = LoadOptions { include_commented, ..LoadOptions::default() };
+        let opts = LoadOptions {
+            include_commented,
+            ..LoadOptions::default()
+        };
         let (t_load, loaded) = median(RUNS, || load(&sources, &opts));
         let rules = loaded.rules;
         let copts = CompileOptions::default();
         let (t_compile, compiled) = median(RUNS, || compile(&rules, &copts));
-        let ropts = RenderOptions { queue: QueueMechanism::XtNfqueue, ..Default::default() };
+        let ropts = RenderOptions {
+            queue: QueueMechanism::XtNfqueue,
+            ..Default::default()
+        };
         let (t_render, (nft, json, xt)) = median(RUNS, || {
             (
                 render_text(&compiled.kernel, &ropts),
@@ -80,7 +89,15 @@ fn main() {
     }
     println!(
         "\n{:<22} {:>14} {:>8} {:>8} {:>9} {:>12} {:>12} {:>12} {:>9}",
-        "set", "emit rules/s", "kernel", "queue", "rejected", "verdict.nft", "verdict.json", "rules.vbc", "xt cmds"
+        "set",
+        "emit rules/s",
+        "kernel",
+        "queue",
+        "rejected",
+        "verdict.nft",
+        "verdict.json",
+        "rules.vbc",
+        "xt cmds"
     );
     for (label, emit, f, nft, json, vbc, xt) in sizes {
         println!(

@@ -334,7 +334,9 @@ pub struct KernelPlan {
 impl KernelPlan {
     /// Whether some kernel rule drops, so the flow-block rule is needed.
     pub fn blocks_flows(&self) -> bool {
-        self.rules.iter().any(|r| matches!(r.action, KernelAction::Drop { .. }))
+        self.rules
+            .iter()
+            .any(|r| matches!(r.action, KernelAction::Drop { .. }))
     }
     /// Sorts rules into evaluation order (stable, so rule-file order is kept inside a group).
     pub fn order(&mut self) {
