@@ -136,6 +136,7 @@ pub struct FlowTable {
     next_id: u64,
     last_sweep: Duration,
     evicted: u64,
+    created: u64,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -156,6 +157,7 @@ impl FlowTable {
             next_id: seed.wrapping_mul(0x1_0000_0000),
             last_sweep: Duration::ZERO,
             evicted: 0,
+            created: 0,
         }
     }
 
@@ -166,6 +168,10 @@ impl FlowTable {
     /// True if no flow is tracked.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+    /// Flows created since the table was made.
+    pub fn created(&self) -> u64 {
+        self.created
     }
     /// Flows evicted because the table was full.
     pub fn evicted(&self) -> u64 {
@@ -258,8 +264,10 @@ impl FlowTable {
         }
         let (midstream, words) = (self.cfg.midstream, self.words);
         let next_id = &mut self.next_id;
+        let created = &mut self.created;
         let flow = self.map.entry(key).or_insert_with(|| {
             *next_id += 1;
+            *created += 1;
             let synack = flags.is_some_and(|f| {
                 f & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK
             });

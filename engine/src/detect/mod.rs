@@ -323,6 +323,11 @@ impl Worker {
         self.counters.clone()
     }
 
+    /// Flows created so far.
+    pub fn flows_created(&self) -> u64 {
+        self.flows.created()
+    }
+
     /// Flows currently tracked.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
