@@ -194,12 +194,23 @@ impl Replayer {
         let (tx, rx) = crossbeam_channel::unbounded();
         let sim = match &opts.simulate_output {
             Some(p) => {
-                let f = File::create(p).map_err(|e| ReplayError::Io { path: p.clone(), source: e })?;
-                let header = PcapHeader { datalink: DataLink::RAW, snaplen: 262_144, ..Default::default() };
-                Some(PcapWriter::with_header(BufWriter::new(f), header).map_err(|e| ReplayError::Output {
+                let f = File::create(p).map_err(|e| ReplayError::Io {
                     path: p.clone(),
-                    message: e.to_string(),
-                })?)
+                    source: e,
+                })?;
+                let header = PcapHeader {
+                    datalink: DataLink::RAW,
+                    snaplen: 262_144,
+                    ..Default::default()
+                };
+                Some(
+                    PcapWriter::with_header(BufWriter::new(f), header).map_err(|e| {
+                        ReplayError::Output {
+                            path: p.clone(),
+                            message: e.to_string(),
+                        }
+                    })?,
+                )
             }
             None => None,
         };
@@ -230,7 +241,10 @@ impl Replayer {
     pub fn finish(mut self) -> Result<ReplaySummary, ReplayError> {
         if let Some(w) = self.sim.take() {
             let path = self.opts.simulate_output.clone().unwrap_or_default();
-            w.into_writer().flush().map_err(|e| ReplayError::Output { path, message: e.to_string() })?;
+            w.into_writer().flush().map_err(|e| ReplayError::Output {
+                path,
+                message: e.to_string(),
+            })?;
         }
         let c = self.worker.counters();
         self.summary.dropped = Counters::get(&c.dropped);
@@ -242,29 +256,58 @@ impl Replayer {
     }
 
     fn run_file_inner(&mut self, path: &Path) -> Result<(), ReplayError> {
-        let io_err = |e: io::Error| ReplayError::Io { path: path.to_path_buf(), source: e };
+        let io_err = |e: io::Error| ReplayError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
         let mut file = File::open(path).map_err(io_err)?;
         let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut src = Source { file: &mut file, buf: Vec::with_capacity(CHUNK), pos: 0, base: 0, eof: false };
+        let mut src = Source {
+            file: &mut file,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            base: 0,
+            eof: false,
+        };
         src.fill().map_err(io_err)?;
         let magic = src.buf.get(..4).unwrap_or(&[]).to_vec();
         let progress = Progress::new(path, total, self.opts.progress_over);
         match magic.as_slice() {
-            [0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x4d, 0x3c, 0xb2, 0xa1] => {
-                self.run_pcap(path, &mut src, progress)
-            }
+            [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x4d, 0x3c, 0xb2, 0xa1] => self.run_pcap(path, &mut src, progress),
             [0x0a, 0x0d, 0x0d, 0x0a] => self.run_pcapng(path, &mut src, progress),
-            _ => Err(ReplayError::NotCapture { path: path.to_path_buf(), magic }),
+            _ => Err(ReplayError::NotCapture {
+                path: path.to_path_buf(),
+                magic,
+            }),
         }
     }
 
-    fn run_pcap(&mut self, path: &Path, src: &mut Source<'_>, mut progress: Progress) -> Result<(), ReplayError> {
-        let corrupt = |offset, e: PcapError| ReplayError::Corrupt { path: path.to_path_buf(), offset, message: e.to_string() };
+    fn run_pcap(
+        &mut self,
+        path: &Path,
+        src: &mut Source<'_>,
+        mut progress: Progress,
+    ) -> Result<(), ReplayError> {
+        let corrupt = |offset, e: PcapError| ReplayError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            message: e.to_string(),
+        };
         let (header_len, parser) = loop {
             match PcapParser::new(src.rest()) {
                 Ok((rest, p)) => break (src.rest().len() - rest.len(), p),
-                Err(PcapError::IncompleteBuffer) if !src.eof => src.fill().map_err(|e| io_fail(path, e))?,
-                Err(PcapError::IncompleteBuffer) => return Err(ReplayError::Truncated { path: path.to_path_buf(), offset: 0 }),
+                Err(PcapError::IncompleteBuffer) if !src.eof => {
+                    src.fill().map_err(|e| io_fail(path, e))?
+                }
+                Err(PcapError::IncompleteBuffer) => {
+                    return Err(ReplayError::Truncated {
+                        path: path.to_path_buf(),
+                        offset: 0,
+                    })
+                }
                 Err(e) => return Err(corrupt(0, e)),
             }
         };
@@ -272,7 +315,10 @@ impl Replayer {
         let header = parser.header();
         let linktype = u32::from(header.datalink);
         if !link::supported(linktype) {
-            return Err(ReplayError::LinkType { path: path.to_path_buf(), linktype });
+            return Err(ReplayError::LinkType {
+                path: path.to_path_buf(),
+                linktype,
+            });
         }
         let nanos = header.ts_resolution == TsResolution::NanoSecond;
         loop {
@@ -287,8 +333,13 @@ impl Replayer {
                             message: format!("record length {} is impossible", raw.incl_len),
                         });
                     }
-                    let frac = if nanos { u64::from(raw.ts_frac) } else { u64::from(raw.ts_frac) * 1000 };
-                    let ts = Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(frac.min(999_999_999));
+                    let frac = if nanos {
+                        u64::from(raw.ts_frac)
+                    } else {
+                        u64::from(raw.ts_frac) * 1000
+                    };
+                    let ts = Duration::from_secs(u64::from(raw.ts_sec))
+                        + Duration::from_nanos(frac.min(999_999_999));
                     let data = raw.data.into_owned();
                     src.pos += used;
                     self.frame(linktype, ts, &data);
@@ -300,7 +351,10 @@ impl Replayer {
                         if src.rest().is_empty() {
                             return Ok(());
                         }
-                        return Err(ReplayError::Truncated { path: path.to_path_buf(), offset });
+                        return Err(ReplayError::Truncated {
+                            path: path.to_path_buf(),
+                            offset,
+                        });
                     }
                     src.fill().map_err(|e| io_fail(path, e))?;
                 }
@@ -309,16 +363,32 @@ impl Replayer {
         }
     }
 
-    fn run_pcapng(&mut self, path: &Path, src: &mut Source<'_>, mut progress: Progress) -> Result<(), ReplayError> {
-        let corrupt = |offset, e: PcapError| ReplayError::Corrupt { path: path.to_path_buf(), offset, message: e.to_string() };
+    fn run_pcapng(
+        &mut self,
+        path: &Path,
+        src: &mut Source<'_>,
+        mut progress: Progress,
+    ) -> Result<(), ReplayError> {
+        let corrupt = |offset, e: PcapError| ReplayError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            message: e.to_string(),
+        };
         let mut parser = loop {
             match PcapNgParser::new(src.rest()) {
                 Ok((rest, p)) => {
                     src.pos += src.rest().len() - rest.len();
                     break p;
                 }
-                Err(PcapError::IncompleteBuffer) if !src.eof => src.fill().map_err(|e| io_fail(path, e))?,
-                Err(PcapError::IncompleteBuffer) => return Err(ReplayError::Truncated { path: path.to_path_buf(), offset: 0 }),
+                Err(PcapError::IncompleteBuffer) if !src.eof => {
+                    src.fill().map_err(|e| io_fail(path, e))?
+                }
+                Err(PcapError::IncompleteBuffer) => {
+                    return Err(ReplayError::Truncated {
+                        path: path.to_path_buf(),
+                        offset: 0,
+                    })
+                }
                 Err(e) => return Err(corrupt(0, e)),
             }
         };
@@ -331,11 +401,15 @@ impl Replayer {
                     let used = src.rest().len() - rest.len();
                     let frame = match &block {
                         Block::EnhancedPacket(p) => {
-                            let Some(iface) = parser.interfaces().get(p.interface_id as usize) else {
+                            let Some(iface) = parser.interfaces().get(p.interface_id as usize)
+                            else {
                                 return Err(ReplayError::Corrupt {
                                     path: path.to_path_buf(),
                                     offset,
-                                    message: format!("packet names interface {} which was not described", p.interface_id),
+                                    message: format!(
+                                        "packet names interface {} which was not described",
+                                        p.interface_id
+                                    ),
                                 });
                             };
                             let linktype = u32::from(iface.linktype);
@@ -354,19 +428,27 @@ impl Replayer {
                             Some((linktype, ts, p.data.to_vec()))
                         }
                         Block::SimplePacket(p) => {
-                            let linktype = parser.interfaces().first().map(|i| u32::from(i.linktype));
+                            let linktype =
+                                parser.interfaces().first().map(|i| u32::from(i.linktype));
                             linktype.map(|l| (l, last_ts, p.data.to_vec()))
                         }
                         Block::Packet(p) => {
-                            let linktype = parser.interfaces().get(usize::from(p.interface_id)).map(|i| u32::from(i.linktype));
-                            linktype.map(|l| (l, scale_ts(u128::from(p.timestamp), 6), p.data.to_vec()))
+                            let linktype = parser
+                                .interfaces()
+                                .get(usize::from(p.interface_id))
+                                .map(|i| u32::from(i.linktype));
+                            linktype
+                                .map(|l| (l, scale_ts(u128::from(p.timestamp), 6), p.data.to_vec()))
                         }
                         _ => None,
                     };
                     src.pos += used;
                     if let Some((linktype, ts, data)) = frame {
                         if !link::supported(linktype) {
-                            return Err(ReplayError::LinkType { path: path.to_path_buf(), linktype });
+                            return Err(ReplayError::LinkType {
+                                path: path.to_path_buf(),
+                                linktype,
+                            });
                         }
                         self.frame(linktype, ts, &data);
                     }
@@ -378,7 +460,10 @@ impl Replayer {
                         if src.rest().is_empty() {
                             return Ok(());
                         }
-                        return Err(ReplayError::Truncated { path: path.to_path_buf(), offset });
+                        return Err(ReplayError::Truncated {
+                            path: path.to_path_buf(),
+                            offset,
+                        });
                     }
                     src.fill().map_err(|e| io_fail(path, e))?;
                 }
@@ -405,7 +490,9 @@ impl Replayer {
         let outcome = self.defrag.push(l3, ts);
         for a in self.defrag.take_anomalies() {
             *self.summary.anomalies.entry(a.event_name()).or_default() += 1;
-            let addrs = crate::wire::Packet::parse(l3).ok().map(|p| (p.ip().src, p.ip().dst));
+            let addrs = crate::wire::Packet::parse(l3)
+                .ok()
+                .map(|p| (p.ip().src, p.ip().dst));
             self.emit(Event::Anomaly(Box::new(AnomalyEvent {
                 ts: UNIX_EPOCH + ts,
                 pcap_cnt: Some(pcap_cnt),
@@ -434,7 +521,12 @@ impl Replayer {
             return;
         }
         self.summary.inspected += 1;
-        let meta = PacketMeta { ts: UNIX_EPOCH + ts, in_iface: None, pcap_cnt: Some(pcap_cnt), checksum_ready: true };
+        let meta = PacketMeta {
+            ts: UNIX_EPOCH + ts,
+            in_iface: None,
+            pcap_cnt: Some(pcap_cnt),
+            checksum_ready: true,
+        };
         let verdict = self.worker.inspect(&mut self.buf, &meta);
         self.drain();
         if !verdict.blocks() {
@@ -446,7 +538,9 @@ impl Replayer {
     fn write_sim(&mut self, ts: Duration) {
         if let Some(w) = &mut self.sim {
             if let Err(e) = w.write_packet(&PcapPacket::new(ts, self.buf.len() as u32, &self.buf)) {
-                self.summary.errors.push(format!("simulate-ips output: {e}"));
+                self.summary
+                    .errors
+                    .push(format!("simulate-ips output: {e}"));
                 self.sim = None;
             }
         }
@@ -454,11 +548,15 @@ impl Replayer {
 
     fn emit(&mut self, ev: Event) {
         if let Event::Alert(a) = &ev {
-            let e = self.summary.alerts.entry((a.gid, a.sid)).or_insert_with(|| SidCount {
-                msg: a.signature.to_string(),
-                alerts: 0,
-                first_packets: Vec::new(),
-            });
+            let e = self
+                .summary
+                .alerts
+                .entry((a.gid, a.sid))
+                .or_insert_with(|| SidCount {
+                    msg: a.signature.to_string(),
+                    alerts: 0,
+                    first_packets: Vec::new(),
+                });
             e.alerts += 1;
             if e.first_packets.len() < 10 {
                 if let Some(c) = a.pkt.pcap_cnt {
@@ -480,7 +578,10 @@ impl Replayer {
 }
 
 fn io_fail(path: &Path, e: io::Error) -> ReplayError {
-    ReplayError::Io { path: path.to_path_buf(), source: e }
+    ReplayError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
 }
 
 /// pcapng `if_tsresol`: 10^-r seconds per unit, or 2^-r with the top bit set.

@@ -45,7 +45,12 @@ pub struct Args {
     #[arg(long, value_name = "OUT_PCAP", num_args = 0..=1, default_missing_value = "")]
     pub simulate_ips: Option<PathBuf>,
     /// Checksum policy.
-    #[arg(short = 'k', long = "checksum-policy", value_enum, default_value = "none")]
+    #[arg(
+        short = 'k',
+        long = "checksum-policy",
+        value_enum,
+        default_value = "none"
+    )]
     pub checksum_policy: Checksums,
     /// verdict.toml: `[vars]` for the rules and the `disabled = [sids]` list.
     #[arg(long, value_name = "FILE")]
@@ -60,11 +65,19 @@ pub struct Args {
 
 /// Reads a config's `disabled = [...]` list (the rest of the file is for `verdict run`).
 fn disabled_sids(config: Option<&Path>) -> anyhow::Result<Vec<u32>> {
-    let Some(path) = config else { return Ok(Vec::new()) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: toml::Value = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let Some(list) = v.get("disabled") else { return Ok(Vec::new()) };
-    let arr = list.as_array().with_context(|| format!("{}: `disabled` must be a list of sids", path.display()))?;
+    let Some(path) = config else {
+        return Ok(Vec::new());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let Some(list) = v.get("disabled") else {
+        return Ok(Vec::new());
+    };
+    let arr = list
+        .as_array()
+        .with_context(|| format!("{}: `disabled` must be a list of sids", path.display()))?;
     arr.iter()
         .map(|x| {
             x.as_integer()
@@ -77,14 +90,20 @@ fn disabled_sids(config: Option<&Path>) -> anyhow::Result<Vec<u32>> {
 /// Loads rules: bytecode images directly, rule text through the compiler (every rule the
 /// engine can run, including those the kernel would enforce live, since there is no kernel
 /// here). Returns the image and a one-line description.
-pub fn load_rules(paths: &[PathBuf], config: Option<&Path>) -> anyhow::Result<(RuleSetImage, String)> {
+pub fn load_rules(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+) -> anyhow::Result<(RuleSetImage, String)> {
     let mut images = Vec::new();
     let mut text_paths = Vec::new();
     for p in paths {
         if p.is_file() {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             if bytes.starts_with(IMAGE_MAGIC) {
-                images.push(RuleSetImage::from_bytes(&bytes).with_context(|| format!("loading {}", p.display()))?);
+                images.push(
+                    RuleSetImage::from_bytes(&bytes)
+                        .with_context(|| format!("loading {}", p.display()))?,
+                );
                 continue;
             }
         } else if !p.exists() {
@@ -117,7 +136,10 @@ pub fn load_rules(paths: &[PathBuf], config: Option<&Path>) -> anyhow::Result<(R
     Ok((merged, desc.join(", ")))
 }
 
-fn compile_text(paths: &[PathBuf], _config: Option<&Path>) -> anyhow::Result<(RuleSetImage, String)> {
+fn compile_text(
+    paths: &[PathBuf],
+    _config: Option<&Path>,
+) -> anyhow::Result<(RuleSetImage, String)> {
     // Temporary until the front end (check::load) is merged into this branch.
     bail!("{}: rule text needs the rule front end, which this build lacks; pass a compiled bytecode image", paths[0].display())
 }
@@ -140,19 +162,40 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
         writeln!(out, "skipped for bad checksums: {}", s.bad_checksums)?;
     }
     if inline {
-        writeln!(out, "inline (simulated): dropped {}  rejected {}  replaced {}", s.dropped, s.rejected, s.replaced)?;
+        writeln!(
+            out,
+            "inline (simulated): dropped {}  rejected {}  replaced {}",
+            s.dropped, s.rejected, s.replaced
+        )?;
     }
     for (name, n) in &s.anomalies {
         writeln!(out, "anomaly {name}: {n}")?;
     }
     writeln!(out, "alerts {}", s.total_alerts())?;
     if !s.alerts.is_empty() {
-        writeln!(out, "{:>10} {:>4} {:>8}  {:<24} msg", "sid", "gid", "alerts", "first packets")?;
+        writeln!(
+            out,
+            "{:>10} {:>4} {:>8}  {:<24} msg",
+            "sid", "gid", "alerts", "first packets"
+        )?;
         let mut rows: Vec<_> = s.alerts.iter().collect();
         rows.sort_by(|a, b| b.1.alerts.cmp(&a.1.alerts).then(a.0.cmp(b.0)));
         for ((gid, sid), c) in rows {
-            let firsts: Vec<String> = c.first_packets.iter().take(5).map(|p| p.to_string()).collect();
-            writeln!(out, "{:>10} {:>4} {:>8}  {:<24} {}", sid, gid, c.alerts, firsts.join(","), c.msg)?;
+            let firsts: Vec<String> = c
+                .first_packets
+                .iter()
+                .take(5)
+                .map(|p| p.to_string())
+                .collect();
+            writeln!(
+                out,
+                "{:>10} {:>4} {:>8}  {:<24} {}",
+                sid,
+                gid,
+                c.alerts,
+                firsts.join(","),
+                c.msg
+            )?;
         }
     }
     Ok(())
@@ -163,14 +206,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let (image, desc) = load_rules(&args.rules, args.config.as_deref())?;
     let thresholds = match &args.threshold_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             ThresholdConfig::parse(&text).with_context(|| format!("{}", p.display()))?
         }
         None => ThresholdConfig::default(),
     };
     let inline = args.simulate_ips.is_some();
     let cfg = DetectConfig {
-        flow: FlowConfig { midstream: args.midstream, ..FlowConfig::default() },
+        flow: FlowConfig {
+            midstream: args.midstream,
+            ..FlowConfig::default()
+        },
         inline,
         thresholds,
         disabled: disabled_sids(args.config.as_deref())?,
@@ -180,8 +227,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if !args.quiet {
         eprintln!("rules: {desc}");
     }
-    std::fs::create_dir_all(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
-    let out_cfg = OutputConfig { pcap: !args.no_evidence, ..OutputConfig::all(&args.output) };
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let out_cfg = OutputConfig {
+        pcap: !args.no_evidence,
+        ..OutputConfig::all(&args.output)
+    };
     let (tx, handle) = Writer::spawn(out_cfg);
     let simulate_output = args.simulate_ips.as_ref().map(|p| {
         if p.as_os_str().is_empty() {
@@ -208,7 +259,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     let summary = rp.finish()?;
-    let stats = handle.join().with_context(|| format!("writing alerts to {}", args.output.display()))?;
+    let stats = handle
+        .join()
+        .with_context(|| format!("writing alerts to {}", args.output.display()))?;
     let mut stdout = std::io::stdout().lock();
     print_summary(&mut stdout, &summary, inline)?;
     let mut files: BTreeMap<&str, String> = BTreeMap::new();
@@ -218,7 +271,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         files.insert("evidence.pcap", format!("{} packets", stats.pcap_packets));
     }
     let list: Vec<String> = files.iter().map(|(k, v)| format!("{k} ({v})")).collect();
-    writeln!(stdout, "wrote {} in {}", list.join(", "), args.output.display())?;
+    writeln!(
+        stdout,
+        "wrote {} in {}",
+        list.join(", "),
+        args.output.display()
+    )?;
     if let Some(p) = simulate_output {
         writeln!(stdout, "simulated IPS output: {}", p.display())?;
     }
