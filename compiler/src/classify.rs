@@ -8,7 +8,7 @@
 //!
 //! Reason strings are the report's keys: they are stable and name the keyword involved.
 
-use crate::ir::{AppBuffer, Buffer, PayloadTest, Protocol, Rule};
+use crate::ir::{AppBuffer, AppTest, Buffer, PayloadTest, Protocol, Rule};
 use crate::kernel::{self, KernelCaps, KernelRule, QueueReason};
 use serde::{Deserialize, Serialize};
 
@@ -77,17 +77,16 @@ pub fn rejection(rule: &Rule) -> Option<String> {
         return Some(format!("app protocol {} not supported yet", a.name()));
     }
     for t in &rule.payload {
-        let b = match t {
-            PayloadTest::Content(c) => c.buffer(),
-            PayloadTest::Pcre(p) => p.buffer,
-            PayloadTest::ByteTest(b) => b.buffer,
-            PayloadTest::ByteJump(b) => b.buffer,
-            PayloadTest::ByteExtract(b) => b.buffer,
-            PayloadTest::Isdataat(i) => i.buffer,
-            PayloadTest::BufferSize { buffer, .. } => *buffer,
-        };
-        if !matches!(b, Buffer::Payload | Buffer::Raw) {
-            return Some(format!("{} buffer not supported yet", buffer_name(b)));
+        if let Some(b) = test_buffer(t) {
+            if !matches!(b, Buffer::Payload | Buffer::Raw) {
+                return Some(format!("{} buffer not supported yet", buffer_name(b)));
+            }
+        }
+        if matches!(
+            t,
+            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_)
+        ) {
+            return Some(format!("{} not supported yet", test_keyword(t)));
         }
     }
     if rule.src.is_empty() || rule.dst.is_empty() {
@@ -97,6 +96,45 @@ pub fn rejection(rule: &Rule) -> Option<String> {
         return Some("port set is empty, the rule can never match".into());
     }
     None
+}
+
+/// The buffer a payload test inspects (`None` for preprocessor state tests).
+pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
+    Some(match t {
+        PayloadTest::Content(c) => c.buffer(),
+        PayloadTest::Pcre(p) => p.buffer,
+        PayloadTest::ByteTest(b) => b.buffer,
+        PayloadTest::ByteJump(b) => b.buffer,
+        PayloadTest::ByteExtract(b) => b.buffer,
+        PayloadTest::Isdataat(i) => i.buffer,
+        PayloadTest::BufferSize { buffer, .. } => *buffer,
+        PayloadTest::Base64Decode(b) => b.buffer,
+        PayloadTest::Asn1(a) => a.buffer,
+        PayloadTest::App(_) => return None,
+    })
+}
+
+/// The rule keyword of a payload test (report and reason key).
+pub fn test_keyword(t: &PayloadTest) -> &'static str {
+    match t {
+        PayloadTest::Content(_) => "content",
+        PayloadTest::Pcre(_) => "pcre",
+        PayloadTest::ByteTest(_) => "byte_test",
+        PayloadTest::ByteJump(_) => "byte_jump",
+        PayloadTest::ByteExtract(_) => "byte_extract",
+        PayloadTest::Isdataat(_) => "isdataat",
+        PayloadTest::BufferSize { .. } => "bsize",
+        PayloadTest::Base64Decode(_) => "base64_decode",
+        PayloadTest::Asn1(_) => "asn1",
+        PayloadTest::App(a) => match a {
+            AppTest::DceIface { .. } => "dce_iface",
+            AppTest::DceOpnum(_) => "dce_opnum",
+            AppTest::SslState { .. } => "ssl_state",
+            AppTest::SslVersion { .. } => "ssl_version",
+            AppTest::SipMethod(_) => "sip_method",
+            AppTest::SipStatCode(_) => "sip_stat_code",
+        },
+    }
 }
 
 /// The Suricata name of a buffer (report keys, disassembly).
@@ -163,5 +201,8 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         SipUri => "sip.uri",
         Krb5Cname => "krb5.cname",
         Krb5Sname => "krb5.sname",
+        HttpRawCookie => "http.cookie.raw",
+        SipHeader => "sip.header",
+        SipBody => "sip.body",
     }
 }

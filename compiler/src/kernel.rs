@@ -717,7 +717,12 @@ fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReaso
             PayloadTest::ByteJump(_) => return Err("byte_jump needs the engine".into()),
             PayloadTest::ByteExtract(_) => return Err("byte_extract needs the engine".into()),
             PayloadTest::Isdataat(_) => return Err("isdataat needs the engine".into()),
-            PayloadTest::BufferSize { .. } => return Err("bsize needs the engine".into()),
+            t => {
+                return Err(format!(
+                    "{} needs the engine",
+                    crate::classify::test_keyword(t)
+                ))
+            }
         };
         if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
             return Err("content in a non-payload buffer needs the engine".into());

@@ -1,7 +1,7 @@
 //! The translation report: how many rules went to the kernel, to the queue, were rejected
 //! and why, per keyword; timing and output sizes. A human table and JSON (`report.json`).
 
-use crate::classify::{buffer_name, Fate};
+use crate::classify::{buffer_name, test_buffer, test_keyword, Fate};
 use crate::ir::{Action, Buffer, PayloadTest, Rule};
 use crate::kernel::header_keyword;
 use serde::{Deserialize, Serialize};
@@ -114,12 +114,7 @@ pub fn keywords(rule: &Rule) -> Vec<String> {
                 }
                 ("content", c.buffer())
             }
-            PayloadTest::Pcre(p) => ("pcre", p.buffer),
-            PayloadTest::ByteTest(b) => ("byte_test", b.buffer),
-            PayloadTest::ByteJump(b) => ("byte_jump", b.buffer),
-            PayloadTest::ByteExtract(b) => ("byte_extract", b.buffer),
-            PayloadTest::Isdataat(i) => ("isdataat", i.buffer),
-            PayloadTest::BufferSize { buffer, .. } => ("bsize", *buffer),
+            t => (test_keyword(t), test_buffer(t).unwrap_or(Buffer::Payload)),
         };
         push(kw);
         if !matches!(buf, Buffer::Payload) {

@@ -14,6 +14,7 @@ fn flowbit(cmd: FlowbitCmd, name: &str) -> Flowbits {
         cmd,
         names: vec![name.into()],
         op: BitsOp::All,
+        group: None,
     }
 }
 

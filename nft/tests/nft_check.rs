@@ -103,6 +103,7 @@ fn sample_rules() -> Vec<Rule> {
         cmd: FlowbitCmd::IsSet,
         names: vec!["x".into()],
         op: BitsOp::All,
+        group: None,
     });
     v.push(r);
     v
