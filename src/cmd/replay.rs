@@ -138,10 +138,49 @@ pub fn load_rules(
 
 fn compile_text(
     paths: &[PathBuf],
-    _config: Option<&Path>,
+    config: Option<&Path>,
 ) -> anyhow::Result<(RuleSetImage, String)> {
-    // Temporary until the front end (check::load) is merged into this branch.
-    bail!("{}: rule text needs the rule front end, which this build lacks; pass a compiled bytecode image", paths[0].display())
+    use verdict_compiler::{check, codegen, vars};
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.extend(check::Source::read(p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    let vars = match config {
+        Some(c) => {
+            vars::Vars::from_config_file(c).map_err(|e| anyhow::anyhow!("{}: {e}", c.display()))?
+        }
+        None => vars::Vars::default(),
+    };
+    let opts = check::LoadOptions {
+        vars,
+        ..Default::default()
+    };
+    let loaded = check::load(&sources, &opts);
+    if !loaded.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            verdict_compiler::diag::render(&loaded.diagnostics, &sources, false)
+        );
+    }
+    let compiled = codegen::compile(
+        &loaded.rules,
+        &codegen::CompileOptions {
+            image_all: true,
+            ..Default::default()
+        },
+    );
+    let rejected = compiled
+        .fates
+        .iter()
+        .filter(|(_, f)| matches!(f, verdict_compiler::classify::Fate::Rejected(_)))
+        .count();
+    let desc = format!(
+        "{} rules parsed ({} diagnostics), {} not runnable by the engine",
+        loaded.rules.len(),
+        loaded.diagnostics.len(),
+        rejected
+    );
+    Ok((compiled.image, desc))
 }
 
 /// Prints the summary table.
