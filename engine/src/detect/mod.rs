@@ -103,6 +103,8 @@ pub struct DetectConfig {
     pub bad_packets: BadPacketPolicy,
     /// sids that never match (the `disabled = [...]` list).
     pub disabled: Vec<u32>,
+    /// Prefilter automaton layout.
+    pub prefilter: crate::prefilter::Strategy,
 }
 
 /// Per-rule static data the hot path needs besides the compiled tests.
@@ -151,7 +153,8 @@ impl Detector {
             .enumerate()
             .map(|(i, c)| if c.sets_bits { i as u32 } else { n + i as u32 })
             .collect();
-        let prefilter = Prefilter::new(&image.programs, order).map_err(LoadError::Prefilter)?;
+        let prefilter = Prefilter::with_strategy(&image.programs, order, cfg.prefilter)
+            .map_err(LoadError::Prefilter)?;
         let info = image
             .programs
             .iter()
