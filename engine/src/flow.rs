@@ -87,6 +87,9 @@ pub struct Flow {
     pub last_seen: Duration,
     /// Packets seen.
     pub packets: u64,
+    /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
+    recent_alerts: Option<Box<[(u32, u32); 8]>>,
+    recent_next: u8,
 }
 
 impl Flow {
@@ -105,6 +108,21 @@ impl Flow {
                 *w &= !(1 << (i % 64));
             }
         }
+    }
+    /// Records an alert of `sid` on the TCP segment starting at `seq`; false if that same sid
+    /// already alerted on a segment with that sequence number (a retransmission), in which
+    /// case the alert is a duplicate. Detection and actions still run on retransmissions, so a
+    /// retransmission with different bytes is inspected like any segment.
+    pub fn note_alert(&mut self, sid: u32, seq: u32) -> bool {
+        let ring = self
+            .recent_alerts
+            .get_or_insert_with(|| Box::new([(0, 0); 8]));
+        if ring.iter().any(|&(s, q)| s == sid && q == seq && s != 0) {
+            return false;
+        }
+        ring[usize::from(self.recent_next) % 8] = (sid, seq);
+        self.recent_next = self.recent_next.wrapping_add(1);
+        true
     }
     /// Current TCP state (None for other protocols).
     pub fn tcp_state(&self) -> Option<TcpState> {
@@ -294,6 +312,8 @@ impl FlowTable {
                 passed: false,
                 last_seen: now,
                 packets: 0,
+                recent_alerts: None,
+                recent_next: 0,
             }
         });
         let to_server = flow.client_is_lo == src_is_lo;

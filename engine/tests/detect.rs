@@ -367,3 +367,24 @@ mod arbitrary {
         }
     }
 }
+
+#[test]
+fn retransmissions_do_not_duplicate_alerts_out_of_order_segments_match() {
+    let img = image(
+        vec![
+            prog(90, Action::Alert, L4::Tcp, vec![content(b"attack")]),
+            prog(91, Action::Alert, L4::Tcp, vec![content(b"other")]),
+        ],
+        &[],
+    );
+    let (mut w, rx) = worker(&img, false);
+    let mut pkts = session(40000, 80, &[]);
+    // segment 2 arrives before segment 1, then segment 2 is retransmitted, then a
+    // "retransmission" of segment 2 with different bytes.
+    pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an attack here"));
+    pkts.push(tcp(CLI, SRV, 40000, 80, 101, PA, b"0123456789"));
+    pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an attack here"));
+    pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an other here!"));
+    let (_, a) = run(&mut w, &rx, &pkts);
+    assert_eq!(a, vec![(90, 4), (91, 7)]);
+}

@@ -336,12 +336,6 @@ impl Worker {
         self.flows.len()
     }
 
-    fn send(&self, ev: Event) {
-        if let Err(TrySendError::Full(_)) = self.events.try_send(ev) {
-            Counters::inc(&self.counters.events_lost);
-        }
-    }
-
     fn finish(&self, v: Verdict) -> Verdict {
         let c = &self.counters;
         Counters::inc(match v {
@@ -467,6 +461,10 @@ impl Worker {
             flow.dropped = decider.map(|m| det.programs[m.prog as usize].sid);
         }
         let flow_id = flow.id;
+        let tcp_seq = match parsed.l4() {
+            crate::wire::L4Hdr::Tcp { seq, .. } => Some(*seq),
+            _ => None,
+        };
         // Alerts: built lazily, so a packet without alerts allocates nothing.
         let mut info: Option<Arc<PacketInfo>> = None;
         let mut make_info = |parsed: &Packet<'_>| {
@@ -493,6 +491,11 @@ impl Worker {
             let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
             if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
                 continue;
+            }
+            if let (Some(seq), false) = (tcp_seq, payload.is_empty()) {
+                if !flow.note_alert(prog.sid.0, seq) {
+                    continue;
+                }
             }
             if let Some(t) = rinfo.threshold {
                 if !self.thresholds.alert_allowed(m.prog, t, src_k, dst_k, now) {
@@ -524,15 +527,19 @@ impl Worker {
                 rule_action: prog.action.keyword(),
                 matches,
             };
-            self.send(Event::Alert(Box::new(ev)));
+            send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
         if let (true, Some(m)) = (blocked, decider) {
             let prog = &det.programs[m.prog as usize];
-            self.send(Event::Drop(Box::new(DropEvent {
-                pkt: make_info(&parsed),
-                reason: "rules",
-                sid: prog.sid.0,
-            })));
+            send(
+                &self.events,
+                &self.counters,
+                Event::Drop(Box::new(DropEvent {
+                    pkt: make_info(&parsed),
+                    reason: "rules",
+                    sid: prog.sid.0,
+                })),
+            );
             return self.finish(match prog.action {
                 Action::Reject(t) => Verdict::Reject(t, prog.sid),
                 _ => Verdict::Drop(prog.sid),
@@ -577,6 +584,12 @@ impl Worker {
             }
             _ => self.finish(Verdict::Accept),
         }
+    }
+}
+
+fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {
+    if let Err(TrySendError::Full(_)) = events.try_send(ev) {
+        Counters::inc(&counters.events_lost);
     }
 }
 
