@@ -250,7 +250,8 @@ pub struct PacketMeta {
     /// 1-based packet number in a capture.
     pub pcap_cnt: Option<u64>,
     /// False when the kernel has not filled the L4 checksum yet (NFQUEUE GSO /
-    /// `NFQA_SKB_CSUMNOTREADY`): a rewrite then leaves the L4 checksum to the kernel.
+    /// `NFQA_SKB_CSUMNOTREADY`). A rewrite writes the full checksum either way (see
+    /// [`crate::wire::PacketMut::fill_checksums`]); the flag is kept for checksum validation.
     pub checksum_ready: bool,
 }
 
@@ -348,7 +349,7 @@ impl Worker {
     }
 
     /// Inspects one L3 packet. On [`Verdict::Replace`] the bytes in `pkt` were rewritten and
-    /// the checksums fixed (the L4 one only when `meta.checksum_ready`).
+    /// the IP and TCP/UDP checksums rewritten in full.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         Counters::inc(&self.counters.received);
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
@@ -579,7 +580,7 @@ impl Worker {
                 for (at, bytes) in edits {
                     pm.payload_mut()[at..at + bytes.len()].copy_from_slice(bytes);
                 }
-                pm.fill_checksums(meta.checksum_ready);
+                pm.fill_checksums();
                 self.finish(Verdict::Replace(sid))
             }
             _ => self.finish(Verdict::Accept),
