@@ -431,8 +431,12 @@ pub fn program(p: &Program) -> String {
     if let Some(t) = &p.threshold {
         let _ = writeln!(
             s,
-            "  threshold {:?} {} count {} seconds {}",
-            t.kind,
+            "  threshold {} {} count {} seconds {}",
+            match t.kind {
+                crate::ir::ThresholdKind::Limit => "limit",
+                crate::ir::ThresholdKind::Threshold => "threshold",
+                crate::ir::ThresholdKind::Both => "both",
+            },
             track(t.track),
             t.count,
             t.seconds

@@ -21,6 +21,7 @@ pub mod verdict;
 pub mod vm;
 pub mod wire;
 
+pub mod nflog;
 pub mod nfq;
 pub mod respond;
 pub mod run;

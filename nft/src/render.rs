@@ -288,6 +288,22 @@ fn steer_comment(s: &SteerRule) -> String {
     sanitize(&format!("verdict steering: {what}"), MAX_COMMENT)
 }
 
+/// The kernel rules alone, one nft rule per line (snapshots, `--explain`).
+pub fn rule_lines(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
+    plan.rules
+        .iter()
+        .map(|r| {
+            let mut line: Vec<String> = r.matches.iter().map(match_text).collect();
+            line.push(action_text(r, opts.log_group));
+            line.push(format!(
+                "comment \"{}\"",
+                sanitize(&r.comment(), MAX_COMMENT)
+            ));
+            line.join(" ")
+        })
+        .collect()
+}
+
 /// The nft script: an atomic replace of `table inet verdict`.
 pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
     let mut s = String::new();
@@ -338,14 +354,8 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         s,
         "\t\ttype filter hook forward priority {PRIORITY}; policy accept;"
     );
-    for r in &plan.rules {
-        let mut line: Vec<String> = r.matches.iter().map(match_text).collect();
-        line.push(action_text(r, opts.log_group));
-        line.push(format!(
-            "comment \"{}\"",
-            sanitize(&r.comment(), MAX_COMMENT)
-        ));
-        let _ = writeln!(s, "\t\t{}", line.join(" "));
+    for line in rule_lines(plan, opts) {
+        let _ = writeln!(s, "\t\t{line}");
     }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {

@@ -187,3 +187,55 @@ fn nft_queue_steering_is_valid_syntax_even_where_the_kernel_lacks_it() {
         );
     }
 }
+
+#[test]
+fn xt_string_rules_are_accepted_by_iptables_nft() {
+    require_root!();
+    let mut a = rule(30, Action::Drop, Protocol::Udp);
+    a.dst_ports = PortSet::from_ranges(vec![(514, 514), (1514, 1520)]);
+    a.src = v4(&[(0xc000_0200, 24)]);
+    a.payload.push(anywhere(b"$(", false));
+    let mut b = rule(31, Action::Alert, Protocol::Tcp);
+    b.payload.push(anywhere(b"Evil|\x00", true));
+    // two contents: order would be lost in xt, so it stays queued
+    let mut q = rule(32, Action::Alert, Protocol::Tcp);
+    q.payload.push(anywhere(b"one", false));
+    q.payload.push(anywhere(b"two", false));
+    let c = compile(
+        &[a, b, q],
+        &CompileOptions {
+            xt_string: true,
+            ..Default::default()
+        },
+    );
+    let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
+    assert_eq!(fates, ["kernel", "kernel", "queue"]);
+    // sid 30 is v4-only (source 192.0.2.0/24), sid 31 both families
+    assert_eq!(c.kernel.xt_string.len(), 3);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        xt_string: true,
+        ..Default::default()
+    };
+    let ns = Netns::new("xts");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        ns.ok(&argv);
+    }
+    let listed = ns.ok(&["iptables-nft", "-S", "VERDICT"]);
+    assert!(
+        listed.contains("-s 192.0.2.0/24 -p udp -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo bm --from 28"),
+        "{listed}"
+    );
+    assert!(listed.contains("--icase"), "{listed}");
+    assert!(
+        listed.contains("-j NFLOG --nflog-prefix \"sid:30 \" --nflog-group 1"),
+        "{listed}"
+    );
+    assert!(listed.contains("-j DROP"), "{listed}");
+    let listed6 = ns.ok(&["ip6tables-nft", "-S", "VERDICT"]);
+    assert!(
+        listed6.contains("--from 60"),
+        "tcp over v6: 40 + 20 bytes of headers at least: {listed6}"
+    );
+}
