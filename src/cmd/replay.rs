@@ -42,8 +42,8 @@ pub struct Args {
     pub threshold_file: Option<PathBuf>,
     /// Act as if inline: drops/rejects/replaces take effect, the rest of a dropped flow is
     /// dropped, and the resulting traffic is written to this pcap (default DIR/ips.pcap).
-    #[arg(long, value_name = "OUT_PCAP", num_args = 0..=1, default_missing_value = "")]
-    pub simulate_ips: Option<PathBuf>,
+    #[arg(long, value_name = "OUT_PCAP", num_args = 0..=1)]
+    pub simulate_ips: Option<Option<PathBuf>>,
     /// Checksum policy.
     #[arg(
         short = 'k',
@@ -273,13 +273,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ..OutputConfig::all(&args.output)
     };
     let (tx, handle) = Writer::spawn(out_cfg);
-    let simulate_output = args.simulate_ips.as_ref().map(|p| {
-        if p.as_os_str().is_empty() {
-            args.output.join("ips.pcap")
-        } else {
-            p.clone()
-        }
-    });
+    let simulate_output = args
+        .simulate_ips
+        .as_ref()
+        .map(|p| p.clone().unwrap_or_else(|| args.output.join("ips.pcap")));
     let opts = ReplayOptions {
         simulate_output: simulate_output.clone(),
         checksums: match args.checksum_policy {
