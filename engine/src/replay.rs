@@ -488,15 +488,15 @@ impl Replayer {
             }
         };
         let outcome = self.defrag.push(l3, ts);
-        for a in self.defrag.take_anomalies() {
-            *self.summary.anomalies.entry(a.event_name()).or_default() += 1;
+        for (a, v6) in self.defrag.take_anomalies_by_family() {
+            *self.summary.anomalies.entry(a.event_name(v6)).or_default() += 1;
             let addrs = crate::wire::Packet::parse(l3)
                 .ok()
                 .map(|p| (p.ip().src, p.ip().dst));
             self.emit(Event::Anomaly(Box::new(AnomalyEvent {
                 ts: UNIX_EPOCH + ts,
                 pcap_cnt: Some(pcap_cnt),
-                event: a.event_name(),
+                event: a.event_name(v6),
                 addrs,
             })));
         }

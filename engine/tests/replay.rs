@@ -54,7 +54,10 @@ fn rules() -> RuleSetImage {
 #[test]
 fn link_types_vlan_and_ipv6_ext_headers() {
     let d = TempDir::new("links");
-    let pkts = session(40000, 80, &[b"an evil request"]);
+    // One session per file, each from its own client port (the same session twice would be a
+    // retransmission of the whole flow, which does not alert twice).
+    let pkts = |i: usize| session(40000 + i as u16, 80, &[b"an evil request"]);
+    let per_file = pkts(0).len() as u64;
     let mut files = Vec::new();
     let variants: Vec<(&str, DataLink, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
         ("eth", DataLink::ETHERNET, Box::new(|p| eth(p, &[]))),
@@ -65,9 +68,9 @@ fn link_types_vlan_and_ipv6_ext_headers() {
         ("raw", DataLink::RAW, Box::new(|p| p.to_vec())),
         ("ipv4", DataLink::IPV4, Box::new(|p| p.to_vec())),
     ];
-    for (name, lt, wrap) in &variants {
+    for (i, (name, lt, wrap)) in variants.iter().enumerate() {
         let f = d.path().join(format!("{name}.pcap"));
-        let frames: Vec<Vec<u8>> = pkts.iter().map(|p| wrap(p)).collect();
+        let frames: Vec<Vec<u8>> = pkts(i).iter().map(|p| wrap(p)).collect();
         write_pcap(&f, *lt, &frames, None);
         files.push(f);
     }
@@ -94,7 +97,6 @@ fn link_types_vlan_and_ipv6_ext_headers() {
     let a = alerts(&read_eve(out.path()));
     // Each capture repeats the same flow, so each file's packet 4 alerts; the replay numbers
     // packets across files (pcap_cnt continues), the IPv6 packet is the last one.
-    let per_file = pkts.len() as u64;
     let mut want: Vec<(u64, u64)> = (0..variants.len() as u64)
         .map(|i| (100, i * per_file + 4))
         .collect();
