@@ -223,6 +223,7 @@ pub struct Prefilter {
     classes: Vec<ClassIndex>,
     order: Vec<u32>,
     stats: PrefilterStats,
+    described: Vec<String>,
 }
 
 /// Per-worker scratch for [`Prefilter::candidates`].
@@ -296,11 +297,43 @@ impl Prefilter {
                 any,
             });
         }
+        let described = programs
+            .iter()
+            .zip(&pats)
+            .map(|(p, pat)| match pat {
+                Some(pat) => format!(
+                    "prefilter \"{}\"{}",
+                    pat.bytes
+                        .iter()
+                        .flat_map(|b| std::ascii::escape_default(*b))
+                        .map(char::from)
+                        .collect::<String>(),
+                    if pat.nocase { " nocase" } else { "" }
+                ),
+                None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {
+                    "no pattern: candidate for every packet of its protocol".to_string()
+                }
+                None if !p.dst_ports.is_full() => {
+                    "no pattern: candidate for its destination ports".to_string()
+                }
+                None if !p.src_ports.is_full() => {
+                    "no pattern: candidate for its source ports".to_string()
+                }
+                None => "no pattern: candidate for every packet of its protocol".to_string(),
+            })
+            .collect();
         Ok(Prefilter {
             classes,
             order,
             stats,
+            described,
         })
+    }
+
+    /// How program `p` reaches the VM (its prefilter pattern or port group), for explain and
+    /// snapshots.
+    pub fn describe(&self, p: usize) -> &str {
+        self.described.get(p).map_or("", String::as_str)
     }
 
     /// Build statistics.

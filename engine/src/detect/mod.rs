@@ -190,6 +190,42 @@ impl Detector {
     pub fn programs(&self) -> &[Program] {
         &self.programs
     }
+    /// One line per program: how it is reached and what the VM runs, e.g.
+    /// `sid 406: prefilter "evil" -> 1 payload op`. Snapshots of this show strategy changes.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (i, (p, c)) in self.programs.iter().zip(&self.compiled).enumerate() {
+            let mut notes = Vec::new();
+            if !c.header.is_empty() {
+                notes.push(format!("{} header", c.header.len()));
+            }
+            if !c.bit_tests.is_empty() {
+                notes.push(format!("{} flowbit tests", c.bit_tests.len()));
+            }
+            notes.push(format!("{} payload ops", c.payload.len()));
+            if c.payload
+                .iter()
+                .any(|o| matches!(o, PayloadOp::Content { skip: true, .. }))
+            {
+                notes.push("fast_pattern:only proven by the prefilter".into());
+            }
+            if c.sets_bits {
+                notes.push("sets flowbits: runs first".into());
+            }
+            if c.noalert {
+                notes.push("noalert".into());
+            }
+            out.push_str(&format!(
+                "sid {} ({}): {} -> {}\n",
+                p.sid,
+                p.action.keyword(),
+                self.prefilter.describe(i),
+                notes.join(", ")
+            ));
+        }
+        out
+    }
+
     /// Prefilter statistics.
     pub fn prefilter_stats(&self) -> PrefilterStats {
         self.prefilter.stats()
