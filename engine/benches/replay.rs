@@ -213,7 +213,64 @@ impl Gen {
     }
 }
 
-fn generate(path: &Path, mb: u64) -> (u64, u64) {
+/// A payload and TCP port that satisfy a rule: taken from programs whose only tests are
+/// unanchored payload contents (their concatenation matches) and a to-server flow.
+fn attacks(img: &RuleSetImage) -> Vec<Attack> {
+    use verdict_compiler::bytecode::{Insn, L4};
+    use verdict_compiler::ir::{Buffer, Operand, Position};
+    let mid = |set: &verdict_compiler::ir::IpSet| {
+        let &(lo, hi) = set.v4.ranges().first()?;
+        Some((lo + (hi - lo) / 2).to_be_bytes())
+    };
+    img.programs
+        .iter()
+        .filter(|p| p.l4 == L4::Tcp && !p.bidirectional && p.flow.to_server != Some(false))
+        .filter_map(|p| {
+            let mut payload = Vec::new();
+            for op in &p.ops {
+                match op {
+                    Insn::Content {
+                        pattern,
+                        negated: false,
+                        buffer: Buffer::Payload,
+                        position:
+                            Position::Absolute {
+                                offset: Operand::Lit(0),
+                                depth: None,
+                            },
+                        ..
+                    } => {
+                        payload.extend_from_slice(pattern);
+                        payload.push(b' ');
+                    }
+                    _ => return None,
+                }
+            }
+            let port = p.dst_ports.ranges().first()?.0.max(1);
+            // A fixed source port only when the rule names one; else each session gets its own.
+            let sport = (!p.src_ports.is_full()).then(|| p.src_ports.ranges()[0].0);
+            (!payload.is_empty()).then_some(Attack {
+                src: mid(&p.src)?,
+                dst: mid(&p.dst)?,
+                sport,
+                port,
+                payload,
+            })
+        })
+        .take(40)
+        .collect()
+}
+
+/// A session that one rule matches.
+struct Attack {
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: Option<u16>,
+    port: u16,
+    payload: Vec<u8>,
+}
+
+fn generate(path: &Path, mb: u64, attacks: &[Attack]) -> (u64, u64) {
     let f = BufWriter::new(std::fs::File::create(path).unwrap());
     let w = PcapWriter::with_header(
         f,
@@ -233,6 +290,17 @@ fn generate(path: &Path, mb: u64) -> (u64, u64) {
     let mut n = 0u32;
     while g.bytes < mb << 20 {
         n += 1;
+        if n % 97 == 0 && !attacks.is_empty() {
+            // A session carrying something a rule looks for, so alerts are part of the load.
+            let at = &attacks[(n / 97) as usize % attacks.len()];
+            let sp = at.sport.unwrap_or(20_000 + (n % 40_000) as u16);
+            let (cli, srv, dp) = (at.src, at.dst, at.port);
+            g.tcp(cli, srv, sp, dp, 1, 2, b"");
+            g.tcp(srv, cli, dp, sp, 1, 0x12, b"");
+            g.tcp(cli, srv, sp, dp, 2, 0x10, b"");
+            g.tcp(cli, srv, sp, dp, 2, 0x18, &at.payload);
+            continue;
+        }
         match n % 10 {
             0..=5 => g.http_session(n),
             6 | 7 => {
@@ -353,13 +421,16 @@ fn main() {
     let dir: PathBuf = std::env::temp_dir().join(format!("verdict-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("mixed.pcap");
+    let (n_all, img_all) = image(&text, true, true);
+    let attacks = attacks(&img_all);
     let t = Instant::now();
-    let (bytes, packets) = generate(&pcap, mb);
+    let (bytes, packets) = generate(&pcap, mb, &attacks);
     println!(
-        "generated {:.1} MB, {} packets in {:.1} s ({})",
+        "generated {:.1} MB, {} packets in {:.1} s, with sessions matching {} rules ({})",
         bytes as f64 / 1e6,
         packets,
         t.elapsed().as_secs_f64(),
+        attacks.len(),
         pcap.display()
     );
     println!();
@@ -410,7 +481,7 @@ fn main() {
         &pcap,
         &dir.join("o2"),
     );
-    let (n, img) = image(&text, true, true);
+    let (n, img) = (n_all, img_all);
     if std::env::var("VERDICT_BENCH_PATTERNS").is_ok() {
         let mut hist = std::collections::BTreeMap::new();
         for p in &img.programs {
