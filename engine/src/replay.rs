@@ -664,7 +664,7 @@ impl Progress {
             return;
         }
         self.ticks += 1;
-        if self.ticks % 4096 != 0 || self.last.elapsed() < Duration::from_secs(1) {
+        if !self.ticks.is_multiple_of(4096) || self.last.elapsed() < Duration::from_secs(1) {
             return;
         }
         self.last = Instant::now();

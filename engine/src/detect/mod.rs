@@ -15,6 +15,7 @@
 //!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
 //!   mode, `allowed` otherwise);
 //! - with no blocking rule, `replace` contents of the matching rules rewrite the packet.
+//!
 //! In IDS mode (`DetectConfig::inline == false`) every verdict is `Accept` and alerts say
 //! `allowed`, as Suricata in IDS mode.
 //!

@@ -336,7 +336,7 @@ impl ThresholdState {
         let c = u64::from(t.count.max(1));
         match t.kind {
             ThresholdKind::Limit => n <= c,
-            ThresholdKind::Threshold => n % c == 0,
+            ThresholdKind::Threshold => n.is_multiple_of(c),
             ThresholdKind::Both => n == c,
         }
     }
