@@ -341,3 +341,47 @@ fn missing_files_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.rules"));
 }
+
+#[test]
+fn compiled_image_is_accepted_and_a_capture_after_r_is_explained() {
+    use verdict_compiler::check::{load_str, LoadOptions};
+    use verdict_compiler::codegen::{compile, CompileOptions};
+    let d = Dir::new("image");
+    let (_, loaded) = load_str("t.rules", RULES, &LoadOptions::default());
+    let c = compile(
+        &loaded.rules,
+        &CompileOptions {
+            image_all: true,
+            ..Default::default()
+        },
+    );
+    let img = d.0.join("rules.vbc");
+    std::fs::write(&img, c.image.to_bytes()).unwrap();
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &[udp(5000, 53, b"a probe")]);
+    let out = d.0.join("out");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        img.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(eve_alerts(&out), vec![(3000002, 1)]);
+    let rules = d.file("test.rules", RULES);
+    let o = replay(&[
+        "-r",
+        rules.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a capture, not rules"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -26,7 +26,8 @@ pub enum Checksums {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Capture files (pcap or pcapng), replayed in order as one traffic stream.
-    #[arg(required = true, value_name = "CAPTURE")]
+    // Not `required` for clap: when `-r` swallowed the captures, `run` explains that.
+    #[arg(value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
     /// Rule files or directories (`*.rules`), or a compiled bytecode image.
     #[arg(short = 'r', long = "rules", required = true, num_args = 1.., value_name = "RULES")]
@@ -99,6 +100,21 @@ pub fn load_rules(
     for p in paths {
         if p.is_file() {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            let capture_magic: [&[u8]; 5] = [
+                &[0xa1, 0xb2, 0xc3, 0xd4],
+                &[0xd4, 0xc3, 0xb2, 0xa1],
+                &[0xa1, 0xb2, 0x3c, 0x4d],
+                &[0x4d, 0x3c, 0xb2, 0xa1],
+                &[0x0a, 0x0d, 0x0d, 0x0a],
+            ];
+            if capture_magic.iter().any(|m| bytes.starts_with(m)) {
+                // `-r` takes several values: `verdict replay -r x.rules cap.pcap` swallows the
+                // capture. Say so instead of reporting rule syntax errors in binary data.
+                bail!(
+                    "{} is a capture, not rules: list captures before -r (verdict replay CAPTURE... -r RULES...)",
+                    p.display()
+                );
+            }
             if bytes.starts_with(IMAGE_MAGIC) {
                 images.push(
                     RuleSetImage::from_bytes(&bytes)
@@ -243,6 +259,9 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
 /// Runs `verdict replay`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let (image, desc) = load_rules(&args.rules, args.config.as_deref())?;
+    if args.captures.is_empty() {
+        bail!("no capture given: verdict replay CAPTURE... -r RULES...");
+    }
     let thresholds = match &args.threshold_file {
         Some(p) => {
             let text =

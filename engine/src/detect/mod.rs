@@ -656,3 +656,12 @@ fn apply_effects(cp: &CompiledProgram, flow: &mut Flow) {
 pub fn reject_both_ends(t: RejectTarget) -> bool {
     matches!(t, RejectTarget::Default | RejectTarget::Both)
 }
+
+// Workers run on their own threads and share the detector: keep both properties checked at
+// compile time.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn movable<T: Send>() {}
+    shared::<Detector>();
+    movable::<Worker>();
+};
