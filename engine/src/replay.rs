@@ -621,19 +621,12 @@ impl Source<'_> {
         self.buf.drain(..self.pos);
         self.base += self.pos as u64;
         self.pos = 0;
-        let want = CHUNK.max(self.buf.len());
-        let start = self.buf.len();
-        self.buf.resize(start + want, 0);
-        let mut got = 0;
-        while got < want {
-            let n = self.file.read(&mut self.buf[start + got..])?;
-            if n == 0 {
-                self.eof = true;
-                break;
-            }
-            got += n;
+        let want = CHUNK.max(self.buf.len()) as u64;
+        // read_to_end on a bounded reader: no zero-filling, and short files stay small.
+        let got = (&mut *self.file).take(want).read_to_end(&mut self.buf)? as u64;
+        if got < want {
+            self.eof = true;
         }
-        self.buf.truncate(start + got);
         Ok(())
     }
 }

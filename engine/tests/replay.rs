@@ -323,3 +323,39 @@ fn simulate_ips_writes_traffic_minus_the_dropped_flow() {
         .iter()
         .any(|e| e["event_type"] == "drop" && e["drop"]["reason"] == "rules"));
 }
+
+mod arbitrary_files {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        /// Garbage after a valid pcap or pcapng header, or garbage records: an error or a
+        /// result, never a panic.
+        #[test]
+        fn corrupt_captures_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600), ng in any::<bool>(), lt in 0u32..300) {
+            let d = TempDir::new("fuzz");
+            let f = d.path().join("f.cap");
+            let mut bytes = Vec::new();
+            if ng {
+                // Section header block (little endian) + interface description with link type lt.
+                bytes.extend_from_slice(&[0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0]);
+                bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+                bytes.extend_from_slice(&28u32.to_le_bytes());
+                bytes.extend_from_slice(&[1, 0, 0, 0, 20, 0, 0, 0]);
+                bytes.extend_from_slice(&(lt as u16).to_le_bytes());
+                bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 20, 0, 0, 0]);
+            } else {
+                bytes.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0]);
+                bytes.extend_from_slice(&lt.to_le_bytes());
+            }
+            bytes.extend_from_slice(&body);
+            std::fs::write(&f, &bytes).unwrap();
+            static DET: std::sync::OnceLock<Arc<Detector>> = std::sync::OnceLock::new();
+            let det = DET.get_or_init(|| Arc::new(Detector::new(&rules(), &DetectConfig { inline: true, ..Default::default() }).unwrap()));
+            let mut r = Replayer::new(det.clone(), None, ReplayOptions::default()).unwrap();
+            let _ = r.run_file(&f);
+            let _ = r.finish();
+        }
+    }
+}
