@@ -385,3 +385,42 @@ fn compiled_image_is_accepted_and_a_capture_after_r_is_explained() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn midstream_makes_flows_without_handshake_established() {
+    let d = Dir::new("midstream");
+    let rules = d.file(
+        "test.rules",
+        "alert tcp any any -> any 80 (msg:\"est\"; flow:established,to_server; content:\"attack\"; sid:3000010; rev:1;)\n",
+    );
+    // Picked up mid-way: no SYN, just data and its ACK.
+    let frames = vec![
+        tcp(CLI, SRV, 40000, 80, 100, false, true, b"attack one"),
+        tcp(SRV, CLI, 80, 40000, 500, false, true, b""),
+        tcp(CLI, SRV, 40000, 80, 110, false, true, b"attack two"),
+    ];
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let (out1, out2) = (d.0.join("o1"), d.0.join("o2"));
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out1.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out1), vec![]);
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--midstream",
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out2), vec![(3000010, 1), (3000010, 3)]);
+}
