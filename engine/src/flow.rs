@@ -87,6 +87,9 @@ pub struct Flow {
     pub last_seen: Duration,
     /// Packets seen.
     pub packets: u64,
+    /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
+    recent_alerts: Option<Box<[(u32, u32); 8]>>,
+    recent_next: u8,
 }
 
 impl Flow {
@@ -105,6 +108,21 @@ impl Flow {
                 *w &= !(1 << (i % 64));
             }
         }
+    }
+    /// Records an alert of `sid` on the TCP segment starting at `seq`; false if that same sid
+    /// already alerted on a segment with that sequence number (a retransmission), in which
+    /// case the alert is a duplicate. Detection and actions still run on retransmissions, so a
+    /// retransmission with different bytes is inspected like any segment.
+    pub fn note_alert(&mut self, sid: u32, seq: u32) -> bool {
+        let ring = self
+            .recent_alerts
+            .get_or_insert_with(|| Box::new([(0, 0); 8]));
+        if ring.iter().any(|&(s, q)| s == sid && q == seq && s != 0) {
+            return false;
+        }
+        ring[usize::from(self.recent_next) % 8] = (sid, seq);
+        self.recent_next = self.recent_next.wrapping_add(1);
+        true
     }
     /// Current TCP state (None for other protocols).
     pub fn tcp_state(&self) -> Option<TcpState> {
@@ -136,6 +154,7 @@ pub struct FlowTable {
     next_id: u64,
     last_sweep: Duration,
     evicted: u64,
+    created: u64,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -156,6 +175,7 @@ impl FlowTable {
             next_id: seed.wrapping_mul(0x1_0000_0000),
             last_sweep: Duration::ZERO,
             evicted: 0,
+            created: 0,
         }
     }
 
@@ -166,6 +186,10 @@ impl FlowTable {
     /// True if no flow is tracked.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+    /// Flows created since the table was made.
+    pub fn created(&self) -> u64 {
+        self.created
     }
     /// Flows evicted because the table was full.
     pub fn evicted(&self) -> u64 {
@@ -258,8 +282,10 @@ impl FlowTable {
         }
         let (midstream, words) = (self.cfg.midstream, self.words);
         let next_id = &mut self.next_id;
+        let created = &mut self.created;
         let flow = self.map.entry(key).or_insert_with(|| {
             *next_id += 1;
+            *created += 1;
             let synack = flags.is_some_and(|f| {
                 f & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK
             });
@@ -286,6 +312,8 @@ impl FlowTable {
                 passed: false,
                 last_seen: now,
                 packets: 0,
+                recent_alerts: None,
+                recent_next: 0,
             }
         });
         let to_server = flow.client_is_lo == src_is_lo;

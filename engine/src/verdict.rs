@@ -9,7 +9,8 @@ use verdict_compiler::ir::{RejectTarget, Sid};
 pub enum Verdict {
     /// Let the packet through unchanged.
     Accept,
-    /// Drop the packet (a `drop`/`sdrop` rule, or the rest of a flow such a rule dropped).
+    /// Drop the packet (a `drop`/`sdrop` rule, or the rest of a flow such a rule dropped);
+    /// `Sid(0)` when a policy, not a rule, dropped it (bad packets with the drop policy).
     Drop(Sid),
     /// Drop the packet and send resets / ICMP unreachable to `RejectTarget`.
     Reject(RejectTarget, Sid),

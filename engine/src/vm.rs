@@ -251,7 +251,10 @@ impl CompiledProgram {
                         });
                     }
                     cp.has_replace |= replace.is_some();
+                    // Only when the prefilter really searched this pattern (long enough).
                     let skip = only_op == Some(i)
+                        && pattern.len() >= crate::prefilter::MIN_PATTERN_LEN
+                        && p.fast_pattern.as_ref().is_some_and(|f| f.bytes == *pattern)
                         && !negated
                         && replace.is_none()
                         && matches!(

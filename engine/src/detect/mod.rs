@@ -15,6 +15,7 @@
 //!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
 //!   mode, `allowed` otherwise);
 //! - with no blocking rule, `replace` contents of the matching rules rewrite the packet.
+//!
 //! In IDS mode (`DetectConfig::inline == false`) every verdict is `Accept` and alerts say
 //! `allowed`, as Suricata in IDS mode.
 //!
@@ -103,6 +104,8 @@ pub struct DetectConfig {
     pub bad_packets: BadPacketPolicy,
     /// sids that never match (the `disabled = [...]` list).
     pub disabled: Vec<u32>,
+    /// Prefilter automaton layout.
+    pub prefilter: crate::prefilter::Strategy,
 }
 
 /// Per-rule static data the hot path needs besides the compiled tests.
@@ -151,7 +154,8 @@ impl Detector {
             .enumerate()
             .map(|(i, c)| if c.sets_bits { i as u32 } else { n + i as u32 })
             .collect();
-        let prefilter = Prefilter::new(&image.programs, order).map_err(LoadError::Prefilter)?;
+        let prefilter = Prefilter::with_strategy(&image.programs, order, cfg.prefilter)
+            .map_err(LoadError::Prefilter)?;
         let info = image
             .programs
             .iter()
@@ -187,6 +191,42 @@ impl Detector {
     pub fn programs(&self) -> &[Program] {
         &self.programs
     }
+    /// One line per program: how it is reached and what the VM runs, e.g.
+    /// `sid 406: prefilter "evil" -> 1 payload op`. Snapshots of this show strategy changes.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (i, (p, c)) in self.programs.iter().zip(&self.compiled).enumerate() {
+            let mut notes = Vec::new();
+            if !c.header.is_empty() {
+                notes.push(format!("{} header", c.header.len()));
+            }
+            if !c.bit_tests.is_empty() {
+                notes.push(format!("{} flowbit tests", c.bit_tests.len()));
+            }
+            notes.push(format!("{} payload ops", c.payload.len()));
+            if c.payload
+                .iter()
+                .any(|o| matches!(o, PayloadOp::Content { skip: true, .. }))
+            {
+                notes.push("fast_pattern:only proven by the prefilter".into());
+            }
+            if c.sets_bits {
+                notes.push("sets flowbits: runs first".into());
+            }
+            if c.noalert {
+                notes.push("noalert".into());
+            }
+            out.push_str(&format!(
+                "sid {} ({}): {} -> {}\n",
+                p.sid,
+                p.action.keyword(),
+                self.prefilter.describe(i),
+                notes.join(", ")
+            ));
+        }
+        out
+    }
+
     /// Prefilter statistics.
     pub fn prefilter_stats(&self) -> PrefilterStats {
         self.prefilter.stats()
@@ -247,7 +287,8 @@ pub struct PacketMeta {
     /// 1-based packet number in a capture.
     pub pcap_cnt: Option<u64>,
     /// False when the kernel has not filled the L4 checksum yet (NFQUEUE GSO /
-    /// `NFQA_SKB_CSUMNOTREADY`): a rewrite then leaves the L4 checksum to the kernel.
+    /// `NFQA_SKB_CSUMNOTREADY`). A rewrite writes the full checksum either way (see
+    /// [`crate::wire::PacketMut::fill_checksums`]); the flag is kept for checksum validation.
     pub checksum_ready: bool,
 }
 
@@ -323,15 +364,14 @@ impl Worker {
         self.counters.clone()
     }
 
+    /// Flows created so far.
+    pub fn flows_created(&self) -> u64 {
+        self.flows.created()
+    }
+
     /// Flows currently tracked.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
-    }
-
-    fn send(&self, ev: Event) {
-        if let Err(TrySendError::Full(_)) = self.events.try_send(ev) {
-            Counters::inc(&self.counters.events_lost);
-        }
     }
 
     fn finish(&self, v: Verdict) -> Verdict {
@@ -346,7 +386,7 @@ impl Worker {
     }
 
     /// Inspects one L3 packet. On [`Verdict::Replace`] the bytes in `pkt` were rewritten and
-    /// the checksums fixed (the L4 one only when `meta.checksum_ready`).
+    /// the IP and TCP/UDP checksums rewritten in full.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         Counters::inc(&self.counters.received);
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
@@ -459,6 +499,10 @@ impl Worker {
             flow.dropped = decider.map(|m| det.programs[m.prog as usize].sid);
         }
         let flow_id = flow.id;
+        let tcp_seq = match parsed.l4() {
+            crate::wire::L4Hdr::Tcp { seq, .. } => Some(*seq),
+            _ => None,
+        };
         // Alerts: built lazily, so a packet without alerts allocates nothing.
         let mut info: Option<Arc<PacketInfo>> = None;
         let mut make_info = |parsed: &Packet<'_>| {
@@ -485,6 +529,11 @@ impl Worker {
             let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
             if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
                 continue;
+            }
+            if let (Some(seq), false) = (tcp_seq, payload.is_empty()) {
+                if !flow.note_alert(prog.sid.0, seq) {
+                    continue;
+                }
             }
             if let Some(t) = rinfo.threshold {
                 if !self.thresholds.alert_allowed(m.prog, t, src_k, dst_k, now) {
@@ -516,15 +565,19 @@ impl Worker {
                 rule_action: prog.action.keyword(),
                 matches,
             };
-            self.send(Event::Alert(Box::new(ev)));
+            send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
         if let (true, Some(m)) = (blocked, decider) {
             let prog = &det.programs[m.prog as usize];
-            self.send(Event::Drop(Box::new(DropEvent {
-                pkt: make_info(&parsed),
-                reason: "rules",
-                sid: prog.sid.0,
-            })));
+            send(
+                &self.events,
+                &self.counters,
+                Event::Drop(Box::new(DropEvent {
+                    pkt: make_info(&parsed),
+                    reason: "rules",
+                    sid: prog.sid.0,
+                })),
+            );
             return self.finish(match prog.action {
                 Action::Reject(t) => Verdict::Reject(t, prog.sid),
                 _ => Verdict::Drop(prog.sid),
@@ -564,11 +617,17 @@ impl Worker {
                 for (at, bytes) in edits {
                     pm.payload_mut()[at..at + bytes.len()].copy_from_slice(bytes);
                 }
-                pm.fill_checksums(meta.checksum_ready);
+                pm.fill_checksums();
                 self.finish(Verdict::Replace(sid))
             }
             _ => self.finish(Verdict::Accept),
         }
+    }
+}
+
+fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {
+    if let Err(TrySendError::Full(_)) = events.try_send(ev) {
+        Counters::inc(&counters.events_lost);
     }
 }
 
@@ -597,3 +656,12 @@ fn apply_effects(cp: &CompiledProgram, flow: &mut Flow) {
 pub fn reject_both_ends(t: RejectTarget) -> bool {
     matches!(t, RejectTarget::Default | RejectTarget::Both)
 }
+
+// Workers run on their own threads and share the detector: keep both properties checked at
+// compile time.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn movable<T: Send>() {}
+    shared::<Detector>();
+    movable::<Worker>();
+};

@@ -224,9 +224,11 @@ impl ThresholdConfig {
                             "by_src" => SuppressTrack::Src,
                             "by_dst" => SuppressTrack::Dst,
                             "by_either" => SuppressTrack::Either,
-                            _ => return Err(format!(
+                            _ => {
+                                return Err(format!(
                                 "suppress `track` must be by_src, by_dst or by_either, found `{t}`"
-                            )),
+                            ))
+                            }
                         };
                         let ip = fields.get("ip").ok_or("suppress with `track` needs `ip`")?;
                         let set = parse_ip_set(ip).ok_or_else(|| format!("cannot read `{ip}` as an address, CIDR or list (variables are not supported here)"))?;
@@ -334,7 +336,7 @@ impl ThresholdState {
         let c = u64::from(t.count.max(1));
         match t.kind {
             ThresholdKind::Limit => n <= c,
-            ThresholdKind::Threshold => n % c == 0,
+            ThresholdKind::Threshold => n.is_multiple_of(c),
             ThresholdKind::Both => n == c,
         }
     }

@@ -394,14 +394,16 @@ impl<'a> PacketMut<'a> {
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.layout.payload_off..self.layout.l4_end]
     }
-    /// Recomputes the IPv4 header checksum and, when `checksum_ready`, the TCP/UDP checksum
-    /// with the IPv4/IPv6 pseudo-header.
+    /// Recomputes the IPv4 header checksum and the full TCP/UDP checksum (IPv4/IPv6
+    /// pseudo-header), whatever the checksum field held before.
     ///
-    /// With `checksum_ready == false` (NFQUEUE GSO / CHECKSUM_PARTIAL packets) the L4 checksum
-    /// field holds only the pseudo-header sum and the kernel or NIC completes it over the
-    /// segment on transmit; an equal-length payload rewrite leaves the pseudo-header (addresses,
-    /// protocol, length) unchanged, so that field must be left as it is.
-    pub fn fill_checksums(&mut self, checksum_ready: bool) {
+    /// A packet NFQUEUE hands over with a partial checksum (GSO / CHECKSUM_PARTIAL, i.e.
+    /// `NFQA_SKB_CSUMNOTREADY`) carries only the pseudo-header sum in that field, to be completed
+    /// on transmit. But a verdict with a new payload goes through `nfqnl_mangle`, which marks
+    /// the skb CHECKSUM_NONE: nothing completes the sum afterwards (software segmentation of a
+    /// GSO packet then checksums each segment itself). So a rewrite always writes the complete
+    /// checksum; leaving the partial one would send a corrupt segment.
+    pub fn fill_checksums(&mut self) {
         let l = self.layout;
         if l.version == 4 {
             let ihl = usize::from(self.buf[0] & 0x0f) * 4;
@@ -411,9 +413,6 @@ impl<'a> PacketMut<'a> {
                 let c = fold(sum16(&self.buf[..ihl]));
                 self.buf[10..12].copy_from_slice(&c.to_be_bytes());
             }
-        }
-        if !checksum_ready {
-            return;
         }
         let csum_at = match l.proto {
             proto::TCP => 16,
@@ -551,23 +550,32 @@ mod tests {
                 !checksums_ok(m.buf),
                 "the rewrite must break the old checksum"
             );
-            m.fill_checksums(true);
+            m.fill_checksums();
             assert!(checksums_ok(&pkt));
             assert_eq!(&Packet::parse(&pkt).unwrap().payload()[..5], b"HOWDY");
         }
     }
 
     #[test]
-    fn partial_checksum_is_left_to_the_kernel() {
+    fn partial_checksum_is_completed_on_rewrite() {
+        // As NFQUEUE delivers a CHECKSUM_PARTIAL packet: the field holds the folded
+        // pseudo-header sum only (not complemented).
         let mut pkt = tcp4(b"hello world");
         let layout = Packet::parse(&pkt).unwrap().layout();
-        let before = pkt[layout.l4_off + 16..layout.l4_off + 18].to_vec();
+        let seg_len = layout.l4_end - layout.l4_off;
+        let mut ps = pseudo_sum(&pkt, 4, proto::TCP, seg_len);
+        while ps >> 16 != 0 {
+            ps = (ps & 0xffff) + (ps >> 16);
+        }
+        pkt[layout.l4_off + 16..layout.l4_off + 18].copy_from_slice(&(ps as u16).to_be_bytes());
+        assert!(!checksums_ok(&pkt));
         let mut m = PacketMut::new(&mut pkt, layout).unwrap();
         m.payload_mut()[0] = b'J';
-        m.fill_checksums(false);
-        assert_eq!(&pkt[layout.l4_off + 16..layout.l4_off + 18], &before[..]);
-        // The IPv4 header checksum is still ours to keep right.
-        assert_eq!(fold(sum16(&pkt[..20])), 0);
+        m.fill_checksums();
+        assert!(
+            checksums_ok(&pkt),
+            "a rewritten packet must carry the complete checksum"
+        );
     }
 
     #[test]
