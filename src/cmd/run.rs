@@ -98,7 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 
     let caps = apply::probe();
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // Every signal whose default would kill us without cleanup stops the engine cleanly
+    // instead (a closed terminal included); only SIGKILL cannot, hence the bypass flags.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
     let mut queue_cfg = QueueConfig {
