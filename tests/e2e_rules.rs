@@ -48,10 +48,19 @@ fn tcp_session_with_dropped_string_stalls() {
     })
     .expect("the drop counter never moved");
     // `verdict stats` names the rule that hit.
-    assert!(stats.rules.iter().any(|r| r.sid == 1000001 && r.hits >= 1), "{stats:?}");
-    let table = t.exec_ok(&t.gw, &[VERDICT, "stats", "--log-dir", e.dir.to_str().unwrap()]);
+    assert!(
+        stats.rules.iter().any(|r| r.sid == 1000001 && r.hits >= 1),
+        "{stats:?}"
+    );
+    let table = t.exec_ok(
+        &t.gw,
+        &[VERDICT, "stats", "--log-dir", e.dir.to_str().unwrap()],
+    );
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
-    assert!(table.contains("1:1000001") && table.contains("evil"), "{table}");
+    assert!(
+        table.contains("1:1000001") && table.contains("evil"),
+        "{table}"
+    );
 }
 
 #[test]
