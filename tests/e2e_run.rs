@@ -233,3 +233,48 @@ fn steering_script_for_nft_queue_is_valid_nft() {
         }
     }
 }
+
+#[test]
+fn a_second_engine_refuses_to_start_and_leaves_the_first_alone() {
+    require_netns!();
+    let t = Topology::new();
+    let (d1, d2) = (log_dir("first"), log_dir("second"));
+    let mut first = t.spawn(
+        &t.gw,
+        &[
+            VERDICT,
+            "run",
+            "--accept-all",
+            "--log-dir",
+            d1.to_str().unwrap(),
+        ],
+    );
+    first
+        .wait_for("verdict: ready", Duration::from_secs(10))
+        .unwrap();
+    let out = t.exec(
+        &t.gw,
+        &[
+            VERDICT,
+            "run",
+            "--accept-all",
+            "--log-dir",
+            d2.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot bind"), "{err}");
+    // The first engine's steering is untouched and it still serves traffic.
+    let xt = String::from_utf8_lossy(&t.exec(&t.gw, &["iptables-nft", "-S"]).stdout).into_owned();
+    assert!(xt.contains("-j VERDICT"), "{xt}");
+    t.exec_ok(&t.cli, &["ping", "-c", "2", "-i", "0.2", "-W", "2", SRV4]);
+    first.signal(libc::SIGTERM);
+    assert!(first
+        .wait_exit(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+    no_leftovers(&t);
+    for d in [d1, d2] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -154,6 +154,18 @@ impl QueueCounters {
     }
 }
 
+/// An error with its sources, for logs (Display alone stops at the outermost message).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
@@ -162,10 +174,20 @@ fn bump(c: &AtomicU64) {
 #[derive(Debug, thiserror::Error)]
 pub enum NfqError {
     /// Opening the netlink socket failed.
-    #[error("cannot open an NFQUEUE netlink socket: {0}")]
-    Open(io::Error),
+    #[error("cannot open an NFQUEUE netlink socket")]
+    Open(#[source] io::Error),
+    /// Binding the queue failed: most often another process (another verdict?) has it.
+    #[error(
+        "queue {queue}: cannot bind it (is another process, e.g. another verdict, bound to it?)"
+    )]
+    Bind {
+        /// queue
+        queue: u16,
+        /// the OS error
+        source: io::Error,
+    },
     /// A configuration step on a queue failed.
-    #[error("queue {queue}: {step} failed: {source} (is another process bound to it?)")]
+    #[error("queue {queue}: {step} failed")]
     Config {
         /// queue
         queue: u16,
@@ -175,7 +197,7 @@ pub enum NfqError {
         source: io::Error,
     },
     /// The worker kept failing to receive.
-    #[error("queue {queue}: receiving keeps failing: {source}")]
+    #[error("queue {queue}: receiving keeps failing")]
     Recv {
         /// queue
         queue: u16,
@@ -212,7 +234,9 @@ pub fn bind(num: QueueNum, cfg: &QueueConfig) -> Result<BoundQueue, NfqError> {
             source,
         }
     };
-    queue.bind(q).map_err(step("bind"))?;
+    queue
+        .bind(q)
+        .map_err(|source| NfqError::Bind { queue: q, source })?;
     queue
         .set_copy_range(q, 0xffff)
         .map_err(step("set copy range"))?;
@@ -380,7 +404,7 @@ pub fn serve<I: Inspect>(
                 match responder.map(|r| r.reject(&buf, target)) {
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
-                        tracing::debug!("queue {}: reject reply failed: {e}", q.0);
+                        tracing::debug!("queue {}: reject reply failed: {}", q.0, chain(&e));
                         bump(&counters.errors);
                     }
                     None => bump(&counters.errors),

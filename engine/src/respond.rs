@@ -46,7 +46,7 @@ pub enum RespondError {
     #[error("cannot parse the packet to reject: {0}")]
     Parse(String),
     /// A raw socket could not be opened or written.
-    #[error("raw socket: {0}")]
+    #[error("raw socket")]
     Io(#[from] io::Error),
 }
 

@@ -129,8 +129,8 @@ pub enum RunError {
     #[error(transparent)]
     Queue(#[from] NfqError),
     /// The NFLOG group for kernel alerts could not be bound.
-    #[error("cannot bind NFLOG for kernel rules' alerts: {0}")]
-    Nflog(std::io::Error),
+    #[error("cannot bind NFLOG for kernel rules' alerts")]
+    Nflog(#[source] std::io::Error),
 }
 
 /// What happened during the run.
@@ -146,7 +146,7 @@ struct KernelGuard;
 impl Drop for KernelGuard {
     fn drop(&mut self) {
         if let Err(e) = apply::remove() {
-            tracing::error!("removing verdict's rules failed: {e}");
+            tracing::error!("removing verdict's rules failed: {}", crate::nfq::chain(&e));
         }
     }
 }

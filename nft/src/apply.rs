@@ -42,7 +42,7 @@ pub struct Capabilities {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// A tool could not be started at all (not installed, not in PATH).
-    #[error("cannot run `{tool}`: {source}")]
+    #[error("cannot run `{tool}`")]
     Spawn {
         /// the program
         tool: String,
@@ -78,7 +78,7 @@ pub enum ApplyError {
         stderr: String,
     },
     /// The temporary script file could not be written.
-    #[error("cannot write the temporary nft script {path}: {source}")]
+    #[error("cannot write the temporary nft script {path}")]
     TempFile {
         /// where
         path: PathBuf,
