@@ -7,6 +7,8 @@ use verdict_compiler::check::{load, load_str, LoadOptions, Source};
 use verdict_compiler::diag;
 use verdict_compiler::ir::Rule;
 
+mod common;
+
 const COMMUNITY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/rules/snort-community/community.rules"
@@ -20,6 +22,12 @@ fn community() -> Option<Vec<Source>> {
             None
         }
     }
+}
+
+#[test]
+fn syntax_tree_spans_nest() {
+    let Some(sources) = community() else { return };
+    common::check_ast_nesting(&sources[0].text);
 }
 
 #[test]
