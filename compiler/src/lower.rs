@@ -777,7 +777,8 @@ fn legacy_is_sticky(ast: &RuleAst<'_>) -> bool {
 /// True for `"abc",nocase`: a comma after the closing quote (modifiers hold no quotes, so
 /// the last quote is the closing one). Cheap, as it runs on every content of every rule.
 fn snort3_inline_content(v: &str) -> bool {
-    v.rfind('"').is_some_and(|i| v[i + 1..].trim_start().starts_with(','))
+    v.rfind('"')
+        .is_some_and(|i| v[i + 1..].trim_start().starts_with(','))
 }
 
 fn need_value<'a>(st: &mut State, o: &OptionAst<'a>) -> Option<Node<'a>> {
