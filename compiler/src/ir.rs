@@ -495,9 +495,11 @@ pub enum Operand {
 /// all map here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Buffer {
-    /// The packet's transport payload (or reassembled stream when available).
+    /// The packet's transport payload (or reassembled stream when available); `pkt_data`
+    /// switches back to it.
     Payload,
-    /// The raw packet payload (Snort `rawbytes`, `pkt_data`).
+    /// The raw packet payload, before any normalization (Snort 2 `rawbytes`, Snort 3
+    /// `raw_data`, pcre `B`).
     Raw,
     /// `file_data` / `file.data`.
     FileData,
@@ -559,6 +561,12 @@ pub enum AppBuffer {
     SipUri,
     Krb5Cname,
     Krb5Sname,
+    /// Snort `http_raw_cookie` / pcre `K`.
+    HttpRawCookie,
+    /// Snort `sip_header` / Suricata `sip.header`... (SIP message headers).
+    SipHeader,
+    /// Snort `sip_body`: the SIP message body.
+    SipBody,
 }
 
 /// Where a content (or pcre/byte op) is anchored.
@@ -971,6 +979,77 @@ pub enum PayloadTest {
         /// buffer
         buffer: Buffer,
     },
+    /// `base64_decode`: decodes part of the buffer into [`Buffer::Base64Data`].
+    Base64Decode(Base64Decode),
+    /// `asn1`: BER/DER structure checks.
+    Asn1(Asn1),
+    /// Application-layer state tests (DCE/RPC, SSL/TLS, SIP preprocessor keywords).
+    App(AppTest),
+}
+
+/// `base64_decode[:bytes N][,offset N][,relative]`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Base64Decode {
+    /// Number of encoded bytes to decode (all remaining if `None`).
+    pub bytes: Option<u32>,
+    /// Offset from the buffer start or the cursor.
+    pub offset: u32,
+    /// `relative`
+    pub relative: bool,
+    /// Buffer decoded.
+    pub buffer: Buffer,
+}
+
+/// `asn1:[bitstring_overflow][,double_overflow][,oversize_length N][,absolute_offset N|relative_offset N]`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Asn1 {
+    /// A BIT STRING whose unused-bits count is larger than its length.
+    pub bitstring_overflow: bool,
+    /// The MS04-007 double ASN.1 length overflow.
+    pub double_overflow: bool,
+    /// Any length field larger than this.
+    pub oversize_length: Option<u32>,
+    /// Where decoding starts.
+    pub offset: i64,
+    /// `relative_offset` (true) or `absolute_offset` (false).
+    pub relative: bool,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
+/// Application-layer state tests from the Snort 2 preprocessors (dcerpc2, ssl, sip).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AppTest {
+    /// `dce_iface:UUID[,<|>|=|!VERSION][,any_frag]`
+    DceIface {
+        /// Interface UUID, lower-case canonical text.
+        uuid: String,
+        /// Interface version test.
+        version: Option<NumCmp>,
+        /// Also match non-first fragments.
+        any_frag: bool,
+    },
+    /// `dce_opnum:N|N-M[,...]`
+    DceOpnum(RangeSet<u16>),
+    /// `ssl_state:[!]state[,...]`; bits: client_hello=1 server_hello=2 client_keyx=4
+    /// server_keyx=8 unknown=16.
+    SslState {
+        /// Any of these states was seen.
+        any_of: u8,
+        /// None of these states was seen.
+        none_of: u8,
+    },
+    /// `ssl_version:[!]version[,...]`; bits: sslv2=1 sslv3=2 tls1.0=4 tls1.1=8 tls1.2=16.
+    SslVersion {
+        /// Any of these versions was seen.
+        any_of: u8,
+        /// None of these versions was seen.
+        none_of: u8,
+    },
+    /// `sip_method:[!]method[,...]` (lower-case names; negated ones flagged).
+    SipMethod(Vec<(String, bool)>),
+    /// `sip_stat_code:code[,...]` (1..9 means a class, e.g. 2 = 2xx).
+    SipStatCode(Vec<u16>),
 }
 
 /// `flow:` options.
@@ -1025,6 +1104,8 @@ pub struct Flowbits {
     pub names: Vec<String>,
     /// How names combine.
     pub op: BitsOp,
+    /// Snort 2.9 flowbit group (`flowbits:set,name,group`; the group of `reset`/`toggle`).
+    pub group: Option<String>,
 }
 
 /// Who the threshold is tracked by.

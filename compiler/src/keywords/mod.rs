@@ -1,1 +1,1053 @@
-//! One file per keyword or keyword family (front end, issue 3).
+//! Keywords: one file per keyword or family, each with its typed data, a pure parser and a
+//! table of valid/invalid inputs in its tests; plus the [`KEYWORDS`] registry that names
+//! every keyword of Snort 2.9, Snort 3 and Suricata verdict knows about, so that each one
+//! either lowers to typed IR or is rejected with a precise reason (never dropped silently).
+//! Buffer keywords (`http_uri`, `http.uri`, `file_data`, …) are registered in
+//! [`buffers::BUFFERS`].
+
+pub mod app;
+pub mod buffers;
+pub mod byte;
+pub mod content;
+pub mod flow;
+pub mod fwsam;
+pub mod header;
+pub mod meta;
+pub mod numeric;
+pub mod pcre;
+
+use crate::diag::Code;
+
+/// An error from a keyword parser: message, optional byte range relative to the value, help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KwError {
+    /// Diagnostic code.
+    pub code: Code,
+    /// Message.
+    pub msg: String,
+    /// Offending range, relative to the start of the value text.
+    pub at: Option<(usize, usize)>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl KwError {
+    /// A malformed value.
+    pub fn value(msg: impl Into<String>) -> KwError {
+        KwError {
+            code: Code::BadValue,
+            msg: msg.into(),
+            at: None,
+            help: None,
+        }
+    }
+    /// An error with a specific code.
+    pub fn code(code: Code, msg: impl Into<String>) -> KwError {
+        KwError {
+            code,
+            msg: msg.into(),
+            at: None,
+            help: None,
+        }
+    }
+    /// Points the error at `start..end` of the value.
+    pub fn at(mut self, start: usize, end: usize) -> KwError {
+        self.at = Some((start, end.max(start)));
+        self
+    }
+    /// Adds help.
+    pub fn help(mut self, h: impl Into<String>) -> KwError {
+        self.help = Some(h.into());
+        self
+    }
+}
+
+/// Splits a value on commas, trimming each part; each part comes with its offset in `value`.
+pub fn split_args(value: &str) -> Vec<(usize, &str)> {
+    if value.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut off = 0;
+    for part in value.split(',') {
+        let lead = part.len() - part.trim_start().len();
+        out.push((off + lead, part.trim()));
+        off += part.len() + 1;
+    }
+    out
+}
+
+/// What a keyword takes after the colon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// No value (`nocase;`).
+    None,
+    /// A number (`sid:1;`).
+    Number,
+    /// A comparison (`dsize:>10;`).
+    Compare,
+    /// A quoted string (`msg:"...";`).
+    String,
+    /// Content text with `|hex|` (`content:"a|00|";`).
+    Content,
+    /// A comma-separated list of words or settings.
+    List,
+    /// An optional value.
+    Optional,
+}
+
+/// Whether verdict implements a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Lowered to typed IR.
+    Supported,
+    /// Known, but verdict cannot honour it; the reason is shown.
+    Unsupported(&'static str),
+    /// Removed or renamed; says what replaces it.
+    Obsolete(&'static str),
+}
+
+/// A registered keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyword {
+    /// Name as written in rules.
+    pub name: &'static str,
+    /// One-line description.
+    pub description: &'static str,
+    /// Argument kind.
+    pub arg: ArgKind,
+    /// Support status.
+    pub status: Status,
+}
+
+const fn kw(name: &'static str, description: &'static str, arg: ArgKind) -> Keyword {
+    Keyword {
+        name,
+        description,
+        arg,
+        status: Status::Supported,
+    }
+}
+const fn no(
+    name: &'static str,
+    description: &'static str,
+    arg: ArgKind,
+    why: &'static str,
+) -> Keyword {
+    Keyword {
+        name,
+        description,
+        arg,
+        status: Status::Unsupported(why),
+    }
+}
+const fn old(
+    name: &'static str,
+    description: &'static str,
+    arg: ArgKind,
+    instead: &'static str,
+) -> Keyword {
+    Keyword {
+        name,
+        description,
+        arg,
+        status: Status::Obsolete(instead),
+    }
+}
+
+const NEEDS_STREAM: &str = "it needs stream/session state verdict does not track yet";
+const NO_PARSER: &str = "verdict has no decoder for this protocol yet";
+const NO_FILES: &str = "verdict does not extract or hash files";
+const NO_TRANSFORM: &str =
+    "buffer transforms are not implemented; the rule would match different bytes than intended";
+
+/// Every keyword verdict knows (buffers are in [`buffers::BUFFERS`]).
+pub const KEYWORDS: &[Keyword] = &[
+    // Metadata.
+    kw("msg", "alert message", ArgKind::String),
+    kw("sid", "signature id", ArgKind::Number),
+    kw("gid", "generator id", ArgKind::Number),
+    kw("rev", "revision", ArgKind::Number),
+    kw(
+        "classtype",
+        "classification (sets the default priority)",
+        ArgKind::String,
+    ),
+    kw("priority", "alert priority (1 = highest)", ArgKind::Number),
+    kw("reference", "external reference `system,id`", ArgKind::List),
+    kw("metadata", "`key value` pairs", ArgKind::List),
+    kw(
+        "target",
+        "which side is the target: src_ip or dest_ip",
+        ArgKind::String,
+    ),
+    kw(
+        "service",
+        "Snort 3 service list (kept as metadata service)",
+        ArgKind::List,
+    ),
+    kw(
+        "rem",
+        "Snort 3 comment (kept as metadata rem)",
+        ArgKind::String,
+    ),
+    // Payload.
+    kw("content", "match bytes", ArgKind::Content),
+    kw(
+        "uricontent",
+        "content in the normalized URI (Snort 2)",
+        ArgKind::Content,
+    ),
+    kw("nocase", "content is case-insensitive", ArgKind::None),
+    kw(
+        "rawbytes",
+        "content looks at the raw packet payload",
+        ArgKind::None,
+    ),
+    kw(
+        "depth",
+        "content must be within N bytes of the buffer start (+offset)",
+        ArgKind::Number,
+    ),
+    kw(
+        "offset",
+        "content search starts N bytes into the buffer",
+        ArgKind::Number,
+    ),
+    kw(
+        "distance",
+        "content starts N bytes after the previous match",
+        ArgKind::Number,
+    ),
+    kw(
+        "within",
+        "content lies within N bytes after the previous match (+distance)",
+        ArgKind::Number,
+    ),
+    kw(
+        "fast_pattern",
+        "use this content for the prefilter (`only`, `off,len`)",
+        ArgKind::Optional,
+    ),
+    kw(
+        "replace",
+        "rewrite the matched content (same length)",
+        ArgKind::Content,
+    ),
+    kw(
+        "startswith",
+        "content is at the buffer start",
+        ArgKind::None,
+    ),
+    kw("endswith", "content is at the buffer end", ArgKind::None),
+    kw(
+        "pcre",
+        "Perl-compatible regular expression",
+        ArgKind::String,
+    ),
+    kw(
+        "byte_test",
+        "compare bytes read from the payload",
+        ArgKind::List,
+    ),
+    kw(
+        "byte_jump",
+        "move the cursor by a number read from the payload",
+        ArgKind::List,
+    ),
+    kw(
+        "byte_extract",
+        "read a number into a variable",
+        ArgKind::List,
+    ),
+    kw("isdataat", "data exists at a position", ArgKind::List),
+    kw(
+        "bsize",
+        "size of the current sticky buffer",
+        ArgKind::Compare,
+    ),
+    kw("bufferlen", "Snort 3 name of bsize", ArgKind::Compare),
+    kw("urilen", "length of the URI", ArgKind::Compare),
+    kw(
+        "base64_decode",
+        "decode base64 into base64_data",
+        ArgKind::Optional,
+    ),
+    kw("asn1", "ASN.1 BER structure checks", ArgKind::List),
+    kw("dce_iface", "DCE/RPC interface UUID", ArgKind::List),
+    kw("dce_opnum", "DCE/RPC operation number", ArgKind::List),
+    kw("ssl_state", "SSL/TLS handshake state", ArgKind::List),
+    kw("ssl_version", "SSL/TLS version", ArgKind::List),
+    kw("sip_method", "SIP request method", ArgKind::List),
+    kw("sip_stat_code", "SIP response status code", ArgKind::List),
+    // Flow.
+    kw("flow", "direction and state of the session", ArgKind::List),
+    kw("flowbits", "set/test per-flow bits", ArgKind::List),
+    kw(
+        "noalert",
+        "do not alert (Suricata; same as flowbits:noalert)",
+        ArgKind::None,
+    ),
+    // Header.
+    kw("dsize", "payload size", ArgKind::Compare),
+    kw("flags", "TCP flags", ArgKind::List),
+    kw("ttl", "IP time to live", ArgKind::Compare),
+    kw("tos", "IP type of service", ArgKind::Compare),
+    kw("id", "IP identification", ArgKind::Compare),
+    kw("ip_proto", "IP protocol number", ArgKind::Compare),
+    kw("itype", "ICMP type", ArgKind::Compare),
+    kw("icode", "ICMP code", ArgKind::Compare),
+    kw("icmp_id", "ICMP echo id", ArgKind::Compare),
+    kw("icmp_seq", "ICMP echo sequence", ArgKind::Compare),
+    kw("fragbits", "IP fragment bits", ArgKind::List),
+    kw("fragoffset", "IP fragment offset", ArgKind::Compare),
+    kw(
+        "sameip",
+        "source address equals destination address",
+        ArgKind::None,
+    ),
+    kw("ipopts", "IP option present", ArgKind::String),
+    kw("seq", "TCP sequence number", ArgKind::Compare),
+    kw("ack", "TCP acknowledgement number", ArgKind::Compare),
+    kw("window", "TCP window", ArgKind::Compare),
+    kw(
+        "fwsam",
+        "SnortSam: block the source or destination for a duration",
+        ArgKind::List,
+    ),
+    // Rate.
+    kw(
+        "threshold",
+        "limit how often the rule alerts",
+        ArgKind::List,
+    ),
+    kw(
+        "detection_filter",
+        "alert only after N matches in S seconds",
+        ArgKind::List,
+    ),
+    // Known, not supported.
+    no(
+        "tag",
+        "log follow-up packets of the session",
+        ArgKind::List,
+        "tagging follow-up packets is not supported; every alert carries its own evidence pcap",
+    ),
+    no(
+        "session",
+        "print session data",
+        ArgKind::List,
+        "session text logging is not supported; use the evidence pcap",
+    ),
+    no(
+        "react",
+        "send an HTML page to the client",
+        ArgKind::List,
+        "HTML injection is not supported; use the drop or reject action",
+    ),
+    no(
+        "stream_size",
+        "stream byte count comparison",
+        ArgKind::List,
+        NEEDS_STREAM,
+    ),
+    no(
+        "stream_reassemble",
+        "turn reassembly on/off",
+        ArgKind::List,
+        NEEDS_STREAM,
+    ),
+    no(
+        "flowint",
+        "per-flow integer variables",
+        ArgKind::List,
+        "flowint counters are not supported yet",
+    ),
+    no(
+        "xbits",
+        "bits tracked per host/ip pair",
+        ArgKind::List,
+        "xbits are not supported yet; flowbits are",
+    ),
+    no(
+        "hostbits",
+        "bits tracked per host",
+        ArgKind::List,
+        "hostbits are not supported yet; flowbits are",
+    ),
+    no(
+        "byte_math",
+        "arithmetic on payload bytes",
+        ArgKind::List,
+        "byte_math is not supported yet; byte_extract and byte_test are",
+    ),
+    no(
+        "entropy",
+        "payload entropy",
+        ArgKind::List,
+        "entropy is not supported yet",
+    ),
+    no(
+        "ftpbounce",
+        "FTP PORT bounce check",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no("cvs", "CVS protocol check", ArgKind::List, NO_PARSER),
+    no(
+        "rpc",
+        "SunRPC app/version/procedure",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "sd_pattern",
+        "sensitive data (credit card, SSN) patterns",
+        ArgKind::String,
+        "sensitive data patterns are not supported",
+    ),
+    no(
+        "http_encode",
+        "HTTP encoding type",
+        ArgKind::List,
+        "HTTP normalization details are not tracked",
+    ),
+    no(
+        "http_param",
+        "Snort 3 HTTP parameter buffer",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "http_version",
+        "Snort 3 HTTP version buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_raw_request",
+        "Snort 3 raw request line",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_raw_status",
+        "Snort 3 raw status line",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_raw_body",
+        "Snort 3 raw HTTP body",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_trailer",
+        "Snort 3 HTTP trailers",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_raw_trailer",
+        "Snort 3 raw HTTP trailers",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http_num_headers",
+        "Snort 3 header count",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "http_num_trailers",
+        "Snort 3 trailer count",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "http_num_cookies",
+        "Snort 3 cookie count",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "http_max_header_line",
+        "Snort 3 longest header line",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "http_max_trailer_line",
+        "Snort 3 longest trailer line",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "http_version_match",
+        "Snort 3 HTTP version test",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "http_header_test",
+        "Snort 3 header test",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "http_trailer_test",
+        "Snort 3 trailer test",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "js_data",
+        "Snort 3 normalized JavaScript",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "vba_data",
+        "Snort 3 decompressed VBA macros",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "ber_data",
+        "Snort 3 BER element data",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "ber_skip",
+        "Snort 3 skip a BER element",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no(
+        "regex",
+        "Snort 3 hyperscan regex",
+        ArgKind::String,
+        "write it as pcre",
+    ),
+    no("file_type", "Snort 3 file type", ArgKind::List, NO_FILES),
+    no(
+        "file_meta",
+        "Snort 3 file metadata",
+        ArgKind::List,
+        NO_FILES,
+    ),
+    no("filename", "file name", ArgKind::String, NO_FILES),
+    no("fileext", "file extension", ArgKind::String, NO_FILES),
+    no("filemagic", "file magic", ArgKind::String, NO_FILES),
+    no("filemd5", "file MD5 list", ArgKind::String, NO_FILES),
+    no("filesha1", "file SHA1 list", ArgKind::String, NO_FILES),
+    no("filesha256", "file SHA256 list", ArgKind::String, NO_FILES),
+    no("filesize", "file size", ArgKind::Compare, NO_FILES),
+    no("filestore", "store files", ArgKind::List, NO_FILES),
+    no("file.magic", "file magic buffer", ArgKind::None, NO_FILES),
+    no(
+        "appids",
+        "Snort 3 application ids",
+        ArgKind::List,
+        "application identification is not supported",
+    ),
+    no("gtp_type", "GTP message type", ArgKind::List, NO_PARSER),
+    no(
+        "gtp_info",
+        "GTP information element",
+        ArgKind::List,
+        NO_PARSER,
+    ),
+    no("gtp_version", "GTP version", ArgKind::Number, NO_PARSER),
+    no("modbus_func", "Modbus function", ArgKind::String, NO_PARSER),
+    no("modbus_unit", "Modbus unit", ArgKind::Number, NO_PARSER),
+    no(
+        "modbus_data",
+        "Modbus data buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no("modbus", "Suricata modbus test", ArgKind::List, NO_PARSER),
+    no("dnp3_func", "DNP3 function", ArgKind::String, NO_PARSER),
+    no("dnp3_ind", "DNP3 indicators", ArgKind::List, NO_PARSER),
+    no("dnp3_obj", "DNP3 object", ArgKind::List, NO_PARSER),
+    no("dnp3_data", "DNP3 data buffer", ArgKind::None, NO_PARSER),
+    no("cip_service", "CIP service", ArgKind::List, NO_PARSER),
+    no("enip_command", "ENIP command", ArgKind::List, NO_PARSER),
+    no(
+        "ssl.version",
+        "Suricata ssl version",
+        ArgKind::List,
+        "write it as ssl_version",
+    ),
+    no("tls.version", "TLS version", ArgKind::String, NO_PARSER),
+    no(
+        "tls.subject",
+        "TLS certificate subject (legacy)",
+        ArgKind::String,
+        "use tls.cert_subject; content:...;",
+    ),
+    no(
+        "tls.issuerdn",
+        "TLS certificate issuer (legacy)",
+        ArgKind::String,
+        "use tls.cert_issuer; content:...;",
+    ),
+    no(
+        "tls.fingerprint",
+        "TLS certificate fingerprint (legacy)",
+        ArgKind::String,
+        "use tls.cert_fingerprint; content:...;",
+    ),
+    no(
+        "tls.store",
+        "store TLS certificates",
+        ArgKind::None,
+        NO_FILES,
+    ),
+    no(
+        "tls_cert_notbefore",
+        "certificate validity start",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "tls_cert_notafter",
+        "certificate validity end",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "tls_cert_expired",
+        "certificate expired",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "tls_cert_valid",
+        "certificate valid",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no("dns.opcode", "DNS opcode", ArgKind::Compare, NO_PARSER),
+    no("dns.rrtype", "DNS record type", ArgKind::Compare, NO_PARSER),
+    no(
+        "app-layer-protocol",
+        "detected application protocol",
+        ArgKind::String,
+        "application protocol detection is not supported yet",
+    ),
+    no(
+        "app-layer-event",
+        "application decoder event",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "app-layer-state",
+        "application transaction state",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "decode-event",
+        "packet decoder event",
+        ArgKind::String,
+        "decoder events are not raised by verdict",
+    ),
+    no(
+        "stream-event",
+        "stream engine event",
+        ArgKind::String,
+        NEEDS_STREAM,
+    ),
+    no(
+        "engine-event",
+        "engine event",
+        ArgKind::String,
+        "engine events are not raised by verdict",
+    ),
+    no(
+        "iprep",
+        "IP reputation",
+        ArgKind::List,
+        "IP reputation lists are not supported",
+    ),
+    no(
+        "geoip",
+        "GeoIP country",
+        ArgKind::List,
+        "GeoIP is not supported",
+    ),
+    no(
+        "dataset",
+        "match against a data set",
+        ArgKind::List,
+        "datasets are not supported",
+    ),
+    no(
+        "datarep",
+        "data set reputation",
+        ArgKind::List,
+        "datasets are not supported",
+    ),
+    no(
+        "lua",
+        "Lua script",
+        ArgKind::String,
+        "scripted detection is not supported",
+    ),
+    no(
+        "luajit",
+        "Lua script",
+        ArgKind::String,
+        "scripted detection is not supported",
+    ),
+    no(
+        "pktvar",
+        "packet variable",
+        ArgKind::List,
+        "packet variables are not supported",
+    ),
+    no(
+        "flowvar",
+        "flow variable",
+        ArgKind::List,
+        "flow variables are not supported",
+    ),
+    no(
+        "bypass",
+        "bypass the rest of the flow",
+        ArgKind::None,
+        "flow bypass is not supported",
+    ),
+    no(
+        "prefilter",
+        "Suricata prefilter hint",
+        ArgKind::None,
+        "prefilter hints are not supported; use fast_pattern",
+    ),
+    no(
+        "requires",
+        "Suricata engine requirements",
+        ArgKind::List,
+        "engine requirement checks are not supported",
+    ),
+    no(
+        "config",
+        "Suricata per-flow logging config",
+        ArgKind::List,
+        "per-flow config is not supported",
+    ),
+    no(
+        "tcp.mss",
+        "TCP MSS option",
+        ArgKind::Compare,
+        "TCP option tests are not supported yet",
+    ),
+    no(
+        "tcp.hdr",
+        "TCP header buffer",
+        ArgKind::None,
+        "header buffers are not supported yet",
+    ),
+    no(
+        "udp.hdr",
+        "UDP header buffer",
+        ArgKind::None,
+        "header buffers are not supported yet",
+    ),
+    no(
+        "ipv4.hdr",
+        "IPv4 header buffer",
+        ArgKind::None,
+        "header buffers are not supported yet",
+    ),
+    no(
+        "ipv6.hdr",
+        "IPv6 header buffer",
+        ArgKind::None,
+        "header buffers are not supported yet",
+    ),
+    no(
+        "icmpv6.mtu",
+        "ICMPv6 MTU",
+        ArgKind::Compare,
+        "not supported yet",
+    ),
+    no(
+        "dotprefix",
+        "transform: prefix a dot",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "strip_whitespace",
+        "transform: strip whitespace",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "compress_whitespace",
+        "transform: compress whitespace",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no("to_md5", "transform: md5", ArgKind::None, NO_TRANSFORM),
+    no("to_sha1", "transform: sha1", ArgKind::None, NO_TRANSFORM),
+    no(
+        "to_sha256",
+        "transform: sha256",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "to_lowercase",
+        "transform: lower-case",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "to_uppercase",
+        "transform: upper-case",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "url_decode",
+        "transform: URL decode",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no("xor", "transform: xor", ArgKind::String, NO_TRANSFORM),
+    no(
+        "pcrexform",
+        "transform: regex capture",
+        ArgKind::String,
+        NO_TRANSFORM,
+    ),
+    no(
+        "header_lowercase",
+        "transform: lower-case header names",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "strip_pseudo_headers",
+        "transform: strip HTTP/2 pseudo headers",
+        ArgKind::None,
+        NO_TRANSFORM,
+    ),
+    no(
+        "from_base64",
+        "transform: base64 decode",
+        ArgKind::List,
+        NO_TRANSFORM,
+    ),
+    no("ja4.hash", "JA4 hash buffer", ArgKind::None, NO_PARSER),
+    no(
+        "http2.frametype",
+        "HTTP/2 frame type",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "http2.errorcode",
+        "HTTP/2 error code",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "http.request_header",
+        "HTTP/2 request header buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "http.response_header",
+        "HTTP/2 response header buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "ssh.protoversion",
+        "SSH protocol version",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "ssh.softwareversion",
+        "SSH software version",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no("ssh.hassh", "HASSH buffer", ArgKind::None, NO_PARSER),
+    no(
+        "ssh.hassh.server",
+        "HASSH server buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "krb5_msg_type",
+        "Kerberos message type",
+        ArgKind::Number,
+        NO_PARSER,
+    ),
+    no(
+        "krb5_err_code",
+        "Kerberos error code",
+        ArgKind::Number,
+        NO_PARSER,
+    ),
+    no("snmp.version", "SNMP version", ArgKind::Compare, NO_PARSER),
+    no(
+        "snmp.community",
+        "SNMP community buffer",
+        ArgKind::None,
+        NO_PARSER,
+    ),
+    no(
+        "snmp.pdu_type",
+        "SNMP PDU type",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "nfs_procedure",
+        "NFS procedure",
+        ArgKind::Compare,
+        NO_PARSER,
+    ),
+    no(
+        "ftpdata_command",
+        "FTP data command",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "s7commplus_opcode",
+        "S7comm+ opcode",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no(
+        "iec104_apci_type",
+        "IEC 104 APCI type",
+        ArgKind::String,
+        NO_PARSER,
+    ),
+    no("mms_func", "MMS function", ArgKind::String, NO_PARSER),
+    // Obsolete.
+    old(
+        "activates",
+        "dynamic rule trigger (Snort 2.8)",
+        ArgKind::Number,
+        "dynamic rules were removed in Snort 2.9; use flowbits",
+    ),
+    old(
+        "activated_by",
+        "dynamic rule (Snort 2.8)",
+        ArgKind::Number,
+        "dynamic rules were removed in Snort 2.9; use flowbits",
+    ),
+    old(
+        "count",
+        "dynamic rule packet count (Snort 2.8)",
+        ArgKind::Number,
+        "dynamic rules were removed in Snort 2.9; use flowbits",
+    ),
+    old(
+        "logto",
+        "per-rule log file",
+        ArgKind::String,
+        "per-rule log files are gone (Snort 3); all alerts go to the configured outputs",
+    ),
+    old(
+        "resp",
+        "flexible response",
+        ArgKind::List,
+        "use the reject, rejectsrc, rejectdst or rejectboth action",
+    ),
+    old(
+        "fast_pattern_offset",
+        "Snort 3 content sub-option",
+        ArgKind::Number,
+        "write fast_pattern:OFFSET,LENGTH after the content",
+    ),
+    old(
+        "fast_pattern_length",
+        "Snort 3 content sub-option",
+        ArgKind::Number,
+        "write fast_pattern:OFFSET,LENGTH after the content",
+    ),
+    old(
+        "http_request_body",
+        "misspelt buffer",
+        ArgKind::None,
+        "use http_client_body (Snort 2) or http.request_body (Suricata)",
+    ),
+];
+
+/// Looks a keyword up in the registry.
+pub fn lookup(name: &str) -> Option<&'static Keyword> {
+    KEYWORDS.iter().find(|k| k.name == name)
+}
+
+/// Edit distance, for "did you mean".
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest known name (keywords and buffers) to an unknown keyword, if close enough.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    KEYWORDS
+        .iter()
+        .filter(|k| k.status == Status::Supported)
+        .map(|k| k.name)
+        .chain(buffers::BUFFERS.iter().map(|b| b.0))
+        .map(|n| (levenshtein(&lower, n), n))
+        .filter(|&(d, n)| d <= 2.max(n.len() / 4) && d < n.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_consistent() {
+        let mut names: Vec<&str> = KEYWORDS.iter().map(|k| k.name).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate keyword names");
+        for b in buffers::BUFFERS {
+            assert!(lookup(b.0).is_none(), "{} registered twice", b.0);
+        }
+        assert_eq!(suggest("contnet"), Some("content"));
+        assert_eq!(suggest("http_urii"), Some("http_uri"));
+        assert_eq!(suggest("zzzzzzzz"), None);
+        assert_eq!(
+            split_args(" a , b c,d"),
+            vec![(1, "a"), (5, "b c"), (9, "d")]
+        );
+    }
+}
