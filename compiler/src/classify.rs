@@ -1,1 +1,208 @@
-//! (back end: owned by the compiler back-end work, issue 4)
+//! Classification: every rule gets exactly one [`Fate`].
+//!
+//! - [`Fate::Kernel`] when nftables can evaluate the rule *exactly* (see [`crate::kernel`]):
+//!   header-only rules and contents pinned to a fixed place in the payload.
+//! - [`Fate::Queue`] when the engine's VM can: everything with flow state, pcre, byte ops,
+//!   unanchored content, thresholds, …
+//! - [`Fate::Rejected`] when neither can (app-layer buffers the engine does not have yet, …).
+//!
+//! Reason strings are the report's keys: they are stable and name the keyword involved.
+
+use crate::ir::{AppBuffer, AppTest, Buffer, PayloadTest, Protocol, Rule};
+use crate::kernel::{self, KernelCaps, KernelRule, QueueReason};
+use serde::{Deserialize, Serialize};
+
+/// Where a rule runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Fate {
+    /// Evaluated by nftables in the kernel.
+    Kernel,
+    /// Evaluated by the engine on queued packets.
+    Queue,
+    /// Not translated, with the reason.
+    Rejected(String),
+}
+
+impl Fate {
+    /// Short name: `kernel`, `queue`, `rejected`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fate::Kernel => "kernel",
+            Fate::Queue => "queue",
+            Fate::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// The fate of one rule with the detail each back end needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Kernel, with its nft rules.
+    Kernel(Vec<KernelRule>),
+    /// Queue, with why the kernel could not take it.
+    Queue(QueueReason),
+    /// Rejected with a reason.
+    Rejected(String),
+}
+
+impl Decision {
+    /// The plain fate.
+    pub fn fate(&self) -> Fate {
+        match self {
+            Decision::Kernel(_) => Fate::Kernel,
+            Decision::Queue(_) => Fate::Queue,
+            Decision::Rejected(r) => Fate::Rejected(r.clone()),
+        }
+    }
+}
+
+/// Decides the fate of one rule. `kernel_allowed = false` queues everything the engine can
+/// run (used when the kernel fast path is disabled).
+pub fn classify(rule: &Rule, caps: KernelCaps, kernel_allowed: bool) -> Decision {
+    if let Some(reason) = rejection(rule) {
+        return Decision::Rejected(reason);
+    }
+    if !kernel_allowed {
+        return Decision::Queue("kernel fast path disabled".into());
+    }
+    match kernel::lower_rule(rule, caps) {
+        Ok(rules) => Decision::Kernel(rules),
+        Err(reason) => Decision::Queue(reason),
+    }
+}
+
+/// Why the engine cannot run this rule, if it cannot.
+pub fn rejection(rule: &Rule) -> Option<String> {
+    if let Protocol::App(a) = rule.proto {
+        return Some(format!("app protocol {} not supported yet", a.name()));
+    }
+    for t in &rule.payload {
+        if let Some(b) = test_buffer(t) {
+            if !matches!(b, Buffer::Payload | Buffer::Raw) {
+                return Some(format!("{} buffer not supported yet", buffer_name(b)));
+            }
+        }
+        if matches!(
+            t,
+            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_)
+        ) {
+            return Some(format!("{} not supported yet", test_keyword(t)));
+        }
+    }
+    if rule.src.is_empty() || rule.dst.is_empty() {
+        return Some("address set is empty, the rule can never match".into());
+    }
+    if rule.src_ports.is_empty() || rule.dst_ports.is_empty() {
+        return Some("port set is empty, the rule can never match".into());
+    }
+    None
+}
+
+/// The buffer a payload test inspects (`None` for preprocessor state tests).
+pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
+    Some(match t {
+        PayloadTest::Content(c) => c.buffer(),
+        PayloadTest::Pcre(p) => p.buffer,
+        PayloadTest::ByteTest(b) => b.buffer,
+        PayloadTest::ByteJump(b) => b.buffer,
+        PayloadTest::ByteExtract(b) => b.buffer,
+        PayloadTest::Isdataat(i) => i.buffer,
+        PayloadTest::BufferSize { buffer, .. } => *buffer,
+        PayloadTest::Base64Decode(b) => b.buffer,
+        PayloadTest::Asn1(a) => a.buffer,
+        PayloadTest::App(_) => return None,
+    })
+}
+
+/// The rule keyword of a payload test (report and reason key).
+pub fn test_keyword(t: &PayloadTest) -> &'static str {
+    match t {
+        PayloadTest::Content(_) => "content",
+        PayloadTest::Pcre(_) => "pcre",
+        PayloadTest::ByteTest(_) => "byte_test",
+        PayloadTest::ByteJump(_) => "byte_jump",
+        PayloadTest::ByteExtract(_) => "byte_extract",
+        PayloadTest::Isdataat(_) => "isdataat",
+        PayloadTest::BufferSize { .. } => "bsize",
+        PayloadTest::Base64Decode(_) => "base64_decode",
+        PayloadTest::Asn1(_) => "asn1",
+        PayloadTest::App(a) => match a {
+            AppTest::DceIface { .. } => "dce_iface",
+            AppTest::DceOpnum(_) => "dce_opnum",
+            AppTest::SslState { .. } => "ssl_state",
+            AppTest::SslVersion { .. } => "ssl_version",
+            AppTest::SipMethod(_) => "sip_method",
+            AppTest::SipStatCode(_) => "sip_stat_code",
+        },
+    }
+}
+
+/// The Suricata name of a buffer (report keys, disassembly).
+pub fn buffer_name(b: Buffer) -> &'static str {
+    match b {
+        Buffer::Payload => "payload",
+        Buffer::Raw => "raw",
+        Buffer::FileData => "file.data",
+        Buffer::Base64Data => "base64_data",
+        Buffer::App(a) => app_buffer_name(a),
+    }
+}
+
+/// The Suricata sticky-buffer name of an app-layer buffer.
+pub fn app_buffer_name(a: AppBuffer) -> &'static str {
+    use AppBuffer::*;
+    match a {
+        HttpUri => "http.uri",
+        HttpRawUri => "http.uri.raw",
+        HttpMethod => "http.method",
+        HttpHeader => "http.header",
+        HttpRawHeader => "http.header.raw",
+        HttpCookie => "http.cookie",
+        HttpClientBody => "http.request_body",
+        HttpServerBody => "http.response_body",
+        HttpStatCode => "http.stat_code",
+        HttpStatMsg => "http.stat_msg",
+        HttpUserAgent => "http.user_agent",
+        HttpHost => "http.host",
+        HttpRawHost => "http.host.raw",
+        HttpAccept => "http.accept",
+        HttpAcceptLang => "http.accept_lang",
+        HttpAcceptEnc => "http.accept_enc",
+        HttpReferer => "http.referer",
+        HttpContentType => "http.content_type",
+        HttpContentLen => "http.content_len",
+        HttpConnection => "http.connection",
+        HttpProtocol => "http.protocol",
+        HttpRequestLine => "http.request_line",
+        HttpResponseLine => "http.response_line",
+        HttpStart => "http.start",
+        HttpLocation => "http.location",
+        HttpServer => "http.server",
+        HttpHeaderNames => "http.header_names",
+        HttpTrueIp => "http.true_ip",
+        DnsQuery => "dns.query",
+        TlsSni => "tls.sni",
+        TlsCertSubject => "tls.cert_subject",
+        TlsCertIssuer => "tls.cert_issuer",
+        TlsCertSerial => "tls.cert_serial",
+        TlsCertFingerprint => "tls.cert_fingerprint",
+        TlsVersion => "tls.version",
+        Ja3Hash => "ja3.hash",
+        Ja3String => "ja3.string",
+        Ja3sHash => "ja3s.hash",
+        Ja3sString => "ja3s.string",
+        SshProto => "ssh.proto",
+        SshSoftware => "ssh.software",
+        FileName => "file.name",
+        SmbNamedPipe => "smb.named_pipe",
+        SmbShare => "smb.share",
+        DceStubData => "dce_stub_data",
+        SipMethod => "sip.method",
+        SipUri => "sip.uri",
+        Krb5Cname => "krb5.cname",
+        Krb5Sname => "krb5.sname",
+        HttpRawCookie => "http.cookie.raw",
+        SipHeader => "sip.header",
+        SipBody => "sip.body",
+    }
+}

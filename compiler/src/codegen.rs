@@ -1,1 +1,324 @@
-//! (back end: owned by the compiler back-end work, issue 4)
+//! Code generation: classify every rule, build the kernel plan for the kernel rules and the
+//! queue steering, and one bytecode [`Program`] per queued rule.
+//!
+//! Programs hold the rule's tests cheapest first (header, flowbit checks, then payload tests
+//! in rule order, which carries the cursor semantics), then the effects. The prefilter
+//! pattern honours `fast_pattern`, else takes the longest non-negated payload content; the
+//! chosen strategy is recorded per program so snapshots show regressions.
+
+use crate::bytecode::{
+    FastPatternRef, FlowbitId, Insn, Program, RuleSetImage, BYTECODE_VERSION, L4,
+};
+use crate::classify::{classify, Decision, Fate};
+use crate::disasm::escape_bytes;
+use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid};
+use crate::kernel::{self, KernelCaps, KernelPlan};
+use crate::report::Report;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Knobs of [`compile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// NFLOG group kernel alerts are logged to.
+    pub log_group: u16,
+    /// What the kernel can do (probed at run time; assumed present when compiling offline).
+    pub caps: KernelCaps,
+    /// Use the kernel fast path at all; `false` queues every rule the engine can run.
+    pub kernel: bool,
+    /// fwsnort parity: unanchored single contents as xt `string` matches.
+    pub xt_string: bool,
+    /// Also compile kernel rules to bytecode, for offline replay where there is no kernel.
+    pub image_all: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            log_group: 1,
+            caps: KernelCaps { ih_payload: true },
+            kernel: true,
+            xt_string: false,
+            image_all: false,
+        }
+    }
+}
+
+/// Everything `compile` produces.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// Bytecode for the engine.
+    pub image: RuleSetImage,
+    /// Kernel rules and queue steering.
+    pub kernel: KernelPlan,
+    /// One fate per input rule, in input order.
+    pub fates: Vec<(Sid, Fate)>,
+    /// The translation report (timing of this stage filled in).
+    pub report: Report,
+}
+
+/// Compiles rules into the kernel plan and the bytecode image.
+pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
+    let start = Instant::now();
+    let mut report = Report::default();
+    let mut plan = KernelPlan {
+        log_group: opts.log_group,
+        ..Default::default()
+    };
+    let mut interner = Interner::default();
+    let mut programs = Vec::new();
+    let mut fates = Vec::with_capacity(rules.len());
+    let mut queued: Vec<&Rule> = Vec::new();
+    for rule in rules {
+        let mut decision = classify(rule, opts.caps, opts.kernel);
+        if opts.xt_string {
+            if let Decision::Queue(reason) = &decision {
+                if reason == kernel::UNANCHORED {
+                    if let Some(xt) = kernel::lower_xt_string(rule) {
+                        report.xt_string_rules += xt.len();
+                        plan.xt_string.extend(xt);
+                        decision = Decision::Kernel(Vec::new());
+                    }
+                }
+            }
+        }
+        let fate = decision.fate();
+        let queue_reason = match &decision {
+            Decision::Queue(r) => Some(r.as_str()),
+            _ => None,
+        };
+        report.add_rule(rule, &fate, queue_reason);
+        match &decision {
+            Decision::Kernel(k) => {
+                report.nft_rules += k.len();
+                plan.rules.extend(k.iter().cloned());
+                if opts.image_all {
+                    programs.push(program(rule, &mut interner));
+                }
+            }
+            Decision::Queue(_) => {
+                queued.push(rule);
+                programs.push(program(rule, &mut interner));
+            }
+            Decision::Rejected(_) => {}
+        }
+        fates.push((rule.meta.sid, fate));
+    }
+    plan.steering = kernel::steering(queued.iter().copied());
+    plan.order();
+    report.steering_rules = plan.steering.len();
+    report.programs = programs.len();
+    report.programs_with_fast_pattern = programs
+        .iter()
+        .filter(|p: &&Program| p.fast_pattern.is_some())
+        .count();
+    report.timing.compile_ms = start.elapsed().as_secs_f64() * 1e3;
+    Compiled {
+        image: RuleSetImage {
+            version: BYTECODE_VERSION,
+            programs,
+            flowbits: interner.names,
+        },
+        kernel: plan,
+        fates,
+        report,
+    }
+}
+
+/// Flowbit name interning, so the VM compares indices, not strings.
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    ids: HashMap<String, FlowbitId>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> FlowbitId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = FlowbitId(u16::try_from(self.names.len()).unwrap_or(u16::MAX));
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+    fn ids(&mut self, names: &[String]) -> Vec<FlowbitId> {
+        names.iter().map(|n| self.id(n)).collect()
+    }
+}
+
+fn l4_of(p: Protocol) -> L4 {
+    match p {
+        Protocol::Ip => L4::Any,
+        Protocol::Tcp => L4::Tcp,
+        Protocol::Udp => L4::Udp,
+        Protocol::Icmp => L4::Icmp,
+        Protocol::Icmpv6 => L4::Icmpv6,
+        Protocol::Sctp => L4::Sctp,
+        Protocol::App(a) => match a.transports() {
+            [Protocol::Udp] => L4::Udp,
+            [Protocol::Tcp] => L4::Tcp,
+            _ => L4::Any,
+        },
+    }
+}
+
+/// Compiles one rule to a program. Only for rules `classify` does not reject: tests the VM
+/// has no instruction for (base64_decode, asn1, preprocessor state) are left out.
+pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
+    let mut ops: Vec<Insn> = rule.header.iter().cloned().map(Insn::Header).collect();
+    for fb in &rule.flowbits {
+        match fb.cmd {
+            FlowbitCmd::IsSet | FlowbitCmd::IsNotSet => ops.push(Insn::FlowbitsTest {
+                set: fb.cmd == FlowbitCmd::IsSet,
+                bits: flowbits.ids(&fb.names),
+                op: fb.op,
+            }),
+            _ => {}
+        }
+    }
+    let mut candidates: Vec<(usize, &crate::ir::Content)> = Vec::new();
+    let mut has_pcre = false;
+    for t in &rule.payload {
+        let i = ops.len();
+        ops.push(match t {
+            PayloadTest::Content(c) => {
+                if !c.negated() && matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
+                    candidates.push((i, c));
+                }
+                Insn::Content {
+                    pattern: c.pattern().to_vec(),
+                    nocase: c.nocase(),
+                    negated: c.negated(),
+                    buffer: c.buffer(),
+                    position: c.position(),
+                    replace: c.replace().map(<[u8]>::to_vec),
+                }
+            }
+            PayloadTest::Pcre(p) => {
+                has_pcre = true;
+                Insn::Pcre(p.clone())
+            }
+            PayloadTest::ByteTest(b) => Insn::ByteTest(b.clone()),
+            PayloadTest::ByteJump(b) => Insn::ByteJump(b.clone()),
+            PayloadTest::ByteExtract(b) => Insn::ByteExtract(b.clone()),
+            PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
+            PayloadTest::BufferSize { cmp, buffer } => Insn::BufferSize {
+                cmp: *cmp,
+                buffer: *buffer,
+            },
+            // Rejected by `classify` (the VM has no such instruction yet), so never compiled.
+            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_) => continue,
+        });
+    }
+    let tests = ops.len();
+    // An explicit fast_pattern wins; else the longest content (first on ties), which is the
+    // cheapest proxy for "rarest" without traffic statistics.
+    let fast = candidates
+        .iter()
+        .find(|(_, c)| c.fast_pattern().is_some())
+        .copied()
+        .or_else(|| {
+            candidates
+                .iter()
+                .rev()
+                .max_by_key(|(_, c)| (c.buffer() == Buffer::Payload, c.fast_pattern_bytes().len()))
+                .copied()
+        });
+    for fb in &rule.flowbits {
+        match fb.cmd {
+            FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle => {
+                ops.push(Insn::FlowbitsSet {
+                    cmd: fb.cmd.clone(),
+                    bits: flowbits.ids(&fb.names),
+                })
+            }
+            FlowbitCmd::Reset => ops.push(Insn::FlowbitsReset),
+            FlowbitCmd::NoAlert => ops.push(Insn::NoAlert),
+            FlowbitCmd::IsSet | FlowbitCmd::IsNotSet => {}
+        }
+    }
+    let fast_pattern = fast.map(|(i, c)| FastPatternRef {
+        bytes: c.fast_pattern_bytes().to_vec(),
+        nocase: c.nocase(),
+        buffer: c.buffer(),
+        only: c.fast_pattern() == Some(FastPattern::Only),
+        op_index: u16::try_from(i).unwrap_or(u16::MAX),
+    });
+    let strategy = match &fast_pattern {
+        Some(fp) => {
+            let confirm = if fp.only { tests - 1 } else { tests };
+            let mut s = format!(
+                "prefilter \"{}\"{} -> confirm {} ops",
+                escape_bytes(&fp.bytes),
+                if fp.nocase { "/i" } else { "" },
+                confirm
+            );
+            if has_pcre {
+                s.push_str(" -> pcre");
+            }
+            s
+        }
+        None if rule.payload.is_empty() => format!("header {} ops", tests),
+        None => format!(
+            "scan {} ops{}",
+            tests,
+            if has_pcre { " -> pcre" } else { "" }
+        ),
+    };
+    Program {
+        sid: rule.meta.sid,
+        gid: rule.meta.gid,
+        rev: rule.meta.rev,
+        action: rule.action,
+        msg: rule.meta.msg.clone(),
+        classtype: rule.meta.classtype.clone(),
+        priority: rule.meta.priority,
+        l4: l4_of(rule.proto),
+        app: match rule.proto {
+            Protocol::App(a) => Some(a),
+            _ => None,
+        },
+        src: rule.src.clone(),
+        src_ports: rule.src_ports.clone(),
+        dst: rule.dst.clone(),
+        dst_ports: rule.dst_ports.clone(),
+        bidirectional: rule.direction == crate::ir::Direction::Both,
+        flow: rule.flow,
+        fast_pattern,
+        ops,
+        threshold: rule.threshold,
+        detection_filter: rule.detection_filter,
+        block: rule.block,
+        strategy,
+    }
+}
+
+/// Where flowbit names are interned.
+pub trait FlowbitNames {
+    /// Ids for the names, interning new ones.
+    fn ids(&mut self, names: &[String]) -> Vec<FlowbitId>;
+}
+
+impl FlowbitNames for Interner {
+    fn ids(&mut self, names: &[String]) -> Vec<FlowbitId> {
+        Interner::ids(self, names)
+    }
+}
+
+/// A throwaway interner for compiling single rules (`--explain`, snapshots).
+#[derive(Default)]
+pub struct LocalFlowbits(Interner);
+
+impl FlowbitNames for LocalFlowbits {
+    fn ids(&mut self, names: &[String]) -> Vec<FlowbitId> {
+        self.0.ids(names)
+    }
+}
+
+impl LocalFlowbits {
+    /// The interned names, by id.
+    pub fn names(&self) -> &[String] {
+        &self.0.names
+    }
+}

@@ -1,0 +1,325 @@
+//! Classification and kernel lowering on hand-built IR: every rule gets exactly one fate, with
+//! stable reasons, and kernel rules say exactly what the rule says.
+
+mod back_util;
+
+use back_util::*;
+use verdict_compiler::classify::{classify, Decision, Fate};
+use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::ir::*;
+use verdict_compiler::kernel::{KernelCaps, L4Proto, Match, Side, SteerRule};
+
+const CAPS: KernelCaps = KernelCaps { ih_payload: true };
+
+fn reason(r: &Rule) -> String {
+    match classify(r, CAPS, true) {
+        Decision::Kernel(_) => "kernel".into(),
+        Decision::Queue(q) => format!("queue: {q}"),
+        Decision::Rejected(q) => format!("rejected: {q}"),
+    }
+}
+
+#[test]
+fn reasons_are_specific_and_stable() {
+    let tcp = || rule(1, Action::Alert, Protocol::Tcp);
+    let mut r = tcp();
+    r.payload.push(pcre("a+b"));
+    assert_eq!(reason(&r), "queue: pcre needs the engine");
+    let mut r = tcp();
+    r.flow.established = Some(true);
+    assert_eq!(reason(&r), "queue: flow state needs the engine");
+    let mut r = tcp();
+    r.flow.stateless = true;
+    assert_eq!(
+        reason(&r),
+        "kernel",
+        "flow:stateless is no condition at all"
+    );
+    let mut r = tcp();
+    r.payload.push(content(ContentSpec {
+        buffer: Buffer::App(AppBuffer::HttpUri),
+        ..spec(b"/x")
+    }));
+    assert_eq!(reason(&r), "rejected: http.uri buffer not supported yet");
+    let mut r = tcp();
+    r.payload.push(content(ContentSpec {
+        buffer: Buffer::App(AppBuffer::DnsQuery),
+        ..spec(b"x")
+    }));
+    assert_eq!(reason(&r), "rejected: dns.query buffer not supported yet");
+    let r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
+    assert_eq!(reason(&r), "rejected: app protocol http not supported yet");
+    let mut r = tcp();
+    r.header.push(HeaderTest::Dsize(NumCmp::Gt(100)));
+    assert_eq!(reason(&r), "queue: dsize on non-UDP needs the engine");
+    let mut r = tcp();
+    r.payload.push(anywhere(b"abc", false));
+    assert_eq!(reason(&r), "queue: unanchored content needs the engine");
+    let mut r = tcp();
+    r.payload.push(fixed(b"abc", 300, false, false));
+    assert_eq!(
+        reason(&r),
+        "queue: content offset beyond 255 bytes needs the engine"
+    );
+    let mut r = tcp();
+    r.payload.push(fixed(b"abc", 0, false, true));
+    assert_eq!(
+        reason(&r),
+        "queue: negated content past the known payload length needs the engine",
+        "nft says no-match on a short payload where Snort says not-found = match"
+    );
+    let mut r = tcp();
+    r.payload.push(fixed(b"abcdef", 0, false, false));
+    r.payload.push(fixed(b"cd", 2, false, true));
+    assert_eq!(reason(&r), "kernel");
+    let r = rule(1, Action::Reject(RejectTarget::Default), Protocol::Tcp);
+    assert_eq!(reason(&r), "queue: reject to both ends needs the engine");
+    let r = rule(1, Action::Reject(RejectTarget::Src), Protocol::Tcp);
+    assert_eq!(reason(&r), "kernel");
+    let r = rule(1, Action::Pass, Protocol::Tcp);
+    assert_eq!(reason(&r), "queue: pass needs the engine");
+    let mut r = tcp();
+    r.direction = Direction::Both;
+    r.dst_ports = PortSet::range(80, 80);
+    assert_eq!(
+        reason(&r),
+        "queue: bidirectional alert rule needs the engine"
+    );
+    r.action = Action::Drop;
+    assert_eq!(reason(&r), "kernel");
+    let mut r = tcp();
+    r.dst = IpSet::empty();
+    assert_eq!(
+        reason(&r),
+        "rejected: address set is empty, the rule can never match"
+    );
+    let mut r = tcp();
+    r.threshold = Some(Threshold {
+        kind: ThresholdKind::Limit,
+        track: Track::BySrc,
+        count: 1,
+        seconds: 60,
+    });
+    assert_eq!(reason(&r), "queue: threshold needs the engine");
+    let mut r = tcp();
+    r.header.push(HeaderTest::Ttl(NumCmp::Gt(300)));
+    assert_eq!(
+        reason(&r),
+        "queue: header value out of field range needs the engine"
+    );
+    let mut r = tcp();
+    r.payload.push(fixed(b"abc", 0, false, false));
+    assert_eq!(
+        match classify(&r, KernelCaps { ih_payload: false }, true) {
+            Decision::Queue(q) => q,
+            d => panic!("{d:?}"),
+        },
+        "kernel lacks @ih payload matching"
+    );
+}
+
+fn kernel_matches(r: &Rule) -> Vec<Vec<Match>> {
+    match classify(r, CAPS, true) {
+        Decision::Kernel(k) => k.into_iter().map(|k| k.matches).collect(),
+        d => panic!("expected kernel, got {d:?}"),
+    }
+}
+
+#[test]
+fn nocase_masks_letters_only_and_long_contents_chain() {
+    let mut r = rule(1, Action::Drop, Protocol::Udp);
+    r.payload.push(fixed(b"a1B-", 2, true, false));
+    let m = kernel_matches(&r);
+    assert_eq!(m.len(), 1, "no family-specific match: one inet rule");
+    assert_eq!(
+        m[0].last().unwrap(),
+        &Match::Payload {
+            offset: 2,
+            value: vec![0x41, 0x31, 0x42, 0x2d],
+            mask: Some(vec![0xdf, 0xff, 0xdf, 0xff]),
+            negate: false
+        }
+    );
+    let mut r = rule(1, Action::Drop, Protocol::Udp);
+    r.payload.push(fixed(&[7u8; 40], 0, false, false));
+    let m = kernel_matches(&r);
+    let payload: Vec<(u32, usize)> = m[0]
+        .iter()
+        .filter_map(|m| match m {
+            Match::Payload { offset, value, .. } => Some((*offset, value.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        payload,
+        [(0, 16), (16, 16), (32, 8)],
+        "never more than 128 bits per compare"
+    );
+}
+
+#[test]
+fn relative_content_after_a_pinned_one_is_pinned_too() {
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.payload.push(fixed(b"\x00\x01", 0, false, false));
+    r.payload.push(content(ContentSpec {
+        position: Position::Relative {
+            distance: Operand::Lit(2),
+            within: Some(Operand::Lit(3)),
+        },
+        ..spec(b"abc")
+    }));
+    let m = kernel_matches(&r);
+    assert!(m[0].contains(&Match::Payload {
+        offset: 4,
+        value: b"abc".to_vec(),
+        mask: None,
+        negate: false
+    }));
+    // within longer than the pattern leaves a choice of places: not pinned.
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.payload.push(fixed(b"\x00\x01", 0, false, false));
+    r.payload.push(content(ContentSpec {
+        position: Position::Relative {
+            distance: Operand::Lit(2),
+            within: Some(Operand::Lit(4)),
+        },
+        ..spec(b"abc")
+    }));
+    assert_eq!(reason(&r), "queue: unanchored content needs the engine");
+}
+
+#[test]
+fn families_split_only_when_needed() {
+    // any/any, no family-specific test: one inet rule
+    let r = rule(1, Action::Drop, Protocol::Tcp);
+    assert_eq!(kernel_matches(&r), vec![vec![Match::L4Proto(L4Proto::Tcp)]]);
+    // v4-only address: one v4 rule
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.src = v4(&[(0x0a00_0000, 8)]);
+    let m = kernel_matches(&r);
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        m[0][0],
+        Match::NfProto(verdict_compiler::kernel::Family::V4)
+    );
+    // $EXTERNAL_NET = !10/8: the v4 part is negated (shorter), the v6 part is any
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.src = v4(&[(0x0a00_0000, 8)]).complement();
+    let m = kernel_matches(&r);
+    assert_eq!(m.len(), 2);
+    assert!(m[0]
+        .iter()
+        .any(|x| matches!(x, Match::Addr { negate: true, .. })));
+    assert!(!m[1].iter().any(|x| matches!(x, Match::Addr { .. })));
+    // icmp: icmp in v4, ipv6-icmp in v6
+    let mut r = rule(1, Action::Drop, Protocol::Icmp);
+    r.header.push(HeaderTest::Itype(NumCmp::Eq(8)));
+    let m = kernel_matches(&r);
+    assert!(m[0].contains(&Match::L4Proto(L4Proto::Icmp)));
+    assert!(m[1].contains(&Match::L4Proto(L4Proto::Icmpv6)));
+}
+
+#[test]
+fn steering_covers_every_queued_rule_and_merges_ports() {
+    let mut a = rule(1, Action::Alert, Protocol::Tcp);
+    a.dst_ports = PortSet::range(80, 80);
+    a.flow.established = Some(true);
+    let mut b = rule(2, Action::Alert, Protocol::Tcp);
+    b.dst_ports = PortSet::range(8080, 8081);
+    b.payload.push(pcre("x"));
+    // to_client style: only the source port is constrained
+    let mut c = rule(3, Action::Alert, Protocol::Tcp);
+    c.src_ports = PortSet::range(21, 21);
+    c.flow.to_server = Some(false);
+    // a kernel rule does not need steering
+    let mut k = rule(4, Action::Drop, Protocol::Udp);
+    k.dst_ports = PortSet::range(53, 53);
+    let out = compile(&[a, b, c, k], &CompileOptions::default());
+    let ports = vec![(21, 21), (80, 80), (8080, 8081)];
+    assert_eq!(
+        out.kernel.steering,
+        vec![
+            SteerRule {
+                proto: Some(L4Proto::Tcp),
+                ports: Some((Side::Dst, ports.clone()))
+            },
+            SteerRule {
+                proto: Some(L4Proto::Tcp),
+                ports: Some((Side::Src, ports))
+            },
+        ]
+    );
+    // an any-port UDP rule steers all of UDP; an ip rule steers everything
+    let mut u = rule(5, Action::Alert, Protocol::Udp);
+    u.flow.to_server = Some(true);
+    let out = compile(&[u.clone()], &CompileOptions::default());
+    assert_eq!(
+        out.kernel.steering,
+        vec![SteerRule {
+            proto: Some(L4Proto::Udp),
+            ports: None
+        }]
+    );
+    let mut i = rule(6, Action::Alert, Protocol::Ip);
+    i.payload.push(pcre("x"));
+    let out = compile(&[u, i], &CompileOptions::default());
+    assert_eq!(
+        out.kernel.steering,
+        vec![SteerRule {
+            proto: None,
+            ports: None
+        }]
+    );
+}
+
+#[test]
+fn every_rule_gets_exactly_one_fate_and_the_report_adds_up() {
+    let mut rules = Vec::new();
+    for (i, p) in [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::Ip]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = rule(i as u32 * 10 + 1, Action::Alert, p);
+        r.payload.push(pcre("x"));
+        rules.push(r);
+        rules.push(rule(i as u32 * 10 + 2, Action::Drop, p));
+        let mut r = rule(i as u32 * 10 + 3, Action::Alert, p);
+        r.payload.push(content(ContentSpec {
+            buffer: Buffer::App(AppBuffer::TlsSni),
+            ..spec(b"x")
+        }));
+        rules.push(r);
+    }
+    let out = compile(&rules, &CompileOptions::default());
+    assert_eq!(out.fates.len(), rules.len());
+    let rep = &out.report;
+    assert_eq!(rep.fates.total(), rules.len());
+    assert_eq!(rep.fates.kernel, 4);
+    assert_eq!(rep.fates.queue, 4);
+    assert_eq!(
+        rep.rejected_reasons.get("tls.sni buffer not supported yet"),
+        Some(&4)
+    );
+    assert_eq!(rep.programs, 4);
+    assert_eq!(out.image.programs.len(), 4);
+    assert!(out
+        .fates
+        .iter()
+        .all(|(_, f)| !matches!(f, Fate::Rejected(r) if r.is_empty())));
+    let table = rep.to_table();
+    assert!(
+        table.contains("tls.sni buffer not supported yet"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();
+    assert_eq!(json["fates"]["kernel"], 4);
+    // offline replay images hold the kernel rules too
+    let all = compile(
+        &rules,
+        &CompileOptions {
+            image_all: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(all.image.programs.len(), 8);
+}

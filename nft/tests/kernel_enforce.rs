@@ -1,0 +1,481 @@
+//! The generated table enforced by the kernel on real packets, in a cli — gw — srv topology of
+//! network namespaces: a header-only drop and an anchored-content drop happen in the kernel
+//! (rule counters rise, the queue steering counter does not), removing verdict leaves the
+//! ruleset exactly as before, and a script that fails to load leaves the previous one intact.
+
+mod common;
+
+use common::*;
+use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::ir::*;
+use verdict_nft::render::{render_text, xt_commands, QueueMechanism, RenderOptions};
+
+struct Topo {
+    cli: Netns,
+    gw: Netns,
+    srv: Netns,
+}
+
+fn topo() -> Topo {
+    let cli = Netns::new("cli");
+    let gw = Netns::new("gw");
+    let srv = Netns::new("srv");
+    let ip = |argv: &[&str]| {
+        let st = std::process::Command::new("ip")
+            .args(argv)
+            .status()
+            .expect("ip");
+        assert!(st.success(), "ip {argv:?}");
+    };
+    // veth names are per-namespace, so fixed names are fine once moved.
+    let a = format!("va{}", &cli.name[cli.name.len().saturating_sub(8)..]).replace('-', "");
+    let b = format!("vb{}", &srv.name[srv.name.len().saturating_sub(8)..]).replace('-', "");
+    ip(&[
+        "link", "add", &a, "netns", &cli.name, "type", "veth", "peer", "name", "gw0", "netns",
+        &gw.name,
+    ]);
+    ip(&[
+        "link", "add", &b, "netns", &srv.name, "type", "veth", "peer", "name", "gw1", "netns",
+        &gw.name,
+    ]);
+    cli.ok(&["ip", "link", "set", &a, "name", "eth0"]);
+    srv.ok(&["ip", "link", "set", &b, "name", "eth0"]);
+    for (ns, dev, addr) in [
+        (&cli, "eth0", "192.0.2.2/24"),
+        (&gw, "gw0", "192.0.2.1/24"),
+        (&gw, "gw1", "198.51.100.1/24"),
+        (&srv, "eth0", "198.51.100.2/24"),
+    ] {
+        ns.ok(&["ip", "addr", "add", addr, "dev", dev]);
+        ns.ok(&["ip", "link", "set", dev, "up"]);
+        ns.ok(&["ip", "link", "set", "lo", "up"]);
+    }
+    cli.ok(&["ip", "route", "add", "default", "via", "192.0.2.1"]);
+    srv.ok(&["ip", "route", "add", "default", "via", "198.51.100.1"]);
+    gw.ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    gw.ok(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    for (ns, dev, addr) in [
+        (&cli, "eth0", "2001:db8:1::2/64"),
+        (&gw, "gw0", "2001:db8:1::1/64"),
+        (&gw, "gw1", "2001:db8:2::1/64"),
+        (&srv, "eth0", "2001:db8:2::2/64"),
+    ] {
+        // nodad: usable at once, no duplicate address detection delay
+        ns.ok(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"]);
+    }
+    cli.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1::1",
+    ]);
+    srv.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:2::1",
+    ]);
+    Topo { cli, gw, srv }
+}
+
+/// Sends `count` UDP datagrams from cli to srv:port over IPv4.
+fn send_udp(t: &Topo, port: u16, payload: &str, count: usize) {
+    send_udp_to(t, "198.51.100.2", port, payload, count)
+}
+
+/// Sends `count` UDP datagrams from cli to `addr`:port.
+fn send_udp_to(t: &Topo, addr: &str, port: u16, payload: &str, count: usize) {
+    for _ in 0..count {
+        t.cli.ok(&[
+            "bash",
+            "-c",
+            &format!("printf '%s' '{payload}' > /dev/udp/{addr}/{port}"),
+        ]);
+    }
+}
+
+/// Opens a TCP connection cli -> srv:port, sends `data`, returns what the server received.
+/// Bounded: the listener and the client each give up after a few seconds.
+fn tcp_send(t: &Topo, port: u16, data: &str) -> String {
+    let server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.srv.name,
+            "timeout",
+            "4",
+            "nc",
+            "-l",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nc");
+    // wait (bounded) until the listener is up
+    for _ in 0..50 {
+        let ss = t.srv.ok(&["ss", "-ltnH", &format!("sport = :{port}")]);
+        if !ss.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    t.cli.ok(&[
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        &format!("exec 3<>/dev/tcp/198.51.100.2/{port}; printf '%s' '{data}' >&3; sleep 1"),
+    ]);
+    let out = server.wait_with_output().expect("nc output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Packets counted by srv's observation counter for a UDP port.
+fn arrived(t: &Topo, port: u16) -> u64 {
+    let out = t.srv.ok(&["nft", "-j", "list", "table", "inet", "obs"]);
+    counter_by_comment(&out, &format!("port {port}"))
+}
+
+/// Sum of packet counters of the rules whose comment starts with `prefix`.
+fn counter_by_comment(json: &str, prefix: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(json).expect("nft json");
+    let mut total = 0;
+    for o in v["nftables"].as_array().into_iter().flatten() {
+        let r = &o["rule"];
+        if !r["comment"].as_str().is_some_and(|c| c.starts_with(prefix)) {
+            continue;
+        }
+        for e in r["expr"].as_array().into_iter().flatten() {
+            if let Some(p) = e["counter"]["packets"].as_u64() {
+                total += p;
+            }
+        }
+    }
+    total
+}
+
+/// Packets counted by the xt NFQUEUE steering rules in gw (both families).
+fn steered(t: &Topo) -> u64 {
+    steered_proto(t, "")
+}
+
+/// Same, only the steering rules whose line mentions `proto` (e.g. "udp").
+fn steered_proto(t: &Topo, proto: &str) -> u64 {
+    let mut total = 0;
+    for bin in ["iptables-nft", "ip6tables-nft"] {
+        let out = t.gw.ok(&[bin, "-L", "VERDICT", "-v", "-x", "-n"]);
+        for line in out
+            .lines()
+            .filter(|l| l.contains("NFQUEUE") && l.contains(proto))
+        {
+            total += line
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn rules() -> Vec<Rule> {
+    // sid 9000001: header-only drop of UDP to port 7001
+    let mut a = rule(9000001, Action::Drop, Protocol::Udp);
+    a.dst_ports = PortSet::range(7001, 7001);
+    // sid 9000002: drop UDP to 7002 whose payload starts with "EVIL"
+    let mut b = rule(9000002, Action::Drop, Protocol::Udp);
+    b.dst_ports = PortSet::range(7002, 7002);
+    b.payload.push(fixed(b"EVIL", 0, false, false));
+    // sid 9000003: queued (unanchored content) on UDP 7003 only: the steering's positive control
+    let mut c = rule(9000003, Action::Alert, Protocol::Udp);
+    c.dst_ports = PortSet::range(7003, 7003);
+    c.payload.push(anywhere(b"needle", false));
+    // sid 9000004: drop TCP to 7100 whose segment payload starts with "EVIL" (@ih skips the
+    // TCP header including its options)
+    let mut d = rule(9000004, Action::Drop, Protocol::Tcp);
+    d.dst_ports = PortSet::range(7100, 7100);
+    d.payload.push(fixed(b"EVIL", 0, false, false));
+    // sid 9000005: nocase anchored content: "evil" in any case at offset 2 of UDP to 7005
+    let mut e = rule(9000005, Action::Drop, Protocol::Udp);
+    e.dst_ports = PortSet::range(7005, 7005);
+    e.payload.push(fixed(b"evil", 2, true, false));
+    vec![a, b, c, d, e]
+}
+
+#[test]
+fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace() {
+    require_root!();
+    let t = topo();
+    t.srv.ok(&[
+        "nft",
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
+         add rule inet obs in udp dport 7000 counter comment \"port 7000\"; \
+         add rule inet obs in udp dport 7001 counter comment \"port 7001\"; \
+         add rule inet obs in udp dport 7002 counter comment \"port 7002\"; \
+         add rule inet obs in udp dport 7003 counter comment \"port 7003\"; \
+         add rule inet obs in udp dport 7005 counter comment \"port 7005\"",
+    ]);
+    // The operator's own rules on the gateway, which verdict must not touch.
+    t.gw.ok(&["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
+    t.gw.ok(&[
+        "iptables-nft",
+        "-A",
+        "FORWARD",
+        "-p",
+        "udp",
+        "--dport",
+        "9",
+        "-j",
+        "ACCEPT",
+    ]);
+    t.gw.ok(&[
+        "ip6tables-nft",
+        "-A",
+        "FORWARD",
+        "-p",
+        "udp",
+        "--dport",
+        "9",
+        "-j",
+        "ACCEPT",
+    ]);
+    let before = t.gw.ok(&["nft", "list", "ruleset"]);
+
+    let c = compile(&rules(), &CompileOptions::default());
+    let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
+    assert_eq!(fates, ["kernel", "kernel", "queue", "kernel", "kernel"]);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    let script = render_text(&c.kernel, &opts);
+    t.gw.nft_check(&script, false).expect("nft -c");
+    t.gw.nft_load(&script, false).expect("nft -f");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        t.gw.ok(&argv);
+    }
+    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+
+    send_udp(&t, 7000, "control", 3);
+    send_udp(&t, 7001, "anything", 3);
+    send_udp(&t, 7002, "EVIL payload", 3);
+    send_udp(&t, 7002, "GOOD payload", 2);
+    send_udp(&t, 7002, "evil lowercase is not EVIL", 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 7000), 3, "control traffic passes");
+    assert_eq!(arrived(&t, 7001), 0, "header-only drop enforced");
+    assert_eq!(counter_by_comment(&table, "sid:9000001 "), 3);
+    assert_eq!(
+        arrived(&t, 7002),
+        3,
+        "only the EVIL-prefixed datagrams are dropped"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 3);
+    send_udp(&t, 7005, "..EvIl", 2);
+    send_udp(&t, 7005, "..evil", 1);
+    send_udp(&t, 7005, "..ev1l", 1);
+    send_udp(&t, 7005, "EVIL..", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7005),
+        2,
+        "nocase matches letters in any case, digits exactly"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000005 "), 3);
+    // A drop blocks the rest of its flow: on one socket (one 5-tuple, confirmed in conntrack by
+    // a first harmless datagram), the datagram after the bad one is dropped too, by the
+    // flow-block rule. (A flow whose very first packet is dropped never gets a conntrack
+    // entry to mark; for TCP that is a dropped SYN, so there is no connection to block.)
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "exec 3>/dev/udp/198.51.100.2/7002; printf 'GOOD before' >&3; sleep 0.1; \
+         printf 'EVIL middle' >&3; sleep 0.1; printf 'GOOD after' >&3",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7002),
+        4,
+        "GOOD before arrives, GOOD after is blocked with its flow"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 4);
+    assert_eq!(counter_by_comment(&table, "verdict: rest of a flow"), 1);
+    assert_eq!(tcp_send(&t, 7100, "GOOD tcp data"), "GOOD tcp data");
+    assert_eq!(
+        tcp_send(&t, 7100, "EVIL tcp data"),
+        "",
+        "the segment never arrives"
+    );
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        counter_by_comment(&table, "sid:9000004 "),
+        1,
+        "retransmissions hit the flow block"
+    );
+    assert!(counter_by_comment(&table, "verdict: rest of a flow") >= 2);
+    assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
+    // The same over IPv6 (the plan's rules here are family independent: one inet rule each).
+    t.cli
+        .ok(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"]);
+    send_udp_to(&t, "2001:db8:2::2", 7001, "anything", 2);
+    send_udp_to(&t, "2001:db8:2::2", 7002, "EVIL over v6", 1);
+    send_udp_to(&t, "2001:db8:2::2", 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 7001), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000001 "), 5);
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 5);
+    assert_eq!(arrived(&t, 7000), 4, "v6 control traffic passes");
+    assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
+    // Positive control: traffic for the queued rule is steered (bypass: no engine listens).
+    send_udp(&t, 7003, "hay needle hay", 2);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(steered(&t), 2);
+    assert_eq!(
+        arrived(&t, 7003),
+        2,
+        "queue bypass lets traffic through without an engine"
+    );
+
+    // Removal: verdict's table and its xt chain only.
+    t.gw.ok(&["nft", "delete", "table", "inet", "verdict"]);
+    for bin in ["iptables-nft", "ip6tables-nft"] {
+        t.gw.ok(&[bin, "-D", "FORWARD", "-j", "VERDICT"]);
+        t.gw.ok(&[bin, "-F", "VERDICT"]);
+        t.gw.ok(&[bin, "-X", "VERDICT"]);
+    }
+    let after = t.gw.ok(&["nft", "list", "ruleset"]);
+    assert_eq!(
+        before, after,
+        "removing verdict leaves the ruleset as it was"
+    );
+    send_udp(&t, 7001, "anything", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(arrived(&t, 7001), 1, "nothing is enforced any more");
+}
+
+#[test]
+fn a_script_that_fails_to_load_leaves_the_previous_ruleset_intact() {
+    require_root!();
+    let ns = Netns::new("atomic");
+    let c = compile(&rules(), &CompileOptions::default());
+    let xt = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    ns.nft_load(&render_text(&c.kernel, &xt), false)
+        .expect("first load");
+    let before = ns.ok(&["nft", "list", "ruleset"]);
+    // 1. a syntax error at the end of an otherwise valid script
+    let mut broken = render_text(&c.kernel, &xt);
+    broken.push_str("add rule inet verdict forward @ih,0,256 0x00 drop\n");
+    assert!(ns.nft_load(&broken, false).is_err());
+    assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+    // 2. a script the kernel refuses part-way (here: a rule the kernel lacks support for, or,
+    // where it has it, a jump to a missing chain) after the table was already deleted in the
+    // same transaction
+    let mut kernel_refused = render_text(&c.kernel, &xt);
+    kernel_refused.push_str("add rule inet verdict forward jump nonexistent\n");
+    assert!(ns.nft_load(&kernel_refused, false).is_err());
+    assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+    let nftq = RenderOptions {
+        queue: QueueMechanism::NftQueue,
+        ..Default::default()
+    };
+    let queue_script = render_text(&c.kernel, &nftq);
+    if ns.nft_load(&queue_script, false).is_err() {
+        // CONFIG_NFT_QUEUE unset: the whole replace was rolled back.
+        assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+    }
+}
+
+#[test]
+fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
+    require_root!();
+    use verdict_compiler::check::{self, LoadOptions};
+    use verdict_compiler::vars::Vars;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default.rules");
+    let text = std::fs::read_to_string(path).expect("rules/default.rules");
+    let mut vars = Vars::default();
+    vars.set("HOME_NET", "[198.51.100.0/24,2001:db8:2::/64]");
+    let (_, loaded) = check::load_str(
+        "default.rules",
+        &text,
+        &LoadOptions {
+            vars,
+            ..Default::default()
+        },
+    );
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "default.rules must load cleanly"
+    );
+    let c = compile(&loaded.rules, &CompileOptions::default());
+    let t = topo();
+    t.srv.ok(&[
+        "nft",
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
+         add rule inet obs in udp dport 123 counter comment \"port 123\"; \
+         add rule inet obs in udp dport 1900 counter comment \"port 1900\"; \
+         add rule inet obs in udp dport 7000 counter comment \"port 7000\"",
+    ]);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    t.gw.nft_load(&render_text(&c.kernel, &opts), false)
+        .expect("nft -f");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        t.gw.ok(&argv);
+    }
+    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+    // Only UDP: the ICMP port-unreachable answers srv sends back are steered (an ICMP
+    // threshold rule is queued), as they should be.
+    let steered_before = steered_proto(&t, "udp");
+    // sid 9000003: SSDP from outside (header only); sid 9000012: NTP monlist (anchored bytes)
+    send_udp(&t, 1900, "M-SEARCH * HTTP/1.1", 2);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    // an ordinary NTP client request (mode 3) is not monlist
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x1b\\x00\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    send_udp(&t, 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 1900), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000003 "), 2);
+    assert_eq!(arrived(&t, 123), 1, "only the mode 3 request arrives");
+    assert_eq!(counter_by_comment(&table, "sid:9000012 "), 2);
+    assert_eq!(arrived(&t, 7000), 1);
+    assert_eq!(
+        steered_proto(&t, "udp"),
+        steered_before,
+        "none of this traffic reached the queue steering"
+    );
+    assert!(
+        steered_proto(&t, "icmp") >= 2,
+        "the unreachables were steered"
+    );
+}

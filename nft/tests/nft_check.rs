@@ -1,0 +1,241 @@
+//! `nft -c -f` accepts what the renderer emits for every kind of match, as text and JSON,
+//! checked against the running kernel inside a throwaway network namespace.
+
+mod common;
+
+use common::*;
+use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::ir::*;
+use verdict_nft::render::{render_json, render_text, xt_commands, QueueMechanism, RenderOptions};
+
+/// One rule per kind of kernel match, plus queued rules for steering.
+fn sample_rules() -> Vec<Rule> {
+    let mut v = Vec::new();
+    // header-only drop on a port, v4 source prefix list
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.dst_ports = PortSet::range(23, 23);
+    r.src = v4(&[(0x0a00_0000, 8), (0xc0a8_0000, 16)]);
+    v.push(r);
+    // negated address set ($EXTERNAL_NET style), port range set, ttl, both families
+    let mut r = rule(2, Action::Alert, Protocol::Udp);
+    r.src = v4(&[(0x0a00_0000, 8)]).complement();
+    r.dst_ports = PortSet::from_ranges(vec![(53, 53), (5000, 6000)]);
+    r.header.push(HeaderTest::Ttl(NumCmp::Lt(5)));
+    r.header
+        .push(HeaderTest::Dsize(NumCmp::RangeInclusive(10, 20)));
+    v.push(r);
+    // tcp flags and window, sdrop
+    let mut r = rule(3, Action::Sdrop, Protocol::Tcp);
+    r.header.push(HeaderTest::Flags(TcpFlags {
+        flags: 0x03,
+        mode: FlagMode::All,
+        ignore: 0,
+    }));
+    r.header.push(HeaderTest::Window(NumCmp::Eq(1024)));
+    v.push(r);
+    let mut r = rule(4, Action::Alert, Protocol::Tcp);
+    r.header.push(HeaderTest::Flags(TcpFlags {
+        flags: 0x02,
+        mode: FlagMode::Exact,
+        ignore: 0xc0,
+    }));
+    r.header.push(HeaderTest::Seq(NumCmp::Eq(0)));
+    v.push(r);
+    let mut r = rule(5, Action::Alert, Protocol::Tcp);
+    r.header.push(HeaderTest::Flags(TcpFlags {
+        flags: 0x29,
+        mode: FlagMode::Any,
+        ignore: 0,
+    }));
+    v.push(r);
+    // icmp type/code in both families
+    let mut r = rule(6, Action::Drop, Protocol::Icmp);
+    r.header.push(HeaderTest::Itype(NumCmp::Eq(8)));
+    r.header.push(HeaderTest::Icode(NumCmp::Gt(0)));
+    v.push(r);
+    // anchored content, nocase mask, a 20-byte chain, negated content inside the known length
+    let mut r = rule(7, Action::Drop, Protocol::Tcp);
+    r.payload.push(fixed(b"GET /admin", 0, true, false));
+    v.push(r);
+    let mut r = rule(8, Action::Reject(RejectTarget::Src), Protocol::Tcp);
+    r.payload
+        .push(fixed(b"0123456789abcdefghij", 4, false, false));
+    r.payload.push(fixed(b"\x00\x01", 6, false, true));
+    v.push(r);
+    let mut r = rule(9, Action::Reject(RejectTarget::Src), Protocol::Udp);
+    r.payload.push(fixed(b"\xde\xad\xbe\xef", 0, false, false));
+    v.push(r);
+    // ip proto, ip-level header rule over both families
+    let mut r = rule(10, Action::Alert, Protocol::Ip);
+    r.header.push(HeaderTest::IpProto(NumCmp::Eq(47)));
+    v.push(r);
+    // IPv6 addresses
+    let mut r = rule(11, Action::Drop, Protocol::Tcp);
+    r.dst = IpSet {
+        v4: RangeSet::empty(),
+        v6: RangeSet::range(
+            0x2001_0db8_0000_0000_0000_0000_0000_0000,
+            0x2001_0db8_ffff_ffff_ffff_ffff_ffff_ffff,
+        ),
+    };
+    r.dst_ports = PortSet::range(80, 80).complement();
+    v.push(r);
+    // bidirectional drop (two rules)
+    let mut r = rule(12, Action::Drop, Protocol::Tcp);
+    r.direction = Direction::Both;
+    r.src_ports = PortSet::range(6667, 6667);
+    v.push(r);
+    // a msg with quotes and a long tail
+    let mut r = rule(13, Action::Alert, Protocol::Tcp);
+    r.meta.msg = format!("say \"hi\" {}", "x".repeat(300));
+    r.dst_ports = PortSet::range(1, 1);
+    v.push(r);
+    // queued: unanchored content on 80, pcre on udp any port, icmp
+    let mut r = rule(20, Action::Alert, Protocol::Tcp);
+    r.dst_ports = PortSet::from_ranges(vec![(80, 80), (8080, 8081)]);
+    r.payload.push(anywhere(b"evil", true));
+    v.push(r);
+    let mut r = rule(21, Action::Alert, Protocol::Udp);
+    r.flow.to_server = Some(true);
+    v.push(r);
+    let mut r = rule(22, Action::Alert, Protocol::Icmp);
+    r.flowbits.push(Flowbits {
+        cmd: FlowbitCmd::IsSet,
+        names: vec!["x".into()],
+        op: BitsOp::All,
+        group: None,
+    });
+    v.push(r);
+    v
+}
+
+#[test]
+fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
+    require_root!();
+    let rules = sample_rules();
+    let c = compile(&rules, &CompileOptions::default());
+    for (sid, fate) in &c.fates {
+        let expect_queue = sid.0 >= 20;
+        assert_eq!(
+            fate.name(),
+            if expect_queue { "queue" } else { "kernel" },
+            "sid {sid}: {fate:?}"
+        );
+    }
+    let ns = Netns::new("chk");
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        queues: (0, 1),
+        ..Default::default()
+    };
+    let text = render_text(&c.kernel, &opts);
+    ns.nft_check(&text, false)
+        .unwrap_or_else(|e| panic!("nft -c rejected:\n{e}\n{text}"));
+    let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
+    ns.nft_check(&json, true)
+        .unwrap_or_else(|e| panic!("nft -j -c rejected:\n{e}\n{json}"));
+    // Load both for real and compare what the kernel holds: the JSON and text forms must be
+    // the same ruleset.
+    ns.nft_load(&text, false).unwrap();
+    let from_text = ns.ok(&["nft", "list", "table", "inet", "verdict"]);
+    ns.nft_load(&json, true).unwrap();
+    let from_json = ns.ok(&["nft", "list", "table", "inet", "verdict"]);
+    assert_eq!(from_text, from_json);
+    assert!(
+        from_text.contains("@ih,0,80 & 0xdfdfdfffffdfdfdfdfdf == 0x474554202f41444d494e"),
+        "{from_text}"
+    );
+    assert!(from_text.contains("@ih,48,16 != 0x1"), "{from_text}");
+    // xt steering commands are accepted by iptables-nft in the namespace.
+    let cmds = xt_commands(&c.kernel, &opts);
+    assert!(!cmds.is_empty());
+    for cmd in &cmds {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        ns.ok(&argv);
+    }
+    let listed = ns.ok(&["iptables-nft", "-S", "VERDICT"]);
+    assert!(listed.contains("--dports 80,8080:8081"), "{listed}");
+    assert!(listed.contains("--queue-balance 0:1"), "{listed}");
+}
+
+#[test]
+fn nft_queue_steering_is_valid_syntax_even_where_the_kernel_lacks_it() {
+    require_root!();
+    let c = compile(&sample_rules(), &CompileOptions::default());
+    let ns = Netns::new("q");
+    let opts = RenderOptions {
+        queue: QueueMechanism::NftQueue,
+        queues: (2, 3),
+        ..Default::default()
+    };
+    let text = render_text(&c.kernel, &opts);
+    assert!(text.contains("queue num 2-3 bypass,fanout"), "{text}");
+    assert!(xt_commands(&c.kernel, &opts).is_empty());
+    // Either the kernel has the queue expression, or it refuses with ENOENT; a syntax error
+    // would be reported by nft itself before the kernel is asked.
+    if let Err(e) = ns.nft_check(&text, false) {
+        assert!(
+            e.contains("No such file or directory"),
+            "unexpected nft error: {e}"
+        );
+    }
+    let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
+    if let Err(e) = ns.nft_check(&json, true) {
+        assert!(
+            e.contains("No such file or directory"),
+            "unexpected nft -j error: {e}"
+        );
+    }
+}
+
+#[test]
+fn xt_string_rules_are_accepted_by_iptables_nft() {
+    require_root!();
+    let mut a = rule(30, Action::Drop, Protocol::Udp);
+    a.dst_ports = PortSet::from_ranges(vec![(514, 514), (1514, 1520)]);
+    a.src = v4(&[(0xc000_0200, 24)]);
+    a.payload.push(anywhere(b"$(", false));
+    let mut b = rule(31, Action::Alert, Protocol::Tcp);
+    b.payload.push(anywhere(b"Evil|\x00", true));
+    // two contents: order would be lost in xt, so it stays queued
+    let mut q = rule(32, Action::Alert, Protocol::Tcp);
+    q.payload.push(anywhere(b"one", false));
+    q.payload.push(anywhere(b"two", false));
+    let c = compile(
+        &[a, b, q],
+        &CompileOptions {
+            xt_string: true,
+            ..Default::default()
+        },
+    );
+    let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
+    assert_eq!(fates, ["kernel", "kernel", "queue"]);
+    // sid 30 is v4-only (source 192.0.2.0/24), sid 31 both families
+    assert_eq!(c.kernel.xt_string.len(), 3);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        xt_string: true,
+        ..Default::default()
+    };
+    let ns = Netns::new("xts");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        ns.ok(&argv);
+    }
+    let listed = ns.ok(&["iptables-nft", "-S", "VERDICT"]);
+    assert!(
+        listed.contains("-s 192.0.2.0/24 -p udp -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo bm --from 28"),
+        "{listed}"
+    );
+    assert!(listed.contains("--icase"), "{listed}");
+    assert!(
+        listed.contains("-j NFLOG --nflog-prefix \"sid:30 \" --nflog-group 1"),
+        "{listed}"
+    );
+    assert!(listed.contains("-j DROP"), "{listed}");
+    let listed6 = ns.ok(&["ip6tables-nft", "-S", "VERDICT"]);
+    assert!(
+        listed6.contains("--from 60"),
+        "tcp over v6: 40 + 20 bytes of headers at least: {listed6}"
+    );
+}
