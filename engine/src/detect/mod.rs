@@ -112,6 +112,7 @@ pub struct DetectConfig {
 #[derive(Debug)]
 struct RuleInfo {
     msg: Arc<str>,
+    /// The classtype's description (what EVE and fast.log show).
     classtype: Option<Arc<str>>,
     threshold: Option<verdict_compiler::ir::Threshold>,
     src_any: bool,
@@ -161,7 +162,10 @@ impl Detector {
             .iter()
             .map(|p| RuleInfo {
                 msg: Arc::from(p.msg.as_str()),
-                classtype: p.classtype.as_deref().map(Arc::from),
+                classtype: p
+                    .classtype
+                    .as_deref()
+                    .map(|c| Arc::from(crate::output::eve::classification(c))),
                 threshold: cfg.thresholds.threshold_for(p.gid.0, p.sid.0, p.threshold),
                 src_any: p.src.is_any(),
                 dst_any: p.dst.is_any(),
