@@ -389,3 +389,26 @@ fn retransmissions_do_not_duplicate_alerts_out_of_order_segments_match() {
     let (_, a) = run(&mut w, &rx, &pkts);
     assert_eq!(a, vec![(90, 4), (91, 7)]);
 }
+
+#[test]
+fn pass_passes_a_tcp_connection_but_only_the_udp_packet() {
+    let img = image(
+        vec![
+            prog(95, Action::Pass, L4::Any, vec![content(b"trusted")]),
+            prog(96, Action::Alert, L4::Any, vec![content(b"bad")]),
+        ],
+        &[],
+    );
+    let (mut w, rx) = worker(&img, false);
+    let (_, a) = run(&mut w, &rx, &session(40000, 80, &[b"trusted", b"bad"]));
+    assert_eq!(a, vec![]);
+    let (_, a) = run(
+        &mut w,
+        &rx,
+        &[
+            udp(CLI, SRV, 5000, 53, b"trusted"),
+            udp(CLI, SRV, 5000, 53, b"bad"),
+        ],
+    );
+    assert_eq!(a, vec![(96, 2)]);
+}

@@ -9,7 +9,8 @@
 //! by one packet is visible to rules testing it on that same packet) → action resolution.
 //!
 //! Action resolution follows Suricata's default action order (pass, drop, reject, alert):
-//! - a matching `pass` rule wins: no alerts, the packet and the rest of its flow are accepted;
+//! - a matching `pass` rule wins: no alerts, the packet is accepted (for TCP, the rest of
+//!   its connection too, as Suricata does);
 //! - otherwise the first matching `drop`/`sdrop` rule (in rule order), else the first
 //!   `reject*` rule, decides the verdict; every matching rule except `sdrop` and
 //!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
@@ -477,7 +478,9 @@ impl Worker {
             .filter(acting)
             .any(|m| det.programs[m.prog as usize].action == Action::Pass)
         {
-            flow.passed = true;
+            // As Suricata: a pass on a TCP connection passes the whole flow; elsewhere only
+            // the packet.
+            flow.passed = ip.proto == 6;
             return self.finish(Verdict::Accept);
         }
         let inline = det.cfg.inline;
