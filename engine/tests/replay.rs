@@ -359,3 +359,29 @@ mod arbitrary_files {
         }
     }
 }
+
+#[test]
+fn ipv6_fragments_are_reassembled_in_replay() {
+    let d = TempDir::new("frag6");
+    let big = udp6(
+        v6(2, 1),
+        v6(2, 2),
+        5000,
+        53,
+        &[b"x".repeat(150), b"bad-dns".to_vec(), b"y".repeat(150)].concat(),
+    );
+    let mut frames = fragment_ipv6(&big, 96, 77);
+    frames.reverse(); // out of order
+    let n = frames.len() as u64;
+    let f = d.path().join("frag6.pcap");
+    write_pcap(
+        &f,
+        DataLink::ETHERNET,
+        &frames.iter().map(|p| eth(p, &[])).collect::<Vec<_>>(),
+        None,
+    );
+    let (s, res) = replay(&rules(), &[f], d.path(), ReplayOptions::default(), false);
+    assert!(res[0].is_ok());
+    assert_eq!(s.reassembled, 1);
+    assert_eq!(alerts(&read_eve(d.path())), vec![(101, n)]);
+}
