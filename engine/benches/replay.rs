@@ -380,7 +380,7 @@ fn image(text: &str, include_commented: bool, image_all: bool) -> (usize, RuleSe
 }
 
 fn run(name: &str, rules: usize, img: &RuleSetImage, pcap: &Path, out: &Path) {
-    run_with(name, rules, img, pcap, out, Strategy::default())
+    run_cfg(name, rules, img, pcap, out, Strategy::default(), None)
 }
 
 fn run_with(
@@ -391,6 +391,18 @@ fn run_with(
     out: &Path,
     prefilter: Strategy,
 ) {
+    run_cfg(name, rules, img, pcap, out, prefilter, None)
+}
+
+fn run_cfg(
+    name: &str,
+    rules: usize,
+    img: &RuleSetImage,
+    pcap: &Path,
+    out: &Path,
+    prefilter: Strategy,
+    inspect_depth: Option<u64>,
+) {
     let load = Instant::now();
     let det = Arc::new(
         Detector::new(
@@ -398,6 +410,7 @@ fn run_with(
             &DetectConfig {
                 inline: true,
                 prefilter,
+                inspect_depth,
                 ..Default::default()
             },
         )
@@ -603,6 +616,15 @@ fn main() {
             );
         }
     }
+    run_cfg(
+        "bulk: incl. commented, depth 1 MB",
+        n,
+        &img,
+        &bulk,
+        &dir.join("ob"),
+        Strategy::default(),
+        Some(1 << 20),
+    );
     let _ = std::fs::remove_dir_all(&dir);
     println!();
     println!("Gbit/s and Mpps per core = captured bytes / packets over the replay thread's CPU time (best of 3);");

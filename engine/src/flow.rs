@@ -87,6 +87,8 @@ pub struct Flow {
     pub last_seen: Duration,
     /// Packets seen.
     pub packets: u64,
+    /// Payload bytes seen so far: [to server, to client].
+    pub payload_bytes: [u64; 2],
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
     recent_alerts: Option<Box<[(u32, u32); 8]>>,
     recent_next: u8,
@@ -312,6 +314,7 @@ impl FlowTable {
                 passed: false,
                 last_seen: now,
                 packets: 0,
+                payload_bytes: [0, 0],
                 recent_alerts: None,
                 recent_next: 0,
             }
@@ -319,6 +322,7 @@ impl FlowTable {
         let to_server = flow.client_is_lo == src_is_lo;
         flow.last_seen = flow.last_seen.max(now);
         flow.packets += 1;
+        flow.payload_bytes[usize::from(!to_server)] += pkt.payload().len() as u64;
         if to_server {
             flow.seen_to_server = true;
         } else {

@@ -107,6 +107,12 @@ pub struct DetectConfig {
     pub disabled: Vec<u32>,
     /// Prefilter automaton layout.
     pub prefilter: crate::prefilter::Strategy,
+    /// Inspect payloads only within the first N bytes of each flow direction (like
+    /// Suricata's `stream.reassembly.depth` or Snort's flow depth); later packets still run
+    /// header, flow and flowbit tests (`dsize` included) but no payload test. `None` (the
+    /// default) inspects everything. A bulk transfer past the depth then costs almost
+    /// nothing — at the price that an attacker can hide content behind that many bytes.
+    pub inspect_depth: Option<u64>,
 }
 
 /// Per-rule static data the hot path needs besides the compiled tests.
@@ -418,7 +424,17 @@ impl Worker {
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let has_ports = matches!(ip.proto, 6 | 17 | 132);
-        let payload = parsed.payload();
+        let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
+            // Bytes of this direction before this packet: the packet that crosses the depth
+            // is still inspected in full.
+            let seen = flow.payload_bytes[usize::from(!pflow.to_server)];
+            seen.saturating_sub(parsed.payload().len() as u64) >= d
+        });
+        let payload = if over_depth {
+            &[][..]
+        } else {
+            parsed.payload()
+        };
         let cands = det.prefilter.candidates(
             Class::of_proto(ip.proto),
             sport,
@@ -537,7 +553,7 @@ impl Worker {
             if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
                 continue;
             }
-            if let (Some(seq), false) = (tcp_seq, payload.is_empty()) {
+            if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
                 if !flow.note_alert(prog.sid.0, seq) {
                     continue;
                 }
