@@ -12,9 +12,12 @@
 #              queued, same worker code and queue flags, no detection)
 #   bare-nogso the same without the GSO flag (shows what the flag is worth)
 #   empty      verdict with an empty rule set
-#   probe      verdict with one never-matching content rule on tcp/udp any any (all TCP and
-#              UDP queued and run through the prefilter and VM)
-#   community  verdict with the Snort community rule set
+#   probe      verdict with never-matching content rules on tcp/udp/icmp any any (all TCP,
+#              UDP and ICMP queued and run through the prefilter and VM)
+#   community  verdict with the Snort community rule set (+ the ICMP probe rule, so that the
+#              ping latency is measured through the queue)
+#   big        25,000 rules: the community set with its commented-out rules enabled, copied
+#              with fresh sids until there are $BIG rules (startup time and RSS at scale)
 #
 # Columns: TCP throughput 1 and 4 streams (Gbit/s), UDP 64-byte datagrams received per
 # second, ping RTT avg and p99 (ms) and the p99 added over `none`, time to "ready" (ms) and the
@@ -26,7 +29,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-3}"
 SECS="${SECS:-3}"
 WORKERS="${WORKERS:-}"
-CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community}"
+CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community big}"
+BIG="${BIG:-25000}"
 COMMUNITY="${COMMUNITY:-$ROOT/../shared/rules/snort-community/community.rules}"
 VERDICT="${VERDICT:-$ROOT/target/release/verdict}"
 
@@ -69,7 +73,14 @@ ip netns exec "$SRV" iperf3 -s -B 198.51.100.2 -D --pidfile "$WORK/iperf.pid" >/
 sleep 0.3
 IPERF_PID="$(cat "$WORK/iperf.pid")"
 
-printf 'alert tcp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000001; rev:1;)\nalert udp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000002; rev:1;)\n' > "$WORK/probe.rules"
+# Never-matching content rules: they steer all TCP, UDP and ICMP (so ping measures the queue
+# path) through the prefilter and the VM without ever firing.
+{
+  printf 'alert tcp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000001; rev:1;)\n'
+  printf 'alert udp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000002; rev:1;)\n'
+} > "$WORK/probe.rules"
+printf 'alert icmp any any -> any any (msg:"bench probe"; content:"zq9vXk2pW"; sid:9000003; rev:1;)\n' > "$WORK/icmp.rules"
+cat "$WORK/icmp.rules" >> "$WORK/probe.rules"
 : > "$WORK/empty.rules"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[int((NR+1)/2)]}'; }
@@ -77,22 +88,31 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[i
 tcp_gbps() { # streams
   for _ in $(seq "$RUNS"); do
     ip netns exec "$CLI" iperf3 -c 198.51.100.2 -t "$SECS" -P "$1" -J 2>/dev/null \
-      | jq '.end.sum_received.bits_per_second / 1e9'
+      | jq '(.end.sum_received.bits_per_second // 0) / 1e9'
   done | median
 }
 
 udp_pps() {
   for _ in $(seq "$RUNS"); do
     ip netns exec "$CLI" iperf3 -c 198.51.100.2 -u -l 64 -b 0 -t "$SECS" -J 2>/dev/null \
-      | jq '(.end.sum.packets - .end.sum.lost_packets) / .end.sum.seconds | floor'
+      | jq '((.end.sum.packets // 0) - (.end.sum.lost_packets // 0)) / (.end.sum.seconds // 1) | floor'
   done | median
 }
 
-ping_stats() { # prints "avg p99" in ms
-  ip netns exec "$CLI" ping -c 300 -i 0.005 -q -W 1 198.51.100.2 >/dev/null 2>&1 || true
+ping_once() { # prints "avg p99" in ms for 300 pings 5 ms apart
   ip netns exec "$CLI" ping -c 300 -i 0.005 -W 1 198.51.100.2 2>/dev/null \
     | sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -g \
     | awk '{a[NR]=$1; s+=$1} END {if (NR==0) {print "nan nan"} else {i=int(NR*0.99); if (i<1) i=1; printf "%.3f %.3f\n", s/NR, a[i]}}'
+}
+
+ping_stats() { # prints "avg p99" in ms: medians over $RUNS rounds (p99 is noisy on a busy box)
+  ip netns exec "$CLI" ping -c 50 -i 0.005 -q -W 1 198.51.100.2 >/dev/null 2>&1 || true
+  local avgs=() p99s=() a p
+  for _ in $(seq "$RUNS"); do
+    read -r a p < <(ping_once)
+    avgs+=("$a"); p99s+=("$p")
+  done
+  echo "$(printf '%s\n' "${avgs[@]}" | median) $(printf '%s\n' "${p99s[@]}" | median)"
 }
 
 start_engine() { # args...; sets ENGINE_PID, READY_MS
@@ -106,7 +126,7 @@ start_engine() { # args...; sets ENGINE_PID, READY_MS
     if ! kill -0 "$ENGINE_PID" 2>/dev/null; then echo "engine failed:" >&2; cat "$log" >&2; exit 1; fi
     sleep 0.05
   done
-  READY_MS="$(sed -n 's/.*verdict: ready (\([0-9]*\) ms).*/\1/p' "$log" | head -1)"
+  READY_MS="$(sed -n 's/.*verdict: ready (\([0-9]*\) ms.*/\1/p' "$log" | head -1)"
   [[ -n "$READY_MS" ]] || { echo "engine never ready:" >&2; cat "$log" >&2; exit 1; }
 }
 
@@ -128,7 +148,18 @@ for c in $CONFIGS; do
     probe) start_engine -r "$WORK/probe.rules" ;;
     community)
       if [[ ! -f "$COMMUNITY" ]]; then echo "skipping community: $COMMUNITY not found" >&2; continue; fi
-      start_engine -r "$COMMUNITY" ;;
+      # Plus the never-matching ICMP rule, so ping crosses the queue with the community set.
+      start_engine -r "$COMMUNITY" "$WORK/icmp.rules" ;;
+    big)
+      if [[ ! -f "$COMMUNITY" ]]; then echo "skipping big: $COMMUNITY not found" >&2; continue; fi
+      sed -n 's/^# *//; /^\(alert\|drop\|reject\|pass\) /p' "$COMMUNITY" > "$WORK/one.rules"
+      n="$(wc -l < "$WORK/one.rules")"
+      : > "$WORK/big.rules"
+      for k in $(seq 0 $(( (BIG + n - 1) / n - 1 ))); do
+        K="$k" perl -pe 's/sid:\s*(\d+)\s*;/"sid:".($1+$ENV{K}*100000000).";"/e' "$WORK/one.rules" >> "$WORK/big.rules"
+      done
+      head -n "$BIG" "$WORK/big.rules" > "$WORK/big25k.rules"
+      start_engine -r "$WORK/big25k.rules" "$WORK/icmp.rules" ;;
     *) echo "unknown config $c" >&2; exit 1 ;;
   esac
   t1="$(tcp_gbps 1)"; t4="$(tcp_gbps 4)"; u="$(udp_pps)"

@@ -43,7 +43,15 @@ fn tcp_session_with_dropped_string_stalls() {
     let alerts = e.alerts(1000001, 1);
     assert!(!alerts.is_empty());
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
-    assert!(e.stats().queues.iter().map(|q| q.dropped).sum::<u64>() >= 1);
+    let stats = wait_for(Duration::from_secs(2), || {
+        Some(e.stats()).filter(|s| s.queues.iter().map(|q| q.dropped).sum::<u64>() >= 1)
+    })
+    .expect("the drop counter never moved");
+    // `verdict stats` names the rule that hit.
+    assert!(stats.rules.iter().any(|r| r.sid == 1000001 && r.hits >= 1), "{stats:?}");
+    let table = t.exec_ok(&t.gw, &[VERDICT, "stats", "--log-dir", e.dir.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains("1:1000001") && table.contains("evil"), "{table}");
 }
 
 #[test]
@@ -123,7 +131,7 @@ fn replace_rewrites_bytes_and_the_stream_stays_healthy() {
     let chunks: Vec<Vec<u8>> = (0..40)
         .map(|i| format!("line {i:03} has a secret inside\n").into_bytes())
         .collect();
-    let expected: Vec<u8> = chunks.concat().iter().copied().collect::<Vec<u8>>();
+    let expected: Vec<u8> = chunks.concat();
     let expected = String::from_utf8(expected)
         .unwrap()
         .replace("secret", "public");
@@ -401,4 +409,107 @@ fn sigterm_removes_everything_and_traffic_flows_again() {
         udp_exchange(&t, 5018, vec![b("DROPME")], P),
         vec![b("DROPME")]
     );
+}
+
+#[test]
+fn config_file_supplies_rules_disabled_sids_and_workers() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = std::env::temp_dir().join(format!("verdict-e2e-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("local.rules"),
+        "drop udp $EXTERNAL_NET any -> $HOME_NET 5019 (msg:\"a\"; content:\"AAA\"; sid:1000019; rev:1;)\n\
+         drop udp $EXTERNAL_NET any -> $HOME_NET 5019 (msg:\"b\"; content:\"BBB\"; sid:1000020; rev:1;)\n",
+    )
+    .unwrap();
+    // Relative paths are relative to the config file; HOME_NET makes srv "home".
+    std::fs::write(
+        dir.join("verdict.toml"),
+        "rules = \"local.rules\"\nlog_dir = \"log\"\ndisabled = [1000020]\n\
+         [engine]\nworkers = 1\nqueue = 7\n\
+         [vars]\nHOME_NET = \"198.51.100.0/24\"\nEXTERNAL_NET = \"!$HOME_NET\"\n",
+    )
+    .unwrap();
+    let cfg = dir.join("verdict.toml");
+    let mut v = t.spawn(
+        &t.gw,
+        &[live::VERDICT, "run", "--config", cfg.to_str().unwrap()],
+    );
+    let out = v
+        .wait_for("verdict: ready", Duration::from_secs(15))
+        .map(|_| v.output())
+        .unwrap();
+    assert!(
+        out.contains("queues 7-7 (1 workers)") && out.contains("1 disabled"),
+        "{out}"
+    );
+    let got = udp_exchange(&t, 5019, vec![b("AAA"), b("BBB")], P);
+    assert_eq!(got, vec![b("BBB")], "sid 1000020 is disabled");
+    assert!(dir.join("log/stats.json").exists());
+    v.signal(libc::SIGTERM);
+    assert!(v
+        .wait_exit(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ipv6_tcp_reject_and_udp_drop() {
+    require_netns!();
+    let t = Topology::new();
+    let _e = Engine::start(
+        &t,
+        "ipv6",
+        "reject tcp any any -> any 5021 (msg:\"v6 bad\"; content:\"BAD\"; sid:1000021; rev:1;)\n\
+         drop udp any any -> any 5022 (msg:\"v6 drop\"; content:\"DROPME\"; sid:1000022; rev:1;)\n",
+        &[],
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = t.in_ns(&t.srv, move || {
+        let l = std::net::TcpListener::bind((common::netns::SRV6, 5021)).unwrap();
+        let u = std::net::UdpSocket::bind((common::netns::SRV6, 5022)).unwrap();
+        tx.send(()).unwrap();
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        let end = loop {
+            match std::io::Read::read(&mut c, &mut buf) {
+                Ok(0) => break None,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break Some(e.kind()),
+            }
+        };
+        u.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut dgrams = Vec::new();
+        while let Ok(n) = u.recv(&mut buf) {
+            dgrams.push(buf[..n].to_vec());
+        }
+        (got, end, dgrams)
+    });
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let cli = t
+        .in_ns(&t.cli, || {
+            let sa: std::net::SocketAddr = "[2001:db8:2::2]:5021".parse().unwrap();
+            let mut c = std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(3)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            std::io::Write::write_all(&mut c, b"hello").unwrap();
+            std::thread::sleep(P);
+            std::io::Write::write_all(&mut c, b"BAD").unwrap();
+            let end = std::io::Read::read(&mut c, &mut [0u8; 8]).map_err(|e| e.kind());
+            for m in [&b"DROPME"[..], b"fine"] {
+                let u = std::net::UdpSocket::bind((common::netns::CLI6, 0)).unwrap();
+                u.send_to(m, "[2001:db8:2::2]:5022").unwrap();
+            }
+            end
+        })
+        .join()
+        .unwrap();
+    let (got, end, dgrams) = srv.join().unwrap();
+    assert_eq!(cli, Err(ErrorKind::ConnectionReset), "client");
+    assert_eq!(got, b"hello");
+    assert_eq!(end, Some(ErrorKind::ConnectionReset), "server");
+    assert_eq!(dgrams, vec![b("fine")]);
 }

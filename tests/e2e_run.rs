@@ -141,3 +141,95 @@ fn sigkill_during_iperf3_does_not_stop_the_transfer() {
     let _ = srv.wait_exit(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_full_queue_fails_open_while_the_engine_is_frozen() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = log_dir("failopen");
+    let d = dir.to_str().unwrap();
+    let mut srv = t.spawn(&t.srv, &["iperf3", "-s", "-1", "-B", SRV4]);
+    t.wait_listening(&t.srv, 5201, false, Duration::from_secs(5));
+    let mut v = t.spawn(
+        &t.gw,
+        &[
+            VERDICT,
+            "run",
+            "--accept-all",
+            "--workers",
+            "1",
+            "--queue-max-len",
+            "8",
+            "--log-dir",
+            d,
+        ],
+    );
+    v.wait_for("verdict: ready", Duration::from_secs(10))
+        .unwrap();
+    // Frozen, the engine reads nothing: after 8 packets the queue is full and the kernel
+    // accepts the rest instead of dropping them (fail-open), so new connections work.
+    v.signal(libc::SIGSTOP);
+    // A queue that is merely unserved holds packets; one that is full fails open. Fill it.
+    let ping = t.exec(&t.cli, &["ping", "-c", "12", "-i", "0.05", "-W", "1", SRV4]);
+    let text = String::from_utf8_lossy(&ping.stdout).into_owned();
+    assert!(
+        text.contains("12 packets transmitted, 4 received"),
+        "{text}"
+    );
+    let mut cli = t.spawn(&t.cli, &["iperf3", "-c", SRV4, "-t", "2", "-J"]);
+    let st = cli
+        .wait_exit(Duration::from_secs(15))
+        .expect("iperf3 client hung");
+    let out = cli.output();
+    v.signal(libc::SIGCONT);
+    assert!(
+        st.success(),
+        "iperf3 failed while the queue was full: {out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).expect("iperf3 -J output");
+    let bps = json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap();
+    assert!(bps > 1e7, "{bps} bit/s");
+    // Thawed, the engine still stops cleanly and removes its rules.
+    v.signal(libc::SIGTERM);
+    let st = v
+        .wait_exit(Duration::from_secs(10))
+        .expect("verdict did not stop");
+    assert!(st.success(), "{}", v.output());
+    no_leftovers(&t);
+    let _ = srv.wait_exit(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn steering_script_for_nft_queue_is_valid_nft() {
+    require_netns!();
+    use verdict_engine::nfq::QueueNum;
+    use verdict_nft::render::QueueMechanism;
+    // `nft -c` validates in the kernel without committing. Without CONFIG_NFT_QUEUE the only
+    // acceptable complaint is the missing queue expression, never a syntax error.
+    let caps = verdict_nft::apply::probe();
+    for queues in [vec![QueueNum(0)], vec![QueueNum(2), QueueNum(3)]] {
+        let (script, xt) = verdict_engine::run::steer_everything(&queues, QueueMechanism::NftQueue);
+        assert!(xt.is_empty());
+        let path = std::env::temp_dir().join(format!("verdict-steer-{}.nft", std::process::id()));
+        std::fs::write(&path, &script).unwrap();
+        let out = std::process::Command::new("nft")
+            .arg("-c")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if caps.queue == QueueMechanism::NftQueue {
+            assert!(out.status.success(), "{script}\n{err}");
+        } else {
+            assert!(
+                !err.contains("syntax error") && err.contains("No such file or directory"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -93,4 +93,7 @@ pub struct RuleAst<'a> {
     pub dst_ports: ListExpr<'a>,
     /// Options in order.
     pub options: Vec<OptionAst<'a>>,
+    /// Snort 3 short header (`alert http (...)`): addresses and ports were left out and are
+    /// `any` (their nodes have empty spans after the protocol).
+    pub short_header: bool,
 }

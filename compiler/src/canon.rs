@@ -4,7 +4,7 @@
 //! show what verdict understood.
 
 use crate::ir::*;
-use crate::keywords::{app, buffers, byte, content, flow, header, meta, numeric, pcre};
+use crate::keywords::{app, buffers, byte, content, flow, fwsam, header, meta, numeric, pcre};
 use std::fmt::Write as _;
 
 /// CIDR blocks covering `lo..=hi` exactly (largest blocks first), for a domain of `bits` bits.
@@ -43,10 +43,24 @@ fn cidrs(lo: u128, hi: u128, bits: u32) -> Vec<(u128, u32)> {
     out
 }
 
+/// `any`, or the shorter of the explicit CIDR list and the negated list of its complement
+/// (so `$EXTERNAL_NET` comes out as `![192.168.0.0/16,...]`).
 fn ipset_text(s: &IpSet) -> String {
     if s.is_any() {
         return "any".into();
     }
+    let direct = cidr_list(s);
+    let comp = s.complement();
+    if !comp.is_empty() {
+        let negated = cidr_list(&comp);
+        if negated.len() < direct.len() {
+            return format!("!{negated}");
+        }
+    }
+    direct
+}
+
+fn cidr_list(s: &IpSet) -> String {
     let mut parts = Vec::new();
     for &(lo, hi) in s.v4.ranges() {
         for (net, len) in cidrs(lo as u128, hi as u128, 32) {
@@ -248,6 +262,9 @@ pub fn to_text(r: &Rule) -> String {
             d.count,
             d.seconds
         );
+    }
+    if let Some(b) = &r.block {
+        let _ = write!(s, "fwsam:{}; ", fwsam::fwsam_text(b));
     }
     for rf in &m.references {
         let _ = write!(s, "reference:{},{}; ", rf.system, rf.id);

@@ -138,12 +138,17 @@ pub fn load(sources: &[Source], opts: &LoadOptions) -> Loaded {
                 .filter(|&&b| b == b'\n')
                 .count() as u32;
             line_pos = chunk.span.start;
+            let text = &src.text[chunk.span.range()];
+            let parsed = parse::parse_rule(text, chunk.span.start, fi, chunk.commented);
+            if chunk.commented && parsed.is_err() && !parse::looks_like_rule(text) {
+                // Prose that happens to start with an action word ("# alert on ...").
+                continue;
+            }
             summary.rules_parsed += 1;
             if chunk.commented {
                 summary.commented_parsed += 1;
             }
-            let text = &src.text[chunk.span.range()];
-            let result = parse::parse_rule(text, chunk.span.start, fi, chunk.commented)
+            let result = parsed
                 .map_err(|d| vec![d])
                 .and_then(|ast| lw.lower(&ast, fi, &src.name, line));
             let result = result.and_then(|l| {
@@ -202,4 +207,52 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> (Vec<Source>, Loa
     }];
     let loaded = load(&sources, opts);
     (sources, loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commented_rules_prose_and_warnings() {
+        let text = "# alert the admin when this fires, then drop it\n\
+                    # alert tcp any any -> any any (msg:\"off\"; sid:1;)\n\
+                    # alert tcp any any -> any any (msg:\"broken\"; sid:;)\n\
+                    alert tcp any any -> any any (msg:\"on\"; sid:2;)\n";
+        let (_, without) = load_str("t.rules", text, &LoadOptions::default());
+        assert_eq!((without.summary.rules_parsed, without.rules.len()), (1, 1));
+        let opts = LoadOptions {
+            include_commented: true,
+            ..LoadOptions::default()
+        };
+        let (_, with) = load_str("t.rules", text, &opts);
+        let s = &with.summary;
+        assert_eq!(
+            (s.rules_parsed, s.commented_parsed, s.commented_ok, s.ok),
+            (3, 2, 1, 2)
+        );
+        assert!(with.rules[0].origin.commented && with.rules[0].origin.line == 2);
+        assert_eq!(with.diagnostics.len(), 1);
+        assert_eq!(with.diagnostics[0].severity, Severity::Warning);
+        assert!(!with.has_errors());
+    }
+
+    #[test]
+    fn duplicate_sids_across_files_point_at_both() {
+        let a = Source {
+            name: "a.rules".into(),
+            text: "alert tcp any any -> any any (sid:5;)\n".into(),
+        };
+        let b = Source {
+            name: "b.rules".into(),
+            text: "\nalert udp any any -> any any (sid:5;)\n".into(),
+        };
+        let l = load(&[a, b], &LoadOptions::default());
+        assert_eq!(l.rules.len(), 1);
+        let d = &l.diagnostics[0];
+        assert_eq!(
+            (d.code, d.file, d.secondary[0].file),
+            (Code::DuplicateSid, 1, 0)
+        );
+    }
 }

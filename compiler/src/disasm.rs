@@ -39,11 +39,21 @@ pub fn escape_bytes(b: &[u8]) -> String {
     s
 }
 
-/// Text of an address set: `any`, or its intervals.
+/// Text of an address set: `any`, its intervals, or `!` and the complement's when shorter
+/// (`$EXTERNAL_NET` reads as `![10.0.0.0/8,...]`).
 pub fn ipset(s: &IpSet) -> String {
     if s.is_any() {
         return "any".into();
     }
+    let c = s.complement();
+    let len = |s: &IpSet| s.v4.ranges().len() + s.v6.ranges().len();
+    if !c.is_empty() && len(&c) < len(s) {
+        return format!("!{}", ranges(&c));
+    }
+    ranges(s)
+}
+
+fn ranges(s: &IpSet) -> String {
     let mut parts: Vec<String> = Vec::new();
     if s.v4.is_full() {
         parts.push("0.0.0.0/0".into());

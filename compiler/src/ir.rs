@@ -495,9 +495,11 @@ pub enum Operand {
 /// all map here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Buffer {
-    /// The packet's transport payload (or reassembled stream when available).
+    /// The packet's transport payload (or reassembled stream when available); `pkt_data`
+    /// switches back to it.
     Payload,
-    /// The raw packet payload (Snort `rawbytes`, `pkt_data`).
+    /// The raw packet payload, before any normalization (Snort 2 `rawbytes`, Snort 3
+    /// `raw_data`, pcre `B`).
     Raw,
     /// `file_data` / `file.data`.
     FileData,

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// Largest raw payload compare nft/the kernel accept in one expression (16 bytes = 128 bits).
 pub const MAX_COMPARE_BYTES: usize = 16;
+/// Conntrack mark bit a kernel drop sets on the connection, so the rest of the flow is dropped
+/// too (Snort/Suricata drop semantics) by the first rule of verdict's chain. One high bit,
+/// OR-ed in, so operators' own uses of the mark's other bits are left alone.
+pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
 /// Largest start offset (bytes) of one raw payload load: the kernel keeps it in a `u8`.
 pub const MAX_PAYLOAD_OFFSET: u32 = 255;
 
@@ -210,7 +214,7 @@ pub enum Match {
 pub enum KernelAction {
     /// log to the NFLOG group, let the packet continue
     Alert,
-    /// drop, logging first when `log`
+    /// drop and block the rest of the flow ([`FLOW_BLOCK_MARK`]), logging first when `log`
     Drop {
         /// emit an alert
         log: bool,
@@ -328,6 +332,12 @@ pub struct KernelPlan {
 }
 
 impl KernelPlan {
+    /// Whether some kernel rule drops, so the flow-block rule is needed.
+    pub fn blocks_flows(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.action, KernelAction::Drop { .. }))
+    }
     /// Sorts rules into evaluation order (stable, so rule-file order is kept inside a group).
     pub fn order(&mut self) {
         self.rules.sort_by_key(|r| r.action.rank());
@@ -962,28 +972,42 @@ pub fn cidrs(lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One family's address set as iptables can write it.
+enum XtAddrs {
+    /// no address of this family: the rule does not apply to it
+    Absent,
+    /// every address
+    Any,
+    /// a short list of prefixes
+    Prefixes(Vec<(u128, u8)>),
+}
 
-    #[test]
-    fn prefixes_and_ranges_format_like_nft() {
-        assert_eq!(prefix_len(0x0a00_0000, 0x0aff_ffff, 32), Some(8));
-        assert_eq!(prefix_len(0x0a00_0001, 0x0aff_ffff, 32), None);
-        assert_eq!(prefix_len(0, u32::MAX as u128, 32), Some(0));
-        assert_eq!(prefix_len(0, u128::MAX, 128), Some(0));
-        assert_eq!(
-            fmt_addr_range(Family::V4, (0x0a00_0000, 0x0aff_ffff)),
-            "10.0.0.0/8"
-        );
-        assert_eq!(
-            fmt_addr_range(Family::V4, (0xc000_0202, 0xc000_0202)),
-            "192.0.2.2"
-        );
-        assert_eq!(fmt_addr_range(Family::V4, (1, 3)), "0.0.0.1-0.0.0.3");
-        assert_eq!(cidrs(1, 6, 32), vec![(1, 32), (2, 31), (4, 31), (6, 32)]);
-        assert_eq!(cidrs(0, u32::MAX as u128, 32), vec![(0, 0)]);
+impl XtAddrs {
+    fn prefixes(self) -> Option<Vec<(u128, u8)>> {
+        match self {
+            XtAddrs::Prefixes(p) => Some(p),
+            _ => None,
+        }
     }
+}
+
+/// `None` when the set needs more prefixes than is reasonable for `-s`/`-d`.
+fn xt_addrs(s: &IpSet, family: Family) -> Option<XtAddrs> {
+    let (ranges, full, bits): (Vec<AddrRange>, bool, u32) = match family {
+        Family::V4 => (widen(&s.v4), s.v4.is_full(), 32),
+        Family::V6 => (s.v6.ranges().to_vec(), s.v6.is_full(), 128),
+    };
+    if ranges.is_empty() {
+        return Some(XtAddrs::Absent);
+    }
+    if full {
+        return Some(XtAddrs::Any);
+    }
+    let list: Vec<(u128, u8)> = ranges
+        .iter()
+        .flat_map(|&(a, b)| cidrs(a, b, bits))
+        .collect();
+    (list.len() <= 16).then_some(XtAddrs::Prefixes(list))
 }
 
 /// `--xt-string` translation of a rule with one unanchored content and plain header matches,
@@ -1051,26 +1075,9 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
     };
     let mut out = Vec::new();
     for family in [Family::V4, Family::V6] {
-        let addrs = |s: &IpSet| -> Option<Option<Option<Vec<(u128, u8)>>>> {
-            let (ranges, full, bits): (Vec<AddrRange>, bool, u32) = match family {
-                Family::V4 => (widen(&s.v4), s.v4.is_full(), 32),
-                Family::V6 => (s.v6.ranges().to_vec(), s.v6.is_full(), 128),
-            };
-            if ranges.is_empty() {
-                return Some(None); // family not matched at all
-            }
-            if full {
-                return Some(Some(None));
-            }
-            let list: Vec<(u128, u8)> = ranges
-                .iter()
-                .flat_map(|&(a, b)| cidrs(a, b, bits))
-                .collect();
-            (list.len() <= 16).then_some(Some(Some(list)))
-        };
-        let (src, dst) = match (addrs(&rule.src)?, addrs(&rule.dst)?) {
-            (Some(s), Some(d)) => (s, d),
-            _ => continue,
+        let (src, dst) = match (xt_addrs(&rule.src, family)?, xt_addrs(&rule.dst, family)?) {
+            (XtAddrs::Absent, _) | (_, XtAddrs::Absent) => continue,
+            (s, d) => (s.prefixes(), d.prefixes()),
         };
         let (min_ip, max_ip) = if family == Family::V4 {
             (20, 60)
@@ -1108,4 +1115,28 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
         });
     }
     (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_ranges_format_like_nft() {
+        assert_eq!(prefix_len(0x0a00_0000, 0x0aff_ffff, 32), Some(8));
+        assert_eq!(prefix_len(0x0a00_0001, 0x0aff_ffff, 32), None);
+        assert_eq!(prefix_len(0, u32::MAX as u128, 32), Some(0));
+        assert_eq!(prefix_len(0, u128::MAX, 128), Some(0));
+        assert_eq!(
+            fmt_addr_range(Family::V4, (0x0a00_0000, 0x0aff_ffff)),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            fmt_addr_range(Family::V4, (0xc000_0202, 0xc000_0202)),
+            "192.0.2.2"
+        );
+        assert_eq!(fmt_addr_range(Family::V4, (1, 3)), "0.0.0.1-0.0.0.3");
+        assert_eq!(cidrs(1, 6, 32), vec![(1, 32), (2, 31), (4, 31), (6, 32)]);
+        assert_eq!(cidrs(0, u32::MAX as u128, 32), vec![(0, 0)]);
+    }
 }

@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, content, flow, header, meta, numeric, pcre, KwError, Status,
+    self, app, byte, content, flow, fwsam, header, meta, numeric, pcre, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -219,7 +219,7 @@ impl State {
                     ContentError::Empty => (Code::BadValue, p.span, "empty"),
                 };
                 let d = self.err(code, span, e.to_string()).label(label);
-                if code != Code::BadValue || matches!(e, ContentError::Empty) {
+                if code != Code::BadValue {
                     d.also(p.span, "for this content");
                 }
             }
@@ -646,7 +646,7 @@ impl<'v> Lowerer<'v> {
             file,
             diags,
             buffer: Buffer::Payload,
-            legacy_sticky: legacy_is_sticky(&ast.options),
+            legacy_sticky: legacy_is_sticky(ast),
             payload: Vec::new(),
             pending: None,
             poisoned: false,
@@ -671,7 +671,12 @@ impl<'v> Lowerer<'v> {
             option(&mut st, o);
         }
         st.finish_pending();
-        if st.sid.is_none() {
+        // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
+        let sid_written = ast.options.iter().any(|o| {
+            o.name.text == "sid"
+                || (!st.diags.is_empty() && o.value.is_some_and(|v| v.text.contains("sid:")))
+        });
+        if st.sid.is_none() && !sid_written {
             let at = ast.options.last().map_or(ast.span, |o| o.span);
             let d = Diagnostic::new(
                 Code::MissingSid,
@@ -737,15 +742,28 @@ enum Resolved {
     Port(PortSet),
 }
 
-/// Decides how `http_uri`-style keywords behave in this rule: if one of them appears where
-/// no content precedes it (in its buffer), the rule is written in the sticky-buffer style of
-/// Snort 3 / Suricata and all of them are sticky; otherwise they are Snort 2 modifiers of
-/// the content before them.
-fn legacy_is_sticky(options: &[OptionAst<'_>]) -> bool {
+/// Decides how `http_uri`-style keywords behave in this rule. In Snort 2 they modify the
+/// content before them; in Snort 3 (and Suricata when written first) they are sticky
+/// buffers for what follows. The rule is read as sticky-style if one of them appears where
+/// no content precedes it, or if the rule is otherwise written in Snort 3 syntax (a short
+/// header, `service`, `rem`, `bufferlen`, `raw_data`, or inline content modifiers such as
+/// `content:"a",nocase`). Otherwise they are Snort 2 modifiers: deciding per keyword ("sticky
+/// if a content follows") would misread the common Snort 2 form
+/// `content:"a"; http_uri; content:"b"; http_uri;`.
+fn legacy_is_sticky(ast: &RuleAst<'_>) -> bool {
+    if ast.short_header {
+        return true;
+    }
     let mut pending = false;
-    for o in options {
+    for o in &ast.options {
         match o.name.text {
-            "content" | "uricontent" => pending = true,
+            "content" | "uricontent" => {
+                pending = true;
+                if o.value.is_some_and(|v| snort3_inline_content(v.text)) {
+                    return true;
+                }
+            }
+            "service" | "rem" | "bufferlen" | "raw_data" => return true,
             name => match buffers::lookup(name) {
                 Some((_, Form::Sticky)) => pending = false,
                 Some((_, Form::Legacy)) if !pending => return true,
@@ -754,6 +772,11 @@ fn legacy_is_sticky(options: &[OptionAst<'_>]) -> bool {
         }
     }
     false
+}
+
+/// True for `"abc",nocase` (text after the closing quote).
+fn snort3_inline_content(v: &str) -> bool {
+    content::parse_content(v).is_ok_and(|c| !c.inline.is_empty())
 }
 
 fn need_value<'a>(st: &mut State, o: &OptionAst<'a>) -> Option<Node<'a>> {
@@ -1123,6 +1146,18 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
+        "fwsam" => {
+            let Some(v) = need_value(st, o) else { return };
+            if st.block.is_some() {
+                st.err(Code::Conflict, o.span, "fwsam given twice")
+                    .label("second fwsam");
+                return;
+            }
+            match fwsam::parse_fwsam(v.text) {
+                Ok(b) => st.block = Some(b),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
         "sid" => {
             let Some(n) = u32_value(st, o) else { return };
             if let Some((_, first)) = st.sid {
@@ -1255,11 +1290,7 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     if !no_value(st, o) {
         return;
     }
-    let name: &'static str = buffers::BUFFERS
-        .iter()
-        .find(|b| b.0 == o.name.text)
-        .map(|b| b.0)
-        .unwrap_or("buffer");
+    let name: &'static str = buffers::canonical_keyword(o.name.text);
     if form == Form::Legacy && !st.legacy_sticky {
         // Snort 2: modifies the content before it.
         match st.pending.as_mut() {
@@ -1495,6 +1526,79 @@ fn unknown(st: &mut State, o: &OptionAst<'_>) {
                 .label("unknown keyword");
             if let Some(s) = keywords::suggest(name) {
                 d.help(format!("did you mean `{s}`?"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{load_str, LoadOptions};
+    use crate::keywords::{Status, KEYWORDS};
+
+    fn one(vars: crate::vars::Vars, rule: &str) -> Result<crate::ir::Rule, String> {
+        let opts = LoadOptions {
+            include_commented: false,
+            vars,
+        };
+        let (_, l) = load_str("v.rules", rule, &opts);
+        match l.diagnostics.first() {
+            Some(d) => Err(d.message.clone()),
+            None => Ok(l.rules[0].clone()),
+        }
+    }
+
+    #[test]
+    fn variables_resolve_and_report_precisely() {
+        let mut v = crate::vars::Vars::default();
+        v.set("HOME_NET", "[192.0.2.0/24, 2001:db8::/32]");
+        v.set("BAD", "[10.0.0.0/33]");
+        v.set("WEB", "[80,8080:8089,!8081]");
+        let r = one(
+            v.clone(),
+            "alert tcp $EXTERNAL_NET any -> $HOME_NET $WEB (sid:1;)",
+        )
+        .unwrap();
+        assert!(
+            r.dst.contains("192.0.2.9".parse().unwrap())
+                && r.dst.contains("2001:db8::1".parse().unwrap())
+        );
+        assert!(
+            !r.src.contains("192.0.2.9".parse().unwrap())
+                && r.src.contains("198.51.100.1".parse().unwrap())
+        );
+        assert_eq!(
+            r.dst_ports.ranges(),
+            &[(80, 80), (8080, 8080), (8082, 8089)]
+        );
+        let e = one(v.clone(), "alert tcp $BAD any -> any any (sid:1;)").unwrap_err();
+        assert!(
+            e.contains("in $BAD = \"[10.0.0.0/33]\"") && e.contains("/33"),
+            "{e}"
+        );
+        let e = one(v.clone(), "alert tcp $WEB any -> any any (sid:1;)").unwrap_err();
+        assert!(e.contains("in $WEB"), "{e}");
+        let e = one(v, "alert tcp any $HOME_NET -> any any (sid:1;)").unwrap_err();
+        assert!(e.contains("not a valid port list"), "{e}");
+    }
+
+    /// Every keyword the registry calls supported is handled by the lowering (a wrong value
+    /// may be rejected, but never as "unknown" or "not lowered").
+    #[test]
+    fn every_supported_keyword_is_lowered() {
+        for k in KEYWORDS.iter().filter(|k| k.status == Status::Supported) {
+            for opt in [format!("{};", k.name), format!("{}:1;", k.name)] {
+                let text = format!("alert tcp any any -> any any (content:\"abcd\"; {opt} sid:1;)");
+                let (_, l) = load_str("k.rules", &text, &LoadOptions::default());
+                for d in &l.diagnostics {
+                    assert!(
+                        !d.message.contains("not lowered")
+                            && !d.message.starts_with("unknown keyword"),
+                        "{}: {}",
+                        k.name,
+                        d.message
+                    );
+                }
             }
         }
     }

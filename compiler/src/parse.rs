@@ -16,6 +16,10 @@ pub struct RuleParser;
 /// well under 8 KiB, and the limit bounds the work per line on hostile input).
 pub const MAX_RULE_LEN: usize = 64 * 1024;
 
+/// Deepest nesting of `[...]` lists accepted in a header (real rules nest two or three
+/// levels; the bound keeps the recursive descent shallow on hostile input).
+pub const MAX_LIST_DEPTH: usize = 32;
+
 /// A logical rule found in a file: byte range of the rule text (after `#` for commented
 /// rules) and whether it was commented out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +30,11 @@ pub struct Chunk {
     pub commented: bool,
 }
 
-/// Splits a file into logical rules. Commented lines are returned only when they look like
-/// a rule header (so prose comments are skipped); enabled lines are always returned.
+/// Splits a file into logical rules. With `include_commented`, comment lines whose first
+/// word is an action are returned as candidate commented-out rules; whether such a line
+/// really is a rule is decided by parsing it, and [`looks_like_rule`] tells a broken rule
+/// from prose when that fails (done lazily: most candidates parse, and parsing the header
+/// twice would cost a quarter of the load time on real rule sets).
 pub fn split(text: &str, include_commented: bool) -> Vec<Chunk> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
@@ -46,7 +53,7 @@ pub fn split(text: &str, include_commented: bool) -> Vec<Chunk> {
                 let body = rest.trim_start_matches(['#', ' ', '\t']);
                 let start = line_end - body.len();
                 let body = body.trim_end();
-                if looks_like_rule(body) {
+                if starts_with_action(body) {
                     out.push(Chunk {
                         span: Span::new(start, start + body.len()),
                         commented: true,
@@ -85,11 +92,9 @@ fn next_line(bytes: &[u8], line_end: usize) -> usize {
     (line_end + 1).min(bytes.len().max(line_end))
 }
 
-/// True if `text` starts with a rule header (action, protocol, addresses, ports, direction):
-/// how a commented-out rule is told apart from a prose comment.
-pub fn looks_like_rule(text: &str) -> bool {
+fn starts_with_action(text: &str) -> bool {
     let first = text.split_ascii_whitespace().next().unwrap_or("");
-    if !matches!(
+    matches!(
         first,
         "alert"
             | "log"
@@ -100,14 +105,22 @@ pub fn looks_like_rule(text: &str) -> bool {
             | "rejectsrc"
             | "rejectdst"
             | "rejectboth"
-    ) {
-        return false;
-    }
-    text.len() <= MAX_RULE_LEN && RuleParser::parse(Rule::header_probe, text).is_ok()
+    )
 }
 
-/// Parses one logical rule. `base` is the byte offset of `text` in the file and `file` the
+/// True if `text` starts with a rule header (action, protocol, addresses, ports, direction):
+/// how a commented-out rule is told apart from a prose comment.
+pub fn looks_like_rule(text: &str) -> bool {
+    starts_with_action(text)
+        && text.len() <= MAX_RULE_LEN
+        && RuleParser::parse(Rule::header_probe, text).is_ok()
+}
+
+/// Parses one logical rule.
+///
+/// The error is returned unboxed: errors are the rare path and callers collect them anyway. `base` is the byte offset of `text` in the file and `file` the
 /// source index, so spans and diagnostics point into the file.
+#[allow(clippy::result_large_err)]
 pub fn parse_rule<'a>(
     text: &'a str,
     base: usize,
@@ -146,6 +159,25 @@ pub fn parse_rule<'a>(
         .label("not text")
         .help("rule files are text; write bytes as hex inside content, e.g. |00 ff|"));
     }
+    let header_end = text.find('(').unwrap_or(text.len());
+    let mut depth = 0usize;
+    for (i, c) in text[..header_end].char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_LIST_DEPTH {
+            return Err(Diagnostic::new(
+                Code::Syntax,
+                file,
+                Span::new(base + i, base + i + 1),
+                format!("address/port lists nested more than {MAX_LIST_DEPTH} deep"),
+            )
+            .label("too deep")
+            .help("flatten the list; nesting does not change its meaning"));
+        }
+    }
     let mut pairs =
         RuleParser::parse(Rule::rule, text).map_err(|e| syntax_error(e, text, base, file))?;
     let rule = pairs.next().expect("rule pair");
@@ -163,14 +195,20 @@ pub fn parse_rule<'a>(
         }
     }
     let mut h = header.expect("grammar guarantees a header").into_inner();
-    let mut next = || h.next().expect("grammar guarantees seven header fields");
-    let action = node(next(), base);
-    let protocol = node(next(), base);
-    let src = list_expr(next(), base);
-    let src_ports = list_expr(next(), base);
-    let direction = node(next(), base);
-    let dst = list_expr(next(), base);
-    let dst_ports = list_expr(next(), base);
+    let action = node(h.next().expect("grammar guarantees an action"), base);
+    let protocol = node(h.next().expect("grammar guarantees a protocol"), base);
+    let short_header = h.peek().is_none();
+    let at = Span::new(protocol.span.end, protocol.span.end);
+    let implied = |text: &'static str| Node { text, span: at };
+    let list = |h: &mut pest::iterators::Pairs<'a, Rule>| match h.next() {
+        Some(p) => list_expr(p, base),
+        None => ListExpr::Atom(implied("any")),
+    };
+    let src = list(&mut h);
+    let src_ports = list(&mut h);
+    let direction = h.next().map_or(implied("->"), |p| node(p, base));
+    let dst = list(&mut h);
+    let dst_ports = list(&mut h);
     Ok(RuleAst {
         span: whole,
         commented,
@@ -182,6 +220,7 @@ pub fn parse_rule<'a>(
         dst,
         dst_ports,
         options,
+        short_header,
     })
 }
 
@@ -224,7 +263,7 @@ fn option<'a>(p: Pair<'a, Rule>, base: usize) -> OptionAst<'a> {
     let span = span_of(&p, base);
     let mut inner = p.into_inner();
     let name = node(inner.next().expect("keyword"), base);
-    let value = inner.next().map(|v| {
+    let value = inner.find(|p| p.as_rule() == Rule::value).map(|v| {
         let raw = v.as_str();
         let s = v.as_span().start();
         let lead = raw.len() - raw.trim_start().len();
@@ -251,6 +290,7 @@ fn describe(r: &Rule) -> &'static str {
         Rule::options => "the option list `(...)`",
         Rule::option | Rule::keyword => "an option `keyword[:value];`",
         Rule::value => "an option value",
+        Rule::semi => "`;`",
         Rule::EOI => "the end of the rule",
         _ => "valid rule syntax",
     }
@@ -285,17 +325,11 @@ fn syntax_error(e: pest::error::Error<Rule>, text: &str, base: usize, file: usiz
         .label("this quote is never closed")
         .help("close the string with `\"`; write a literal quote as `\\\"`");
     }
-    if at.starts_with(')') && positives.iter().any(|r| matches!(r, Rule::value)) {
-        return Diagnostic::new(
-            Code::MissingSemicolon,
-            file,
-            span,
-            "missing `;` after the last option",
-        )
-        .label("expected `;` before `)`")
-        .help("every option ends with `;`, including the last one");
-    }
-    if !text.trim_end().ends_with(')') && text.contains('(') && pos >= text.trim_end().len() {
+    let wants_semi = positives
+        .iter()
+        .any(|r| matches!(r, Rule::value | Rule::semi));
+    let trimmed = text.trim_end();
+    if text.contains('(') && !trimmed.ends_with(')') && pos >= trimmed.len() {
         return Diagnostic::new(
             Code::Syntax,
             file,
@@ -305,7 +339,18 @@ fn syntax_error(e: pest::error::Error<Rule>, text: &str, base: usize, file: usiz
         .label("expected `)`")
         .help("end the rule with `)`; to continue a rule on the next line end the line with `\\`");
     }
-    if positives.iter().any(|r| matches!(r, Rule::value)) && !at.starts_with(';') {
+    if wants_semi && trimmed.ends_with(')') && pos + 1 >= trimmed.len() {
+        let close = Span::new(base + trimmed.len() - 1, base + trimmed.len());
+        return Diagnostic::new(
+            Code::MissingSemicolon,
+            file,
+            close,
+            "missing `;` after the last option",
+        )
+        .label("expected `;` before `)`")
+        .help("every option ends with `;`, including the last one");
+    }
+    if wants_semi && !at.starts_with(';') {
         return Diagnostic::new(
             Code::MissingSemicolon,
             file,

@@ -355,6 +355,9 @@ pub fn steer_everything(queues: &[QueueNum], m: QueueMechanism) -> (String, Vec<
 pub struct DetectInspect {
     worker: Worker,
     names: IfNames,
+    /// One metadata value per input interface, reused: only the time changes per packet, so
+    /// the hot path allocates no interface name.
+    metas: Vec<(u32, PacketMeta)>,
 }
 
 impl DetectInspect {
@@ -363,23 +366,33 @@ impl DetectInspect {
         DetectInspect {
             worker,
             names: IfNames::default(),
+            metas: Vec::new(),
         }
     }
 }
 
 impl Inspect for DetectInspect {
     fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
-        let meta = PacketMeta {
-            ts: info.ts,
-            in_iface: self.names.get(info.in_ifindex),
-            pcap_cnt: None,
-            // A rewritten payload goes back to the kernel, which marks the packet
-            // CHECKSUM_NONE (nfqnl_mangle): nobody completes a partial checksum after that,
-            // so a rewrite must always write the full L4 checksum, whatever the packet
-            // arrived with. (GSO packets are re-checksummed by software segmentation.)
-            checksum_ready: true,
+        let slot = match self.metas.iter().position(|(i, _)| *i == info.in_ifindex) {
+            Some(slot) => slot,
+            None => {
+                let meta = PacketMeta {
+                    ts: info.ts,
+                    in_iface: self.names.get(info.in_ifindex),
+                    pcap_cnt: None,
+                    // A rewritten payload goes back to the kernel, which marks the packet
+                    // CHECKSUM_NONE (nfqnl_mangle): nobody completes a partial checksum after
+                    // that, so a rewrite must always write the full L4 checksum, whatever the
+                    // packet arrived with. (GSO packets are re-checksummed when segmented.)
+                    checksum_ready: true,
+                };
+                self.metas.push((info.in_ifindex, meta));
+                self.metas.len() - 1
+            }
         };
-        match self.worker.inspect(pkt, &meta) {
+        let meta = &mut self.metas[slot].1;
+        meta.ts = info.ts;
+        match self.worker.inspect(pkt, meta) {
             Verdict::Accept => Decision::Accept,
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),

@@ -6,6 +6,10 @@
 //! it is one atomic replace of verdict's table (nft 1.0.6 has no `destroy`), and nothing
 //! outside that table is touched.
 //!
+//! Drops block the rest of their flow, as Snort and Suricata do: a kernel drop ORs
+//! [`FLOW_BLOCK_MARK`] into the conntrack mark, and the chain's first rule drops every packet
+//! of a connection carrying that bit, in both directions.
+//!
 //! Chain priority: `forward` hooks at priority -10: after conntrack (-200) and mangle (-150),
 //! so conntrack has defragmented and classified the packet, and before the filter priority
 //! (0), where iptables-nft's `FORWARD` chain (xt NFQUEUE steering, xt string rules) and most
@@ -14,17 +18,17 @@
 
 use nftables::expr::{
     BinaryOperation, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadBase,
-    PayloadField, PayloadRaw, Prefix, Range, SetItem,
+    PayloadField, PayloadRaw, Prefix, Range, SetItem, CT,
 };
 use nftables::schema::{Chain, NfCmd, NfListObject, Nftables, Rule, Table};
-use nftables::stmt::{Counter, Log, Match, Operator, Queue, QueueFlag, Reject, Statement};
+use nftables::stmt::{Counter, Log, Mangle, Match, Operator, Queue, QueueFlag, Reject, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook, RejectCode};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule,
+    Match as KMatch, Side, SteerRule, XtStringRule, FLOW_BLOCK_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -35,6 +39,8 @@ pub const CHAIN: &str = "forward";
 pub const PRIORITY: i32 = -10;
 /// iptables chain holding the xt rules, hooked from `FORWARD`.
 pub const XT_CHAIN: &str = "VERDICT";
+/// Comment of the rule that drops the rest of flows a kernel drop rule blocked.
+pub const FLOW_BLOCKED: &str = "verdict: rest of a flow blocked by a drop rule";
 /// Longest comment nft accepts.
 pub const MAX_COMMENT: usize = 128;
 
@@ -232,10 +238,10 @@ fn action_text(r: &KernelRule, log_group: u16) -> String {
         String::new()
     };
     let verdict = match r.action {
-        KernelAction::Alert => "",
-        KernelAction::Drop { .. } => "drop",
-        KernelAction::RejectTcpReset { .. } => "reject with tcp reset",
-        KernelAction::RejectIcmpx { .. } => "reject with icmpx type port-unreachable",
+        KernelAction::Alert => String::new(),
+        KernelAction::Drop { .. } => format!("ct mark set ct mark | 0x{FLOW_BLOCK_MARK:08x} drop"),
+        KernelAction::RejectTcpReset { .. } => "reject with tcp reset".into(),
+        KernelAction::RejectIcmpx { .. } => "reject with icmpx type port-unreachable".into(),
     };
     format!("counter {log}{verdict}").trim_end().to_string()
 }
@@ -332,7 +338,10 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
                 s,
                 "# Queue steering: xt NFQUEUE through iptables-nft (chain {XT_CHAIN}, see xt.sh),"
             );
-            let _ = writeln!(s, "# because this kernel has no nft queue statement.");
+            let _ = writeln!(
+                s,
+                "# the fallback for kernels without the nft queue statement (CONFIG_NFT_QUEUE)."
+            );
         }
     }
     if opts.xt_string && !plan.xt_string.is_empty() {
@@ -354,6 +363,12 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         s,
         "\t\ttype filter hook forward priority {PRIORITY}; policy accept;"
     );
+    if plan.blocks_flows() {
+        let _ = writeln!(
+            s,
+            "\t\tct mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{FLOW_BLOCKED}\""
+        );
+    }
     for line in rule_lines(plan, opts) {
         let _ = writeln!(s, "\t\t{line}");
     }
@@ -537,6 +552,14 @@ fn match_json(m: &KMatch) -> Statement<'static> {
     }
 }
 
+fn ct_mark() -> Expression<'static> {
+    Expression::Named(NamedExpression::CT(CT {
+        key: "mark".into(),
+        family: None,
+        dir: None,
+    }))
+}
+
 fn counter() -> Statement<'static> {
     Statement::Counter(Counter::Anonymous(None))
 }
@@ -550,7 +573,16 @@ fn action_json(r: &KernelRule, log_group: u16) -> Vec<Statement<'static>> {
     }
     match r.action {
         KernelAction::Alert => {}
-        KernelAction::Drop { .. } => v.push(Statement::Drop(None)),
+        KernelAction::Drop { .. } => {
+            v.push(Statement::Mangle(Mangle {
+                key: ct_mark(),
+                value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
+                    ct_mark(),
+                    Expression::Number(FLOW_BLOCK_MARK),
+                ]))),
+            }));
+            v.push(Statement::Drop(None));
+        }
         KernelAction::RejectTcpReset { .. } => v.push(Statement::Reject(Some(Reject::new(
             Some(nftables::stmt::RejectType::TCPReset),
             None,
@@ -602,6 +634,21 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             policy: Some(NfChainPolicy::Accept),
         }))),
     ];
+    if plan.blocks_flows() {
+        let expr = vec![
+            mat(
+                Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+                    ct_mark(),
+                    Expression::Number(FLOW_BLOCK_MARK),
+                ))),
+                "==",
+                Expression::Number(FLOW_BLOCK_MARK),
+            ),
+            counter(),
+            Statement::Drop(None),
+        ];
+        objects.push(rule_obj(expr, FLOW_BLOCKED.to_string()));
+    }
     for r in &plan.rules {
         let mut expr: Vec<Statement> = r.matches.iter().map(match_json).collect();
         expr.extend(action_json(r, opts.log_group));
@@ -871,4 +918,52 @@ pub fn xt_script(cmds: &[Vec<String>]) -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_quoted_safely_and_bounded() {
+        assert_eq!(sanitize("say \"hi\"\tü", 128), "say 'hi'??");
+        let long = "é".repeat(100);
+        let s = sanitize(&format!("ab{long}"), 10);
+        assert_eq!(s, "ab????????");
+        assert!(sanitize(&"x".repeat(500), MAX_COMMENT).len() <= MAX_COMMENT);
+    }
+
+    #[test]
+    fn multiport_takes_at_most_fifteen_ports_per_rule() {
+        let ports: Vec<(u16, u16)> = (1..=20).map(|p| (p, p)).collect();
+        let chunks = multiport_chunks(&ports);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].split(',').count(), 15);
+        // a range counts as two
+        let ranges: Vec<(u16, u16)> = (0..8).map(|i| (i * 10, i * 10 + 5)).collect();
+        assert_eq!(
+            multiport_chunks(&ranges),
+            ["0:5,10:15,20:25,30:35,40:45,50:55,60:65", "70:75"]
+        );
+    }
+
+    #[test]
+    fn xt_script_quotes_what_the_shell_would_split() {
+        let s = xt_script(&[vec![
+            "iptables-nft".into(),
+            "--comment".into(),
+            "it's a test".into(),
+        ]]);
+        assert!(
+            s.ends_with("iptables-nft --comment 'it'\\''s a test'\n"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn json_operators_serialize_to_their_symbols() {
+        for sym in ["<", ">", "<=", ">=", "==", "!="] {
+            assert_eq!(serde_json::to_value(op(sym)).unwrap(), sym);
+        }
+    }
 }

@@ -53,18 +53,87 @@ fn topo() -> Topo {
     cli.ok(&["ip", "route", "add", "default", "via", "192.0.2.1"]);
     srv.ok(&["ip", "route", "add", "default", "via", "198.51.100.1"]);
     gw.ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    gw.ok(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    for (ns, dev, addr) in [
+        (&cli, "eth0", "2001:db8:1::2/64"),
+        (&gw, "gw0", "2001:db8:1::1/64"),
+        (&gw, "gw1", "2001:db8:2::1/64"),
+        (&srv, "eth0", "2001:db8:2::2/64"),
+    ] {
+        // nodad: usable at once, no duplicate address detection delay
+        ns.ok(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"]);
+    }
+    cli.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:1::1",
+    ]);
+    srv.ok(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:2::1",
+    ]);
     Topo { cli, gw, srv }
 }
 
-/// Sends `count` UDP datagrams from cli to srv:port.
+/// Sends `count` UDP datagrams from cli to srv:port over IPv4.
 fn send_udp(t: &Topo, port: u16, payload: &str, count: usize) {
+    send_udp_to(t, "198.51.100.2", port, payload, count)
+}
+
+/// Sends `count` UDP datagrams from cli to `addr`:port.
+fn send_udp_to(t: &Topo, addr: &str, port: u16, payload: &str, count: usize) {
     for _ in 0..count {
         t.cli.ok(&[
             "bash",
             "-c",
-            &format!("printf '%s' '{payload}' > /dev/udp/198.51.100.2/{port}"),
+            &format!("printf '%s' '{payload}' > /dev/udp/{addr}/{port}"),
         ]);
     }
+}
+
+/// Opens a TCP connection cli -> srv:port, sends `data`, returns what the server received.
+/// Bounded: the listener and the client each give up after a few seconds.
+fn tcp_send(t: &Topo, port: u16, data: &str) -> String {
+    let server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.srv.name,
+            "timeout",
+            "4",
+            "nc",
+            "-l",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn nc");
+    // wait (bounded) until the listener is up
+    for _ in 0..50 {
+        let ss = t.srv.ok(&["ss", "-ltnH", &format!("sport = :{port}")]);
+        if !ss.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    t.cli.ok(&[
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        &format!("exec 3<>/dev/tcp/198.51.100.2/{port}; printf '%s' '{data}' >&3; sleep 1"),
+    ]);
+    let out = server.wait_with_output().expect("nc output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Packets counted by srv's observation counter for a UDP port.
@@ -93,10 +162,18 @@ fn counter_by_comment(json: &str, prefix: &str) -> u64 {
 
 /// Packets counted by the xt NFQUEUE steering rules in gw (both families).
 fn steered(t: &Topo) -> u64 {
+    steered_proto(t, "")
+}
+
+/// Same, only the steering rules whose line mentions `proto` (e.g. "udp").
+fn steered_proto(t: &Topo, proto: &str) -> u64 {
     let mut total = 0;
     for bin in ["iptables-nft", "ip6tables-nft"] {
         let out = t.gw.ok(&[bin, "-L", "VERDICT", "-v", "-x", "-n"]);
-        for line in out.lines().filter(|l| l.contains("NFQUEUE")) {
+        for line in out
+            .lines()
+            .filter(|l| l.contains("NFQUEUE") && l.contains(proto))
+        {
             total += line
                 .split_whitespace()
                 .next()
@@ -119,7 +196,16 @@ fn rules() -> Vec<Rule> {
     let mut c = rule(9000003, Action::Alert, Protocol::Udp);
     c.dst_ports = PortSet::range(7003, 7003);
     c.payload.push(anywhere(b"needle", false));
-    vec![a, b, c]
+    // sid 9000004: drop TCP to 7100 whose segment payload starts with "EVIL" (@ih skips the
+    // TCP header including its options)
+    let mut d = rule(9000004, Action::Drop, Protocol::Tcp);
+    d.dst_ports = PortSet::range(7100, 7100);
+    d.payload.push(fixed(b"EVIL", 0, false, false));
+    // sid 9000005: nocase anchored content: "evil" in any case at offset 2 of UDP to 7005
+    let mut e = rule(9000005, Action::Drop, Protocol::Udp);
+    e.dst_ports = PortSet::range(7005, 7005);
+    e.payload.push(fixed(b"evil", 2, true, false));
+    vec![a, b, c, d, e]
 }
 
 #[test]
@@ -132,7 +218,8 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
          add rule inet obs in udp dport 7000 counter comment \"port 7000\"; \
          add rule inet obs in udp dport 7001 counter comment \"port 7001\"; \
          add rule inet obs in udp dport 7002 counter comment \"port 7002\"; \
-         add rule inet obs in udp dport 7003 counter comment \"port 7003\"",
+         add rule inet obs in udp dport 7003 counter comment \"port 7003\"; \
+         add rule inet obs in udp dport 7005 counter comment \"port 7005\"",
     ]);
     // The operator's own rules on the gateway, which verdict must not touch.
     t.gw.ok(&["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
@@ -162,7 +249,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
 
     let c = compile(&rules(), &CompileOptions::default());
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
-    assert_eq!(fates, ["kernel", "kernel", "queue"]);
+    assert_eq!(fates, ["kernel", "kernel", "queue", "kernel", "kernel"]);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
@@ -192,6 +279,63 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "only the EVIL-prefixed datagrams are dropped"
     );
     assert_eq!(counter_by_comment(&table, "sid:9000002 "), 3);
+    send_udp(&t, 7005, "..EvIl", 2);
+    send_udp(&t, 7005, "..evil", 1);
+    send_udp(&t, 7005, "..ev1l", 1);
+    send_udp(&t, 7005, "EVIL..", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7005),
+        2,
+        "nocase matches letters in any case, digits exactly"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000005 "), 3);
+    // A drop blocks the rest of its flow: on one socket (one 5-tuple, confirmed in conntrack by
+    // a first harmless datagram), the datagram after the bad one is dropped too, by the
+    // flow-block rule. (A flow whose very first packet is dropped never gets a conntrack
+    // entry to mark; for TCP that is a dropped SYN, so there is no connection to block.)
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "exec 3>/dev/udp/198.51.100.2/7002; printf 'GOOD before' >&3; sleep 0.1; \
+         printf 'EVIL middle' >&3; sleep 0.1; printf 'GOOD after' >&3",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        arrived(&t, 7002),
+        4,
+        "GOOD before arrives, GOOD after is blocked with its flow"
+    );
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 4);
+    assert_eq!(counter_by_comment(&table, "verdict: rest of a flow"), 1);
+    assert_eq!(tcp_send(&t, 7100, "GOOD tcp data"), "GOOD tcp data");
+    assert_eq!(
+        tcp_send(&t, 7100, "EVIL tcp data"),
+        "",
+        "the segment never arrives"
+    );
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(
+        counter_by_comment(&table, "sid:9000004 "),
+        1,
+        "retransmissions hit the flow block"
+    );
+    assert!(counter_by_comment(&table, "verdict: rest of a flow") >= 2);
+    assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
+    // The same over IPv6 (the plan's rules here are family independent: one inet rule each).
+    t.cli
+        .ok(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"]);
+    send_udp_to(&t, "2001:db8:2::2", 7001, "anything", 2);
+    send_udp_to(&t, "2001:db8:2::2", 7002, "EVIL over v6", 1);
+    send_udp_to(&t, "2001:db8:2::2", 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 7001), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000001 "), 5);
+    assert_eq!(counter_by_comment(&table, "sid:9000002 "), 5);
+    assert_eq!(arrived(&t, 7000), 4, "v6 control traffic passes");
     assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
     // Positive control: traffic for the queued rule is steered (bypass: no engine listens).
     send_udp(&t, 7003, "hay needle hay", 2);
@@ -253,4 +397,85 @@ fn a_script_that_fails_to_load_leaves_the_previous_ruleset_intact() {
         // CONFIG_NFT_QUEUE unset: the whole replace was rolled back.
         assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
     }
+}
+
+#[test]
+fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
+    require_root!();
+    use verdict_compiler::check::{self, LoadOptions};
+    use verdict_compiler::vars::Vars;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default.rules");
+    let text = std::fs::read_to_string(path).expect("rules/default.rules");
+    let mut vars = Vars::default();
+    vars.set("HOME_NET", "[198.51.100.0/24,2001:db8:2::/64]");
+    let (_, loaded) = check::load_str(
+        "default.rules",
+        &text,
+        &LoadOptions {
+            vars,
+            ..Default::default()
+        },
+    );
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "default.rules must load cleanly"
+    );
+    let c = compile(&loaded.rules, &CompileOptions::default());
+    let t = topo();
+    t.srv.ok(&[
+        "nft",
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
+         add rule inet obs in udp dport 123 counter comment \"port 123\"; \
+         add rule inet obs in udp dport 1900 counter comment \"port 1900\"; \
+         add rule inet obs in udp dport 7000 counter comment \"port 7000\"",
+    ]);
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    t.gw.nft_load(&render_text(&c.kernel, &opts), false)
+        .expect("nft -f");
+    for cmd in xt_commands(&c.kernel, &opts) {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        t.gw.ok(&argv);
+    }
+    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+    // Only UDP: the ICMP port-unreachable answers srv sends back are steered (an ICMP
+    // threshold rule is queued), as they should be.
+    let steered_before = steered_proto(&t, "udp");
+    // sid 9000003: SSDP from outside (header only); sid 9000012: NTP monlist (anchored bytes)
+    send_udp(&t, 1900, "M-SEARCH * HTTP/1.1", 2);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    // an ordinary NTP client request (mode 3) is not monlist
+    t.cli.ok(&[
+        "bash",
+        "-c",
+        "printf '\\x1b\\x00\\x00\\x00' > /dev/udp/198.51.100.2/123",
+    ]);
+    send_udp(&t, 7000, "control", 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    assert_eq!(arrived(&t, 1900), 0);
+    assert_eq!(counter_by_comment(&table, "sid:9000003 "), 2);
+    assert_eq!(arrived(&t, 123), 1, "only the mode 3 request arrives");
+    assert_eq!(counter_by_comment(&table, "sid:9000012 "), 2);
+    assert_eq!(arrived(&t, 7000), 1);
+    assert_eq!(
+        steered_proto(&t, "udp"),
+        steered_before,
+        "none of this traffic reached the queue steering"
+    );
+    assert!(
+        steered_proto(&t, "icmp") >= 2,
+        "the unreachables were steered"
+    );
 }

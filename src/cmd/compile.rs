@@ -169,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     write("report.json", report.to_json().as_bytes())?;
 
     if let Some(sid) = args.explain {
-        explain(sid, &loaded.rules, &compiled, &ropts);
+        explain(sid, &loaded.rules, &compiled, &copts, &ropts);
     }
     if !args.quiet {
         print!("{table}");
@@ -178,40 +178,53 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Prints the fate, kernel rules and bytecode of one sid.
+/// Prints the fate (with the reason), kernel rules and bytecode of one sid.
 fn explain(
     sid: u32,
     rules: &[verdict_compiler::ir::Rule],
     compiled: &codegen::Compiled,
+    copts: &CompileOptions,
     ropts: &RenderOptions,
 ) {
+    use verdict_compiler::classify::{classify, Decision, Fate};
     let sid = verdict_compiler::ir::Sid(sid);
     let Some(rule) = rules.iter().find(|r| r.meta.sid == sid) else {
-        println!("sid {sid}: not loaded");
+        println!("sid {sid}: not loaded (see the diagnostics)");
         return;
     };
+    println!("sid {sid}: {}", verdict_compiler::canon::to_text(rule));
     let fate = compiled
         .fates
         .iter()
         .find(|(s, _)| *s == sid)
-        .map(|(_, f)| f.clone());
-    println!("sid {sid}: {}", verdict_compiler::canon::to_text(rule));
-    println!("fate: {fate:?}");
+        .map(|(_, f)| f);
+    let why = match classify(rule, copts.caps, copts.kernel) {
+        Decision::Kernel(_) => "kernel".to_string(),
+        Decision::Queue(r) if fate == Some(&Fate::Kernel) => {
+            format!("kernel via --xt-string (the nft path says: {r})")
+        }
+        Decision::Queue(r) => format!("queue ({r})"),
+        Decision::Rejected(r) => format!("rejected ({r})"),
+    };
+    println!("fate: {why}");
     let mut plan = compiled.kernel.clone();
     plan.rules.retain(|r| r.sid == sid);
     plan.xt_string.retain(|r| r.sid == sid);
     plan.steering.clear();
-    if !plan.rules.is_empty() {
-        println!("nft:\n{}", render::render_text(&plan, ropts));
+    for line in render::rule_lines(&plan, ropts) {
+        println!("nft: {line}");
     }
-    for c in render::xt_commands(
-        &plan,
-        &RenderOptions {
+    if !plan.xt_string.is_empty() {
+        let xt = RenderOptions {
             xt_string: true,
             ..*ropts
-        },
-    ) {
-        println!("xt: {}", c.join(" "));
+        };
+        for c in render::xt_commands(&plan, &xt)
+            .iter()
+            .filter(|c| c.iter().any(|a| a == "string"))
+        {
+            println!("xt: {}", c.join(" "));
+        }
     }
     for p in compiled.image.programs.iter().filter(|p| p.sid == sid) {
         print!("{}", disasm::program(p));

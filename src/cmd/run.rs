@@ -57,6 +57,9 @@ pub struct Args {
     /// Benchmark: do not ask for GSO super-packets.
     #[arg(long, hide = true)]
     pub no_gso: bool,
+    /// Kernel queue length in packets (beyond it the queue fails open).
+    #[arg(long, hide = true)]
+    pub queue_max_len: Option<u32>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -98,10 +101,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
-    let queue_cfg = QueueConfig {
+    let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
         ..QueueConfig::default()
     };
+    if let Some(n) = args.queue_max_len {
+        queue_cfg.max_len = n.max(1);
+    }
     let say = |line: String| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "verdict: {line}");
@@ -171,6 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         None => Vars::default(),
     };
+    let t_parse = Instant::now();
     let loaded = check::load(
         &sources,
         &LoadOptions {
@@ -199,6 +206,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .into_iter()
         .filter(|r| !disabled.contains(&r.meta.sid.0))
         .collect();
+    let parse_ms = t_parse.elapsed().as_millis();
+    let t_compile = Instant::now();
     let compiled = codegen::compile(
         &rules,
         &CompileOptions {
@@ -231,6 +240,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let script = render::render_text(&compiled.kernel, &ropts);
     let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let compile_ms = t_compile.elapsed().as_millis();
+    let t_engine = Instant::now();
     let detector = Arc::new(
         Detector::new(
             &compiled.image,
@@ -242,6 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         )
         .context("loading the compiled rules into the engine")?,
     );
+    let engine_ms = t_engine.elapsed().as_millis();
     let (events, writer) = Writer::spawn(OutputConfig::all(&log_dir));
 
     // Kernel rules that log: their alerts come back over NFLOG.
@@ -288,6 +300,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         stop,
         kernel_alerts,
     };
+    let t_kernel = Instant::now();
     let result = engine_run::run(
         run_cfg,
         |_| {
@@ -304,7 +317,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 &counters.lock().unwrap_or_else(|e| e.into_inner()),
             )
         },
-        || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
+        || {
+            say(format!(
+                "ready ({} ms: parse {parse_ms}, compile {compile_ms}, engine {engine_ms}, kernel {} ms)",
+                t0.elapsed().as_millis(),
+                t_kernel.elapsed().as_millis()
+            ))
+        },
     );
     // The writer finishes once every sender is gone: the workers' went with their threads.
     drop(events);

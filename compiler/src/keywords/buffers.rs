@@ -259,12 +259,21 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("http_true_ip", Buffer::App(A::HttpTrueIp), Form::Legacy),
 ];
 
-/// Looks a buffer keyword up.
+type Index = std::collections::HashMap<&'static str, (Buffer, Form)>;
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| BUFFERS.iter().map(|&(n, b, f)| (n, (b, f))).collect())
+}
+
+/// Looks a buffer keyword up (hashed: every option name of every rule is looked up).
 pub fn lookup(name: &str) -> Option<(Buffer, Form)> {
-    BUFFERS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|&(_, b, f)| (b, f))
+    index().get(name).copied()
+}
+
+/// The registered (static) spelling of a buffer keyword, for messages.
+pub fn canonical_keyword(name: &str) -> &'static str {
+    index().get_key_value(name).map_or("buffer", |(k, _)| k)
 }
 
 /// The canonical (always sticky) keyword selecting `b`.

@@ -140,7 +140,7 @@ pub fn parse_content(value: &str) -> Result<ContentValue<'_>, KwError> {
             let at = i + (rest.len() - rest_t.len());
             return Err(KwError::value("unexpected text after the closing quote")
                 .at(at, value.len())
-                .help("escape a quote inside the string as `\\\"`"));
+                .help("is a `;` missing after the string? (a quote inside the string is written `\\\"`)"));
         };
         let mut off = value.len() - mods.len();
         for part in mods.split(',') {
@@ -186,7 +186,8 @@ pub fn parse_string(value: &str) -> Result<String, KwError> {
                 let (j, _) = chars.next().unwrap_or((inner.len(), ' '));
                 if !inner[j..].trim().is_empty() {
                     return Err(KwError::value("unexpected text after the closing quote")
-                        .at(j + 1, t.len()));
+                        .at(j + 1, t.len())
+                        .help("is a `;` missing after the string? (a quote inside the string is written `\\\"`)"));
                 }
                 return Ok(out);
             }

@@ -5,10 +5,13 @@ use super::numeric::{cmp_text, parse_cmp};
 use super::KwError;
 use crate::ir::{FlagMode, HeaderTest, NumCmp, TcpFlags};
 
+/// Builds a header test from a comparison.
+pub type MakeTest = fn(NumCmp) -> HeaderTest;
+
 /// The numeric header keywords: name, IR constructor and the largest value.
-pub fn numeric(name: &str) -> Option<(fn(NumCmp) -> HeaderTest, u64)> {
+pub fn numeric(name: &str) -> Option<(MakeTest, u64)> {
     Some(match name {
-        "dsize" => (HeaderTest::Dsize as fn(NumCmp) -> HeaderTest, 65535),
+        "dsize" => (HeaderTest::Dsize as MakeTest, 65535),
         "ttl" => (HeaderTest::Ttl, 255),
         "tos" => (HeaderTest::Tos, 255),
         "id" => (HeaderTest::IpId, 65535),

@@ -10,6 +10,7 @@ pub mod buffers;
 pub mod byte;
 pub mod content;
 pub mod flow;
+pub mod fwsam;
 pub mod header;
 pub mod meta;
 pub mod numeric;
@@ -309,6 +310,11 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("seq", "TCP sequence number", ArgKind::Compare),
     kw("ack", "TCP acknowledgement number", ArgKind::Compare),
     kw("window", "TCP window", ArgKind::Compare),
+    kw(
+        "fwsam",
+        "SnortSam: block the source or destination for a duration",
+        ArgKind::List,
+    ),
     // Rate.
     kw(
         "threshold",
