@@ -59,7 +59,8 @@ fn link_types_vlan_and_ipv6_ext_headers() {
     let pkts = |i: usize| session(40000 + i as u16, 80, &[b"an evil request"]);
     let per_file = pkts(0).len() as u64;
     let mut files = Vec::new();
-    let variants: Vec<(&str, DataLink, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
+    type Wrap = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let variants: Vec<(&str, DataLink, Wrap)> = vec![
         ("eth", DataLink::ETHERNET, Box::new(|p| eth(p, &[]))),
         ("vlan", DataLink::ETHERNET, Box::new(|p| eth(p, &[10]))),
         ("qinq", DataLink::ETHERNET, Box::new(|p| eth(p, &[10, 20]))),
@@ -184,7 +185,7 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
     std::fs::write(&f, &full[..off + 20]).unwrap();
     let (_, res) = replay(
         &rules(),
-        &[f.clone()],
+        std::slice::from_ref(&f),
         d.path(),
         ReplayOptions::default(),
         false,
@@ -205,7 +206,7 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
     std::fs::write(&f, &bad).unwrap();
     let (_, res) = replay(
         &rules(),
-        &[f.clone()],
+        std::slice::from_ref(&f),
         d.path(),
         ReplayOptions::default(),
         false,
