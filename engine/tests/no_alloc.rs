@@ -53,6 +53,7 @@ fn inspecting_known_flows_allocates_nothing() {
 alert tcp any any -> any 80 (msg:"b"; content:"Host|3a|"; nocase; byte_test:1,>,200,0,relative; sid:2;)
 alert tcp any any -> any any (msg:"c"; dsize:>5000; sid:3;)
 alert udp any any -> any 53 (msg:"d"; content:"|00 01 00 00|"; offset:2; depth:4; sid:4;)
+alert tcp any any -> any 80 (msg:"e"; content:"Host|3a|"; pcre:"/^Host: \d+\r$/m"; sid:5;)
 "#;
     let (_, loaded) = load_str("t.rules", rules, &LoadOptions::default());
     let c = compile(
