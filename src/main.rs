@@ -2,6 +2,7 @@
 //! library crates; this file only parses the command line and reports errors once.
 
 mod cmd;
+mod config;
 
 use clap::{Parser, Subcommand};
 

@@ -1,1 +1,502 @@
-//! (live path: owned by the NFQUEUE/live engine work, issue 5)
+//! NFQUEUE workers: one thread and one kernel queue per worker.
+//!
+//! Each worker binds its queue with the flags that matter for an inline IPS (see DESIGN.md,
+//! "Measured on these machines"):
+//! - **GSO** (`NFQA_CFG_F_GSO`): the kernel hands over whole 64 KB super-packets instead of
+//!   segmenting them first — about 8× the throughput. Such packets may carry a partial
+//!   checksum ([`PacketInfo::checksum_ready`] is false); whoever rewrites them must know.
+//! - **fail-open**: a full queue accepts instead of dropping, so overload degrades detection,
+//!   not connectivity (the steering rules add `bypass` for a missing reader).
+//! - a large queue length and a 6 MB netlink receive buffer (`SO_RCVBUFFORCE`; the nfq crate
+//!   leaves ~208 KB, which overflows under load — overflows are counted as `enobufs`).
+//!
+//! The worker loop is generic over [`Inspect`], so the benchmark's bare accept-all loop and the
+//! real engine run the very same code. The packet is copied into a worker-owned buffer before
+//! inspection: handing the kernel's buffer out mutably would make the nfq crate send every
+//! payload back with the verdict (and mark GSO packets' checksums as done), which is both slow
+//! and wrong for packets nobody rewrote.
+
+use crate::respond::Responder;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+use verdict_compiler::ir::RejectTarget;
+
+/// An NFQUEUE number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct QueueNum(pub u16);
+
+/// What to do with one queued packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Let it through unchanged.
+    Accept,
+    /// Drop it silently.
+    Drop,
+    /// Drop it and answer with resets / ICMP unreachable.
+    Reject(RejectTarget),
+    /// Let it through with the bytes the inspector rewrote (checksums already fixed).
+    Replace,
+}
+
+/// Per-packet facts from the kernel, besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketInfo {
+    /// When the worker received the packet.
+    pub ts: SystemTime,
+    /// The queue it came from.
+    pub queue: QueueNum,
+    /// Input interface index (0 when unknown).
+    pub in_ifindex: u32,
+    /// False when the transport checksum is partial (offloaded, to be completed on output).
+    pub checksum_ready: bool,
+    /// A GSO super-packet (several segments' worth of payload in one packet).
+    pub gso: bool,
+}
+
+/// Something that decides on packets: the detection engine, or an accept-all loop.
+pub trait Inspect {
+    /// Decides on one L3 packet; may rewrite `pkt` in place when returning `Replace`.
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision;
+}
+
+impl<F: FnMut(&mut [u8], &PacketInfo) -> Decision> Inspect for F {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        self(pkt, info)
+    }
+}
+
+/// How each queue is configured.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Receive GSO super-packets unsegmented.
+    pub gso: bool,
+    /// Accept (rather than drop) when the kernel queue is full.
+    pub fail_open: bool,
+    /// Kernel queue length in packets.
+    pub max_len: u32,
+    /// Netlink socket receive buffer in bytes.
+    pub rcvbuf: usize,
+    /// How often a blocked worker wakes up to look at the stop flag.
+    pub poll: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            gso: true,
+            fail_open: true,
+            max_len: 65536,
+            rcvbuf: 6 * 1024 * 1024,
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Counters of one queue; written by its worker, read by anyone.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// packets received
+    pub received: AtomicU64,
+    /// packets accepted unchanged
+    pub accepted: AtomicU64,
+    /// packets dropped (without reject)
+    pub dropped: AtomicU64,
+    /// packets dropped with a reject reply
+    pub rejected: AtomicU64,
+    /// packets accepted with a rewritten payload
+    pub replaced: AtomicU64,
+    /// receive/verdict/respond errors
+    pub errors: AtomicU64,
+    /// socket overflows (packets the kernel could not deliver to us)
+    pub enobufs: AtomicU64,
+}
+
+/// A copy of one queue's counters, for stats output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// queue number
+    pub queue: u16,
+    /// packets received
+    pub received: u64,
+    /// accepted unchanged
+    pub accepted: u64,
+    /// dropped
+    pub dropped: u64,
+    /// rejected
+    pub rejected: u64,
+    /// replaced
+    pub replaced: u64,
+    /// errors
+    pub errors: u64,
+    /// socket overflows
+    pub enobufs: u64,
+}
+
+impl QueueCounters {
+    /// Reads every counter (each atomically; the set is not a single snapshot).
+    pub fn snapshot(&self, queue: QueueNum) -> QueueStats {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        QueueStats {
+            queue: queue.0,
+            received: r(&self.received),
+            accepted: r(&self.accepted),
+            dropped: r(&self.dropped),
+            rejected: r(&self.rejected),
+            replaced: r(&self.replaced),
+            errors: r(&self.errors),
+            enobufs: r(&self.enobufs),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Why a queue could not be set up or served.
+#[derive(Debug, thiserror::Error)]
+pub enum NfqError {
+    /// Opening the netlink socket failed.
+    #[error("cannot open an NFQUEUE netlink socket: {0}")]
+    Open(io::Error),
+    /// A configuration step on a queue failed.
+    #[error("queue {queue}: {step} failed: {source} (is another process bound to it?)")]
+    Config {
+        /// queue
+        queue: u16,
+        /// what we were doing
+        step: &'static str,
+        /// the OS error
+        source: io::Error,
+    },
+    /// The worker kept failing to receive.
+    #[error("queue {queue}: receiving keeps failing: {source}")]
+    Recv {
+        /// queue
+        queue: u16,
+        /// last error
+        source: io::Error,
+    },
+    /// A worker thread panicked.
+    #[error("queue {0}: worker thread panicked")]
+    Panicked(u16),
+}
+
+/// A queue bound and configured, ready to be served by a worker.
+pub struct BoundQueue {
+    queue: nfq::Queue,
+    num: QueueNum,
+}
+
+impl std::fmt::Debug for BoundQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundQueue")
+            .field("num", &self.num)
+            .finish()
+    }
+}
+
+/// Opens a netlink socket and binds queue `num` with `cfg`'s flags.
+pub fn bind(num: QueueNum, cfg: &QueueConfig) -> Result<BoundQueue, NfqError> {
+    let (mut queue, fd) = open_with_fd()?;
+    let q = num.0;
+    let step = |step: &'static str| {
+        move |source: io::Error| NfqError::Config {
+            queue: q,
+            step,
+            source,
+        }
+    };
+    queue.bind(q).map_err(step("bind"))?;
+    queue
+        .set_copy_range(q, 0xffff)
+        .map_err(step("set copy range"))?;
+    queue
+        .set_queue_max_len(q, cfg.max_len)
+        .map_err(step("set queue length"))?;
+    queue
+        .set_fail_open(q, cfg.fail_open)
+        .map_err(step("set fail-open"))?;
+    queue.set_recv_gso(q, cfg.gso).map_err(step("set GSO"))?;
+    // Overflows are counted, not fatal: the kernel then fails open or drops per the flags.
+    queue
+        .set_recv_enobufs(true)
+        .map_err(step("enable ENOBUFS reports"))?;
+    set_rcvbuf(fd, cfg.rcvbuf).map_err(step("raise the receive buffer"))?;
+    set_rcvtimeo(fd, cfg.poll).map_err(step("set the receive timeout"))?;
+    Ok(BoundQueue { queue, num })
+}
+
+/// The nfq crate does not expose its socket, but the buffer size and the receive timeout
+/// (for a clean shutdown) need it: find the netlink socket that `Queue::open` just created.
+fn open_with_fd() -> Result<(nfq::Queue, RawFd), NfqError> {
+    static OPENING: Mutex<()> = Mutex::new(());
+    let _guard = OPENING.lock().unwrap_or_else(|e| e.into_inner());
+    // Compare netfilter sockets, not fd numbers: the fd that listed /proc/self/fd is closed
+    // again and its number is the one the new socket gets.
+    let before: Vec<RawFd> = open_fds()
+        .into_iter()
+        .filter(|&fd| is_netfilter_socket(fd))
+        .collect();
+    let queue = nfq::Queue::open().map_err(NfqError::Open)?;
+    let fd = open_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .find(|&fd| is_netfilter_socket(fd))
+        .ok_or_else(|| {
+            NfqError::Open(io::Error::other(
+                "cannot find the new NFQUEUE socket in /proc/self/fd",
+            ))
+        })?;
+    Ok((queue, fd))
+}
+
+fn open_fds() -> Vec<RawFd> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> Option<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(v)
+}
+
+fn is_netfilter_socket(fd: RawFd) -> bool {
+    getsockopt_int(fd, libc::SO_DOMAIN) == Some(libc::AF_NETLINK)
+        && getsockopt_int(fd, libc::SO_PROTOCOL) == Some(libc::NETLINK_NETFILTER)
+}
+
+fn setsockopt<T>(fd: RawFd, opt: libc::c_int, v: &T) -> io::Result<()> {
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (v as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set_rcvbuf(fd: RawFd, bytes: usize) -> io::Result<()> {
+    let v = bytes.min(i32::MAX as usize) as libc::c_int;
+    // FORCE ignores net.core.rmem_max (needs CAP_NET_ADMIN, which binding a queue needs too).
+    setsockopt(fd, libc::SO_RCVBUFFORCE, &v).or_else(|_| setsockopt(fd, libc::SO_RCVBUF, &v))
+}
+
+fn set_rcvtimeo(fd: RawFd, d: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as libc::suseconds_t,
+    };
+    setsockopt(fd, libc::SO_RCVTIMEO, &tv)
+}
+
+/// Serves one bound queue until `stop` is set, then unbinds it.
+pub fn serve<I: Inspect>(
+    mut bq: BoundQueue,
+    mut inspector: I,
+    responder: Option<&Responder>,
+    counters: &QueueCounters,
+    stop: &AtomicBool,
+) -> Result<(), NfqError> {
+    let q = bq.num;
+    let mut buf: Vec<u8> = Vec::with_capacity(0x10000);
+    let mut consecutive_errors = 0u32;
+    while !stop.load(Ordering::Relaxed) {
+        let mut msg = match bq.queue.recv() {
+            Ok(m) => m,
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+                Some(libc::ENOBUFS) => {
+                    bump(&counters.enobufs);
+                    continue;
+                }
+                _ => {
+                    bump(&counters.errors);
+                    consecutive_errors += 1;
+                    if consecutive_errors > 1000 {
+                        let _ = bq.queue.unbind(q.0);
+                        return Err(NfqError::Recv {
+                            queue: q.0,
+                            source: e,
+                        });
+                    }
+                    continue;
+                }
+            },
+        };
+        consecutive_errors = 0;
+        bump(&counters.received);
+        let payload = msg.get_payload();
+        // A packet longer than the copy range arrives cut: it can be inspected, but writing
+        // it back would truncate it on the wire.
+        let truncated = msg.get_original_len() > payload.len();
+        buf.clear();
+        buf.extend_from_slice(payload);
+        let info = PacketInfo {
+            // Not `get_timestamp`: nfq 0.2.5 reads that attribute through a misaligned pointer
+            // (a debug-build abort, undefined behaviour in release).
+            ts: SystemTime::now(),
+            queue: q,
+            in_ifindex: msg.get_indev(),
+            checksum_ready: msg.is_checksum_ready(),
+            gso: msg.is_seg_offloaded(),
+        };
+        let verdict = match inspector.inspect(&mut buf, &info) {
+            Decision::Accept => {
+                bump(&counters.accepted);
+                nfq::Verdict::Accept
+            }
+            Decision::Drop => {
+                bump(&counters.dropped);
+                nfq::Verdict::Drop
+            }
+            Decision::Reject(target) => {
+                bump(&counters.rejected);
+                match responder.map(|r| r.reject(&buf, target)) {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!("queue {}: reject reply failed: {e}", q.0);
+                        bump(&counters.errors);
+                    }
+                    None => bump(&counters.errors),
+                }
+                nfq::Verdict::Drop
+            }
+            Decision::Replace if truncated => {
+                bump(&counters.errors);
+                bump(&counters.accepted);
+                nfq::Verdict::Accept
+            }
+            Decision::Replace => {
+                bump(&counters.replaced);
+                msg.set_payload(buf.as_slice());
+                nfq::Verdict::Accept
+            }
+        };
+        msg.set_verdict(verdict);
+        if let Err(e) = bq.queue.verdict(msg) {
+            tracing::debug!("queue {}: verdict failed: {e}", q.0);
+            bump(&counters.errors);
+        }
+    }
+    bq.queue.unbind(q.0).map_err(|source| NfqError::Config {
+        queue: q.0,
+        step: "unbind",
+        source,
+    })
+}
+
+/// A running set of workers, one per queue.
+pub struct Pool {
+    workers: Vec<(QueueNum, JoinHandle<Result<(), NfqError>>)>,
+    counters: Vec<(QueueNum, Arc<QueueCounters>)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Pool {
+    /// Binds every queue in `queues` (all before any worker starts, so a bind error is
+    /// reported before anything is served), then starts one worker thread per queue with the
+    /// inspector `make(queue)` returns. With `respond`, each worker opens raw sockets to send
+    /// reject replies.
+    pub fn spawn<I, F>(
+        queues: &[QueueNum],
+        cfg: &QueueConfig,
+        respond: bool,
+        mut make: F,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Pool, NfqError>
+    where
+        I: Inspect + Send + 'static,
+        F: FnMut(QueueNum) -> I,
+    {
+        let mut bound = Vec::new();
+        for &q in queues {
+            bound.push(bind(q, cfg)?);
+        }
+        let mut workers = Vec::new();
+        let mut counters = Vec::new();
+        for bq in bound {
+            let q = bq.num;
+            let c = Arc::new(QueueCounters::default());
+            counters.push((q, Arc::clone(&c)));
+            let inspector = make(q);
+            let stop = Arc::clone(&stop);
+            let responder = if respond {
+                Some(Responder::new().map_err(|source| NfqError::Config {
+                    queue: q.0,
+                    step: "open raw sockets for reject",
+                    source,
+                })?)
+            } else {
+                None
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("nfq-{}", q.0))
+                .spawn(move || serve(bq, inspector, responder.as_ref(), &c, &stop))
+                .map_err(|source| NfqError::Config {
+                    queue: q.0,
+                    step: "spawn worker",
+                    source,
+                })?;
+            workers.push((q, handle));
+        }
+        Ok(Pool {
+            workers,
+            counters,
+            stop,
+        })
+    }
+
+    /// The counters of each queue.
+    pub fn counters(&self) -> &[(QueueNum, Arc<QueueCounters>)] {
+        &self.counters
+    }
+
+    /// Snapshot of every queue's counters.
+    pub fn stats(&self) -> Vec<QueueStats> {
+        self.counters.iter().map(|(q, c)| c.snapshot(*q)).collect()
+    }
+
+    /// Whether any worker has exited (an error, or the stop flag).
+    pub fn any_finished(&self) -> bool {
+        self.workers.iter().any(|(_, h)| h.is_finished())
+    }
+
+    /// Sets the stop flag and waits for every worker; returns the first error.
+    pub fn shutdown(self) -> Result<(), NfqError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut first = Ok(());
+        for (q, h) in self.workers {
+            let r = h.join().unwrap_or(Err(NfqError::Panicked(q.0)));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}

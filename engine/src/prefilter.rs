@@ -1,1 +1,621 @@
-//! (detection path: owned by the engine detection/replay work, issues 5/6)
+//! Multi-pattern prefilter: which rules could match this packet at all.
+//!
+//! Per transport class (TCP, UDP, ICMP, other) one Aho-Corasick automaton holds the
+//! case-sensitive fast patterns and a second, ASCII case-insensitive one the `nocase` ones
+//! (two automata, so case-sensitive patterns keep their selectivity). A hit makes the rules
+//! owning that pattern candidates. Rules without any usable pattern are always candidates for
+//! the ports they name: their lists are precomputed per destination port (or source port for
+//! rules that only constrain the source, e.g. server responses), so a packet touches only the
+//! rules that could match it. No allocation per packet: the caller owns the [`Scratch`].
+//!
+//! When the compiler did not pick a fast pattern, the longest non-negated payload content is
+//! used: any non-negated content must occur in the buffer for the rule to match, wherever its
+//! modifiers put it.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+use verdict_compiler::bytecode::{Insn, Program, L4};
+use verdict_compiler::ir::{Buffer, PortSet};
+
+/// Transport class used to pick automata and port tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// TCP
+    Tcp = 0,
+    /// UDP
+    Udp = 1,
+    /// ICMP / ICMPv6
+    Icmp = 2,
+    /// everything else
+    Other = 3,
+}
+
+impl Class {
+    /// The class of an IP protocol number.
+    pub fn of_proto(p: u8) -> Class {
+        match p {
+            6 => Class::Tcp,
+            17 => Class::Udp,
+            1 | 58 => Class::Icmp,
+            _ => Class::Other,
+        }
+    }
+    fn of_program(l4: L4) -> &'static [Class] {
+        match l4 {
+            L4::Any => &[Class::Tcp, Class::Udp, Class::Icmp, Class::Other],
+            L4::Tcp => &[Class::Tcp],
+            L4::Udp => &[Class::Udp],
+            L4::Icmp | L4::Icmpv6 => &[Class::Icmp],
+            L4::Sctp => &[Class::Other],
+        }
+    }
+}
+
+/// A fast pattern chosen for a program.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    /// bytes (lower-cased when nocase)
+    pub bytes: Vec<u8>,
+    /// nocase
+    pub nocase: bool,
+}
+
+/// The fast pattern of a program: the compiler's choice, else the longest non-negated
+/// payload content.
+pub fn pattern_of(p: &Program) -> Option<Pattern> {
+    pattern_of_any_len(p).filter(|pat| pat.bytes.len() >= MIN_PATTERN_LEN)
+}
+
+/// Patterns shorter than this are not worth the automaton: one- and two-byte patterns hit
+/// every few hundred bytes of binary payload, costing more in match handling than running
+/// the (usually anchored) rule directly. Such rules are candidates by port instead.
+pub const MIN_PATTERN_LEN: usize = 3;
+
+fn pattern_of_any_len(p: &Program) -> Option<Pattern> {
+    let norm = |b: &[u8], nocase: bool| Pattern {
+        bytes: if nocase {
+            b.to_ascii_lowercase()
+        } else {
+            b.to_vec()
+        },
+        nocase,
+    };
+    if let Some(f) = &p.fast_pattern {
+        if matches!(f.buffer, Buffer::Payload | Buffer::Raw) && !f.bytes.is_empty() {
+            return Some(norm(&f.bytes, f.nocase));
+        }
+    }
+    p.ops
+        .iter()
+        .filter_map(|i| match i {
+            Insn::Content {
+                pattern,
+                nocase,
+                negated: false,
+                buffer: Buffer::Payload | Buffer::Raw,
+                ..
+            } => Some((pattern, *nocase)),
+            _ => None,
+        })
+        .max_by_key(|(pat, _)| pat.len())
+        .map(|(b, n)| norm(b, n))
+}
+
+/// How fast patterns are split over automata. Measured with `cargo bench --bench replay`
+/// (community set incl. commented rules, one core): `OneCaseless` 1.75 Gbit/s on mixed
+/// traffic and 2.06 on iperf3-like bulk TCP, 48 ms to build; `Grouped` 1.56 and 2.44, 389 ms
+/// to build (HTTP-heavy traffic gains nothing from port groups and answers take two passes);
+/// `TwoAutomata` 1.18 on mixed. Hence the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// One ASCII case-insensitive automaton per transport class; hits of case-sensitive
+    /// patterns are confirmed by an exact compare at the match position. One pass over the
+    /// payload whatever its ports.
+    #[default]
+    OneCaseless,
+    /// Per transport class and destination-port group, one case-insensitive automaton over
+    /// the patterns of the rules that can apply to that port (plus the port-agnostic ones),
+    /// and a second, smaller one per source-port group (server responses): traffic on ports
+    /// few rules name scans smaller automata.
+    Grouped,
+    /// Two automata per class (case-sensitive and case-insensitive): two passes.
+    TwoAutomata,
+}
+
+/// Owner of a pattern: the program, and the exact bytes to confirm when the automaton is
+/// case-insensitive but the pattern is not.
+type Owner = (u32, Option<Box<[u8]>>);
+
+#[derive(Debug, Default)]
+struct Automaton {
+    ac: Option<AhoCorasick>,
+    owners: Vec<Vec<Owner>>,
+}
+
+impl Automaton {
+    fn build(pats: Vec<(Vec<u8>, Vec<Owner>)>, nocase: bool) -> Result<Automaton, String> {
+        if pats.is_empty() {
+            return Ok(Automaton::default());
+        }
+        let builder = |kind| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(nocase)
+                .kind(kind)
+                .build(pats.iter().map(|(b, _)| b))
+        };
+        // A full DFA scans fastest; if it would exceed the crate's size limits, let the crate
+        // pick (contiguous NFA).
+        let ac = builder(Some(AhoCorasickKind::DFA))
+            .or_else(|_| builder(None))
+            .map_err(|e| e.to_string())?;
+        Ok(Automaton {
+            ac: Some(ac),
+            owners: pats.into_iter().map(|(_, o)| o).collect(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PortIndex {
+    table: Vec<u16>,
+    groups: Vec<Vec<u32>>,
+}
+
+impl PortIndex {
+    fn build(entries: &[(&PortSet, u32)]) -> PortIndex {
+        if entries.is_empty() {
+            return PortIndex {
+                table: Vec::new(),
+                groups: Vec::new(),
+            };
+        }
+        let mut cuts = vec![0u32, 65536];
+        for (set, _) in entries {
+            for &(lo, hi) in set.ranges() {
+                cuts.push(u32::from(lo));
+                cuts.push(u32::from(hi) + 1);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut groups: Vec<Vec<u32>> = Vec::new();
+        let mut ids: HashMap<Vec<u32>, u16> = HashMap::new();
+        let mut table = vec![0u16; 65536];
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let members: Vec<u32> = entries
+                .iter()
+                .filter(|(s, _)| s.contains(a as u16))
+                .map(|(_, p)| *p)
+                .collect();
+            let next = groups.len() as u16;
+            let id = *ids.entry(members.clone()).or_insert_with(|| {
+                groups.push(members);
+                next
+            });
+            table[a as usize..b as usize].fill(id);
+        }
+        PortIndex { table, groups }
+    }
+    fn get(&self, port: u16) -> &[u32] {
+        match self.table.get(usize::from(port)) {
+            Some(&g) => &self.groups[usize::from(g)],
+            None => &[],
+        }
+    }
+    /// The group of a port; None when the index is empty.
+    fn group_of(&self, port: u16) -> Option<usize> {
+        self.table.get(usize::from(port)).map(|g| usize::from(*g))
+    }
+}
+
+#[derive(Debug)]
+struct ClassIndex {
+    /// Automata scanned for a destination port: `fp_dport` maps the port to an entry of
+    /// `fp_dsets` (a single entry when not grouped).
+    fp_dport: PortIndex,
+    fp_dsets: Vec<Vec<usize>>,
+    /// Automata scanned for a source port (grouped only).
+    fp_sport: PortIndex,
+    fp_ssets: Vec<Vec<usize>>,
+    automata: Vec<Automaton>,
+    by_dport: PortIndex,
+    by_sport: PortIndex,
+    any: Vec<u32>,
+}
+
+impl ClassIndex {
+    fn dset(&self, port: u16) -> &[usize] {
+        let g = self.fp_dport.group_of(port).unwrap_or(0);
+        self.fp_dsets.get(g).map_or(&[], Vec::as_slice)
+    }
+    fn sset(&self, port: u16) -> &[usize] {
+        match self.fp_sport.group_of(port) {
+            Some(g) => self.fp_ssets.get(g).map_or(&[], Vec::as_slice),
+            None => &[],
+        }
+    }
+}
+
+/// Builds (and shares) the automata of sets of programs.
+struct AutomatonCache<'a> {
+    pats: &'a [Option<Pattern>],
+    strategy: Strategy,
+    automata: Vec<Automaton>,
+    sets: HashMap<Vec<u32>, Vec<usize>>,
+}
+
+impl AutomatonCache<'_> {
+    /// The automata for these programs (sorted, deduplicated).
+    fn get(&mut self, mut progs: Vec<u32>) -> Result<Vec<usize>, String> {
+        progs.sort_unstable();
+        progs.dedup();
+        if progs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(s) = self.sets.get(&progs) {
+            return Ok(s.clone());
+        }
+        let mut cs: HashMap<Vec<u8>, Vec<Owner>> = HashMap::new();
+        let mut ci: HashMap<Vec<u8>, Vec<Owner>> = HashMap::new();
+        for &i in &progs {
+            let Some(pat) = &self.pats[i as usize] else {
+                continue;
+            };
+            if pat.nocase {
+                ci.entry(pat.bytes.clone()).or_default().push((i, None));
+            } else if self.strategy == Strategy::TwoAutomata {
+                cs.entry(pat.bytes.clone()).or_default().push((i, None));
+            } else {
+                ci.entry(pat.bytes.to_ascii_lowercase())
+                    .or_default()
+                    .push((i, Some(pat.bytes.clone().into())));
+            }
+        }
+        let mut ids = Vec::new();
+        for (map, nocase) in [(cs, false), (ci, true)] {
+            if map.is_empty() {
+                continue;
+            }
+            let mut v: Vec<_> = map.into_iter().collect();
+            v.sort();
+            self.automata.push(Automaton::build(v, nocase)?);
+            ids.push(self.automata.len() - 1);
+        }
+        self.sets.insert(progs, ids.clone());
+        Ok(ids)
+    }
+}
+
+/// Statistics of the built prefilter, for the report and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefilterStats {
+    /// Case-sensitive fast patterns, counted once per transport class they apply to.
+    pub cs_patterns: usize,
+    /// `nocase` fast patterns, counted once per transport class they apply to.
+    pub ci_patterns: usize,
+    /// Programs without a fast pattern.
+    pub no_pattern: usize,
+    /// Automata built (all classes and port groups).
+    pub automata: usize,
+}
+
+/// The built prefilter.
+#[derive(Debug)]
+pub struct Prefilter {
+    classes: Vec<ClassIndex>,
+    order: Vec<u32>,
+    stats: PrefilterStats,
+    described: Vec<String>,
+}
+
+/// Per-worker scratch for [`Prefilter::candidates`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    marks: Vec<u32>,
+    gen: u32,
+    out: Vec<u32>,
+}
+
+impl Prefilter {
+    /// Builds the prefilter. `order[p]` is the evaluation rank of program `p` (candidates come
+    /// out sorted by it).
+    pub fn new(programs: &[Program], order: Vec<u32>) -> Result<Prefilter, String> {
+        Prefilter::with_strategy(programs, order, Strategy::default())
+    }
+
+    /// Builds the prefilter with an explicit automaton strategy.
+    pub fn with_strategy(
+        programs: &[Program],
+        order: Vec<u32>,
+        strategy: Strategy,
+    ) -> Result<Prefilter, String> {
+        let mut stats = PrefilterStats::default();
+        let mut classes = Vec::new();
+        let pats: Vec<Option<Pattern>> = programs.iter().map(pattern_of).collect();
+        stats.no_pattern = pats.iter().filter(|p| p.is_none()).count();
+        for class in [Class::Tcp, Class::Udp, Class::Icmp, Class::Other] {
+            let mut dport = Vec::new();
+            let mut sport = Vec::new();
+            let mut any = Vec::new();
+            let mut fp_d = Vec::new();
+            let mut fp_s = Vec::new();
+            let mut fp_any = Vec::new();
+            for (i, p) in programs.iter().enumerate() {
+                if !Class::of_program(p.l4).contains(&class) {
+                    continue;
+                }
+                let i = i as u32;
+                let ported = matches!(class, Class::Tcp | Class::Udp) && !p.bidirectional;
+                match &pats[i as usize] {
+                    Some(pat) => {
+                        if pat.nocase {
+                            stats.ci_patterns += 1;
+                        } else {
+                            stats.cs_patterns += 1;
+                        }
+                        if strategy == Strategy::Grouped && ported && !p.dst_ports.is_full() {
+                            fp_d.push((&p.dst_ports, i));
+                        } else if strategy == Strategy::Grouped && ported && !p.src_ports.is_full()
+                        {
+                            fp_s.push((&p.src_ports, i));
+                        } else {
+                            fp_any.push(i);
+                        }
+                    }
+                    None => {
+                        if ported && !p.dst_ports.is_full() {
+                            dport.push((&p.dst_ports, i));
+                        } else if ported && !p.src_ports.is_full() {
+                            sport.push((&p.src_ports, i));
+                        } else {
+                            any.push(i);
+                        }
+                    }
+                }
+            }
+            let mut cache = AutomatonCache {
+                pats: &pats,
+                strategy,
+                automata: Vec::new(),
+                sets: HashMap::new(),
+            };
+            let fp_dport = PortIndex::build(&fp_d);
+            let fp_dsets = if fp_dport.groups.is_empty() {
+                vec![cache.get(fp_any.clone())?]
+            } else {
+                fp_dport
+                    .groups
+                    .iter()
+                    .map(|g| cache.get(g.iter().chain(&fp_any).copied().collect()))
+                    .collect::<Result<_, _>>()?
+            };
+            let fp_sport = PortIndex::build(&fp_s);
+            let fp_ssets = fp_sport
+                .groups
+                .iter()
+                .map(|g| cache.get(g.clone()))
+                .collect::<Result<_, _>>()?;
+            stats.automata += cache.automata.len();
+            classes.push(ClassIndex {
+                fp_dport,
+                fp_dsets,
+                fp_sport,
+                fp_ssets,
+                automata: cache.automata,
+                by_dport: PortIndex::build(&dport),
+                by_sport: PortIndex::build(&sport),
+                any,
+            });
+        }
+        let described = programs
+            .iter()
+            .zip(&pats)
+            .map(|(p, pat)| match pat {
+                Some(pat) => format!(
+                    "prefilter \"{}\"{}",
+                    pat.bytes
+                        .iter()
+                        .flat_map(|b| std::ascii::escape_default(*b))
+                        .map(char::from)
+                        .collect::<String>(),
+                    if pat.nocase { " nocase" } else { "" }
+                ),
+                None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {
+                    "no pattern: candidate for every packet of its protocol".to_string()
+                }
+                None if !p.dst_ports.is_full() => {
+                    "no pattern: candidate for its destination ports".to_string()
+                }
+                None if !p.src_ports.is_full() => {
+                    "no pattern: candidate for its source ports".to_string()
+                }
+                None => "no pattern: candidate for every packet of its protocol".to_string(),
+            })
+            .collect();
+        Ok(Prefilter {
+            classes,
+            order,
+            stats,
+            described,
+        })
+    }
+
+    /// How program `p` reaches the VM (its prefilter pattern or port group), for explain and
+    /// snapshots.
+    pub fn describe(&self, p: usize) -> &str {
+        self.described.get(p).map_or("", String::as_str)
+    }
+
+    /// Build statistics.
+    pub fn stats(&self) -> PrefilterStats {
+        self.stats
+    }
+
+    /// Candidate programs for a packet, sorted by evaluation rank.
+    pub fn candidates<'s>(
+        &self,
+        class: Class,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        s: &'s mut Scratch,
+    ) -> &'s [u32] {
+        let ci = &self.classes[class as usize];
+        if s.marks.len() != self.order.len() {
+            s.marks = vec![0; self.order.len()];
+            s.gen = 0;
+        }
+        s.gen = s.gen.wrapping_add(1);
+        if s.gen == 0 {
+            s.marks.fill(0);
+            s.gen = 1;
+        }
+        s.out.clear();
+        if !payload.is_empty() {
+            for &ai in ci.dset(dport).iter().chain(ci.sset(sport)) {
+                let a = &ci.automata[ai];
+                let Some(ac) = &a.ac else { continue };
+                for m in ac.find_overlapping_iter(payload) {
+                    for (p, exact) in &a.owners[m.pattern().as_usize()] {
+                        if let Some(x) = exact {
+                            if payload.get(m.start()..m.end()) != Some(&x[..]) {
+                                continue;
+                            }
+                        }
+                        let mark = &mut s.marks[*p as usize];
+                        if *mark != s.gen {
+                            *mark = s.gen;
+                            s.out.push(*p);
+                        }
+                    }
+                }
+            }
+        }
+        s.out.extend_from_slice(ci.by_dport.get(dport));
+        s.out.extend_from_slice(ci.by_sport.get(sport));
+        s.out.extend_from_slice(&ci.any);
+        let order = &self.order;
+        s.out.sort_unstable_by_key(|p| order[*p as usize]);
+        &s.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, Operand, Position, Sid};
+
+    fn prog(l4: L4, dst_ports: PortSet, contents: &[(&[u8], bool)]) -> Program {
+        Program {
+            sid: Sid(1),
+            gid: Gid(1),
+            rev: 1,
+            action: Action::Alert,
+            msg: String::new(),
+            classtype: None,
+            priority: None,
+            l4,
+            app: None,
+            src: IpSet::any(),
+            src_ports: PortSet::full(),
+            dst: IpSet::any(),
+            dst_ports,
+            bidirectional: false,
+            flow: FlowOpts::default(),
+            fast_pattern: None,
+            ops: contents
+                .iter()
+                .map(|(p, nocase)| Insn::Content {
+                    pattern: p.to_vec(),
+                    nocase: *nocase,
+                    negated: false,
+                    buffer: Buffer::Payload,
+                    position: Position::Absolute {
+                        offset: Operand::Lit(0),
+                        depth: None,
+                    },
+                    replace: None,
+                })
+                .collect(),
+            threshold: None,
+            detection_filter: None,
+            block: None,
+            strategy: String::new(),
+        }
+    }
+
+    #[test]
+    fn patterns_ports_and_case() {
+        let mut response = prog(L4::Tcp, PortSet::full(), &[(b"HTTP/1.1 500", false)]);
+        response.src_ports = PortSet::range(80, 80);
+        let progs = vec![
+            prog(
+                L4::Tcp,
+                PortSet::full(),
+                &[(b"GET", false), (b"passwd", false)],
+            ),
+            prog(L4::Tcp, PortSet::range(80, 80), &[]),
+            prog(L4::Udp, PortSet::full(), &[(b"VERSION", true)]),
+            prog(L4::Any, PortSet::full(), &[]),
+            prog(L4::Tcp, PortSet::range(8000, 9000), &[]),
+            prog(L4::Tcp, PortSet::range(80, 80), &[(b"admin", false)]),
+            response,
+        ];
+        for (strategy, automata) in [
+            (Strategy::Grouped, 4),
+            (Strategy::OneCaseless, 2),
+            (Strategy::TwoAutomata, 2),
+        ] {
+            let pf = Prefilter::with_strategy(&progs, (0..7).collect(), strategy).unwrap();
+            let mut s = Scratch::default();
+            // case-sensitive pattern in the wrong case: no hit
+            assert_eq!(
+                pf.candidates(Class::Tcp, 1234, 81, b"GET /etc/PASSWD", &mut s),
+                &[3]
+            );
+            assert_eq!(
+                pf.candidates(Class::Tcp, 1234, 80, b"GET /etc/passwd", &mut s),
+                &[0, 1, 3]
+            );
+            assert_eq!(pf.candidates(Class::Tcp, 1234, 81, b"GET /", &mut s), &[3]);
+            assert_eq!(pf.candidates(Class::Tcp, 1234, 8080, b"x", &mut s), &[3, 4]);
+            assert_eq!(
+                pf.candidates(Class::Udp, 1, 53, b"version.bind", &mut s),
+                &[2, 3]
+            );
+            assert_eq!(pf.candidates(Class::Icmp, 0, 0, b"", &mut s), &[3]);
+            // Port-specific patterns: found on their ports by every strategy; only the
+            // grouped one does not even scan for them elsewhere.
+            assert_eq!(
+                pf.candidates(Class::Tcp, 1234, 80, b"/admin", &mut s),
+                &[1, 3, 5]
+            );
+            assert_eq!(
+                pf.candidates(Class::Tcp, 80, 1234, b"HTTP/1.1 500 x", &mut s),
+                &[3, 6]
+            );
+            let elsewhere = pf
+                .candidates(Class::Tcp, 1234, 81, b"/admin", &mut s)
+                .to_vec();
+            let response = pf
+                .candidates(Class::Tcp, 81, 1234, b"HTTP/1.1 500 x", &mut s)
+                .to_vec();
+            if strategy == Strategy::Grouped {
+                assert_eq!((elsewhere, response), (vec![3], vec![3]));
+            } else {
+                assert_eq!((elsewhere, response), (vec![3, 5], vec![3, 6]));
+            }
+            assert_eq!(
+                pf.stats(),
+                PrefilterStats {
+                    cs_patterns: 3,
+                    ci_patterns: 1,
+                    no_pattern: 3,
+                    automata
+                }
+            );
+        }
+    }
+}

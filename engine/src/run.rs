@@ -1,1 +1,524 @@
-//! (live path: owned by the NFQUEUE/live engine work, issue 5)
+//! The inline engine's life cycle: apply the kernel side, bind the queues, serve until told to
+//! stop, then put the kernel back as it was.
+//!
+//! [`run`] is generic over the per-queue inspector so the same life cycle (and the same
+//! worker loop) serves the detection engine and the benchmark's bare accept-all loop. The
+//! kernel side is removed by a guard, so an error or a panic after loading still leaves
+//! traffic flowing as before; a SIGKILL cannot run the guard, which is why the steering uses
+//! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
+
+use crate::detect::{PacketMeta, Worker};
+use crate::nflog;
+use crate::nfq::{
+    Decision, Inspect, NfqError, PacketInfo, Pool, QueueConfig, QueueNum, QueueStats,
+};
+use crate::output::{AlertEvent, Event, PacketInfo as EventPacket};
+use crate::verdict::Verdict;
+use crossbeam_channel::Sender;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use verdict_nft::apply::{self, ApplyError};
+use verdict_nft::render::QueueMechanism;
+
+/// Whether decisions are enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Drop, reject and replace are applied.
+    Ips,
+    /// Every packet is accepted unchanged (alerts are still produced by the inspector).
+    Ids,
+}
+
+/// Everything [`run`] needs besides the inspectors.
+pub struct RunConfig {
+    /// The nft script for `table inet verdict` (kernel rules + steering).
+    pub script: String,
+    /// xt steering commands (empty with nft's own queue statement).
+    pub xt: Vec<Vec<String>>,
+    /// One worker per queue.
+    pub queues: Vec<QueueNum>,
+    /// Queue flags.
+    pub queue: QueueConfig,
+    /// ips or ids.
+    pub mode: Mode,
+    /// Steering mechanism in use (for stats).
+    pub mechanism: QueueMechanism,
+    /// Where to write the stats snapshot, if anywhere.
+    pub stats_path: Option<PathBuf>,
+    /// How often to write it.
+    pub stats_interval: Duration,
+    /// Set (e.g. by a signal handler) to stop.
+    pub stop: Arc<AtomicBool>,
+    /// Alerts of kernel rules (NFLOG), if any kernel rule logs.
+    pub kernel_alerts: Option<KernelAlerts>,
+}
+
+/// Where kernel rules log, and what the engine needs to turn a logged packet into an alert.
+pub struct KernelAlerts {
+    /// NFLOG group of the kernel rules' `log` statements.
+    pub group: u16,
+    /// Rule metadata by sid.
+    pub rules: HashMap<u32, KernelRuleInfo>,
+    /// The output writer's channel.
+    pub events: Sender<Event>,
+}
+
+/// What an alert of a kernel rule says about the rule.
+#[derive(Debug, Clone)]
+pub struct KernelRuleInfo {
+    /// gid
+    pub gid: u32,
+    /// rev
+    pub rev: u32,
+    /// msg
+    pub msg: Arc<str>,
+    /// classtype
+    pub classtype: Option<Arc<str>>,
+    /// priority (3 when the rule has none, like Suricata)
+    pub severity: u32,
+    /// action keyword
+    pub action: &'static str,
+    /// whether the kernel blocked the packet
+    pub blocks: bool,
+}
+
+/// Hits of one rule, for stats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleHits {
+    /// gid
+    pub gid: u32,
+    /// sid
+    pub sid: u32,
+    /// times the rule matched
+    pub hits: u64,
+    /// the rule's msg
+    pub msg: String,
+}
+
+/// The stats file `verdict stats` reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Engine process id.
+    pub pid: u32,
+    /// When the snapshot was written (seconds since the epoch).
+    pub written_unix: f64,
+    /// Seconds since the engine was ready.
+    pub uptime_secs: f64,
+    /// ips or ids.
+    pub mode: Mode,
+    /// "nft queue" or "xt NFQUEUE".
+    pub mechanism: String,
+    /// Per-queue counters.
+    pub queues: Vec<QueueStats>,
+    /// Rules by hits, most first (only rules that hit).
+    pub rules: Vec<RuleHits>,
+}
+
+/// Why the engine stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Loading or removing the kernel side failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// A queue could not be bound or served.
+    #[error(transparent)]
+    Queue(#[from] NfqError),
+    /// The NFLOG group for kernel alerts could not be bound.
+    #[error("cannot bind NFLOG for kernel rules' alerts: {0}")]
+    Nflog(std::io::Error),
+}
+
+/// What happened during the run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Final per-queue counters.
+    pub queues: Vec<QueueStats>,
+}
+
+/// Removes verdict's table and steering when dropped.
+struct KernelGuard;
+
+impl Drop for KernelGuard {
+    fn drop(&mut self) {
+        if let Err(e) = apply::remove() {
+            tracing::error!("removing verdict's rules failed: {e}");
+        }
+    }
+}
+
+/// Wraps an inspector so that in IDS mode nothing is ever dropped or rewritten.
+pub struct Enforce<I> {
+    inner: I,
+    mode: Mode,
+}
+
+impl<I: Inspect> Enforce<I> {
+    /// Applies `mode` to `inner`'s decisions.
+    pub fn new(inner: I, mode: Mode) -> Self {
+        Enforce { inner, mode }
+    }
+}
+
+impl<I: Inspect> Inspect for Enforce<I> {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        let d = self.inner.inspect(pkt, info);
+        match self.mode {
+            Mode::Ips => d,
+            // The worker copied the packet: a rewrite in IDS mode never reaches the wire.
+            Mode::Ids => Decision::Accept,
+        }
+    }
+}
+
+/// Applies the kernel side, serves the queues with `make(queue)`'s inspectors, calls `ready`
+/// once every queue is bound, writes stats every `stats_interval` (with `hits()` for the rule
+/// table), and returns when `cfg.stop` is set — after removing the kernel side.
+pub fn run<I, F, H>(
+    mut cfg: RunConfig,
+    make: F,
+    hits: H,
+    ready: impl FnOnce(),
+) -> Result<RunSummary, RunError>
+where
+    I: Inspect + Send + 'static,
+    F: FnMut(QueueNum) -> I,
+    H: Fn() -> Vec<RuleHits>,
+{
+    // Queues first: a bind failure then leaves the kernel untouched. Packets only reach the
+    // queues once the steering below is loaded.
+    let mode = cfg.mode;
+    let make = {
+        let mut make = make;
+        move |q| Enforce::new(make(q), mode)
+    };
+    let pool = Pool::spawn(
+        &cfg.queues,
+        &cfg.queue,
+        mode == Mode::Ips,
+        make,
+        Arc::clone(&cfg.stop),
+    )?;
+    // NFLOG is bound before the rules that log to it are loaded, so no alert is lost.
+    let nflog_thread = match cfg.kernel_alerts.take() {
+        Some(ka) => match spawn_nflog(ka, Arc::clone(&cfg.stop)) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                let _ = pool.shutdown();
+                return Err(RunError::Nflog(e));
+            }
+        },
+        None => None,
+    };
+    let guard = match apply::load(&cfg.script, &cfg.xt) {
+        Ok(()) => KernelGuard,
+        Err(e) => {
+            cfg.stop.store(true, Ordering::Relaxed);
+            let _ = pool.shutdown();
+            return Err(e.into());
+        }
+    };
+    ready();
+    let started = Instant::now();
+    let mut next_stats = Instant::now();
+    let mut failed = false;
+    while !cfg.stop.load(Ordering::Relaxed) {
+        if pool.any_finished() {
+            // A worker died (it logs why); stop everything rather than run half blind.
+            failed = true;
+            break;
+        }
+        if let Some(path) = &cfg.stats_path {
+            if Instant::now() >= next_stats {
+                write_stats(path, &snapshot(&cfg, &pool, &hits, started));
+                next_stats += cfg.stats_interval;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let last = snapshot(&cfg, &pool, &hits, started);
+    if let Some(path) = &cfg.stats_path {
+        write_stats(path, &last);
+    }
+    // Steering goes before the readers do, so no packet waits on a queue nobody serves.
+    drop(guard);
+    let result = pool.shutdown();
+    if let Some(h) = nflog_thread {
+        let _ = h.join();
+    }
+    if failed {
+        result?;
+    }
+    Ok(RunSummary {
+        queues: last.queues,
+    })
+}
+
+fn snapshot<H: Fn() -> Vec<RuleHits>>(
+    cfg: &RunConfig,
+    pool: &Pool,
+    hits: &H,
+    started: Instant,
+) -> StatsSnapshot {
+    let mut rules = hits();
+    rules.retain(|r| r.hits > 0);
+    rules.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.sid.cmp(&b.sid)));
+    StatsSnapshot {
+        pid: std::process::id(),
+        written_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        uptime_secs: started.elapsed().as_secs_f64(),
+        mode: cfg.mode,
+        mechanism: cfg.mechanism.name().to_string(),
+        queues: pool.stats(),
+        rules,
+    }
+}
+
+/// Writes atomically (temp file + rename) so a reader never sees half a file.
+fn write_stats(path: &Path, s: &StatsSnapshot) {
+    let tmp = path.with_extension("json.tmp");
+    let res = serde_json::to_vec_pretty(s)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = res {
+        tracing::warn!("cannot write stats to {}: {e}", path.display());
+    }
+}
+
+/// Reads a stats file written by a running engine.
+pub fn read_stats(path: &Path) -> std::io::Result<StatsSnapshot> {
+    let bytes = std::fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+}
+
+/// Steering that sends all forwarded traffic to `queues` (no kernel rules): for the
+/// accept-all benchmark loop and for checking the queue path on its own.
+pub fn steer_everything(queues: &[QueueNum], m: QueueMechanism) -> (String, Vec<Vec<String>>) {
+    let first = queues.iter().map(|q| q.0).min().unwrap_or(0);
+    let last = queues.iter().map(|q| q.0).max().unwrap_or(0);
+    let range = if first == last {
+        format!("{first}")
+    } else {
+        format!("{first}-{last}")
+    };
+    match m {
+        QueueMechanism::NftQueue => {
+            let fanout = if first == last { "" } else { "fanout," };
+            let script = format!(
+                "table inet verdict {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    queue flags {fanout}bypass to {range}\n  }}\n}}\n"
+            );
+            (script, Vec::new())
+        }
+        QueueMechanism::XtNfqueue => {
+            let script = "table inet verdict {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n".to_string();
+            let target = if first == last {
+                vec!["--queue-num".to_string(), first.to_string()]
+            } else {
+                vec!["--queue-balance".to_string(), format!("{first}:{last}")]
+            };
+            let mut xt = Vec::new();
+            for tool in ["iptables-nft", "ip6tables-nft"] {
+                let chain = apply::XT_CHAIN_PREFIX.to_string();
+                xt.push(vec![tool.into(), "-N".into(), chain.clone()]);
+                let mut rule = vec![
+                    tool.into(),
+                    "-A".into(),
+                    chain.clone(),
+                    "-j".into(),
+                    "NFQUEUE".into(),
+                ];
+                rule.extend(target.iter().cloned());
+                rule.push("--queue-bypass".into());
+                xt.push(rule);
+                xt.push(vec![
+                    tool.into(),
+                    "-I".into(),
+                    "FORWARD".into(),
+                    "-j".into(),
+                    chain,
+                ]);
+            }
+            (script, xt)
+        }
+    }
+}
+
+/// The detection engine as a queue inspector.
+pub struct DetectInspect {
+    worker: Worker,
+    names: IfNames,
+    /// One metadata value per input interface, reused: only the time changes per packet, so
+    /// the hot path allocates no interface name.
+    metas: Vec<(u32, PacketMeta)>,
+}
+
+impl DetectInspect {
+    /// Wraps one detection worker (one per queue: it owns its flow table).
+    pub fn new(worker: Worker) -> Self {
+        DetectInspect {
+            worker,
+            names: IfNames::default(),
+            metas: Vec::new(),
+        }
+    }
+}
+
+impl Inspect for DetectInspect {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        let slot = match self.metas.iter().position(|(i, _)| *i == info.in_ifindex) {
+            Some(slot) => slot,
+            None => {
+                let meta = PacketMeta {
+                    ts: info.ts,
+                    in_iface: self.names.get(info.in_ifindex),
+                    pcap_cnt: None,
+                    // A rewritten payload goes back to the kernel, which marks the packet
+                    // CHECKSUM_NONE (nfqnl_mangle): nobody completes a partial checksum after
+                    // that, so a rewrite must always write the full L4 checksum, whatever the
+                    // packet arrived with. (GSO packets are re-checksummed when segmented.)
+                    checksum_ready: true,
+                };
+                self.metas.push((info.in_ifindex, meta));
+                self.metas.len() - 1
+            }
+        };
+        let meta = &mut self.metas[slot].1;
+        meta.ts = info.ts;
+        match self.worker.inspect(pkt, meta) {
+            Verdict::Accept => Decision::Accept,
+            Verdict::Drop(_) => Decision::Drop,
+            Verdict::Reject(t, _) => Decision::Reject(t),
+            Verdict::Replace(_) => Decision::Replace,
+        }
+    }
+}
+
+/// Interface names by index, looked up once each.
+#[derive(Debug, Default)]
+struct IfNames {
+    known: Vec<(u32, Option<String>)>,
+}
+
+impl IfNames {
+    fn get(&mut self, index: u32) -> Option<String> {
+        if index == 0 {
+            return None;
+        }
+        if let Some((_, n)) = self.known.iter().find(|(i, _)| *i == index) {
+            return n.clone();
+        }
+        let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+        // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+        let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+        let name = (!p.is_null()).then(|| {
+            // SAFETY: on success buf holds a NUL-terminated name.
+            unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+                .to_string_lossy()
+                .into_owned()
+        });
+        self.known.push((index, name.clone()));
+        name
+    }
+}
+
+fn spawn_nflog(
+    ka: KernelAlerts,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let mut listener = nflog::Listener::bind(ka.group, Duration::from_millis(100))?;
+    std::thread::Builder::new()
+        .name("nflog".into())
+        .spawn(move || {
+            let mut names = IfNames::default();
+            while !stop.load(Ordering::Relaxed) {
+                let res = listener.recv(|logged| {
+                    if let Some(ev) = kernel_alert(&ka.rules, &logged, &mut names) {
+                        // Never block on the writer: a full channel loses the alert, like a worker.
+                        let _ = ka.events.try_send(Event::Alert(Box::new(ev)));
+                    }
+                });
+                if let Err(e) = res {
+                    if e.raw_os_error() == Some(libc::ENOBUFS) {
+                        continue;
+                    }
+                    tracing::error!("NFLOG receive failed, kernel alerts stop: {e}");
+                    break;
+                }
+            }
+        })
+}
+
+/// The alert for a packet a kernel rule logged (None if the prefix or packet is not ours).
+fn kernel_alert(
+    rules: &HashMap<u32, KernelRuleInfo>,
+    logged: &nflog::Logged,
+    names: &mut IfNames,
+) -> Option<AlertEvent> {
+    let sid = logged.sid()?;
+    let rule = rules.get(&sid)?;
+    let sliced = etherparse::SlicedPacket::from_ip(&logged.payload).ok()?;
+    let (src_ip, dest_ip, proto, ip_fields) = match &sliced.net {
+        Some(etherparse::NetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                std::net::IpAddr::V4(h.source_addr()),
+                std::net::IpAddr::V4(h.destination_addr()),
+                h.protocol().0,
+                (
+                    h.ttl(),
+                    h.dcp().value() << 2 | h.ecn().value(),
+                    u32::from(h.identification()),
+                ),
+            )
+        }
+        Some(etherparse::NetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                std::net::IpAddr::V6(h.source_addr()),
+                std::net::IpAddr::V6(h.destination_addr()),
+                v6.payload().ip_number.0,
+                (h.hop_limit(), h.traffic_class(), h.flow_label().value()),
+            )
+        }
+        _ => return None,
+    };
+    let (src_port, dest_port) = match &sliced.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => (t.source_port(), t.destination_port()),
+        Some(etherparse::TransportSlice::Udp(u)) => (u.source_port(), u.destination_port()),
+        _ => (0, 0),
+    };
+    let pkt = EventPacket {
+        ts: SystemTime::now(),
+        flow_id: None,
+        pcap_cnt: None,
+        in_iface: names.get(logged.in_ifindex),
+        src_ip,
+        dest_ip,
+        src_port,
+        dest_port,
+        proto,
+        to_server: None,
+        bytes: logged.payload.clone(),
+        ip_fields,
+    };
+    Some(AlertEvent {
+        pkt: Arc::new(pkt),
+        blocked: rule.blocks,
+        gid: rule.gid,
+        sid,
+        rev: rule.rev,
+        signature: Arc::clone(&rule.msg),
+        category: rule.classtype.clone(),
+        severity: rule.severity,
+        rule_action: rule.action,
+        matches: Vec::new(),
+    })
+}

@@ -1,1 +1,1068 @@
-//! (detection path: owned by the engine detection/replay work, issues 5/6)
+//! The detection VM: runs a compiled rule's tests over one packet with Snort/Suricata cursor
+//! semantics.
+//!
+//! - `offset`/`depth` are absolute from the buffer start; `distance`/`within` are relative to
+//!   the end of the previous match (`within` counts from the point `distance` leads to, and a
+//!   negative distance may reach back, clamped at the buffer start), as in Suricata's
+//!   `DetectEngineContentInspection`.
+//! - `byte_jump` and `byte_extract` move the cursor; `byte_test`, `isdataat` and negated
+//!   contents do not. `byte_extract` variables are operands of later tests.
+//! - When a later test fails and the test right after a content (or pcre) is relative to it,
+//!   the content is retried at its next occurrence — Snort's and Suricata's recursion — bounded
+//!   by [`RECURSION_LIMIT`] steps per rule and packet (Suricata's `inspection-recursion-limit`).
+//! - pcre runs through PCRE2 with JIT; every pattern carries `(*LIMIT_MATCH=…)` and
+//!   `(*LIMIT_DEPTH=…)`, so a pathological regex fails to match instead of hanging the worker.
+//!
+//! Buffers: the transport payload; `rawbytes`/`pkt_data` is the same buffer while there is no
+//! stream reassembly. App-layer buffers are refused when the rule set is loaded.
+
+use crate::detect::LoadError;
+use crate::flow::Flow;
+use crate::wire::{IpInfo, L4Hdr, Packet};
+use verdict_compiler::bytecode::{FlowbitId, Insn, Program};
+use verdict_compiler::ir::{
+    BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
+    HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
+};
+
+/// Steps (content/pcre attempts) allowed per rule and packet, as Suricata's default
+/// `inspection-recursion-limit`.
+pub const RECURSION_LIMIT: u32 = 3000;
+/// PCRE2 match limit put into every pattern.
+pub const PCRE_MATCH_LIMIT: u32 = 100_000;
+/// PCRE2 depth (backtracking memory) limit put into every pattern.
+pub const PCRE_DEPTH_LIMIT: u32 = 10_000;
+/// byte_extract variables per rule.
+pub const MAX_VARS: usize = 8;
+
+/// A case-(in)sensitive substring searcher.
+#[derive(Debug, Clone)]
+pub struct Finder {
+    needle: Vec<u8>,
+    nocase: bool,
+    cs: memchr::memmem::Finder<'static>,
+}
+
+impl Finder {
+    /// Builds a searcher for `needle`.
+    pub fn new(needle: &[u8], nocase: bool) -> Finder {
+        let needle = if nocase {
+            needle.to_ascii_lowercase()
+        } else {
+            needle.to_vec()
+        };
+        Finder {
+            cs: memchr::memmem::Finder::new(&needle).into_owned(),
+            needle,
+            nocase,
+        }
+    }
+    /// Length of the needle.
+    pub fn len(&self) -> usize {
+        self.needle.len()
+    }
+    /// True for an empty needle (never built by the compiler).
+    pub fn is_empty(&self) -> bool {
+        self.needle.is_empty()
+    }
+    /// First occurrence in `hay`, as a start offset.
+    pub fn find(&self, hay: &[u8]) -> Option<usize> {
+        if !self.nocase {
+            return self.cs.find(hay);
+        }
+        let n = self.needle.len();
+        if hay.len() < n {
+            return None;
+        }
+        let first = self.needle[0];
+        let last_start = hay.len() - n;
+        let mut i = 0;
+        while i <= last_start {
+            let rel = if first.is_ascii_lowercase() {
+                memchr::memchr2(first, first.to_ascii_uppercase(), &hay[i..=last_start])
+            } else {
+                memchr::memchr(first, &hay[i..=last_start])
+            }?;
+            let s = i + rel;
+            if hay[s..s + n].eq_ignore_ascii_case(&self.needle) {
+                return Some(s);
+            }
+            i = s + 1;
+        }
+        None
+    }
+}
+
+/// A compiled payload test.
+// Built once per rule set and only borrowed per packet, so variant sizes cost nothing on
+// the hot path; boxing would add an indirection instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum PayloadOp {
+    /// content
+    Content {
+        /// searcher
+        finder: Finder,
+        /// `!`
+        negated: bool,
+        /// anchoring
+        position: Position,
+        /// replace bytes
+        replace: Option<Vec<u8>>,
+        /// already proven by the prefilter (`fast_pattern:only`)
+        skip: bool,
+    },
+    /// pcre
+    Pcre {
+        /// compiled regex
+        re: Box<pcre2::bytes::Regex>,
+        /// `R`
+        relative: bool,
+        /// `!`
+        negated: bool,
+    },
+    /// byte_test
+    ByteTest(ByteTest),
+    /// byte_jump
+    ByteJump(ByteJump),
+    /// byte_extract
+    ByteExtract(ByteExtract),
+    /// isdataat
+    Isdataat(Isdataat),
+    /// bsize
+    BufferSize(NumCmp),
+}
+
+impl PayloadOp {
+    fn relative(&self) -> bool {
+        match self {
+            PayloadOp::Content { position, .. } => matches!(position, Position::Relative { .. }),
+            PayloadOp::Pcre { relative, .. } => *relative,
+            PayloadOp::ByteTest(b) => b.relative,
+            PayloadOp::ByteJump(b) => b.relative,
+            PayloadOp::ByteExtract(b) => b.relative,
+            PayloadOp::Isdataat(i) => i.relative,
+            PayloadOp::BufferSize(_) => false,
+        }
+    }
+}
+
+/// A post-match effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// set/unset/toggle bits
+    Bits(FlowbitCmd, Vec<usize>),
+    /// clear all bits
+    Reset,
+}
+
+/// A rule compiled for the VM.
+#[derive(Debug)]
+pub struct CompiledProgram {
+    /// Header tests.
+    pub header: Vec<HeaderTest>,
+    /// flowbits isset/isnotset tests: (isset, bits, op).
+    pub bit_tests: Vec<(bool, Vec<usize>, BitsOp)>,
+    /// Payload tests in rule order.
+    pub payload: Vec<PayloadOp>,
+    /// retry[i]: on failure after op i, try op i at its next occurrence.
+    retry: Vec<bool>,
+    /// Effects after a match.
+    pub effects: Vec<Effect>,
+    /// flowbits:noalert
+    pub noalert: bool,
+    /// Has a content with `replace`.
+    pub has_replace: bool,
+    /// Sets flowbits (evaluated before rules that only test them).
+    pub sets_bits: bool,
+}
+
+fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
+    match b {
+        Buffer::Payload | Buffer::Raw => Ok(()),
+        other => Err(LoadError::UnsupportedBuffer {
+            sid,
+            buffer: format!("{other:?}"),
+        }),
+    }
+}
+
+fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
+    let mut pat = format!("(*LIMIT_MATCH={PCRE_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE_DEPTH_LIMIT})");
+    if p.ungreedy {
+        pat.push_str("(?U)");
+    }
+    if p.anchored {
+        // `A`: anchored at the search start, which \G expresses for a search at an offset.
+        pat.push_str("\\G(?:");
+        pat.push_str(&p.pattern);
+        pat.push(')');
+    } else {
+        pat.push_str(&p.pattern);
+    }
+    pcre2::bytes::RegexBuilder::new()
+        .caseless(p.caseless)
+        .dotall(p.dotall)
+        .multi_line(p.multiline)
+        .extended(p.extended)
+        .jit_if_available(true)
+        .build(&pat)
+        .map_err(|e| LoadError::Pcre {
+            sid,
+            pattern: p.pattern.clone(),
+            error: e.to_string(),
+        })
+}
+
+impl CompiledProgram {
+    /// Compiles a bytecode program.
+    pub fn new(p: &Program) -> Result<CompiledProgram, LoadError> {
+        let sid = p.sid.0;
+        let only_op = p
+            .fast_pattern
+            .as_ref()
+            .filter(|f| f.only)
+            .map(|f| usize::from(f.op_index));
+        let mut cp = CompiledProgram {
+            header: Vec::new(),
+            bit_tests: Vec::new(),
+            payload: Vec::new(),
+            retry: Vec::new(),
+            effects: Vec::new(),
+            noalert: false,
+            has_replace: false,
+            sets_bits: false,
+        };
+        let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
+        for (i, insn) in p.ops.iter().enumerate() {
+            match insn {
+                Insn::Header(h) => cp.header.push(h.clone()),
+                Insn::FlowbitsTest { set, bits: b, op } => cp.bit_tests.push((*set, bits(b), *op)),
+                Insn::Content {
+                    pattern,
+                    nocase,
+                    negated,
+                    buffer,
+                    position,
+                    replace,
+                } => {
+                    check_buffer(*buffer, sid)?;
+                    if pattern.is_empty() {
+                        return Err(LoadError::Invalid {
+                            sid,
+                            reason: "empty content".into(),
+                        });
+                    }
+                    cp.has_replace |= replace.is_some();
+                    // Only when the prefilter really searched this pattern (long enough).
+                    let skip = only_op == Some(i)
+                        && pattern.len() >= crate::prefilter::MIN_PATTERN_LEN
+                        && p.fast_pattern.as_ref().is_some_and(|f| f.bytes == *pattern)
+                        && !negated
+                        && replace.is_none()
+                        && matches!(
+                            position,
+                            Position::Absolute {
+                                offset: Operand::Lit(0),
+                                depth: None
+                            }
+                        );
+                    cp.payload.push(PayloadOp::Content {
+                        finder: Finder::new(pattern, *nocase),
+                        negated: *negated,
+                        position: *position,
+                        replace: replace.clone(),
+                        skip,
+                    });
+                }
+                Insn::Pcre(pc) => {
+                    check_buffer(pc.buffer, sid)?;
+                    cp.payload.push(PayloadOp::Pcre {
+                        re: Box::new(build_pcre(pc, sid)?),
+                        relative: pc.relative,
+                        negated: pc.negated,
+                    });
+                }
+                Insn::ByteTest(b) => {
+                    check_buffer(b.buffer, sid)?;
+                    cp.payload.push(PayloadOp::ByteTest(b.clone()))
+                }
+                Insn::ByteJump(b) => {
+                    check_buffer(b.buffer, sid)?;
+                    cp.payload.push(PayloadOp::ByteJump(b.clone()))
+                }
+                Insn::ByteExtract(b) => {
+                    check_buffer(b.buffer, sid)?;
+                    if usize::from(b.slot.0) >= MAX_VARS {
+                        return Err(LoadError::Invalid {
+                            sid,
+                            reason: "byte_extract slot out of range".into(),
+                        });
+                    }
+                    cp.payload.push(PayloadOp::ByteExtract(b.clone()))
+                }
+                Insn::Isdataat(d) => {
+                    check_buffer(d.buffer, sid)?;
+                    cp.payload.push(PayloadOp::Isdataat(d.clone()))
+                }
+                Insn::BufferSize { cmp, buffer } => {
+                    check_buffer(*buffer, sid)?;
+                    cp.payload.push(PayloadOp::BufferSize(*cmp))
+                }
+                Insn::FlowbitsSet { cmd, bits: b } => {
+                    cp.sets_bits = true;
+                    cp.effects.push(Effect::Bits(cmd.clone(), bits(b)))
+                }
+                Insn::FlowbitsReset => {
+                    cp.sets_bits = true;
+                    cp.effects.push(Effect::Reset)
+                }
+                Insn::NoAlert => cp.noalert = true,
+            }
+        }
+        cp.retry = (0..cp.payload.len())
+            .map(|i| cp.payload.get(i + 1).is_some_and(|n| n.relative()))
+            .collect();
+        Ok(cp)
+    }
+
+    /// Header tests against the packet.
+    pub fn header_ok(&self, pkt: &Packet<'_>) -> bool {
+        self.header.iter().all(|h| header_test(h, pkt))
+    }
+
+    /// flowbit tests against the flow (no flow: nothing is set).
+    pub fn bits_ok(&self, flow: Option<&Flow>) -> bool {
+        self.bit_tests.iter().all(|(isset, bits, op)| {
+            let is = |b: &usize| flow.is_some_and(|f| f.bit(*b));
+            match (isset, op) {
+                (true, BitsOp::All) => bits.iter().all(is),
+                (true, BitsOp::Any) => bits.iter().any(is),
+                (false, BitsOp::All) => !bits.iter().any(is),
+                (false, BitsOp::Any) => !bits.iter().all(is),
+            }
+        })
+    }
+
+    /// Runs the payload tests; on success `st.path` holds the matches of the successful path.
+    pub fn payload_ok(&self, buf: &[u8], st: &mut VmState) -> bool {
+        st.steps = 0;
+        st.path.clear();
+        st.vars = [0; MAX_VARS];
+        if self.payload.is_empty() {
+            return true;
+        }
+        self.eval(0, buf, 0, st)
+    }
+
+    fn eval(&self, i: usize, buf: &[u8], cursor: usize, st: &mut VmState) -> bool {
+        let Some(op) = self.payload.get(i) else {
+            return true;
+        };
+        let len = buf.len() as i64;
+        match op {
+            PayloadOp::Content {
+                finder,
+                negated,
+                position,
+                skip,
+                ..
+            } => {
+                if *skip {
+                    return self.eval(i + 1, buf, cursor, st);
+                }
+                let Some((lo, hi)) = window(*position, cursor, buf.len(), finder.len(), &st.vars)
+                else {
+                    return *negated && self.eval(i + 1, buf, cursor, st);
+                };
+                if *negated {
+                    st.steps += 1;
+                    return finder.find(&buf[lo..hi]).is_none()
+                        && self.eval(i + 1, buf, cursor, st);
+                }
+                let mut from = lo;
+                while from < hi {
+                    st.steps += 1;
+                    if st.steps > RECURSION_LIMIT {
+                        return false;
+                    }
+                    let Some(rel) = finder.find(&buf[from..hi]) else {
+                        return false;
+                    };
+                    let s = from + rel;
+                    let e = s + finder.len();
+                    if let Position::EndsWith = position {
+                        if e != buf.len() {
+                            return false;
+                        }
+                    }
+                    st.path.push(Hit {
+                        op: i as u16,
+                        start: s as u32,
+                        end: e as u32,
+                    });
+                    if self.eval(i + 1, buf, e, st) {
+                        return true;
+                    }
+                    st.path.pop();
+                    if !self.retry[i] {
+                        return false;
+                    }
+                    from = s + 1;
+                }
+                false
+            }
+            PayloadOp::Pcre {
+                re,
+                relative,
+                negated,
+            } => {
+                let base = if *relative { cursor.min(buf.len()) } else { 0 };
+                let hay = &buf[base..];
+                if *negated {
+                    st.steps += 1;
+                    let hit = matches!(re.find(hay), Ok(Some(_)));
+                    return !hit && self.eval(i + 1, buf, cursor, st);
+                }
+                let mut from = 0;
+                while from <= hay.len() {
+                    st.steps += 1;
+                    if st.steps > RECURSION_LIMIT {
+                        return false;
+                    }
+                    // A match-limit error counts as no match: bounded work beats a verdict.
+                    let Ok(Some(m)) = re.find_at(hay, from) else {
+                        return false;
+                    };
+                    let (s, e) = (base + m.start(), base + m.end());
+                    st.path.push(Hit {
+                        op: i as u16,
+                        start: s as u32,
+                        end: e as u32,
+                    });
+                    if self.eval(i + 1, buf, e, st) {
+                        return true;
+                    }
+                    st.path.pop();
+                    if !self.retry[i] {
+                        return false;
+                    }
+                    from = m.start() + 1;
+                }
+                false
+            }
+            PayloadOp::ByteTest(b) => {
+                let ok = byte_test(b, buf, cursor, &st.vars);
+                ok && self.eval(i + 1, buf, cursor, st)
+            }
+            PayloadOp::ByteJump(b) => match byte_jump(b, buf, cursor, &st.vars) {
+                Some(c) => self.eval(i + 1, buf, c, st),
+                None => false,
+            },
+            PayloadOp::ByteExtract(b) => {
+                let pos = if b.relative {
+                    cursor as i64 + b.offset
+                } else {
+                    b.offset
+                };
+                let Some(mut v) = read_num(buf, pos, b.count, b.endian, b.base) else {
+                    return false;
+                };
+                if let Some(m) = b.bitmask {
+                    v = apply_mask(v, m);
+                }
+                if b.multiplier > 1 {
+                    v = v.saturating_mul(u64::from(b.multiplier));
+                }
+                if let Some(a) = b.align.filter(|a| *a > 1) {
+                    let a = u64::from(a);
+                    v = v.div_ceil(a) * a;
+                }
+                st.vars[usize::from(b.slot.0) % MAX_VARS] = v.min(i64::MAX as u64) as i64;
+                let c = (pos + i64::from(b.count)) as usize;
+                self.eval(i + 1, buf, c, st)
+            }
+            PayloadOp::Isdataat(d) => {
+                let n = operand(d.offset, &st.vars);
+                let present = if d.relative {
+                    cursor as i64 + n <= len && n >= 0
+                } else {
+                    n >= 0 && n < len
+                };
+                present != d.negated && self.eval(i + 1, buf, cursor, st)
+            }
+            PayloadOp::BufferSize(cmp) => {
+                cmp.test(buf.len() as u64) && self.eval(i + 1, buf, cursor, st)
+            }
+        }
+    }
+}
+
+/// One match on the successful path: payload op index and byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Index into `CompiledProgram::payload`.
+    pub op: u16,
+    /// Start offset in the buffer.
+    pub start: u32,
+    /// End offset (exclusive).
+    pub end: u32,
+}
+
+/// Per-worker VM scratch (reused, so no allocation per packet).
+#[derive(Debug, Default)]
+pub struct VmState {
+    /// byte_extract variables.
+    pub vars: [i64; MAX_VARS],
+    /// Matches on the current path.
+    pub path: Vec<Hit>,
+    steps: u32,
+}
+
+fn operand(o: Operand, vars: &[i64; MAX_VARS]) -> i64 {
+    match o {
+        Operand::Lit(v) => v,
+        Operand::Var(s) => vars[usize::from(s.0) % MAX_VARS],
+    }
+}
+
+/// The search window `[lo, hi)` of a content, or None if it lies outside the buffer.
+fn window(
+    p: Position,
+    cursor: usize,
+    len: usize,
+    plen: usize,
+    vars: &[i64; MAX_VARS],
+) -> Option<(usize, usize)> {
+    let len_i = len as i64;
+    let (lo, hi) = match p {
+        Position::Absolute { offset, depth } => {
+            let lo = operand(offset, vars).max(0);
+            let hi = depth.map_or(len_i, |d| lo.saturating_add(operand(d, vars)));
+            (lo, hi)
+        }
+        Position::Relative { distance, within } => {
+            let start = cursor as i64 + operand(distance, vars);
+            let hi = within.map_or(len_i, |w| start.saturating_add(operand(w, vars)));
+            (start.max(0), hi)
+        }
+        Position::StartsWith => (0, plen as i64),
+        Position::EndsWith => (len_i - plen as i64, len_i),
+    };
+    let hi = hi.min(len_i);
+    if lo < 0 || hi - lo < plen as i64 {
+        return None;
+    }
+    Some((lo as usize, hi as usize))
+}
+
+fn apply_mask(v: u64, mask: u64) -> u64 {
+    if mask == 0 {
+        return 0;
+    }
+    (v & mask) >> mask.trailing_zeros()
+}
+
+/// Reads `count` bytes at `pos` as a number (binary in `endian`, or an ASCII string in `base`).
+pub fn read_num(buf: &[u8], pos: i64, count: u8, endian: Endian, base: NumBase) -> Option<u64> {
+    if pos < 0 || count == 0 {
+        return None;
+    }
+    let pos = pos as usize;
+    let bytes = buf.get(pos..pos.checked_add(usize::from(count))?)?;
+    match base {
+        NumBase::Binary => {
+            if bytes.len() > 8 {
+                return None;
+            }
+            let little = matches!(endian, Endian::Little | Endian::Dce);
+            let mut v = 0u64;
+            if little {
+                for b in bytes.iter().rev() {
+                    v = (v << 8) | u64::from(*b);
+                }
+            } else {
+                for b in bytes {
+                    v = (v << 8) | u64::from(*b);
+                }
+            }
+            Some(v)
+        }
+        NumBase::Dec | NumBase::Hex | NumBase::Oct => {
+            let radix = match base {
+                NumBase::Dec => 10,
+                NumBase::Hex => 16,
+                _ => 8,
+            };
+            // strtoul-like: digits from the start, stop at the first non-digit, need one.
+            let mut v: u64 = 0;
+            let mut any = false;
+            for b in bytes {
+                match (*b as char).to_digit(radix) {
+                    Some(d) => {
+                        v = v.checked_mul(u64::from(radix))?.checked_add(u64::from(d))?;
+                        any = true;
+                    }
+                    None => break,
+                }
+            }
+            any.then_some(v)
+        }
+    }
+}
+
+/// Evaluates a byte_test at the cursor.
+pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> bool {
+    let off = operand(b.offset, vars);
+    let pos = if b.relative { cursor as i64 + off } else { off };
+    let Some(mut v) = read_num(buf, pos, b.count, b.endian, b.base) else {
+        return false;
+    };
+    if let Some(m) = b.bitmask {
+        v = apply_mask(v, m);
+    }
+    let t = operand(b.value, vars) as u64;
+    let r = match b.op {
+        ByteOp::Lt => v < t,
+        ByteOp::Gt => v > t,
+        ByteOp::Le => v <= t,
+        ByteOp::Ge => v >= t,
+        ByteOp::Eq => v == t,
+        ByteOp::And => v & t != 0,
+        ByteOp::Xor => v ^ t != 0,
+    };
+    r != b.negated
+}
+
+/// Evaluates a byte_jump: the new cursor, or None if it fails or leaves the buffer.
+pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> Option<usize> {
+    let off = operand(b.offset, vars);
+    let pos = if b.relative { cursor as i64 + off } else { off };
+    let mut v = if b.count == 0 {
+        0
+    } else {
+        read_num(buf, pos, b.count, b.endian, b.base)?
+    };
+    if let Some(m) = b.bitmask {
+        v = apply_mask(v, m);
+    }
+    if b.multiplier > 1 {
+        v = v.checked_mul(u64::from(b.multiplier))?;
+    }
+    if b.align {
+        v = v.div_ceil(4) * 4;
+    }
+    let v = i64::try_from(v).ok()?;
+    let base = if b.from_beginning {
+        0
+    } else if b.from_end {
+        buf.len() as i64
+    } else {
+        pos + i64::from(b.count)
+    };
+    let c = base.checked_add(v)?.checked_add(b.post_offset)?;
+    (0..=buf.len() as i64).contains(&c).then_some(c as usize)
+}
+
+fn flags_match(have: u8, want: u8, mode: FlagMode, ignore: u8) -> bool {
+    let have = have & !ignore;
+    match mode {
+        FlagMode::Exact => have == want,
+        FlagMode::All => have & want == want,
+        FlagMode::Any => have & want != 0,
+        FlagMode::Not => have & want == 0,
+    }
+}
+
+fn ipopt_present(data: &[u8], ip: &IpInfo, name: &str) -> bool {
+    if ip.version != 4 || !ip.has_options {
+        return false;
+    }
+    if name == "any" {
+        return true;
+    }
+    let want: u8 = match name {
+        "eol" => 0,
+        "nop" => 1,
+        "rr" => 7,
+        "ts" => 68,
+        "sec" => 130,
+        "lsrr" | "lsrre" => 131,
+        "esec" => 133,
+        "satid" => 136,
+        "ssrr" => 137,
+        _ => return false,
+    };
+    let ihl = usize::from(data[0] & 0x0f) * 4;
+    let mut opts = data.get(20..ihl).unwrap_or(&[]);
+    while let Some(&t) = opts.first() {
+        if t == want {
+            return true;
+        }
+        if t == 0 {
+            break;
+        }
+        if t == 1 {
+            opts = &opts[1..];
+            continue;
+        }
+        let l = usize::from(*opts.get(1).unwrap_or(&0)).max(2);
+        opts = opts.get(l..).unwrap_or(&[]);
+    }
+    false
+}
+
+/// Evaluates one header test.
+pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
+    let ip = pkt.ip();
+    let tcp = match pkt.l4() {
+        L4Hdr::Tcp {
+            seq,
+            ack,
+            flags,
+            window,
+            ..
+        } => Some((*seq, *ack, *flags, *window)),
+        _ => None,
+    };
+    let icmp = match pkt.l4() {
+        L4Hdr::Icmp {
+            typ, code, id, seq, ..
+        } => Some((*typ, *code, *id, *seq)),
+        _ => None,
+    };
+    match h {
+        HeaderTest::Dsize(c) => c.test(pkt.payload().len() as u64),
+        HeaderTest::Ttl(c) => c.test(u64::from(ip.ttl)),
+        HeaderTest::Tos(c) => c.test(u64::from(ip.tos)),
+        HeaderTest::IpId(c) => c.test(u64::from(ip.id)),
+        HeaderTest::IpProto(c) => c.test(u64::from(ip.proto)),
+        HeaderTest::Flags(f) => tcp.is_some_and(|t| flags_match(t.2, f.flags, f.mode, f.ignore)),
+        HeaderTest::Seq(c) => tcp.is_some_and(|t| c.test(u64::from(t.0))),
+        HeaderTest::Ack(c) => tcp.is_some_and(|t| c.test(u64::from(t.1))),
+        HeaderTest::Window(c) => tcp.is_some_and(|t| c.test(u64::from(t.3))),
+        HeaderTest::Itype(c) => icmp.is_some_and(|i| c.test(u64::from(i.0))),
+        HeaderTest::Icode(c) => icmp.is_some_and(|i| c.test(u64::from(i.1))),
+        HeaderTest::IcmpId(c) => icmp.is_some_and(|i| c.test(u64::from(i.2))),
+        HeaderTest::IcmpSeq(c) => icmp.is_some_and(|i| c.test(u64::from(i.3))),
+        HeaderTest::Fragbits { bits, mode } => flags_match(ip.frag_bits, *bits, *mode, 0),
+        HeaderTest::FragOffset(c) => c.test(u64::from(ip.frag_offset)),
+        HeaderTest::SameIp => ip.src == ip.dst,
+        HeaderTest::IpOpts(name) => ipopt_present(pkt.data(), ip, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verdict_compiler::bytecode::{Program, L4};
+    use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, PortSet, Sid, VarSlot};
+
+    fn prog(ops: Vec<Insn>) -> CompiledProgram {
+        let p = Program {
+            sid: Sid(1),
+            gid: Gid(1),
+            rev: 1,
+            action: Action::Alert,
+            msg: "t".into(),
+            classtype: None,
+            priority: None,
+            l4: L4::Any,
+            app: None,
+            src: IpSet::any(),
+            src_ports: PortSet::full(),
+            dst: IpSet::any(),
+            dst_ports: PortSet::full(),
+            bidirectional: false,
+            flow: FlowOpts::default(),
+            fast_pattern: None,
+            ops,
+            threshold: None,
+            detection_filter: None,
+            block: None,
+            strategy: String::new(),
+        };
+        CompiledProgram::new(&p).unwrap()
+    }
+
+    fn content(p: &[u8], position: Position) -> Insn {
+        Insn::Content {
+            pattern: p.to_vec(),
+            nocase: false,
+            negated: false,
+            buffer: Buffer::Payload,
+            position,
+            replace: None,
+        }
+    }
+    fn abs(o: i64, d: Option<i64>) -> Position {
+        Position::Absolute {
+            offset: Operand::Lit(o),
+            depth: d.map(Operand::Lit),
+        }
+    }
+    fn rel(d: i64, w: Option<i64>) -> Position {
+        Position::Relative {
+            distance: Operand::Lit(d),
+            within: w.map(Operand::Lit),
+        }
+    }
+    fn run(p: &CompiledProgram, buf: &[u8]) -> bool {
+        p.payload_ok(buf, &mut VmState::default())
+    }
+
+    #[test]
+    fn offset_depth_distance_within() {
+        let p = prog(vec![
+            content(b"abc", abs(2, Some(5))),
+            content(b"xyz", rel(1, Some(4))),
+        ]);
+        assert!(run(&p, b"..abc.xyz"));
+        assert!(!run(&p, b"..abc...xyz")); // window after abc is [6,10): xyz ends at 11
+        assert!(!run(&p, b"abc.xyz")); // abc before offset 2
+        assert!(!run(&p, b"..abcxyz")); // distance 1 skips the x
+                                        // negative distance reaches back
+        let n = prog(vec![
+            content(b"world", abs(0, None)),
+            content(b"hello ", rel(-11, Some(6))),
+        ]);
+        assert!(run(&n, b"hello world"));
+    }
+
+    #[test]
+    fn relative_failure_retries_the_previous_content() {
+        // First "a=" is followed by "x", the second by "1": Snort/Suricata find the match by
+        // retrying the first content at its next occurrence.
+        let p = prog(vec![
+            content(b"a=", abs(0, None)),
+            content(b"1", rel(0, Some(1))),
+        ]);
+        assert!(run(&p, b"a=x a=1"));
+        assert!(!run(&p, b"a=x a=2"));
+        // No retry when the next test is absolute.
+        let q = prog(vec![
+            content(b"a=", abs(0, None)),
+            content(b"zz", abs(0, Some(2))),
+        ]);
+        assert!(!run(&q, b"a=zz"));
+    }
+
+    #[test]
+    fn negation_nocase_startswith_endswith() {
+        let mut neg = content(b"bad", abs(0, None));
+        if let Insn::Content { negated, .. } = &mut neg {
+            *negated = true;
+        }
+        let p = prog(vec![content(b"GET", Position::StartsWith), neg]);
+        assert!(run(&p, b"GET /good"));
+        assert!(!run(&p, b"GET /bad"));
+        assert!(!run(&p, b" GET /good"));
+        let mut nc = content(b"UsEr", abs(0, None));
+        if let Insn::Content { nocase, .. } = &mut nc {
+            *nocase = true;
+        }
+        assert!(run(&prog(vec![nc.clone()]), b"xxuser"));
+        assert!(run(&prog(vec![nc]), b"xxUSER"));
+        let e = prog(vec![content(b"end", Position::EndsWith)]);
+        assert!(run(&e, b"the end") && !run(&e, b"the end."));
+    }
+
+    fn bt(count: u8, op: ByteOp, value: i64, offset: i64, relative: bool, base: NumBase) -> Insn {
+        Insn::ByteTest(ByteTest {
+            count,
+            op,
+            negated: false,
+            value: Operand::Lit(value),
+            offset: Operand::Lit(offset),
+            relative,
+            endian: Endian::Big,
+            base,
+            bitmask: None,
+            buffer: Buffer::Payload,
+        })
+    }
+
+    #[test]
+    fn byte_test_binary_string_and_relative() {
+        assert!(run(
+            &prog(vec![bt(2, ByteOp::Gt, 0x100, 0, false, NumBase::Binary)]),
+            &[0x01, 0x01]
+        ));
+        assert!(!run(
+            &prog(vec![bt(2, ByteOp::Gt, 0x101, 0, false, NumBase::Binary)]),
+            &[0x01, 0x01]
+        ));
+        assert!(run(
+            &prog(vec![bt(3, ByteOp::Eq, 123, 0, false, NumBase::Dec)]),
+            b"123"
+        ));
+        assert!(run(
+            &prog(vec![bt(2, ByteOp::Eq, 0xff, 0, false, NumBase::Hex)]),
+            b"ff"
+        ));
+        let p = prog(vec![
+            content(b"len=", abs(0, None)),
+            bt(1, ByteOp::Lt, 10, 0, true, NumBase::Dec),
+        ]);
+        assert!(run(&p, b"len=5"));
+        assert!(!run(&p, b"len=x"));
+        // cut short: fails, no panic
+        assert!(!run(
+            &prog(vec![bt(4, ByteOp::Eq, 0, 2, false, NumBase::Binary)]),
+            &[0, 0, 0]
+        ));
+        let mut le = ByteTest {
+            endian: Endian::Little,
+            ..match bt(2, ByteOp::Eq, 0x0201, 0, false, NumBase::Binary) {
+                Insn::ByteTest(b) => b,
+                _ => unreachable!(),
+            }
+        };
+        assert!(byte_test(&le, &[1, 2], 0, &[0; 8]));
+        le.bitmask = Some(0xff00);
+        le.value = Operand::Lit(2);
+        assert!(byte_test(&le, &[1, 2], 0, &[0; 8]));
+    }
+
+    #[test]
+    fn byte_jump_and_extract_move_the_cursor() {
+        // [len=3][abc][marker]
+        let jump = Insn::ByteJump(ByteJump {
+            count: 1,
+            offset: Operand::Lit(0),
+            relative: false,
+            multiplier: 1,
+            endian: Endian::Big,
+            base: NumBase::Binary,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+            bitmask: None,
+            buffer: Buffer::Payload,
+        });
+        let p = prog(vec![jump.clone(), content(b"MK", rel(0, Some(2)))]);
+        assert!(run(&p, b"\x03abcMK"));
+        assert!(!run(&p, b"\x02abcMK"));
+        assert!(!run(&p, b"\x7fabcMK")); // jumps outside
+        let ex = Insn::ByteExtract(ByteExtract {
+            count: 1,
+            offset: 0,
+            slot: VarSlot(0),
+            name: "n".into(),
+            relative: false,
+            multiplier: 1,
+            endian: Endian::Big,
+            base: NumBase::Binary,
+            align: None,
+            bitmask: None,
+            buffer: Buffer::Payload,
+        });
+        // byte_extract n, then content at offset n (a variable operand)
+        let p = prog(vec![
+            ex.clone(),
+            content(
+                b"MK",
+                Position::Absolute {
+                    offset: Operand::Var(VarSlot(0)),
+                    depth: Some(Operand::Lit(2)),
+                },
+            ),
+        ]);
+        assert!(run(&p, b"\x04abcMK"));
+        assert!(!run(&p, b"\x03abcMK"));
+        let isd = |n: i64, relative: bool, negated: bool| {
+            Insn::Isdataat(Isdataat {
+                offset: Operand::Lit(n),
+                relative,
+                negated,
+                buffer: Buffer::Payload,
+            })
+        };
+        assert!(run(
+            &prog(vec![content(b"ab", abs(0, None)), isd(2, true, false)]),
+            b"abcd"
+        ));
+        assert!(!run(
+            &prog(vec![content(b"ab", abs(0, None)), isd(3, true, false)]),
+            b"abcd"
+        ));
+        assert!(run(&prog(vec![isd(10, false, true)]), b"abcd"));
+        assert!(run(&prog(vec![isd(3, false, false)]), b"abcd"));
+    }
+
+    fn pcre(pat: &str, relative: bool, caseless: bool) -> Insn {
+        Insn::Pcre(verdict_compiler::ir::Pcre {
+            pattern: pat.into(),
+            caseless,
+            dotall: false,
+            multiline: false,
+            extended: false,
+            anchored: false,
+            dollar_endonly: false,
+            ungreedy: false,
+            relative,
+            negated: false,
+            buffer: Buffer::Payload,
+        })
+    }
+
+    #[test]
+    fn pcre_relative_caseless_and_match_limit() {
+        assert!(run(
+            &prog(vec![pcre("^user\\s+\\w{3}", false, true)]),
+            b"USER bob"
+        ));
+        // R: ^ anchors at the cursor
+        let p = prog(vec![
+            content(b"cmd=", abs(0, None)),
+            pcre("^rm\\b", true, false),
+        ]);
+        assert!(run(&p, b"x cmd=rm -rf"));
+        assert!(!run(&p, b"x cmd=ls; rm"));
+        // Catastrophic backtracking is cut off by the match limit: no hang, no match.
+        let evil = prog(vec![pcre("^(a+)+$", false, false)]);
+        let mut hay = vec![b'a'; 40];
+        hay.push(b'!');
+        let t = std::time::Instant::now();
+        assert!(!run(&evil, &hay));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn recursion_is_bounded() {
+        // 2000 "a" then no "b": every retry fails; the step limit keeps it bounded.
+        let p = prog(vec![
+            content(b"a", abs(0, None)),
+            content(b"a", rel(0, None)),
+            content(b"b", rel(0, Some(1))),
+        ]);
+        let hay = vec![b'a'; 2000];
+        assert!(!run(&p, &hay));
+        assert!(run(&p, b"aab"));
+    }
+
+    #[test]
+    fn dsize_and_flags() {
+        let mut v = Vec::new();
+        etherparse::PacketBuilder::ipv4([192, 0, 2, 2], [198, 51, 100, 2], 64)
+            .tcp(1, 2, 3, 4)
+            .syn()
+            .write(&mut v, b"12345")
+            .unwrap();
+        let pkt = Packet::parse(&v).unwrap();
+        assert!(header_test(&HeaderTest::Dsize(NumCmp::Eq(5)), &pkt));
+        assert!(!header_test(&HeaderTest::Dsize(NumCmp::Gt(5)), &pkt));
+        let f = |flags, mode| {
+            HeaderTest::Flags(verdict_compiler::ir::TcpFlags {
+                flags,
+                mode,
+                ignore: 0,
+            })
+        };
+        assert!(header_test(&f(2, FlagMode::Exact), &pkt));
+        assert!(!header_test(&f(0x12, FlagMode::Exact), &pkt));
+        assert!(header_test(&f(0x12, FlagMode::Any), &pkt));
+        assert!(header_test(&HeaderTest::Ttl(NumCmp::Eq(64)), &pkt));
+    }
+}

@@ -1,1 +1,425 @@
-//! (apply/probe: owned by the engine work, issue 5)
+//! Applying verdict's ruleset to the running kernel.
+//!
+//! Everything goes through the `nft` and `iptables-nft` command line tools, so what we load is
+//! exactly what an operator could type (and debug) by hand:
+//! - [`probe`] asks the kernel (with `nft -c`, which validates a batch in the kernel without
+//!   committing it) whether nft's `queue` statement and `@ih` payload matches exist;
+//! - [`load`] checks the script with `nft -c -f`, commits it with one `nft -f` transaction, then
+//!   installs the xt steering rules (if the kernel has no nft `queue`); if anything fails the
+//!   previous verdict table is restored, so a failed load never leaves traffic half-steered;
+//! - [`remove`] deletes `table inet verdict` and the xt chains whose names start with
+//!   [`XT_CHAIN_PREFIX`], and nothing else.
+//!
+//! The functions act on the network namespace of the calling thread (child processes inherit
+//! it), which is how the tests run them inside throwaway namespaces.
+
+use crate::render::QueueMechanism;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Name of verdict's own nft table (family inet).
+pub const TABLE: &str = "verdict";
+
+/// Every xt chain verdict creates starts with this, so [`remove`] finds them (and only them)
+/// even after a crash.
+pub const XT_CHAIN_PREFIX: &str = "VERDICT";
+
+/// The xt tools verdict drives, one per address family.
+const XT_TOOLS: [&str; 2] = ["iptables-nft", "ip6tables-nft"];
+
+/// What the running kernel supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The queue mechanism to steer with: nft's own when the kernel has it, else xt NFQUEUE.
+    pub queue: QueueMechanism,
+    /// Whether `@ih` (inner header / payload) raw matches load.
+    pub ih_payload: bool,
+}
+
+/// Why applying or removing the ruleset failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A tool could not be started at all (not installed, not in PATH).
+    #[error("cannot run `{tool}`: {source}")]
+    Spawn {
+        /// the program
+        tool: String,
+        /// the OS error
+        source: std::io::Error,
+    },
+    /// `nft -c` refused the script; nothing was changed.
+    #[error("nft rejected the ruleset (nothing was changed):\n{stderr}")]
+    Check {
+        /// nft's error output, with line:column and the offending text
+        stderr: String,
+    },
+    /// `nft -f` failed; the kernel rolled the transaction back.
+    #[error("nft failed to load the ruleset (the previous ruleset is intact):\n{stderr}")]
+    Load {
+        /// nft's error output
+        stderr: String,
+    },
+    /// An iptables-nft steering command failed; the previous verdict table was restored.
+    #[error("`{command}` failed (the previous ruleset was restored):\n{stderr}")]
+    Xt {
+        /// the command line that failed
+        command: String,
+        /// its error output
+        stderr: String,
+    },
+    /// Removing verdict's table or chains failed.
+    #[error("could not remove verdict's rules: `{command}`: {stderr}")]
+    Remove {
+        /// the command line that failed
+        command: String,
+        /// its error output
+        stderr: String,
+    },
+    /// The temporary script file could not be written.
+    #[error("cannot write the temporary nft script {path}: {source}")]
+    TempFile {
+        /// where
+        path: PathBuf,
+        /// the OS error
+        source: std::io::Error,
+    },
+}
+
+/// Probes what this kernel supports, without changing any ruleset.
+pub fn probe() -> Capabilities {
+    // A throwaway table name, so even a kernel that ignored -c would not touch ours.
+    let probe_table = |stmt: &str| {
+        format!(
+            "table inet verdict_probe {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    {stmt}\n  }}\n}}\n"
+        )
+    };
+    let queue_ok = nft_check_text(&probe_table("meta l4proto tcp queue num 0 bypass"));
+    let ih_ok = nft_check_text(&probe_table("meta l4proto tcp @ih,0,32 0x41424344 counter"));
+    Capabilities {
+        queue: if queue_ok {
+            QueueMechanism::NftQueue
+        } else {
+            QueueMechanism::XtNfqueue
+        },
+        ih_payload: ih_ok,
+    }
+}
+
+/// Checks then loads `script` (an `nft -f` script that creates/replaces `table inet verdict`)
+/// as one transaction replacing any previous verdict table, then runs the `xt` argv lists (each starting with the tool name).
+///
+/// On any failure the ruleset verdict had before the call is back in place.
+pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
+    // Declaring then deleting the table first makes the script replace verdict's table in the
+    // same transaction, whatever was there before (a stale table from a crashed run included).
+    let file = TempScript::new(&format!(
+        "table inet {TABLE}\ndelete table inet {TABLE}\n{script}"
+    ))?;
+    let out = run_tool(
+        "nft",
+        ["-c", "-f"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([file.arg()]),
+    )?;
+    if !out.status.success() {
+        return Err(ApplyError::Check {
+            stderr: stderr_of(&out),
+        });
+    }
+    // Saved before committing so a failing xt step can put the old table back.
+    let previous = saved_table()?;
+    let out = run_tool("nft", ["-f".to_string(), file.arg()])?;
+    if !out.status.success() {
+        return Err(ApplyError::Load {
+            stderr: stderr_of(&out),
+        });
+    }
+    // Steering from an earlier load would queue traffic twice; start the xt side clean.
+    remove_xt()?;
+    for argv in xt {
+        let Some((tool, args)) = argv.split_first() else {
+            continue;
+        };
+        let out = run_tool(tool, args.iter().cloned())?;
+        if !out.status.success() {
+            let err = ApplyError::Xt {
+                command: argv.join(" "),
+                stderr: stderr_of(&out),
+            };
+            restore(previous.as_deref());
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes `table inet verdict` and verdict's xt chains (and the jumps to them). Idempotent.
+pub fn remove() -> Result<(), ApplyError> {
+    // xt first: its rules queue traffic, and without a reader they would fail open anyway
+    // thanks to --queue-bypass, but there is no reason to keep steering a moment longer.
+    let xt = remove_xt();
+    let nft = remove_table();
+    xt.and(nft)
+}
+
+/// Whether `table inet verdict` currently exists.
+pub fn table_exists() -> Result<bool, ApplyError> {
+    let out = run_tool("nft", ["list", "table", "inet", TABLE].map(String::from))?;
+    Ok(out.status.success())
+}
+
+fn remove_table() -> Result<(), ApplyError> {
+    if !table_exists()? {
+        return Ok(());
+    }
+    let args = ["delete", "table", "inet", TABLE].map(String::from);
+    let out = run_tool("nft", args.clone())?;
+    if !out.status.success() {
+        return Err(ApplyError::Remove {
+            command: format!("nft {}", args.join(" ")),
+            stderr: stderr_of(&out),
+        });
+    }
+    Ok(())
+}
+
+/// Removes every rule jumping to a `VERDICT*` chain, then those chains, in every table of
+/// both xt families.
+fn remove_xt() -> Result<(), ApplyError> {
+    for tool in XT_TOOLS {
+        for table in ["filter", "mangle", "raw"] {
+            let out = match run_tool(tool, ["-t", table, "-S"].map(String::from)) {
+                Ok(out) => out,
+                // No iptables-nft installed: there is nothing of ours to remove.
+                Err(ApplyError::Spawn { .. }) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if !out.status.success() {
+                // The table does not exist in this family: nothing to remove.
+                continue;
+            }
+            let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+            let plan = xt_removal_plan(&listing);
+            for args in plan {
+                let mut argv = vec!["-t".to_string(), table.to_string()];
+                argv.extend(args);
+                let out = run_tool(tool, argv.iter().cloned())?;
+                if !out.status.success() {
+                    return Err(ApplyError::Remove {
+                        command: format!("{tool} {}", argv.join(" ")),
+                        stderr: stderr_of(&out),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// From `iptables -S` output, the commands that delete verdict's rules and chains: jumps into
+/// verdict chains from other chains, then a flush and delete of each verdict chain.
+fn xt_removal_plan(listing: &str) -> Vec<Vec<String>> {
+    let is_ours = |name: &str| name.starts_with(XT_CHAIN_PREFIX);
+    let mut deletes = Vec::new();
+    let mut chains = Vec::new();
+    for line in listing.lines() {
+        let words = split_xt_words(line);
+        match words.first().map(String::as_str) {
+            Some("-N") if words.len() >= 2 && is_ours(&words[1]) => chains.push(words[1].clone()),
+            Some("-A") if words.len() >= 2 && !is_ours(&words[1]) => {
+                let target = words
+                    .windows(2)
+                    .find(|w| w[0] == "-j" || w[0] == "-g")
+                    .map(|w| w[1].as_str());
+                if target.is_some_and(is_ours) {
+                    let mut d = words.clone();
+                    d[0] = "-D".into();
+                    deletes.push(d);
+                }
+            }
+            _ => {}
+        }
+    }
+    for c in &chains {
+        deletes.push(vec!["-F".into(), c.clone()]);
+    }
+    for c in &chains {
+        deletes.push(vec!["-X".into(), c.clone()]);
+    }
+    deletes
+}
+
+/// Splits an `iptables -S` line into words, honouring the double quotes it puts around
+/// comments and strings with spaces.
+fn split_xt_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    let mut has = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_quotes = !in_quotes;
+                has = true;
+            }
+            '\\' if in_quotes => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() && !in_quotes => {
+                if has {
+                    words.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                has = true;
+            }
+        }
+    }
+    if has {
+        words.push(cur);
+    }
+    words
+}
+
+/// The current verdict table as an nft script that recreates it, or None if there is none.
+fn saved_table() -> Result<Option<String>, ApplyError> {
+    let out = run_tool("nft", ["list", "table", "inet", TABLE].map(String::from))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Best effort: put back the table saved by [`saved_table`] (or none), without xt steering.
+fn restore(previous: Option<&str>) {
+    let _ = remove_xt();
+    let mut script = String::new();
+    // `table` + `delete table` makes the delete valid whether or not the table exists, all in
+    // one transaction with the re-creation.
+    script.push_str(&format!("table inet {TABLE}\ndelete table inet {TABLE}\n"));
+    if let Some(prev) = previous {
+        script.push_str(prev);
+    }
+    if let Ok(file) = TempScript::new(&script) {
+        if let Ok(out) = run_tool("nft", ["-f".to_string(), file.arg()]) {
+            if !out.status.success() {
+                tracing::error!(
+                    "restoring the previous verdict table failed: {}",
+                    stderr_of(&out)
+                );
+            }
+        }
+    }
+}
+
+/// Runs `nft -c` on a script text; true when the kernel accepts it.
+fn nft_check_text(script: &str) -> bool {
+    let Ok(file) = TempScript::new(script) else {
+        return false;
+    };
+    matches!(
+        run_tool("nft", ["-c".to_string(), "-f".to_string(), file.arg()]),
+        Ok(out) if out.status.success()
+    )
+}
+
+fn run_tool<I>(tool: &str, args: I) -> Result<Output, ApplyError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let args: Vec<String> = args.into_iter().collect();
+    tracing::debug!("running {tool} {}", args.join(" "));
+    Command::new(tool)
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| ApplyError::Spawn {
+            tool: tool.to_string(),
+            source,
+        })
+}
+
+fn stderr_of(out: &Output) -> String {
+    let mut s = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+    if s.is_empty() {
+        s = format!("(no error output; {})", out.status);
+    }
+    s
+}
+
+/// A script in a private temporary file, deleted on drop. nft reads files, and error messages
+/// then point at line:column in it.
+struct TempScript {
+    path: PathBuf,
+}
+
+impl TempScript {
+    fn new(text: &str) -> Result<TempScript, ApplyError> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "verdict-{}-{}.nft",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = |p: &Path| -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)?;
+            f.write_all(text.as_bytes())
+        };
+        write(&path).map_err(|source| ApplyError::TempFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(TempScript { path })
+    }
+
+    fn arg(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempScript {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_plan_deletes_only_our_jumps_and_chains() {
+        let listing = "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-N VERDICT\n-N OTHER\n\
+            -A FORWARD -j OTHER\n-A FORWARD -m comment --comment \"verdict steering\" -j VERDICT\n\
+            -A VERDICT -j NFQUEUE --queue-balance 0:1 --queue-bypass\n-A OTHER -j ACCEPT\n";
+        let plan = xt_removal_plan(listing);
+        let plan: Vec<String> = plan.iter().map(|a| a.join(" ")).collect();
+        assert_eq!(
+            plan,
+            vec![
+                "-D FORWARD -m comment --comment verdict steering -j VERDICT",
+                "-F VERDICT",
+                "-X VERDICT",
+            ]
+        );
+    }
+
+    #[test]
+    fn split_keeps_quoted_words_together() {
+        assert_eq!(
+            split_xt_words(r#"-A X -m string --string "a b\"c" -j VERDICT"#),
+            vec!["-A", "X", "-m", "string", "--string", "a b\"c", "-j", "VERDICT"]
+        );
+    }
+}

@@ -1,10 +1,339 @@
-//! `verdict replay` (not implemented yet).
+//! `verdict replay`: run the engine over capture files offline, with the same detection code
+//! as `verdict run`, writing the same EVE JSON / fast.log / evidence pcap, and a summary.
+
+use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use verdict_compiler::bytecode::{RuleSetImage, IMAGE_MAGIC};
+use verdict_engine::detect::threshold::ThresholdConfig;
+use verdict_engine::detect::{DetectConfig, Detector};
+use verdict_engine::flow::FlowConfig;
+use verdict_engine::output::{OutputConfig, Writer};
+use verdict_engine::replay::{ChecksumPolicy, ReplayOptions, ReplaySummary, Replayer};
+
+/// Checksum policy names (`-k`, as Suricata's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Checksums {
+    /// Inspect packets whatever their checksums (default: offloading makes bad ones common).
+    None,
+    /// Skip packets with a bad IPv4/TCP/UDP checksum, as the receiving host would.
+    All,
+}
 
 /// Arguments of `verdict replay`.
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Capture files (pcap or pcapng), replayed in order as one traffic stream.
+    // Not `required` for clap: when `-r` swallowed the captures, `run` explains that.
+    #[arg(value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+    /// Rule files or directories (`*.rules`), or a compiled bytecode image.
+    #[arg(short = 'r', long = "rules", required = true, num_args = 1.., value_name = "RULES")]
+    pub rules: Vec<PathBuf>,
+    /// Directory for eve.json, fast.log and evidence.pcap.
+    #[arg(short = 'o', long = "output", default_value = ".", value_name = "DIR")]
+    pub output: PathBuf,
+    /// TCP flows first seen mid-way count as established (as after an engine restart).
+    #[arg(long)]
+    pub midstream: bool,
+    /// Snort/Suricata threshold.config (threshold, event_filter, suppress).
+    #[arg(long, value_name = "FILE")]
+    pub threshold_file: Option<PathBuf>,
+    /// Act as if inline: drops/rejects/replaces take effect, the rest of a dropped flow is
+    /// dropped, and the resulting traffic is written to this pcap (default DIR/ips.pcap).
+    #[arg(long, value_name = "OUT_PCAP", num_args = 0..=1)]
+    pub simulate_ips: Option<Option<PathBuf>>,
+    /// Checksum policy.
+    #[arg(
+        short = 'k',
+        long = "checksum-policy",
+        value_enum,
+        default_value = "none"
+    )]
+    pub checksum_policy: Checksums,
+    /// verdict.toml: `[vars]` for the rules and the `disabled = [sids]` list.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not write the evidence pcap.
+    #[arg(long)]
+    pub no_evidence: bool,
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Reads a config's `disabled = [...]` list (the rest of the file is for `verdict run`).
+fn disabled_sids(config: Option<&Path>) -> anyhow::Result<Vec<u32>> {
+    let Some(path) = config else {
+        return Ok(Vec::new());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let Some(list) = v.get("disabled") else {
+        return Ok(Vec::new());
+    };
+    let arr = list
+        .as_array()
+        .with_context(|| format!("{}: `disabled` must be a list of sids", path.display()))?;
+    arr.iter()
+        .map(|x| {
+            x.as_integer()
+                .and_then(|i| u32::try_from(i).ok())
+                .with_context(|| format!("{}: `disabled` holds `{x}`, not a sid", path.display()))
+        })
+        .collect()
+}
+
+/// Loads rules: bytecode images directly, rule text through the compiler (every rule the
+/// engine can run, including those the kernel would enforce live, since there is no kernel
+/// here). Returns the image and a one-line description.
+pub fn load_rules(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+) -> anyhow::Result<(RuleSetImage, String)> {
+    let mut images = Vec::new();
+    let mut text_paths = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            let capture_magic: [&[u8]; 5] = [
+                &[0xa1, 0xb2, 0xc3, 0xd4],
+                &[0xd4, 0xc3, 0xb2, 0xa1],
+                &[0xa1, 0xb2, 0x3c, 0x4d],
+                &[0x4d, 0x3c, 0xb2, 0xa1],
+                &[0x0a, 0x0d, 0x0d, 0x0a],
+            ];
+            if capture_magic.iter().any(|m| bytes.starts_with(m)) {
+                // `-r` takes several values: `verdict replay -r x.rules cap.pcap` swallows the
+                // capture. Say so instead of reporting rule syntax errors in binary data.
+                bail!(
+                    "{} is a capture, not rules: list captures before -r (verdict replay CAPTURE... -r RULES...)",
+                    p.display()
+                );
+            }
+            if bytes.starts_with(IMAGE_MAGIC) {
+                images.push(
+                    RuleSetImage::from_bytes(&bytes)
+                        .with_context(|| format!("loading {}", p.display()))?,
+                );
+                continue;
+            }
+        } else if !p.exists() {
+            bail!("{}: no such rule file or directory", p.display());
+        }
+        text_paths.push(p.clone());
+    }
+    let mut desc = Vec::new();
+    if !text_paths.is_empty() {
+        let (img, d) = compile_text(&text_paths, config)?;
+        images.push(img);
+        desc.push(d);
+    }
+    let mut merged = images.pop().expect("at least one rules argument");
+    for img in images {
+        // Images intern flowbits separately: renumber when merging.
+        let offset = merged.flowbits.len() as u16;
+        merged.flowbits.extend(img.flowbits.iter().cloned());
+        for mut p in img.programs {
+            for op in &mut p.ops {
+                use verdict_compiler::bytecode::Insn;
+                if let Insn::FlowbitsTest { bits, .. } | Insn::FlowbitsSet { bits, .. } = op {
+                    bits.iter_mut().for_each(|b| b.0 += offset);
+                }
+            }
+            merged.programs.push(p);
+        }
+    }
+    desc.push(format!("{} programs", merged.programs.len()));
+    Ok((merged, desc.join(", ")))
+}
+
+fn compile_text(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+) -> anyhow::Result<(RuleSetImage, String)> {
+    use verdict_compiler::{check, codegen, vars};
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.extend(check::Source::read(p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    let vars = match config {
+        Some(c) => {
+            vars::Vars::from_config_file(c).map_err(|e| anyhow::anyhow!("{}: {e}", c.display()))?
+        }
+        None => vars::Vars::default(),
+    };
+    let opts = check::LoadOptions {
+        vars,
+        ..Default::default()
+    };
+    let loaded = check::load(&sources, &opts);
+    if !loaded.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            verdict_compiler::diag::render(&loaded.diagnostics, &sources, false)
+        );
+    }
+    let compiled = codegen::compile(
+        &loaded.rules,
+        &codegen::CompileOptions {
+            image_all: true,
+            ..Default::default()
+        },
+    );
+    let rejected = compiled
+        .fates
+        .iter()
+        .filter(|(_, f)| matches!(f, verdict_compiler::classify::Fate::Rejected(_)))
+        .count();
+    let desc = format!(
+        "{} rules parsed ({} diagnostics), {} not runnable by the engine",
+        loaded.rules.len(),
+        loaded.diagnostics.len(),
+        rejected
+    );
+    Ok((compiled.image, desc))
+}
+
+/// Prints the summary table.
+pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "packets {}  bytes {}  inspected {}  flows {}  non-ip {}  bad {}  reassembled {}",
+        s.packets, s.bytes, s.inspected, s.flows, s.non_ip, s.bad, s.reassembled
+    )?;
+    writeln!(
+        out,
+        "time {:.3} s  throughput {:.3} Gbit/s  {:.0} packets/s",
+        s.elapsed.as_secs_f64(),
+        s.gbps(),
+        s.pps()
+    )?;
+    if s.bad_checksums > 0 {
+        writeln!(out, "skipped for bad checksums: {}", s.bad_checksums)?;
+    }
+    if inline {
+        writeln!(
+            out,
+            "inline (simulated): dropped {}  rejected {}  replaced {}",
+            s.dropped, s.rejected, s.replaced
+        )?;
+    }
+    for (name, n) in &s.anomalies {
+        writeln!(out, "anomaly {name}: {n}")?;
+    }
+    writeln!(out, "alerts {}", s.total_alerts())?;
+    if !s.alerts.is_empty() {
+        writeln!(
+            out,
+            "{:>10} {:>4} {:>8}  {:<24} msg",
+            "sid", "gid", "alerts", "first packets"
+        )?;
+        let mut rows: Vec<_> = s.alerts.iter().collect();
+        rows.sort_by(|a, b| b.1.alerts.cmp(&a.1.alerts).then(a.0.cmp(b.0)));
+        for ((gid, sid), c) in rows {
+            let firsts: Vec<String> = c
+                .first_packets
+                .iter()
+                .take(5)
+                .map(|p| p.to_string())
+                .collect();
+            writeln!(
+                out,
+                "{:>10} {:>4} {:>8}  {:<24} {}",
+                sid,
+                gid,
+                c.alerts,
+                firsts.join(","),
+                c.msg
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// Runs `verdict replay`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("verdict replay is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let (image, desc) = load_rules(&args.rules, args.config.as_deref())?;
+    if args.captures.is_empty() {
+        bail!("no capture given: verdict replay CAPTURE... -r RULES...");
+    }
+    let thresholds = match &args.threshold_file {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            ThresholdConfig::parse(&text).with_context(|| format!("{}", p.display()))?
+        }
+        None => ThresholdConfig::default(),
+    };
+    let inline = args.simulate_ips.is_some();
+    let cfg = DetectConfig {
+        flow: FlowConfig {
+            midstream: args.midstream,
+            ..FlowConfig::default()
+        },
+        inline,
+        thresholds,
+        disabled: disabled_sids(args.config.as_deref())?,
+        ..Default::default()
+    };
+    let det = Arc::new(Detector::new(&image, &cfg).context("loading the rules into the engine")?);
+    if !args.quiet {
+        eprintln!("rules: {desc}");
+    }
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let out_cfg = OutputConfig {
+        pcap: !args.no_evidence,
+        ..OutputConfig::all(&args.output)
+    };
+    let (tx, handle) = Writer::spawn(out_cfg);
+    let simulate_output = args
+        .simulate_ips
+        .as_ref()
+        .map(|p| p.clone().unwrap_or_else(|| args.output.join("ips.pcap")));
+    let opts = ReplayOptions {
+        simulate_output: simulate_output.clone(),
+        checksums: match args.checksum_policy {
+            Checksums::None => ChecksumPolicy::None,
+            Checksums::All => ChecksumPolicy::All,
+        },
+        progress_over: (!args.quiet).then_some(16 << 20),
+    };
+    let mut rp = Replayer::new(det, Some(tx), opts)?;
+    let mut failed = false;
+    for c in &args.captures {
+        if let Err(e) = rp.run_file(c) {
+            // Keep going: alerts found so far (and in the other files) are still written.
+            eprintln!("error: {e}");
+            failed = true;
+        }
+    }
+    let summary = rp.finish()?;
+    let stats = handle
+        .join()
+        .with_context(|| format!("writing alerts to {}", args.output.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    print_summary(&mut stdout, &summary, inline)?;
+    let mut files: BTreeMap<&str, String> = BTreeMap::new();
+    files.insert("eve.json", format!("{} lines", stats.eve_lines));
+    files.insert("fast.log", format!("{} lines", stats.fast_lines));
+    if !args.no_evidence {
+        files.insert("evidence.pcap", format!("{} packets", stats.pcap_packets));
+    }
+    let list: Vec<String> = files.iter().map(|(k, v)| format!("{k} ({v})")).collect();
+    writeln!(
+        stdout,
+        "wrote {} in {}",
+        list.join(", "),
+        args.output.display()
+    )?;
+    if let Some(p) = simulate_output {
+        writeln!(stdout, "simulated IPS output: {}", p.display())?;
+    }
+    Ok(if failed { 1 } else { 0 })
 }

@@ -1,10 +1,355 @@
-//! `verdict run` (not implemented yet).
+//! `verdict run`: compile the rules, apply verdict's nft table and queue steering, serve the
+//! queues until SIGINT/SIGTERM, then remove everything so traffic flows as before.
+
+use crate::config::{self, Config};
+use anyhow::Context;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use verdict_compiler::bytecode::Program;
+use verdict_compiler::check::{self, LoadOptions, Source};
+use verdict_compiler::classify::Fate;
+use verdict_compiler::codegen::{self, CompileOptions};
+use verdict_compiler::diag::{self, Severity};
+use verdict_compiler::ir::{Action, Rule};
+use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::vars::Vars;
+use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
+use verdict_engine::nfq::{Decision, QueueConfig, QueueNum};
+use verdict_engine::output::{OutputConfig, Writer};
+use verdict_engine::run::{
+    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, RuleHits, RunConfig,
+};
+use verdict_nft::apply;
+use verdict_nft::render::{self, QueueMechanism, RenderOptions};
+
+/// Default log directory when neither the command line nor the config names one.
+pub const DEFAULT_LOG_DIR: &str = "/var/log/verdict";
 
 /// Arguments of `verdict run`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Config file (verdict.toml); optional.
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Rule files or directories (override the config's `rules`).
+    #[arg(long = "rules", short = 'r', num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+    /// Directory for eve.json, fast.log, evidence pcaps and stats.json.
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+    /// Number of workers, one NFQUEUE each (default: one per core).
+    #[arg(long)]
+    pub workers: Option<u16>,
+    /// First queue number.
+    #[arg(long)]
+    pub queue_base: Option<u16>,
+    /// Detection only: alert, never drop, reject or rewrite.
+    #[arg(long)]
+    pub ids: bool,
+    /// Benchmark: no rules, accept every queued packet (all forwarded traffic is queued).
+    #[arg(long, hide = true)]
+    pub accept_all: bool,
+    /// Benchmark: do not ask for GSO super-packets.
+    #[arg(long, hide = true)]
+    pub no_gso: bool,
+    /// Kernel queue length in packets (beyond it the queue fails open).
+    #[arg(long, hide = true)]
+    pub queue_max_len: Option<u32>,
+    /// Stats snapshot interval in milliseconds.
+    #[arg(long, hide = true, default_value_t = 1000)]
+    pub stats_interval_ms: u64,
+}
 
 /// Runs `verdict run`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("verdict run is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let t0 = Instant::now();
+    let cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let mode = if args.ids || cfg.engine.mode == Some(config::Mode::Ids) {
+        Mode::Ids
+    } else {
+        Mode::Ips
+    };
+    let workers = args.workers.or(cfg.engine.workers).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u16)
+            .unwrap_or(1)
+    });
+    anyhow::ensure!(workers >= 1, "--workers must be at least 1");
+    let base = args.queue_base.or(cfg.engine.queue).unwrap_or(0);
+    let last = base
+        .checked_add(workers - 1)
+        .context("queue numbers past 65535: lower --queue-base or --workers")?;
+    let queues: Vec<QueueNum> = (base..=last).map(QueueNum).collect();
+    let log_dir = args
+        .log_dir
+        .clone()
+        .or(cfg.log_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create log directory {}", log_dir.display()))?;
+
+    let caps = apply::probe();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+    }
+    let mut queue_cfg = QueueConfig {
+        gso: !args.no_gso,
+        ..QueueConfig::default()
+    };
+    if let Some(n) = args.queue_max_len {
+        queue_cfg.max_len = n.max(1);
+    }
+    let say = |line: String| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "verdict: {line}");
+        let _ = out.flush();
+    };
+
+    let stats_path = Some(log_dir.join("stats.json"));
+    let stats_interval = Duration::from_millis(args.stats_interval_ms.max(10));
+    let mode_name = if mode == Mode::Ips { "ips" } else { "ids" };
+    let queue_line = |mechanism: QueueMechanism| {
+        format!(
+            "queues {base}-{last} ({workers} workers), steering: {}, @ih: {}, mode: {mode_name}, GSO: {}",
+            mechanism.name(),
+            if caps.ih_payload { "yes" } else { "no" },
+            if queue_cfg.gso { "on" } else { "off" },
+        )
+    };
+
+    if args.accept_all {
+        let (script, xt) = engine_run::steer_everything(&queues, caps.queue);
+        say("accept-all: no rules, every forwarded packet is queued and accepted".into());
+        say(queue_line(caps.queue));
+        let run_cfg = RunConfig {
+            script,
+            xt,
+            queues,
+            queue: queue_cfg,
+            mode,
+            mechanism: caps.queue,
+            stats_path,
+            stats_interval,
+            stop,
+            kernel_alerts: None,
+        };
+        let summary = engine_run::run(
+            run_cfg,
+            |_| |_: &mut [u8], _: &_| Decision::Accept,
+            Vec::new,
+            || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
+        )?;
+        let total: u64 = summary.queues.iter().map(|q| q.received).sum();
+        say(format!(
+            "stopped; {total} packets inspected; verdict's rules removed"
+        ));
+        return Ok(0);
+    }
+
+    // Rules: the command line overrides the config.
+    let rule_paths = if args.rules.is_empty() {
+        cfg.rules.clone()
+    } else {
+        args.rules.clone()
+    };
+    anyhow::ensure!(
+        !rule_paths.is_empty(),
+        "no rules: give -r FILE|DIR or `rules = [...]` in the config"
+    );
+    let mut sources = Vec::new();
+    for p in &rule_paths {
+        sources.extend(
+            Source::read(p).with_context(|| format!("cannot read rules from {}", p.display()))?,
+        );
+    }
+    let vars = match &args.config {
+        Some(p) => {
+            Vars::from_config_file(p).with_context(|| format!("[vars] of {}", p.display()))?
+        }
+        None => Vars::default(),
+    };
+    let t_parse = Instant::now();
+    let loaded = check::load(
+        &sources,
+        &LoadOptions {
+            include_commented: false,
+            vars,
+        },
+    );
+    let parse_rejected = loaded.summary.with_errors;
+    if parse_rejected > 0 {
+        let errors: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        if errors.len() <= 5 {
+            eprint!("{}", diag::render(&errors, &sources, false));
+        }
+        say(format!(
+            "{parse_rejected} rules have errors and are not loaded (see `verdict check`)"
+        ));
+    }
+    let disabled: HashSet<u32> = cfg.disabled.iter().copied().collect();
+    let rules: Vec<Rule> = loaded
+        .rules
+        .into_iter()
+        .filter(|r| !disabled.contains(&r.meta.sid.0))
+        .collect();
+    let parse_ms = t_parse.elapsed().as_millis();
+    let t_compile = Instant::now();
+    let compiled = codegen::compile(
+        &rules,
+        &CompileOptions {
+            caps: KernelCaps {
+                ih_payload: caps.ih_payload,
+            },
+            ..Default::default()
+        },
+    );
+    let f = &compiled.report.fates;
+    say(format!(
+        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
+        rules.len() + parse_rejected,
+        sources.len(),
+        f.kernel,
+        f.queue,
+        f.rejected + parse_rejected,
+        if disabled.is_empty() {
+            String::new()
+        } else {
+            format!(", {} disabled", disabled.len())
+        },
+    ));
+    let ropts = RenderOptions {
+        queue: caps.queue,
+        queues: (base, last),
+        log_group: compiled.kernel.log_group,
+        xt_string: false,
+        fail_open: true,
+    };
+    let script = render::render_text(&compiled.kernel, &ropts);
+    let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let compile_ms = t_compile.elapsed().as_millis();
+    let t_engine = Instant::now();
+    let detector = Arc::new(
+        Detector::new(
+            &compiled.image,
+            &DetectConfig {
+                inline: mode == Mode::Ips,
+                disabled: cfg.disabled.clone(),
+                ..Default::default()
+            },
+        )
+        .context("loading the compiled rules into the engine")?,
+    );
+    let engine_ms = t_engine.elapsed().as_millis();
+    let (events, writer) = Writer::spawn(OutputConfig::all(&log_dir));
+
+    // Kernel rules that log: their alerts come back over NFLOG.
+    let fates: HashMap<u32, &Fate> = compiled.fates.iter().map(|(s, f)| (s.0, f)).collect();
+    let kernel_rules: HashMap<u32, KernelRuleInfo> = rules
+        .iter()
+        .filter(|r| matches!(fates.get(&r.meta.sid.0), Some(Fate::Kernel)))
+        .filter(|r| !matches!(r.action, Action::Sdrop | Action::Pass))
+        .map(|r| {
+            let info = KernelRuleInfo {
+                gid: r.meta.gid.0,
+                rev: r.meta.rev,
+                msg: r.meta.msg.as_str().into(),
+                classtype: r.meta.classtype.as_deref().map(Into::into),
+                severity: r.meta.priority.unwrap_or(3),
+                action: r.action.keyword(),
+                blocks: r.action.blocks() && mode == Mode::Ips,
+            };
+            (r.meta.sid.0, info)
+        })
+        .collect();
+    let kernel_alerts = (!kernel_rules.is_empty()).then(|| KernelAlerts {
+        group: compiled.kernel.log_group,
+        rules: kernel_rules,
+        events: events.clone(),
+    });
+
+    say(queue_line(caps.queue));
+    say(format!(
+        "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
+        log_dir.display()
+    ));
+    let counters: Arc<Mutex<Vec<Arc<Counters>>>> = Arc::default();
+    let programs = compiled.image.programs.clone();
+    let run_cfg = RunConfig {
+        script,
+        xt,
+        queues,
+        queue: queue_cfg,
+        mode,
+        mechanism: caps.queue,
+        stats_path,
+        stats_interval,
+        stop,
+        kernel_alerts,
+    };
+    let t_kernel = Instant::now();
+    let result = engine_run::run(
+        run_cfg,
+        |_| {
+            let w = Worker::new(Arc::clone(&detector), events.clone());
+            counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(w.counters());
+            DetectInspect::new(w)
+        },
+        || {
+            rule_hits(
+                &programs,
+                &counters.lock().unwrap_or_else(|e| e.into_inner()),
+            )
+        },
+        || {
+            say(format!(
+                "ready ({} ms: parse {parse_ms}, compile {compile_ms}, engine {engine_ms}, kernel {} ms)",
+                t0.elapsed().as_millis(),
+                t_kernel.elapsed().as_millis()
+            ))
+        },
+    );
+    // The writer finishes once every sender is gone: the workers' went with their threads.
+    drop(events);
+    let written = writer.join().context("writing alerts")?;
+    let summary = result?;
+    let total: u64 = summary.queues.iter().map(|q| q.received).sum();
+    say(format!(
+        "stopped; {total} packets inspected, {} alerts written; verdict's rules removed",
+        written.eve_lines
+    ));
+    Ok(0)
+}
+
+/// Hits per rule, summed over the workers.
+fn rule_hits(programs: &[Program], workers: &[Arc<Counters>]) -> Vec<RuleHits> {
+    programs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| RuleHits {
+            gid: p.gid.0,
+            sid: p.sid.0,
+            hits: workers
+                .iter()
+                .map(|c| c.rule_hits.get(i).map(Counters::get).unwrap_or(0))
+                .sum(),
+            msg: p.msg.clone(),
+        })
+        .collect()
 }

@@ -1,10 +1,120 @@
-//! `verdict stats` (not implemented yet).
+//! `verdict stats`: the running engine's counters, from the snapshot it writes every second
+//! to `<log_dir>/stats.json`.
+
+use crate::config::Config;
+use anyhow::Context;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use verdict_engine::run::{read_stats, StatsSnapshot};
 
 /// Arguments of `verdict stats`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Config file (for its log_dir).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// The engine's log directory.
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+    /// Print the raw JSON snapshot.
+    #[arg(long)]
+    pub json: bool,
+    /// How many rules to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
 
 /// Runs `verdict stats`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("verdict stats is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let dir = args
+        .log_dir
+        .or(cfg.log_dir)
+        .unwrap_or_else(|| PathBuf::from(super::run::DEFAULT_LOG_DIR));
+    let path = dir.join("stats.json");
+    let snap = read_stats(&path).with_context(|| {
+        format!(
+            "no stats at {} (is `verdict run` running with this log dir?)",
+            path.display()
+        )
+    })?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&snap)? + "\n"
+    } else {
+        render(&snap, args.top)
+    };
+    // A closed pipe (`verdict stats | head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(0)
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+/// The snapshot as tables.
+pub fn render(s: &StatsSnapshot, top: usize) -> String {
+    let mut o = String::new();
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - s.written_unix)
+        .unwrap_or(0.0);
+    let _ = writeln!(
+        o,
+        "engine pid {} ({}), mode {:?}, steering {}, up {:.1} s, snapshot {:.1} s old",
+        s.pid,
+        if alive(s.pid) {
+            "running"
+        } else {
+            "not running"
+        },
+        s.mode,
+        s.mechanism,
+        s.uptime_secs,
+        age.max(0.0)
+    );
+    let _ = writeln!(
+        o,
+        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "queue", "received", "accepted", "dropped", "rejected", "replaced", "errors", "enobufs"
+    );
+    let mut t = verdict_engine::nfq::QueueStats::default();
+    for q in &s.queues {
+        let _ = writeln!(
+            o,
+            "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
+            q.queue, q.received, q.accepted, q.dropped, q.rejected, q.replaced, q.errors, q.enobufs
+        );
+        t.received += q.received;
+        t.accepted += q.accepted;
+        t.dropped += q.dropped;
+        t.rejected += q.rejected;
+        t.replaced += q.replaced;
+        t.errors += q.errors;
+        t.enobufs += q.enobufs;
+    }
+    let _ = writeln!(
+        o,
+        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "total", t.received, t.accepted, t.dropped, t.rejected, t.replaced, t.errors, t.enobufs
+    );
+    if s.rules.is_empty() {
+        let _ = writeln!(o, "no rule hits");
+    } else {
+        let _ = writeln!(o, "top rules:\n{:>10}  {:<14} msg", "hits", "gid:sid");
+        for r in s.rules.iter().take(top) {
+            let _ = writeln!(
+                o,
+                "{:>10}  {:<14} {}",
+                r.hits,
+                format!("{}:{}", r.gid, r.sid),
+                r.msg
+            );
+        }
+    }
+    o
 }

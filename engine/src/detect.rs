@@ -1,1 +1,0 @@
-//! (detection path: owned by the engine detection/replay work, issues 5/6)

@@ -1,0 +1,690 @@
+//! The detection path shared by `verdict run` (NFQUEUE) and `verdict replay` (pcap):
+//! [`Detector`] (immutable compiled rule set, shared via `Arc`) and [`Worker`] (one per thread,
+//! owns its flow table, scratch buffers and threshold state), whose [`Worker::inspect`] turns
+//! one L3 packet into a [`Verdict`].
+//!
+//! Per packet: parse → flow lookup (a dropped flow's later packets are dropped, a passed
+//! flow's accepted, without running rules) → prefilter candidates → per candidate: header,
+//! flow, flowbit and payload tests (rules that set flowbits run before the others so a bit set
+//! by one packet is visible to rules testing it on that same packet) → action resolution.
+//!
+//! Action resolution follows Suricata's default action order (pass, drop, reject, alert):
+//! - a matching `pass` rule wins: no alerts, the packet is accepted (for TCP, the rest of
+//!   its connection too, as Suricata does);
+//! - otherwise the first matching `drop`/`sdrop` rule (in rule order), else the first
+//!   `reject*` rule, decides the verdict; every matching rule except `sdrop` and
+//!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
+//!   mode, `allowed` otherwise);
+//! - with no blocking rule, `replace` contents of the matching rules rewrite the packet.
+//!
+//! In IDS mode (`DetectConfig::inline == false`) every verdict is `Accept` and alerts say
+//! `allowed`, as Suricata in IDS mode.
+//!
+//! Payload inspection is per packet: there is no TCP stream reassembly yet, so content split
+//! across two segments is not matched (Snort/Suricata would match it in the reassembled
+//! stream with `flow:established` rules); rules see each segment's payload.
+
+pub mod threshold;
+
+use crate::flow::{Flow, FlowConfig, FlowTable, PktFlow};
+use crate::output::{AlertEvent, DropEvent, Event, PacketInfo};
+use crate::prefilter::{Class, Prefilter, PrefilterStats, Scratch};
+use crate::verdict::Verdict;
+use crate::vm::{CompiledProgram, Effect, PayloadOp, VmState};
+use crate::wire::{addr_key, Packet, PacketMut};
+use crossbeam_channel::{Sender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use threshold::{ThresholdConfig, ThresholdState};
+use verdict_compiler::bytecode::{Program, RuleSetImage, BYTECODE_VERSION, L4};
+use verdict_compiler::ir::{Action, FlowOpts, FlowbitCmd, RejectTarget, Sid};
+
+/// Why a rule set could not be loaded into the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The image was built for another bytecode version.
+    #[error("bytecode version {found} is not supported (this engine reads version {expected}); recompile the rules")]
+    Version {
+        /// found
+        found: u32,
+        /// expected
+        expected: u32,
+    },
+    /// A rule inspects a buffer the engine does not produce yet.
+    #[error("sid {sid}: the {buffer} buffer is not supported by the engine yet (no app-layer parsing); the compiler should have rejected this rule")]
+    UnsupportedBuffer {
+        /// sid
+        sid: u32,
+        /// buffer name
+        buffer: String,
+    },
+    /// A pcre does not compile with PCRE2.
+    #[error("sid {sid}: pcre /{pattern}/ does not compile: {error}")]
+    Pcre {
+        /// sid
+        sid: u32,
+        /// pattern
+        pattern: String,
+        /// PCRE2's message
+        error: String,
+    },
+    /// A program is inconsistent.
+    #[error("sid {sid}: {reason}")]
+    Invalid {
+        /// sid
+        sid: u32,
+        /// what
+        reason: String,
+    },
+    /// The prefilter automaton could not be built.
+    #[error("prefilter: {0}")]
+    Prefilter(String),
+}
+
+/// What to do with packets that cannot be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BadPacketPolicy {
+    /// Accept them (the default: the kernel already accepted them as packets).
+    #[default]
+    Accept,
+    /// Drop them.
+    Drop,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, Default)]
+pub struct DetectConfig {
+    /// Flow table settings (midstream, size, timeouts).
+    pub flow: FlowConfig,
+    /// Inline (IPS): drop/reject/replace take effect. Off: IDS, alerts only.
+    pub inline: bool,
+    /// threshold.config contents.
+    pub thresholds: ThresholdConfig,
+    /// Policy for unparseable packets.
+    pub bad_packets: BadPacketPolicy,
+    /// sids that never match (the `disabled = [...]` list).
+    pub disabled: Vec<u32>,
+    /// Prefilter automaton layout.
+    pub prefilter: crate::prefilter::Strategy,
+    /// Inspect payloads only within the first N bytes of each flow direction (like
+    /// Suricata's `stream.reassembly.depth` or Snort's flow depth); later packets still run
+    /// header, flow and flowbit tests (`dsize` included) but no payload test. `None` (the
+    /// default) inspects everything. A bulk transfer past the depth then costs almost
+    /// nothing — at the price that an attacker can hide content behind that many bytes.
+    pub inspect_depth: Option<u64>,
+}
+
+/// Per-rule static data the hot path needs besides the compiled tests.
+#[derive(Debug)]
+struct RuleInfo {
+    msg: Arc<str>,
+    /// The classtype's description (what EVE and fast.log show).
+    classtype: Option<Arc<str>>,
+    threshold: Option<verdict_compiler::ir::Threshold>,
+    src_any: bool,
+    dst_any: bool,
+    sp_any: bool,
+    dp_any: bool,
+    enabled: bool,
+}
+
+/// An immutable, compiled rule set: share it between workers with `Arc`.
+#[derive(Debug)]
+pub struct Detector {
+    programs: Vec<Program>,
+    compiled: Vec<CompiledProgram>,
+    info: Vec<RuleInfo>,
+    prefilter: Prefilter,
+    flowbits: usize,
+    cfg: DetectConfig,
+}
+
+impl Detector {
+    /// Compiles the image for the engine: pcre2 regexes (JIT, match limits), content
+    /// searchers, the prefilter automata and port tables.
+    pub fn new(image: &RuleSetImage, cfg: &DetectConfig) -> Result<Detector, LoadError> {
+        if image.version != BYTECODE_VERSION {
+            return Err(LoadError::Version {
+                found: image.version,
+                expected: BYTECODE_VERSION,
+            });
+        }
+        let compiled = image
+            .programs
+            .iter()
+            .map(CompiledProgram::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = image.programs.len() as u32;
+        // Rules that set flowbits are evaluated first, then the rest, each group in file order.
+        let order: Vec<u32> = compiled
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if c.sets_bits { i as u32 } else { n + i as u32 })
+            .collect();
+        let prefilter = Prefilter::with_strategy(&image.programs, order, cfg.prefilter)
+            .map_err(LoadError::Prefilter)?;
+        let info = image
+            .programs
+            .iter()
+            .map(|p| RuleInfo {
+                msg: Arc::from(p.msg.as_str()),
+                classtype: p
+                    .classtype
+                    .as_deref()
+                    .map(|c| Arc::from(crate::output::eve::classification(c))),
+                threshold: cfg.thresholds.threshold_for(p.gid.0, p.sid.0, p.threshold),
+                src_any: p.src.is_any(),
+                dst_any: p.dst.is_any(),
+                sp_any: p.src_ports.is_full(),
+                dp_any: p.dst_ports.is_full(),
+                enabled: !cfg.disabled.contains(&p.sid.0),
+            })
+            .collect();
+        Ok(Detector {
+            programs: image.programs.clone(),
+            compiled,
+            info,
+            prefilter,
+            flowbits: image.flowbits.len(),
+            cfg: cfg.clone(),
+        })
+    }
+    /// Number of programs.
+    pub fn len(&self) -> usize {
+        self.programs.len()
+    }
+    /// True if there are no programs.
+    pub fn is_empty(&self) -> bool {
+        self.programs.is_empty()
+    }
+    /// The programs, indexed like per-rule counters.
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
+    }
+    /// One line per program: how it is reached and what the VM runs, e.g.
+    /// `sid 406: prefilter "evil" -> 1 payload op`. Snapshots of this show strategy changes.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        for (i, (p, c)) in self.programs.iter().zip(&self.compiled).enumerate() {
+            let mut notes = Vec::new();
+            if !c.header.is_empty() {
+                notes.push(format!("{} header", c.header.len()));
+            }
+            if !c.bit_tests.is_empty() {
+                notes.push(format!("{} flowbit tests", c.bit_tests.len()));
+            }
+            notes.push(format!("{} payload ops", c.payload.len()));
+            if c.payload
+                .iter()
+                .any(|o| matches!(o, PayloadOp::Content { skip: true, .. }))
+            {
+                notes.push("fast_pattern:only proven by the prefilter".into());
+            }
+            if c.sets_bits {
+                notes.push("sets flowbits: runs first".into());
+            }
+            if c.noalert {
+                notes.push("noalert".into());
+            }
+            out.push_str(&format!(
+                "sid {} ({}): {} -> {}\n",
+                p.sid,
+                p.action.keyword(),
+                self.prefilter.describe(i),
+                notes.join(", ")
+            ));
+        }
+        out
+    }
+
+    /// Prefilter statistics.
+    pub fn prefilter_stats(&self) -> PrefilterStats {
+        self.prefilter.stats()
+    }
+    /// The settings it was built with.
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+}
+
+/// Per-worker counters, readable from other threads.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Packets inspected.
+    pub received: AtomicU64,
+    /// Accepted unchanged.
+    pub accepted: AtomicU64,
+    /// Dropped.
+    pub dropped: AtomicU64,
+    /// Rejected.
+    pub rejected: AtomicU64,
+    /// Rewritten.
+    pub replaced: AtomicU64,
+    /// Alerts emitted.
+    pub alerts: AtomicU64,
+    /// Unparseable packets.
+    pub bad_packets: AtomicU64,
+    /// Events lost because the output channel was full.
+    pub events_lost: AtomicU64,
+    /// Matches per program (index = program index in the image).
+    pub rule_hits: Vec<AtomicU64>,
+}
+
+impl Counters {
+    /// Counters for `n` programs.
+    pub fn new(n: usize) -> Counters {
+        Counters {
+            rule_hits: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            ..Default::default()
+        }
+    }
+    fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-packet metadata from the source (NFQUEUE or pcap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketMeta {
+    /// Arrival or capture time; the clock for flow timeouts and thresholds.
+    pub ts: SystemTime,
+    /// Input interface name.
+    pub in_iface: Option<String>,
+    /// 1-based packet number in a capture.
+    pub pcap_cnt: Option<u64>,
+    /// False when the kernel has not filled the L4 checksum yet (NFQUEUE GSO /
+    /// `NFQA_SKB_CSUMNOTREADY`). A rewrite writes the full checksum either way (see
+    /// [`crate::wire::PacketMut::fill_checksums`]); the flag is kept for checksum validation.
+    pub checksum_ready: bool,
+}
+
+impl PacketMeta {
+    /// Metadata with only a timestamp (checksums ready).
+    pub fn at(ts: SystemTime) -> PacketMeta {
+        PacketMeta {
+            ts,
+            in_iface: None,
+            pcap_cnt: None,
+            checksum_ready: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Matched {
+    prog: u32,
+    hits: (u32, u32),
+}
+
+static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// One inspection thread's state.
+pub struct Worker {
+    det: Arc<Detector>,
+    events: Sender<Event>,
+    flows: FlowTable,
+    pf: Scratch,
+    vm: VmState,
+    matched: Vec<Matched>,
+    hits: Vec<crate::vm::Hit>,
+    thresholds: ThresholdState,
+    counters: Arc<Counters>,
+}
+
+fn l4_ok(l4: L4, proto: u8) -> bool {
+    match l4 {
+        L4::Any => true,
+        L4::Tcp => proto == 6,
+        L4::Udp => proto == 17,
+        L4::Icmp => proto == 1 || proto == 58,
+        L4::Icmpv6 => proto == 58,
+        L4::Sctp => proto == 132,
+    }
+}
+
+fn flow_ok(f: &FlowOpts, pf: PktFlow, frag: bool) -> bool {
+    f.established.is_none_or(|e| pf.established == e)
+        && f.to_server.is_none_or(|t| pf.to_server == t)
+        && f.frag.is_none_or(|x| x == frag)
+}
+
+impl Worker {
+    /// A worker sending its events to `events` (see [`crate::output::Writer::spawn`]).
+    pub fn new(det: Arc<Detector>, events: Sender<Event>) -> Worker {
+        let seed = WORKER_SEQ.fetch_add(1, Ordering::Relaxed);
+        Worker {
+            flows: FlowTable::new(det.cfg.flow, det.flowbits, seed),
+            counters: Arc::new(Counters::new(det.len())),
+            det,
+            events,
+            pf: Scratch::default(),
+            vm: VmState::default(),
+            matched: Vec::new(),
+            hits: Vec::new(),
+            thresholds: ThresholdState::default(),
+        }
+    }
+
+    /// The worker's counters (share the `Arc` with a stats thread).
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// Flows created so far.
+    pub fn flows_created(&self) -> u64 {
+        self.flows.created()
+    }
+
+    /// Flows currently tracked.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    fn finish(&self, v: Verdict) -> Verdict {
+        let c = &self.counters;
+        Counters::inc(match v {
+            Verdict::Accept => &c.accepted,
+            Verdict::Drop(_) => &c.dropped,
+            Verdict::Reject(..) => &c.rejected,
+            Verdict::Replace(_) => &c.replaced,
+        });
+        v
+    }
+
+    /// Inspects one L3 packet. On [`Verdict::Replace`] the bytes in `pkt` were rewritten and
+    /// the IP and TCP/UDP checksums rewritten in full.
+    pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
+        Counters::inc(&self.counters.received);
+        let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let det = self.det.clone();
+        let parsed = match Packet::parse(pkt) {
+            Ok(p) => p,
+            Err(_) => {
+                Counters::inc(&self.counters.bad_packets);
+                return self.finish(match det.cfg.bad_packets {
+                    BadPacketPolicy::Accept => Verdict::Accept,
+                    BadPacketPolicy::Drop => Verdict::Drop(Sid(0)),
+                });
+            }
+        };
+        let (flow, pflow) = self.flows.update(&parsed, now);
+        if det.cfg.inline {
+            if let Some(sid) = flow.dropped {
+                return self.finish(Verdict::Drop(sid));
+            }
+        }
+        if flow.passed {
+            return self.finish(Verdict::Accept);
+        }
+        let ip = *parsed.ip();
+        let (sport, dport) = parsed.ports();
+        let has_ports = matches!(ip.proto, 6 | 17 | 132);
+        let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
+            // Bytes of this direction before this packet: the packet that crosses the depth
+            // is still inspected in full.
+            let seen = flow.payload_bytes[usize::from(!pflow.to_server)];
+            seen.saturating_sub(parsed.payload().len() as u64) >= d
+        });
+        let payload = if over_depth {
+            &[][..]
+        } else {
+            parsed.payload()
+        };
+        let cands = det.prefilter.candidates(
+            Class::of_proto(ip.proto),
+            sport,
+            dport,
+            payload,
+            &mut self.pf,
+        );
+        self.matched.clear();
+        self.hits.clear();
+        let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
+        for &p in cands {
+            let pi = p as usize;
+            let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
+            if !info.enabled || !l4_ok(prog.l4, ip.proto) {
+                continue;
+            }
+            let fwd = (info.src_any || prog.src.contains(ip.src))
+                && (info.dst_any || prog.dst.contains(ip.dst))
+                && (!has_ports
+                    || ((info.sp_any || prog.src_ports.contains(sport))
+                        && (info.dp_any || prog.dst_ports.contains(dport))));
+            let ok = fwd
+                || (prog.bidirectional
+                    && prog.src.contains(ip.dst)
+                    && prog.dst.contains(ip.src)
+                    && (!has_ports
+                        || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
+            if !ok
+                || !flow_ok(&prog.flow, pflow, ip.fragmented)
+                || !cp.header_ok(&parsed)
+                || !cp.bits_ok(Some(&*flow))
+                || !cp.payload_ok(payload, &mut self.vm)
+            {
+                continue;
+            }
+            if let Some(f) = prog.detection_filter {
+                if !self.thresholds.filter_passed(p, f, src_k, dst_k, now) {
+                    continue;
+                }
+            }
+            apply_effects(cp, flow);
+            Counters::inc(&self.counters.rule_hits[pi]);
+            let start = self.hits.len() as u32;
+            self.hits.extend_from_slice(&self.vm.path);
+            self.matched.push(Matched {
+                prog: p,
+                hits: (start, self.hits.len() as u32),
+            });
+        }
+        if self.matched.is_empty() {
+            return self.finish(Verdict::Accept);
+        }
+        let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;
+        if self
+            .matched
+            .iter()
+            .filter(acting)
+            .any(|m| det.programs[m.prog as usize].action == Action::Pass)
+        {
+            // As Suricata: a pass on a TCP connection passes the whole flow; elsewhere only
+            // the packet.
+            flow.passed = ip.proto == 6;
+            return self.finish(Verdict::Accept);
+        }
+        let inline = det.cfg.inline;
+        let decider = self
+            .matched
+            .iter()
+            .filter(acting)
+            .find(|m| {
+                matches!(
+                    det.programs[m.prog as usize].action,
+                    Action::Drop | Action::Sdrop
+                )
+            })
+            .or_else(|| {
+                self.matched
+                    .iter()
+                    .filter(acting)
+                    .find(|m| matches!(det.programs[m.prog as usize].action, Action::Reject(_)))
+            })
+            .copied();
+        let blocked = inline && decider.is_some();
+        if blocked {
+            flow.dropped = decider.map(|m| det.programs[m.prog as usize].sid);
+        }
+        let flow_id = flow.id;
+        let tcp_seq = match parsed.l4() {
+            crate::wire::L4Hdr::Tcp { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        // Alerts: built lazily, so a packet without alerts allocates nothing.
+        let mut info: Option<Arc<PacketInfo>> = None;
+        let mut make_info = |parsed: &Packet<'_>| {
+            info.get_or_insert_with(|| {
+                Arc::new(PacketInfo {
+                    ts: meta.ts,
+                    flow_id: Some(flow_id),
+                    pcap_cnt: meta.pcap_cnt,
+                    in_iface: meta.in_iface.clone(),
+                    src_ip: ip.src,
+                    dest_ip: ip.dst,
+                    src_port: sport,
+                    dest_port: dport,
+                    proto: ip.proto,
+                    to_server: Some(pflow.to_server),
+                    bytes: parsed.data().to_vec(),
+                    ip_fields: (ip.ttl, ip.tos, ip.id),
+                })
+            })
+            .clone()
+        };
+        for (n, m) in self.matched.iter().enumerate() {
+            let pi = m.prog as usize;
+            let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
+            if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
+                continue;
+            }
+            if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
+                if !flow.note_alert(prog.sid.0, seq) {
+                    continue;
+                }
+            }
+            if let Some(t) = rinfo.threshold {
+                if !self.thresholds.alert_allowed(m.prog, t, src_k, dst_k, now) {
+                    continue;
+                }
+            }
+            if det
+                .cfg
+                .thresholds
+                .suppressed(prog.gid.0, prog.sid.0, ip.src, ip.dst)
+            {
+                continue;
+            }
+            let this_blocks = blocked && prog.action.blocks();
+            let matches = self.hits[m.hits.0 as usize..m.hits.1 as usize]
+                .iter()
+                .map(|h| (h.start, h.end - h.start))
+                .collect();
+            Counters::inc(&self.counters.alerts);
+            let ev = AlertEvent {
+                pkt: make_info(&parsed),
+                blocked: this_blocks,
+                gid: prog.gid.0,
+                sid: prog.sid.0,
+                rev: prog.rev,
+                signature: rinfo.msg.clone(),
+                category: rinfo.classtype.clone(),
+                severity: prog.priority.unwrap_or(3),
+                rule_action: prog.action.keyword(),
+                matches,
+            };
+            send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
+        }
+        if let (true, Some(m)) = (blocked, decider) {
+            let prog = &det.programs[m.prog as usize];
+            send(
+                &self.events,
+                &self.counters,
+                Event::Drop(Box::new(DropEvent {
+                    pkt: make_info(&parsed),
+                    reason: "rules",
+                    sid: prog.sid.0,
+                })),
+            );
+            return self.finish(match prog.action {
+                Action::Reject(t) => Verdict::Reject(t, prog.sid),
+                _ => Verdict::Drop(prog.sid),
+            });
+        }
+        if !inline {
+            return self.finish(Verdict::Accept);
+        }
+        // Replace: rewrite every replace content of the matching rules, in rule order.
+        let layout = parsed.layout();
+        let plen = payload.len();
+        let truncated = parsed.truncated();
+        let mut replacer: Option<Sid> = None;
+        let mut edits: Vec<(usize, &[u8])> = Vec::new();
+        for m in self.matched.iter().filter(acting) {
+            let cp = &det.compiled[m.prog as usize];
+            if !cp.has_replace {
+                continue;
+            }
+            for h in &self.hits[m.hits.0 as usize..m.hits.1 as usize] {
+                if let Some(PayloadOp::Content {
+                    replace: Some(r), ..
+                }) = cp.payload.get(usize::from(h.op))
+                {
+                    if h.start as usize + r.len() <= plen {
+                        edits.push((h.start as usize, r.as_slice()));
+                        replacer.get_or_insert(det.programs[m.prog as usize].sid);
+                    }
+                }
+            }
+        }
+        match replacer {
+            Some(sid) if !truncated => {
+                let Some(mut pm) = PacketMut::new(pkt, layout) else {
+                    return self.finish(Verdict::Accept);
+                };
+                for (at, bytes) in edits {
+                    pm.payload_mut()[at..at + bytes.len()].copy_from_slice(bytes);
+                }
+                pm.fill_checksums();
+                self.finish(Verdict::Replace(sid))
+            }
+            _ => self.finish(Verdict::Accept),
+        }
+    }
+}
+
+fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {
+    if let Err(TrySendError::Full(_)) = events.try_send(ev) {
+        Counters::inc(&counters.events_lost);
+    }
+}
+
+fn apply_effects(cp: &CompiledProgram, flow: &mut Flow) {
+    for e in &cp.effects {
+        match e {
+            Effect::Bits(cmd, bits) => {
+                for &b in bits {
+                    match cmd {
+                        FlowbitCmd::Set => flow.set_bit(b, true),
+                        FlowbitCmd::Unset => flow.set_bit(b, false),
+                        FlowbitCmd::Toggle => {
+                            let on = flow.bit(b);
+                            flow.set_bit(b, !on)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Effect::Reset => flow.bits.iter_mut().for_each(|w| *w = 0),
+        }
+    }
+}
+
+/// The reject target a live worker should answer with, for documentation and `respond`.
+pub fn reject_both_ends(t: RejectTarget) -> bool {
+    matches!(t, RejectTarget::Default | RejectTarget::Both)
+}
+
+// Workers run on their own threads and share the detector: keep both properties checked at
+// compile time.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    const fn movable<T: Send>() {}
+    shared::<Detector>();
+    movable::<Worker>();
+};

@@ -1,0 +1,256 @@
+//! Helpers of the live end-to-end tests on top of the shared harness (`tests/common`).
+#![allow(dead_code)]
+
+use crate::common::netns::Topology;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Running code (not only commands) inside the topology's namespaces.
+pub trait InNs {
+    /// Runs `f` on a thread that entered namespace `ns`: sockets it opens, and processes it
+    /// starts, live there.
+    fn in_ns<T: Send + 'static>(
+        &self,
+        ns: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T>;
+}
+
+impl InNs for Topology {
+    fn in_ns<T: Send + 'static>(
+        &self,
+        ns: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/var/run/netns/{ns}");
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("netns file");
+            // SAFETY: setns on a namespace file we just opened; affects only this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}");
+            f()
+        })
+    }
+}
+
+/// Polls `f` until it returns Some or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// `verdict run` started in the gateway namespace with a rule file; its log dir is removed on
+/// drop (the process is killed by `Bg`'s drop, the namespaces by the topology's).
+pub struct Engine {
+    pub bg: crate::common::netns::Bg,
+    pub dir: std::path::PathBuf,
+}
+
+/// Path of the verdict binary under test.
+pub const VERDICT: &str = env!("CARGO_BIN_EXE_verdict");
+
+impl Engine {
+    /// Writes `rules` to a file and runs `verdict run -r FILE --log-dir DIR extra...` in gw,
+    /// waiting (bounded) for the ready line.
+    pub fn start(t: &Topology, tag: &str, rules: &str, extra: &[&str]) -> Engine {
+        let dir = std::env::temp_dir().join(format!("verdict-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("test.rules");
+        std::fs::write(&file, rules).unwrap();
+        let (f, d) = (
+            file.to_str().unwrap().to_string(),
+            dir.to_str().unwrap().to_string(),
+        );
+        let mut args = vec![
+            VERDICT,
+            "run",
+            "-r",
+            &f,
+            "--log-dir",
+            &d,
+            "--stats-interval-ms",
+            "100",
+        ];
+        args.extend_from_slice(extra);
+        let mut bg = t.spawn(&t.gw, &args);
+        bg.wait_for("verdict: ready", Duration::from_secs(15))
+            .unwrap();
+        Engine { bg, dir }
+    }
+
+    /// EVE records of one event type.
+    pub fn eve(&self, event_type: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("eve.json"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("EVE line is JSON"))
+            .filter(|v| v["event_type"] == event_type)
+            .collect()
+    }
+
+    /// Alerts of `sid`, waiting up to 3 s for at least `min` of them (the writer flushes
+    /// every 200 ms).
+    pub fn alerts(&self, sid: u64, min: usize) -> Vec<serde_json::Value> {
+        let get = || {
+            self.eve("alert")
+                .into_iter()
+                .filter(|v| v["alert"]["signature_id"] == sid)
+                .collect::<Vec<_>>()
+        };
+        wait_for(Duration::from_secs(3), || {
+            Some(get()).filter(|a| a.len() >= min)
+        });
+        // Give stragglers a moment too, so "exactly n" checks are meaningful.
+        std::thread::sleep(Duration::from_millis(400));
+        get()
+    }
+
+    /// The latest stats snapshot.
+    pub fn stats(&self) -> verdict_engine::run::StatsSnapshot {
+        verdict_engine::run::read_stats(&self.dir.join("stats.json")).unwrap()
+    }
+
+    /// Packets received by all queues.
+    pub fn queued(&self) -> u64 {
+        self.stats().queues.iter().map(|q| q.received).sum()
+    }
+
+    /// SIGTERM, wait for a clean exit (bounded), return its output.
+    pub fn stop(&mut self) -> String {
+        self.bg.signal(libc::SIGTERM);
+        let st = self
+            .bg
+            .wait_exit(Duration::from_secs(10))
+            .expect("verdict did not stop");
+        let out = self.bg.output();
+        assert!(st.success(), "verdict exited with {st}: {out}");
+        out
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a TCP peer saw.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Bytes received.
+    pub data: Vec<u8>,
+    /// How reading ended: None = EOF, Some(kind) = error (TimedOut/WouldBlock for "stalled").
+    pub end: Option<std::io::ErrorKind>,
+}
+
+fn read_all(s: &mut std::net::TcpStream, idle: Duration) -> Seen {
+    use std::io::Read;
+    s.set_read_timeout(Some(idle)).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Seen { data, end: None },
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Seen {
+                    data,
+                    end: Some(e.kind()),
+                }
+            }
+        }
+    }
+}
+
+/// A TCP server in srv on `port` for one connection: optionally writes `reply` after
+/// `reply_after`, then reads until EOF, error, or `idle` without data.
+pub fn tcp_server(
+    t: &Topology,
+    port: u16,
+    reply: Option<(Duration, Vec<u8>)>,
+    idle: Duration,
+) -> std::thread::JoinHandle<Seen> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = t.in_ns(&t.srv, move || {
+        let l = std::net::TcpListener::bind((crate::common::netns::SRV4, port)).unwrap();
+        tx.send(()).unwrap();
+        let (mut c, _) = l.accept().unwrap();
+        if let Some((after, bytes)) = reply {
+            std::thread::sleep(after);
+            std::io::Write::write_all(&mut c, &bytes).unwrap();
+        }
+        read_all(&mut c, idle)
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server bound");
+    h
+}
+
+/// A TCP client in cli: connects to srv:`port`, writes each chunk with `pause` after it, then
+/// (unless a write failed) half-closes and reads until EOF, error or `idle`.
+pub fn tcp_client(
+    t: &Topology,
+    port: u16,
+    chunks: Vec<Vec<u8>>,
+    pause: Duration,
+    idle: Duration,
+) -> std::thread::JoinHandle<Seen> {
+    t.in_ns(&t.cli, move || {
+        let addr = (crate::common::netns::SRV4, port);
+        let sa = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+            .unwrap()
+            .next()
+            .unwrap();
+        let mut c = std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(3)).unwrap();
+        for chunk in chunks {
+            if let Err(e) = std::io::Write::write_all(&mut c, &chunk) {
+                return Seen {
+                    data: Vec::new(),
+                    end: Some(e.kind()),
+                };
+            }
+            std::thread::sleep(pause);
+        }
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        read_all(&mut c, idle)
+    })
+}
+
+/// Sends UDP datagrams cli → srv:`port`, each from a new socket (a new flow: a drop also drops
+/// the rest of its flow), with `pause` between them; returns what srv got.
+pub fn udp_exchange(t: &Topology, port: u16, msgs: Vec<Vec<u8>>, pause: Duration) -> Vec<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = t.in_ns(&t.srv, move || {
+        let s = std::net::UdpSocket::bind((crate::common::netns::SRV4, port)).unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(1000)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = s.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("udp server bound");
+    t.in_ns(&t.cli, move || {
+        for m in msgs {
+            let s = std::net::UdpSocket::bind((crate::common::netns::CLI4, 0)).unwrap();
+            s.send_to(&m, (crate::common::netns::SRV4, port)).unwrap();
+            std::thread::sleep(pause);
+        }
+    })
+    .join()
+    .unwrap();
+    srv.join().unwrap()
+}

@@ -1,0 +1,426 @@
+//! `verdict replay` from the command line: outputs, summary, exit codes, truncated captures,
+//! threshold files, config (`disabled`, `[vars]`), simulate-ips and checksum policy.
+
+use etherparse::PacketBuilder;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::DataLink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const VERDICT: &str = env!("CARGO_BIN_EXE_verdict");
+
+struct Dir(PathBuf);
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("verdict-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const CLI: [u8; 4] = [192, 0, 2, 2];
+const SRV: [u8; 4] = [198, 51, 100, 2];
+
+fn tcp(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    syn: bool,
+    ack: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64)
+        .tcp(sp, dp, seq, 64240);
+    if syn {
+        b = b.syn();
+    }
+    if ack {
+        b = b.ack(1);
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+fn udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(CLI, SRV, 64)
+        .udp(sp, dp)
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+/// A session on port 80: handshake, then payloads from the client.
+fn session(sp: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut v = vec![
+        tcp(CLI, SRV, sp, 80, 1, true, false, b""),
+        tcp(SRV, CLI, 80, sp, 1, true, true, b""),
+        tcp(CLI, SRV, sp, 80, 2, false, true, b""),
+    ];
+    let mut seq = 2;
+    for p in payloads {
+        v.push(tcp(CLI, SRV, sp, 80, seq, false, true, p));
+        seq += p.len() as u32;
+    }
+    v
+}
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::with_header(
+        f,
+        PcapHeader {
+            datalink: DataLink::ETHERNET,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (i, fr) in frames.iter().enumerate() {
+        let ts = Duration::from_secs(1_700_000_000 + i as u64);
+        w.write_packet(&PcapPacket::new(ts, fr.len() as u32, fr))
+            .unwrap();
+    }
+}
+
+fn replay(args: &[&str]) -> Output {
+    Command::new(VERDICT)
+        .arg("replay")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn eve_alerts(dir: &Path) -> Vec<(u64, u64)> {
+    std::fs::read_to_string(dir.join("eve.json"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "alert")
+        .map(|v| {
+            (
+                v["alert"]["signature_id"].as_u64().unwrap(),
+                v["pcap_cnt"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+const RULES: &str = r#"alert tcp $EXTERNAL_NET any -> $HOME_NET 80 (msg:"ATTACK string"; flow:to_server,established; content:"attack"; classtype:attempted-admin; sid:3000001; rev:2;)
+alert udp any any -> any 53 (msg:"DNS probe"; content:"probe"; sid:3000002; rev:1;)
+drop tcp any any -> any 80 (msg:"DROP marker"; content:"DROPME"; sid:3000003; rev:1;)
+"#;
+
+#[test]
+fn alerts_outputs_summary_and_simulated_ips() {
+    let d = Dir::new("basic");
+    let rules = d.file("test.rules", RULES);
+    // HOME_NET covers the server, EXTERNAL_NET the client.
+    let cfg = d.file(
+        "verdict.toml",
+        "[vars]\nHOME_NET = \"[198.51.100.0/24]\"\nEXTERNAL_NET = \"!$HOME_NET\"\n",
+    );
+    let mut frames = session(40000, &[b"GET /attack", b"DROPME", b"after the drop"]);
+    frames.push(udp(5000, 53, b"a probe"));
+    frames.push(vec![0u8; 10]); // not even an Ethernet header
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let out = d.0.join("out");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--simulate-ips",
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        eve_alerts(&out),
+        vec![(3000001, 4), (3000003, 5), (3000002, 7)]
+    );
+    assert!(stdout.contains("packets 8"), "{stdout}");
+    assert!(stdout.contains("inline (simulated): dropped 2"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("3000001") && l.contains("ATTACK string") && l.contains(" 4 ")),
+        "{stdout}"
+    );
+    let fast = std::fs::read_to_string(out.join("fast.log")).unwrap();
+    assert!(
+        fast.contains("[1:3000001:2] ATTACK string [**] [Classification: Attempted Administrator Privilege Gain]"),
+        "{fast}"
+    );
+    assert!(fast.contains("[Drop] [**] [1:3000003:1]"), "{fast}");
+    // Simulated IPS output: 8 records minus the dropped 2 and the non-IP frame.
+    let bytes = std::fs::read(out.join("ips.pcap")).unwrap();
+    let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
+    let mut n = 0;
+    while let Some(p) = r.next_packet() {
+        p.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    assert!(out.join("evidence.pcap").exists());
+}
+
+#[test]
+fn truncated_capture_exits_nonzero_with_offset_and_keeps_alerts() {
+    let d = Dir::new("trunc");
+    let rules = d.file("test.rules", RULES);
+    let frames = session(40000, &[b"GET /attack", b"GET /attack again"]);
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let full = std::fs::read(&cap).unwrap();
+    let cut = full.len() - 10;
+    std::fs::write(&cap, &full[..cut]).unwrap();
+    let last_record = full.len() - (16 + frames.last().unwrap().len());
+    let out = d.0.join("out");
+    let cfg = d.file("verdict.toml", "[vars]\nHOME_NET = \"[198.51.100.0/24]\"\n");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("truncated at byte offset {last_record}")),
+        "{stderr}"
+    );
+    assert_eq!(eve_alerts(&out), vec![(3000001, 4)]);
+}
+
+#[test]
+fn threshold_file_and_disabled_sids() {
+    let d = Dir::new("thresh");
+    let rules = d.file("test.rules", RULES);
+    let frames: Vec<Vec<u8>> = (0..6).map(|i| udp(5000 + i, 53, b"probe")).collect();
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let th = d.file(
+        "threshold.config",
+        "threshold gen_id 1, sig_id 3000002, type limit, track by_src, count 2, seconds 60\n",
+    );
+    let out = d.0.join("out");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--threshold-file",
+        th.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(eve_alerts(&out), vec![(3000002, 1), (3000002, 2)]);
+    let cfg = d.file("verdict.toml", "disabled = [3000002]\n");
+    let out2 = d.0.join("out2");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out2), vec![]);
+    let bad = d.file(
+        "bad.config",
+        "threshold gen_id 1, sig_id 1, type often, track by_src, count 1, seconds 1\n",
+    );
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--threshold-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 1"));
+}
+
+#[test]
+fn checksum_policy_all_skips_bad_checksums() {
+    let d = Dir::new("csum");
+    let rules = d.file("test.rules", RULES);
+    let mut bad = udp(5000, 53, b"a probe");
+    let n = bad.len();
+    bad[n - 7] = b'A'; // "a probe" → "A probe": payload changed, checksum not: invalid
+    let good = udp(5001, 53, b"a probe");
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &[bad, good]);
+    let out = d.0.join("out");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        eve_alerts(&out),
+        vec![(3000002, 1), (3000002, 2)],
+        "default: bad checksums are inspected"
+    );
+    let out2 = d.0.join("out2");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "-k",
+        "all",
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out2), vec![(3000002, 2)]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped for bad checksums: 1"));
+}
+
+#[test]
+fn missing_files_are_clear_errors() {
+    let d = Dir::new("missing");
+    let rules = d.file("test.rules", RULES);
+    let o = replay(&[
+        "/nonexistent.pcap",
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        d.0.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.pcap"));
+    let o = replay(&[
+        "/nonexistent.pcap",
+        "-r",
+        "/nonexistent.rules",
+        "-o",
+        d.0.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.rules"));
+}
+
+#[test]
+fn compiled_image_is_accepted_and_a_capture_after_r_is_explained() {
+    use verdict_compiler::check::{load_str, LoadOptions};
+    use verdict_compiler::codegen::{compile, CompileOptions};
+    let d = Dir::new("image");
+    let (_, loaded) = load_str("t.rules", RULES, &LoadOptions::default());
+    let c = compile(
+        &loaded.rules,
+        &CompileOptions {
+            image_all: true,
+            ..Default::default()
+        },
+    );
+    let img = d.0.join("rules.vbc");
+    std::fs::write(&img, c.image.to_bytes()).unwrap();
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &[udp(5000, 53, b"a probe")]);
+    let out = d.0.join("out");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        img.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(eve_alerts(&out), vec![(3000002, 1)]);
+    let rules = d.file("test.rules", RULES);
+    let o = replay(&[
+        "-r",
+        rules.to_str().unwrap(),
+        cap.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a capture, not rules"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn midstream_makes_flows_without_handshake_established() {
+    let d = Dir::new("midstream");
+    let rules = d.file(
+        "test.rules",
+        "alert tcp any any -> any 80 (msg:\"est\"; flow:established,to_server; content:\"attack\"; sid:3000010; rev:1;)\n",
+    );
+    // Picked up mid-way: no SYN, just data and its ACK.
+    let frames = vec![
+        tcp(CLI, SRV, 40000, 80, 100, false, true, b"attack one"),
+        tcp(SRV, CLI, 80, 40000, 500, false, true, b""),
+        tcp(CLI, SRV, 40000, 80, 110, false, true, b"attack two"),
+    ];
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let (out1, out2) = (d.0.join("o1"), d.0.join("o2"));
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out1.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out1), vec![]);
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--midstream",
+        "-q",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(eve_alerts(&out2), vec![(3000010, 1), (3000010, 3)]);
+}
