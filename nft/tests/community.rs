@@ -74,10 +74,7 @@ fn whole_community_set_loads_in_the_kernel_in_every_mode() {
         assert_eq!(loaded, c.kernel.rules.len());
         // xt commands (steering, string matches) are accepted by iptables-nft.
         let cmds = xt_commands(&c.kernel, &opts);
-        for cmd in &cmds {
-            let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            t.ok(ns, &argv);
-        }
+        t.ok_all(ns, &cmds);
         for bin in ["iptables-nft", "ip6tables-nft"] {
             t.ok(ns, &[bin, "-D", "FORWARD", "-j", "VERDICT"]);
             t.ok(ns, &[bin, "-F", "VERDICT"]);

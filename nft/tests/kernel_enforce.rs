@@ -68,6 +68,20 @@ fn tcp_send(t: &Topology, port: u16, data: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Counts, in srv's input hook, the UDP datagrams arriving for each of `ports` (see
+/// [`arrived`]).
+fn observe(t: &Topology, ports: &[u16]) {
+    let mut script = String::from(
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }",
+    );
+    for p in ports {
+        script.push_str(&format!(
+            "; add rule inet obs in udp dport {p} counter comment \"port {p}\""
+        ));
+    }
+    t.ok(&t.srv, &["nft", &script]);
+}
+
 /// Packets counted by srv's observation counter for a UDP port.
 fn arrived(t: &Topology, port: u16) -> u64 {
     let out = t.ok(&t.srv, &["nft", "-j", "list", "table", "inet", "obs"]);
@@ -144,18 +158,7 @@ fn rules() -> Vec<Rule> {
 fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace() {
     require_netns!();
     let t = Topology::new();
-    t.ok(
-        &t.srv,
-        &[
-            "nft",
-            "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
-         add rule inet obs in udp dport 7000 counter comment \"port 7000\"; \
-         add rule inet obs in udp dport 7001 counter comment \"port 7001\"; \
-         add rule inet obs in udp dport 7002 counter comment \"port 7002\"; \
-         add rule inet obs in udp dport 7003 counter comment \"port 7003\"; \
-         add rule inet obs in udp dport 7005 counter comment \"port 7005\"",
-        ],
-    );
+    observe(&t, &[7000, 7001, 7002, 7003, 7005]);
     // The operator's own rules on the gateway, which verdict must not touch.
     t.ok(&t.gw, &["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
     t.ok(
@@ -198,10 +201,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     let script = render_text(&c.kernel, &opts);
     t.nft_check(&t.gw, &script, false).expect("nft -c");
     t.nft_load(&t.gw, &script, false).expect("nft -f");
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.ok(&t.gw, &argv);
-    }
+    t.ok_all(&t.gw, &xt_commands(&c.kernel, &opts));
     t.ok(&t.cli, &["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
 
     send_udp(&t, 7000, "control", 3);
@@ -369,26 +369,14 @@ fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
     );
     let c = compile(&loaded.rules, &CompileOptions::default());
     let t = Topology::new();
-    t.ok(
-        &t.srv,
-        &[
-            "nft",
-            "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
-         add rule inet obs in udp dport 123 counter comment \"port 123\"; \
-         add rule inet obs in udp dport 1900 counter comment \"port 1900\"; \
-         add rule inet obs in udp dport 7000 counter comment \"port 7000\"",
-        ],
-    );
+    observe(&t, &[123, 1900, 7000]);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
     };
     t.nft_load(&t.gw, &render_text(&c.kernel, &opts), false)
         .expect("nft -f");
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.ok(&t.gw, &argv);
-    }
+    t.ok_all(&t.gw, &xt_commands(&c.kernel, &opts));
     t.ok(&t.cli, &["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
     // Only UDP: the ICMP port-unreachable answers srv sends back are steered (an ICMP
     // threshold rule is queued), as they should be.

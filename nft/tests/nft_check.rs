@@ -150,10 +150,7 @@ fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
     // xt steering commands are accepted by iptables-nft in the namespace.
     let cmds = xt_commands(&c.kernel, &opts);
     assert!(!cmds.is_empty());
-    for cmd in &cmds {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.ok(ns, &argv);
-    }
+    t.ok_all(ns, &cmds);
     let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
     assert!(listed.contains("--dports 80,8080:8081"), "{listed}");
     assert!(listed.contains("--queue-balance 0:1"), "{listed}");
@@ -221,10 +218,7 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     };
     let t = Topology::new();
     let ns = &t.gw;
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.ok(ns, &argv);
-    }
+    t.ok_all(ns, &xt_commands(&c.kernel, &opts));
     let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
     assert!(
         listed.contains("-s 192.0.2.0/24 -p udp -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo bm --from 28"),

@@ -20,6 +20,8 @@ static SCRIPTS: AtomicU32 = AtomicU32::new(0);
 pub trait NftNs {
     /// Runs a command inside `ns`, asserting success; returns its stdout.
     fn ok(&self, ns: &str, argv: &[&str]) -> String;
+    /// Runs each argv list (e.g. the xt commands) inside `ns`, asserting success.
+    fn ok_all(&self, ns: &str, cmds: &[Vec<String>]);
     /// `nft -c -f FILE` (with `-j` for JSON) in `ns`; Ok or nft's error output.
     fn nft_check(&self, ns: &str, text: &str, json: bool) -> Result<(), String>;
     /// `nft -f FILE` (with `-j` for JSON) in `ns`; Ok or nft's error output.
@@ -29,6 +31,12 @@ pub trait NftNs {
 impl NftNs for Topology {
     fn ok(&self, ns: &str, argv: &[&str]) -> String {
         String::from_utf8_lossy(&self.exec_ok(ns, argv).stdout).into_owned()
+    }
+    fn ok_all(&self, ns: &str, cmds: &[Vec<String>]) {
+        for cmd in cmds {
+            let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            self.ok(ns, &argv);
+        }
     }
     fn nft_check(&self, ns: &str, text: &str, json: bool) -> Result<(), String> {
         nft_file(self, ns, text, json, true)
