@@ -161,34 +161,14 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     observe(&t, &[7000, 7001, 7002, 7003, 7005]);
     // The operator's own rules on the gateway, which verdict must not touch.
     t.ok(&t.gw, &["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
-    t.ok(
-        &t.gw,
-        &[
-            "iptables-nft",
-            "-A",
-            "FORWARD",
-            "-p",
-            "udp",
-            "--dport",
-            "9",
-            "-j",
-            "ACCEPT",
-        ],
-    );
-    t.ok(
-        &t.gw,
-        &[
-            "ip6tables-nft",
-            "-A",
-            "FORWARD",
-            "-p",
-            "udp",
-            "--dport",
-            "9",
-            "-j",
-            "ACCEPT",
-        ],
-    );
+    for bin in ["iptables-nft", "ip6tables-nft"] {
+        t.ok(
+            &t.gw,
+            &[
+                bin, "-A", "FORWARD", "-p", "udp", "--dport", "9", "-j", "ACCEPT",
+            ],
+        );
+    }
     let before = t.ok(&t.gw, &["nft", "list", "ruleset"]);
 
     let c = compile(&rules(), &CompileOptions::default());
