@@ -173,7 +173,7 @@ fn alerts_outputs_summary_and_simulated_ips() {
     );
     let fast = std::fs::read_to_string(out.join("fast.log")).unwrap();
     assert!(
-        fast.contains("[1:3000001:2] ATTACK string [**] [Classification: attempted-admin]"),
+        fast.contains("[1:3000001:2] ATTACK string [**] [Classification: Attempted Administrator Privilege Gain]"),
         "{fast}"
     );
     assert!(fast.contains("[Drop] [**] [1:3000003:1]"), "{fast}");

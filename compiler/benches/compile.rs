@@ -3,8 +3,10 @@
 //! with `cargo bench -p verdict-compiler --bench compile`.
 //! Targets (DESIGN.md): whole set well under 0.5 s, ≥ 100k rules/s for lowering + emit.
 
+mod common;
+
 use std::time::{Duration, Instant};
-use verdict_compiler::check::{load, LoadOptions, Source};
+use verdict_compiler::check::{load, LoadOptions};
 use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_nft::render::{render_json, render_text, xt_commands, QueueMechanism, RenderOptions};
 
@@ -23,18 +25,9 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 fn main() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/rules/snort-community/community.rules"
-    );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        println!("skipped: {path} not found");
+    let Some(sources) = common::community() else {
         return;
     };
-    let sources = vec![Source {
-        name: "community.rules".into(),
-        text,
-    }];
     const RUNS: usize = 15;
     println!("verdict compile benchmark: Snort community rules, median of {RUNS} runs\n");
     println!(

@@ -2,15 +2,28 @@
 //! included). Prints a table; run with `cargo bench -p verdict-compiler --bench parse`.
 //! Each stage is timed as the best of repeated runs for 3 s on one core.
 
+mod common;
+
 use std::time::{Duration, Instant};
-use verdict_compiler::check::{load, LoadOptions, Source};
+use verdict_compiler::check::{load, LoadOptions};
 use verdict_compiler::lower::Lowerer;
 use verdict_compiler::parse;
+
+/// `cargo bench` passes `--bench`; under `cargo test --all-targets` each stage runs once, as
+/// a smoke test, instead of for 3 s.
+fn budget() -> Duration {
+    if std::env::args().any(|a| a == "--bench") {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    }
+}
 
 fn measure(f: &dyn Fn()) -> Duration {
     let mut best = Duration::MAX;
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
+    let budget = budget();
+    while best == Duration::MAX || start.elapsed() < budget {
         let t = Instant::now();
         f();
         best = best.min(t.elapsed());
@@ -19,18 +32,9 @@ fn measure(f: &dyn Fn()) -> Duration {
 }
 
 fn main() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/rules/snort-community/community.rules"
-    );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        println!("skipped: {path} not found");
+    let Some(sources) = common::community() else {
         return;
     };
-    let sources = vec![Source {
-        name: "community.rules".into(),
-        text,
-    }];
     let opts = LoadOptions {
         include_commented: true,
         ..LoadOptions::default()

@@ -95,16 +95,6 @@ fn ports_text(s: &PortSet) -> String {
     }
 }
 
-fn op_text(o: Operand, vars: &[String]) -> String {
-    match o {
-        Operand::Lit(v) => v.to_string(),
-        Operand::Var(s) => vars
-            .get(s.0 as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("var{}", s.0)),
-    }
-}
-
 /// The canonical text of a rule.
 pub fn to_text(r: &Rule) -> String {
     let mut s = String::with_capacity(256);
@@ -181,16 +171,16 @@ pub fn to_text(r: &Rule) -> String {
                 match c.position() {
                     Position::Absolute { offset, depth } => {
                         if offset != Operand::Lit(0) {
-                            let _ = write!(s, "offset:{}; ", op_text(offset, &r.vars));
+                            let _ = write!(s, "offset:{}; ", byte::op_text(offset, &r.vars));
                         }
                         if let Some(d) = depth {
-                            let _ = write!(s, "depth:{}; ", op_text(d, &r.vars));
+                            let _ = write!(s, "depth:{}; ", byte::op_text(d, &r.vars));
                         }
                     }
                     Position::Relative { distance, within } => {
-                        let _ = write!(s, "distance:{}; ", op_text(distance, &r.vars));
+                        let _ = write!(s, "distance:{}; ", byte::op_text(distance, &r.vars));
                         if let Some(w) = within {
-                            let _ = write!(s, "within:{}; ", op_text(w, &r.vars));
+                            let _ = write!(s, "within:{}; ", byte::op_text(w, &r.vars));
                         }
                     }
                     Position::StartsWith => s.push_str("startswith; "),

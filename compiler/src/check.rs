@@ -132,7 +132,10 @@ pub fn load(sources: &[Source], opts: &LoadOptions) -> Loaded {
     for (fi, src) in sources.iter().enumerate() {
         let mut line = 1u32;
         let mut line_pos = 0usize;
-        for chunk in parse::split(&src.text, opts.include_commented) {
+        let chunks = parse::split(&src.text, opts.include_commented);
+        rules.reserve(chunks.len());
+        seen.reserve(chunks.len());
+        for chunk in chunks {
             line += src.text.as_bytes()[line_pos..chunk.span.start]
                 .iter()
                 .filter(|&&b| b == b'\n')

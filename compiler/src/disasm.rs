@@ -5,38 +5,17 @@
 use crate::bytecode::{Insn, Program, L4};
 use crate::classify::buffer_name;
 use crate::ir::{
-    BitsOp, ByteOp, Endian, FlagMode, FlowOpts, HeaderTest, IpSet, NumBase, NumCmp, Operand,
-    PortSet, Position, Track,
+    BitsOp, Endian, FlagMode, FlowOpts, HeaderTest, IpSet, NumBase, NumCmp, Operand, PortSet,
+    Position, Track,
 };
 use crate::kernel::{fmt_addr_range, Family};
+use crate::keywords::{byte, content, numeric, pcre};
 use std::fmt::Write as _;
 
-/// Snort-style byte string: printable ASCII as is, the rest as `|hex|` runs.
+/// Snort-style byte string: printable ASCII as is, the rest as `|hex|` runs (`:` stays plain,
+/// unlike in rule text).
 pub fn escape_bytes(b: &[u8]) -> String {
-    let mut s = String::new();
-    let mut in_hex = false;
-    for &c in b {
-        let printable = (0x20..0x7f).contains(&c) && !matches!(c, b'"' | b'|' | b'\\' | b';');
-        if printable {
-            if in_hex {
-                s.push('|');
-                in_hex = false;
-            }
-            s.push(c as char);
-        } else {
-            if in_hex {
-                s.push(' ');
-            } else {
-                s.push('|');
-                in_hex = true;
-            }
-            let _ = write!(s, "{c:02X}");
-        }
-    }
-    if in_hex {
-        s.push('|');
-    }
-    s
+    content::hex_escape(b, b"")
 }
 
 /// Text of an address set: `any`, its intervals, or `!` and the complement's when shorter
@@ -102,12 +81,7 @@ fn cmp(c: &NumCmp) -> String {
     match c {
         NumCmp::Eq(n) => format!("=={n}"),
         NumCmp::Ne(n) => format!("!={n}"),
-        NumCmp::Lt(n) => format!("<{n}"),
-        NumCmp::Le(n) => format!("<={n}"),
-        NumCmp::Gt(n) => format!(">{n}"),
-        NumCmp::Ge(n) => format!(">={n}"),
-        NumCmp::RangeExclusive(a, b) => format!("{a}<>{b}"),
-        NumCmp::RangeInclusive(a, b) => format!("{a}-{b}"),
+        _ => numeric::cmp_text(*c),
     }
 }
 
@@ -217,18 +191,6 @@ fn base(b: NumBase) -> &'static str {
     }
 }
 
-fn byte_op(o: ByteOp) -> &'static str {
-    match o {
-        ByteOp::Lt => "<",
-        ByteOp::Gt => ">",
-        ByteOp::Le => "<=",
-        ByteOp::Ge => ">=",
-        ByteOp::Eq => "=",
-        ByteOp::And => "&",
-        ByteOp::Xor => "^",
-    }
-}
-
 fn rel(r: bool) -> &'static str {
     if r {
         " relative"
@@ -289,21 +251,7 @@ pub fn insn(i: &Insn) -> String {
             s
         }
         Insn::Pcre(p) => {
-            let mut flags = String::new();
-            for (on, c) in [
-                (p.caseless, 'i'),
-                (p.dotall, 's'),
-                (p.multiline, 'm'),
-                (p.extended, 'x'),
-                (p.anchored, 'A'),
-                (p.dollar_endonly, 'E'),
-                (p.ungreedy, 'G'),
-                (p.relative, 'R'),
-            ] {
-                if on {
-                    flags.push(c);
-                }
-            }
+            let flags = pcre::pcre_flags(p);
             format!(
                 "pcre      {}/{}/{} in {}",
                 if p.negated { "!" } else { "" },
@@ -316,7 +264,7 @@ pub fn insn(i: &Insn) -> String {
             "byte_test {} {}{} {} at {}{} {} {}{}{}",
             b.count,
             if b.negated { "!" } else { "" },
-            byte_op(b.op),
+            byte::byte_op_text(b.op),
             operand(&b.value),
             operand(&b.offset),
             rel(b.relative),

@@ -341,6 +341,44 @@ fn parse_port_atom(t: &str) -> Result<PortSet, String> {
     Ok(RangeSet::range(p, p))
 }
 
+/// An address or port list (`what`) that lowered to an empty set or failed, as a diagnostic
+/// (`bad` unless the failure is an undefined variable); `None` then.
+fn checked_list<S>(
+    r: Result<S, (String, Span)>,
+    is_empty: fn(&S) -> bool,
+    what: &str,
+    bad: Code,
+    file: usize,
+    whole: Span,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<S> {
+    match r {
+        Ok(s) if is_empty(&s) => {
+            diags.push(
+                Diagnostic::new(
+                    bad,
+                    file,
+                    whole,
+                    format!("{what} list matches no {what}, so the rule can never fire"),
+                )
+                .label(format!("empty {what} set")),
+            );
+            None
+        }
+        Ok(s) => Some(s),
+        Err((msg, span)) => {
+            diags.push(if msg.starts_with("undefined variable") {
+                Diagnostic::new(Code::UndefinedVariable, file, span, msg)
+                    .label("not defined")
+                    .help("define it in the [vars] table of verdict.toml")
+            } else {
+                Diagnostic::new(bad, file, span, msg).label(format!("bad {what}"))
+            });
+            None
+        }
+    }
+}
+
 /// Combines list members Snort-style: the union of the positive members minus the union of
 /// the negated ones (`[!a,!b]` alone means "anything but a and b").
 fn combine<T: Clone>(
@@ -523,41 +561,16 @@ impl<'v> Lowerer<'v> {
         file: usize,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<IpSet> {
-        match self.addr_expr(e, 0) {
-            Ok(s) if s.is_empty() => {
-                diags.push(
-                    Diagnostic::new(
-                        Code::BadAddress,
-                        file,
-                        e.span(),
-                        "address list matches no address, so the rule can never fire",
-                    )
-                    .label("empty address set"),
-                );
-                None
-            }
-            Ok(s) => Some(s),
-            Err((msg, span)) => {
-                let code = if msg.starts_with("undefined variable") {
-                    Code::UndefinedVariable
-                } else {
-                    Code::BadAddress
-                };
-                let d = Diagnostic::new(code, file, span, msg).label(
-                    if code == Code::UndefinedVariable {
-                        "not defined"
-                    } else {
-                        "bad address"
-                    },
-                );
-                diags.push(if code == Code::UndefinedVariable {
-                    d.help("define it in the [vars] table of verdict.toml")
-                } else {
-                    d
-                });
-                None
-            }
-        }
+        let r = self.addr_expr(e, 0);
+        checked_list(
+            r,
+            IpSet::is_empty,
+            "address",
+            Code::BadAddress,
+            file,
+            e.span(),
+            diags,
+        )
     }
 
     fn ports(
@@ -566,41 +579,16 @@ impl<'v> Lowerer<'v> {
         file: usize,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<PortSet> {
-        match self.port_expr(e, 0) {
-            Ok(s) if s.is_empty() => {
-                diags.push(
-                    Diagnostic::new(
-                        Code::BadPort,
-                        file,
-                        e.span(),
-                        "port list matches no port, so the rule can never fire",
-                    )
-                    .label("empty port set"),
-                );
-                None
-            }
-            Ok(s) => Some(s),
-            Err((msg, span)) => {
-                let code = if msg.starts_with("undefined variable") {
-                    Code::UndefinedVariable
-                } else {
-                    Code::BadPort
-                };
-                let d = Diagnostic::new(code, file, span, msg).label(
-                    if code == Code::UndefinedVariable {
-                        "not defined"
-                    } else {
-                        "bad port"
-                    },
-                );
-                diags.push(if code == Code::UndefinedVariable {
-                    d.help("define it in the [vars] table of verdict.toml")
-                } else {
-                    d
-                });
-                None
-            }
-        }
+        let r = self.port_expr(e, 0);
+        checked_list(
+            r,
+            PortSet::is_empty,
+            "port",
+            Code::BadPort,
+            file,
+            e.span(),
+            diags,
+        )
     }
 
     /// Lowers one parsed rule. On failure returns every problem found in it.
@@ -774,9 +762,11 @@ fn legacy_is_sticky(ast: &RuleAst<'_>) -> bool {
     false
 }
 
-/// True for `"abc",nocase` (text after the closing quote).
+/// True for `"abc",nocase`: a comma after the closing quote (modifiers hold no quotes, so
+/// the last quote is the closing one). Cheap, as it runs on every content of every rule.
 fn snort3_inline_content(v: &str) -> bool {
-    content::parse_content(v).is_ok_and(|c| !c.inline.is_empty())
+    v.rfind('"')
+        .is_some_and(|i| v[i + 1..].trim_start().starts_with(','))
 }
 
 fn need_value<'a>(st: &mut State, o: &OptionAst<'a>) -> Option<Node<'a>> {

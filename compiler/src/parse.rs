@@ -188,7 +188,9 @@ pub fn parse_rule<'a>(
             Rule::header => header = Some(p),
             Rule::options => {
                 for o in p.into_inner() {
-                    options.push(option(o, base));
+                    let o = option(o, base);
+                    check_keyword(&o, file)?;
+                    options.push(o);
                 }
             }
             _ => {}
@@ -222,6 +224,31 @@ pub fn parse_rule<'a>(
         options,
         short_header,
     })
+}
+
+/// The grammar lets a keyword run to the next `:`, `;` or space (fast); a character that
+/// cannot be part of a keyword is reported here, where the message can say what it means.
+#[allow(clippy::result_large_err)]
+fn check_keyword(o: &OptionAst<'_>, file: usize) -> Result<(), Diagnostic> {
+    let k = o.name.text;
+    let Some((i, c)) = k
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    else {
+        return Ok(());
+    };
+    let at = o.name.span.start + i;
+    let name = &k[..i];
+    let msg = if c == '"' || c == '(' || c == ')' || c == ',' {
+        format!("unexpected `{c}` after `{name}`: expected `:` or `;`")
+    } else {
+        format!("unexpected {c:?} in keyword `{name}`")
+    };
+    Err(
+        Diagnostic::new(Code::Syntax, file, Span::new(at, at + c.len_utf8()), msg)
+            .label("not part of a keyword")
+            .help("options are written `keyword:value;` or `keyword;`"),
+    )
 }
 
 fn span_of(p: &Pair<'_, Rule>, base: usize) -> Span {

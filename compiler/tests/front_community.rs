@@ -3,9 +3,11 @@
 //! rule → IR → canonical text → IR unchanged.
 
 use verdict_compiler::canon;
-use verdict_compiler::check::{load, load_str, LoadOptions, Source};
+use verdict_compiler::check::{load, load_str, LoadOptions, Loaded, Source};
 use verdict_compiler::diag;
 use verdict_compiler::ir::Rule;
+
+mod common;
 
 const COMMUNITY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -20,6 +22,12 @@ fn community() -> Option<Vec<Source>> {
             None
         }
     }
+}
+
+#[test]
+fn syntax_tree_spans_nest() {
+    let Some(sources) = community() else { return };
+    common::check_ast_nesting(&sources[0].text);
 }
 
 #[test]
@@ -39,16 +47,21 @@ fn every_enabled_rule_lowers() {
     assert!(!loaded.has_errors());
 }
 
-#[test]
-fn commented_rules_lower_too() {
-    let Some(sources) = community() else { return };
-    let loaded = load(
-        &sources,
+/// Loads the enabled and the commented-out rules.
+fn load_with_commented(sources: &[Source]) -> Loaded {
+    load(
+        sources,
         &LoadOptions {
             include_commented: true,
             ..LoadOptions::default()
         },
-    );
+    )
+}
+
+#[test]
+fn commented_rules_lower_too() {
+    let Some(sources) = community() else { return };
+    let loaded = load_with_commented(&sources);
     let s = &loaded.summary;
     let frac = s.ok as f64 / s.rules_parsed as f64;
     println!(
@@ -93,13 +106,7 @@ fn sans_origin(r: &Rule) -> Rule {
 #[test]
 fn canonical_text_round_trips_for_every_rule() {
     let Some(sources) = community() else { return };
-    let loaded = load(
-        &sources,
-        &LoadOptions {
-            include_commented: true,
-            ..LoadOptions::default()
-        },
-    );
+    let loaded = load_with_commented(&sources);
     let mut checked = 0;
     for rule in &loaded.rules {
         let text = canon::to_text(rule);

@@ -10,6 +10,9 @@ use verdict_compiler::check::{load, LoadOptions, Source};
 use verdict_compiler::diag::{self, Diagnostic};
 use verdict_compiler::{canon, ir};
 
+mod common;
+use common::check_ast_nesting;
+
 fn check_spans(d: &Diagnostic, sources: &[Source]) {
     let text = &sources[d.file].text;
     let spans =
@@ -41,6 +44,7 @@ fn snapshot(path: &Path) -> (String, Vec<Diagnostic>, Vec<ir::Rule>) {
         path.file_name().unwrap().to_str().unwrap()
     );
     let text = String::from_utf8_lossy(&text).into_owned();
+    check_ast_nesting(&text);
     let sources = vec![Source { name, text }];
     let loaded = load(&sources, &LoadOptions::default());
     for d in &loaded.diagnostics {

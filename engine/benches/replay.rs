@@ -118,7 +118,7 @@ impl Gen {
             self.rng.next()
         );
         self.tcp(cli, srv, sp, 80, 2, 0x18, req.as_bytes());
-        let mut body = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 40000\r\nServer: nginx\r\n\r\n<html><body>").into_bytes();
+        let mut body = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 40000\r\nServer: nginx\r\n\r\n<html><body>".to_vec();
         let segs = 8 + self.rng.below(24);
         let mut seq = 1u32;
         for i in 0..segs {
@@ -243,7 +243,7 @@ fn generate_bulk(path: &Path, mb: u64) -> (u64, u64) {
         g.tcp(cli, srv, 41000, 5201, seq, 0x18, &p);
         seq = seq.wrapping_add(1448);
         i += 1;
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             g.tcp(srv, cli, 5201, 41000, 1, 0x10, b"");
         }
     }
@@ -327,7 +327,7 @@ fn generate(path: &Path, mb: u64, attacks: &[Attack]) -> (u64, u64) {
     let mut n = 0u32;
     while g.bytes < mb << 20 {
         n += 1;
-        if n % 97 == 0 && !attacks.is_empty() {
+        if n.is_multiple_of(97) && !attacks.is_empty() {
             // A session carrying something a rule looks for, so alerts are part of the load.
             let at = &attacks[(n / 97) as usize % attacks.len()];
             let sp = at.sport.unwrap_or(20_000 + (n % 40_000) as u16);
@@ -380,7 +380,7 @@ fn image(text: &str, include_commented: bool, image_all: bool) -> (usize, RuleSe
 }
 
 fn run(name: &str, rules: usize, img: &RuleSetImage, pcap: &Path, out: &Path) {
-    run_with(name, rules, img, pcap, out, Strategy::default())
+    run_cfg(name, rules, img, pcap, out, Strategy::default(), None)
 }
 
 fn run_with(
@@ -391,6 +391,18 @@ fn run_with(
     out: &Path,
     prefilter: Strategy,
 ) {
+    run_cfg(name, rules, img, pcap, out, prefilter, None)
+}
+
+fn run_cfg(
+    name: &str,
+    rules: usize,
+    img: &RuleSetImage,
+    pcap: &Path,
+    out: &Path,
+    prefilter: Strategy,
+    inspect_depth: Option<u64>,
+) {
     let load = Instant::now();
     let det = Arc::new(
         Detector::new(
@@ -398,6 +410,7 @@ fn run_with(
             &DetectConfig {
                 inline: true,
                 prefilter,
+                inspect_depth,
                 ..Default::default()
             },
         )
@@ -603,6 +616,15 @@ fn main() {
             );
         }
     }
+    run_cfg(
+        "bulk: incl. commented, depth 1 MB",
+        n,
+        &img,
+        &bulk,
+        &dir.join("ob"),
+        Strategy::default(),
+        Some(1 << 20),
+    );
     let _ = std::fs::remove_dir_all(&dir);
     println!();
     println!("Gbit/s and Mpps per core = captured bytes / packets over the replay thread's CPU time (best of 3);");

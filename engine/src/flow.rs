@@ -17,7 +17,10 @@ use verdict_compiler::ir::Sid;
 /// Flow table settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowConfig {
-    /// Treat TCP flows picked up mid-way as established.
+    /// Treat TCP flows picked up mid-way as established. On by default: a live engine that
+    /// (re)starts must treat the connections already open as established, or it would stop
+    /// matching `flow:established` rules on them. `verdict replay` turns it off unless
+    /// `--midstream` is given, as Suricata does for captures.
     pub midstream: bool,
     /// Maximum number of flows; the least recently seen are evicted beyond it.
     pub max_flows: usize,
@@ -32,7 +35,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            midstream: false,
+            midstream: true,
             max_flows: 262_144,
             new_timeout: Duration::from_secs(30),
             established_timeout: Duration::from_secs(600),
@@ -87,6 +90,8 @@ pub struct Flow {
     pub last_seen: Duration,
     /// Packets seen.
     pub packets: u64,
+    /// Payload bytes seen so far: [to server, to client].
+    pub payload_bytes: [u64; 2],
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
     recent_alerts: Option<Box<[(u32, u32); 8]>>,
     recent_next: u8,
@@ -312,6 +317,7 @@ impl FlowTable {
                 passed: false,
                 last_seen: now,
                 packets: 0,
+                payload_bytes: [0, 0],
                 recent_alerts: None,
                 recent_next: 0,
             }
@@ -319,6 +325,7 @@ impl FlowTable {
         let to_server = flow.client_is_lo == src_is_lo;
         flow.last_seen = flow.last_seen.max(now);
         flow.packets += 1;
+        flow.payload_bytes[usize::from(!to_server)] += pkt.payload().len() as u64;
         if to_server {
             flow.seen_to_server = true;
         } else {
@@ -416,7 +423,11 @@ mod tests {
 
     #[test]
     fn midstream_and_synack_first() {
-        let mut t = FlowTable::new(FlowConfig::default(), 0, 0);
+        let off = FlowConfig {
+            midstream: false,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(off, 0, 0);
         assert!(!step(&mut t, &tcp(true, false, true, false), 1).established);
         let mut m = FlowTable::new(
             FlowConfig {
@@ -434,7 +445,7 @@ mod tests {
             }
         );
         // A SYN-ACK first: its receiver is the client.
-        let mut s = FlowTable::new(FlowConfig::default(), 0, 0);
+        let mut s = FlowTable::new(off, 0, 0);
         assert!(!step(&mut s, &tcp(false, true, true, false), 1).to_server);
         assert!(step(&mut s, &tcp(true, false, true, false), 1).to_server);
     }

@@ -389,3 +389,77 @@ fn retransmissions_do_not_duplicate_alerts_out_of_order_segments_match() {
     let (_, a) = run(&mut w, &rx, &pkts);
     assert_eq!(a, vec![(90, 4), (91, 7)]);
 }
+
+#[test]
+fn pass_passes_a_tcp_connection_but_only_the_udp_packet() {
+    let img = image(
+        vec![
+            prog(95, Action::Pass, L4::Any, vec![content(b"trusted")]),
+            prog(96, Action::Alert, L4::Any, vec![content(b"bad")]),
+        ],
+        &[],
+    );
+    let (mut w, rx) = worker(&img, false);
+    let (_, a) = run(&mut w, &rx, &session(40000, 80, &[b"trusted", b"bad"]));
+    assert_eq!(a, vec![]);
+    let (_, a) = run(
+        &mut w,
+        &rx,
+        &[
+            udp(CLI, SRV, 5000, 53, b"trusted"),
+            udp(CLI, SRV, 5000, 53, b"bad"),
+        ],
+    );
+    assert_eq!(a, vec![(96, 2)]);
+}
+
+#[test]
+fn inspect_depth_stops_payload_tests_but_not_header_tests() {
+    let img = image(
+        vec![
+            prog(97, Action::Alert, L4::Tcp, vec![content(b"attack")]),
+            prog(
+                98,
+                Action::Alert,
+                L4::Tcp,
+                vec![verdict_compiler::bytecode::Insn::Header(
+                    verdict_compiler::ir::HeaderTest::Dsize(verdict_compiler::ir::NumCmp::Eq(6)),
+                )],
+            ),
+        ],
+        &[],
+    );
+    let det = Arc::new(
+        Detector::new(
+            &img,
+            &DetectConfig {
+                inspect_depth: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let mut w = Worker::new(det, tx);
+    // 4 bytes, then "attack" crosses the 10-byte depth (inspected), then "attack" past it.
+    let (_, a) = run(
+        &mut w,
+        &rx,
+        &session(40000, 80, &[b"0123", b"attack", b"attack"]),
+    );
+    assert_eq!(a, vec![(97, 6), (98, 6), (98, 8)]);
+    // The other direction has its own budget.
+    let mut p = tcp(SRV, CLI, 80, 40000, 501, PA, b"attack");
+    w.inspect(&mut p, &at(9));
+    let later: Vec<u32> = rx
+        .try_iter()
+        .filter_map(|e| {
+            if let Event::Alert(a) = e {
+                Some(a.sid)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(later, vec![97, 98]);
+}

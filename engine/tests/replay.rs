@@ -59,7 +59,8 @@ fn link_types_vlan_and_ipv6_ext_headers() {
     let pkts = |i: usize| session(40000 + i as u16, 80, &[b"an evil request"]);
     let per_file = pkts(0).len() as u64;
     let mut files = Vec::new();
-    let variants: Vec<(&str, DataLink, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
+    type Wrap = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let variants: Vec<(&str, DataLink, Wrap)> = vec![
         ("eth", DataLink::ETHERNET, Box::new(|p| eth(p, &[]))),
         ("vlan", DataLink::ETHERNET, Box::new(|p| eth(p, &[10]))),
         ("qinq", DataLink::ETHERNET, Box::new(|p| eth(p, &[10, 20]))),
@@ -184,7 +185,7 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
     std::fs::write(&f, &full[..off + 20]).unwrap();
     let (_, res) = replay(
         &rules(),
-        &[f.clone()],
+        std::slice::from_ref(&f),
         d.path(),
         ReplayOptions::default(),
         false,
@@ -205,7 +206,7 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
     std::fs::write(&f, &bad).unwrap();
     let (_, res) = replay(
         &rules(),
-        &[f.clone()],
+        std::slice::from_ref(&f),
         d.path(),
         ReplayOptions::default(),
         false,
@@ -358,4 +359,30 @@ mod arbitrary_files {
             let _ = r.finish();
         }
     }
+}
+
+#[test]
+fn ipv6_fragments_are_reassembled_in_replay() {
+    let d = TempDir::new("frag6");
+    let big = udp6(
+        v6(2, 1),
+        v6(2, 2),
+        5000,
+        53,
+        &[b"x".repeat(150), b"bad-dns".to_vec(), b"y".repeat(150)].concat(),
+    );
+    let mut frames = fragment_ipv6(&big, 96, 77);
+    frames.reverse(); // out of order
+    let n = frames.len() as u64;
+    let f = d.path().join("frag6.pcap");
+    write_pcap(
+        &f,
+        DataLink::ETHERNET,
+        &frames.iter().map(|p| eth(p, &[])).collect::<Vec<_>>(),
+        None,
+    );
+    let (s, res) = replay(&rules(), &[f], d.path(), ReplayOptions::default(), false);
+    assert!(res[0].is_ok());
+    assert_eq!(s.reassembled, 1);
+    assert_eq!(alerts(&read_eve(d.path())), vec![(101, n)]);
 }

@@ -38,9 +38,10 @@ fn community() -> Option<Vec<verdict_compiler::ir::Rule>> {
 
 #[test]
 fn whole_community_set_loads_in_the_kernel_in_every_mode() {
-    require_root!();
+    require_netns!();
     let Some(rules) = community() else { return };
-    let ns = Netns::new("comm");
+    let t = Topology::new();
+    let ns = &t.gw;
     for xt_string in [false, true] {
         let c = compile(
             &rules,
@@ -58,14 +59,14 @@ fn whole_community_set_loads_in_the_kernel_in_every_mode() {
             ..Default::default()
         };
         let text = render_text(&c.kernel, &opts);
-        ns.nft_check(&text, false)
+        t.nft_check(ns, &text, false)
             .unwrap_or_else(|e| panic!("nft -c -f rejected the script: {e}"));
         let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-        ns.nft_check(&json, true)
+        t.nft_check(ns, &json, true)
             .unwrap_or_else(|e| panic!("nft -j -c -f rejected the JSON: {e}"));
         // Load for real: the kernel holds one rule per planned rule.
-        ns.nft_load(&text, false).expect("nft -f");
-        let listed = ns.ok(&["nft", "list", "table", "inet", "verdict"]);
+        t.nft_load(ns, &text, false).expect("nft -f");
+        let listed = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);
         let loaded = listed
             .lines()
             .filter(|l| l.contains("comment \"sid:"))
@@ -73,14 +74,11 @@ fn whole_community_set_loads_in_the_kernel_in_every_mode() {
         assert_eq!(loaded, c.kernel.rules.len());
         // xt commands (steering, string matches) are accepted by iptables-nft.
         let cmds = xt_commands(&c.kernel, &opts);
-        for cmd in &cmds {
-            let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-            ns.ok(&argv);
-        }
+        t.ok_all(ns, &cmds);
         for bin in ["iptables-nft", "ip6tables-nft"] {
-            ns.ok(&[bin, "-D", "FORWARD", "-j", "VERDICT"]);
-            ns.ok(&[bin, "-F", "VERDICT"]);
-            ns.ok(&[bin, "-X", "VERDICT"]);
+            t.ok(ns, &[bin, "-D", "FORWARD", "-j", "VERDICT"]);
+            t.ok(ns, &[bin, "-F", "VERDICT"]);
+            t.ok(ns, &[bin, "-X", "VERDICT"]);
         }
     }
 }

@@ -10,104 +10,33 @@ use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_compiler::ir::*;
 use verdict_nft::render::{render_text, xt_commands, QueueMechanism, RenderOptions};
 
-struct Topo {
-    cli: Netns,
-    gw: Netns,
-    srv: Netns,
-}
-
-fn topo() -> Topo {
-    let cli = Netns::new("cli");
-    let gw = Netns::new("gw");
-    let srv = Netns::new("srv");
-    let ip = |argv: &[&str]| {
-        let st = std::process::Command::new("ip")
-            .args(argv)
-            .status()
-            .expect("ip");
-        assert!(st.success(), "ip {argv:?}");
-    };
-    // veth names are per-namespace, so fixed names are fine once moved.
-    let a = format!("va{}", &cli.name[cli.name.len().saturating_sub(8)..]).replace('-', "");
-    let b = format!("vb{}", &srv.name[srv.name.len().saturating_sub(8)..]).replace('-', "");
-    ip(&[
-        "link", "add", &a, "netns", &cli.name, "type", "veth", "peer", "name", "gw0", "netns",
-        &gw.name,
-    ]);
-    ip(&[
-        "link", "add", &b, "netns", &srv.name, "type", "veth", "peer", "name", "gw1", "netns",
-        &gw.name,
-    ]);
-    cli.ok(&["ip", "link", "set", &a, "name", "eth0"]);
-    srv.ok(&["ip", "link", "set", &b, "name", "eth0"]);
-    for (ns, dev, addr) in [
-        (&cli, "eth0", "192.0.2.2/24"),
-        (&gw, "gw0", "192.0.2.1/24"),
-        (&gw, "gw1", "198.51.100.1/24"),
-        (&srv, "eth0", "198.51.100.2/24"),
-    ] {
-        ns.ok(&["ip", "addr", "add", addr, "dev", dev]);
-        ns.ok(&["ip", "link", "set", dev, "up"]);
-        ns.ok(&["ip", "link", "set", "lo", "up"]);
-    }
-    cli.ok(&["ip", "route", "add", "default", "via", "192.0.2.1"]);
-    srv.ok(&["ip", "route", "add", "default", "via", "198.51.100.1"]);
-    gw.ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    gw.ok(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
-    for (ns, dev, addr) in [
-        (&cli, "eth0", "2001:db8:1::2/64"),
-        (&gw, "gw0", "2001:db8:1::1/64"),
-        (&gw, "gw1", "2001:db8:2::1/64"),
-        (&srv, "eth0", "2001:db8:2::2/64"),
-    ] {
-        // nodad: usable at once, no duplicate address detection delay
-        ns.ok(&["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"]);
-    }
-    cli.ok(&[
-        "ip",
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "2001:db8:1::1",
-    ]);
-    srv.ok(&[
-        "ip",
-        "-6",
-        "route",
-        "add",
-        "default",
-        "via",
-        "2001:db8:2::1",
-    ]);
-    Topo { cli, gw, srv }
-}
-
 /// Sends `count` UDP datagrams from cli to srv:port over IPv4.
-fn send_udp(t: &Topo, port: u16, payload: &str, count: usize) {
+fn send_udp(t: &Topology, port: u16, payload: &str, count: usize) {
     send_udp_to(t, "198.51.100.2", port, payload, count)
 }
 
 /// Sends `count` UDP datagrams from cli to `addr`:port.
-fn send_udp_to(t: &Topo, addr: &str, port: u16, payload: &str, count: usize) {
+fn send_udp_to(t: &Topology, addr: &str, port: u16, payload: &str, count: usize) {
     for _ in 0..count {
-        t.cli.ok(&[
-            "bash",
-            "-c",
-            &format!("printf '%s' '{payload}' > /dev/udp/{addr}/{port}"),
-        ]);
+        t.ok(
+            &t.cli,
+            &[
+                "bash",
+                "-c",
+                &format!("printf '%s' '{payload}' > /dev/udp/{addr}/{port}"),
+            ],
+        );
     }
 }
 
 /// Opens a TCP connection cli -> srv:port, sends `data`, returns what the server received.
 /// Bounded: the listener and the client each give up after a few seconds.
-fn tcp_send(t: &Topo, port: u16, data: &str) -> String {
+fn tcp_send(t: &Topology, port: u16, data: &str) -> String {
     let server = std::process::Command::new("ip")
         .args([
             "netns",
             "exec",
-            &t.srv.name,
+            &t.srv,
             "timeout",
             "4",
             "nc",
@@ -119,26 +48,43 @@ fn tcp_send(t: &Topo, port: u16, data: &str) -> String {
         .expect("spawn nc");
     // wait (bounded) until the listener is up
     for _ in 0..50 {
-        let ss = t.srv.ok(&["ss", "-ltnH", &format!("sport = :{port}")]);
+        let ss = t.ok(&t.srv, &["ss", "-ltnH", &format!("sport = :{port}")]);
         if !ss.trim().is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    t.cli.ok(&[
-        "timeout",
-        "3",
-        "bash",
-        "-c",
-        &format!("exec 3<>/dev/tcp/198.51.100.2/{port}; printf '%s' '{data}' >&3; sleep 1"),
-    ]);
+    t.ok(
+        &t.cli,
+        &[
+            "timeout",
+            "3",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/198.51.100.2/{port}; printf '%s' '{data}' >&3; sleep 1"),
+        ],
+    );
     let out = server.wait_with_output().expect("nc output");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Counts, in srv's input hook, the UDP datagrams arriving for each of `ports` (see
+/// [`arrived`]).
+fn observe(t: &Topology, ports: &[u16]) {
+    let mut script = String::from(
+        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }",
+    );
+    for p in ports {
+        script.push_str(&format!(
+            "; add rule inet obs in udp dport {p} counter comment \"port {p}\""
+        ));
+    }
+    t.ok(&t.srv, &["nft", &script]);
+}
+
 /// Packets counted by srv's observation counter for a UDP port.
-fn arrived(t: &Topo, port: u16) -> u64 {
-    let out = t.srv.ok(&["nft", "-j", "list", "table", "inet", "obs"]);
+fn arrived(t: &Topology, port: u16) -> u64 {
+    let out = t.ok(&t.srv, &["nft", "-j", "list", "table", "inet", "obs"]);
     counter_by_comment(&out, &format!("port {port}"))
 }
 
@@ -161,15 +107,15 @@ fn counter_by_comment(json: &str, prefix: &str) -> u64 {
 }
 
 /// Packets counted by the xt NFQUEUE steering rules in gw (both families).
-fn steered(t: &Topo) -> u64 {
+fn steered(t: &Topology) -> u64 {
     steered_proto(t, "")
 }
 
 /// Same, only the steering rules whose line mentions `proto` (e.g. "udp").
-fn steered_proto(t: &Topo, proto: &str) -> u64 {
+fn steered_proto(t: &Topology, proto: &str) -> u64 {
     let mut total = 0;
     for bin in ["iptables-nft", "ip6tables-nft"] {
-        let out = t.gw.ok(&[bin, "-L", "VERDICT", "-v", "-x", "-n"]);
+        let out = t.ok(&t.gw, &[bin, "-L", "VERDICT", "-v", "-x", "-n"]);
         for line in out
             .lines()
             .filter(|l| l.contains("NFQUEUE") && l.contains(proto))
@@ -210,42 +156,20 @@ fn rules() -> Vec<Rule> {
 
 #[test]
 fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace() {
-    require_root!();
-    let t = topo();
-    t.srv.ok(&[
-        "nft",
-        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
-         add rule inet obs in udp dport 7000 counter comment \"port 7000\"; \
-         add rule inet obs in udp dport 7001 counter comment \"port 7001\"; \
-         add rule inet obs in udp dport 7002 counter comment \"port 7002\"; \
-         add rule inet obs in udp dport 7003 counter comment \"port 7003\"; \
-         add rule inet obs in udp dport 7005 counter comment \"port 7005\"",
-    ]);
+    require_netns!();
+    let t = Topology::new();
+    observe(&t, &[7000, 7001, 7002, 7003, 7005]);
     // The operator's own rules on the gateway, which verdict must not touch.
-    t.gw.ok(&["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
-    t.gw.ok(&[
-        "iptables-nft",
-        "-A",
-        "FORWARD",
-        "-p",
-        "udp",
-        "--dport",
-        "9",
-        "-j",
-        "ACCEPT",
-    ]);
-    t.gw.ok(&[
-        "ip6tables-nft",
-        "-A",
-        "FORWARD",
-        "-p",
-        "udp",
-        "--dport",
-        "9",
-        "-j",
-        "ACCEPT",
-    ]);
-    let before = t.gw.ok(&["nft", "list", "ruleset"]);
+    t.ok(&t.gw, &["nft", "add table inet ops; add chain inet ops fw { type filter hook forward priority 10; }; add rule inet ops fw udp dport 9 counter accept"]);
+    for bin in ["iptables-nft", "ip6tables-nft"] {
+        t.ok(
+            &t.gw,
+            &[
+                bin, "-A", "FORWARD", "-p", "udp", "--dport", "9", "-j", "ACCEPT",
+            ],
+        );
+    }
+    let before = t.ok(&t.gw, &["nft", "list", "ruleset"]);
 
     let c = compile(&rules(), &CompileOptions::default());
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
@@ -255,13 +179,10 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         ..Default::default()
     };
     let script = render_text(&c.kernel, &opts);
-    t.gw.nft_check(&script, false).expect("nft -c");
-    t.gw.nft_load(&script, false).expect("nft -f");
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.gw.ok(&argv);
-    }
-    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+    t.nft_check(&t.gw, &script, false).expect("nft -c");
+    t.nft_load(&t.gw, &script, false).expect("nft -f");
+    t.ok_all(&t.gw, &xt_commands(&c.kernel, &opts));
+    t.ok(&t.cli, &["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
 
     send_udp(&t, 7000, "control", 3);
     send_udp(&t, 7001, "anything", 3);
@@ -269,7 +190,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     send_udp(&t, 7002, "GOOD payload", 2);
     send_udp(&t, 7002, "evil lowercase is not EVIL", 1);
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(arrived(&t, 7000), 3, "control traffic passes");
     assert_eq!(arrived(&t, 7001), 0, "header-only drop enforced");
     assert_eq!(counter_by_comment(&table, "sid:9000001 "), 3);
@@ -284,7 +205,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     send_udp(&t, 7005, "..ev1l", 1);
     send_udp(&t, 7005, "EVIL..", 1);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(
         arrived(&t, 7005),
         2,
@@ -295,14 +216,17 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     // a first harmless datagram), the datagram after the bad one is dropped too, by the
     // flow-block rule. (A flow whose very first packet is dropped never gets a conntrack
     // entry to mark; for TCP that is a dropped SYN, so there is no connection to block.)
-    t.cli.ok(&[
-        "bash",
-        "-c",
-        "exec 3>/dev/udp/198.51.100.2/7002; printf 'GOOD before' >&3; sleep 0.1; \
+    t.ok(
+        &t.cli,
+        &[
+            "bash",
+            "-c",
+            "exec 3>/dev/udp/198.51.100.2/7002; printf 'GOOD before' >&3; sleep 0.1; \
          printf 'EVIL middle' >&3; sleep 0.1; printf 'GOOD after' >&3",
-    ]);
+        ],
+    );
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(
         arrived(&t, 7002),
         4,
@@ -316,7 +240,7 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
         "",
         "the segment never arrives"
     );
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(
         counter_by_comment(&table, "sid:9000004 "),
         1,
@@ -325,13 +249,15 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     assert!(counter_by_comment(&table, "verdict: rest of a flow") >= 2);
     assert_eq!(steered(&t), 0, "the queue saw none of the kernel's traffic");
     // The same over IPv6 (the plan's rules here are family independent: one inet rule each).
-    t.cli
-        .ok(&["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"]);
+    t.ok(
+        &t.cli,
+        &["ping", "-6", "-c", "1", "-W", "2", "2001:db8:2::2"],
+    );
     send_udp_to(&t, "2001:db8:2::2", 7001, "anything", 2);
     send_udp_to(&t, "2001:db8:2::2", 7002, "EVIL over v6", 1);
     send_udp_to(&t, "2001:db8:2::2", 7000, "control", 1);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(arrived(&t, 7001), 0);
     assert_eq!(counter_by_comment(&table, "sid:9000001 "), 5);
     assert_eq!(counter_by_comment(&table, "sid:9000002 "), 5);
@@ -348,13 +274,13 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
     );
 
     // Removal: verdict's table and its xt chain only.
-    t.gw.ok(&["nft", "delete", "table", "inet", "verdict"]);
+    t.ok(&t.gw, &["nft", "delete", "table", "inet", "verdict"]);
     for bin in ["iptables-nft", "ip6tables-nft"] {
-        t.gw.ok(&[bin, "-D", "FORWARD", "-j", "VERDICT"]);
-        t.gw.ok(&[bin, "-F", "VERDICT"]);
-        t.gw.ok(&[bin, "-X", "VERDICT"]);
+        t.ok(&t.gw, &[bin, "-D", "FORWARD", "-j", "VERDICT"]);
+        t.ok(&t.gw, &[bin, "-F", "VERDICT"]);
+        t.ok(&t.gw, &[bin, "-X", "VERDICT"]);
     }
-    let after = t.gw.ok(&["nft", "list", "ruleset"]);
+    let after = t.ok(&t.gw, &["nft", "list", "ruleset"]);
     assert_eq!(
         before, after,
         "removing verdict leaves the ruleset as it was"
@@ -366,42 +292,43 @@ fn kernel_enforces_header_and_anchored_content_drops_and_removal_leaves_no_trace
 
 #[test]
 fn a_script_that_fails_to_load_leaves_the_previous_ruleset_intact() {
-    require_root!();
-    let ns = Netns::new("atomic");
+    require_netns!();
+    let t = Topology::new();
+    let ns = &t.gw;
     let c = compile(&rules(), &CompileOptions::default());
     let xt = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
     };
-    ns.nft_load(&render_text(&c.kernel, &xt), false)
+    t.nft_load(ns, &render_text(&c.kernel, &xt), false)
         .expect("first load");
-    let before = ns.ok(&["nft", "list", "ruleset"]);
+    let before = t.ok(ns, &["nft", "list", "ruleset"]);
     // 1. a syntax error at the end of an otherwise valid script
     let mut broken = render_text(&c.kernel, &xt);
     broken.push_str("add rule inet verdict forward @ih,0,256 0x00 drop\n");
-    assert!(ns.nft_load(&broken, false).is_err());
-    assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+    assert!(t.nft_load(ns, &broken, false).is_err());
+    assert_eq!(t.ok(ns, &["nft", "list", "ruleset"]), before);
     // 2. a script the kernel refuses part-way (here: a rule the kernel lacks support for, or,
     // where it has it, a jump to a missing chain) after the table was already deleted in the
     // same transaction
     let mut kernel_refused = render_text(&c.kernel, &xt);
     kernel_refused.push_str("add rule inet verdict forward jump nonexistent\n");
-    assert!(ns.nft_load(&kernel_refused, false).is_err());
-    assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+    assert!(t.nft_load(ns, &kernel_refused, false).is_err());
+    assert_eq!(t.ok(ns, &["nft", "list", "ruleset"]), before);
     let nftq = RenderOptions {
         queue: QueueMechanism::NftQueue,
         ..Default::default()
     };
     let queue_script = render_text(&c.kernel, &nftq);
-    if ns.nft_load(&queue_script, false).is_err() {
+    if t.nft_load(ns, &queue_script, false).is_err() {
         // CONFIG_NFT_QUEUE unset: the whole replace was rolled back.
-        assert_eq!(ns.ok(&["nft", "list", "ruleset"]), before);
+        assert_eq!(t.ok(ns, &["nft", "list", "ruleset"]), before);
     }
 }
 
 #[test]
 fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
-    require_root!();
+    require_netns!();
     use verdict_compiler::check::{self, LoadOptions};
     use verdict_compiler::vars::Vars;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default.rules");
@@ -421,49 +348,49 @@ fn shipped_default_rules_are_enforced_in_the_kernel_from_rule_text() {
         "default.rules must load cleanly"
     );
     let c = compile(&loaded.rules, &CompileOptions::default());
-    let t = topo();
-    t.srv.ok(&[
-        "nft",
-        "add table inet obs; add chain inet obs in { type filter hook input priority 0; }; \
-         add rule inet obs in udp dport 123 counter comment \"port 123\"; \
-         add rule inet obs in udp dport 1900 counter comment \"port 1900\"; \
-         add rule inet obs in udp dport 7000 counter comment \"port 7000\"",
-    ]);
+    let t = Topology::new();
+    observe(&t, &[123, 1900, 7000]);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
     };
-    t.gw.nft_load(&render_text(&c.kernel, &opts), false)
+    t.nft_load(&t.gw, &render_text(&c.kernel, &opts), false)
         .expect("nft -f");
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        t.gw.ok(&argv);
-    }
-    t.cli.ok(&["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
+    t.ok_all(&t.gw, &xt_commands(&c.kernel, &opts));
+    t.ok(&t.cli, &["ping", "-c", "1", "-W", "2", "198.51.100.2"]);
     // Only UDP: the ICMP port-unreachable answers srv sends back are steered (an ICMP
     // threshold rule is queued), as they should be.
     let steered_before = steered_proto(&t, "udp");
     // sid 9000003: SSDP from outside (header only); sid 9000012: NTP monlist (anchored bytes)
     send_udp(&t, 1900, "M-SEARCH * HTTP/1.1", 2);
-    t.cli.ok(&[
-        "bash",
-        "-c",
-        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
-    ]);
-    t.cli.ok(&[
-        "bash",
-        "-c",
-        "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
-    ]);
+    t.ok(
+        &t.cli,
+        &[
+            "bash",
+            "-c",
+            "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+        ],
+    );
+    t.ok(
+        &t.cli,
+        &[
+            "bash",
+            "-c",
+            "printf '\\x17\\x00\\x03\\x2a\\x00\\x00' > /dev/udp/198.51.100.2/123",
+        ],
+    );
     // an ordinary NTP client request (mode 3) is not monlist
-    t.cli.ok(&[
-        "bash",
-        "-c",
-        "printf '\\x1b\\x00\\x00\\x00' > /dev/udp/198.51.100.2/123",
-    ]);
+    t.ok(
+        &t.cli,
+        &[
+            "bash",
+            "-c",
+            "printf '\\x1b\\x00\\x00\\x00' > /dev/udp/198.51.100.2/123",
+        ],
+    );
     send_udp(&t, 7000, "control", 1);
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let table = t.gw.ok(&["nft", "-j", "list", "table", "inet", "verdict"]);
+    let table = t.ok(&t.gw, &["nft", "-j", "list", "table", "inet", "verdict"]);
     assert_eq!(arrived(&t, 1900), 0);
     assert_eq!(counter_by_comment(&table, "sid:9000003 "), 2);
     assert_eq!(arrived(&t, 123), 1, "only the mode 3 request arrives");

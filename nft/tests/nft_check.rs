@@ -111,7 +111,7 @@ fn sample_rules() -> Vec<Rule> {
 
 #[test]
 fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
-    require_root!();
+    require_netns!();
     let rules = sample_rules();
     let c = compile(&rules, &CompileOptions::default());
     for (sid, fate) in &c.fates {
@@ -122,24 +122,25 @@ fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
             "sid {sid}: {fate:?}"
         );
     }
-    let ns = Netns::new("chk");
+    let t = Topology::new();
+    let ns = &t.gw;
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         queues: (0, 1),
         ..Default::default()
     };
     let text = render_text(&c.kernel, &opts);
-    ns.nft_check(&text, false)
+    t.nft_check(ns, &text, false)
         .unwrap_or_else(|e| panic!("nft -c rejected:\n{e}\n{text}"));
     let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-    ns.nft_check(&json, true)
+    t.nft_check(ns, &json, true)
         .unwrap_or_else(|e| panic!("nft -j -c rejected:\n{e}\n{json}"));
     // Load both for real and compare what the kernel holds: the JSON and text forms must be
     // the same ruleset.
-    ns.nft_load(&text, false).unwrap();
-    let from_text = ns.ok(&["nft", "list", "table", "inet", "verdict"]);
-    ns.nft_load(&json, true).unwrap();
-    let from_json = ns.ok(&["nft", "list", "table", "inet", "verdict"]);
+    t.nft_load(ns, &text, false).unwrap();
+    let from_text = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);
+    t.nft_load(ns, &json, true).unwrap();
+    let from_json = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);
     assert_eq!(from_text, from_json);
     assert!(
         from_text.contains("@ih,0,80 & 0xdfdfdfffffdfdfdfdfdf == 0x474554202f41444d494e"),
@@ -149,20 +150,18 @@ fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
     // xt steering commands are accepted by iptables-nft in the namespace.
     let cmds = xt_commands(&c.kernel, &opts);
     assert!(!cmds.is_empty());
-    for cmd in &cmds {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        ns.ok(&argv);
-    }
-    let listed = ns.ok(&["iptables-nft", "-S", "VERDICT"]);
+    t.ok_all(ns, &cmds);
+    let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
     assert!(listed.contains("--dports 80,8080:8081"), "{listed}");
     assert!(listed.contains("--queue-balance 0:1"), "{listed}");
 }
 
 #[test]
 fn nft_queue_steering_is_valid_syntax_even_where_the_kernel_lacks_it() {
-    require_root!();
+    require_netns!();
     let c = compile(&sample_rules(), &CompileOptions::default());
-    let ns = Netns::new("q");
+    let t = Topology::new();
+    let ns = &t.gw;
     let opts = RenderOptions {
         queue: QueueMechanism::NftQueue,
         queues: (2, 3),
@@ -173,14 +172,14 @@ fn nft_queue_steering_is_valid_syntax_even_where_the_kernel_lacks_it() {
     assert!(xt_commands(&c.kernel, &opts).is_empty());
     // Either the kernel has the queue expression, or it refuses with ENOENT; a syntax error
     // would be reported by nft itself before the kernel is asked.
-    if let Err(e) = ns.nft_check(&text, false) {
+    if let Err(e) = t.nft_check(ns, &text, false) {
         assert!(
             e.contains("No such file or directory"),
             "unexpected nft error: {e}"
         );
     }
     let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-    if let Err(e) = ns.nft_check(&json, true) {
+    if let Err(e) = t.nft_check(ns, &json, true) {
         assert!(
             e.contains("No such file or directory"),
             "unexpected nft -j error: {e}"
@@ -190,7 +189,7 @@ fn nft_queue_steering_is_valid_syntax_even_where_the_kernel_lacks_it() {
 
 #[test]
 fn xt_string_rules_are_accepted_by_iptables_nft() {
-    require_root!();
+    require_netns!();
     let mut a = rule(30, Action::Drop, Protocol::Udp);
     a.dst_ports = PortSet::from_ranges(vec![(514, 514), (1514, 1520)]);
     a.src = v4(&[(0xc000_0200, 24)]);
@@ -217,12 +216,10 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         xt_string: true,
         ..Default::default()
     };
-    let ns = Netns::new("xts");
-    for cmd in xt_commands(&c.kernel, &opts) {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        ns.ok(&argv);
-    }
-    let listed = ns.ok(&["iptables-nft", "-S", "VERDICT"]);
+    let t = Topology::new();
+    let ns = &t.gw;
+    t.ok_all(ns, &xt_commands(&c.kernel, &opts));
+    let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
     assert!(
         listed.contains("-s 192.0.2.0/24 -p udp -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo bm --from 28"),
         "{listed}"
@@ -233,7 +230,7 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         "{listed}"
     );
     assert!(listed.contains("-j DROP"), "{listed}");
-    let listed6 = ns.ok(&["ip6tables-nft", "-S", "VERDICT"]);
+    let listed6 = t.ok(ns, &["ip6tables-nft", "-S", "VERDICT"]);
     assert!(
         listed6.contains("--from 60"),
         "tcp over v6: 40 + 20 bytes of headers at least: {listed6}"

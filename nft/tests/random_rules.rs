@@ -216,8 +216,9 @@ fn random_rule(r: &mut Rng, sid: u32) -> Rule {
 
 #[test]
 fn random_rules_always_render_scripts_the_kernel_accepts() {
-    require_root!();
-    let ns = Netns::new("rand");
+    require_netns!();
+    let t = Topology::new();
+    let ns = &t.gw;
     let mut kernel_total = 0;
     for seed in 1..=6u64 {
         let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -233,11 +234,11 @@ fn random_rules_always_render_scripts_the_kernel_accepts() {
             ..Default::default()
         };
         let text = render_text(&c.kernel, &opts);
-        if let Err(e) = ns.nft_check(&text, false) {
+        if let Err(e) = t.nft_check(ns, &text, false) {
             panic!("seed {seed}: nft -c rejected the script: {e}");
         }
         let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-        if let Err(e) = ns.nft_check(&json, true) {
+        if let Err(e) = t.nft_check(ns, &json, true) {
             panic!("seed {seed}: nft -j -c rejected the JSON: {e}");
         }
     }

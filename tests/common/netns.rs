@@ -62,6 +62,8 @@ pub fn skip_reason() -> Option<String> {
 }
 
 /// Returns early from a test (printing why) when kernel tests cannot run here.
+/// Works in any test crate that mounts this file as `common::netns` (the root package does,
+/// nft/tests/common includes it by `#[path]`).
 #[macro_export]
 macro_rules! require_netns {
     () => {

@@ -373,7 +373,8 @@ fn endian_base(endian: Endian, b: NumBase, out: &mut String) {
     }
 }
 
-fn op_text(o: Operand, vars: &[String]) -> String {
+/// Canonical text of an operand: the literal, or the name of the rule variable it reads.
+pub fn op_text(o: Operand, vars: &[String]) -> String {
     match o {
         Operand::Lit(v) => v.to_string(),
         Operand::Var(s) => vars
@@ -383,9 +384,9 @@ fn op_text(o: Operand, vars: &[String]) -> String {
     }
 }
 
-/// Canonical `byte_test` value.
-pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
-    let op = match t.op {
+/// The operator as written in `byte_test`.
+pub fn byte_op_text(o: ByteOp) -> &'static str {
+    match o {
         ByteOp::Lt => "<",
         ByteOp::Gt => ">",
         ByteOp::Le => "<=",
@@ -393,12 +394,16 @@ pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
         ByteOp::Eq => "=",
         ByteOp::And => "&",
         ByteOp::Xor => "^",
-    };
+    }
+}
+
+/// Canonical `byte_test` value.
+pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
     let mut s = format!(
         "{},{}{},{},{}",
         t.count,
         if t.negated { "!" } else { "" },
-        op,
+        byte_op_text(t.op),
         op_text(t.value, vars),
         op_text(t.offset, vars)
     );

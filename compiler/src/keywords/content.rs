@@ -204,11 +204,17 @@ pub fn parse_string(value: &str) -> Result<String, KwError> {
 /// Writes bytes as content text: printable ASCII as is, everything else (and the
 /// characters that would need escaping) as `|hex|` blocks.
 pub fn content_text(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() + 2);
-    s.push('"');
+    format!("\"{}\"", hex_escape(bytes, b":"))
+}
+
+/// Printable ASCII as is, the rest, `"|\\;` and the bytes in `also` as `|hex|` runs (unquoted).
+pub fn hex_escape(bytes: &[u8], also: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
     let mut in_hex = false;
     for &b in bytes {
-        let plain = (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b';' | b'\\' | b'|' | b':');
+        let plain = (0x20..0x7f).contains(&b)
+            && !matches!(b, b'"' | b';' | b'\\' | b'|')
+            && !also.contains(&b);
         if plain {
             if in_hex {
                 s.push('|');
@@ -228,7 +234,6 @@ pub fn content_text(bytes: &[u8]) -> String {
     if in_hex {
         s.push('|');
     }
-    s.push('"');
     s
 }
 

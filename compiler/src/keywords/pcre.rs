@@ -123,8 +123,8 @@ fn closing_quote(s: &str) -> Option<usize> {
     None
 }
 
-/// Canonical text (buffer letters are not written: the caller emits a sticky buffer).
-pub fn pcre_text(p: &Pcre) -> String {
+/// The flag letters of `p` in canonical order (buffer letters excluded).
+pub fn pcre_flags(p: &Pcre) -> String {
     let mut flags = String::new();
     for (on, c) in [
         (p.caseless, 'i'),
@@ -140,6 +140,12 @@ pub fn pcre_text(p: &Pcre) -> String {
             flags.push(c);
         }
     }
+    flags
+}
+
+/// Canonical text (buffer letters are not written: the caller emits a sticky buffer).
+pub fn pcre_text(p: &Pcre) -> String {
+    let flags = pcre_flags(p);
     format!(
         "{}\"/{}/{}\"",
         if p.negated { "!" } else { "" },

@@ -1,4 +1,5 @@
-//! Hand-built IR for the back-end tests (independent of the parser).
+//! Hand-built IR for the back-end tests (independent of the parser); nft's tests include
+//! this file too.
 #![allow(dead_code)]
 
 use verdict_compiler::ir::*;
@@ -42,40 +43,23 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
 
 /// A content at a fixed offset (offset + depth = len) in the payload.
 pub fn fixed(pattern: &[u8], offset: i64, nocase: bool, negated: bool) -> PayloadTest {
-    PayloadTest::Content(
-        Content::new(ContentSpec {
-            pattern: pattern.to_vec(),
-            negated,
-            nocase,
-            position: Position::Absolute {
-                offset: Operand::Lit(offset),
-                depth: Some(Operand::Lit(pattern.len() as i64)),
-            },
-            buffer: Buffer::Payload,
-            fast_pattern: None,
-            replace: None,
-        })
-        .expect("valid content"),
-    )
+    content(ContentSpec {
+        negated,
+        nocase,
+        position: Position::Absolute {
+            offset: Operand::Lit(offset),
+            depth: Some(Operand::Lit(pattern.len() as i64)),
+        },
+        ..spec(pattern)
+    })
 }
 
 /// An unanchored content.
 pub fn anywhere(pattern: &[u8], nocase: bool) -> PayloadTest {
-    PayloadTest::Content(
-        Content::new(ContentSpec {
-            pattern: pattern.to_vec(),
-            negated: false,
-            nocase,
-            position: Position::Absolute {
-                offset: Operand::Lit(0),
-                depth: None,
-            },
-            buffer: Buffer::Payload,
-            fast_pattern: None,
-            replace: None,
-        })
-        .expect("valid content"),
-    )
+    content(ContentSpec {
+        nocase,
+        ..spec(pattern)
+    })
 }
 
 /// An IPv4 prefix set (v6 empty).

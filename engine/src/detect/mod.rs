@@ -9,7 +9,8 @@
 //! by one packet is visible to rules testing it on that same packet) → action resolution.
 //!
 //! Action resolution follows Suricata's default action order (pass, drop, reject, alert):
-//! - a matching `pass` rule wins: no alerts, the packet and the rest of its flow are accepted;
+//! - a matching `pass` rule wins: no alerts, the packet is accepted (for TCP, the rest of
+//!   its connection too, as Suricata does);
 //! - otherwise the first matching `drop`/`sdrop` rule (in rule order), else the first
 //!   `reject*` rule, decides the verdict; every matching rule except `sdrop` and
 //!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
@@ -106,12 +107,19 @@ pub struct DetectConfig {
     pub disabled: Vec<u32>,
     /// Prefilter automaton layout.
     pub prefilter: crate::prefilter::Strategy,
+    /// Inspect payloads only within the first N bytes of each flow direction (like
+    /// Suricata's `stream.reassembly.depth` or Snort's flow depth); later packets still run
+    /// header, flow and flowbit tests (`dsize` included) but no payload test. `None` (the
+    /// default) inspects everything. A bulk transfer past the depth then costs almost
+    /// nothing — at the price that an attacker can hide content behind that many bytes.
+    pub inspect_depth: Option<u64>,
 }
 
 /// Per-rule static data the hot path needs besides the compiled tests.
 #[derive(Debug)]
 struct RuleInfo {
     msg: Arc<str>,
+    /// The classtype's description (what EVE and fast.log show).
     classtype: Option<Arc<str>>,
     threshold: Option<verdict_compiler::ir::Threshold>,
     src_any: bool,
@@ -161,7 +169,10 @@ impl Detector {
             .iter()
             .map(|p| RuleInfo {
                 msg: Arc::from(p.msg.as_str()),
-                classtype: p.classtype.as_deref().map(Arc::from),
+                classtype: p
+                    .classtype
+                    .as_deref()
+                    .map(|c| Arc::from(crate::output::eve::classification(c))),
                 threshold: cfg.thresholds.threshold_for(p.gid.0, p.sid.0, p.threshold),
                 src_any: p.src.is_any(),
                 dst_any: p.dst.is_any(),
@@ -413,7 +424,17 @@ impl Worker {
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let has_ports = matches!(ip.proto, 6 | 17 | 132);
-        let payload = parsed.payload();
+        let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
+            // Bytes of this direction before this packet: the packet that crosses the depth
+            // is still inspected in full.
+            let seen = flow.payload_bytes[usize::from(!pflow.to_server)];
+            seen.saturating_sub(parsed.payload().len() as u64) >= d
+        });
+        let payload = if over_depth {
+            &[][..]
+        } else {
+            parsed.payload()
+        };
         let cands = det.prefilter.candidates(
             Class::of_proto(ip.proto),
             sport,
@@ -473,7 +494,9 @@ impl Worker {
             .filter(acting)
             .any(|m| det.programs[m.prog as usize].action == Action::Pass)
         {
-            flow.passed = true;
+            // As Suricata: a pass on a TCP connection passes the whole flow; elsewhere only
+            // the packet.
+            flow.passed = ip.proto == 6;
             return self.finish(Verdict::Accept);
         }
         let inline = det.cfg.inline;
@@ -530,7 +553,7 @@ impl Worker {
             if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
                 continue;
             }
-            if let (Some(seq), false) = (tcp_seq, payload.is_empty()) {
+            if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
                 if !flow.note_alert(prog.sid.0, seq) {
                     continue;
                 }

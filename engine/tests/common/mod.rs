@@ -271,3 +271,26 @@ pub fn alerts(eve: &[serde_json::Value]) -> Vec<(u64, u64)> {
         })
         .collect()
 }
+
+/// Splits an IPv6 packet without extension headers into fragments of `chunk` payload bytes
+/// (a multiple of 8) behind a fragment header.
+pub fn fragment_ipv6(pkt: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
+    let payload = &pkt[40..];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < payload.len() {
+        let end = (off + chunk).min(payload.len());
+        let mut f = pkt[..40].to_vec();
+        f[6] = 44;
+        let field = ((off / 8) as u16) << 3 | u16::from(end < payload.len());
+        f.extend_from_slice(&[pkt[6], 0]);
+        f.extend_from_slice(&field.to_be_bytes());
+        f.extend_from_slice(&id.to_be_bytes());
+        f.extend_from_slice(&payload[off..end]);
+        let plen = (f.len() - 40) as u16;
+        f[4..6].copy_from_slice(&plen.to_be_bytes());
+        out.push(f);
+        off = end;
+    }
+    out
+}
