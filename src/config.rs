@@ -9,6 +9,7 @@
 //! workers = 2                         # one NFQUEUE per worker; default: one per core
 //! queue = 0                           # first queue number
 //! mode = "ips"                        # or "ids": alert only, never drop
+//! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file
@@ -39,6 +40,9 @@ pub struct EngineSection {
     pub queue: Option<u16>,
     /// ips or ids.
     pub mode: Option<Mode>,
+    /// Payload bytes inspected per flow direction (like Suricata's stream depth); absent:
+    /// everything.
+    pub inspect_depth: Option<u64>,
 }
 
 /// One or several paths.
@@ -132,7 +136,7 @@ mod tests {
     fn full_config() {
         let c = parse(
             "rules = [\"rules\", \"/abs/x.rules\"]\nlog_dir = \"log\"\ndisabled = [1, 2]\n\
-             [engine]\nworkers = 3\nqueue = 10\nmode = \"ids\"\n[vars]\nHOME_NET = \"[10.0.0.0/8]\"\n",
+             [engine]\nworkers = 3\nqueue = 10\nmode = \"ids\"\ninspect_depth = 1048576\n[vars]\nHOME_NET = \"[10.0.0.0/8]\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -147,6 +151,7 @@ mod tests {
         assert_eq!(c.engine.workers, Some(3));
         assert_eq!(c.engine.queue, Some(10));
         assert_eq!(c.engine.mode, Some(Mode::Ids));
+        assert_eq!(c.engine.inspect_depth, Some(1 << 20));
     }
 
     #[test]

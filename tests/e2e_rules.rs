@@ -522,3 +522,27 @@ fn ipv6_tcp_reject_and_udp_drop() {
     assert_eq!(end, Some(ErrorKind::ConnectionReset), "server");
     assert_eq!(dgrams, vec![b("fine")]);
 }
+
+#[test]
+fn inspect_depth_stops_payload_inspection_past_the_limit() {
+    require_netns!();
+    let t = Topology::new();
+    let mut e = Engine::start(
+        &t,
+        "depth",
+        "drop tcp any any -> any any (msg:\"evil\"; content:\"EVIL\"; sid:1000023; rev:1;)\n",
+        &["--inspect-depth", "1000"],
+    );
+    assert!(e.bg.output().contains("up to 1000 bytes"));
+    // Within the first 1000 bytes EVIL is dropped ...
+    let srv = tcp_server(&t, 5023, None, IDLE);
+    let cli = tcp_client(&t, 5023, vec![b("hi "), b("EVIL")], P, IDLE);
+    assert_eq!(srv.join().unwrap().data, b"hi ");
+    cli.join().unwrap();
+    // ... past them it is no longer looked for.
+    let filler = vec![b'x'; 1500];
+    let srv = tcp_server(&t, 5024, None, IDLE);
+    let cli = tcp_client(&t, 5024, vec![filler.clone(), b("EVIL")], P, IDLE);
+    assert_eq!(srv.join().unwrap().data, [filler, b("EVIL")].concat());
+    assert_eq!(cli.join().unwrap().end, None);
+}

@@ -51,6 +51,10 @@ pub struct Args {
     /// Detection only: alert, never drop, reject or rewrite.
     #[arg(long)]
     pub ids: bool,
+    /// Payload bytes inspected per flow direction (like Suricata's stream depth; header and
+    /// flow tests go on past it). Default: everything.
+    #[arg(long)]
+    pub inspect_depth: Option<u64>,
     /// Benchmark: no rules, accept every queued packet (all forwarded traffic is queued).
     #[arg(long, hide = true)]
     pub accept_all: bool,
@@ -251,6 +255,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             &DetectConfig {
                 inline: mode == Mode::Ips,
                 disabled: cfg.disabled.clone(),
+                inspect_depth: args.inspect_depth.or(cfg.engine.inspect_depth),
                 ..Default::default()
             },
         )
@@ -284,6 +289,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         events: events.clone(),
     });
 
+    if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
+        say(format!(
+            "payload inspected up to {d} bytes per flow direction"
+        ));
+    }
     say(queue_line(caps.queue));
     say(format!(
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
