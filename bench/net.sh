@@ -16,6 +16,8 @@
 #              UDP and ICMP queued and run through the prefilter and VM)
 #   community  verdict with the Snort community rule set (+ the ICMP probe rule, so that the
 #              ping latency is measured through the queue)
+#   community-1mb  the same, payload inspected up to 1 MB per flow direction
+#              (--inspect-depth, Suricata's default stream depth)
 #   big        25,000 rules: the community set with its commented-out rules enabled, copied
 #              with fresh sids until there are $BIG rules (startup time and RSS at scale)
 #
@@ -29,7 +31,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-3}"
 SECS="${SECS:-3}"
 WORKERS="${WORKERS:-}"
-CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community big}"
+CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community community-1mb big}"
 BIG="${BIG:-25000}"
 COMMUNITY="${COMMUNITY:-$ROOT/../shared/rules/snort-community/community.rules}"
 VERDICT="${VERDICT:-$ROOT/target/release/verdict}"
@@ -136,7 +138,7 @@ stop_engine() {
   ENGINE_PID=""
 }
 
-printf '%-11s %9s %9s %10s %9s %9s %9s %8s %7s\n' config tcp1_gbps tcp4_gbps udp64_pps ping_avg ping_p99 p99_added ready_ms rss_mb
+printf '%-13s %9s %9s %10s %9s %9s %9s %8s %7s\n' config tcp1_gbps tcp4_gbps udp64_pps ping_avg ping_p99 p99_added ready_ms rss_mb
 BASE_P99=""
 for c in $CONFIGS; do
   READY_MS="-" RSS_MB="-"
@@ -150,6 +152,9 @@ for c in $CONFIGS; do
       if [[ ! -f "$COMMUNITY" ]]; then echo "skipping community: $COMMUNITY not found" >&2; continue; fi
       # Plus the never-matching ICMP rule, so ping crosses the queue with the community set.
       start_engine -r "$COMMUNITY" "$WORK/icmp.rules" ;;
+    community-1mb)
+      if [[ ! -f "$COMMUNITY" ]]; then echo "skipping community-1mb: $COMMUNITY not found" >&2; continue; fi
+      start_engine -r "$COMMUNITY" "$WORK/icmp.rules" --inspect-depth 1048576 ;;
     big)
       if [[ ! -f "$COMMUNITY" ]]; then echo "skipping big: $COMMUNITY not found" >&2; continue; fi
       sed -n 's/^# *//; /^\(alert\|drop\|reject\|pass\) /p' "$COMMUNITY" > "$WORK/one.rules"
@@ -168,5 +173,5 @@ for c in $CONFIGS; do
   added="-"
   [[ -n "$BASE_P99" ]] && added="$(awk -v a="$p99" -v b="$BASE_P99" 'BEGIN {printf "%.3f", a-b}')"
   [[ -n "$ENGINE_PID" ]] && stop_engine
-  printf '%-11s %9.2f %9.2f %10s %9s %9s %9s %8s %7s\n' "$c" "$t1" "$t4" "$u" "$pavg" "$p99" "$added" "$READY_MS" "$RSS_MB"
+  printf '%-13s %9.2f %9.2f %10s %9s %9s %9s %8s %7s\n' "$c" "$t1" "$t4" "$u" "$pavg" "$p99" "$added" "$READY_MS" "$RSS_MB"
 done
