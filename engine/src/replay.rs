@@ -299,14 +299,14 @@ impl Replayer {
         let (header_len, parser) = loop {
             match PcapParser::new(src.rest()) {
                 Ok((rest, p)) => break (src.rest().len() - rest.len(), p),
-                Err(PcapError::IncompleteBuffer) if !src.eof => {
-                    src.fill().map_err(|e| io_fail(path, e))?
-                }
                 Err(PcapError::IncompleteBuffer) => {
-                    return Err(ReplayError::Truncated {
-                        path: path.to_path_buf(),
-                        offset: 0,
-                    })
+                    // A file that ends inside its header is truncated even at a clean end.
+                    if !src.need_more(path, 0)? {
+                        return Err(ReplayError::Truncated {
+                            path: path.to_path_buf(),
+                            offset: 0,
+                        });
+                    }
                 }
                 Err(e) => return Err(corrupt(0, e)),
             }
@@ -348,15 +348,10 @@ impl Replayer {
                 Err(PcapError::IncompleteBuffer) => {
                     if src.eof {
                         progress.done();
-                        if src.rest().is_empty() {
-                            return Ok(());
-                        }
-                        return Err(ReplayError::Truncated {
-                            path: path.to_path_buf(),
-                            offset,
-                        });
                     }
-                    src.fill().map_err(|e| io_fail(path, e))?;
+                    if !src.need_more(path, offset)? {
+                        return Ok(());
+                    }
                 }
                 Err(e) => return Err(corrupt(offset, e)),
             }
@@ -380,14 +375,14 @@ impl Replayer {
                     src.pos += src.rest().len() - rest.len();
                     break p;
                 }
-                Err(PcapError::IncompleteBuffer) if !src.eof => {
-                    src.fill().map_err(|e| io_fail(path, e))?
-                }
                 Err(PcapError::IncompleteBuffer) => {
-                    return Err(ReplayError::Truncated {
-                        path: path.to_path_buf(),
-                        offset: 0,
-                    })
+                    // A file that ends inside its header is truncated even at a clean end.
+                    if !src.need_more(path, 0)? {
+                        return Err(ReplayError::Truncated {
+                            path: path.to_path_buf(),
+                            offset: 0,
+                        });
+                    }
                 }
                 Err(e) => return Err(corrupt(0, e)),
             }
@@ -457,15 +452,10 @@ impl Replayer {
                 Err(PcapError::IncompleteBuffer) => {
                     if src.eof {
                         progress.done();
-                        if src.rest().is_empty() {
-                            return Ok(());
-                        }
-                        return Err(ReplayError::Truncated {
-                            path: path.to_path_buf(),
-                            offset,
-                        });
                     }
-                    src.fill().map_err(|e| io_fail(path, e))?;
+                    if !src.need_more(path, offset)? {
+                        return Ok(());
+                    }
                 }
                 Err(e) => return Err(corrupt(offset, e)),
             }
@@ -615,6 +605,22 @@ impl Source<'_> {
     }
     fn offset(&self) -> u64 {
         self.base + self.pos as u64
+    }
+    /// The parser needs more bytes than are buffered at `offset`: read more (`Ok(true)`),
+    /// stop cleanly when the file ended on a record boundary (`Ok(false)`), or report the file
+    /// as truncated at `offset`.
+    fn need_more(&mut self, path: &Path, offset: u64) -> Result<bool, ReplayError> {
+        if !self.eof {
+            self.fill().map_err(|e| io_fail(path, e))?;
+            return Ok(true);
+        }
+        if self.rest().is_empty() {
+            return Ok(false);
+        }
+        Err(ReplayError::Truncated {
+            path: path.to_path_buf(),
+            offset,
+        })
     }
     /// Drops consumed bytes and reads more (at least one chunk, more if a record is larger).
     fn fill(&mut self) -> io::Result<()> {
