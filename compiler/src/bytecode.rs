@@ -207,7 +207,10 @@ impl RuleSetImage {
         let version: u32 = bincode::deserialize(body.get(..4).unwrap_or(&[]))
             .map_err(|e| ImageError::Corrupt(e.to_string()))?;
         if version != BYTECODE_VERSION {
-            return Err(ImageError::Version { found: version, expected: BYTECODE_VERSION });
+            return Err(ImageError::Version {
+                found: version,
+                expected: BYTECODE_VERSION,
+            });
         }
         bincode::deserialize(body).map_err(|e| ImageError::Corrupt(e.to_string()))
     }

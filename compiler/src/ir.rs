@@ -217,8 +217,14 @@ impl AppProto {
     /// The transport(s) this app protocol runs over, for steering.
     pub fn transports(self) -> &'static [Protocol] {
         match self {
-            AppProto::Dns | AppProto::Smb | AppProto::Dcerpc | AppProto::Sip | AppProto::Krb5
-            | AppProto::Nfs | AppProto::Snmp | AppProto::Ldap => &[Protocol::Tcp, Protocol::Udp],
+            AppProto::Dns
+            | AppProto::Smb
+            | AppProto::Dcerpc
+            | AppProto::Sip
+            | AppProto::Krb5
+            | AppProto::Nfs
+            | AppProto::Snmp
+            | AppProto::Ldap => &[Protocol::Tcp, Protocol::Udp],
             AppProto::Dhcp | AppProto::Ntp | AppProto::Tftp | AppProto::Ike | AppProto::Quic => {
                 &[Protocol::Udp]
             }
@@ -287,14 +293,18 @@ impl<T: Domain> RangeSet<T> {
     }
     /// The whole domain.
     pub fn full() -> Self {
-        RangeSet { ranges: vec![(T::MIN, T::MAX)] }
+        RangeSet {
+            ranges: vec![(T::MIN, T::MAX)],
+        }
     }
     /// One closed interval `lo..=hi` (empty if `lo > hi`).
     pub fn range(lo: T, hi: T) -> Self {
         if lo > hi {
             Self::empty()
         } else {
-            RangeSet { ranges: vec![(lo, hi)] }
+            RangeSet {
+                ranges: vec![(lo, hi)],
+            }
         }
     }
     /// Builds a canonical set from arbitrary intervals.
@@ -394,11 +404,17 @@ pub struct IpSet {
 impl IpSet {
     /// Every address of both families (`any`).
     pub fn any() -> Self {
-        IpSet { v4: RangeSet::full(), v6: RangeSet::full() }
+        IpSet {
+            v4: RangeSet::full(),
+            v6: RangeSet::full(),
+        }
     }
     /// No address.
     pub fn empty() -> Self {
-        IpSet { v4: RangeSet::empty(), v6: RangeSet::empty() }
+        IpSet {
+            v4: RangeSet::empty(),
+            v6: RangeSet::empty(),
+        }
     }
     /// True for `any`.
     pub fn is_any(&self) -> bool {
@@ -410,15 +426,24 @@ impl IpSet {
     }
     /// Union.
     pub fn union(&self, o: &Self) -> Self {
-        IpSet { v4: self.v4.union(&o.v4), v6: self.v6.union(&o.v6) }
+        IpSet {
+            v4: self.v4.union(&o.v4),
+            v6: self.v6.union(&o.v6),
+        }
     }
     /// Complement.
     pub fn complement(&self) -> Self {
-        IpSet { v4: self.v4.complement(), v6: self.v6.complement() }
+        IpSet {
+            v4: self.v4.complement(),
+            v6: self.v6.complement(),
+        }
     }
     /// Intersection.
     pub fn intersect(&self, o: &Self) -> Self {
-        IpSet { v4: self.v4.intersect(&o.v4), v6: self.v6.intersect(&o.v6) }
+        IpSet {
+            v4: self.v4.intersect(&o.v4),
+            v6: self.v6.intersect(&o.v6),
+        }
     }
     /// Membership test.
     pub fn contains(&self, ip: std::net::IpAddr) -> bool {
@@ -722,12 +747,19 @@ impl Content {
         }
         if let Some(r) = &spec.replace {
             if r.len() != len {
-                return Err(ContentError::ReplaceLength { replace: r.len(), len });
+                return Err(ContentError::ReplaceLength {
+                    replace: r.len(),
+                    len,
+                });
             }
         }
         if let Some(FastPattern::Slice { offset, len: l }) = spec.fast_pattern {
             if l == 0 || offset as usize + l as usize > len {
-                return Err(ContentError::FastPatternSlice { offset, len: l, pattern: len });
+                return Err(ContentError::FastPatternSlice {
+                    offset,
+                    len: l,
+                    pattern: len,
+                });
             }
         }
         Ok(Content {
@@ -782,11 +814,10 @@ impl Content {
     pub fn fixed_offset(&self) -> Option<u32> {
         match self.position {
             Position::StartsWith => Some(0),
-            Position::Absolute { offset: Operand::Lit(o), depth: Some(Operand::Lit(d)) }
-                if d as usize == self.pattern.len() =>
-            {
-                u32::try_from(o).ok()
-            }
+            Position::Absolute {
+                offset: Operand::Lit(o),
+                depth: Some(Operand::Lit(d)),
+            } if d as usize == self.pattern.len() => u32::try_from(o).ok(),
             _ => None,
         }
     }
@@ -1339,7 +1370,10 @@ mod tests {
         assert_eq!(c.complement(), s);
         assert!(s.contains(25) && !s.contains(8) && !s.contains(31));
         assert!(RangeSet::<u16>::full().complement().is_empty());
-        assert_eq!(s.intersect(&RangeSet::range(6, 12)).ranges(), &[(6, 7), (10, 12)]);
+        assert_eq!(
+            s.intersect(&RangeSet::range(6, 12)).ranges(),
+            &[(6, 7), (10, 12)]
+        );
     }
 
     #[test]
@@ -1353,12 +1387,21 @@ mod tests {
             fast_pattern: None,
             replace: None,
         };
-        let depth = |d| Position::Absolute { offset: Operand::Lit(0), depth: Some(Operand::Lit(d)) };
-        assert!(matches!(Content::new(spec(depth(3))), Err(ContentError::DepthTooShort { .. })));
+        let depth = |d| Position::Absolute {
+            offset: Operand::Lit(0),
+            depth: Some(Operand::Lit(d)),
+        };
+        assert!(matches!(
+            Content::new(spec(depth(3))),
+            Err(ContentError::DepthTooShort { .. })
+        ));
         let c = Content::new(spec(depth(4))).unwrap();
         assert_eq!(c.fixed_offset(), Some(0));
         let mut r = spec(depth(8));
         r.replace = Some(b"xyz".to_vec());
-        assert!(matches!(Content::new(r), Err(ContentError::ReplaceLength { .. })));
+        assert!(matches!(
+            Content::new(r),
+            Err(ContentError::ReplaceLength { .. })
+        ));
     }
 }
