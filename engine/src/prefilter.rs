@@ -139,6 +139,9 @@ type Owner = (u32, Option<Box<[u8]>>);
 /// exactly the set occurring in the payload.
 #[derive(Debug, Default)]
 struct Automaton {
+    /// One bit per folded two-byte prefix: a cheaper first test (no multiply) that rejects
+    /// most positions of binary payload before the three-byte test.
+    filter2: Vec<u64>,
     /// One bit per hash of a folded three-byte prefix.
     filter: Vec<u64>,
     /// (folded prefix, first, end) ranges into `order`, sorted by prefix.
@@ -170,6 +173,7 @@ impl Automaton {
             return Ok(Automaton::default());
         }
         let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
+        let mut filter2 = vec![0u64; 1 << (16 - 6)];
         let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(pats.len());
         for (i, (b, _)) in pats.iter().enumerate() {
             if b.len() < MIN_PATTERN_LEN {
@@ -178,6 +182,8 @@ impl Automaton {
             let k = key3(b[0], b[1], b[2]);
             let h = hash3(k);
             filter[h >> 6] |= 1 << (h & 63);
+            let k2 = (k & 0xFFFF) as usize;
+            filter2[k2 >> 6] |= 1 << (k2 & 63);
             keyed.push((k, i as u32));
         }
         keyed.sort_unstable();
@@ -193,6 +199,7 @@ impl Automaton {
             .map(|(b, o)| (b.into_boxed_slice(), o))
             .unzip();
         Ok(Automaton {
+            filter2,
             filter,
             buckets,
             order: keyed.into_iter().map(|(_, i)| i).collect(),
@@ -236,12 +243,16 @@ impl Automaton {
         };
         let mut i = 0;
         // Four-byte loads while they fit; the last position reads its three bytes directly.
+        let filter2 = &self.filter2[..];
         while i < last {
             let w = u32::from_le_bytes([hay[i], hay[i + 1], hay[i + 2], hay[i + 3]]);
             let k = (w & 0x00FF_FFFF) | 0x0020_2020;
-            let h = hash3(k);
-            if filter[h >> 6] & (1 << (h & 63)) != 0 {
-                check(i, k);
+            let k2 = (k & 0xFFFF) as usize;
+            if filter2[k2 >> 6] & (1 << (k2 & 63)) != 0 {
+                let h = hash3(k);
+                if filter[h >> 6] & (1 << (h & 63)) != 0 {
+                    check(i, k);
+                }
             }
             i += 1;
         }
