@@ -67,6 +67,27 @@ struct Gen {
 }
 
 impl Gen {
+    /// An Ethernet pcap at `path`, a fixed start time and a seeded generator, so every run
+    /// writes the same capture.
+    fn create(path: &Path, seed: u64) -> Gen {
+        let f = BufWriter::new(std::fs::File::create(path).unwrap());
+        let w = PcapWriter::with_header(
+            f,
+            PcapHeader {
+                datalink: DataLink::ETHERNET,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        Gen {
+            rng: Rng(seed),
+            w,
+            ts: Duration::from_secs(1_700_000_000),
+            bytes: 0,
+            packets: 0,
+        }
+    }
+
     fn put(&mut self, l3: Vec<u8>) {
         let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
         f.extend_from_slice(&[0x08, 0x00]);
@@ -216,22 +237,7 @@ impl Gen {
 /// An iperf3-like bulk transfer: one TCP connection to port 5201, full-size segments of
 /// random bytes (what the live throughput benchmark pushes through the gateway).
 fn generate_bulk(path: &Path, mb: u64) -> (u64, u64) {
-    let f = BufWriter::new(std::fs::File::create(path).unwrap());
-    let w = PcapWriter::with_header(
-        f,
-        PcapHeader {
-            datalink: DataLink::ETHERNET,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut g = Gen {
-        rng: Rng(0x2545_f491_4f6c_dd1d),
-        w,
-        ts: Duration::from_secs(1_700_000_000),
-        bytes: 0,
-        packets: 0,
-    };
+    let mut g = Gen::create(path, 0x2545_f491_4f6c_dd1d);
     let (cli, srv) = ([192, 0, 2, 2], [198, 51, 100, 2]);
     g.tcp(cli, srv, 41000, 5201, 0, 2, b"");
     g.tcp(srv, cli, 5201, 41000, 0, 0x12, b"");
@@ -308,22 +314,7 @@ struct Attack {
 }
 
 fn generate(path: &Path, mb: u64, attacks: &[Attack]) -> (u64, u64) {
-    let f = BufWriter::new(std::fs::File::create(path).unwrap());
-    let w = PcapWriter::with_header(
-        f,
-        PcapHeader {
-            datalink: DataLink::ETHERNET,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut g = Gen {
-        rng: Rng(0x9e37_79b9_7f4a_7c15),
-        w,
-        ts: Duration::from_secs(1_700_000_000),
-        bytes: 0,
-        packets: 0,
-    };
+    let mut g = Gen::create(path, 0x9e37_79b9_7f4a_7c15);
     let mut n = 0u32;
     while g.bytes < mb << 20 {
         n += 1;
