@@ -500,7 +500,7 @@ fn main() {
         "rules",
         "programs",
         "load ms",
-        "AC",
+        "PF",
         "MB",
         "packets",
         "wall s",
@@ -618,6 +618,7 @@ fn main() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     println!();
+    println!("PF = prefilter matchers built (one per transport class, or per port group / case class in the variants)");
     println!("Gbit/s and Mpps per core = captured bytes / packets over the replay thread's CPU time (best of 3);");
     println!("single-threaded replay through the same Worker::inspect as live; target >= 1 Gbit/s per core");
 }
