@@ -345,7 +345,7 @@ fn header_only_rule_is_enforced_in_the_kernel_without_queueing() {
     let mut e = Engine::start(
         &t,
         "kernel",
-        "drop tcp any any -> any 5555 (msg:\"no 5555\"; sid:1000015; rev:1;)\n\
+        "drop tcp any any -> any 5555 (msg:\"no 5555\"; classtype:misc-activity; sid:1000015; rev:1;)\n\
          alert udp any any -> any 5016 (msg:\"queued\"; content:\"Q\"; sid:1000016; rev:1;)\n",
         &[],
     );
@@ -381,6 +381,8 @@ fn header_only_rule_is_enforced_in_the_kernel_without_queueing() {
     let alerts = e.alerts(1000015, 1);
     assert!(!alerts.is_empty());
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
+    // Same category text as a queue alert: the classtype's description, as Suricata writes it.
+    assert_eq!(alerts[0]["alert"]["category"], "Misc activity");
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub struct KernelRuleInfo {
     pub rev: u32,
     /// msg
     pub msg: Arc<str>,
-    /// classtype
+    /// The classtype's description (what EVE and fast.log show, as for queue alerts).
     pub classtype: Option<Arc<str>>,
     /// priority (3 when the rule has none, like Suricata)
     pub severity: u32,

@@ -275,7 +275,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 gid: r.meta.gid.0,
                 rev: r.meta.rev,
                 msg: r.meta.msg.as_str().into(),
-                classtype: r.meta.classtype.as_deref().map(Into::into),
+                classtype: r
+                    .meta
+                    .classtype
+                    .as_deref()
+                    .map(|c| verdict_engine::output::eve::classification(c).into()),
                 severity: r.meta.priority.unwrap_or(3),
                 action: r.action.keyword(),
                 blocks: r.action.blocks() && mode == Mode::Ips,
