@@ -8,6 +8,7 @@
 //!
 //! Reason strings are the report's keys: they are stable and name the keyword involved.
 
+use crate::caps::EngineCaps;
 use crate::ir::{AppBuffer, AppTest, Buffer, PayloadTest, Protocol, Rule};
 use crate::kernel::{self, KernelCaps, KernelRule, QueueReason};
 use serde::{Deserialize, Serialize};
@@ -71,15 +72,37 @@ pub fn classify(rule: &Rule, caps: KernelCaps, kernel_allowed: bool) -> Decision
     }
 }
 
-/// Why the engine cannot run this rule, if it cannot.
+/// Why the engine cannot run this rule, if it cannot (by [`EngineCaps::CURRENT`]).
 pub fn rejection(rule: &Rule) -> Option<String> {
+    let caps = EngineCaps::CURRENT;
     if let Protocol::App(a) = rule.proto {
-        return Some(format!("app protocol {} not supported yet", a.name()));
+        if !caps.runs_proto(a) {
+            return Some(format!("app protocol {} not supported yet", a.name()));
+        }
     }
     for t in &rule.payload {
         if let Some(b) = test_buffer(t) {
-            if !matches!(b, Buffer::Payload | Buffer::Raw) {
+            if !caps.runs_buffer(b) {
                 return Some(format!("{} buffer not supported yet", buffer_name(b)));
+            }
+            // A rule on one app protocol cannot read another protocol's buffer.
+            if let (Protocol::App(a), Some(bp)) = (rule.proto, EngineCaps::buffer_proto(b)) {
+                if a != bp {
+                    return Some(format!(
+                        "{} buffer on an {} rule can never match",
+                        buffer_name(b),
+                        a.name()
+                    ));
+                }
+            }
+            if matches!(rule.proto, Protocol::Udp | Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp)
+                && EngineCaps::buffer_proto(b).is_some_and(|p| !p.transports().contains(&rule.proto))
+            {
+                return Some(format!(
+                    "{} buffer on a {} rule can never match",
+                    buffer_name(b),
+                    rule.proto.name()
+                ));
             }
         }
         if matches!(

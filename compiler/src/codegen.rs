@@ -183,7 +183,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         let i = ops.len();
         ops.push(match t {
             PayloadTest::Content(c) => {
-                if !c.negated() && matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
+                if !c.negated() && c.buffer() != Buffer::Base64Data {
                     candidates.push((i, c));
                 }
                 Insn::Content {

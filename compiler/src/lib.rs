@@ -9,6 +9,7 @@
 
 pub mod ast;
 pub mod bytecode;
+pub mod caps;
 pub mod canon;
 pub mod check;
 pub mod classify;

@@ -40,7 +40,11 @@ fn reasons_are_specific_and_stable() {
         buffer: Buffer::App(AppBuffer::HttpUri),
         ..spec(b"/x")
     }));
-    assert_eq!(reason(&r), "rejected: http.uri buffer not supported yet");
+    assert_eq!(
+        reason(&r),
+        "queue: content in a non-payload buffer needs the engine",
+        "an http.uri content makes a tcp rule an HTTP rule, run per transaction"
+    );
     let mut r = tcp();
     r.payload.push(content(ContentSpec {
         buffer: Buffer::App(AppBuffer::DnsQuery),
@@ -48,7 +52,15 @@ fn reasons_are_specific_and_stable() {
     }));
     assert_eq!(reason(&r), "rejected: dns.query buffer not supported yet");
     let r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
-    assert_eq!(reason(&r), "rejected: app protocol http not supported yet");
+    assert_eq!(reason(&r), "queue: app protocol http needs the engine");
+    let r = rule(1, Action::Alert, Protocol::App(AppProto::Tls));
+    assert_eq!(reason(&r), "rejected: app protocol tls not supported yet");
+    let mut r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
+    r.payload.push(content(ContentSpec {
+        buffer: Buffer::App(AppBuffer::DnsQuery),
+        ..spec(b"x")
+    }));
+    assert_eq!(reason(&r), "rejected: dns.query buffer not supported yet");
     let mut r = tcp();
     r.header.push(HeaderTest::Dsize(NumCmp::Gt(100)));
     assert_eq!(reason(&r), "queue: dsize on non-UDP needs the engine");

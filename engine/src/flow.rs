@@ -95,6 +95,8 @@ pub struct Flow {
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
     recent_alerts: Option<Box<[(u32, u32); 8]>>,
     recent_next: u8,
+    /// The app-layer protocol detected on the flow, by content.
+    pub app: Option<verdict_compiler::ir::AppProto>,
 }
 
 impl Flow {
@@ -128,6 +130,10 @@ impl Flow {
         ring[usize::from(self.recent_next) % 8] = (sid, seq);
         self.recent_next = self.recent_next.wrapping_add(1);
         true
+    }
+    /// The app-layer protocol detected on this flow, if any.
+    pub fn app_proto(&self) -> Option<verdict_compiler::ir::AppProto> {
+        self.app
     }
     /// Current TCP state (None for other protocols).
     pub fn tcp_state(&self) -> Option<TcpState> {
@@ -320,6 +326,7 @@ impl FlowTable {
                 payload_bytes: [0, 0],
                 recent_alerts: None,
                 recent_next: 0,
+                app: None,
             }
         });
         let to_server = flow.client_is_lo == src_is_lo;

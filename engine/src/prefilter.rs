@@ -66,6 +66,41 @@ pub fn pattern_of(p: &Program) -> Option<Pattern> {
     pattern_of_any_len(p).filter(|pat| pat.bytes.len() >= MIN_PATTERN_LEN)
 }
 
+/// The fast pattern of an app-layer program and the buffer it lives in: the compiler's
+/// choice when it is on an app-layer buffer, else the longest non-negated content on one.
+pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
+    let norm = |b: &[u8], nocase: bool| Pattern {
+        bytes: if nocase {
+            b.to_ascii_lowercase()
+        } else {
+            b.to_vec()
+        },
+        nocase,
+    };
+    let app = |b: Buffer| !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data);
+    if let Some(f) = &p.fast_pattern {
+        if app(f.buffer) && f.bytes.len() >= MIN_PATTERN_LEN {
+            return Some((f.buffer, norm(&f.bytes, f.nocase)));
+        }
+    }
+    p.ops
+        .iter()
+        .filter_map(|i| match i {
+            Insn::Content {
+                pattern,
+                nocase,
+                negated: false,
+                buffer,
+                ..
+            } if app(*buffer) => Some((*buffer, pattern, *nocase)),
+            _ => None,
+        })
+        .rev()
+        .max_by_key(|(_, pat, _)| pat.len())
+        .filter(|(_, pat, _)| pat.len() >= MIN_PATTERN_LEN)
+        .map(|(b, pat, n)| (b, norm(pat, n)))
+}
+
 /// Patterns shorter than this are not worth the automaton: one- and two-byte patterns hit
 /// every few hundred bytes of binary payload, costing more in match handling than running
 /// the (usually anchored) rule directly. Such rules are candidates by port instead.
@@ -486,10 +521,28 @@ impl Prefilter {
         order: Vec<u32>,
         strategy: Strategy,
     ) -> Result<Prefilter, String> {
+        let pats = programs.iter().map(pattern_of).collect();
+        Prefilter::build(programs, order, strategy, pats, |_| true)
+    }
+
+    /// Builds a prefilter over the programs `include` accepts, with `pats[p]` as program
+    /// `p`'s fast pattern (`None`: a candidate by port). The per-buffer prefilters of
+    /// app-layer rules are built this way, each over the programs whose pattern lives in its
+    /// buffer.
+    pub fn build(
+        programs: &[Program],
+        order: Vec<u32>,
+        strategy: Strategy,
+        pats: Vec<Option<Pattern>>,
+        include: impl Fn(usize) -> bool,
+    ) -> Result<Prefilter, String> {
         let mut stats = PrefilterStats::default();
         let mut classes = Vec::new();
-        let pats: Vec<Option<Pattern>> = programs.iter().map(pattern_of).collect();
-        stats.no_pattern = pats.iter().filter(|p| p.is_none()).count();
+        stats.no_pattern = pats
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.is_none() && include(*i))
+            .count();
         for class in [Class::Tcp, Class::Udp, Class::Icmp, Class::Other] {
             let mut dport = Vec::new();
             let mut sport = Vec::new();
@@ -498,7 +551,7 @@ impl Prefilter {
             let mut fp_s = Vec::new();
             let mut fp_any = Vec::new();
             for (i, p) in programs.iter().enumerate() {
-                if !Class::of_program(p.l4).contains(&class) {
+                if !include(i) || !Class::of_program(p.l4).contains(&class) {
                     continue;
                 }
                 let i = i as u32;

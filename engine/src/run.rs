@@ -520,5 +520,6 @@ fn kernel_alert(
         severity: rule.severity,
         rule_action: rule.action,
         matches: Vec::new(),
+        app: None,
     })
 }

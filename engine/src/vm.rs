@@ -13,13 +13,16 @@
 //! - pcre runs through PCRE2 with JIT; every pattern carries `(*LIMIT_MATCH=…)` and
 //!   `(*LIMIT_DEPTH=…)`, so a pathological regex fails to match instead of hanging the worker.
 //!
-//! Buffers: the transport payload; `rawbytes`/`pkt_data` is the same buffer while there is no
-//! stream reassembly. App-layer buffers are refused when the rule set is loaded.
+//! Buffers: a program's payload ops are cut into [`Segment`]s, one per run of ops on the same
+//! buffer. `pkt_data`/`raw_data` segments read the packet payload (or the reassembled stream
+//! around it); app-layer segments (`http.uri`, `file.data`, …) read a [`BufferSource`], an
+//! app-layer transaction. Each segment starts with the cursor at its buffer's start.
 
 use crate::detect::LoadError;
 use crate::flow::Flow;
 use crate::wire::{IpInfo, L4Hdr, Packet};
 use verdict_compiler::bytecode::{FlowbitId, Insn, Program};
+use verdict_compiler::caps::EngineCaps;
 use verdict_compiler::ir::{
     BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
     HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
@@ -175,16 +178,48 @@ pub struct CompiledProgram {
     pub has_replace: bool,
     /// Sets flowbits (evaluated before rules that only test them).
     pub sets_bits: bool,
+    /// Runs of payload ops per buffer, in rule order.
+    pub segments: Vec<Segment>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
-    match b {
-        Buffer::Payload | Buffer::Raw => Ok(()),
-        other => Err(LoadError::UnsupportedBuffer {
+    if EngineCaps::CURRENT.runs_buffer(b) {
+        Ok(())
+    } else {
+        Err(LoadError::UnsupportedBuffer {
             sid,
-            buffer: format!("{other:?}"),
-        }),
+            buffer: verdict_compiler::classify::buffer_name(b).to_string(),
+        })
     }
+}
+
+/// `pkt_data` and `raw_data` name the same bytes (the packet, or the stream around it), so
+/// they form one segment and the cursor carries over between them.
+fn segment_key(b: Buffer) -> Buffer {
+    match b {
+        Buffer::Raw => Buffer::Payload,
+        other => other,
+    }
+}
+
+/// Where a program's ops read: a run of consecutive payload ops on one buffer. Each segment
+/// is inspected on its own with the cursor at the buffer start, as Suricata inspects each
+/// sticky buffer of a rule independently; byte_extract variables carry over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// The buffer (`Raw` folded into `Payload`).
+    pub buffer: Buffer,
+    /// First op index in `CompiledProgram::payload`.
+    pub start: usize,
+    /// One past the last op index.
+    pub end: usize,
+}
+
+/// Supplies the non-packet buffers of a rule (an HTTP transaction's fields, …); `None`
+/// means the buffer is absent, so the segment on it fails.
+pub trait BufferSource {
+    /// The bytes of `b`, if present.
+    fn buffer(&self, b: Buffer) -> Option<&[u8]>;
 }
 
 fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
@@ -232,7 +267,9 @@ impl CompiledProgram {
             noalert: false,
             has_replace: false,
             sets_bits: false,
+            segments: Vec::new(),
         };
+        let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
         for (i, insn) in p.ops.iter().enumerate() {
             match insn {
@@ -267,6 +304,7 @@ impl CompiledProgram {
                                 depth: None
                             }
                         );
+                    bufs.push(*buffer);
                     cp.payload.push(PayloadOp::Content {
                         finder: Finder::new(pattern, *nocase),
                         negated: *negated,
@@ -277,6 +315,7 @@ impl CompiledProgram {
                 }
                 Insn::Pcre(pc) => {
                     check_buffer(pc.buffer, sid)?;
+                    bufs.push(pc.buffer);
                     cp.payload.push(PayloadOp::Pcre {
                         re: Box::new(build_pcre(pc, sid)?),
                         relative: pc.relative,
@@ -285,10 +324,12 @@ impl CompiledProgram {
                 }
                 Insn::ByteTest(b) => {
                     check_buffer(b.buffer, sid)?;
+                    bufs.push(b.buffer);
                     cp.payload.push(PayloadOp::ByteTest(b.clone()))
                 }
                 Insn::ByteJump(b) => {
                     check_buffer(b.buffer, sid)?;
+                    bufs.push(b.buffer);
                     cp.payload.push(PayloadOp::ByteJump(b.clone()))
                 }
                 Insn::ByteExtract(b) => {
@@ -299,14 +340,17 @@ impl CompiledProgram {
                             reason: "byte_extract slot out of range".into(),
                         });
                     }
+                    bufs.push(b.buffer);
                     cp.payload.push(PayloadOp::ByteExtract(b.clone()))
                 }
                 Insn::Isdataat(d) => {
                     check_buffer(d.buffer, sid)?;
+                    bufs.push(d.buffer);
                     cp.payload.push(PayloadOp::Isdataat(d.clone()))
                 }
                 Insn::BufferSize { cmp, buffer } => {
                     check_buffer(*buffer, sid)?;
+                    bufs.push(*buffer);
                     cp.payload.push(PayloadOp::BufferSize(*cmp))
                 }
                 Insn::FlowbitsSet { cmd, bits: b } => {
@@ -320,8 +364,22 @@ impl CompiledProgram {
                 Insn::NoAlert => cp.noalert = true,
             }
         }
+        for (i, b) in bufs.iter().enumerate() {
+            let k = segment_key(*b);
+            match cp.segments.last_mut() {
+                Some(s) if s.buffer == k => s.end = i + 1,
+                _ => cp.segments.push(Segment {
+                    buffer: k,
+                    start: i,
+                    end: i + 1,
+                }),
+            }
+        }
         cp.retry = (0..cp.payload.len())
-            .map(|i| cp.payload.get(i + 1).is_some_and(|n| n.relative()))
+            .map(|i| {
+                cp.payload.get(i + 1).is_some_and(|n| n.relative())
+                    && cp.segments.iter().any(|s| s.start <= i && i + 1 < s.end)
+            })
             .collect();
         Ok(cp)
     }
@@ -344,18 +402,57 @@ impl CompiledProgram {
         })
     }
 
-    /// Runs the payload tests; on success `st.path` holds the matches of the successful path.
+    /// True if every payload op reads the packet (or stream) payload: the program is
+    /// decided per packet, not per app-layer transaction.
+    pub fn packet_only(&self) -> bool {
+        self.segments.iter().all(|s| s.buffer == Buffer::Payload)
+    }
+
+    /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
+    /// holds the matches of the successful path.
     pub fn payload_ok(&self, buf: &[u8], st: &mut VmState) -> bool {
+        self.run(st, |_| Some(buf))
+    }
+
+    /// Runs the payload tests with `Payload` segments on `payload` and every other buffer
+    /// from `src`. `st.path` holds the hits of all segments (op indices tell which).
+    pub fn payload_ok_in(
+        &self,
+        payload: &[u8],
+        src: &dyn BufferSource,
+        st: &mut VmState,
+    ) -> bool {
+        self.run(st, |b| {
+            if b == Buffer::Payload {
+                Some(payload)
+            } else {
+                src.buffer(b)
+            }
+        })
+    }
+
+    fn run<'a>(&self, st: &mut VmState, get: impl Fn(Buffer) -> Option<&'a [u8]>) -> bool {
         st.steps = 0;
         st.path.clear();
         st.vars = [0; MAX_VARS];
-        if self.payload.is_empty() {
-            return true;
+        for seg in &self.segments {
+            let Some(buf) = get(seg.buffer) else {
+                return false;
+            };
+            // The recursion budget is per buffer, as Suricata's is per inspection.
+            st.steps = 0;
+            st.seg_end = seg.end;
+            if !self.eval(seg.start, buf, 0, st) {
+                return false;
+            }
         }
-        self.eval(0, buf, 0, st)
+        true
     }
 
     fn eval(&self, i: usize, buf: &[u8], cursor: usize, st: &mut VmState) -> bool {
+        if i >= st.seg_end {
+            return true;
+        }
         let Some(op) = self.payload.get(i) else {
             return true;
         };
@@ -517,6 +614,7 @@ pub struct VmState {
     /// Matches on the current path.
     pub path: Vec<Hit>,
     steps: u32,
+    seg_end: usize,
 }
 
 fn operand(o: Operand, vars: &[i64; MAX_VARS]) -> i64 {

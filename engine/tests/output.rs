@@ -34,6 +34,7 @@ fn alert(i: u32, len: usize) -> Event {
         severity: 3,
         rule_action: "alert",
         matches: vec![],
+        app: None,
     }))
 }
 

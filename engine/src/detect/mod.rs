@@ -25,6 +25,7 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 pub mod threshold;
+pub mod tx;
 
 use crate::flow::{Flow, FlowConfig, FlowTable, PktFlow};
 use crate::output::{AlertEvent, DropEvent, Event, PacketInfo};
@@ -135,7 +136,12 @@ pub struct Detector {
     programs: Vec<Program>,
     compiled: Vec<CompiledProgram>,
     info: Vec<RuleInfo>,
+    /// Prefilter of the packet programs.
     prefilter: Prefilter,
+    /// Transaction programs and their per-buffer prefilters.
+    tx: tx::TxIndex,
+    /// Per program: the app protocol the flow must speak for it to run.
+    app_of: Vec<Option<verdict_compiler::ir::AppProto>>,
     flowbits: usize,
     cfg: DetectConfig,
 }
@@ -162,8 +168,30 @@ impl Detector {
             .enumerate()
             .map(|(i, c)| if c.sets_bits { i as u32 } else { n + i as u32 })
             .collect();
-        let prefilter = Prefilter::with_strategy(&image.programs, order, cfg.prefilter)
+        let txi = tx::TxIndex::build(&image.programs, &compiled, &order, cfg.prefilter)
             .map_err(LoadError::Prefilter)?;
+        let pats = image
+            .programs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if txi.is_tx(i) {
+                    None
+                } else {
+                    crate::prefilter::pattern_of(p)
+                }
+            })
+            .collect();
+        let prefilter = Prefilter::build(&image.programs, order, cfg.prefilter, pats, |i| {
+            !txi.is_tx(i)
+        })
+        .map_err(LoadError::Prefilter)?;
+        let app_of = image
+            .programs
+            .iter()
+            .zip(&compiled)
+            .map(|(p, c)| tx::program_app(p, c))
+            .collect();
         let info = image
             .programs
             .iter()
@@ -186,6 +214,8 @@ impl Detector {
             compiled,
             info,
             prefilter,
+            tx: txi,
+            app_of,
             flowbits: image.flowbits.len(),
             cfg: cfg.clone(),
         })
@@ -227,11 +257,33 @@ impl Detector {
             if c.noalert {
                 notes.push("noalert".into());
             }
+            let reach = if self.tx.is_tx(i) {
+                let side = match self.tx.side[i] {
+                    tx::Side::ToServer => "request",
+                    tx::Side::ToClient => "response",
+                    tx::Side::Either => "either direction",
+                };
+                match crate::prefilter::app_pattern_of(p) {
+                    Some((b, pat)) => format!(
+                        "per transaction ({side}), prefilter {} \"{}\"{}",
+                        verdict_compiler::classify::buffer_name(b),
+                        pat.bytes
+                            .iter()
+                            .flat_map(|b| std::ascii::escape_default(*b))
+                            .map(char::from)
+                            .collect::<String>(),
+                        if pat.nocase { " nocase" } else { "" }
+                    ),
+                    None => format!("per transaction ({side}), no pattern: every progress"),
+                }
+            } else {
+                self.prefilter.describe(i).to_string()
+            };
             out.push_str(&format!(
                 "sid {} ({}): {} -> {}\n",
                 p.sid,
                 p.action.keyword(),
-                self.prefilter.describe(i),
+                reach,
                 notes.join(", ")
             ));
         }
@@ -318,7 +370,114 @@ impl PacketMeta {
 #[derive(Debug, Clone, Copy)]
 struct Matched {
     prog: u32,
+    /// Range in `Scan::hits` (packet-payload offsets).
     hits: (u32, u32),
+    /// Index in `Scan::apps` of the transaction the match is about.
+    app: Option<u16>,
+}
+
+/// What one packet's inspection knows about it, for the rule checks.
+#[derive(Debug, Clone, Copy)]
+struct Ctx {
+    ip: crate::wire::IpInfo,
+    sport: u16,
+    dport: u16,
+    has_ports: bool,
+    src_k: u128,
+    dst_k: u128,
+    now: Duration,
+    pflow: PktFlow,
+}
+
+/// Per-worker scratch of one packet's inspection (reused: no allocation per packet).
+#[derive(Debug, Default)]
+struct Scan {
+    pf: Scratch,
+    cands: Vec<u32>,
+    vm: VmState,
+    matched: Vec<Matched>,
+    hits: Vec<crate::vm::Hit>,
+    apps: Vec<Arc<crate::output::HttpInfo>>,
+}
+
+impl Scan {
+    fn clear(&mut self) {
+        self.cands.clear();
+        self.matched.clear();
+        self.hits.clear();
+        self.apps.clear();
+    }
+
+    /// Runs every check of program `p` on this packet; on a match records it (with its
+    /// payload hits, `base` bytes before the packet payload in the inspected buffer) and
+    /// applies its flowbit effects. `tx`: the transaction buffers for transaction programs.
+    #[allow(clippy::too_many_arguments)]
+    fn consider(
+        &mut self,
+        det: &Detector,
+        p: u32,
+        ctx: &Ctx,
+        parsed: &Packet<'_>,
+        flow: &mut Flow,
+        thresholds: &mut ThresholdState,
+        counters: &Counters,
+        payload: &[u8],
+        tx: Option<(&dyn crate::vm::BufferSource, Option<u16>)>,
+    ) -> bool {
+        let pi = p as usize;
+        let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
+        let ip = &ctx.ip;
+        if !info.enabled || !l4_ok(prog.l4, ip.proto) {
+            return false;
+        }
+        let (sport, dport) = (ctx.sport, ctx.dport);
+        let fwd = (info.src_any || prog.src.contains(ip.src))
+            && (info.dst_any || prog.dst.contains(ip.dst))
+            && (!ctx.has_ports
+                || ((info.sp_any || prog.src_ports.contains(sport))
+                    && (info.dp_any || prog.dst_ports.contains(dport))));
+        let ok = fwd
+            || (prog.bidirectional
+                && prog.src.contains(ip.dst)
+                && prog.dst.contains(ip.src)
+                && (!ctx.has_ports
+                    || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
+        let payload_ok = |vm: &mut VmState| match tx {
+            Some((src, _)) => cp.payload_ok_in(payload, src, vm),
+            None => cp.payload_ok(payload, vm),
+        };
+        if !ok
+            || !flow_ok(&prog.flow, ctx.pflow, ip.fragmented)
+            || !cp.header_ok(parsed)
+            || !cp.bits_ok(Some(&*flow))
+            || !payload_ok(&mut self.vm)
+        {
+            return false;
+        }
+        if let Some(f) = prog.detection_filter {
+            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, ctx.now) {
+                return false;
+            }
+        }
+        apply_effects(cp, flow);
+        Counters::inc(&counters.rule_hits[pi]);
+        let start = self.hits.len() as u32;
+        // Only hits in the packet payload are evidence offsets (and replace targets).
+        let in_payload = |op: u16| {
+            cp.segments.iter().any(|s| {
+                s.buffer == verdict_compiler::ir::Buffer::Payload
+                    && (s.start..s.end).contains(&usize::from(op))
+            })
+        };
+        self.hits
+            .extend(self.vm.path.iter().filter(|h| in_payload(h.op)).copied());
+        self.matched.push(Matched {
+            prog: p,
+            hits: (start, self.hits.len() as u32),
+            app: tx.and_then(|(_, a)| a),
+        });
+        true
+    }
 }
 
 static WORKER_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -328,10 +487,7 @@ pub struct Worker {
     det: Arc<Detector>,
     events: Sender<Event>,
     flows: FlowTable,
-    pf: Scratch,
-    vm: VmState,
-    matched: Vec<Matched>,
-    hits: Vec<crate::vm::Hit>,
+    scan: Scan,
     thresholds: ThresholdState,
     counters: Arc<Counters>,
 }
@@ -362,10 +518,7 @@ impl Worker {
             counters: Arc::new(Counters::new(det.len())),
             det,
             events,
-            pf: Scratch::default(),
-            vm: VmState::default(),
-            matched: Vec::new(),
-            hits: Vec::new(),
+            scan: Scan::default(),
             thresholds: ThresholdState::default(),
         }
     }
@@ -423,7 +576,17 @@ impl Worker {
         }
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
-        let has_ports = matches!(ip.proto, 6 | 17 | 132);
+        let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
+        let ctx = Ctx {
+            ip,
+            sport,
+            dport,
+            has_ports: matches!(ip.proto, 6 | 17 | 132),
+            src_k,
+            dst_k,
+            now,
+            pflow,
+        };
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
             // Bytes of this direction before this packet: the packet that crosses the depth
             // is still inspected in full.
@@ -435,60 +598,40 @@ impl Worker {
         } else {
             parsed.payload()
         };
-        let cands = det.prefilter.candidates(
+        self.scan.clear();
+        let mut cands = std::mem::take(&mut self.scan.cands);
+        cands.extend_from_slice(det.prefilter.candidates(
             Class::of_proto(ip.proto),
             sport,
             dport,
             payload,
-            &mut self.pf,
-        );
-        self.matched.clear();
-        self.hits.clear();
-        let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
-        for &p in cands {
+            &mut self.scan.pf,
+        ));
+        let app_proto = flow.app_proto();
+        for &p in &cands {
             let pi = p as usize;
-            let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
-            if !info.enabled || !l4_ok(prog.l4, ip.proto) {
+            if det.tx.is_tx(pi) || det.app_of[pi].is_some_and(|need| app_proto != Some(need)) {
                 continue;
             }
-            let fwd = (info.src_any || prog.src.contains(ip.src))
-                && (info.dst_any || prog.dst.contains(ip.dst))
-                && (!has_ports
-                    || ((info.sp_any || prog.src_ports.contains(sport))
-                        && (info.dp_any || prog.dst_ports.contains(dport))));
-            let ok = fwd
-                || (prog.bidirectional
-                    && prog.src.contains(ip.dst)
-                    && prog.dst.contains(ip.src)
-                    && (!has_ports
-                        || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
-            if !ok
-                || !flow_ok(&prog.flow, pflow, ip.fragmented)
-                || !cp.header_ok(&parsed)
-                || !cp.bits_ok(Some(&*flow))
-                || !cp.payload_ok(payload, &mut self.vm)
-            {
-                continue;
-            }
-            if let Some(f) = prog.detection_filter {
-                if !self.thresholds.filter_passed(p, f, src_k, dst_k, now) {
-                    continue;
-                }
-            }
-            apply_effects(cp, flow);
-            Counters::inc(&self.counters.rule_hits[pi]);
-            let start = self.hits.len() as u32;
-            self.hits.extend_from_slice(&self.vm.path);
-            self.matched.push(Matched {
-                prog: p,
-                hits: (start, self.hits.len() as u32),
-            });
+            self.scan.consider(
+                &det,
+                p,
+                &ctx,
+                &parsed,
+                flow,
+                &mut self.thresholds,
+                &self.counters,
+                payload,
+                None,
+            );
         }
-        if self.matched.is_empty() {
+        self.scan.cands = cands;
+        if self.scan.matched.is_empty() {
             return self.finish(Verdict::Accept);
         }
         let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;
         if self
+            .scan
             .matched
             .iter()
             .filter(acting)
@@ -501,6 +644,7 @@ impl Worker {
         }
         let inline = det.cfg.inline;
         let decider = self
+            .scan
             .matched
             .iter()
             .filter(acting)
@@ -511,7 +655,7 @@ impl Worker {
                 )
             })
             .or_else(|| {
-                self.matched
+                self.scan.matched
                     .iter()
                     .filter(acting)
                     .find(|m| matches!(det.programs[m.prog as usize].action, Action::Reject(_)))
@@ -547,7 +691,7 @@ impl Worker {
             })
             .clone()
         };
-        for (n, m) in self.matched.iter().enumerate() {
+        for (n, m) in self.scan.matched.iter().enumerate() {
             let pi = m.prog as usize;
             let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
             if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
@@ -571,7 +715,7 @@ impl Worker {
                 continue;
             }
             let this_blocks = blocked && prog.action.blocks();
-            let matches = self.hits[m.hits.0 as usize..m.hits.1 as usize]
+            let matches = self.scan.hits[m.hits.0 as usize..m.hits.1 as usize]
                 .iter()
                 .map(|h| (h.start, h.end - h.start))
                 .collect();
@@ -587,6 +731,7 @@ impl Worker {
                 severity: prog.priority.unwrap_or(3),
                 rule_action: prog.action.keyword(),
                 matches,
+                app: m.app.and_then(|a| self.scan.apps.get(usize::from(a)).cloned()),
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
@@ -615,12 +760,12 @@ impl Worker {
         let truncated = parsed.truncated();
         let mut replacer: Option<Sid> = None;
         let mut edits: Vec<(usize, &[u8])> = Vec::new();
-        for m in self.matched.iter().filter(acting) {
+        for m in self.scan.matched.iter().filter(acting) {
             let cp = &det.compiled[m.prog as usize];
             if !cp.has_replace {
                 continue;
             }
-            for h in &self.hits[m.hits.0 as usize..m.hits.1 as usize] {
+            for h in &self.scan.hits[m.hits.0 as usize..m.hits.1 as usize] {
                 if let Some(PayloadOp::Content {
                     replace: Some(r), ..
                 }) = cp.payload.get(usize::from(h.op))

@@ -1,7 +1,7 @@
 //! EVE JSON and fast.log formatting with Suricata's field names and layouts, so jq scripts,
 //! SIEM pipelines and test suites written for Suricata read verdict's output unchanged.
 
-use super::{AlertEvent, Event, PacketInfo};
+use super::{AlertEvent, Event, HttpInfo, PacketInfo};
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -246,7 +246,24 @@ pub fn format(ev: &Event, out: &mut String) {
                 }
                 let _ = write!(out, "{{\"offset\":{o},\"length\":{l}}}");
             }
-            let _ = write!(out, "]}},\"rule_action\":\"{}\"}}", a.rule_action);
+            let _ = write!(out, "]}},\"rule_action\":\"{}\"", a.rule_action);
+            if let Some(h) = &a.app {
+                out.push_str(",\"app_proto\":\"http\",");
+                http_object(out, h);
+            }
+            out.push('}');
+        }
+        Event::FileInfo(f) => {
+            common(out, &f.pkt, "fileinfo");
+            out.push_str(",\"app_proto\":\"http\",");
+            http_object(out, &f.http);
+            out.push_str(",\"fileinfo\":{\"filename\":");
+            json_str(out, &f.filename);
+            let _ = write!(
+                out,
+                ",\"gaps\":false,\"state\":\"{}\",\"stored\":false,\"size\":{},\"tx_id\":{}}}}}",
+                f.state, f.size, f.tx_id
+            );
         }
         Event::Drop(d) => {
             common(out, &d.pkt, "drop");
@@ -280,6 +297,35 @@ pub fn format(ev: &Event, out: &mut String) {
             );
         }
     }
+}
+
+/// Appends Suricata's `"http":{...}` object.
+fn http_object(out: &mut String, h: &HttpInfo) {
+    out.push_str("\"http\":{");
+    let mut first = true;
+    let mut field = |out: &mut String, k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "\"{k}\":");
+            json_str(out, v);
+        }
+    };
+    field(out, "hostname", &h.hostname);
+    field(out, "url", &h.url);
+    field(out, "http_user_agent", &h.user_agent);
+    field(out, "http_content_type", &h.content_type);
+    field(out, "http_method", &h.method);
+    field(out, "protocol", &h.protocol);
+    if !first {
+        out.push(',');
+    }
+    if let Some(s) = h.status {
+        let _ = write!(out, "\"status\":{s},");
+    }
+    let _ = write!(out, "\"length\":{}}}", h.length);
 }
 
 /// Appends one fast.log line (no newline) in Suricata's layout.
@@ -362,6 +408,7 @@ mod tests {
             severity: 1,
             rule_action: "drop",
             matches: vec![(4, 3)],
+            app: None,
         };
         let mut s = String::new();
         format(&Event::Alert(Box::new(a.clone())), &mut s);

@@ -73,6 +73,46 @@ pub struct AlertEvent {
     pub rule_action: &'static str,
     /// Matched payload ranges `(offset, length)` in the transport payload.
     pub matches: Vec<(u32, u32)>,
+    /// The app-layer transaction the alert is about (EVE `app_proto`, `http`), if any.
+    pub app: Option<Arc<HttpInfo>>,
+}
+
+/// What EVE shows of an HTTP transaction (Suricata's `http` object).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpInfo {
+    /// `hostname`: the Host header (or the URI's authority).
+    pub hostname: Option<String>,
+    /// `url`: the raw request target.
+    pub url: Option<String>,
+    /// `http_user_agent`.
+    pub user_agent: Option<String>,
+    /// `http_content_type` (of the response).
+    pub content_type: Option<String>,
+    /// `http_method`.
+    pub method: Option<String>,
+    /// `protocol`, e.g. `HTTP/1.1`.
+    pub protocol: Option<String>,
+    /// `status`.
+    pub status: Option<u16>,
+    /// `length`: response body bytes seen.
+    pub length: u64,
+}
+
+/// A file seen in a transaction (Suricata's `fileinfo` record), written when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfoEvent {
+    /// The packet that ended the file.
+    pub pkt: Arc<PacketInfo>,
+    /// The transaction.
+    pub http: Arc<HttpInfo>,
+    /// `fileinfo.filename`.
+    pub filename: String,
+    /// `fileinfo.size`: decoded bytes.
+    pub size: u64,
+    /// `fileinfo.state`: `CLOSED`, or `TRUNCATED` when the body was cut short.
+    pub state: &'static str,
+    /// Transaction id within the flow.
+    pub tx_id: u64,
 }
 
 /// A drop record (the first dropped packet of a flow).
@@ -108,6 +148,8 @@ pub enum Event {
     Drop(Box<DropEvent>),
     /// A decoder anomaly.
     Anomaly(Box<AnomalyEvent>),
+    /// A file transferred in a transaction.
+    FileInfo(Box<FileInfoEvent>),
 }
 
 /// Which outputs to write, and where.

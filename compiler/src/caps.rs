@@ -1,0 +1,82 @@
+//! What the engine can run: the one description the classifier consults to decide between
+//! [`crate::classify::Fate::Queue`] and a rejection, as [`crate::kernel::KernelCaps`] does for
+//! the kernel. When the engine learns a protocol or a buffer, this table changes and nothing
+//! else in the compiler does.
+
+use crate::ir::{AppBuffer, AppProto, Buffer};
+
+/// The engine's abilities, by app protocol and by buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineCaps {
+    /// App-layer protocols the engine detects and parses.
+    pub protos: &'static [AppProto],
+}
+
+impl EngineCaps {
+    /// What this build of the engine runs.
+    pub const CURRENT: EngineCaps = EngineCaps {
+        protos: &[AppProto::Http],
+    };
+
+    /// True if rules on app protocol `a` can be enforced (its parser exists).
+    pub fn runs_proto(self, a: AppProto) -> bool {
+        self.protos.contains(&a)
+    }
+
+    /// The app protocol whose parser fills buffer `b` (`None` for packet/stream buffers).
+    pub fn buffer_proto(b: Buffer) -> Option<AppProto> {
+        match b {
+            Buffer::Payload | Buffer::Raw | Buffer::Base64Data => None,
+            // file.data is HTTP's response/request body until another protocol carries files.
+            Buffer::FileData => Some(AppProto::Http),
+            Buffer::App(a) => app_buffer_proto(a),
+        }
+    }
+
+    /// True if the engine fills buffer `b`.
+    pub fn runs_buffer(self, b: Buffer) -> bool {
+        match b {
+            Buffer::Payload | Buffer::Raw => true,
+            Buffer::Base64Data => false,
+            _ => Self::buffer_proto(b).is_some_and(|a| self.runs_proto(a)),
+        }
+    }
+}
+
+/// The protocol whose parser produces an app buffer.
+pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
+    use AppBuffer::*;
+    Some(match a {
+        HttpUri | HttpRawUri | HttpMethod | HttpHeader | HttpRawHeader | HttpCookie
+        | HttpRawCookie | HttpClientBody | HttpServerBody | HttpStatCode | HttpStatMsg
+        | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc
+        | HttpReferer | HttpContentType | HttpContentLen | HttpConnection | HttpProtocol
+        | HttpRequestLine | HttpResponseLine | HttpStart | HttpLocation | HttpServer
+        | HttpHeaderNames | HttpTrueIp => AppProto::Http,
+        DnsQuery => AppProto::Dns,
+        TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
+        | TlsVersion | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => AppProto::Tls,
+        SshProto | SshSoftware => AppProto::Ssh,
+        SmbNamedPipe | SmbShare => AppProto::Smb,
+        DceStubData => AppProto::Dcerpc,
+        SipMethod | SipUri | SipHeader | SipBody => AppProto::Sip,
+        Krb5Cname | Krb5Sname => AppProto::Krb5,
+        FileName => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_buffers_run_and_dns_does_not_yet() {
+        let c = EngineCaps::CURRENT;
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::HttpUri)));
+        assert!(c.runs_buffer(Buffer::FileData));
+        assert!(c.runs_buffer(Buffer::Payload));
+        assert!(!c.runs_buffer(Buffer::App(AppBuffer::DnsQuery)));
+        assert!(!c.runs_buffer(Buffer::App(AppBuffer::FileName)));
+        assert!(c.runs_proto(AppProto::Http) && !c.runs_proto(AppProto::Tls));
+    }
+}

@@ -1,0 +1,218 @@
+//! Transaction rules: programs that read an app-layer buffer (`http.uri`, `file.data`, …) are
+//! run per app-layer transaction, not per packet.
+//!
+//! - Each such program has a [`Side`]: the direction whose data completes what it reads.
+//!   A rule that reads a response buffer waits for the response (request buffers of the same
+//!   transaction are still there), as Suricata inspects a rule at the progress its buffers
+//!   need.
+//! - One prefilter per buffer (see [`TxIndex`]) over the programs whose fast pattern lives in
+//!   that buffer; a buffer is scanned only in its new bytes (plus an overlap the length of the
+//!   longest pattern), and a program that became a candidate stays one for the rest of its
+//!   transaction ([`TxDetect::sticky`]), so a rule whose pattern arrived in an earlier packet
+//!   still runs when the rest of its buffer arrives.
+//! - A program alerts at most once per transaction ([`TxDetect::fired`]).
+
+use crate::prefilter::{app_pattern_of, Class, Prefilter, Scratch, Strategy};
+use crate::vm::CompiledProgram;
+use verdict_compiler::bytecode::Program;
+use verdict_compiler::caps::EngineCaps;
+use verdict_compiler::ir::{AppBuffer, AppProto, Buffer};
+
+/// The direction whose data a transaction rule waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Request data (client to server).
+    ToServer,
+    /// Response data (server to client).
+    ToClient,
+    /// Either: buffers that exist in both directions (headers, file data) read the
+    /// direction of the packet being inspected.
+    Either,
+}
+
+impl Side {
+    /// True if a progress in this direction runs the rule.
+    pub fn runs_on(self, to_server: bool) -> bool {
+        match self {
+            Side::ToServer => to_server,
+            Side::ToClient => !to_server,
+            Side::Either => true,
+        }
+    }
+}
+
+/// Which side of an HTTP transaction fills a buffer (`None`: both have one).
+pub fn buffer_side(b: Buffer) -> Option<Side> {
+    use AppBuffer::*;
+    match b {
+        Buffer::App(
+            HttpUri | HttpRawUri | HttpMethod | HttpCookie | HttpRawCookie | HttpClientBody
+            | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang
+            | HttpAcceptEnc | HttpReferer | HttpRequestLine | HttpTrueIp,
+        ) => Some(Side::ToServer),
+        Buffer::App(
+            HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
+            | HttpServer,
+        ) => Some(Side::ToClient),
+        _ => None,
+    }
+}
+
+/// The side of a program: a response buffer makes it wait for the response; else a request
+/// buffer for the request; else its `flow` direction decides.
+pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
+    let sides: Vec<Side> = cp
+        .segments
+        .iter()
+        .filter_map(|s| buffer_side(s.buffer))
+        .collect();
+    if sides.contains(&Side::ToClient) {
+        Side::ToClient
+    } else if sides.contains(&Side::ToServer) {
+        Side::ToServer
+    } else {
+        match p.flow.to_server {
+            Some(true) => Side::ToServer,
+            Some(false) => Side::ToClient,
+            None => Side::Either,
+        }
+    }
+}
+
+/// The app protocol a program needs the flow to speak: its header's, else its buffers'.
+pub fn program_app(p: &Program, cp: &CompiledProgram) -> Option<AppProto> {
+    p.app.or_else(|| {
+        cp.segments
+            .iter()
+            .find_map(|s| EngineCaps::buffer_proto(s.buffer))
+    })
+}
+
+/// Transaction programs and their per-buffer prefilters.
+#[derive(Debug, Default)]
+pub struct TxIndex {
+    /// Per buffer: its prefilter, and the longest pattern in it (the rescan overlap).
+    pub(crate) by_buffer: Vec<(Buffer, Prefilter, usize)>,
+    /// Transaction programs without a usable fast pattern: candidates on every progress.
+    pub(crate) no_pattern: Vec<u32>,
+    /// Per program: its side (meaningful for transaction programs only).
+    pub(crate) side: Vec<Side>,
+    /// Per program: true if it is a transaction program.
+    pub(crate) is_tx: Vec<bool>,
+}
+
+impl TxIndex {
+    /// Builds the index over the programs for which `is_tx` holds.
+    pub fn build(
+        programs: &[Program],
+        compiled: &[CompiledProgram],
+        order: &[u32],
+        strategy: Strategy,
+    ) -> Result<TxIndex, String> {
+        let is_tx: Vec<bool> = compiled.iter().map(|c| !c.packet_only()).collect();
+        let side = programs
+            .iter()
+            .zip(compiled)
+            .map(|(p, c)| program_side(p, c))
+            .collect();
+        let pats: Vec<Option<(Buffer, crate::prefilter::Pattern)>> = programs
+            .iter()
+            .zip(&is_tx)
+            .map(|(p, tx)| if *tx { app_pattern_of(p) } else { None })
+            .collect();
+        let mut buffers: Vec<Buffer> = Vec::new();
+        for (b, _) in pats.iter().flatten() {
+            if !buffers.contains(b) {
+                buffers.push(*b);
+            }
+        }
+        let mut by_buffer = Vec::new();
+        for b in buffers {
+            let mine: Vec<Option<crate::prefilter::Pattern>> = pats
+                .iter()
+                .map(|p| p.as_ref().filter(|(pb, _)| *pb == b).map(|(_, pat)| pat.clone()))
+                .collect();
+            let longest = mine.iter().flatten().map(|p| p.bytes.len()).max().unwrap_or(0);
+            let include = |i: usize| mine[i].is_some();
+            let pf = Prefilter::build(programs, order.to_vec(), strategy, mine.clone(), include)?;
+            by_buffer.push((b, pf, longest));
+        }
+        let no_pattern = (0..programs.len() as u32)
+            .filter(|&i| is_tx[i as usize] && pats[i as usize].is_none())
+            .collect();
+        Ok(TxIndex {
+            by_buffer,
+            no_pattern,
+            side,
+            is_tx,
+        })
+    }
+
+    /// True if program `p` runs per transaction.
+    pub fn is_tx(&self, p: usize) -> bool {
+        self.is_tx.get(p).copied().unwrap_or(false)
+    }
+
+    /// True if there is any transaction program.
+    pub fn any(&self) -> bool {
+        self.is_tx.iter().any(|t| *t)
+    }
+}
+
+/// Detection state of one transaction.
+#[derive(Debug, Default, Clone)]
+pub struct TxDetect {
+    /// The transaction's id in its parser.
+    pub tx_id: u64,
+    /// Programs that matched on this transaction (each alerts once).
+    pub fired: Vec<u32>,
+    /// Programs that became candidates (their pattern was seen in one of the buffers).
+    pub sticky: Vec<u32>,
+    /// Per buffer: how many bytes the prefilter has scanned.
+    scanned: Vec<(Buffer, usize)>,
+}
+
+impl TxDetect {
+    /// Fresh state for transaction `tx_id`.
+    pub fn new(tx_id: u64) -> TxDetect {
+        TxDetect {
+            tx_id,
+            ..Default::default()
+        }
+    }
+
+    /// Scans the unscanned part of every available buffer with its prefilter and adds the
+    /// hits to [`TxDetect::sticky`].
+    pub fn prefilter(
+        &mut self,
+        idx: &TxIndex,
+        src: &dyn crate::vm::BufferSource,
+        ports: (u16, u16),
+        scratch: &mut Scratch,
+    ) {
+        for (b, pf, longest) in &idx.by_buffer {
+            let Some(bytes) = src.buffer(*b) else {
+                continue;
+            };
+            let done = match self.scanned.iter_mut().find(|(sb, _)| sb == b) {
+                Some((_, n)) => n,
+                None => {
+                    self.scanned.push((*b, 0));
+                    &mut self.scanned.last_mut().expect("just pushed").1
+                }
+            };
+            if bytes.len() <= *done && *done != 0 {
+                continue;
+            }
+            // Rescan the tail of what was seen: a pattern may straddle the old end.
+            let from = done.saturating_sub(longest.saturating_sub(1)).min(bytes.len());
+            *done = bytes.len();
+            let cands = pf.candidates(Class::Tcp, ports.0, ports.1, &bytes[from..], scratch);
+            for &c in cands {
+                if !self.sticky.contains(&c) {
+                    self.sticky.push(c);
+                }
+            }
+        }
+    }
+}
