@@ -56,6 +56,7 @@ pub mod flow;
 pub mod output;
 pub mod prefilter;
 pub mod replay;
+pub mod stream;
 pub mod verdict;
 pub mod vm;
 pub mod wire;
