@@ -60,6 +60,8 @@ mod events;
 mod half;
 mod mem;
 mod ooo;
+#[cfg(test)]
+mod prop_tests;
 mod seq;
 
 pub use events::StreamEvents;

@@ -196,9 +196,4 @@ impl OooStore {
         self.bytes = 0;
         self.pieces = Vec::new();
     }
-
-    #[cfg(test)]
-    pub fn spans(&self) -> Vec<(u64, Vec<u8>)> {
-        self.pieces.iter().map(|p| (p.start, p.data.clone())).collect()
-    }
 }
