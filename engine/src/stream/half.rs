@@ -1,7 +1,7 @@
 //! [`HalfStream`]: reassembly of one direction of a TCP connection.
 
 use super::ooo::{bytes_at, offset_in, Limits, OooStore};
-use super::{Progress, SeqNumber, StreamConfig, StreamEvents, StreamMem};
+use super::{Progress, SeqNumber, StreamConfig, StreamEvents, StreamMem, MAX_PACKET_PAYLOAD};
 
 /// How far beyond the contiguous end a segment may start: the largest receive window TCP can
 /// advertise (65535 << 14), so no receiver could accept anything farther.
@@ -30,6 +30,9 @@ pub struct HalfStream {
     /// not allocate once it has grown.
     win: Vec<u8>,
     win_start: u64,
+    /// Bytes of `win` taken from the worker's account: its capacity, so the spare room a
+    /// large delivery leaves behind counts against the memcap too.
+    win_acct: usize,
     ooo: OooStore,
     /// Offset of a FIN not reached yet (the lowest seen), or of the FIN reached.
     fin: Option<u64>,
@@ -50,6 +53,7 @@ impl HalfStream {
             end: 0,
             win: Vec::new(),
             win_start: 0,
+            win_acct: 0,
             ooo: OooStore::default(),
             fin: None,
             state: State::Open,
@@ -100,6 +104,10 @@ impl HalfStream {
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Finished | State::Reset)
     }
+    /// Bytes this direction holds in the worker's account (window capacity plus buffered).
+    pub fn held_bytes(&self) -> usize {
+        self.win_acct + self.ooo.bytes()
+    }
     /// Out-of-order bytes buffered.
     pub fn buffered_bytes(&self) -> usize {
         self.ooo.bytes()
@@ -118,9 +126,9 @@ impl HalfStream {
     /// it is dropped, or the worker's account keeps its bytes.
     pub fn release(&mut self, mem: &mut StreamMem) {
         self.ooo.clear(mem);
-        mem.give(self.win.len());
         self.win_start = self.end;
         self.win = Vec::new();
+        self.sync_window(mem);
     }
 
     /// A data segment (or FIN/RST) sent by this direction: `seq` is its sequence number,
@@ -203,7 +211,6 @@ impl HalfStream {
         }
         mem.count_gap_bytes(target - self.end);
         // The window must stay contiguous, so what came before the gap goes.
-        mem.give(self.win.len());
         self.win.clear();
         self.win_start = target;
         self.end = target;
@@ -328,14 +335,41 @@ impl HalfStream {
         lo < hi && bytes_at(s, data, lo..hi) != bytes_at(self.win_start, &self.win, lo..hi)
     }
 
-    /// Drops retained bytes beyond `keep` from the front of the window.
-    fn trim_window(&mut self, keep: usize, mem: &mut StreamMem) {
+    /// Brings the worker's account in line with the window's capacity.
+    fn sync_window(&mut self, mem: &mut StreamMem) {
+        let cap = self.win.capacity();
+        if cap > self.win_acct {
+            mem.take(cap - self.win_acct);
+        } else {
+            mem.give(self.win_acct - cap);
+        }
+        self.win_acct = cap;
+    }
+
+    /// Drops retained bytes beyond `keep` from the front of the window, and gives back the
+    /// room a delivery larger than any packet left behind.
+    fn trim_window(&mut self, keep: usize, cfg: &StreamConfig, mem: &mut StreamMem) {
         let drop = self.win.len().saturating_sub(keep);
         if drop > 0 {
             self.win.drain(..drop);
             self.win_start += drop as u64;
-            mem.give(drop);
         }
+        // Room for the retained bytes and one full packet is kept: the in-order path then
+        // never reallocates, and a one-off large fill does not stay reserved.
+        let room = cfg.retain.saturating_add(MAX_PACKET_PAYLOAD);
+        if self.win.capacity() > room {
+            self.win.shrink_to(room);
+            self.sync_window(mem);
+        }
+    }
+
+    /// Appends `bytes` to the window; the caller checked that the growth fits, or the bytes
+    /// come from buffered pieces whose memory was just given back.
+    fn append(&mut self, bytes: &[u8], mem: &mut StreamMem) {
+        self.win.reserve_exact(bytes.len());
+        self.win.extend_from_slice(bytes);
+        self.sync_window(mem);
+        self.end += bytes.len() as u64;
     }
 
     /// Appends in-order bytes the packet brought; false (and MEMCAP_HIT) if the worker's
@@ -347,19 +381,20 @@ impl HalfStream {
         mem: &mut StreamMem,
         p: &mut Progress,
     ) -> bool {
-        self.trim_window(cfg.retain, mem);
-        if !mem.fits(fresh.len(), cfg.memcap) {
-            // New bytes matter more than context: shrink our own retention first.
-            let over = mem.used().saturating_add(fresh.len()).saturating_sub(cfg.memcap);
-            if over > self.win.len() {
+        self.trim_window(cfg.retain, cfg, mem);
+        let need = self.win.len().saturating_add(fresh.len());
+        let grow = need.saturating_sub(self.win.capacity());
+        let avail = cfg.memcap.saturating_sub(mem.used());
+        if grow > avail {
+            // New bytes matter more than context: give up our own retained bytes first.
+            let short = grow - avail;
+            if short > self.win.len() {
                 p.events |= StreamEvents::MEMCAP_HIT;
                 return false;
             }
-            self.trim_window(self.win.len() - over, mem);
+            self.trim_window(self.win.len() - short, cfg, mem);
         }
-        self.win.extend_from_slice(fresh);
-        mem.take(fresh.len());
-        self.end += fresh.len() as u64;
+        self.append(fresh, mem);
         p.new.end = self.end;
         true
     }
@@ -383,13 +418,11 @@ impl HalfStream {
             if pend > self.end {
                 if p.new.is_empty() {
                     // First delivery of this call: make the window start over.
-                    self.trim_window(cfg.retain, mem);
+                    self.trim_window(cfg.retain, cfg, mem);
                 }
-                let rest = piece.slice(self.end..pend);
-                // Moved from the buffer to the window: given back by pop_reached above.
-                mem.take(rest.len());
-                self.win.extend_from_slice(rest);
-                self.end = pend;
+                // Moved from the buffer to the window: pop_reached gave the piece back, and
+                // the window grows by at most its bytes.
+                self.append(piece.slice(self.end..pend), mem);
                 p.new.end = self.end;
             }
         }

@@ -1,5 +1,5 @@
 //! [`StreamMem`]: one worker's reassembly memory account and counters. Every byte a
-//! half-stream holds (buffered out-of-order data and the retained window) is taken from it
+//! half-stream holds (buffered out-of-order data and its window's capacity) is taken from it
 //! and given back to it, so the worker's total stays under `StreamConfig::memcap`.
 
 use super::StreamEvents;
@@ -48,8 +48,8 @@ impl StreamMem {
     pub fn new() -> Self {
         StreamMem::default()
     }
-    /// Payload bytes currently held by the worker's half-streams (allocator overhead and
-    /// spare capacity of reused buffers are not counted).
+    /// Bytes currently held by the worker's half-streams: buffered payload plus the capacity
+    /// of their windows (allocator bookkeeping is not counted).
     pub fn used(&self) -> usize {
         self.used
     }

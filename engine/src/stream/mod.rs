@@ -40,7 +40,7 @@
 //!
 //! # Limits
 //! Per direction, at most `max_ooo_bytes` and `max_ooo_segments` of out-of-order data; per
-//! worker, at most `memcap` bytes held in total (buffered plus retained windows). A segment
+//! worker, at most `memcap` bytes held in total (buffered data plus window capacity). A segment
 //! that does not fit is not taken at all and the packet gets [`StreamEvents::LIMIT_HIT`] or
 //! [`StreamEvents::MEMCAP_HIT`]; inline, dropping that packet is the safe answer (the sender
 //! resends it later, so no byte reaches the receiver uninspected). Past `depth` bytes a

@@ -157,6 +157,8 @@ impl OooStore {
                 // earlier), so it takes p's head; only the last piece can reach past `end`.
                 if p.end() > end {
                     p.data.drain(..offset_in(p.start, end));
+                    // Accounting counts lengths: keep the allocation that size too.
+                    p.data.shrink_to_fit();
                     p.start = end;
                     tail = Some(p);
                 }
