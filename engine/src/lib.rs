@@ -51,11 +51,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod app;
 pub mod detect;
 pub mod flow;
 pub mod output;
 pub mod prefilter;
 pub mod replay;
+pub mod stream;
 pub mod verdict;
 pub mod vm;
 pub mod wire;

@@ -1,0 +1,4 @@
+//! Application-layer parsers that run on reassembled, in-order stream bytes and fill the
+//! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
+
+pub mod http;
