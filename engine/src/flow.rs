@@ -9,6 +9,7 @@
 //! first seen without a SYN counts as established at once — what a restarted live engine
 //! needs for the connections already open.
 
+use crate::stream::StreamMem;
 use crate::wire::{addr_key, tcp_flags, L4Hdr, Packet};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -72,7 +73,7 @@ pub enum TcpState {
 }
 
 /// State of one flow.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Flow {
     /// EVE `flow_id`.
     pub id: u64,
@@ -95,8 +96,8 @@ pub struct Flow {
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
     recent_alerts: Option<Box<[(u32, u32); 8]>>,
     recent_next: u8,
-    /// The app-layer protocol detected on the flow, by content.
-    pub app: Option<verdict_compiler::ir::AppProto>,
+    /// Reassembly and app-layer state of a TCP flow (boxed: most flows never get one).
+    pub session: Option<Box<crate::session::Session>>,
 }
 
 impl Flow {
@@ -133,7 +134,13 @@ impl Flow {
     }
     /// The app-layer protocol detected on this flow, if any.
     pub fn app_proto(&self) -> Option<verdict_compiler::ir::AppProto> {
-        self.app
+        self.session.as_ref().and_then(|s| s.app_proto())
+    }
+    /// Gives the session's stream memory back to the worker's account.
+    fn release(&mut self, mem: &mut StreamMem) {
+        if let Some(s) = &mut self.session {
+            s.release(mem);
+        }
     }
     /// Current TCP state (None for other protocols).
     pub fn tcp_state(&self) -> Option<TcpState> {
@@ -166,6 +173,10 @@ pub struct FlowTable {
     last_sweep: Duration,
     evicted: u64,
     created: u64,
+    /// The stream memory account of every session in the table.
+    stream_mem: StreamMem,
+    /// Key of the flow the last `update` returned.
+    last_key: Option<FlowKey>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -187,6 +198,8 @@ impl FlowTable {
             last_sweep: Duration::ZERO,
             evicted: 0,
             created: 0,
+            stream_mem: StreamMem::new(),
+            last_key: None,
         }
     }
 
@@ -221,13 +234,18 @@ impl FlowTable {
             self.cfg.established_timeout,
             self.cfg.closed_timeout,
         );
+        let mem = &mut self.stream_mem;
         self.map.retain(|_, f| {
             let t = match f.tcp {
                 Some(TcpState::Closed) => c,
                 _ if f.established() => e,
                 _ => n,
             };
-            now.saturating_sub(f.last_seen) <= t
+            let keep = now.saturating_sub(f.last_seen) <= t;
+            if !keep {
+                f.release(mem);
+            }
+            keep
         });
     }
 
@@ -242,8 +260,33 @@ impl FlowTable {
         let (_, cut, _) = seen.select_nth_unstable(k - 1);
         let cut = *cut;
         let before = self.map.len();
-        self.map.retain(|_, f| f.last_seen > cut);
+        let mem = &mut self.stream_mem;
+        self.map.retain(|_, f| {
+            let keep = f.last_seen > cut;
+            if !keep {
+                f.release(mem);
+            }
+            keep
+        });
         self.evicted += (before - self.map.len()) as u64;
+    }
+
+    /// The stream memory account (reassembly counters live in it).
+    pub fn stream_mem(&self) -> &StreamMem {
+        &self.stream_mem
+    }
+
+    /// Like [`FlowTable::update`], also lending the stream memory account for the flow's
+    /// session.
+    pub fn update_with_mem(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Duration,
+    ) -> (&mut Flow, PktFlow, &mut StreamMem) {
+        let (_, pf) = self.update(pkt, now);
+        let key = self.last_key.expect("update just set it");
+        let flow = self.map.get_mut(&key).expect("update just inserted it");
+        (flow, pf, &mut self.stream_mem)
     }
 
     /// Finds or creates the flow of `pkt` at packet time `now`, updates its state and returns
@@ -286,7 +329,9 @@ impl FlowTable {
                 || (syn_only && matches!(f.tcp, Some(TcpState::Closed | TcpState::Closing)))
         });
         if stale {
-            self.map.remove(&key);
+            if let Some(mut f) = self.map.remove(&key) {
+                f.release(&mut self.stream_mem);
+            }
         }
         if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
             self.make_room(now);
@@ -294,6 +339,7 @@ impl FlowTable {
         let (midstream, words) = (self.cfg.midstream, self.words);
         let next_id = &mut self.next_id;
         let created = &mut self.created;
+        self.last_key = Some(key);
         let flow = self.map.entry(key).or_insert_with(|| {
             *next_id += 1;
             *created += 1;
@@ -326,7 +372,7 @@ impl FlowTable {
                 payload_bytes: [0, 0],
                 recent_alerts: None,
                 recent_next: 0,
-                app: None,
+                session: None,
             }
         });
         let to_server = flow.client_is_lo == src_is_lo;

@@ -57,6 +57,7 @@ pub mod flow;
 pub mod output;
 pub mod prefilter;
 pub mod replay;
+pub mod session;
 pub mod stream;
 pub mod verdict;
 pub mod vm;

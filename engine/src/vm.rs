@@ -180,6 +180,10 @@ pub struct CompiledProgram {
     pub sets_bits: bool,
     /// Runs of payload ops per buffer, in rule order.
     pub segments: Vec<Segment>,
+    /// True if no payload op pins a position from the buffer start (absolute offset or
+    /// depth, startswith/endswith, absolute byte ops, bsize): such a program means the same
+    /// on any stream window, not only on one that starts at the stream's first byte.
+    pub stream_anywhere: bool,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -268,6 +272,7 @@ impl CompiledProgram {
             has_replace: false,
             sets_bits: false,
             segments: Vec::new(),
+            stream_anywhere: true,
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -375,6 +380,22 @@ impl CompiledProgram {
                 }),
             }
         }
+        cp.stream_anywhere = cp.payload.iter().all(|op| match op {
+            PayloadOp::Content { position, .. } => matches!(
+                position,
+                Position::Relative { .. }
+                    | Position::Absolute {
+                        offset: Operand::Lit(0),
+                        depth: None
+                    }
+            ),
+            PayloadOp::Pcre { .. } => true,
+            PayloadOp::ByteTest(b) => b.relative,
+            PayloadOp::ByteJump(b) => b.relative,
+            PayloadOp::ByteExtract(b) => b.relative,
+            PayloadOp::Isdataat(d) => d.relative,
+            PayloadOp::BufferSize(_) => false,
+        });
         cp.retry = (0..cp.payload.len())
             .map(|i| {
                 cp.payload.get(i + 1).is_some_and(|n| n.relative())

@@ -24,6 +24,7 @@
 //! across two segments is not matched (Snort/Suricata would match it in the reassembled
 //! stream with `flow:established` rules); rules see each segment's payload.
 
+mod app;
 pub mod threshold;
 pub mod tx;
 
@@ -94,7 +95,7 @@ pub enum BadPacketPolicy {
 }
 
 /// Engine settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DetectConfig {
     /// Flow table settings (midstream, size, timeouts).
     pub flow: FlowConfig,
@@ -114,6 +115,26 @@ pub struct DetectConfig {
     /// default) inspects everything. A bulk transfer past the depth then costs almost
     /// nothing — at the price that an attacker can hide content behind that many bytes.
     pub inspect_depth: Option<u64>,
+    /// Reassemble TCP streams and parse app layers on them (on by default).
+    pub streams: bool,
+    /// Reassembly and app-layer parser limits.
+    pub session: crate::session::SessionConfig,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            flow: FlowConfig::default(),
+            inline: false,
+            thresholds: ThresholdConfig::default(),
+            bad_packets: BadPacketPolicy::default(),
+            disabled: Vec::new(),
+            prefilter: crate::prefilter::Strategy::default(),
+            inspect_depth: None,
+            streams: true,
+            session: crate::session::SessionConfig::default(),
+        }
+    }
 }
 
 /// Per-rule static data the hot path needs besides the compiled tests.
@@ -142,6 +163,8 @@ pub struct Detector {
     tx: tx::TxIndex,
     /// Per program: the app protocol the flow must speak for it to run.
     app_of: Vec<Option<verdict_compiler::ir::AppProto>>,
+    /// Per program: its evaluation rank (flowbit setters first, then file order).
+    rank: Vec<u32>,
     flowbits: usize,
     cfg: DetectConfig,
 }
@@ -182,10 +205,14 @@ impl Detector {
                 }
             })
             .collect();
+        let rank = order.clone();
         let prefilter = Prefilter::build(&image.programs, order, cfg.prefilter, pats, |i| {
             !txi.is_tx(i)
         })
         .map_err(LoadError::Prefilter)?;
+        let mut cfg = cfg.clone();
+        cfg.session.http_enabled =
+            cfg.session.http_enabled || app_of_any_http(&image.programs, &compiled);
         let app_of = image
             .programs
             .iter()
@@ -216,8 +243,9 @@ impl Detector {
             prefilter,
             tx: txi,
             app_of,
+            rank,
             flowbits: image.flowbits.len(),
-            cfg: cfg.clone(),
+            cfg,
         })
     }
     /// Number of programs.
@@ -376,6 +404,19 @@ struct Matched {
     app: Option<u16>,
 }
 
+/// Which bytes a packet program's `Payload` segments read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    /// The packet's own payload.
+    Packet,
+    /// The reassembled stream window; `boundary` is where the data this packet completed
+    /// starts in it.
+    Window {
+        /// Offset of the new data in the window.
+        boundary: u32,
+    },
+}
+
 /// What one packet's inspection knows about it, for the rule checks.
 #[derive(Debug, Clone, Copy)]
 struct Ctx {
@@ -422,7 +463,8 @@ impl Scan {
         thresholds: &mut ThresholdState,
         counters: &Counters,
         payload: &[u8],
-        tx: Option<(&dyn crate::vm::BufferSource, Option<u16>)>,
+        tx: Option<&dyn crate::vm::BufferSource>,
+        stream: Stream,
     ) -> bool {
         let pi = p as usize;
         let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
@@ -442,9 +484,19 @@ impl Scan {
                 && prog.dst.contains(ip.src)
                 && (!ctx.has_ports
                     || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
-        let payload_ok = |vm: &mut VmState| match tx {
-            Some((src, _)) => cp.payload_ok_in(payload, src, vm),
-            None => cp.payload_ok(payload, vm),
+        let payload_ok = |vm: &mut VmState| {
+            let ok = match tx {
+                Some(src) => cp.payload_ok_in(payload, src, vm),
+                None => cp.payload_ok(payload, vm),
+            };
+            // A stream match must reach into the data this packet completed: one that lies
+            // wholly in older bytes was seen (and acted on) with an earlier packet.
+            ok && match stream {
+                Stream::Packet => true,
+                Stream::Window { boundary } => {
+                    vm.path.iter().map(|h| h.end).max().is_some_and(|e| e > boundary)
+                }
+            }
         };
         if !ok
             || !flow_ok(&prog.flow, ctx.pflow, ip.fragmented)
@@ -462,19 +514,34 @@ impl Scan {
         apply_effects(cp, flow);
         Counters::inc(&counters.rule_hits[pi]);
         let start = self.hits.len() as u32;
-        // Only hits in the packet payload are evidence offsets (and replace targets).
-        let in_payload = |op: u16| {
-            cp.segments.iter().any(|s| {
-                s.buffer == verdict_compiler::ir::Buffer::Payload
-                    && (s.start..s.end).contains(&usize::from(op))
-            })
+        // Only hits in the packet payload are evidence offsets (and replace targets): in a
+        // stream window the packet's bytes start at the boundary.
+        let base = match stream {
+            Stream::Packet => 0,
+            Stream::Window { boundary } => boundary,
         };
-        self.hits
-            .extend(self.vm.path.iter().filter(|h| in_payload(h.op)).copied());
+        let in_payload = |h: &crate::vm::Hit| {
+            h.start >= base
+                && cp.segments.iter().any(|s| {
+                    s.buffer == verdict_compiler::ir::Buffer::Payload
+                        && (s.start..s.end).contains(&usize::from(h.op))
+                })
+        };
+        self.hits.extend(
+            self.vm
+                .path
+                .iter()
+                .filter(|h| in_payload(h))
+                .map(|h| crate::vm::Hit {
+                    op: h.op,
+                    start: h.start - base,
+                    end: h.end - base,
+                }),
+        );
         self.matched.push(Matched {
             prog: p,
             hits: (start, self.hits.len() as u32),
-            app: tx.and_then(|(_, a)| a),
+            app: None,
         });
         true
     }
@@ -565,7 +632,7 @@ impl Worker {
                 });
             }
         };
-        let (flow, pflow) = self.flows.update(&parsed, now);
+        let (flow, pflow, mem) = self.flows.update_with_mem(&parsed, now);
         if det.cfg.inline {
             if let Some(sid) = flow.dropped {
                 return self.finish(Verdict::Drop(sid));
@@ -599,6 +666,29 @@ impl Worker {
             parsed.payload()
         };
         self.scan.clear();
+        // The session is taken out of the flow while detection runs: rules read its buffers
+        // and write the flow's bits at the same time.
+        let mut session = None;
+        let mut step = None;
+        if let (true, 6, false, crate::wire::L4Hdr::Tcp { seq, ack, flags, .. }) = (
+            det.cfg.streams,
+            ip.proto,
+            ip.fragmented,
+            parsed.l4(),
+        ) {
+            let mut s = flow.session.take().unwrap_or_default();
+            step = Some(s.step(
+                pflow.to_server,
+                *seq,
+                *ack,
+                *flags,
+                parsed.payload(),
+                &det.cfg.session,
+                mem,
+            ));
+            session = Some(s);
+        }
+        let app_proto = session.as_ref().and_then(|s| s.app_proto());
         let mut cands = std::mem::take(&mut self.scan.cands);
         cands.extend_from_slice(det.prefilter.candidates(
             Class::of_proto(ip.proto),
@@ -607,7 +697,6 @@ impl Worker {
             payload,
             &mut self.scan.pf,
         ));
-        let app_proto = flow.app_proto();
         for &p in &cands {
             let pi = p as usize;
             if det.tx.is_tx(pi) || det.app_of[pi].is_some_and(|need| app_proto != Some(need)) {
@@ -623,9 +712,42 @@ impl Worker {
                 &self.counters,
                 payload,
                 None,
+                Stream::Packet,
             );
         }
+        if let (Some(sess), Some(st)) = (&mut session, &step) {
+            if !over_depth {
+                self.scan.match_stream(
+                    &det,
+                    sess,
+                    st,
+                    &ctx,
+                    &parsed,
+                    flow,
+                    &mut self.thresholds,
+                    &self.counters,
+                    &mut cands,
+                );
+            }
+            self.scan.match_txs(
+                &det,
+                sess,
+                st,
+                &ctx,
+                &parsed,
+                flow,
+                &mut self.thresholds,
+                &self.counters,
+                &mut cands,
+            );
+            if !st.http.is_empty() {
+                app::log_files(sess, st, &ctx, meta, flow.id, &self.events, &self.counters);
+            }
+        }
         self.scan.cands = cands;
+        if let Some(s) = session {
+            flow.session = Some(s);
+        }
         if self.scan.matched.is_empty() {
             return self.finish(Verdict::Accept);
         }
@@ -791,6 +913,13 @@ impl Worker {
             _ => self.finish(Verdict::Accept),
         }
     }
+}
+
+fn app_of_any_http(programs: &[Program], compiled: &[CompiledProgram]) -> bool {
+    programs
+        .iter()
+        .zip(compiled)
+        .any(|(p, c)| tx::program_app(p, c) == Some(verdict_compiler::ir::AppProto::Http))
 }
 
 fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {

@@ -181,6 +181,11 @@ impl Update {
         self.items.is_empty()
     }
 
+    /// Appends one progress item (a body growth already reported is not repeated).
+    pub fn merge_one(&mut self, id: u64, p: Progress) {
+        self.push(id, p);
+    }
+
     /// Transaction ids that progressed, each once, in first-progress order.
     pub fn tx_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = Vec::new();

@@ -1,0 +1,243 @@
+//! The stream and app-layer passes of one packet's inspection, after the packet pass:
+//!
+//! - **Stream pass** ([`Scan::match_stream`]): packet programs (`tcp` rules on the payload)
+//!   that did not match the packet alone run over the reassembled window — the bytes this
+//!   packet completed plus up to `retain` earlier ones — so a content split across segments
+//!   (or delivered out of order) matches on the packet that completes it. Programs anchored
+//!   at absolute offsets run there only while the window still starts at the stream's first
+//!   byte, where their offsets mean what they say.
+//! - **Transaction pass** ([`Scan::match_txs`]): for each transaction the packet advanced,
+//!   the transaction programs whose side this direction is, from their per-buffer
+//!   prefilters; each alerts once per transaction.
+//! - **fileinfo** ([`log_files`]): a response body that completed is logged as a file.
+
+use super::tx::TxDetect;
+use super::{Counters, Ctx, Detector, Scan, Stream};
+use crate::app::http;
+use crate::detect::threshold::ThresholdState;
+use crate::flow::Flow;
+use crate::output::{Event, FileInfoEvent, HttpInfo, PacketInfo};
+use crate::prefilter::Class;
+use crate::session::{HttpBuffers, Session, Step};
+use crate::wire::Packet;
+use crossbeam_channel::Sender;
+use std::sync::Arc;
+
+impl Scan {
+    /// The stream pass (see the module docs).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn match_stream(
+        &mut self,
+        det: &Detector,
+        sess: &Session,
+        step: &Step,
+        ctx: &Ctx,
+        parsed: &Packet<'_>,
+        flow: &mut Flow,
+        thresholds: &mut ThresholdState,
+        counters: &Counters,
+        cands: &mut Vec<u32>,
+    ) {
+        let new = &step.progress.new;
+        if new.is_empty() {
+            return;
+        }
+        let half = sess.half(ctx.pflow.to_server);
+        let (win, ws) = (half.window(), half.window_start());
+        let Ok(boundary) = u32::try_from(new.start.saturating_sub(ws)) else {
+            return;
+        };
+        // Nothing to gain when the window is exactly this packet's payload: the packet pass
+        // saw the same bytes.
+        let plen = parsed.payload().len() as u64;
+        if boundary == 0 && new.end - new.start <= plen {
+            return;
+        }
+        cands.clear();
+        cands.extend_from_slice(det.prefilter.candidates(
+            Class::Tcp,
+            ctx.sport,
+            ctx.dport,
+            win,
+            &mut self.pf,
+        ));
+        let app_proto = sess.app_proto();
+        for &p in cands.iter() {
+            let pi = p as usize;
+            if det.tx.is_tx(pi)
+                || det.app_of[pi].is_some_and(|need| app_proto != Some(need))
+                || (ws > 0 && !det.compiled[pi].stream_anywhere)
+                || self.matched.iter().any(|m| m.prog == p)
+            {
+                continue;
+            }
+            self.consider(
+                det,
+                p,
+                ctx,
+                parsed,
+                flow,
+                thresholds,
+                counters,
+                win,
+                None,
+                Stream::Window { boundary },
+            );
+        }
+    }
+
+    /// The transaction pass (see the module docs).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn match_txs(
+        &mut self,
+        det: &Detector,
+        sess: &mut Session,
+        step: &Step,
+        ctx: &Ctx,
+        parsed: &Packet<'_>,
+        flow: &mut Flow,
+        thresholds: &mut ThresholdState,
+        counters: &Counters,
+        cands: &mut Vec<u32>,
+    ) {
+        if step.http.is_empty() || !det.tx.any() {
+            return;
+        }
+        let to_server = ctx.pflow.to_server;
+        let payload = parsed.payload();
+        for id in step.http.tx_ids() {
+            let Some((tx, txd)) = sess.tx_and_detect(id) else {
+                continue;
+            };
+            let src = HttpBuffers { tx, to_server };
+            txd.prefilter(&det.tx, &src, (ctx.sport, ctx.dport), &mut self.pf);
+            cands.clear();
+            cands.extend(
+                txd.sticky
+                    .iter()
+                    .chain(&det.tx.no_pattern)
+                    .copied()
+                    .filter(|p| {
+                        det.tx.side[*p as usize].runs_on(to_server) && !txd.fired.contains(p)
+                    }),
+            );
+            cands.sort_unstable_by_key(|p| det.rank[*p as usize]);
+            cands.dedup();
+            let mut info: Option<u16> = None;
+            for &p in cands.iter() {
+                let matched = self.consider(
+                    det,
+                    p,
+                    ctx,
+                    parsed,
+                    flow,
+                    thresholds,
+                    counters,
+                    payload,
+                    Some(&src),
+                    Stream::Packet,
+                );
+                if matched {
+                    txd.fired.push(p);
+                    let idx = *info.get_or_insert_with(|| {
+                        self.apps.push(Arc::new(http_info(tx)));
+                        u16::try_from(self.apps.len() - 1).unwrap_or(u16::MAX)
+                    });
+                    if let Some(m) = self.matched.last_mut() {
+                        m.app = Some(idx);
+                    }
+                }
+            }
+        }
+        sess.prune_txd();
+    }
+}
+
+/// What EVE shows of a transaction.
+pub fn http_info(tx: &http::Tx) -> HttpInfo {
+    let s = |b: Option<&[u8]>| b.map(|v| String::from_utf8_lossy(v).into_owned());
+    HttpInfo {
+        hostname: s(tx.hostname()),
+        url: s(tx.url()),
+        user_agent: s(tx.user_agent()),
+        content_type: s(tx.content_type()),
+        method: s(tx.method()),
+        protocol: s(tx.protocol()),
+        status: tx.status(),
+        length: tx.response_len(),
+    }
+}
+
+/// Writes a `fileinfo` record for every response body this packet completed.
+pub(super) fn log_files(
+    sess: &mut Session,
+    step: &Step,
+    ctx: &Ctx,
+    meta: &super::PacketMeta,
+    flow_id: u64,
+    events: &Sender<Event>,
+    counters: &Counters,
+) {
+    for (id, p) in step.http.iter() {
+        if p != http::Progress::ResponseComplete || sess.files_logged.contains(&id) {
+            continue;
+        }
+        let Some(tx) = sess.http().and_then(|c| c.tx(id)) else {
+            continue;
+        };
+        let Some(body) = tx.file_data(http::Dir::ToClient) else {
+            continue;
+        };
+        let filename = tx
+            .filename()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .unwrap_or_default();
+        let ev = FileInfoEvent {
+            pkt: Arc::new(PacketInfo {
+                ts: meta.ts,
+                flow_id: Some(flow_id),
+                pcap_cnt: meta.pcap_cnt,
+                in_iface: meta.in_iface.clone(),
+                src_ip: ctx.ip.src,
+                dest_ip: ctx.ip.dst,
+                src_port: ctx.sport,
+                dest_port: ctx.dport,
+                proto: ctx.ip.proto,
+                to_server: Some(ctx.pflow.to_server),
+                bytes: Vec::new(),
+                ip_fields: (ctx.ip.ttl, ctx.ip.tos, ctx.ip.id),
+            }),
+            http: Arc::new(http_info(tx)),
+            filename,
+            size: body.len() as u64,
+            state: if tx.body_truncated(http::Dir::ToClient) {
+                "TRUNCATED"
+            } else {
+                "CLOSED"
+            },
+            tx_id: id,
+        };
+        sess.files_logged.push(id);
+        if sess.files_logged.len() > 256 {
+            sess.files_logged.remove(0);
+        }
+        super::send(events, counters, Event::FileInfo(Box::new(ev)));
+    }
+}
+
+impl Session {
+    /// The transaction `id` and its detection state (created on first use).
+    pub fn tx_and_detect(&mut self, id: u64) -> Option<(&http::Tx, &mut TxDetect)> {
+        let tx = self.http()?.tx(id)?;
+        let _ = tx;
+        let pos = match self.txd.iter().position(|t| t.tx_id == id) {
+            Some(p) => p,
+            None => {
+                self.txd.push(TxDetect::new(id));
+                self.txd.len() - 1
+            }
+        };
+        let (app, txd) = self.split_detect();
+        Some((app?.tx(id)?, &mut txd[pos]))
+    }
+}

@@ -1,0 +1,369 @@
+//! A TCP flow's session: its two reassembled directions ([`crate::stream`]) and the app-layer
+//! parser fed with them ([`crate::app`]), chosen by content, not by port.
+//!
+//! [`Session::step`] takes one TCP packet of the flow and returns what it completed: the
+//! stream range in its direction (inspected with the packet, before its verdict) and the
+//! app-layer transactions that progressed. The detection side lives in `detect`; this module
+//! only moves bytes.
+//!
+//! Protocol detection: a direction's first bytes decide. A request line's method followed by
+//! a space (`GET `, `POST `, … and the WebDAV methods), or a response starting with `HTTP/`,
+//! make the flow HTTP whatever its ports (HTTP on 8080 is HTTP); anything else that is long
+//! enough to tell makes it unknown (TLS on 80 is not HTTP), and the flow is left to packet
+//! rules.
+
+use crate::app::http::{self, HttpConfig, HttpConn};
+use crate::stream::{HalfStream, Progress, SeqNumber, StreamConfig, StreamEvents, StreamMem};
+use crate::wire::tcp_flags;
+use verdict_compiler::ir::AppProto;
+
+/// HTTP request methods that start a request line (RFC 9110, WebDAV, and the ones libhtp
+/// knows), each followed by a space in the stream.
+const HTTP_METHODS: &[&[u8]] = &[
+    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"TRACE", b"PATCH",
+    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH",
+    b"CHECKOUT", b"CHECKIN", b"REPORT", b"MERGE", b"MKACTIVITY", b"VERSION-CONTROL",
+    b"BASELINE-CONTROL", b"MKWORKSPACE", b"UPDATE", b"LABEL", b"ACL", b"SUBSCRIBE",
+    b"UNSUBSCRIBE", b"NOTIFY", b"POLL", b"BMOVE", b"BDELETE", b"BPROPFIND", b"BPROPPATCH",
+];
+
+/// What content says about a direction's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detected {
+    /// Not enough bytes yet.
+    NeedMore,
+    /// The protocol.
+    Proto(AppProto),
+    /// No parser of ours speaks it.
+    Unknown,
+}
+
+/// Detects the app protocol from the first bytes one side sent.
+pub fn detect(first: &[u8], to_server: bool) -> Detected {
+    // Leading blank lines are tolerated by servers before a request line.
+    let data = {
+        let skip = first.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        &first[skip..]
+    };
+    if to_server {
+        let word_end = data.iter().position(|b| *b == b' ' || *b == b'\t');
+        match word_end {
+            Some(n) => {
+                let word = &data[..n];
+                if n > 0 && HTTP_METHODS.iter().any(|m| m.eq_ignore_ascii_case(word)) {
+                    return Detected::Proto(AppProto::Http);
+                }
+                Detected::Unknown
+            }
+            None if data.len() >= 20 => Detected::Unknown,
+            None if data.iter().any(|b| !b.is_ascii_alphabetic() && *b != b'-') => {
+                Detected::Unknown
+            }
+            None => Detected::NeedMore,
+        }
+    } else if data.len() >= 5 {
+        if data[..5].eq_ignore_ascii_case(b"HTTP/") {
+            Detected::Proto(AppProto::Http)
+        } else {
+            Detected::Unknown
+        }
+    } else if b"HTTP/"[..data.len()].eq_ignore_ascii_case(data) {
+        Detected::NeedMore
+    } else {
+        Detected::Unknown
+    }
+}
+
+/// Settings of sessions: reassembly limits, parser limits, and which parsers run.
+#[derive(Debug, Clone, Default)]
+pub struct SessionConfig {
+    /// Reassembly limits.
+    pub stream: StreamConfig,
+    /// HTTP parser limits.
+    pub http: HttpConfig,
+    /// Run the HTTP parser (off when no rule reads HTTP: detection alone costs nothing).
+    pub http_enabled: bool,
+}
+
+enum App {
+    Detecting,
+    Http(Box<HttpConn>),
+    Unknown,
+}
+
+/// One TCP flow's reassembly and app-layer state.
+pub struct Session {
+    /// [client → server, server → client].
+    halves: [HalfStream; 2],
+    app: App,
+    /// Per-transaction detection state (`detect::tx`).
+    pub txd: Vec<crate::detect::tx::TxDetect>,
+    /// Transactions whose fileinfo record was written.
+    pub files_logged: Vec<u64>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("app", &self.app_proto())
+            .field("txd", &self.txd.len())
+            .finish()
+    }
+}
+
+/// What one packet did to its session.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Stream bytes of the packet's direction it completed (offsets in that direction).
+    pub progress: Progress,
+    /// App-layer transactions that progressed in the packet's direction.
+    pub http: http::Update,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl Session {
+    /// A session with nothing seen.
+    pub fn new() -> Session {
+        Session {
+            halves: [HalfStream::new(), HalfStream::new()],
+            app: App::Detecting,
+            txd: Vec::new(),
+            files_logged: Vec::new(),
+        }
+    }
+
+    /// The detected app protocol.
+    pub fn app_proto(&self) -> Option<AppProto> {
+        match self.app {
+            App::Http(_) => Some(AppProto::Http),
+            _ => None,
+        }
+    }
+
+    /// The HTTP parser, when the flow is HTTP.
+    pub fn http(&self) -> Option<&HttpConn> {
+        match &self.app {
+            App::Http(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The HTTP parser and the per-transaction detection state, borrowed apart.
+    pub fn split_detect(
+        &mut self,
+    ) -> (Option<&HttpConn>, &mut Vec<crate::detect::tx::TxDetect>) {
+        let conn = match &self.app {
+            App::Http(c) => Some(&**c),
+            _ => None,
+        };
+        (conn, &mut self.txd)
+    }
+
+    /// Drops the detection state of transactions the parser no longer keeps.
+    pub fn prune_txd(&mut self) {
+        if let App::Http(c) = &self.app {
+            let oldest = c.txs().map(|t| t.id()).min();
+            self.txd.retain(|t| oldest.is_some_and(|o| t.tx_id >= o));
+        }
+    }
+
+    /// The reassembled half of one direction.
+    pub fn half(&self, to_server: bool) -> &HalfStream {
+        &self.halves[usize::from(!to_server)]
+    }
+
+    /// Gives the halves' memory back to the worker's account (flow end).
+    pub fn release(&mut self, mem: &mut StreamMem) {
+        for h in &mut self.halves {
+            h.release(mem);
+        }
+    }
+
+    /// One TCP packet of the flow, sent by the client when `to_server`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &mut self,
+        to_server: bool,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+        cfg: &SessionConfig,
+        mem: &mut StreamMem,
+    ) -> Step {
+        let me = usize::from(!to_server);
+        let syn = flags & tcp_flags::SYN != 0;
+        let fin = flags & tcp_flags::FIN != 0;
+        let rst = flags & tcp_flags::RST != 0;
+        let mut out = Step::default();
+        // The other side's acknowledgment may reveal bytes we never saw (capture loss,
+        // asymmetric routing): that half skips the gap, and its parser hears about it.
+        if flags & tcp_flags::ACK != 0 && !rst {
+            let other = 1 - me;
+            let before = self.halves[other].contiguous_end();
+            let p = self.halves[other].on_ack(SeqNumber(ack), &cfg.stream, mem);
+            if p.events.contains(StreamEvents::GAP) {
+                let lost = p.new.start.saturating_sub(before);
+                self.app_gap(other == 0, lost);
+                self.feed_app(other, &p, cfg);
+            }
+        }
+        let half = &mut self.halves[me];
+        let progress = if syn {
+            half.on_syn(SeqNumber(seq));
+            if payload.is_empty() && !fin {
+                Progress::default()
+            } else {
+                // Data on a SYN (TCP Fast Open) is stream data at isn + 1.
+                half.on_segment(
+                    SeqNumber(seq.wrapping_add(1)),
+                    payload,
+                    fin,
+                    false,
+                    &cfg.stream,
+                    mem,
+                )
+            }
+        } else if payload.is_empty() && !fin && !rst {
+            Progress::default()
+        } else {
+            half.on_segment(SeqNumber(seq), payload, fin, rst, &cfg.stream, mem)
+        };
+        if progress.events.contains(StreamEvents::GAP) {
+            self.app_gap(to_server, 0);
+        }
+        out.http = self.feed_app(me, &progress, cfg);
+        out.progress = progress;
+        out
+    }
+
+    fn app_gap(&mut self, to_server: bool, lost: u64) {
+        if let App::Http(c) = &mut self.app {
+            c.gap(dir(to_server), lost);
+        }
+    }
+
+    /// Feeds the newly contiguous bytes of half `me` to the app layer (detecting it first).
+    fn feed_app(&mut self, me: usize, p: &Progress, cfg: &SessionConfig) -> http::Update {
+        let to_server = me == 0;
+        let half = &self.halves[me];
+        let win = half.window();
+        let ws = half.window_start();
+        let mut update = http::Update::default();
+        if matches!(self.app, App::Detecting) && !p.new.is_empty() {
+            // Detection reads from the direction's start while the window still has it.
+            if ws == 0 {
+                match detect(win, to_server) {
+                    Detected::NeedMore => return update,
+                    Detected::Unknown => self.app = App::Unknown,
+                    Detected::Proto(AppProto::Http) if cfg.http_enabled => {
+                        let mut conn = Box::new(HttpConn::new(&cfg.http));
+                        // Everything before this packet's data was held back for detection.
+                        let upto = usize::try_from(p.new.start).unwrap_or(usize::MAX);
+                        if upto > 0 {
+                            conn.feed(dir(to_server), &win[..upto.min(win.len())]);
+                        }
+                        self.app = App::Http(conn);
+                    }
+                    Detected::Proto(_) => self.app = App::Unknown,
+                }
+            } else {
+                self.app = App::Unknown;
+            }
+        }
+        if let App::Http(conn) = &mut self.app {
+            let from = usize::try_from(p.new.start.saturating_sub(ws)).unwrap_or(usize::MAX);
+            if let Some(bytes) = win.get(from..) {
+                if !bytes.is_empty() {
+                    update = conn.feed(dir(to_server), bytes);
+                }
+            }
+            if p.events.contains(StreamEvents::FIN) || p.events.contains(StreamEvents::RST) {
+                let closed = conn.close(dir(to_server));
+                for (id, pr) in closed.iter() {
+                    update_push(&mut update, id, pr);
+                }
+            }
+        }
+        update
+    }
+}
+
+fn update_push(u: &mut http::Update, id: u64, p: http::Progress) {
+    u.merge_one(id, p);
+}
+
+fn dir(to_server: bool) -> http::Dir {
+    if to_server {
+        http::Dir::ToServer
+    } else {
+        http::Dir::ToClient
+    }
+}
+
+/// A transaction seen from one direction, as detection's [`crate::vm::BufferSource`].
+pub struct HttpBuffers<'a> {
+    /// The transaction.
+    pub tx: &'a http::Tx,
+    /// The direction of the packet being inspected: two-direction buffers read its side.
+    pub to_server: bool,
+}
+
+impl crate::vm::BufferSource for HttpBuffers<'_> {
+    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
+        use verdict_compiler::ir::Buffer;
+        match b {
+            Buffer::App(a) => self.tx.buffer_in(a, dir(self.to_server)),
+            Buffer::FileData => self.tx.file_data(dir(self.to_server)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_by_content_not_port() {
+        assert_eq!(detect(b"GET / HTTP/1.1\r\n", true), Detected::Proto(AppProto::Http));
+        assert_eq!(detect(b"\r\nPOST /x HTTP/1.0", true), Detected::Proto(AppProto::Http));
+        assert_eq!(detect(b"GE", true), Detected::NeedMore);
+        assert_eq!(detect(b"\x16\x03\x01\x02\x00", true), Detected::Unknown);
+        assert_eq!(detect(b"SSH-2.0-OpenSSH", true), Detected::Unknown);
+        assert_eq!(detect(b"HTTP/1.1 200 OK", false), Detected::Proto(AppProto::Http));
+        assert_eq!(detect(b"HTT", false), Detected::NeedMore);
+        assert_eq!(detect(b"220 smtp", false), Detected::Unknown);
+    }
+
+    fn cfg() -> SessionConfig {
+        SessionConfig {
+            http_enabled: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_request_split_over_segments_makes_one_transaction() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        s.step(true, 1000, 0, tcp_flags::SYN, b"", &cfg, &mut mem);
+        s.step(false, 5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b"", &cfg, &mut mem);
+        let a = s.step(true, 1001, 5001, tcp_flags::ACK, b"GE", &cfg, &mut mem);
+        assert!(a.http.is_empty() && s.app_proto().is_none());
+        let b = s.step(true, 1003, 5001, tcp_flags::ACK, b"T /evil HTTP/1.1\r\n", &cfg, &mut mem);
+        assert_eq!(s.app_proto(), Some(AppProto::Http));
+        assert!(!b.http.is_empty());
+        s.step(true, 1021, 5001, tcp_flags::ACK, b"Host: x\r\n\r\n", &cfg, &mut mem);
+        let tx = s.http().and_then(|c| c.tx(0)).expect("one transaction");
+        let uri = verdict_compiler::ir::AppBuffer::HttpUri;
+        assert_eq!(tx.buffer(uri), Some(&b"/evil"[..]));
+        s.release(&mut mem);
+        assert_eq!(mem.used(), 0);
+    }
+}
