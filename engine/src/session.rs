@@ -215,20 +215,11 @@ impl Session {
         }
         let half = &mut self.halves[me];
         let progress = if syn {
+            // Data on a SYN is inspected as a packet but is not stream data: without a TCP
+            // Fast Open cookie the receiver discards it and the sender resends it after the
+            // handshake, possibly with other bytes — the resent copy is what gets delivered.
             half.on_syn(SeqNumber(seq));
-            if payload.is_empty() && !fin {
-                Progress::default()
-            } else {
-                // Data on a SYN (TCP Fast Open) is stream data at isn + 1.
-                half.on_segment(
-                    SeqNumber(seq.wrapping_add(1)),
-                    payload,
-                    fin,
-                    false,
-                    &cfg.stream,
-                    mem,
-                )
-            }
+            Progress::default()
         } else if payload.is_empty() && !fin && !rst {
             Progress::default()
         } else {

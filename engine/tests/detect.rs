@@ -58,9 +58,9 @@ fn run(w: &mut Worker, rx: &Receiver<Event>, pkts: &[Vec<u8>]) -> (Vec<Verdict>,
 }
 
 #[test]
-fn content_in_one_segment_matches_but_split_across_two_does_not() {
-    // No stream reassembly yet: rules see each segment's payload, so "evil-command" split as
-    // "evil-" + "command" is not matched (Suricata would match it in the reassembled stream).
+fn content_split_across_two_segments_matches_on_the_completing_packet() {
+    // The stream pass sees "evil-" + "command" in the reassembled window, and the alert is
+    // on the packet that completes the match (the one an IPS must drop).
     let img = image(
         vec![prog(
             1,
@@ -82,7 +82,7 @@ fn content_in_one_segment_matches_but_split_across_two_does_not() {
         &rx,
         &session(40001, 80, &[b"GET /evil-", b"command HTTP/1.0\r\n"]),
     );
-    assert_eq!(a, vec![]);
+    assert_eq!(a, vec![(1, 6)], "packet 6 is the second data segment");
 }
 
 #[test]
@@ -380,14 +380,15 @@ fn retransmissions_do_not_duplicate_alerts_out_of_order_segments_match() {
     );
     let (mut w, rx) = worker(&img, false);
     let mut pkts = session(40000, 80, &[]);
-    // segment 2 arrives before segment 1, then segment 2 is retransmitted, then a
-    // "retransmission" of segment 2 with different bytes.
+    // segment 2 arrives before segment 1 (it is inspected when segment 1 fills the gap, on
+    // packet 5), then segment 2 is retransmitted (no new alert), then a "retransmission" of
+    // segment 2 with different bytes (inspected as a packet: the conflicting copy).
     pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an attack here"));
     pkts.push(tcp(CLI, SRV, 40000, 80, 101, PA, b"0123456789"));
     pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an attack here"));
     pkts.push(tcp(CLI, SRV, 40000, 80, 111, PA, b"an other here!"));
     let (_, a) = run(&mut w, &rx, &pkts);
-    assert_eq!(a, vec![(90, 4), (91, 7)]);
+    assert_eq!(a, vec![(90, 5), (91, 7)]);
 }
 
 #[test]

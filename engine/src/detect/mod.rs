@@ -31,6 +31,7 @@ pub mod tx;
 use crate::flow::{Flow, FlowConfig, FlowTable, PktFlow};
 use crate::output::{AlertEvent, DropEvent, Event, PacketInfo};
 use crate::prefilter::{Class, Prefilter, PrefilterStats, Scratch};
+use crate::stream::StreamEvents;
 use crate::verdict::Verdict;
 use crate::vm::{CompiledProgram, Effect, PayloadOp, VmState};
 use crate::wire::{addr_key, Packet, PacketMut};
@@ -689,6 +690,21 @@ impl Worker {
             session = Some(s);
         }
         let app_proto = session.as_ref().and_then(|s| s.app_proto());
+        // An out-of-order segment the stream buffered is inspected when the packet that
+        // fills the gap arrives (with everything it joins), not now as well: the receiver
+        // cannot deliver its bytes before then either.
+        // Likewise a plain retransmission carries bytes already inspected; one whose bytes
+        // differ from the kept copy is inspected as a packet, since some receiver may take it.
+        let already = step.as_ref().is_some_and(|st| {
+            let e = st.progress.events;
+            let buffered_ooo = e.contains(StreamEvents::OUT_OF_ORDER)
+                && !e.contains(StreamEvents::LIMIT_HIT)
+                && !e.contains(StreamEvents::MEMCAP_HIT);
+            let resent = e.contains(StreamEvents::RETRANSMISSION)
+                && !e.contains(StreamEvents::OVERLAP_CONFLICT);
+            buffered_ooo || resent
+        });
+        let payload = if already { &[][..] } else { payload };
         let mut cands = std::mem::take(&mut self.scan.cands);
         cands.extend_from_slice(det.prefilter.candidates(
             Class::of_proto(ip.proto),
