@@ -78,6 +78,9 @@ pub struct HttpConn {
     /// A non-status line before the status line, kept until the next line shows whether it
     /// was junk (skip) or the start of a headerless body.
     junk: Option<Vec<u8>>,
+    /// A response header line of one blank and LF: it ends the head unless an empty line
+    /// follows at once (libhtp), so it waits for the next byte.
+    ws_line: Option<Line>,
     /// Request bytes held during [`State::AwaitConnect`].
     held: Vec<u8>,
     counters: HttpCounters,
@@ -110,6 +113,7 @@ impl HttpConn {
             next_match: 0,
             after_complete: None,
             junk: None,
+            ws_line: None,
             held: Vec::new(),
             counters: HttpCounters::default(),
             events: EventSet::default(),
@@ -176,6 +180,7 @@ impl HttpConn {
                 side.tx = None;
                 if dir == Dir::ToClient {
                     self.junk = None;
+                    self.ws_line = None;
                     self.after_complete = None;
                     self.decoder = None;
                 }
@@ -299,6 +304,17 @@ impl HttpConn {
             self.field_issue(id, dir, i);
         }
         false
+    }
+
+    /// Ends a head with `line` as its terminator.
+    fn end_head_with(&mut self, dir: Dir, line: &Line) {
+        let max = self.cfg.max_header_bytes;
+        let side = match dir {
+            Dir::ToServer => &mut self.req,
+            Dir::ToClient => &mut self.resp,
+        };
+        let room = max.saturating_sub(side.head.raw.len());
+        side.head.raw.extend_from_slice(&line.raw[..line.raw.len().min(room)]);
     }
 
     fn take_head(&mut self, dir: Dir) -> (Vec<u8>, usize, Vec<(FieldIssue, ())>, super::headers::HeaderTable) {
@@ -543,10 +559,20 @@ impl HttpConn {
                     self.on_status_line(line, up);
                 }
                 State::Headers => {
+                    if let Some(ws) = self.ws_line.take() {
+                        if data[0] != b'\n' {
+                            self.end_head_with(Dir::ToClient, &ws);
+                            self.finish_response_head(up);
+                            continue;
+                        }
+                        self.head_line(Dir::ToClient, &ws);
+                    }
                     let Some(line) = self.resp.line.take(&mut data, LineEnds::LfOrBareCr, self.cfg.max_header_bytes) else {
                         return;
                     };
-                    if self.head_line(Dir::ToClient, &line) {
+                    if matches!(line.raw.as_slice(), [b' ' | b'\t', b'\n']) {
+                        self.ws_line = Some(line);
+                    } else if self.head_line(Dir::ToClient, &line) {
                         self.finish_response_head(up);
                     }
                 }
@@ -694,17 +720,6 @@ impl HttpConn {
         let minor = t.status.as_ref().and_then(|s| http_minor(&s.protocol));
         let connect = t.req_line.as_ref().is_some_and(ReqLine::is_connect);
         let head = t.req_line.as_ref().is_some_and(|l| l.line.method.eq_ignore_ascii_case(b"HEAD"));
-        // Interim responses (100, 102, 103): the real one follows for the same request.
-        if matches!(code, Some(100..=199)) && code != Some(101) {
-            let again = t.seen_100;
-            t.seen_100 = true;
-            t.status = None;
-            if again {
-                self.event(Some(id), HttpEvent::ContinueAlreadySeen);
-            }
-            self.resp.state = State::Line;
-            return;
-        }
         let status_line = t.status.as_ref().map(|s| s.line.clone()).unwrap_or_default();
         let raw_headers = raw.get(line_len..).unwrap_or_default().to_vec();
         let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
@@ -712,6 +727,17 @@ impl HttpConn {
         let ce = table.value("content-encoding").map(<[u8]>::to_vec);
         t.resp_head = Some(HeadBufs::new(&status_line, table, raw_headers, "set-cookie"));
         up.push(id, Progress::ResponseHeaders);
+        // Interim responses (100, 102, 103): the final one follows for the same request and
+        // replaces this head; until then (or if none comes) this head is what we have.
+        if matches!(code, Some(100..=199)) && code != Some(101) {
+            let again = t.seen_100;
+            t.seen_100 = true;
+            if again {
+                self.event(Some(id), HttpEvent::ContinueAlreadySeen);
+            }
+            self.resp.state = State::Line;
+            return;
+        }
 
         let tunnel = code == Some(101) || (connect && matches!(code, Some(200..=299)));
         if tunnel {
@@ -871,6 +897,12 @@ impl HttpConn {
     }
 
     fn close_resp(&mut self, up: &mut Update) {
+        if let Some(ws) = self.ws_line.take() {
+            if matches!(self.resp.state, State::Headers) {
+                self.end_head_with(Dir::ToClient, &ws);
+                self.finish_response_head(up);
+            }
+        }
         if let Some(line) = self.resp.line.take_rest() {
             match self.resp.state {
                 State::Line | State::Resync => self.on_status_line(line, up),

@@ -75,49 +75,51 @@ impl LineBuf {
     /// Consumes bytes from `input` until a line is complete and returns it, or returns
     /// `None` with all of `input` consumed when more data is needed.
     pub fn take(&mut self, input: &mut &[u8], ends: LineEnds, max: usize) -> Option<Line> {
-        if self.cr_pending {
-            let &first = input.first()?;
-            if first == b'\n' {
-                self.push_bounded(b"\n", max);
-                *input = &input[1..];
+        loop {
+            if self.cr_pending {
+                let &first = input.first()?;
+                self.cr_pending = false;
+                match first {
+                    b'\n' => {
+                        self.push_bounded(b"\n", max);
+                        *input = &input[1..];
+                        return Some(self.finish());
+                    }
+                    b'\r' => {} // a run of CRs: keep scanning
+                    _ => return Some(self.finish()),
+                }
             }
-            return Some(self.finish());
-        }
-        let pos = match ends {
-            LineEnds::Lf => memchr::memchr(b'\n', input),
-            LineEnds::LfOrBareCr => memchr::memchr2(b'\n', b'\r', input),
-        };
-        let Some(pos) = pos else {
-            self.push_bounded(input, max);
-            *input = &[];
-            return None;
-        };
-        if input[pos] == b'\n' || ends == LineEnds::Lf {
-            let (line, rest) = input.split_at(pos + 1);
+            let pos = match ends {
+                LineEnds::Lf => memchr::memchr(b'\n', input),
+                LineEnds::LfOrBareCr => memchr::memchr2(b'\n', b'\r', input),
+            };
+            let Some(pos) = pos else {
+                self.push_bounded(input, max);
+                *input = &[];
+                return None;
+            };
+            // A CR in a response: the next byte decides between CRLF, a run of CRs (part
+            // of the line, so `\r\r\n` is one empty line) and a bare CR.
+            let end = match (input[pos], ends, input.get(pos + 1)) {
+                (b'\n', _, _) | (_, LineEnds::Lf, _) => pos + 1,
+                (_, _, Some(b'\n')) => pos + 2,
+                (_, _, Some(b'\r')) => {
+                    self.push_bounded(&input[..=pos], max);
+                    *input = &input[pos + 1..];
+                    continue;
+                }
+                (_, _, Some(_)) => pos + 1,
+                (_, _, None) => {
+                    self.push_bounded(input, max);
+                    *input = &[];
+                    self.cr_pending = true;
+                    return None;
+                }
+            };
+            let (line, rest) = input.split_at(end);
             self.push_bounded(line, max);
             *input = rest;
             return Some(self.finish());
-        }
-        // A CR in a response: the next byte decides between CRLF and a bare CR.
-        match input.get(pos + 1) {
-            Some(b'\n') => {
-                let (line, rest) = input.split_at(pos + 2);
-                self.push_bounded(line, max);
-                *input = rest;
-                Some(self.finish())
-            }
-            Some(_) => {
-                let (line, rest) = input.split_at(pos + 1);
-                self.push_bounded(line, max);
-                *input = rest;
-                Some(self.finish())
-            }
-            None => {
-                self.push_bounded(input, max);
-                *input = &[];
-                self.cr_pending = true;
-                None
-            }
         }
     }
 
@@ -151,14 +153,14 @@ mod tests {
 
     #[test]
     fn bare_cr_ends_response_lines_only() {
-        let data = b"a\r\nb\rc\nd\r\r\ne";
+        let data = b"a\r\nb\rc\nd\r\r\ne\r\rf";
         let want: Vec<Vec<u8>> =
-            vec![b"a\r\n".to_vec(), b"b\r".to_vec(), b"c\n".to_vec(), b"d\r".to_vec(), b"\r\n".to_vec(), b"e".to_vec()];
+            vec![b"a\r\n".to_vec(), b"b\r".to_vec(), b"c\n".to_vec(), b"d\r\r\n".to_vec(), b"e\r\r".to_vec(), b"f".to_vec()];
         for step in 1..data.len() + 1 {
             assert_eq!(split_all(data, LineEnds::LfOrBareCr, step), want, "step {step}");
         }
         let req = split_all(data, LineEnds::Lf, 1);
-        assert_eq!(req, vec![b"a\r\n".to_vec(), b"b\rc\n".to_vec(), b"d\r\r\n".to_vec(), b"e".to_vec()]);
+        assert_eq!(req, vec![b"a\r\n".to_vec(), b"b\rc\n".to_vec(), b"d\r\r\n".to_vec(), b"e\r\rf".to_vec()]);
     }
 
     #[test]
