@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
-use super::headers::{content_encoding_layers, parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines};
+use super::headers::{HeaderTable, content_encoding_layers, parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines};
 use super::line::{Line, LineBuf, LineEnds};
 use super::start::{http_minor, parse_request_line, parse_status_line, resembles_status_line, strict_request, strict_response};
 use super::tx::{HeadBufs, ReqHead, ReqLine, Tx};
@@ -317,7 +317,9 @@ impl HttpConn {
         side.head.raw.extend_from_slice(&line.raw[..line.raw.len().min(room)]);
     }
 
-    fn take_head(&mut self, dir: Dir) -> (Vec<u8>, usize, Vec<(FieldIssue, ())>, super::headers::HeaderTable) {
+    /// Takes the collected head: raw bytes, start-line length, the first field issues of
+    /// the lenient reading, and that reading's table.
+    fn take_head(&mut self, dir: Dir) -> (Vec<u8>, usize, Vec<FieldIssue>, HeaderTable) {
         let side = match dir {
             Dir::ToServer => &mut self.req,
             Dir::ToClient => &mut self.resp,
@@ -325,8 +327,8 @@ impl HttpConn {
         let head = std::mem::take(&mut side.head);
         let mut issues = Vec::new();
         let table = head.fields.into_table(|i| {
-            if issues.len() < 4 {
-                issues.push((i, ()));
+            if !issues.contains(&i) {
+                issues.push(i);
             }
         });
         (head.raw, head.line_len, issues, table)
@@ -409,7 +411,7 @@ impl HttpConn {
             None => {
                 self.counters.lenient_parses += 1;
                 self.event(id, HttpEvent::LenientParse);
-                for (i, ()) in issues {
+                for i in issues {
                     self.field_issue(id, Dir::ToServer, i);
                 }
                 (lenient_table, None)
@@ -705,7 +707,7 @@ impl HttpConn {
             None => {
                 self.counters.lenient_parses += 1;
                 self.event(Some(id), HttpEvent::LenientParse);
-                for (i, ()) in issues {
+                for i in issues {
                     self.field_issue(Some(id), Dir::ToClient, i);
                 }
                 lenient_table

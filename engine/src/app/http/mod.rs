@@ -42,8 +42,16 @@
 //! chunked body whose size line is not hex is read to close instead; an invalid
 //! `Content-Length` in a response means "until close". HEAD, 1xx, 204 and 304 responses
 //! have no body; a successful CONNECT or a 101 turns the connection into a tunnel.
-//! Response bodies are decoded through up to `max_decompress_layers` gzip/deflate layers
-//! (see [`decode`](self) notes in [`HttpConfig`]).
+//! Response bodies are decoded through up to `max_decompress_layers` gzip/deflate layers;
+//! each layer sniffs gzip, zlib or raw deflate (so the declared order does not matter) and
+//! passes its input through unchanged when it is not compressed after all, as libhtp does.
+//! Request bodies are dechunked, not decompressed (Suricata's default).
+//!
+//! ## Memory
+//! Per connection: one partial line and one head (`max_header_bytes` each), per kept
+//! transaction its heads and the kept parts of both bodies, up to `max_txs` transactions,
+//! and for the body being decoded up to `max_decompress_layers` inflate states with 16 KiB
+//! of output scratch each. Nothing grows with the bytes a peer sends.
 
 mod chunked;
 mod conn;

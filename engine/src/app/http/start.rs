@@ -82,7 +82,7 @@ fn parse_status_code(s: &[u8]) -> Option<u16> {
         return None;
     }
     let n = s.iter().fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
-    (100..=999).contains(&n).then(|| n as u16)
+    u16::try_from(n).ok().filter(|c| (100..=999).contains(c))
 }
 
 /// Whether a line looks like a status line the way browsers decide it (libhtp's
