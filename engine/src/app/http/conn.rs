@@ -6,9 +6,15 @@ use std::collections::VecDeque;
 use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
-use super::headers::{HeaderTable, content_encoding_layers, parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines};
+use super::headers::{
+    content_encoding_layers, is_token, parse_content_length, te_is_chunked, te_is_plain_chunked,
+    FieldIssue, FieldLines, HeaderTable,
+};
 use super::line::{Line, LineBuf, LineEnds};
-use super::start::{http_minor, parse_request_line, parse_status_line, resembles_status_line, strict_request, strict_response};
+use super::start::{
+    http_minor, parse_request_line, parse_status_line, resembles_status_line, strict_request,
+    strict_response,
+};
 use super::tx::{HeadBufs, ReqHead, ReqLine, Tx};
 use super::{Dir, HttpConfig, HttpCounters, Progress, Update};
 
@@ -57,7 +63,12 @@ struct Side {
 
 impl Side {
     fn new() -> Self {
-        Side { state: State::Line, line: LineBuf::default(), tx: None, head: HeadAcc::default() }
+        Side {
+            state: State::Line,
+            line: LineBuf::default(),
+            tx: None,
+            head: HeadAcc::default(),
+        }
     }
 }
 
@@ -88,7 +99,9 @@ pub struct HttpConn {
 }
 
 fn is_blank(content: &[u8]) -> bool {
-    content.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0))
+    content
+        .iter()
+        .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0))
 }
 
 /// Whether a line has the `METHOD target HTTP/x` shape (used only to resync after a gap).
@@ -97,7 +110,10 @@ fn looks_like_request_line(content: &[u8]) -> bool {
     !rl.leading_ws
         && !rl.method.is_empty()
         && rl.method.iter().all(u8::is_ascii_uppercase)
-        && rl.protocol.as_deref().is_some_and(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
+        && rl
+            .protocol
+            .as_deref()
+            .is_some_and(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
 }
 
 impl HttpConn {
@@ -128,7 +144,8 @@ impl HttpConn {
 
     fn tx_mut(&mut self, id: u64) -> Option<&mut Tx> {
         let front = self.txs.front()?.id;
-        self.txs.get_mut(usize::try_from(id.checked_sub(front)?).ok()?)
+        self.txs
+            .get_mut(usize::try_from(id.checked_sub(front)?).ok()?)
     }
 
     /// Kept transactions, oldest first.
@@ -243,7 +260,11 @@ impl HttpConn {
         let id = self.next_id;
         self.next_id += 1;
         self.counters.txs += 1;
-        self.txs.push_back(Tx::new(id, self.cfg.request_body_limit, self.cfg.response_body_limit));
+        self.txs.push_back(Tx::new(
+            id,
+            self.cfg.request_body_limit,
+            self.cfg.response_body_limit,
+        ));
         id
     }
 
@@ -255,7 +276,14 @@ impl HttpConn {
             };
             if !*done {
                 *done = true;
-                up.push(id, if dir == Dir::ToServer { Progress::RequestComplete } else { Progress::ResponseComplete });
+                up.push(
+                    id,
+                    if dir == Dir::ToServer {
+                        Progress::RequestComplete
+                    } else {
+                        Progress::ResponseComplete
+                    },
+                );
             }
         }
     }
@@ -289,7 +317,9 @@ impl HttpConn {
         let id = side.tx;
         let room = max.saturating_sub(side.head.raw.len());
         let overflow = line.overflow || line.raw.len() > room;
-        side.head.raw.extend_from_slice(&line.raw[..line.raw.len().min(room)]);
+        side.head
+            .raw
+            .extend_from_slice(&line.raw[..line.raw.len().min(room)]);
         let content = line.content();
         if content.is_empty() {
             return true;
@@ -314,7 +344,9 @@ impl HttpConn {
             Dir::ToClient => &mut self.resp,
         };
         let room = max.saturating_sub(side.head.raw.len());
-        side.head.raw.extend_from_slice(&line.raw[..line.raw.len().min(room)]);
+        side.head
+            .raw
+            .extend_from_slice(&line.raw[..line.raw.len().min(room)]);
     }
 
     /// Takes the collected head: raw bytes, start-line length, the first field issues of
@@ -346,11 +378,23 @@ impl HttpConn {
                     return;
                 }
                 State::Line | State::Resync => {
-                    let Some(line) = self.req.line.take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes) else { return };
+                    let Some(line) =
+                        self.req
+                            .line
+                            .take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes)
+                    else {
+                        return;
+                    };
                     self.on_request_line(line, up);
                 }
                 State::Headers => {
-                    let Some(line) = self.req.line.take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes) else { return };
+                    let Some(line) =
+                        self.req
+                            .line
+                            .take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes)
+                    else {
+                        return;
+                    };
                     if self.head_line(Dir::ToServer, &line) {
                         self.finish_request_head(up);
                     }
@@ -380,6 +424,9 @@ impl HttpConn {
         if rl.leading_ws {
             self.event(Some(id), HttpEvent::RequestLineLeadingWhitespace);
         }
+        if rl.uri.is_empty() || !rl.method.iter().all(|&b| is_token(b)) {
+            self.event(Some(id), HttpEvent::RequestLineInvalid);
+        }
         let simple = rl.protocol.is_none();
         let rl = ReqLine::new(rl);
         if let Some(t) = self.tx_mut(id) {
@@ -392,14 +439,21 @@ impl HttpConn {
             // HTTP/0.9: no headers, no body; the response is a bare body.
             self.event(Some(id), HttpEvent::RequestLineMissingProtocol);
             if let Some(t) = self.tx_mut(id) {
-                t.req_head = Some(ReqHead::new(&rl, HeadBufs::new(&rl.line.line, Default::default(), Vec::new(), "cookie")));
+                t.req_head = Some(ReqHead::new(
+                    &rl,
+                    HeadBufs::new(&rl.line.line, Default::default(), Vec::new(), "cookie"),
+                ));
             }
             up.push(id, Progress::RequestHeaders);
             self.complete(id, Dir::ToServer, up);
             self.req.tx = None;
             return;
         }
-        self.req.head = HeadAcc { line_len: line.raw.len(), raw: line.raw, ..Default::default() };
+        self.req.head = HeadAcc {
+            line_len: line.raw.len(),
+            raw: line.raw,
+            ..Default::default()
+        };
         self.req.state = State::Headers;
     }
 
@@ -419,7 +473,9 @@ impl HttpConn {
         };
         let mut framing = None;
         let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
-        let cl = table.get("content-length").map(|h| (h.value.clone(), h.count));
+        let cl = table
+            .get("content-length")
+            .map(|h| (h.value.clone(), h.count));
         let mut evs = Vec::new();
         if let Some(te) = &te {
             if te_is_chunked(te) {
@@ -478,7 +534,11 @@ impl HttpConn {
     fn end_request(&mut self, id: u64, connect: bool, up: &mut Update) {
         self.complete(id, Dir::ToServer, up);
         self.req.tx = None;
-        self.req.state = if connect { State::AwaitConnect } else { State::Line };
+        self.req.state = if connect {
+            State::AwaitConnect
+        } else {
+            State::Line
+        };
     }
 
     fn request_body(&mut self, data: &mut &[u8], up: &mut Update) {
@@ -486,14 +546,24 @@ impl HttpConn {
             self.req.state = State::Line;
             return;
         };
-        let State::Body(framing) = &mut self.req.state else { return };
+        let State::Body(framing) = &mut self.req.state else {
+            return;
+        };
         let mut grew = false;
         let txs = &mut self.txs;
+        let limit_hits = &mut self.counters.body_limit_hits;
         let front = txs.front().map_or(0, |t| t.id);
         let mut sink = |d: &[u8]| {
-            if let Some(t) = usize::try_from(id.wrapping_sub(front)).ok().and_then(|i| txs.get_mut(i)) {
+            if let Some(t) = usize::try_from(id.wrapping_sub(front))
+                .ok()
+                .and_then(|i| txs.get_mut(i))
+            {
                 grew |= !d.is_empty() && t.req_body.data.len() < t.req_body.limit;
                 t.req_body.push(d);
+                if t.req_body.is_truncated() && !t.req_body.limit_counted {
+                    t.req_body.limit_counted = true;
+                    *limit_hits += 1;
+                }
             }
         };
         let done = match framing {
@@ -555,7 +625,11 @@ impl HttpConn {
                     if self.start_simple_response(up) {
                         continue;
                     }
-                    let Some(line) = self.resp.line.take(&mut data, LineEnds::LfOrBareCr, self.cfg.max_header_bytes) else {
+                    let Some(line) = self.resp.line.take(
+                        &mut data,
+                        LineEnds::LfOrBareCr,
+                        self.cfg.max_header_bytes,
+                    ) else {
                         return;
                     };
                     self.on_status_line(line, up);
@@ -569,7 +643,11 @@ impl HttpConn {
                         }
                         self.head_line(Dir::ToClient, &ws);
                     }
-                    let Some(line) = self.resp.line.take(&mut data, LineEnds::LfOrBareCr, self.cfg.max_header_bytes) else {
+                    let Some(line) = self.resp.line.take(
+                        &mut data,
+                        LineEnds::LfOrBareCr,
+                        self.cfg.max_header_bytes,
+                    ) else {
                         return;
                     };
                     if matches!(line.raw.as_slice(), [b' ' | b'\t', b'\n']) {
@@ -592,7 +670,11 @@ impl HttpConn {
             self.next_match
         } else {
             // Evicted or never requested.
-            let first_kept = self.txs.front().map(|t| t.id).filter(|&f| f > self.next_match && f < self.next_id);
+            let first_kept = self
+                .txs
+                .front()
+                .map(|t| t.id)
+                .filter(|&f| f > self.next_match && f < self.next_id);
             match first_kept {
                 Some(f) => f,
                 None => {
@@ -612,7 +694,11 @@ impl HttpConn {
 
     /// An HTTP/0.9 request gets a bare body until close.
     fn start_simple_response(&mut self, up: &mut Update) -> bool {
-        if self.resp.tx.is_some() || self.junk.is_some() || !self.resp.line.is_empty() || !matches!(self.resp.state, State::Line) {
+        if self.resp.tx.is_some()
+            || self.junk.is_some()
+            || !self.resp.line.is_empty()
+            || !matches!(self.resp.state, State::Line)
+        {
             return false;
         }
         if !self.tx(self.next_match).is_some_and(|t| t.simple) {
@@ -675,7 +761,11 @@ impl HttpConn {
             t.resp_head = None;
         }
         up.push(id, Progress::ResponseLine);
-        self.resp.head = HeadAcc { line_len: line.raw.len(), raw: line.raw, ..Default::default() };
+        self.resp.head = HeadAcc {
+            line_len: line.raw.len(),
+            raw: line.raw,
+            ..Default::default()
+        };
         self.resp.state = State::Headers;
     }
 
@@ -721,13 +811,27 @@ impl HttpConn {
         let code = t.status.as_ref().and_then(|s| s.code);
         let minor = t.status.as_ref().and_then(|s| http_minor(&s.protocol));
         let connect = t.req_line.as_ref().is_some_and(ReqLine::is_connect);
-        let head = t.req_line.as_ref().is_some_and(|l| l.line.method.eq_ignore_ascii_case(b"HEAD"));
-        let status_line = t.status.as_ref().map(|s| s.line.clone()).unwrap_or_default();
+        let head = t
+            .req_line
+            .as_ref()
+            .is_some_and(|l| l.line.method.eq_ignore_ascii_case(b"HEAD"));
+        let status_line = t
+            .status
+            .as_ref()
+            .map(|s| s.line.clone())
+            .unwrap_or_default();
         let raw_headers = raw.get(line_len..).unwrap_or_default().to_vec();
         let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
-        let cl = table.get("content-length").map(|h| (h.value.clone(), h.count));
+        let cl = table
+            .get("content-length")
+            .map(|h| (h.value.clone(), h.count));
         let ce = table.value("content-encoding").map(<[u8]>::to_vec);
-        t.resp_head = Some(HeadBufs::new(&status_line, table, raw_headers, "set-cookie"));
+        t.resp_head = Some(HeadBufs::new(
+            &status_line,
+            table,
+            raw_headers,
+            "set-cookie",
+        ));
         up.push(id, Progress::ResponseHeaders);
         // Interim responses (100, 102, 103): the final one follows for the same request and
         // replaces this head; until then (or if none comes) this head is what we have.
@@ -829,7 +933,12 @@ impl HttpConn {
             return;
         }
         let front = self.txs.front().map_or(0, |t| t.id);
-        let Some(t) = usize::try_from(id.wrapping_sub(front)).ok().and_then(|i| self.txs.get_mut(i)) else { return };
+        let Some(t) = usize::try_from(id.wrapping_sub(front))
+            .ok()
+            .and_then(|i| self.txs.get_mut(i))
+        else {
+            return;
+        };
         t.resp_len = t.resp_len.saturating_add(data.len() as u64);
         let before = t.resp_body.data.len();
         let issue_before = self.decoder.as_ref().and_then(ContentDecoder::issue);
@@ -840,6 +949,10 @@ impl HttpConn {
             }
         }
         let grew = t.resp_body.data.len() > before;
+        if t.resp_body.is_truncated() && !t.resp_body.limit_counted {
+            t.resp_body.limit_counted = true;
+            self.counters.body_limit_hits += 1;
+        }
         let issue = self.decoder.as_ref().and_then(ContentDecoder::issue);
         if issue != issue_before {
             match issue {
@@ -864,7 +977,9 @@ impl HttpConn {
             self.resp.state = State::Line;
             return;
         };
-        let State::Body(framing) = &mut self.resp.state else { return };
+        let State::Body(framing) = &mut self.resp.state else {
+            return;
+        };
         match framing {
             Framing::Close => {
                 let d = std::mem::take(data);
@@ -910,7 +1025,13 @@ impl HttpConn {
                 State::Line | State::Resync => self.on_status_line(line, up),
                 State::Headers => {
                     if !self.head_line(Dir::ToClient, &line) {
-                        self.head_line(Dir::ToClient, &Line { raw: Vec::new(), overflow: false });
+                        self.head_line(
+                            Dir::ToClient,
+                            &Line {
+                                raw: Vec::new(),
+                                overflow: false,
+                            },
+                        );
                     }
                     self.finish_response_head(up);
                 }

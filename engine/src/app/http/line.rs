@@ -67,7 +67,10 @@ impl LineBuf {
 
     fn finish(&mut self) -> Line {
         self.cr_pending = false;
-        let line = Line { raw: std::mem::take(&mut self.buf), overflow: self.overflow };
+        let line = Line {
+            raw: std::mem::take(&mut self.buf),
+            overflow: self.overflow,
+        };
         self.overflow = false;
         line
     }
@@ -154,13 +157,31 @@ mod tests {
     #[test]
     fn bare_cr_ends_response_lines_only() {
         let data = b"a\r\nb\rc\nd\r\r\ne\r\rf";
-        let want: Vec<Vec<u8>> =
-            vec![b"a\r\n".to_vec(), b"b\r".to_vec(), b"c\n".to_vec(), b"d\r\r\n".to_vec(), b"e\r\r".to_vec(), b"f".to_vec()];
+        let want: Vec<Vec<u8>> = vec![
+            b"a\r\n".to_vec(),
+            b"b\r".to_vec(),
+            b"c\n".to_vec(),
+            b"d\r\r\n".to_vec(),
+            b"e\r\r".to_vec(),
+            b"f".to_vec(),
+        ];
         for step in 1..data.len() + 1 {
-            assert_eq!(split_all(data, LineEnds::LfOrBareCr, step), want, "step {step}");
+            assert_eq!(
+                split_all(data, LineEnds::LfOrBareCr, step),
+                want,
+                "step {step}"
+            );
         }
         let req = split_all(data, LineEnds::Lf, 1);
-        assert_eq!(req, vec![b"a\r\n".to_vec(), b"b\rc\n".to_vec(), b"d\r\r\n".to_vec(), b"e\r\rf".to_vec()]);
+        assert_eq!(
+            req,
+            vec![
+                b"a\r\n".to_vec(),
+                b"b\rc\n".to_vec(),
+                b"d\r\r\n".to_vec(),
+                b"e\r\rf".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -170,6 +191,9 @@ mod tests {
         let l = lb.take(&mut input, LineEnds::Lf, 4).unwrap();
         assert_eq!((l.raw.as_slice(), l.overflow), (&b"0123"[..], true));
         let l = lb.take(&mut input, LineEnds::Lf, 4).unwrap();
-        assert_eq!((l.raw.as_slice(), l.overflow, l.content()), (&b"ok\n"[..], false, &b"ok"[..]));
+        assert_eq!(
+            (l.raw.as_slice(), l.overflow, l.content()),
+            (&b"ok\n"[..], false, &b"ok"[..])
+        );
     }
 }

@@ -173,7 +173,9 @@ pub struct Update {
 impl Update {
     fn push(&mut self, id: u64, p: Progress) {
         // Body growth is reported once per call and transaction.
-        if matches!(p, Progress::RequestBody | Progress::ResponseBody) && self.items.contains(&(id, p)) {
+        if matches!(p, Progress::RequestBody | Progress::ResponseBody)
+            && self.items.contains(&(id, p))
+        {
             return;
         }
         self.items.push((id, p));
@@ -214,6 +216,8 @@ pub struct HttpCounters {
     pub decompression_failures: u64,
     /// Lines or heads cut at `max_header_bytes`.
     pub header_limit_hits: u64,
+    /// Bodies longer than their kept limit (the rest is counted, not kept).
+    pub body_limit_hits: u64,
     /// Heads parsed with the lenient parser.
     pub lenient_parses: u64,
     /// Gaps reported.

@@ -37,7 +37,11 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 }
 
 fn response_with(headers: &str, body: &[u8]) -> Vec<u8> {
-    let mut r = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     r.extend_from_slice(body);
     r
 }
@@ -54,14 +58,22 @@ Connection: keep-alive\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTrue-
     let progress: Vec<Progress> = up.iter().map(|(_, p)| p).collect();
     assert_eq!(
         progress,
-        [Progress::RequestLine, Progress::RequestHeaders, Progress::RequestBody, Progress::RequestComplete]
+        [
+            Progress::RequestLine,
+            Progress::RequestHeaders,
+            Progress::RequestBody,
+            Progress::RequestComplete
+        ]
     );
     let tx = c.tx(0).unwrap();
     let b = |x| tx.buffer(x);
     assert_eq!(b(A::HttpUri), Some(&b"/a/cA?x=1"[..]));
     assert_eq!(b(A::HttpRawUri), Some(&b"/a/./b/../c%41?x=1"[..]));
     assert_eq!(b(A::HttpMethod), Some(&b"GET"[..]));
-    assert_eq!(b(A::HttpRequestLine), Some(&b"GET /a/./b/../c%41?x=1 HTTP/1.1"[..]));
+    assert_eq!(
+        b(A::HttpRequestLine),
+        Some(&b"GET /a/./b/../c%41?x=1 HTTP/1.1"[..])
+    );
     assert_eq!(b(A::HttpProtocol), Some(&b"HTTP/1.1"[..]));
     assert_eq!(b(A::HttpHost), Some(&b"www.example.com"[..]));
     assert_eq!(b(A::HttpRawHost), Some(&b"WWW.Example.COM:8080"[..]));
@@ -81,10 +93,18 @@ Connection: keep-alive\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTrue-
     let header = b"Host: WWW.Example.COM:8080\r\nUser-Agent: UA/1.0\r\nAccept: */*\r\nAccept-Encoding: gzip\r\n\
 Accept-Language: en\r\nReferer: http://r/\r\nConnection: keep-alive\r\nContent-Type: text/plain\r\n\
 Content-Length: 4\r\nTrue-Client-IP: 192.0.2.9\r\n";
-    assert_eq!(b(A::HttpHeader), Some(&header[..]), "cookie excluded, CRLF after each field");
+    assert_eq!(
+        b(A::HttpHeader),
+        Some(&header[..]),
+        "cookie excluded, CRLF after each field"
+    );
     let head_end = req.len() - 4;
     let first = req.iter().position(|&x| x == b'\n').unwrap() + 1;
-    assert_eq!(b(A::HttpRawHeader), Some(&req[first..head_end]), "raw lines, final empty line included");
+    assert_eq!(
+        b(A::HttpRawHeader),
+        Some(&req[first..head_end]),
+        "raw lines, final empty line included"
+    );
     assert_eq!(
         b(A::HttpHeaderNames),
         Some(
@@ -113,7 +133,11 @@ Content-Type: text/html\r\nContent-Length: 3\r\n\r\nabc";
     let up = c.feed(Dir::ToClient, &resp[..30]);
     assert_eq!(up.iter().collect::<Vec<_>>(), [(0, Progress::ResponseLine)]);
     assert_eq!(c.tx(0).unwrap().buffer(A::HttpStatCode), Some(&b"404"[..]));
-    assert_eq!(c.tx(0).unwrap().buffer_in(A::HttpHeader, Dir::ToClient), None, "not before the head completes");
+    assert_eq!(
+        c.tx(0).unwrap().buffer_in(A::HttpHeader, Dir::ToClient),
+        None,
+        "not before the head completes"
+    );
     c.feed(Dir::ToClient, &resp[30..]);
     let tx = c.tx(0).unwrap();
     let r = |x| tx.buffer_in(x, Dir::ToClient);
@@ -128,18 +152,27 @@ Content-Type: text/html\r\nContent-Length: 3\r\n\r\nabc";
     assert_eq!(r(A::HttpContentLen), Some(&b"3"[..]));
     assert_eq!(
         r(A::HttpHeader),
-        Some(&b"Server: nginx\r\nLocation: /x\r\nContent-Type: text/html\r\nContent-Length: 3\r\n"[..])
+        Some(
+            &b"Server: nginx\r\nLocation: /x\r\nContent-Type: text/html\r\nContent-Length: 3\r\n"[..]
+        )
     );
     assert_eq!(
         r(A::HttpHeaderNames),
-        Some(&b"\r\nServer\r\nLocation\r\nSet-Cookie\r\nContent-Type\r\nContent-Length\r\n\r\n"[..])
+        Some(
+            &b"\r\nServer\r\nLocation\r\nSet-Cookie\r\nContent-Type\r\nContent-Length\r\n\r\n"[..]
+        )
     );
-    assert!(r(A::HttpStart).unwrap().starts_with(b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\n"));
+    assert!(r(A::HttpStart)
+        .unwrap()
+        .starts_with(b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\n"));
     assert_eq!(r(A::HttpServerBody), Some(&b"abc"[..]));
     assert_eq!(tx.file_data(Dir::ToClient), Some(&b"abc"[..]));
     // The request side of two-direction buffers is still the request's.
     assert_eq!(tx.buffer(A::HttpHeader), Some(&b"Host: h\r\n"[..]));
-    assert_eq!((tx.status(), tx.response_len(), tx.content_type()), (Some(404), 3, Some(&b"text/html"[..])));
+    assert_eq!(
+        (tx.status(), tx.response_len(), tx.content_type()),
+        (Some(404), 3, Some(&b"text/html"[..]))
+    );
     assert_eq!(tx.filename(), Some(&b"/"[..]));
     assert!(tx.request_complete() && tx.response_complete());
 }
@@ -151,12 +184,25 @@ fn pipelined_requests_match_responses_in_order() {
     assert_eq!(up.tx_ids(), [0, 1, 2]);
     let mut resp = response_with("", b"one");
     resp.extend_from_slice(&response_with("", b"two"));
-    resp.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nthree\r\n0\r\n\r\n");
+    resp.extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nthree\r\n0\r\n\r\n",
+    );
     c.feed(Dir::ToClient, &resp);
-    let bodies: Vec<_> = c.txs().map(|t| t.buffer(A::HttpServerBody).unwrap().to_vec()).collect();
-    assert_eq!(bodies, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
-    assert_eq!(c.tx(1).unwrap().buffer(A::HttpClientBody), Some(&b"abc"[..]));
-    assert!(c.txs().all(|t| t.request_complete() && t.response_complete()));
+    let bodies: Vec<_> = c
+        .txs()
+        .map(|t| t.buffer(A::HttpServerBody).unwrap().to_vec())
+        .collect();
+    assert_eq!(
+        bodies,
+        [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
+    assert_eq!(
+        c.tx(1).unwrap().buffer(A::HttpClientBody),
+        Some(&b"abc"[..])
+    );
+    assert!(c
+        .txs()
+        .all(|t| t.request_complete() && t.response_complete()));
 }
 
 #[test]
@@ -174,10 +220,16 @@ fn chunked_bodies_with_extensions_and_trailers() {
 
 #[test]
 fn bad_chunk_size_reads_the_body_to_close() {
-    let mut c = exchange(GET, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot chunked at all");
+    let mut c = exchange(
+        GET,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot chunked at all",
+    );
     c.close(Dir::ToClient);
     let tx = c.tx(0).unwrap();
-    assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"not chunked at all"[..]));
+    assert_eq!(
+        tx.buffer(A::HttpServerBody),
+        Some(&b"not chunked at all"[..])
+    );
     assert!(tx.events().contains(HttpEvent::InvalidResponseChunkLen));
 }
 
@@ -194,7 +246,10 @@ fn content_encodings_and_layers() {
         ("deflate", text.clone()), // declared but not compressed: inspected as sent
     ];
     for (ce, body) in cases {
-        let c = exchange(GET, &response_with(&format!("Content-Encoding: {ce}\r\n"), &body));
+        let c = exchange(
+            GET,
+            &response_with(&format!("Content-Encoding: {ce}\r\n"), &body),
+        );
         let tx = c.tx(0).unwrap();
         assert_eq!(tx.buffer(A::HttpServerBody), Some(&text[..]), "{ce}");
         assert_eq!(tx.file_data(Dir::ToClient), Some(&text[..]), "{ce}");
@@ -202,7 +257,10 @@ fn content_encodings_and_layers() {
     }
     // A fourth layer is over Suricata's limit of 3: not decoded, and an event.
     let four = gzip(&gzip(&gzip(&gzip(&text))));
-    let c = exchange(GET, &response_with("Content-Encoding: gzip, gzip, gzip, gzip\r\n", &four));
+    let c = exchange(
+        GET,
+        &response_with("Content-Encoding: gzip, gzip, gzip, gzip\r\n", &four),
+    );
     let tx = c.tx(0).unwrap();
     assert!(tx.events().contains(HttpEvent::TooManyEncodingLayers));
     assert_eq!(tx.buffer(A::HttpServerBody), Some(&gzip(&text)[..]));
@@ -212,7 +270,11 @@ fn content_encodings_and_layers() {
 fn decompression_bomb_costs_a_counter_not_memory() {
     // Decoding also stops quietly once the kept body is full; the bomb bound is for output
     // that is not kept (inner layers), so make it the smaller one here.
-    let cfg = HttpConfig { max_decompressed_bytes: 1 << 20, response_body_limit: 4 << 20, ..Default::default() };
+    let cfg = HttpConfig {
+        max_decompressed_bytes: 1 << 20,
+        response_body_limit: 4 << 20,
+        ..Default::default()
+    };
     let bomb = gzip(&gzip(&vec![0u8; 64 << 20]));
     let mut c = HttpConn::new(&cfg);
     c.feed(Dir::ToServer, GET);
@@ -230,20 +292,39 @@ fn decompression_bomb_costs_a_counter_not_memory() {
 fn responses_without_body() {
     // HEAD: the Content-Length describes the entity that was not sent.
     let mut c = conn();
-    c.feed(Dir::ToServer, b"HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
-    c.feed(Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+    c.feed(
+        Dir::ToServer,
+        b"HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+    );
+    c.feed(
+        Dir::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+    );
     c.feed(Dir::ToClient, &response_with("", b"b-body"));
     assert_eq!(c.tx(0).unwrap().buffer(A::HttpServerBody), None);
     assert!(c.tx(0).unwrap().response_complete());
-    assert_eq!(c.tx(1).unwrap().buffer(A::HttpServerBody), Some(&b"b-body"[..]));
+    assert_eq!(
+        c.tx(1).unwrap().buffer(A::HttpServerBody),
+        Some(&b"b-body"[..])
+    );
     // 204 and 304 likewise.
     for status in ["204 No Content", "304 Not Modified"] {
         let mut c = conn();
-        c.feed(Dir::ToServer, b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
-        c.feed(Dir::ToClient, format!("HTTP/1.1 {status}\r\nContent-Length: 5\r\n\r\n").as_bytes());
+        c.feed(
+            Dir::ToServer,
+            b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        );
+        c.feed(
+            Dir::ToClient,
+            format!("HTTP/1.1 {status}\r\nContent-Length: 5\r\n\r\n").as_bytes(),
+        );
         c.feed(Dir::ToClient, &response_with("", b"b-body"));
         assert_eq!(c.tx(0).unwrap().buffer(A::HttpServerBody), None, "{status}");
-        assert_eq!(c.tx(1).unwrap().buffer(A::HttpServerBody), Some(&b"b-body"[..]), "{status}");
+        assert_eq!(
+            c.tx(1).unwrap().buffer(A::HttpServerBody),
+            Some(&b"b-body"[..]),
+            "{status}"
+        );
     }
 }
 
@@ -263,8 +344,14 @@ fn interim_1xx_then_final_response() {
 #[test]
 fn connect_tunnels_or_not() {
     let mut c = conn();
-    c.feed(Dir::ToServer, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01 tls bytes");
-    c.feed(Dir::ToClient, b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03 more tls");
+    c.feed(
+        Dir::ToServer,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01 tls bytes",
+    );
+    c.feed(
+        Dir::ToClient,
+        b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03 more tls",
+    );
     c.feed(Dir::ToServer, b"GET /not-http HTTP/1.1\r\n\r\n");
     assert_eq!(c.txs().count(), 1, "tunnel bytes are not HTTP");
     let tx = c.tx(0).unwrap();
@@ -272,9 +359,18 @@ fn connect_tunnels_or_not() {
     assert_eq!(tx.buffer(A::HttpHost), Some(&b"example.com"[..]));
     // Refused: what the client sent meanwhile is parsed as HTTP.
     let mut c = conn();
-    c.feed(Dir::ToServer, b"CONNECT example.com:443 HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
-    c.feed(Dir::ToClient, b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(c.tx(1).and_then(|t| t.buffer(A::HttpUri)), Some(&b"/next"[..]));
+    c.feed(
+        Dir::ToServer,
+        b"CONNECT example.com:443 HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+    );
+    c.feed(
+        Dir::ToClient,
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(
+        c.tx(1).and_then(|t| t.buffer(A::HttpUri)),
+        Some(&b"/next"[..])
+    );
 }
 
 #[test]
@@ -289,16 +385,29 @@ fn te_and_cl_together_chunked_wins_with_event() {
     assert!(tx.events().contains(HttpEvent::RequestSmuggling));
     assert!(c.txs().count() == 1);
     // `xchunked` still means chunked (libhtp and browsers), with an event.
-    let c = exchange(GET, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    let c = exchange(
+        GET,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    );
     let tx = c.tx(0).unwrap();
     assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"ok"[..]));
-    assert!(tx.events().contains(HttpEvent::ResponseAbnormalTransferEncoding));
+    assert!(tx
+        .events()
+        .contains(HttpEvent::ResponseAbnormalTransferEncoding));
     // Conflicting duplicated Content-Length: event, body read to close.
-    let mut c = exchange(GET, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello");
+    let mut c = exchange(
+        GET,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello",
+    );
     c.close(Dir::ToClient);
     let tx = c.tx(0).unwrap();
-    assert!(tx.events().contains(HttpEvent::DuplicateContentLengthFieldInResponse));
-    assert_eq!(tx.buffer_in(A::HttpContentLen, Dir::ToClient), Some(&b"2"[..]));
+    assert!(tx
+        .events()
+        .contains(HttpEvent::DuplicateContentLengthFieldInResponse));
+    assert_eq!(
+        tx.buffer_in(A::HttpContentLen, Dir::ToClient),
+        Some(&b"2"[..])
+    );
     assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"hello"[..]));
 }
 
@@ -308,14 +417,26 @@ fn body_delimited_by_close() {
     c.feed(Dir::ToClient, b"part two");
     assert!(!c.tx(0).unwrap().response_complete());
     let up = c.close(Dir::ToClient);
-    assert_eq!(up.iter().collect::<Vec<_>>(), [(0, Progress::ResponseComplete)]);
-    assert_eq!(c.tx(0).unwrap().buffer(A::HttpServerBody), Some(&b"part one, part two"[..]));
-    assert!(c.feed(Dir::ToClient, b"HTTP/1.1 200 OK\r\n\r\n").is_empty(), "nothing after FIN");
+    assert_eq!(
+        up.iter().collect::<Vec<_>>(),
+        [(0, Progress::ResponseComplete)]
+    );
+    assert_eq!(
+        c.tx(0).unwrap().buffer(A::HttpServerBody),
+        Some(&b"part one, part two"[..])
+    );
+    assert!(
+        c.feed(Dir::ToClient, b"HTTP/1.1 200 OK\r\n\r\n").is_empty(),
+        "nothing after FIN"
+    );
 }
 
 #[test]
 fn lenient_heads_get_an_event_strict_ones_do_not() {
-    let c = exchange(b"GET / HTTP/1.1\nHost: h\n\n", b"HTTP/1.1 200 ok\nContent-Length : 2\n\nok");
+    let c = exchange(
+        b"GET / HTTP/1.1\nHost: h\n\n",
+        b"HTTP/1.1 200 ok\nContent-Length : 2\n\nok",
+    );
     let tx = c.tx(0).unwrap();
     assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"ok"[..]));
     assert!(tx.events().contains(HttpEvent::LenientParse));
@@ -335,7 +456,10 @@ fn lenient_heads_get_an_event_strict_ones_do_not() {
 fn gaps_skip_known_lengths_and_resync_otherwise() {
     let mut c = conn();
     c.feed(Dir::ToServer, GET);
-    c.feed(Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+    c.feed(
+        Dir::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+    );
     c.gap(Dir::ToClient, 4);
     c.feed(Dir::ToClient, b"ghij");
     let tx = c.tx(0).unwrap();
@@ -346,14 +470,24 @@ fn gaps_skip_known_lengths_and_resync_otherwise() {
     let mut c = conn();
     c.feed(Dir::ToServer, b"GET /lost HTTP/1.1\r\nHost: ");
     c.gap(Dir::ToServer, 100);
-    c.feed(Dir::ToServer, b"rest of a line\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
-    assert_eq!(c.tx(1).and_then(|t| t.buffer(A::HttpUri)), Some(&b"/next"[..]));
+    c.feed(
+        Dir::ToServer,
+        b"rest of a line\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(
+        c.tx(1).and_then(|t| t.buffer(A::HttpUri)),
+        Some(&b"/next"[..])
+    );
     assert!(c.tx(0).unwrap().request_complete());
 }
 
 #[test]
 fn limits_cut_and_report() {
-    let cfg = HttpConfig { max_header_bytes: 256, request_body_limit: 8, ..Default::default() };
+    let cfg = HttpConfig {
+        max_header_bytes: 256,
+        request_body_limit: 8,
+        ..Default::default()
+    };
     let mut c = HttpConn::new(&cfg);
     let mut req = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
     req.extend_from_slice(&[b'a'; 1000]);
@@ -363,12 +497,25 @@ fn limits_cut_and_report() {
     assert!(tx.events().contains(HttpEvent::RequestFieldTooLong));
     assert!(tx.buffer(A::HttpRawHeader).unwrap().len() <= 256);
     assert_eq!(c.counters().header_limit_hits, 1);
-    c.feed(Dir::ToServer, b"POST / HTTP/1.1\r\nContent-Length: 20\r\n\r\n01234567890123456789");
+    c.feed(
+        Dir::ToServer,
+        b"POST / HTTP/1.1\r\nContent-Length: 20\r\n\r\n01234567890123456789",
+    );
     let tx = c.tx(1).unwrap();
     assert_eq!(tx.buffer(A::HttpClientBody), Some(&b"01234567"[..]));
     assert!(tx.body_truncated(Dir::ToServer) && tx.request_complete());
+    assert_eq!(c.counters().body_limit_hits, 1);
+    c.feed(Dir::ToServer, b"GET\r\n");
+    assert!(c
+        .tx(2)
+        .unwrap()
+        .events()
+        .contains(HttpEvent::RequestLineInvalid));
     // Transactions kept are bounded.
-    let cfg = HttpConfig { max_txs: 4, ..Default::default() };
+    let cfg = HttpConfig {
+        max_txs: 4,
+        ..Default::default()
+    };
     let mut c = HttpConn::new(&cfg);
     for _ in 0..10 {
         c.feed(Dir::ToServer, GET);
@@ -381,15 +528,45 @@ fn limits_cut_and_report() {
 /// Everything observable about a transaction, for split-invariance checks.
 fn snapshot(c: &HttpConn) -> Vec<String> {
     const ALL: &[A] = &[
-        A::HttpUri, A::HttpRawUri, A::HttpMethod, A::HttpHeader, A::HttpRawHeader, A::HttpCookie,
-        A::HttpClientBody, A::HttpServerBody, A::HttpStatCode, A::HttpStatMsg, A::HttpUserAgent,
-        A::HttpHost, A::HttpRawHost, A::HttpAccept, A::HttpAcceptLang, A::HttpAcceptEnc, A::HttpReferer,
-        A::HttpContentType, A::HttpContentLen, A::HttpConnection, A::HttpProtocol, A::HttpRequestLine,
-        A::HttpResponseLine, A::HttpStart, A::HttpLocation, A::HttpServer, A::HttpHeaderNames, A::HttpTrueIp,
+        A::HttpUri,
+        A::HttpRawUri,
+        A::HttpMethod,
+        A::HttpHeader,
+        A::HttpRawHeader,
+        A::HttpCookie,
+        A::HttpClientBody,
+        A::HttpServerBody,
+        A::HttpStatCode,
+        A::HttpStatMsg,
+        A::HttpUserAgent,
+        A::HttpHost,
+        A::HttpRawHost,
+        A::HttpAccept,
+        A::HttpAcceptLang,
+        A::HttpAcceptEnc,
+        A::HttpReferer,
+        A::HttpContentType,
+        A::HttpContentLen,
+        A::HttpConnection,
+        A::HttpProtocol,
+        A::HttpRequestLine,
+        A::HttpResponseLine,
+        A::HttpStart,
+        A::HttpLocation,
+        A::HttpServer,
+        A::HttpHeaderNames,
+        A::HttpTrueIp,
     ];
     c.txs()
         .map(|t| {
-            let mut s = format!("tx {} done {} {} events {:?} file {:?}", t.id(), t.request_complete(), t.response_complete(), t.events(), t.filename());
+            let mut s = format!(
+                "tx {} done {} {} events {:?} file {:?}",
+                t.id(),
+                t.request_complete(),
+                t.response_complete(),
+                t.events(),
+                t.filename()
+            );
             for &b in ALL {
                 for d in [Dir::ToServer, Dir::ToClient] {
                     s.push_str(&format!(" {b:?}/{d:?}={:?}", t.buffer_in(b, d)));
@@ -402,14 +579,18 @@ fn snapshot(c: &HttpConn) -> Vec<String> {
 
 fn corpus() -> Vec<(Vec<u8>, Vec<u8>)> {
     let text = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".repeat(3);
-    let mut gz = b"HTTP/1.1 200 ok\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut gz =
+        b"HTTP/1.1 200 ok\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for part in gzip(&text).chunks(7) {
         gz.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
         gz.extend_from_slice(part);
         gz.extend_from_slice(b"\r\n");
     }
     gz.extend_from_slice(b"0\r\n\r\n");
-    gz.extend_from_slice(&response_with("Content-Encoding: deflate, gzip\r\n", &gzip(&deflate(&text))));
+    gz.extend_from_slice(&response_with(
+        "Content-Encoding: deflate, gzip\r\n",
+        &gzip(&deflate(&text)),
+    ));
     vec![
         (
             b"GET /a%2f..%2fb HTTP/1.1\r\nHost: A:1\r\nCookie: c\r\n\r\nGET /2 HTTP/1.1\r\n\r\n".to_vec(),
