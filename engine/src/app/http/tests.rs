@@ -661,3 +661,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn parser_state_can_move_between_worker_threads() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<HttpConn>();
+    assert_send::<Tx>();
+}
