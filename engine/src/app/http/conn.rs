@@ -625,7 +625,8 @@ impl HttpConn {
                     if self.start_simple_response(up) {
                         continue;
                     }
-                    let Some(line) = self.resp.line.take(
+                    // Capped: a "status line" longer than a head can be is body data.
+                    let Some(line) = self.resp.line.take_capped(
                         &mut data,
                         LineEnds::LfOrBareCr,
                         self.cfg.max_header_bytes,
@@ -737,6 +738,13 @@ impl HttpConn {
             if let (Some(prev), None) = (self.after_complete, self.resp.tx) {
                 self.event(Some(prev), HttpEvent::UnexpectedResponseBody);
                 self.append_unexpected(prev, &line.raw, up);
+                return;
+            }
+            if line.overflow {
+                // Too long to be a junk line before a head: a headerless body.
+                let id = self.match_response();
+                self.resp.state = State::Body(Framing::Close);
+                self.deliver_response(id, &line.raw, up);
                 return;
             }
             self.junk = Some(line.raw);

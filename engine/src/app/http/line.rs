@@ -126,6 +126,26 @@ impl LineBuf {
         }
     }
 
+    /// Like [`LineBuf::take`], but a line that reaches `max` bytes without a terminator is
+    /// returned at once (flagged `overflow`) instead of discarding the rest of it: for
+    /// places where a long "line" is really body data that must not be lost.
+    pub fn take_capped(&mut self, input: &mut &[u8], ends: LineEnds, max: usize) -> Option<Line> {
+        let room = max.saturating_sub(self.buf.len());
+        let mut view = &input[..room.min(input.len())];
+        let before = view.len();
+        let line = self.take(&mut view, ends, max);
+        *input = &input[before - view.len()..];
+        if line.is_some() {
+            return line;
+        }
+        if self.buf.len() >= max {
+            let mut l = self.finish();
+            l.overflow = true;
+            return Some(l);
+        }
+        None
+    }
+
     /// At the end of the stream: whatever is buffered is the last (unterminated) line.
     pub fn take_rest(&mut self) -> Option<Line> {
         if self.is_empty() {
@@ -182,6 +202,27 @@ mod tests {
                 b"e\r\rf".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn capped_lines_keep_every_byte() {
+        for step in 1..12 {
+            let data = b"0123456789ab\ncd";
+            let mut lb = LineBuf::default();
+            let mut got = Vec::new();
+            for chunk in data.chunks(step) {
+                let mut input = chunk;
+                while let Some(l) = lb.take_capped(&mut input, LineEnds::LfOrBareCr, 5) {
+                    got.push((l.raw, l.overflow));
+                }
+            }
+            let want = vec![
+                (b"01234".to_vec(), true),
+                (b"56789".to_vec(), true),
+                (b"ab\n".to_vec(), false),
+            ];
+            assert_eq!(got, want, "step {step}");
+        }
     }
 
     #[test]

@@ -668,3 +668,27 @@ fn parser_state_can_move_between_worker_threads() {
     assert_send::<HttpConn>();
     assert_send::<Tx>();
 }
+
+#[test]
+fn long_headerless_response_is_body_not_lost() {
+    let cfg = HttpConfig {
+        max_header_bytes: 256,
+        ..Default::default()
+    };
+    let mut body = b"no status line here ".to_vec();
+    body.extend_from_slice(&[b'x'; 5000]);
+    body.extend_from_slice(b"EICAR at the end");
+    for step in [7usize, 100, 10_000] {
+        let mut c = HttpConn::new(&cfg);
+        c.feed(Dir::ToServer, GET);
+        for part in body.chunks(step) {
+            c.feed(Dir::ToClient, part);
+        }
+        c.close(Dir::ToClient);
+        assert_eq!(
+            c.tx(0).unwrap().buffer(A::HttpServerBody),
+            Some(&body[..]),
+            "step {step}"
+        );
+    }
+}
