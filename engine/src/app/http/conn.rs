@@ -7,8 +7,8 @@ use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
 use super::headers::{
-    content_encoding_layers, is_token, parse_content_length, te_is_chunked, te_is_plain_chunked,
-    FieldIssue, FieldLines, HeaderTable,
+    content_encoding_layers, is_token, looks_like_field, parse_content_length, te_is_chunked,
+    te_is_plain_chunked, FieldIssue, FieldLines, HeaderTable,
 };
 use super::line::{Line, LineBuf, LineEnds};
 use super::start::{
@@ -92,6 +92,9 @@ pub struct HttpConn {
     /// A response header line of one blank and LF: it ends the head unless an empty line
     /// follows at once (libhtp), so it waits for the next byte.
     ws_line: Option<Line>,
+    /// A response header line of CRs only (`\r\r\n`, a bare `\r`): the end of the head
+    /// for libhtp, a stray line for Chrome. It ends the head unless a header field follows.
+    maybe_end: Option<Line>,
     /// Request bytes held during [`State::AwaitConnect`].
     held: Vec<u8>,
     counters: HttpCounters,
@@ -130,6 +133,7 @@ impl HttpConn {
             after_complete: None,
             junk: None,
             ws_line: None,
+            maybe_end: None,
             held: Vec::new(),
             counters: HttpCounters::default(),
             events: EventSet::default(),
@@ -198,6 +202,7 @@ impl HttpConn {
                 if dir == Dir::ToClient {
                     self.junk = None;
                     self.ws_line = None;
+                    self.maybe_end = None;
                     self.after_complete = None;
                     self.decoder = None;
                 }
@@ -644,6 +649,30 @@ impl HttpConn {
                         }
                         self.head_line(Dir::ToClient, &ws);
                     }
+                    if let Some(end) = self.maybe_end.take() {
+                        // Capped, so a body line that follows is never cut.
+                        let Some(next) = self.resp.line.take_capped(
+                            &mut data,
+                            LineEnds::LfOrBareCr,
+                            self.cfg.max_header_bytes,
+                        ) else {
+                            self.maybe_end = Some(end);
+                            return;
+                        };
+                        if !next.overflow && looks_like_field(next.content()) {
+                            // A stray CR line inside the head (what Chrome reads).
+                            self.end_head_with(Dir::ToClient, &end);
+                            if self.head_line(Dir::ToClient, &next) {
+                                self.finish_response_head(up);
+                            }
+                        } else {
+                            // The end of the head (what libhtp reads); `next` is body.
+                            self.end_head_with(Dir::ToClient, &end);
+                            self.finish_response_head(up);
+                            self.feed_resp(&next.raw, up);
+                        }
+                        continue;
+                    }
                     let Some(line) = self.resp.line.take(
                         &mut data,
                         LineEnds::LfOrBareCr,
@@ -653,6 +682,10 @@ impl HttpConn {
                     };
                     if matches!(line.raw.as_slice(), [b' ' | b'\t', b'\n']) {
                         self.ws_line = Some(line);
+                    } else if line.content().is_empty()
+                        && !matches!(line.raw.as_slice(), b"\n" | b"\r\n")
+                    {
+                        self.maybe_end = Some(line);
                     } else if self.head_line(Dir::ToClient, &line) {
                         self.finish_response_head(up);
                     }
@@ -1022,6 +1055,15 @@ impl HttpConn {
     }
 
     fn close_resp(&mut self, up: &mut Update) {
+        if let Some(end) = self.maybe_end.take() {
+            if matches!(self.resp.state, State::Headers) {
+                self.end_head_with(Dir::ToClient, &end);
+                self.finish_response_head(up);
+                if let Some(rest) = self.resp.line.take_rest() {
+                    self.feed_resp(&rest.raw, up);
+                }
+            }
+        }
         if let Some(ws) = self.ws_line.take() {
             if matches!(self.resp.state, State::Headers) {
                 self.end_head_with(Dir::ToClient, &ws);

@@ -119,7 +119,7 @@ impl HeaderTable {
 
 /// Whether a line that starts with whitespace is really a new `name: value` field (a tab-
 /// or space-indented header, which some browsers take as a header, not a continuation).
-fn looks_like_field(line: &[u8]) -> bool {
+pub(crate) fn looks_like_field(line: &[u8]) -> bool {
     let line = trim_by(line, |b| is_lws(b) || b == 0);
     let Some(colon) = memchr::memchr(b':', line) else {
         return false;

@@ -26,7 +26,10 @@
 //! exchange anyway, and an IPS that refuses to parse what the browser accepts is blind to
 //! it. Such heads go through a small lenient parser modelled on libhtp (Suricata's HTTP
 //! library) and the transaction gets [`HttpEvent::LenientParse`]:
-//! - LF-only line ends; in responses a bare CR also ends a line (browsers agree);
+//! - LF-only line ends; in responses a bare CR also ends a line (browsers agree). A
+//!   response head line of CRs only (`\r\r\n`) ends the head as libhtp reads it, unless
+//!   a header field follows, which is how Chrome reads it; a line of one blank ends the
+//!   head unless an empty line follows at once (libhtp);
 //! - obs-fold continuation lines (leading SP/HT/NUL) are joined, except an indented line
 //!   that itself reads `name: value`, which is a new header;
 //! - whitespace (and VT/FF/NUL) between name and colon; names and framing values compared

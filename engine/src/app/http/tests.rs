@@ -601,6 +601,10 @@ fn corpus() -> Vec<(Vec<u8>, Vec<u8>)> {
             b"\r\nfoobar\r\nHTTP/1.1 200 ok\rContent-Disposition: attachment; filename=\"x.bin\"\rTransfer-Encoding: \r\n chunked\n \n4\r\nbody\r\n0\r\n\r\njunk after".to_vec(),
         ),
         (
+            b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 ok\r\nA: b\r\n\r\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nHTTP/1.1 200 ok\r\nContent-Length: 3\n\r\r\nabc\r\n \nnot a head".to_vec(),
+        ),
+        (
             b"GET / HTTP/1.1\r\n\r\n".to_vec(),
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ok\r\nContent-Length: 34 68\r\n\r\nplain body until close\r\r\n".to_vec(),
         ),
@@ -626,7 +630,7 @@ fn run_split(req: &[u8], resp: &[u8], cuts: &[usize]) -> HttpConn {
 
 proptest! {
     #[test]
-    fn any_split_gives_the_same_transactions(case in 0usize..3, cuts in prop::collection::vec(1usize..40, 1..16)) {
+    fn any_split_gives_the_same_transactions(case in 0usize..4, cuts in prop::collection::vec(1usize..40, 1..16)) {
         let (req, resp) = &corpus()[case];
         let whole = snapshot(&run_split(req, resp, &[usize::MAX]));
         let split = snapshot(&run_split(req, resp, &cuts));
@@ -688,6 +692,37 @@ fn long_headerless_response_is_body_not_lost() {
         assert_eq!(
             c.tx(0).unwrap().buffer(A::HttpServerBody),
             Some(&body[..]),
+            "step {step}"
+        );
+    }
+}
+
+#[test]
+fn cr_only_lines_end_the_head_unless_a_field_follows() {
+    // A field follows: the stray line is skipped and the chunked coding applies.
+    let c = exchange(
+        GET,
+        b"HTTP/1.1 200 ok\r\nA: b\r\n\r\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    );
+    assert_eq!(c.tx(0).unwrap().buffer(A::HttpServerBody), Some(&b"ok"[..]));
+    // Body bytes follow: the head ended there.
+    let text = b"compressed text compressed text";
+    let mut resp = format!(
+        "HTTP/1.1 200 ok\r\nContent-Encoding: gzip\r\nContent-Length: {}\n\r\r\n",
+        gzip(text).len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&gzip(text));
+    for step in [1usize, 3, 1000] {
+        let mut c = conn();
+        c.feed(Dir::ToServer, GET);
+        for part in resp.chunks(step) {
+            c.feed(Dir::ToClient, part);
+        }
+        c.close(Dir::ToClient);
+        assert_eq!(
+            c.tx(0).unwrap().buffer(A::HttpServerBody),
+            Some(&text[..]),
             "step {step}"
         );
     }
