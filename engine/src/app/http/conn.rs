@@ -193,6 +193,17 @@ impl HttpConn {
             State::Body(Framing::Length(left)) if len < *left => {
                 *left -= len;
             }
+            State::Body(Framing::Length(left)) if len == *left => {
+                // The gap ends exactly with the body: the next message starts cleanly.
+                if let Some(id) = tx {
+                    self.mark_gap(id, dir);
+                    match dir {
+                        Dir::ToServer => self.end_request(id, false, &mut up),
+                        Dir::ToClient => self.end_response(id, &mut up),
+                    }
+                }
+                return up;
+            }
             State::Body(Framing::Close) if dir == Dir::ToClient => {}
             _ => {
                 side.line.clear();

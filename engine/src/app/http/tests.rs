@@ -466,6 +466,23 @@ fn gaps_skip_known_lengths_and_resync_otherwise() {
     assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"abghij"[..]));
     assert!(tx.response_complete() && tx.body_truncated(Dir::ToClient));
     assert!(tx.events().contains(HttpEvent::StreamGap));
+    // A gap that ends exactly with the body: the next response parses.
+    let mut c = conn();
+    c.feed(
+        Dir::ToServer,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+    );
+    c.feed(
+        Dir::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab",
+    );
+    c.gap(Dir::ToClient, 2);
+    c.feed(Dir::ToClient, &response_with("", b"second"));
+    assert!(c.tx(0).unwrap().response_complete());
+    assert_eq!(
+        c.tx(1).unwrap().buffer(A::HttpServerBody),
+        Some(&b"second"[..])
+    );
     // A gap inside a head: that request is given up, the next one parses.
     let mut c = conn();
     c.feed(Dir::ToServer, b"GET /lost HTTP/1.1\r\nHost: ");
