@@ -10,7 +10,10 @@ use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapReader;
 use verdict_engine::app::http::{Dir, HttpConfig, HttpConn};
 
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/cases/evader/http-evader");
+const CASES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/cases/evader/http-evader"
+);
 
 type Key = (std::net::IpAddr, u16, std::net::IpAddr, u16);
 
@@ -27,15 +30,29 @@ fn streams(pcap: &Path) -> (Vec<u8>, Vec<u8>) {
     let mut halves: HashMap<Key, Half> = HashMap::new();
     while let Some(pkt) = reader.next_packet() {
         let pkt = pkt.unwrap();
-        let Ok(s) = SlicedPacket::from_ethernet(&pkt.data) else { continue };
+        let Ok(s) = SlicedPacket::from_ethernet(&pkt.data) else {
+            continue;
+        };
         let (src, dst) = match &s.net {
-            Some(NetSlice::Ipv4(v4)) => (v4.header().source_addr().into(), v4.header().destination_addr().into()),
-            Some(NetSlice::Ipv6(v6)) => (v6.header().source_addr().into(), v6.header().destination_addr().into()),
+            Some(NetSlice::Ipv4(v4)) => (
+                v4.header().source_addr().into(),
+                v4.header().destination_addr().into(),
+            ),
+            Some(NetSlice::Ipv6(v6)) => (
+                v6.header().source_addr().into(),
+                v6.header().destination_addr().into(),
+            ),
             _ => continue,
         };
-        let Some(TransportSlice::Tcp(tcp)) = &s.transport else { continue };
+        let Some(TransportSlice::Tcp(tcp)) = &s.transport else {
+            continue;
+        };
         let key = (src, tcp.source_port(), dst, tcp.destination_port());
-        let h = halves.entry(key).or_insert(Half { syn_seq: None, segs: Vec::new(), client: false });
+        let h = halves.entry(key).or_insert(Half {
+            syn_seq: None,
+            segs: Vec::new(),
+            client: false,
+        });
         if tcp.syn() {
             h.syn_seq = Some(tcp.sequence_number());
             h.client |= !tcp.ack();
@@ -71,7 +88,11 @@ fn streams(pcap: &Path) -> (Vec<u8>, Vec<u8>) {
 
 fn expected_filename(case: &Path) -> Option<String> {
     let yaml = std::fs::read_to_string(case.join("test.yaml")).ok()?;
-    yaml.lines().find_map(|l| l.trim().strip_prefix("fileinfo.filename:").map(|v| v.trim().to_string()))
+    yaml.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("fileinfo.filename:")
+            .map(|v| v.trim().to_string())
+    })
 }
 
 fn check(case: &Path) -> Result<(), String> {
@@ -84,7 +105,10 @@ fn check(case: &Path) -> Result<(), String> {
     conn.feed(Dir::ToClient, &resp);
     conn.close(Dir::ToServer);
     conn.close(Dir::ToClient);
-    let tx = conn.txs().find(|t| t.method() == Some(b"GET")).ok_or("no GET transaction")?;
+    let tx = conn
+        .txs()
+        .find(|t| t.method() == Some(b"GET"))
+        .ok_or("no GET transaction")?;
     let body = tx.file_data(Dir::ToClient).unwrap_or_default();
     for needle in [&b"X5O!P%@AP[4"[..], b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"] {
         if memchr::memmem::find(body, needle).is_none() {
@@ -98,7 +122,10 @@ fn check(case: &Path) -> Result<(), String> {
     let name = tx.filename().ok_or("no filename")?;
     if let Some(want) = expected_filename(case) {
         if name != want.as_bytes() {
-            return Err(format!("filename {:?}, want {want:?}", String::from_utf8_lossy(name)));
+            return Err(format!(
+                "filename {:?}, want {want:?}",
+                String::from_utf8_lossy(name)
+            ));
         }
     }
     Ok(())
@@ -113,11 +140,18 @@ fn http_evader_cases_decode_like_a_browser() {
         .filter(|p| p.join("input.pcap").exists())
         .collect();
     cases.sort();
-    assert!(!cases.is_empty(), "no http-evader cases under {}", dir.display());
+    assert!(
+        !cases.is_empty(),
+        "no http-evader cases under {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(e) = check(case) {
-            failures.push(format!("{}: {e}", case.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {e}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
     let passed = cases.len() - failures.len();
@@ -125,5 +159,10 @@ fn http_evader_cases_decode_like_a_browser() {
     for f in &failures {
         println!("  FAIL {f}");
     }
-    assert!(passed * 100 >= cases.len() * 95, "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        passed * 100 >= cases.len() * 95,
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

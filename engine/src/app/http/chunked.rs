@@ -59,7 +59,9 @@ fn parse_size(line: &[u8]) -> Result<Option<(u64, bool)>, ()> {
     if digits == 0 || digits > 15 {
         return Err(());
     }
-    let n = s[..digits].iter().fold(0u64, |acc, &b| acc * 16 + u64::from((b as char).to_digit(16).unwrap_or(0)));
+    let n = s[..digits].iter().fold(0u64, |acc, &b| {
+        acc * 16 + u64::from((b as char).to_digit(16).unwrap_or(0))
+    });
     Ok(Some((n, s[digits..].contains(&b';'))))
 }
 
@@ -73,7 +75,11 @@ fn probe_ok(buf: &[u8]) -> bool {
 
 impl Chunked {
     pub fn new() -> Self {
-        Chunked { state: State::Size, line: Vec::new(), extension: false }
+        Chunked {
+            state: State::Size,
+            line: Vec::new(),
+            extension: false,
+        }
     }
 
     /// Whether the last chunk has been read.
@@ -85,7 +91,11 @@ impl Chunked {
     pub fn feed(&mut self, input: &mut &[u8], data: &mut dyn FnMut(&[u8])) -> ChunkStatus {
         loop {
             if input.is_empty() {
-                return if self.state == State::Done { ChunkStatus::Done } else { ChunkStatus::More };
+                return if self.state == State::Done {
+                    ChunkStatus::Done
+                } else {
+                    ChunkStatus::More
+                };
             }
             match self.state {
                 State::Done => return ChunkStatus::Done,
@@ -94,7 +104,11 @@ impl Chunked {
                     data(&input[..n]);
                     *input = &input[n..];
                     let left = left - n as u64;
-                    self.state = if left == 0 { State::DataEnd } else { State::Data(left) };
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
                 }
                 State::DataEnd => match memchr::memchr(b'\n', input) {
                     Some(p) => {
@@ -105,10 +119,13 @@ impl Chunked {
                 },
                 State::Size => {
                     let Some(p) = memchr::memchr(b'\n', input) else {
-                        self.line.extend_from_slice(&input[..input.len().min(SIZE_LINE_MAX + 1)]);
+                        self.line
+                            .extend_from_slice(&input[..input.len().min(SIZE_LINE_MAX + 1)]);
                         let rest = &input[input.len().min(SIZE_LINE_MAX + 1)..];
                         *input = &[];
-                        if (self.line.len() >= 8 && !probe_ok(&self.line)) || self.line.len() > SIZE_LINE_MAX {
+                        if (self.line.len() >= 8 && !probe_ok(&self.line))
+                            || self.line.len() > SIZE_LINE_MAX
+                        {
                             let mut replay = std::mem::take(&mut self.line);
                             replay.extend_from_slice(rest);
                             self.state = State::Done;
@@ -127,7 +144,11 @@ impl Chunked {
                         Ok(Some((n, ext))) => {
                             self.extension |= ext;
                             self.line.clear();
-                            self.state = if n == 0 { State::Trailer { lines: 0, len: 0 } } else { State::Data(n) };
+                            self.state = if n == 0 {
+                                State::Trailer { lines: 0, len: 0 }
+                            } else {
+                                State::Data(n)
+                            };
                         }
                         Err(()) => {
                             self.state = State::Done;
@@ -142,14 +163,21 @@ impl Chunked {
                         self.state = if empty || lines + 1 >= TRAILER_LINES_MAX {
                             State::Done
                         } else {
-                            State::Trailer { lines: lines + 1, len: 0 }
+                            State::Trailer {
+                                lines: lines + 1,
+                                len: 0,
+                            }
                         };
                     }
                     None => {
                         // CRs alone do not make a trailer line non-empty.
                         let len = len.saturating_add(input.iter().filter(|&&b| b != b'\r').count());
                         *input = &[];
-                        self.state = if len > TRAILER_LINE_MAX { State::Done } else { State::Trailer { lines, len } };
+                        self.state = if len > TRAILER_LINE_MAX {
+                            State::Done
+                        } else {
+                            State::Trailer { lines, len }
+                        };
                     }
                 },
             }
@@ -185,12 +213,20 @@ mod tests {
             (b"5\nhello\n0\n\n", b"hello"),
             (b"0F\r\n0123456789abcde\r\n0000\r\n\r\n", b"0123456789abcde"),
             (b"5 \r\nhello\r\n5\t\r\nworld\r\n0\r\n\r\n", b"helloworld"),
-            (b"5x\r\nhello\r\n\x0c5,\r\nworld\r\n0\r\n\r\n", b"helloworld"),
+            (
+                b"5x\r\nhello\r\n\x0c5,\r\nworld\r\n0\r\n\r\n",
+                b"helloworld",
+            ),
         ];
         for (body, want) in cases {
             for step in [1, 2, 5, 100] {
                 let (out, status, rest) = run(body, step);
-                assert_eq!((out.as_slice(), &status, rest.len()), (*want, &ChunkStatus::Done, 0), "{:?} step {step}", String::from_utf8_lossy(body));
+                assert_eq!(
+                    (out.as_slice(), &status, rest.len()),
+                    (*want, &ChunkStatus::Done, 0),
+                    "{:?} step {step}",
+                    String::from_utf8_lossy(body)
+                );
             }
         }
     }
@@ -200,7 +236,9 @@ mod tests {
         let body = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR";
         for step in [1, 3, 8, 100] {
             let (out, status, rest) = run(body, step);
-            let ChunkStatus::NotChunked(replay) = status else { panic!("{status:?}") };
+            let ChunkStatus::NotChunked(replay) = status else {
+                panic!("{status:?}")
+            };
             assert!(out.is_empty());
             assert_eq!([replay, rest].concat(), body.to_vec(), "step {step}");
         }

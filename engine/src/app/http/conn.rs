@@ -6,9 +6,15 @@ use std::collections::VecDeque;
 use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
-use super::headers::{content_encoding_layers, parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines};
+use super::headers::{
+    content_encoding_layers, is_token, looks_like_field, parse_content_length, te_is_chunked,
+    te_is_plain_chunked, FieldIssue, FieldLines, HeaderTable,
+};
 use super::line::{Line, LineBuf, LineEnds};
-use super::start::{http_minor, parse_request_line, parse_status_line, resembles_status_line, strict_request, strict_response};
+use super::start::{
+    http_minor, parse_request_line, parse_status_line, resembles_status_line, strict_request,
+    strict_response,
+};
 use super::tx::{HeadBufs, ReqHead, ReqLine, Tx};
 use super::{Dir, HttpConfig, HttpCounters, Progress, Update};
 
@@ -57,7 +63,12 @@ struct Side {
 
 impl Side {
     fn new() -> Self {
-        Side { state: State::Line, line: LineBuf::default(), tx: None, head: HeadAcc::default() }
+        Side {
+            state: State::Line,
+            line: LineBuf::default(),
+            tx: None,
+            head: HeadAcc::default(),
+        }
     }
 }
 
@@ -78,6 +89,12 @@ pub struct HttpConn {
     /// A non-status line before the status line, kept until the next line shows whether it
     /// was junk (skip) or the start of a headerless body.
     junk: Option<Vec<u8>>,
+    /// A response header line of one blank and LF: it ends the head unless an empty line
+    /// follows at once (libhtp), so it waits for the next byte.
+    ws_line: Option<Line>,
+    /// A response header line of CRs only (`\r\r\n`, a bare `\r`): the end of the head
+    /// for libhtp, a stray line for Chrome. It ends the head unless a header field follows.
+    maybe_end: Option<Line>,
     /// Request bytes held during [`State::AwaitConnect`].
     held: Vec<u8>,
     counters: HttpCounters,
@@ -85,7 +102,9 @@ pub struct HttpConn {
 }
 
 fn is_blank(content: &[u8]) -> bool {
-    content.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0))
+    content
+        .iter()
+        .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | 0))
 }
 
 /// Whether a line has the `METHOD target HTTP/x` shape (used only to resync after a gap).
@@ -94,7 +113,10 @@ fn looks_like_request_line(content: &[u8]) -> bool {
     !rl.leading_ws
         && !rl.method.is_empty()
         && rl.method.iter().all(u8::is_ascii_uppercase)
-        && rl.protocol.as_deref().is_some_and(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
+        && rl
+            .protocol
+            .as_deref()
+            .is_some_and(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"HTTP/"))
 }
 
 impl HttpConn {
@@ -110,6 +132,8 @@ impl HttpConn {
             next_match: 0,
             after_complete: None,
             junk: None,
+            ws_line: None,
+            maybe_end: None,
             held: Vec::new(),
             counters: HttpCounters::default(),
             events: EventSet::default(),
@@ -124,7 +148,8 @@ impl HttpConn {
 
     fn tx_mut(&mut self, id: u64) -> Option<&mut Tx> {
         let front = self.txs.front()?.id;
-        self.txs.get_mut(usize::try_from(id.checked_sub(front)?).ok()?)
+        self.txs
+            .get_mut(usize::try_from(id.checked_sub(front)?).ok()?)
     }
 
     /// Kept transactions, oldest first.
@@ -168,6 +193,17 @@ impl HttpConn {
             State::Body(Framing::Length(left)) if len < *left => {
                 *left -= len;
             }
+            State::Body(Framing::Length(left)) if len == *left => {
+                // The gap ends exactly with the body: the next message starts cleanly.
+                if let Some(id) = tx {
+                    self.mark_gap(id, dir);
+                    match dir {
+                        Dir::ToServer => self.end_request(id, false, &mut up),
+                        Dir::ToClient => self.end_response(id, &mut up),
+                    }
+                }
+                return up;
+            }
             State::Body(Framing::Close) if dir == Dir::ToClient => {}
             _ => {
                 side.line.clear();
@@ -176,6 +212,8 @@ impl HttpConn {
                 side.tx = None;
                 if dir == Dir::ToClient {
                     self.junk = None;
+                    self.ws_line = None;
+                    self.maybe_end = None;
                     self.after_complete = None;
                     self.decoder = None;
                 }
@@ -238,7 +276,11 @@ impl HttpConn {
         let id = self.next_id;
         self.next_id += 1;
         self.counters.txs += 1;
-        self.txs.push_back(Tx::new(id, self.cfg.request_body_limit, self.cfg.response_body_limit));
+        self.txs.push_back(Tx::new(
+            id,
+            self.cfg.request_body_limit,
+            self.cfg.response_body_limit,
+        ));
         id
     }
 
@@ -250,7 +292,14 @@ impl HttpConn {
             };
             if !*done {
                 *done = true;
-                up.push(id, if dir == Dir::ToServer { Progress::RequestComplete } else { Progress::ResponseComplete });
+                up.push(
+                    id,
+                    if dir == Dir::ToServer {
+                        Progress::RequestComplete
+                    } else {
+                        Progress::ResponseComplete
+                    },
+                );
             }
         }
     }
@@ -284,7 +333,9 @@ impl HttpConn {
         let id = side.tx;
         let room = max.saturating_sub(side.head.raw.len());
         let overflow = line.overflow || line.raw.len() > room;
-        side.head.raw.extend_from_slice(&line.raw[..line.raw.len().min(room)]);
+        side.head
+            .raw
+            .extend_from_slice(&line.raw[..line.raw.len().min(room)]);
         let content = line.content();
         if content.is_empty() {
             return true;
@@ -301,7 +352,22 @@ impl HttpConn {
         false
     }
 
-    fn take_head(&mut self, dir: Dir) -> (Vec<u8>, usize, Vec<(FieldIssue, ())>, super::headers::HeaderTable) {
+    /// Ends a head with `line` as its terminator.
+    fn end_head_with(&mut self, dir: Dir, line: &Line) {
+        let max = self.cfg.max_header_bytes;
+        let side = match dir {
+            Dir::ToServer => &mut self.req,
+            Dir::ToClient => &mut self.resp,
+        };
+        let room = max.saturating_sub(side.head.raw.len());
+        side.head
+            .raw
+            .extend_from_slice(&line.raw[..line.raw.len().min(room)]);
+    }
+
+    /// Takes the collected head: raw bytes, start-line length, the first field issues of
+    /// the lenient reading, and that reading's table.
+    fn take_head(&mut self, dir: Dir) -> (Vec<u8>, usize, Vec<FieldIssue>, HeaderTable) {
         let side = match dir {
             Dir::ToServer => &mut self.req,
             Dir::ToClient => &mut self.resp,
@@ -309,8 +375,8 @@ impl HttpConn {
         let head = std::mem::take(&mut side.head);
         let mut issues = Vec::new();
         let table = head.fields.into_table(|i| {
-            if issues.len() < 4 {
-                issues.push((i, ()));
+            if !issues.contains(&i) {
+                issues.push(i);
             }
         });
         (head.raw, head.line_len, issues, table)
@@ -328,11 +394,23 @@ impl HttpConn {
                     return;
                 }
                 State::Line | State::Resync => {
-                    let Some(line) = self.req.line.take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes) else { return };
+                    let Some(line) =
+                        self.req
+                            .line
+                            .take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes)
+                    else {
+                        return;
+                    };
                     self.on_request_line(line, up);
                 }
                 State::Headers => {
-                    let Some(line) = self.req.line.take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes) else { return };
+                    let Some(line) =
+                        self.req
+                            .line
+                            .take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes)
+                    else {
+                        return;
+                    };
                     if self.head_line(Dir::ToServer, &line) {
                         self.finish_request_head(up);
                     }
@@ -362,6 +440,9 @@ impl HttpConn {
         if rl.leading_ws {
             self.event(Some(id), HttpEvent::RequestLineLeadingWhitespace);
         }
+        if rl.uri.is_empty() || !rl.method.iter().all(|&b| is_token(b)) {
+            self.event(Some(id), HttpEvent::RequestLineInvalid);
+        }
         let simple = rl.protocol.is_none();
         let rl = ReqLine::new(rl);
         if let Some(t) = self.tx_mut(id) {
@@ -374,14 +455,21 @@ impl HttpConn {
             // HTTP/0.9: no headers, no body; the response is a bare body.
             self.event(Some(id), HttpEvent::RequestLineMissingProtocol);
             if let Some(t) = self.tx_mut(id) {
-                t.req_head = Some(ReqHead::new(&rl, HeadBufs::new(&rl.line.line, Default::default(), Vec::new(), "cookie")));
+                t.req_head = Some(ReqHead::new(
+                    &rl,
+                    HeadBufs::new(&rl.line.line, Default::default(), Vec::new(), "cookie"),
+                ));
             }
             up.push(id, Progress::RequestHeaders);
             self.complete(id, Dir::ToServer, up);
             self.req.tx = None;
             return;
         }
-        self.req.head = HeadAcc { line_len: line.raw.len(), raw: line.raw, ..Default::default() };
+        self.req.head = HeadAcc {
+            line_len: line.raw.len(),
+            raw: line.raw,
+            ..Default::default()
+        };
         self.req.state = State::Headers;
     }
 
@@ -393,7 +481,7 @@ impl HttpConn {
             None => {
                 self.counters.lenient_parses += 1;
                 self.event(id, HttpEvent::LenientParse);
-                for (i, ()) in issues {
+                for i in issues {
                     self.field_issue(id, Dir::ToServer, i);
                 }
                 (lenient_table, None)
@@ -401,7 +489,9 @@ impl HttpConn {
         };
         let mut framing = None;
         let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
-        let cl = table.get("content-length").map(|h| (h.value.clone(), h.count));
+        let cl = table
+            .get("content-length")
+            .map(|h| (h.value.clone(), h.count));
         let mut evs = Vec::new();
         if let Some(te) = &te {
             if te_is_chunked(te) {
@@ -460,7 +550,11 @@ impl HttpConn {
     fn end_request(&mut self, id: u64, connect: bool, up: &mut Update) {
         self.complete(id, Dir::ToServer, up);
         self.req.tx = None;
-        self.req.state = if connect { State::AwaitConnect } else { State::Line };
+        self.req.state = if connect {
+            State::AwaitConnect
+        } else {
+            State::Line
+        };
     }
 
     fn request_body(&mut self, data: &mut &[u8], up: &mut Update) {
@@ -468,14 +562,24 @@ impl HttpConn {
             self.req.state = State::Line;
             return;
         };
-        let State::Body(framing) = &mut self.req.state else { return };
+        let State::Body(framing) = &mut self.req.state else {
+            return;
+        };
         let mut grew = false;
         let txs = &mut self.txs;
+        let limit_hits = &mut self.counters.body_limit_hits;
         let front = txs.front().map_or(0, |t| t.id);
         let mut sink = |d: &[u8]| {
-            if let Some(t) = usize::try_from(id.wrapping_sub(front)).ok().and_then(|i| txs.get_mut(i)) {
+            if let Some(t) = usize::try_from(id.wrapping_sub(front))
+                .ok()
+                .and_then(|i| txs.get_mut(i))
+            {
                 grew |= !d.is_empty() && t.req_body.data.len() < t.req_body.limit;
                 t.req_body.push(d);
+                if t.req_body.is_truncated() && !t.req_body.limit_counted {
+                    t.req_body.limit_counted = true;
+                    *limit_hits += 1;
+                }
             }
         };
         let done = match framing {
@@ -537,16 +641,63 @@ impl HttpConn {
                     if self.start_simple_response(up) {
                         continue;
                     }
-                    let Some(line) = self.resp.line.take(&mut data, LineEnds::LfOrBareCr, self.cfg.max_header_bytes) else {
+                    // Capped: a "status line" longer than a head can be is body data.
+                    let Some(line) = self.resp.line.take_capped(
+                        &mut data,
+                        LineEnds::LfOrBareCr,
+                        self.cfg.max_header_bytes,
+                    ) else {
                         return;
                     };
                     self.on_status_line(line, up);
                 }
                 State::Headers => {
-                    let Some(line) = self.resp.line.take(&mut data, LineEnds::LfOrBareCr, self.cfg.max_header_bytes) else {
+                    if let Some(ws) = self.ws_line.take() {
+                        if data[0] != b'\n' {
+                            self.end_head_with(Dir::ToClient, &ws);
+                            self.finish_response_head(up);
+                            continue;
+                        }
+                        self.head_line(Dir::ToClient, &ws);
+                    }
+                    if let Some(end) = self.maybe_end.take() {
+                        // Capped, so a body line that follows is never cut.
+                        let Some(next) = self.resp.line.take_capped(
+                            &mut data,
+                            LineEnds::LfOrBareCr,
+                            self.cfg.max_header_bytes,
+                        ) else {
+                            self.maybe_end = Some(end);
+                            return;
+                        };
+                        if !next.overflow && looks_like_field(next.content()) {
+                            // A stray CR line inside the head (what Chrome reads).
+                            self.end_head_with(Dir::ToClient, &end);
+                            if self.head_line(Dir::ToClient, &next) {
+                                self.finish_response_head(up);
+                            }
+                        } else {
+                            // The end of the head (what libhtp reads); `next` is body.
+                            self.end_head_with(Dir::ToClient, &end);
+                            self.finish_response_head(up);
+                            self.feed_resp(&next.raw, up);
+                        }
+                        continue;
+                    }
+                    let Some(line) = self.resp.line.take(
+                        &mut data,
+                        LineEnds::LfOrBareCr,
+                        self.cfg.max_header_bytes,
+                    ) else {
                         return;
                     };
-                    if self.head_line(Dir::ToClient, &line) {
+                    if matches!(line.raw.as_slice(), [b' ' | b'\t', b'\n']) {
+                        self.ws_line = Some(line);
+                    } else if line.content().is_empty()
+                        && !matches!(line.raw.as_slice(), b"\n" | b"\r\n")
+                    {
+                        self.maybe_end = Some(line);
+                    } else if self.head_line(Dir::ToClient, &line) {
                         self.finish_response_head(up);
                     }
                 }
@@ -564,7 +715,11 @@ impl HttpConn {
             self.next_match
         } else {
             // Evicted or never requested.
-            let first_kept = self.txs.front().map(|t| t.id).filter(|&f| f > self.next_match && f < self.next_id);
+            let first_kept = self
+                .txs
+                .front()
+                .map(|t| t.id)
+                .filter(|&f| f > self.next_match && f < self.next_id);
             match first_kept {
                 Some(f) => f,
                 None => {
@@ -584,7 +739,11 @@ impl HttpConn {
 
     /// An HTTP/0.9 request gets a bare body until close.
     fn start_simple_response(&mut self, up: &mut Update) -> bool {
-        if self.resp.tx.is_some() || self.junk.is_some() || !self.resp.line.is_empty() || !matches!(self.resp.state, State::Line) {
+        if self.resp.tx.is_some()
+            || self.junk.is_some()
+            || !self.resp.line.is_empty()
+            || !matches!(self.resp.state, State::Line)
+        {
             return false;
         }
         if !self.tx(self.next_match).is_some_and(|t| t.simple) {
@@ -625,6 +784,13 @@ impl HttpConn {
                 self.append_unexpected(prev, &line.raw, up);
                 return;
             }
+            if line.overflow {
+                // Too long to be a junk line before a head: a headerless body.
+                let id = self.match_response();
+                self.resp.state = State::Body(Framing::Close);
+                self.deliver_response(id, &line.raw, up);
+                return;
+            }
             self.junk = Some(line.raw);
             return;
         }
@@ -647,7 +813,11 @@ impl HttpConn {
             t.resp_head = None;
         }
         up.push(id, Progress::ResponseLine);
-        self.resp.head = HeadAcc { line_len: line.raw.len(), raw: line.raw, ..Default::default() };
+        self.resp.head = HeadAcc {
+            line_len: line.raw.len(),
+            raw: line.raw,
+            ..Default::default()
+        };
         self.resp.state = State::Headers;
     }
 
@@ -679,7 +849,7 @@ impl HttpConn {
             None => {
                 self.counters.lenient_parses += 1;
                 self.event(Some(id), HttpEvent::LenientParse);
-                for (i, ()) in issues {
+                for i in issues {
                     self.field_issue(Some(id), Dir::ToClient, i);
                 }
                 lenient_table
@@ -693,25 +863,39 @@ impl HttpConn {
         let code = t.status.as_ref().and_then(|s| s.code);
         let minor = t.status.as_ref().and_then(|s| http_minor(&s.protocol));
         let connect = t.req_line.as_ref().is_some_and(ReqLine::is_connect);
-        let head = t.req_line.as_ref().is_some_and(|l| l.line.method.eq_ignore_ascii_case(b"HEAD"));
-        // Interim responses (100, 102, 103): the real one follows for the same request.
+        let head = t
+            .req_line
+            .as_ref()
+            .is_some_and(|l| l.line.method.eq_ignore_ascii_case(b"HEAD"));
+        let status_line = t
+            .status
+            .as_ref()
+            .map(|s| s.line.clone())
+            .unwrap_or_default();
+        let raw_headers = raw.get(line_len..).unwrap_or_default().to_vec();
+        let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
+        let cl = table
+            .get("content-length")
+            .map(|h| (h.value.clone(), h.count));
+        let ce = table.value("content-encoding").map(<[u8]>::to_vec);
+        t.resp_head = Some(HeadBufs::new(
+            &status_line,
+            table,
+            raw_headers,
+            "set-cookie",
+        ));
+        up.push(id, Progress::ResponseHeaders);
+        // Interim responses (100, 102, 103): the final one follows for the same request and
+        // replaces this head; until then (or if none comes) this head is what we have.
         if matches!(code, Some(100..=199)) && code != Some(101) {
             let again = t.seen_100;
             t.seen_100 = true;
-            t.status = None;
             if again {
                 self.event(Some(id), HttpEvent::ContinueAlreadySeen);
             }
             self.resp.state = State::Line;
             return;
         }
-        let status_line = t.status.as_ref().map(|s| s.line.clone()).unwrap_or_default();
-        let raw_headers = raw.get(line_len..).unwrap_or_default().to_vec();
-        let te = table.value("transfer-encoding").map(<[u8]>::to_vec);
-        let cl = table.get("content-length").map(|h| (h.value.clone(), h.count));
-        let ce = table.value("content-encoding").map(<[u8]>::to_vec);
-        t.resp_head = Some(HeadBufs::new(&status_line, table, raw_headers, "set-cookie"));
-        up.push(id, Progress::ResponseHeaders);
 
         let tunnel = code == Some(101) || (connect && matches!(code, Some(200..=299)));
         if tunnel {
@@ -801,7 +985,12 @@ impl HttpConn {
             return;
         }
         let front = self.txs.front().map_or(0, |t| t.id);
-        let Some(t) = usize::try_from(id.wrapping_sub(front)).ok().and_then(|i| self.txs.get_mut(i)) else { return };
+        let Some(t) = usize::try_from(id.wrapping_sub(front))
+            .ok()
+            .and_then(|i| self.txs.get_mut(i))
+        else {
+            return;
+        };
         t.resp_len = t.resp_len.saturating_add(data.len() as u64);
         let before = t.resp_body.data.len();
         let issue_before = self.decoder.as_ref().and_then(ContentDecoder::issue);
@@ -812,6 +1001,10 @@ impl HttpConn {
             }
         }
         let grew = t.resp_body.data.len() > before;
+        if t.resp_body.is_truncated() && !t.resp_body.limit_counted {
+            t.resp_body.limit_counted = true;
+            self.counters.body_limit_hits += 1;
+        }
         let issue = self.decoder.as_ref().and_then(ContentDecoder::issue);
         if issue != issue_before {
             match issue {
@@ -836,7 +1029,9 @@ impl HttpConn {
             self.resp.state = State::Line;
             return;
         };
-        let State::Body(framing) = &mut self.resp.state else { return };
+        let State::Body(framing) = &mut self.resp.state else {
+            return;
+        };
         match framing {
             Framing::Close => {
                 let d = std::mem::take(data);
@@ -871,12 +1066,33 @@ impl HttpConn {
     }
 
     fn close_resp(&mut self, up: &mut Update) {
+        if let Some(end) = self.maybe_end.take() {
+            if matches!(self.resp.state, State::Headers) {
+                self.end_head_with(Dir::ToClient, &end);
+                self.finish_response_head(up);
+                if let Some(rest) = self.resp.line.take_rest() {
+                    self.feed_resp(&rest.raw, up);
+                }
+            }
+        }
+        if let Some(ws) = self.ws_line.take() {
+            if matches!(self.resp.state, State::Headers) {
+                self.end_head_with(Dir::ToClient, &ws);
+                self.finish_response_head(up);
+            }
+        }
         if let Some(line) = self.resp.line.take_rest() {
             match self.resp.state {
                 State::Line | State::Resync => self.on_status_line(line, up),
                 State::Headers => {
                     if !self.head_line(Dir::ToClient, &line) {
-                        self.head_line(Dir::ToClient, &Line { raw: Vec::new(), overflow: false });
+                        self.head_line(
+                            Dir::ToClient,
+                            &Line {
+                                raw: Vec::new(),
+                                overflow: false,
+                            },
+                        );
                     }
                     self.finish_response_head(up);
                 }

@@ -52,7 +52,12 @@ struct Layer {
 
 impl Layer {
     fn new() -> Self {
-        Layer { state: State::Sniff, probe: Vec::new(), probe_overflow: false, produced: false }
+        Layer {
+            state: State::Sniff,
+            probe: Vec::new(),
+            probe_overflow: false,
+            produced: false,
+        }
     }
 }
 
@@ -79,7 +84,9 @@ fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, ()> {
     let flags = h[3];
     let mut pos = 10usize;
     if flags & 0x04 != 0 {
-        let Some(x) = h.get(pos..pos + 2) else { return Ok(None) };
+        let Some(x) = h.get(pos..pos + 2) else {
+            return Ok(None);
+        };
         pos += 2 + usize::from(u16::from_le_bytes([x[0], x[1]]));
         if pos > h.len() {
             return Ok(None);
@@ -139,7 +146,12 @@ impl ContentDecoder {
         if self.scratch.is_empty() {
             self.scratch = vec![0; SCRATCH * self.layers.len().max(1)];
         }
-        let mut ctx = Ctx { produced: &mut self.produced, limit: self.limit, issue: &mut self.issue, stop: false };
+        let mut ctx = Ctx {
+            produced: &mut self.produced,
+            limit: self.limit,
+            issue: &mut self.issue,
+            stop: false,
+        };
         run(&mut self.layers, &mut self.scratch, input, &mut ctx, out);
         if ctx.stop {
             self.stopped = true;
@@ -163,7 +175,13 @@ impl Ctx<'_> {
 }
 
 /// Feeds `input` through `layers[0]` and its output through the rest.
-fn run(layers: &mut [Layer], scratch: &mut [u8], input: &[u8], ctx: &mut Ctx<'_>, out: &mut dyn FnMut(&[u8]) -> bool) {
+fn run(
+    layers: &mut [Layer],
+    scratch: &mut [u8],
+    input: &[u8],
+    ctx: &mut Ctx<'_>,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+) {
     let Some((layer, rest)) = layers.split_first_mut() else {
         if !out(input) {
             ctx.stop = true;
@@ -201,7 +219,11 @@ fn step(
         State::Inflate(_) => inflate(layer, scratch, input, ctx, emit),
         State::Sniff | State::GzipHeader => {
             // Everything seen so far is in the probe (unless it overflowed).
-            let seen: Vec<u8> = if layer.probe_overflow { input.to_vec() } else { layer.probe.clone() };
+            let seen: Vec<u8> = if layer.probe_overflow {
+                input.to_vec()
+            } else {
+                layer.probe.clone()
+            };
             if seen.len() < 2 {
                 return;
             }
@@ -227,7 +249,11 @@ fn step(
 
 /// Switches a layer that failed before producing anything to pass-through, replaying what
 /// it was given.
-fn passthrough(layer: &mut Layer, ctx: &mut Ctx<'_>, emit: &mut dyn FnMut(&[u8], &mut Ctx<'_>) -> bool) {
+fn passthrough(
+    layer: &mut Layer,
+    ctx: &mut Ctx<'_>,
+    emit: &mut dyn FnMut(&[u8], &mut Ctx<'_>) -> bool,
+) {
     ctx.note(DecodeIssue::Failed);
     if layer.probe_overflow {
         layer.state = State::Done;
@@ -246,11 +272,17 @@ fn inflate(
     emit: &mut dyn FnMut(&[u8], &mut Ctx<'_>) -> bool,
 ) {
     loop {
-        let State::Inflate(d) = &mut layer.state else { return };
+        let State::Inflate(d) = &mut layer.state else {
+            return;
+        };
         let (in0, out0) = (d.total_in(), d.total_out());
         let res = d.decompress(input, scratch, FlushDecompress::None);
-        let used = usize::try_from(d.total_in() - in0).unwrap_or(input.len()).min(input.len());
-        let made = usize::try_from(d.total_out() - out0).unwrap_or(0).min(scratch.len());
+        let used = usize::try_from(d.total_in() - in0)
+            .unwrap_or(input.len())
+            .min(input.len());
+        let made = usize::try_from(d.total_out() - out0)
+            .unwrap_or(0)
+            .min(scratch.len());
         input = &input[used..];
         if made > 0 {
             if !layer.produced {
@@ -319,7 +351,12 @@ mod tests {
         e.finish().unwrap()
     }
 
-    fn decode(layers: usize, limit: u64, input: &[u8], step: usize) -> (Vec<u8>, Option<DecodeIssue>) {
+    fn decode(
+        layers: usize,
+        limit: u64,
+        input: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, Option<DecodeIssue>) {
         let mut d = ContentDecoder::new(layers, limit);
         let mut got = Vec::new();
         for c in input.chunks(step.max(1)) {
@@ -334,8 +371,18 @@ mod tests {
     #[test]
     fn formats_layers_and_splits() {
         let text = b"hello hello hello compressed world".repeat(20);
-        for enc in [gzip(&text), zlib(&text), raw(&text), gzip(&zlib(&text)), raw(&gzip(&text))] {
-            let layers = if enc == gzip(&zlib(&text)) || enc == raw(&gzip(&text)) { 2 } else { 1 };
+        for enc in [
+            gzip(&text),
+            zlib(&text),
+            raw(&text),
+            gzip(&zlib(&text)),
+            raw(&gzip(&text)),
+        ] {
+            let layers = if enc == gzip(&zlib(&text)) || enc == raw(&gzip(&text)) {
+                2
+            } else {
+                1
+            };
             for step in [1, 3, 7, 1000] {
                 assert_eq!(decode(layers, 1 << 20, &enc, step).0, text, "step {step}");
             }

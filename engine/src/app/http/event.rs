@@ -98,9 +98,7 @@ impl HttpEvent {
             }
             ResponseAbnormalTransferEncoding => "http.response_abnormal_transfer_encoding",
             InvalidContentLengthFieldInRequest => "http.invalid_content_length_field_in_request",
-            InvalidContentLengthFieldInResponse => {
-                "http.invalid_content_length_field_in_response"
-            }
+            InvalidContentLengthFieldInResponse => "http.invalid_content_length_field_in_response",
             DuplicateContentLengthFieldInRequest => {
                 "http.duplicate_content_length_field_in_request"
             }

@@ -64,7 +64,10 @@ pub(crate) fn trim_by(mut s: &[u8], f: impl Fn(u8) -> bool) -> &[u8] {
 
 /// Lowercase copy without NUL bytes: the form framing values and names are compared in.
 pub(crate) fn canonical(s: &[u8]) -> Vec<u8> {
-    s.iter().filter(|&&b| b != 0).map(u8::to_ascii_lowercase).collect()
+    s.iter()
+        .filter(|&&b| b != 0)
+        .map(u8::to_ascii_lowercase)
+        .collect()
 }
 
 impl HeaderTable {
@@ -105,15 +108,22 @@ impl HeaderTable {
             }
             return;
         }
-        self.fields.push(Header { name: name.to_vec(), value: value.to_vec(), key, count: 1 });
+        self.fields.push(Header {
+            name: name.to_vec(),
+            value: value.to_vec(),
+            key,
+            count: 1,
+        });
     }
 }
 
 /// Whether a line that starts with whitespace is really a new `name: value` field (a tab-
 /// or space-indented header, which some browsers take as a header, not a continuation).
-fn looks_like_field(line: &[u8]) -> bool {
+pub(crate) fn looks_like_field(line: &[u8]) -> bool {
     let line = trim_by(line, |b| is_lws(b) || b == 0);
-    let Some(colon) = memchr::memchr(b':', line) else { return false };
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
     let name = trim_by(&line[..colon], is_ws_like);
     !name.is_empty() && name.iter().all(|&b| is_token(b))
 }
@@ -132,7 +142,8 @@ impl FieldLines {
         let room = max.saturating_sub(self.bytes);
         let content = &content[..content.len().min(room)];
         self.bytes = self.bytes.saturating_add(content.len());
-        let folded = matches!(content.first(), Some(b' ' | b'\t' | 0)) && !looks_like_field(content);
+        let folded =
+            matches!(content.first(), Some(b' ' | b'\t' | 0)) && !looks_like_field(content);
         match self.fields.last_mut() {
             Some(last) if folded => {
                 last.extend_from_slice(content);
@@ -176,7 +187,9 @@ fn split_field<'a>(line: &'a [u8], ev: &mut impl FnMut(FieldIssue)) -> (&'a [u8]
         return (&[], trim_by(line, is_lws));
     };
     let raw_name = &line[..colon];
-    let name = trim_by(raw_name, |b| is_lws(b) || b == 0 || b == 0x0b || b == 0x0c || b == b'\r');
+    let name = trim_by(raw_name, |b| {
+        is_lws(b) || b == 0 || b == 0x0b || b == 0x0c || b == b'\r'
+    });
     if name.is_empty() || name.len() != raw_name.len() || !name.iter().all(|&b| is_token(b)) {
         ev(FieldIssue::InvalidName);
     }
@@ -192,7 +205,9 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
         if part.is_empty() || part.len() > 18 || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = part.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+        let n = part
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
         match result {
             Some(prev) if prev != n => return None,
             _ => result = Some(n),
@@ -219,8 +234,13 @@ pub(crate) fn content_encoding_layers(v: &[u8]) -> (usize, bool) {
     let canon = canonical(v);
     let mut layers = 0usize;
     let mut odd = false;
-    for tok in canon.split(|&b| b == b',' || is_ws_like(b)).filter(|t| !t.is_empty()) {
-        if memchr::memmem::find(tok, b"gzip").is_some() || memchr::memmem::find(tok, b"deflate").is_some() {
+    for tok in canon
+        .split(|&b| b == b',' || is_ws_like(b))
+        .filter(|t| !t.is_empty())
+    {
+        if memchr::memmem::find(tok, b"gzip").is_some()
+            || memchr::memmem::find(tok, b"deflate").is_some()
+        {
             layers += 1;
             if !matches!(tok, b"gzip" | b"x-gzip" | b"deflate" | b"x-deflate") {
                 odd = true;
@@ -251,7 +271,10 @@ pub(crate) fn disposition_filename(v: &[u8]) -> Option<&[u8]> {
             let end = memchr::memchr(b'"', q).unwrap_or(q.len());
             return Some(&q[..end]);
         }
-        let end = val.iter().position(|&b| b == b';' || is_ws_like(b)).unwrap_or(val.len());
+        let end = val
+            .iter()
+            .position(|&b| b == b';' || is_ws_like(b))
+            .unwrap_or(val.len());
         return (end > 0).then(|| &val[..end]);
     }
     None
@@ -271,7 +294,13 @@ mod tests {
 
     #[test]
     fn folding_and_repeats() {
-        let t = table(&[b"Transfer-Encoding: ", b" chunked", b"Accept: a", b"accept: b", b"X:  v  "]);
+        let t = table(&[
+            b"Transfer-Encoding: ",
+            b" chunked",
+            b"Accept: a",
+            b"accept: b",
+            b"X:  v  ",
+        ]);
         assert_eq!(t.value("transfer-encoding"), Some(&b"chunked"[..]));
         assert_eq!(t.value("accept"), Some(&b"a, b"[..]));
         assert_eq!(t.value("x"), Some(&b"v"[..]));
@@ -294,7 +323,9 @@ mod tests {
         assert_eq!(parse_content_length(b"34 68"), None);
         assert_eq!(parse_content_length(b"68.9"), None);
         assert_eq!(parse_content_length(b""), None);
-        assert!(te_is_chunked(b"chu\0nked") && te_is_chunked(b"x chunked") && !te_is_chunked(b"lalala"));
+        assert!(
+            te_is_chunked(b"chu\0nked") && te_is_chunked(b"x chunked") && !te_is_chunked(b"lalala")
+        );
         assert_eq!(content_encoding_layers(b"gzip, deflate"), (2, false));
         assert_eq!(content_encoding_layers(b"gz\0ip"), (1, false));
         assert_eq!(content_encoding_layers(b"gzip x"), (1, true));
@@ -303,8 +334,14 @@ mod tests {
 
     #[test]
     fn filenames() {
-        assert_eq!(disposition_filename(b"attachment; filename=\"eicar.txt\""), Some(&b"eicar.txt"[..]));
-        assert_eq!(disposition_filename(b"attachment; filename=a.exe; x=y"), Some(&b"a.exe"[..]));
+        assert_eq!(
+            disposition_filename(b"attachment; filename=\"eicar.txt\""),
+            Some(&b"eicar.txt"[..])
+        );
+        assert_eq!(
+            disposition_filename(b"attachment; filename=a.exe; x=y"),
+            Some(&b"a.exe"[..])
+        );
         assert_eq!(disposition_filename(b"attachment; xfilename=a"), None);
         assert_eq!(disposition_filename(b"inline"), None);
     }

@@ -67,7 +67,10 @@ impl LineBuf {
 
     fn finish(&mut self) -> Line {
         self.cr_pending = false;
-        let line = Line { raw: std::mem::take(&mut self.buf), overflow: self.overflow };
+        let line = Line {
+            raw: std::mem::take(&mut self.buf),
+            overflow: self.overflow,
+        };
         self.overflow = false;
         line
     }
@@ -75,50 +78,72 @@ impl LineBuf {
     /// Consumes bytes from `input` until a line is complete and returns it, or returns
     /// `None` with all of `input` consumed when more data is needed.
     pub fn take(&mut self, input: &mut &[u8], ends: LineEnds, max: usize) -> Option<Line> {
-        if self.cr_pending {
-            let &first = input.first()?;
-            if first == b'\n' {
-                self.push_bounded(b"\n", max);
-                *input = &input[1..];
+        loop {
+            if self.cr_pending {
+                let &first = input.first()?;
+                self.cr_pending = false;
+                match first {
+                    b'\n' => {
+                        self.push_bounded(b"\n", max);
+                        *input = &input[1..];
+                        return Some(self.finish());
+                    }
+                    b'\r' => {} // a run of CRs: keep scanning
+                    _ => return Some(self.finish()),
+                }
             }
-            return Some(self.finish());
-        }
-        let pos = match ends {
-            LineEnds::Lf => memchr::memchr(b'\n', input),
-            LineEnds::LfOrBareCr => memchr::memchr2(b'\n', b'\r', input),
-        };
-        let Some(pos) = pos else {
-            self.push_bounded(input, max);
-            *input = &[];
-            return None;
-        };
-        if input[pos] == b'\n' || ends == LineEnds::Lf {
-            let (line, rest) = input.split_at(pos + 1);
+            let pos = match ends {
+                LineEnds::Lf => memchr::memchr(b'\n', input),
+                LineEnds::LfOrBareCr => memchr::memchr2(b'\n', b'\r', input),
+            };
+            let Some(pos) = pos else {
+                self.push_bounded(input, max);
+                *input = &[];
+                return None;
+            };
+            // A CR in a response: the next byte decides between CRLF, a run of CRs (part
+            // of the line, so `\r\r\n` is one empty line) and a bare CR.
+            let end = match (input[pos], ends, input.get(pos + 1)) {
+                (b'\n', _, _) | (_, LineEnds::Lf, _) => pos + 1,
+                (_, _, Some(b'\n')) => pos + 2,
+                (_, _, Some(b'\r')) => {
+                    self.push_bounded(&input[..=pos], max);
+                    *input = &input[pos + 1..];
+                    continue;
+                }
+                (_, _, Some(_)) => pos + 1,
+                (_, _, None) => {
+                    self.push_bounded(input, max);
+                    *input = &[];
+                    self.cr_pending = true;
+                    return None;
+                }
+            };
+            let (line, rest) = input.split_at(end);
             self.push_bounded(line, max);
             *input = rest;
             return Some(self.finish());
         }
-        // A CR in a response: the next byte decides between CRLF and a bare CR.
-        match input.get(pos + 1) {
-            Some(b'\n') => {
-                let (line, rest) = input.split_at(pos + 2);
-                self.push_bounded(line, max);
-                *input = rest;
-                Some(self.finish())
-            }
-            Some(_) => {
-                let (line, rest) = input.split_at(pos + 1);
-                self.push_bounded(line, max);
-                *input = rest;
-                Some(self.finish())
-            }
-            None => {
-                self.push_bounded(input, max);
-                *input = &[];
-                self.cr_pending = true;
-                None
-            }
+    }
+
+    /// Like [`LineBuf::take`], but a line that reaches `max` bytes without a terminator is
+    /// returned at once (flagged `overflow`) instead of discarding the rest of it: for
+    /// places where a long "line" is really body data that must not be lost.
+    pub fn take_capped(&mut self, input: &mut &[u8], ends: LineEnds, max: usize) -> Option<Line> {
+        let room = max.saturating_sub(self.buf.len());
+        let mut view = &input[..room.min(input.len())];
+        let before = view.len();
+        let line = self.take(&mut view, ends, max);
+        *input = &input[before - view.len()..];
+        if line.is_some() {
+            return line;
         }
+        if self.buf.len() >= max {
+            let mut l = self.finish();
+            l.overflow = true;
+            return Some(l);
+        }
+        None
     }
 
     /// At the end of the stream: whatever is buffered is the last (unterminated) line.
@@ -151,14 +176,53 @@ mod tests {
 
     #[test]
     fn bare_cr_ends_response_lines_only() {
-        let data = b"a\r\nb\rc\nd\r\r\ne";
-        let want: Vec<Vec<u8>> =
-            vec![b"a\r\n".to_vec(), b"b\r".to_vec(), b"c\n".to_vec(), b"d\r".to_vec(), b"\r\n".to_vec(), b"e".to_vec()];
+        let data = b"a\r\nb\rc\nd\r\r\ne\r\rf";
+        let want: Vec<Vec<u8>> = vec![
+            b"a\r\n".to_vec(),
+            b"b\r".to_vec(),
+            b"c\n".to_vec(),
+            b"d\r\r\n".to_vec(),
+            b"e\r\r".to_vec(),
+            b"f".to_vec(),
+        ];
         for step in 1..data.len() + 1 {
-            assert_eq!(split_all(data, LineEnds::LfOrBareCr, step), want, "step {step}");
+            assert_eq!(
+                split_all(data, LineEnds::LfOrBareCr, step),
+                want,
+                "step {step}"
+            );
         }
         let req = split_all(data, LineEnds::Lf, 1);
-        assert_eq!(req, vec![b"a\r\n".to_vec(), b"b\rc\n".to_vec(), b"d\r\r\n".to_vec(), b"e".to_vec()]);
+        assert_eq!(
+            req,
+            vec![
+                b"a\r\n".to_vec(),
+                b"b\rc\n".to_vec(),
+                b"d\r\r\n".to_vec(),
+                b"e\r\rf".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn capped_lines_keep_every_byte() {
+        for step in 1..12 {
+            let data = b"0123456789ab\ncd";
+            let mut lb = LineBuf::default();
+            let mut got = Vec::new();
+            for chunk in data.chunks(step) {
+                let mut input = chunk;
+                while let Some(l) = lb.take_capped(&mut input, LineEnds::LfOrBareCr, 5) {
+                    got.push((l.raw, l.overflow));
+                }
+            }
+            let want = vec![
+                (b"01234".to_vec(), true),
+                (b"56789".to_vec(), true),
+                (b"ab\n".to_vec(), false),
+            ];
+            assert_eq!(got, want, "step {step}");
+        }
     }
 
     #[test]
@@ -168,6 +232,9 @@ mod tests {
         let l = lb.take(&mut input, LineEnds::Lf, 4).unwrap();
         assert_eq!((l.raw.as_slice(), l.overflow), (&b"0123"[..], true));
         let l = lb.take(&mut input, LineEnds::Lf, 4).unwrap();
-        assert_eq!((l.raw.as_slice(), l.overflow, l.content()), (&b"ok\n"[..], false, &b"ok"[..]));
+        assert_eq!(
+            (l.raw.as_slice(), l.overflow, l.content()),
+            (&b"ok\n"[..], false, &b"ok"[..])
+        );
     }
 }

@@ -26,7 +26,10 @@
 //! exchange anyway, and an IPS that refuses to parse what the browser accepts is blind to
 //! it. Such heads go through a small lenient parser modelled on libhtp (Suricata's HTTP
 //! library) and the transaction gets [`HttpEvent::LenientParse`]:
-//! - LF-only line ends; in responses a bare CR also ends a line (browsers agree);
+//! - LF-only line ends; in responses a bare CR also ends a line (browsers agree). A
+//!   response head line of CRs only (`\r\r\n`) ends the head as libhtp reads it, unless
+//!   a header field follows, which is how Chrome reads it; a line of one blank ends the
+//!   head unless an empty line follows at once (libhtp);
 //! - obs-fold continuation lines (leading SP/HT/NUL) are joined, except an indented line
 //!   that itself reads `name: value`, which is a new header;
 //! - whitespace (and VT/FF/NUL) between name and colon; names and framing values compared
@@ -42,8 +45,16 @@
 //! chunked body whose size line is not hex is read to close instead; an invalid
 //! `Content-Length` in a response means "until close". HEAD, 1xx, 204 and 304 responses
 //! have no body; a successful CONNECT or a 101 turns the connection into a tunnel.
-//! Response bodies are decoded through up to `max_decompress_layers` gzip/deflate layers
-//! (see [`decode`](self) notes in [`HttpConfig`]).
+//! Response bodies are decoded through up to `max_decompress_layers` gzip/deflate layers;
+//! each layer sniffs gzip, zlib or raw deflate (so the declared order does not matter) and
+//! passes its input through unchanged when it is not compressed after all, as libhtp does.
+//! Request bodies are dechunked, not decompressed (Suricata's default).
+//!
+//! ## Memory
+//! Per connection: one partial line and one head (`max_header_bytes` each), per kept
+//! transaction its heads and the kept parts of both bodies, up to `max_txs` transactions,
+//! and for the body being decoded up to `max_decompress_layers` inflate states with 16 KiB
+//! of output scratch each. Nothing grows with the bytes a peer sends.
 
 mod chunked;
 mod conn;
@@ -165,7 +176,9 @@ pub struct Update {
 impl Update {
     fn push(&mut self, id: u64, p: Progress) {
         // Body growth is reported once per call and transaction.
-        if matches!(p, Progress::RequestBody | Progress::ResponseBody) && self.items.contains(&(id, p)) {
+        if matches!(p, Progress::RequestBody | Progress::ResponseBody)
+            && self.items.contains(&(id, p))
+        {
             return;
         }
         self.items.push((id, p));
@@ -211,6 +224,8 @@ pub struct HttpCounters {
     pub decompression_failures: u64,
     /// Lines or heads cut at `max_header_bytes`.
     pub header_limit_hits: u64,
+    /// Bodies longer than their kept limit (the rest is counted, not kept).
+    pub body_limit_hits: u64,
     /// Heads parsed with the lenient parser.
     pub lenient_parses: u64,
     /// Gaps reported.

@@ -48,7 +48,10 @@ fn split_word(s: &[u8], sep: impl Fn(u8) -> bool) -> (&[u8], &[u8]) {
 /// Parses a request line leniently: method, URI, then everything else as protocol (so
 /// `GET /a b HTTP/1.1` has URI `/a` and protocol `b HTTP/1.1`, as in Suricata).
 pub(crate) fn parse_request_line(content: &[u8]) -> RequestLine {
-    let start = content.iter().position(|&b| !is_space(b)).unwrap_or(content.len());
+    let start = content
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(content.len());
     let (method, rest) = split_word(&content[start..], is_space);
     let (uri, rest) = split_word(rest, is_space);
     let protocol = trim_by(rest, is_space);
@@ -63,7 +66,10 @@ pub(crate) fn parse_request_line(content: &[u8]) -> RequestLine {
 
 /// Parses a status line leniently (protocol, code, message separated by whitespace).
 pub(crate) fn parse_status_line(content: &[u8]) -> StatusLine {
-    let start = content.iter().position(|&b| !is_space(b) && b != 0).unwrap_or(content.len());
+    let start = content
+        .iter()
+        .position(|&b| !is_space(b) && b != 0)
+        .unwrap_or(content.len());
     let (protocol, rest) = split_word(&content[start..], is_space);
     let (status, rest) = split_word(rest, is_space);
     let code = parse_status_code(status);
@@ -81,8 +87,10 @@ fn parse_status_code(s: &[u8]) -> Option<u16> {
     if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = s.iter().fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
-    (100..=999).contains(&n).then(|| n as u16)
+    let n = s
+        .iter()
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+    u16::try_from(n).ok().filter(|c| (100..=999).contains(c))
 }
 
 /// Whether a line looks like a status line the way browsers decide it (libhtp's
@@ -90,11 +98,20 @@ fn parse_status_code(s: &[u8]) -> Option<u16> {
 /// case-insensitively. `None` when too few bytes are known yet to tell.
 pub(crate) fn resembles_status_line(data: &[u8], complete: bool) -> Option<bool> {
     let start = data.iter().position(|&b| !is_space(b) && b != 0);
-    let Some(start) = start else { return complete.then_some(false) };
+    let Some(start) = start else {
+        return complete.then_some(false);
+    };
     let rest = &data[start..];
     if rest.len() < 4 {
-        let prefix_ok = rest.iter().zip(b"http").all(|(a, b)| a.to_ascii_lowercase() == *b);
-        return if complete || !prefix_ok { Some(false) } else { None };
+        let prefix_ok = rest
+            .iter()
+            .zip(b"http")
+            .all(|(a, b)| a.to_ascii_lowercase() == *b);
+        return if complete || !prefix_ok {
+            Some(false)
+        } else {
+            None
+        };
     }
     Some(rest[..4].eq_ignore_ascii_case(b"http"))
 }
@@ -194,7 +211,10 @@ mod tests {
     #[test]
     fn request_lines() {
         let r = parse_request_line(b"GET /uid=0(root) gid=0(root) HTTP/1.1");
-        assert_eq!((r.method.as_slice(), r.uri.as_slice()), (&b"GET"[..], &b"/uid=0(root)"[..]));
+        assert_eq!(
+            (r.method.as_slice(), r.uri.as_slice()),
+            (&b"GET"[..], &b"/uid=0(root)"[..])
+        );
         assert_eq!(r.protocol.as_deref(), Some(&b"gid=0(root) HTTP/1.1"[..]));
         let r = parse_request_line(b"  GET /");
         assert!(r.leading_ws && r.protocol.is_none());

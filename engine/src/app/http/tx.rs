@@ -19,7 +19,10 @@ pub(crate) struct ReqLine {
 impl ReqLine {
     pub fn new(line: RequestLine) -> Self {
         let connect = line.method.eq_ignore_ascii_case(b"CONNECT");
-        ReqLine { uri_norm: uri::normalized(&line.uri, connect), line }
+        ReqLine {
+            uri_norm: uri::normalized(&line.uri, connect),
+            line,
+        }
     }
 
     pub fn is_connect(&self) -> bool {
@@ -62,7 +65,13 @@ impl HeadBufs {
         }
         names.extend_from_slice(b"\r\n");
         start.extend_from_slice(b"\r\n");
-        HeadBufs { headers, raw, header, names, start }
+        HeadBufs {
+            headers,
+            raw,
+            header,
+            names,
+            start,
+        }
     }
 }
 
@@ -76,9 +85,17 @@ pub(crate) struct ReqHead {
 
 impl ReqHead {
     pub fn new(line: &ReqLine, bufs: HeadBufs) -> Self {
-        let from_uri = uri::split(&line.line.uri, line.is_connect()).authority.filter(|a| !a.is_empty());
-        let host_raw = from_uri.map(<[u8]>::to_vec).or_else(|| bufs.headers.value("host").map(<[u8]>::to_vec));
-        ReqHead { host: host_raw.as_deref().map(uri::normalize_host), host_raw, bufs }
+        let from_uri = uri::split(&line.line.uri, line.is_connect())
+            .authority
+            .filter(|a| !a.is_empty());
+        let host_raw = from_uri
+            .map(<[u8]>::to_vec)
+            .or_else(|| bufs.headers.value("host").map(<[u8]>::to_vec));
+        ReqHead {
+            host: host_raw.as_deref().map(uri::normalize_host),
+            host_raw,
+            bufs,
+        }
     }
 }
 
@@ -92,11 +109,16 @@ pub(crate) struct Body {
     pub seen: u64,
     /// Bytes of this body were lost in a stream gap.
     pub gap: bool,
+    /// The limit was hit and counted.
+    pub limit_counted: bool,
 }
 
 impl Body {
     pub fn with_limit(limit: usize) -> Self {
-        Body { limit, ..Default::default() }
+        Body {
+            limit,
+            ..Default::default()
+        }
     }
 
     /// Keeps what fits; returns whether more is wanted.
@@ -236,14 +258,19 @@ impl Tx {
     /// of the request), else the normalised URI path.
     pub fn filename(&self) -> Option<&[u8]> {
         fn cd(h: Option<&HeadBufs>) -> Option<&[u8]> {
-            h.and_then(|h| h.headers.value("content-disposition")).and_then(disposition_filename)
+            h.and_then(|h| h.headers.value("content-disposition"))
+                .and_then(disposition_filename)
         }
         cd(self.resp_head.as_ref())
             .or_else(|| cd(self.req_head.as_ref().map(|r| &r.bufs)))
             .filter(|f| !f.is_empty())
             .or_else(|| {
                 let l = self.req_line.as_ref()?;
-                let end = l.uri_norm.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(l.uri_norm.len());
+                let end = l
+                    .uri_norm
+                    .iter()
+                    .position(|&b| b == b'?' || b == b'#')
+                    .unwrap_or(l.uri_norm.len());
                 nonempty(&l.uri_norm[..end])
             })
     }

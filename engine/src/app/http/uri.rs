@@ -20,15 +20,25 @@ pub(crate) struct UriParts<'a> {
 /// Splits a request target. `connect` selects authority-form (`host:port`).
 pub(crate) fn split(raw: &[u8], connect: bool) -> UriParts<'_> {
     if connect && !raw.starts_with(b"/") {
-        return UriParts { authority: Some(raw), ..Default::default() };
+        return UriParts {
+            authority: Some(raw),
+            ..Default::default()
+        };
     }
     let mut rest = raw;
     let mut authority = None;
     if let Some(p) = memchr::memmem::find(raw, b"://") {
         let scheme = &raw[..p];
-        if !scheme.is_empty() && scheme.iter().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)) {
+        if !scheme.is_empty()
+            && scheme
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
+        {
             let after = &raw[p + 3..];
-            let end = after.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(after.len());
+            let end = after
+                .iter()
+                .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(after.len());
             let auth = &after[..end];
             // Drop userinfo, as libhtp does for the hostname.
             let host = match memchr::memrchr(b'@', auth) {
@@ -47,7 +57,12 @@ pub(crate) fn split(raw: &[u8], connect: bool) -> UriParts<'_> {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    UriParts { authority, path, query, fragment }
+    UriParts {
+        authority,
+        path,
+        query,
+        fragment,
+    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -75,10 +90,13 @@ fn decode_path(path: &[u8]) -> Vec<u8> {
     while i < path.len() {
         let b = path[i];
         let (byte, used) = if b == b'%' {
-            let u = path.get(i + 1).is_some_and(|c| c.eq_ignore_ascii_case(&b'u'));
+            let u = path
+                .get(i + 1)
+                .is_some_and(|c| c.eq_ignore_ascii_case(&b'u'));
             let digits = |from: usize, n: usize| -> Option<u32> {
                 let s = path.get(from..from + n)?;
-                s.iter().try_fold(0u32, |acc, &c| Some(acc * 16 + u32::from(hex(c)?)))
+                s.iter()
+                    .try_fold(0u32, |acc, &c| Some(acc * 16 + u32::from(hex(c)?)))
             };
             if u {
                 match digits(i + 2, 4) {
@@ -108,7 +126,10 @@ fn decode_path(path: &[u8]) -> Vec<u8> {
 fn remove_dot_segments(mut input: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(input.len());
     while !input.is_empty() {
-        if let Some(r) = input.strip_prefix(b"../").or_else(|| input.strip_prefix(b"./")) {
+        if let Some(r) = input
+            .strip_prefix(b"../")
+            .or_else(|| input.strip_prefix(b"./"))
+        {
             input = r;
         } else if input.starts_with(b"/./") {
             input = &input[2..];
@@ -122,7 +143,10 @@ fn remove_dot_segments(mut input: &[u8]) -> Vec<u8> {
             input = b"";
         } else {
             let start = usize::from(input[0] == b'/');
-            let end = input[start..].iter().position(|&b| b == b'/').map_or(input.len(), |p| p + start);
+            let end = input[start..]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(input.len(), |p| p + start);
             out.extend_from_slice(&input[..end]);
             input = &input[end..];
         }
@@ -203,7 +227,12 @@ mod tests {
             (b"http://example.com", b"/"),
         ];
         for (raw, want) in table {
-            assert_eq!(normalized(raw, false), *want, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(
+                normalized(raw, false),
+                *want,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
         assert_eq!(normalized(b"example.com:443", true), b"example.com:443");
     }
@@ -215,6 +244,14 @@ mod tests {
         assert_eq!(normalize_host(b"example.com."), b"example.com");
         assert_eq!(normalize_host(b"ABC.com, efg.net"), b"abc.com, efg.net");
         let p = split(b"http://user@Host:1/x?y#z", false);
-        assert_eq!((p.authority, p.path, p.query, p.fragment), (Some(&b"Host:1"[..]), &b"/x"[..], Some(&b"y"[..]), Some(&b"z"[..])));
+        assert_eq!(
+            (p.authority, p.path, p.query, p.fragment),
+            (
+                Some(&b"Host:1"[..]),
+                &b"/x"[..],
+                Some(&b"y"[..]),
+                Some(&b"z"[..])
+            )
+        );
     }
 }
