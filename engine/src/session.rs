@@ -268,9 +268,9 @@ impl Session {
             }
         }
         if let App::Http(conn) = &mut self.app {
-            let from = usize::try_from(p.new.start.saturating_sub(ws)).unwrap_or(usize::MAX);
-            if let Some(bytes) = win.get(from..) {
-                if !bytes.is_empty() {
+            if !p.new.is_empty() {
+                let at = |off: u64| usize::try_from(off.saturating_sub(ws)).unwrap_or(usize::MAX);
+                if let Some(bytes) = win.get(at(p.new.start)..at(p.new.end)) {
                     update = conn.feed(dir(to_server), bytes);
                 }
             }
@@ -351,6 +351,12 @@ mod tests {
         assert_eq!(s.app_proto(), Some(AppProto::Http));
         assert!(!b.http.is_empty());
         s.step(true, 1021, 5001, tcp_flags::ACK, b"Host: x\r\n\r\n", &cfg, &mut mem);
+        // Pure ACKs both ways bring no stream data: nothing is fed again.
+        let ack = s.step(false, 5001, 1032, tcp_flags::ACK, b"", &cfg, &mut mem);
+        assert!(ack.http.is_empty());
+        let ack = s.step(true, 1032, 5001, tcp_flags::ACK, b"", &cfg, &mut mem);
+        assert!(ack.http.is_empty());
+        assert_eq!(s.http().map(|c| c.txs().count()), Some(1));
         let tx = s.http().and_then(|c| c.tx(0)).expect("one transaction");
         let uri = verdict_compiler::ir::AppBuffer::HttpUri;
         assert_eq!(tx.buffer(uri), Some(&b"/evil"[..]));
