@@ -307,7 +307,9 @@ impl HalfStream {
                 memcap: cfg.memcap,
             };
             // A FIN takes a sequence number, which decides equal-start overlaps in Linux.
-            let rank_end = u64::try_from(seg_end).unwrap_or(u64::MAX) + u64::from(fin);
+            let rank_end = u64::try_from(seg_end)
+                .unwrap_or(u64::MAX)
+                .saturating_add(u64::from(fin));
             p.events |= self.ooo.insert(s, data, s..rank_end, lim, mem);
             self.settle(cfg, mem, p);
         }
@@ -349,7 +351,14 @@ impl HalfStream {
     /// Drops retained bytes beyond `keep` from the front of the window, and gives back the
     /// room a delivery larger than any packet left behind.
     fn trim_window(&mut self, keep: usize, cfg: &StreamConfig, mem: &mut StreamMem) {
-        let drop = self.win.len().saturating_sub(keep);
+        let mut drop = self.win.len().saturating_sub(keep);
+        // Moving the kept tail down by just under a multiple of 4 KiB hits x86 4K aliasing:
+        // measured 5-14 µs instead of 0.1 µs per 4 KiB, a slowdown a sender could pick with
+        // its segment sizes. Retaining up to 64 bytes fewer steps out of that band.
+        let rem = drop % 4096;
+        if rem >= 4096 - 64 {
+            drop = (drop + (4096 - rem)).min(self.win.len());
+        }
         if drop > 0 {
             self.win.drain(..drop);
             self.win_start += drop as u64;

@@ -21,6 +21,12 @@
 //! An out-of-order segment is accepted at once (NFQUEUE cannot hold a packet) and buffered;
 //! the packet that fills the gap carries the inspection of everything it makes contiguous.
 //!
+//! A drop decided on stream data must drop the rest of the flow too (`Flow::dropped`): the
+//! bytes of the dropped packet are already part of the stream here, so the sender's resend of
+//! them is a [`StreamEvents::RETRANSMISSION`] that brings nothing new to inspect — and a
+//! receiver that gets the resent filler would deliver the buffered bytes behind it. Resends of
+//! bytes already inspected that differ from them raise [`StreamEvents::OVERLAP_CONFLICT`].
+//!
 //! # Overlap policy
 //! - **Bytes already delivered to inspection win** (first copy): the receiver has delivered
 //!   them to its application too, on every OS, so later copies cannot change what it saw.
