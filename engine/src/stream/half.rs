@@ -96,6 +96,13 @@ impl HalfStream {
     pub fn window_start(&self) -> u64 {
         self.win_start
     }
+    /// The window from stream offset `off` on (from its start if `off` is older): e.g.
+    /// `window_from(p.new.start.saturating_sub(k))` is the new data plus `k` bytes of context,
+    /// enough for patterns up to `k + 1` bytes long across packet boundaries without
+    /// rescanning all of `retain`.
+    pub fn window_from(&self, off: u64) -> &[u8] {
+        bytes_at(self.win_start, &self.win, off.max(self.win_start)..self.end)
+    }
     /// True once `depth` bytes were delivered: the direction takes no more data.
     pub fn past_depth(&self) -> bool {
         self.state == State::Depth

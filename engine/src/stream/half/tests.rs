@@ -528,6 +528,11 @@ fn window_spans_packet_boundaries_and_holds_each_new_range_in_full() {
         ("ghijklmnopqrstuvwxyz", 6)
     );
     assert_eq!(r.mem.used(), 20);
+    // The new range plus 2 bytes of context, clamped to what is retained and to the end.
+    assert_eq!(r.h.window_from(p.new.start - 2), b"ijklmnopqrstuvwxyz");
+    assert_eq!(r.h.window_from(0), r.h.window());
+    assert_eq!(r.h.window_from(26), b"");
+    assert_eq!(r.h.window_from(99), b"");
 }
 
 #[test]
