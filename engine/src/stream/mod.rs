@@ -176,7 +176,7 @@ impl StreamConfig {
 }
 
 /// What one call into a [`HalfStream`] made available to inspection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Progress {
     /// Stream offsets that became contiguous with this call (empty if none); they are at the
     /// end of [`HalfStream::window`].
