@@ -96,6 +96,13 @@ impl HalfStream {
     pub fn window_start(&self) -> u64 {
         self.win_start
     }
+    /// The window from stream offset `off` on (from its start if `off` is older): e.g.
+    /// `window_from(p.new.start.saturating_sub(k))` is the new data plus `k` bytes of context,
+    /// enough for patterns up to `k + 1` bytes long across packet boundaries without
+    /// rescanning all of `retain`.
+    pub fn window_from(&self, off: u64) -> &[u8] {
+        bytes_at(self.win_start, &self.win, off.max(self.win_start)..self.end)
+    }
     /// True once `depth` bytes were delivered: the direction takes no more data.
     pub fn past_depth(&self) -> bool {
         self.state == State::Depth
@@ -307,7 +314,9 @@ impl HalfStream {
                 memcap: cfg.memcap,
             };
             // A FIN takes a sequence number, which decides equal-start overlaps in Linux.
-            let rank_end = u64::try_from(seg_end).unwrap_or(u64::MAX) + u64::from(fin);
+            let rank_end = u64::try_from(seg_end)
+                .unwrap_or(u64::MAX)
+                .saturating_add(u64::from(fin));
             p.events |= self.ooo.insert(s, data, s..rank_end, lim, mem);
             self.settle(cfg, mem, p);
         }
@@ -349,7 +358,14 @@ impl HalfStream {
     /// Drops retained bytes beyond `keep` from the front of the window, and gives back the
     /// room a delivery larger than any packet left behind.
     fn trim_window(&mut self, keep: usize, cfg: &StreamConfig, mem: &mut StreamMem) {
-        let drop = self.win.len().saturating_sub(keep);
+        let mut drop = self.win.len().saturating_sub(keep);
+        // Moving the kept tail down by just under a multiple of 4 KiB hits x86 4K aliasing:
+        // measured 5-14 µs instead of 0.1 µs per 4 KiB, a slowdown a sender could pick with
+        // its segment sizes. Retaining up to 64 bytes fewer steps out of that band.
+        let rem = drop % 4096;
+        if rem >= 4096 - 64 {
+            drop = (drop + (4096 - rem)).min(self.win.len());
+        }
         if drop > 0 {
             self.win.drain(..drop);
             self.win_start += drop as u64;

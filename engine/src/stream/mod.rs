@@ -18,8 +18,32 @@
 //!    routing); the half declares a gap and moves on.
 //! 4. At flow end, [`HalfStream::release`] both halves.
 //!
+//! ```
+//! use verdict_engine::stream::{HalfStream, SeqNumber, StreamConfig, StreamEvents, StreamMem};
+//!
+//! let (cfg, mut mem) = (StreamConfig::default(), StreamMem::new());
+//! let mut to_server = HalfStream::new();
+//! to_server.on_syn(SeqNumber(0xffff_fff0)); // offset 0 is 0xffff_fff1
+//!
+//! // "GET /ev" then "il HTTP/1.1", the second one arriving first.
+//! let p = to_server.on_segment(SeqNumber(0xffff_fff8), b"il HTTP/1.1", false, false, &cfg, &mut mem);
+//! assert!(p.is_empty() && p.events.contains(StreamEvents::OUT_OF_ORDER)); // accept it, keep it
+//! let p = to_server.on_segment(SeqNumber(0xffff_fff1), b"GET /ev", false, false, &cfg, &mut mem);
+//! assert_eq!(p.new, 0..18); // the filler completes both: inspect before its verdict
+//! assert_eq!(to_server.window(), b"GET /evil HTTP/1.1");
+//!
+//! to_server.release(&mut mem);
+//! assert_eq!(mem.used(), 0);
+//! ```
+//!
 //! An out-of-order segment is accepted at once (NFQUEUE cannot hold a packet) and buffered;
 //! the packet that fills the gap carries the inspection of everything it makes contiguous.
+//!
+//! A drop decided on stream data must drop the rest of the flow too (`Flow::dropped`): the
+//! bytes of the dropped packet are already part of the stream here, so the sender's resend of
+//! them is a [`StreamEvents::RETRANSMISSION`] that brings nothing new to inspect — and a
+//! receiver that gets the resent filler would deliver the buffered bytes behind it. Resends of
+//! bytes already inspected that differ from them raise [`StreamEvents::OVERLAP_CONFLICT`].
 //!
 //! # Overlap policy
 //! - **Bytes already delivered to inspection win** (first copy): the receiver has delivered
@@ -33,6 +57,10 @@
 //!   Linux, and an IPS must inspect what the receiver will deliver, not what arrived first.
 //!   The in-order segment that fills a gap starts before everything buffered, so it wins over
 //!   buffered bytes it overlaps, as in every stack.
+//!   Known difference: Linux also coalesces a segment into the queued one it directly follows
+//!   when the buffers allow it, after which the merged span ranks by the first start; here
+//!   every segment keeps its own rank. That only matters for overlaps with different bytes,
+//!   which are flagged either way.
 //! - Whenever overlapping bytes differ from the copy kept, the packet that brought them gets
 //!   [`StreamEvents::OVERLAP_CONFLICT`]: legitimate stacks resend the same bytes, so a
 //!   conflict is an evasion attempt (or a broken middlebox), and an inline engine can drop that

@@ -14,7 +14,11 @@ fn collect(h: &HalfStream, p: &Progress, cfg: &StreamConfig, out: &mut Vec<u8>) 
         assert_eq!(p.new.end, h.contiguous_end());
         assert!(ws <= p.new.start);
         assert!(w.len() as u64 <= cfg.retain as u64 + (p.new.end - p.new.start));
-        out.extend_from_slice(&w[(p.new.start - ws) as usize..]);
+        assert_eq!(
+            h.window_from(p.new.start),
+            &w[(p.new.start - ws) as usize..]
+        );
+        out.extend_from_slice(h.window_from(p.new.start));
     }
 }
 
