@@ -136,6 +136,14 @@ impl Flow {
     pub fn app_proto(&self) -> Option<verdict_compiler::ir::AppProto> {
         self.session.as_ref().and_then(|s| s.app_proto())
     }
+    /// Swaps client and server: the first packet seen came from the server (a response on a
+    /// flow picked up mid-way), which the app layer tells from its content. The seen-flags
+    /// swap with the roles.
+    pub fn reverse(&mut self) {
+        self.client_is_lo = !self.client_is_lo;
+        std::mem::swap(&mut self.seen_to_server, &mut self.seen_to_client);
+        self.payload_bytes.swap(0, 1);
+    }
     /// Gives the session's stream memory back to the worker's account.
     fn release(&mut self, mem: &mut StreamMem) {
         if let Some(s) = &mut self.session {

@@ -118,6 +118,9 @@ pub struct Step {
     pub progress: Progress,
     /// App-layer transactions that progressed in the packet's direction.
     pub http: http::Update,
+    /// The packet's direction turned out to be server to client (its first bytes are a
+    /// response): the flow's roles must be swapped, and the packet is `to_client`.
+    pub reversed: bool,
 }
 
 impl Default for Session {
@@ -228,9 +231,29 @@ impl Session {
         if progress.events.contains(StreamEvents::GAP) {
             self.app_gap(to_server, 0);
         }
+        let me = if self.looks_reversed(me, &progress) {
+            // Seen from the server first (midstream or asynchronous): swap the halves so
+            // half 0 is the client's again; the caller swaps the flow's roles.
+            self.halves.swap(0, 1);
+            out.reversed = true;
+            1 - me
+        } else {
+            me
+        };
         out.http = self.feed_app(me, &progress, cfg);
         out.progress = progress;
         out
+    }
+
+    /// True if the "client" direction's first bytes are an HTTP response while nothing was
+    /// detected yet and the other direction is still empty.
+    fn looks_reversed(&self, me: usize, p: &Progress) -> bool {
+        me == 0
+            && matches!(self.app, App::Detecting)
+            && !p.new.is_empty()
+            && self.halves[0].window_start() == 0
+            && self.halves[1].contiguous_end() == 0
+            && detect(self.halves[0].window(), false) == Detected::Proto(AppProto::Http)
     }
 
     fn app_gap(&mut self, to_server: bool, lost: u64) {
@@ -337,6 +360,19 @@ mod tests {
             http_enabled: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_response_seen_first_reverses_the_roles() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        // Midstream: the server's response is the first packet of the flow.
+        let st = s.step(true, 9000, 100, tcp_flags::ACK, b"HTTP/1.0 200 OK\r\n\r\n", &cfg, &mut mem);
+        assert!(st.reversed);
+        assert_eq!(s.app_proto(), Some(AppProto::Http));
+        assert_eq!(s.half(false).contiguous_end(), 19);
+        assert_eq!(s.half(true).contiguous_end(), 0);
+        s.release(&mut mem);
     }
 
     #[test]

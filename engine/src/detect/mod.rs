@@ -671,8 +671,12 @@ impl Worker {
         // and write the flow's bits at the same time.
         let mut session = None;
         let mut step = None;
+        // A flow picked up without its handshake while midstream pickup is off is not
+        // tracked as a stream (as Suricata): its packets are inspected one by one.
+        let tracked = det.cfg.streams
+            && flow.tcp_state() != Some(crate::flow::TcpState::Unsynced);
         if let (true, 6, false, crate::wire::L4Hdr::Tcp { seq, ack, flags, .. }) = (
-            det.cfg.streams,
+            tracked,
             ip.proto,
             ip.fragmented,
             parsed.l4(),
@@ -689,6 +693,15 @@ impl Worker {
             ));
             session = Some(s);
         }
+        let ctx = match &step {
+            Some(st) if st.reversed => {
+                flow.reverse();
+                let mut c = ctx;
+                c.pflow.to_server = !c.pflow.to_server;
+                c
+            }
+            _ => ctx,
+        };
         let app_proto = session.as_ref().and_then(|s| s.app_proto());
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
@@ -822,7 +835,7 @@ impl Worker {
                     src_port: sport,
                     dest_port: dport,
                     proto: ip.proto,
-                    to_server: Some(pflow.to_server),
+                    to_server: Some(ctx.pflow.to_server),
                     bytes: parsed.data().to_vec(),
                     ip_fields: (ip.ttl, ip.tos, ip.id),
                 })
