@@ -1098,6 +1098,17 @@ impl HttpConn {
                 }
                 _ => {}
             }
+        } else if matches!(self.resp.state, State::Headers) {
+            // Complete header lines but no empty line before the close: the close ends the
+            // head, as libhtp and browsers take it.
+            self.head_line(
+                Dir::ToClient,
+                &Line {
+                    raw: Vec::new(),
+                    overflow: false,
+                },
+            );
+            self.finish_response_head(up);
         }
         if let Some(junk) = self.junk.take() {
             let id = self.match_response();
