@@ -2,6 +2,9 @@
 //! lines, deep nesting. Every diagnostic's spans stay inside the source, and rendering
 //! them works.
 
+#[path = "../../tests/common/must_run.rs"]
+mod must_run;
+
 use proptest::prelude::*;
 use verdict_compiler::check::{load, LoadOptions, Source};
 use verdict_compiler::diag::{self, Code};
@@ -81,9 +84,10 @@ proptest! {
 fn truncated_and_mutated_community_rules_never_panic() {
     let rules = community_rules();
     if rules.is_empty() {
-        println!("skipped: {COMMUNITY} not found");
+        must_run::skip(&format!("no rules read from {COMMUNITY}"));
         return;
     }
+    let _ran = must_run::Ran::shared(module_path!());
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 2000,
         ..ProptestConfig::default()

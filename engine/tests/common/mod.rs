@@ -1,6 +1,9 @@
 //! Test helpers: hand-built programs, packets, pcap files and a self-removing temp dir.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/must_run.rs"]
+pub mod must_run;
+
 use etherparse::PacketBuilder;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
