@@ -142,6 +142,27 @@ fn load_replace_fail_and_remove_leave_others_alone() {
     let (_, x4) = sh("iptables-nft -S");
     assert!(!x4.contains("VERDICT"), "{x4}");
 
+    // A steering tool that cannot even be started is a failure after the commit too: the
+    // previous table comes back (it used to return early, leaving A loaded without steering).
+    let mut missing = xt_steering();
+    missing.insert(
+        3,
+        vec![
+            "verdict-no-such-xt-tool".into(),
+            "-N".into(),
+            "VERDICT".into(),
+        ],
+    );
+    let err = apply::load(TABLE_A, &missing).unwrap_err();
+    assert!(matches!(err, ApplyError::Spawn { .. }), "{err:?}");
+    let (_, t) = sh("nft list table inet verdict");
+    assert!(
+        t.contains("comment \"B\"") && !t.contains("comment \"A\""),
+        "{t}"
+    );
+    let (_, x4) = sh("iptables-nft -S");
+    assert!(!x4.contains("VERDICT"), "{x4}");
+
     apply::remove().unwrap();
     assert!(!apply::table_exists().unwrap());
     apply::remove().unwrap(); // idempotent
