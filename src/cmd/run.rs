@@ -17,7 +17,6 @@ use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
-use verdict_compiler::vars::Vars;
 use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
 use verdict_engine::nfq::{Decision, QueueConfig, QueueNum};
 use verdict_engine::output::{OutputConfig, Writer};
@@ -72,10 +71,7 @@ pub struct Args {
 /// Runs `verdict run`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    let cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let cfg = Config::load_opt(args.config.as_deref())?;
     let mode = if args.ids || cfg.engine.mode == Some(config::Mode::Ids) {
         Mode::Ids
     } else {
@@ -178,12 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Source::read(p).with_context(|| format!("cannot read rules from {}", p.display()))?,
         );
     }
-    let vars = match &args.config {
-        Some(p) => {
-            Vars::from_config_file(p).with_context(|| format!("[vars] of {}", p.display()))?
-        }
-        None => Vars::default(),
-    };
+    let vars = cfg.vars.clone();
     let t_parse = Instant::now();
     let loaded = check::load(
         &sources,
