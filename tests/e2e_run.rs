@@ -278,3 +278,49 @@ fn a_second_engine_refuses_to_start_and_leaves_the_first_alone() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+#[test]
+fn an_engine_without_rules_refuses_to_start_unless_allowed() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = log_dir("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // One rule that is disabled in the config, one that is rejected: nothing would be loaded.
+    let rules = dir.join("empty.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp any any -> any 80 (msg:\"off\"; content:\"x\"; sid:1;)\n\
+         alert tcp any any -> any 80 (msg:\"http\"; http.uri; content:\"/x\"; sid:2;)\n",
+    )
+    .unwrap();
+    let cfg = dir.join("verdict.toml");
+    std::fs::write(&cfg, "disabled = [1]\n").unwrap();
+    let (r, c) = (rules.to_str().unwrap(), cfg.to_str().unwrap());
+    let args = [VERDICT, "run", "-c", c, "-r", r, "--log-dir", d];
+    let mut v = t.spawn(&t.gw, &args);
+    let st = v.wait_exit(Duration::from_secs(10));
+    let out = v.output();
+    assert!(
+        st.is_some_and(|s| !s.success()),
+        "an engine with no rule started: {st:?}\n{out}"
+    );
+    assert!(
+        out.contains("no rule is loaded") && out.contains("--allow-empty"),
+        "{out}"
+    );
+    no_leftovers(&t);
+
+    let mut args = args.to_vec();
+    args.push("--allow-empty");
+    let mut v = t.spawn(&t.gw, &args);
+    v.wait_for("verdict: ready", Duration::from_secs(10))
+        .unwrap();
+    v.signal(libc::SIGTERM);
+    let st = v
+        .wait_exit(Duration::from_secs(10))
+        .expect("verdict did not exit on SIGTERM");
+    assert!(st.success(), "{st}: {}", v.output());
+    no_leftovers(&t);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,6 +54,10 @@ pub struct Args {
     /// flow tests go on past it). Default: everything.
     #[arg(long)]
     pub inspect_depth: Option<u64>,
+    /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
+    /// such an engine refuses to start, since it would inspect nothing while looking on.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Benchmark: no rules, accept every queued packet (all forwarded traffic is queued).
     #[arg(long, hide = true)]
     pub accept_all: bool,
@@ -199,11 +203,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ));
     }
     let disabled: HashSet<u32> = cfg.disabled.iter().copied().collect();
+    let parsed = loaded.rules.len();
     let rules: Vec<Rule> = loaded
         .rules
         .into_iter()
         .filter(|r| !disabled.contains(&r.meta.sid.0))
         .collect();
+    let disabled_count = parsed - rules.len();
     let parse_ms = t_parse.elapsed().as_millis();
     let t_compile = Instant::now();
     let compiled = codegen::compile(
@@ -229,6 +235,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             format!(", {} disabled", disabled.len())
         },
     ));
+    let active = f.kernel + f.queue;
+    if active == 0 && !args.allow_empty {
+        anyhow::bail!(
+            "no rule is loaded ({} read: {} rejected, {} disabled), so the engine would inspect \
+             nothing; fix the rules (`verdict check`, `verdict compile` say why they are \
+             rejected) or pass --allow-empty to run an empty engine anyway",
+            rules.len() + parse_rejected + disabled_count,
+            f.rejected + parse_rejected,
+            disabled_count,
+        );
+    }
     let ropts = RenderOptions {
         queue: caps.queue,
         queues: (base, last),
