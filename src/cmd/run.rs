@@ -18,7 +18,7 @@ use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
 use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
-use verdict_engine::nfq::{Decision, QueueConfig, QueueNum};
+use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::run::{
     self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, RuleHits, RunConfig,
@@ -67,6 +67,10 @@ pub struct Args {
     /// Kernel queue length in packets (beyond it the queue fails open).
     #[arg(long, hide = true)]
     pub queue_max_len: Option<u32>,
+    /// Test hook: inspection panics on every packet that contains these bytes, to test how
+    /// the engine survives a bug in inspection.
+    #[arg(long, hide = true)]
+    pub debug_panic_on: Option<String>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -115,6 +119,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(n) = args.queue_max_len {
         queue_cfg.max_len = n.max(1);
     }
+    let panic_marker = match args.debug_panic_on.as_deref() {
+        Some("") => anyhow::bail!("--debug-panic-on needs at least one byte"),
+        m => m.map(|m| m.as_bytes().to_vec()),
+    };
     let say = |line: String| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "verdict: {line}");
@@ -151,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         };
         let summary = engine_run::run(
             run_cfg,
-            |_| |_: &mut [u8], _: &_| Decision::Accept,
+            |_| PanicOn::new(|_: &mut [u8], _: &_| Decision::Accept, panic_marker.clone()),
             Vec::new,
             || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
         )?;
@@ -334,7 +342,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(w.counters());
-            DetectInspect::new(w)
+            PanicOn::new(DetectInspect::new(w), panic_marker.clone())
         },
         || {
             rule_hits(
@@ -360,6 +368,30 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         written.eve_lines
     ));
     Ok(0)
+}
+
+/// Wraps an inspector with the `--debug-panic-on` test hook (a no-op without a marker).
+struct PanicOn<I> {
+    inner: I,
+    marker: Option<Vec<u8>>,
+}
+
+impl<I: Inspect> PanicOn<I> {
+    fn new(inner: I, marker: Option<Vec<u8>>) -> Self {
+        PanicOn { inner, marker }
+    }
+}
+
+impl<I: Inspect> Inspect for PanicOn<I> {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        if let Some(m) = &self.marker {
+            // `m` is never empty (checked at start), so `windows` cannot panic by itself.
+            if pkt.windows(m.len()).any(|w| w == m.as_slice()) {
+                panic!("--debug-panic-on: marker seen in a packet");
+            }
+        }
+        self.inner.inspect(pkt, info)
+    }
 }
 
 /// Hits per rule, summed over the workers.
