@@ -21,7 +21,8 @@ use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::run::{
-    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, RuleHits, RunConfig,
+    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, OutputHealth, RuleHits,
+    RunConfig,
 };
 use verdict_nft::apply;
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
@@ -156,6 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             stats_interval,
             stop,
             kernel_alerts: None,
+            output: None,
         };
         let summary = engine_run::run(
             run_cfg,
@@ -307,6 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         group: compiled.kernel.log_group,
         rules: kernel_rules,
         events: events.clone(),
+        lost: writer.counters(),
     });
 
     if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
@@ -321,6 +324,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ));
     let counters: Arc<Mutex<Vec<Arc<Counters>>>> = Arc::default();
     let programs = compiled.image.programs.clone();
+    let output = OutputHealth {
+        counters: writer.counters(),
+        workers_lost: Box::new({
+            let counters = Arc::clone(&counters);
+            move || {
+                counters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|c| Counters::get(&c.events_lost))
+                    .sum()
+            }
+        }),
+    };
     let run_cfg = RunConfig {
         script,
         xt,
@@ -332,6 +349,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         stats_interval,
         stop,
         kernel_alerts,
+        output: Some(output),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(

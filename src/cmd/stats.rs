@@ -127,6 +127,26 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         t.enobufs,
         t.panics
     );
+    let out = &s.output;
+    let _ = writeln!(
+        o,
+        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}",
+        out.eve_written, out.fast_written, out.pcap_written
+    );
+    if out.lost() > 0 {
+        let _ = writeln!(
+            o,
+            "ALERTS LOST: {} before the writer (queue full or writer gone); to I/O errors: \
+             eve.json {}, fast.log {}, evidence.pcap {}{}",
+            out.channel_lost,
+            out.eve_lost,
+            out.fast_lost,
+            out.pcap_lost,
+            out.last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" (last error: {e})"))
+        );
+    }
     if s.rules.is_empty() {
         let _ = writeln!(o, "no rule hits");
     } else {
