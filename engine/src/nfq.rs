@@ -414,7 +414,7 @@ pub fn serve<I: Inspect>(
         let decision = decided.unwrap_or_else(|panic| {
             let n = counters.panics.fetch_add(1, Ordering::Relaxed) + 1;
             // Every panic is counted; the log says why for the first ones, then every 1000th.
-            if n <= 10 || n % 1000 == 0 {
+            if n <= 10 || n.is_multiple_of(1000) {
                 tracing::error!(
                     "queue {}: inspection panicked ({n} so far), packet accepted uninspected: {}",
                     q.0,
