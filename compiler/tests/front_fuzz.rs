@@ -1,6 +1,6 @@
 //! Bad input never panics: arbitrary bytes, truncated and mutated community rules, huge
 //! lines, deep nesting. Every diagnostic's spans stay inside the source, and rendering
-//! them works.
+//! them works; whatever lowers also goes through classify and codegen.
 
 #[path = "../../tests/common/must_run.rs"]
 mod must_run;
@@ -39,6 +39,9 @@ fn check(text: String) -> verdict_compiler::check::Loaded {
         loaded.summary.ok + loaded.summary.with_errors,
         loaded.summary.rules_parsed
     );
+    // The back end too: whatever lowered must classify, generate code and render.
+    let c = verdict_compiler::codegen::compile(&loaded.rules, &Default::default());
+    assert_eq!(c.fates.len(), loaded.rules.len());
     loaded
 }
 
