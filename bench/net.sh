@@ -146,7 +146,7 @@ for c in $CONFIGS; do
     none) ;;
     bare) start_engine --accept-all ;;
     bare-nogso) start_engine --accept-all --no-gso ;;
-    empty) start_engine -r "$WORK/empty.rules" ;;
+    empty) start_engine -r "$WORK/empty.rules" --allow-empty ;;
     probe) start_engine -r "$WORK/probe.rules" ;;
     community)
       if [[ ! -f "$COMMUNITY" ]]; then echo "skipping community: $COMMUNITY not found" >&2; continue; fi

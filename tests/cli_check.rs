@@ -1,6 +1,8 @@
 //! `verdict check` end to end: exit codes, rustc-style location of errors, JSON output,
 //! variables from verdict.toml.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -46,9 +48,10 @@ impl Drop for Scratch {
 #[test]
 fn community_rules_check_clean() {
     if !std::path::Path::new(COMMUNITY).exists() {
-        println!("skipped: {COMMUNITY} not found");
+        common::must_run::skip(&format!("{COMMUNITY} not found"));
         return;
     }
+    let _ran = common::must_run::Ran::shared(module_path!());
     let (code, out, err) = verdict(&["check", COMMUNITY]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(

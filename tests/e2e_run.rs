@@ -278,3 +278,119 @@ fn a_second_engine_refuses_to_start_and_leaves_the_first_alone() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+#[test]
+fn an_engine_without_rules_refuses_to_start_unless_allowed() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = log_dir("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // One rule that is disabled in the config, one that is rejected: nothing would be loaded.
+    let rules = dir.join("empty.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp any any -> any 80 (msg:\"off\"; content:\"x\"; sid:1;)\n\
+         alert tcp any any -> any 80 (msg:\"http\"; http.uri; content:\"/x\"; sid:2;)\n",
+    )
+    .unwrap();
+    let cfg = dir.join("verdict.toml");
+    std::fs::write(&cfg, "disabled = [1]\n").unwrap();
+    let (r, c) = (rules.to_str().unwrap(), cfg.to_str().unwrap());
+    let args = [VERDICT, "run", "-c", c, "-r", r, "--log-dir", d];
+    let mut v = t.spawn(&t.gw, &args);
+    let st = v.wait_exit(Duration::from_secs(10));
+    let out = v.output();
+    assert!(
+        st.is_some_and(|s| !s.success()),
+        "an engine with no rule started: {st:?}\n{out}"
+    );
+    assert!(
+        out.contains("no rule is loaded") && out.contains("--allow-empty"),
+        "{out}"
+    );
+    no_leftovers(&t);
+
+    let mut args = args.to_vec();
+    args.push("--allow-empty");
+    let mut v = t.spawn(&t.gw, &args);
+    v.wait_for("verdict: ready", Duration::from_secs(10))
+        .unwrap();
+    v.signal(libc::SIGTERM);
+    let st = v
+        .wait_exit(Duration::from_secs(10))
+        .expect("verdict did not exit on SIGTERM");
+    assert!(st.success(), "{st}: {}", v.output());
+    no_leftovers(&t);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_panic_in_inspection_costs_one_packet_not_the_engine() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = log_dir("panic");
+    let d = dir.to_str().unwrap();
+    let mut v = t.spawn(
+        &t.gw,
+        &[
+            VERDICT,
+            "run",
+            "--accept-all",
+            "--workers",
+            "1",
+            "--log-dir",
+            d,
+            "--stats-interval-ms",
+            "100",
+            "--debug-panic-on",
+            "PANIC-NOW",
+        ],
+    );
+    v.wait_for("verdict: ready", Duration::from_secs(10))
+        .unwrap();
+    // Port 9 is closed on srv: its ICMP errors quote the datagram, so they panic too.
+    let send = format!("for i in 1 2 3; do echo PANIC-NOW | nc -u -w1 {SRV4} 9; done; true");
+    t.exec_ok(&t.cli, &["sh", "-c", &send]);
+    let panics = live::wait_for(Duration::from_secs(5), || {
+        let snap = verdict_engine::run::read_stats(&dir.join("stats.json")).ok()?;
+        let n: u64 = snap.queues.iter().map(|q| q.panics).sum();
+        (n >= 3).then_some(n)
+    });
+    assert!(
+        v.child.try_wait().unwrap().is_none(),
+        "the engine died of a worker panic: {}",
+        v.output()
+    );
+    assert!(panics.is_some(), "3 panics not counted: {}", v.output());
+    // The worker still inspects: pings go through the queue and are counted.
+    let before: u64 = verdict_engine::run::read_stats(&dir.join("stats.json"))
+        .unwrap()
+        .queues
+        .iter()
+        .map(|q| q.received)
+        .sum();
+    t.exec_ok(&t.cli, &["ping", "-c", "2", "-i", "0.2", "-W", "2", SRV4]);
+    let counted = live::wait_for(Duration::from_secs(5), || {
+        let snap = verdict_engine::run::read_stats(&dir.join("stats.json")).ok()?;
+        let n: u64 = snap.queues.iter().map(|q| q.received).sum();
+        (n >= before + 4).then_some(n)
+    });
+    assert!(counted.is_some(), "the worker stopped inspecting");
+    let table =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &[VERDICT, "stats", "--log-dir", d]).stdout)
+            .into_owned();
+    assert!(table.contains("panics"), "{table}");
+    v.signal(libc::SIGTERM);
+    let st = v
+        .wait_exit(Duration::from_secs(10))
+        .expect("verdict did not exit on SIGTERM");
+    assert!(st.success(), "{st}: {}", v.output());
+    assert!(
+        v.output().contains("inspection panicked"),
+        "the reason is not logged: {}",
+        v.output()
+    );
+    no_leftovers(&t);
+    let _ = std::fs::remove_dir_all(&dir);
+}

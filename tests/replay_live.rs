@@ -43,7 +43,7 @@ fn keys(alerts: &[serde_json::Value]) -> BTreeMap<Key, usize> {
 fn replay_of_a_live_capture_gives_the_live_alerts() {
     require_netns!();
     if Command::new("tcpdump").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: tcpdump is not installed");
+        common::must_run::skip("tcpdump is not installed (run .ci/setup)");
         return;
     }
     let t = Topology::new();

@@ -14,11 +14,11 @@ const COMMUNITY: &str = concat!(
     "/../../shared/rules/snort-community/community.rules"
 );
 
-fn community() -> Option<Vec<Source>> {
+fn community() -> Option<(Vec<Source>, common::must_run::Ran)> {
     match Source::read(std::path::Path::new(COMMUNITY)) {
-        Ok(s) => Some(s),
+        Ok(s) => Some((s, common::must_run::Ran::shared(module_path!()))),
         Err(e) => {
-            println!("skipped: cannot read {COMMUNITY}: {e}");
+            common::must_run::skip(&format!("cannot read {COMMUNITY}: {e}"));
             None
         }
     }
@@ -26,13 +26,17 @@ fn community() -> Option<Vec<Source>> {
 
 #[test]
 fn syntax_tree_spans_nest() {
-    let Some(sources) = community() else { return };
+    let Some((sources, _ran)) = community() else {
+        return;
+    };
     common::check_ast_nesting(&sources[0].text);
 }
 
 #[test]
 fn every_enabled_rule_lowers() {
-    let Some(sources) = community() else { return };
+    let Some((sources, _ran)) = community() else {
+        return;
+    };
     let loaded = load(&sources, &LoadOptions::default());
     let s = &loaded.summary;
     println!("enabled: {} parsed, {} ok", s.rules_parsed, s.ok);
@@ -60,7 +64,9 @@ fn load_with_commented(sources: &[Source]) -> Loaded {
 
 #[test]
 fn commented_rules_lower_too() {
-    let Some(sources) = community() else { return };
+    let Some((sources, _ran)) = community() else {
+        return;
+    };
     let loaded = load_with_commented(&sources);
     let s = &loaded.summary;
     let frac = s.ok as f64 / s.rules_parsed as f64;
@@ -105,7 +111,9 @@ fn sans_origin(r: &Rule) -> Rule {
 
 #[test]
 fn canonical_text_round_trips_for_every_rule() {
-    let Some(sources) = community() else { return };
+    let Some((sources, _ran)) = community() else {
+        return;
+    };
     let loaded = load_with_commented(&sources);
     let mut checked = 0;
     for rule in &loaded.rules {

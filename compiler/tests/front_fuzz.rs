@@ -1,6 +1,9 @@
 //! Bad input never panics: arbitrary bytes, truncated and mutated community rules, huge
 //! lines, deep nesting. Every diagnostic's spans stay inside the source, and rendering
-//! them works.
+//! them works; whatever lowers also goes through classify and codegen.
+
+#[path = "../../tests/common/must_run.rs"]
+mod must_run;
 
 use proptest::prelude::*;
 use verdict_compiler::check::{load, LoadOptions, Source};
@@ -36,6 +39,9 @@ fn check(text: String) -> verdict_compiler::check::Loaded {
         loaded.summary.ok + loaded.summary.with_errors,
         loaded.summary.rules_parsed
     );
+    // The back end too: whatever lowered must classify, generate code and render.
+    let c = verdict_compiler::codegen::compile(&loaded.rules, &Default::default());
+    assert_eq!(c.fates.len(), loaded.rules.len());
     loaded
 }
 
@@ -81,9 +87,10 @@ proptest! {
 fn truncated_and_mutated_community_rules_never_panic() {
     let rules = community_rules();
     if rules.is_empty() {
-        println!("skipped: {COMMUNITY} not found");
+        must_run::skip(&format!("no rules read from {COMMUNITY}"));
         return;
     }
+    let _ran = must_run::Ran::shared(module_path!());
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 2000,
         ..ProptestConfig::default()

@@ -5,6 +5,9 @@
 //! temporary pcap, then replays it single-threaded (one core) through the same Worker the
 //! live engine uses, for several rule images, and prints a table. Target: ≥ 1 Gbit/s per core.
 
+#[path = "../../tests/common/must_run.rs"]
+mod must_run;
+
 use etherparse::PacketBuilder;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
@@ -475,7 +478,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if is_bench() { 120 } else { 1 });
     let Some(text) = community() else {
-        println!("skipping: community.rules not found under ../shared/rules");
+        must_run::skip("community.rules not found under ../shared/rules");
         return;
     };
     let dir: PathBuf = std::env::temp_dir().join(format!("verdict-bench-{}", std::process::id()));

@@ -114,6 +114,8 @@ pub struct QueueCounters {
     pub errors: AtomicU64,
     /// socket overflows (packets the kernel could not deliver to us)
     pub enobufs: AtomicU64,
+    /// packets whose inspection panicked (each was accepted uninspected; the worker went on)
+    pub panics: AtomicU64,
 }
 
 /// A copy of one queue's counters, for stats output.
@@ -135,6 +137,9 @@ pub struct QueueStats {
     pub errors: u64,
     /// socket overflows
     pub enobufs: u64,
+    /// inspections that panicked (accepted uninspected)
+    #[serde(default)]
+    pub panics: u64,
 }
 
 impl QueueCounters {
@@ -150,6 +155,7 @@ impl QueueCounters {
             replaced: r(&self.replaced),
             errors: r(&self.errors),
             enobufs: r(&self.enobufs),
+            panics: r(&self.panics),
         }
     }
 }
@@ -164,6 +170,14 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 fn bump(c: &AtomicU64) {
@@ -390,7 +404,26 @@ pub fn serve<I: Inspect>(
             checksum_ready: msg.is_checksum_ready(),
             gso: msg.is_seg_offloaded(),
         };
-        let verdict = match inspector.inspect(&mut buf, &info) {
+        // A panic in inspection is a bug reachable from packet bytes. Ending the worker would
+        // let that one packet switch inspection off for everyone (the queue fails open), so
+        // the packet is accepted uninspected, like a bypassed one, counted, and the worker
+        // goes on with the next packet.
+        let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            inspector.inspect(&mut buf, &info)
+        }));
+        let decision = decided.unwrap_or_else(|panic| {
+            let n = counters.panics.fetch_add(1, Ordering::Relaxed) + 1;
+            // Every panic is counted; the log says why for the first ones, then every 1000th.
+            if n <= 10 || n.is_multiple_of(1000) {
+                tracing::error!(
+                    "queue {}: inspection panicked ({n} so far), packet accepted uninspected: {}",
+                    q.0,
+                    panic_message(panic.as_ref())
+                );
+            }
+            Decision::Accept
+        });
+        let verdict = match decision {
             Decision::Accept => {
                 bump(&counters.accepted);
                 nfq::Verdict::Accept

@@ -15,9 +15,9 @@
 //! error, so two engines cannot ping-pong.
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TcpHeader, TransportSlice};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{IpAddr, SocketAddr};
 use verdict_compiler::ir::RejectTarget;
 
 /// TTL / hop limit of forged packets.
@@ -174,16 +174,16 @@ fn build_unreachable(
 /// sending needs no coordination between threads.
 #[derive(Debug)]
 pub struct Responder {
-    v4: OwnedFd,
-    v6: Option<OwnedFd>,
+    v4: Socket,
+    v6: Option<Socket>,
 }
 
 impl Responder {
     /// Opens the raw sockets (needs CAP_NET_RAW). IPv6 is optional: a host without IPv6 can
     /// still reject IPv4.
     pub fn new() -> io::Result<Responder> {
-        let v4 = raw_socket(libc::AF_INET)?;
-        let v6 = raw_socket(libc::AF_INET6).ok();
+        let v4 = raw_socket(Domain::IPV4)?;
+        let v6 = raw_socket(Domain::IPV6).ok();
         Ok(Responder { v4, v6 })
     }
 
@@ -198,78 +198,36 @@ impl Responder {
 
     /// Sends one forged packet.
     pub fn send(&self, f: &Forged) -> io::Result<()> {
-        let rc = match f.dst {
-            IpAddr::V4(a) => {
-                let sa = sockaddr_v4(a);
-                unsafe {
-                    libc::sendto(
-                        self.v4.as_raw_fd(),
-                        f.bytes.as_ptr().cast(),
-                        f.bytes.len(),
-                        0,
-                        (&sa as *const libc::sockaddr_in).cast(),
-                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    )
-                }
-            }
-            IpAddr::V6(a) => {
-                let fd = self.v6.as_ref().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::Unsupported, "no IPv6 raw socket")
-                })?;
-                let sa = sockaddr_v6(a);
-                unsafe {
-                    libc::sendto(
-                        fd.as_raw_fd(),
-                        f.bytes.as_ptr().cast(),
-                        f.bytes.len(),
-                        0,
-                        (&sa as *const libc::sockaddr_in6).cast(),
-                        std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    )
-                }
-            }
+        let sock = match f.dst {
+            IpAddr::V4(_) => &self.v4,
+            IpAddr::V6(_) => self
+                .v6
+                .as_ref()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no IPv6 raw socket"))?,
         };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
+        // The port of a raw socket's destination is ignored; the packet carries its own.
+        let sent = sock.send_to(&f.bytes, &SockAddr::from(SocketAddr::new(f.dst, 0)))?;
+        if sent != f.bytes.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("raw send wrote {sent} of {} bytes", f.bytes.len()),
+            ));
         }
         Ok(())
     }
 }
 
 /// `IPPROTO_RAW` implies "header included" for both families on Linux, so the forged source
-/// address (the peer's, not ours) goes out as built.
-fn raw_socket(family: libc::c_int) -> io::Result<OwnedFd> {
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_RAW,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn sockaddr_v4(a: Ipv4Addr) -> libc::sockaddr_in {
-    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
-    sa
-}
-
-fn sockaddr_v6(a: Ipv6Addr) -> libc::sockaddr_in6 {
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = a.octets();
-    sa
+/// address (the peer's, not ours) goes out as built. socket2 sets close-on-exec.
+fn raw_socket(domain: Domain) -> io::Result<Socket> {
+    Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use etherparse::{Icmpv4Type, Icmpv6Type};
+    use std::net::Ipv6Addr;
 
     const CLI: [u8; 4] = [192, 0, 2, 2];
     const SRV: [u8; 4] = [198, 51, 100, 2];

@@ -12,7 +12,7 @@ use crate::nflog;
 use crate::nfq::{
     Decision, Inspect, NfqError, PacketInfo, Pool, QueueConfig, QueueNum, QueueStats,
 };
-use crate::output::{AlertEvent, Event, PacketInfo as EventPacket};
+use crate::output::{AlertEvent, Event, OutputCounters, OutputStats, PacketInfo as EventPacket};
 use crate::verdict::Verdict;
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,17 @@ pub struct RunConfig {
     pub stop: Arc<AtomicBool>,
     /// Alerts of kernel rules (NFLOG), if any kernel rule logs.
     pub kernel_alerts: Option<KernelAlerts>,
+    /// The alert output's health for the stats snapshot, if there is an output.
+    pub output: Option<OutputHealth>,
+}
+
+/// Where the stats snapshot reads what the alert output wrote and lost.
+pub struct OutputHealth {
+    /// The writer's counters (see [`crate::output::WriterHandle::counters`]).
+    pub counters: Arc<OutputCounters>,
+    /// Events the workers could not hand to the writer, summed over the workers (their
+    /// counters live with the inspectors, which the caller makes).
+    pub workers_lost: Box<dyn Fn() -> u64 + Send>,
 }
 
 /// Where kernel rules log, and what the engine needs to turn a logged packet into an alert.
@@ -66,6 +77,8 @@ pub struct KernelAlerts {
     pub rules: HashMap<u32, KernelRuleInfo>,
     /// The output writer's channel.
     pub events: Sender<Event>,
+    /// Where an alert the channel refuses is counted (its `channel_lost`).
+    pub lost: Arc<OutputCounters>,
 }
 
 /// What an alert of a kernel rule says about the rule.
@@ -117,6 +130,9 @@ pub struct StatsSnapshot {
     pub queues: Vec<QueueStats>,
     /// Rules by hits, most first (only rules that hit).
     pub rules: Vec<RuleHits>,
+    /// What the alert output wrote and lost (absent in snapshots of older engines).
+    #[serde(default)]
+    pub output: OutputStats,
 }
 
 /// Why the engine stopped with an error.
@@ -278,6 +294,11 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
         mechanism: cfg.mechanism.name().to_string(),
         queues: pool.stats(),
         rules,
+        output: cfg.output.as_ref().map_or_else(OutputStats::default, |o| {
+            let mut s = o.counters.snapshot();
+            s.channel_lost += (o.workers_lost)();
+            s
+        }),
     }
 }
 
@@ -441,8 +462,11 @@ fn spawn_nflog(
             while !stop.load(Ordering::Relaxed) {
                 let res = listener.recv(|logged| {
                     if let Some(ev) = kernel_alert(&ka.rules, &logged, &mut names) {
-                        // Never block on the writer: a full channel loses the alert, like a worker.
-                        let _ = ka.events.try_send(Event::Alert(Box::new(ev)));
+                        // Never block on the writer: a full channel loses the alert, counted,
+                        // like a worker's.
+                        if ka.events.try_send(Event::Alert(Box::new(ev))).is_err() {
+                            ka.lost.channel_lost.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 });
                 if let Err(e) = res {

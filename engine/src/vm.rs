@@ -577,36 +577,15 @@ impl CompiledProgram {
                 Some(c) => self.eval(i + 1, buf, c, st),
                 None => false,
             },
-            PayloadOp::ByteExtract(b) => {
-                let pos = if b.relative {
-                    cursor as i64 + b.offset
-                } else {
-                    b.offset
-                };
-                let Some(mut v) = read_num(buf, pos, b.count, b.endian, b.base) else {
-                    return false;
-                };
-                if let Some(m) = b.bitmask {
-                    v = apply_mask(v, m);
+            PayloadOp::ByteExtract(b) => match byte_extract(b, buf, cursor) {
+                Some((v, c)) => {
+                    st.vars[usize::from(b.slot.0) % MAX_VARS] = v;
+                    self.eval(i + 1, buf, c, st)
                 }
-                if b.multiplier > 1 {
-                    v = v.saturating_mul(u64::from(b.multiplier));
-                }
-                if let Some(a) = b.align.filter(|a| *a > 1) {
-                    let a = u64::from(a);
-                    v = v.div_ceil(a) * a;
-                }
-                st.vars[usize::from(b.slot.0) % MAX_VARS] = v.min(i64::MAX as u64) as i64;
-                let c = (pos + i64::from(b.count)) as usize;
-                self.eval(i + 1, buf, c, st)
-            }
+                None => false,
+            },
             PayloadOp::Isdataat(d) => {
-                let n = operand(d.offset, &st.vars);
-                let present = if d.relative {
-                    cursor as i64 + n <= len && n >= 0
-                } else {
-                    n >= 0 && n < len
-                };
+                let present = isdataat_present(d, len, cursor, &st.vars);
                 present != d.negated && self.eval(i + 1, buf, cursor, st)
             }
             PayloadOp::BufferSize(cmp) => {
@@ -645,7 +624,15 @@ fn operand(o: Operand, vars: &[i64; MAX_VARS]) -> i64 {
     }
 }
 
-/// The search window `[lo, hi)` of a content, or None if it lies outside the buffer.
+/// `cursor + off`, or None when the sum does not fit in i64. Rule constants and extracted
+/// values reach i64::MAX, so every relative position goes through this: such a position lies
+/// past the end of any buffer, and must never wrap to a small or negative one.
+fn relative_pos(cursor: usize, off: i64) -> Option<i64> {
+    i64::try_from(cursor).ok()?.checked_add(off)
+}
+
+/// The search window `[lo, hi)` of a content, or None if it lies outside the buffer (also when
+/// `cursor + distance` does not fit in i64: that start is past the end).
 fn window(
     p: Position,
     cursor: usize,
@@ -661,7 +648,7 @@ fn window(
             (lo, hi)
         }
         Position::Relative { distance, within } => {
-            let start = cursor as i64 + operand(distance, vars);
+            let start = relative_pos(cursor, operand(distance, vars))?;
             let hi = within.map_or(len_i, |w| start.saturating_add(operand(w, vars)));
             (start.max(0), hi)
         }
@@ -669,7 +656,7 @@ fn window(
         Position::EndsWith => (len_i - plen as i64, len_i),
     };
     let hi = hi.min(len_i);
-    if lo < 0 || hi - lo < plen as i64 {
+    if lo < 0 || hi < lo || hi - lo < plen as i64 {
         return None;
     }
     Some((lo as usize, hi as usize))
@@ -730,11 +717,16 @@ pub fn read_num(buf: &[u8], pos: i64, count: u8, endian: Endian, base: NumBase) 
     }
 }
 
-/// Evaluates a byte_test at the cursor.
+/// Evaluates a byte_test at the cursor (false when the bytes are not there, whatever the
+/// negation: Snort's and Suricata's byte_test fails on a short buffer).
 pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> bool {
     let off = operand(b.offset, vars);
-    let pos = if b.relative { cursor as i64 + off } else { off };
-    let Some(mut v) = read_num(buf, pos, b.count, b.endian, b.base) else {
+    let pos = if b.relative {
+        relative_pos(cursor, off)
+    } else {
+        Some(off)
+    };
+    let Some(mut v) = pos.and_then(|pos| read_num(buf, pos, b.count, b.endian, b.base)) else {
         return false;
     };
     if let Some(m) = b.bitmask {
@@ -753,10 +745,15 @@ pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     r != b.negated
 }
 
-/// Evaluates a byte_jump: the new cursor, or None if it fails or leaves the buffer.
+/// Evaluates a byte_jump: the new cursor, or None if it fails or leaves the buffer. A jump
+/// whose value or target does not fit in 64 bits fails; it never wraps.
 pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> Option<usize> {
     let off = operand(b.offset, vars);
-    let pos = if b.relative { cursor as i64 + off } else { off };
+    let pos = if b.relative {
+        relative_pos(cursor, off)?
+    } else {
+        off
+    };
     let mut v = if b.count == 0 {
         0
     } else {
@@ -769,18 +766,56 @@ pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
         v = v.checked_mul(u64::from(b.multiplier))?;
     }
     if b.align {
-        v = v.div_ceil(4) * 4;
+        v = v.checked_next_multiple_of(4)?;
     }
     let v = i64::try_from(v).ok()?;
     let base = if b.from_beginning {
         0
     } else if b.from_end {
-        buf.len() as i64
+        i64::try_from(buf.len()).ok()?
     } else {
-        pos + i64::from(b.count)
+        pos.checked_add(i64::from(b.count))?
     };
     let c = base.checked_add(v)?.checked_add(b.post_offset)?;
     (0..=buf.len() as i64).contains(&c).then_some(c as usize)
+}
+
+/// Runs a byte_extract at the cursor: the value for its variable and the cursor after the
+/// bytes read. None (the test fails) when the bytes are not there or the value, after
+/// multiplier and alignment, does not fit in i64: a clamped value would be a number the
+/// packet never held, and a later relative test would add it to the cursor.
+pub fn byte_extract(b: &ByteExtract, buf: &[u8], cursor: usize) -> Option<(i64, usize)> {
+    let pos = if b.relative {
+        relative_pos(cursor, b.offset)?
+    } else {
+        b.offset
+    };
+    let mut v = read_num(buf, pos, b.count, b.endian, b.base)?;
+    if let Some(m) = b.bitmask {
+        v = apply_mask(v, m);
+    }
+    if b.multiplier > 1 {
+        v = v.checked_mul(u64::from(b.multiplier))?;
+    }
+    if let Some(a) = b.align.filter(|a| *a > 1) {
+        v = v.checked_next_multiple_of(u64::from(a))?;
+    }
+    let end = pos.checked_add(i64::from(b.count))?;
+    Some((i64::try_from(v).ok()?, usize::try_from(end).ok()?))
+}
+
+/// Whether an isdataat's data is there: a byte at `n` (absolute), or `n` bytes after the
+/// cursor (relative). A negative `n`, or a position past i64, holds no data.
+fn isdataat_present(d: &Isdataat, len: i64, cursor: usize, vars: &[i64; MAX_VARS]) -> bool {
+    let n = operand(d.offset, vars);
+    if n < 0 {
+        return false;
+    }
+    if d.relative {
+        relative_pos(cursor, n).is_some_and(|end| end <= len)
+    } else {
+        n < len
+    }
 }
 
 fn flags_match(have: u8, want: u8, mode: FlagMode, ignore: u8) -> bool {
@@ -1185,3 +1220,6 @@ mod tests {
         assert!(header_test(&HeaderTest::Ttl(NumCmp::Eq(64)), &pkt));
     }
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -189,10 +189,14 @@ fn community_rule_set_loads_into_the_engine() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/rules/snort-community/community.rules"
     );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        eprintln!("skipping: {path} not present");
-        return;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            common::must_run::skip(&format!("cannot read {path}: {e}"));
+            return;
+        }
     };
+    let _ran = common::must_run::Ran::shared(module_path!());
     let opts = LoadOptions {
         include_commented: true,
         ..Default::default()

@@ -347,6 +347,25 @@ fn full_event_channel_counts_instead_of_blocking() {
     assert_eq!(Counters::get(&w.counters().events_lost), 3);
 }
 
+#[test]
+fn events_for_a_stopped_writer_are_counted_lost() {
+    let img = image(
+        vec![prog(80, Action::Alert, L4::Udp, vec![content(b"a")])],
+        &[],
+    );
+    let det = Arc::new(Detector::new(&img, &DetectConfig::default()).unwrap());
+    let (tx, rx) = crossbeam_channel::bounded(16);
+    let mut w = Worker::new(det, tx);
+    // The writer has gone (e.g. it stopped on an error): a closed channel, not a full one.
+    drop(rx);
+    for i in 0..3 {
+        let mut p = udp(CLI, SRV, 5000 + i, 53, b"a");
+        w.inspect(&mut p, &at(1));
+    }
+    assert_eq!(Counters::get(&w.counters().alerts), 3);
+    assert_eq!(Counters::get(&w.counters().events_lost), 3);
+}
+
 mod arbitrary {
     use super::*;
     use proptest::prelude::*;

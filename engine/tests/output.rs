@@ -98,3 +98,39 @@ fn unwritable_directory_is_an_error_at_join() {
     drop(tx);
     assert!(h.join().is_err());
 }
+
+#[test]
+fn a_failing_output_loses_only_its_own_records_counts_them_and_recovers() {
+    let d = TempDir::new("output-full");
+    // eve.json on a full disk: every write fails with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", d.path().join("eve.json")).unwrap();
+    let (tx, h) = Writer::spawn(OutputConfig::all(d.path()));
+    let counters = h.counters();
+    for i in 0..100 {
+        tx.send(alert(i, 60)).unwrap();
+    }
+    // Idle flush, then the disk is "freed": the failed file is reopened for what follows.
+    std::thread::sleep(Duration::from_millis(400));
+    std::fs::remove_file(d.path().join("eve.json")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    for i in 100..110 {
+        tx.send(alert(i, 60)).unwrap();
+    }
+    drop(tx);
+    let err = h.join().expect_err("lost records are reported at join");
+    let s = counters.snapshot();
+    assert_eq!((s.eve_written, s.eve_lost), (10, 100), "{s:?}");
+    assert_eq!((s.fast_written, s.fast_lost), (110, 0), "{s:?}");
+    assert_eq!((s.pcap_written, s.pcap_lost), (110, 0), "{s:?}");
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("eve.json")),
+        "{s:?}"
+    );
+    assert!(err.to_string().contains("eve.json 100"), "{err}");
+    let read = |f: &str| std::fs::read_to_string(d.path().join(f)).unwrap();
+    assert_eq!(read("fast.log").lines().count(), 110);
+    assert_eq!(read("eve.json").lines().count(), 10);
+    assert_eq!(pcap_count(&d.path().join("evidence.pcap")), 110);
+}

@@ -108,9 +108,11 @@ pub fn probe() -> Capabilities {
 }
 
 /// Checks then loads `script` (an `nft -f` script that creates/replaces `table inet verdict`)
-/// as one transaction replacing any previous verdict table, then runs the `xt` argv lists (each starting with the tool name).
+/// as one transaction replacing any previous verdict table, then runs the `xt` argv lists
+/// (each starting with the tool name).
 ///
-/// On any failure the ruleset verdict had before the call is back in place.
+/// On any failure the ruleset verdict had before the call is back in place (the previous
+/// table, without xt steering).
 pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
     // Declaring then deleting the table first makes the script replace verdict's table in the
     // same transaction, whatever was there before (a stale table from a crashed run included).
@@ -137,7 +139,14 @@ pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
             stderr: stderr_of(&out),
         });
     }
-    // Steering from an earlier load would queue traffic twice; start the xt side clean.
+    // The new table is committed: from here on every failure, whichever step and error kind,
+    // must put the previous table back before it is returned.
+    steer(xt).inspect_err(|_| restore(previous.as_deref()))
+}
+
+/// Replaces verdict's xt steering with `xt`: removes what an earlier load left (it would queue
+/// traffic twice), then runs each argv list.
+fn steer(xt: &[Vec<String>]) -> Result<(), ApplyError> {
     remove_xt()?;
     for argv in xt {
         let Some((tool, args)) = argv.split_first() else {
@@ -145,12 +154,10 @@ pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
         };
         let out = run_tool(tool, args.iter().cloned())?;
         if !out.status.success() {
-            let err = ApplyError::Xt {
+            return Err(ApplyError::Xt {
                 command: argv.join(" "),
                 stderr: stderr_of(&out),
-            };
-            restore(previous.as_deref());
-            return Err(err);
+            });
         }
     }
     Ok(())

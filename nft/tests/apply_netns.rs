@@ -1,5 +1,7 @@
 //! `apply` against the real kernel, inside throwaway network namespaces (root only).
 
+mod common;
+
 use std::process::Command;
 use verdict_nft::apply::{self, ApplyError};
 use verdict_nft::render::QueueMechanism;
@@ -10,11 +12,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn enter(tag: &str) -> Option<Netns> {
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: needs root for network namespaces");
-            return None;
-        }
+    /// Call after `require_netns!()`, which checks for root.
+    fn enter(tag: &str) -> Netns {
         let name = format!("vapply-{tag}-{}", std::process::id());
         let ok = Command::new("ip")
             .args(["netns", "add", &name])
@@ -25,9 +24,11 @@ impl Netns {
         let ns = Netns { name };
         let f = std::fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
         use std::os::fd::AsRawFd;
+        // SAFETY: `f` is an open netns file for the duration of the call; setns only changes
+        // this thread's namespace.
         let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(rc, 0, "setns");
-        Some(ns)
+        ns
     }
 }
 
@@ -64,9 +65,8 @@ fn xt_steering() -> Vec<Vec<String>> {
 
 #[test]
 fn probe_matches_what_the_kernel_loads() {
-    let Some(_ns) = Netns::enter("probe") else {
-        return;
-    };
+    require_netns!();
+    let _ns = Netns::enter("probe");
     let caps = apply::probe();
     eprintln!("probed: {caps:?}");
     let queue_script = "table inet verdict {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n    meta l4proto udp queue num 3 bypass\n  }\n}\n";
@@ -83,9 +83,8 @@ fn probe_matches_what_the_kernel_loads() {
 
 #[test]
 fn load_replace_fail_and_remove_leave_others_alone() {
-    let Some(_ns) = Netns::enter("load") else {
-        return;
-    };
+    require_netns!();
+    let _ns = Netns::enter("load");
     // Someone else's rules, which must survive everything we do.
     assert!(sh("nft add table inet other && nft add chain inet other c && nft add rule inet other c counter").0);
     assert!(sh("iptables-nft -A FORWARD -p tcp --dport 7 -j ACCEPT").0);
@@ -135,6 +134,27 @@ fn load_replace_fail_and_remove_leave_others_alone() {
     ]);
     let err = apply::load(TABLE_A, &bad).unwrap_err();
     assert!(matches!(err, ApplyError::Xt { .. }), "{err:?}");
+    let (_, t) = sh("nft list table inet verdict");
+    assert!(
+        t.contains("comment \"B\"") && !t.contains("comment \"A\""),
+        "{t}"
+    );
+    let (_, x4) = sh("iptables-nft -S");
+    assert!(!x4.contains("VERDICT"), "{x4}");
+
+    // A steering tool that cannot even be started is a failure after the commit too: the
+    // previous table comes back (it used to return early, leaving A loaded without steering).
+    let mut missing = xt_steering();
+    missing.insert(
+        3,
+        vec![
+            "verdict-no-such-xt-tool".into(),
+            "-N".into(),
+            "VERDICT".into(),
+        ],
+    );
+    let err = apply::load(TABLE_A, &missing).unwrap_err();
+    assert!(matches!(err, ApplyError::Spawn { .. }), "{err:?}");
     let (_, t) = sh("nft list table inet verdict");
     assert!(
         t.contains("comment \"B\"") && !t.contains("comment \"A\""),

@@ -17,7 +17,7 @@ const COMMUNITY: &str = concat!(
 fn community() -> Option<Vec<verdict_compiler::ir::Rule>> {
     let path = std::path::Path::new(COMMUNITY);
     if !path.exists() {
-        eprintln!("skipped: {COMMUNITY} is absent");
+        must_run::skip(&format!("{COMMUNITY} is absent"));
         return None;
     }
     let sources = Source::read(path).expect("read community rules");

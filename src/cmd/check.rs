@@ -6,7 +6,6 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use verdict_compiler::check::{load, LoadOptions, Source};
 use verdict_compiler::diag;
-use verdict_compiler::vars::Vars;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -39,10 +38,8 @@ pub struct Args {
 
 /// Runs `verdict check`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let vars = match &args.config {
-        Some(p) => Vars::from_config_file(p)?,
-        None => Vars::default(),
-    };
+    // The whole file is validated, so a typo in any key is refused here too.
+    let vars = crate::config::Config::load_opt(args.config.as_deref())?.vars;
     let mut sources = Vec::new();
     for p in &args.paths {
         sources.extend(Source::read(p).with_context(|| format!("cannot read {}", p.display()))?);

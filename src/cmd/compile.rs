@@ -7,7 +7,7 @@ use std::time::Instant;
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::kernel::KernelCaps;
-use verdict_compiler::{diag, disasm, vars};
+use verdict_compiler::{diag, disasm};
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
 
 /// Queue mechanism as given on the command line.
@@ -75,12 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for p in &args.rules {
         sources.extend(Source::read(p).with_context(|| format!("reading {}", p.display()))?);
     }
-    let vars = match &args.config {
-        Some(c) => vars::Vars::from_config_file(c)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("reading [vars] from {}", c.display()))?,
-        None => vars::Vars::default(),
-    };
+    // The whole file is validated, so a typo in any key is refused here too.
+    let vars = crate::config::Config::load_opt(args.config.as_deref())?.vars;
     let opts = LoadOptions {
         include_commented: args.include_commented,
         vars,

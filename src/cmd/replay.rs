@@ -64,30 +64,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Reads a config's `disabled = [...]` list (the rest of the file is for `verdict run`).
-fn disabled_sids(config: Option<&Path>) -> anyhow::Result<Vec<u32>> {
-    let Some(path) = config else {
-        return Ok(Vec::new());
-    };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: toml::Value =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let Some(list) = v.get("disabled") else {
-        return Ok(Vec::new());
-    };
-    let arr = list
-        .as_array()
-        .with_context(|| format!("{}: `disabled` must be a list of sids", path.display()))?;
-    arr.iter()
-        .map(|x| {
-            x.as_integer()
-                .and_then(|i| u32::try_from(i).ok())
-                .with_context(|| format!("{}: `disabled` holds `{x}`, not a sid", path.display()))
-        })
-        .collect()
-}
-
 /// Loads rules: bytecode images directly, rule text through the compiler (every rule the
 /// engine can run, including those the kernel would enforce live, since there is no kernel
 /// here). Returns the image and a one-line description.
@@ -156,17 +132,12 @@ fn compile_text(
     paths: &[PathBuf],
     config: Option<&Path>,
 ) -> anyhow::Result<(RuleSetImage, String)> {
-    use verdict_compiler::{check, codegen, vars};
+    use verdict_compiler::{check, codegen};
     let mut sources = Vec::new();
     for p in paths {
         sources.extend(check::Source::read(p).with_context(|| format!("reading {}", p.display()))?);
     }
-    let vars = match config {
-        Some(c) => {
-            vars::Vars::from_config_file(c).map_err(|e| anyhow::anyhow!("{}: {e}", c.display()))?
-        }
-        None => vars::Vars::default(),
-    };
+    let vars = crate::config::Config::load_opt(config)?.vars;
     let opts = check::LoadOptions {
         vars,
         ..Default::default()
@@ -258,6 +229,8 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
 
 /// Runs `verdict replay`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    // Validated first, whole, whatever the rules are (text or a compiled image).
+    let config = crate::config::Config::load_opt(args.config.as_deref())?;
     let (image, desc) = load_rules(&args.rules, args.config.as_deref())?;
     if args.captures.is_empty() {
         bail!("no capture given: verdict replay CAPTURE... -r RULES...");
@@ -278,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         },
         inline,
         thresholds,
-        disabled: disabled_sids(args.config.as_deref())?,
+        disabled: config.disabled,
         ..Default::default()
     };
     let det = Arc::new(Detector::new(&image, &cfg).context("loading the rules into the engine")?);

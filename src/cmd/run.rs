@@ -17,12 +17,12 @@ use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
-use verdict_compiler::vars::Vars;
 use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
-use verdict_engine::nfq::{Decision, QueueConfig, QueueNum};
+use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::run::{
-    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, RuleHits, RunConfig,
+    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, OutputHealth, RuleHits,
+    RunConfig,
 };
 use verdict_nft::apply;
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
@@ -55,6 +55,10 @@ pub struct Args {
     /// flow tests go on past it). Default: everything.
     #[arg(long)]
     pub inspect_depth: Option<u64>,
+    /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
+    /// such an engine refuses to start, since it would inspect nothing while looking on.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Benchmark: no rules, accept every queued packet (all forwarded traffic is queued).
     #[arg(long, hide = true)]
     pub accept_all: bool,
@@ -64,6 +68,10 @@ pub struct Args {
     /// Kernel queue length in packets (beyond it the queue fails open).
     #[arg(long, hide = true)]
     pub queue_max_len: Option<u32>,
+    /// Test hook: inspection panics on every packet that contains these bytes, to test how
+    /// the engine survives a bug in inspection.
+    #[arg(long, hide = true)]
+    pub debug_panic_on: Option<String>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -72,10 +80,7 @@ pub struct Args {
 /// Runs `verdict run`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    let cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let cfg = Config::load_opt(args.config.as_deref())?;
     let mode = if args.ids || cfg.engine.mode == Some(config::Mode::Ids) {
         Mode::Ids
     } else {
@@ -115,6 +120,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(n) = args.queue_max_len {
         queue_cfg.max_len = n.max(1);
     }
+    let panic_marker = match args.debug_panic_on.as_deref() {
+        Some("") => anyhow::bail!("--debug-panic-on needs at least one byte"),
+        m => m.map(|m| m.as_bytes().to_vec()),
+    };
     let say = |line: String| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "verdict: {line}");
@@ -148,10 +157,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             stats_interval,
             stop,
             kernel_alerts: None,
+            output: None,
         };
         let summary = engine_run::run(
             run_cfg,
-            |_| |_: &mut [u8], _: &_| Decision::Accept,
+            |_| PanicOn::new(|_: &mut [u8], _: &_| Decision::Accept, panic_marker.clone()),
             Vec::new,
             || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
         )?;
@@ -178,12 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Source::read(p).with_context(|| format!("cannot read rules from {}", p.display()))?,
         );
     }
-    let vars = match &args.config {
-        Some(p) => {
-            Vars::from_config_file(p).with_context(|| format!("[vars] of {}", p.display()))?
-        }
-        None => Vars::default(),
-    };
+    let vars = cfg.vars.clone();
     let t_parse = Instant::now();
     let loaded = check::load(
         &sources,
@@ -208,11 +213,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ));
     }
     let disabled: HashSet<u32> = cfg.disabled.iter().copied().collect();
+    let parsed = loaded.rules.len();
     let rules: Vec<Rule> = loaded
         .rules
         .into_iter()
         .filter(|r| !disabled.contains(&r.meta.sid.0))
         .collect();
+    let disabled_count = parsed - rules.len();
     let parse_ms = t_parse.elapsed().as_millis();
     let t_compile = Instant::now();
     let compiled = codegen::compile(
@@ -238,6 +245,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             format!(", {} disabled", disabled.len())
         },
     ));
+    let active = f.kernel + f.queue;
+    if active == 0 && !args.allow_empty {
+        anyhow::bail!(
+            "no rule is loaded ({} read: {} rejected, {} disabled), so the engine would inspect \
+             nothing; fix the rules (`verdict check`, `verdict compile` say why they are \
+             rejected) or pass --allow-empty to run an empty engine anyway",
+            rules.len() + parse_rejected + disabled_count,
+            f.rejected + parse_rejected,
+            disabled_count,
+        );
+    }
     let ropts = RenderOptions {
         queue: caps.queue,
         queues: (base, last),
@@ -291,6 +309,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         group: compiled.kernel.log_group,
         rules: kernel_rules,
         events: events.clone(),
+        lost: writer.counters(),
     });
 
     if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
@@ -305,6 +324,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ));
     let counters: Arc<Mutex<Vec<Arc<Counters>>>> = Arc::default();
     let programs = compiled.image.programs.clone();
+    let output = OutputHealth {
+        counters: writer.counters(),
+        workers_lost: Box::new({
+            let counters = Arc::clone(&counters);
+            move || {
+                counters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|c| Counters::get(&c.events_lost))
+                    .sum()
+            }
+        }),
+    };
     let run_cfg = RunConfig {
         script,
         xt,
@@ -316,6 +349,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         stats_interval,
         stop,
         kernel_alerts,
+        output: Some(output),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -326,7 +360,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(w.counters());
-            DetectInspect::new(w)
+            PanicOn::new(DetectInspect::new(w), panic_marker.clone())
         },
         || {
             rule_hits(
@@ -352,6 +386,30 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         written.eve_lines
     ));
     Ok(0)
+}
+
+/// Wraps an inspector with the `--debug-panic-on` test hook (a no-op without a marker).
+struct PanicOn<I> {
+    inner: I,
+    marker: Option<Vec<u8>>,
+}
+
+impl<I: Inspect> PanicOn<I> {
+    fn new(inner: I, marker: Option<Vec<u8>>) -> Self {
+        PanicOn { inner, marker }
+    }
+}
+
+impl<I: Inspect> Inspect for PanicOn<I> {
+    fn inspect(&mut self, pkt: &mut [u8], info: &PacketInfo) -> Decision {
+        if let Some(m) = &self.marker {
+            // `m` is never empty (checked at start), so `windows` cannot panic by itself.
+            if pkt.windows(m.len()).any(|w| w == m.as_slice()) {
+                panic!("--debug-panic-on: marker seen in a packet");
+            }
+        }
+        self.inner.inspect(pkt, info)
+    }
 }
 
 /// Hits per rule, summed over the workers.

@@ -79,15 +79,31 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
     );
     let _ = writeln!(
         o,
-        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "queue", "received", "accepted", "dropped", "rejected", "replaced", "errors", "enobufs"
+        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7}",
+        "queue",
+        "received",
+        "accepted",
+        "dropped",
+        "rejected",
+        "replaced",
+        "errors",
+        "enobufs",
+        "panics"
     );
     let mut t = verdict_engine::nfq::QueueStats::default();
     for q in &s.queues {
         let _ = writeln!(
             o,
-            "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
-            q.queue, q.received, q.accepted, q.dropped, q.rejected, q.replaced, q.errors, q.enobufs
+            "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7}",
+            q.queue,
+            q.received,
+            q.accepted,
+            q.dropped,
+            q.rejected,
+            q.replaced,
+            q.errors,
+            q.enobufs,
+            q.panics
         );
         t.received += q.received;
         t.accepted += q.accepted;
@@ -96,12 +112,41 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         t.replaced += q.replaced;
         t.errors += q.errors;
         t.enobufs += q.enobufs;
+        t.panics += q.panics;
     }
     let _ = writeln!(
         o,
-        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8}",
-        "total", t.received, t.accepted, t.dropped, t.rejected, t.replaced, t.errors, t.enobufs
+        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7}",
+        "total",
+        t.received,
+        t.accepted,
+        t.dropped,
+        t.rejected,
+        t.replaced,
+        t.errors,
+        t.enobufs,
+        t.panics
     );
+    let out = &s.output;
+    let _ = writeln!(
+        o,
+        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}",
+        out.eve_written, out.fast_written, out.pcap_written
+    );
+    if out.lost() > 0 {
+        let _ = writeln!(
+            o,
+            "ALERTS LOST: {} before the writer (queue full or writer gone); to I/O errors: \
+             eve.json {}, fast.log {}, evidence.pcap {}{}",
+            out.channel_lost,
+            out.eve_lost,
+            out.fast_lost,
+            out.pcap_lost,
+            out.last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" (last error: {e})"))
+        );
+    }
     if s.rules.is_empty() {
         let _ = writeln!(o, "no rule hits");
     } else {

@@ -61,16 +61,22 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
-/// Returns early from a test (printing why) when kernel tests cannot run here.
-/// Works in any test crate that mounts this file as `common::netns` (the root package does,
-/// nft/tests/common includes it by `#[path]`).
+/// Returns early from a test (printing why) when kernel tests cannot run here — or fails it,
+/// under `VERDICT_NO_SKIP` (see `must_run`) — and otherwise records the test as a kernel test
+/// that ran, once it passes. Works in any test crate that mounts this file as `common::netns`
+/// and `must_run.rs` as `common::must_run` (the root package does, nft/tests/common includes
+/// both by `#[path]`).
 #[macro_export]
 macro_rules! require_netns {
     () => {
-        if let Some(reason) = $crate::common::netns::skip_reason() {
-            eprintln!("SKIPPED: {reason}");
-            return;
-        }
+        // Lives to the end of the test: dropped without a panic, it appends the record.
+        let _kernel_test_ran = match $crate::common::netns::skip_reason() {
+            Some(reason) => {
+                $crate::common::must_run::skip(&reason);
+                return;
+            }
+            None => $crate::common::must_run::Ran::kernel(module_path!()),
+        };
     };
 }
 

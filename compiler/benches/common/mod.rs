@@ -1,5 +1,8 @@
 //! Setup shared by the compiler benches.
 
+#[path = "../../../tests/common/must_run.rs"]
+pub mod must_run;
+
 use verdict_compiler::check::Source;
 
 /// The Snort community rule set as one source, or `None` (after printing why) when absent.
@@ -9,7 +12,7 @@ pub fn community() -> Option<Vec<Source>> {
         "/../../shared/rules/snort-community/community.rules"
     );
     let Ok(text) = std::fs::read_to_string(path) else {
-        println!("skipped: {path} not found");
+        must_run::skip(&format!("{path} not found"));
         return None;
     };
     Some(vec![Source {

@@ -1,5 +1,8 @@
 //! Helpers shared by the front-end tests.
 
+#[path = "../../../tests/common/must_run.rs"]
+pub mod must_run;
+
 /// Every node of every parsed rule lies inside its parent, in order.
 pub fn check_ast_nesting(text: &str) {
     use verdict_compiler::ast::{ListExpr, Span};

@@ -35,7 +35,7 @@ use crate::stream::StreamEvents;
 use crate::verdict::Verdict;
 use crate::vm::{CompiledProgram, Effect, PayloadOp, VmState};
 use crate::wire::{addr_key, Packet, PacketMut};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -346,7 +346,7 @@ pub struct Counters {
     pub alerts: AtomicU64,
     /// Unparseable packets.
     pub bad_packets: AtomicU64,
-    /// Events lost because the output channel was full.
+    /// Events lost because the output channel was full or the writer had stopped.
     pub events_lost: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
@@ -952,7 +952,8 @@ fn app_of_any_http(programs: &[Program], compiled: &[CompiledProgram]) -> bool {
 }
 
 fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {
-    if let Err(TrySendError::Full(_)) = events.try_send(ev) {
+    // Full or disconnected (the writer is gone): either way the event is lost, and counted.
+    if events.try_send(ev).is_err() {
         Counters::inc(&counters.events_lost);
     }
 }

@@ -2,6 +2,10 @@
 //! channel (and count, rather than wait, when it is full); one writer thread formats EVE JSON
 //! lines (Suricata field names), fast.log lines and appends the triggering packets to a
 //! rotating evidence pcap.
+//!
+//! No loss is silent: an I/O error (disk full, directory removed) costs the records of that
+//! one output while it lasts — counted in [`OutputCounters`], which `verdict stats` shows —
+//! and the file is reopened for the records after it; the other outputs go on.
 
 pub mod eve;
 
@@ -14,12 +18,18 @@ use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Capacity of the event channel: beyond it events are counted as lost, never waited for.
 pub const CHANNEL_CAPACITY: usize = 65_536;
+/// Records buffered per output before a flush confirms them: bounds how many one I/O error
+/// can cost beyond the record it hit.
+const FLUSH_EVERY: u64 = 64;
+/// How long an output that failed stays closed before it is reopened.
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
 /// The packet an event is about (shared by all alerts of that packet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,21 +203,225 @@ pub struct WriterStats {
     pub rotations: u64,
 }
 
+/// Records of one output file: confirmed written, and lost to I/O errors.
+#[derive(Debug, Default)]
+pub struct SinkCounters {
+    /// Records a flush confirmed.
+    pub written: AtomicU64,
+    /// Records a failed write or flush cost (those buffered since the last confirmed flush,
+    /// so an upper bound), plus those that arrived while the file could not be opened.
+    pub lost: AtomicU64,
+}
+
+/// The writer's live counters, shared with whoever reports them while it runs.
+#[derive(Debug, Default)]
+pub struct OutputCounters {
+    /// Events their sender could not hand to the writer (channel full, or writer gone).
+    pub channel_lost: AtomicU64,
+    /// eve.json lines.
+    pub eve: SinkCounters,
+    /// fast.log lines.
+    pub fast: SinkCounters,
+    /// evidence.pcap packets.
+    pub pcap: SinkCounters,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A copy of [`OutputCounters`] for the stats file (all zero and no error: nothing lost).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutputStats {
+    /// Events lost before the writer (channel full, writer gone), workers and NFLOG alike.
+    pub channel_lost: u64,
+    /// eve.json lines written.
+    pub eve_written: u64,
+    /// eve.json lines lost to I/O errors.
+    pub eve_lost: u64,
+    /// fast.log lines written.
+    pub fast_written: u64,
+    /// fast.log lines lost to I/O errors.
+    pub fast_lost: u64,
+    /// Evidence packets written.
+    pub pcap_written: u64,
+    /// Evidence packets lost to I/O errors.
+    pub pcap_lost: u64,
+    /// The last I/O error, naming the file.
+    pub last_error: Option<String>,
+}
+
+impl OutputStats {
+    /// Records lost anywhere, before or in the writer.
+    pub fn lost(&self) -> u64 {
+        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost
+    }
+}
+
+impl OutputCounters {
+    /// Reads every counter (each atomically; the set is not one snapshot).
+    pub fn snapshot(&self) -> OutputStats {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        OutputStats {
+            channel_lost: r(&self.channel_lost),
+            eve_written: r(&self.eve.written),
+            eve_lost: r(&self.eve.lost),
+            fast_written: r(&self.fast.written),
+            fast_lost: r(&self.fast.lost),
+            pcap_written: r(&self.pcap.written),
+            pcap_lost: r(&self.pcap.lost),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+    fn note_error(&self, what: &str, e: &io::Error) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{what}: {e}"));
+    }
+}
+
 /// The writer thread.
 pub struct Writer;
 
 /// Joins the writer thread.
 pub struct WriterHandle {
-    thread: JoinHandle<io::Result<WriterStats>>,
+    thread: JoinHandle<WriterStats>,
+    counters: Arc<OutputCounters>,
 }
 
 impl WriterHandle {
+    /// The writer's live counters (lost and written records), for stats while it runs.
+    pub fn counters(&self) -> Arc<OutputCounters> {
+        Arc::clone(&self.counters)
+    }
+
     /// Waits until every [`Sender`] is dropped and everything is flushed; returns what was
-    /// written, or the first I/O error (which also stopped the writer).
+    /// written, or an error that says how many records each output lost (the writer itself
+    /// went on writing whatever it could).
     pub fn join(self) -> io::Result<WriterStats> {
-        self.thread
+        let stats = self
+            .thread
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("output writer thread panicked")))
+            .map_err(|_| io::Error::other("output writer thread panicked"))?;
+        let s = self.counters.snapshot();
+        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost;
+        if lost_writing > 0 {
+            return Err(io::Error::other(format!(
+                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {} (last: {})",
+                s.eve_lost,
+                s.fast_lost,
+                s.pcap_lost,
+                s.last_error.as_deref().unwrap_or("?")
+            )));
+        }
+        Ok(stats)
+    }
+}
+
+/// What [`Sink`] needs of an output besides writing records.
+trait Flush {
+    fn flush_out(&mut self) -> io::Result<()>;
+}
+
+impl Flush for BufWriter<File> {
+    fn flush_out(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// One output file that outlives I/O errors. Records go into a buffer and a flush confirms
+/// them; a failed write or flush loses the records since the last confirmed flush and closes
+/// the file, which is reopened (at most once per [`REOPEN_AFTER`]) for the records after it.
+/// A full disk or a removed directory so costs the records of that time, not the run.
+struct Sink<T> {
+    what: String,
+    open: Box<dyn FnMut() -> io::Result<T>>,
+    out: Option<T>,
+    pending: u64,
+    retry_at: Instant,
+}
+
+impl<T: Flush> Sink<T> {
+    fn new(
+        what: String,
+        open: Box<dyn FnMut() -> io::Result<T>>,
+        c: &SinkCounters,
+        health: &OutputCounters,
+    ) -> Sink<T> {
+        let mut s = Sink {
+            what,
+            open,
+            out: None,
+            pending: 0,
+            retry_at: Instant::now(),
+        };
+        s.try_open(c, health);
+        s
+    }
+
+    fn try_open(&mut self, c: &SinkCounters, health: &OutputCounters) {
+        match (self.open)() {
+            Ok(out) => {
+                if c.lost.load(Ordering::Relaxed) > 0 {
+                    tracing::warn!("{}: writing again", self.what);
+                }
+                self.out = Some(out);
+            }
+            Err(e) => self.fail(c, health, &e, 0),
+        }
+    }
+
+    /// Writes one record with `f`, counting it lost if the file is closed or the write fails.
+    fn record(
+        &mut self,
+        c: &SinkCounters,
+        health: &OutputCounters,
+        f: impl FnOnce(&mut T) -> io::Result<()>,
+    ) {
+        if self.out.is_none() && Instant::now() >= self.retry_at {
+            self.try_open(c, health);
+        }
+        let Some(out) = &mut self.out else {
+            c.lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        match f(out) {
+            Ok(()) => {
+                self.pending += 1;
+                if self.pending >= FLUSH_EVERY {
+                    self.flush(c, health);
+                }
+            }
+            Err(e) => self.fail(c, health, &e, 1),
+        }
+    }
+
+    fn flush(&mut self, c: &SinkCounters, health: &OutputCounters) {
+        let Some(out) = &mut self.out else {
+            return;
+        };
+        match out.flush_out() {
+            Ok(()) => {
+                c.written.fetch_add(self.pending, Ordering::Relaxed);
+                self.pending = 0;
+            }
+            Err(e) => self.fail(c, health, &e, 0),
+        }
+    }
+
+    fn fail(&mut self, c: &SinkCounters, health: &OutputCounters, e: &io::Error, current: u64) {
+        let lost = self.pending + current;
+        c.lost.fetch_add(lost, Ordering::Relaxed);
+        self.pending = 0;
+        // Dropping the writer tries its buffer once more; those records stay counted lost.
+        let was_open = self.out.take().is_some();
+        if was_open || self.retry_at <= Instant::now() {
+            tracing::error!(
+                "{}: {e}; {lost} record(s) lost, reopening in {REOPEN_AFTER:?}",
+                self.what
+            );
+        }
+        health.note_error(&self.what, e);
+        self.retry_at = Instant::now() + REOPEN_AFTER;
     }
 }
 
@@ -229,6 +443,13 @@ struct EvidencePcap {
     w: Option<(PcapWriter<Shared>, Shared)>,
     bytes: u64,
     max: u64,
+    rotations: u64,
+}
+
+impl Flush for EvidencePcap {
+    fn flush_out(&mut self) -> io::Result<()> {
+        self.flush()
+    }
 }
 
 impl EvidencePcap {
@@ -238,6 +459,7 @@ impl EvidencePcap {
             w: None,
             bytes: 0,
             max,
+            rotations: 0,
         };
         // An earlier run's evidence is kept as the rotated file, never overwritten.
         if e.path.metadata().is_ok_and(|m| m.len() > 24) {
@@ -267,14 +489,15 @@ impl EvidencePcap {
         old.push(".1");
         std::fs::rename(&self.path, old)
     }
-    fn write(&mut self, ts: SystemTime, data: &[u8], stats: &mut WriterStats) -> io::Result<()> {
+    /// Appends one packet, rotating first when it would pass the size bound.
+    fn write(&mut self, ts: SystemTime, data: &[u8]) -> io::Result<()> {
         let rec = 16 + data.len() as u64;
         if self.bytes + rec > self.max && self.bytes > 24 {
             self.flush()?;
             self.w = None;
             self.rotate_file()?;
             self.create()?;
-            stats.rotations += 1;
+            self.rotations += 1;
         }
         let d = ts.duration_since(UNIX_EPOCH).unwrap_or_default();
         if let Some((w, _)) = &mut self.w {
@@ -282,7 +505,6 @@ impl EvidencePcap {
                 .map_err(io::Error::other)?;
         }
         self.bytes += rec;
-        stats.pcap_packets += 1;
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -300,39 +522,51 @@ fn open_append(path: &Path) -> io::Result<BufWriter<File>> {
 }
 
 impl Writer {
-    /// Starts the writer thread. Files are created in `cfg.dir` (created if missing); an error
-    /// opening them is returned by [`WriterHandle::join`] and logged.
+    /// Starts the writer thread. Files are created in `cfg.dir` (created if missing); a file
+    /// that cannot be opened or written is logged, retried, and its lost records are counted
+    /// (see [`WriterHandle::counters`]) and reported by [`WriterHandle::join`].
     pub fn spawn(cfg: OutputConfig) -> (Sender<Event>, WriterHandle) {
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let counters = Arc::new(OutputCounters::default());
+        let health = Arc::clone(&counters);
         let thread = std::thread::Builder::new()
             .name("verdict-output".into())
-            .spawn(move || {
-                let r = write_loop(&cfg, rx);
-                if let Err(e) = &r {
-                    tracing::error!(dir = %cfg.dir.display(), "alert output failed: {e}");
-                }
-                r
-            })
+            .spawn(move || write_loop(&cfg, rx, &health))
             .expect("spawning a thread only fails when the process is out of resources");
-        (tx, WriterHandle { thread })
+        (tx, WriterHandle { thread, counters })
     }
 }
 
-fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>) -> io::Result<WriterStats> {
-    std::fs::create_dir_all(&cfg.dir)?;
+fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) -> WriterStats {
+    let dir = cfg.dir.clone();
+    let line_file = |name: &str| -> Box<dyn FnMut() -> io::Result<BufWriter<File>>> {
+        let (dir, path) = (dir.clone(), dir.join(name));
+        Box::new(move || {
+            std::fs::create_dir_all(&dir)?;
+            open_append(&path)
+        })
+    };
+    let what = |name: &str| cfg.dir.join(name).display().to_string();
     let mut eve = cfg
         .eve
-        .then(|| open_append(&cfg.dir.join("eve.json")))
-        .transpose()?;
-    let mut fast = cfg
-        .fast
-        .then(|| open_append(&cfg.dir.join("fast.log")))
-        .transpose()?;
-    let mut pcap = cfg
-        .pcap
-        .then(|| EvidencePcap::open(cfg.dir.join("evidence.pcap"), cfg.pcap_max_bytes))
-        .transpose()?;
-    let mut stats = WriterStats::default();
+        .then(|| Sink::new(what("eve.json"), line_file("eve.json"), &health.eve, health));
+    let mut fast = cfg.fast.then(|| {
+        Sink::new(
+            what("fast.log"),
+            line_file("fast.log"),
+            &health.fast,
+            health,
+        )
+    });
+    let mut pcap = cfg.pcap.then(|| {
+        let (dir, path, max) = (dir.clone(), dir.join("evidence.pcap"), cfg.pcap_max_bytes);
+        let open = move || {
+            std::fs::create_dir_all(&dir)?;
+            EvidencePcap::open(path.clone(), max)
+        };
+        Sink::new(what("evidence.pcap"), Box::new(open), &health.pcap, health)
+    });
+    let mut rotations = 0;
     let mut last_pkt: Option<Arc<PacketInfo>> = None;
     let mut line = String::with_capacity(1024);
     loop {
@@ -340,51 +574,60 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>) -> io::Result<WriterStats
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => {
                 // Idle: make what we have visible to `tail -f` and tests.
-                if let Some(w) = &mut eve {
-                    w.flush()?;
+                if let Some(s) = &mut eve {
+                    s.flush(&health.eve, health);
                 }
-                if let Some(w) = &mut fast {
-                    w.flush()?;
+                if let Some(s) = &mut fast {
+                    s.flush(&health.fast, health);
                 }
-                if let Some(p) = &mut pcap {
-                    p.flush()?;
+                if let Some(s) = &mut pcap {
+                    s.flush(&health.pcap, health);
                 }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let Some(w) = &mut eve {
+        if let Some(s) = &mut eve {
             line.clear();
             eve::format(&ev, &mut line);
             line.push('\n');
-            w.write_all(line.as_bytes())?;
-            stats.eve_lines += 1;
+            s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
         }
         if let Event::Alert(a) = &ev {
-            if let Some(w) = &mut fast {
+            if let Some(s) = &mut fast {
                 line.clear();
                 eve::fast_line(a, &mut line);
                 line.push('\n');
-                w.write_all(line.as_bytes())?;
-                stats.fast_lines += 1;
+                s.record(&health.fast, health, |w| w.write_all(line.as_bytes()));
             }
-            if let Some(p) = &mut pcap {
+            if let Some(s) = &mut pcap {
                 // Several alerts on one packet share it: write the packet once.
                 if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(l, &a.pkt)) {
-                    p.write(a.pkt.ts, &a.pkt.bytes, &mut stats)?;
+                    s.record(&health.pcap, health, |p| {
+                        let before = p.rotations;
+                        let r = p.write(a.pkt.ts, &a.pkt.bytes);
+                        rotations += p.rotations - before;
+                        r
+                    });
                     last_pkt = Some(a.pkt.clone());
                 }
             }
         }
     }
-    if let Some(w) = &mut eve {
-        w.flush()?;
+    if let Some(s) = &mut eve {
+        s.flush(&health.eve, health);
     }
-    if let Some(w) = &mut fast {
-        w.flush()?;
+    if let Some(s) = &mut fast {
+        s.flush(&health.fast, health);
     }
-    if let Some(p) = &mut pcap {
-        p.flush()?;
+    if let Some(s) = &mut pcap {
+        s.flush(&health.pcap, health);
     }
-    Ok(stats)
+    let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    WriterStats {
+        eve_lines: r(&health.eve.written),
+        fast_lines: r(&health.fast.written),
+        pcap_packets: r(&health.pcap.written),
+        rotations,
+    }
 }

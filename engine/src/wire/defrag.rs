@@ -268,6 +268,14 @@ impl Defragmenter {
             // Non-last fragments carry a multiple of 8 bytes; anything else is bogus.
             return Outcome::Discarded;
         }
+        // Once the last fragment fixed the length, nothing may lie past it: such a piece
+        // would be written outside the reassembled datagram.
+        if dg.total.is_some_and(|t| end > t) {
+            dg.discarded = true;
+            dg.pieces.clear();
+            self.anomalies.push((FragAnomaly::Overlap, key.v6));
+            return Outcome::Discarded;
+        }
         for (s, p) in &dg.pieces {
             let e = s + p.len();
             if *s == off && e == end {
@@ -388,6 +396,25 @@ pub fn fragment_ipv4(pkt: &[u8], chunk: usize) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use etherparse::PacketBuilder;
+
+    /// Found by engine/tests/fuzz_pipeline.rs: after the last fragment (length 61), a
+    /// non-last one at offset 128 whose size made the pieces add up to 61 "completed" the
+    /// datagram, and reassembly wrote past its end (a slice index panic).
+    #[test]
+    fn a_fragment_past_the_known_end_is_discarded_not_written() {
+        let frags = fragment_ipv4(&udp(53), 16); // 16 + 16 + 16 + 13 bytes, ends at 61
+        let mut stray = frags[2].clone();
+        stray[6..8].copy_from_slice(&(0x2000u16 | (128 / 8)).to_be_bytes());
+        let mut d = Defragmenter::default();
+        let t = Duration::ZERO;
+        assert!(matches!(d.push(&frags[3], t), Outcome::Pending));
+        assert!(matches!(d.push(&frags[0], t), Outcome::Pending));
+        assert!(matches!(d.push(&frags[1], t), Outcome::Pending));
+        assert!(matches!(d.push(&stray, t), Outcome::Discarded));
+        assert_eq!(d.take_anomalies(), vec![FragAnomaly::Overlap]);
+        // The datagram stays discarded: its real missing piece does not revive it.
+        assert!(matches!(d.push(&frags[2], t), Outcome::Discarded));
+    }
 
     fn udp(len: usize) -> Vec<u8> {
         let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();

@@ -1,6 +1,9 @@
 //! Test helpers: hand-built programs, packets, pcap files and a self-removing temp dir.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/must_run.rs"]
+pub mod must_run;
+
 use etherparse::PacketBuilder;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
@@ -176,7 +179,7 @@ pub fn eth(l3: &[u8], vlans: &[u16]) -> Vec<u8> {
         f.extend_from_slice(&[0x81, 0x00]);
         f.extend_from_slice(&id.to_be_bytes());
     }
-    f.extend_from_slice(if l3[0] >> 4 == 6 {
+    f.extend_from_slice(if l3.first().is_some_and(|b| b >> 4 == 6) {
         &[0x86, 0xdd]
     } else {
         &[0x08, 0x00]
@@ -187,7 +190,7 @@ pub fn eth(l3: &[u8], vlans: &[u16]) -> Vec<u8> {
 
 pub fn sll(l3: &[u8]) -> Vec<u8> {
     let mut f = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
-    f.extend_from_slice(if l3[0] >> 4 == 6 {
+    f.extend_from_slice(if l3.first().is_some_and(|b| b >> 4 == 6) {
         &[0x86, 0xdd]
     } else {
         &[0x08, 0x00]

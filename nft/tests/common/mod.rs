@@ -5,6 +5,9 @@
 #[path = "../../../tests/common/netns.rs"]
 pub mod netns;
 
+#[path = "../../../tests/common/must_run.rs"]
+pub mod must_run;
+
 #[path = "../../../compiler/tests/back_util/mod.rs"]
 mod back_util;
 
