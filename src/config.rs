@@ -10,6 +10,12 @@
 //! queue = 0                           # first queue number
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
+//! [control]
+//! socket = "/run/verdict/control.sock"
+//! [block]                             # active response, see verdict_engine::block::BlockConfig
+//! whitelist = ["192.0.2.53"]
+//! [scan]                              # scan detection, see verdict_engine::scan::ScanConfig
+//! enabled = true
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file
@@ -18,6 +24,9 @@
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use verdict_engine::block::BlockConfig;
+use verdict_engine::control::DEFAULT_SOCKET;
+use verdict_engine::scan::ScanConfig;
 
 /// Whether verdicts are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -45,6 +54,14 @@ pub struct EngineSection {
     pub inspect_depth: Option<u64>,
 }
 
+/// The `[control]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Control socket path (default [`DEFAULT_SOCKET`]).
+    pub socket: Option<PathBuf>,
+}
+
 /// One or several paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -61,6 +78,12 @@ struct Raw {
     disabled: Vec<u32>,
     #[serde(default)]
     engine: EngineSection,
+    #[serde(default)]
+    control: ControlSection,
+    #[serde(default)]
+    block: BlockConfig,
+    #[serde(default)]
+    scan: ScanConfig,
     // Read by the compiler's vars module; accepted here so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -78,10 +101,18 @@ pub struct Config {
     pub disabled: Vec<u32>,
     /// `[engine]`.
     pub engine: EngineSection,
+    /// `[control]`.
+    pub control: ControlSection,
+    /// `[block]`: whitelist, guard, per-sid and per-classtype block durations.
+    pub block: BlockConfig,
+    /// `[scan]`: scan detection.
+    pub scan: ScanConfig,
 }
 
 /// Top-level keys verdict knows; anything else is most likely a typo.
-const KNOWN_KEYS: &[&str] = &["rules", "log_dir", "disabled", "engine", "vars"];
+const KNOWN_KEYS: &[&str] = &[
+    "rules", "log_dir", "disabled", "engine", "control", "block", "scan", "vars",
+];
 
 impl Config {
     /// Reads and validates a config file.
@@ -112,6 +143,13 @@ impl Config {
             Some(Paths::One(p)) => vec![resolve(p)],
             Some(Paths::Many(v)) => v.into_iter().map(resolve).collect(),
         };
+        // Checked now so a bad whitelist or duration fails before anything touches the kernel.
+        raw.block
+            .resolve(true)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        raw.scan
+            .resolve()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if raw.engine.workers == Some(0) {
             bail!("{}: [engine] workers must be at least 1", path.display());
         }
@@ -120,7 +158,19 @@ impl Config {
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,
             engine: raw.engine,
+            control: ControlSection {
+                socket: raw.control.socket.map(resolve),
+            },
+            block: raw.block,
+            scan: raw.scan,
         })
+    }
+
+    /// The control socket path: the command line's, the config's, or the default.
+    pub fn socket(&self, arg: Option<&Path>) -> PathBuf {
+        arg.map(Path::to_path_buf)
+            .or_else(|| self.control.socket.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
     }
 }
 
@@ -174,6 +224,13 @@ mod tests {
         assert!(e.contains("panic") || e.contains("variant"), "{e}");
         let e = format!("{:#}", parse("[engine]\nworkers = 0").unwrap_err());
         assert!(e.contains("at least 1"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse("[block]\nwhitelist = [\"10.0.0.0/33\"]").unwrap_err()
+        );
+        assert!(e.contains("whitelist"), "{e}");
+        let e = format!("{:#}", parse("[block.sids]\n1 = \"soon\"").unwrap_err());
+        assert!(e.contains("duration"), "{e}");
         let e = format!("{:#}", parse("rules = [").unwrap_err());
         assert!(e.contains("invalid TOML"), "{e}");
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and a `run` returning the exit code.
 
+pub mod block;
 pub mod check;
 pub mod compile;
 pub mod replay;
