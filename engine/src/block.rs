@@ -173,7 +173,11 @@ impl BlockConfig {
         if self.whitelist_own_addresses {
             whitelist.extend(own_addresses().into_iter().map(Cidr::host));
             // Loopback even when `lo` has no address yet: blocking it only breaks the box.
-            whitelist.extend(["127.0.0.0/8", "::1"].iter().filter_map(|s| s.parse().ok()));
+            whitelist.extend(
+                ["127.0.0.0/8", "::1"]
+                    .iter()
+                    .filter_map(|s| s.parse::<Cidr>().ok()),
+            );
         }
         if self.whitelist_dns {
             let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
