@@ -25,7 +25,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use verdict_engine::block::BlockConfig;
-use verdict_engine::control::DEFAULT_SOCKET;
+use verdict_engine::control::default_socket;
 use verdict_engine::scan::ScanConfig;
 
 /// Whether verdicts are enforced.
@@ -58,7 +58,7 @@ pub struct EngineSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlSection {
-    /// Control socket path (default [`DEFAULT_SOCKET`]).
+    /// Control socket path (default: `control::default_socket`, per network namespace).
     pub socket: Option<PathBuf>,
 }
 
@@ -170,7 +170,7 @@ impl Config {
     pub fn socket(&self, arg: Option<&Path>) -> PathBuf {
         arg.map(Path::to_path_buf)
             .or_else(|| self.control.socket.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+            .unwrap_or_else(default_socket)
     }
 }
 

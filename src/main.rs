@@ -35,6 +35,8 @@ enum Cmd {
     Unblock(cmd::block::UnblockArgs),
     /// List blocked addresses with direction, time left and reason.
     List(cmd::block::ListArgs),
+    /// Top sources, destination ports and signatures of the alert log over a time range.
+    Top(cmd::top::Args),
     /// Send one command to the running engine's control socket (`verdict ctl help`).
     Ctl(cmd::block::CtlArgs),
 }
@@ -58,6 +60,7 @@ fn main() {
         Cmd::Unblock(a) => cmd::block::unblock(a),
         Cmd::List(a) => cmd::block::list(a),
         Cmd::Ctl(a) => cmd::block::ctl(a),
+        Cmd::Top(a) => cmd::top::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

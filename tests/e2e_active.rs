@@ -218,6 +218,22 @@ fn nc_scan_is_alerted_once_and_blocked_until_expiry_whitelisted_scanner_is_not()
     assert!(pings(&t), "a whitelisted scanner is never blocked");
     let (_, out, _) = f.verdict(&t, &["list"]);
     assert!(out.contains("0 blocked"), "{out}");
+
+    // `verdict top` over the last hour names the scanner and the scan signature.
+    let d = e.dir.to_str().unwrap();
+    let out = t.exec_ok(
+        &t.gw,
+        &[VERDICT, "top", "--log-dir", d, "--since", "1h", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sources"][0]["key"], CLI4, "{v}");
+    let sigs = v["signatures"].to_string();
+    assert!(sigs.contains("122:1 verdict SCAN portscan"), "{sigs}");
+    let out = t.exec_ok(
+        &t.gw,
+        &[VERDICT, "top", "--log-dir", d, "--until", "2000-01-01"],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("0 alerts"));
 }
 
 #[test]

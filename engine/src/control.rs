@@ -31,8 +31,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use verdict_nft::block::{Cidr, Direction};
 
-/// Default socket path.
+/// Default socket path (in the initial network namespace; see [`default_socket`]).
 pub const DEFAULT_SOCKET: &str = "/run/verdict/control.sock";
+
+/// The default socket path for this process's network namespace: [`DEFAULT_SOCKET`] in the
+/// host's, `/run/verdict/net-<inode>/control.sock` in any other. An engine runs per network
+/// namespace (its nft tables and queues are per namespace), and `ip netns exec NS verdict
+/// list` then finds the engine of NS without being told where.
+pub fn default_socket() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| std::fs::metadata(p).map(|m| m.ino()).ok();
+    match (ino("/proc/self/ns/net"), ino("/proc/1/ns/net")) {
+        (Some(me), Some(init)) if me == init => PathBuf::from(DEFAULT_SOCKET),
+        // Another namespace, or one we cannot compare (a sandbox hiding PID 1): a path of
+        // its own, so engines in different namespaces never collide.
+        (Some(me), _) => PathBuf::from(format!("/run/verdict/net-{me}/control.sock")),
+        (None, _) => PathBuf::from(DEFAULT_SOCKET),
+    }
+}
 
 /// Limits of the control socket.
 #[derive(Debug, Clone)]
@@ -392,6 +408,15 @@ struct Unlink(PathBuf);
 impl Drop for Unlink {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        // A per-namespace directory of ours goes too (remove_dir fails if it holds anything).
+        if let Some(dir) = self.0.parent() {
+            if dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("net-"))
+            {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
 }
 

@@ -67,7 +67,8 @@ pub struct Args {
     #[arg(long, hide = true)]
     pub queue_max_len: Option<u32>,
     /// Control socket path (default: the config's `[control] socket`, else
-    /// /run/verdict/control.sock).
+    /// /run/verdict/control.sock, or /run/verdict/net-INODE/control.sock in a network
+    /// namespace other than the host's).
     #[arg(long)]
     pub control_socket: Option<PathBuf>,
     /// Stats snapshot interval in milliseconds.
