@@ -435,6 +435,7 @@ pub fn serve(
     if let Some(dir) = cfg.path.parent() {
         std::fs::create_dir_all(dir).map_err(io_err)?;
     }
+    sweep_stale(cfg.path.parent());
     if cfg.path.exists() {
         if UnixStream::connect(&cfg.path).is_ok() {
             return Err(ControlError::InUse(cfg.path.clone()));
@@ -485,6 +486,32 @@ pub fn serve(
         })
         .map_err(io_err)?;
     Ok(h)
+}
+
+/// Removes per-namespace socket directories (`net-*`) whose engine is gone (killed without
+/// cleanup: nobody answers), so they do not pile up in /run.
+fn sweep_stale(ours: Option<&Path>) {
+    let Some(root) = ours.and_then(Path::parent) else {
+        return;
+    };
+    let Ok(dirs) = std::fs::read_dir(root) else {
+        return;
+    };
+    for d in dirs.flatten() {
+        let name = d.file_name();
+        if !name.to_string_lossy().starts_with("net-") {
+            continue;
+        }
+        let sock = d.path().join("control.sock");
+        let refused = matches!(
+            UnixStream::connect(&sock),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused
+        );
+        if refused {
+            let _ = std::fs::remove_file(&sock);
+            let _ = std::fs::remove_dir(d.path());
+        }
+    }
 }
 
 /// Gives the socket to `group` when it exists, so members can use it without root.

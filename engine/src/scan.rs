@@ -477,8 +477,10 @@ mod tests {
 
     #[test]
     fn source_table_is_bounded_and_danger_grows() {
-        let mut cfg = ScanConfig::default();
-        cfg.max_sources = 10;
+        let cfg = ScanConfig {
+            max_sources: 10,
+            ..Default::default()
+        };
         let mut d = ScanDetector::new(cfg.resolve().unwrap().unwrap());
         let t = Instant::now();
         for i in 0..100u8 {
@@ -504,8 +506,10 @@ mod tests {
 
     #[test]
     fn config_errors() {
-        let mut c = ScanConfig::default();
-        c.window = "0".into();
+        let mut c = ScanConfig {
+            window: "0".into(),
+            ..Default::default()
+        };
         assert!(c.resolve().is_err());
         c = ScanConfig::default();
         c.block = true;

@@ -544,7 +544,7 @@ fn merge(raw: Vec<RawEntry>) -> Vec<Entry> {
             reason: r.comment,
         });
     }
-    out.sort_by(|a, b| a.net.cmp(&b.net));
+    out.sort_by_key(|e| e.net);
     out
 }
 
