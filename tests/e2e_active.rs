@@ -6,7 +6,7 @@
 mod common;
 mod live;
 
-use common::netns::{Topology, CLI4, SRV4};
+use common::netns::{Topology, CLI4, SRV4, SRV6};
 use live::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -137,9 +137,29 @@ fn block_unblock_list_without_engine_and_a_block_survives_restart() {
     assert!(pings(&t));
     let (ok, _, err) = f.verdict(&t, &["unblock", SRV4]);
     assert!(!ok && err.contains("not blocked"), "{err}");
-    // The gateway's own addresses are whitelisted by default.
+    // IPv6, one direction: packets *to* srv only (`--dir dst`). (Its /64 would be refused:
+    // the gateway's own address is in it.)
+    let ping6 = || {
+        t.exec(&t.cli, &["ping", "-6", "-c", "1", "-W", "1", "-q", SRV6])
+            .status
+            .success()
+    };
+    assert!(ping6());
+    let (ok, out, err) = f.verdict(&t, &["block", SRV6, "--dir", "dst", "--for", "30s"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        !ping6() && pings(&t),
+        "only IPv6 to srv's network is blocked"
+    );
+    let (_, out, _) = f.verdict(&t, &["list"]);
+    assert!(out.contains(SRV6) && out.contains("dst"), "{out}");
+    assert!(f.verdict(&t, &["unblock", SRV6]).0);
+    assert!(ping6());
+    // The gateway's own addresses are whitelisted by default, also inside a network.
     let (ok, _, err) = f.verdict(&t, &["block", "198.51.100.1"]);
     assert!(!ok && err.contains("whitelisted"), "{err}");
+    let (ok, _, err) = f.verdict(&t, &["block", "2001:db8:2::/64"]);
+    assert!(!ok && err.contains("whitelisted by 2001:db8:2::1"), "{err}");
 
     // With an engine: through the socket; the block outlives a restart until it expires.
     let mut e = f.start(&t, "restart1", QUIET);
