@@ -717,4 +717,65 @@ mod tests {
         assert_eq!(v["blocks"].as_array().unwrap().len(), 0);
         assert!(c.execute("quit").0.quit);
     }
+
+    fn server(
+        tag: &str,
+        max_clients: usize,
+    ) -> (PathBuf, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+        let path = std::env::temp_dir().join(format!("vd-ctl-{tag}-{}.sock", std::process::id()));
+        let mut cfg = ControlConfig::new(&path);
+        cfg.max_clients = max_clients;
+        cfg.line_timeout = Duration::from_millis(300);
+        cfg.idle_timeout = Duration::from_millis(600);
+        let stop = Arc::new(AtomicBool::new(false));
+        let h = serve(cfg, Arc::new(ctl()), Arc::clone(&stop)).unwrap();
+        (path, stop, h)
+    }
+
+    fn read_all(s: &mut UnixStream) -> String {
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn socket_limits_close_misbehaving_clients() {
+        let (path, stop, h) = server("limits", 2);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        // Slowloris: half a line, then nothing.
+        let mut slow = UnixStream::connect(&path).unwrap();
+        slow.write_all(b"li").unwrap();
+        let t = Instant::now();
+        let r = read_all(&mut slow);
+        assert!(r.contains("timed out"), "{r}");
+        assert!(t.elapsed() < Duration::from_secs(2));
+        // A line past the limit.
+        let mut big = UnixStream::connect(&path).unwrap();
+        let _ = big.write_all(&vec![b'x'; 10_000]);
+        assert!(read_all(&mut big).contains("line too long"));
+        // Bad commands in a row.
+        let mut bad = UnixStream::connect(&path).unwrap();
+        bad.write_all("nope\n".repeat(20).as_bytes()).unwrap();
+        let r = read_all(&mut bad);
+        assert!(r.contains("too many bad commands"), "{r}");
+        assert_eq!(r.matches("unknown command").count(), 16);
+        // Two idle clients fill the slots; the third is turned away, not queued.
+        let _a = UnixStream::connect(&path).unwrap();
+        let _b = UnixStream::connect(&path).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let mut c = UnixStream::connect(&path).unwrap();
+        assert!(read_all(&mut c).contains("too many clients"));
+        // Once they time out, the socket serves again; a last line without newline counts.
+        std::thread::sleep(Duration::from_millis(800));
+        let mut d = UnixStream::connect(&path).unwrap();
+        d.write_all(b"help --json").unwrap();
+        d.shutdown(std::net::Shutdown::Write).unwrap();
+        let r = read_all(&mut d);
+        assert!(r.starts_with("{") && r.contains("\"ok\":true"), "{r}");
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap();
+        assert!(!path.exists(), "the socket file is removed on stop");
+    }
 }

@@ -302,8 +302,8 @@ pub fn alert(f: &Finding, pkt: Arc<PacketInfo>) -> AlertEvent {
         rev: 1,
         signature: format!("verdict SCAN {what}").into(),
         category: Some("Attempted Information Leak".into()),
-        // psad's danger 5 is the worst; EVE severity 1 is the worst.
-        severity: u32::from(4u8.saturating_sub(f.danger / 2).max(1)),
+        // psad's danger 5 is the worst, EVE's severity 1: levels 1-2 → 3, 3-4 → 2, 5 → 1.
+        severity: u32::from(3u8.saturating_sub(f.danger.saturating_sub(1) / 2).max(1)),
         rule_action: "alert",
         matches: Vec::new(),
     }
