@@ -536,7 +536,8 @@ impl Blocker {
         }
         let now = Instant::now();
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let until = req.duration.map(|d| now + d);
+        // An expiry past what Instant can hold is as good as permanent.
+        let until = req.duration.and_then(|d| now.checked_add(d));
         // Expired entries of our own bookkeeping: the kernel has dropped them too.
         st.known.retain(|_, exp| exp.is_none_or(|e| e > now));
         let known = st.known.get(&req.net).copied();
@@ -629,7 +630,7 @@ impl Blocker {
         for n in &burst {
             st.known.remove(n);
         }
-        st.paused_until = Some(now + s.guard.pause);
+        st.paused_until = Some(now.checked_add(s.guard.pause).unwrap_or(now));
         self.counts.guard_trips.fetch_add(1, Ordering::Relaxed);
         self.counts
             .rolled_back
