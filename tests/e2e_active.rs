@@ -456,6 +456,27 @@ fn control_socket_answers_everything_and_survives_abuse() {
     }
     let j: serde_json::Value = serde_json::from_str(&ask(s, "stats --json")).unwrap();
     assert_eq!(j["ok"], true);
+    // `verdict ctl` passes hyphenated words through and still takes its own options after them.
+    let sock = s.to_str().unwrap();
+    let out = t.exec_ok(
+        &t.gw,
+        &[
+            VERDICT,
+            "ctl",
+            "block",
+            "203.0.113.9",
+            "--for",
+            "1m",
+            "--socket",
+            sock,
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("blocked 203.0.113.9"));
+    let out = t.exec_ok(
+        &t.gw,
+        &[VERDICT, "ctl", "unblock", "203.0.113.9", "--socket", sock],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unblocked"));
 
     // disable really switches the rule off: the datagram passes, and again drops once enabled.
     assert!(ask(s, "disable 910003").ends_with("ok\n"));

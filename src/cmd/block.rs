@@ -99,14 +99,19 @@ pub fn list(a: ListArgs) -> anyhow::Result<i32> {
 }
 
 /// Runs `verdict ctl`.
-pub fn ctl(a: CtlArgs) -> anyhow::Result<i32> {
-    let line = a
-        .command
-        .iter()
-        .map(|w| word(w))
-        .collect::<Vec<_>>()
-        .join(" ");
-    send(&a.target, &line, false)
+pub fn ctl(mut a: CtlArgs) -> anyhow::Result<i32> {
+    // The command takes hyphenated words (`block X --for 1h`), so clap leaves our own
+    // options in it when they come after the command: take them out here.
+    let mut words = Vec::new();
+    let mut it = a.command.iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "--socket" => a.target.socket = it.next().map(PathBuf::from),
+            "--config" | "-c" => a.target.config = it.next().map(PathBuf::from),
+            _ => words.push(word(w)),
+        }
+    }
+    send(&a.target, &words.join(" "), false)
 }
 
 /// Sends `line` to the engine, or (for block commands, `direct`) runs it here on the kernel's
