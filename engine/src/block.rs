@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use verdict_compiler::bytecode::Program;
+use verdict_compiler::ir::BlockHow;
 use verdict_nft::block::{self as nft_block, BlockError, Cidr, Direction, Entry, NewBlock};
 
 /// gid of verdict's own alerts (scan detection, guard, whitelist), like a Snort preprocessor's.
@@ -406,7 +407,8 @@ struct State {
 /// What a rule's alert asks for.
 #[derive(Debug, Clone)]
 struct RuleBlock {
-    fwsam: Option<(bool, Option<Duration>)>,
+    /// (block the source?, which packets, how long)
+    fwsam: Option<(bool, Direction, Option<Duration>)>,
     classtype: Option<String>,
 }
 
@@ -461,8 +463,14 @@ impl Blocker {
             .filter_map(|p| {
                 let rb = RuleBlock {
                     fwsam: p.block.map(|b| {
+                        let dir = match b.how {
+                            BlockHow::In => Direction::Src,
+                            BlockHow::Out => Direction::Dst,
+                            BlockHow::Both => Direction::Both,
+                        };
                         (
                             b.src,
+                            dir,
                             (b.seconds > 0).then(|| Duration::from_secs(b.seconds.into())),
                         )
                     }),
@@ -480,18 +488,18 @@ impl Blocker {
         let settings = self.settings();
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         let rb = rules.get(&(a.gid, a.sid));
-        let (src, duration) = if let Some(f) = rb.and_then(|r| r.fwsam) {
+        let (src, dir, duration) = if let Some(f) = rb.and_then(|r| r.fwsam) {
             f
         } else if let Some(d) = settings.sids.get(&a.sid) {
-            (true, *d)
+            (true, Direction::Both, *d)
         } else {
             let ct = rb.and_then(|r| r.classtype.as_ref())?;
-            (true, *settings.classtypes.get(ct)?)
+            (true, Direction::Both, *settings.classtypes.get(ct)?)
         };
         let addr = if src { a.pkt.src_ip } else { a.pkt.dest_ip };
         Some(Request {
             net: Cidr::host(addr),
-            dir: Direction::Both,
+            dir,
             duration,
             reason: format!("sid:{} {}", a.sid, a.signature),
             origin: Origin::Rule {
@@ -970,6 +978,67 @@ mod tests {
         assert_eq!((s.guard_trips, s.rolled_back, s.paused_refusals), (1, 3, 1));
         assert!(s.paused_secs > 0);
         assert!(matches!(rx.try_recv(), Ok(Event::Alert(a)) if a.sid == SID_GUARD));
+    }
+
+    #[test]
+    fn alerts_map_to_blocks_by_fwsam_then_sid_then_classtype() {
+        use verdict_compiler::check::{load_str, LoadOptions};
+        use verdict_compiler::codegen::{compile, CompileOptions};
+        let rules = "alert udp any any -> any 1 (msg:\"a\"; content:\"x\"; fwsam:dst[out],1 minute; sid:1;)\n\
+                     alert udp any any -> any 2 (msg:\"b\"; content:\"x\"; fwsam:src,permanent; sid:2;)\n\
+                     alert udp any any -> any 3 (msg:\"c\"; content:\"x\"; classtype:attempted-recon; sid:3;)\n\
+                     alert udp any any -> any 4 (msg:\"d\"; content:\"x\"; sid:4;)\n";
+        let (_, loaded) = load_str("t.rules", rules, &LoadOptions::default());
+        let opts = CompileOptions {
+            image_all: true,
+            ..Default::default()
+        };
+        let image = compile(&loaded.rules, &opts).image;
+        let (b, _, _) = blocker(10);
+        let mut s = (*b.settings()).clone();
+        s.classtypes
+            .insert("attempted-recon".into(), Some(Duration::from_secs(600)));
+        b.set_settings(s);
+        b.set_rules(&image.programs);
+        let alert = |sid: u32| AlertEvent {
+            pkt: Arc::new(PacketInfo {
+                ts: SystemTime::now(),
+                flow_id: None,
+                pcap_cnt: None,
+                in_iface: None,
+                src_ip: "192.0.2.2".parse().unwrap(),
+                dest_ip: "198.51.100.2".parse().unwrap(),
+                src_port: 1000,
+                dest_port: 1,
+                proto: 17,
+                to_server: None,
+                bytes: Vec::new(),
+                ip_fields: (64, 0, 0),
+            }),
+            blocked: false,
+            gid: 1,
+            sid,
+            rev: 1,
+            signature: "m".into(),
+            category: None,
+            severity: 3,
+            rule_action: "alert",
+            matches: Vec::new(),
+        };
+        let r = b.request_for_alert(&alert(1)).unwrap();
+        assert_eq!(r.net.to_string(), "198.51.100.2");
+        assert_eq!(
+            (r.dir, r.duration),
+            (Direction::Dst, Some(Duration::from_secs(60)))
+        );
+        let r = b.request_for_alert(&alert(2)).unwrap();
+        assert_eq!(
+            (r.net.to_string().as_str(), r.dir, r.duration),
+            ("192.0.2.2", Direction::Both, None)
+        );
+        let r = b.request_for_alert(&alert(3)).unwrap();
+        assert_eq!(r.duration, Some(Duration::from_secs(600)));
+        assert!(b.request_for_alert(&alert(4)).is_none());
     }
 
     #[test]
