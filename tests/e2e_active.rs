@@ -558,3 +558,28 @@ fn control_socket_answers_everything_and_survives_abuse() {
     drop(slow);
     drop(e);
 }
+
+#[test]
+fn scans_are_counted_only_on_the_configured_outside_interfaces() {
+    require_netns!();
+    let t = Topology::new();
+    // gw's outside is s0 (towards srv): a scan from cli arrives on c0 and is not counted.
+    let f = Files::new("iface", "[scan]\ninterfaces = [\"s0\"]\n");
+    let e = f.start(&t, "iface", QUIET);
+    t.exec(
+        &t.cli,
+        &["timeout", "4", "nc", "-z", "-w", "1", SRV4, "1-30"],
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(verdict_alerts(&e, 1).is_empty());
+    // The same scan the other way round, arriving on s0, is.
+    t.exec(
+        &t.srv,
+        &["timeout", "4", "nc", "-z", "-w", "1", CLI4, "1-30"],
+    );
+    let got = wait_for(Duration::from_secs(3), || {
+        Some(verdict_alerts(&e, 1)).filter(|a| !a.is_empty())
+    })
+    .expect("a scan from the outside was not alerted");
+    assert_eq!(got[0]["src_ip"], SRV4);
+}

@@ -75,11 +75,11 @@ impl Active {
         let mut scan_script = String::new();
         if let Some(s) = opts.scan {
             let group = s.nflog_group;
+            scan_script = scan::nft_rule(&s);
             let auto_scan = s.block.is_some().then(|| auto.clone());
             let h = scan::spawn(s, events.clone(), auto_scan, Arc::clone(&opts.stop))
                 .map_err(|source| ActiveError::Nflog { group, source })?;
             others.push(h);
-            scan_script = scan::nft_rule(group);
         }
         Ok(Active {
             blocker,

@@ -54,6 +54,8 @@ pub struct ScanConfig {
     pub nflog_group: u16,
     /// Sources tracked at once.
     pub max_sources: usize,
+    /// Count only connections arriving on these interfaces (the outside); empty: all.
+    pub interfaces: Vec<String>,
 }
 
 impl Default for ScanConfig {
@@ -69,6 +71,7 @@ impl Default for ScanConfig {
             block_for: "1h".into(),
             nflog_group: 2,
             max_sources: 65_536,
+            interfaces: Vec::new(),
         }
     }
 }
@@ -92,6 +95,8 @@ pub struct ScanSettings {
     pub nflog_group: u16,
     /// Sources tracked at once.
     pub max_sources: usize,
+    /// Input interfaces counted (empty: all).
+    pub interfaces: Vec<String>,
 }
 
 impl ScanConfig {
@@ -112,6 +117,19 @@ impl ScanConfig {
         } else {
             None
         };
+        for i in &self.interfaces {
+            // Interface names go into the nft script: only what Linux allows in a name.
+            let ok = !i.is_empty()
+                && i.len() < 16
+                && i.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+            if !ok {
+                return Err(format!(
+                    "[scan] interfaces: `{}` is not an interface name",
+                    i.chars().take(32).collect::<String>()
+                ));
+            }
+        }
         Ok(Some(ScanSettings {
             window,
             threshold: self.threshold,
@@ -121,16 +139,25 @@ impl ScanConfig {
             block,
             nflog_group: self.nflog_group,
             max_sources: self.max_sources,
+            interfaces: self.interfaces.clone(),
         }))
     }
 }
 
-/// The rule that logs every new forwarded connection for the detector: a chain of its own in
-/// verdict's table (appended to the engine's script), after the block sets (-20) so blocked
-/// sources are not counted, before verdict's own chain (-10).
-pub fn nft_rule(group: u16) -> String {
+/// The rule that logs every new forwarded connection for the detector (arriving on one of
+/// `interfaces`, if any are named): a chain of its own in verdict's table (appended to the
+/// engine's script), after the block sets (-20) so blocked sources are not counted, before
+/// verdict's own chain (-10).
+pub fn nft_rule(s: &ScanSettings) -> String {
+    let iif = if s.interfaces.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = s.interfaces.iter().map(|i| format!("\"{i}\"")).collect();
+        format!("iifname {{ {} }} ", names.join(", "))
+    };
     format!(
-        "table inet verdict {{\n\tchain scan_new {{\n\t\ttype filter hook forward priority -15; policy accept;\n\t\tct state new log group {group} snaplen 128 prefix \"scan\"\n\t}}\n}}\n"
+        "table inet verdict {{\n\tchain scan_new {{\n\t\ttype filter hook forward priority -15; policy accept;\n\t\t{iif}ct state new log group {} snaplen 128 prefix \"scan\"\n\t}}\n}}\n",
+        s.nflog_group
     )
 }
 
@@ -517,6 +544,13 @@ mod tests {
         assert!(c.resolve().is_err());
         c.enabled = false;
         assert_eq!(c.resolve(), Ok(None));
-        assert!(nft_rule(2).contains("ct state new log group 2"));
+        let mut c = ScanConfig::default();
+        let s = c.resolve().unwrap().unwrap();
+        assert!(nft_rule(&s).contains("\t\tct state new log group 2"));
+        c.interfaces = vec!["eth0".into(), "wan-1".into()];
+        let s = c.resolve().unwrap().unwrap();
+        assert!(nft_rule(&s).contains("iifname { \"eth0\", \"wan-1\" } ct state new"));
+        c.interfaces = vec!["eth0\" accept; #".into()];
+        assert!(c.resolve().is_err());
     }
 }
