@@ -12,6 +12,12 @@
 //! queue = 0                           # first queue number
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
+//! [control]
+//! socket = "/run/verdict/control.sock"
+//! [block]                             # active response, see verdict_engine::block::BlockConfig
+//! whitelist = ["192.0.2.53"]
+//! [scan]                              # scan detection, see verdict_engine::scan::ScanConfig
+//! enabled = true
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -21,6 +27,9 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use verdict_compiler::vars::Vars;
+use verdict_engine::block::BlockConfig;
+use verdict_engine::control::default_socket;
+use verdict_engine::scan::ScanConfig;
 
 /// Whether verdicts are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -48,6 +57,14 @@ pub struct EngineSection {
     pub inspect_depth: Option<u64>,
 }
 
+/// The `[control]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Control socket path (default: `control::default_socket`, per network namespace).
+    pub socket: Option<PathBuf>,
+}
+
 /// One or several paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -65,6 +82,12 @@ struct Raw {
     disabled: Vec<u32>,
     #[serde(default)]
     engine: EngineSection,
+    #[serde(default)]
+    control: ControlSection,
+    #[serde(default)]
+    block: BlockConfig,
+    #[serde(default)]
+    scan: ScanConfig,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -84,6 +107,12 @@ pub struct Config {
     pub engine: EngineSection,
     /// `[vars]`: rule variables (HOME_NET, HTTP_PORTS, …).
     pub vars: Vars,
+    /// `[control]`.
+    pub control: ControlSection,
+    /// `[block]`: whitelist, guard, per-sid and per-classtype block durations.
+    pub block: BlockConfig,
+    /// `[scan]`: scan detection.
+    pub scan: ScanConfig,
 }
 
 impl Config {
@@ -113,6 +142,13 @@ impl Config {
             Some(Paths::One(p)) => vec![resolve(p)],
             Some(Paths::Many(v)) => v.into_iter().map(resolve).collect(),
         };
+        // Checked now so a bad whitelist or duration fails before anything touches the kernel.
+        raw.block
+            .resolve(true)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        raw.scan
+            .resolve()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if raw.engine.workers == Some(0) {
             bail!("{}: [engine] workers must be at least 1", path.display());
         }
@@ -125,7 +161,19 @@ impl Config {
             disabled: raw.disabled,
             engine: raw.engine,
             vars,
+            control: ControlSection {
+                socket: raw.control.socket.map(resolve),
+            },
+            block: raw.block,
+            scan: raw.scan,
         })
+    }
+
+    /// The control socket path: the command line's, the config's, or the default.
+    pub fn socket(&self, arg: Option<&Path>) -> PathBuf {
+        arg.map(Path::to_path_buf)
+            .or_else(|| self.control.socket.clone())
+            .unwrap_or_else(default_socket)
     }
 }
 

@@ -29,6 +29,16 @@ enum Cmd {
     Replay(cmd::replay::Args),
     /// Print counters from the running engine.
     Stats(cmd::stats::Args),
+    /// Block an address or network in the kernel (through the engine, or directly).
+    Block(cmd::block::BlockArgs),
+    /// Remove a block.
+    Unblock(cmd::block::UnblockArgs),
+    /// List blocked addresses with direction, time left and reason.
+    List(cmd::block::ListArgs),
+    /// Top sources, destination ports and signatures of the alert log over a time range.
+    Top(cmd::top::Args),
+    /// Send one command to the running engine's control socket (`verdict ctl help`).
+    Ctl(cmd::block::CtlArgs),
 }
 
 fn main() {
@@ -46,6 +56,11 @@ fn main() {
         Cmd::Run(a) => cmd::run::run(a),
         Cmd::Replay(a) => cmd::replay::run(a),
         Cmd::Stats(a) => cmd::stats::run(a),
+        Cmd::Block(a) => cmd::block::block(a),
+        Cmd::Unblock(a) => cmd::block::unblock(a),
+        Cmd::List(a) => cmd::block::list(a),
+        Cmd::Ctl(a) => cmd::block::ctl(a),
+        Cmd::Top(a) => cmd::top::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

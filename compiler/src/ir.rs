@@ -1295,6 +1295,20 @@ pub struct BlockOnMatch {
     pub src: bool,
     /// Duration in seconds (0 = permanent).
     pub seconds: u32,
+    /// Which of the blocked address's packets are dropped (SnortSam's `[how]`).
+    pub how: BlockHow,
+}
+
+/// SnortSam's blocking mode: which packets of the blocked address the firewall drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum BlockHow {
+    /// `[in]`: packets coming from the address.
+    In,
+    /// `[out]`: packets going to the address.
+    Out,
+    /// `[either]`/`[both]`, and the default: all of its packets.
+    #[default]
+    Both,
 }
 
 /// Where a rule came from.

@@ -63,7 +63,11 @@ pub mod verdict;
 pub mod vm;
 pub mod wire;
 
+pub mod active;
+pub mod block;
+pub mod control;
 pub mod nflog;
 pub mod nfq;
 pub mod respond;
 pub mod run;
+pub mod scan;

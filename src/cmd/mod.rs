@@ -1,7 +1,9 @@
 //! One module per subcommand: its clap `Args` and a `run` returning the exit code.
 
+pub mod block;
 pub mod check;
 pub mod compile;
 pub mod replay;
 pub mod run;
 pub mod stats;
+pub mod top;

@@ -17,6 +17,8 @@ use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
+use verdict_engine::active::{Active, ActiveOptions};
+use verdict_engine::control::{ControlConfig, Hooks};
 use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::output::{OutputConfig, Writer};
@@ -72,6 +74,11 @@ pub struct Args {
     /// the engine survives a bug in inspection.
     #[arg(long, hide = true)]
     pub debug_panic_on: Option<String>,
+    /// Control socket path (default: the config's `[control] socket`, else
+    /// /run/verdict/control.sock, or /run/verdict/net-INODE/control.sock in a network
+    /// namespace other than the host's).
+    #[arg(long)]
+    pub control_socket: Option<PathBuf>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -263,7 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         xt_string: false,
         fail_open: true,
     };
-    let script = render::render_text(&compiled.kernel, &ropts);
+    let mut script = render::render_text(&compiled.kernel, &ropts);
     let xt = render::xt_commands(&compiled.kernel, &ropts);
     let compile_ms = t_compile.elapsed().as_millis();
     let t_engine = Instant::now();
@@ -280,7 +287,38 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .context("loading the compiled rules into the engine")?,
     );
     let engine_ms = t_engine.elapsed().as_millis();
-    let (events, writer) = Writer::spawn(OutputConfig::all(&log_dir));
+    let (writer_tx, writer) = Writer::spawn(OutputConfig::all(&log_dir));
+    // Active response sits between the workers and the writer (alerts may ask for blocks).
+    let block_settings = cfg
+        .block
+        .resolve(mode == Mode::Ips)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scan_settings = cfg.scan.resolve().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut active = Active::start(
+        ActiveOptions {
+            block: block_settings,
+            scan: scan_settings.clone(),
+            programs: compiled.image.programs.clone(),
+            stop: Arc::clone(&stop),
+        },
+        writer_tx,
+    )
+    .context("starting active response")?;
+    let events = active.events();
+    active
+        .serve_control(
+            ControlConfig::new(cfg.socket(args.control_socket.as_deref())),
+            control_hooks(
+                &args,
+                &cfg,
+                mode,
+                &detector,
+                &compiled.fates,
+                &active,
+                &log_dir,
+            ),
+        )
+        .context("opening the control socket")?;
 
     // Kernel rules that log: their alerts come back over NFLOG.
     let fates: HashMap<u32, &Fate> = compiled.fates.iter().map(|(s, f)| (s.0, f)).collect();
@@ -321,6 +359,24 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     say(format!(
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
         log_dir.display()
+    ));
+    script.push_str(active.nft_script());
+    if let Some(s) = &scan_settings {
+        say(format!(
+            "scan detection: weight {} within {} s (NFLOG group {}){}",
+            s.threshold,
+            s.window.as_secs_f64(),
+            s.nflog_group,
+            if s.block.is_some() {
+                ", scanners are blocked"
+            } else {
+                ""
+            }
+        ));
+    }
+    say(format!(
+        "control socket {}",
+        cfg.socket(args.control_socket.as_deref()).display()
     ));
     let counters: Arc<Mutex<Vec<Arc<Counters>>>> = Arc::default();
     let programs = compiled.image.programs.clone();
@@ -378,6 +434,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     );
     // The writer finishes once every sender is gone: the workers' went with their threads.
     drop(events);
+    active.finish();
     let written = writer.join().context("writing alerts")?;
     let summary = result?;
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
@@ -409,6 +466,62 @@ impl<I: Inspect> Inspect for PanicOn<I> {
             }
         }
         self.inner.inspect(pkt, info)
+    }
+}
+
+/// What the control socket may do to the running engine: read its stats, switch queued
+/// rules on and off, reload the active-response settings from the config file.
+fn control_hooks(
+    args: &Args,
+    cfg: &Config,
+    mode: Mode,
+    detector: &Arc<Detector>,
+    fates: &[(verdict_compiler::ir::Sid, Fate)],
+    active: &Active,
+    log_dir: &std::path::Path,
+) -> Hooks {
+    let stats_path = log_dir.join("stats.json");
+    let det = Arc::clone(detector);
+    let kernel_sids: HashSet<u32> = fates
+        .iter()
+        .filter(|(_, f)| matches!(f, Fate::Kernel))
+        .map(|(s, _)| s.0)
+        .collect();
+    let blocker = active.blocker();
+    let config_path = args.config.clone();
+    let block_cfg = cfg.block.clone();
+    Hooks {
+        stats: Box::new(move || {
+            engine_run::read_stats(&stats_path)
+                .ok()
+                .and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or(serde_json::Value::Null)
+        }),
+        set_enabled: Box::new(move |sid, on| {
+            let n = det.set_enabled(sid, on);
+            let verb = if on { "enabled" } else { "disabled" };
+            if n > 0 {
+                Ok(format!("sid {sid} {verb}"))
+            } else if kernel_sids.contains(&sid) {
+                Err(format!(
+                    "sid {sid} runs in the kernel; list it in `disabled` in the config and restart"
+                ))
+            } else {
+                Err(format!("no loaded rule has sid {sid}"))
+            }
+        }),
+        reload: Box::new(move || {
+            let block = match &config_path {
+                Some(p) => Config::load(p).map_err(|e| format!("{e:#}"))?.block,
+                None => block_cfg.clone(),
+            };
+            let settings = block.resolve(mode == Mode::Ips)?;
+            let n = settings.whitelist.len();
+            blocker.set_settings(settings);
+            Ok(format!(
+                "active-response settings reloaded ({n} whitelisted networks); rules are not reloaded"
+            ))
+        }),
     }
 }
 

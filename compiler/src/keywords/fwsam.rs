@@ -1,12 +1,15 @@
-//! `fwsam:who,duration` (SnortSam): block the attacker for a while when the rule fires.
-//! `who` is `src`/`source` or `dst`/`dest`/`destination`; the duration is a number with an
-//! optional unit (seconds, minutes, hours, days, weeks, months, years; singular, plural or
-//! abbreviated), `0` or `permanent` for no expiry.
+//! `fwsam:who[how],duration` (SnortSam): block the attacker for a while when the rule fires.
+//! `who` is `src`/`source` or `dst`/`dest`/`destination`: which address of the packet is
+//! blocked; the optional `[how]` says which of its packets are dropped: `[in]` from it,
+//! `[out]` to it, `[either]`/`[both]` (the default) all. `[conn]`/`[this]` (only this
+//! connection) is not supported. The duration is a number with an optional unit (seconds,
+//! minutes, hours, days, weeks, months, years; singular, plural or abbreviated), `0` or
+//! `permanent` for no expiry.
 
 use super::numeric::parse_u64;
 use super::KwError;
 use crate::diag::Code;
-use crate::ir::BlockOnMatch;
+use crate::ir::{BlockHow, BlockOnMatch};
 
 const UNITS: &[(&[&str], u64)] = &[
     (&["s", "sec", "secs", "second", "seconds"], 1),
@@ -24,15 +27,40 @@ pub fn parse_fwsam(value: &str) -> Result<BlockOnMatch, KwError> {
         return Err(KwError::value("fwsam needs who and how long").help("e.g. fwsam:src,1 hour;"));
     };
     let who_t = who.trim();
-    if who_t.contains('[') {
-        let at = who.find('[').unwrap_or(0);
-        return Err(KwError::code(
-            Code::UnsupportedKeyword,
-            "fwsam blocking modes ([in], [out], [either], [conn] …) are not supported",
-        )
-        .at(at, who.len())
-        .help("verdict blocks all traffic from (src) or to (dst) the address; drop the [mode]"));
-    }
+    let (who_t, how) = match who_t.split_once('[') {
+        None => (who_t, BlockHow::Both),
+        Some((base, mode)) => {
+            let at = who.find('[').unwrap_or(0);
+            let mode_t = mode
+                .strip_suffix(']')
+                .unwrap_or(mode)
+                .trim()
+                .to_ascii_lowercase();
+            let how = match mode_t.as_str() {
+                "in" => BlockHow::In,
+                "out" => BlockHow::Out,
+                "either" | "both" => BlockHow::Both,
+                "conn" | "connection" | "this" => {
+                    return Err(KwError::code(
+                        Code::UnsupportedKeyword,
+                        "fwsam connection blocking ([conn], [this]) is not supported",
+                    )
+                    .at(at, who.len())
+                    .help("block the address instead: [in], [out] or [either]"));
+                }
+                _ => {
+                    return Err(KwError::value(format!(
+                        "fwsam mode is [in], [out] or [either], not `[{mode_t}]`"
+                    ))
+                    .at(at, who.len()));
+                }
+            };
+            if !mode.trim_end().ends_with(']') {
+                return Err(KwError::value("fwsam mode needs a closing `]`").at(at, who.len()));
+            }
+            (base.trim(), how)
+        }
+    };
     let src = match who_t.to_ascii_lowercase().as_str() {
         "src" | "source" => true,
         "dst" | "dest" | "destination" => false,
@@ -75,16 +103,21 @@ pub fn parse_fwsam(value: &str) -> Result<BlockOnMatch, KwError> {
                 KwError::value(format!("fwsam duration `{d}` is out of range")).at(dat, value.len())
             })?
     };
-    Ok(BlockOnMatch { src, seconds })
+    Ok(BlockOnMatch { src, seconds, how })
 }
 
 /// Canonical fwsam value.
 pub fn fwsam_text(b: &BlockOnMatch) -> String {
     let who = if b.src { "src" } else { "dst" };
+    let how = match b.how {
+        BlockHow::In => "[in]",
+        BlockHow::Out => "[out]",
+        BlockHow::Both => "",
+    };
     if b.seconds == 0 {
-        format!("{who},permanent")
+        format!("{who}{how},permanent")
     } else {
-        format!("{who},{} seconds", b.seconds)
+        format!("{who}{how},{} seconds", b.seconds)
     }
 }
 
@@ -100,11 +133,18 @@ mod tests {
         assert_eq!(parse_fwsam("dest,5min").unwrap().seconds, 300);
         assert_eq!(parse_fwsam("dst,permanent").unwrap().seconds, 0);
         assert_eq!(parse_fwsam("src,30").unwrap().seconds, 30);
+        let b = parse_fwsam("src[in], 5 seconds").unwrap();
+        assert_eq!((b.src, b.how, b.seconds), (true, BlockHow::In, 5));
+        assert_eq!(parse_fwsam(&fwsam_text(&b)).unwrap(), b);
+        assert_eq!(parse_fwsam("dst[out],1h").unwrap().how, BlockHow::Out);
+        assert_eq!(parse_fwsam("dst[either],1h").unwrap().how, BlockHow::Both);
         for bad in [
             "src",
             "both,1 hour",
             "src,1 fortnight",
-            "src[either],1h",
+            "src[conn],1h",
+            "src[sideways],1h",
+            "src[in,1h",
             "src,x",
             "src,99999999999 years",
         ] {

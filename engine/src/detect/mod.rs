@@ -149,7 +149,8 @@ struct RuleInfo {
     dst_any: bool,
     sp_any: bool,
     dp_any: bool,
-    enabled: bool,
+    /// Outside the compiled tests so `disable SID` is one atomic store (control socket).
+    enabled: std::sync::atomic::AtomicBool,
 }
 
 /// An immutable, compiled rule set: share it between workers with `Arc`.
@@ -234,7 +235,7 @@ impl Detector {
                 dst_any: p.dst.is_any(),
                 sp_any: p.src_ports.is_full(),
                 dp_any: p.dst_ports.is_full(),
-                enabled: !cfg.disabled.contains(&p.sid.0),
+                enabled: (!cfg.disabled.contains(&p.sid.0)).into(),
             })
             .collect();
         Ok(Detector {
@@ -248,6 +249,18 @@ impl Detector {
             flowbits: image.flowbits.len(),
             cfg,
         })
+    }
+    /// Switches every program with this sid on or off for all workers at once (the next
+    /// packet sees it); returns how many programs carry the sid (0: not a queued rule).
+    pub fn set_enabled(&self, sid: u32, on: bool) -> usize {
+        let mut n = 0;
+        for (p, info) in self.programs.iter().zip(&self.info) {
+            if p.sid.0 == sid {
+                info.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+                n += 1;
+            }
+        }
+        n
     }
     /// Number of programs.
     pub fn len(&self) -> usize {
@@ -470,7 +483,7 @@ impl Scan {
         let pi = p as usize;
         let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
         let ip = &ctx.ip;
-        if !info.enabled || !l4_ok(prog.l4, ip.proto) {
+        if !info.enabled.load(std::sync::atomic::Ordering::Relaxed) || !l4_ok(prog.l4, ip.proto) {
             return false;
         }
         let (sport, dport) = (ctx.sport, ctx.dport);
