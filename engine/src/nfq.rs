@@ -306,6 +306,8 @@ fn open_fds() -> Vec<RawFd> {
 fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> Option<libc::c_int> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are valid for writes of the sizes given. Any fd number is fine:
+    // a closed or non-socket fd makes getsockopt fail with an error, it touches no memory.
     let rc = unsafe {
         libc::getsockopt(
             fd,
@@ -324,6 +326,8 @@ fn is_netfilter_socket(fd: RawFd) -> bool {
 }
 
 fn setsockopt<T>(fd: RawFd, opt: libc::c_int, v: &T) -> io::Result<()> {
+    // SAFETY: `v` is a live `T` of exactly the length passed, and the kernel only reads it
+    // during the call; a bad fd is an error return, not undefined behaviour.
     let rc = unsafe {
         libc::setsockopt(
             fd,
