@@ -1025,6 +1025,7 @@ mod tests {
             severity: 3,
             rule_action: "alert",
             matches: Vec::new(),
+            app: None,
         };
         let r = b.request_for_alert(&alert(1)).unwrap();
         assert_eq!(r.net.to_string(), "198.51.100.2");

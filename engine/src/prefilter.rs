@@ -60,6 +60,29 @@ pub struct Pattern {
     pub nocase: bool,
 }
 
+impl Pattern {
+    /// The pattern as the matcher stores it (lower-cased when `nocase`).
+    pub fn new(bytes: &[u8], nocase: bool) -> Pattern {
+        Pattern {
+            bytes: if nocase {
+                bytes.to_ascii_lowercase()
+            } else {
+                bytes.to_vec()
+            },
+            nocase,
+        }
+    }
+
+    /// The bytes escaped for one line of text (explain, snapshots).
+    pub fn escaped(&self) -> String {
+        self.bytes
+            .iter()
+            .flat_map(|b| std::ascii::escape_default(*b))
+            .map(char::from)
+            .collect()
+    }
+}
+
 /// The fast pattern of a program: the compiler's choice, else the longest non-negated
 /// payload content.
 pub fn pattern_of(p: &Program) -> Option<Pattern> {
@@ -69,14 +92,7 @@ pub fn pattern_of(p: &Program) -> Option<Pattern> {
 /// The fast pattern of an app-layer program and the buffer it lives in: the compiler's
 /// choice when it is on an app-layer buffer, else the longest non-negated content on one.
 pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
-    let norm = |b: &[u8], nocase: bool| Pattern {
-        bytes: if nocase {
-            b.to_ascii_lowercase()
-        } else {
-            b.to_vec()
-        },
-        nocase,
-    };
+    let norm = Pattern::new;
     let app = |b: Buffer| !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data);
     if let Some(f) = &p.fast_pattern {
         if app(f.buffer) && f.bytes.len() >= MIN_PATTERN_LEN {
@@ -107,14 +123,7 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
 pub const MIN_PATTERN_LEN: usize = 3;
 
 fn pattern_of_any_len(p: &Program) -> Option<Pattern> {
-    let norm = |b: &[u8], nocase: bool| Pattern {
-        bytes: if nocase {
-            b.to_ascii_lowercase()
-        } else {
-            b.to_vec()
-        },
-        nocase,
-    };
+    let norm = Pattern::new;
     if let Some(f) = &p.fast_pattern {
         if matches!(f.buffer, Buffer::Payload | Buffer::Raw) && !f.bytes.is_empty() {
             return Some(norm(&f.bytes, f.nocase));
@@ -623,11 +632,7 @@ impl Prefilter {
             .map(|(p, pat)| match pat {
                 Some(pat) => format!(
                     "prefilter \"{}\"{}",
-                    pat.bytes
-                        .iter()
-                        .flat_map(|b| std::ascii::escape_default(*b))
-                        .map(char::from)
-                        .collect::<String>(),
+                    pat.escaped(),
                     if pat.nocase { " nocase" } else { "" }
                 ),
                 None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {

@@ -309,11 +309,7 @@ impl Detector {
                     Some((b, pat)) => format!(
                         "per transaction ({side}), prefilter {} \"{}\"{}",
                         verdict_compiler::classify::buffer_name(b),
-                        pat.bytes
-                            .iter()
-                            .flat_map(|b| std::ascii::escape_default(*b))
-                            .map(char::from)
-                            .collect::<String>(),
+                        pat.escaped(),
                         if pat.nocase { " nocase" } else { "" }
                     ),
                     None => format!("per transaction ({side}), no pattern: every progress"),
