@@ -437,12 +437,7 @@ impl CompiledProgram {
 
     /// Runs the payload tests with `Payload` segments on `payload` and every other buffer
     /// from `src`. `st.path` holds the hits of all segments (op indices tell which).
-    pub fn payload_ok_in(
-        &self,
-        payload: &[u8],
-        src: &dyn BufferSource,
-        st: &mut VmState,
-    ) -> bool {
+    pub fn payload_ok_in(&self, payload: &[u8], src: &dyn BufferSource, st: &mut VmState) -> bool {
         self.run(st, |b| {
             if b == Buffer::Payload {
                 Some(payload)
@@ -906,37 +901,43 @@ pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
     }
 }
 
+/// A plain alert program around `ops`, for the VM's unit tests and its fuzz.
+#[cfg(test)]
+pub(crate) fn test_program(ops: Vec<Insn>) -> Program {
+    use verdict_compiler::bytecode::L4;
+    use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, PortSet, Sid};
+    Program {
+        sid: Sid(1),
+        gid: Gid(1),
+        rev: 1,
+        action: Action::Alert,
+        msg: "t".into(),
+        classtype: None,
+        priority: None,
+        l4: L4::Any,
+        app: None,
+        src: IpSet::any(),
+        src_ports: PortSet::full(),
+        dst: IpSet::any(),
+        dst_ports: PortSet::full(),
+        bidirectional: false,
+        flow: FlowOpts::default(),
+        fast_pattern: None,
+        ops,
+        threshold: None,
+        detection_filter: None,
+        block: None,
+        strategy: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verdict_compiler::bytecode::{Program, L4};
-    use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, PortSet, Sid, VarSlot};
+    use verdict_compiler::ir::VarSlot;
 
     fn prog(ops: Vec<Insn>) -> CompiledProgram {
-        let p = Program {
-            sid: Sid(1),
-            gid: Gid(1),
-            rev: 1,
-            action: Action::Alert,
-            msg: "t".into(),
-            classtype: None,
-            priority: None,
-            l4: L4::Any,
-            app: None,
-            src: IpSet::any(),
-            src_ports: PortSet::full(),
-            dst: IpSet::any(),
-            dst_ports: PortSet::full(),
-            bidirectional: false,
-            flow: FlowOpts::default(),
-            fast_pattern: None,
-            ops,
-            threshold: None,
-            detection_filter: None,
-            block: None,
-            strategy: String::new(),
-        };
-        CompiledProgram::new(&p).unwrap()
+        CompiledProgram::new(&super::test_program(ops)).unwrap()
     }
 
     fn content(p: &[u8], position: Position) -> Insn {

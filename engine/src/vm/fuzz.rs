@@ -11,37 +11,11 @@
 use super::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
-use verdict_compiler::bytecode::L4;
-use verdict_compiler::ir::{Action, FlowOpts, Gid, IpSet, NumCmp, Pcre, PortSet, Sid, VarSlot};
+use verdict_compiler::ir::{NumCmp, Pcre, VarSlot};
 
 fn prog(ops: Vec<Insn>) -> CompiledProgram {
-    CompiledProgram::new(&program(ops)).expect("the generator builds only loadable programs")
-}
-
-fn program(ops: Vec<Insn>) -> Program {
-    Program {
-        sid: Sid(1),
-        gid: Gid(1),
-        rev: 1,
-        action: Action::Alert,
-        msg: "fuzz".into(),
-        classtype: None,
-        priority: None,
-        l4: L4::Any,
-        app: None,
-        src: IpSet::any(),
-        src_ports: PortSet::full(),
-        dst: IpSet::any(),
-        dst_ports: PortSet::full(),
-        bidirectional: false,
-        flow: FlowOpts::default(),
-        fast_pattern: None,
-        ops,
-        threshold: None,
-        detection_filter: None,
-        block: None,
-        strategy: String::new(),
-    }
+    CompiledProgram::new(&super::test_program(ops))
+        .expect("the generator builds only loadable programs")
 }
 
 fn content(p: &[u8], position: Position, negated: bool) -> Insn {
