@@ -76,7 +76,10 @@ fn keepalive_request_with_a_bad_uri_never_reaches_the_server() {
     assert_eq!(alerts[0]["http"]["url"], "/evil.txt");
     assert_eq!(alerts[0]["dest_port"], 8080);
     let log = srv.output();
-    assert!(log.contains("GET /a.txt") && log.contains("GET /b.txt"), "{log}");
+    assert!(
+        log.contains("GET /a.txt") && log.contains("GET /b.txt"),
+        "{log}"
+    );
     assert!(
         !log.contains("/evil"),
         "the server saw the bad request: {log}"

@@ -95,8 +95,11 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                     ));
                 }
             }
-            if matches!(rule.proto, Protocol::Udp | Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp)
-                && EngineCaps::buffer_proto(b).is_some_and(|p| !p.transports().contains(&rule.proto))
+            if matches!(
+                rule.proto,
+                Protocol::Udp | Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp
+            ) && EngineCaps::buffer_proto(b)
+                .is_some_and(|p| !p.transports().contains(&rule.proto))
             {
                 return Some(format!(
                     "{} buffer on a {} rule can never match",

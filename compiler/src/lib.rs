@@ -9,8 +9,8 @@
 
 pub mod ast;
 pub mod bytecode;
-pub mod caps;
 pub mod canon;
+pub mod caps;
 pub mod check;
 pub mod classify;
 pub mod codegen;

@@ -20,11 +20,42 @@ use verdict_compiler::ir::AppProto;
 /// HTTP request methods that start a request line (RFC 9110, WebDAV, and the ones libhtp
 /// knows), each followed by a space in the stream.
 const HTTP_METHODS: &[&[u8]] = &[
-    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"TRACE", b"PATCH",
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH",
-    b"CHECKOUT", b"CHECKIN", b"REPORT", b"MERGE", b"MKACTIVITY", b"VERSION-CONTROL",
-    b"BASELINE-CONTROL", b"MKWORKSPACE", b"UPDATE", b"LABEL", b"ACL", b"SUBSCRIBE",
-    b"UNSUBSCRIBE", b"NOTIFY", b"POLL", b"BMOVE", b"BDELETE", b"BPROPFIND", b"BPROPPATCH",
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"CONNECT",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"CHECKOUT",
+    b"CHECKIN",
+    b"REPORT",
+    b"MERGE",
+    b"MKACTIVITY",
+    b"VERSION-CONTROL",
+    b"BASELINE-CONTROL",
+    b"MKWORKSPACE",
+    b"UPDATE",
+    b"LABEL",
+    b"ACL",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"NOTIFY",
+    b"POLL",
+    b"BMOVE",
+    b"BDELETE",
+    b"BPROPFIND",
+    b"BPROPPATCH",
 ];
 
 /// What content says about a direction's first bytes.
@@ -42,7 +73,10 @@ pub enum Detected {
 pub fn detect(first: &[u8], to_server: bool) -> Detected {
     // Leading blank lines are tolerated by servers before a request line.
     let data = {
-        let skip = first.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let skip = first
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
         &first[skip..]
     };
     if to_server {
@@ -157,9 +191,7 @@ impl Session {
     }
 
     /// The HTTP parser and the per-transaction detection state, borrowed apart.
-    pub fn split_detect(
-        &mut self,
-    ) -> (Option<&HttpConn>, &mut Vec<crate::detect::tx::TxDetect>) {
+    pub fn split_detect(&mut self) -> (Option<&HttpConn>, &mut Vec<crate::detect::tx::TxDetect>) {
         let conn = match &self.app {
             App::Http(c) => Some(&**c),
             _ => None,
@@ -345,12 +377,21 @@ mod tests {
 
     #[test]
     fn detection_by_content_not_port() {
-        assert_eq!(detect(b"GET / HTTP/1.1\r\n", true), Detected::Proto(AppProto::Http));
-        assert_eq!(detect(b"\r\nPOST /x HTTP/1.0", true), Detected::Proto(AppProto::Http));
+        assert_eq!(
+            detect(b"GET / HTTP/1.1\r\n", true),
+            Detected::Proto(AppProto::Http)
+        );
+        assert_eq!(
+            detect(b"\r\nPOST /x HTTP/1.0", true),
+            Detected::Proto(AppProto::Http)
+        );
         assert_eq!(detect(b"GE", true), Detected::NeedMore);
         assert_eq!(detect(b"\x16\x03\x01\x02\x00", true), Detected::Unknown);
         assert_eq!(detect(b"SSH-2.0-OpenSSH", true), Detected::Unknown);
-        assert_eq!(detect(b"HTTP/1.1 200 OK", false), Detected::Proto(AppProto::Http));
+        assert_eq!(
+            detect(b"HTTP/1.1 200 OK", false),
+            Detected::Proto(AppProto::Http)
+        );
         assert_eq!(detect(b"HTT", false), Detected::NeedMore);
         assert_eq!(detect(b"220 smtp", false), Detected::Unknown);
     }
@@ -367,7 +408,15 @@ mod tests {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
         let mut s = Session::new();
         // Midstream: the server's response is the first packet of the flow.
-        let st = s.step(true, 9000, 100, tcp_flags::ACK, b"HTTP/1.0 200 OK\r\n\r\n", &cfg, &mut mem);
+        let st = s.step(
+            true,
+            9000,
+            100,
+            tcp_flags::ACK,
+            b"HTTP/1.0 200 OK\r\n\r\n",
+            &cfg,
+            &mut mem,
+        );
         assert!(st.reversed);
         assert_eq!(s.app_proto(), Some(AppProto::Http));
         assert_eq!(s.half(false).contiguous_end(), 19);
@@ -380,13 +429,37 @@ mod tests {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
         let mut s = Session::new();
         s.step(true, 1000, 0, tcp_flags::SYN, b"", &cfg, &mut mem);
-        s.step(false, 5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b"", &cfg, &mut mem);
+        s.step(
+            false,
+            5000,
+            1001,
+            tcp_flags::SYN | tcp_flags::ACK,
+            b"",
+            &cfg,
+            &mut mem,
+        );
         let a = s.step(true, 1001, 5001, tcp_flags::ACK, b"GE", &cfg, &mut mem);
         assert!(a.http.is_empty() && s.app_proto().is_none());
-        let b = s.step(true, 1003, 5001, tcp_flags::ACK, b"T /evil HTTP/1.1\r\n", &cfg, &mut mem);
+        let b = s.step(
+            true,
+            1003,
+            5001,
+            tcp_flags::ACK,
+            b"T /evil HTTP/1.1\r\n",
+            &cfg,
+            &mut mem,
+        );
         assert_eq!(s.app_proto(), Some(AppProto::Http));
         assert!(!b.http.is_empty());
-        s.step(true, 1021, 5001, tcp_flags::ACK, b"Host: x\r\n\r\n", &cfg, &mut mem);
+        s.step(
+            true,
+            1021,
+            5001,
+            tcp_flags::ACK,
+            b"Host: x\r\n\r\n",
+            &cfg,
+            &mut mem,
+        );
         // Pure ACKs both ways bring no stream data: nothing is fed again.
         let ack = s.step(false, 5001, 1032, tcp_flags::ACK, b"", &cfg, &mut mem);
         assert!(ack.http.is_empty());

@@ -503,9 +503,12 @@ impl Scan {
             // wholly in older bytes was seen (and acted on) with an earlier packet.
             ok && match stream {
                 Stream::Packet => true,
-                Stream::Window { boundary } => {
-                    vm.path.iter().map(|h| h.end).max().is_some_and(|e| e > boundary)
-                }
+                Stream::Window { boundary } => vm
+                    .path
+                    .iter()
+                    .map(|h| h.end)
+                    .max()
+                    .is_some_and(|e| e > boundary),
             }
         };
         if !ok
@@ -682,14 +685,16 @@ impl Worker {
         let mut step = None;
         // A flow picked up without its handshake while midstream pickup is off is not
         // tracked as a stream (as Suricata): its packets are inspected one by one.
-        let tracked = det.cfg.streams
-            && flow.tcp_state() != Some(crate::flow::TcpState::Unsynced);
-        if let (true, 6, false, crate::wire::L4Hdr::Tcp { seq, ack, flags, .. }) = (
-            tracked,
-            ip.proto,
-            ip.fragmented,
-            parsed.l4(),
-        ) {
+        let tracked = det.cfg.streams && flow.tcp_state() != Some(crate::flow::TcpState::Unsynced);
+        if let (
+            true,
+            6,
+            false,
+            crate::wire::L4Hdr::Tcp {
+                seq, ack, flags, ..
+            },
+        ) = (tracked, ip.proto, ip.fragmented, parsed.l4())
+        {
             let mut s = flow.session.take().unwrap_or_default();
             step = Some(s.step(
                 pflow.to_server,
@@ -815,7 +820,8 @@ impl Worker {
                 )
             })
             .or_else(|| {
-                self.scan.matched
+                self.scan
+                    .matched
                     .iter()
                     .filter(acting)
                     .find(|m| matches!(det.programs[m.prog as usize].action, Action::Reject(_)))
@@ -891,7 +897,9 @@ impl Worker {
                 severity: prog.priority.unwrap_or(3),
                 rule_action: prog.action.keyword(),
                 matches,
-                app: m.app.and_then(|a| self.scan.apps.get(usize::from(a)).cloned()),
+                app: m
+                    .app
+                    .and_then(|a| self.scan.apps.get(usize::from(a)).cloned()),
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }

@@ -47,8 +47,8 @@ pub fn buffer_side(b: Buffer) -> Option<Side> {
     match b {
         Buffer::App(
             HttpUri | HttpRawUri | HttpMethod | HttpCookie | HttpRawCookie | HttpClientBody
-            | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang
-            | HttpAcceptEnc | HttpReferer | HttpRequestLine | HttpTrueIp,
+            | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc
+            | HttpReferer | HttpRequestLine | HttpTrueIp,
         ) => Some(Side::ToServer),
         Buffer::App(
             HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
@@ -130,9 +130,18 @@ impl TxIndex {
         for b in buffers {
             let mine: Vec<Option<crate::prefilter::Pattern>> = pats
                 .iter()
-                .map(|p| p.as_ref().filter(|(pb, _)| *pb == b).map(|(_, pat)| pat.clone()))
+                .map(|p| {
+                    p.as_ref()
+                        .filter(|(pb, _)| *pb == b)
+                        .map(|(_, pat)| pat.clone())
+                })
                 .collect();
-            let longest = mine.iter().flatten().map(|p| p.bytes.len()).max().unwrap_or(0);
+            let longest = mine
+                .iter()
+                .flatten()
+                .map(|p| p.bytes.len())
+                .max()
+                .unwrap_or(0);
             let include = |i: usize| mine[i].is_some();
             let pf = Prefilter::build(programs, order.to_vec(), strategy, mine.clone(), include)?;
             by_buffer.push((b, pf, longest));
@@ -205,7 +214,9 @@ impl TxDetect {
                 continue;
             }
             // Rescan the tail of what was seen: a pattern may straddle the old end.
-            let from = done.saturating_sub(longest.saturating_sub(1)).min(bytes.len());
+            let from = done
+                .saturating_sub(longest.saturating_sub(1))
+                .min(bytes.len());
             *done = bytes.len();
             let cands = pf.candidates(Class::Tcp, ports.0, ports.1, &bytes[from..], scratch);
             for &c in cands {

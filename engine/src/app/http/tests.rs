@@ -750,9 +750,18 @@ fn a_close_ends_a_head_that_never_got_its_blank_line() {
     let mut c = conn();
     c.feed(Dir::ToServer, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     c.feed(Dir::ToClient, b"HTTP/1.0 200 OK\r\nServer:ng1nx\r\n");
-    assert_eq!(c.tx(0).and_then(|t| t.buffer_in(verdict_compiler::ir::AppBuffer::HttpServer, Dir::ToClient)), None);
+    assert_eq!(
+        c.tx(0)
+            .and_then(|t| t.buffer_in(verdict_compiler::ir::AppBuffer::HttpServer, Dir::ToClient)),
+        None
+    );
     let up = c.close(Dir::ToClient);
-    assert!(up.iter().any(|(id, p)| id == 0 && p == Progress::ResponseHeaders));
+    assert!(up
+        .iter()
+        .any(|(id, p)| id == 0 && p == Progress::ResponseHeaders));
     let tx = c.tx(0).expect("tx");
-    assert_eq!(tx.buffer_in(verdict_compiler::ir::AppBuffer::HttpServer, Dir::ToClient), Some(&b"ng1nx"[..]));
+    assert_eq!(
+        tx.buffer_in(verdict_compiler::ir::AppBuffer::HttpServer, Dir::ToClient),
+        Some(&b"ng1nx"[..])
+    );
 }
