@@ -183,8 +183,6 @@ pub struct FlowTable {
     created: u64,
     /// The stream memory account of every session in the table.
     stream_mem: StreamMem,
-    /// Key of the flow the last `update` returned.
-    last_key: Option<FlowKey>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -207,7 +205,6 @@ impl FlowTable {
             evicted: 0,
             created: 0,
             stream_mem: StreamMem::new(),
-            last_key: None,
         }
     }
 
@@ -284,22 +281,13 @@ impl FlowTable {
         &self.stream_mem
     }
 
-    /// Like [`FlowTable::update`], also lending the stream memory account for the flow's
-    /// session.
+    /// Finds or creates the flow of `pkt` at packet time `now`, updates its state and returns
+    /// it with the packet's direction and the stream memory account its session draws on.
     pub fn update_with_mem(
         &mut self,
         pkt: &Packet<'_>,
         now: Duration,
     ) -> (&mut Flow, PktFlow, &mut StreamMem) {
-        let (_, pf) = self.update(pkt, now);
-        let key = self.last_key.expect("update just set it");
-        let flow = self.map.get_mut(&key).expect("update just inserted it");
-        (flow, pf, &mut self.stream_mem)
-    }
-
-    /// Finds or creates the flow of `pkt` at packet time `now`, updates its state and returns
-    /// it with the packet's direction.
-    pub fn update(&mut self, pkt: &Packet<'_>, now: Duration) -> (&mut Flow, PktFlow) {
         if now.saturating_sub(self.last_sweep) >= Duration::from_secs(1) {
             self.last_sweep = now;
             self.sweep(now);
@@ -347,7 +335,6 @@ impl FlowTable {
         let (midstream, words) = (self.cfg.midstream, self.words);
         let next_id = &mut self.next_id;
         let created = &mut self.created;
-        self.last_key = Some(key);
         let flow = self.map.entry(key).or_insert_with(|| {
             *next_id += 1;
             *created += 1;
@@ -413,7 +400,15 @@ impl FlowTable {
                 to_server,
                 established,
             },
+            &mut self.stream_mem,
         )
+    }
+
+    /// Finds or creates the flow of `pkt` at packet time `now`, updates its state and returns
+    /// it with the packet's direction.
+    pub fn update(&mut self, pkt: &Packet<'_>, now: Duration) -> (&mut Flow, PktFlow) {
+        let (flow, pf, _) = self.update_with_mem(pkt, now);
+        (flow, pf)
     }
 }
 
