@@ -332,16 +332,12 @@ impl Session {
             if p.events.contains(StreamEvents::FIN) || p.events.contains(StreamEvents::RST) {
                 let closed = conn.close(dir(to_server));
                 for (id, pr) in closed.iter() {
-                    update_push(&mut update, id, pr);
+                    update.merge_one(id, pr);
                 }
             }
         }
         update
     }
-}
-
-fn update_push(u: &mut http::Update, id: u64, p: http::Progress) {
-    u.merge_one(id, p);
 }
 
 fn dir(to_server: bool) -> http::Dir {

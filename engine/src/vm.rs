@@ -448,7 +448,6 @@ impl CompiledProgram {
     }
 
     fn run<'a>(&self, st: &mut VmState, get: impl Fn(Buffer) -> Option<&'a [u8]>) -> bool {
-        st.steps = 0;
         st.path.clear();
         st.vars = [0; MAX_VARS];
         for seg in &self.segments {

@@ -16,7 +16,7 @@ use super::{Counters, Ctx, Detector, Scan, Stream};
 use crate::app::http;
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
-use crate::output::{Event, FileInfoEvent, HttpInfo, PacketInfo};
+use crate::output::{Event, FileInfoEvent, HttpInfo};
 use crate::prefilter::Class;
 use crate::session::{HttpBuffers, Session, Step};
 use crate::wire::Packet;
@@ -193,20 +193,7 @@ pub(super) fn log_files(
             .map(|f| String::from_utf8_lossy(f).into_owned())
             .unwrap_or_default();
         let ev = FileInfoEvent {
-            pkt: Arc::new(PacketInfo {
-                ts: meta.ts,
-                flow_id: Some(flow_id),
-                pcap_cnt: meta.pcap_cnt,
-                in_iface: meta.in_iface.clone(),
-                src_ip: ctx.ip.src,
-                dest_ip: ctx.ip.dst,
-                src_port: ctx.sport,
-                dest_port: ctx.dport,
-                proto: ctx.ip.proto,
-                to_server: Some(ctx.pflow.to_server),
-                bytes: Vec::new(),
-                ip_fields: (ctx.ip.ttl, ctx.ip.tos, ctx.ip.id),
-            }),
+            pkt: Arc::new(ctx.packet_info(meta, flow_id, Vec::new())),
             http: Arc::new(http_info(tx)),
             filename,
             size: body.len() as u64,
@@ -228,8 +215,8 @@ pub(super) fn log_files(
 impl Session {
     /// The transaction `id` and its detection state (created on first use).
     pub fn tx_and_detect(&mut self, id: u64) -> Option<(&http::Tx, &mut TxDetect)> {
-        let tx = self.http()?.tx(id)?;
-        let _ = tx;
+        // Only transactions the parser still has get detection state.
+        self.http()?.tx(id)?;
         let pos = match self.txd.iter().position(|t| t.tx_id == id) {
             Some(p) => p,
             None => {

@@ -212,15 +212,15 @@ impl Detector {
             !txi.is_tx(i)
         })
         .map_err(LoadError::Prefilter)?;
-        let mut cfg = cfg.clone();
-        cfg.session.http_enabled =
-            cfg.session.http_enabled || app_of_any_http(&image.programs, &compiled);
-        let app_of = image
+        let app_of: Vec<_> = image
             .programs
             .iter()
             .zip(&compiled)
             .map(|(p, c)| tx::program_app(p, c))
             .collect();
+        let mut cfg = cfg.clone();
+        // The HTTP parser runs only when some rule needs HTTP.
+        cfg.session.http_enabled |= app_of.contains(&Some(verdict_compiler::ir::AppProto::Http));
         let info = image
             .programs
             .iter()
@@ -438,6 +438,26 @@ struct Ctx {
     dst_k: u128,
     now: Duration,
     pflow: PktFlow,
+}
+
+impl Ctx {
+    /// The packet as events show it; `bytes` is what the evidence pcap gets.
+    fn packet_info(&self, meta: &PacketMeta, flow_id: u64, bytes: Vec<u8>) -> PacketInfo {
+        PacketInfo {
+            ts: meta.ts,
+            flow_id: Some(flow_id),
+            pcap_cnt: meta.pcap_cnt,
+            in_iface: meta.in_iface.clone(),
+            src_ip: self.ip.src,
+            dest_ip: self.ip.dst,
+            src_port: self.sport,
+            dest_port: self.dport,
+            proto: self.ip.proto,
+            to_server: Some(self.pflow.to_server),
+            bytes,
+            ip_fields: (self.ip.ttl, self.ip.tos, self.ip.id),
+        }
+    }
 }
 
 /// Per-worker scratch of one packet's inspection (reused: no allocation per packet).
@@ -840,20 +860,7 @@ impl Worker {
         let mut info: Option<Arc<PacketInfo>> = None;
         let mut make_info = |parsed: &Packet<'_>| {
             info.get_or_insert_with(|| {
-                Arc::new(PacketInfo {
-                    ts: meta.ts,
-                    flow_id: Some(flow_id),
-                    pcap_cnt: meta.pcap_cnt,
-                    in_iface: meta.in_iface.clone(),
-                    src_ip: ip.src,
-                    dest_ip: ip.dst,
-                    src_port: sport,
-                    dest_port: dport,
-                    proto: ip.proto,
-                    to_server: Some(ctx.pflow.to_server),
-                    bytes: parsed.data().to_vec(),
-                    ip_fields: (ip.ttl, ip.tos, ip.id),
-                })
+                Arc::new(ctx.packet_info(meta, flow_id, parsed.data().to_vec()))
             })
             .clone()
         };
@@ -959,13 +966,6 @@ impl Worker {
             _ => self.finish(Verdict::Accept),
         }
     }
-}
-
-fn app_of_any_http(programs: &[Program], compiled: &[CompiledProgram]) -> bool {
-    programs
-        .iter()
-        .zip(compiled)
-        .any(|(p, c)| tx::program_app(p, c) == Some(verdict_compiler::ir::AppProto::Http))
 }
 
 fn send(events: &Sender<Event>, counters: &Counters, ev: Event) {
