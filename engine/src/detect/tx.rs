@@ -41,14 +41,15 @@ impl Side {
     }
 }
 
-/// Which side of an HTTP transaction fills a buffer (`None`: both have one).
+/// Which side of an HTTP transaction fills a buffer (`None`: both have one — headers, file
+/// data, and the cookie, which is `Set-Cookie` in a response).
 pub fn buffer_side(b: Buffer) -> Option<Side> {
     use AppBuffer::*;
     match b {
         Buffer::App(
-            HttpUri | HttpRawUri | HttpMethod | HttpCookie | HttpRawCookie | HttpClientBody
-            | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc
-            | HttpReferer | HttpRequestLine | HttpTrueIp,
+            HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
+            | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
+            | HttpRequestLine | HttpTrueIp,
         ) => Some(Side::ToServer),
         Buffer::App(
             HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
@@ -225,5 +226,30 @@ impl TxDetect {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_direction_buffers_have_no_fixed_side() {
+        assert_eq!(
+            buffer_side(Buffer::App(AppBuffer::HttpUri)),
+            Some(Side::ToServer)
+        );
+        assert_eq!(
+            buffer_side(Buffer::App(AppBuffer::HttpStatCode)),
+            Some(Side::ToClient)
+        );
+        for b in [
+            AppBuffer::HttpCookie,
+            AppBuffer::HttpRawCookie,
+            AppBuffer::HttpHeader,
+        ] {
+            assert_eq!(buffer_side(Buffer::App(b)), None, "{b:?}");
+        }
+        assert_eq!(buffer_side(Buffer::FileData), None);
     }
 }
