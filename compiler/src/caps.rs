@@ -53,9 +53,13 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         | HttpReferer | HttpContentType | HttpContentLen | HttpConnection | HttpProtocol
         | HttpRequestLine | HttpResponseLine | HttpStart | HttpLocation | HttpServer
         | HttpHeaderNames | HttpTrueIp => AppProto::Http,
-        DnsQuery => AppProto::Dns,
+        DnsQuery | DnsQueriesRrname | DnsAnswersRrname | DnsAuthoritiesRrname
+        | DnsAdditionalsRrname | DnsResponseRrname => AppProto::Dns,
         TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
-        | TlsVersion | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => AppProto::Tls,
+        | TlsVersion | Ja3Hash | Ja3String | Ja3sHash | Ja3sString | TlsCerts
+        | TlsSubjectAltName | TlsRandom | TlsRandomTime | TlsRandomBytes | TlsAlpn | Ja4Hash => {
+            AppProto::Tls
+        }
         SshProto | SshSoftware => AppProto::Ssh,
         SmbNamedPipe | SmbShare => AppProto::Smb,
         DceStubData => AppProto::Dcerpc,

@@ -565,7 +565,19 @@ pub enum AppBuffer {
     HttpServer,
     HttpHeaderNames,
     HttpTrueIp,
+    /// `dns.query`: each question name of a request (a multi-buffer).
     DnsQuery,
+    /// `dns.queries.rrname`: each question name, requests and responses.
+    DnsQueriesRrname,
+    /// `dns.answers.rrname`: each answer record's owner name.
+    DnsAnswersRrname,
+    /// `dns.authorities.rrname`: each authority record's owner name.
+    DnsAuthoritiesRrname,
+    /// `dns.additionals.rrname`: each additional record's owner name.
+    DnsAdditionalsRrname,
+    /// `dns.response.rrname`: every name a response carries (questions, owners, and names in
+    /// answer data such as CNAME/PTR/MX targets).
+    DnsResponseRrname,
     TlsSni,
     TlsCertSubject,
     TlsCertIssuer,
@@ -576,6 +588,20 @@ pub enum AppBuffer {
     Ja3String,
     Ja3sHash,
     Ja3sString,
+    /// `tls.certs`: each DER certificate of the server's chain (a multi-buffer).
+    TlsCerts,
+    /// `tls.subjectaltname`: each DNS name of the server certificate's SAN (a multi-buffer).
+    TlsSubjectAltName,
+    /// `tls.random`: the 32-byte ClientHello/ServerHello random of the packet's direction.
+    TlsRandom,
+    /// `tls.random_time`: the first 4 bytes of the random.
+    TlsRandomTime,
+    /// `tls.random_bytes`: the last 28 bytes of the random.
+    TlsRandomBytes,
+    /// `tls.alpn`: each ALPN protocol name offered (client) or chosen (server).
+    TlsAlpn,
+    /// `ja4.hash`: the JA4 TLS client fingerprint.
+    Ja4Hash,
     SshProto,
     SshSoftware,
     FileName,

@@ -847,7 +847,6 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         NO_TRANSFORM,
     ),
-    no("ja4.hash", "JA4 hash buffer", ArgKind::None, NO_PARSER),
     no(
         "http2.frametype",
         "HTTP/2 frame type",
