@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 2;
+pub const BYTECODE_VERSION: u32 = 3;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -80,6 +80,8 @@ pub enum Insn {
         buffer: Buffer,
         /// anchoring
         position: Position,
+        /// the match must end at the buffer's end (`endswith`)
+        ends_with: bool,
         /// replace bytes, equal length
         replace: Option<Vec<u8>>,
     },

@@ -184,7 +184,9 @@ pub fn to_text(r: &Rule) -> String {
                         }
                     }
                     Position::StartsWith => s.push_str("startswith; "),
-                    Position::EndsWith => s.push_str("endswith; "),
+                }
+                if c.ends_with() {
+                    s.push_str("endswith; ");
                 }
                 match c.fast_pattern() {
                     None => {}

@@ -192,6 +192,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
                     negated: c.negated(),
                     buffer: c.buffer(),
                     position: c.position(),
+                    ends_with: c.ends_with(),
                     replace: c.replace().map(<[u8]>::to_vec),
                 }
             }

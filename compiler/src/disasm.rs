@@ -103,7 +103,6 @@ fn position(p: &Position) -> String {
             None => format!("distance {}", operand(distance)),
         },
         Position::StartsWith => "startswith".into(),
-        Position::EndsWith => "endswith".into(),
     }
 }
 
@@ -233,13 +232,15 @@ pub fn insn(i: &Insn) -> String {
             negated,
             buffer,
             position: p,
+            ends_with,
             replace,
         } => {
             let mut s = format!(
-                "content   {}\"{}\" {} in {}",
+                "content   {}\"{}\" {}{} in {}",
                 if *negated { "!" } else { "" },
                 escape_bytes(pattern),
                 position(p),
+                if *ends_with { " endswith" } else { "" },
                 buffer_name(*buffer)
             );
             if *nocase {

@@ -639,8 +639,6 @@ pub enum Position {
     },
     /// Suricata `startswith`: at offset 0, depth = pattern length.
     StartsWith,
-    /// Suricata `endswith`: the match must end at the end of the buffer.
-    EndsWith,
 }
 
 /// Fast-pattern selection on a content.
@@ -712,6 +710,9 @@ pub struct Content {
     negated: bool,
     nocase: bool,
     position: Position,
+    // Left out of the JSON when false, so IR dumps and snapshots read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    ends_with: bool,
     buffer: Buffer,
     fast_pattern: Option<FastPattern>,
     replace: Option<Vec<u8>>,
@@ -728,6 +729,9 @@ pub struct ContentSpec {
     pub nocase: bool,
     /// offset/depth or distance/within.
     pub position: Position,
+    /// Suricata `endswith`: the match must also end at the buffer's end (combinable with any
+    /// position, as Suricata allows `depth` or `distance` with it).
+    pub ends_with: bool,
     /// The buffer searched.
     pub buffer: Buffer,
     /// fast_pattern, if given.
@@ -769,7 +773,7 @@ impl Content {
                     }
                 }
             }
-            Position::StartsWith | Position::EndsWith => {}
+            Position::StartsWith => {}
         }
         if let Some(r) = &spec.replace {
             if r.len() != len {
@@ -793,6 +797,7 @@ impl Content {
             negated: spec.negated,
             nocase: spec.nocase,
             position: spec.position,
+            ends_with: spec.ends_with,
             buffer: spec.buffer,
             fast_pattern: spec.fast_pattern,
             replace: spec.replace,
@@ -813,6 +818,10 @@ impl Content {
     /// Where it is anchored.
     pub fn position(&self) -> Position {
         self.position
+    }
+    /// True with `endswith`: the match must end where the buffer ends.
+    pub fn ends_with(&self) -> bool {
+        self.ends_with
     }
     /// The buffer searched.
     pub fn buffer(&self) -> Buffer {
@@ -838,6 +847,10 @@ impl Content {
     /// If the content is at a fixed, known place in the buffer (offset literal and depth equal
     /// to the pattern length), the byte offset where it must start.
     pub fn fixed_offset(&self) -> Option<u32> {
+        if self.ends_with {
+            // Also tied to the buffer's length, which a fixed-offset compare does not check.
+            return None;
+        }
         match self.position {
             Position::StartsWith => Some(0),
             Position::Absolute {
@@ -1423,6 +1436,7 @@ mod tests {
             negated: false,
             nocase: false,
             position,
+            ends_with: false,
             buffer: Buffer::Payload,
             fast_pattern: None,
             replace: None,

@@ -740,6 +740,9 @@ fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReaso
         if c.replace().is_some() {
             return Err("replace needs the engine".into());
         }
+        if c.ends_with() {
+            return Err("endswith needs the engine".into());
+        }
         let len = c.pattern().len() as i64;
         let start: i64 = match (c.fixed_offset(), c.position()) {
             (Some(o), _) => o as i64,
@@ -1039,7 +1042,10 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
         PayloadTest::Content(c) => c,
         _ => return None,
     };
-    if c.negated() || c.replace().is_some() || !matches!(c.buffer(), Buffer::Payload | Buffer::Raw)
+    if c.negated()
+        || c.replace().is_some()
+        || c.ends_with()
+        || !matches!(c.buffer(), Buffer::Payload | Buffer::Raw)
     {
         return None;
     }

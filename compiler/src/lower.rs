@@ -133,32 +133,23 @@ impl State {
     /// Builds the pending content into its slot.
     fn finish_pending(&mut self) {
         let Some(p) = self.pending.take() else { return };
-        let position = if let Some(s) = p.starts.or(p.ends) {
-            if p.starts.is_some() && p.ends.is_some() {
-                self.err(
-                    Code::UnsupportedKeyword,
-                    s,
-                    "startswith and endswith on the same content are not supported",
-                )
-                .label("here")
-                .help("match the whole buffer with startswith plus bsize instead");
-                return;
-            }
+        // Suricata: `startswith` is `depth` to the pattern's length from offset 0, so it takes
+        // no other position; `endswith` only adds "and ends at the buffer's end" to whatever
+        // position the content has (depth, distance, … or none; with startswith it is an
+        // exact match of the whole buffer).
+        let position = if let Some(s) = p.starts {
             if let Some((_, sp)) = p.offset.or(p.depth).or(p.distance).or(p.within) {
                 self.err(
                     Code::Conflict,
                     sp,
-                    "startswith/endswith cannot be combined with offset, depth, distance or within",
+                    "startswith cannot be combined with offset, depth, distance or within",
                 )
                 .label("conflicting modifier")
-                .also(s, "anchored here");
+                .also(s, "anchored here")
+                .help("startswith already means offset:0 and depth equal to the content's length");
                 return;
             }
-            if p.starts.is_some() {
-                Position::StartsWith
-            } else {
-                Position::EndsWith
-            }
+            Position::StartsWith
         } else if p.distance.is_some() || p.within.is_some() {
             if let Some((_, sp)) = p.offset.or(p.depth) {
                 let rel = p.distance.or(p.within).map(|x| x.1).unwrap_or(sp);
@@ -183,6 +174,7 @@ impl State {
             negated: p.negated,
             nocase: p.nocase,
             position,
+            ends_with: p.ends.is_some(),
             buffer: p.buffer,
             fast_pattern: p.fast_pattern.map(|x| x.0),
             replace: p.replace.as_ref().map(|x| x.0.clone()),

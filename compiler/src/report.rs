@@ -110,7 +110,9 @@ pub fn keywords(rule: &Rule) -> Vec<String> {
                         }
                     }
                     crate::ir::Position::StartsWith => push("startswith"),
-                    crate::ir::Position::EndsWith => push("endswith"),
+                }
+                if c.ends_with() {
+                    push("endswith");
                 }
                 ("content", c.buffer())
             }

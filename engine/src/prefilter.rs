@@ -749,6 +749,7 @@ mod tests {
                         offset: Operand::Lit(0),
                         depth: None,
                     },
+                    ends_with: false,
                     replace: None,
                 })
                 .collect(),

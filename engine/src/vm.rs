@@ -110,6 +110,8 @@ pub enum PayloadOp {
         negated: bool,
         /// anchoring
         position: Position,
+        /// `endswith`: the match also ends at the buffer's end
+        ends_with: bool,
         /// replace bytes
         replace: Option<Vec<u8>>,
         /// already proven by the prefilter (`fast_pattern:only`)
@@ -286,6 +288,7 @@ impl CompiledProgram {
                     negated,
                     buffer,
                     position,
+                    ends_with,
                     replace,
                 } => {
                     check_buffer(*buffer, sid)?;
@@ -302,6 +305,7 @@ impl CompiledProgram {
                         && p.fast_pattern.as_ref().is_some_and(|f| f.bytes == *pattern)
                         && !negated
                         && replace.is_none()
+                        && !ends_with
                         && matches!(
                             position,
                             Position::Absolute {
@@ -314,6 +318,7 @@ impl CompiledProgram {
                         finder: Finder::new(pattern, *nocase),
                         negated: *negated,
                         position: *position,
+                        ends_with: *ends_with,
                         replace: replace.clone(),
                         skip,
                     });
@@ -477,14 +482,21 @@ impl CompiledProgram {
                 finder,
                 negated,
                 position,
+                ends_with,
                 skip,
                 ..
             } => {
                 if *skip {
                     return self.eval(i + 1, buf, cursor, st);
                 }
-                let Some((lo, hi)) = window(*position, cursor, buf.len(), finder.len(), &st.vars)
-                else {
+                let Some((lo, hi)) = window(
+                    *position,
+                    *ends_with,
+                    cursor,
+                    buf.len(),
+                    finder.len(),
+                    &st.vars,
+                ) else {
                     return *negated && self.eval(i + 1, buf, cursor, st);
                 };
                 if *negated {
@@ -503,11 +515,6 @@ impl CompiledProgram {
                     };
                     let s = from + rel;
                     let e = s + finder.len();
-                    if let Position::EndsWith = position {
-                        if e != buf.len() {
-                            return false;
-                        }
-                    }
                     st.path.push(Hit {
                         op: i as u16,
                         start: s as u32,
@@ -626,9 +633,11 @@ fn relative_pos(cursor: usize, off: i64) -> Option<i64> {
 }
 
 /// The search window `[lo, hi)` of a content, or None if it lies outside the buffer (also when
-/// `cursor + distance` does not fit in i64: that start is past the end).
+/// `cursor + distance` does not fit in i64: that start is past the end). With `ends_with` the
+/// window shrinks to the buffer's last `plen` bytes, if the position allows them.
 fn window(
     p: Position,
+    ends_with: bool,
     cursor: usize,
     len: usize,
     plen: usize,
@@ -647,11 +656,14 @@ fn window(
             (start.max(0), hi)
         }
         Position::StartsWith => (0, plen as i64),
-        Position::EndsWith => (len_i - plen as i64, len_i),
     };
     let hi = hi.min(len_i);
     if lo < 0 || hi < lo || hi - lo < plen as i64 {
         return None;
+    }
+    if ends_with {
+        // Any window that reaches the end and holds a pattern holds the last `plen` bytes.
+        return (hi == len_i).then(|| (len - plen, len));
     }
     Some((lo as usize, hi as usize))
 }
@@ -946,6 +958,7 @@ mod tests {
             negated: false,
             buffer: Buffer::Payload,
             position,
+            ends_with: false,
             replace: None,
         }
     }
@@ -1017,8 +1030,33 @@ mod tests {
         }
         assert!(run(&prog(vec![nc.clone()]), b"xxuser"));
         assert!(run(&prog(vec![nc]), b"xxUSER"));
-        let e = prog(vec![content(b"end", Position::EndsWith)]);
+        let mut ends = content(b"end", abs(0, None));
+        if let Insn::Content { ends_with, .. } = &mut ends {
+            *ends_with = true;
+        }
+        let e = prog(vec![ends.clone()]);
         assert!(run(&e, b"the end") && !run(&e, b"the end."));
+        // endswith with depth (Suricata allows it): in the first 7 bytes and at the end.
+        let mut d = ends.clone();
+        if let Insn::Content { position, .. } = &mut d {
+            *position = abs(0, Some(7));
+        }
+        let d = prog(vec![d]);
+        assert!(run(&d, b"the end") && !run(&d, b"at the end"));
+        // endswith after distance: relative to the previous match, ending the buffer.
+        let mut r = ends.clone();
+        if let Insn::Content { position, .. } = &mut r {
+            *position = rel(0, None);
+        }
+        let r = prog(vec![content(b"/api/", Position::StartsWith), r]);
+        assert!(run(&r, b"/api/x/end") && !run(&r, b"/api/x/end/") && !run(&r, b"x/api/end"));
+        // startswith + endswith: the buffer is exactly the pattern.
+        let mut exact = content(b"end", Position::StartsWith);
+        if let Insn::Content { ends_with, .. } = &mut exact {
+            *ends_with = true;
+        }
+        let exact = prog(vec![exact]);
+        assert!(run(&exact, b"end") && !run(&exact, b"endend"));
     }
 
     fn bt(count: u8, op: ByteOp, value: i64, offset: i64, relative: bool, base: NumBase) -> Insn {

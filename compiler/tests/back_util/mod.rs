@@ -96,6 +96,7 @@ pub fn spec(pattern: &[u8]) -> ContentSpec {
             offset: Operand::Lit(0),
             depth: None,
         },
+        ends_with: false,
         buffer: Buffer::Payload,
         fast_pattern: None,
         replace: None,

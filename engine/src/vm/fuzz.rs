@@ -25,6 +25,7 @@ fn content(p: &[u8], position: Position, negated: bool) -> Insn {
         negated,
         buffer: Buffer::Payload,
         position,
+        ends_with: false,
         replace: None,
     }
 }
@@ -137,7 +138,7 @@ fn relative_offsets_past_i64_are_outside_the_buffer() {
         distance: V0,
         within: None,
     };
-    assert_eq!(window(rel, 3, 6, 1, &vars), None);
+    assert_eq!(window(rel, false, 3, 6, 1, &vars), None);
     // The same through whole programs: a content moves the cursor first.
     let p = prog(vec![
         content(b"a", Position::StartsWith, false),
@@ -267,6 +268,7 @@ fn model_byte_jump(
 
 fn model_window(
     p: Position,
+    ends_with: bool,
     cursor: usize,
     len: usize,
     plen: usize,
@@ -286,9 +288,18 @@ fn model_window(
             (start.max(0), hi)
         }
         Position::StartsWith => (0, plen as i128),
-        Position::EndsWith => (len as i128 - plen as i128, len as i128),
     };
     let hi = hi.min(len as i128);
+    let (lo, hi) = if ends_with {
+        // The only start that ends the match at the buffer's end.
+        let start = len as i128 - plen as i128;
+        if lo > start || hi < len as i128 {
+            return None;
+        }
+        (start, len as i128)
+    } else {
+        (lo, hi)
+    };
     (lo >= 0 && hi - lo >= plen as i128).then_some((lo as usize, hi as usize))
 }
 
@@ -322,7 +333,6 @@ fn position_s() -> impl Strategy<Value = Position> {
         (operand_s(), proptest::option::of(operand_s()))
             .prop_map(|(distance, within)| Position::Relative { distance, within }),
         Just(Position::StartsWith),
-        Just(Position::EndsWith),
     ]
 }
 
@@ -516,9 +526,9 @@ fn num_cmp_s() -> impl Strategy<Value = NumCmp> {
 fn insn_s() -> impl Strategy<Value = Insn> {
     prop_oneof![
         3 => (proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(0xffu8), Just(b'1')], 1..4),
-              position_s(), any::<bool>(), any::<bool>())
-            .prop_map(|(pattern, position, negated, nocase)| Insn::Content {
-                pattern, nocase, negated, buffer: Buffer::Payload, position, replace: None,
+              position_s(), any::<bool>(), any::<bool>(), proptest::bool::weighted(0.2))
+            .prop_map(|(pattern, position, negated, nocase, ends_with)| Insn::Content {
+                pattern, nocase, negated, buffer: Buffer::Payload, position, ends_with, replace: None,
             }),
         1 => pcre_s(),
         2 => byte_test_s().prop_map(Insn::ByteTest),
@@ -596,13 +606,14 @@ fn position_arithmetic_matches_the_i128_model() {
         byte_jump_s(),
         isdataat_s(),
         position_s(),
+        any::<bool>(),
         1usize..4,
         payload_s(),
         0usize..64,
         vars_s,
     );
     runner()
-        .run(&input, |(j, d, pos, plen, buf, cursor, vars)| {
+        .run(&input, |(j, d, pos, ends, plen, buf, cursor, vars)| {
             let cursor = cursor.min(buf.len());
             prop_assert_eq!(
                 byte_jump(&j, &buf, cursor, &vars),
@@ -617,8 +628,8 @@ fn position_arithmetic_matches_the_i128_model() {
                 d
             );
             prop_assert_eq!(
-                window(pos, cursor, buf.len(), plen, &vars),
-                model_window(pos, cursor, buf.len(), plen, &vars),
+                window(pos, ends, cursor, buf.len(), plen, &vars),
+                model_window(pos, ends, cursor, buf.len(), plen, &vars),
                 "{:?}",
                 pos
             );

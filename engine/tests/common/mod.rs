@@ -54,6 +54,7 @@ pub fn content(p: &[u8]) -> Insn {
             offset: Operand::Lit(0),
             depth: None,
         },
+        ends_with: false,
         replace: None,
     }
 }
@@ -68,6 +69,7 @@ pub fn replace(p: &[u8], r: &[u8]) -> Insn {
             offset: Operand::Lit(0),
             depth: None,
         },
+        ends_with: false,
         replace: Some(r.to_vec()),
     }
 }
