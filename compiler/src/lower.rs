@@ -248,13 +248,25 @@ fn action_of(t: &str) -> Option<Action> {
 fn protocol_of(t: &str) -> Option<Protocol> {
     Some(match t.to_ascii_lowercase().as_str() {
         "ip" => Protocol::Ip,
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
+        // Suricata's packet-only / stream-only variants: the stream part is kept by
+        // `stream_of_protocol` as the flow's `no_stream` / `only_stream`.
+        "tcp" | "tcp-pkt" | "tcp-stream" => Protocol::Tcp,
+        "udp" | "udp-pkt" => Protocol::Udp,
         "icmp" => Protocol::Icmp,
         "icmpv6" | "icmp6" => Protocol::Icmpv6,
         "sctp" => Protocol::Sctp,
         other => Protocol::App(AppProto::from_name(other)?),
     })
+}
+
+/// `tcp-pkt` inspects packets only (`flow:no_stream`), `tcp-stream` the reassembled stream
+/// only (`flow:only_stream`).
+fn stream_of_protocol(t: &str) -> Option<bool> {
+    match t.to_ascii_lowercase().as_str() {
+        "tcp-pkt" => Some(false),
+        "tcp-stream" => Some(true),
+        _ => None,
+    }
 }
 
 /// Parses an IPv4/IPv6 address or CIDR into a closed interval of each family.
@@ -701,7 +713,12 @@ impl<'v> Lowerer<'v> {
                 .into_iter()
                 .map(|t| t.expect("every slot filled when there are no errors"))
                 .collect(),
-            flow: st.flow.map(|f| f.0).unwrap_or_default(),
+            flow: {
+                let mut f = st.flow.map(|f| f.0).unwrap_or_default();
+                // An explicit flow:only_stream/no_stream wins over the protocol's variant.
+                f.stream = f.stream.or(stream_of_protocol(ast.protocol.text));
+                f
+            },
             flowbits: st.flowbits,
             threshold: st.threshold,
             detection_filter: st.detection_filter,

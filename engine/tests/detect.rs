@@ -86,6 +86,38 @@ fn content_split_across_two_segments_matches_on_the_completing_packet() {
 }
 
 #[test]
+fn tcp_pkt_rules_see_packets_only_and_tcp_stream_rules_streams_only() {
+    // `tcp-pkt` (flow:no_stream) never matches across segments; `tcp-stream`
+    // (flow:only_stream) does, and does not match a UDP datagram.
+    let mut pkt_only = prog(2, Action::Alert, L4::Any, vec![content(b"evil-command")]);
+    pkt_only.flow = FlowOpts {
+        stream: Some(false),
+        ..FlowOpts::default()
+    };
+    let mut stream_only = prog(3, Action::Alert, L4::Any, vec![content(b"evil-command")]);
+    stream_only.flow = FlowOpts {
+        stream: Some(true),
+        ..FlowOpts::default()
+    };
+    let img = image(vec![pkt_only, stream_only], &[]);
+    let (mut w, rx) = worker(&img, false);
+    let (_, a) = run(
+        &mut w,
+        &rx,
+        &session(40001, 80, &[b"GET /evil-", b"command HTTP/1.0\r\n"]),
+    );
+    assert_eq!(a, vec![(3, 6)]);
+    let (_, a) = run(
+        &mut w,
+        &rx,
+        &session(40002, 80, &[b"GET /evil-command HTTP/1.0\r\n"]),
+    );
+    assert_eq!(a, vec![(2, 4), (3, 4)]);
+    let (_, a) = run(&mut w, &rx, &[udp(CLI, SRV, 5000, 53, b"evil-command")]);
+    assert_eq!(a, vec![(2, 1)]);
+}
+
+#[test]
 fn flowbits_set_on_request_checked_on_response() {
     let mut setter = prog(
         10,

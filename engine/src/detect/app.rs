@@ -66,6 +66,8 @@ impl Scan {
             let pi = p as usize;
             if det.tx.is_tx(pi)
                 || det.app_of[pi].is_some_and(|need| app_proto != Some(need))
+                // `no_stream` / `tcp-pkt`: the packet alone, never the reassembled window.
+                || det.programs[pi].flow.stream == Some(false)
                 || (ws > 0 && !det.compiled[pi].stream_anywhere)
                 || self.matched.iter().any(|m| m.prog == p)
             {

@@ -762,7 +762,11 @@ impl Worker {
         ));
         for &p in &cands {
             let pi = p as usize;
-            if det.tx.is_tx(pi) || det.app_of[pi].is_some_and(|need| app_proto != Some(need)) {
+            if det.tx.is_tx(pi)
+                || det.app_of[pi].is_some_and(|need| app_proto != Some(need))
+                // `only_stream` / `tcp-stream`: packets that are not stream data are not for it.
+                || (step.is_none() && det.programs[pi].flow.stream == Some(true))
+            {
                 continue;
             }
             self.scan.consider(
