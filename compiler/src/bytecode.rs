@@ -152,6 +152,8 @@ pub struct Program {
     pub fast_pattern: Option<FastPatternRef>,
     /// instructions, tests first, then effects
     pub ops: Vec<Insn>,
+    /// transform chains on buffers the ops read (applied before the ops run)
+    pub transforms: Vec<crate::ir::BufferTransforms>,
     /// threshold
     pub threshold: Option<Threshold>,
     /// detection_filter

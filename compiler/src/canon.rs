@@ -152,6 +152,11 @@ pub fn to_text(r: &Rule) -> String {
     let mut switch = |s: &mut String, b: Buffer| {
         if b != cur {
             let _ = write!(s, "{}; ", buffers::sticky_name(b));
+            if let Some(t) = r.transforms.iter().find(|t| t.buffer == b) {
+                for x in &t.chain {
+                    let _ = write!(s, "{}; ", crate::keywords::transform::text(x));
+                }
+            }
             cur = b;
         }
     };

@@ -215,16 +215,30 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     let tests = ops.len();
     // An explicit fast_pattern wins; else the longest content (first on ties), which is the
     // cheapest proxy for "rarest" without traffic statistics.
-    let fast = candidates
+    // A content in a transformed buffer feeds the prefilter with what its pattern implies
+    // about the raw buffer (the prefilter scans raw bytes), or not at all.
+    let searched: Vec<(usize, &crate::ir::Content, Vec<u8>, bool)> = candidates
         .iter()
-        .find(|(_, c)| c.fast_pattern().is_some())
-        .copied()
+        .filter_map(|&(i, c)| {
+            let (bytes, nocase) = match rule.transforms.iter().find(|t| t.buffer == c.buffer()) {
+                Some(t) => crate::keywords::transform::prefilter_through(
+                    &t.chain,
+                    c.fast_pattern_bytes(),
+                    c.nocase(),
+                )?,
+                None => (c.fast_pattern_bytes().to_vec(), c.nocase()),
+            };
+            Some((i, c, bytes, nocase))
+        })
+        .collect();
+    let fast = searched
+        .iter()
+        .find(|(_, c, _, _)| c.fast_pattern().is_some())
         .or_else(|| {
-            candidates
+            searched
                 .iter()
                 .rev()
-                .max_by_key(|(_, c)| (c.buffer() == Buffer::Payload, c.fast_pattern_bytes().len()))
-                .copied()
+                .max_by_key(|(_, c, b, _)| (c.buffer() == Buffer::Payload, b.len()))
         });
     for fb in &rule.flowbits {
         match fb.cmd {
@@ -239,12 +253,15 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             FlowbitCmd::IsSet | FlowbitCmd::IsNotSet => {}
         }
     }
-    let fast_pattern = fast.map(|(i, c)| FastPatternRef {
-        bytes: c.fast_pattern_bytes().to_vec(),
-        nocase: c.nocase(),
+    let fast_pattern = fast.map(|(i, c, bytes, nocase)| FastPatternRef {
+        bytes: bytes.clone(),
+        nocase: *nocase,
         buffer: c.buffer(),
-        only: c.fast_pattern() == Some(FastPattern::Only),
-        op_index: u16::try_from(i).unwrap_or(u16::MAX),
+        // `only` lets the VM skip the content as proven: not when the prefilter searched
+        // the raw bytes of a transformed buffer.
+        only: c.fast_pattern() == Some(FastPattern::Only)
+            && !rule.transforms.iter().any(|t| t.buffer == c.buffer()),
+        op_index: u16::try_from(*i).unwrap_or(u16::MAX),
     });
     let strategy = match &fast_pattern {
         Some(fp) => {
@@ -288,6 +305,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         flow: rule.flow,
         fast_pattern,
         ops,
+        transforms: rule.transforms.clone(),
         threshold: rule.threshold,
         detection_filter: rule.detection_filter,
         block: rule.block,

@@ -620,6 +620,57 @@ pub enum AppBuffer {
     SipBody,
 }
 
+/// A Suricata buffer transform: rewrites a sticky buffer before the rule's tests on it read
+/// it (`dns.query; dotprefix; content:".evil.com"; endswith;`). A chain runs in rule order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Transform {
+    /// `dotprefix`: a `.` before the buffer, so `.evil.com` matches the domain and its
+    /// subdomains but not `notevil.com`.
+    DotPrefix,
+    /// `to_lowercase`
+    ToLowercase,
+    /// `to_uppercase`
+    ToUppercase,
+    /// `strip_whitespace`: every whitespace byte removed.
+    StripWhitespace,
+    /// `compress_whitespace`: each run of whitespace becomes one space.
+    CompressWhitespace,
+    /// `url_decode`: `%XX` and `+` decoded.
+    UrlDecode,
+    /// `xor:"<hex key>"`: each byte xor-ed with the key, repeated.
+    Xor(Vec<u8>),
+    /// `from_base64[:bytes N, offset N, mode M]`.
+    FromBase64 {
+        /// Bytes to skip before decoding.
+        offset: u32,
+        /// Bytes to decode (0: to the end).
+        bytes: u32,
+        /// RFC 4648 strict (true) or RFC 2045 (skip invalid characters).
+        strict: bool,
+    },
+    /// `to_md5`: the buffer's MD5 digest (16 raw bytes).
+    ToMd5,
+    /// `to_sha1`: the buffer's SHA-1 digest (20 raw bytes).
+    ToSha1,
+    /// `to_sha256`: the buffer's SHA-256 digest (32 raw bytes).
+    ToSha256,
+    /// `header_lowercase`: header names (before each line's `:`) lower-cased.
+    HeaderLowercase,
+    /// `strip_pseudo_headers`: lines starting with `:` removed.
+    StripPseudoHeaders,
+    /// `pcrexform:"<regex>"`: the buffer becomes the regex's first capture.
+    PcreXform(String),
+}
+
+/// The transform chain a rule applies to one of its buffers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BufferTransforms {
+    /// The buffer the chain rewrites (every test of the rule on it reads the result).
+    pub buffer: Buffer,
+    /// The transforms, in rule order.
+    pub chain: Vec<Transform>,
+}
+
 /// Where a content (or pcre/byte op) is anchored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Position {
@@ -1396,6 +1447,9 @@ pub struct Rule {
     pub block: Option<BlockOnMatch>,
     /// Variables introduced by byte_extract, by slot.
     pub vars: Vec<String>,
+    /// Transform chains on the rule's buffers (at most one per buffer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<BufferTransforms>,
     /// Origin.
     pub origin: Origin,
 }

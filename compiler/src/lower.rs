@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, content, flow, fwsam, header, meta, numeric, pcre, KwError, Status,
+    self, app, byte, content, flow, fwsam, header, meta, numeric, pcre, transform, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -79,6 +79,8 @@ struct State {
     references: Vec<Reference>,
     metadata: Vec<(String, String)>,
     target: Option<String>,
+    /// Sticky buffer selections and their transforms.
+    chains: transform::Chains,
 }
 
 /// A diagnostic already recorded in the rule state, still being filled in.
@@ -643,6 +645,7 @@ impl<'v> Lowerer<'v> {
             pending: None,
             poisoned: false,
             vars: Vec::new(),
+            chains: Default::default(),
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
@@ -663,6 +666,20 @@ impl<'v> Lowerer<'v> {
             option(&mut st, o);
         }
         st.finish_pending();
+        let transforms = match std::mem::take(&mut st.chains).finish() {
+            Ok(t) => t,
+            Err((first, second)) => {
+                st.err(
+                    Code::Conflict,
+                    second,
+                    "this buffer was selected before with other transforms",
+                )
+                .label("second selection")
+                .also(first, "first selection")
+                .help("verdict applies one transform chain to every test on a buffer: select it once, with its transforms, and put all its contents after it");
+                Vec::new()
+            }
+        };
         // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
         let sid_written = ast.options.iter().any(|o| {
             o.name.text == "sid"
@@ -724,6 +741,7 @@ impl<'v> Lowerer<'v> {
             detection_filter: st.detection_filter,
             block: st.block,
             vars: st.vars,
+            transforms,
             origin: Origin {
                 file: file_name.to_string(),
                 line,
@@ -878,6 +896,13 @@ fn u32_value(st: &mut State, o: &OptionAst<'_>) -> Option<u32> {
 fn option(st: &mut State, o: &OptionAst<'_>) {
     let name = o.name.text;
     match name {
+        t if transform::NAMES.contains(&t) => {
+            let r = transform::parse(t, o.value.map(|v| v.text))
+                .and_then(|tr| st.chains.push(st.buffer, tr));
+            if let Err(e) = r {
+                st.kw_err(o, e);
+            }
+        }
         "content" | "uricontent" => {
             st.finish_pending();
             st.poisoned = false;
@@ -1327,6 +1352,7 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     }
     st.finish_pending();
     st.buffer = buf;
+    st.chains.select(buf, o.name.span);
 }
 
 /// A content modifier: applies to the most recent content.

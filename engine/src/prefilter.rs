@@ -753,6 +753,7 @@ mod tests {
                     replace: None,
                 })
                 .collect(),
+            transforms: Vec::new(),
             threshold: None,
             detection_filter: None,
             block: None,

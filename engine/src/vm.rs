@@ -18,6 +18,8 @@
 //! around it); app-layer segments (`http.uri`, `file.data`, …) read a [`BufferSource`], an
 //! app-layer transaction. Each segment starts with the cursor at its buffer's start.
 
+pub mod transform;
+
 use crate::detect::LoadError;
 use crate::flow::Flow;
 use crate::wire::{IpInfo, L4Hdr, Packet};
@@ -182,6 +184,8 @@ pub struct CompiledProgram {
     pub sets_bits: bool,
     /// Runs of payload ops per buffer, in rule order.
     pub segments: Vec<Segment>,
+    /// Transform chains, indexed by [`Segment::chain`].
+    chains: Vec<Vec<transform::Compiled>>,
     /// True if no payload op pins a position from the buffer start (absolute offset or
     /// depth, startswith/endswith, absolute byte ops, bsize): such a program means the same
     /// on any stream window, not only on one that starts at the stream's first byte.
@@ -219,13 +223,29 @@ pub struct Segment {
     pub start: usize,
     /// One past the last op index.
     pub end: usize,
+    /// The transform chain the buffer goes through first, if any.
+    pub chain: Option<u16>,
 }
+
+/// How many instances of a multi-buffer (DNS names, certificates, …) one segment tries:
+/// a bound on the work a crafted message with thousands of names can cause.
+pub const MAX_BUFFER_INSTANCES: usize = 64;
 
 /// Supplies the non-packet buffers of a rule (an HTTP transaction's fields, …); `None`
 /// means the buffer is absent, so the segment on it fails.
 pub trait BufferSource {
     /// The bytes of `b`, if present.
     fn buffer(&self, b: Buffer) -> Option<&[u8]>;
+    /// Instance `i` of a multi-buffer (`dns.answers.rrname`, `tls.certs`, …): a segment
+    /// on it matches if one instance satisfies all its ops, as Suricata inspects each
+    /// instance on its own. Single buffers have instance 0 only.
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        if i == 0 {
+            self.buffer(b)
+        } else {
+            None
+        }
+    }
 }
 
 fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
@@ -274,6 +294,7 @@ impl CompiledProgram {
             has_replace: false,
             sets_bits: false,
             segments: Vec::new(),
+            chains: Vec::new(),
             stream_anywhere: true,
         };
         let mut bufs: Vec<Buffer> = Vec::new();
@@ -374,6 +395,17 @@ impl CompiledProgram {
                 Insn::NoAlert => cp.noalert = true,
             }
         }
+        for t in &p.transforms {
+            let chain = transform::compile(&t.chain)
+                .map_err(|reason| LoadError::Invalid { sid, reason })?;
+            cp.chains.push(chain);
+        }
+        let chain_of = |b: Buffer| {
+            p.transforms
+                .iter()
+                .position(|t| t.buffer == b)
+                .and_then(|i| u16::try_from(i).ok())
+        };
         for (i, b) in bufs.iter().enumerate() {
             let k = segment_key(*b);
             match cp.segments.last_mut() {
@@ -382,6 +414,7 @@ impl CompiledProgram {
                     buffer: k,
                     start: i,
                     end: i + 1,
+                    chain: chain_of(*b),
                 }),
             }
         }
@@ -437,36 +470,64 @@ impl CompiledProgram {
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
     /// holds the matches of the successful path.
     pub fn payload_ok(&self, buf: &[u8], st: &mut VmState) -> bool {
-        self.run(st, |_| Some(buf))
+        self.run(st, |_, i| (i == 0).then_some(buf))
     }
 
     /// Runs the payload tests with `Payload` segments on `payload` and every other buffer
     /// from `src`. `st.path` holds the hits of all segments (op indices tell which).
     pub fn payload_ok_in(&self, payload: &[u8], src: &dyn BufferSource, st: &mut VmState) -> bool {
-        self.run(st, |b| {
+        self.run(st, |b, i| {
             if b == Buffer::Payload {
-                Some(payload)
+                (i == 0).then_some(payload)
             } else {
-                src.buffer(b)
+                src.buffer_n(b, i)
             }
         })
     }
 
-    fn run<'a>(&self, st: &mut VmState, get: impl Fn(Buffer) -> Option<&'a [u8]>) -> bool {
+    fn run<'a>(&self, st: &mut VmState, get: impl Fn(Buffer, usize) -> Option<&'a [u8]>) -> bool {
         st.path.clear();
         st.vars = [0; MAX_VARS];
-        for seg in &self.segments {
-            let Some(buf) = get(seg.buffer) else {
+        self.segments
+            .iter()
+            .all(|seg| self.run_segment(seg, st, &get))
+    }
+
+    /// One segment over each instance of its buffer (transformed first) until one passes;
+    /// a failed instance leaves no hits and no extracted variables behind.
+    fn run_segment<'a>(
+        &self,
+        seg: &Segment,
+        st: &mut VmState,
+        get: &impl Fn(Buffer, usize) -> Option<&'a [u8]>,
+    ) -> bool {
+        let (path_len, vars) = (st.path.len(), st.vars);
+        let chain = seg
+            .chain
+            .and_then(|c| self.chains.get(usize::from(c)))
+            .filter(|c| !c.is_empty());
+        for i in 0..MAX_BUFFER_INSTANCES {
+            let Some(raw) = get(seg.buffer, i) else {
                 return false;
+            };
+            let owned;
+            let buf = match chain {
+                Some(c) => {
+                    owned = transform::apply(c, raw);
+                    &owned[..]
+                }
+                None => raw,
             };
             // The recursion budget is per buffer, as Suricata's is per inspection.
             st.steps = 0;
             st.seg_end = seg.end;
-            if !self.eval(seg.start, buf, 0, st) {
-                return false;
+            if self.eval(seg.start, buf, 0, st) {
+                return true;
             }
+            st.path.truncate(path_len);
+            st.vars = vars;
         }
-        true
+        false
     }
 
     fn eval(&self, i: usize, buf: &[u8], cursor: usize, st: &mut VmState) -> bool {
@@ -935,6 +996,7 @@ pub(crate) fn test_program(ops: Vec<Insn>) -> Program {
         flow: FlowOpts::default(),
         fast_pattern: None,
         ops,
+        transforms: Vec::new(),
         threshold: None,
         detection_filter: None,
         block: None,
@@ -1057,6 +1119,56 @@ mod tests {
         }
         let exact = prog(vec![exact]);
         assert!(run(&exact, b"end") && !run(&exact, b"endend"));
+    }
+
+    struct Names(Vec<&'static [u8]>);
+    impl BufferSource for Names {
+        fn buffer(&self, b: Buffer) -> Option<&[u8]> {
+            self.buffer_n(b, 0)
+        }
+        fn buffer_n(&self, _: Buffer, i: usize) -> Option<&[u8]> {
+            self.0.get(i).copied()
+        }
+    }
+
+    #[test]
+    fn multi_buffers_match_per_instance_through_transforms() {
+        use verdict_compiler::ir::{AppBuffer, BufferTransforms, Transform};
+        // Any runnable buffer: the source decides how many instances it has.
+        let q = Buffer::App(AppBuffer::HttpHost);
+        let mut c = content(b".evil.com", abs(0, None));
+        if let Insn::Content {
+            buffer, ends_with, ..
+        } = &mut c
+        {
+            *buffer = q;
+            *ends_with = true;
+        }
+        let mut p = super::test_program(vec![c]);
+        p.transforms = vec![BufferTransforms {
+            buffer: q,
+            chain: vec![Transform::DotPrefix],
+        }];
+        let cp = CompiledProgram::new(&p).unwrap();
+        let mut st = VmState::default();
+        let hit =
+            |names: Vec<&'static [u8]>, st: &mut VmState| cp.payload_ok_in(b"", &Names(names), st);
+        // The second name is the one: each instance is inspected on its own.
+        assert!(hit(vec![b"example.org", b"www.evil.com"], &mut st));
+        assert!(hit(vec![b"evil.com"], &mut st));
+        assert!(!hit(vec![b"notevil.com", b"evil.com.example"], &mut st));
+        assert!(!hit(vec![], &mut st));
+        // Two ops must hold in the same instance, not one in each.
+        let mut a = content(b"a", abs(0, None));
+        let mut b = content(b"b", abs(0, None));
+        for x in [&mut a, &mut b] {
+            if let Insn::Content { buffer, .. } = x {
+                *buffer = q;
+            }
+        }
+        let two = CompiledProgram::new(&super::test_program(vec![a, b])).unwrap();
+        assert!(!two.payload_ok_in(b"", &Names(vec![b"a", b"b"]), &mut st));
+        assert!(two.payload_ok_in(b"", &Names(vec![b"a", b"ab"]), &mut st));
     }
 
     fn bt(count: u8, op: ByteOp, value: i64, offset: i64, relative: bool, base: NumBase) -> Insn {

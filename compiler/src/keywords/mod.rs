@@ -15,6 +15,7 @@ pub mod header;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
+pub mod transform;
 
 use crate::diag::Code;
 
@@ -158,9 +159,6 @@ const fn old(
 const NEEDS_STREAM: &str = "it needs stream/session state verdict does not track yet";
 const NO_PARSER: &str = "verdict has no decoder for this protocol yet";
 const NO_FILES: &str = "verdict does not extract or hash files";
-const NO_TRANSFORM: &str =
-    "buffer transforms are not implemented; the rule would match different bytes than intended";
-
 /// Every keyword verdict knows (buffers are in [`buffers::BUFFERS`]).
 pub const KEYWORDS: &[Keyword] = &[
     // Metadata.
@@ -778,75 +776,36 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::Compare,
         "not supported yet",
     ),
-    no(
-        "dotprefix",
-        "transform: prefix a dot",
-        ArgKind::None,
-        NO_TRANSFORM,
-    ),
-    no(
+    kw("dotprefix", "transform: prefix a dot", ArgKind::None),
+    kw(
         "strip_whitespace",
         "transform: strip whitespace",
         ArgKind::None,
-        NO_TRANSFORM,
     ),
-    no(
+    kw(
         "compress_whitespace",
         "transform: compress whitespace",
         ArgKind::None,
-        NO_TRANSFORM,
     ),
-    no("to_md5", "transform: md5", ArgKind::None, NO_TRANSFORM),
-    no("to_sha1", "transform: sha1", ArgKind::None, NO_TRANSFORM),
-    no(
-        "to_sha256",
-        "transform: sha256",
-        ArgKind::None,
-        NO_TRANSFORM,
-    ),
-    no(
-        "to_lowercase",
-        "transform: lower-case",
-        ArgKind::None,
-        NO_TRANSFORM,
-    ),
-    no(
-        "to_uppercase",
-        "transform: upper-case",
-        ArgKind::None,
-        NO_TRANSFORM,
-    ),
-    no(
-        "url_decode",
-        "transform: URL decode",
-        ArgKind::None,
-        NO_TRANSFORM,
-    ),
-    no("xor", "transform: xor", ArgKind::String, NO_TRANSFORM),
-    no(
-        "pcrexform",
-        "transform: regex capture",
-        ArgKind::String,
-        NO_TRANSFORM,
-    ),
-    no(
+    kw("to_md5", "transform: md5", ArgKind::None),
+    kw("to_sha1", "transform: sha1", ArgKind::None),
+    kw("to_sha256", "transform: sha256", ArgKind::None),
+    kw("to_lowercase", "transform: lower-case", ArgKind::None),
+    kw("to_uppercase", "transform: upper-case", ArgKind::None),
+    kw("url_decode", "transform: URL decode", ArgKind::None),
+    kw("xor", "transform: xor", ArgKind::String),
+    kw("pcrexform", "transform: regex capture", ArgKind::String),
+    kw(
         "header_lowercase",
         "transform: lower-case header names",
         ArgKind::None,
-        NO_TRANSFORM,
     ),
-    no(
+    kw(
         "strip_pseudo_headers",
         "transform: strip HTTP/2 pseudo headers",
         ArgKind::None,
-        NO_TRANSFORM,
     ),
-    no(
-        "from_base64",
-        "transform: base64 decode",
-        ArgKind::List,
-        NO_TRANSFORM,
-    ),
+    kw("from_base64", "transform: base64 decode", ArgKind::List),
     no(
         "http2.frametype",
         "HTTP/2 frame type",

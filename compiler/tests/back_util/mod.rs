@@ -33,6 +33,7 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
         detection_filter: None,
         block: None,
         vars: vec![],
+        transforms: vec![],
         origin: Origin {
             file: "test".into(),
             line: 1,

@@ -201,6 +201,18 @@ impl TxDetect {
         scratch: &mut Scratch,
     ) {
         for (b, pf, longest) in &idx.by_buffer {
+            // Further instances of a multi-buffer (more DNS names, certificates) are small
+            // and complete when they appear: scanned whole each time.
+            for i in 1..crate::vm::MAX_BUFFER_INSTANCES {
+                let Some(bytes) = src.buffer_n(*b, i) else {
+                    break;
+                };
+                for &c in pf.candidates(Class::Tcp, ports.0, ports.1, bytes, scratch) {
+                    if !self.sticky.contains(&c) {
+                        self.sticky.push(c);
+                    }
+                }
+            }
             let Some(bytes) = src.buffer(*b) else {
                 continue;
             };

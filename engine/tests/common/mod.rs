@@ -37,6 +37,7 @@ pub fn prog(sid: u32, action: Action, l4: L4, ops: Vec<Insn>) -> Program {
         flow: FlowOpts::default(),
         fast_pattern: None,
         ops,
+        transforms: Vec::new(),
         threshold: None,
         detection_filter: None,
         block: None,

@@ -1,0 +1,337 @@
+//! Buffer transforms (Suricata): `dotprefix`, `to_lowercase`, `to_uppercase`,
+//! `strip_whitespace`, `compress_whitespace`, `url_decode`, `xor`, `from_base64`, `to_md5`,
+//! `to_sha1`, `to_sha256`, `header_lowercase`, `strip_pseudo_headers`, `pcrexform`.
+//!
+//! A transform follows a sticky buffer keyword and rewrites that buffer for every test of the
+//! rule on it; several run in rule order. This file holds their parsing, the rules for a
+//! rule's chains ([`Chains`]), and what a chain does to a fast pattern ([`prefilter_through`]).
+
+use super::KwError;
+use crate::ast::Span;
+use crate::diag::Code;
+use crate::ir::{Buffer, BufferTransforms, Transform};
+
+/// The transform keywords, for dispatch.
+pub const NAMES: &[&str] = &[
+    "dotprefix",
+    "to_lowercase",
+    "to_uppercase",
+    "strip_whitespace",
+    "compress_whitespace",
+    "url_decode",
+    "xor",
+    "from_base64",
+    "to_md5",
+    "to_sha1",
+    "to_sha256",
+    "header_lowercase",
+    "strip_pseudo_headers",
+    "pcrexform",
+];
+
+/// Parses one transform keyword and its value.
+pub fn parse(name: &str, value: Option<&str>) -> Result<Transform, KwError> {
+    let none = |t: Transform| match value {
+        Some(v) if !v.trim().is_empty() => {
+            Err(KwError::value(format!("`{name}` takes no value")).at(0, v.len()))
+        }
+        _ => Ok(t),
+    };
+    match name {
+        "dotprefix" => none(Transform::DotPrefix),
+        "to_lowercase" => none(Transform::ToLowercase),
+        "to_uppercase" => none(Transform::ToUppercase),
+        "strip_whitespace" => none(Transform::StripWhitespace),
+        "compress_whitespace" => none(Transform::CompressWhitespace),
+        "url_decode" => none(Transform::UrlDecode),
+        "to_md5" => none(Transform::ToMd5),
+        "to_sha1" => none(Transform::ToSha1),
+        "to_sha256" => none(Transform::ToSha256),
+        "header_lowercase" => none(Transform::HeaderLowercase),
+        "strip_pseudo_headers" => none(Transform::StripPseudoHeaders),
+        "xor" => parse_xor(value.unwrap_or("")),
+        "from_base64" => parse_from_base64(value.unwrap_or("")),
+        "pcrexform" => parse_pcrexform(value.unwrap_or("")),
+        _ => Err(KwError::value(format!("`{name}` is not a transform"))),
+    }
+}
+
+fn unquote(v: &str) -> &str {
+    let t = v.trim();
+    t.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(t)
+}
+
+/// `xor:"0d0ac8ff"`: the key in hex, an even number of digits.
+fn parse_xor(v: &str) -> Result<Transform, KwError> {
+    let hex = unquote(v);
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(
+            KwError::value("xor needs a key of hex byte pairs, e.g. xor:\"0d0ac8ff\"")
+                .at(0, v.len()),
+        );
+    }
+    let key = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| KwError::value("bad hex in xor key").at(0, v.len()))?;
+    Ok(Transform::Xor(key))
+}
+
+/// `from_base64[: bytes N][, offset N][, mode rfc4648|rfc2045|strict]`.
+fn parse_from_base64(v: &str) -> Result<Transform, KwError> {
+    let (mut offset, mut bytes, mut strict) = (0u32, 0u32, false);
+    for (at, part) in super::split_args(v) {
+        let mut words = part.split_whitespace();
+        let key = words.next().unwrap_or("");
+        let val = words.next().unwrap_or("");
+        let num = || {
+            val.parse::<u32>().map_err(|_| {
+                KwError::value(format!("from_base64 `{key}` needs a number"))
+                    .at(at, at + part.len())
+            })
+        };
+        match key {
+            "offset" => offset = num()?,
+            "bytes" => bytes = num()?,
+            "mode" => {
+                strict = match val {
+                    "strict" | "rfc4648" => true,
+                    "rfc2045" => false,
+                    _ => {
+                        return Err(KwError::value(format!(
+                            "from_base64 mode `{val}`: expected rfc4648, rfc2045 or strict"
+                        ))
+                        .at(at, at + part.len()))
+                    }
+                }
+            }
+            _ => {
+                return Err(KwError::value(format!(
+                    "from_base64 option `{key}`: expected bytes, offset or mode"
+                ))
+                .at(at, at + part.len()))
+            }
+        }
+    }
+    Ok(Transform::FromBase64 {
+        offset,
+        bytes,
+        strict,
+    })
+}
+
+/// `pcrexform:"<regex>"`: a regex with one capture group.
+fn parse_pcrexform(v: &str) -> Result<Transform, KwError> {
+    let re = unquote(v);
+    if re.is_empty() {
+        return Err(KwError::value("pcrexform needs a quoted regular expression").at(0, v.len()));
+    }
+    if !re.contains('(') {
+        return Err(
+            KwError::value("pcrexform needs a capture group: the buffer becomes it").at(0, v.len()),
+        );
+    }
+    Ok(Transform::PcreXform(re.to_string()))
+}
+
+/// The transform as rule text (`xor:"0d0a"`), for canonical rules.
+pub fn text(t: &Transform) -> String {
+    match t {
+        Transform::DotPrefix => "dotprefix".into(),
+        Transform::ToLowercase => "to_lowercase".into(),
+        Transform::ToUppercase => "to_uppercase".into(),
+        Transform::StripWhitespace => "strip_whitespace".into(),
+        Transform::CompressWhitespace => "compress_whitespace".into(),
+        Transform::UrlDecode => "url_decode".into(),
+        Transform::ToMd5 => "to_md5".into(),
+        Transform::ToSha1 => "to_sha1".into(),
+        Transform::ToSha256 => "to_sha256".into(),
+        Transform::HeaderLowercase => "header_lowercase".into(),
+        Transform::StripPseudoHeaders => "strip_pseudo_headers".into(),
+        Transform::Xor(k) => {
+            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+            format!("xor:\"{hex}\"")
+        }
+        Transform::FromBase64 {
+            offset,
+            bytes,
+            strict,
+        } => format!(
+            "from_base64:bytes {bytes}, offset {offset}, mode {}",
+            if *strict { "rfc4648" } else { "rfc2045" }
+        ),
+        Transform::PcreXform(re) => format!("pcrexform:\"{re}\""),
+    }
+}
+
+/// A rule's sticky-buffer selections and the transforms each carries, so that the rule's
+/// chains are exact: one chain per buffer.
+#[derive(Debug, Default)]
+pub struct Chains {
+    /// (buffer, chain, span of the selecting keyword), in rule order.
+    selections: Vec<(Buffer, Vec<Transform>, Span)>,
+}
+
+impl Chains {
+    /// A sticky buffer keyword selected `b`.
+    pub fn select(&mut self, b: Buffer, at: Span) {
+        self.selections.push((b, Vec::new(), at));
+    }
+
+    /// Adds `t` to the chain of the current selection; `Err` when no sticky buffer is
+    /// selected (transforms rewrite a sticky buffer, never the packet).
+    pub fn push(&mut self, current: Buffer, t: Transform) -> Result<(), KwError> {
+        match self.selections.last_mut() {
+            Some((b, chain, _)) if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw) => {
+                chain.push(t);
+                Ok(())
+            }
+            _ => Err(KwError::code(
+                Code::ModifierWithoutContent,
+                "a transform must follow a sticky buffer keyword (e.g. `dns.query; dotprefix;`)",
+            )
+            .help(
+                "transforms rewrite an app-layer buffer; they do not apply to the packet payload",
+            )),
+        }
+    }
+
+    /// The rule's chains, or the spans of two selections of one buffer with different
+    /// chains (verdict applies one chain to every test on a buffer, so such a rule would
+    /// mean something else).
+    pub fn finish(self) -> Result<Vec<BufferTransforms>, (Span, Span)> {
+        let mut out: Vec<(BufferTransforms, Span)> = Vec::new();
+        for (buffer, chain, at) in self.selections {
+            match out.iter().find(|(bt, _)| bt.buffer == buffer) {
+                Some((bt, first)) if bt.chain != chain => return Err((*first, at)),
+                Some(_) => {}
+                None => out.push((BufferTransforms { buffer, chain }, at)),
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|(bt, _)| bt)
+            .filter(|bt| !bt.chain.is_empty())
+            .collect())
+    }
+}
+
+/// What the prefilter may search in the *untransformed* buffer for a pattern the rule looks
+/// for in the transformed one: `(bytes, nocase)`, or `None` when the chain hides every
+/// pattern (hashes, decoders, whitespace removal). Sound: if the transformed buffer holds
+/// `pattern`, the raw buffer holds the returned bytes.
+pub fn prefilter_through(
+    chain: &[Transform],
+    pattern: &[u8],
+    nocase: bool,
+) -> Option<(Vec<u8>, bool)> {
+    let (mut bytes, mut nocase) = (pattern.to_vec(), nocase);
+    // Undo the chain from its last transform back to the raw buffer.
+    for t in chain.iter().rev() {
+        match t {
+            Transform::DotPrefix => {
+                // The dot added at the start is the only byte not in the raw buffer.
+                if bytes.first() == Some(&b'.') {
+                    bytes.remove(0);
+                }
+            }
+            Transform::ToLowercase | Transform::ToUppercase | Transform::HeaderLowercase => {
+                nocase = true
+            }
+            _ => return None,
+        }
+        if bytes.is_empty() {
+            return None;
+        }
+    }
+    Some((bytes, nocase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::AppBuffer;
+
+    #[test]
+    fn values() {
+        assert_eq!(parse("dotprefix", None).unwrap(), Transform::DotPrefix);
+        assert!(parse("dotprefix", Some("x")).is_err());
+        assert_eq!(
+            parse("xor", Some("\"0d0AC8ff\"")).unwrap(),
+            Transform::Xor(vec![0x0d, 0x0a, 0xc8, 0xff])
+        );
+        for bad in ["\"0d0\"", "\"zz\"", "\"\""] {
+            assert!(parse("xor", Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse("from_base64", Some("bytes 4, offset 2, mode rfc2045")).unwrap(),
+            Transform::FromBase64 {
+                offset: 2,
+                bytes: 4,
+                strict: false
+            }
+        );
+        assert_eq!(
+            parse("from_base64", None).unwrap(),
+            Transform::FromBase64 {
+                offset: 0,
+                bytes: 0,
+                strict: false
+            }
+        );
+        assert!(parse("from_base64", Some("bytes x")).is_err());
+        assert!(parse("from_base64", Some("mode fancy")).is_err());
+        assert_eq!(
+            parse("pcrexform", Some("\"[a-z]+=([a-z]+)\"")).unwrap(),
+            Transform::PcreXform("[a-z]+=([a-z]+)".into())
+        );
+        assert!(parse("pcrexform", Some("\"abc\"")).is_err());
+    }
+
+    #[test]
+    fn one_chain_per_buffer() {
+        let q = Buffer::App(AppBuffer::DnsQuery);
+        let u = Buffer::App(AppBuffer::HttpUri);
+        let mut c = Chains::default();
+        c.select(q, Span::new(0, 1));
+        c.push(q, Transform::DotPrefix).unwrap();
+        c.select(u, Span::new(2, 3));
+        let chains = c.finish().unwrap();
+        assert_eq!(
+            chains,
+            vec![BufferTransforms {
+                buffer: q,
+                chain: vec![Transform::DotPrefix]
+            }]
+        );
+        let mut c = Chains::default();
+        c.select(u, Span::new(0, 1));
+        c.select(u, Span::new(2, 3));
+        c.push(u, Transform::ToLowercase).unwrap();
+        assert_eq!(c.finish(), Err((Span::new(0, 1), Span::new(2, 3))));
+        let mut c = Chains::default();
+        assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
+        c.select(Buffer::Payload, Span::new(0, 1));
+        assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
+    }
+
+    #[test]
+    fn fast_patterns_through_chains() {
+        use Transform::*;
+        assert_eq!(
+            prefilter_through(&[DotPrefix], b".evil.com", false),
+            Some((b"evil.com".to_vec(), false))
+        );
+        assert_eq!(prefilter_through(&[DotPrefix], b".", false), None);
+        assert_eq!(
+            prefilter_through(&[ToLowercase, DotPrefix], b".evil", false),
+            Some((b"evil".to_vec(), true))
+        );
+        assert_eq!(prefilter_through(&[ToMd5], b"\x01\x02", false), None);
+        assert_eq!(prefilter_through(&[UrlDecode], b"abc", false), None);
+    }
+}
