@@ -148,22 +148,24 @@ pub fn to_text(r: &Rule) -> String {
         };
         let _ = write!(s, "{k}:{v}; ");
     }
-    let mut cur = Buffer::Payload;
-    let mut switch = |s: &mut String, b: Buffer| {
-        if b != cur {
+    // The buffer and transform selection the previous test read.
+    let mut cur: (Buffer, Option<usize>) = (Buffer::Payload, None);
+    let mut switch = |s: &mut String, i: usize, b: Buffer| {
+        let sel = r.transforms.iter().position(|t| t.covers(i, b));
+        if (b, sel) != cur {
             let _ = write!(s, "{}; ", buffers::sticky_name(b));
-            if let Some(t) = r.transforms.iter().find(|t| t.buffer == b) {
+            if let Some(t) = sel.and_then(|x| r.transforms.get(x)) {
                 for x in &t.chain {
                     let _ = write!(s, "{}; ", crate::keywords::transform::text(x));
                 }
             }
-            cur = b;
+            cur = (b, sel);
         }
     };
-    for t in &r.payload {
+    for (i, t) in r.payload.iter().enumerate() {
         match t {
             PayloadTest::Content(c) => {
-                switch(&mut s, c.buffer());
+                switch(&mut s, i, c.buffer());
                 let _ = write!(
                     s,
                     "content:{}{}; ",
@@ -206,31 +208,31 @@ pub fn to_text(r: &Rule) -> String {
                 }
             }
             PayloadTest::Pcre(p) => {
-                switch(&mut s, p.buffer);
+                switch(&mut s, i, p.buffer);
                 let _ = write!(s, "pcre:{}; ", pcre::pcre_text(p));
             }
             PayloadTest::ByteTest(b) => {
-                switch(&mut s, b.buffer);
+                switch(&mut s, i, b.buffer);
                 let _ = write!(s, "byte_test:{}; ", byte::byte_test_text(b, &r.vars));
             }
             PayloadTest::ByteJump(b) => {
-                switch(&mut s, b.buffer);
+                switch(&mut s, i, b.buffer);
                 let _ = write!(s, "byte_jump:{}; ", byte::byte_jump_text(b, &r.vars));
             }
             PayloadTest::ByteExtract(b) => {
-                switch(&mut s, b.buffer);
+                switch(&mut s, i, b.buffer);
                 let _ = write!(s, "byte_extract:{}; ", byte::byte_extract_text(b));
             }
             PayloadTest::Isdataat(d) => {
-                switch(&mut s, d.buffer);
+                switch(&mut s, i, d.buffer);
                 let _ = write!(s, "isdataat:{}; ", byte::isdataat_text(d, &r.vars));
             }
             PayloadTest::BufferSize { cmp, buffer } => {
-                switch(&mut s, *buffer);
+                switch(&mut s, i, *buffer);
                 let _ = write!(s, "bsize:{}; ", numeric::cmp_text(*cmp));
             }
             PayloadTest::Base64Decode(d) => {
-                switch(&mut s, d.buffer);
+                switch(&mut s, i, d.buffer);
                 match app::base64_decode_text(d) {
                     Some(v) => {
                         let _ = write!(s, "base64_decode:{v}; ");
@@ -239,7 +241,7 @@ pub fn to_text(r: &Rule) -> String {
                 }
             }
             PayloadTest::Asn1(a) => {
-                switch(&mut s, a.buffer);
+                switch(&mut s, i, a.buffer);
                 let _ = write!(s, "asn1:{}; ", app::asn1_text(a));
             }
             PayloadTest::App(t) => {

@@ -177,14 +177,15 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             _ => {}
         }
     }
-    let mut candidates: Vec<(usize, &crate::ir::Content)> = Vec::new();
+    // (op index, payload test index, content)
+    let mut candidates: Vec<(usize, usize, &crate::ir::Content)> = Vec::new();
     let mut has_pcre = false;
-    for t in &rule.payload {
+    for (ti, t) in rule.payload.iter().enumerate() {
         let i = ops.len();
         ops.push(match t {
             PayloadTest::Content(c) => {
                 if !c.negated() && c.buffer() != Buffer::Base64Data {
-                    candidates.push((i, c));
+                    candidates.push((i, ti, c));
                 }
                 Insn::Content {
                     pattern: c.pattern().to_vec(),
@@ -217,10 +218,14 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     // cheapest proxy for "rarest" without traffic statistics.
     // A content in a transformed buffer feeds the prefilter with what its pattern implies
     // about the raw buffer (the prefilter scans raw bytes), or not at all.
-    let searched: Vec<(usize, &crate::ir::Content, Vec<u8>, bool)> = candidates
+    let chain_of = |ti: usize, c: &crate::ir::Content| {
+        rule.transforms.iter().find(|t| t.covers(ti, c.buffer()))
+    };
+    let searched: Vec<(usize, &crate::ir::Content, Vec<u8>, bool, bool)> = candidates
         .iter()
-        .filter_map(|&(i, c)| {
-            let (bytes, nocase) = match rule.transforms.iter().find(|t| t.buffer == c.buffer()) {
+        .filter_map(|&(i, ti, c)| {
+            let chain = chain_of(ti, c);
+            let (bytes, nocase) = match chain {
                 Some(t) => crate::keywords::transform::prefilter_through(
                     &t.chain,
                     c.fast_pattern_bytes(),
@@ -228,17 +233,17 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
                 )?,
                 None => (c.fast_pattern_bytes().to_vec(), c.nocase()),
             };
-            Some((i, c, bytes, nocase))
+            Some((i, c, bytes, nocase, chain.is_some()))
         })
         .collect();
     let fast = searched
         .iter()
-        .find(|(_, c, _, _)| c.fast_pattern().is_some())
+        .find(|(_, c, _, _, _)| c.fast_pattern().is_some())
         .or_else(|| {
             searched
                 .iter()
                 .rev()
-                .max_by_key(|(_, c, b, _)| (c.buffer() == Buffer::Payload, b.len()))
+                .max_by_key(|(_, c, b, _, _)| (c.buffer() == Buffer::Payload, b.len()))
         });
     for fb in &rule.flowbits {
         match fb.cmd {
@@ -253,14 +258,13 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             FlowbitCmd::IsSet | FlowbitCmd::IsNotSet => {}
         }
     }
-    let fast_pattern = fast.map(|(i, c, bytes, nocase)| FastPatternRef {
+    let fast_pattern = fast.map(|(i, c, bytes, nocase, transformed)| FastPatternRef {
         bytes: bytes.clone(),
         nocase: *nocase,
         buffer: c.buffer(),
         // `only` lets the VM skip the content as proven: not when the prefilter searched
         // the raw bytes of a transformed buffer.
-        only: c.fast_pattern() == Some(FastPattern::Only)
-            && !rule.transforms.iter().any(|t| t.buffer == c.buffer()),
+        only: c.fast_pattern() == Some(FastPattern::Only) && !transformed,
         op_index: u16::try_from(*i).unwrap_or(u16::MAX),
     });
     let strategy = match &fast_pattern {

@@ -662,13 +662,26 @@ pub enum Transform {
     PcreXform(String),
 }
 
-/// The transform chain a rule applies to one of its buffers.
+/// A transform chain on one selection of a sticky buffer: the rule's tests on `buffer` with
+/// indices in `tests` read the transformed bytes. As in Suricata, selecting the same buffer
+/// again starts a new instance with its own transforms (`http.uri; content:"/get";
+/// http.uri; pcrexform:"…"; content:"…";`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BufferTransforms {
-    /// The buffer the chain rewrites (every test of the rule on it reads the result).
+    /// The buffer the chain rewrites.
     pub buffer: Buffer,
     /// The transforms, in rule order.
     pub chain: Vec<Transform>,
+    /// The payload tests (indices into the rule's payload, or the program's ops) of this
+    /// selection.
+    pub tests: std::ops::Range<u32>,
+}
+
+impl BufferTransforms {
+    /// True if test `i`, reading buffer `b`, reads through this chain.
+    pub fn covers(&self, i: usize, b: Buffer) -> bool {
+        b == self.buffer && u32::try_from(i).is_ok_and(|i| self.tests.contains(&i))
+    }
 }
 
 /// Where a content (or pcre/byte op) is anchored.

@@ -666,20 +666,7 @@ impl<'v> Lowerer<'v> {
             option(&mut st, o);
         }
         st.finish_pending();
-        let transforms = match std::mem::take(&mut st.chains).finish() {
-            Ok(t) => t,
-            Err((first, second)) => {
-                st.err(
-                    Code::Conflict,
-                    second,
-                    "this buffer was selected before with other transforms",
-                )
-                .label("second selection")
-                .also(first, "first selection")
-                .help("verdict applies one transform chain to every test on a buffer: select it once, with its transforms, and put all its contents after it");
-                Vec::new()
-            }
-        };
+        let transforms = std::mem::take(&mut st.chains).finish(st.payload.len());
         // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
         let sid_written = ast.options.iter().any(|o| {
             o.name.text == "sid"
@@ -1352,7 +1339,7 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     }
     st.finish_pending();
     st.buffer = buf;
-    st.chains.select(buf, o.name.span);
+    st.chains.select(buf, st.payload.len());
 }
 
 /// A content modifier: applies to the most recent content.

@@ -400,21 +400,22 @@ impl CompiledProgram {
                 .map_err(|reason| LoadError::Invalid { sid, reason })?;
             cp.chains.push(chain);
         }
-        let chain_of = |b: Buffer| {
+        // Payload op `i` is the rule's payload test `i`: the chain that covers it, if any.
+        let chain_of = |i: usize, b: Buffer| {
             p.transforms
                 .iter()
-                .position(|t| t.buffer == b)
-                .and_then(|i| u16::try_from(i).ok())
+                .position(|t| t.covers(i, b))
+                .and_then(|c| u16::try_from(c).ok())
         };
         for (i, b) in bufs.iter().enumerate() {
-            let k = segment_key(*b);
+            let (k, chain) = (segment_key(*b), chain_of(i, *b));
             match cp.segments.last_mut() {
-                Some(s) if s.buffer == k => s.end = i + 1,
+                Some(s) if s.buffer == k && s.chain == chain => s.end = i + 1,
                 _ => cp.segments.push(Segment {
                     buffer: k,
                     start: i,
                     end: i + 1,
-                    chain: chain_of(*b),
+                    chain,
                 }),
             }
         }
@@ -1148,6 +1149,7 @@ mod tests {
         p.transforms = vec![BufferTransforms {
             buffer: q,
             chain: vec![Transform::DotPrefix],
+            tests: 0..1,
         }];
         let cp = CompiledProgram::new(&p).unwrap();
         let mut st = VmState::default();

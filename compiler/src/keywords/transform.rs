@@ -7,7 +7,6 @@
 //! rule's chains ([`Chains`]), and what a chain does to a fast pattern ([`prefilter_through`]).
 
 use super::KwError;
-use crate::ast::Span;
 use crate::diag::Code;
 use crate::ir::{Buffer, BufferTransforms, Transform};
 
@@ -168,18 +167,18 @@ pub fn text(t: &Transform) -> String {
     }
 }
 
-/// A rule's sticky-buffer selections and the transforms each carries, so that the rule's
-/// chains are exact: one chain per buffer.
+/// A rule's sticky-buffer selections and the transforms each carries.
 #[derive(Debug, Default)]
 pub struct Chains {
-    /// (buffer, chain, span of the selecting keyword), in rule order.
-    selections: Vec<(Buffer, Vec<Transform>, Span)>,
+    /// (buffer, chain, index of the selection's first payload test), in rule order.
+    selections: Vec<(Buffer, Vec<Transform>, u32)>,
 }
 
 impl Chains {
-    /// A sticky buffer keyword selected `b`.
-    pub fn select(&mut self, b: Buffer, at: Span) {
-        self.selections.push((b, Vec::new(), at));
+    /// A sticky buffer keyword selected `b`; the rule has `tests` payload tests so far.
+    pub fn select(&mut self, b: Buffer, tests: usize) {
+        self.selections
+            .push((b, Vec::new(), u32::try_from(tests).unwrap_or(u32::MAX)));
     }
 
     /// Adds `t` to the chain of the current selection; `Err` when no sticky buffer is
@@ -200,23 +199,26 @@ impl Chains {
         }
     }
 
-    /// The rule's chains, or the spans of two selections of one buffer with different
-    /// chains (verdict applies one chain to every test on a buffer, so such a rule would
-    /// mean something else).
-    pub fn finish(self) -> Result<Vec<BufferTransforms>, (Span, Span)> {
-        let mut out: Vec<(BufferTransforms, Span)> = Vec::new();
-        for (buffer, chain, at) in self.selections {
-            match out.iter().find(|(bt, _)| bt.buffer == buffer) {
-                Some((bt, first)) if bt.chain != chain => return Err((*first, at)),
-                Some(_) => {}
-                None => out.push((BufferTransforms { buffer, chain }, at)),
-            }
-        }
-        Ok(out
+    /// The rule's chains; a rule with `tests` payload tests in all.
+    pub fn finish(self, tests: usize) -> Vec<BufferTransforms> {
+        let total = u32::try_from(tests).unwrap_or(u32::MAX);
+        let ends: Vec<u32> = self
+            .selections
+            .iter()
+            .skip(1)
+            .map(|(_, _, start)| *start)
+            .chain(std::iter::once(total))
+            .collect();
+        self.selections
             .into_iter()
-            .map(|(bt, _)| bt)
-            .filter(|bt| !bt.chain.is_empty())
-            .collect())
+            .zip(ends)
+            .filter(|((_, chain, start), end)| !chain.is_empty() && start < end)
+            .map(|((buffer, chain, start), end)| BufferTransforms {
+                buffer,
+                chain,
+                tests: start..end,
+            })
+            .collect()
     }
 }
 
@@ -293,29 +295,34 @@ mod tests {
     }
 
     #[test]
-    fn one_chain_per_buffer() {
+    fn a_chain_per_selection() {
         let q = Buffer::App(AppBuffer::DnsQuery);
         let u = Buffer::App(AppBuffer::HttpUri);
         let mut c = Chains::default();
-        c.select(q, Span::new(0, 1));
+        c.select(q, 0);
         c.push(q, Transform::DotPrefix).unwrap();
-        c.select(u, Span::new(2, 3));
-        let chains = c.finish().unwrap();
+        c.select(u, 1);
+        // The same buffer again, with its own chain: tests 2..4 only.
+        c.select(u, 2);
+        c.push(u, Transform::ToLowercase).unwrap();
         assert_eq!(
-            chains,
-            vec![BufferTransforms {
-                buffer: q,
-                chain: vec![Transform::DotPrefix]
-            }]
+            c.finish(4),
+            vec![
+                BufferTransforms {
+                    buffer: q,
+                    chain: vec![Transform::DotPrefix],
+                    tests: 0..1,
+                },
+                BufferTransforms {
+                    buffer: u,
+                    chain: vec![Transform::ToLowercase],
+                    tests: 2..4,
+                }
+            ]
         );
         let mut c = Chains::default();
-        c.select(u, Span::new(0, 1));
-        c.select(u, Span::new(2, 3));
-        c.push(u, Transform::ToLowercase).unwrap();
-        assert_eq!(c.finish(), Err((Span::new(0, 1), Span::new(2, 3))));
-        let mut c = Chains::default();
         assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
-        c.select(Buffer::Payload, Span::new(0, 1));
+        c.select(Buffer::Payload, 0);
         assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
     }
 

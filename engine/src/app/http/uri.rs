@@ -4,7 +4,8 @@
 //! `%XX` and `%uXXXX` decoded (code points above 0xFF map best-fit: full-width ASCII to
 //! ASCII, anything else to `?`), `\` taken as `/`, runs of `/` compressed, then `.` and `..`
 //! segments removed (RFC 3986 §5.2.4). Invalid `%` sequences stay as sent. The query and
-//! fragment are kept as sent, after the normalised path. `http.uri.raw` keeps the target
+//! fragment follow the path `%XX`-decoded only (libhtp's URL-encoded decoder; `+` stays, as
+//! Suricata's `query-plusspace-decode` default leaves it). `http.uri.raw` keeps the target
 //! exactly as sent.
 
 /// The parts of a request target.
@@ -171,13 +172,32 @@ pub(crate) fn normalized(raw: &[u8], connect: bool) -> Vec<u8> {
     }
     if let Some(q) = parts.query {
         out.push(b'?');
-        out.extend_from_slice(q);
+        percent_decode_into(q, &mut out);
     }
     if let Some(f) = parts.fragment {
         out.push(b'#');
-        out.extend_from_slice(f);
+        percent_decode_into(f, &mut out);
     }
     out
+}
+
+/// `%XX` decoded; anything else (an invalid `%`, `+`, `%u`) as sent.
+fn percent_decode_into(s: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
 }
 
 /// `http.host`: lowercase, port and trailing dots removed. A merged multi-value Host
@@ -222,7 +242,8 @@ mod tests {
             (b"/a\\b\\..\\c", b"/a/c"),
             (b"/%zz%4", b"/%zz%4"),
             (b"/a b", b"/a b"),
-            (b"/p/../q?x=%41/../#frag", b"/q?x=%41/../#frag"),
+            (b"/p/../q?x=%41/../#frag", b"/q?x=A/../#frag"),
+            (b"/s?q=a+b%2Bc%zz%u0041", b"/s?q=a+b+c%zz%u0041"),
             (b"http://Example.COM:8080/p/./q?x", b"/p/q?x"),
             (b"http://example.com", b"/"),
         ];
