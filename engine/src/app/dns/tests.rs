@@ -977,10 +977,17 @@ fn conformance_captures_parse() {
     for f in &files {
         for (to_server, payload) in udp53_payloads(f) {
             total += 1;
-            if let Ok(m) = parse(&payload) {
-                ok += 1;
-                names_bounded(&m);
-                let _ = DnsInfo::from_message(&m, 0);
+            match parse(&payload) {
+                Ok(m) => {
+                    ok += 1;
+                    names_bounded(&m);
+                    let _ = DnsInfo::from_message(&m, 0);
+                }
+                Err(e) => eprintln!(
+                    "{}: {e}: {:02x?}",
+                    f.display(),
+                    &payload[..payload.len().min(48)]
+                ),
             }
             probed += usize::from(probe(&payload, to_server));
         }
