@@ -1006,3 +1006,70 @@ fn conformance_captures_parse() {
         "{probed} of {total} probed as DNS"
     );
 }
+
+/// TCP payloads to or from port 53, in capture order (the capture below has no loss or
+/// retransmission, so capture order is stream order).
+fn tcp53_payloads(path: &std::path::Path) -> Vec<(bool, Vec<u8>)> {
+    use etherparse::{SlicedPacket, TransportSlice};
+    let data = std::fs::read(path).unwrap();
+    let mut r = pcap_file::pcap::PcapReader::new(&data[..]).unwrap();
+    let mut out = Vec::new();
+    while let Some(Ok(p)) = r.next_packet() {
+        let Ok(s) = SlicedPacket::from_ethernet(&p.data) else {
+            continue;
+        };
+        if let Some(TransportSlice::Tcp(t)) = &s.transport {
+            if (t.destination_port() == 53 || t.source_port() == 53) && !t.payload().is_empty() {
+                out.push((t.destination_port() == 53, t.payload().to_vec()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn conformance_tcp_dns_flow() {
+    // Suricata's expectation for this capture: `dns.queries.rrname; content:"suricata"`
+    // alerts 4 times (two queries and their two responses).
+    let path =
+        std::path::Path::new(CONFORMANCE).join("app/dns/task-7018-ips-dns-keywords/input.pcap");
+    if !path.is_file() {
+        must_run::skip(&format!("{} is missing", path.display()));
+        return;
+    }
+    let _ran = must_run::Ran::shared(module_path!());
+    let mut t = DnsTcp::new();
+    let mut msgs = Vec::new();
+    for (to_server, payload) in tcp53_payloads(&path) {
+        msgs.extend(
+            t.feed(to_server, &payload)
+                .into_iter()
+                .map(|m| (to_server, m)),
+        );
+    }
+    assert_eq!(t.stats().parse_errors, 0);
+    let names: Vec<(bool, String)> = msgs
+        .iter()
+        .map(|(d, m)| {
+            (
+                *d,
+                String::from_utf8_lossy(m.buffer_n(B::DnsQueriesRrname, 0).unwrap()).into_owned(),
+            )
+        })
+        .collect();
+    let expect = ["suricata.io", "oisf.net", "suricata.org"];
+    let want: Vec<(bool, String)> = expect
+        .iter()
+        .flat_map(|n| [(true, n.to_string()), (false, n.to_string())])
+        .collect();
+    assert_eq!(names, want);
+    let hits = msgs
+        .iter()
+        .filter(|(_, m)| {
+            m.buffers(B::DnsQueriesRrname)
+                .any(|n| n.windows(8).any(|w| w == b"suricata"))
+        })
+        .count();
+    assert_eq!(hits, 4);
+    assert!(msgs.iter().all(|(d, m)| m.is_response() != *d));
+}
