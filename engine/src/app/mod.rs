@@ -1,4 +1,5 @@
 //! Application-layer parsers that run on reassembled, in-order stream bytes and fill the
 //! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
 
+pub mod dns;
 pub mod http;
