@@ -2,3 +2,4 @@
 //! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
 
 pub mod http;
+pub mod tls;
