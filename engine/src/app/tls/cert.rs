@@ -78,10 +78,7 @@ fn leaf_fields(der: &[u8]) -> Option<Leaf> {
 
 /// Decodes a complete Certificate message (header included, TLS ≤ 1.2 layout: TLS 1.3
 /// certificates are encrypted and never reach here).
-pub(crate) fn parse_certificate(
-    msg: &[u8],
-    events: &mut dyn FnMut(TlsEvent),
-) -> Option<CertChain> {
+pub(crate) fn parse_certificate(msg: &[u8], events: &mut dyn FnMut(TlsEvent)) -> Option<CertChain> {
     let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::Certificate(c)))) =
         parse_tls_message_handshake(msg)
     else {

@@ -230,7 +230,9 @@ impl TlsConn {
             AppBuffer::TlsCertSubject => only_first(i, Some(leaf?.subject.as_bytes())),
             AppBuffer::TlsCertIssuer => only_first(i, Some(leaf?.issuer.as_bytes())),
             AppBuffer::TlsCertSerial => only_first(i, Some(leaf?.serial.as_bytes())),
-            AppBuffer::TlsCertFingerprint => only_first(i, chain?.fingerprint.as_deref().map(str::as_bytes)),
+            AppBuffer::TlsCertFingerprint => {
+                only_first(i, chain?.fingerprint.as_deref().map(str::as_bytes))
+            }
             AppBuffer::TlsCerts => chain?.der.get(i).map(Vec::as_slice),
             AppBuffer::TlsSubjectAltName => leaf?.san_dns.get(i).map(Vec::as_slice),
             AppBuffer::TlsRandom => only_first(i, self.random(to_server)),

@@ -113,7 +113,11 @@ pub(crate) fn ja4(h: &ClientHello) -> String {
     let a = format!(
         "t{}{}{:02}{:02}{}",
         ja4_version(h),
-        if exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' },
+        if exts.contains(&ext::SERVER_NAME) {
+            'd'
+        } else {
+            'i'
+        },
         ciphers.len().min(99),
         exts.len().min(99),
         ja4_alpn(h),

@@ -155,7 +155,11 @@ impl Reader {
         self.hdr[0] & 0x80 != 0 && self.hdr[2] == 1
     }
 
-    fn start_record(&mut self, unit: &mut dyn FnMut(Unit<'_>) -> Next, event: &mut dyn FnMut(TlsEvent)) {
+    fn start_record(
+        &mut self,
+        unit: &mut dyn FnMut(Unit<'_>) -> Next,
+        event: &mut dyn FnMut(TlsEvent),
+    ) {
         let content_type = self.hdr[0];
         let version = u16::from_be_bytes([self.hdr[1], self.hdr[2]]);
         let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
@@ -196,7 +200,10 @@ impl Reader {
         self.pos = if len == 0 {
             Pos::Header
         } else {
-            Pos::Body { content_type, left: len }
+            Pos::Body {
+                content_type,
+                left: len,
+            }
         };
     }
 
@@ -214,7 +221,8 @@ impl Reader {
         let mut start = 0;
         while let Some(header) = self.hs.get(start..start + HS_HEADER_LEN) {
             let msg_type = header[0];
-            let len = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+            let len =
+                usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             if len > self.max_message {
                 event(TlsEvent::HandshakeMessageTooLarge);
                 self.stop();

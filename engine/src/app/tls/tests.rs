@@ -102,8 +102,7 @@ fn rand(first: u8) -> [u8; 32] {
 /// A CA and a leaf it signed, with Suricata-visible fields chosen by the test.
 fn chain() -> (Vec<u8>, Vec<u8>) {
     use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-        SerialNumber,
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SerialNumber,
     };
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -159,7 +158,11 @@ fn tls12() -> Tls12 {
         0x0303,
         rand(0x80),
         0xc02f,
-        &[ext(0xff01, &[0]), alpn_ext(&[b"h2"]), ext(0x000b, &with_len8(&[0]))],
+        &[
+            ext(0xff01, &[0]),
+            alpn_ext(&[b"h2"]),
+            ext(0x000b, &with_len8(&[0])),
+        ],
     );
     let server_flight = [sh, certificate(&[leaf.clone(), ca.clone()]), hs(14, &[])].concat();
     Tls12 {
@@ -190,10 +193,20 @@ fn tls12_handshake_fills_suricata_buffers() {
     let up = c.feed(true, &t.client);
     assert!(up.client_hello() && !up.handshake_done());
     assert_eq!(buf(&c, A::TlsSni, true).as_deref(), Some("www.example.com"));
-    assert_eq!(c.buffer_n(A::TlsSni, false, 0), None, "SNI is a to_server buffer");
+    assert_eq!(
+        c.buffer_n(A::TlsSni, false, 0),
+        None,
+        "SNI is a to_server buffer"
+    );
     assert_eq!(c.buffer_n(A::TlsAlpn, true, 1), Some(&b"http/1.1"[..]));
-    assert_eq!(c.buffer_n(A::TlsRandomTime, true, 0), Some(&rand(0x10)[..4]));
-    assert_eq!(c.buffer_n(A::TlsRandomBytes, true, 0), Some(&rand(0x10)[4..]));
+    assert_eq!(
+        c.buffer_n(A::TlsRandomTime, true, 0),
+        Some(&rand(0x10)[..4])
+    );
+    assert_eq!(
+        c.buffer_n(A::TlsRandomBytes, true, 0),
+        Some(&rand(0x10)[4..])
+    );
 
     let up = c.feed(false, &t.server);
     assert!(up.server_hello() && up.certificate() && !up.handshake_done());
@@ -208,7 +221,10 @@ fn tls12_handshake_fills_suricata_buffers() {
         buf(&c, A::TlsCertIssuer, false).as_deref(),
         Some("C=US, O=Let's Encrypt, CN=R3")
     );
-    assert_eq!(buf(&c, A::TlsCertSerial, false).as_deref(), Some("03:AF:5C:19"));
+    assert_eq!(
+        buf(&c, A::TlsCertSerial, false).as_deref(),
+        Some("03:AF:5C:19")
+    );
     assert_eq!(c.buffer_n(A::TlsCerts, false, 0), Some(&t.leaf[..]));
     assert_eq!(c.buffer_n(A::TlsCerts, false, 1), Some(&t.ca[..]));
     assert_eq!(c.buffer_n(A::TlsCerts, false, 2), None);
@@ -265,7 +281,13 @@ fn every_split_point_gives_the_same_result() {
                 (a.certificate() || b.certificate()) && (a.server_hello() || b.server_hello())
             };
             assert!(parsed, "cut at {cut}");
-            for buffer in [A::TlsSni, A::Ja3Hash, A::Ja4Hash, A::Ja3sHash, A::TlsCertIssuer] {
+            for buffer in [
+                A::TlsSni,
+                A::Ja3Hash,
+                A::Ja4Hash,
+                A::Ja3sHash,
+                A::TlsCertIssuer,
+            ] {
                 assert_eq!(
                     c.buffer_n(buffer, to_server, 0),
                     whole.buffer_n(buffer, to_server, 0)
@@ -324,12 +346,7 @@ fn tls13_is_done_after_server_hello_and_skips_ciphertext() {
     assert_eq!(c.version(true), Some(0x0304));
     // ServerHello, then the compatibility CCS and encrypted records that would look like
     // garbage handshake messages if parsed.
-    let server = [
-        record(22, &sh),
-        record(20, &[1]),
-        record(23, &[0x42; 50]),
-    ]
-    .concat();
+    let server = [record(22, &sh), record(20, &[1]), record(23, &[0x42; 50])].concat();
     let up = c.feed(false, &server);
     assert!(up.server_hello() && up.handshake_done() && !up.certificate());
     assert_eq!(c.version(false), Some(0x0304));
@@ -344,11 +361,16 @@ fn tls13_is_done_after_server_hello_and_skips_ciphertext() {
 #[test]
 fn hello_retry_request_keeps_parsing_the_second_client_hello() {
     let retry_random: [u8; 32] = [
-        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65,
-        0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2,
-        0xc8, 0xa8, 0x33, 0x9c,
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
+        0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
+        0x33, 0x9c,
     ];
-    let hrr = server_hello(0x0303, retry_random, 0x1301, &[ext(0x002b, &u16s(&[0x0304]))]);
+    let hrr = server_hello(
+        0x0303,
+        retry_random,
+        0x1301,
+        &[ext(0x002b, &u16s(&[0x0304]))],
+    );
     let mut c = conn();
     let up = c.feed(false, &record(22, &hrr));
     assert!(up.server_hello() && !up.handshake_done());
@@ -374,10 +396,12 @@ fn ja3_and_ja4_match_a_published_chrome_hello() {
     // GREASE-free JA3. Published: ja3_hash 98487aa16281980e7d1120d399efb6a4,
     // ja4 t13d1516h2_8daaf6152771_d8a2da3f94cd. GREASE is added here as Chrome sends it.
     let ciphers = [
-        0x2a2a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
-        0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        0x2a2a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+        0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
     ];
-    let sigs = u16s(&[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]);
+    let sigs = u16s(&[
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ]);
     let exts = vec![
         ext(0xdada, &[]),
         ext(0x002d, &with_len8(&[1])),
@@ -399,7 +423,12 @@ fn ja3_and_ja4_match_a_published_chrome_hello() {
         ext(0x1a1a, &[0]),
     ];
     let mut c = conn();
-    assert!(c.feed(true, &record(22, &client_hello(0x0303, rand(0), &ciphers, &exts))).client_hello());
+    assert!(c
+        .feed(
+            true,
+            &record(22, &client_hello(0x0303, rand(0), &ciphers, &exts))
+        )
+        .client_hello());
     assert_eq!(
         buf(&c, A::Ja3String, true).as_deref(),
         Some("771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0")
@@ -419,7 +448,10 @@ fn ja3_and_ja4_match_a_published_chrome_hello() {
 fn ja4_edge_cases_follow_foxio() {
     // No SNI, no ALPN, no ciphers, no signature algorithms, TLS 1.0.
     let mut c = conn();
-    c.feed(true, &record(22, &client_hello(0x0301, rand(0), &[], &[ext(0x0017, &[])])));
+    c.feed(
+        true,
+        &record(22, &client_hello(0x0301, rand(0), &[], &[ext(0x0017, &[])])),
+    );
     // c = sha256("0017") truncated; b = zeros for an empty list.
     assert_eq!(
         buf(&c, A::Ja4Hash, true).as_deref(),
@@ -427,8 +459,16 @@ fn ja4_edge_cases_follow_foxio() {
     );
     // A non-alphanumeric ALPN shows hex digits.
     let mut c = conn();
-    c.feed(true, &record(22, &client_hello(0x0303, rand(0), &[0x002f], &[alpn_ext(&[&[0xab, 0x01]])])));
-    assert!(buf(&c, A::Ja4Hash, true).unwrap().starts_with("t12i0101a1_"));
+    c.feed(
+        true,
+        &record(
+            22,
+            &client_hello(0x0303, rand(0), &[0x002f], &[alpn_ext(&[&[0xab, 0x01]])]),
+        ),
+    );
+    assert!(buf(&c, A::Ja4Hash, true)
+        .unwrap()
+        .starts_with("t12i0101a1_"));
 }
 
 #[test]
@@ -436,7 +476,10 @@ fn ja3s_string_and_hash() {
     let t = tls12();
     let mut c = conn();
     c.feed(false, &t.server);
-    assert_eq!(buf(&c, A::Ja3sString, false).as_deref(), Some("771,49199,65281-16-11"));
+    assert_eq!(
+        buf(&c, A::Ja3sString, false).as_deref(),
+        Some("771,49199,65281-16-11")
+    );
     // md5("771,49199,65281-16-11") computed independently with md5sum.
     assert_eq!(
         buf(&c, A::Ja3sHash, false).as_deref(),
@@ -511,7 +554,9 @@ fn garbage_raises_an_event_and_stops_the_direction() {
 #[test]
 fn sslv2_client_hello_is_reported_not_parsed() {
     // SSLv2 CLIENT-HELLO: 2-byte length with the high bit, type 1, version 3.1.
-    let v2 = [0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10];
+    let v2 = [
+        0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
+    ];
     let mut c = conn();
     let up = c.feed(true, &v2);
     assert!(up.event() && up.stopped() && !up.client_hello());
@@ -520,7 +565,12 @@ fn sslv2_client_hello_is_reported_not_parsed() {
 
 #[test]
 fn sni_anomalies() {
-    let two = client_hello(0x0303, rand(0), &[0x2f], &[sni_ext(b"a.example"), sni_ext(b"b.example")]);
+    let two = client_hello(
+        0x0303,
+        rand(0),
+        &[0x2f],
+        &[sni_ext(b"a.example"), sni_ext(b"b.example")],
+    );
     let mut c = conn();
     c.feed(true, &record(22, &two));
     assert!(c.events().contains(TlsEvent::MultipleSniExtensions));
@@ -552,7 +602,11 @@ fn oversized_message_is_refused_before_it_is_buffered() {
         c.feed(false, &record(22, &[0u8; 16000]));
     }
     assert_eq!(c.buffered_bytes(), 0);
-    assert!(TlsConfig { max_handshake_message: 10 }.validate().is_err());
+    assert!(TlsConfig {
+        max_handshake_message: 10
+    }
+    .validate()
+    .is_err());
 }
 
 #[test]
@@ -633,6 +687,10 @@ fn tcp_streams(pcap: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         let sliced = match linktype {
             pcap_file::DataLink::ETHERNET => SlicedPacket::from_ethernet(&pkt.data),
             pcap_file::DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(&pkt.data),
+            // BSD loopback: a 4-byte address family, then IP.
+            pcap_file::DataLink::NULL | pcap_file::DataLink::LOOP => {
+                SlicedPacket::from_ip(pkt.data.get(4..).unwrap_or_default())
+            }
             _ => SlicedPacket::from_ip(&pkt.data),
         };
         let Ok(p) = sliced else { continue };
@@ -647,7 +705,9 @@ fn tcp_streams(pcap: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
             ),
             _ => continue,
         };
-        let Some(TransportSlice::Tcp(tcp)) = &p.transport else { continue };
+        let Some(TransportSlice::Tcp(tcp)) = &p.transport else {
+            continue;
+        };
         let a = (src, tcp.source_port());
         let b = (dst, tcp.destination_port());
         let key = if a < b { (a, b) } else { (b, a) };
@@ -655,7 +715,11 @@ fn tcp_streams(pcap: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
             order.push(key);
             // A SYN-ACK first means the other side is the client.
             let client = if tcp.syn() && tcp.ack() { b } else { a };
-            Flow { client, next: [None, None], data: [Vec::new(), Vec::new()] }
+            Flow {
+                client,
+                next: [None, None],
+                data: [Vec::new(), Vec::new()],
+            }
         });
         if tcp.syn() && !tcp.ack() {
             flow.client = a;
@@ -716,9 +780,22 @@ fn conformance_captures_produce_what_their_rules_look_for() {
         return;
     };
     let cases: &[(&str, &[Want])] = &[
-        ("tls/tls-issuerdn", &[Want::Eq(A::TlsCertIssuer, false, b"C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS")]),
-        ("tls/tls-cert-noissuer", &[Want::Contains(A::TlsCertSubject, false, b"localhost")]),
-        ("tls/tls-client-hello-frag-01", &[Want::Contains(A::TlsSni, true, b"google")]),
+        (
+            "tls/tls-issuerdn",
+            &[Want::Eq(
+                A::TlsCertIssuer,
+                false,
+                b"C=FR, ST=IDF, L=Paris, O=Stamus, CN=SELKS",
+            )],
+        ),
+        (
+            "tls/tls-cert-noissuer",
+            &[Want::Contains(A::TlsCertSubject, false, b"localhost")],
+        ),
+        (
+            "tls/tls-client-hello-frag-01",
+            &[Want::Contains(A::TlsSni, true, b"google")],
+        ),
         (
             "tls/tls-random-6989",
             &[
@@ -726,10 +803,26 @@ fn conformance_captures_produce_what_their_rules_look_for() {
                 Want::Eq(A::TlsRandomTime, false, &[0x54, 0xb8, 0xf7, 0x73]),
             ],
         ),
-        ("tls/tls-subjectaltname", &[Want::Eq(A::TlsSubjectAltName, false, b"www.bing.com")]),
-        ("bug-5758", &[Want::Contains(A::TlsSni, true, b"ftp.nluug.nl")]),
-        ("bug-7264-tcp-3whs-ack-data-tls-01", &[Want::Contains(A::TlsSni, true, b".githubusercontent.com")]),
-        ("ips/firewall-04-tls-sni-enforce", &[Want::Contains(A::TlsSni, true, b"raw.githubusercontent.com")]),
+        (
+            "tls/tls-subjectaltname",
+            &[Want::Eq(A::TlsSubjectAltName, false, b"www.bing.com")],
+        ),
+        (
+            "bug-5758",
+            &[Want::Contains(A::TlsSni, true, b"ftp.nluug.nl")],
+        ),
+        (
+            "bug-7264-tcp-3whs-ack-data-tls-01",
+            &[Want::Contains(A::TlsSni, true, b".githubusercontent.com")],
+        ),
+        (
+            "ips/firewall-04-tls-sni-enforce",
+            &[Want::Contains(
+                A::TlsSni,
+                true,
+                b"raw.githubusercontent.com",
+            )],
+        ),
         (
             "bug-8336-02-bypass",
             &[
@@ -744,7 +837,10 @@ fn conformance_captures_produce_what_their_rules_look_for() {
                 Want::Contains(A::Ja3String, true, b"771,49196-49200"),
             ],
         ),
-        ("tls-duplicate-hello", &[Want::Contains(A::Ja3String, true, b"771,")]),
+        (
+            "tls-duplicate-hello",
+            &[Want::Contains(A::Ja3String, true, b"771,")],
+        ),
     ];
     let mut failures = Vec::new();
     for (case, wants) in cases {
@@ -765,13 +861,15 @@ fn conformance_captures_produce_what_their_rules_look_for() {
                 Want::Contains(b, d, n) => (*b, *d, *n, false),
             };
             let found = conns.iter().any(|c| {
-                (0..64).filter_map(|i| c.buffer_n(b, to_server, i)).any(|v| {
-                    if exact {
-                        v == needle
-                    } else {
-                        v.windows(needle.len()).any(|x| x == needle)
-                    }
-                })
+                (0..64)
+                    .filter_map(|i| c.buffer_n(b, to_server, i))
+                    .any(|v| {
+                        if exact {
+                            v == needle
+                        } else {
+                            v.windows(needle.len()).any(|x| x == needle)
+                        }
+                    })
             });
             if !found {
                 let got: Vec<String> = conns
@@ -779,7 +877,10 @@ fn conformance_captures_produce_what_their_rules_look_for() {
                     .filter_map(|c| c.buffer_n(b, to_server, 0))
                     .map(|v| String::from_utf8_lossy(v).into_owned())
                     .collect();
-                failures.push(format!("{case}: {b:?} wanted {:?}, got {got:?}", String::from_utf8_lossy(needle)));
+                failures.push(format!(
+                    "{case}: {b:?} wanted {:?}, got {got:?}",
+                    String::from_utf8_lossy(needle)
+                ));
             }
         }
     }
