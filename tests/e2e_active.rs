@@ -41,7 +41,10 @@ impl Files {
             self.socket.display().to_string(),
             // Switches made by the test stay out of the machine's own state file.
             "--state-file".into(),
-            self.socket.with_extension("state.json").display().to_string(),
+            self.socket
+                .with_extension("state.json")
+                .display()
+                .to_string(),
         ]
     }
     fn start(&self, t: &Topology, tag: &str, rules: &str) -> Engine {

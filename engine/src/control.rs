@@ -391,10 +391,17 @@ impl Control {
 
     fn set_enabled(&self, on: bool, args: &[&str]) -> Reply {
         let verb = if on { "enable" } else { "disable" };
-        let usage = || Reply::err(format!("usage: {verb} SID{}", if on { "" } else { " [--reason TEXT...]" }));
+        let usage = || {
+            Reply::err(format!(
+                "usage: {verb} SID{}",
+                if on { "" } else { " [--reason TEXT...]" }
+            ))
+        };
         let (sid, reason) = match args {
             [sid] => (sid, None),
-            [sid, "--reason", words @ ..] if !on && !words.is_empty() => (sid, Some(words.join(" "))),
+            [sid, "--reason", words @ ..] if !on && !words.is_empty() => {
+                (sid, Some(words.join(" ")))
+            }
             _ => return usage(),
         };
         let Ok(sid) = sid.parse::<u32>() else {

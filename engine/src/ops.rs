@@ -239,12 +239,7 @@ impl Live {
     /// Switches the programs of `sid` on or off in the running set (the next packet sees it)
     /// and persists the choice. Returns how many programs carry the sid; with 0 nothing is
     /// changed (the caller decides whether the sid is a kernel rule, see [`Live::record`]).
-    pub fn set_enabled(
-        &self,
-        sid: u32,
-        on: bool,
-        reason: Option<&str>,
-    ) -> Result<usize, OpsError> {
+    pub fn set_enabled(&self, sid: u32, on: bool, reason: Option<&str>) -> Result<usize, OpsError> {
         let mut state = lock(&self.state);
         let n = self.current().det.set_enabled(sid, on);
         if n > 0 {
@@ -336,7 +331,10 @@ impl Live {
 
     /// Every worker's counters (for totals that do not depend on the rule set).
     pub fn counters(&self) -> Vec<Arc<Counters>> {
-        lock(&self.slots).iter().map(|(_, c)| Arc::clone(c)).collect()
+        lock(&self.slots)
+            .iter()
+            .map(|(_, c)| Arc::clone(c))
+            .collect()
     }
 
     /// Hits per rule summed over the workers, each counted against the set it runs.
@@ -344,12 +342,14 @@ impl Live {
         let mut by_rule: BTreeMap<(u32, u32), RuleHits> = BTreeMap::new();
         let cur = self.current();
         for p in cur.det.programs() {
-            by_rule.entry((p.gid.0, p.sid.0)).or_insert_with(|| RuleHits {
-                gid: p.gid.0,
-                sid: p.sid.0,
-                hits: 0,
-                msg: p.msg.clone(),
-            });
+            by_rule
+                .entry((p.gid.0, p.sid.0))
+                .or_insert_with(|| RuleHits {
+                    gid: p.gid.0,
+                    sid: p.sid.0,
+                    hits: 0,
+                    msg: p.msg.clone(),
+                });
         }
         for (det, c) in lock(&self.slots).iter() {
             for (p, h) in det.programs().iter().zip(&c.rule_hits) {

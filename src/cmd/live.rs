@@ -229,7 +229,12 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     let kernel_rules = rules
         .iter()
         .filter(|r| kernel_sids.contains(&r.meta.sid.0))
-        .filter(|r| !matches!(original.get(&r.meta.sid.0), Some(Action::Sdrop | Action::Pass)))
+        .filter(|r| {
+            !matches!(
+                original.get(&r.meta.sid.0),
+                Some(Action::Sdrop | Action::Pass)
+            )
+        })
         .map(|r| {
             let action = original.get(&r.meta.sid.0).copied().unwrap_or(r.action);
             let info = KernelRuleInfo {

@@ -102,7 +102,11 @@ pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
 /// `verdict list --disabled`: the running engine's list, or the state file's.
 pub fn list_disabled(t: &Target, state_file: Option<PathBuf>) -> anyhow::Result<i32> {
     let (cfg, socket) = target(t)?;
-    let line = if t.json { "disabled --json" } else { "disabled" };
+    let line = if t.json {
+        "disabled --json"
+    } else {
+        "disabled"
+    };
     match control::request(&socket, line, Duration::from_secs(30)) {
         Ok(reply) => Ok(print_reply(&reply)),
         Err(e) if no_engine(&e) => {
@@ -217,10 +221,7 @@ impl Operator {
             .live
             .reload(|off| {
                 let built = live::build(&self.inputs, &cfg, off, true)?;
-                let mut table = self
-                    .table
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
                 if (table.0.as_str(), &table.1) != (built.script.as_str(), &built.xt) {
                     apply::load(&built.script, &built.xt)
                         .map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
@@ -232,10 +233,7 @@ impl Operator {
                 Ok::<_, anyhow::Error>((built.det, built.flowbits))
             })
             .map_err(|e| format!("reload failed, the previous rules keep running: {e:#}"))?;
-        Ok(format!(
-            "reloaded in {} ms: {msg}",
-            took.as_millis()
-        ))
+        Ok(format!("reloaded in {} ms: {msg}", took.as_millis()))
     }
 
     /// Switches a sid: at once for a queued rule, through a reload for a kernel rule.

@@ -56,14 +56,17 @@ fn reload_keeps_flowbits_by_name_and_hits_by_sid() {
     let mut w = Worker::new(det, tx);
     let mut slot = live.slot(&w);
     let meta = PacketMeta::at(SystemTime::now());
-    let mut inspect = |w: &mut Worker, slot: &mut LiveSlot, p: &[u8]| {
+    let inspect = |w: &mut Worker, slot: &mut LiveSlot, p: &[u8]| {
         slot.refresh(w);
         w.inspect(&mut udp(p), &meta)
     };
     assert_eq!(inspect(&mut w, &mut slot, b"login"), Verdict::Accept);
     // Another flow: a drop also drops the rest of its own flow.
     slot.refresh(&mut w);
-    assert!(matches!(w.inspect(&mut udp_from(5001, b"evil"), &meta), Verdict::Drop(_)));
+    assert!(matches!(
+        w.inspect(&mut udp_from(5001, b"evil"), &meta),
+        Verdict::Drop(_)
+    ));
 
     live.reload(|off| Ok::<_, ()>(build(V2, off))).unwrap();
     // Same flow: the bit set before the reload is still set (under its new id).
@@ -94,13 +97,21 @@ fn disable_is_immediate_persisted_and_survives_a_reload() {
     let dir = std::env::temp_dir().join(format!("verdict-ops-{}", std::process::id()));
     let path = dir.join("sub/state.json");
     let (det, bits) = build(V1, &[]);
-    let live = Live::new(det.clone(), bits, State::load(&path).unwrap(), Some(path.clone()));
+    let live = Live::new(
+        det.clone(),
+        bits,
+        State::load(&path).unwrap(),
+        Some(path.clone()),
+    );
     let (tx, _rx) = crossbeam_channel::unbounded::<Event>();
     let mut w = Worker::new(det, tx);
     let mut slot = live.slot(&w);
     let meta = PacketMeta::at(SystemTime::now());
 
-    assert_eq!(live.set_enabled(2, false, Some("false positive")).unwrap(), 1);
+    assert_eq!(
+        live.set_enabled(2, false, Some("false positive")).unwrap(),
+        1
+    );
     assert_eq!(live.set_enabled(999, false, None).unwrap(), 0);
     slot.refresh(&mut w);
     assert_eq!(w.inspect(&mut udp(b"evil"), &meta), Verdict::Accept);
@@ -116,7 +127,10 @@ fn disable_is_immediate_persisted_and_survives_a_reload() {
     assert_eq!(live.snapshot().disabled, vec![2]);
 
     assert_eq!(live.set_enabled(2, true, None).unwrap(), 1);
-    assert!(matches!(w.inspect(&mut udp(b"evil"), &meta), Verdict::Drop(_)));
+    assert!(matches!(
+        w.inspect(&mut udp(b"evil"), &meta),
+        Verdict::Drop(_)
+    ));
     assert!(State::load(&path).unwrap().disabled.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
