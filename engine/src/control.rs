@@ -81,13 +81,16 @@ impl ControlConfig {
     }
 }
 
+/// Switches a sid on (true) or off with an optional reason; a one-line message or an error.
+pub type SetEnabled = dyn Fn(u32, bool, Option<&str>) -> Result<String, String> + Send + Sync;
+
 /// What the engine lends the socket besides the blocker.
 pub struct Hooks {
     /// The engine's counters as JSON.
     pub stats: Box<dyn Fn() -> Value + Send + Sync>,
     /// Switches a sid on (true) or off, with the operator's reason; returns a one-line
     /// message or an error.
-    pub set_enabled: Box<dyn Fn(u32, bool, Option<&str>) -> Result<String, String> + Send + Sync>,
+    pub set_enabled: Box<SetEnabled>,
     /// The switched-off sids (`[{"sid":…,"reason":…,"since_unix":…}]`).
     pub disabled: Box<dyn Fn() -> Value + Send + Sync>,
     /// Re-reads what can be reloaded; returns a one-line message or an error.
