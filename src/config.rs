@@ -55,6 +55,10 @@ pub struct EngineSection {
     /// Payload bytes inspected per flow direction (like Suricata's stream depth); absent:
     /// everything.
     pub inspect_depth: Option<u64>,
+    /// sids that only alert (a would-be drop is logged, the packet passes) in an ips engine.
+    pub ids_sids: Option<Vec<u32>>,
+    /// sids that act (drop, reject, replace) in an ids engine.
+    pub ips_sids: Option<Vec<u32>>,
 }
 
 /// The `[control]` table.
@@ -80,6 +84,7 @@ struct Raw {
     log_dir: Option<PathBuf>,
     #[serde(default)]
     disabled: Vec<u32>,
+    state_file: Option<PathBuf>,
     #[serde(default)]
     engine: EngineSection,
     #[serde(default)]
@@ -103,6 +108,8 @@ pub struct Config {
     pub log_dir: Option<PathBuf>,
     /// Disabled sids.
     pub disabled: Vec<u32>,
+    /// Where `verdict disable`/`enable` keep their switches across restarts.
+    pub state_file: Option<PathBuf>,
     /// `[engine]`.
     pub engine: EngineSection,
     /// `[vars]`: rule variables (HOME_NET, HTTP_PORTS, …).
@@ -159,6 +166,7 @@ impl Config {
             rules,
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,
+            state_file: raw.state_file.map(resolve),
             engine: raw.engine,
             vars,
             control: ControlSection {
@@ -167,6 +175,13 @@ impl Config {
             block: raw.block,
             scan: raw.scan,
         })
+    }
+
+    /// The state file: the command line's, the config's, or the default.
+    pub fn state_file(&self, arg: Option<&Path>) -> PathBuf {
+        arg.map(Path::to_path_buf)
+            .or_else(|| self.state_file.clone())
+            .unwrap_or_else(|| PathBuf::from(verdict_engine::ops::DEFAULT_STATE_FILE))
     }
 
     /// The control socket path: the command line's, the config's, or the default.
@@ -275,6 +290,31 @@ mod tests {
         assert!(e.contains("at least 1"), "{e}");
         let e = format!("{:#}", parse("rules = [").unwrap_err());
         assert!(e.contains("verdict.toml:1:"), "{e}");
+    }
+
+    /// The shipped `rules/verdict.toml` is valid as shipped and with every optional key
+    /// uncommented, so it documents only keys that exist.
+    #[test]
+    fn shipped_config_is_valid_with_every_key() {
+        let text = include_str!("../rules/verdict.toml");
+        let c = parse(text).unwrap();
+        assert_eq!(c.engine.mode, Some(Mode::Ids));
+        let all: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.split_whitespace().nth(1) == Some("=") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(all, text, "no optional key left to uncomment");
+        let c = parse(&all).unwrap();
+        assert_eq!(c.engine.ids_sids, Some(vec![2100498]));
+        assert_eq!(c.engine.inspect_depth, Some(1 << 20));
+        assert_eq!(
+            c.state_file,
+            Some(PathBuf::from("/var/lib/verdict/state.json"))
+        );
     }
 
     /// Mutated configs (bytes inserted, deleted, replaced where TOML and the keys break)

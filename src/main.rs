@@ -39,6 +39,12 @@ enum Cmd {
     Top(cmd::top::Args),
     /// Send one command to the running engine's control socket (`verdict ctl help`).
     Ctl(cmd::block::CtlArgs),
+    /// Switch a rule off in the running engine at once (kept across restarts).
+    Disable(cmd::ops::DisableArgs),
+    /// Switch a rule back on.
+    Enable(cmd::ops::EnableArgs),
+    /// Recompile the rules and swap them into the running engine (like SIGHUP).
+    Reload(cmd::ops::ReloadArgs),
 }
 
 fn main() {
@@ -61,6 +67,9 @@ fn main() {
         Cmd::List(a) => cmd::block::list(a),
         Cmd::Ctl(a) => cmd::block::ctl(a),
         Cmd::Top(a) => cmd::top::run(a),
+        Cmd::Disable(a) => cmd::ops::disable(a),
+        Cmd::Enable(a) => cmd::ops::enable(a),
+        Cmd::Reload(a) => cmd::ops::reload(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -39,6 +39,12 @@ impl Files {
             self.config.display().to_string(),
             "--control-socket".into(),
             self.socket.display().to_string(),
+            // Switches made by the test stay out of the machine's own state file.
+            "--state-file".into(),
+            self.socket
+                .with_extension("state.json")
+                .display()
+                .to_string(),
         ]
     }
     fn start(&self, t: &Topology, tag: &str, rules: &str) -> Engine {
@@ -66,6 +72,7 @@ impl Drop for Files {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.config);
         let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(self.socket.with_extension("state.json"));
     }
 }
 

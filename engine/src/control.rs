@@ -81,12 +81,18 @@ impl ControlConfig {
     }
 }
 
+/// Switches a sid on (true) or off with an optional reason; a one-line message or an error.
+pub type SetEnabled = dyn Fn(u32, bool, Option<&str>) -> Result<String, String> + Send + Sync;
+
 /// What the engine lends the socket besides the blocker.
 pub struct Hooks {
     /// The engine's counters as JSON.
     pub stats: Box<dyn Fn() -> Value + Send + Sync>,
-    /// Switches a sid on (true) or off; returns a one-line message or an error.
-    pub set_enabled: Box<dyn Fn(u32, bool) -> Result<String, String> + Send + Sync>,
+    /// Switches a sid on (true) or off, with the operator's reason; returns a one-line
+    /// message or an error.
+    pub set_enabled: Box<SetEnabled>,
+    /// The switched-off sids (`[{"sid":…,"reason":…,"since_unix":…}]`).
+    pub disabled: Box<dyn Fn() -> Value + Send + Sync>,
     /// Re-reads what can be reloaded; returns a one-line message or an error.
     pub reload: Box<dyn Fn() -> Result<String, String> + Send + Sync>,
 }
@@ -157,8 +163,9 @@ const HELP: &[&str] = &[
     "unblock ADDR[/PREFIX]                  remove a block",
     "list                                   blocked addresses, direction, time left, reason",
     "stats                                  engine and active-response counters",
-    "disable SID | enable SID               switch a queued rule off or on at once",
-    "reload                                 re-read the active-response settings",
+    "disable SID [--reason TEXT...] | enable SID   switch a rule off or on at once (kept across restarts)",
+    "disabled                               list the switched-off sids and why",
+    "reload                                 recompile the rules and reload the settings",
     "quit                                   close this connection",
     "add --json to any command for a one-line JSON reply",
 ];
@@ -198,7 +205,7 @@ impl Control {
         match cmd {
             "help" => no_args(Reply::ok(
                 HELP.iter().map(|s| s.to_string()).collect(),
-                json!({ "commands": ["help", "block", "unblock", "list", "stats", "disable", "enable", "reload", "quit"] }),
+                json!({ "commands": ["help", "block", "unblock", "list", "stats", "disable", "enable", "disabled", "reload", "quit"] }),
             )),
             "quit" | "exit" => {
                 let mut r = no_args(Reply::ok(vec!["bye".into()], Value::Null));
@@ -210,6 +217,26 @@ impl Control {
             "list" => no_args(self.list()),
             "stats" => no_args(self.stats()),
             "disable" | "enable" => self.set_enabled(cmd == "enable", args),
+            "disabled" => no_args(match &self.hooks {
+                None => Reply::err("no engine is running"),
+                Some(h) => {
+                    let list = (h.disabled)();
+                    let text = list
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|d| {
+                            let reason = d["reason"].as_str().unwrap_or_default();
+                            if reason.is_empty() {
+                                format!("sid {}", d["sid"])
+                            } else {
+                                format!("sid {}  {reason}", d["sid"])
+                            }
+                        })
+                        .collect();
+                    Reply::ok(text, json!({ "disabled": list }))
+                }
+            }),
             "reload" => no_args(match &self.hooks {
                 None => Reply::err("no engine is running"),
                 Some(h) => match (h.reload)() {
@@ -367,8 +394,18 @@ impl Control {
 
     fn set_enabled(&self, on: bool, args: &[&str]) -> Reply {
         let verb = if on { "enable" } else { "disable" };
-        let [sid] = args else {
-            return Reply::err(format!("usage: {verb} SID"));
+        let usage = || {
+            Reply::err(format!(
+                "usage: {verb} SID{}",
+                if on { "" } else { " [--reason TEXT...]" }
+            ))
+        };
+        let (sid, reason) = match args {
+            [sid] => (sid, None),
+            [sid, "--reason", words @ ..] if !on && !words.is_empty() => {
+                (sid, Some(words.join(" ")))
+            }
+            _ => return usage(),
         };
         let Ok(sid) = sid.parse::<u32>() else {
             return Reply::err(format!(
@@ -378,7 +415,7 @@ impl Control {
         };
         match &self.hooks {
             None => Reply::err("no engine is running"),
-            Some(h) => match (h.set_enabled)(sid, on) {
+            Some(h) => match (h.set_enabled)(sid, on, reason.as_deref()) {
                 Ok(m) => Reply::ok(vec![m.clone()], json!({ "sid": sid, "enabled": on })),
                 Err(e) => Reply::err(e),
             },

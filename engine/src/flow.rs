@@ -276,6 +276,14 @@ impl FlowTable {
         self.evicted += (before - self.map.len()) as u64;
     }
 
+    /// Re-targets the table at a reloaded rule set with `flowbits` names: new flows get that
+    /// many bits, and `f` rewrites each live flow's state (bits, per-transaction program
+    /// lists) so flows in progress keep what they had.
+    pub fn retarget(&mut self, flowbits: usize, mut f: impl FnMut(&mut Flow)) {
+        self.words = flowbits.div_ceil(64);
+        self.map.values_mut().for_each(&mut f);
+    }
+
     /// The stream memory account (reassembly counters live in it).
     pub fn stream_mem(&self) -> &StreamMem {
         &self.stream_mem

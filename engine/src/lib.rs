@@ -68,6 +68,7 @@ pub mod block;
 pub mod control;
 pub mod nflog;
 pub mod nfq;
+pub mod ops;
 pub mod respond;
 pub mod run;
 pub mod scan;

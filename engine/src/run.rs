@@ -58,6 +58,8 @@ pub struct RunConfig {
     pub kernel_alerts: Option<KernelAlerts>,
     /// The alert output's health for the stats snapshot, if there is an output.
     pub output: Option<OutputHealth>,
+    /// Reload counters and switched-off sids for the stats snapshot (see [`crate::ops`]).
+    pub ops: Option<Box<dyn Fn() -> crate::ops::OpsSnapshot + Send>>,
 }
 
 /// Where the stats snapshot reads what the alert output wrote and lost.
@@ -73,8 +75,8 @@ pub struct OutputHealth {
 pub struct KernelAlerts {
     /// NFLOG group of the kernel rules' `log` statements.
     pub group: u16,
-    /// Rule metadata by sid.
-    pub rules: HashMap<u32, KernelRuleInfo>,
+    /// Rule metadata by sid; a reload swaps in the new kernel rules' table.
+    pub rules: Arc<arc_swap::ArcSwap<HashMap<u32, KernelRuleInfo>>>,
     /// The output writer's channel.
     pub events: Sender<Event>,
     /// Where an alert the channel refuses is counted (its `channel_lost`).
@@ -133,6 +135,10 @@ pub struct StatsSnapshot {
     /// What the alert output wrote and lost (absent in snapshots of older engines).
     #[serde(default)]
     pub output: OutputStats,
+    /// Reloads and switched-off sids (absent in snapshots of older engines and of the
+    /// accept-all loop).
+    #[serde(default)]
+    pub ops: Option<crate::ops::OpsSnapshot>,
 }
 
 /// Why the engine stopped with an error.
@@ -299,6 +305,7 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
             s.channel_lost += (o.workers_lost)();
             s
         }),
+        ops: cfg.ops.as_ref().map(|f| f()),
     }
 }
 
@@ -379,6 +386,8 @@ pub struct DetectInspect {
     /// One metadata value per input interface, reused: only the time changes per packet, so
     /// the hot path allocates no interface name.
     metas: Vec<(u32, PacketMeta)>,
+    /// Follows reloads of the rule set, when the engine can reload.
+    live: Option<crate::ops::LiveSlot>,
 }
 
 impl DetectInspect {
@@ -388,7 +397,14 @@ impl DetectInspect {
             worker,
             names: IfNames::default(),
             metas: Vec::new(),
+            live: None,
         }
+    }
+
+    /// Moves the worker to each rule set `slot`'s engine reloads, before the next packet.
+    pub fn with_live(mut self, slot: crate::ops::LiveSlot) -> Self {
+        self.live = Some(slot);
+        self
     }
 }
 
@@ -413,6 +429,9 @@ impl Inspect for DetectInspect {
         };
         let meta = &mut self.metas[slot].1;
         meta.ts = info.ts;
+        if let Some(live) = &mut self.live {
+            live.refresh(&mut self.worker);
+        }
         match self.worker.inspect(pkt, meta) {
             Verdict::Accept => Decision::Accept,
             Verdict::Drop(_) => Decision::Drop,
@@ -461,7 +480,7 @@ fn spawn_nflog(
             let mut names = IfNames::default();
             while !stop.load(Ordering::Relaxed) {
                 let res = listener.recv(|logged| {
-                    if let Some(ev) = kernel_alert(&ka.rules, &logged, &mut names) {
+                    if let Some(ev) = kernel_alert(&ka.rules.load(), &logged, &mut names) {
                         // Never block on the writer: a full channel loses the alert, counted,
                         // like a worker's.
                         if ka.events.try_send(Event::Alert(Box::new(ev))).is_err() {

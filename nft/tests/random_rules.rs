@@ -144,6 +144,7 @@ fn content(r: &mut Rng, first: bool) -> Option<PayloadTest> {
         negated: r.chance(20),
         nocase: r.chance(40),
         position,
+        ends_with: false,
         buffer: if r.chance(10) {
             Buffer::Raw
         } else {

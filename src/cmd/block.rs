@@ -54,6 +54,12 @@ pub struct UnblockArgs {
 /// Arguments of `verdict list`.
 #[derive(clap::Args)]
 pub struct ListArgs {
+    /// List the switched-off sids (`verdict disable`) instead of the blocks.
+    #[arg(long)]
+    pub disabled: bool,
+    /// State file to read with --disabled when no engine runs.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
     #[command(flatten)]
     pub target: Target,
 }
@@ -95,6 +101,9 @@ pub fn unblock(a: UnblockArgs) -> anyhow::Result<i32> {
 
 /// Runs `verdict list`.
 pub fn list(a: ListArgs) -> anyhow::Result<i32> {
+    if a.disabled {
+        return super::ops::list_disabled(&a.target, a.state_file);
+    }
     send(&a.target, "list", true)
 }
 
@@ -161,7 +170,7 @@ fn direct_reply(cfg: &Config, line: &str) -> anyhow::Result<String> {
 }
 
 /// Prints a reply: errors to stderr. Returns the exit code.
-fn print_reply(reply: &str) -> i32 {
+pub(crate) fn print_reply(reply: &str) -> i32 {
     let failed = reply.lines().any(|l| l.starts_with("error: "))
         || reply.starts_with("{\"") && reply.contains("\"ok\":false");
     if failed && !reply.starts_with('{') {

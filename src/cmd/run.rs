@@ -1,33 +1,28 @@
 //! `verdict run`: compile the rules, apply verdict's nft table and queue steering, serve the
 //! queues until SIGINT/SIGTERM, then remove everything so traffic flows as before.
 
-use crate::config::{self, Config};
+use super::live::{self, Modes, RuleInputs};
+use super::ops::Operator;
+use crate::config::Config;
 use anyhow::Context;
-use std::collections::{HashMap, HashSet};
+use arc_swap::ArcSwap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use verdict_compiler::bytecode::Program;
-use verdict_compiler::check::{self, LoadOptions, Source};
-use verdict_compiler::classify::Fate;
-use verdict_compiler::codegen::{self, CompileOptions};
-use verdict_compiler::diag::{self, Severity};
-use verdict_compiler::ir::{Action, Rule};
-use verdict_compiler::kernel::KernelCaps;
 use verdict_engine::active::{Active, ActiveOptions};
-use verdict_engine::control::{ControlConfig, Hooks};
-use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
+use verdict_engine::control::ControlConfig;
+use verdict_engine::detect::{Counters, Worker};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
+use verdict_engine::ops::{Live, State};
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::run::{
-    self as engine_run, DetectInspect, KernelAlerts, KernelRuleInfo, Mode, OutputHealth, RuleHits,
-    RunConfig,
+    self as engine_run, DetectInspect, KernelAlerts, Mode, OutputHealth, RunConfig,
 };
 use verdict_nft::apply;
-use verdict_nft::render::{self, QueueMechanism, RenderOptions};
+use verdict_nft::render::QueueMechanism;
 
 /// Default log directory when neither the command line nor the config names one.
 pub const DEFAULT_LOG_DIR: &str = "/var/log/verdict";
@@ -79,6 +74,10 @@ pub struct Args {
     /// namespace other than the host's).
     #[arg(long)]
     pub control_socket: Option<PathBuf>,
+    /// Where `verdict disable`/`enable` switches are kept across restarts (default: the
+    /// config's `state_file`, else /var/lib/verdict/state.json).
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -88,10 +87,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     let cfg = Config::load_opt(args.config.as_deref())?;
-    let mode = if args.ids || cfg.engine.mode == Some(config::Mode::Ids) {
-        Mode::Ids
-    } else {
+    // Inline as soon as any rule may act; rules in IDS mode then only log (`Modes::dry`).
+    let mode = if Modes::of(&cfg, args.ids).inline() {
         Mode::Ips
+    } else {
+        Mode::Ids
     };
     let workers = args.workers.or(cfg.engine.workers).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -117,9 +117,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // Every signal whose default would kill us without cleanup stops the engine cleanly
     // instead (a closed terminal included); only SIGKILL cannot, hence the bypass flags.
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+    for sig in [SIGINT, SIGTERM, SIGQUIT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
+    // SIGHUP reloads (rules, settings, log files), as daemons do; see `spawn_hup_reloader`.
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(SIGHUP, Arc::clone(&hup)).context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
         ..QueueConfig::default()
@@ -165,6 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             stop,
             kernel_alerts: None,
             output: None,
+            ops: None,
         };
         let summary = engine_run::run(
             run_cfg,
@@ -179,114 +183,40 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
 
-    // Rules: the command line overrides the config.
-    let rule_paths = if args.rules.is_empty() {
-        cfg.rules.clone()
-    } else {
-        args.rules.clone()
+    // Rules: the command line overrides the config; the operator's switches (state file)
+    // apply from the first packet on.
+    let state_path = cfg.state_file(args.state_file.as_deref());
+    let state = State::load(&state_path)?;
+    let mut inputs = RuleInputs {
+        config_path: args.config.clone(),
+        arg_rules: args.rules.clone(),
+        ih_payload: caps.ih_payload,
+        mechanism: caps.queue,
+        queues: (base, last),
+        force_ids: args.ids,
+        inspect_depth: args.inspect_depth,
+        extra_script: String::new(),
     };
-    anyhow::ensure!(
-        !rule_paths.is_empty(),
-        "no rules: give -r FILE|DIR or `rules = [...]` in the config"
-    );
-    let mut sources = Vec::new();
-    for p in &rule_paths {
-        sources.extend(
-            Source::read(p).with_context(|| format!("cannot read rules from {}", p.display()))?,
-        );
+    let built = live::build(&inputs, &cfg, &state.sids(), false)?;
+    if built.counts.1 > 0 && !built.errors.is_empty() {
+        eprint!("{}", built.errors);
     }
-    let vars = cfg.vars.clone();
-    let t_parse = Instant::now();
-    let loaded = check::load(
-        &sources,
-        &LoadOptions {
-            include_commented: false,
-            vars,
-        },
-    );
-    let parse_rejected = loaded.summary.with_errors;
-    if parse_rejected > 0 {
-        let errors: Vec<_> = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .cloned()
-            .collect();
-        if errors.len() <= 5 {
-            eprint!("{}", diag::render(&errors, &sources, false));
-        }
-        say(format!(
-            "{parse_rejected} rules have errors and are not loaded (see `verdict check`)"
-        ));
-    }
-    let disabled: HashSet<u32> = cfg.disabled.iter().copied().collect();
-    let parsed = loaded.rules.len();
-    let rules: Vec<Rule> = loaded
-        .rules
-        .into_iter()
-        .filter(|r| !disabled.contains(&r.meta.sid.0))
-        .collect();
-    let disabled_count = parsed - rules.len();
-    let parse_ms = t_parse.elapsed().as_millis();
-    let t_compile = Instant::now();
-    let compiled = codegen::compile(
-        &rules,
-        &CompileOptions {
-            caps: KernelCaps {
-                ih_payload: caps.ih_payload,
-            },
-            ..Default::default()
-        },
-    );
-    let f = &compiled.report.fates;
-    say(format!(
-        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
-        rules.len() + parse_rejected,
-        sources.len(),
-        f.kernel,
-        f.queue,
-        f.rejected + parse_rejected,
-        if disabled.is_empty() {
-            String::new()
-        } else {
-            format!(", {} disabled", disabled.len())
-        },
-    ));
-    let active = f.kernel + f.queue;
-    if active == 0 && !args.allow_empty {
+    say(built.summary.clone());
+    if built.active == 0 && !args.allow_empty {
+        let (read, rejected, disabled_count) = built.counts;
         anyhow::bail!(
-            "no rule is loaded ({} read: {} rejected, {} disabled), so the engine would inspect \
+            "no rule is loaded ({read} read: {rejected} rejected, {disabled_count} disabled), so the engine would inspect \
              nothing; fix the rules (`verdict check`, `verdict compile` say why they are \
              rejected) or pass --allow-empty to run an empty engine anyway",
-            rules.len() + parse_rejected + disabled_count,
-            f.rejected + parse_rejected,
-            disabled_count,
         );
     }
-    let ropts = RenderOptions {
-        queue: caps.queue,
-        queues: (base, last),
-        log_group: compiled.kernel.log_group,
-        xt_string: false,
-        fail_open: true,
-    };
-    let mut script = render::render_text(&compiled.kernel, &ropts);
-    let xt = render::xt_commands(&compiled.kernel, &ropts);
-    let compile_ms = t_compile.elapsed().as_millis();
-    let t_engine = Instant::now();
-    let detector = Arc::new(
-        Detector::new(
-            &compiled.image,
-            &DetectConfig {
-                inline: mode == Mode::Ips,
-                disabled: cfg.disabled.clone(),
-                inspect_depth: args.inspect_depth.or(cfg.engine.inspect_depth),
-                ..Default::default()
-            },
-        )
-        .context("loading the compiled rules into the engine")?,
+    let (parse_ms, compile_ms, engine_ms) = built.timings;
+    let live = Live::new(
+        Arc::clone(&built.det),
+        built.flowbits.clone(),
+        state,
+        Some(state_path.clone()),
     );
-    let engine_ms = t_engine.elapsed().as_millis();
     let (writer_tx, writer) = Writer::spawn(OutputConfig::all(&log_dir));
     // Active response sits between the workers and the writer (alerts may ask for blocks).
     let block_settings = cfg
@@ -298,57 +228,44 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ActiveOptions {
             block: block_settings,
             scan: scan_settings.clone(),
-            programs: compiled.image.programs.clone(),
+            programs: built.det.programs().to_vec(),
             stop: Arc::clone(&stop),
         },
         writer_tx,
     )
     .context("starting active response")?;
     let events = active.events();
-    active
-        .serve_control(
-            ControlConfig::new(cfg.socket(args.control_socket.as_deref())),
-            control_hooks(
-                &args,
-                &cfg,
-                mode,
-                &detector,
-                &compiled.fates,
-                &active,
-                &log_dir,
-            ),
-        )
-        .context("opening the control socket")?;
-
-    // Kernel rules that log: their alerts come back over NFLOG.
-    let fates: HashMap<u32, &Fate> = compiled.fates.iter().map(|(s, f)| (s.0, f)).collect();
-    let kernel_rules: HashMap<u32, KernelRuleInfo> = rules
-        .iter()
-        .filter(|r| matches!(fates.get(&r.meta.sid.0), Some(Fate::Kernel)))
-        .filter(|r| !matches!(r.action, Action::Sdrop | Action::Pass))
-        .map(|r| {
-            let info = KernelRuleInfo {
-                gid: r.meta.gid.0,
-                rev: r.meta.rev,
-                msg: r.meta.msg.as_str().into(),
-                classtype: r
-                    .meta
-                    .classtype
-                    .as_deref()
-                    .map(|c| verdict_engine::output::eve::classification(c).into()),
-                severity: r.meta.priority.unwrap_or(3),
-                action: r.action.keyword(),
-                blocks: r.action.blocks() && mode == Mode::Ips,
-            };
-            (r.meta.sid.0, info)
-        })
-        .collect();
-    let kernel_alerts = (!kernel_rules.is_empty()).then(|| KernelAlerts {
-        group: compiled.kernel.log_group,
-        rules: kernel_rules,
+    let script = format!("{}{}", built.script, active.nft_script());
+    inputs.extra_script = active.nft_script().to_string();
+    let xt = built.xt.clone();
+    // Kernel rules that log: their alerts come back over NFLOG. Bound even when no kernel
+    // rule logs yet, so a reload that adds one has its alerts read.
+    let kernel_rules = Arc::new(ArcSwap::from_pointee(built.kernel_rules));
+    let kernel_alerts = Some(KernelAlerts {
+        group: built.log_group,
+        rules: Arc::clone(&kernel_rules),
         events: events.clone(),
         lost: writer.counters(),
     });
+    let operator = Arc::new(Operator {
+        live: Arc::clone(&live),
+        inputs,
+        kernel_rules,
+        kernel_sids: ArcSwap::from_pointee(built.kernel_sids),
+        table: Mutex::new((script.clone(), xt.clone())),
+        mode,
+        blocker: active.blocker(),
+        output: writer.counters(),
+        start_cfg: cfg.clone(),
+        stop: Arc::clone(&stop),
+    });
+    active
+        .serve_control(
+            ControlConfig::new(cfg.socket(args.control_socket.as_deref())),
+            operator.hooks(log_dir.join("stats.json")),
+        )
+        .context("opening the control socket")?;
+    spawn_hup_reloader(Arc::clone(&operator), hup, Arc::clone(&stop));
 
     if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
         say(format!(
@@ -360,7 +277,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
         log_dir.display()
     ));
-    script.push_str(active.nft_script());
     if let Some(s) = &scan_settings {
         say(format!(
             "scan detection: weight {} within {} s (NFLOG group {}){}",
@@ -378,16 +294,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         "control socket {}",
         cfg.socket(args.control_socket.as_deref()).display()
     ));
-    let counters: Arc<Mutex<Vec<Arc<Counters>>>> = Arc::default();
-    let programs = compiled.image.programs.clone();
+    say(format!("state file {}", state_path.display()));
     let output = OutputHealth {
         counters: writer.counters(),
         workers_lost: Box::new({
-            let counters = Arc::clone(&counters);
+            let live = Arc::clone(&live);
             move || {
-                counters
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                live.counters()
                     .iter()
                     .map(|c| Counters::get(&c.events_lost))
                     .sum()
@@ -406,24 +319,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         stop,
         kernel_alerts,
         output: Some(output),
+        ops: Some(Box::new({
+            let live = Arc::clone(&live);
+            move || live.snapshot()
+        })),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
         run_cfg,
         |_| {
-            let w = Worker::new(Arc::clone(&detector), events.clone());
-            counters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(w.counters());
-            PanicOn::new(DetectInspect::new(w), panic_marker.clone())
+            let w = Worker::new(Arc::clone(&live.current().det), events.clone());
+            let slot = live.slot(&w);
+            PanicOn::new(DetectInspect::new(w).with_live(slot), panic_marker.clone())
         },
-        || {
-            rule_hits(
-                &programs,
-                &counters.lock().unwrap_or_else(|e| e.into_inner()),
-            )
-        },
+        || live.rule_hits(),
         || {
             say(format!(
                 "ready ({} ms: parse {parse_ms}, compile {compile_ms}, engine {engine_ms}, kernel {} ms)",
@@ -469,75 +378,22 @@ impl<I: Inspect> Inspect for PanicOn<I> {
     }
 }
 
-/// What the control socket may do to the running engine: read its stats, switch queued
-/// rules on and off, reload the active-response settings from the config file.
-fn control_hooks(
-    args: &Args,
-    cfg: &Config,
-    mode: Mode,
-    detector: &Arc<Detector>,
-    fates: &[(verdict_compiler::ir::Sid, Fate)],
-    active: &Active,
-    log_dir: &std::path::Path,
-) -> Hooks {
-    let stats_path = log_dir.join("stats.json");
-    let det = Arc::clone(detector);
-    let kernel_sids: HashSet<u32> = fates
-        .iter()
-        .filter(|(_, f)| matches!(f, Fate::Kernel))
-        .map(|(s, _)| s.0)
-        .collect();
-    let blocker = active.blocker();
-    let config_path = args.config.clone();
-    let block_cfg = cfg.block.clone();
-    Hooks {
-        stats: Box::new(move || {
-            engine_run::read_stats(&stats_path)
-                .ok()
-                .and_then(|s| serde_json::to_value(s).ok())
-                .unwrap_or(serde_json::Value::Null)
-        }),
-        set_enabled: Box::new(move |sid, on| {
-            let n = det.set_enabled(sid, on);
-            let verb = if on { "enabled" } else { "disabled" };
-            if n > 0 {
-                Ok(format!("sid {sid} {verb}"))
-            } else if kernel_sids.contains(&sid) {
-                Err(format!(
-                    "sid {sid} runs in the kernel; list it in `disabled` in the config and restart"
-                ))
-            } else {
-                Err(format!("no loaded rule has sid {sid}"))
+/// Reloads on SIGHUP, on a thread of its own so the signal handler only sets a flag.
+fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("sighup-reload".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if hup.swap(false, Ordering::Relaxed) {
+                    match op.reload() {
+                        Ok(m) => tracing::info!("SIGHUP: {m}"),
+                        Err(e) => tracing::error!("SIGHUP: {e}"),
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-        }),
-        reload: Box::new(move || {
-            let block = match &config_path {
-                Some(p) => Config::load(p).map_err(|e| format!("{e:#}"))?.block,
-                None => block_cfg.clone(),
-            };
-            let settings = block.resolve(mode == Mode::Ips)?;
-            let n = settings.whitelist.len();
-            blocker.set_settings(settings);
-            Ok(format!(
-                "active-response settings reloaded ({n} whitelisted networks); rules are not reloaded"
-            ))
-        }),
+        });
+    if let Err(e) = spawned {
+        tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
     }
-}
-
-/// Hits per rule, summed over the workers.
-fn rule_hits(programs: &[Program], workers: &[Arc<Counters>]) -> Vec<RuleHits> {
-    programs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| RuleHits {
-            gid: p.gid.0,
-            sid: p.sid.0,
-            hits: workers
-                .iter()
-                .map(|c| c.rule_hits.get(i).map(Counters::get).unwrap_or(0))
-                .sum(),
-            msg: p.msg.clone(),
-        })
-        .collect()
 }

@@ -25,6 +25,7 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
+mod reload;
 pub mod threshold;
 pub mod tx;
 
@@ -108,6 +109,9 @@ pub struct DetectConfig {
     pub bad_packets: BadPacketPolicy,
     /// sids that never match (the `disabled = [...]` list).
     pub disabled: Vec<u32>,
+    /// sids in IDS mode inside an inline engine: they alert, but never drop, reject or
+    /// rewrite (their alerts say `allowed`: a would-be drop).
+    pub dry_run: Vec<u32>,
     /// Prefilter automaton layout.
     pub prefilter: crate::prefilter::Strategy,
     /// Inspect payloads only within the first N bytes of each flow direction (like
@@ -130,6 +134,7 @@ impl Default for DetectConfig {
             thresholds: ThresholdConfig::default(),
             bad_packets: BadPacketPolicy::default(),
             disabled: Vec::new(),
+            dry_run: Vec::new(),
             prefilter: crate::prefilter::Strategy::default(),
             inspect_depth: None,
             streams: true,
@@ -151,6 +156,8 @@ struct RuleInfo {
     dp_any: bool,
     /// Outside the compiled tests so `disable SID` is one atomic store (control socket).
     enabled: std::sync::atomic::AtomicBool,
+    /// IDS mode for this rule alone (`DetectConfig::dry_run`).
+    dry_run: bool,
 }
 
 /// An immutable, compiled rule set: share it between workers with `Arc`.
@@ -219,6 +226,7 @@ impl Detector {
             .map(|(p, c)| tx::program_app(p, c))
             .collect();
         let mut cfg = cfg.clone();
+        cfg.dry_run.sort_unstable();
         // The HTTP parser runs only when some rule needs HTTP.
         cfg.session.http_enabled |= app_of.contains(&Some(verdict_compiler::ir::AppProto::Http));
         let info = image
@@ -236,6 +244,7 @@ impl Detector {
                 sp_any: p.src_ports.is_full(),
                 dp_any: p.dst_ports.is_full(),
                 enabled: (!cfg.disabled.contains(&p.sid.0)).into(),
+                dry_run: cfg.dry_run.binary_search(&p.sid.0).is_ok(),
             })
             .collect();
         Ok(Detector {
@@ -832,11 +841,12 @@ impl Worker {
             return self.finish(Verdict::Accept);
         }
         let inline = det.cfg.inline;
+        let enforcing = |m: &&Matched| acting(m) && !det.info[m.prog as usize].dry_run;
         let decider = self
             .scan
             .matched
             .iter()
-            .filter(acting)
+            .filter(enforcing)
             .find(|m| {
                 matches!(
                     det.programs[m.prog as usize].action,
@@ -847,7 +857,7 @@ impl Worker {
                 self.scan
                     .matched
                     .iter()
-                    .filter(acting)
+                    .filter(enforcing)
                     .find(|m| matches!(det.programs[m.prog as usize].action, Action::Reject(_)))
             })
             .copied();
@@ -891,7 +901,7 @@ impl Worker {
             {
                 continue;
             }
-            let this_blocks = blocked && prog.action.blocks();
+            let this_blocks = blocked && prog.action.blocks() && !rinfo.dry_run;
             let matches = self.scan.hits[m.hits.0 as usize..m.hits.1 as usize]
                 .iter()
                 .map(|h| (h.start, h.end - h.start))
@@ -939,7 +949,7 @@ impl Worker {
         let truncated = parsed.truncated();
         let mut replacer: Option<Sid> = None;
         let mut edits: Vec<(usize, &[u8])> = Vec::new();
-        for m in self.scan.matched.iter().filter(acting) {
+        for m in self.scan.matched.iter().filter(enforcing) {
             let cp = &det.compiled[m.prog as usize];
             if !cp.has_replace {
                 continue;

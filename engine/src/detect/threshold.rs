@@ -323,6 +323,16 @@ impl ThresholdState {
         w.count
     }
 
+    /// Renumbers the per-program windows after a reload (`map(old)` is the program's new
+    /// index, `None` if it is gone), so a threshold in progress keeps counting.
+    pub fn remap(&mut self, map: impl Fn(u32) -> Option<u32>) {
+        let old = std::mem::take(&mut self.map);
+        self.map = old
+            .into_iter()
+            .filter_map(|((p, slot, a, b), w)| map(p).map(|q| ((q, slot, a, b), w)))
+            .collect();
+    }
+
     /// Counts a match of `prog` against its threshold; true if it may alert.
     pub fn alert_allowed(
         &mut self,

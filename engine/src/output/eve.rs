@@ -335,6 +335,9 @@ pub fn fast_line(a: &AlertEvent, out: &mut String) {
     out.push_str("  ");
     if a.blocked {
         out.push_str("[Drop] ");
+    } else if matches!(a.rule_action, "drop" | "sdrop") || a.rule_action.starts_with("reject") {
+        // Suricata's mark for a drop rule that did not drop (IDS mode): "would drop".
+        out.push_str("[wDrop] ");
     }
     let _ = write!(
         out,

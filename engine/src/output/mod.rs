@@ -225,6 +225,15 @@ pub struct OutputCounters {
     /// evidence.pcap packets.
     pub pcap: SinkCounters,
     last_error: Mutex<Option<String>>,
+    /// Set by [`OutputCounters::request_reopen`], cleared by the writer once it reopened.
+    reopen: std::sync::atomic::AtomicBool,
+}
+
+impl OutputCounters {
+    /// Asks the writer to close and reopen its files within 200 ms (logrotate moved them).
+    pub fn request_reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A copy of [`OutputCounters`] for the stats file (all zero and no error: nothing lost).
@@ -393,6 +402,14 @@ impl<T: Flush> Sink<T> {
             }
             Err(e) => self.fail(c, health, &e, 1),
         }
+    }
+
+    /// Flushes and closes the file, then opens the path anew: after logrotate renamed it,
+    /// records go to a new file at the configured path.
+    fn reopen(&mut self, c: &SinkCounters, health: &OutputCounters) {
+        self.flush(c, health);
+        self.out = None;
+        self.try_open(c, health);
     }
 
     fn flush(&mut self, c: &SinkCounters, health: &OutputCounters) {
@@ -570,6 +587,17 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
     let mut last_pkt: Option<Arc<PacketInfo>> = None;
     let mut line = String::with_capacity(1024);
     loop {
+        if health.reopen.swap(false, Ordering::Relaxed) {
+            if let Some(s) = &mut eve {
+                s.reopen(&health.eve, health);
+            }
+            if let Some(s) = &mut fast {
+                s.reopen(&health.fast, health);
+            }
+            if let Some(s) = &mut pcap {
+                s.reopen(&health.pcap, health);
+            }
+        }
         let ev = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => {

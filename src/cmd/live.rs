@@ -1,0 +1,286 @@
+//! The part of `verdict run` that start-up and a hot reload share: read the configured rules,
+//! compile them with the operator's switches applied, and produce what the kernel and the
+//! workers load. A reload (SIGHUP or `reload` on the control socket) runs the same steps, then
+//! replaces the nft table in one transaction and hands the new set to the workers.
+
+use crate::config::{self, Config};
+use anyhow::Context;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use verdict_compiler::check::{self, LoadOptions, Source};
+use verdict_compiler::classify::Fate;
+use verdict_compiler::codegen::{self, CompileOptions, Compiled};
+use verdict_compiler::diag::{self, Severity};
+use verdict_compiler::ir::{Action, Rule};
+use verdict_compiler::kernel::KernelCaps;
+use verdict_engine::detect::{DetectConfig, Detector};
+use verdict_engine::run::KernelRuleInfo;
+use verdict_nft::render::{self, QueueMechanism, RenderOptions};
+
+/// What does not change between reloads: where the rules come from and how the engine runs.
+pub struct RuleInputs {
+    /// The config file, re-read on reload (rules, vars, `disabled`, per-sid modes).
+    pub config_path: Option<PathBuf>,
+    /// `-r` paths, which override the config's `rules`.
+    pub arg_rules: Vec<PathBuf>,
+    /// Whether the kernel takes `@ih` payload matches.
+    pub ih_payload: bool,
+    /// The steering mechanism.
+    pub mechanism: QueueMechanism,
+    /// First and last queue.
+    pub queues: (u16, u16),
+    /// `--ids` on the command line (the whole engine in IDS mode).
+    pub force_ids: bool,
+    /// `--inspect-depth` on the command line.
+    pub inspect_depth: Option<u64>,
+    /// nft script of active response (scan chain), appended to every table load.
+    pub extra_script: String,
+}
+
+/// Per-rule modes resolved from the config: which sids run in IDS mode.
+#[derive(Debug, Clone)]
+pub struct Modes {
+    /// The engine's global mode.
+    pub global: config::Mode,
+    /// sids in IPS mode in an IDS engine.
+    pub ips: HashSet<u32>,
+    /// sids in IDS mode in an IPS engine.
+    pub ids: HashSet<u32>,
+}
+
+impl Modes {
+    /// Resolves the config's `[engine]` mode and per-sid lists (`--ids` wins over all).
+    pub fn of(cfg: &Config, force_ids: bool) -> Modes {
+        let global = if force_ids {
+            config::Mode::Ids
+        } else {
+            cfg.engine.mode.unwrap_or_default()
+        };
+        let list = |v: &Option<Vec<u32>>| v.iter().flatten().copied().collect::<HashSet<u32>>();
+        Modes {
+            global,
+            ips: if force_ids {
+                HashSet::new()
+            } else {
+                list(&cfg.engine.ips_sids)
+            },
+            ids: list(&cfg.engine.ids_sids),
+        }
+    }
+
+    /// Whether this sid's drops, rejects and rewrites are only logged.
+    pub fn dry(&self, sid: u32) -> bool {
+        match self.global {
+            config::Mode::Ips => self.ids.contains(&sid),
+            config::Mode::Ids => !self.ips.contains(&sid),
+        }
+    }
+
+    /// Whether any rule acts inline (the queues then enforce verdicts).
+    pub fn inline(&self) -> bool {
+        self.global == config::Mode::Ips || !self.ips.is_empty()
+    }
+}
+
+/// One compiled rule set, ready to load.
+pub struct Built {
+    /// The engine's rule set.
+    pub det: Arc<Detector>,
+    /// Flowbit names by id.
+    pub flowbits: Vec<String>,
+    /// The nft script for verdict's table.
+    pub script: String,
+    /// xt steering.
+    pub xt: Vec<Vec<String>>,
+    /// Kernel rules that log, by sid.
+    pub kernel_rules: HashMap<u32, KernelRuleInfo>,
+    /// sids that run in the kernel (switching them needs a reload).
+    pub kernel_sids: HashSet<u32>,
+    /// NFLOG group of the kernel rules.
+    pub log_group: u16,
+    /// The one-line summary (`N rules from M files: …`).
+    pub summary: String,
+    /// Rules that run (kernel + queue).
+    pub active: usize,
+    /// Rules read, rejected, disabled: for the refusal of an empty engine.
+    pub counts: (usize, usize, usize),
+    /// Milliseconds for parse, compile, engine load.
+    pub timings: (u128, u128, u128),
+    /// Rendered diagnostics of rules with errors (start-up prints them and goes on).
+    pub errors: String,
+}
+
+/// Reads and compiles the rules with `off` (the operator's switched-off sids) applied. With
+/// `strict` (a reload), a rule with an error fails the whole build, so that a typo never
+/// silently unloads a rule that ran before.
+pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyhow::Result<Built> {
+    let rule_paths = if inp.arg_rules.is_empty() {
+        cfg.rules.clone()
+    } else {
+        inp.arg_rules.clone()
+    };
+    anyhow::ensure!(
+        !rule_paths.is_empty(),
+        "no rules: give -r FILE|DIR or `rules = [...]` in the config"
+    );
+    let mut sources = Vec::new();
+    for p in &rule_paths {
+        sources.extend(
+            Source::read(p).with_context(|| format!("cannot read rules from {}", p.display()))?,
+        );
+    }
+    let t_parse = Instant::now();
+    let loaded = check::load(
+        &sources,
+        &LoadOptions {
+            include_commented: false,
+            vars: cfg.vars.clone(),
+        },
+    );
+    let parse_rejected = loaded.summary.with_errors;
+    let errors: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
+    let rendered = diag::render(&errors, &sources, false);
+    if strict && parse_rejected > 0 {
+        anyhow::bail!("{parse_rejected} rules have errors; the running rules stay:\n{rendered}");
+    }
+    let config_off: HashSet<u32> = cfg.disabled.iter().copied().collect();
+    let parsed = loaded.rules.len();
+    let mut rules: Vec<Rule> = loaded
+        .rules
+        .into_iter()
+        .filter(|r| !config_off.contains(&r.meta.sid.0))
+        .collect();
+    let disabled_count = parsed - rules.len();
+    let parse_ms = t_parse.elapsed().as_millis();
+
+    let t_compile = Instant::now();
+    let modes = Modes::of(cfg, inp.force_ids);
+    let opts = CompileOptions {
+        caps: KernelCaps {
+            ih_payload: inp.ih_payload,
+        },
+        ..Default::default()
+    };
+    let mut compiled = codegen::compile(&rules, &opts);
+    let kernel_sids = kernel_sids(&compiled);
+    // Kernel rules answer to the operator's switches and modes only through the table itself:
+    // a switched-off one is left out, and one in IDS mode logs instead of dropping.
+    let original: HashMap<u32, Action> = rules.iter().map(|r| (r.meta.sid.0, r.action)).collect();
+    let before = rules.len();
+    rules.retain(|r| !(kernel_sids.contains(&r.meta.sid.0) && off.contains(&r.meta.sid.0)));
+    let mut changed = rules.len() != before;
+    for r in &mut rules {
+        if kernel_sids.contains(&r.meta.sid.0) && r.action.blocks() && modes.dry(r.meta.sid.0) {
+            r.action = Action::Alert;
+            changed = true;
+        }
+    }
+    if changed {
+        compiled = codegen::compile(&rules, &opts);
+    }
+    let f = &compiled.report.fates;
+    let summary = format!(
+        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
+        rules.len() + parse_rejected + (before - rules.len()),
+        sources.len(),
+        f.kernel,
+        f.queue,
+        f.rejected + parse_rejected,
+        if config_off.is_empty() && off.is_empty() {
+            String::new()
+        } else {
+            format!(", {} disabled", disabled_count + off.len())
+        },
+    );
+    let ropts = RenderOptions {
+        queue: inp.mechanism,
+        queues: inp.queues,
+        log_group: compiled.kernel.log_group,
+        xt_string: false,
+        fail_open: true,
+    };
+    let mut script = render::render_text(&compiled.kernel, &ropts);
+    script.push_str(&inp.extra_script);
+    let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let compile_ms = t_compile.elapsed().as_millis();
+
+    let t_engine = Instant::now();
+    let queued: Vec<u32> = compiled.image.programs.iter().map(|p| p.sid.0).collect();
+    let det = Detector::new(
+        &compiled.image,
+        &DetectConfig {
+            inline: modes.inline(),
+            disabled: cfg.disabled.iter().chain(off).copied().collect(),
+            dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
+            inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
+            ..Default::default()
+        },
+    )
+    .context("loading the compiled rules into the engine")?;
+    let engine_ms = t_engine.elapsed().as_millis();
+
+    let kernel_rules = rules
+        .iter()
+        .filter(|r| kernel_sids.contains(&r.meta.sid.0))
+        .filter(|r| {
+            !matches!(
+                original.get(&r.meta.sid.0),
+                Some(Action::Sdrop | Action::Pass)
+            )
+        })
+        .map(|r| {
+            let action = original.get(&r.meta.sid.0).copied().unwrap_or(r.action);
+            let info = KernelRuleInfo {
+                gid: r.meta.gid.0,
+                rev: r.meta.rev,
+                msg: r.meta.msg.as_str().into(),
+                classtype: r
+                    .meta
+                    .classtype
+                    .as_deref()
+                    .map(|c| verdict_engine::output::eve::classification(c).into()),
+                severity: r.meta.priority.unwrap_or(3),
+                action: action.keyword(),
+                blocks: action.blocks() && !modes.dry(r.meta.sid.0),
+            };
+            (r.meta.sid.0, info)
+        })
+        .collect();
+    Ok(Built {
+        det: Arc::new(det),
+        flowbits: compiled.image.flowbits.clone(),
+        script,
+        xt,
+        kernel_rules,
+        kernel_sids,
+        log_group: compiled.kernel.log_group,
+        summary,
+        active: f.kernel + f.queue,
+        counts: (
+            before + parse_rejected + disabled_count,
+            f.rejected + parse_rejected,
+            disabled_count + off.len(),
+        ),
+        timings: (parse_ms, compile_ms, engine_ms),
+        errors: if errors.len() <= 5 {
+            rendered
+        } else {
+            String::new()
+        },
+    })
+}
+
+fn kernel_sids(c: &Compiled) -> HashSet<u32> {
+    c.fates
+        .iter()
+        .filter(|(_, f)| matches!(f, Fate::Kernel))
+        .map(|(s, _)| s.0)
+        .collect()
+}

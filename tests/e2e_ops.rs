@@ -1,0 +1,405 @@
+//! Operating a running engine end to end, with the real binary in the cli — gw — srv
+//! namespaces: `verdict disable` under continuous traffic (no build or push step, kept across
+//! a restart), per-sid IDS mode, and hot reload (a broken rule file, and a TCP transfer that
+//! goes on through reloads). Root only; every wait and every traffic loop is bounded.
+
+mod common;
+mod live;
+
+use common::netns::{Topology, CLI4, SRV4};
+use live::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Config, socket and state file of one test, outside the engine's log dir.
+struct Files {
+    base: PathBuf,
+}
+
+impl Files {
+    fn new(tag: &str, config: &str) -> Files {
+        let base = std::env::temp_dir().join(format!("verdict-ops-{tag}-{}", std::process::id()));
+        let f = Files { base };
+        std::fs::write(f.config(), config).unwrap();
+        f
+    }
+    fn config(&self) -> PathBuf {
+        self.base.with_extension("toml")
+    }
+    fn socket(&self) -> PathBuf {
+        self.base.with_extension("sock")
+    }
+    fn state(&self) -> PathBuf {
+        self.base.with_extension("state.json")
+    }
+    fn rules(&self) -> PathBuf {
+        self.base.with_extension("rules")
+    }
+    fn args(&self) -> Vec<String> {
+        [
+            "--config",
+            self.config().to_str().unwrap(),
+            "--control-socket",
+            self.socket().to_str().unwrap(),
+            "--state-file",
+            self.state().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+    fn start(&self, t: &Topology, tag: &str, rules: &str) -> Engine {
+        let a = self.args();
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        Engine::start(t, tag, rules, &a)
+    }
+    /// `verdict SUB --socket S --config C --state-file F ARGS...` in gw.
+    fn verdict(&self, t: &Topology, sub: &str, args: &[&str]) -> (bool, String) {
+        let (s, c, st) = (self.socket(), self.config(), self.state());
+        let mut v = vec![
+            VERDICT,
+            sub,
+            "--socket",
+            s.to_str().unwrap(),
+            "--config",
+            c.to_str().unwrap(),
+        ];
+        if sub != "reload" {
+            v.extend_from_slice(&["--state-file", st.to_str().unwrap()]);
+        }
+        v.extend_from_slice(args);
+        let out = t.exec(&t.gw, &v);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for p in [self.config(), self.socket(), self.state(), self.rules()] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Datagrams received by srv on `port`, each with its receive time, until `stop` and then
+/// 500 ms of silence.
+fn udp_sink(
+    t: &Topology,
+    port: u16,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<(Instant, Vec<u8>)>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = t.in_ns(&t.srv, move || {
+        let s = std::net::UdpSocket::bind((SRV4, port)).unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        loop {
+            match s.recv(&mut buf) {
+                Ok(n) => got.push((Instant::now(), buf[..n].to_vec())),
+                Err(_) if stop.load(Ordering::Relaxed) => return got,
+                Err(_) => {}
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5)).expect("sink bound");
+    h
+}
+
+/// Sends `count` datagrams `prefix N` to srv:`port` every `every`, from a new socket each when
+/// `new_flow` (a drop drops the rest of its flow), returning the send time of each.
+fn udp_source(
+    t: &Topology,
+    port: u16,
+    prefix: &'static str,
+    count: usize,
+    every: Duration,
+    new_flow: bool,
+) -> std::thread::JoinHandle<Vec<Instant>> {
+    t.in_ns(&t.cli, move || {
+        let mut sent = Vec::with_capacity(count);
+        let mut sock = std::net::UdpSocket::bind((CLI4, 0)).unwrap();
+        for i in 0..count {
+            if new_flow {
+                sock = std::net::UdpSocket::bind((CLI4, 0)).unwrap();
+            }
+            sent.push(Instant::now());
+            sock.send_to(format!("{prefix} {i}").as_bytes(), (SRV4, port))
+                .unwrap();
+            std::thread::sleep(every);
+        }
+        sent
+    })
+}
+
+fn seq(payload: &[u8]) -> usize {
+    String::from_utf8_lossy(payload)
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+const NOISY: &str = "drop udp any any -> any 7100:7101 (msg:\"noisy\"; content:\"NOISY\"; sid:920001; rev:1;)\n\
+                     alert udp any any -> any 7100:7101 (msg:\"other\"; content:\"never-there\"; sid:920002; rev:1;)\n";
+
+#[test]
+fn disable_under_traffic_takes_effect_within_a_second_and_loses_nothing_else() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new("disable", "[scan]\nenabled = false\n");
+    let mut e = f.start(&t, "ops-disable", NOISY);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let noisy_rx = udp_sink(&t, 7100, Arc::clone(&stop));
+    let quiet_rx = udp_sink(&t, 7101, Arc::clone(&stop));
+    // 3 s of both: noisy every 20 ms (a new flow each), the unrelated flow every 5 ms.
+    let noisy_tx = udp_source(&t, 7100, "NOISY", 150, Duration::from_millis(20), true);
+    let quiet_tx = udp_source(&t, 7101, "quiet", 600, Duration::from_millis(5), false);
+    std::thread::sleep(Duration::from_millis(1000));
+    let asked = Instant::now();
+    // `disable` alone: no compile, no push, no restart.
+    let (ok, out) = f.verdict(&t, "disable", &["920001", "--reason", "false positive"]);
+    let answered = Instant::now();
+    assert!(ok, "{out}");
+    let noisy_sent = noisy_tx.join().unwrap();
+    let quiet_sent = quiet_tx.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let noisy_got = noisy_rx.join().unwrap();
+    let quiet_got = quiet_rx.join().unwrap();
+
+    assert_eq!(
+        quiet_got.len(),
+        quiet_sent.len(),
+        "the unrelated flow lost packets while the sid was switched off"
+    );
+    let got: Vec<usize> = noisy_got.iter().map(|(_, p)| seq(p)).collect();
+    let before: Vec<usize> = (0..noisy_sent.len())
+        .filter(|&i| noisy_sent[i] < asked)
+        .collect();
+    assert!(!before.is_empty());
+    assert!(
+        before.iter().all(|i| !got.contains(i)),
+        "a noisy datagram passed before the disable: {got:?}"
+    );
+    let first = *got
+        .first()
+        .expect("no noisy datagram passed after the disable");
+    assert!(
+        noisy_sent[first].saturating_duration_since(asked) <= Duration::from_secs(1),
+        "the first noisy datagram passed {:?} after the disable was asked",
+        noisy_sent[first].saturating_duration_since(asked)
+    );
+    println!(
+        "disable: asked at +0, answered after {:?}, first matching datagram through sent {:?} after asking; unrelated flow {}/{} datagrams",
+        answered - asked,
+        noisy_sent[first].saturating_duration_since(asked),
+        quiet_got.len(),
+        quiet_sent.len()
+    );
+    // From the reply on, every one passes.
+    for (i, at) in noisy_sent.iter().enumerate() {
+        if *at > answered {
+            assert!(
+                got.contains(&i),
+                "noisy datagram {i} was dropped after the disable"
+            );
+        }
+    }
+
+    // What runs, what the list says and what stats say agree.
+    let (ok, out) = f.verdict(&t, "list", &["--disabled"]);
+    assert!(
+        ok && out.contains("sid 920001") && out.contains("false positive"),
+        "{out}"
+    );
+    let disabled_in_stats = wait_for(Duration::from_secs(3), || {
+        e.stats()
+            .ops
+            .filter(|o| o.disabled == vec![920001])
+            .map(|o| o.disabled)
+    });
+    assert_eq!(disabled_in_stats, Some(vec![920001]));
+    let state = std::fs::read_to_string(f.state()).unwrap();
+    assert!(state.contains("920001"), "{state}");
+
+    // A restart keeps it; `enable` switches it back on at once.
+    e.stop();
+    drop(e);
+    let _e = f.start(&t, "ops-disable2", NOISY);
+    let passed = udp_exchange(
+        &t,
+        7100,
+        vec![b"NOISY again".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert_eq!(passed.len(), 1, "the switch did not survive the restart");
+    let (ok, out) = f.verdict(&t, "enable", &["920001"]);
+    assert!(ok, "{out}");
+    let passed = udp_exchange(
+        &t,
+        7100,
+        vec![b"NOISY again".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert!(passed.is_empty(), "enable did not switch the rule back on");
+    let (ok, out) = f.verdict(&t, "list", &["--disabled", "--json"]);
+    assert!(ok && out.contains("\"disabled\":[]"), "{out}");
+}
+
+#[test]
+fn disable_without_an_engine_is_kept_for_the_next_start() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new("offline", "[scan]\nenabled = false\n");
+    let (ok, out) = f.verdict(&t, "disable", &["920001", "--reason", "noisy"]);
+    assert!(ok && out.contains("recorded in"), "{out}");
+    let (ok, out) = f.verdict(&t, "list", &["--disabled"]);
+    assert!(ok && out.contains("sid 920001  noisy"), "{out}");
+    let e = f.start(&t, "ops-offline", NOISY);
+    let passed = udp_exchange(&t, 7100, vec![b"NOISY".to_vec()], Duration::from_millis(50));
+    assert_eq!(passed.len(), 1);
+    assert_eq!(e.stats().ops.map(|o| o.disabled), Some(vec![920001]));
+}
+
+#[test]
+fn ids_sid_logs_a_would_drop_and_passes_the_packet() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new(
+        "ids",
+        "[scan]\nenabled = false\n[engine]\nmode = \"ips\"\nids_sids = [920011]\n",
+    );
+    let rules = "drop udp any any -> any 7110 (msg:\"dry\"; content:\"DRY\"; sid:920011; rev:1;)\n\
+                 drop udp any any -> any 7110 (msg:\"wet\"; content:\"WET\"; sid:920012; rev:1;)\n";
+    let e = f.start(&t, "ops-ids", rules);
+    let got = udp_exchange(
+        &t,
+        7110,
+        vec![b"DRY run".to_vec(), b"WET run".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert_eq!(
+        got,
+        vec![b"DRY run".to_vec()],
+        "ids sid passes, ips sid drops"
+    );
+    let dry = e.alerts(920011, 1);
+    assert_eq!(dry.len(), 1);
+    assert_eq!(dry[0]["alert"]["action"], "allowed");
+    assert_eq!(dry[0]["rule_action"], "drop");
+    let wet = e.alerts(920012, 1);
+    assert_eq!(wet[0]["alert"]["action"], "blocked");
+    let fast = std::fs::read_to_string(e.dir.join("fast.log")).unwrap();
+    assert!(
+        fast.lines()
+            .any(|l| l.contains("[wDrop]") && l.contains(":920011:")),
+        "{fast}"
+    );
+}
+
+fn reload(f: &Files, t: &Topology) -> (bool, String) {
+    f.verdict(t, "reload", &[])
+}
+
+#[test]
+fn reload_of_a_broken_rule_file_keeps_the_old_rules() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new("reload", "[scan]\nenabled = false\n");
+    let old = "drop udp any any -> any 7120 (msg:\"old\"; content:\"OLD\"; sid:920021; rev:1;)\n";
+    let e = f.start(&t, "ops-reload", old);
+    // The engine reads its rules from the file it was started with (`-r`).
+    let file = e.dir.join("test.rules");
+    std::fs::write(
+        &file,
+        "drop udp any any -> any 7120 (msg:\"new\"; content:\"NEW\"; sid:920022; rev:1;)\n\
+         drop udp any any -> any 7120 (msg:\"broken\"; conten:\"X\"; sid:920023; rev:1;)\n",
+    )
+    .unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("previous rules keep running") && out.contains("conten"),
+        "{out}"
+    );
+    let got = udp_exchange(
+        &t,
+        7120,
+        vec![b"OLD".to_vec(), b"NEW".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert_eq!(got, vec![b"NEW".to_vec()], "the old rule set still runs");
+
+    std::fs::write(
+        &file,
+        "drop udp any any -> any 7120 (msg:\"new\"; content:\"NEW\"; sid:920022; rev:1;)\n",
+    )
+    .unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    let got = udp_exchange(
+        &t,
+        7120,
+        vec![b"OLD".to_vec(), b"NEW".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert_eq!(got, vec![b"OLD".to_vec()], "the new rule set runs");
+    let ops = e.stats().ops.unwrap();
+    assert!(ops.reloads == 1 && ops.reload_failures == 1, "{ops:?}");
+}
+
+#[test]
+fn reload_under_a_tcp_transfer_leaves_it_unharmed() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new("reload-tcp", "[scan]\nenabled = false\n");
+    let rules = "alert tcp any any -> any 7130 (msg:\"seen\"; flow:established,to_server; content:\"never-there\"; sid:920031; rev:1;)\n";
+    let e = f.start(&t, "ops-reload-tcp", rules);
+    // 32 MiB in 64 KiB chunks paced over about 3 s, while the engine reloads three times.
+    let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+    let server = tcp_server(&t, 7130, None, Duration::from_secs(5));
+    let client = tcp_client(
+        &t,
+        7130,
+        vec![chunk.clone(); 512],
+        Duration::from_millis(5),
+        Duration::from_secs(5),
+    );
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(100));
+        let (ok, out) = reload(&f, &t);
+        assert!(ok, "{out}");
+    }
+    assert!(
+        !server.is_finished(),
+        "the transfer ended before the reloads did"
+    );
+    let seen = server.join().unwrap();
+    let _ = client.join().unwrap();
+    assert_eq!(
+        seen.data.len(),
+        512 * 65536,
+        "transfer cut short: {:?}",
+        seen.end
+    );
+    assert!(
+        seen.data.chunks(65536).all(|c| c == chunk.as_slice()),
+        "bytes changed"
+    );
+    let reloads = wait_for(Duration::from_secs(3), || {
+        e.stats().ops.map(|o| o.reloads).filter(|&n| n == 3)
+    });
+    assert_eq!(reloads, Some(3));
+    assert!(e.queued() > 0, "the transfer went through the queue");
+}
