@@ -8,14 +8,14 @@
 //! otherwise compare them per packet (flowbit names become indices).
 
 use crate::ir::{
-    Action, AppProto, BitsOp, BlockOnMatch, Buffer, ByteExtract, ByteJump, ByteTest,
+    Action, AppProto, BitsOp, BlockOnMatch, Buffer, ByteExtract, ByteJump, ByteMath, ByteTest,
     DetectionFilter, FlowOpts, Gid, HeaderTest, IpSet, Isdataat, NumCmp, Pcre, PortSet, Position,
-    Sid, Threshold,
+    Sid, StreamSize, Threshold,
 };
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 3;
+pub const BYTECODE_VERSION: u32 = 4;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,6 +113,14 @@ pub enum Insn {
     FlowbitsReset,
     /// Effect: `flowbits:noalert`: the rule's effects happen, but no alert/action.
     NoAlert,
+    /// `stream_size`: a test on the TCP session's sequence progress.
+    StreamSize(StreamSize),
+    /// `xbits`: isset/isnotset among the tests, set/unset/toggle among the effects.
+    Xbits(crate::ir::Xbits),
+    /// `flowint`: comparisons among the tests, `=`/`+`/`-` among the effects.
+    Flowint(crate::ir::Flowint),
+    /// byte_math (writes a variable, moves the cursor).
+    ByteMath(ByteMath),
 }
 
 /// A compiled rule.

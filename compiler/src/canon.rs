@@ -4,7 +4,9 @@
 //! show what verdict understood.
 
 use crate::ir::*;
-use crate::keywords::{app, buffers, byte, content, flow, fwsam, header, meta, numeric, pcre};
+use crate::keywords::{
+    app, buffers, byte, byte_math, content, flow, fwsam, header, meta, numeric, pcre, state,
+};
 use std::fmt::Write as _;
 
 /// CIDR blocks covering `lo..=hi` exactly (largest blocks first), for a domain of `bits` bits.
@@ -121,6 +123,13 @@ pub fn to_text(r: &Rule) -> String {
     for fb in &r.flowbits {
         let _ = write!(s, "flowbits:{}; ", flow::flowbits_text(fb));
     }
+    for t in &r.state {
+        let _ = match t {
+            StateTest::StreamSize(x) => write!(s, "stream_size:{}; ", state::stream_size_text(x)),
+            StateTest::Xbits(x) => write!(s, "xbits:{}; ", state::xbits_text(x)),
+            StateTest::Flowint(x) => write!(s, "flowint:{}; ", state::flowint_text(x)),
+        };
+    }
     for h in &r.header {
         let (k, v) = match h {
             HeaderTest::Dsize(c) => ("dsize", numeric::cmp_text(*c)),
@@ -222,6 +231,11 @@ pub fn to_text(r: &Rule) -> String {
             PayloadTest::ByteExtract(b) => {
                 switch(&mut s, i, b.buffer);
                 let _ = write!(s, "byte_extract:{}; ", byte::byte_extract_text(b));
+            }
+            PayloadTest::ByteMath(b) => {
+                switch(&mut s, i, b.buffer);
+                let var = |v: VarSlot| r.vars.get(usize::from(v.0)).cloned().unwrap_or_default();
+                let _ = write!(s, "byte_math:{}; ", byte_math::byte_math_text(b, &var));
             }
             PayloadTest::Isdataat(d) => {
                 switch(&mut s, i, d.buffer);

@@ -11,7 +11,7 @@ use crate::bytecode::{
 };
 use crate::classify::{classify, Decision, Fate};
 use crate::disasm::escape_bytes;
-use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid};
+use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid, StateTest};
 use crate::kernel::{self, KernelCaps, KernelPlan};
 use crate::report::Report;
 use std::collections::HashMap;
@@ -177,6 +177,18 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             _ => {}
         }
     }
+    // State tests are as cheap as flowbits; their effects run with the flowbit effects.
+    let is_effect = |t: &StateTest| match t {
+        StateTest::StreamSize(_) => false,
+        StateTest::Xbits(x) => !matches!(x.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet),
+        StateTest::Flowint(f) => f.op.is_effect(),
+    };
+    let state_insn = |t: &StateTest| match t {
+        StateTest::StreamSize(s) => Insn::StreamSize(*s),
+        StateTest::Xbits(x) => Insn::Xbits(x.clone()),
+        StateTest::Flowint(f) => Insn::Flowint(f.clone()),
+    };
+    ops.extend(rule.state.iter().filter(|t| !is_effect(t)).map(state_insn));
     // (op index, payload test index, content)
     let mut candidates: Vec<(usize, usize, &crate::ir::Content)> = Vec::new();
     let mut has_pcre = false;
@@ -204,6 +216,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             PayloadTest::ByteTest(b) => Insn::ByteTest(b.clone()),
             PayloadTest::ByteJump(b) => Insn::ByteJump(b.clone()),
             PayloadTest::ByteExtract(b) => Insn::ByteExtract(b.clone()),
+            PayloadTest::ByteMath(b) => Insn::ByteMath(b.clone()),
             PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
             PayloadTest::BufferSize { cmp, buffer } => Insn::BufferSize {
                 cmp: *cmp,
@@ -258,6 +271,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             FlowbitCmd::IsSet | FlowbitCmd::IsNotSet => {}
         }
     }
+    ops.extend(rule.state.iter().filter(|t| is_effect(t)).map(state_insn));
     let fast_pattern = fast.map(|(i, c, bytes, nocase, transformed)| FastPatternRef {
         bytes: bytes.clone(),
         nocase: *nocase,

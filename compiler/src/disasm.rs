@@ -5,8 +5,8 @@
 use crate::bytecode::{Insn, Program, L4};
 use crate::classify::buffer_name;
 use crate::ir::{
-    BitsOp, Endian, FlagMode, FlowOpts, HeaderTest, IpSet, NumBase, NumCmp, Operand, PortSet,
-    Position, Track,
+    BitsOp, Endian, FlagMode, FlowOpts, FlowbitCmd, HeaderTest, IpSet, NumBase, NumCmp, Operand,
+    PortSet, Position, Track,
 };
 use crate::kernel::{fmt_addr_range, Family};
 use crate::keywords::{byte, content, numeric, pcre};
@@ -332,6 +332,43 @@ pub fn insn(i: &Insn) -> String {
         }
         Insn::FlowbitsReset => "effect    flowbits reset".into(),
         Insn::NoAlert => "effect    noalert".into(),
+        Insn::StreamSize(st) => format!(
+            "stream_size {} {}",
+            crate::keywords::state::stream_size_text(st)
+                .split(',')
+                .next()
+                .unwrap_or_default(),
+            cmp(&st.cmp)
+        ),
+        Insn::Xbits(x) => {
+            let test = matches!(x.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet);
+            format!(
+                "{}xbits {}",
+                if test { "" } else { "effect    " },
+                crate::keywords::state::xbits_text(x)
+            )
+        }
+        Insn::Flowint(f) => format!(
+            "{}flowint {}",
+            if f.op.is_effect() { "effect    " } else { "" },
+            crate::keywords::state::flowint_text(f)
+        ),
+        Insn::ByteMath(b) => format!(
+            "byte_math {} at {}{} {:?} {} -> ${} ({}) {} {}{}",
+            b.count,
+            b.offset,
+            rel(b.relative),
+            b.oper,
+            operand(&b.rvalue),
+            b.slot.0,
+            b.name,
+            endian(b.endian),
+            base(b.base),
+            b.bitmask
+                .map(|m| format!(" mask 0x{m:x}"))
+                .unwrap_or_default(),
+        )
+        .to_lowercase(),
     }
 }
 

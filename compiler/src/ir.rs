@@ -1078,6 +1078,52 @@ pub struct ByteExtract {
     pub buffer: Buffer,
 }
 
+/// A `byte_math` operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MathOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `<<`
+    Shl,
+    /// `>>`
+    Shr,
+}
+
+/// `byte_math:bytes N,offset N,oper OP,rvalue V,result NAME[,relative][,endian E][,string B][,dce][,bitmask M]`:
+/// reads a number, combines it with `rvalue`, masks it and stores it in a variable; moves the
+/// cursor past the bytes read, as byte_extract does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ByteMath {
+    /// Bytes to read (1..=10 as a string, 1..=8 binary, 1..=4 with a shift).
+    pub count: u8,
+    /// Offset of the bytes (-65535..=65535).
+    pub offset: i64,
+    /// Operator.
+    pub oper: MathOp,
+    /// Right operand: a literal (0..=u32::MAX) or an earlier variable.
+    pub rvalue: Operand,
+    /// Variable written.
+    pub slot: VarSlot,
+    /// Variable name as written.
+    pub name: String,
+    /// `relative`
+    pub relative: bool,
+    /// Endianness.
+    pub endian: Endian,
+    /// Number base.
+    pub base: NumBase,
+    /// Mask applied to the result (then shifted right by its trailing zeros).
+    pub bitmask: Option<u32>,
+    /// Buffer inspected.
+    pub buffer: Buffer,
+}
+
 /// `isdataat:[!]N[,relative][,rawbytes]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Isdataat {
@@ -1104,6 +1150,8 @@ pub enum PayloadTest {
     ByteJump(ByteJump),
     /// `byte_extract`
     ByteExtract(ByteExtract),
+    /// `byte_math`
+    ByteMath(ByteMath),
     /// `isdataat`
     Isdataat(Isdataat),
     /// `bsize` / `urilen`: size of the current buffer.
@@ -1425,6 +1473,119 @@ pub struct Origin {
     pub commented: bool,
 }
 
+/// Which TCP stream(s) `stream_size` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StreamSide {
+    /// `client`: the client-to-server stream.
+    Client,
+    /// `server`: the server-to-client stream.
+    Server,
+    /// `both`: both streams must satisfy the comparison.
+    Both,
+    /// `either`: one of the streams must satisfy it.
+    Either,
+}
+
+/// `stream_size:side,op,N`: compares a TCP stream's sequence-number progress, Suricata's
+/// `next_seq - isn`: 1 for the SYN plus the in-order bytes the sender has delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamSize {
+    /// Which stream.
+    pub side: StreamSide,
+    /// Comparison against the progress.
+    pub cmp: NumCmp,
+}
+
+/// What an xbit is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum XbitTrack {
+    /// `ip_src`: the packet's source host.
+    IpSrc,
+    /// `ip_dst`: the packet's destination host.
+    IpDst,
+    /// `ip_pair`: the two hosts, in either direction.
+    IpPair,
+}
+
+/// `xbits:cmd,name,track T[,expire S]`: a bit kept per host or host pair, with expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Xbits {
+    /// `Set`, `Unset`, `Toggle`, `IsSet` or `IsNotSet`.
+    pub cmd: FlowbitCmd,
+    /// Bit name.
+    pub name: String,
+    /// Key.
+    pub track: XbitTrack,
+    /// Seconds a set bit lives (Suricata's default is 30).
+    pub expire: u32,
+}
+
+/// A `flowint` modifier or comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FlowintOp {
+    /// `=`: set (effect).
+    Set,
+    /// `+`: add (effect; an unset variable starts at 0).
+    Add,
+    /// `-`: subtract (effect; no effect on an unset variable).
+    Sub,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `isset`
+    IsSet,
+    /// `notset` / `isnotset`
+    NotSet,
+}
+
+impl FlowintOp {
+    /// True for the modifiers that run after the rule matched (`=`, `+`, `-`).
+    pub fn is_effect(self) -> bool {
+        matches!(self, FlowintOp::Set | FlowintOp::Add | FlowintOp::Sub)
+    }
+}
+
+/// The right-hand side of a `flowint`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FlowintValue {
+    /// A number (0..=u32::MAX).
+    Lit(u32),
+    /// Another flowint of the flow (0 when it is unset, as Suricata).
+    Var(String),
+}
+
+/// `flowint:name,op[,value]`: an unsigned 32-bit integer per flow.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flowint {
+    /// Variable name.
+    pub name: String,
+    /// Modifier or comparison.
+    pub op: FlowintOp,
+    /// Operand; `None` for isset/notset.
+    pub value: Option<FlowintValue>,
+}
+
+/// Tests and effects on state outside the packet: TCP stream progress, per-host/pair bits,
+/// per-flow integers. Tests run before the payload, effects after a match, in rule order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StateTest {
+    /// `stream_size`
+    StreamSize(StreamSize),
+    /// `xbits`
+    Xbits(Xbits),
+    /// `flowint`
+    Flowint(Flowint),
+}
+
 /// A fully lowered rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rule {
@@ -1463,6 +1624,9 @@ pub struct Rule {
     /// Transform chains on the rule's buffers (at most one per buffer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<BufferTransforms>,
+    /// `stream_size`, `xbits` and `flowint`, in rule order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<StateTest>,
     /// Origin.
     pub origin: Origin,
 }

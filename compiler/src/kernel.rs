@@ -367,6 +367,9 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
     if !rule.flowbits.is_empty() {
         return Err("flowbits need the engine".into());
     }
+    if !rule.state.is_empty() {
+        return Err("stream_size, xbits and flowint need the engine".into());
+    }
     if rule.threshold.is_some() {
         return Err("threshold needs the engine".into());
     }
@@ -1021,6 +1024,7 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
     let action = kernel_action(rule).ok()?;
     if (rule.flow != Default::default() && !is_stateless_only(rule))
         || !rule.flowbits.is_empty()
+        || !rule.state.is_empty()
         || rule.threshold.is_some()
         || rule.detection_filter.is_some()
         || rule.block.is_some()

@@ -7,7 +7,8 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, content, flow, fwsam, header, meta, numeric, pcre, transform, KwError, Status,
+    self, app, byte, byte_math, content, flow, fwsam, header, meta, numeric, pcre, state,
+    transform, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -67,6 +68,8 @@ struct State {
     header: Vec<HeaderTest>,
     flow: Option<(FlowOpts, Span)>,
     flowbits: Vec<Flowbits>,
+    /// stream_size, xbits, flowint in rule order.
+    state: Vec<StateTest>,
     threshold: Option<Threshold>,
     detection_filter: Option<DetectionFilter>,
     block: Option<BlockOnMatch>,
@@ -649,6 +652,7 @@ impl<'v> Lowerer<'v> {
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
+            state: Vec::new(),
             threshold: None,
             detection_filter: None,
             block: None,
@@ -729,6 +733,7 @@ impl<'v> Lowerer<'v> {
             block: st.block,
             vars: st.vars,
             transforms,
+            state: st.state,
             origin: Origin {
                 file: file_name.to_string(),
                 line,
@@ -1014,6 +1019,51 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                     st.vars.push(e.name.clone());
                     st.push_test(PayloadTest::ByteExtract(e));
                 }
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "byte_math" => {
+            let Some(v) = need_value(st, o) else { return };
+            if st.vars.len() >= MAX_RULE_VARS {
+                st.err(
+                    Code::BadValue,
+                    o.span,
+                    format!(
+                        "more than {MAX_RULE_VARS} byte_extract/byte_math variables in one rule"
+                    ),
+                )
+                .label("one too many");
+                return;
+            }
+            let vars = st.vars.clone();
+            let lookup = move |n: &str| vars.iter().position(|x| x == n).map(|i| VarSlot(i as u8));
+            let slot = VarSlot(st.vars.len() as u8);
+            match byte_math::parse_byte_math(v.text, st.buffer, slot, &lookup) {
+                Ok(m) => {
+                    if st.vars.contains(&m.name) {
+                        st.err(
+                            Code::Conflict,
+                            v.span,
+                            format!("variable `{}` is already defined in this rule", m.name),
+                        )
+                        .label("redefined");
+                        return;
+                    }
+                    st.vars.push(m.name.clone());
+                    st.push_test(PayloadTest::ByteMath(m));
+                }
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "stream_size" | "xbits" | "flowint" => {
+            let Some(v) = need_value(st, o) else { return };
+            let r = match name {
+                "stream_size" => state::parse_stream_size(v.text).map(StateTest::StreamSize),
+                "xbits" => state::parse_xbits(v.text).map(StateTest::Xbits),
+                _ => state::parse_flowint(v.text).map(StateTest::Flowint),
+            };
+            match r {
+                Ok(t) => st.state.push(t),
                 Err(e) => st.kw_err(o, e),
             }
         }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod buffers;
 pub mod byte;
+pub mod byte_math;
 pub mod content;
 pub mod flow;
 pub mod fwsam;
@@ -15,6 +16,7 @@ pub mod header;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
+pub mod state;
 pub mod transform;
 
 use crate::diag::Code;
@@ -343,11 +345,10 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "HTML injection is not supported; use the drop or reject action",
     ),
-    no(
+    kw(
         "stream_size",
-        "stream byte count comparison",
+        "TCP stream sequence progress comparison",
         ArgKind::List,
-        NEEDS_STREAM,
     ),
     no(
         "stream_reassemble",
@@ -355,17 +356,11 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         NEEDS_STREAM,
     ),
-    no(
-        "flowint",
-        "per-flow integer variables",
-        ArgKind::List,
-        "flowint counters are not supported yet",
-    ),
-    no(
+    kw("flowint", "per-flow integer variables", ArgKind::List),
+    kw(
         "xbits",
-        "bits tracked per host/ip pair",
+        "bits tracked per host or host pair, with expiry",
         ArgKind::List,
-        "xbits are not supported yet; flowbits are",
     ),
     no(
         "hostbits",
@@ -373,11 +368,10 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "hostbits are not supported yet; flowbits are",
     ),
-    no(
+    kw(
         "byte_math",
-        "arithmetic on payload bytes",
+        "arithmetic on payload bytes into a variable",
         ArgKind::List,
-        "byte_math is not supported yet; byte_extract and byte_test are",
     ),
     no(
         "entropy",

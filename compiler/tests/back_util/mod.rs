@@ -34,6 +34,7 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
         block: None,
         vars: vec![],
         transforms: vec![],
+        state: vec![],
         origin: Origin {
             file: "test".into(),
             line: 1,
