@@ -98,6 +98,9 @@ pub struct Flow {
     recent_next: u8,
     /// Reassembly and app-layer state of a TCP flow (boxed: most flows never get one).
     pub session: Option<Box<crate::session::Session>>,
+    /// `flowint` variables set on this flow: (interned name, value); empty for most flows,
+    /// and never longer than the rule set has flowint names.
+    pub ints: Vec<(u32, u32)>,
 }
 
 impl Flow {
@@ -376,6 +379,7 @@ impl FlowTable {
                 recent_alerts: None,
                 recent_next: 0,
                 session: None,
+                ints: Vec::new(),
             }
         });
         let to_server = flow.client_is_lo == src_is_lo;

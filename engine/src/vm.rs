@@ -18,6 +18,7 @@
 //! around it); app-layer segments (`http.uri`, `file.data`, …) read a [`BufferSource`], an
 //! app-layer transaction. Each segment starts with the cursor at its buffer's start.
 
+pub mod byte_math;
 pub mod transform;
 
 use crate::detect::LoadError;
@@ -138,6 +139,8 @@ pub enum PayloadOp {
     Isdataat(Isdataat),
     /// bsize
     BufferSize(NumCmp),
+    /// byte_math
+    ByteMath(verdict_compiler::ir::ByteMath),
 }
 
 impl PayloadOp {
@@ -150,6 +153,7 @@ impl PayloadOp {
             PayloadOp::ByteExtract(b) => b.relative,
             PayloadOp::Isdataat(i) => i.relative,
             PayloadOp::BufferSize(_) => false,
+            PayloadOp::ByteMath(b) => b.relative,
         }
     }
 }
@@ -186,6 +190,8 @@ pub struct CompiledProgram {
     pub segments: Vec<Segment>,
     /// Transform chains, indexed by [`Segment::chain`].
     chains: Vec<Vec<transform::Compiled>>,
+    /// stream_size, xbits and flowint tests (before the payload) and effects (after a match).
+    pub state: crate::detect::state::StateOps,
     /// True if no payload op pins a position from the buffer start (absolute offset or
     /// depth, startswith/endswith, absolute byte ops, bsize): such a program means the same
     /// on any stream window, not only on one that starts at the stream's first byte.
@@ -295,6 +301,7 @@ impl CompiledProgram {
             sets_bits: false,
             segments: Vec::new(),
             chains: Vec::new(),
+            state: Default::default(),
             stream_anywhere: true,
         };
         let mut bufs: Vec<Buffer> = Vec::new();
@@ -393,6 +400,20 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
+                Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
+                    cp.sets_bits |= cp.state.push(insn);
+                }
+                Insn::ByteMath(b) => {
+                    check_buffer(b.buffer, sid)?;
+                    if usize::from(b.slot.0) >= MAX_VARS {
+                        return Err(LoadError::Invalid {
+                            sid,
+                            reason: "byte_math slot out of range".into(),
+                        });
+                    }
+                    bufs.push(b.buffer);
+                    cp.payload.push(PayloadOp::ByteMath(b.clone()))
+                }
             }
         }
         for t in &p.transforms {
@@ -434,6 +455,7 @@ impl CompiledProgram {
             PayloadOp::ByteExtract(b) => b.relative,
             PayloadOp::Isdataat(d) => d.relative,
             PayloadOp::BufferSize(_) => false,
+            PayloadOp::ByteMath(b) => b.relative,
         });
         cp.retry = (0..cp.payload.len())
             .map(|i| {
@@ -654,6 +676,13 @@ impl CompiledProgram {
             PayloadOp::BufferSize(cmp) => {
                 cmp.test(buf.len() as u64) && self.eval(i + 1, buf, cursor, st)
             }
+            PayloadOp::ByteMath(b) => match byte_math::byte_math(b, buf, cursor, &st.vars) {
+                Some((v, c)) => {
+                    st.vars[usize::from(b.slot.0) % MAX_VARS] = v;
+                    self.eval(i + 1, buf, c, st)
+                }
+                None => false,
+            },
         }
     }
 }

@@ -26,6 +26,7 @@
 
 mod app;
 mod reload;
+pub mod state;
 pub mod threshold;
 pub mod tx;
 
@@ -447,9 +448,21 @@ struct Ctx {
     dst_k: u128,
     now: Duration,
     pflow: PktFlow,
+    /// `[client, server]` sequence progress when the packet is part of a tracked TCP stream.
+    stream: Option<[u32; 2]>,
 }
 
 impl Ctx {
+    /// What `stream_size`, `xbits` and `flowint` read.
+    fn facts(&self) -> state::Facts {
+        state::Facts {
+            stream: self.stream,
+            src: self.src_k,
+            dst: self.dst_k,
+            now: self.now,
+        }
+    }
+
     /// The packet as events show it; `bytes` is what the evidence pcap gets.
     fn packet_info(&self, meta: &PacketMeta, flow_id: u64, bytes: Vec<u8>) -> PacketInfo {
         PacketInfo {
@@ -478,6 +491,8 @@ struct Scan {
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,
     apps: Vec<Arc<crate::output::HttpInfo>>,
+    /// This worker's xbits (kept across packets, see [`state`]).
+    xbits: state::XbitStore,
 }
 
 impl Scan {
@@ -544,6 +559,7 @@ impl Scan {
             || !flow_ok(&prog.flow, ctx.pflow, ip.fragmented)
             || !cp.header_ok(parsed)
             || !cp.bits_ok(Some(&*flow))
+            || !(cp.state.is_empty() || state::tests_ok(&cp.state, flow, &self.xbits, &ctx.facts()))
             || !payload_ok(&mut self.vm)
         {
             return false;
@@ -554,6 +570,9 @@ impl Scan {
             }
         }
         apply_effects(cp, flow);
+        if !cp.state.is_empty() {
+            state::apply(&cp.state, flow, &mut self.xbits, &ctx.facts());
+        }
         Counters::inc(&counters.rule_hits[pi]);
         let start = self.hits.len() as u32;
         // Only hits in the packet payload are evidence offsets (and replace targets): in a
@@ -695,6 +714,7 @@ impl Worker {
             dst_k,
             now,
             pflow,
+            stream: None,
         };
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
             // Bytes of this direction before this packet: the packet that crosses the depth
@@ -744,6 +764,12 @@ impl Worker {
                 c
             }
             _ => ctx,
+        };
+        let ctx = Ctx {
+            stream: session
+                .as_deref()
+                .map(|s| [state::progress(s, true), state::progress(s, false)]),
+            ..ctx
         };
         let app_proto = session.as_ref().and_then(|s| s.app_proto());
         // An out-of-order segment the stream buffered is inspected when the packet that
