@@ -121,6 +121,8 @@ pub enum Insn {
     Flowint(crate::ir::Flowint),
     /// byte_math (writes a variable, moves the cursor).
     ByteMath(ByteMath),
+    /// dataset: membership of the whole (transformed) buffer; `set` adds it.
+    Dataset(crate::ir::Dataset),
 }
 
 /// A compiled rule.

@@ -5,7 +5,8 @@
 
 use crate::ir::*;
 use crate::keywords::{
-    app, buffers, byte, byte_math, content, flow, fwsam, header, meta, numeric, pcre, state,
+    app, buffers, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
+    state,
 };
 use std::fmt::Write as _;
 
@@ -236,6 +237,10 @@ pub fn to_text(r: &Rule) -> String {
                 switch(&mut s, i, b.buffer);
                 let var = |v: VarSlot| r.vars.get(usize::from(v.0)).cloned().unwrap_or_default();
                 let _ = write!(s, "byte_math:{}; ", byte_math::byte_math_text(b, &var));
+            }
+            PayloadTest::Dataset(d) => {
+                switch(&mut s, i, d.buffer);
+                let _ = write!(s, "dataset:{}; ", dataset::dataset_text(d));
             }
             PayloadTest::Isdataat(d) => {
                 switch(&mut s, i, d.buffer);

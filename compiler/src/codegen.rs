@@ -217,6 +217,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             PayloadTest::ByteJump(b) => Insn::ByteJump(b.clone()),
             PayloadTest::ByteExtract(b) => Insn::ByteExtract(b.clone()),
             PayloadTest::ByteMath(b) => Insn::ByteMath(b.clone()),
+            PayloadTest::Dataset(d) => Insn::Dataset(d.clone()),
             PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
             PayloadTest::BufferSize { cmp, buffer } => Insn::BufferSize {
                 cmp: *cmp,

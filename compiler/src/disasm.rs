@@ -353,6 +353,11 @@ pub fn insn(i: &Insn) -> String {
             if f.op.is_effect() { "effect    " } else { "" },
             crate::keywords::state::flowint_text(f)
         ),
+        Insn::Dataset(d) => format!(
+            "dataset   {} in {}",
+            crate::keywords::dataset::dataset_text(d),
+            buffer_name(d.buffer)
+        ),
         Insn::ByteMath(b) => format!(
             "byte_math {} at {}{} {:?} {} -> ${} ({}) {} {}{}",
             b.count,

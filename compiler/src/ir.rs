@@ -1124,6 +1124,52 @@ pub struct ByteMath {
     pub buffer: Buffer,
 }
 
+/// What a `dataset` keyword does with the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetCmd {
+    /// `set`: adds the buffer; matches when it was not in the set yet.
+    Set,
+    /// `isset`: matches when the buffer is in the set.
+    IsSet,
+    /// `isnotset`: matches when it is not.
+    IsNotSet,
+}
+
+/// The type of a data set's values, which fixes both the file format and the buffer form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetType {
+    /// Any bytes; one base64 value per file line.
+    String,
+    /// 16 raw bytes (e.g. after `to_md5`); hex in the file.
+    Md5,
+    /// 32 raw bytes (e.g. after `to_sha256`); hex in the file.
+    Sha256,
+    /// 4 raw bytes; dotted quads in the file.
+    Ipv4,
+    /// 16 raw bytes (an IPv4 buffer is taken as `::ffff:a.b.c.d`); IPv4 or IPv6 text.
+    Ip,
+}
+
+/// `dataset:set|isset|isnotset,name,type T[,load FILE][,memcap N][,hashsize N]`: a
+/// membership test of the current buffer's whole bytes. Sets are shared by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Command.
+    pub cmd: DatasetCmd,
+    /// Set name.
+    pub name: String,
+    /// Value type.
+    pub kind: DatasetType,
+    /// File the engine loads at start: relative to the rule file's directory once lowered.
+    pub load: Option<String>,
+    /// Bound on the bytes the set holds (values plus per-entry overhead).
+    pub memcap: Option<u64>,
+    /// Suricata's hash table size hint (no effect on what matches).
+    pub hashsize: Option<u32>,
+    /// Buffer tested.
+    pub buffer: Buffer,
+}
+
 /// `isdataat:[!]N[,relative][,rawbytes]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Isdataat {
@@ -1152,6 +1198,8 @@ pub enum PayloadTest {
     ByteExtract(ByteExtract),
     /// `byte_math`
     ByteMath(ByteMath),
+    /// `dataset`
+    Dataset(Dataset),
     /// `isdataat`
     Isdataat(Isdataat),
     /// `bsize` / `urilen`: size of the current buffer.

@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, byte_math, content, flow, fwsam, header, meta, numeric, pcre, state,
+    self, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre, state,
     transform, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
@@ -696,7 +696,7 @@ impl<'v> Lowerer<'v> {
         let priority = st
             .priority
             .or_else(|| st.classtype.as_deref().and_then(meta::classtype_priority));
-        let rule = Rule {
+        let mut rule = Rule {
             action: action.expect("checked"),
             proto: proto.expect("checked"),
             src: src.expect("checked"),
@@ -740,6 +740,19 @@ impl<'v> Lowerer<'v> {
                 commented: ast.commented,
             },
         };
+        // Data set files are named relative to the rule file, as Suricata reads them.
+        let dir = std::path::Path::new(file_name).parent();
+        for t in &mut rule.payload {
+            if let (PayloadTest::Dataset(d), Some(dir)) = (t, dir) {
+                if let Some(l) = d
+                    .load
+                    .as_mut()
+                    .filter(|l| !std::path::Path::new(l).is_absolute())
+                {
+                    *l = dir.join(&*l).to_string_lossy().into_owned();
+                }
+            }
+        }
         Ok(Lowered { rule, sid_span })
     }
 }
@@ -1052,6 +1065,13 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                     st.vars.push(m.name.clone());
                     st.push_test(PayloadTest::ByteMath(m));
                 }
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "dataset" => {
+            let Some(v) = need_value(st, o) else { return };
+            match dataset::parse_dataset(v.text, st.buffer) {
+                Ok(d) => st.push_test(PayloadTest::Dataset(d)),
                 Err(e) => st.kw_err(o, e),
             }
         }

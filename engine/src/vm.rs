@@ -141,6 +141,13 @@ pub enum PayloadOp {
     BufferSize(NumCmp),
     /// byte_math
     ByteMath(verdict_compiler::ir::ByteMath),
+    /// dataset
+    Dataset {
+        /// set, isset or isnotset
+        cmd: verdict_compiler::ir::DatasetCmd,
+        /// the named set, shared with every rule naming it
+        set: std::sync::Arc<crate::detect::datasets::Set>,
+    },
 }
 
 impl PayloadOp {
@@ -154,6 +161,7 @@ impl PayloadOp {
             PayloadOp::Isdataat(i) => i.relative,
             PayloadOp::BufferSize(_) => false,
             PayloadOp::ByteMath(b) => b.relative,
+            PayloadOp::Dataset { .. } => false,
         }
     }
 }
@@ -403,6 +411,13 @@ impl CompiledProgram {
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
+                Insn::Dataset(d) => {
+                    check_buffer(d.buffer, sid)?;
+                    let set = crate::detect::datasets::open(d)
+                        .map_err(|reason| LoadError::Invalid { sid, reason })?;
+                    bufs.push(d.buffer);
+                    cp.payload.push(PayloadOp::Dataset { cmd: d.cmd, set })
+                }
                 Insn::ByteMath(b) => {
                     check_buffer(b.buffer, sid)?;
                     if usize::from(b.slot.0) >= MAX_VARS {
@@ -456,6 +471,7 @@ impl CompiledProgram {
             PayloadOp::Isdataat(d) => d.relative,
             PayloadOp::BufferSize(_) => false,
             PayloadOp::ByteMath(b) => b.relative,
+            PayloadOp::Dataset { .. } => false,
         });
         cp.retry = (0..cp.payload.len())
             .map(|i| {
@@ -675,6 +691,15 @@ impl CompiledProgram {
             }
             PayloadOp::BufferSize(cmp) => {
                 cmp.test(buf.len() as u64) && self.eval(i + 1, buf, cursor, st)
+            }
+            PayloadOp::Dataset { cmd, set } => {
+                use verdict_compiler::ir::DatasetCmd;
+                let ok = match cmd {
+                    DatasetCmd::IsSet => set.contains(buf),
+                    DatasetCmd::IsNotSet => !set.contains(buf),
+                    DatasetCmd::Set => set.insert(buf),
+                };
+                ok && self.eval(i + 1, buf, cursor, st)
             }
             PayloadOp::ByteMath(b) => match byte_math::byte_math(b, buf, cursor, &st.vars) {
                 Some((v, c)) => {

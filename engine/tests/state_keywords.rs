@@ -134,3 +134,27 @@ alert udp any any -> any any (msg:"divide"; content:"Q"; byte_extract:1,0,z,rela
     // Division by zero fails the op instead of matching anything.
     assert_eq!(e.at(3, &udp(CLI, SRV, 1, 2, b"Q\x00\x08\x00")), NONE);
 }
+
+#[test]
+fn datasets_test_and_grow_sets() {
+    let dir = TempDir::new("datasets");
+    let list = dir.path().join("ua.lst");
+    // base64 of "curl/7.43.0" and "evil", as Suricata's string set files hold them.
+    std::fs::write(&list, "Y3VybC83LjQzLjA=\nZXZpbA==\n").unwrap();
+    let list = list.to_string_lossy();
+    let mut e = engine(&format!(
+        r#"alert udp any any -> any any (msg:"listed"; dataset:isset,e2e-ua,type string,load {list}; sid:1;)
+alert udp any any -> any any (msg:"not listed"; dataset:isnotset,e2e-ua,type string; sid:2;)
+alert udp any any -> any any (msg:"first time"; content:"q="; dataset:set,e2e-seen,type string; sid:3;)
+"#
+    ));
+    let p = |b: &[u8]| udp(CLI, SRV, 1, 2, b);
+    // The whole buffer is the value: a prefix or a longer buffer is not in the set.
+    assert_eq!(e.at(0, &p(b"curl/7.43.0")), vec![1]);
+    assert_eq!(e.at(1, &p(b"curl/7.43.0 ")), vec![2]);
+    assert_eq!(e.at(2, &p(b"evil")), vec![1]);
+    // `set` matches the first time a value is added only.
+    assert_eq!(e.at(3, &p(b"q=1")), vec![2, 3]);
+    assert_eq!(e.at(4, &p(b"q=1")), vec![2]);
+    assert_eq!(e.at(5, &p(b"q=2")), vec![2, 3]);
+}

@@ -10,6 +10,7 @@ pub mod buffers;
 pub mod byte;
 pub mod byte_math;
 pub mod content;
+pub mod dataset;
 pub mod flow;
 pub mod fwsam;
 pub mod header;
@@ -674,17 +675,16 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "GeoIP is not supported",
     ),
-    no(
+    kw(
         "dataset",
-        "match against a data set",
+        "membership of the buffer in a named data set",
         ArgKind::List,
-        "datasets are not supported",
     ),
     no(
         "datarep",
         "data set reputation",
         ArgKind::List,
-        "datasets are not supported",
+        "reputation values of data sets are not supported; dataset isset/isnotset/set is",
     ),
     no(
         "lua",

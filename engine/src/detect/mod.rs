@@ -25,6 +25,7 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
+pub mod datasets;
 mod reload;
 pub mod state;
 pub mod threshold;
