@@ -227,8 +227,11 @@ impl Detector {
             .collect();
         let mut cfg = cfg.clone();
         cfg.dry_run.sort_unstable();
-        // The HTTP parser runs only when some rule needs HTTP.
-        cfg.session.http_enabled |= app_of.contains(&Some(verdict_compiler::ir::AppProto::Http));
+        // A parser runs only when some rule needs its protocol.
+        let needs = |a| app_of.contains(&Some(a));
+        cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
+        cfg.session.tls_enabled |= needs(verdict_compiler::ir::AppProto::Tls);
+        cfg.session.dns_enabled |= needs(verdict_compiler::ir::AppProto::Dns);
         let info = image
             .programs
             .iter()
@@ -477,7 +480,7 @@ struct Scan {
     vm: VmState,
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,
-    apps: Vec<Arc<crate::output::HttpInfo>>,
+    apps: Vec<Arc<crate::output::AppInfo>>,
 }
 
 impl Scan {
@@ -745,7 +748,19 @@ impl Worker {
             }
             _ => ctx,
         };
-        let app_proto = session.as_ref().and_then(|s| s.app_proto());
+        // DNS over UDP: each datagram to or from port 53 is a message (a transaction).
+        let udp_dns = if ip.proto == 17
+            && det.cfg.session.dns_enabled
+            && (sport == 53 || dport == 53)
+        {
+            crate::app::dns::parse(parsed.payload()).ok()
+        } else {
+            None
+        };
+        let app_proto = session
+            .as_ref()
+            .and_then(|s| s.app_proto())
+            .or(udp_dns.as_ref().map(|_| verdict_compiler::ir::AppProto::Dns));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -789,6 +804,18 @@ impl Worker {
                 payload,
                 None,
                 Stream::Packet,
+            );
+        }
+        if let Some(msg) = &udp_dns {
+            self.scan.match_dns(
+                &det,
+                msg,
+                &ctx,
+                &parsed,
+                flow,
+                &mut self.thresholds,
+                &self.counters,
+                &mut cands,
             );
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {

@@ -41,19 +41,22 @@ impl Side {
     }
 }
 
-/// Which side of an HTTP transaction fills a buffer (`None`: both have one — headers, file
-/// data, and the cookie, which is `Set-Cookie` in a response).
+/// Which side of a transaction fills a buffer (`None`: both have one — HTTP headers, file
+/// data, the cookie (`Set-Cookie` in a response), DNS question names, the TLS random and
+/// ALPN of each hello).
 pub fn buffer_side(b: Buffer) -> Option<Side> {
     use AppBuffer::*;
     match b {
         Buffer::App(
             HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
             | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
-            | HttpRequestLine | HttpTrueIp,
+            | HttpRequestLine | HttpTrueIp | DnsQuery | TlsSni | Ja3Hash | Ja3String | Ja4Hash,
         ) => Some(Side::ToServer),
         Buffer::App(
             HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
-            | HttpServer,
+            | HttpServer | DnsAnswersRrname | DnsAuthoritiesRrname | DnsAdditionalsRrname
+            | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
+            | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
         ) => Some(Side::ToClient),
         _ => None,
     }

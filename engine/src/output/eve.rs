@@ -1,7 +1,7 @@
 //! EVE JSON and fast.log formatting with Suricata's field names and layouts, so jq scripts,
 //! SIEM pipelines and test suites written for Suricata read verdict's output unchanged.
 
-use super::{AlertEvent, Event, HttpInfo, PacketInfo};
+use super::{AlertEvent, AppInfo, Event, HttpInfo, PacketInfo};
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -247,9 +247,14 @@ pub fn format(ev: &Event, out: &mut String) {
                 let _ = write!(out, "{{\"offset\":{o},\"length\":{l}}}");
             }
             let _ = write!(out, "]}},\"rule_action\":\"{}\"", a.rule_action);
-            if let Some(h) = &a.app {
-                out.push_str(",\"app_proto\":\"http\",");
-                http_object(out, h);
+            match a.app.as_deref() {
+                Some(AppInfo::Http(h)) => {
+                    out.push_str(",\"app_proto\":\"http\",");
+                    http_object(out, h);
+                }
+                Some(AppInfo::Dns(d)) => serde_object(out, "dns", d),
+                Some(AppInfo::Tls(t)) => serde_object(out, "tls", t),
+                None => {}
             }
             out.push('}');
         }
@@ -296,6 +301,14 @@ pub fn format(ev: &Event, out: &mut String) {
                 a.event
             );
         }
+    }
+}
+
+/// Appends `,"app_proto":"<name>","<name>":{...}` from a serializable parser object.
+fn serde_object(out: &mut String, name: &str, v: &impl serde::Serialize) {
+    // The parser objects hold strings and numbers only: serialization cannot fail.
+    if let Ok(json) = serde_json::to_string(v) {
+        let _ = write!(out, ",\"app_proto\":\"{name}\",\"{name}\":{json}");
     }
 }
 

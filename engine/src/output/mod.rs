@@ -83,8 +83,20 @@ pub struct AlertEvent {
     pub rule_action: &'static str,
     /// Matched payload ranges `(offset, length)` in the transport payload.
     pub matches: Vec<(u32, u32)>,
-    /// The app-layer transaction the alert is about (EVE `app_proto`, `http`), if any.
-    pub app: Option<Arc<HttpInfo>>,
+    /// The app-layer transaction the alert is about (EVE `app_proto` and its object), if
+    /// any.
+    pub app: Option<Arc<AppInfo>>,
+}
+
+/// What EVE shows of the transaction an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppInfo {
+    /// Suricata's `http` object.
+    Http(HttpInfo),
+    /// Suricata's `dns` object.
+    Dns(crate::app::dns::DnsInfo),
+    /// Suricata's `tls` object.
+    Tls(crate::app::tls::TlsInfo),
 }
 
 /// What EVE shows of an HTTP transaction (Suricata's `http` object).
