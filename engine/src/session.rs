@@ -103,7 +103,10 @@ fn detect_tls(first: &[u8]) -> Detected {
 
 /// DNS over TCP: a 2-byte length of at least a header, then a header `dns::probe` accepts.
 fn detect_dns_tcp(first: &[u8], to_server: bool) -> Detected {
-    let Some(len) = first.get(..2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+    let Some(len) = first
+        .get(..2)
+        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+    else {
         return Detected::NeedMore;
     };
     // A first message is a query (or, midstream, a response) of a few hundred bytes: a
@@ -457,8 +460,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
     }
 }
 
-impl Session {
-}
+impl Session {}
 
 fn dir(to_server: bool) -> http::Dir {
     if to_server {

@@ -13,18 +13,18 @@
 
 use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
+use crate::app::dns::DnsMessage;
 use crate::app::http;
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
-use crate::app::dns::DnsMessage;
 use crate::output::{AppInfo, Event, FileInfoEvent, HttpInfo};
 use crate::prefilter::Class;
 use crate::session::{DnsBuffers, HttpBuffers, Session, Step, TlsBuffers};
 use crate::vm::BufferSource;
-use verdict_compiler::ir::AppProto;
 use crate::wire::Packet;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
+use verdict_compiler::ir::AppProto;
 
 impl Scan {
     /// The stream pass (see the module docs).
@@ -251,7 +251,8 @@ pub fn dns_info(msg: &DnsMessage) -> crate::app::dns::DnsInfo {
     if msg.is_response() {
         crate::app::dns::DnsInfo::answer(msg)
     } else {
-        crate::app::dns::DnsInfo::query(msg, 0, 0).unwrap_or_else(|| crate::app::dns::DnsInfo::answer(msg))
+        crate::app::dns::DnsInfo::query(msg, 0, 0)
+            .unwrap_or_else(|| crate::app::dns::DnsInfo::answer(msg))
     }
 }
 

@@ -749,18 +749,15 @@ impl Worker {
             _ => ctx,
         };
         // DNS over UDP: each datagram to or from port 53 is a message (a transaction).
-        let udp_dns = if ip.proto == 17
-            && det.cfg.session.dns_enabled
-            && (sport == 53 || dport == 53)
-        {
-            crate::app::dns::parse(parsed.payload()).ok()
-        } else {
-            None
-        };
-        let app_proto = session
+        let udp_dns =
+            if ip.proto == 17 && det.cfg.session.dns_enabled && (sport == 53 || dport == 53) {
+                crate::app::dns::parse(parsed.payload()).ok()
+            } else {
+                None
+            };
+        let app_proto = session.as_ref().and_then(|s| s.app_proto()).or(udp_dns
             .as_ref()
-            .and_then(|s| s.app_proto())
-            .or(udp_dns.as_ref().map(|_| verdict_compiler::ir::AppProto::Dns));
+            .map(|_| verdict_compiler::ir::AppProto::Dns));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
