@@ -17,7 +17,9 @@ use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::steer::{SteerMode, SteerPolicy};
 use verdict_engine::active::{Active, ActiveOptions};
+use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::control::{ControlConfig, Hooks};
 use verdict_engine::detect::{Counters, DetectConfig, Detector, Worker};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
@@ -57,6 +59,18 @@ pub struct Args {
     /// flow tests go on past it). Default: everything.
     #[arg(long)]
     pub inspect_depth: Option<u64>,
+    /// TCP bytes reassembled per flow direction (default 1 MiB, Suricata's stream depth; 0 =
+    /// unlimited). Past it stream and HTTP inspection stop, and the flow is bypassed.
+    #[arg(long)]
+    pub stream_depth: Option<u64>,
+    /// When a flow is handed back to the kernel (no more queueing): `both` directions past the
+    /// stream depth (default), `either` direction, or `off`.
+    #[arg(long, value_parser = parse_bypass)]
+    pub bypass: Option<BypassPolicy>,
+    /// What the steering queues: `ports` (default: the rules' ports and the app protocols'
+    /// ports), `all-tcp` (content-based protocol detection on any TCP port) or `all`.
+    #[arg(long, value_parser = crate::cmd::compile::parse_steer)]
+    pub steer: Option<SteerMode>,
     /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
     /// such an engine refuses to start, since it would inspect nothing while looking on.
     #[arg(long)]
@@ -82,6 +96,15 @@ pub struct Args {
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
+}
+
+fn parse_bypass(s: &str) -> Result<BypassPolicy, String> {
+    match s {
+        "off" => Ok(BypassPolicy::Off),
+        "both" => Ok(BypassPolicy::Both),
+        "either" => Ok(BypassPolicy::Either),
+        _ => Err(format!("`{s}`: expected off, both or either")),
+    }
 }
 
 /// Runs `verdict run`.
@@ -196,6 +219,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         );
     }
     let vars = cfg.vars.clone();
+    let steer = SteerPolicy::new(args.steer.or(cfg.engine.steer).unwrap_or_default(), &vars);
     let t_parse = Instant::now();
     let loaded = check::load(
         &sources,
@@ -235,6 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             caps: KernelCaps {
                 ih_payload: caps.ih_payload,
             },
+            steer,
             ..Default::default()
         },
     );
@@ -281,6 +306,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 inline: mode == Mode::Ips,
                 disabled: cfg.disabled.clone(),
                 inspect_depth: args.inspect_depth.or(cfg.engine.inspect_depth),
+                session: session_config(&args, &cfg)?,
+                bypass: args.bypass.or(cfg.engine.bypass).unwrap_or_default(),
                 ..Default::default()
             },
         )
@@ -355,6 +382,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "payload inspected up to {d} bytes per flow direction"
         ));
     }
+    let dc = detector.config();
+    say(format!(
+        "stream depth {} bytes per direction, bypass: {}",
+        dc.session.stream.depth,
+        match dc.bypass {
+            BypassPolicy::Off => "off",
+            BypassPolicy::Both => "both directions past the depth",
+            BypassPolicy::Either => "either direction past the depth",
+        }
+    ));
     say(queue_line(caps.queue));
     say(format!(
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
@@ -540,4 +577,21 @@ fn rule_hits(programs: &[Program], workers: &[Arc<Counters>]) -> Vec<RuleHits> {
             msg: p.msg.clone(),
         })
         .collect()
+}
+
+/// Session settings with the configured stream depth, checked before anything touches the
+/// kernel.
+fn session_config(
+    args: &Args,
+    cfg: &Config,
+) -> anyhow::Result<verdict_engine::session::SessionConfig> {
+    let mut session = verdict_engine::session::SessionConfig::default();
+    if let Some(d) = args.stream_depth.or(cfg.engine.stream_depth) {
+        session.stream.depth = d;
+    }
+    session
+        .stream
+        .validate()
+        .context("stream settings ([engine] stream_depth)")?;
+    Ok(session)
 }
