@@ -144,3 +144,50 @@ fn a_flow_past_the_stream_depth_leaves_the_queue_and_completes_intact() {
         "{table}"
     );
 }
+
+/// One short TCP exchange cli → srv:`port` (the server answers, the client half-closes).
+fn exchange(t: &Topology, port: u16) {
+    let srv = tcp_server(
+        t,
+        port,
+        Some((Duration::ZERO, b"pong".to_vec())),
+        Duration::from_secs(3),
+    );
+    let cli = tcp_client(
+        t,
+        port,
+        vec![b"GET / HTTP/1.1\r\n\r\n".to_vec()],
+        Duration::ZERO,
+        Duration::from_secs(3),
+    );
+    assert_eq!(cli.join().unwrap().data, b"pong");
+    assert!(srv.join().unwrap().data.starts_with(b"GET /"));
+}
+
+#[test]
+fn default_steering_queues_the_http_ports_and_not_other_tcp_ports() {
+    require_netns!();
+    let t = Topology::new();
+    // An `http` rule on any port: by default only $HTTP_PORTS (80) is steered to the queue.
+    let e = Engine::start(
+        &t,
+        "steer",
+        "alert http any any -> any any (msg:\"never\"; http.uri; \
+         content:\"/verdict-steer-never\"; sid:1009202; rev:1;)\n",
+        &["--workers", "1"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let before = e.queued();
+    exchange(&t, 8081);
+    std::thread::sleep(Duration::from_millis(400));
+    let after_other = e.queued();
+    assert_eq!(after_other, before, "a port outside $HTTP_PORTS was queued");
+    exchange(&t, 80);
+    let after_http = wait_for(Duration::from_secs(3), || {
+        Some(e.queued()).filter(|&n| n > after_other)
+    });
+    assert!(
+        after_http.is_some_and(|n| n >= after_other + 6),
+        "port 80 was not queued: {after_http:?} packets after {after_other}"
+    );
+}
