@@ -661,6 +661,11 @@ impl Worker {
         self.flows.created()
     }
 
+    /// The worker's reassembly memory account and its limit counters.
+    pub fn stream_mem(&self) -> &crate::stream::StreamMem {
+        self.flows.stream_mem()
+    }
+
     /// Flows currently tracked.
     pub fn flow_count(&self) -> usize {
         self.flows.len()
