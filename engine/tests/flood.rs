@@ -61,7 +61,7 @@ fn flow(i: u32, out: &mut Vec<Vec<u8>>) {
     let sport = 1024 + (i % 60_000) as u16;
     let (isn, sisn) = (1000u32, 5000u32);
     out.push(tcp(cli, sport, true, isn, None, true, &[]));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         return;
     }
     out.push(tcp(cli, sport, false, sisn, Some(isn + 1), true, &[]));
