@@ -12,6 +12,9 @@
 //! queue = 0                           # first queue number
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
+//! stream_depth = 1048576              # TCP bytes reassembled per direction (default 1 MiB)
+//! bypass = "both"                     # hand flows past the depth back to the kernel
+//! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
 //! socket = "/run/verdict/control.sock"
 //! [block]                             # active response, see verdict_engine::block::BlockConfig
@@ -59,6 +62,13 @@ pub struct EngineSection {
     pub ids_sids: Option<Vec<u32>>,
     /// sids that act (drop, reject, replace) in an ids engine.
     pub ips_sids: Option<Vec<u32>>,
+    /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
+    /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
+    pub stream_depth: Option<u64>,
+    /// When a flow is handed back to the kernel: off, both (default) or either.
+    pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
+    /// What the steering queues: "ports" (default), "all-tcp" or "all".
+    pub steer: Option<verdict_compiler::steer::SteerMode>,
 }
 
 /// The `[control]` table.

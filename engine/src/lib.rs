@@ -52,6 +52,7 @@
 //! ```
 
 pub mod app;
+pub mod bypass;
 pub mod detect;
 pub mod flow;
 pub mod output;

@@ -41,6 +41,13 @@ pub enum Decision {
     Reject(RejectTarget),
     /// Let it through with the bytes the inspector rewrote (checksums already fixed).
     Replace,
+    /// Let it through and hand its flow back to the kernel: the verdict sets
+    /// `FLOW_BYPASS_MARK` in the packet mark, which the kernel moves into the conntrack mark
+    /// and stops queueing the flow (`crate::bypass`). `first` counts a newly bypassed flow.
+    Bypass {
+        /// The flow was bypassed by this packet (not a packet already in flight).
+        first: bool,
+    },
 }
 
 /// Per-packet facts from the kernel, besides the bytes.
@@ -116,6 +123,8 @@ pub struct QueueCounters {
     pub enobufs: AtomicU64,
     /// packets whose inspection panicked (each was accepted uninspected; the worker went on)
     pub panics: AtomicU64,
+    /// flows handed back to the kernel (bypass mark set)
+    pub bypassed: AtomicU64,
 }
 
 /// A copy of one queue's counters, for stats output.
@@ -140,6 +149,9 @@ pub struct QueueStats {
     /// inspections that panicked (accepted uninspected)
     #[serde(default)]
     pub panics: u64,
+    /// flows handed back to the kernel
+    #[serde(default)]
+    pub bypassed: u64,
 }
 
 impl QueueCounters {
@@ -156,6 +168,7 @@ impl QueueCounters {
             errors: r(&self.errors),
             enobufs: r(&self.enobufs),
             panics: r(&self.panics),
+            bypassed: r(&self.bypassed),
         }
     }
 }
@@ -456,6 +469,15 @@ pub fn serve<I: Inspect>(
             Decision::Replace => {
                 bump(&counters.replaced);
                 msg.set_payload(buf.as_slice());
+                nfq::Verdict::Accept
+            }
+            Decision::Bypass { first } => {
+                bump(&counters.accepted);
+                if first {
+                    bump(&counters.bypassed);
+                }
+                let mark = msg.get_nfmark() | verdict_compiler::kernel::FLOW_BYPASS_MARK;
+                msg.set_nfmark(mark);
                 nfq::Verdict::Accept
             }
         };

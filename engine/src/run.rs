@@ -7,6 +7,7 @@
 //! traffic flowing as before; a SIGKILL cannot run the guard, which is why the steering uses
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
+use crate::bypass::BypassMark;
 use crate::detect::{PacketMeta, Worker};
 use crate::nflog;
 use crate::nfq::{
@@ -192,6 +193,8 @@ impl<I: Inspect> Inspect for Enforce<I> {
         match self.mode {
             Mode::Ips => d,
             // The worker copied the packet: a rewrite in IDS mode never reaches the wire.
+            // A bypass is an accept that also spares the queue, so it stays.
+            Mode::Ids if matches!(d, Decision::Bypass { .. }) => d,
             Mode::Ids => Decision::Accept,
         }
     }
@@ -433,7 +436,11 @@ impl Inspect for DetectInspect {
             live.refresh(&mut self.worker);
         }
         match self.worker.inspect(pkt, meta) {
-            Verdict::Accept => Decision::Accept,
+            Verdict::Accept => match self.worker.take_bypass() {
+                BypassMark::None => Decision::Accept,
+                BypassMark::New => Decision::Bypass { first: true },
+                BypassMark::Again => Decision::Bypass { first: false },
+            },
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),
             Verdict::Replace(_) => Decision::Replace,

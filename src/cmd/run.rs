@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use verdict_engine::active::{Active, ActiveOptions};
 use verdict_engine::control::ControlConfig;
 use verdict_engine::detect::{Counters, Worker};
+use verdict_compiler::steer::SteerMode;
+use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
 use verdict_engine::output::{OutputConfig, Writer};
@@ -52,6 +54,18 @@ pub struct Args {
     /// flow tests go on past it). Default: everything.
     #[arg(long)]
     pub inspect_depth: Option<u64>,
+    /// TCP bytes reassembled per flow direction (default 1 MiB, Suricata's stream depth; 0 =
+    /// unlimited). Past it stream and HTTP inspection stop, and the flow is bypassed.
+    #[arg(long)]
+    pub stream_depth: Option<u64>,
+    /// When a flow is handed back to the kernel (no more queueing): `both` directions past the
+    /// stream depth (default), `either` direction, or `off`.
+    #[arg(long, value_parser = parse_bypass)]
+    pub bypass: Option<BypassPolicy>,
+    /// What the steering queues: `ports` (default: the rules' ports and the app protocols'
+    /// ports), `all-tcp` (content-based protocol detection on any TCP port) or `all`.
+    #[arg(long, value_parser = crate::cmd::compile::parse_steer)]
+    pub steer: Option<SteerMode>,
     /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
     /// such an engine refuses to start, since it would inspect nothing while looking on.
     #[arg(long)]
@@ -81,6 +95,15 @@ pub struct Args {
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
+}
+
+fn parse_bypass(s: &str) -> Result<BypassPolicy, String> {
+    match s {
+        "off" => Ok(BypassPolicy::Off),
+        "both" => Ok(BypassPolicy::Both),
+        "either" => Ok(BypassPolicy::Either),
+        _ => Err(format!("`{s}`: expected off, both or either")),
+    }
 }
 
 /// Runs `verdict run`.
@@ -195,6 +218,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         queues: (base, last),
         force_ids: args.ids,
         inspect_depth: args.inspect_depth,
+        stream_depth: args.stream_depth,
+        bypass: args.bypass,
+        steer: args.steer,
         extra_script: String::new(),
     };
     let built = live::build(&inputs, &cfg, &state.sids(), false)?;
@@ -272,6 +298,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "payload inspected up to {d} bytes per flow direction"
         ));
     }
+    let dc = built.det.config();
+    say(format!(
+        "stream depth {} bytes per direction, bypass: {}",
+        dc.session.stream.depth,
+        match dc.bypass {
+            BypassPolicy::Off => "off",
+            BypassPolicy::Both => "both directions past the depth",
+            BypassPolicy::Either => "either direction past the depth",
+        }
+    ));
     say(queue_line(caps.queue));
     say(format!(
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
@@ -396,4 +432,21 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
     if let Err(e) = spawned {
         tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
     }
+}
+
+/// Session settings with the configured stream depth, checked before anything touches the
+/// kernel.
+pub fn session_config(
+    stream_depth: Option<u64>,
+    cfg: &Config,
+) -> anyhow::Result<verdict_engine::session::SessionConfig> {
+    let mut session = verdict_engine::session::SessionConfig::default();
+    if let Some(d) = stream_depth.or(cfg.engine.stream_depth) {
+        session.stream.depth = d;
+    }
+    session
+        .stream
+        .validate()
+        .context("stream settings ([engine] stream_depth)")?;
+    Ok(session)
 }

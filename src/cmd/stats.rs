@@ -127,6 +127,8 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         t.enobufs,
         t.panics
     );
+    let bypassed: u64 = s.queues.iter().map(|q| q.bypassed).sum();
+    let _ = writeln!(o, "bypassed flows (handed back to the kernel): {bypassed}");
     let out = &s.output;
     let _ = writeln!(
         o,

@@ -124,6 +124,9 @@ pub struct DetectConfig {
     pub streams: bool,
     /// Reassembly and app-layer parser limits.
     pub session: crate::session::SessionConfig,
+    /// When a flow is handed back to the kernel (`crate::bypass`); replay applies it too, so
+    /// it sees what the live engine would.
+    pub bypass: crate::bypass::BypassPolicy,
 }
 
 impl Default for DetectConfig {
@@ -139,6 +142,7 @@ impl Default for DetectConfig {
             inspect_depth: None,
             streams: true,
             session: crate::session::SessionConfig::default(),
+            bypass: Default::default(),
         }
     }
 }
@@ -369,6 +373,8 @@ pub struct Counters {
     pub bad_packets: AtomicU64,
     /// Events lost because the output channel was full or the writer had stopped.
     pub events_lost: AtomicU64,
+    /// Flows handed back to the kernel (`crate::bypass`).
+    pub bypassed: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
 }
@@ -602,6 +608,8 @@ pub struct Worker {
     scan: Scan,
     thresholds: ThresholdState,
     counters: Arc<Counters>,
+    /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
+    bypass: crate::bypass::BypassMark,
 }
 
 fn l4_ok(l4: L4, proto: u8) -> bool {
@@ -632,7 +640,27 @@ impl Worker {
             events,
             scan: Scan::default(),
             thresholds: ThresholdState::default(),
+            bypass: Default::default(),
         }
+    }
+
+    /// Whether the packet just inspected must carry the bypass mark with its (accept)
+    /// verdict; reset by the call.
+    pub fn take_bypass(&mut self) -> crate::bypass::BypassMark {
+        std::mem::take(&mut self.bypass)
+    }
+
+    fn note_bypass(
+        flow: &mut Flow,
+        det: &Detector,
+        mem: &mut crate::stream::StreamMem,
+        counters: &Counters,
+    ) -> crate::bypass::BypassMark {
+        let m = crate::bypass::decide(flow, det.cfg.bypass, mem);
+        if m == crate::bypass::BypassMark::New {
+            Counters::inc(&counters.bypassed);
+        }
+        m
     }
 
     /// The worker's counters (share the `Arc` with a stats thread).
@@ -643,6 +671,11 @@ impl Worker {
     /// Flows created so far.
     pub fn flows_created(&self) -> u64 {
         self.flows.created()
+    }
+
+    /// The worker's reassembly memory account and its limit counters.
+    pub fn stream_mem(&self) -> &crate::stream::StreamMem {
+        self.flows.stream_mem()
     }
 
     /// Flows currently tracked.
@@ -665,6 +698,7 @@ impl Worker {
     /// the IP and TCP/UDP checksums rewritten in full.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         Counters::inc(&self.counters.received);
+        self.bypass = Default::default();
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let det = self.det.clone();
         let parsed = match Packet::parse(pkt) {
@@ -683,7 +717,8 @@ impl Worker {
                 return self.finish(Verdict::Drop(sid));
             }
         }
-        if flow.passed {
+        if flow.passed || flow.bypassed {
+            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);
         }
         let ip = *parsed.ip();
@@ -849,6 +884,7 @@ impl Worker {
             flow.session = Some(s);
         }
         if self.scan.matched.is_empty() {
+            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);
         }
         let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;
