@@ -621,3 +621,29 @@ fn tls_sni_rules_match_a_client_hello_split_over_segments_on_any_port() {
     );
     assert_eq!(alerts, vec![]);
 }
+
+#[test]
+fn a_two_sided_buffer_is_prefiltered_again_in_the_other_direction() {
+    // The request's headers are longer than the response's: the response's http.header
+    // must still be scanned, not taken as already seen.
+    use verdict_compiler::ir::AppBuffer;
+    let mut p = prog(
+        42,
+        Action::Alert,
+        L4::Tcp,
+        vec![app_content(b"ng1nx", AppBuffer::HttpHeader)],
+    );
+    p.flow = FlowOpts {
+        to_server: Some(false),
+        ..FlowOpts::default()
+    };
+    let img = image(vec![p], &[]);
+    let (mut w, rx) = worker(&img, false);
+    let req: &[u8] =
+        b"GET / HTTP/1.1\r\nHost: a-rather-long-host-name.example\r\nUser-Agent: x\r\n\r\n";
+    let mut pkts = session(40000, 80, &[req]);
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nServer: ng1nx\r\nContent-Length: 0\r\n\r\n";
+    pkts.push(tcp(SRV, CLI, 80, 40000, 501, PA, resp));
+    let (_, a) = run(&mut w, &rx, &pkts);
+    assert_eq!(a, vec![(42, 6)]);
+}

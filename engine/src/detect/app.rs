@@ -191,7 +191,13 @@ impl Scan {
     ) {
         let (det, ctx) = (pass.det, pass.ctx);
         let to_server = ctx.pflow.to_server;
-        txd.prefilter(&det.tx, src, (ctx.sport, ctx.dport), &mut self.pf);
+        txd.prefilter(
+            &det.tx,
+            src,
+            to_server,
+            (ctx.sport, ctx.dport),
+            &mut self.pf,
+        );
         cands.clear();
         cands.extend(
             txd.sticky

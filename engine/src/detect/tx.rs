@@ -182,8 +182,9 @@ pub struct TxDetect {
     pub fired: Vec<u32>,
     /// Programs that became candidates (their pattern was seen in one of the buffers).
     pub sticky: Vec<u32>,
-    /// Per buffer: how many bytes the prefilter has scanned.
-    scanned: Vec<(Buffer, usize)>,
+    /// Per buffer and direction: how many bytes the prefilter has scanned. A two-sided
+    /// buffer (HTTP headers, the TLS random) holds other bytes in each direction.
+    scanned: Vec<((Buffer, bool), usize)>,
 }
 
 impl TxDetect {
@@ -195,12 +196,13 @@ impl TxDetect {
         }
     }
 
-    /// Scans the unscanned part of every available buffer with its prefilter and adds the
-    /// hits to [`TxDetect::sticky`].
+    /// Scans the unscanned part of every available buffer, as seen from direction
+    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`].
     pub fn prefilter(
         &mut self,
         idx: &TxIndex,
         src: &dyn crate::vm::BufferSource,
+        to_server: bool,
         ports: (u16, u16),
         scratch: &mut Scratch,
     ) {
@@ -220,10 +222,11 @@ impl TxDetect {
             let Some(bytes) = src.buffer(*b) else {
                 continue;
             };
-            let done = match self.scanned.iter_mut().find(|(sb, _)| sb == b) {
+            let key = (*b, to_server);
+            let done = match self.scanned.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => n,
                 None => {
-                    self.scanned.push((*b, 0));
+                    self.scanned.push((key, 0));
                     &mut self.scanned.last_mut().expect("just pushed").1
                 }
             };
