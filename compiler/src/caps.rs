@@ -52,7 +52,7 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc
         | HttpReferer | HttpContentType | HttpContentLen | HttpConnection | HttpProtocol
         | HttpRequestLine | HttpResponseLine | HttpStart | HttpLocation | HttpServer
-        | HttpHeaderNames | HttpTrueIp => AppProto::Http,
+        | HttpHeaderNames | HttpTrueIp | HttpRequestHeader | HttpResponseHeader => AppProto::Http,
         DnsQuery | DnsQueriesRrname | DnsAnswersRrname | DnsAuthoritiesRrname
         | DnsAdditionalsRrname | DnsResponseRrname => AppProto::Dns,
         TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint

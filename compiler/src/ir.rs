@@ -565,6 +565,10 @@ pub enum AppBuffer {
     HttpServer,
     HttpHeaderNames,
     HttpTrueIp,
+    /// `http.request_header`: each request header as `name: value` (a multi-buffer).
+    HttpRequestHeader,
+    /// `http.response_header`: each response header as `name: value` (a multi-buffer).
+    HttpResponseHeader,
     /// `dns.query`: each question name of a request (a multi-buffer).
     DnsQuery,
     /// `dns.queries.rrname`: each question name, requests and responses.

@@ -480,8 +480,14 @@ pub struct HttpBuffers<'a> {
 
 impl crate::vm::BufferSource for HttpBuffers<'_> {
     fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
-        use verdict_compiler::ir::Buffer;
+        self.buffer_n(b, 0)
+    }
+    fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
+        use verdict_compiler::ir::{AppBuffer, Buffer};
         match b {
+            Buffer::App(AppBuffer::HttpRequestHeader) => self.tx.request_headers()?.line(i),
+            Buffer::App(AppBuffer::HttpResponseHeader) => self.tx.response_headers()?.line(i),
+            _ if i > 0 => None,
             Buffer::App(a) => self.tx.buffer_in(a, dir(self.to_server)),
             Buffer::FileData => self.tx.file_data(dir(self.to_server)),
             _ => None,
@@ -550,7 +556,16 @@ mod tests {
             Detected::Proto(AppProto::Http)
         );
         assert_eq!(detect(b"GE", true), Detected::NeedMore);
-        assert_eq!(detect(b"\x16\x03\x01\x02\x00", true), Detected::Unknown);
+        assert_eq!(
+            detect(b"\x16\x03\x01\x02\x00", true),
+            Detected::Proto(AppProto::Tls)
+        );
+        assert_eq!(detect(b"\x16\x03", true), Detected::NeedMore);
+        // DNS over TCP: a length, then a query header with one question.
+        let mut q = vec![0, 29, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(detect(&q, true), Detected::Proto(AppProto::Dns));
+        assert_eq!(detect(&q[..10], true), Detected::NeedMore);
         assert_eq!(detect(b"SSH-2.0-OpenSSH", true), Detected::Unknown);
         assert_eq!(
             detect(b"HTTP/1.1 200 OK", false),

@@ -816,18 +816,6 @@ pub const KEYWORDS: &[Keyword] = &[
         NO_PARSER,
     ),
     no(
-        "http.request_header",
-        "HTTP/2 request header buffer",
-        ArgKind::None,
-        NO_PARSER,
-    ),
-    no(
-        "http.response_header",
-        "HTTP/2 response header buffer",
-        ArgKind::None,
-        NO_PARSER,
-    ),
-    no(
         "ssh.protoversion",
         "SSH protocol version",
         ArgKind::String,

@@ -50,14 +50,15 @@ pub fn buffer_side(b: Buffer) -> Option<Side> {
         Buffer::App(
             HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
             | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
-            | HttpRequestLine | HttpTrueIp | DnsQuery | TlsSni | Ja3Hash | Ja3String | Ja4Hash,
+            | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
+            | Ja3String | Ja4Hash,
         ) => Some(Side::ToServer),
         // dns.answers.rrname reads either direction (a request may carry answers).
         Buffer::App(
             HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
-            | HttpServer | DnsAuthoritiesRrname | DnsAdditionalsRrname | DnsResponseRrname
-            | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer | TlsCertSerial
-            | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
+            | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
+            | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
+            | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
         ) => Some(Side::ToClient),
         _ => None,
     }
