@@ -91,8 +91,11 @@ impl Exposition {
     }
 }
 
+/// A sample's name, sorted labels and value.
+type Sample = (String, Vec<(String, String)>, f64);
+
 /// `name{k="v",...} value`.
-fn sample(line: &str) -> Result<(String, Vec<(String, String)>, f64), String> {
+fn sample(line: &str) -> Result<Sample, String> {
     let (head, value) = line.rsplit_once(' ').ok_or(line)?;
     let value: f64 = value.parse().map_err(|_| format!("bad value: {line}"))?;
     let (name, labels) = match head.split_once('{') {

@@ -30,7 +30,7 @@ fn capture(payloads: &[&[u8]]) -> Vec<u8> {
         ))
         .unwrap();
     }
-    drop(w);
+    w.into_writer();
     out
 }
 
