@@ -17,6 +17,8 @@
 //! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
 //! socket = "/run/verdict/control.sock"
+//! [metrics]
+//! listen = "127.0.0.1:9917"           # Prometheus endpoint; none when absent
 //! [block]                             # active response, see verdict_engine::block::BlockConfig
 //! whitelist = ["192.0.2.53"]
 //! [scan]                              # scan detection, see verdict_engine::scan::ScanConfig
@@ -79,6 +81,14 @@ pub struct ControlSection {
     pub socket: Option<PathBuf>,
 }
 
+/// The `[metrics]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address of the Prometheus endpoint (e.g. `127.0.0.1:9917`); no endpoint when absent.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// One or several paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -99,6 +109,8 @@ struct Raw {
     engine: EngineSection,
     #[serde(default)]
     control: ControlSection,
+    #[serde(default)]
+    metrics: MetricsSection,
     #[serde(default)]
     block: BlockConfig,
     #[serde(default)]
@@ -126,6 +138,8 @@ pub struct Config {
     pub vars: Vars,
     /// `[control]`.
     pub control: ControlSection,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: MetricsSection,
     /// `[block]`: whitelist, guard, per-sid and per-classtype block durations.
     pub block: BlockConfig,
     /// `[scan]`: scan detection.
@@ -182,6 +196,7 @@ impl Config {
             control: ControlSection {
                 socket: raw.control.socket.map(resolve),
             },
+            metrics: raw.metrics,
             block: raw.block,
             scan: raw.scan,
         })

@@ -125,7 +125,14 @@ pub struct QueueCounters {
     pub panics: AtomicU64,
     /// flows handed back to the kernel (bypass mark set)
     pub bypassed: AtomicU64,
+    /// Bytes (original packet lengths) by outcome, in the order of [`BYTE_OUTCOMES`].
+    pub bytes: [AtomicU64; 4],
+    /// Nanoseconds the worker spent on packets (from receipt to verdict), not waiting.
+    pub busy_ns: AtomicU64,
 }
+
+/// The outcomes whose bytes a queue counts: accepted, dropped, rejected, replaced.
+pub const BYTE_OUTCOMES: [&str; 4] = ["accepted", "dropped", "rejected", "replaced"];
 
 /// A copy of one queue's counters, for stats output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +159,21 @@ pub struct QueueStats {
     /// flows handed back to the kernel
     #[serde(default)]
     pub bypassed: u64,
+    /// bytes accepted unchanged
+    #[serde(default)]
+    pub accepted_bytes: u64,
+    /// bytes dropped
+    #[serde(default)]
+    pub dropped_bytes: u64,
+    /// bytes rejected
+    #[serde(default)]
+    pub rejected_bytes: u64,
+    /// bytes accepted rewritten
+    #[serde(default)]
+    pub replaced_bytes: u64,
+    /// nanoseconds the worker spent on packets (receipt to verdict)
+    #[serde(default)]
+    pub busy_ns: u64,
 }
 
 impl QueueCounters {
@@ -169,6 +191,11 @@ impl QueueCounters {
             enobufs: r(&self.enobufs),
             panics: r(&self.panics),
             bypassed: r(&self.bypassed),
+            accepted_bytes: r(&self.bytes[0]),
+            dropped_bytes: r(&self.bytes[1]),
+            rejected_bytes: r(&self.bytes[2]),
+            replaced_bytes: r(&self.bytes[3]),
+            busy_ns: r(&self.busy_ns),
         }
     }
 }
@@ -405,8 +432,10 @@ pub fn serve<I: Inspect>(
             },
         };
         consecutive_errors = 0;
+        let started = std::time::Instant::now();
         bump(&counters.received);
         let payload = msg.get_payload();
+        let wire_len = msg.get_original_len().max(payload.len()) as u64;
         // A packet longer than the copy range arrives cut: it can be inspected, but writing
         // it back would truncate it on the wire.
         let truncated = msg.get_original_len() > payload.len();
@@ -481,11 +510,21 @@ pub fn serve<I: Inspect>(
                 nfq::Verdict::Accept
             }
         };
+        let outcome = match decision {
+            Decision::Accept | Decision::Bypass { .. } => 0,
+            Decision::Drop => 1,
+            Decision::Reject(_) => 2,
+            Decision::Replace if truncated => 0,
+            Decision::Replace => 3,
+        };
+        counters.bytes[outcome].fetch_add(wire_len, Ordering::Relaxed);
         msg.set_verdict(verdict);
         if let Err(e) = bq.queue.verdict(msg) {
             tracing::debug!("queue {}: verdict failed: {e}", q.0);
             bump(&counters.errors);
         }
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counters.busy_ns.fetch_add(busy, Ordering::Relaxed);
     }
     bq.queue.unbind(q.0).map_err(|source| NfqError::Config {
         queue: q.0,

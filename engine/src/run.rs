@@ -61,6 +61,8 @@ pub struct RunConfig {
     pub output: Option<OutputHealth>,
     /// Reload counters and switched-off sids for the stats snapshot (see [`crate::ops`]).
     pub ops: Option<Box<dyn Fn() -> crate::ops::OpsSnapshot + Send>>,
+    /// Where each snapshot is also published for the metrics endpoint, if one runs.
+    pub published: Option<Arc<crate::metrics::Published>>,
 }
 
 /// Where the stats snapshot reads what the alert output wrote and lost.
@@ -140,6 +142,9 @@ pub struct StatsSnapshot {
     /// accept-all loop).
     #[serde(default)]
     pub ops: Option<crate::ops::OpsSnapshot>,
+    /// What the kernel counts for each queue (absent in snapshots of older engines).
+    #[serde(default)]
+    pub kernel_queues: Vec<crate::metrics::KernelQueueStats>,
 }
 
 /// Why the engine stopped with an error.
@@ -257,17 +262,25 @@ where
             failed = true;
             break;
         }
-        if let Some(path) = &cfg.stats_path {
-            if Instant::now() >= next_stats {
-                write_stats(path, &snapshot(&cfg, &pool, &hits, started));
-                next_stats += cfg.stats_interval;
+        let wanted = cfg.stats_path.is_some() || cfg.published.is_some();
+        if wanted && Instant::now() >= next_stats {
+            let snap = snapshot(&cfg, &pool, &hits, started);
+            if let Some(path) = &cfg.stats_path {
+                write_stats(path, &snap);
             }
+            if let Some(p) = &cfg.published {
+                p.set(snap);
+            }
+            next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let last = snapshot(&cfg, &pool, &hits, started);
     if let Some(path) = &cfg.stats_path {
         write_stats(path, &last);
+    }
+    if let Some(p) = &cfg.published {
+        p.set(last.clone());
     }
     // Steering goes before the readers do, so no packet waits on a queue nobody serves.
     drop(guard);
@@ -309,6 +322,9 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
             s
         }),
         ops: cfg.ops.as_ref().map(|f| f()),
+        kernel_queues: crate::metrics::read_kernel_queues(
+            &cfg.queues.iter().map(|q| q.0).collect::<Vec<_>>(),
+        ),
     }
 }
 

@@ -17,6 +17,7 @@ use verdict_engine::active::{Active, ActiveOptions};
 use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::control::ControlConfig;
 use verdict_engine::detect::{Counters, Worker};
+use verdict_engine::metrics::{Published, Server as MetricsServer};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
 use verdict_engine::output::{OutputConfig, Writer};
@@ -92,6 +93,9 @@ pub struct Args {
     /// config's `state_file`, else /var/lib/verdict/state.json).
     #[arg(long)]
     pub state_file: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (overrides the config's `[metrics] listen`).
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -163,6 +167,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let _ = out.flush();
     };
 
+    let metrics = Metrics::start(args.metrics.or(cfg.metrics.listen), &stop)?;
+    if let Some(addr) = metrics.addr() {
+        say(format!("metrics on http://{addr}/metrics"));
+    }
     let stats_path = Some(log_dir.join("stats.json"));
     let stats_interval = Duration::from_millis(args.stats_interval_ms.max(10));
     let mode_name = if mode == Mode::Ips { "ips" } else { "ids" };
@@ -192,6 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             kernel_alerts: None,
             output: None,
             ops: None,
+            published: metrics.published(),
         };
         let summary = engine_run::run(
             run_cfg,
@@ -199,6 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Vec::new,
             || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
         )?;
+        metrics.join();
         let total: u64 = summary.queues.iter().map(|q| q.received).sum();
         say(format!(
             "stopped; {total} packets inspected; verdict's rules removed"
@@ -359,6 +369,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             let live = Arc::clone(&live);
             move || live.snapshot()
         })),
+        published: metrics.published(),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -381,6 +392,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     drop(events);
     active.finish();
     let written = writer.join().context("writing alerts")?;
+    metrics.join();
     let summary = result?;
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
     say(format!(
@@ -388,6 +400,36 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         written.eve_lines
     ));
     Ok(0)
+}
+
+/// The optional Prometheus endpoint and the snapshot it serves.
+struct Metrics(Option<(Arc<Published>, MetricsServer)>);
+
+impl Metrics {
+    /// Binds `addr` (before the kernel is touched, so a taken port fails the start cleanly).
+    fn start(addr: Option<std::net::SocketAddr>, stop: &Arc<AtomicBool>) -> anyhow::Result<Self> {
+        let Some(addr) = addr else {
+            return Ok(Metrics(None));
+        };
+        let published = Arc::new(Published::default());
+        let server = MetricsServer::spawn(addr, Arc::clone(&published), Arc::clone(stop))?;
+        Ok(Metrics(Some((published, server))))
+    }
+
+    fn published(&self) -> Option<Arc<Published>> {
+        self.0.as_ref().map(|(p, _)| Arc::clone(p))
+    }
+
+    fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.0.as_ref().map(|(_, s)| s.addr)
+    }
+
+    /// Waits for the server thread (it ends with the stop flag).
+    fn join(self) {
+        if let Some((_, s)) = self.0 {
+            s.join();
+        }
+    }
 }
 
 /// Wraps an inspector with the `--debug-panic-on` test hook (a no-op without a marker).

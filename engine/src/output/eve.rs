@@ -222,6 +222,22 @@ fn common(out: &mut String, p: &PacketInfo, event_type: &str) {
     }
 }
 
+/// Appends one EVE JSON object (no newline); an alert whose packet is packet number
+/// `evidence` (from 1) of `evidence.pcap` says so in `verdict_evidence`.
+pub fn format_with_evidence(ev: &Event, evidence: Option<u64>, out: &mut String) {
+    format(ev, out);
+    if let (Event::Alert(_), Some(n)) = (ev, evidence) {
+        // `format` ends the object with its closing brace; the field goes before it.
+        if out.ends_with('}') {
+            out.pop();
+            let _ = write!(
+                out,
+                ",\"verdict_evidence\":{{\"file\":\"evidence.pcap\",\"packet\":{n}}}}}"
+            );
+        }
+    }
+}
+
 /// Appends one EVE JSON object (no newline).
 pub fn format(ev: &Event, out: &mut String) {
     match ev {
