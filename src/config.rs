@@ -12,8 +12,13 @@
 //! queue = 0                           # first queue number
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
+//! stream_depth = 1048576              # TCP bytes reassembled per direction (default 1 MiB)
+//! bypass = "both"                     # hand flows past the depth back to the kernel
+//! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
 //! socket = "/run/verdict/control.sock"
+//! [metrics]
+//! listen = "127.0.0.1:9917"           # Prometheus endpoint; none when absent
 //! [block]                             # active response, see verdict_engine::block::BlockConfig
 //! whitelist = ["192.0.2.53"]
 //! [scan]                              # scan detection, see verdict_engine::scan::ScanConfig
@@ -59,6 +64,13 @@ pub struct EngineSection {
     pub ids_sids: Option<Vec<u32>>,
     /// sids that act (drop, reject, replace) in an ids engine.
     pub ips_sids: Option<Vec<u32>>,
+    /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
+    /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
+    pub stream_depth: Option<u64>,
+    /// When a flow is handed back to the kernel: off, both (default) or either.
+    pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
+    /// What the steering queues: "ports" (default), "all-tcp" or "all".
+    pub steer: Option<verdict_compiler::steer::SteerMode>,
 }
 
 /// The `[control]` table.
@@ -67,6 +79,14 @@ pub struct EngineSection {
 pub struct ControlSection {
     /// Control socket path (default: `control::default_socket`, per network namespace).
     pub socket: Option<PathBuf>,
+}
+
+/// The `[metrics]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Address of the Prometheus endpoint (e.g. `127.0.0.1:9917`); no endpoint when absent.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// One or several paths.
@@ -89,6 +109,8 @@ struct Raw {
     engine: EngineSection,
     #[serde(default)]
     control: ControlSection,
+    #[serde(default)]
+    metrics: MetricsSection,
     #[serde(default)]
     block: BlockConfig,
     #[serde(default)]
@@ -116,6 +138,8 @@ pub struct Config {
     pub vars: Vars,
     /// `[control]`.
     pub control: ControlSection,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: MetricsSection,
     /// `[block]`: whitelist, guard, per-sid and per-classtype block durations.
     pub block: BlockConfig,
     /// `[scan]`: scan detection.
@@ -172,6 +196,7 @@ impl Config {
             control: ControlSection {
                 socket: raw.control.socket.map(resolve),
             },
+            metrics: raw.metrics,
             block: raw.block,
             scan: raw.scan,
         })

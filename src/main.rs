@@ -45,6 +45,10 @@ enum Cmd {
     Enable(cmd::ops::EnableArgs),
     /// Recompile the rules and swap them into the running engine (like SIGHUP).
     Reload(cmd::ops::ReloadArgs),
+    /// Validate verdict.toml without touching the kernel (`verdict config check [FILE]`).
+    Config(cmd::config_check::Args),
+    /// Show why an alert fired: rule text, evidence packet with matched bytes, each option.
+    Explain(cmd::explain::Args),
 }
 
 fn main() {
@@ -70,6 +74,8 @@ fn main() {
         Cmd::Disable(a) => cmd::ops::disable(a),
         Cmd::Enable(a) => cmd::ops::enable(a),
         Cmd::Reload(a) => cmd::ops::reload(a),
+        Cmd::Config(a) => cmd::config_check::run(a),
+        Cmd::Explain(a) => cmd::explain::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

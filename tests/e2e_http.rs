@@ -21,13 +21,14 @@ http.server.ThreadingHTTPServer((sys.argv[2], 8080), H).serve_forever()";
 fn keepalive_request_with_a_bad_uri_never_reaches_the_server() {
     require_netns!();
     let t = Topology::new();
-    // Port 8080: HTTP is recognised by content, not by port.
+    // Port 8080: HTTP is recognised by content, not by port — which needs every TCP port
+    // queued (`$HTTP_PORTS` is 80).
     let e = Engine::start(
         &t,
         "http",
         "drop http any any -> any any (msg:\"evil uri\"; flow:established,to_server; \
          http.uri; content:\"/evil\"; sid:1009001; rev:1;)\n",
-        &[],
+        &["--steer", "all-tcp"],
     );
     let www = e.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();

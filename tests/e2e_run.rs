@@ -291,7 +291,7 @@ fn an_engine_without_rules_refuses_to_start_unless_allowed() {
     std::fs::write(
         &rules,
         "alert tcp any any -> any 80 (msg:\"off\"; content:\"x\"; sid:1;)\n\
-         alert dns any any -> any 53 (msg:\"dns\"; dns.query; content:\"x\"; sid:2;)\n",
+         alert smb any any -> any 445 (msg:\"smb\"; smb.share; content:\"x\"; sid:2;)\n",
     )
     .unwrap();
     let cfg = dir.join("verdict.toml");

@@ -15,7 +15,7 @@ pub struct EngineCaps {
 impl EngineCaps {
     /// What this build of the engine runs.
     pub const CURRENT: EngineCaps = EngineCaps {
-        protos: &[AppProto::Http],
+        protos: &[AppProto::Http, AppProto::Tls, AppProto::Dns],
     };
 
     /// True if rules on app protocol `a` can be enforced (its parser exists).
@@ -52,7 +52,7 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         | HttpUserAgent | HttpHost | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc
         | HttpReferer | HttpContentType | HttpContentLen | HttpConnection | HttpProtocol
         | HttpRequestLine | HttpResponseLine | HttpStart | HttpLocation | HttpServer
-        | HttpHeaderNames | HttpTrueIp => AppProto::Http,
+        | HttpHeaderNames | HttpTrueIp | HttpRequestHeader | HttpResponseHeader => AppProto::Http,
         DnsQuery | DnsQueriesRrname | DnsAnswersRrname | DnsAuthoritiesRrname
         | DnsAdditionalsRrname | DnsResponseRrname => AppProto::Dns,
         TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
@@ -74,13 +74,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_buffers_run_and_dns_does_not_yet() {
+    fn http_dns_and_tls_buffers_run_ssh_does_not_yet() {
         let c = EngineCaps::CURRENT;
         assert!(c.runs_buffer(Buffer::App(AppBuffer::HttpUri)));
         assert!(c.runs_buffer(Buffer::FileData));
         assert!(c.runs_buffer(Buffer::Payload));
-        assert!(!c.runs_buffer(Buffer::App(AppBuffer::DnsQuery)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::DnsQuery)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::TlsSni)));
+        assert!(!c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
         assert!(!c.runs_buffer(Buffer::App(AppBuffer::FileName)));
-        assert!(c.runs_proto(AppProto::Http) && !c.runs_proto(AppProto::Tls));
+        assert!(c.runs_proto(AppProto::Http) && c.runs_proto(AppProto::Tls));
+        assert!(!c.runs_proto(AppProto::Smb));
     }
 }

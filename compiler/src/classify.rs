@@ -210,6 +210,8 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         HttpServer => "http.server",
         HttpHeaderNames => "http.header_names",
         HttpTrueIp => "http.true_ip",
+        HttpRequestHeader => "http.request_header",
+        HttpResponseHeader => "http.response_header",
         DnsQuery => "dns.query",
         DnsQueriesRrname => "dns.queries.rrname",
         DnsAnswersRrname => "dns.answers.rrname",

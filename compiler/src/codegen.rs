@@ -14,11 +14,12 @@ use crate::disasm::escape_bytes;
 use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid, StateTest};
 use crate::kernel::{self, KernelCaps, KernelPlan};
 use crate::report::Report;
+use crate::steer::SteerPolicy;
 use std::collections::HashMap;
 use std::time::Instant;
 
 /// Knobs of [`compile`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileOptions {
     /// NFLOG group kernel alerts are logged to.
     pub log_group: u16,
@@ -30,6 +31,8 @@ pub struct CompileOptions {
     pub xt_string: bool,
     /// Also compile kernel rules to bytecode, for offline replay where there is no kernel.
     pub image_all: bool,
+    /// Which traffic the steering queues (`crate::steer`).
+    pub steer: SteerPolicy,
 }
 
 impl Default for CompileOptions {
@@ -40,6 +43,7 @@ impl Default for CompileOptions {
             kernel: true,
             xt_string: false,
             image_all: false,
+            steer: SteerPolicy::default(),
         }
     }
 }
@@ -104,7 +108,7 @@ pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
         }
         fates.push((rule.meta.sid, fate));
     }
-    plan.steering = kernel::steering(queued.iter().copied());
+    plan.steering = kernel::steering(queued.iter().copied(), &opts.steer);
     plan.order();
     report.steering_rules = plan.steering.len();
     report.programs = programs.len();

@@ -565,6 +565,10 @@ pub enum AppBuffer {
     HttpServer,
     HttpHeaderNames,
     HttpTrueIp,
+    /// `http.request_header`: each request header as `name: value` (a multi-buffer).
+    HttpRequestHeader,
+    /// `http.response_header`: each response header as `name: value` (a multi-buffer).
+    HttpResponseHeader,
     /// `dns.query`: each question name of a request (a multi-buffer).
     DnsQuery,
     /// `dns.queries.rrname`: each question name, requests and responses.
@@ -645,7 +649,8 @@ pub enum Transform {
         offset: u32,
         /// Bytes to decode (0: to the end).
         bytes: u32,
-        /// RFC 4648 strict (true) or RFC 2045 (skip invalid characters).
+        /// RFC 4648 (true, the default: stop at the first byte outside the alphabet) or
+        /// RFC 2045 (skip such bytes).
         strict: bool,
     },
     /// `to_md5`: the buffer's MD5 digest (16 raw bytes).

@@ -11,6 +11,7 @@ use crate::ir::{
     Action, Buffer, Direction, FlagMode, HeaderTest, IpSet, NumCmp, PayloadTest, PortSet, Position,
     Protocol, RangeSet, RejectTarget, Rule, Sid,
 };
+use crate::steer::{SteerMode, SteerPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Largest raw payload compare nft/the kernel accept in one expression (16 bytes = 128 bits).
@@ -19,6 +20,11 @@ pub const MAX_COMPARE_BYTES: usize = 16;
 /// too (Snort/Suricata drop semantics) by the first rule of verdict's chain. One high bit,
 /// OR-ed in, so operators' own uses of the mark's other bits are left alone.
 pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
+/// Conntrack mark bit of a bypassed flow: the engine decided nothing more can match it (past
+/// the stream depth, or a `pass` rule), so the kernel accepts its packets instead of queueing
+/// them. The worker cannot write conntrack itself, so it sets this bit in the packet mark with
+/// its verdict and a chain after the queue copies it into the conntrack mark.
+pub const FLOW_BYPASS_MARK: u32 = 0x4000_0000;
 /// Largest start offset (bytes) of one raw payload load: the kernel keeps it in a `u8`.
 pub const MAX_PAYLOAD_OFFSET: u32 = 255;
 
@@ -823,22 +829,17 @@ fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReaso
 
 /// Builds the steering rules covering every given queued rule: per transport, the union of
 /// the service ports (the rule's destination ports, or its source ports when only those are
-/// constrained), steered in both directions so the engine's flow table sees both halves of a
-/// connection; a transport with an any-port rule is steered whole.
-pub fn steering<'a>(queued: impl IntoIterator<Item = &'a Rule>) -> Vec<SteerRule> {
+/// constrained; for an app-layer rule with any port, its protocol's ports from `policy`),
+/// steered in both directions so the engine's flow table sees both halves of a connection; a
+/// transport with an any-port rule is steered whole, as is every transport a rule needs when
+/// `policy` says so ([`SteerMode::AllTcp`], [`SteerMode::All`]).
+pub fn steering<'a>(
+    queued: impl IntoIterator<Item = &'a Rule>,
+    policy: &SteerPolicy,
+) -> Vec<SteerRule> {
     let mut all_ip = false;
     // per proto: None = all ports of the proto, Some(set) = these service ports
     let mut per: std::collections::BTreeMap<L4Proto, Option<PortSet>> = Default::default();
-    let add = |p: L4Proto,
-               ports: Option<PortSet>,
-               per: &mut std::collections::BTreeMap<L4Proto, Option<PortSet>>| {
-        let e = per.entry(p).or_insert_with(|| Some(PortSet::empty()));
-        match (e.as_mut(), ports) {
-            (None, _) => {}
-            (Some(_), None) => *e = None,
-            (Some(s), Some(p)) => *s = s.union(&p),
-        }
-    };
     for r in queued {
         let protos: &[L4Proto] = match r.proto {
             Protocol::Ip => {
@@ -857,25 +858,19 @@ pub fn steering<'a>(queued: impl IntoIterator<Item = &'a Rule>) -> Vec<SteerRule
                     } else {
                         L4Proto::Tcp
                     };
-                    add(p, None, &mut per);
+                    let ports = header_ports(r).or_else(|| policy.app_ports.get(&a).cloned());
+                    add_steer(p, ports, &mut per);
                 }
                 continue;
             }
         };
         for &p in protos {
-            let ports = if !matches!(p, L4Proto::Tcp | L4Proto::Udp | L4Proto::Sctp) {
-                None
-            } else if !r.dst_ports.is_full()
-                && (r.src_ports.is_full()
-                    || r.dst_ports.ranges().len() <= r.src_ports.ranges().len())
-            {
-                Some(r.dst_ports.clone())
-            } else if !r.src_ports.is_full() {
-                Some(r.src_ports.clone())
+            let ports = if matches!(p, L4Proto::Tcp | L4Proto::Udp | L4Proto::Sctp) {
+                header_ports(r)
             } else {
                 None
             };
-            add(p, ports, &mut per);
+            add_steer(p, ports, &mut per);
         }
     }
     if all_ip {
@@ -884,9 +879,18 @@ pub fn steering<'a>(queued: impl IntoIterator<Item = &'a Rule>) -> Vec<SteerRule
             ports: None,
         }];
     }
+    let whole = |p: L4Proto| match policy.mode {
+        SteerMode::Ports => false,
+        SteerMode::AllTcp => p == L4Proto::Tcp,
+        SteerMode::All => matches!(p, L4Proto::Tcp | L4Proto::Udp),
+    };
     let mut out = Vec::new();
     for (p, ports) in per {
         match ports {
+            _ if whole(p) => out.push(SteerRule {
+                proto: Some(p),
+                ports: None,
+            }),
             None => out.push(SteerRule {
                 proto: Some(p),
                 ports: None,
@@ -906,6 +910,34 @@ pub fn steering<'a>(queued: impl IntoIterator<Item = &'a Rule>) -> Vec<SteerRule
         }
     }
     out
+}
+
+/// The service ports a rule's header names: its destination ports, or its source ports when
+/// only those (or fewer ranges of them) are constrained; `None` when both are any.
+fn header_ports(r: &Rule) -> Option<PortSet> {
+    if !r.dst_ports.is_full()
+        && (r.src_ports.is_full() || r.dst_ports.ranges().len() <= r.src_ports.ranges().len())
+    {
+        Some(r.dst_ports.clone())
+    } else if !r.src_ports.is_full() {
+        Some(r.src_ports.clone())
+    } else {
+        None
+    }
+}
+
+/// Adds `ports` (`None` = all) of transport `p` to the steering being built.
+fn add_steer(
+    p: L4Proto,
+    ports: Option<PortSet>,
+    per: &mut std::collections::BTreeMap<L4Proto, Option<PortSet>>,
+) {
+    let e = per.entry(p).or_insert_with(|| Some(PortSet::empty()));
+    match (e.as_mut(), ports) {
+        (None, _) => {}
+        (Some(_), None) => *e = None,
+        (Some(s), Some(p)) => *s = s.union(&p),
+    }
 }
 
 /// The prefix length if `lo..=hi` is exactly one CIDR block of a `bits`-bit family.

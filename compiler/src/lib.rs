@@ -22,4 +22,5 @@ pub mod keywords;
 pub mod lower;
 pub mod parse;
 pub mod report;
+pub mod steer;
 pub mod vars;

@@ -901,9 +901,10 @@ fn u32_value(st: &mut State, o: &OptionAst<'_>) -> Option<u32> {
 fn option(st: &mut State, o: &OptionAst<'_>) {
     let name = o.name.text;
     match name {
+        "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => legacy_tls(st, o),
         t if transform::NAMES.contains(&t) => {
             let r = transform::parse(t, o.value.map(|v| v.text))
-                .and_then(|tr| st.chains.push(st.buffer, tr));
+                .and_then(|tr| st.chains.push(st.buffer, tr, st.payload.len()));
             if let Err(e) = r {
                 st.kw_err(o, e);
             }
@@ -1410,6 +1411,51 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     st.finish_pending();
     st.buffer = buf;
     st.chains.select(buf, st.payload.len());
+}
+
+/// Suricata's legacy TLS keywords as the content they mean: `tls.subject` and
+/// `tls.issuerdn` are "contains" on the certificate's subject/issuer, `tls.fingerprint` is
+/// "equals" (case-insensitive) on its fingerprint; `!` negates. The sticky buffer is left
+/// as it was: these keywords never selected one.
+fn legacy_tls(st: &mut State, o: &OptionAst<'_>) {
+    let Some(v) = need_value(st, o) else { return };
+    let parsed = match content::parse_content(v.text) {
+        Ok(c) => c,
+        Err(e) => {
+            st.kw_err(o, e);
+            return;
+        }
+    };
+    st.finish_pending();
+    let exact = o.name.text == "tls.fingerprint";
+    let buffer = Buffer::App(match o.name.text {
+        "tls.subject" => AppBuffer::TlsCertSubject,
+        "tls.issuerdn" => AppBuffer::TlsCertIssuer,
+        _ => AppBuffer::TlsCertFingerprint,
+    });
+    let spec = ContentSpec {
+        pattern: parsed.bytes,
+        negated: parsed.negated,
+        nocase: exact,
+        position: if exact {
+            Position::StartsWith
+        } else {
+            Position::Absolute {
+                offset: Operand::Lit(0),
+                depth: None,
+            }
+        },
+        ends_with: exact,
+        buffer,
+        fast_pattern: None,
+        replace: None,
+    };
+    match Content::new(spec) {
+        Ok(c) => st.push_test(PayloadTest::Content(c)),
+        Err(e) => {
+            st.err(Code::BadValue, v.span, e.to_string()).label("here");
+        }
+    }
 }
 
 /// A content modifier: applies to the most recent content.

@@ -540,10 +540,18 @@ fn sweep_stale(ours: Option<&Path>) {
             continue;
         }
         let sock = d.path().join("control.sock");
-        let refused = matches!(
-            UnixStream::connect(&sock),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused
-        );
+        // Another engine starting right now has bound its socket but may not listen yet,
+        // which also refuses: only a socket that has been there a while is stale.
+        let young = std::fs::symlink_metadata(&sock)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < Duration::from_secs(10));
+        let refused = !young
+            && matches!(
+                UnixStream::connect(&sock),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused
+            );
         if refused {
             let _ = std::fs::remove_file(&sock);
             let _ = std::fs::remove_dir(d.path());

@@ -87,6 +87,8 @@ pub struct Flow {
     pub dropped: Option<Sid>,
     /// Set by a pass rule: the rest of the flow is accepted without inspection.
     pub passed: bool,
+    /// Handed back to the kernel (`bypass`): the rest of the flow is accepted uninspected.
+    pub bypassed: bool,
     /// Packet time of the last packet.
     pub last_seen: Duration,
     /// Packets seen.
@@ -373,6 +375,7 @@ impl FlowTable {
                 bits: vec![0; words],
                 dropped: None,
                 passed: false,
+                bypassed: false,
                 last_seen: now,
                 packets: 0,
                 payload_bytes: [0, 0],

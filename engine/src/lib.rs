@@ -52,6 +52,7 @@
 //! ```
 
 pub mod app;
+pub mod bypass;
 pub mod detect;
 pub mod flow;
 pub mod output;
@@ -66,6 +67,7 @@ pub mod wire;
 pub mod active;
 pub mod block;
 pub mod control;
+pub mod metrics;
 pub mod nflog;
 pub mod nfq;
 pub mod ops;

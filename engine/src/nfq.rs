@@ -41,6 +41,13 @@ pub enum Decision {
     Reject(RejectTarget),
     /// Let it through with the bytes the inspector rewrote (checksums already fixed).
     Replace,
+    /// Let it through and hand its flow back to the kernel: the verdict sets
+    /// `FLOW_BYPASS_MARK` in the packet mark, which the kernel moves into the conntrack mark
+    /// and stops queueing the flow (`crate::bypass`). `first` counts a newly bypassed flow.
+    Bypass {
+        /// The flow was bypassed by this packet (not a packet already in flight).
+        first: bool,
+    },
 }
 
 /// Per-packet facts from the kernel, besides the bytes.
@@ -116,7 +123,16 @@ pub struct QueueCounters {
     pub enobufs: AtomicU64,
     /// packets whose inspection panicked (each was accepted uninspected; the worker went on)
     pub panics: AtomicU64,
+    /// flows handed back to the kernel (bypass mark set)
+    pub bypassed: AtomicU64,
+    /// Bytes (original packet lengths) by outcome, in the order of [`BYTE_OUTCOMES`].
+    pub bytes: [AtomicU64; 4],
+    /// Nanoseconds the worker spent on packets (from receipt to verdict), not waiting.
+    pub busy_ns: AtomicU64,
 }
+
+/// The outcomes whose bytes a queue counts: accepted, dropped, rejected, replaced.
+pub const BYTE_OUTCOMES: [&str; 4] = ["accepted", "dropped", "rejected", "replaced"];
 
 /// A copy of one queue's counters, for stats output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +156,24 @@ pub struct QueueStats {
     /// inspections that panicked (accepted uninspected)
     #[serde(default)]
     pub panics: u64,
+    /// flows handed back to the kernel
+    #[serde(default)]
+    pub bypassed: u64,
+    /// bytes accepted unchanged
+    #[serde(default)]
+    pub accepted_bytes: u64,
+    /// bytes dropped
+    #[serde(default)]
+    pub dropped_bytes: u64,
+    /// bytes rejected
+    #[serde(default)]
+    pub rejected_bytes: u64,
+    /// bytes accepted rewritten
+    #[serde(default)]
+    pub replaced_bytes: u64,
+    /// nanoseconds the worker spent on packets (receipt to verdict)
+    #[serde(default)]
+    pub busy_ns: u64,
 }
 
 impl QueueCounters {
@@ -156,6 +190,12 @@ impl QueueCounters {
             errors: r(&self.errors),
             enobufs: r(&self.enobufs),
             panics: r(&self.panics),
+            bypassed: r(&self.bypassed),
+            accepted_bytes: r(&self.bytes[0]),
+            dropped_bytes: r(&self.bytes[1]),
+            rejected_bytes: r(&self.bytes[2]),
+            replaced_bytes: r(&self.bytes[3]),
+            busy_ns: r(&self.busy_ns),
         }
     }
 }
@@ -392,8 +432,10 @@ pub fn serve<I: Inspect>(
             },
         };
         consecutive_errors = 0;
+        let started = std::time::Instant::now();
         bump(&counters.received);
         let payload = msg.get_payload();
+        let wire_len = msg.get_original_len().max(payload.len()) as u64;
         // A packet longer than the copy range arrives cut: it can be inspected, but writing
         // it back would truncate it on the wire.
         let truncated = msg.get_original_len() > payload.len();
@@ -458,12 +500,31 @@ pub fn serve<I: Inspect>(
                 msg.set_payload(buf.as_slice());
                 nfq::Verdict::Accept
             }
+            Decision::Bypass { first } => {
+                bump(&counters.accepted);
+                if first {
+                    bump(&counters.bypassed);
+                }
+                let mark = msg.get_nfmark() | verdict_compiler::kernel::FLOW_BYPASS_MARK;
+                msg.set_nfmark(mark);
+                nfq::Verdict::Accept
+            }
         };
+        let outcome = match decision {
+            Decision::Accept | Decision::Bypass { .. } => 0,
+            Decision::Drop => 1,
+            Decision::Reject(_) => 2,
+            Decision::Replace if truncated => 0,
+            Decision::Replace => 3,
+        };
+        counters.bytes[outcome].fetch_add(wire_len, Ordering::Relaxed);
         msg.set_verdict(verdict);
         if let Err(e) = bq.queue.verdict(msg) {
             tracing::debug!("queue {}: verdict failed: {e}", q.0);
             bump(&counters.errors);
         }
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counters.busy_ns.fetch_add(busy, Ordering::Relaxed);
     }
     bq.queue.unbind(q.0).map_err(|source| NfqError::Config {
         queue: q.0,

@@ -90,10 +90,13 @@ pub fn pattern_of(p: &Program) -> Option<Pattern> {
 }
 
 /// The fast pattern of an app-layer program and the buffer it lives in: the compiler's
-/// choice when it is on an app-layer buffer, else the longest non-negated content on one.
+/// choice when it is on an app-layer buffer, else the longest non-negated content on one
+/// that no transform rewrites (the prefilter scans the raw buffer, where a transformed
+/// content's bytes need not be).
 pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
     let norm = Pattern::new;
     let app = |b: Buffer| !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data);
+    // The compiler's choice already went through the chain (what the raw buffer must hold).
     if let Some(f) = &p.fast_pattern {
         if app(f.buffer) && f.bytes.len() >= MIN_PATTERN_LEN {
             return Some((f.buffer, norm(&f.bytes, f.nocase)));
@@ -108,7 +111,9 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
                 negated: false,
                 buffer,
                 ..
-            } if app(*buffer) => Some((*buffer, pattern, *nocase)),
+            } if app(*buffer) && !p.transforms.iter().any(|t| t.buffer == *buffer) => {
+                Some((*buffer, pattern, *nocase))
+            }
             _ => None,
         })
         .rev()

@@ -7,6 +7,7 @@
 //! traffic flowing as before; a SIGKILL cannot run the guard, which is why the steering uses
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
+use crate::bypass::BypassMark;
 use crate::detect::{PacketMeta, Worker};
 use crate::nflog;
 use crate::nfq::{
@@ -60,6 +61,8 @@ pub struct RunConfig {
     pub output: Option<OutputHealth>,
     /// Reload counters and switched-off sids for the stats snapshot (see [`crate::ops`]).
     pub ops: Option<Box<dyn Fn() -> crate::ops::OpsSnapshot + Send>>,
+    /// Where each snapshot is also published for the metrics endpoint, if one runs.
+    pub published: Option<Arc<crate::metrics::Published>>,
 }
 
 /// Where the stats snapshot reads what the alert output wrote and lost.
@@ -139,6 +142,9 @@ pub struct StatsSnapshot {
     /// accept-all loop).
     #[serde(default)]
     pub ops: Option<crate::ops::OpsSnapshot>,
+    /// What the kernel counts for each queue (absent in snapshots of older engines).
+    #[serde(default)]
+    pub kernel_queues: Vec<crate::metrics::KernelQueueStats>,
 }
 
 /// Why the engine stopped with an error.
@@ -192,6 +198,8 @@ impl<I: Inspect> Inspect for Enforce<I> {
         match self.mode {
             Mode::Ips => d,
             // The worker copied the packet: a rewrite in IDS mode never reaches the wire.
+            // A bypass is an accept that also spares the queue, so it stays.
+            Mode::Ids if matches!(d, Decision::Bypass { .. }) => d,
             Mode::Ids => Decision::Accept,
         }
     }
@@ -254,17 +262,25 @@ where
             failed = true;
             break;
         }
-        if let Some(path) = &cfg.stats_path {
-            if Instant::now() >= next_stats {
-                write_stats(path, &snapshot(&cfg, &pool, &hits, started));
-                next_stats += cfg.stats_interval;
+        let wanted = cfg.stats_path.is_some() || cfg.published.is_some();
+        if wanted && Instant::now() >= next_stats {
+            let snap = snapshot(&cfg, &pool, &hits, started);
+            if let Some(path) = &cfg.stats_path {
+                write_stats(path, &snap);
             }
+            if let Some(p) = &cfg.published {
+                p.set(snap);
+            }
+            next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let last = snapshot(&cfg, &pool, &hits, started);
     if let Some(path) = &cfg.stats_path {
         write_stats(path, &last);
+    }
+    if let Some(p) = &cfg.published {
+        p.set(last.clone());
     }
     // Steering goes before the readers do, so no packet waits on a queue nobody serves.
     drop(guard);
@@ -306,6 +322,9 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
             s
         }),
         ops: cfg.ops.as_ref().map(|f| f()),
+        kernel_queues: crate::metrics::read_kernel_queues(
+            &cfg.queues.iter().map(|q| q.0).collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -433,7 +452,11 @@ impl Inspect for DetectInspect {
             live.refresh(&mut self.worker);
         }
         match self.worker.inspect(pkt, meta) {
-            Verdict::Accept => Decision::Accept,
+            Verdict::Accept => match self.worker.take_bypass() {
+                BypassMark::None => Decision::Accept,
+                BypassMark::New => Decision::Bypass { first: true },
+                BypassMark::Again => Decision::Bypass { first: false },
+            },
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),
             Verdict::Replace(_) => Decision::Replace,

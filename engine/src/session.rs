@@ -6,13 +6,16 @@
 //! app-layer transactions that progressed. The detection side lives in `detect`; this module
 //! only moves bytes.
 //!
-//! Protocol detection: a direction's first bytes decide. A request line's method followed by
-//! a space (`GET `, `POST `, … and the WebDAV methods), or a response starting with `HTTP/`,
-//! make the flow HTTP whatever its ports (HTTP on 8080 is HTTP); anything else that is long
-//! enough to tell makes it unknown (TLS on 80 is not HTTP), and the flow is left to packet
-//! rules.
+//! Protocol detection: a direction's first bytes decide, whatever the ports. A request line's
+//! method followed by a space (`GET `, `POST `, … and the WebDAV methods), or a response
+//! starting with `HTTP/`, make the flow HTTP (HTTP on 8080 is HTTP); a TLS handshake record
+//! header (content type 22, version 3.x) makes it TLS (TLS on 80 is not HTTP); a 2-byte
+//! length followed by a plausible DNS header makes it DNS over TCP. Anything else that is long
+//! enough to tell makes it unknown, and the flow is left to packet rules.
 
+use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::http::{self, HttpConfig, HttpConn};
+use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
 use crate::stream::{HalfStream, Progress, SeqNumber, StreamConfig, StreamEvents, StreamMem};
 use crate::wire::tcp_flags;
 use verdict_compiler::ir::AppProto;
@@ -71,6 +74,55 @@ pub enum Detected {
 
 /// Detects the app protocol from the first bytes one side sent.
 pub fn detect(first: &[u8], to_server: bool) -> Detected {
+    let all = [
+        detect_http(first, to_server),
+        detect_tls(first),
+        detect_dns_tcp(first, to_server),
+    ];
+    if let Some(p) = all.iter().find_map(|d| match d {
+        Detected::Proto(p) => Some(*p),
+        _ => None,
+    }) {
+        return Detected::Proto(p);
+    }
+    if all.contains(&Detected::NeedMore) {
+        Detected::NeedMore
+    } else {
+        Detected::Unknown
+    }
+}
+
+/// A TLS record header: handshake (22) with version 3.0–3.4, as every hello starts.
+fn detect_tls(first: &[u8]) -> Detected {
+    match first {
+        [] | [0x16] | [0x16, 0x03] => Detected::NeedMore,
+        [0x16, 0x03, minor, ..] if *minor <= 4 => Detected::Proto(AppProto::Tls),
+        _ => Detected::Unknown,
+    }
+}
+
+/// DNS over TCP: a 2-byte length of at least a header, then a header `dns::probe` accepts.
+fn detect_dns_tcp(first: &[u8], to_server: bool) -> Detected {
+    let Some(len) = first
+        .get(..2)
+        .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+    else {
+        return Detected::NeedMore;
+    };
+    // A first message is a query (or, midstream, a response) of a few hundred bytes: a
+    // larger "length" is some other protocol's bytes, not worth waiting for.
+    if !(12..=4096).contains(&len) {
+        return Detected::Unknown;
+    }
+    match first.get(2..2 + len) {
+        Some(msg) if dns::probe(msg, to_server) => Detected::Proto(AppProto::Dns),
+        Some(_) => Detected::Unknown,
+        // The whole first message is needed to probe it.
+        None => Detected::NeedMore,
+    }
+}
+
+fn detect_http(first: &[u8], to_server: bool) -> Detected {
     // Leading blank lines are tolerated by servers before a request line.
     let data = {
         let skip = first
@@ -117,11 +169,19 @@ pub struct SessionConfig {
     pub http: HttpConfig,
     /// Run the HTTP parser (off when no rule reads HTTP: detection alone costs nothing).
     pub http_enabled: bool,
+    /// TLS parser limits.
+    pub tls: TlsConfig,
+    /// Run the TLS parser (when some rule reads TLS).
+    pub tls_enabled: bool,
+    /// Run the DNS parser on TCP flows and UDP port 53 (when some rule reads DNS).
+    pub dns_enabled: bool,
 }
 
 enum App {
     Detecting,
     Http(Box<HttpConn>),
+    Tls(Box<TlsConn>),
+    Dns(Box<DnsTcp>),
     Unknown,
 }
 
@@ -152,6 +212,10 @@ pub struct Step {
     pub progress: Progress,
     /// App-layer transactions that progressed in the packet's direction.
     pub http: http::Update,
+    /// What the TLS handshake made available with this packet.
+    pub tls: TlsUpdate,
+    /// DNS messages this packet completed (DNS over TCP), each a transaction.
+    pub dns: Vec<DnsMessage>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -178,6 +242,30 @@ impl Session {
     pub fn app_proto(&self) -> Option<AppProto> {
         match self.app {
             App::Http(_) => Some(AppProto::Http),
+            App::Tls(_) => Some(AppProto::Tls),
+            App::Dns(_) => Some(AppProto::Dns),
+            _ => None,
+        }
+    }
+
+    /// The TLS parser, when the flow is TLS.
+    pub fn tls(&self) -> Option<&TlsConn> {
+        match &self.app {
+            App::Tls(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The TLS parser and the connection's detection state (TLS is one transaction per
+    /// connection), borrowed apart.
+    pub fn tls_detect(&mut self) -> Option<(&TlsConn, &mut crate::detect::tx::TxDetect)> {
+        match &self.app {
+            App::Tls(c) => {
+                if self.txd.is_empty() {
+                    self.txd.push(crate::detect::tx::TxDetect::new(0));
+                }
+                Some((&**c, &mut self.txd[0]))
+            }
             _ => None,
         }
     }
@@ -245,7 +333,9 @@ impl Session {
             if p.events.contains(StreamEvents::GAP) {
                 let lost = p.new.start.saturating_sub(before);
                 self.app_gap(other == 0, lost);
-                self.feed_app(other, &p, cfg);
+                // What the other direction completed is not this packet's to inspect.
+                let mut ignored = Step::default();
+                self.feed_app(other, &p, cfg, &mut ignored);
             }
         }
         let half = &mut self.halves[me];
@@ -272,7 +362,7 @@ impl Session {
         } else {
             me
         };
-        out.http = self.feed_app(me, &progress, cfg);
+        self.feed_app(me, &progress, cfg, &mut out);
         out.progress = progress;
         out
     }
@@ -289,56 +379,88 @@ impl Session {
     }
 
     fn app_gap(&mut self, to_server: bool, lost: u64) {
-        if let App::Http(c) = &mut self.app {
-            c.gap(dir(to_server), lost);
+        match &mut self.app {
+            App::Http(c) => {
+                c.gap(dir(to_server), lost);
+            }
+            App::Tls(c) => {
+                c.gap(to_server);
+            }
+            App::Dns(c) => c.gap(to_server),
+            _ => {}
         }
     }
 
-    /// Feeds the newly contiguous bytes of half `me` to the app layer (detecting it first).
-    fn feed_app(&mut self, me: usize, p: &Progress, cfg: &SessionConfig) -> http::Update {
+    /// Feeds the newly contiguous bytes of half `me` to the app layer (detecting it first)
+    /// and records what progressed in `out`.
+    fn feed_app(&mut self, me: usize, p: &Progress, cfg: &SessionConfig, out: &mut Step) {
         let to_server = me == 0;
         let half = &self.halves[me];
         let win = half.window();
         let ws = half.window_start();
-        let mut update = http::Update::default();
         if matches!(self.app, App::Detecting) && !p.new.is_empty() {
             // Detection reads from the direction's start while the window still has it.
-            if ws == 0 {
+            if ws != 0 {
+                self.app = App::Unknown;
+            } else {
                 match detect(win, to_server) {
-                    Detected::NeedMore => return update,
+                    Detected::NeedMore => return,
                     Detected::Unknown => self.app = App::Unknown,
-                    Detected::Proto(AppProto::Http) if cfg.http_enabled => {
-                        let mut conn = Box::new(HttpConn::new(&cfg.http));
+                    Detected::Proto(a) => {
+                        self.app = start_app(a, cfg);
                         // Everything before this packet's data was held back for detection.
                         let upto = usize::try_from(p.new.start).unwrap_or(usize::MAX);
                         if upto > 0 {
-                            conn.feed(dir(to_server), &win[..upto.min(win.len())]);
+                            let held = &win[..upto.min(win.len())];
+                            feed_bytes(&mut self.app, to_server, held, out);
                         }
-                        self.app = App::Http(conn);
                     }
-                    Detected::Proto(_) => self.app = App::Unknown,
                 }
-            } else {
-                self.app = App::Unknown;
             }
         }
-        if let App::Http(conn) = &mut self.app {
-            if !p.new.is_empty() {
-                let at = |off: u64| usize::try_from(off.saturating_sub(ws)).unwrap_or(usize::MAX);
-                if let Some(bytes) = win.get(at(p.new.start)..at(p.new.end)) {
-                    update = conn.feed(dir(to_server), bytes);
-                }
+        if !p.new.is_empty() {
+            let at = |off: u64| usize::try_from(off.saturating_sub(ws)).unwrap_or(usize::MAX);
+            if let Some(bytes) = win.get(at(p.new.start)..at(p.new.end)) {
+                feed_bytes(&mut self.app, to_server, bytes, out);
             }
-            if p.events.contains(StreamEvents::FIN) || p.events.contains(StreamEvents::RST) {
+        }
+        if p.events.contains(StreamEvents::FIN) || p.events.contains(StreamEvents::RST) {
+            if let App::Http(conn) = &mut self.app {
                 let closed = conn.close(dir(to_server));
                 for (id, pr) in closed.iter() {
-                    update.merge_one(id, pr);
+                    out.http.merge_one(id, pr);
                 }
             }
         }
-        update
     }
 }
+
+/// The parser for a detected protocol, if some rule needs it.
+fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
+    match a {
+        AppProto::Http if cfg.http_enabled => App::Http(Box::new(HttpConn::new(&cfg.http))),
+        AppProto::Tls if cfg.tls_enabled => App::Tls(Box::new(TlsConn::new(&cfg.tls))),
+        AppProto::Dns if cfg.dns_enabled => App::Dns(Box::new(DnsTcp::new())),
+        _ => App::Unknown,
+    }
+}
+
+/// Feeds stream bytes of one direction to the flow's parser.
+fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
+    match app {
+        App::Http(c) => {
+            let u = c.feed(dir(to_server), bytes);
+            for (id, pr) in u.iter() {
+                out.http.merge_one(id, pr);
+            }
+        }
+        App::Tls(c) => out.tls = out.tls.union(c.feed(to_server, bytes)),
+        App::Dns(c) => out.dns.extend(c.feed(to_server, bytes)),
+        App::Detecting | App::Unknown => {}
+    }
+}
+
+impl Session {}
 
 fn dir(to_server: bool) -> http::Dir {
     if to_server {
@@ -358,10 +480,62 @@ pub struct HttpBuffers<'a> {
 
 impl crate::vm::BufferSource for HttpBuffers<'_> {
     fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
-        use verdict_compiler::ir::Buffer;
+        self.buffer_n(b, 0)
+    }
+    fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
+        use verdict_compiler::ir::{AppBuffer, Buffer};
         match b {
+            Buffer::App(AppBuffer::HttpRequestHeader) => self.tx.request_headers()?.line(i),
+            Buffer::App(AppBuffer::HttpResponseHeader) => self.tx.response_headers()?.line(i),
+            _ if i > 0 => None,
             Buffer::App(a) => self.tx.buffer_in(a, dir(self.to_server)),
             Buffer::FileData => self.tx.file_data(dir(self.to_server)),
+            _ => None,
+        }
+    }
+}
+
+/// A TLS connection as detection's [`crate::vm::BufferSource`]. A buffer that belongs to
+/// one side (the SNI to the client's hello, certificates to the server's) reads that side
+/// whatever the packet's direction; the random and ALPN read the packet's side.
+pub struct TlsBuffers<'a> {
+    /// The connection.
+    pub conn: &'a TlsConn,
+    /// The direction of the packet being inspected.
+    pub to_server: bool,
+}
+
+impl crate::vm::BufferSource for TlsBuffers<'_> {
+    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
+        self.buffer_n(b, 0)
+    }
+    fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
+        use crate::detect::tx::{buffer_side, Side};
+        let verdict_compiler::ir::Buffer::App(a) = b else {
+            return None;
+        };
+        let to_server = match buffer_side(b) {
+            Some(Side::ToServer) => true,
+            Some(Side::ToClient) => false,
+            _ => self.to_server,
+        };
+        self.conn.buffer_n(a, to_server, i)
+    }
+}
+
+/// One DNS message (a transaction) as detection's [`crate::vm::BufferSource`].
+pub struct DnsBuffers<'a> {
+    /// The message.
+    pub msg: &'a DnsMessage,
+}
+
+impl crate::vm::BufferSource for DnsBuffers<'_> {
+    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
+        self.buffer_n(b, 0)
+    }
+    fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
+        match b {
+            verdict_compiler::ir::Buffer::App(a) => self.msg.buffer_n(a, i),
             _ => None,
         }
     }
@@ -382,7 +556,16 @@ mod tests {
             Detected::Proto(AppProto::Http)
         );
         assert_eq!(detect(b"GE", true), Detected::NeedMore);
-        assert_eq!(detect(b"\x16\x03\x01\x02\x00", true), Detected::Unknown);
+        assert_eq!(
+            detect(b"\x16\x03\x01\x02\x00", true),
+            Detected::Proto(AppProto::Tls)
+        );
+        assert_eq!(detect(b"\x16\x03", true), Detected::NeedMore);
+        // DNS over TCP: a length, then a query header with one question.
+        let mut q = vec![0, 29, 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(detect(&q, true), Detected::Proto(AppProto::Dns));
+        assert_eq!(detect(&q[..10], true), Detected::NeedMore);
         assert_eq!(detect(b"SSH-2.0-OpenSSH", true), Detected::Unknown);
         assert_eq!(
             detect(b"HTTP/1.1 200 OK", false),

@@ -515,3 +515,135 @@ fn inspect_depth_stops_payload_tests_but_not_header_tests() {
         .collect();
     assert_eq!(later, vec![97, 98]);
 }
+
+/// A content on an app-layer buffer, with an optional transform chain on that selection.
+fn app_content(
+    pattern: &[u8],
+    buffer: verdict_compiler::ir::AppBuffer,
+) -> verdict_compiler::bytecode::Insn {
+    let mut i = content(pattern);
+    if let verdict_compiler::bytecode::Insn::Content { buffer: b, .. } = &mut i {
+        *b = verdict_compiler::ir::Buffer::App(buffer);
+    }
+    i
+}
+
+/// A DNS query for `name` (type A, id 0x1234).
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn dns_over_udp_rules_run_per_message_through_their_transforms() {
+    use verdict_compiler::ir::{AppBuffer, Buffer, BufferTransforms, Transform};
+    // dns.query; dotprefix; content:".evil.example"; endswith;
+    let mut c = app_content(b".evil.example", AppBuffer::DnsQuery);
+    if let verdict_compiler::bytecode::Insn::Content { ends_with, .. } = &mut c {
+        *ends_with = true;
+    }
+    let mut p = prog(40, Action::Drop, L4::Udp, vec![c]);
+    p.transforms = vec![BufferTransforms {
+        buffer: Buffer::App(AppBuffer::DnsQuery),
+        chain: vec![Transform::DotPrefix],
+        tests: 0..1,
+    }];
+    let img = image(vec![p], &[]);
+    let (mut w, rx) = worker(&img, true);
+    let pkts = [
+        udp(CLI, SRV, 5000, 53, &dns_query("www.evil.example")),
+        udp(CLI, SRV, 5001, 53, &dns_query("notevil.example")),
+        udp(CLI, SRV, 5002, 53, &dns_query("evil.example")),
+        // Not port 53: not parsed as DNS, so no transaction.
+        udp(CLI, SRV, 5003, 5353, &dns_query("evil.example")),
+    ];
+    let (v, a) = run(&mut w, &rx, &pkts);
+    assert_eq!(a, vec![(40, 1), (40, 3)]);
+    assert!(matches!(v[0], Verdict::Drop(_)) && v[1] == Verdict::Accept);
+}
+
+/// A TLS 1.2 ClientHello record naming `sni`.
+fn client_hello(sni: &str) -> Vec<u8> {
+    let name = sni.as_bytes();
+    let mut sni_ext = Vec::new();
+    let list_len = name.len() + 3;
+    sni_ext.extend_from_slice(&(list_len as u16).to_be_bytes());
+    sni_ext.push(0);
+    sni_ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni_ext.extend_from_slice(name);
+    let mut exts = vec![0, 0];
+    exts.extend_from_slice(&(sni_ext.len() as u16).to_be_bytes());
+    exts.extend_from_slice(&sni_ext);
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[7; 32]);
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0xc0, 0x2f]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[test]
+fn tls_sni_rules_match_a_client_hello_split_over_segments_on_any_port() {
+    use verdict_compiler::ir::AppBuffer;
+    let img = image(
+        vec![prog(
+            41,
+            Action::Alert,
+            L4::Tcp,
+            vec![app_content(b"blocked.example", AppBuffer::TlsSni)],
+        )],
+        &[],
+    );
+    let (mut w, rx) = worker(&img, false);
+    let hello = client_hello("www.blocked.example");
+    let (a, b) = hello.split_at(40);
+    // Port 8443, split in two: the hello completes with packet 6, the second data segment
+    // (detection by content).
+    let (_, alerts) = run(&mut w, &rx, &session(40000, 8443, &[a, b]));
+    assert_eq!(alerts, vec![(41, 6)]);
+    let (_, alerts) = run(
+        &mut w,
+        &rx,
+        &session(40001, 443, &[&client_hello("www.allowed.example")]),
+    );
+    assert_eq!(alerts, vec![]);
+}
+
+#[test]
+fn a_two_sided_buffer_is_prefiltered_again_in_the_other_direction() {
+    // The request's headers are longer than the response's: the response's http.header
+    // must still be scanned, not taken as already seen.
+    use verdict_compiler::ir::AppBuffer;
+    let mut p = prog(
+        42,
+        Action::Alert,
+        L4::Tcp,
+        vec![app_content(b"ng1nx", AppBuffer::HttpHeader)],
+    );
+    p.flow = FlowOpts {
+        to_server: Some(false),
+        ..FlowOpts::default()
+    };
+    let img = image(vec![p], &[]);
+    let (mut w, rx) = worker(&img, false);
+    let req: &[u8] =
+        b"GET / HTTP/1.1\r\nHost: a-rather-long-host-name.example\r\nUser-Agent: x\r\n\r\n";
+    let mut pkts = session(40000, 80, &[req]);
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nServer: ng1nx\r\nContent-Length: 0\r\n\r\n";
+    pkts.push(tcp(SRV, CLI, 80, 40000, 501, PA, resp));
+    let (_, a) = run(&mut w, &rx, &pkts);
+    assert_eq!(a, vec![(42, 6)]);
+}

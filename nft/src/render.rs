@@ -10,6 +10,13 @@
 //! [`FLOW_BLOCK_MARK`] into the conntrack mark, and the chain's first rule drops every packet
 //! of a connection carrying that bit, in both directions.
 //!
+//! Flows the engine bypassed (nothing more can match them: past the stream depth, or a `pass`
+//! rule) are handed back to the kernel. The worker's verdict sets [`FLOW_BYPASS_MARK`] in the
+//! packet mark (a queue verdict cannot write conntrack); chain `bypass`, after the queue, moves
+//! the bit into the conntrack mark; from then on a rule just before the steering accepts the
+//! flow's packets (xt: returns from chain `VERDICT`) instead of queueing them. Kernel rules
+//! still see them.
+//!
 //! Chain priority: `forward` hooks at priority -10: after conntrack (-200) and mangle (-150),
 //! so conntrack has defragmented and classified the packet, and before the filter priority
 //! (0), where iptables-nft's `FORWARD` chain (xt NFQUEUE steering, xt string rules) and most
@@ -28,7 +35,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule, FLOW_BLOCK_MARK,
+    Match as KMatch, Side, SteerRule, XtStringRule, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -41,6 +48,15 @@ pub const PRIORITY: i32 = -10;
 pub const XT_CHAIN: &str = "VERDICT";
 /// Comment of the rule that drops the rest of flows a kernel drop rule blocked.
 pub const FLOW_BLOCKED: &str = "verdict: rest of a flow blocked by a drop rule";
+/// Chain that moves the bypass bit from the packet mark into the conntrack mark.
+pub const BYPASS_CHAIN: &str = "bypass";
+/// Its priority: after the filter priority (0), where the queue of either mechanism sits, so
+/// it sees the packets the worker gave back with the bit set.
+pub const BYPASS_PRIORITY: i32 = 10;
+/// Comment of the rule that keeps bypassed flows out of the queue.
+pub const FLOW_BYPASSED: &str = "verdict: bypassed flow, not queued";
+/// Comment of the rule that records a bypass in conntrack.
+pub const BYPASS_RECORD: &str = "verdict: engine bypassed this flow";
 /// Longest comment nft accepts.
 pub const MAX_COMMENT: usize = 128;
 
@@ -372,6 +388,12 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
     for line in rule_lines(plan, opts) {
         let _ = writeln!(s, "\t\t{line}");
     }
+    if opts.queue == QueueMechanism::NftQueue && !plan.steering.is_empty() {
+        let _ = writeln!(
+            s,
+            "\t\tct mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} counter accept comment \"{FLOW_BYPASSED}\""
+        );
+    }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
             let mut line = steer_matches(st);
@@ -382,6 +404,23 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         }
     }
     let _ = writeln!(s, "\t}}");
+    if !plan.steering.is_empty() {
+        let keep = !FLOW_BYPASS_MARK;
+        let _ = writeln!(s, "\tchain {BYPASS_CHAIN} {{");
+        let _ = writeln!(
+            s,
+            "\t\t# priority {BYPASS_PRIORITY}: after the queue (filter, 0), so it sees the worker's verdict mark"
+        );
+        let _ = writeln!(
+            s,
+            "\t\ttype filter hook forward priority {BYPASS_PRIORITY}; policy accept;"
+        );
+        let _ = writeln!(
+            s,
+            "\t\tmeta mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} ct mark set ct mark | 0x{FLOW_BYPASS_MARK:08x} meta mark set meta mark & 0x{keep:08x} counter comment \"{BYPASS_RECORD}\""
+        );
+        let _ = writeln!(s, "\t}}");
+    }
     let _ = writeln!(s, "}}");
     s
 }
@@ -560,6 +599,58 @@ fn ct_mark() -> Expression<'static> {
     }))
 }
 
+fn meta_mark() -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key: MetaKey::Mark }))
+}
+
+/// `EXPR & bit == bit`.
+fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
+    mat(
+        Expression::BinaryOperation(Box::new(BinaryOperation::AND(e, Expression::Number(bit)))),
+        "==",
+        Expression::Number(bit),
+    )
+}
+
+/// The bypass chain and its one rule (see the module docs), as JSON objects.
+fn bypass_chain_json() -> Vec<nftables::schema::NfObject<'static>> {
+    use nftables::schema::NfObject::CmdObject;
+    let chain = CmdObject(NfCmd::Add(NfListObject::Chain(Chain {
+        family: NfFamily::INet,
+        table: TABLE.into(),
+        name: BYPASS_CHAIN.into(),
+        newname: None,
+        handle: None,
+        _type: Some(NfChainType::Filter),
+        hook: Some(NfHook::Forward),
+        prio: Some(BYPASS_PRIORITY),
+        dev: None,
+        policy: Some(NfChainPolicy::Accept),
+    })));
+    let expr = vec![
+        has_bit(meta_mark(), FLOW_BYPASS_MARK),
+        Statement::Mangle(Mangle {
+            key: ct_mark(),
+            value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
+                ct_mark(),
+                Expression::Number(FLOW_BYPASS_MARK),
+            ]))),
+        }),
+        Statement::Mangle(Mangle {
+            key: meta_mark(),
+            value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+                meta_mark(),
+                Expression::Number(!FLOW_BYPASS_MARK),
+            ))),
+        }),
+        counter(),
+    ];
+    vec![
+        chain,
+        rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()),
+    ]
+}
+
 fn counter() -> Statement<'static> {
     Statement::Counter(Counter::Anonymous(None))
 }
@@ -596,10 +687,18 @@ fn action_json(r: &KernelRule, log_group: u16) -> Vec<Statement<'static>> {
 }
 
 fn rule_obj(expr: Vec<Statement<'static>>, comment: String) -> nftables::schema::NfObject<'static> {
+    rule_in(CHAIN, expr, comment)
+}
+
+fn rule_in(
+    chain: &'static str,
+    expr: Vec<Statement<'static>>,
+    comment: String,
+) -> nftables::schema::NfObject<'static> {
     nftables::schema::NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(Rule {
         family: NfFamily::INet,
         table: TABLE.into(),
-        chain: CHAIN.into(),
+        chain: chain.into(),
         expr: expr.into(),
         handle: None,
         index: None,
@@ -654,6 +753,14 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
         expr.extend(action_json(r, opts.log_group));
         objects.push(rule_obj(expr, sanitize(&r.comment(), MAX_COMMENT)));
     }
+    if opts.queue == QueueMechanism::NftQueue && !plan.steering.is_empty() {
+        let expr = vec![
+            has_bit(ct_mark(), FLOW_BYPASS_MARK),
+            counter(),
+            Statement::Accept(None),
+        ];
+        objects.push(rule_obj(expr, FLOW_BYPASSED.to_string()));
+    }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
             let mut expr = Vec::new();
@@ -686,6 +793,9 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             }));
             objects.push(rule_obj(expr, steer_comment(st)));
         }
+    }
+    if !plan.steering.is_empty() {
+        objects.extend(bypass_chain_json());
     }
     Nftables {
         objects: objects.into(),
@@ -851,6 +961,24 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             }
         }
         if steer {
+            // Bypassed flows leave the chain before any steering rule (RETURN, so the
+            // operator's own FORWARD rules still see them).
+            out.push(argv(&[
+                bin,
+                "-w",
+                "-A",
+                XT_CHAIN,
+                "-m",
+                "connmark",
+                "--mark",
+                &format!("0x{FLOW_BYPASS_MARK:x}/0x{FLOW_BYPASS_MARK:x}"),
+                "-m",
+                "comment",
+                "--comment",
+                FLOW_BYPASSED,
+                "-j",
+                "RETURN",
+            ]));
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
                     (Some(L4Proto::Icmp), Family::V6) | (Some(L4Proto::Icmpv6), Family::V4) => {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::steer::{SteerMode, SteerPolicy};
 use verdict_compiler::{diag, disasm};
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
 
@@ -17,6 +18,11 @@ pub enum Mechanism {
     Nft,
     /// iptables-nft's xt NFQUEUE target (works everywhere iptables-nft does).
     Xt,
+}
+
+/// Parses `--steer`.
+pub fn parse_steer(s: &str) -> Result<SteerMode, String> {
+    SteerMode::from_name(s).ok_or_else(|| format!("`{s}`: expected ports, all-tcp or all"))
 }
 
 /// Arguments of `verdict compile`.
@@ -53,6 +59,11 @@ pub struct Args {
     /// Print what became of one sid: fate, nft rules, bytecode listing.
     #[arg(long, value_name = "SID")]
     pub explain: Option<u32>,
+    /// What the steering queues: `ports` (the rules' ports and the app protocols' ports, the
+    /// default), `all-tcp` (every TCP packet, for content-based protocol detection on any
+    /// port) or `all` (every TCP and UDP packet).
+    #[arg(long, value_parser = parse_steer)]
+    pub steer: Option<SteerMode>,
     /// Do not print the report table.
     #[arg(short, long)]
     pub quiet: bool,
@@ -76,7 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         sources.extend(Source::read(p).with_context(|| format!("reading {}", p.display()))?);
     }
     // The whole file is validated, so a typo in any key is refused here too.
-    let vars = crate::config::Config::load_opt(args.config.as_deref())?.vars;
+    let cfg = crate::config::Config::load_opt(args.config.as_deref())?;
+    let steer_mode = args.steer.or(cfg.engine.steer).unwrap_or_default();
+    let vars = cfg.vars;
+    let steer_vars = vars.clone();
     let opts = LoadOptions {
         include_commented: args.include_commented,
         vars,
@@ -101,6 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         kernel: true,
         xt_string: args.xt_string,
         image_all: false,
+        steer: SteerPolicy::new(steer_mode, &steer_vars),
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);
     let ropts = RenderOptions {

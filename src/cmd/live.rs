@@ -35,6 +35,12 @@ pub struct RuleInputs {
     pub force_ids: bool,
     /// `--inspect-depth` on the command line.
     pub inspect_depth: Option<u64>,
+    /// `--stream-depth` on the command line.
+    pub stream_depth: Option<u64>,
+    /// `--bypass` on the command line.
+    pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
+    /// `--steer` on the command line.
+    pub steer: Option<verdict_compiler::steer::SteerMode>,
     /// nft script of active response (scan chain), appended to every table load.
     pub extra_script: String,
 }
@@ -166,6 +172,10 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         caps: KernelCaps {
             ih_payload: inp.ih_payload,
         },
+        steer: verdict_compiler::steer::SteerPolicy::new(
+            inp.steer.or(cfg.engine.steer).unwrap_or_default(),
+            &cfg.vars,
+        ),
         ..Default::default()
     };
     let mut compiled = codegen::compile(&rules, &opts);
@@ -220,6 +230,8 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             disabled: cfg.disabled.iter().chain(off).copied().collect(),
             dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
             inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
+            session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
+            bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
             ..Default::default()
         },
     )

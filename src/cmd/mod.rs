@@ -3,6 +3,8 @@
 pub mod block;
 pub mod check;
 pub mod compile;
+pub mod config_check;
+pub mod explain;
 pub mod live;
 pub mod ops;
 pub mod replay;

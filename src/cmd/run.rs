@@ -12,9 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use verdict_compiler::steer::SteerMode;
 use verdict_engine::active::{Active, ActiveOptions};
+use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::control::ControlConfig;
 use verdict_engine::detect::{Counters, Worker};
+use verdict_engine::metrics::{Published, Server as MetricsServer};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
 use verdict_engine::output::{OutputConfig, Writer};
@@ -52,6 +55,18 @@ pub struct Args {
     /// flow tests go on past it). Default: everything.
     #[arg(long)]
     pub inspect_depth: Option<u64>,
+    /// TCP bytes reassembled per flow direction (default 1 MiB, Suricata's stream depth; 0 =
+    /// unlimited). Past it stream and HTTP inspection stop, and the flow is bypassed.
+    #[arg(long)]
+    pub stream_depth: Option<u64>,
+    /// When a flow is handed back to the kernel (no more queueing): `both` directions past the
+    /// stream depth (default), `either` direction, or `off`.
+    #[arg(long, value_parser = parse_bypass)]
+    pub bypass: Option<BypassPolicy>,
+    /// What the steering queues: `ports` (default: the rules' ports and the app protocols'
+    /// ports), `all-tcp` (content-based protocol detection on any TCP port) or `all`.
+    #[arg(long, value_parser = crate::cmd::compile::parse_steer)]
+    pub steer: Option<SteerMode>,
     /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
     /// such an engine refuses to start, since it would inspect nothing while looking on.
     #[arg(long)]
@@ -78,9 +93,21 @@ pub struct Args {
     /// config's `state_file`, else /var/lib/verdict/state.json).
     #[arg(long)]
     pub state_file: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (overrides the config's `[metrics] listen`).
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
+}
+
+fn parse_bypass(s: &str) -> Result<BypassPolicy, String> {
+    match s {
+        "off" => Ok(BypassPolicy::Off),
+        "both" => Ok(BypassPolicy::Both),
+        "either" => Ok(BypassPolicy::Either),
+        _ => Err(format!("`{s}`: expected off, both or either")),
+    }
 }
 
 /// Runs `verdict run`.
@@ -140,6 +167,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let _ = out.flush();
     };
 
+    let metrics = Metrics::start(args.metrics.or(cfg.metrics.listen), &stop)?;
+    if let Some(addr) = metrics.addr() {
+        say(format!("metrics on http://{addr}/metrics"));
+    }
     let stats_path = Some(log_dir.join("stats.json"));
     let stats_interval = Duration::from_millis(args.stats_interval_ms.max(10));
     let mode_name = if mode == Mode::Ips { "ips" } else { "ids" };
@@ -169,6 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             kernel_alerts: None,
             output: None,
             ops: None,
+            published: metrics.published(),
         };
         let summary = engine_run::run(
             run_cfg,
@@ -176,6 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Vec::new,
             || say(format!("ready ({} ms)", t0.elapsed().as_millis())),
         )?;
+        metrics.join();
         let total: u64 = summary.queues.iter().map(|q| q.received).sum();
         say(format!(
             "stopped; {total} packets inspected; verdict's rules removed"
@@ -195,6 +228,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         queues: (base, last),
         force_ids: args.ids,
         inspect_depth: args.inspect_depth,
+        stream_depth: args.stream_depth,
+        bypass: args.bypass,
+        steer: args.steer,
         extra_script: String::new(),
     };
     let built = live::build(&inputs, &cfg, &state.sids(), false)?;
@@ -272,6 +308,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "payload inspected up to {d} bytes per flow direction"
         ));
     }
+    let dc = built.det.config();
+    say(format!(
+        "stream depth {} bytes per direction, bypass: {}",
+        dc.session.stream.depth,
+        match dc.bypass {
+            BypassPolicy::Off => "off",
+            BypassPolicy::Both => "both directions past the depth",
+            BypassPolicy::Either => "either direction past the depth",
+        }
+    ));
     say(queue_line(caps.queue));
     say(format!(
         "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
@@ -323,6 +369,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             let live = Arc::clone(&live);
             move || live.snapshot()
         })),
+        published: metrics.published(),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -345,6 +392,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     drop(events);
     active.finish();
     let written = writer.join().context("writing alerts")?;
+    metrics.join();
     let summary = result?;
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
     say(format!(
@@ -352,6 +400,36 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         written.eve_lines
     ));
     Ok(0)
+}
+
+/// The optional Prometheus endpoint and the snapshot it serves.
+struct Metrics(Option<(Arc<Published>, MetricsServer)>);
+
+impl Metrics {
+    /// Binds `addr` (before the kernel is touched, so a taken port fails the start cleanly).
+    fn start(addr: Option<std::net::SocketAddr>, stop: &Arc<AtomicBool>) -> anyhow::Result<Self> {
+        let Some(addr) = addr else {
+            return Ok(Metrics(None));
+        };
+        let published = Arc::new(Published::default());
+        let server = MetricsServer::spawn(addr, Arc::clone(&published), Arc::clone(stop))?;
+        Ok(Metrics(Some((published, server))))
+    }
+
+    fn published(&self) -> Option<Arc<Published>> {
+        self.0.as_ref().map(|(p, _)| Arc::clone(p))
+    }
+
+    fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.0.as_ref().map(|(_, s)| s.addr)
+    }
+
+    /// Waits for the server thread (it ends with the stop flag).
+    fn join(self) {
+        if let Some((_, s)) = self.0 {
+            s.join();
+        }
+    }
 }
 
 /// Wraps an inspector with the `--debug-panic-on` test hook (a no-op without a marker).
@@ -396,4 +474,21 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
     if let Err(e) = spawned {
         tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
     }
+}
+
+/// Session settings with the configured stream depth, checked before anything touches the
+/// kernel.
+pub fn session_config(
+    stream_depth: Option<u64>,
+    cfg: &Config,
+) -> anyhow::Result<verdict_engine::session::SessionConfig> {
+    let mut session = verdict_engine::session::SessionConfig::default();
+    if let Some(d) = stream_depth.or(cfg.engine.stream_depth) {
+        session.stream.depth = d;
+    }
+    session
+        .stream
+        .validate()
+        .context("stream settings ([engine] stream_depth)")?;
+    Ok(session)
 }

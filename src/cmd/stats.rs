@@ -5,6 +5,8 @@ use crate::config::Config;
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use verdict_engine::metrics::KernelQueueStats;
+use verdict_engine::nfq::QueueStats;
 use verdict_engine::run::{read_stats, StatsSnapshot};
 
 /// Arguments of `verdict stats`.
@@ -77,6 +79,59 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         s.uptime_secs,
         age.max(0.0)
     );
+    queue_table(&mut o, s);
+    bytes_table(&mut o, s);
+    let out = &s.output;
+    let _ = writeln!(
+        o,
+        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}",
+        out.eve_written, out.fast_written, out.pcap_written
+    );
+    if out.lost() > 0 {
+        let _ = writeln!(
+            o,
+            "ALERTS LOST: {} before the writer (queue full or writer gone); to I/O errors: \
+             eve.json {}, fast.log {}, evidence.pcap {}{}",
+            out.channel_lost,
+            out.eve_lost,
+            out.fast_lost,
+            out.pcap_lost,
+            out.last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(" (last error: {e})"))
+        );
+    }
+    if let Some(ops) = &s.ops {
+        let _ = writeln!(
+            o,
+            "rules: {} programs, {} disabled; reloads: {} ok, {} failed, last {:.3} s, total {:.3} s",
+            ops.programs,
+            ops.disabled.len(),
+            ops.reloads,
+            ops.reload_failures,
+            ops.last_reload_secs,
+            ops.reload_secs_total
+        );
+    }
+    if s.rules.is_empty() {
+        let _ = writeln!(o, "no rule hits");
+    } else {
+        let _ = writeln!(o, "top rules:\n{:>10}  {:<14} msg", "hits", "gid:sid");
+        for r in s.rules.iter().take(top) {
+            let _ = writeln!(
+                o,
+                "{:>10}  {:<14} {}",
+                r.hits,
+                format!("{}:{}", r.gid, r.sid),
+                r.msg
+            );
+        }
+    }
+    o
+}
+
+/// Packets per verdict and queue, with a total line.
+fn queue_table(o: &mut String, s: &StatsSnapshot) {
     let _ = writeln!(
         o,
         "{:>6} {:>12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>8} {:>7}",
@@ -90,7 +145,7 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         "enobufs",
         "panics"
     );
-    let mut t = verdict_engine::nfq::QueueStats::default();
+    let mut t = QueueStats::default();
     for q in &s.queues {
         let _ = writeln!(
             o,
@@ -127,39 +182,41 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
         t.enobufs,
         t.panics
     );
-    let out = &s.output;
+    let bypassed: u64 = s.queues.iter().map(|q| q.bypassed).sum();
+    let _ = writeln!(o, "bypassed flows (handed back to the kernel): {bypassed}");
+}
+
+/// Bytes per verdict, worker busy time and the kernel's own queue counters, per queue (the
+/// numbers the metrics endpoint serves).
+fn bytes_table(o: &mut String, s: &StatsSnapshot) {
     let _ = writeln!(
         o,
-        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}",
-        out.eve_written, out.fast_written, out.pcap_written
+        "{:>6} {:>14} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "queue",
+        "bytes acc",
+        "bytes drop",
+        "bytes rej",
+        "bytes repl",
+        "busy s",
+        "k.waiting",
+        "k.dropped",
+        "k.udropped"
     );
-    if out.lost() > 0 {
+    for q in &s.queues {
+        let k = s.kernel_queues.iter().find(|k| k.queue == q.queue);
+        let kv = |f: fn(&KernelQueueStats) -> u64| k.map_or("-".to_string(), |k| f(k).to_string());
         let _ = writeln!(
             o,
-            "ALERTS LOST: {} before the writer (queue full or writer gone); to I/O errors: \
-             eve.json {}, fast.log {}, evidence.pcap {}{}",
-            out.channel_lost,
-            out.eve_lost,
-            out.fast_lost,
-            out.pcap_lost,
-            out.last_error
-                .as_deref()
-                .map_or(String::new(), |e| format!(" (last error: {e})"))
+            "{:>6} {:>14} {:>12} {:>12} {:>12} {:>10.3} {:>10} {:>10} {:>10}",
+            q.queue,
+            q.accepted_bytes,
+            q.dropped_bytes,
+            q.rejected_bytes,
+            q.replaced_bytes,
+            q.busy_ns as f64 / 1e9,
+            kv(|k| k.waiting),
+            kv(|k| k.dropped),
+            kv(|k| k.user_dropped)
         );
     }
-    if s.rules.is_empty() {
-        let _ = writeln!(o, "no rule hits");
-    } else {
-        let _ = writeln!(o, "top rules:\n{:>10}  {:<14} msg", "hits", "gid:sid");
-        for r in s.rules.iter().take(top) {
-            let _ = writeln!(
-                o,
-                "{:>10}  {:<14} {}",
-                r.hits,
-                format!("{}:{}", r.gid, r.sid),
-                r.msg
-            );
-        }
-    }
-    o
 }

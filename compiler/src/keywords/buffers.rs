@@ -106,6 +106,16 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
         Buffer::App(A::HttpTrueIp),
         Form::Sticky,
     ),
+    (
+        "http.request_header",
+        Buffer::App(A::HttpRequestHeader),
+        Form::Sticky,
+    ),
+    (
+        "http.response_header",
+        Buffer::App(A::HttpResponseHeader),
+        Form::Sticky,
+    ),
     ("dns.query", Buffer::App(A::DnsQuery), Form::Sticky),
     ("dns_query", Buffer::App(A::DnsQuery), Form::Sticky),
     (

@@ -577,23 +577,20 @@ pub const KEYWORDS: &[Keyword] = &[
         "write it as ssl_version",
     ),
     no("tls.version", "TLS version", ArgKind::String, NO_PARSER),
-    no(
+    kw(
         "tls.subject",
-        "TLS certificate subject (legacy)",
-        ArgKind::String,
-        "use tls.cert_subject; content:...;",
+        "TLS certificate subject contains (legacy form of tls.cert_subject)",
+        ArgKind::Content,
     ),
-    no(
+    kw(
         "tls.issuerdn",
-        "TLS certificate issuer (legacy)",
-        ArgKind::String,
-        "use tls.cert_issuer; content:...;",
+        "TLS certificate issuer contains (legacy form of tls.cert_issuer)",
+        ArgKind::Content,
     ),
-    no(
+    kw(
         "tls.fingerprint",
-        "TLS certificate fingerprint (legacy)",
-        ArgKind::String,
-        "use tls.cert_fingerprint; content:...;",
+        "TLS certificate fingerprint equals (legacy form of tls.cert_fingerprint)",
+        ArgKind::Content,
     ),
     no(
         "tls.store",
@@ -810,18 +807,6 @@ pub const KEYWORDS: &[Keyword] = &[
         "http2.errorcode",
         "HTTP/2 error code",
         ArgKind::String,
-        NO_PARSER,
-    ),
-    no(
-        "http.request_header",
-        "HTTP/2 request header buffer",
-        ArgKind::None,
-        NO_PARSER,
-    ),
-    no(
-        "http.response_header",
-        "HTTP/2 response header buffer",
-        ArgKind::None,
         NO_PARSER,
     ),
     no(

@@ -82,7 +82,8 @@ fn parse_xor(v: &str) -> Result<Transform, KwError> {
 
 /// `from_base64[: bytes N][, offset N][, mode rfc4648|rfc2045|strict]`.
 fn parse_from_base64(v: &str) -> Result<Transform, KwError> {
-    let (mut offset, mut bytes, mut strict) = (0u32, 0u32, false);
+    // RFC 4648 is Suricata's default mode.
+    let (mut offset, mut bytes, mut strict) = (0u32, 0u32, true);
     for (at, part) in super::split_args(v) {
         let mut words = part.split_whitespace();
         let key = words.next().unwrap_or("");
@@ -181,12 +182,24 @@ impl Chains {
             .push((b, Vec::new(), u32::try_from(tests).unwrap_or(u32::MAX)));
     }
 
-    /// Adds `t` to the chain of the current selection; `Err` when no sticky buffer is
-    /// selected (transforms rewrite a sticky buffer, never the packet).
-    pub fn push(&mut self, current: Buffer, t: Transform) -> Result<(), KwError> {
+    /// Adds `t` to the chain of the current selection (the rule has `tests` payload tests
+    /// so far); `Err` when no sticky buffer is selected (transforms rewrite a sticky
+    /// buffer, never the packet). A transform after tests on the selection applies from
+    /// there on: the tests before it keep reading what they read (`http.uri;
+    /// content:"/?arg="; from_base64:offset 6; content:"secret";`, as Suricata 8 does).
+    pub fn push(&mut self, current: Buffer, t: Transform, tests: usize) -> Result<(), KwError> {
+        let tests = u32::try_from(tests).unwrap_or(u32::MAX);
         match self.selections.last_mut() {
-            Some((b, chain, _)) if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw) => {
-                chain.push(t);
+            Some((b, chain, start))
+                if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw) =>
+            {
+                if *start < tests {
+                    let (b, mut chain) = (*b, chain.clone());
+                    chain.push(t);
+                    self.selections.push((b, chain, tests));
+                } else {
+                    chain.push(t);
+                }
                 Ok(())
             }
             _ => Err(KwError::code(
@@ -282,7 +295,7 @@ mod tests {
             Transform::FromBase64 {
                 offset: 0,
                 bytes: 0,
-                strict: false
+                strict: true
             }
         );
         assert!(parse("from_base64", Some("bytes x")).is_err());
@@ -300,13 +313,15 @@ mod tests {
         let u = Buffer::App(AppBuffer::HttpUri);
         let mut c = Chains::default();
         c.select(q, 0);
-        c.push(q, Transform::DotPrefix).unwrap();
+        c.push(q, Transform::DotPrefix, 0).unwrap();
         c.select(u, 1);
         // The same buffer again, with its own chain: tests 2..4 only.
         c.select(u, 2);
-        c.push(u, Transform::ToLowercase).unwrap();
+        c.push(u, Transform::ToLowercase, 2).unwrap();
+        // A transform after a test: from test 5 on, the chain grows.
+        c.push(u, Transform::UrlDecode, 5).unwrap();
         assert_eq!(
-            c.finish(4),
+            c.finish(6),
             vec![
                 BufferTransforms {
                     buffer: q,
@@ -316,14 +331,19 @@ mod tests {
                 BufferTransforms {
                     buffer: u,
                     chain: vec![Transform::ToLowercase],
-                    tests: 2..4,
+                    tests: 2..5,
+                },
+                BufferTransforms {
+                    buffer: u,
+                    chain: vec![Transform::ToLowercase, Transform::UrlDecode],
+                    tests: 5..6,
                 }
             ]
         );
         let mut c = Chains::default();
-        assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
+        assert!(c.push(Buffer::Payload, Transform::DotPrefix, 0).is_err());
         c.select(Buffer::Payload, 0);
-        assert!(c.push(Buffer::Payload, Transform::DotPrefix).is_err());
+        assert!(c.push(Buffer::Payload, Transform::DotPrefix, 0).is_err());
     }
 
     #[test]

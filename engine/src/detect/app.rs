@@ -13,15 +13,18 @@
 
 use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
+use crate::app::dns::DnsMessage;
 use crate::app::http;
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
-use crate::output::{Event, FileInfoEvent, HttpInfo};
+use crate::output::{AppInfo, Event, FileInfoEvent, HttpInfo};
 use crate::prefilter::Class;
-use crate::session::{HttpBuffers, Session, Step};
+use crate::session::{DnsBuffers, HttpBuffers, Session, Step, TlsBuffers};
+use crate::vm::BufferSource;
 use crate::wire::Packet;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
+use verdict_compiler::ir::AppProto;
 
 impl Scan {
     /// The stream pass (see the module docs).
@@ -88,7 +91,8 @@ impl Scan {
         }
     }
 
-    /// The transaction pass (see the module docs).
+    /// The transaction pass (see the module docs): the HTTP transactions, the TLS handshake
+    /// and the DNS messages this packet advanced.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn match_txs(
         &mut self,
@@ -102,56 +106,159 @@ impl Scan {
         counters: &Counters,
         cands: &mut Vec<u32>,
     ) {
-        if step.http.is_empty() || !det.tx.any() {
+        if !det.tx.any() {
             return;
         }
         let to_server = ctx.pflow.to_server;
-        let payload = parsed.payload();
+        let mut pass = TxPass {
+            det,
+            ctx,
+            parsed,
+            flow,
+            thresholds,
+            counters,
+        };
         for id in step.http.tx_ids() {
             let Some((tx, txd)) = sess.tx_and_detect(id) else {
                 continue;
             };
             let src = HttpBuffers { tx, to_server };
-            txd.prefilter(&det.tx, &src, (ctx.sport, ctx.dport), &mut self.pf);
-            cands.clear();
-            cands.extend(
-                txd.sticky
-                    .iter()
-                    .chain(&det.tx.no_pattern)
-                    .copied()
-                    .filter(|p| {
-                        det.tx.side[*p as usize].runs_on(to_server) && !txd.fired.contains(p)
-                    }),
+            self.run_tx(&mut pass, AppProto::Http, &src, txd, cands, &mut || {
+                AppInfo::Http(http_info(tx))
+            });
+        }
+        if !step.tls.is_empty() {
+            if let Some((conn, txd)) = sess.tls_detect() {
+                let src = TlsBuffers { conn, to_server };
+                self.run_tx(&mut pass, AppProto::Tls, &src, txd, cands, &mut || {
+                    AppInfo::Tls(conn.eve())
+                });
+            }
+        }
+        for msg in &step.dns {
+            self.run_dns(&mut pass, msg, cands);
+        }
+        sess.prune_txd();
+    }
+
+    /// The transaction pass over one DNS message (over UDP, or framed out of a TCP stream):
+    /// each message is a transaction of its own.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn match_dns(
+        &mut self,
+        det: &Detector,
+        msg: &DnsMessage,
+        ctx: &Ctx,
+        parsed: &Packet<'_>,
+        flow: &mut Flow,
+        thresholds: &mut ThresholdState,
+        counters: &Counters,
+        cands: &mut Vec<u32>,
+    ) {
+        if !det.tx.any() {
+            return;
+        }
+        let mut pass = TxPass {
+            det,
+            ctx,
+            parsed,
+            flow,
+            thresholds,
+            counters,
+        };
+        self.run_dns(&mut pass, msg, cands);
+    }
+
+    fn run_dns(&mut self, pass: &mut TxPass<'_, '_, '_>, msg: &DnsMessage, cands: &mut Vec<u32>) {
+        let mut txd = TxDetect::new(0);
+        let src = DnsBuffers { msg };
+        self.run_tx(pass, AppProto::Dns, &src, &mut txd, cands, &mut || {
+            AppInfo::Dns(dns_info(msg))
+        });
+    }
+
+    /// Runs the transaction programs of `app` whose side this packet's direction is on one
+    /// transaction: the per-buffer prefilters first, then each candidate once per
+    /// transaction; a match carries the transaction's EVE object.
+    fn run_tx(
+        &mut self,
+        pass: &mut TxPass<'_, '_, '_>,
+        app: AppProto,
+        src: &dyn BufferSource,
+        txd: &mut TxDetect,
+        cands: &mut Vec<u32>,
+        info: &mut dyn FnMut() -> AppInfo,
+    ) {
+        let (det, ctx) = (pass.det, pass.ctx);
+        let to_server = ctx.pflow.to_server;
+        txd.prefilter(
+            &det.tx,
+            src,
+            to_server,
+            (ctx.sport, ctx.dport),
+            &mut self.pf,
+        );
+        cands.clear();
+        cands.extend(
+            txd.sticky
+                .iter()
+                .chain(&det.tx.no_pattern)
+                .copied()
+                .filter(|p| {
+                    let pi = *p as usize;
+                    det.tx.side[pi].runs_on(to_server)
+                        && det.app_of[pi] == Some(app)
+                        && !txd.fired.contains(p)
+                }),
+        );
+        cands.sort_unstable_by_key(|p| det.rank[*p as usize]);
+        cands.dedup();
+        let payload = pass.parsed.payload();
+        let mut idx: Option<u16> = None;
+        for &p in cands.iter() {
+            let matched = self.consider(
+                det,
+                p,
+                ctx,
+                pass.parsed,
+                pass.flow,
+                pass.thresholds,
+                pass.counters,
+                payload,
+                Some(src),
+                Stream::Packet,
             );
-            cands.sort_unstable_by_key(|p| det.rank[*p as usize]);
-            cands.dedup();
-            let mut info: Option<u16> = None;
-            for &p in cands.iter() {
-                let matched = self.consider(
-                    det,
-                    p,
-                    ctx,
-                    parsed,
-                    flow,
-                    thresholds,
-                    counters,
-                    payload,
-                    Some(&src),
-                    Stream::Packet,
-                );
-                if matched {
-                    txd.fired.push(p);
-                    let idx = *info.get_or_insert_with(|| {
-                        self.apps.push(Arc::new(http_info(tx)));
-                        u16::try_from(self.apps.len() - 1).unwrap_or(u16::MAX)
-                    });
-                    if let Some(m) = self.matched.last_mut() {
-                        m.app = Some(idx);
-                    }
+            if matched {
+                txd.fired.push(p);
+                let i = *idx.get_or_insert_with(|| {
+                    self.apps.push(Arc::new(info()));
+                    u16::try_from(self.apps.len() - 1).unwrap_or(u16::MAX)
+                });
+                if let Some(m) = self.matched.last_mut() {
+                    m.app = Some(i);
                 }
             }
         }
-        sess.prune_txd();
+    }
+}
+
+/// What the transaction pass needs of the packet's inspection, borrowed together.
+pub(super) struct TxPass<'a, 'p, 'd> {
+    det: &'a Detector,
+    ctx: &'a Ctx,
+    parsed: &'a Packet<'p>,
+    flow: &'a mut Flow,
+    thresholds: &'d mut ThresholdState,
+    counters: &'a Counters,
+}
+
+/// What EVE shows of a DNS message (Suricata's v2 object: the query, or the answer).
+pub fn dns_info(msg: &DnsMessage) -> crate::app::dns::DnsInfo {
+    if msg.is_response() {
+        crate::app::dns::DnsInfo::answer(msg)
+    } else {
+        crate::app::dns::DnsInfo::query(msg, 0, 0)
+            .unwrap_or_else(|| crate::app::dns::DnsInfo::answer(msg))
     }
 }
 

@@ -126,6 +126,9 @@ pub struct DetectConfig {
     pub streams: bool,
     /// Reassembly and app-layer parser limits.
     pub session: crate::session::SessionConfig,
+    /// When a flow is handed back to the kernel (`crate::bypass`); replay applies it too, so
+    /// it sees what the live engine would.
+    pub bypass: crate::bypass::BypassPolicy,
 }
 
 impl Default for DetectConfig {
@@ -141,6 +144,7 @@ impl Default for DetectConfig {
             inspect_depth: None,
             streams: true,
             session: crate::session::SessionConfig::default(),
+            bypass: Default::default(),
         }
     }
 }
@@ -229,8 +233,11 @@ impl Detector {
             .collect();
         let mut cfg = cfg.clone();
         cfg.dry_run.sort_unstable();
-        // The HTTP parser runs only when some rule needs HTTP.
-        cfg.session.http_enabled |= app_of.contains(&Some(verdict_compiler::ir::AppProto::Http));
+        // A parser runs only when some rule needs its protocol.
+        let needs = |a| app_of.contains(&Some(a));
+        cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
+        cfg.session.tls_enabled |= needs(verdict_compiler::ir::AppProto::Tls);
+        cfg.session.dns_enabled |= needs(verdict_compiler::ir::AppProto::Dns);
         let info = image
             .programs
             .iter()
@@ -368,6 +375,8 @@ pub struct Counters {
     pub bad_packets: AtomicU64,
     /// Events lost because the output channel was full or the writer had stopped.
     pub events_lost: AtomicU64,
+    /// Flows handed back to the kernel (`crate::bypass`).
+    pub bypassed: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
 }
@@ -491,7 +500,7 @@ struct Scan {
     vm: VmState,
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,
-    apps: Vec<Arc<crate::output::HttpInfo>>,
+    apps: Vec<Arc<crate::output::AppInfo>>,
     /// This worker's xbits (kept across packets, see [`state`]).
     xbits: state::XbitStore,
 }
@@ -619,6 +628,8 @@ pub struct Worker {
     scan: Scan,
     thresholds: ThresholdState,
     counters: Arc<Counters>,
+    /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
+    bypass: crate::bypass::BypassMark,
 }
 
 fn l4_ok(l4: L4, proto: u8) -> bool {
@@ -649,7 +660,27 @@ impl Worker {
             events,
             scan: Scan::default(),
             thresholds: ThresholdState::default(),
+            bypass: Default::default(),
         }
+    }
+
+    /// Whether the packet just inspected must carry the bypass mark with its (accept)
+    /// verdict; reset by the call.
+    pub fn take_bypass(&mut self) -> crate::bypass::BypassMark {
+        std::mem::take(&mut self.bypass)
+    }
+
+    fn note_bypass(
+        flow: &mut Flow,
+        det: &Detector,
+        mem: &mut crate::stream::StreamMem,
+        counters: &Counters,
+    ) -> crate::bypass::BypassMark {
+        let m = crate::bypass::decide(flow, det.cfg.bypass, mem);
+        if m == crate::bypass::BypassMark::New {
+            Counters::inc(&counters.bypassed);
+        }
+        m
     }
 
     /// The worker's counters (share the `Arc` with a stats thread).
@@ -660,6 +691,11 @@ impl Worker {
     /// Flows created so far.
     pub fn flows_created(&self) -> u64 {
         self.flows.created()
+    }
+
+    /// The worker's reassembly memory account and its limit counters.
+    pub fn stream_mem(&self) -> &crate::stream::StreamMem {
+        self.flows.stream_mem()
     }
 
     /// Flows currently tracked.
@@ -682,6 +718,7 @@ impl Worker {
     /// the IP and TCP/UDP checksums rewritten in full.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         Counters::inc(&self.counters.received);
+        self.bypass = Default::default();
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let det = self.det.clone();
         let parsed = match Packet::parse(pkt) {
@@ -700,7 +737,8 @@ impl Worker {
                 return self.finish(Verdict::Drop(sid));
             }
         }
-        if flow.passed {
+        if flow.passed || flow.bypassed {
+            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);
         }
         let ip = *parsed.ip();
@@ -772,7 +810,16 @@ impl Worker {
                 .map(|s| [state::progress(s, true), state::progress(s, false)]),
             ..ctx
         };
-        let app_proto = session.as_ref().and_then(|s| s.app_proto());
+        // DNS over UDP: each datagram to or from port 53 is a message (a transaction).
+        let udp_dns =
+            if ip.proto == 17 && det.cfg.session.dns_enabled && (sport == 53 || dport == 53) {
+                crate::app::dns::parse(parsed.payload()).ok()
+            } else {
+                None
+            };
+        let app_proto = session.as_ref().and_then(|s| s.app_proto()).or(udp_dns
+            .as_ref()
+            .map(|_| verdict_compiler::ir::AppProto::Dns));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -818,6 +865,18 @@ impl Worker {
                 Stream::Packet,
             );
         }
+        if let Some(msg) = &udp_dns {
+            self.scan.match_dns(
+                &det,
+                msg,
+                &ctx,
+                &parsed,
+                flow,
+                &mut self.thresholds,
+                &self.counters,
+                &mut cands,
+            );
+        }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {
                 self.scan.match_stream(
@@ -852,6 +911,7 @@ impl Worker {
             flow.session = Some(s);
         }
         if self.scan.matched.is_empty() {
+            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);
         }
         let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;

@@ -41,19 +41,24 @@ impl Side {
     }
 }
 
-/// Which side of an HTTP transaction fills a buffer (`None`: both have one — headers, file
-/// data, and the cookie, which is `Set-Cookie` in a response).
+/// Which side of a transaction fills a buffer (`None`: both have one — HTTP headers, file
+/// data, the cookie (`Set-Cookie` in a response), DNS question names, the TLS random and
+/// ALPN of each hello).
 pub fn buffer_side(b: Buffer) -> Option<Side> {
     use AppBuffer::*;
     match b {
         Buffer::App(
             HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
             | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
-            | HttpRequestLine | HttpTrueIp,
+            | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
+            | Ja3String | Ja4Hash,
         ) => Some(Side::ToServer),
+        // dns.answers.rrname reads either direction (a request may carry answers).
         Buffer::App(
             HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
-            | HttpServer,
+            | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
+            | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
+            | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
         ) => Some(Side::ToClient),
         _ => None,
     }
@@ -178,8 +183,9 @@ pub struct TxDetect {
     pub fired: Vec<u32>,
     /// Programs that became candidates (their pattern was seen in one of the buffers).
     pub sticky: Vec<u32>,
-    /// Per buffer: how many bytes the prefilter has scanned.
-    scanned: Vec<(Buffer, usize)>,
+    /// Per buffer and direction: how many bytes the prefilter has scanned. A two-sided
+    /// buffer (HTTP headers, the TLS random) holds other bytes in each direction.
+    scanned: Vec<((Buffer, bool), usize)>,
 }
 
 impl TxDetect {
@@ -191,12 +197,13 @@ impl TxDetect {
         }
     }
 
-    /// Scans the unscanned part of every available buffer with its prefilter and adds the
-    /// hits to [`TxDetect::sticky`].
+    /// Scans the unscanned part of every available buffer, as seen from direction
+    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`].
     pub fn prefilter(
         &mut self,
         idx: &TxIndex,
         src: &dyn crate::vm::BufferSource,
+        to_server: bool,
         ports: (u16, u16),
         scratch: &mut Scratch,
     ) {
@@ -216,10 +223,11 @@ impl TxDetect {
             let Some(bytes) = src.buffer(*b) else {
                 continue;
             };
-            let done = match self.scanned.iter_mut().find(|(sb, _)| sb == b) {
+            let key = (*b, to_server);
+            let done = match self.scanned.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => n,
                 None => {
-                    self.scanned.push((*b, 0));
+                    self.scanned.push((key, 0));
                     &mut self.scanned.last_mut().expect("just pushed").1
                 }
             };

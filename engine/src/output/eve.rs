@@ -1,7 +1,7 @@
 //! EVE JSON and fast.log formatting with Suricata's field names and layouts, so jq scripts,
 //! SIEM pipelines and test suites written for Suricata read verdict's output unchanged.
 
-use super::{AlertEvent, Event, HttpInfo, PacketInfo};
+use super::{AlertEvent, AppInfo, Event, HttpInfo, PacketInfo};
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -222,6 +222,22 @@ fn common(out: &mut String, p: &PacketInfo, event_type: &str) {
     }
 }
 
+/// Appends one EVE JSON object (no newline); an alert whose packet is packet number
+/// `evidence` (from 1) of `evidence.pcap` says so in `verdict_evidence`.
+pub fn format_with_evidence(ev: &Event, evidence: Option<u64>, out: &mut String) {
+    format(ev, out);
+    if let (Event::Alert(_), Some(n)) = (ev, evidence) {
+        // `format` ends the object with its closing brace; the field goes before it.
+        if out.ends_with('}') {
+            out.pop();
+            let _ = write!(
+                out,
+                ",\"verdict_evidence\":{{\"file\":\"evidence.pcap\",\"packet\":{n}}}}}"
+            );
+        }
+    }
+}
+
 /// Appends one EVE JSON object (no newline).
 pub fn format(ev: &Event, out: &mut String) {
     match ev {
@@ -247,9 +263,14 @@ pub fn format(ev: &Event, out: &mut String) {
                 let _ = write!(out, "{{\"offset\":{o},\"length\":{l}}}");
             }
             let _ = write!(out, "]}},\"rule_action\":\"{}\"", a.rule_action);
-            if let Some(h) = &a.app {
-                out.push_str(",\"app_proto\":\"http\",");
-                http_object(out, h);
+            match a.app.as_deref() {
+                Some(AppInfo::Http(h)) => {
+                    out.push_str(",\"app_proto\":\"http\",");
+                    http_object(out, h);
+                }
+                Some(AppInfo::Dns(d)) => serde_object(out, "dns", d),
+                Some(AppInfo::Tls(t)) => serde_object(out, "tls", t),
+                None => {}
             }
             out.push('}');
         }
@@ -296,6 +317,14 @@ pub fn format(ev: &Event, out: &mut String) {
                 a.event
             );
         }
+    }
+}
+
+/// Appends `,"app_proto":"<name>","<name>":{...}` from a serializable parser object.
+fn serde_object(out: &mut String, name: &str, v: &impl serde::Serialize) {
+    // The parser objects hold strings and numbers only: serialization cannot fail.
+    if let Ok(json) = serde_json::to_string(v) {
+        let _ = write!(out, ",\"app_proto\":\"{name}\",\"{name}\":{json}");
     }
 }
 

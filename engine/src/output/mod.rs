@@ -83,8 +83,20 @@ pub struct AlertEvent {
     pub rule_action: &'static str,
     /// Matched payload ranges `(offset, length)` in the transport payload.
     pub matches: Vec<(u32, u32)>,
-    /// The app-layer transaction the alert is about (EVE `app_proto`, `http`), if any.
-    pub app: Option<Arc<HttpInfo>>,
+    /// The app-layer transaction the alert is about (EVE `app_proto` and its object), if
+    /// any.
+    pub app: Option<Arc<AppInfo>>,
+}
+
+/// What EVE shows of the transaction an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppInfo {
+    /// Suricata's `http` object.
+    Http(HttpInfo),
+    /// Suricata's `dns` object.
+    Dns(crate::app::dns::DnsInfo),
+    /// Suricata's `tls` object.
+    Tls(crate::app::tls::TlsInfo),
 }
 
 /// What EVE shows of an HTTP transaction (Suricata's `http` object).
@@ -458,6 +470,8 @@ impl Write for Shared {
 struct EvidencePcap {
     path: PathBuf,
     w: Option<(PcapWriter<Shared>, Shared)>,
+    /// Packets in the current file: the next one's number is this + 1.
+    packets: u64,
     bytes: u64,
     max: u64,
     rotations: u64,
@@ -474,6 +488,7 @@ impl EvidencePcap {
         let mut e = EvidencePcap {
             path,
             w: None,
+            packets: 0,
             bytes: 0,
             max,
             rotations: 0,
@@ -499,6 +514,7 @@ impl EvidencePcap {
             f,
         ));
         self.bytes = 24;
+        self.packets = 0;
         Ok(())
     }
     fn rotate_file(&mut self) -> io::Result<()> {
@@ -522,6 +538,7 @@ impl EvidencePcap {
                 .map_err(io::Error::other)?;
         }
         self.bytes += rec;
+        self.packets += 1;
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -584,7 +601,8 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         Sink::new(what("evidence.pcap"), Box::new(open), &health.pcap, health)
     });
     let mut rotations = 0;
-    let mut last_pkt: Option<Arc<PacketInfo>> = None;
+    // The last evidence packet and its number in evidence.pcap (None: not written).
+    let mut last_pkt: Option<(Arc<PacketInfo>, Option<u64>)> = None;
     let mut line = String::with_capacity(1024);
     loop {
         if health.reopen.swap(false, Ordering::Relaxed) {
@@ -615,9 +633,29 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        // The evidence packet goes first, so the alert's EVE record can name its number in
+        // the pcap (what `verdict explain` reads the packet back by).
+        let mut evidence = None;
+        if let Event::Alert(a) = &ev {
+            if let Some(s) = &mut pcap {
+                // Several alerts on one packet share it: write the packet once.
+                if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(&l.0, &a.pkt)) {
+                    let mut number = None;
+                    s.record(&health.pcap, health, |p| {
+                        let before = p.rotations;
+                        let r = p.write(a.pkt.ts, &a.pkt.bytes);
+                        rotations += p.rotations - before;
+                        number = r.is_ok().then_some(p.packets);
+                        r
+                    });
+                    last_pkt = Some((a.pkt.clone(), number));
+                }
+                evidence = last_pkt.as_ref().and_then(|l| l.1);
+            }
+        }
         if let Some(s) = &mut eve {
             line.clear();
-            eve::format(&ev, &mut line);
+            eve::format_with_evidence(&ev, evidence, &mut line);
             line.push('\n');
             s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
         }
@@ -627,18 +665,6 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 eve::fast_line(a, &mut line);
                 line.push('\n');
                 s.record(&health.fast, health, |w| w.write_all(line.as_bytes()));
-            }
-            if let Some(s) = &mut pcap {
-                // Several alerts on one packet share it: write the packet once.
-                if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(l, &a.pkt)) {
-                    s.record(&health.pcap, health, |p| {
-                        let before = p.rotations;
-                        let r = p.write(a.pkt.ts, &a.pkt.bytes);
-                        rotations += p.rotations - before;
-                        r
-                    });
-                    last_pkt = Some(a.pkt.clone());
-                }
             }
         }
     }

@@ -21,6 +21,8 @@ pub struct Header {
     key: Vec<u8>,
     /// How many times the name appeared.
     pub count: u32,
+    /// `name: value` (`http.request_header` / `http.response_header` instances).
+    line: Vec<u8>,
 }
 
 /// Headers in first-seen order, repeated names merged the way libhtp does.
@@ -96,6 +98,11 @@ impl HeaderTable {
         self.fields.is_empty()
     }
 
+    /// Field `i` as `name: value` (repeats merged), for the per-header multi-buffers.
+    pub fn line(&self, i: usize) -> Option<&[u8]> {
+        self.fields.get(i).map(|h| h.line.as_slice())
+    }
+
     /// Adds a field; a repeated name joins its value with ", " except `Content-Length`,
     /// whose first value stays (libhtp; browsers accept equal repeats).
     pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) {
@@ -105,14 +112,21 @@ impl HeaderTable {
             if key != b"content-length" {
                 h.value.extend_from_slice(b", ");
                 h.value.extend_from_slice(value);
+                h.line.extend_from_slice(b", ");
+                h.line.extend_from_slice(value);
             }
             return;
         }
+        let mut line = Vec::with_capacity(name.len() + 2 + value.len());
+        line.extend_from_slice(name);
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(value);
         self.fields.push(Header {
             name: name.to_vec(),
             value: value.to_vec(),
             key,
             count: 1,
+            line,
         });
     }
 }

@@ -122,6 +122,11 @@ impl TlsUpdate {
         self.0 |= bit;
     }
 
+    /// Everything either update made available (one packet may complete several feeds).
+    pub fn union(self, other: TlsUpdate) -> TlsUpdate {
+        TlsUpdate(self.0 | other.0)
+    }
+
     /// A ClientHello was parsed: SNI, JA3, JA4, client random and ALPN are available.
     pub fn client_hello(&self) -> bool {
         self.0 & Self::CLIENT_HELLO != 0

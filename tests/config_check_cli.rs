@@ -1,0 +1,69 @@
+//! `verdict config check`: the shipped config passes; a typo'd key is named with its path and
+//! line and fails the check; nothing here needs the kernel.
+
+use std::process::Command;
+
+fn config_check(path: &str) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_verdict"))
+        .args(["config", "check", path])
+        .output()
+        .expect("run verdict");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_shipped_config_passes() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/verdict.toml");
+    let (code, out, err) = config_check(shipped);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": ok ("), "{out}");
+}
+
+#[test]
+fn a_typo_in_a_nested_key_names_the_key_and_line() {
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/verdict.toml"))
+            .unwrap();
+    // The shipped file with one key misspelt, so the line is somewhere in the middle.
+    let line = shipped
+        .lines()
+        .position(|l| l.starts_with("whitelist_dns"))
+        .expect("shipped config has whitelist_dns")
+        + 1;
+    let broken = shipped.replacen("whitelist_dns", "whitelist_dsn", 1);
+    let path =
+        std::env::temp_dir().join(format!("verdict-config-check-{}.toml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+    let (code, out, err) = config_check(path.to_str().unwrap());
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "verdict-config-check-{}.toml:{line}:",
+            std::process::id()
+        )) && err.contains("unknown key `block.whitelist_dsn`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_value_fails_too() {
+    let path =
+        std::env::temp_dir().join(format!("verdict-config-badval-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[engine]\nmode = \"ips\"\n\n[metrics]\nlisten = \"not an address\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = config_check(path.to_str().unwrap());
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(":5:") && err.contains("metrics.listen"),
+        "{err}"
+    );
+}
