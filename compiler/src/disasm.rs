@@ -360,7 +360,7 @@ pub fn insn(i: &Insn) -> String {
         ),
         Insn::ByteMath(b) => format!(
             "byte_math {} at {}{} {:?} {} -> ${} ({}) {} {}{}",
-            b.count,
+            operand(&b.count),
             b.offset,
             rel(b.relative),
             b.oper,

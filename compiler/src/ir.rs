@@ -1105,8 +1105,10 @@ pub enum MathOp {
 /// cursor past the bytes read, as byte_extract does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ByteMath {
-    /// Bytes to read (1..=10 as a string, 1..=8 binary, 1..=4 with a shift).
-    pub count: u8,
+    /// Bytes to read (1..=10 as a string, 1..=8 binary, 1..=4 with a shift, 1, 2 or 4 with
+    /// dce): a literal, or an earlier variable whose value must obey the same bounds when the
+    /// op runs.
+    pub count: Operand,
     /// Offset of the bytes (-65535..=65535).
     pub offset: i64,
     /// Operator.

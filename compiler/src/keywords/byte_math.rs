@@ -43,11 +43,24 @@ pub fn parse_byte_math(
         };
         match k {
             "bytes" if count.is_none() => {
-                let n = parse_u64(need()?).map_err(span)?;
-                if !(1..=10).contains(&n) {
-                    return Err(span(KwError::value("bytes must be 1..=10")));
-                }
-                count = Some(n as u8);
+                let t = need()?;
+                count = Some(if t.starts_with(|c: char| c.is_ascii_digit()) {
+                    let n = parse_u64(t).map_err(span)?;
+                    if !(1..=10).contains(&n) {
+                        return Err(span(KwError::value("bytes must be 1..=10")));
+                    }
+                    Operand::Lit(n as i64)
+                } else {
+                    Operand::Var(vars(t).ok_or_else(|| {
+                        span(
+                            KwError::code(
+                                Code::UndefinedVariable,
+                                format!("bytes `{t}` is neither a number nor an earlier variable"),
+                            )
+                            .help("define it first with byte_extract or byte_math"),
+                        )
+                    })?)
+                });
             }
             "offset" if offset.is_none() => {
                 let n = parse_i64(need()?).map_err(span)?;
@@ -147,16 +160,9 @@ pub fn parse_byte_math(
     let count = count.ok_or_else(|| missing("bytes"))?;
     let oper = oper.ok_or_else(|| missing("oper"))?;
     let endian = endian.unwrap_or(Endian::Big);
-    if base.is_none() && count > 8 {
-        return Err(KwError::value(format!(
-            "byte_math reads {count} binary bytes; a binary number is 1..=8 bytes"
-        )));
-    }
-    if matches!(oper, MathOp::Shl | MathOp::Shr) && count > 4 {
-        return Err(KwError::value("with << or >>, bytes must be 1..=4"));
-    }
-    if endian == Endian::Dce && !matches!(count, 1 | 2 | 4) {
-        return Err(KwError::value("with dce, bytes must be 1, 2 or 4"));
+    let base = base.unwrap_or(NumBase::Binary);
+    if let Operand::Lit(n) = count {
+        count_ok(n, oper, endian, base).map_err(KwError::value)?;
     }
     Ok(ByteMath {
         count,
@@ -167,10 +173,30 @@ pub fn parse_byte_math(
         name: name.ok_or_else(|| missing("result"))?,
         relative,
         endian,
-        base: base.unwrap_or(NumBase::Binary),
+        base,
         bitmask,
         buffer,
     })
+}
+
+/// Whether byte_math may read `count` bytes with these settings (checked on the literal at
+/// compile time, on a variable's value when the op runs).
+pub fn count_ok(count: i64, oper: MathOp, endian: Endian, base: NumBase) -> Result<(), String> {
+    if !(1..=10).contains(&count) {
+        return Err(format!("byte_math reads {count} bytes; it must be 1..=10"));
+    }
+    if base == NumBase::Binary && count > 8 {
+        return Err(format!(
+            "byte_math reads {count} binary bytes; a binary number is 1..=8 bytes"
+        ));
+    }
+    if matches!(oper, MathOp::Shl | MathOp::Shr) && count > 4 {
+        return Err("with << or >>, bytes must be 1..=4".into());
+    }
+    if endian == Endian::Dce && !matches!(count, 1 | 2 | 4) {
+        return Err("with dce, bytes must be 1, 2 or 4".into());
+    }
+    Ok(())
 }
 
 /// Canonical `byte_math` value; `var` names the variable in a slot.
@@ -183,13 +209,16 @@ pub fn byte_math_text(b: &ByteMath, var: &dyn Fn(VarSlot) -> String) -> String {
         MathOp::Shl => "<<",
         MathOp::Shr => ">>",
     };
-    let rvalue = match b.rvalue {
+    let op = |o: Operand| match o {
         Operand::Lit(n) => n.to_string(),
         Operand::Var(s) => var(s),
     };
     let mut s = format!(
-        "bytes {},offset {},oper {oper},rvalue {rvalue},result {}",
-        b.count, b.offset, b.name
+        "bytes {},offset {},oper {oper},rvalue {},result {}",
+        op(b.count),
+        b.offset,
+        op(b.rvalue),
+        b.name
     );
     if b.relative {
         s.push_str(",relative");
@@ -226,7 +255,7 @@ mod tests {
         assert_eq!(
             (b.count, b.offset, b.oper, b.rvalue, b.slot, b.relative),
             (
-                2,
+                Operand::Lit(2),
                 -3,
                 MathOp::Mul,
                 Operand::Var(VarSlot(0)),
@@ -245,8 +274,12 @@ mod tests {
             parse("bytes 10,offset 0,oper +,rvalue 1,result r,string dec")
                 .unwrap()
                 .count,
-            10
+            Operand::Lit(10)
         );
+        // The byte count may come from an earlier variable (checked when the op runs).
+        let v = parse("bytes len,offset 1,oper +,rvalue 102,result r").unwrap();
+        assert_eq!(v.count, Operand::Var(VarSlot(0)));
+        assert_eq!(parse(&byte_math_text(&v, &name)).unwrap(), v);
         for bad in [
             "",
             "bytes 2,offset 0,oper +,rvalue 1",
@@ -265,6 +298,7 @@ mod tests {
             "bytes 2,offset 0,oper +,rvalue 1,result r,bitmask zz",
             "bytes 2,offset 0,oper +,rvalue 1,result r,endian big,dce",
             "bytes 2,offset 0,oper +,rvalue 1,result r,align 4",
+            "bytes nosuch,offset 0,oper +,rvalue 1,result r",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

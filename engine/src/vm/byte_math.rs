@@ -20,7 +20,11 @@ pub fn byte_math(
     } else {
         b.offset
     };
-    let v = super::read_num(buf, pos, b.count, b.endian, b.base)?;
+    // A count from a variable obeys the bounds the compiler checks on a literal one.
+    let count = operand(b.count, vars);
+    verdict_compiler::keywords::byte_math::count_ok(count, b.oper, b.endian, b.base).ok()?;
+    let count = u8::try_from(count).ok()?;
+    let v = super::read_num(buf, pos, count, b.endian, b.base)?;
     let r = u64::try_from(operand(b.rvalue, vars)).ok()?;
     let mut v = match b.oper {
         MathOp::Add => v.checked_add(r)?,
@@ -41,7 +45,7 @@ pub fn byte_math(
     if let Some(m) = b.bitmask {
         v = super::apply_mask(v, u64::from(m));
     }
-    let end = pos.checked_add(i64::from(b.count))?;
+    let end = pos.checked_add(i64::from(count))?;
     Some((i64::try_from(v).ok()?, usize::try_from(end).ok()?))
 }
 
@@ -52,7 +56,7 @@ mod tests {
 
     fn bm(count: u8, offset: i64, oper: MathOp, rvalue: Operand) -> ByteMath {
         ByteMath {
-            count,
+            count: Operand::Lit(i64::from(count)),
             offset,
             oper,
             rvalue,
@@ -132,6 +136,13 @@ mod tests {
         s.relative = true;
         s.base = NumBase::Dec;
         assert_eq!(byte_math(&s, &buf, 5, &vars), Some((42, 5)));
+        // A count from a variable: read `vars[0]` = 3 bytes, or fail if it is out of bounds.
+        let mut v = bm(1, 0, MathOp::Add, lit(0));
+        v.count = Operand::Var(VarSlot(0));
+        assert_eq!(byte_math(&v, &[0, 1, 2, 9], 0, &vars), Some((0x0102, 3)));
+        vars[0] = 9;
+        assert_eq!(byte_math(&v, &[0; 12], 0, &vars), None);
+        vars[0] = 3;
         let mut m = bm(2, 1, MathOp::Add, lit(0));
         m.bitmask = Some(0x0ff0);
         assert_eq!(byte_math(&m, &buf, 0, &vars), Some((0x0f, 3)));
