@@ -429,6 +429,22 @@ pub fn program(p: &Program) -> String {
         );
     }
     let _ = writeln!(s, "  strategy  {}", p.strategy);
+    // The payload tests a chain covers are numbered among the payload ops, in rule order.
+    for t in &p.transforms {
+        let chain: Vec<String> = t
+            .chain
+            .iter()
+            .map(crate::keywords::transform::text)
+            .collect();
+        let _ = writeln!(
+            s,
+            "  transform {} (payload tests {}..{}): {}",
+            buffer_name(t.buffer),
+            t.tests.start,
+            t.tests.end,
+            chain.join(", ")
+        );
+    }
     if let Some(t) = &p.threshold {
         let _ = writeln!(
             s,
