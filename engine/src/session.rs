@@ -479,9 +479,6 @@ pub struct HttpBuffers<'a> {
 }
 
 impl crate::vm::BufferSource for HttpBuffers<'_> {
-    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
-        self.buffer_n(b, 0)
-    }
     fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
         use verdict_compiler::ir::{AppBuffer, Buffer};
         match b {
@@ -506,9 +503,6 @@ pub struct TlsBuffers<'a> {
 }
 
 impl crate::vm::BufferSource for TlsBuffers<'_> {
-    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
-        self.buffer_n(b, 0)
-    }
     fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
         use crate::detect::tx::{buffer_side, Side};
         let verdict_compiler::ir::Buffer::App(a) = b else {
@@ -530,9 +524,6 @@ pub struct DnsBuffers<'a> {
 }
 
 impl crate::vm::BufferSource for DnsBuffers<'_> {
-    fn buffer(&self, b: verdict_compiler::ir::Buffer) -> Option<&[u8]> {
-        self.buffer_n(b, 0)
-    }
     fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
         match b {
             verdict_compiler::ir::Buffer::App(a) => self.msg.buffer_n(a, i),

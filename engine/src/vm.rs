@@ -248,17 +248,14 @@ pub const MAX_BUFFER_INSTANCES: usize = 64;
 /// Supplies the non-packet buffers of a rule (an HTTP transaction's fields, …); `None`
 /// means the buffer is absent, so the segment on it fails.
 pub trait BufferSource {
-    /// The bytes of `b`, if present.
-    fn buffer(&self, b: Buffer) -> Option<&[u8]>;
-    /// Instance `i` of a multi-buffer (`dns.answers.rrname`, `tls.certs`, …): a segment
-    /// on it matches if one instance satisfies all its ops, as Suricata inspects each
-    /// instance on its own. Single buffers have instance 0 only.
-    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
-        if i == 0 {
-            self.buffer(b)
-        } else {
-            None
-        }
+    /// Instance `i` of buffer `b`, if present. A multi-buffer (`dns.answers.rrname`,
+    /// `tls.certs`, …) has several: a segment on it matches if one instance satisfies all
+    /// its ops, as Suricata inspects each instance on its own. Single buffers have
+    /// instance 0 only.
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]>;
+    /// The bytes of `b` (its first instance), if present.
+    fn buffer(&self, b: Buffer) -> Option<&[u8]> {
+        self.buffer_n(b, 0)
     }
 }
 
@@ -1178,9 +1175,6 @@ mod tests {
 
     struct Names(Vec<&'static [u8]>);
     impl BufferSource for Names {
-        fn buffer(&self, b: Buffer) -> Option<&[u8]> {
-            self.buffer_n(b, 0)
-        }
         fn buffer_n(&self, _: Buffer, i: usize) -> Option<&[u8]> {
             self.0.get(i).copied()
         }

@@ -28,19 +28,14 @@ use verdict_compiler::ir::AppProto;
 
 impl Scan {
     /// The stream pass (see the module docs).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn match_stream(
         &mut self,
-        det: &Detector,
+        pass: &mut Pass<'_, '_>,
         sess: &Session,
         step: &Step,
-        ctx: &Ctx,
-        parsed: &Packet<'_>,
-        flow: &mut Flow,
-        thresholds: &mut ThresholdState,
-        counters: &Counters,
         cands: &mut Vec<u32>,
     ) {
+        let (det, ctx, parsed) = (pass.det, pass.ctx, pass.parsed);
         let new = &step.progress.new;
         if new.is_empty() {
             return;
@@ -81,9 +76,9 @@ impl Scan {
                 p,
                 ctx,
                 parsed,
-                flow,
-                thresholds,
-                counters,
+                pass.flow,
+                pass.thresholds,
+                pass.counters,
                 win,
                 None,
                 Stream::Window { boundary },
@@ -93,83 +88,51 @@ impl Scan {
 
     /// The transaction pass (see the module docs): the HTTP transactions, the TLS handshake
     /// and the DNS messages this packet advanced.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn match_txs(
         &mut self,
-        det: &Detector,
+        pass: &mut Pass<'_, '_>,
         sess: &mut Session,
         step: &Step,
-        ctx: &Ctx,
-        parsed: &Packet<'_>,
-        flow: &mut Flow,
-        thresholds: &mut ThresholdState,
-        counters: &Counters,
         cands: &mut Vec<u32>,
     ) {
-        if !det.tx.any() {
+        if !pass.det.tx.any() {
             return;
         }
-        let to_server = ctx.pflow.to_server;
-        let mut pass = TxPass {
-            det,
-            ctx,
-            parsed,
-            flow,
-            thresholds,
-            counters,
-        };
+        let to_server = pass.ctx.pflow.to_server;
         for id in step.http.tx_ids() {
             let Some((tx, txd)) = sess.tx_and_detect(id) else {
                 continue;
             };
             let src = HttpBuffers { tx, to_server };
-            self.run_tx(&mut pass, AppProto::Http, &src, txd, cands, &mut || {
+            self.run_tx(pass, AppProto::Http, &src, txd, cands, &mut || {
                 AppInfo::Http(http_info(tx))
             });
         }
         if !step.tls.is_empty() {
             if let Some((conn, txd)) = sess.tls_detect() {
                 let src = TlsBuffers { conn, to_server };
-                self.run_tx(&mut pass, AppProto::Tls, &src, txd, cands, &mut || {
+                self.run_tx(pass, AppProto::Tls, &src, txd, cands, &mut || {
                     AppInfo::Tls(conn.eve())
                 });
             }
         }
         for msg in &step.dns {
-            self.run_dns(&mut pass, msg, cands);
+            self.match_dns(pass, msg, cands);
         }
         sess.prune_txd();
     }
 
     /// The transaction pass over one DNS message (over UDP, or framed out of a TCP stream):
     /// each message is a transaction of its own.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn match_dns(
         &mut self,
-        det: &Detector,
+        pass: &mut Pass<'_, '_>,
         msg: &DnsMessage,
-        ctx: &Ctx,
-        parsed: &Packet<'_>,
-        flow: &mut Flow,
-        thresholds: &mut ThresholdState,
-        counters: &Counters,
         cands: &mut Vec<u32>,
     ) {
-        if !det.tx.any() {
+        if !pass.det.tx.any() {
             return;
         }
-        let mut pass = TxPass {
-            det,
-            ctx,
-            parsed,
-            flow,
-            thresholds,
-            counters,
-        };
-        self.run_dns(&mut pass, msg, cands);
-    }
-
-    fn run_dns(&mut self, pass: &mut TxPass<'_, '_, '_>, msg: &DnsMessage, cands: &mut Vec<u32>) {
         let mut txd = TxDetect::new(0);
         let src = DnsBuffers { msg };
         self.run_tx(pass, AppProto::Dns, &src, &mut txd, cands, &mut || {
@@ -182,7 +145,7 @@ impl Scan {
     /// transaction; a match carries the transaction's EVE object.
     fn run_tx(
         &mut self,
-        pass: &mut TxPass<'_, '_, '_>,
+        pass: &mut Pass<'_, '_>,
         app: AppProto,
         src: &dyn BufferSource,
         txd: &mut TxDetect,
@@ -242,14 +205,15 @@ impl Scan {
     }
 }
 
-/// What the transaction pass needs of the packet's inspection, borrowed together.
-pub(super) struct TxPass<'a, 'p, 'd> {
-    det: &'a Detector,
-    ctx: &'a Ctx,
-    parsed: &'a Packet<'p>,
-    flow: &'a mut Flow,
-    thresholds: &'d mut ThresholdState,
-    counters: &'a Counters,
+/// What the stream and transaction passes need of the packet's inspection, borrowed
+/// together once by `Worker::inspect`.
+pub(super) struct Pass<'a, 'p> {
+    pub(super) det: &'a Detector,
+    pub(super) ctx: &'a Ctx,
+    pub(super) parsed: &'a Packet<'p>,
+    pub(super) flow: &'a mut Flow,
+    pub(super) thresholds: &'a mut ThresholdState,
+    pub(super) counters: &'a Counters,
 }
 
 /// What EVE shows of a DNS message (Suricata's v2 object: the query, or the answer).

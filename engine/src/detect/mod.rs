@@ -865,45 +865,25 @@ impl Worker {
                 Stream::Packet,
             );
         }
+        let mut pass = app::Pass {
+            det: &det,
+            ctx: &ctx,
+            parsed: &parsed,
+            flow,
+            thresholds: &mut self.thresholds,
+            counters: &self.counters,
+        };
         if let Some(msg) = &udp_dns {
-            self.scan.match_dns(
-                &det,
-                msg,
-                &ctx,
-                &parsed,
-                flow,
-                &mut self.thresholds,
-                &self.counters,
-                &mut cands,
-            );
+            self.scan.match_dns(&mut pass, msg, &mut cands);
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {
-                self.scan.match_stream(
-                    &det,
-                    sess,
-                    st,
-                    &ctx,
-                    &parsed,
-                    flow,
-                    &mut self.thresholds,
-                    &self.counters,
-                    &mut cands,
-                );
+                self.scan.match_stream(&mut pass, sess, st, &mut cands);
             }
-            self.scan.match_txs(
-                &det,
-                sess,
-                st,
-                &ctx,
-                &parsed,
-                flow,
-                &mut self.thresholds,
-                &self.counters,
-                &mut cands,
-            );
+            self.scan.match_txs(&mut pass, sess, st, &mut cands);
             if !st.http.is_empty() {
-                app::log_files(sess, st, &ctx, meta, flow.id, &self.events, &self.counters);
+                let id = pass.flow.id;
+                app::log_files(sess, st, &ctx, meta, id, &self.events, &self.counters);
             }
         }
         self.scan.cands = cands;
