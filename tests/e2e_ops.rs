@@ -131,7 +131,11 @@ fn udp_source(
         let mut sock = std::net::UdpSocket::bind((CLI4, 0)).unwrap();
         for i in 0..count {
             if new_flow {
-                sock = std::net::UdpSocket::bind((CLI4, 0)).unwrap();
+                // An explicit source port per datagram: an ephemeral port the kernel hands out
+                // again would join a flow that was dropped before the disable, and a dropped
+                // flow stays dropped (as in Suricata).
+                let sport = u16::try_from(41_000 + i).expect("count fits the port range");
+                sock = std::net::UdpSocket::bind((CLI4, sport)).unwrap();
             }
             sent.push(Instant::now());
             sock.send_to(format!("{prefix} {i}").as_bytes(), (SRV4, port))
