@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 4;
+pub const BYTECODE_VERSION: u32 = 5;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -156,6 +156,11 @@ pub struct Program {
     pub dst_ports: PortSet,
     /// `<>`
     pub bidirectional: bool,
+    /// `=>`: the header names the client as source and the server as destination whatever
+    /// the direction of the packet that completes the transaction.
+    pub transactional: bool,
+    /// `=>`: the side each selection of a two-sided buffer reads.
+    pub tx_dirs: Vec<crate::ir::TxDirSelection>,
     /// flow options
     pub flow: FlowOpts,
     /// prefilter pattern, if any

@@ -108,10 +108,10 @@ pub fn to_text(r: &Rule) -> String {
         r.proto.name(),
         ipset_text(&r.src),
         ports_text(&r.src_ports),
-        if r.direction == Direction::Both {
-            "<>"
-        } else {
-            "->"
+        match r.direction {
+            Direction::Both => "<>",
+            Direction::Tx => "=>",
+            Direction::To => "->",
         },
         ipset_text(&r.dst),
         ports_text(&r.dst_ports),
@@ -159,17 +159,30 @@ pub fn to_text(r: &Rule) -> String {
         let _ = write!(s, "{k}:{v}; ");
     }
     // The buffer and transform selection the previous test read.
-    let mut cur: (Buffer, Option<usize>) = (Buffer::Payload, None);
+    let mut cur: (Buffer, Option<usize>, Option<usize>) = (Buffer::Payload, None, None);
     let mut switch = |s: &mut String, i: usize, b: Buffer| {
         let sel = r.transforms.iter().position(|t| t.covers(i, b));
-        if (b, sel) != cur {
-            let _ = write!(s, "{}; ", buffers::sticky_name(b));
+        let dir = r.tx_dirs.iter().position(|d| d.covers(i, b));
+        if (b, sel, dir) != cur {
+            match dir.and_then(|x| r.tx_dirs.get(x)) {
+                Some(d) => {
+                    let side = if d.to_server {
+                        "to_server"
+                    } else {
+                        "to_client"
+                    };
+                    let _ = write!(s, "{}:{side}; ", buffers::sticky_name(b));
+                }
+                None => {
+                    let _ = write!(s, "{}; ", buffers::sticky_name(b));
+                }
+            }
             if let Some(t) = sel.and_then(|x| r.transforms.get(x)) {
                 for x in &t.chain {
                     let _ = write!(s, "{}; ", crate::keywords::transform::text(x));
                 }
             }
-            cur = (b, sel);
+            cur = (b, sel, dir);
         }
     };
     for (i, t) in r.payload.iter().enumerate() {

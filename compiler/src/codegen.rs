@@ -325,6 +325,8 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         dst: rule.dst.clone(),
         dst_ports: rule.dst_ports.clone(),
         bidirectional: rule.direction == crate::ir::Direction::Both,
+        transactional: rule.direction == crate::ir::Direction::Tx,
+        tx_dirs: rule.tx_dirs.clone(),
         flow: rule.flow,
         fast_pattern,
         ops,

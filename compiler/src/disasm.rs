@@ -409,7 +409,13 @@ pub fn program(p: &Program) -> String {
         "  match     {} {} {} {} {}",
         ipset(&p.src),
         portset(&p.src_ports),
-        if p.bidirectional { "<>" } else { "->" },
+        if p.bidirectional {
+            "<>"
+        } else if p.transactional {
+            "=>"
+        } else {
+            "->"
+        },
         ipset(&p.dst),
         portset(&p.dst_ports)
     );
@@ -443,6 +449,16 @@ pub fn program(p: &Program) -> String {
             t.tests.start,
             t.tests.end,
             chain.join(", ")
+        );
+    }
+    for d in &p.tx_dirs {
+        let _ = writeln!(
+            s,
+            "  side      {} (payload tests {}..{}): the {}",
+            buffer_name(d.buffer),
+            d.tests.start,
+            d.tests.end,
+            if d.to_server { "request" } else { "response" }
         );
     }
     if let Some(t) = &p.threshold {

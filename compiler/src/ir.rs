@@ -461,6 +461,9 @@ pub enum Direction {
     To,
     /// `<>`: either direction.
     Both,
+    /// `=>`: one app-layer transaction, request keywords on its request and response
+    /// keywords on its response (Suricata 8 transactional rules).
+    Tx,
 }
 
 /// A numeric comparison as used by dsize, ttl, itype, icode, byte_test, … (`=N`, `!N`,
@@ -532,6 +535,38 @@ pub enum Buffer {
     Base64Data,
     /// An application-layer buffer.
     App(AppBuffer),
+}
+
+impl Buffer {
+    /// The one side of a transaction that fills this buffer (true: the request), or `None`
+    /// when both do (HTTP headers, file data, the cookie — `Set-Cookie` in a response —, DNS
+    /// question names, the TLS random and ALPN of each hello) or it is not a transaction
+    /// buffer.
+    pub fn tx_side(self) -> Option<bool> {
+        use AppBuffer::*;
+        match self {
+            Buffer::App(
+                HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
+                | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
+                | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
+                | Ja3String | Ja4Hash,
+            ) => Some(true),
+            // dns.answers.rrname reads either direction (a request may carry answers).
+            Buffer::App(
+                HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
+                | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
+                | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
+                | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
+            ) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// True for a transaction buffer that both sides fill, which a transactional (`=>`)
+    /// rule must read from one named side.
+    pub fn two_sided(self) -> bool {
+        matches!(self, Buffer::App(_) | Buffer::FileData) && self.tx_side().is_none()
+    }
 }
 
 /// Named application-layer buffers (Suricata names in parentheses in docs).
@@ -680,6 +715,25 @@ pub struct BufferTransforms {
     /// The payload tests (indices into the rule's payload, or the program's ops) of this
     /// selection.
     pub tests: std::ops::Range<u32>,
+}
+
+/// In a transactional (`=>`) rule, the side a selection of a two-sided buffer reads
+/// (`http.connection: to_client;`), whatever the direction of the packet being inspected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxDirSelection {
+    /// The two-sided buffer.
+    pub buffer: Buffer,
+    /// True: the request's instance of the buffer; false: the response's.
+    pub to_server: bool,
+    /// The payload tests of the selection.
+    pub tests: std::ops::Range<u32>,
+}
+
+impl TxDirSelection {
+    /// True if test `i`, reading buffer `b`, belongs to this selection.
+    pub fn covers(&self, i: usize, b: Buffer) -> bool {
+        b == self.buffer && u32::try_from(i).is_ok_and(|i| self.tests.contains(&i))
+    }
 }
 
 impl BufferTransforms {
@@ -1679,6 +1733,9 @@ pub struct Rule {
     /// Transform chains on the rule's buffers (at most one per buffer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<BufferTransforms>,
+    /// `=>` rules: the side each selection of a two-sided buffer reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tx_dirs: Vec<TxDirSelection>,
     /// `stream_size`, `xbits` and `flowint`, in rule order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state: Vec<StateTest>,

@@ -429,6 +429,7 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
             return Err("bidirectional alert rule needs the engine".into())
         }
         Direction::Both => vec![false, true],
+        Direction::Tx => return Err("a transactional rule needs the engine".into()),
     };
     let mut out = Vec::new();
     for &swap in &directions {

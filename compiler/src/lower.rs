@@ -8,7 +8,7 @@ use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
     self, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre, state,
-    transform, KwError, Status,
+    transform, txdir, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -84,6 +84,8 @@ struct State {
     target: Option<String>,
     /// Sticky buffer selections and their transforms.
     chains: transform::Chains,
+    /// `=>` rules: the side each two-sided buffer selection reads.
+    dirs: txdir::TxDirs,
 }
 
 /// A diagnostic already recorded in the rule state, still being filled in.
@@ -633,11 +635,23 @@ impl<'v> Lowerer<'v> {
         let src_ports = self.ports(&ast.src_ports, file, &mut diags);
         let dst = self.addresses(&ast.dst, file, &mut diags);
         let dst_ports = self.ports(&ast.dst_ports, file, &mut diags);
-        let direction = if ast.direction.text == "<>" {
-            Direction::Both
-        } else {
-            Direction::To
+        let direction = match ast.direction.text {
+            "<>" => Direction::Both,
+            "=>" => Direction::Tx,
+            _ => Direction::To,
         };
+        if direction == Direction::Tx && proto.is_some_and(|p| !matches!(p, Protocol::App(_))) {
+            diags.push(
+                Diagnostic::new(
+                    Code::BadValue,
+                    file,
+                    ast.direction.span,
+                    "`=>` needs an app-layer protocol",
+                )
+                .label("transactional rule")
+                .help("a transactional rule matches one request and its response: name the protocol (http, tls, dns, …) in the header"),
+            );
+        }
 
         let mut st = State {
             file,
@@ -649,6 +663,7 @@ impl<'v> Lowerer<'v> {
             poisoned: false,
             vars: Vec::new(),
             chains: Default::default(),
+            dirs: txdir::TxDirs::new(direction == Direction::Tx),
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
@@ -671,6 +686,7 @@ impl<'v> Lowerer<'v> {
         }
         st.finish_pending();
         let transforms = std::mem::take(&mut st.chains).finish(st.payload.len());
+        let tx_dirs = std::mem::take(&mut st.dirs).finish(st.payload.len());
         // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
         let sid_written = ast.options.iter().any(|o| {
             o.name.text == "sid"
@@ -733,6 +749,7 @@ impl<'v> Lowerer<'v> {
             block: st.block,
             vars: st.vars,
             transforms,
+            tx_dirs,
             state: st.state,
             origin: Origin {
                 file: file_name.to_string(),
@@ -1369,7 +1386,8 @@ fn numeric_header(st: &mut State, o: &OptionAst<'_>) {
 }
 
 fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
-    if !no_value(st, o) {
+    // A sticky buffer takes a value only to name its side in a `=>` rule.
+    if form != Form::Sticky && !no_value(st, o) {
         return;
     }
     let name: &'static str = buffers::canonical_keyword(o.name.text);
@@ -1409,6 +1427,13 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
         return;
     }
     st.finish_pending();
+    if let Err(e) = st
+        .dirs
+        .select(buf, o.value.map(|v| v.text), st.payload.len())
+    {
+        st.kw_err(o, e);
+        return;
+    }
     st.buffer = buf;
     st.chains.select(buf, st.payload.len());
 }

@@ -313,7 +313,7 @@ fn describe(r: &Rule) -> &'static str {
             "an address (any, $VAR, 10.0.0.0/8, [list])"
         }
         Rule::ports | Rule::port_atom | Rule::port_list => "a port (any, 80, 1024:, $VAR, [list])",
-        Rule::direction => "a direction (-> or <>)",
+        Rule::direction => "a direction (->, <> or =>)",
         Rule::options => "the option list `(...)`",
         Rule::option | Rule::keyword => "an option `keyword[:value];`",
         Rule::value => "an option value",

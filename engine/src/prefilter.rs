@@ -741,6 +741,8 @@ mod tests {
             dst: IpSet::any(),
             dst_ports,
             bidirectional: false,
+            transactional: false,
+            tx_dirs: Vec::new(),
             flow: FlowOpts::default(),
             fast_pattern: None,
             ops: contents

@@ -480,15 +480,33 @@ pub struct HttpBuffers<'a> {
 
 impl crate::vm::BufferSource for HttpBuffers<'_> {
     fn buffer_n(&self, b: verdict_compiler::ir::Buffer, i: usize) -> Option<&[u8]> {
-        use verdict_compiler::ir::{AppBuffer, Buffer};
-        match b {
-            Buffer::App(AppBuffer::HttpRequestHeader) => self.tx.request_headers()?.line(i),
-            Buffer::App(AppBuffer::HttpResponseHeader) => self.tx.response_headers()?.line(i),
-            _ if i > 0 => None,
-            Buffer::App(a) => self.tx.buffer_in(a, dir(self.to_server)),
-            Buffer::FileData => self.tx.file_data(dir(self.to_server)),
-            _ => None,
-        }
+        http_buffer(self.tx, b, i, self.to_server)
+    }
+    fn buffer_side_n(
+        &self,
+        b: verdict_compiler::ir::Buffer,
+        i: usize,
+        to_server: bool,
+    ) -> Option<&[u8]> {
+        http_buffer(self.tx, b, i, to_server)
+    }
+}
+
+/// Instance `i` of buffer `b` of a transaction; two-direction buffers read `to_server`'s side.
+fn http_buffer(
+    tx: &http::Tx,
+    b: verdict_compiler::ir::Buffer,
+    i: usize,
+    to_server: bool,
+) -> Option<&[u8]> {
+    use verdict_compiler::ir::{AppBuffer, Buffer};
+    match b {
+        Buffer::App(AppBuffer::HttpRequestHeader) => tx.request_headers()?.line(i),
+        Buffer::App(AppBuffer::HttpResponseHeader) => tx.response_headers()?.line(i),
+        _ if i > 0 => None,
+        Buffer::App(a) => tx.buffer_in(a, dir(to_server)),
+        Buffer::FileData => tx.file_data(dir(to_server)),
+        _ => None,
     }
 }
 
@@ -512,6 +530,17 @@ impl crate::vm::BufferSource for TlsBuffers<'_> {
             Some(Side::ToServer) => true,
             Some(Side::ToClient) => false,
             _ => self.to_server,
+        };
+        self.conn.buffer_n(a, to_server, i)
+    }
+    fn buffer_side_n(
+        &self,
+        b: verdict_compiler::ir::Buffer,
+        i: usize,
+        to_server: bool,
+    ) -> Option<&[u8]> {
+        let verdict_compiler::ir::Buffer::App(a) = b else {
+            return None;
         };
         self.conn.buffer_n(a, to_server, i)
     }

@@ -239,6 +239,9 @@ pub struct Segment {
     pub end: usize,
     /// The transform chain the buffer goes through first, if any.
     pub chain: Option<u16>,
+    /// In a `=>` rule, the side a two-sided buffer is read from (true: the request);
+    /// `None`: the side of the packet being inspected.
+    pub dir: Option<bool>,
 }
 
 /// How many instances of a multi-buffer (DNS names, certificates, …) one segment tries:
@@ -253,6 +256,12 @@ pub trait BufferSource {
     /// its ops, as Suricata inspects each instance on its own. Single buffers have
     /// instance 0 only.
     fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]>;
+    /// Instance `i` of the request's (`to_server`) or the response's copy of a buffer both
+    /// sides have, for `=>` rules; sources with one side only read `buffer_n`.
+    fn buffer_side_n(&self, b: Buffer, i: usize, to_server: bool) -> Option<&[u8]> {
+        let _ = to_server;
+        self.buffer_n(b, i)
+    }
     /// The bytes of `b` (its first instance), if present.
     fn buffer(&self, b: Buffer) -> Option<&[u8]> {
         self.buffer_n(b, 0)
@@ -440,15 +449,22 @@ impl CompiledProgram {
                 .position(|t| t.covers(i, b))
                 .and_then(|c| u16::try_from(c).ok())
         };
+        let dir_of = |i: usize, b: Buffer| {
+            p.tx_dirs
+                .iter()
+                .find(|d| d.covers(i, b))
+                .map(|d| d.to_server)
+        };
         for (i, b) in bufs.iter().enumerate() {
-            let (k, chain) = (segment_key(*b), chain_of(i, *b));
+            let (k, chain, dir) = (segment_key(*b), chain_of(i, *b), dir_of(i, *b));
             match cp.segments.last_mut() {
-                Some(s) if s.buffer == k && s.chain == chain => s.end = i + 1,
+                Some(s) if s.buffer == k && s.chain == chain && s.dir == dir => s.end = i + 1,
                 _ => cp.segments.push(Segment {
                     buffer: k,
                     start: i,
                     end: i + 1,
                     chain,
+                    dir,
                 }),
             }
         }
@@ -506,22 +522,24 @@ impl CompiledProgram {
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
     /// holds the matches of the successful path.
     pub fn payload_ok(&self, buf: &[u8], st: &mut VmState) -> bool {
-        self.run(st, |_, i| (i == 0).then_some(buf))
+        self.run(st, |_, i, _| (i == 0).then_some(buf))
     }
 
     /// Runs the payload tests with `Payload` segments on `payload` and every other buffer
     /// from `src`. `st.path` holds the hits of all segments (op indices tell which).
     pub fn payload_ok_in(&self, payload: &[u8], src: &dyn BufferSource, st: &mut VmState) -> bool {
-        self.run(st, |b, i| {
-            if b == Buffer::Payload {
-                (i == 0).then_some(payload)
-            } else {
-                src.buffer_n(b, i)
-            }
+        self.run(st, |b, i, dir| match (b, dir) {
+            (Buffer::Payload, _) => (i == 0).then_some(payload),
+            (_, Some(to_server)) => src.buffer_side_n(b, i, to_server),
+            (_, None) => src.buffer_n(b, i),
         })
     }
 
-    fn run<'a>(&self, st: &mut VmState, get: impl Fn(Buffer, usize) -> Option<&'a [u8]>) -> bool {
+    fn run<'a>(
+        &self,
+        st: &mut VmState,
+        get: impl Fn(Buffer, usize, Option<bool>) -> Option<&'a [u8]>,
+    ) -> bool {
         st.path.clear();
         st.vars = [0; MAX_VARS];
         self.segments
@@ -535,7 +553,7 @@ impl CompiledProgram {
         &self,
         seg: &Segment,
         st: &mut VmState,
-        get: &impl Fn(Buffer, usize) -> Option<&'a [u8]>,
+        get: &impl Fn(Buffer, usize, Option<bool>) -> Option<&'a [u8]>,
     ) -> bool {
         let (path_len, vars) = (st.path.len(), st.vars);
         let chain = seg
@@ -543,7 +561,7 @@ impl CompiledProgram {
             .and_then(|c| self.chains.get(usize::from(c)))
             .filter(|c| !c.is_empty());
         for i in 0..MAX_BUFFER_INSTANCES {
-            let Some(raw) = get(seg.buffer, i) else {
+            let Some(raw) = get(seg.buffer, i, seg.dir) else {
                 return false;
             };
             let owned;
@@ -1045,6 +1063,8 @@ pub(crate) fn test_program(ops: Vec<Insn>) -> Program {
         dst: IpSet::any(),
         dst_ports: PortSet::full(),
         bidirectional: false,
+        transactional: false,
+        tx_dirs: Vec::new(),
         flow: FlowOpts::default(),
         fast_pattern: None,
         ops,

@@ -19,6 +19,7 @@ pub mod numeric;
 pub mod pcre;
 pub mod state;
 pub mod transform;
+pub mod txdir;
 
 use crate::diag::Code;
 

@@ -537,8 +537,14 @@ impl Scan {
             return false;
         }
         let (sport, dport) = (ctx.sport, ctx.dport);
-        let fwd = (info.src_any || prog.src.contains(ip.src))
-            && (info.dst_any || prog.dst.contains(ip.dst))
+        // A `=>` rule's header names the client first, also on the response that completes it.
+        let (src_ip, dst_ip, sport, dport) = if prog.transactional && !ctx.pflow.to_server {
+            (ip.dst, ip.src, dport, sport)
+        } else {
+            (ip.src, ip.dst, sport, dport)
+        };
+        let fwd = (info.src_any || prog.src.contains(src_ip))
+            && (info.dst_any || prog.dst.contains(dst_ip))
             && (!ctx.has_ports
                 || ((info.sp_any || prog.src_ports.contains(sport))
                     && (info.dp_any || prog.dst_ports.contains(dport))));

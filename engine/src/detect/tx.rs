@@ -16,7 +16,7 @@ use crate::prefilter::{app_pattern_of, Class, Prefilter, Scratch, Strategy};
 use crate::vm::CompiledProgram;
 use verdict_compiler::bytecode::Program;
 use verdict_compiler::caps::EngineCaps;
-use verdict_compiler::ir::{AppBuffer, AppProto, Buffer};
+use verdict_compiler::ir::{AppProto, Buffer};
 
 /// The direction whose data a transaction rule waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,32 +45,22 @@ impl Side {
 /// data, the cookie (`Set-Cookie` in a response), DNS question names, the TLS random and
 /// ALPN of each hello).
 pub fn buffer_side(b: Buffer) -> Option<Side> {
-    use AppBuffer::*;
-    match b {
-        Buffer::App(
-            HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
-            | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
-            | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
-            | Ja3String | Ja4Hash,
-        ) => Some(Side::ToServer),
-        // dns.answers.rrname reads either direction (a request may carry answers).
-        Buffer::App(
-            HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
-            | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
-            | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
-            | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
-        ) => Some(Side::ToClient),
-        _ => None,
-    }
+    b.tx_side()
+        .map(|ts| if ts { Side::ToServer } else { Side::ToClient })
 }
 
 /// The side of a program: a response buffer makes it wait for the response; else a request
 /// buffer for the request; else its `flow` direction decides.
 pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
+    // A `=>` rule's two-sided buffer reads the side it named.
     let sides: Vec<Side> = cp
         .segments
         .iter()
-        .filter_map(|s| buffer_side(s.buffer))
+        .filter_map(|s| match s.dir {
+            Some(true) => Some(Side::ToServer),
+            Some(false) => Some(Side::ToClient),
+            None => buffer_side(s.buffer),
+        })
         .collect();
     if sides.contains(&Side::ToClient) {
         Side::ToClient

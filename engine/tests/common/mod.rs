@@ -34,6 +34,8 @@ pub fn prog(sid: u32, action: Action, l4: L4, ops: Vec<Insn>) -> Program {
         dst: IpSet::any(),
         dst_ports: PortSet::full(),
         bidirectional: false,
+        transactional: false,
+        tx_dirs: Vec::new(),
         flow: FlowOpts::default(),
         fast_pattern: None,
         ops,
