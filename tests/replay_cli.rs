@@ -190,7 +190,7 @@ fn alerts_outputs_summary_and_simulated_ips() {
 }
 
 #[test]
-fn truncated_capture_exits_nonzero_with_offset_and_keeps_alerts() {
+fn truncated_capture_is_replayed_with_a_warning_and_exits_zero() {
     let d = Dir::new("trunc");
     let rules = d.file("test.rules", RULES);
     let frames = session(40000, &[b"GET /attack", b"GET /attack again"]);
@@ -202,23 +202,36 @@ fn truncated_capture_exits_nonzero_with_offset_and_keeps_alerts() {
     let last_record = full.len() - (16 + frames.last().unwrap().len());
     let out = d.0.join("out");
     let cfg = d.file("verdict.toml", "[vars]\nHOME_NET = \"[198.51.100.0/24]\"\n");
-    let o = replay(&[
-        cap.to_str().unwrap(),
-        "-r",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "-q",
-    ]);
+    let run = |cap: &Path| {
+        replay(&[
+            cap.to_str().unwrap(),
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "-q",
+        ])
+    };
+    let o = run(&cap);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains(&format!("truncated at byte offset {last_record}")),
+        stderr.contains(&format!(
+            "warning: {}: capture is truncated at byte offset {last_record}",
+            cap.display()
+        )),
         "{stderr}"
     );
+    assert!(!stderr.contains("error"), "{stderr}");
     assert_eq!(eve_alerts(&out), vec![(3000001, 4)]);
+    // A file that is no capture at all is still an error.
+    let junk = d.file("junk.pcap", "this is not a capture");
+    let o = run(&junk);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a pcap or pcapng file"), "{stderr}");
 }
 
 #[test]
