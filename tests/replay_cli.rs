@@ -437,3 +437,46 @@ fn midstream_makes_flows_without_handshake_established() {
     assert!(o.status.success());
     assert_eq!(eve_alerts(&out2), vec![(3000010, 1), (3000010, 3)]);
 }
+
+#[test]
+fn a_handshake_seen_from_the_client_side_only_is_established_with_midstream() {
+    let d = Dir::new("async");
+    let rules = d.file(
+        "test.rules",
+        "alert http any any -> any any (msg:\"async\"; flow:established,to_server; http.uri; content:\"/attack\"; sid:3000011; rev:1;)\n",
+    );
+    // Asymmetric routing: the SYN-ACK and every server packet go another way.
+    let frames = vec![
+        tcp(CLI, SRV, 40000, 80, 100, true, false, b""),
+        tcp(CLI, SRV, 40000, 80, 101, false, true, b""),
+        tcp(
+            CLI,
+            SRV,
+            40000,
+            80,
+            101,
+            false,
+            true,
+            b"GET /attack HTTP/1.1\r\nHost: x\r\n\r\n",
+        ),
+    ];
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            cap.to_str().unwrap(),
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let o = replay(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        eve_alerts(out)
+    };
+    // The request is parsed either way; only midstream pickup makes the flow established.
+    assert_eq!(run(&d.0.join("o1"), &[]), vec![]);
+    assert_eq!(run(&d.0.join("o2"), &["--midstream"]), vec![(3000011, 3)]);
+}
