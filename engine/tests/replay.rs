@@ -454,7 +454,6 @@ fn ipv6_fragments_are_reassembled_in_replay() {
 }
 
 /// A client/server TCP packet with explicit ack number and raw TCP options (L3 bytes).
-#[allow(clippy::too_many_arguments)]
 fn tcp_opts(
     to_server: bool,
     sport: u16,

@@ -53,7 +53,8 @@ pub fn has_fast_open(opts: &[u8]) -> bool {
 }
 
 fn is_fast_open(k: u8, body: &[u8]) -> bool {
-    let cookie_ok = |c: &[u8]| c.is_empty() || (COOKIE_LEN.contains(&c.len()) && c.len() % 2 == 0);
+    let cookie_ok =
+        |c: &[u8]| c.is_empty() || (COOKIE_LEN.contains(&c.len()) && c.len().is_multiple_of(2));
     match k {
         kind::FAST_OPEN => cookie_ok(body),
         kind::EXP1 | kind::EXP2 => match body {
