@@ -7,7 +7,9 @@
 //! handshake (and stays so while closing with FIN) until a RST; UDP and other protocols are
 //! `established` once packets went both ways (as Suricata does). With `midstream`, a TCP flow
 //! first seen without a SYN counts as established at once — what a restarted live engine
-//! needs for the connections already open.
+//! needs for the connections already open — and so does one whose handshake is seen from one
+//! side only (asymmetric routing: Suricata's `stream.async-oneside`), once that side sends
+//! an ACK that only follows a completed handshake.
 
 use crate::stream::StreamMem;
 use crate::wire::{addr_key, tcp_flags, L4Hdr, Packet};
@@ -21,7 +23,10 @@ pub struct FlowConfig {
     /// Treat TCP flows picked up mid-way as established. On by default: a live engine that
     /// (re)starts must treat the connections already open as established, or it would stop
     /// matching `flow:established` rules on them. `verdict replay` turns it off unless
-    /// `--midstream` is given, as Suricata does for captures.
+    /// `--midstream` is given, as Suricata does for captures. It also establishes a flow
+    /// whose handshake is seen from one side only (asymmetric routing), which Suricata
+    /// configures apart as `stream.async-oneside`: both are about connections whose start
+    /// the engine could not see whole.
     pub midstream: bool,
     /// Maximum number of flows; the least recently seen are evicted beyond it.
     pub max_flows: usize,
@@ -403,6 +408,18 @@ impl FlowTable {
                 match state {
                     TcpState::SynSent if !to_server && syn && ack => TcpState::SynAckSeen,
                     TcpState::SynAckSeen if to_server && ack && !syn => TcpState::Established,
+                    // Asynchronous routing: the client acknowledges a SYN-ACK that went
+                    // another way, or the server sends after the SYN-ACK while the client's
+                    // ACK goes another way. Either side only does so once the handshake
+                    // completed (Suricata's `stream.async-oneside`).
+                    TcpState::SynSent | TcpState::SynAckSeen
+                        if midstream
+                            && ack
+                            && !syn
+                            && to_server == (state == TcpState::SynSent) =>
+                    {
+                        TcpState::Established
+                    }
                     TcpState::Established if f & tcp_flags::FIN != 0 => TcpState::Closing,
                     s => s,
                 }
@@ -519,6 +536,40 @@ mod tests {
         let mut s = FlowTable::new(off, 0, 0);
         assert!(!step(&mut s, &tcp(false, true, true, false), 1).to_server);
         assert!(step(&mut s, &tcp(true, false, true, false), 1).to_server);
+    }
+
+    #[test]
+    fn a_handshake_seen_from_one_side_establishes_with_midstream_only() {
+        let on = FlowConfig {
+            midstream: true,
+            ..FlowConfig::default()
+        };
+        let off = FlowConfig {
+            midstream: false,
+            ..on
+        };
+        // Client side only: SYN, then the client's ACK of a SYN-ACK routed elsewhere.
+        for (cfg, want) in [(on, true), (off, false)] {
+            let mut t = FlowTable::new(cfg, 0, 0);
+            assert!(!step(&mut t, &tcp(true, true, false, false), 1).established);
+            assert_eq!(
+                step(&mut t, &tcp(true, false, true, false), 1).established,
+                want
+            );
+        }
+        // Server side only: SYN-ACK, then the server's data while the client's ACK is
+        // elsewhere.
+        for (cfg, want) in [(on, true), (off, false)] {
+            let mut t = FlowTable::new(cfg, 0, 0);
+            assert!(!step(&mut t, &tcp(false, true, true, false), 1).established);
+            let p = step(&mut t, &tcp(false, false, true, false), 1);
+            assert!(!p.to_server);
+            assert_eq!(p.established, want);
+        }
+        // A second SYN from the client does not complete anything.
+        let mut t = FlowTable::new(on, 0, 0);
+        step(&mut t, &tcp(true, true, false, false), 1);
+        assert!(!step(&mut t, &tcp(true, true, false, false), 1).established);
     }
 
     #[test]

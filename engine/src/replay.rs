@@ -6,8 +6,11 @@
 //! (Ethernet with 802.1Q/QinQ tags, raw IP, Linux SLL/SLL2, BSD loopback), IPv4 fragments are
 //! reassembled with Linux's policy ([`crate::wire::defrag`]), and packets with bad checksums
 //! are inspected anyway unless the checksum policy says otherwise (offloading makes bad
-//! checksums common in captures). Files are read in chunks: a corrupt or truncated file stops
-//! with the byte offset of the bad record, after everything before it was inspected.
+//! checksums common in captures). Files are read in chunks: a corrupt file stops with the byte
+//! offset of the bad record, after everything before it was inspected. A file whose last record
+//! is cut short (a capture stopped mid-write, a download cut off) is replayed up to that record
+//! and gives a [`ReplayWarning`] with its offset, as Suricata processes every complete packet
+//! and warns; a file that ends inside its own header is not a capture and stays an error.
 
 use crate::detect::{Counters, PacketMeta, Worker};
 use crate::output::{AnomalyEvent, Event};
@@ -18,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapParser, PcapWriter};
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{DataLink, PcapError, TsResolution};
+use pcap_file::{DataLink, Endianness, PcapError, TsResolution};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -78,7 +81,7 @@ pub enum ReplayError {
         /// what is wrong
         message: String,
     },
-    /// The file ends inside a record.
+    /// The file ends inside its header (a cut-short last record is a [`ReplayWarning`]).
     #[error("{path}: capture is truncated at byte offset {offset} (the record starting there is cut short)")]
     Truncated {
         /// file
@@ -101,6 +104,21 @@ pub enum ReplayError {
         path: PathBuf,
         /// cause
         message: String,
+    },
+}
+
+/// Something wrong with a capture that did not stop its replay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayWarning {
+    /// The file ends inside its last record: every record before it was replayed.
+    #[error("{path}: capture is truncated at byte offset {offset}: the last record is cut short ({left} bytes left); every complete record before it was replayed")]
+    Truncated {
+        /// file
+        path: PathBuf,
+        /// offset of the cut record
+        offset: u64,
+        /// bytes of it in the file
+        left: usize,
     },
 }
 
@@ -152,6 +170,8 @@ pub struct ReplaySummary {
     pub elapsed: Duration,
     /// Captures that stopped early, with why.
     pub errors: Vec<String>,
+    /// Captures replayed in full despite damage, with what was wrong.
+    pub warnings: Vec<ReplayWarning>,
 }
 
 impl ReplaySummary {
@@ -182,6 +202,9 @@ pub struct Replayer {
 }
 
 const CHUNK: usize = 4 << 20;
+
+/// The largest pcap record taken as real (64 MiB): a larger length is a corrupt header.
+const MAX_RECORD: u32 = 0x0400_0000;
 
 impl Replayer {
     /// A replayer for `det`; events go to `forward` (e.g. an [`crate::output::Writer`]) after
@@ -226,7 +249,13 @@ impl Replayer {
         })
     }
 
+    /// Warnings so far, oldest first (one file's are at the end after its `run_file`).
+    pub fn warnings(&self) -> &[ReplayWarning] {
+        &self.summary.warnings
+    }
+
     /// Replays one file; packets before an error have been inspected and their events sent.
+    /// A file cut short inside its last record is replayed up to it and adds a warning.
     pub fn run_file(&mut self, path: &Path) -> Result<(), ReplayError> {
         let start = Instant::now();
         let r = self.run_file_inner(path);
@@ -296,12 +325,17 @@ impl Replayer {
             offset,
             message: e.to_string(),
         };
+        let impossible = |offset, len| ReplayError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            message: format!("record length {len} is impossible"),
+        };
         let (header_len, parser) = loop {
             match PcapParser::new(src.rest()) {
                 Ok((rest, p)) => break (src.rest().len() - rest.len(), p),
                 Err(PcapError::IncompleteBuffer) => {
                     // A file that ends inside its header is truncated even at a clean end.
-                    if !src.need_more(path, 0)? {
+                    if src.need_more(path)? != Fill::More {
                         return Err(ReplayError::Truncated {
                             path: path.to_path_buf(),
                             offset: 0,
@@ -326,12 +360,8 @@ impl Replayer {
             match parser.next_raw_packet(src.rest()) {
                 Ok((rest, raw)) => {
                     let used = src.rest().len() - rest.len();
-                    if raw.incl_len > 0x0400_0000 {
-                        return Err(ReplayError::Corrupt {
-                            path: path.to_path_buf(),
-                            offset,
-                            message: format!("record length {} is impossible", raw.incl_len),
-                        });
+                    if raw.incl_len > MAX_RECORD {
+                        return Err(impossible(offset, raw.incl_len));
                     }
                     let frac = if nanos {
                         u64::from(raw.ts_frac)
@@ -348,8 +378,19 @@ impl Replayer {
                 Err(PcapError::IncompleteBuffer) => {
                     if src.eof {
                         progress.done();
+                        // A record that could never fit is corruption, not a cut-short end.
+                        let len = src.rest().get(8..12).map(|b| {
+                            let b = [b[0], b[1], b[2], b[3]];
+                            match header.endianness {
+                                Endianness::Big => u32::from_be_bytes(b),
+                                Endianness::Little => u32::from_le_bytes(b),
+                            }
+                        });
+                        if let Some(len) = len.filter(|l| *l > MAX_RECORD) {
+                            return Err(impossible(offset, len));
+                        }
                     }
-                    if !src.need_more(path, offset)? {
+                    if self.record_cut(path, src, offset)? {
                         return Ok(());
                     }
                 }
@@ -377,7 +418,7 @@ impl Replayer {
                 }
                 Err(PcapError::IncompleteBuffer) => {
                     // A file that ends inside its header is truncated even at a clean end.
-                    if !src.need_more(path, 0)? {
+                    if src.need_more(path)? != Fill::More {
                         return Err(ReplayError::Truncated {
                             path: path.to_path_buf(),
                             offset: 0,
@@ -453,11 +494,34 @@ impl Replayer {
                     if src.eof {
                         progress.done();
                     }
-                    if !src.need_more(path, offset)? {
+                    if self.record_cut(path, src, offset)? {
                         return Ok(());
                     }
                 }
                 Err(e) => return Err(corrupt(offset, e)),
+            }
+        }
+    }
+
+    /// The parser needs more bytes for the record at `offset`: reads more (false), or at the
+    /// end of the file says whether it ended cleanly or inside the record, which is warned
+    /// about (true: the file is done).
+    fn record_cut(
+        &mut self,
+        path: &Path,
+        src: &mut Source<'_>,
+        offset: u64,
+    ) -> Result<bool, ReplayError> {
+        match src.need_more(path)? {
+            Fill::More => Ok(false),
+            Fill::Clean => Ok(true),
+            Fill::Cut => {
+                self.summary.warnings.push(ReplayWarning::Truncated {
+                    path: path.to_path_buf(),
+                    offset,
+                    left: src.rest().len(),
+                });
+                Ok(true)
             }
         }
     }
@@ -590,6 +654,17 @@ fn scale_ts(units: u128, resol: u8) -> Duration {
     Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
 }
 
+/// What [`Source::need_more`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// More bytes were read.
+    More,
+    /// The file ended where the last record did.
+    Clean,
+    /// The file ended with bytes that do not make a whole record.
+    Cut,
+}
+
 /// A chunked reader that keeps the file offset of its buffer.
 struct Source<'f> {
     file: &'f mut File,
@@ -606,20 +681,16 @@ impl Source<'_> {
     fn offset(&self) -> u64 {
         self.base + self.pos as u64
     }
-    /// The parser needs more bytes than are buffered at `offset`: read more (`Ok(true)`),
-    /// stop cleanly when the file ended on a record boundary (`Ok(false)`), or report the file
-    /// as truncated at `offset`.
-    fn need_more(&mut self, path: &Path, offset: u64) -> Result<bool, ReplayError> {
+    /// The parser needs more bytes than are buffered: read more, or say how the file ended.
+    fn need_more(&mut self, path: &Path) -> Result<Fill, ReplayError> {
         if !self.eof {
             self.fill().map_err(|e| io_fail(path, e))?;
-            return Ok(true);
+            return Ok(Fill::More);
         }
-        if self.rest().is_empty() {
-            return Ok(false);
-        }
-        Err(ReplayError::Truncated {
-            path: path.to_path_buf(),
-            offset,
+        Ok(if self.rest().is_empty() {
+            Fill::Clean
+        } else {
+            Fill::Cut
         })
     }
     /// Drops consumed bytes and reads more (at least one chunk, more if a record is larger).

@@ -185,10 +185,29 @@ enum App {
     Unknown,
 }
 
+/// The fields of one TCP packet a session needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Segment<'a> {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with the ACK flag).
+    pub ack: u32,
+    /// Flag bits ([`tcp_flags`]).
+    pub flags: u8,
+    /// The packet carries a TCP Fast Open option (a cookie or a cookie request): see
+    /// [`crate::wire::tcpopt::has_fast_open`].
+    pub fast_open: bool,
+    /// TCP payload.
+    pub payload: &'a [u8],
+}
+
 /// One TCP flow's reassembly and app-layer state.
 pub struct Session {
     /// [client → server, server → client].
     halves: [HalfStream; 2],
+    /// The client's SYN carried a Fast Open option: the payload of the SYN-ACK is stream
+    /// data too (RFC 7413 section 4.2.2; Linux clients queue it only in that case).
+    fast_open: bool,
     app: App,
     /// Per-transaction detection state (`detect::tx`).
     pub txd: Vec<crate::detect::tx::TxDetect>,
@@ -232,6 +251,7 @@ impl Session {
     pub fn new() -> Session {
         Session {
             halves: [HalfStream::new(), HalfStream::new()],
+            fast_open: false,
             app: App::Detecting,
             txd: Vec::new(),
             files_logged: Vec::new(),
@@ -308,17 +328,20 @@ impl Session {
     }
 
     /// One TCP packet of the flow, sent by the client when `to_server`.
-    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         to_server: bool,
-        seq: u32,
-        ack: u32,
-        flags: u8,
-        payload: &[u8],
+        seg: &Segment<'_>,
         cfg: &SessionConfig,
         mem: &mut StreamMem,
     ) -> Step {
+        let Segment {
+            seq,
+            ack,
+            flags,
+            payload,
+            ..
+        } = *seg;
         let me = usize::from(!to_server);
         let syn = flags & tcp_flags::SYN != 0;
         let fin = flags & tcp_flags::FIN != 0;
@@ -338,8 +361,23 @@ impl Session {
                 self.feed_app(other, &p, cfg, &mut ignored);
             }
         }
+        let synack = syn && flags & tcp_flags::ACK != 0;
+        if syn && !synack {
+            self.fast_open |= seg.fast_open;
+        }
         let half = &mut self.halves[me];
-        let progress = if syn {
+        let progress = if syn
+            && !rst
+            && (if synack {
+                self.fast_open
+            } else {
+                seg.fast_open
+            }) {
+            // TCP Fast Open: a server that accepts the cookie hands the SYN's data to its
+            // application before the handshake completes, so it is stream data inspected
+            // now; if the server refuses it, the client's resend is a retransmission.
+            half.on_syn_data(SeqNumber(seq), payload, fin, &cfg.stream, mem)
+        } else if syn {
             // Data on a SYN is inspected as a packet but is not stream data: without a TCP
             // Fast Open cookie the receiver discards it and the sender resends it after the
             // handshake, possibly with other bytes — the resent copy is what gets delivered.
@@ -595,6 +633,16 @@ mod tests {
         assert_eq!(detect(b"220 smtp", false), Detected::Unknown);
     }
 
+    fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            seq,
+            ack,
+            flags,
+            fast_open: false,
+            payload,
+        }
+    }
+
     fn cfg() -> SessionConfig {
         SessionConfig {
             http_enabled: true,
@@ -609,10 +657,7 @@ mod tests {
         // Midstream: the server's response is the first packet of the flow.
         let st = s.step(
             true,
-            9000,
-            100,
-            tcp_flags::ACK,
-            b"HTTP/1.0 200 OK\r\n\r\n",
+            &seg(9000, 100, tcp_flags::ACK, b"HTTP/1.0 200 OK\r\n\r\n"),
             &cfg,
             &mut mem,
         );
@@ -627,24 +672,23 @@ mod tests {
     fn a_request_split_over_segments_makes_one_transaction() {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
         let mut s = Session::new();
-        s.step(true, 1000, 0, tcp_flags::SYN, b"", &cfg, &mut mem);
+        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
         s.step(
             false,
-            5000,
-            1001,
-            tcp_flags::SYN | tcp_flags::ACK,
-            b"",
+            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
             &cfg,
             &mut mem,
         );
-        let a = s.step(true, 1001, 5001, tcp_flags::ACK, b"GE", &cfg, &mut mem);
+        let a = s.step(
+            true,
+            &seg(1001, 5001, tcp_flags::ACK, b"GE"),
+            &cfg,
+            &mut mem,
+        );
         assert!(a.http.is_empty() && s.app_proto().is_none());
         let b = s.step(
             true,
-            1003,
-            5001,
-            tcp_flags::ACK,
-            b"T /evil HTTP/1.1\r\n",
+            &seg(1003, 5001, tcp_flags::ACK, b"T /evil HTTP/1.1\r\n"),
             &cfg,
             &mut mem,
         );
@@ -652,22 +696,110 @@ mod tests {
         assert!(!b.http.is_empty());
         s.step(
             true,
-            1021,
-            5001,
-            tcp_flags::ACK,
-            b"Host: x\r\n\r\n",
+            &seg(1021, 5001, tcp_flags::ACK, b"Host: x\r\n\r\n"),
             &cfg,
             &mut mem,
         );
         // Pure ACKs both ways bring no stream data: nothing is fed again.
-        let ack = s.step(false, 5001, 1032, tcp_flags::ACK, b"", &cfg, &mut mem);
+        let ack = s.step(false, &seg(5001, 1032, tcp_flags::ACK, b""), &cfg, &mut mem);
         assert!(ack.http.is_empty());
-        let ack = s.step(true, 1032, 5001, tcp_flags::ACK, b"", &cfg, &mut mem);
+        let ack = s.step(true, &seg(1032, 5001, tcp_flags::ACK, b""), &cfg, &mut mem);
         assert!(ack.http.is_empty());
         assert_eq!(s.http().map(|c| c.txs().count()), Some(1));
         let tx = s.http().and_then(|c| c.tx(0)).expect("one transaction");
         let uri = verdict_compiler::ir::AppBuffer::HttpUri;
         assert_eq!(tx.buffer(uri), Some(&b"/evil"[..]));
+        s.release(&mut mem);
+        assert_eq!(mem.used(), 0);
+    }
+
+    /// A Fast Open SYN from the client at ISN 1000 carrying `data`.
+    fn tfo_syn(data: &[u8]) -> Segment<'_> {
+        Segment {
+            fast_open: true,
+            ..seg(1000, 0, tcp_flags::SYN, data)
+        }
+    }
+
+    fn uri_of_first_tx(s: &Session) -> Option<Vec<u8>> {
+        let tx = s.http()?.tx(0)?;
+        tx.buffer(verdict_compiler::ir::AppBuffer::HttpUri)
+            .map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn fast_open_syn_data_is_parsed_with_the_syn() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        let st = s.step(true, &tfo_syn(b"GET /a"), &cfg, &mut mem);
+        assert_eq!(st.progress.new, 0..6);
+        assert_eq!(s.app_proto(), Some(AppProto::Http));
+        // The server accepts the cookie: its SYN-ACK acknowledges the data too.
+        let synack = tcp_flags::SYN | tcp_flags::ACK;
+        let st = s.step(false, &seg(5000, 1007, synack, b""), &cfg, &mut mem);
+        assert!(st.progress.is_empty() && !st.progress.events.contains(StreamEvents::GAP));
+        let st = s.step(
+            true,
+            &seg(1007, 5001, tcp_flags::ACK, b"bc HTTP/1.0\r\n\r\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert_eq!(st.progress.new, 6..21);
+        assert_eq!(uri_of_first_tx(&s).as_deref(), Some(&b"/abc"[..]));
+        s.release(&mut mem);
+        assert_eq!(mem.used(), 0);
+    }
+
+    #[test]
+    fn refused_fast_open_data_is_neither_lost_nor_fed_twice() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        let req = b"GET /x HTTP/1.0\r\n\r\n";
+        s.step(true, &tfo_syn(req), &cfg, &mut mem);
+        // The SYN-ACK acknowledges only the SYN: the cookie was refused.
+        let synack = tcp_flags::SYN | tcp_flags::ACK;
+        s.step(false, &seg(5000, 1001, synack, b""), &cfg, &mut mem);
+        let st = s.step(true, &seg(1001, 5001, tcp_flags::ACK, req), &cfg, &mut mem);
+        assert!(st.progress.is_empty() && st.http.is_empty());
+        assert!(st.progress.events.contains(StreamEvents::RETRANSMISSION));
+        assert_eq!(s.http().map(|c| c.txs().count()), Some(1));
+        assert_eq!(uri_of_first_tx(&s).as_deref(), Some(&b"/x"[..]));
+        s.release(&mut mem);
+    }
+
+    #[test]
+    fn syn_data_without_fast_open_is_not_stream_data_and_synack_data_needs_it() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let synack = tcp_flags::SYN | tcp_flags::ACK;
+        // No Fast Open option: the receiver discards SYN data, so do we, both ways.
+        let mut s = Session::new();
+        let st = s.step(
+            true,
+            &seg(1000, 0, tcp_flags::SYN, b"GET / HTTP/1.0\r\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert!(st.progress.is_empty() && s.app_proto().is_none());
+        s.step(
+            false,
+            &seg(5000, 1001, synack, b"HTTP/1.0 200 OK\r\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert_eq!(s.half(false).contiguous_end(), 0);
+        s.release(&mut mem);
+        // A Fast Open client (here a cookie request without data) takes the server's
+        // SYN-ACK data as stream data (RFC 7413 section 4.2.2).
+        let mut s = Session::new();
+        s.step(true, &tfo_syn(b""), &cfg, &mut mem);
+        let st = s.step(
+            false,
+            &seg(5000, 1001, synack, b"HTTP/1.0 200 OK\r\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert_eq!(st.progress.new, 0..17);
+        assert_eq!(s.half(false).contiguous_end(), 17);
         s.release(&mut mem);
         assert_eq!(mem.used(), 0);
     }

@@ -11,7 +11,7 @@ use verdict_compiler::bytecode::{RuleSetImage, L4};
 use verdict_compiler::ir::Action;
 use verdict_engine::detect::{DetectConfig, Detector};
 use verdict_engine::output::{OutputConfig, Writer};
-use verdict_engine::replay::{ReplayError, ReplayOptions, ReplaySummary, Replayer};
+use verdict_engine::replay::{ReplayError, ReplayOptions, ReplaySummary, ReplayWarning, Replayer};
 use verdict_engine::wire::defrag::fragment_ipv4;
 
 /// Replays files into `dir`; returns the summary and the per-file results.
@@ -171,7 +171,7 @@ fn fragments_are_reassembled_and_overlaps_reported() {
 }
 
 #[test]
-fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
+fn truncated_file_is_replayed_up_to_the_cut_record_with_a_warning() {
     let d = TempDir::new("trunc");
     let pkts = session(40000, 80, &[b"evil one", b"evil two", b"evil three"]);
     let f = d.path().join("t.pcap");
@@ -183,6 +183,53 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
         off += 16 + p.len();
     }
     std::fs::write(&f, &full[..off + 20]).unwrap();
+    let (s, res) = replay(
+        &rules(),
+        std::slice::from_ref(&f),
+        d.path(),
+        ReplayOptions::default(),
+        false,
+    );
+    assert!(res[0].is_ok(), "{res:?}");
+    assert_eq!(s.packets, 7, "every complete record, and only those");
+    assert_eq!(
+        s.warnings,
+        vec![ReplayWarning::Truncated {
+            path: f.clone(),
+            offset: off as u64,
+            left: 20,
+        }]
+    );
+    assert!(s.warnings[0]
+        .to_string()
+        .contains(&format!("truncated at byte offset {off}")));
+    assert_eq!(alerts(&read_eve(d.path())), vec![(100, 4), (100, 6)]);
+    // Cut inside a record header (fewer than 16 bytes left): the same.
+    std::fs::write(&f, &full[..off + 5]).unwrap();
+    let (s, res) = replay(
+        &rules(),
+        std::slice::from_ref(&f),
+        d.path(),
+        ReplayOptions::default(),
+        false,
+    );
+    assert!(res[0].is_ok());
+    assert!(matches!(
+        s.warnings[..],
+        [ReplayWarning::Truncated { left: 5, .. }]
+    ));
+    // A clean end warns about nothing.
+    std::fs::write(&f, &full).unwrap();
+    let (s, res) = replay(
+        &rules(),
+        std::slice::from_ref(&f),
+        d.path(),
+        ReplayOptions::default(),
+        false,
+    );
+    assert!(res[0].is_ok() && s.warnings.is_empty());
+    // A file that ends inside its own header is no capture: an error.
+    std::fs::write(&f, &full[..20]).unwrap();
     let (_, res) = replay(
         &rules(),
         std::slice::from_ref(&f),
@@ -190,16 +237,10 @@ fn truncated_file_reports_offset_and_keeps_earlier_alerts() {
         ReplayOptions::default(),
         false,
     );
-    match &res[0] {
-        Err(ReplayError::Truncated { offset, .. }) => assert_eq!(*offset, off as u64),
-        other => panic!("{other:?}"),
-    }
-    assert!(res[0]
-        .as_ref()
-        .unwrap_err()
-        .to_string()
-        .contains(&format!("byte offset {off}")));
-    assert_eq!(alerts(&read_eve(d.path())), vec![(100, 4), (100, 6)]);
+    assert!(
+        matches!(res[0], Err(ReplayError::Truncated { offset: 0, .. })),
+        "{res:?}"
+    );
     // A corrupt record length is reported with its offset too.
     let mut bad = full.clone();
     bad[24 + 8..24 + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
@@ -268,7 +309,13 @@ fn pcapng_with_timestamps_resolution() {
         .unwrap();
     }
     drop(w);
-    let (_, res) = replay(&rules(), &[f], d.path(), ReplayOptions::default(), false);
+    let (_, res) = replay(
+        &rules(),
+        std::slice::from_ref(&f),
+        d.path(),
+        ReplayOptions::default(),
+        false,
+    );
     assert!(res[0].is_ok(), "{res:?}");
     let eve = read_eve(d.path());
     assert_eq!(alerts(&eve), vec![(100, 4)]);
@@ -280,6 +327,25 @@ fn pcapng_with_timestamps_resolution() {
         "{}",
         eve[0]["timestamp"]
     );
+    // The last block cut short: the blocks before it are replayed, with a warning.
+    let full = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &full[..full.len() - 3]).unwrap();
+    let e = TempDir::new("ng-cut");
+    let (s, res) = replay(
+        &rules(),
+        std::slice::from_ref(&f),
+        e.path(),
+        ReplayOptions::default(),
+        false,
+    );
+    assert!(res[0].is_ok(), "{res:?}");
+    assert_eq!(s.packets, session(40000, 80, &[b"evil"]).len() as u64 - 1);
+    assert!(
+        matches!(s.warnings[..], [ReplayWarning::Truncated { .. }]),
+        "{:?}",
+        s.warnings
+    );
+    assert_eq!(alerts(&read_eve(e.path())), vec![(100, 4)]);
 }
 
 #[test]
@@ -385,4 +451,75 @@ fn ipv6_fragments_are_reassembled_in_replay() {
     assert!(res[0].is_ok());
     assert_eq!(s.reassembled, 1);
     assert_eq!(alerts(&read_eve(d.path())), vec![(101, n)]);
+}
+
+/// A client/server TCP packet with explicit ack number and raw TCP options (L3 bytes).
+fn tcp_opts(
+    to_server: bool,
+    sport: u16,
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst, sp, dp) = if to_server {
+        (CLI, SRV, sport, 80)
+    } else {
+        (SRV, CLI, 80, sport)
+    };
+    let mut b = etherparse::PacketBuilder::ipv4(src, dst, 64)
+        .tcp(sp, dp, seq, 64240)
+        .options_raw(opts)
+        .unwrap();
+    if syn {
+        b = b.syn();
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+#[test]
+fn tcp_fast_open_syn_data_is_stream_data_inspected_once() {
+    // Fast Open cookie option (kind 34, 8-byte cookie) and NOP padding to a 4-byte multiple.
+    let cookie = [34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1];
+    let d = TempDir::new("tfo");
+    let pkts = vec![
+        // Accepted: the SYN-ACK acknowledges the 7 data bytes; "evil" spans the SYN's data
+        // and the next segment, so only the stream sees it.
+        tcp_opts(true, 40000, 100, None, true, &cookie, b"GET /ev"),
+        tcp_opts(false, 40000, 500, Some(108), true, &[], b""),
+        tcp_opts(
+            true,
+            40000,
+            108,
+            Some(501),
+            false,
+            &[],
+            b"il HTTP/1.0\r\n\r\n",
+        ),
+        // Refused: the SYN-ACK acknowledges only the SYN and the client resends the data
+        // after the handshake, which brings nothing new to inspect.
+        tcp_opts(true, 40001, 100, None, true, &cookie, b"GET /evil"),
+        tcp_opts(false, 40001, 500, Some(101), true, &[], b""),
+        tcp_opts(true, 40001, 101, Some(501), false, &[], b"GET /evil"),
+        // Without the option, SYN data is not stream data: the receiver discards it, and
+        // the resend after the handshake is what gets inspected as the stream.
+        tcp_opts(true, 40002, 100, None, true, &[], b"GET /ev"),
+        tcp_opts(false, 40002, 500, Some(101), true, &[], b""),
+        tcp_opts(true, 40002, 101, Some(501), false, &[], b"GET /ev"),
+        tcp_opts(true, 40002, 108, Some(501), false, &[], b"il"),
+    ];
+    let f = d.path().join("tfo.pcap");
+    write_pcap(&f, DataLink::RAW, &pkts, None);
+    let (_, res) = replay(&rules(), &[f], d.path(), ReplayOptions::default(), false);
+    assert!(res[0].is_ok(), "{res:?}");
+    assert_eq!(
+        alerts(&read_eve(d.path())),
+        vec![(100, 3), (100, 4), (100, 10)]
+    );
 }

@@ -280,10 +280,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut rp = Replayer::new(det, Some(tx), opts)?;
     let mut failed = false;
     for c in &args.captures {
+        let seen = rp.warnings().len();
         if let Err(e) = rp.run_file(c) {
             // Keep going: alerts found so far (and in the other files) are still written.
             eprintln!("error: {e}");
             failed = true;
+        }
+        // A damaged but readable capture is replayed in full: say what was wrong, and let
+        // the exit status speak only of captures that could not be read.
+        for w in rp.warnings().get(seen..).unwrap_or(&[]) {
+            eprintln!("warning: {w}");
         }
     }
     let summary = rp.finish()?;

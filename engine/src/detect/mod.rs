@@ -790,15 +790,15 @@ impl Worker {
         ) = (tracked, ip.proto, ip.fragmented, parsed.l4())
         {
             let mut s = flow.session.take().unwrap_or_default();
-            step = Some(s.step(
-                pflow.to_server,
-                *seq,
-                *ack,
-                *flags,
-                parsed.payload(),
-                &det.cfg.session,
-                mem,
-            ));
+            let seg = crate::session::Segment {
+                seq: *seq,
+                ack: *ack,
+                flags: *flags,
+                fast_open: *flags & crate::wire::tcp_flags::SYN != 0
+                    && crate::wire::tcpopt::has_fast_open(parsed.tcp_options()),
+                payload: parsed.payload(),
+            };
+            step = Some(s.step(pflow.to_server, &seg, &det.cfg.session, mem));
             session = Some(s);
         }
         let ctx = match &step {

@@ -71,6 +71,34 @@ impl HalfStream {
         }
     }
 
+    /// A SYN or SYN-ACK whose payload the receiver takes as stream data (TCP Fast Open, RFC
+    /// 7413: the SYN carried a cookie, or the SYN-ACK answers a Fast Open SYN): [`on_syn`],
+    /// then the payload at `isn + 1`. A SYN whose ISN is not this direction's origin (a retry
+    /// with another ISN after data was seen) brings no data: its bytes would land at
+    /// offsets no receiver uses.
+    ///
+    /// The data is inspected with the SYN, before the handshake completes, because a server
+    /// that accepts the cookie hands it to its application at once. If the server refuses
+    /// the cookie (its SYN-ACK acknowledges only the SYN), the client sends the same bytes
+    /// again after the handshake: they are a [`StreamEvents::RETRANSMISSION`], not new
+    /// data, and a resend with other bytes is an [`StreamEvents::OVERLAP_CONFLICT`].
+    ///
+    /// [`on_syn`]: HalfStream::on_syn
+    pub fn on_syn_data(
+        &mut self,
+        isn: SeqNumber,
+        payload: &[u8],
+        fin: bool,
+        cfg: &StreamConfig,
+        mem: &mut StreamMem,
+    ) -> Progress {
+        self.on_syn(isn);
+        if self.base != Some(isn + 1) || (payload.is_empty() && !fin) {
+            return Progress::at(self.end);
+        }
+        self.on_segment(isn + 1, payload, fin, false, cfg, mem)
+    }
+
     /// Midstream pickup: `seq` becomes offset 0 if the direction is not synchronized yet
     /// (`on_segment` does this by itself with the first segment seen).
     pub fn pickup(&mut self, seq: SeqNumber) {
@@ -294,6 +322,11 @@ impl HalfStream {
             p.events |= StreamEvents::RETRANSMISSION;
             if self.differs_from_delivered(s, data) {
                 p.events |= StreamEvents::OVERLAP_CONFLICT;
+            }
+            // A resend may carry the FIN at the contiguous end (the data was already here,
+            // e.g. from a Fast Open SYN whose cookie was refused).
+            if self.state == State::Open {
+                self.settle(cfg, mem, p);
             }
         } else if s <= self.end {
             if s < self.end {

@@ -4,9 +4,11 @@
 //! # Quick advice
 //! One [`HalfStream`] per direction of a TCP flow, one [`StreamMem`] per worker, one
 //! [`StreamConfig`] for all. For each TCP packet:
-//! 1. SYN / SYN-ACK: [`HalfStream::on_syn`] on the sender's half (a SYN's payload, if any, is
-//!    then passed to `on_segment` at `isn + 1`). A flow picked up mid-way needs nothing: the
-//!    first segment seen becomes offset 0 (or call [`HalfStream::pickup`]).
+//! 1. SYN / SYN-ACK: [`HalfStream::on_syn`] on the sender's half; with TCP Fast Open, whose
+//!    SYN (and SYN-ACK) payload is stream data, [`HalfStream::on_syn_data`] instead. A SYN's
+//!    payload without Fast Open is not stream data: the receiver discards it. A flow picked
+//!    up mid-way needs nothing: the first segment seen becomes offset 0 (or call
+//!    [`HalfStream::pickup`]).
 //! 2. [`HalfStream::on_segment`] on the sender's half: it returns a [`Progress`] whose `new`
 //!    range is the stream data this packet completes (its own in-order bytes plus any buffered
 //!    out-of-order bytes they join). Inspect [`HalfStream::window`] — it holds that range in

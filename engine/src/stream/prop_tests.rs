@@ -1,6 +1,7 @@
 //! Property tests: permuted, duplicated and overlapping resends of one byte stream
 //! reassemble to exactly that stream; arbitrary overlapping segments reassemble as a per-byte
-//! model of the overlap policy says; garbage never panics nor exceeds the limits.
+//! model of the overlap policy says (with or without a Fast Open SYN carrying the first
+//! bytes); garbage never panics nor exceeds the limits.
 
 use super::*;
 use proptest::prelude::*;
@@ -46,6 +47,7 @@ proptest! {
         resends in 0usize..30,
         retain in prop_oneof![Just(0usize), 1usize..64, Just(4096usize)],
         depth in prop_oneof![Just(0u64), 1u64..3500],
+        fast_open in any::<bool>(),
     ) {
         let mut rng = Rng(seed);
         let len = data.len();
@@ -65,7 +67,16 @@ proptest! {
         }
         let cfg = StreamConfig { depth, retain, max_ooo_bytes: 1 << 20, max_ooo_segments: 1 << 12, memcap: 1 << 24 };
         let (mut h, mut mem, mut out) = (HalfStream::new(), StreamMem::new(), Vec::new());
-        h.on_syn(SeqNumber(isn));
+        if fast_open {
+            // A Fast Open SYN carries a prefix first; the segments, which cover the whole
+            // stream, then resend it (a refused cookie) or go on from it (an accepted one).
+            let k = rng.next(max_seg + 1).min(len);
+            let p = h.on_syn_data(SeqNumber(isn), &data[..k], false, &cfg, &mut mem);
+            prop_assert_eq!(p.new.start, 0);
+            collect(&h, &p, &cfg, &mut out);
+        } else {
+            h.on_syn(SeqNumber(isn));
+        }
         for r in &segs {
             let seq = SeqNumber(isn) + 1 + r.start as u32;
             let p = h.on_segment(seq, &data[r.clone()], r.end == len, false, &cfg, &mut mem);
@@ -154,15 +165,13 @@ proptest! {
         for (i, kind, off, len, fin, rst, byte) in ops {
             let seq = SeqNumber(bases[i]) + off;
             let h = &mut halves[i];
+            let payload: Vec<u8> = (0..len).map(|k| byte.wrapping_add((k % 7) as u8)).collect();
             let p = match kind {
-                0 => { h.on_syn(seq); continue; }
+                0 => h.on_syn_data(seq, &payload, fin, &cfg, &mut mem),
                 1 => h.on_ack(seq, &cfg, &mut mem),
                 2 => h.skip_to_buffered(&cfg, &mut mem),
                 3 => { h.release(&mut mem); continue; }
-                _ => {
-                    let payload: Vec<u8> = (0..len).map(|k| byte.wrapping_add((k % 7) as u8)).collect();
-                    h.on_segment(seq, &payload, fin, rst, &cfg, &mut mem)
-                }
+                _ => h.on_segment(seq, &payload, fin, rst, &cfg, &mut mem),
             };
             sink.clear();
             collect(h, &p, &cfg, &mut sink);

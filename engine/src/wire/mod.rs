@@ -8,6 +8,7 @@
 
 pub mod defrag;
 pub mod link;
+pub mod tcpopt;
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;
@@ -341,6 +342,20 @@ impl<'a> Packet<'a> {
     /// Layer offsets.
     pub fn layout(&self) -> Layout {
         self.layout
+    }
+    /// TCP options: the bytes between the fixed 20-byte TCP header and the payload (empty
+    /// for other protocols). See [`tcpopt`].
+    pub fn tcp_options(&self) -> &'a [u8] {
+        const FIXED_TCP_HEADER: usize = 20;
+        match self.l4 {
+            L4Hdr::Tcp { .. } => {
+                let l = self.layout;
+                self.data
+                    .get(l.l4_off.saturating_add(FIXED_TCP_HEADER)..l.payload_off)
+                    .unwrap_or(&[])
+            }
+            _ => &[],
+        }
     }
     /// True if the capture holds less than the IP header announced.
     pub fn truncated(&self) -> bool {

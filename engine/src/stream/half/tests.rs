@@ -598,3 +598,89 @@ fn throughput() {
         assert_eq!(mem.used(), 0);
     }
 }
+
+/// A half with nothing seen, driven by Fast Open SYNs at `ISN`.
+fn tfo_rig() -> Rig {
+    Rig {
+        h: HalfStream::new(),
+        ..Rig::unlimited()
+    }
+}
+
+impl Rig {
+    fn syn_data(&mut self, isn: u32, data: &[u8]) -> Progress {
+        let p = self
+            .h
+            .on_syn_data(SeqNumber(isn), data, false, &self.cfg, &mut self.mem);
+        self.collect(&p);
+        p
+    }
+}
+
+#[test]
+fn fast_open_syn_data_is_stream_data_from_offset_0() {
+    let mut r = tfo_rig();
+    let p = r.syn_data(ISN, b"GET /a");
+    assert_eq!((p.new, p.events), (0..6, E));
+    // Cookie accepted: the client goes on right after the SYN's data.
+    let p = r.at(6, b"bc HTTP/1.1");
+    assert_eq!((p.new, p.events), (6..17, E));
+    assert_eq!(r.out(), "GET /abc HTTP/1.1");
+    // The server's ack of isn + 1 + 6 + 11 is the contiguous end: no gap.
+    assert!(r.ack(17).is_empty());
+}
+
+#[test]
+fn refused_fast_open_data_is_resent_as_a_retransmission_not_inspected_twice() {
+    let mut r = tfo_rig();
+    r.syn_data(ISN, b"GET /a");
+    // The SYN-ACK acknowledges only the SYN: nothing is skipped or rewound.
+    let p = r.ack(0);
+    assert_eq!((p.new, p.events), (6..6, E));
+    // The client resends the same bytes after the handshake, then more.
+    let p = r.at(0, b"GET /a");
+    assert_eq!((p.new, p.events), (6..6, StreamEvents::RETRANSMISSION));
+    let p = r.at(0, b"GET /abc");
+    assert_eq!((p.new, p.events), (6..8, StreamEvents::OVERLAP));
+    assert_eq!(r.out(), "GET /abc");
+    // A resend with other bytes is what an evasion looks like: flagged.
+    let p = r.at(0, b"POST /");
+    assert!(p.events.contains(StreamEvents::OVERLAP_CONFLICT));
+    assert_eq!(r.out(), "GET /abc");
+}
+
+#[test]
+fn retried_fast_open_syns_bring_their_data_once() {
+    let mut r = tfo_rig();
+    r.syn_data(ISN, b"hello");
+    // The same SYN again (the client's SYN timer): a retransmission.
+    let p = r.syn_data(ISN, b"hello");
+    assert_eq!((p.new, p.events), (5..5, StreamEvents::RETRANSMISSION));
+    // Another ISN once data was seen: the origin stays and its bytes are not taken.
+    let p = r.syn_data(ISN + 5000, b"other");
+    assert_eq!((p.new, p.events), (5..5, E));
+    assert_eq!(r.h.offset_of(SeqNumber(ISN + 1)), Some(0));
+    assert_eq!(r.out(), "hello");
+    // A SYN without data only synchronizes, as `on_syn`.
+    let mut q = tfo_rig();
+    assert!(q.syn_data(ISN, b"").is_empty());
+    assert_eq!(q.h.offset_of(SeqNumber(ISN + 1)), Some(0));
+    // Fast Open data across the sequence wrap.
+    let mut w = tfo_rig();
+    let p = w.syn_data(u32::MAX - 1, b"wrap");
+    assert_eq!(p.new, 0..4);
+    let p = w.send(SeqNumber(3), b"ped", false, false);
+    assert_eq!(p.new, 4..7);
+    assert_eq!(w.out(), "wrapped");
+}
+
+#[test]
+fn a_resend_that_adds_only_the_fin_completes_the_stream() {
+    let mut r = Rig::unlimited();
+    r.at(0, b"abc");
+    let p = r.send(SeqNumber(ISN + 1), b"abc", true, false);
+    assert!(p
+        .events
+        .contains(StreamEvents::RETRANSMISSION | StreamEvents::FIN));
+    assert!(r.h.is_closed());
+}
