@@ -11,6 +11,7 @@
 //! Thresholds and suppressions gate alerts only: a `drop` rule whose alert is thresholded
 //! still drops, because an IPS that stops blocking when an attacker repeats himself would be
 //! worse than a noisy log.
+//! `rate_filter` lines are the exception: they change the action itself (see [`super::rate`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -46,6 +47,8 @@ pub struct ThresholdConfig {
     pub thresholds: Vec<(u32, u32, Threshold)>,
     /// suppress entries.
     pub suppress: Vec<Suppress>,
+    /// `rate_filter` entries (they change actions, see [`super::rate`]).
+    pub rates: Vec<super::rate::RateFilter>,
 }
 
 /// A threshold.config error with its line.
@@ -115,8 +118,8 @@ pub fn parse_ip_set(s: &str) -> Option<IpSet> {
 }
 
 impl ThresholdConfig {
-    /// Parses threshold.config text (`threshold`, `event_filter`, `suppress`; `#` comments,
-    /// `\` continuations). `rate_filter` is refused with an error rather than ignored.
+    /// Parses threshold.config text (`threshold`, `event_filter`, `suppress`, `rate_filter`;
+    /// `#` comments, `\` continuations).
     pub fn parse(text: &str) -> Result<ThresholdConfig, ThresholdParseError> {
         let mut cfg = ThresholdConfig::default();
         let mut pending = String::new();
@@ -237,12 +240,12 @@ impl ThresholdConfig {
                 };
                 self.suppress.push(Suppress { gid, sid, by });
             }
-            "rate_filter" => {
-                return Err("rate_filter is not supported (it changes actions, not alerts)".into())
-            }
+            "rate_filter" => self.rates.push(super::rate::parse(gid, sid, |k| {
+                fields.get(k).map(|v| v.to_string())
+            })?),
             other => {
                 return Err(format!(
-                    "unknown statement `{other}` (expected threshold, event_filter or suppress)"
+                    "unknown statement `{other}` (expected threshold, event_filter, suppress or rate_filter)"
                 ))
             }
         }
@@ -440,7 +443,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(ThresholdConfig::parse("rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop, timeout 5").is_err());
+        let r = ThresholdConfig::parse("rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop, timeout 5").unwrap();
+        assert_eq!(r.rates.len(), 1);
+        assert_eq!(r.rates[0].new_action, verdict_compiler::ir::Action::Drop);
+        let e = ThresholdConfig::parse(
+            "\nrate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2);
         assert!(
             ThresholdConfig::parse("suppress gen_id 1, sig_id 1, track by_src, ip $HOME_NET")
                 .is_err()
