@@ -25,6 +25,7 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
+pub mod datajson;
 pub mod datasets;
 pub mod rate;
 mod reload;
@@ -442,6 +443,8 @@ struct Matched {
     action: Action,
     /// `action` comes from a rate filter.
     rated: bool,
+    /// Range in `Scan::contexts` (data set contexts the alert carries).
+    contexts: (u32, u32),
     /// Range in `Scan::hits` (packet-payload offsets).
     hits: (u32, u32),
     /// Index in `Scan::apps` of the transaction the match is about.
@@ -514,6 +517,8 @@ struct Scan {
     vm: VmState,
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,
+    /// Data set contexts of the matches (`context_key`, JSON).
+    contexts: Vec<(Arc<str>, Arc<str>)>,
     apps: Vec<Arc<crate::output::AppInfo>>,
     /// This worker's xbits (kept across packets, see [`state`]).
     xbits: state::XbitStore,
@@ -524,6 +529,7 @@ impl Scan {
         self.cands.clear();
         self.matched.clear();
         self.hits.clear();
+        self.contexts.clear();
         self.apps.clear();
     }
 
@@ -563,6 +569,7 @@ impl Scan {
                 && (!ctx.has_ports
                     || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
         let payload_ok = |vm: &mut VmState| {
+            vm.set_addrs(ip.src, ip.dst);
             let ok = match tx {
                 Some(src) => cp.payload_ok_in(payload, src, vm),
                 None => cp.payload_ok(payload, vm),
@@ -623,10 +630,13 @@ impl Scan {
                     end: h.end - base,
                 }),
         );
+        let cstart = self.contexts.len() as u32;
+        self.contexts.extend(self.vm.context.drain(..));
         self.matched.push(Matched {
             prog: p,
             action: prog.action,
             rated: false,
+            contexts: (cstart, self.contexts.len() as u32),
             hits: (start, self.hits.len() as u32),
             app: None,
         });
@@ -1036,6 +1046,12 @@ impl Worker {
                 app: m
                     .app
                     .and_then(|a| self.scan.apps.get(usize::from(a)).cloned()),
+                context: self
+                    .scan
+                    .contexts
+                    .get(m.contexts.0 as usize..m.contexts.1 as usize)
+                    .map(<[_]>::to_vec)
+                    .unwrap_or_default(),
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
