@@ -631,7 +631,7 @@ impl Scan {
                 }),
         );
         let cstart = self.contexts.len() as u32;
-        self.contexts.extend(self.vm.context.drain(..));
+        self.contexts.append(&mut self.vm.context);
         self.matched.push(Matched {
             prog: p,
             action: prog.action,
