@@ -1402,6 +1402,8 @@ pub enum Track {
     ByRule,
     /// `by_both` (Suricata)
     ByBoth,
+    /// `by_flow` (Suricata 8): per flow.
+    ByFlow,
 }
 
 /// threshold type.

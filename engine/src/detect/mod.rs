@@ -596,7 +596,7 @@ impl Scan {
             return false;
         }
         if let Some(f) = prog.detection_filter {
-            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, ctx.now) {
+            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, flow.id, ctx.now) {
                 return false;
             }
         }
@@ -1015,7 +1015,10 @@ impl Worker {
                 }
             }
             if let Some(t) = rinfo.threshold {
-                if !self.thresholds.alert_allowed(m.prog, t, src_k, dst_k, now) {
+                if !self
+                    .thresholds
+                    .alert_allowed(m.prog, t, src_k, dst_k, flow_id, now)
+                {
                     continue;
                 }
             }
