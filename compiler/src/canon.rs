@@ -253,7 +253,11 @@ pub fn to_text(r: &Rule) -> String {
             }
             PayloadTest::Dataset(d) => {
                 switch(&mut s, i, d.buffer);
-                let _ = write!(s, "dataset:{}; ", dataset::dataset_text(d));
+                let kw = match d.cmd {
+                    crate::ir::DatasetCmd::Rep(_) => "datarep",
+                    _ => "dataset",
+                };
+                let _ = write!(s, "{kw}:{}; ", dataset::dataset_text(d));
             }
             PayloadTest::Isdataat(d) => {
                 switch(&mut s, i, d.buffer);

@@ -174,6 +174,8 @@ pub fn buffer_name(b: Buffer) -> &'static str {
         Buffer::Raw => "raw",
         Buffer::FileData => "file.data",
         Buffer::Base64Data => "base64_data",
+        Buffer::IpSrc => "ip.src",
+        Buffer::IpDst => "ip.dst",
         Buffer::App(a) => app_buffer_name(a),
     }
 }

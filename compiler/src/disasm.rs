@@ -212,6 +212,7 @@ fn track(t: Track) -> &'static str {
         Track::ByDst => "by_dst",
         Track::ByRule => "by_rule",
         Track::ByBoth => "by_both",
+        Track::ByFlow => "by_flow",
     }
 }
 

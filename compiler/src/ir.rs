@@ -533,6 +533,10 @@ pub enum Buffer {
     FileData,
     /// `base64_data` after `base64_decode`.
     Base64Data,
+    /// `ip.src`: the packet's source address, 4 or 16 raw bytes.
+    IpSrc,
+    /// `ip.dst`: the packet's destination address, 4 or 16 raw bytes.
+    IpDst,
     /// An application-layer buffer.
     App(AppBuffer),
 }
@@ -1194,6 +1198,42 @@ pub enum DatasetCmd {
     IsSet,
     /// `isnotset`: matches when it is not.
     IsNotSet,
+    /// `datarep`: matches when the buffer is in the set with a reputation passing `cmp`.
+    Rep(NumCmp),
+}
+
+/// How a `dataset` compares the buffer with the set's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetMatch {
+    /// `match exact` (the default): the whole buffer.
+    Exact,
+    /// `match subdomain`: the buffer, or any of its suffixes starting at a `.`, so a set
+    /// entry for a domain also matches its subdomains.
+    Subdomain,
+}
+
+/// The layout of a data set file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetFormat {
+    /// `format csv` (the default): one value per line, `,rep` after it for `datarep`.
+    Csv,
+    /// `format json`: one JSON array of objects (or the array at `array_key`).
+    Json(DatasetJson),
+    /// `format ndjson`: one JSON object per line.
+    Ndjson(DatasetJson),
+}
+
+/// Where a JSON data set file keeps the value and the context of each entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DatasetJson {
+    /// `value_key`: dotted path of the value in each object.
+    pub value_key: String,
+    /// `context_key`: the name under which a match adds the object to the alert's context.
+    pub context_key: Option<String>,
+    /// `array_key`: dotted path of the array of objects (`format json`).
+    pub array_key: Option<String>,
+    /// `remove_key`: leave the value out of the context.
+    pub remove_key: bool,
 }
 
 /// The type of a data set's values, which fixes both the file format and the buffer form.
@@ -1223,6 +1263,12 @@ pub struct Dataset {
     pub kind: DatasetType,
     /// File the engine loads at start: relative to the rule file's directory once lowered.
     pub load: Option<String>,
+    /// `state FILE`: loaded when present (verdict does not write it back).
+    pub state: Option<String>,
+    /// `match exact|subdomain`.
+    pub matching: DatasetMatch,
+    /// File layout.
+    pub format: DatasetFormat,
     /// Bound on the bytes the set holds (values plus per-entry overhead).
     pub memcap: Option<u64>,
     /// Suricata's hash table size hint (no effect on what matches).
@@ -1410,6 +1456,8 @@ pub enum Track {
     ByRule,
     /// `by_both` (Suricata)
     ByBoth,
+    /// `by_flow` (Suricata 8): per flow.
+    ByFlow,
 }
 
 /// threshold type.

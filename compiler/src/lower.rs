@@ -761,12 +761,10 @@ impl<'v> Lowerer<'v> {
         let dir = std::path::Path::new(file_name).parent();
         for t in &mut rule.payload {
             if let (PayloadTest::Dataset(d), Some(dir)) = (t, dir) {
-                if let Some(l) = d
-                    .load
-                    .as_mut()
-                    .filter(|l| !std::path::Path::new(l).is_absolute())
-                {
-                    *l = dir.join(&*l).to_string_lossy().into_owned();
+                for l in [d.load.as_mut(), d.state.as_mut()].into_iter().flatten() {
+                    if !std::path::Path::new(l).is_absolute() {
+                        *l = dir.join(&*l).to_string_lossy().into_owned();
+                    }
                 }
             }
         }
@@ -1086,9 +1084,14 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
-        "dataset" => {
+        "dataset" | "datarep" => {
             let Some(v) = need_value(st, o) else { return };
-            match dataset::parse_dataset(v.text, st.buffer) {
+            let parse = if name == "dataset" {
+                dataset::parse_dataset
+            } else {
+                dataset::parse_datarep
+            };
+            match parse(v.text, st.buffer) {
                 Ok(d) => st.push_test(PayloadTest::Dataset(d)),
                 Err(e) => st.kw_err(o, e),
             }

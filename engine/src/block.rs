@@ -748,6 +748,7 @@ impl Blocker {
             rule_action: "alert",
             matches: Vec::new(),
             app: None,
+            context: Vec::new(),
         };
         let _ = tx.try_send(Event::Alert(Box::new(ev)));
     }
@@ -1026,6 +1027,7 @@ mod tests {
             rule_action: "alert",
             matches: Vec::new(),
             app: None,
+            context: Vec::new(),
         };
         let r = b.request_for_alert(&alert(1)).unwrap();
         assert_eq!(r.net.to_string(), "198.51.100.2");

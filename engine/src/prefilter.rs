@@ -95,7 +95,12 @@ pub fn pattern_of(p: &Program) -> Option<Pattern> {
 /// content's bytes need not be).
 pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
     let norm = Pattern::new;
-    let app = |b: Buffer| !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data);
+    let app = |b: Buffer| {
+        !matches!(
+            b,
+            Buffer::Payload | Buffer::Raw | Buffer::Base64Data | Buffer::IpSrc | Buffer::IpDst
+        )
+    };
     // The compiler's choice already went through the chain (what the raw buffer must hold).
     if let Some(f) = &p.fast_pattern {
         if app(f.buffer) && f.bytes.len() >= MIN_PATTERN_LEN {

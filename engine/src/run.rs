@@ -587,5 +587,6 @@ fn kernel_alert(
         rule_action: rule.action,
         matches: Vec::new(),
         app: None,
+        context: Vec::new(),
     })
 }

@@ -334,6 +334,7 @@ pub fn alert(f: &Finding, pkt: Arc<PacketInfo>) -> AlertEvent {
         rule_action: "alert",
         matches: Vec::new(),
         app: None,
+        context: Vec::new(),
     }
 }
 

@@ -143,10 +143,14 @@ pub enum PayloadOp {
     ByteMath(verdict_compiler::ir::ByteMath),
     /// dataset
     Dataset {
-        /// set, isset or isnotset
+        /// set, isset, isnotset or a datarep comparison
         cmd: verdict_compiler::ir::DatasetCmd,
         /// the named set, shared with every rule naming it
         set: std::sync::Arc<crate::detect::datasets::Set>,
+        /// exact or subdomain
+        matching: verdict_compiler::ir::DatasetMatch,
+        /// `context_key`: the alert carries the matched entry's JSON under this name.
+        context_key: Option<std::sync::Arc<str>>,
     },
 }
 
@@ -422,7 +426,19 @@ impl CompiledProgram {
                     let set = crate::detect::datasets::open(d)
                         .map_err(|reason| LoadError::Invalid { sid, reason })?;
                     bufs.push(d.buffer);
-                    cp.payload.push(PayloadOp::Dataset { cmd: d.cmd, set })
+                    let context_key = match &d.format {
+                        verdict_compiler::ir::DatasetFormat::Json(j)
+                        | verdict_compiler::ir::DatasetFormat::Ndjson(j) => {
+                            j.context_key.as_deref().map(std::sync::Arc::from)
+                        }
+                        verdict_compiler::ir::DatasetFormat::Csv => None,
+                    };
+                    cp.payload.push(PayloadOp::Dataset {
+                        cmd: d.cmd,
+                        set,
+                        matching: d.matching,
+                        context_key,
+                    })
                 }
                 Insn::ByteMath(b) => {
                     check_buffer(b.buffer, sid)?;
@@ -516,7 +532,9 @@ impl CompiledProgram {
     /// True if every payload op reads the packet (or stream) payload: the program is
     /// decided per packet, not per app-layer transaction.
     pub fn packet_only(&self) -> bool {
-        self.segments.iter().all(|s| s.buffer == Buffer::Payload)
+        self.segments
+            .iter()
+            .all(|s| matches!(s.buffer, Buffer::Payload | Buffer::IpSrc | Buffer::IpDst))
     }
 
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
@@ -541,6 +559,7 @@ impl CompiledProgram {
         get: impl Fn(Buffer, usize, Option<bool>) -> Option<&'a [u8]>,
     ) -> bool {
         st.path.clear();
+        st.context.clear();
         st.vars = [0; MAX_VARS];
         self.segments
             .iter()
@@ -555,13 +574,24 @@ impl CompiledProgram {
         st: &mut VmState,
         get: &impl Fn(Buffer, usize, Option<bool>) -> Option<&'a [u8]>,
     ) -> bool {
-        let (path_len, vars) = (st.path.len(), st.vars);
+        let (path_len, ctx_len, vars) = (st.path.len(), st.context.len(), st.vars);
         let chain = seg
             .chain
             .and_then(|c| self.chains.get(usize::from(c)))
             .filter(|c| !c.is_empty());
+        // The packet's addresses live in the state, not in a buffer source.
+        let addr = match seg.buffer {
+            Buffer::IpSrc => Some(st.addrs[0]),
+            Buffer::IpDst => Some(st.addrs[1]),
+            _ => None,
+        };
         for i in 0..MAX_BUFFER_INSTANCES {
-            let Some(raw) = get(seg.buffer, i, seg.dir) else {
+            let raw = match &addr {
+                Some((a, n)) if i == 0 => a.get(..usize::from(*n)),
+                Some(_) => None,
+                None => get(seg.buffer, i, seg.dir),
+            };
+            let Some(raw) = raw else {
                 return false;
             };
             let owned;
@@ -579,6 +609,7 @@ impl CompiledProgram {
                 return true;
             }
             st.path.truncate(path_len);
+            st.context.truncate(ctx_len);
             st.vars = vars;
         }
         false
@@ -707,12 +738,29 @@ impl CompiledProgram {
             PayloadOp::BufferSize(cmp) => {
                 cmp.test(buf.len() as u64) && self.eval(i + 1, buf, cursor, st)
             }
-            PayloadOp::Dataset { cmd, set } => {
+            PayloadOp::Dataset {
+                cmd,
+                set,
+                matching,
+                context_key,
+            } => {
                 use verdict_compiler::ir::DatasetCmd;
                 let ok = match cmd {
-                    DatasetCmd::IsSet => set.contains(buf),
-                    DatasetCmd::IsNotSet => !set.contains(buf),
+                    DatasetCmd::IsSet => match set.lookup(buf, *matching) {
+                        Some(m) => {
+                            if let (Some(k), Some(c)) = (context_key, m.context) {
+                                st.context.push((k.clone(), c));
+                            }
+                            true
+                        }
+                        None => false,
+                    },
+                    DatasetCmd::IsNotSet => set.lookup(buf, *matching).is_none(),
                     DatasetCmd::Set => set.insert(buf),
+                    DatasetCmd::Rep(c) => set
+                        .lookup(buf, *matching)
+                        .and_then(|m| m.rep)
+                        .is_some_and(|r| c.test(r)),
                 };
                 ok && self.eval(i + 1, buf, cursor, st)
             }
@@ -745,8 +793,28 @@ pub struct VmState {
     pub vars: [i64; MAX_VARS],
     /// Matches on the current path.
     pub path: Vec<Hit>,
+    /// Data set contexts (`context_key`, JSON) of the entries the path matched.
+    pub context: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)>,
+    /// The packet's source and destination address (`ip.src`, `ip.dst`): 4 or 16 bytes.
+    addrs: [([u8; 16], u8); 2],
     steps: u32,
     seg_end: usize,
+}
+
+impl VmState {
+    /// Sets what `ip.src` and `ip.dst` read for the next run.
+    pub fn set_addrs(&mut self, src: std::net::IpAddr, dst: std::net::IpAddr) {
+        for (slot, a) in self.addrs.iter_mut().zip([src, dst]) {
+            *slot = match a {
+                std::net::IpAddr::V4(v) => {
+                    let mut b = [0u8; 16];
+                    b[..4].copy_from_slice(&v.octets());
+                    (b, 4)
+                }
+                std::net::IpAddr::V6(v) => (v.octets(), 16),
+            };
+        }
+    }
 }
 
 fn operand(o: Operand, vars: &[i64; MAX_VARS]) -> i64 {

@@ -35,6 +35,7 @@ fn alert(i: u32, len: usize) -> Event {
         rule_action: "alert",
         matches: vec![],
         app: None,
+        context: Vec::new(),
     }))
 }
 

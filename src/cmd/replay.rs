@@ -38,7 +38,7 @@ pub struct Args {
     /// TCP flows first seen mid-way count as established (as after an engine restart).
     #[arg(long)]
     pub midstream: bool,
-    /// Snort/Suricata threshold.config (threshold, event_filter, suppress).
+    /// Snort/Suricata threshold.config (threshold, event_filter, suppress, rate_filter).
     #[arg(long, value_name = "FILE")]
     pub threshold_file: Option<PathBuf>,
     /// Act as if inline: drops/rejects/replaces take effect, the rest of a dropped flow is

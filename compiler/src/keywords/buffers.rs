@@ -21,6 +21,8 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("file_data", Buffer::FileData, Form::Sticky),
     ("file.data", Buffer::FileData, Form::Sticky),
     ("base64_data", Buffer::Base64Data, Form::Sticky),
+    ("ip.src", Buffer::IpSrc, Form::Sticky),
+    ("ip.dst", Buffer::IpDst, Form::Sticky),
     ("http.uri", Buffer::App(A::HttpUri), Form::Sticky),
     ("http.uri.raw", Buffer::App(A::HttpRawUri), Form::Sticky),
     ("http.method", Buffer::App(A::HttpMethod), Form::Sticky),

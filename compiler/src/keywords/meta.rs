@@ -101,9 +101,10 @@ fn track(v: &str) -> Result<Track, KwError> {
         "by_dst" => Track::ByDst,
         "by_rule" => Track::ByRule,
         "by_both" => Track::ByBoth,
+        "by_flow" => Track::ByFlow,
         _ => {
             return Err(KwError::value(format!("unknown track `{v}`"))
-                .help("track by_src, by_dst, by_rule or by_both"))
+                .help("track by_src, by_dst, by_rule, by_both or by_flow"))
         }
     })
 }
@@ -115,6 +116,7 @@ pub fn track_text(t: Track) -> &'static str {
         Track::ByDst => "by_dst",
         Track::ByRule => "by_rule",
         Track::ByBoth => "by_both",
+        Track::ByFlow => "by_flow",
     }
 }
 

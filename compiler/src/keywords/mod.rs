@@ -678,11 +678,10 @@ pub const KEYWORDS: &[Keyword] = &[
         "membership of the buffer in a named data set",
         ArgKind::List,
     ),
-    no(
+    kw(
         "datarep",
-        "data set reputation",
+        "reputation of the buffer in a named data set, compared with a value",
         ArgKind::List,
-        "reputation values of data sets are not supported; dataset isset/isnotset/set is",
     ),
     no(
         "lua",

@@ -4,16 +4,17 @@
 //! (a reload keeps what was added), as Suricata's do; it is never written back to a file.
 //!
 //! File formats are Suricata's: a `string` set holds one base64 value per line, `md5` and
-//! `sha256` sets hex digests, `ipv4`/`ip` sets addresses as text; text after a `,` on a line
-//! (Suricata's reputation or metadata column) is ignored. Each set is bounded by its
+//! `sha256` sets hex digests, `ipv4`/`ip` sets addresses as text; a number after a `,` on a
+//! line is the value's reputation (`datarep`). JSON and NDJSON files (see [`super::datajson`])
+//! give each value a JSON context that alerts carry. Each set is bounded by its
 //! `memcap` (default [`DEFAULT_MEMCAP`]): loading more fails the rule set, adding more at run
 //! time does not add (so `set` does not match).
 
 use base64::Engine as _;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use verdict_compiler::ir::{Dataset, DatasetType};
+use verdict_compiler::ir::{Dataset, DatasetFormat, DatasetMatch, DatasetType};
 
 /// memcap of a set whose rule gives none.
 pub const DEFAULT_MEMCAP: u64 = 16 << 20;
@@ -30,9 +31,26 @@ pub struct Set {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
-    values: HashSet<Box<[u8]>>,
+pub(super) struct Inner {
+    values: HashMap<Box<[u8]>, Meta>,
     used: u64,
+}
+
+#[cfg(test)]
+impl Inner {
+    /// The entry of `k`, for tests of the loaders.
+    pub(super) fn values_for_test(&self, k: &[u8]) -> Option<Meta> {
+        self.values.get(k).cloned()
+    }
+}
+
+/// What a set file says about one value besides its presence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// Reputation (the CSV column after the value).
+    pub rep: Option<u64>,
+    /// The JSON object the value came with (`format json|ndjson`).
+    pub context: Option<Arc<str>>,
 }
 
 impl Set {
@@ -57,15 +75,31 @@ impl Set {
 
     /// True if the buffer is in the set.
     pub fn contains(&self, buf: &[u8]) -> bool {
+        self.lookup(buf, DatasetMatch::Exact).is_some()
+    }
+
+    /// The entry the buffer matches: the whole buffer, or with `match subdomain` also any
+    /// suffix starting at or just after a `.` (a set entry `evil.com` or `.evil.com`
+    /// matches `www.evil.com`, never `notevil.com`).
+    pub fn lookup(&self, buf: &[u8], how: DatasetMatch) -> Option<Meta> {
         let mut m = [0u8; 16];
-        let Some(k) = self.key(buf, &mut m) else {
-            return false;
-        };
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values
-            .contains(k)
+        let k = self.key(buf, &mut m)?;
+        let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(meta) = g.values.get(k) {
+            return Some(meta.clone());
+        }
+        if how == DatasetMatch::Exact || self.kind != DatasetType::String {
+            return None;
+        }
+        k.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'.')
+            .find_map(|(i, _)| {
+                g.values
+                    .get(&k[i..])
+                    .or_else(|| k.get(i + 1..).and_then(|s| g.values.get(s)))
+            })
+            .cloned()
     }
 
     /// Adds the buffer; true if it was not there and fit in the memcap.
@@ -75,7 +109,7 @@ impl Set {
             return false;
         };
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        add(&mut g, self.memcap, k)
+        add(&mut g, self.memcap, k, Meta::default())
     }
 
     /// Values held.
@@ -93,22 +127,32 @@ impl Set {
     }
 }
 
-fn add(g: &mut Inner, memcap: u64, k: &[u8]) -> bool {
-    if g.values.contains(k) {
+/// Adds `k` unless present (the first entry of a value wins, as in Suricata); false if it
+/// was present or does not fit in the memcap.
+pub(super) fn add(g: &mut Inner, memcap: u64, k: &[u8], meta: Meta) -> bool {
+    if g.values.contains_key(k) {
         return false;
     }
-    let cost = (k.len() as u64).saturating_add(ENTRY_OVERHEAD);
+    let extra = meta.context.as_ref().map_or(0, |c| c.len() as u64);
+    let cost = (k.len() as u64)
+        .saturating_add(ENTRY_OVERHEAD)
+        .saturating_add(extra);
     match g.used.checked_add(cost).filter(|u| *u <= memcap) {
         Some(u) => {
             g.used = u;
-            g.values.insert(k.into())
+            g.values.insert(k.into(), meta).is_none()
         }
         None => false,
     }
 }
 
+/// True if `k` is in the set (for load errors: a duplicate is not an overflow).
+pub(super) fn has(g: &Inner, k: &[u8]) -> bool {
+    g.values.contains_key(k)
+}
+
 /// Parses one value of a set file.
-fn parse_value(kind: DatasetType, field: &str) -> Result<Vec<u8>, String> {
+pub(super) fn parse_value(kind: DatasetType, field: &str) -> Result<Vec<u8>, String> {
     let hex = |want: usize| -> Result<Vec<u8>, String> {
         if field.len() != want * 2 || !field.is_ascii() {
             return Err(format!("`{field}` is not {want} bytes of hex"));
@@ -147,12 +191,15 @@ fn load_text(
     path: &str,
 ) -> Result<(), String> {
     for (n, line) in text.lines().enumerate() {
-        let field = line.split(',').next().unwrap_or_default().trim();
+        let mut cols = line.split(',');
+        let field = cols.next().unwrap_or_default().trim();
         if field.is_empty() || field.starts_with('#') {
             continue;
         }
         let v = parse_value(kind, field).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
-        if !add(g, memcap, &v) && !g.values.contains(&v[..]) {
+        let rep = cols.next().and_then(|r| r.trim().parse::<u64>().ok());
+        let meta = Meta { rep, context: None };
+        if !add(g, memcap, &v, meta) && !has(g, &v) {
             return Err(format!(
                 "{path}:{}: the set is over its memcap of {memcap} bytes",
                 n + 1
@@ -190,11 +237,25 @@ pub fn open(d: &Dataset) -> Result<Arc<Set>, String> {
             s
         }
     };
-    if let Some(path) = &d.load {
+    // A `state` file is loaded like `load` when it exists: it is where Suricata would have
+    // saved the set, so a missing one is an empty set, not an error.
+    let state = d
+        .state
+        .as_ref()
+        .filter(|p| std::path::Path::new(p).exists());
+    for path in [d.load.as_ref(), state].into_iter().flatten() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("data set `{}`: cannot read {path}: {e}", set.name))?;
         let mut g = set.inner.write().unwrap_or_else(|e| e.into_inner());
-        load_text(&mut g, set.kind, set.memcap, &text, path)?;
+        match &d.format {
+            DatasetFormat::Csv => load_text(&mut g, set.kind, set.memcap, &text, path)?,
+            DatasetFormat::Json(j) => {
+                super::datajson::load(&mut g, set.kind, set.memcap, &text, path, j, false)?
+            }
+            DatasetFormat::Ndjson(j) => {
+                super::datajson::load(&mut g, set.kind, set.memcap, &text, path, j, true)?
+            }
+        }
     }
     Ok(set)
 }
@@ -210,6 +271,9 @@ mod tests {
             name: name.into(),
             kind,
             load,
+            state: None,
+            matching: DatasetMatch::Exact,
+            format: DatasetFormat::Csv,
             memcap,
             hashsize: None,
             buffer: Buffer::Payload,
@@ -280,6 +344,42 @@ mod tests {
         ))
         .is_err());
         assert!(open(&ds("t-str", DatasetType::Md5, None, None)).is_err());
+    }
+
+    #[test]
+    fn subdomains_and_reputations() {
+        let s = open(&ds(
+            "t-sub",
+            DatasetType::String,
+            Some(file("sub", "LmV2aWwuY29t\nZXhhbXBsZS5vcmc=,300\n")),
+            None,
+        ))
+        .unwrap();
+        let sub = DatasetMatch::Subdomain;
+        // `.evil.com` (base64 above) covers the domain and its subdomains, dot-prefixed or not.
+        assert!(s.lookup(b".www.evil.com", sub).is_some());
+        assert!(s.lookup(b"a.b.evil.com", sub).is_some());
+        assert!(s.lookup(b".notevil.com", sub).is_none());
+        assert!(s.lookup(b".www.evil.com", DatasetMatch::Exact).is_none());
+        // `example.org,300`: the entry after the value is its reputation.
+        assert_eq!(
+            s.lookup(b"www.example.org", sub).and_then(|m| m.rep),
+            Some(300)
+        );
+        assert_eq!(
+            s.lookup(b"example.org", DatasetMatch::Exact)
+                .and_then(|m| m.rep),
+            Some(300)
+        );
+        assert_eq!(
+            s.lookup(b".evil.com", DatasetMatch::Exact)
+                .and_then(|m| m.rep),
+            None
+        );
+        // A state file that does not exist yet is an empty set.
+        let mut d = ds("t-state", DatasetType::Ip, None, None);
+        d.state = Some("/nonexistent/state.lst".into());
+        assert!(open(&d).unwrap().is_empty());
     }
 
     #[test]

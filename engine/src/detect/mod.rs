@@ -25,7 +25,9 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
+pub mod datajson;
 pub mod datasets;
+pub mod rate;
 mod reload;
 pub mod state;
 pub mod threshold;
@@ -156,6 +158,11 @@ struct RuleInfo {
     /// The classtype's description (what EVE and fast.log show).
     classtype: Option<Arc<str>>,
     threshold: Option<verdict_compiler::ir::Threshold>,
+    /// threshold.config's `rate_filter` for this rule.
+    rate: Option<rate::RateFilter>,
+    /// A drop or reject of this rule blocks only the packet, not the rest of its flow
+    /// (Suricata's packet-type signatures: header tests only, see [`packet_scoped`]).
+    packet_scoped: bool,
     src_any: bool,
     dst_any: bool,
     sp_any: bool,
@@ -241,13 +248,17 @@ impl Detector {
         let info = image
             .programs
             .iter()
-            .map(|p| RuleInfo {
+            .zip(&compiled)
+            .enumerate()
+            .map(|(i, (p, c))| RuleInfo {
                 msg: Arc::from(p.msg.as_str()),
                 classtype: p
                     .classtype
                     .as_deref()
                     .map(|c| Arc::from(crate::output::eve::classification(c))),
                 threshold: cfg.thresholds.threshold_for(p.gid.0, p.sid.0, p.threshold),
+                rate: rate::rate_for(&cfg.thresholds.rates, p.gid.0, p.sid.0),
+                packet_scoped: packet_scoped(c, txi.is_tx(i) || app_of[i].is_some()),
                 src_any: p.src.is_any(),
                 dst_any: p.dst.is_any(),
                 sp_any: p.src_ports.is_full(),
@@ -428,6 +439,12 @@ impl PacketMeta {
 #[derive(Debug, Clone, Copy)]
 struct Matched {
     prog: u32,
+    /// The rule's action, or the one its rate filter gave this match.
+    action: Action,
+    /// `action` comes from a rate filter.
+    rated: bool,
+    /// Range in `Scan::contexts` (data set contexts the alert carries).
+    contexts: (u32, u32),
     /// Range in `Scan::hits` (packet-payload offsets).
     hits: (u32, u32),
     /// Index in `Scan::apps` of the transaction the match is about.
@@ -500,6 +517,8 @@ struct Scan {
     vm: VmState,
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,
+    /// Data set contexts of the matches (`context_key`, JSON).
+    contexts: Vec<(Arc<str>, Arc<str>)>,
     apps: Vec<Arc<crate::output::AppInfo>>,
     /// This worker's xbits (kept across packets, see [`state`]).
     xbits: state::XbitStore,
@@ -510,6 +529,7 @@ impl Scan {
         self.cands.clear();
         self.matched.clear();
         self.hits.clear();
+        self.contexts.clear();
         self.apps.clear();
     }
 
@@ -555,6 +575,7 @@ impl Scan {
                 && (!ctx.has_ports
                     || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
         let payload_ok = |vm: &mut VmState| {
+            vm.set_addrs(ip.src, ip.dst);
             let ok = match tx {
                 Some(src) => cp.payload_ok_in(payload, src, vm),
                 None => cp.payload_ok(payload, vm),
@@ -581,7 +602,7 @@ impl Scan {
             return false;
         }
         if let Some(f) = prog.detection_filter {
-            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, ctx.now) {
+            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, flow.id, ctx.now) {
                 return false;
             }
         }
@@ -615,8 +636,13 @@ impl Scan {
                     end: h.end - base,
                 }),
         );
+        let cstart = self.contexts.len() as u32;
+        self.contexts.append(&mut self.vm.context);
         self.matched.push(Matched {
             prog: p,
+            action: prog.action,
+            rated: false,
+            contexts: (cstart, self.contexts.len() as u32),
             hits: (start, self.hits.len() as u32),
             app: None,
         });
@@ -633,9 +659,18 @@ pub struct Worker {
     flows: FlowTable,
     scan: Scan,
     thresholds: ThresholdState,
+    rates: rate::RateState,
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
+}
+
+/// Suricata drops the rest of a flow after a `drop` unless the rule is a packet-type
+/// signature: one decided by per-packet header tests alone (`dsize`, `flags`, `ttl`…), with
+/// no payload, stream or app-layer test. Such a rule blocks only the packets it matches (its
+/// next match on the same flow is seen and logged again).
+fn packet_scoped(cp: &CompiledProgram, app: bool) -> bool {
+    !app && cp.payload.is_empty() && !cp.header.is_empty()
 }
 
 fn l4_ok(l4: L4, proto: u8) -> bool {
@@ -666,6 +701,7 @@ impl Worker {
             events,
             scan: Scan::default(),
             thresholds: ThresholdState::default(),
+            rates: rate::RateState::default(),
             bypass: Default::default(),
         }
     }
@@ -738,15 +774,6 @@ impl Worker {
             }
         };
         let (flow, pflow, mem) = self.flows.update_with_mem(&parsed, now);
-        if det.cfg.inline {
-            if let Some(sid) = flow.dropped {
-                return self.finish(Verdict::Drop(sid));
-            }
-        }
-        if flow.passed || flow.bypassed {
-            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
-            return self.finish(Verdict::Accept);
-        }
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
@@ -761,6 +788,24 @@ impl Worker {
             pflow,
             stream: None,
         };
+        if det.cfg.inline {
+            if let Some(sid) = flow.dropped {
+                // Each later packet of a dropped flow is a drop record of its own (Suricata's
+                // `flow drop`), so the log shows everything the flow lost.
+                let pkt = Arc::new(ctx.packet_info(meta, flow.id, parsed.data().to_vec()));
+                let ev = DropEvent {
+                    pkt,
+                    reason: "flow drop",
+                    sid: sid.0,
+                };
+                send(&self.events, &self.counters, Event::Drop(Box::new(ev)));
+                return self.finish(Verdict::Drop(sid));
+            }
+        }
+        if flow.passed || flow.bypassed {
+            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
+            return self.finish(Verdict::Accept);
+        }
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
             // Bytes of this direction before this packet: the packet that crosses the depth
             // is still inspected in full.
@@ -900,13 +945,29 @@ impl Worker {
             self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);
         }
+        // rate_filter: a match over its rate takes the filter's action before actions are
+        // resolved, so it drops, rejects or passes exactly as a rule with that action would.
+        let keys = rate::RateKeys {
+            src: src_k,
+            dst: dst_k,
+            flow: flow.id,
+        };
+        for m in self.scan.matched.iter_mut() {
+            let pi = m.prog as usize;
+            if let (Some(r), false) = (&det.info[pi].rate, det.compiled[pi].noalert) {
+                if let Some(a) = self.rates.on_match(m.prog, r, keys, now) {
+                    m.action = a;
+                    m.rated = true;
+                }
+            }
+        }
         let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;
         if self
             .scan
             .matched
             .iter()
             .filter(acting)
-            .any(|m| det.programs[m.prog as usize].action == Action::Pass)
+            .any(|m| m.action == Action::Pass)
         {
             // As Suricata: a pass on a TCP connection passes the whole flow; elsewhere only
             // the packet.
@@ -920,23 +981,20 @@ impl Worker {
             .matched
             .iter()
             .filter(enforcing)
-            .find(|m| {
-                matches!(
-                    det.programs[m.prog as usize].action,
-                    Action::Drop | Action::Sdrop
-                )
-            })
+            .find(|m| matches!(m.action, Action::Drop | Action::Sdrop))
             .or_else(|| {
                 self.scan
                     .matched
                     .iter()
                     .filter(enforcing)
-                    .find(|m| matches!(det.programs[m.prog as usize].action, Action::Reject(_)))
+                    .find(|m| matches!(m.action, Action::Reject(_)))
             })
             .copied();
         let blocked = inline && decider.is_some();
-        if blocked {
-            flow.dropped = decider.map(|m| det.programs[m.prog as usize].sid);
+        if let (true, Some(m)) = (blocked, decider) {
+            if !det.info[m.prog as usize].packet_scoped {
+                flow.dropped = Some(det.programs[m.prog as usize].sid);
+            }
         }
         let flow_id = flow.id;
         let tcp_seq = match parsed.l4() {
@@ -954,7 +1012,7 @@ impl Worker {
         for (n, m) in self.scan.matched.iter().enumerate() {
             let pi = m.prog as usize;
             let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
-            if cp.noalert || prog.action == Action::Sdrop || n >= 64 {
+            if cp.noalert || m.action == Action::Sdrop || n >= 64 {
                 continue;
             }
             if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
@@ -963,7 +1021,10 @@ impl Worker {
                 }
             }
             if let Some(t) = rinfo.threshold {
-                if !self.thresholds.alert_allowed(m.prog, t, src_k, dst_k, now) {
+                if !self
+                    .thresholds
+                    .alert_allowed(m.prog, t, src_k, dst_k, flow_id, now)
+                {
                     continue;
                 }
             }
@@ -974,7 +1035,7 @@ impl Worker {
             {
                 continue;
             }
-            let this_blocks = blocked && prog.action.blocks() && !rinfo.dry_run;
+            let this_blocks = blocked && m.action.blocks() && !rinfo.dry_run;
             let matches = self.scan.hits[m.hits.0 as usize..m.hits.1 as usize]
                 .iter()
                 .map(|h| (h.start, h.end - h.start))
@@ -989,11 +1050,17 @@ impl Worker {
                 signature: rinfo.msg.clone(),
                 category: rinfo.classtype.clone(),
                 severity: prog.priority.unwrap_or(3),
-                rule_action: prog.action.keyword(),
+                rule_action: m.action.keyword(),
                 matches,
                 app: m
                     .app
                     .and_then(|a| self.scan.apps.get(usize::from(a)).cloned()),
+                context: self
+                    .scan
+                    .contexts
+                    .get(m.contexts.0 as usize..m.contexts.1 as usize)
+                    .map(<[_]>::to_vec)
+                    .unwrap_or_default(),
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
@@ -1004,11 +1071,16 @@ impl Worker {
                 &self.counters,
                 Event::Drop(Box::new(DropEvent {
                     pkt: make_info(&parsed),
-                    reason: "rules",
+                    // Suricata's name for a drop a rate filter decided.
+                    reason: if m.rated {
+                        "threshold detection_filter"
+                    } else {
+                        "rules"
+                    },
                     sid: prog.sid.0,
                 })),
             );
-            return self.finish(match prog.action {
+            return self.finish(match m.action {
                 Action::Reject(t) => Verdict::Reject(t, prog.sid),
                 _ => Verdict::Drop(prog.sid),
             });

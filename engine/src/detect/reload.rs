@@ -47,6 +47,7 @@ impl Worker {
         let map = |p: u32| prog_map.get(p as usize).copied().flatten();
 
         self.thresholds.remap(map);
+        self.rates.remap(map);
         let words = det.flowbits.div_ceil(64);
         self.flows.retarget(det.flowbits, |flow| {
             let mut bits = vec![0u64; words];

@@ -11,6 +11,7 @@
 //! Thresholds and suppressions gate alerts only: a `drop` rule whose alert is thresholded
 //! still drops, because an IPS that stops blocking when an attacker repeats himself would be
 //! worse than a noisy log.
+//! `rate_filter` lines are the exception: they change the action itself (see [`super::rate`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -46,6 +47,8 @@ pub struct ThresholdConfig {
     pub thresholds: Vec<(u32, u32, Threshold)>,
     /// suppress entries.
     pub suppress: Vec<Suppress>,
+    /// `rate_filter` entries (they change actions, see [`super::rate`]).
+    pub rates: Vec<super::rate::RateFilter>,
 }
 
 /// A threshold.config error with its line.
@@ -64,6 +67,7 @@ fn parse_track(v: &str) -> Option<Track> {
         "by_dst" => Track::ByDst,
         "by_rule" => Track::ByRule,
         "by_both" => Track::ByBoth,
+        "by_flow" => Track::ByFlow,
         _ => return None,
     })
 }
@@ -115,8 +119,8 @@ pub fn parse_ip_set(s: &str) -> Option<IpSet> {
 }
 
 impl ThresholdConfig {
-    /// Parses threshold.config text (`threshold`, `event_filter`, `suppress`; `#` comments,
-    /// `\` continuations). `rate_filter` is refused with an error rather than ignored.
+    /// Parses threshold.config text (`threshold`, `event_filter`, `suppress`, `rate_filter`;
+    /// `#` comments, `\` continuations).
     pub fn parse(text: &str) -> Result<ThresholdConfig, ThresholdParseError> {
         let mut cfg = ThresholdConfig::default();
         let mut pending = String::new();
@@ -204,7 +208,7 @@ impl ThresholdConfig {
                 let track = fields
                     .get("track")
                     .and_then(|t| parse_track(t))
-                    .ok_or("`track` must be by_src, by_dst, by_rule or by_both")?;
+                    .ok_or("`track` must be by_src, by_dst, by_rule, by_both or by_flow")?;
                 self.thresholds.push((
                     gid,
                     sid,
@@ -237,12 +241,12 @@ impl ThresholdConfig {
                 };
                 self.suppress.push(Suppress { gid, sid, by });
             }
-            "rate_filter" => {
-                return Err("rate_filter is not supported (it changes actions, not alerts)".into())
-            }
+            "rate_filter" => self.rates.push(super::rate::parse(gid, sid, |k| {
+                fields.get(k).map(|v| v.to_string())
+            })?),
             other => {
                 return Err(format!(
-                    "unknown statement `{other}` (expected threshold, event_filter or suppress)"
+                    "unknown statement `{other}` (expected threshold, event_filter, suppress or rate_filter)"
                 ))
             }
         }
@@ -290,8 +294,9 @@ pub struct ThresholdState {
 
 const MAX_ENTRIES: usize = 100_000;
 
-fn key(track: Track, src: u128, dst: u128) -> (u128, u128) {
+fn key(track: Track, src: u128, dst: u128, flow: u64) -> (u128, u128) {
     match track {
+        Track::ByFlow => (u128::from(flow), 0),
         Track::BySrc => (src, 0),
         Track::ByDst => (dst, 0),
         Track::ByRule => (0, 0),
@@ -340,9 +345,10 @@ impl ThresholdState {
         t: Threshold,
         src: u128,
         dst: u128,
+        flow: u64,
         now: Duration,
     ) -> bool {
-        let n = self.bump(prog, 0, key(t.track, src, dst), t.seconds, now);
+        let n = self.bump(prog, 0, key(t.track, src, dst, flow), t.seconds, now);
         let c = u64::from(t.count.max(1));
         match t.kind {
             ThresholdKind::Limit => n <= c,
@@ -358,9 +364,10 @@ impl ThresholdState {
         f: DetectionFilter,
         src: u128,
         dst: u128,
+        flow: u64,
         now: Duration,
     ) -> bool {
-        let n = self.bump(prog, 1, key(f.track, src, dst), f.seconds, now);
+        let n = self.bump(prog, 1, key(f.track, src, dst, flow), f.seconds, now);
         n > u64::from(f.count)
     }
 }
@@ -383,18 +390,18 @@ mod tests {
             seconds: 60,
         };
         let limit: Vec<bool> = (0..5)
-            .map(|i| st.alert_allowed(0, t(ThresholdKind::Limit, 2), 1, 9, secs(i)))
+            .map(|i| st.alert_allowed(0, t(ThresholdKind::Limit, 2), 1, 9, 0, secs(i)))
             .collect();
         assert_eq!(limit, [true, true, false, false, false]);
         // another source has its own window; after 60 s the window restarts
-        assert!(st.alert_allowed(0, t(ThresholdKind::Limit, 2), 2, 9, secs(5)));
-        assert!(st.alert_allowed(0, t(ThresholdKind::Limit, 2), 1, 9, secs(61)));
+        assert!(st.alert_allowed(0, t(ThresholdKind::Limit, 2), 2, 9, 0, secs(5)));
+        assert!(st.alert_allowed(0, t(ThresholdKind::Limit, 2), 1, 9, 0, secs(61)));
         let every: Vec<bool> = (0..6)
-            .map(|i| st.alert_allowed(1, t(ThresholdKind::Threshold, 3), 1, 9, secs(i)))
+            .map(|i| st.alert_allowed(1, t(ThresholdKind::Threshold, 3), 1, 9, 0, secs(i)))
             .collect();
         assert_eq!(every, [false, false, true, false, false, true]);
         let both: Vec<bool> = (0..5)
-            .map(|i| st.alert_allowed(2, t(ThresholdKind::Both, 2), 1, 9, secs(i)))
+            .map(|i| st.alert_allowed(2, t(ThresholdKind::Both, 2), 1, 9, 0, secs(i)))
             .collect();
         assert_eq!(both, [false, true, false, false, false]);
         let f = DetectionFilter {
@@ -403,10 +410,20 @@ mod tests {
             seconds: 10,
         };
         let df: Vec<bool> = (0..4)
-            .map(|i| st.filter_passed(3, f, 1, 9, secs(i)))
+            .map(|i| st.filter_passed(3, f, 1, 9, 0, secs(i)))
             .collect();
         assert_eq!(df, [false, false, true, true]);
-        assert!(!st.filter_passed(3, f, 1, 9, secs(30)));
+        assert!(!st.filter_passed(3, f, 1, 9, 0, secs(30)));
+        // by_flow: each flow has its own window, whatever its addresses.
+        let fl = Threshold {
+            kind: ThresholdKind::Limit,
+            track: Track::ByFlow,
+            count: 1,
+            seconds: 60,
+        };
+        assert!(st.alert_allowed(4, fl, 1, 9, 7, secs(0)));
+        assert!(!st.alert_allowed(4, fl, 2, 8, 7, secs(1)));
+        assert!(st.alert_allowed(4, fl, 1, 9, 8, secs(1)));
     }
 
     #[test]
@@ -440,7 +457,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 3);
-        assert!(ThresholdConfig::parse("rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop, timeout 5").is_err());
+        let r = ThresholdConfig::parse("rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop, timeout 5").unwrap();
+        assert_eq!(r.rates.len(), 1);
+        assert_eq!(r.rates[0].new_action, verdict_compiler::ir::Action::Drop);
+        let e = ThresholdConfig::parse(
+            "\nrate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action drop",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2);
         assert!(
             ThresholdConfig::parse("suppress gen_id 1, sig_id 1, track by_src, ip $HOME_NET")
                 .is_err()

@@ -262,7 +262,27 @@ pub fn format(ev: &Event, out: &mut String) {
                 }
                 let _ = write!(out, "{{\"offset\":{o},\"length\":{l}}}");
             }
-            let _ = write!(out, "]}},\"rule_action\":\"{}\"", a.rule_action);
+            out.push(']');
+            if !a.context.is_empty() {
+                // Suricata's datajson enrichment: one object per context_key, the first
+                // match of a key wins. The JSON was serialized when the set was loaded.
+                out.push_str(",\"context\":{");
+                let mut seen: Vec<&str> = Vec::new();
+                for (k, v) in &a.context {
+                    if seen.contains(&&**k) {
+                        continue;
+                    }
+                    if !seen.is_empty() {
+                        out.push(',');
+                    }
+                    seen.push(k);
+                    json_str(out, k);
+                    out.push(':');
+                    out.push_str(v);
+                }
+                out.push('}');
+            }
+            let _ = write!(out, "}},\"rule_action\":\"{}\"", a.rule_action);
             match a.app.as_deref() {
                 Some(AppInfo::Http(h)) => {
                     out.push_str(",\"app_proto\":\"http\",");
@@ -441,6 +461,7 @@ mod tests {
             rule_action: "drop",
             matches: vec![(4, 3)],
             app: None,
+            context: Vec::new(),
         };
         let mut s = String::new();
         format(&Event::Alert(Box::new(a.clone())), &mut s);

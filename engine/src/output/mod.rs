@@ -86,6 +86,9 @@ pub struct AlertEvent {
     /// The app-layer transaction the alert is about (EVE `app_proto` and its object), if
     /// any.
     pub app: Option<Arc<AppInfo>>,
+    /// Data set contexts (`context_key`, JSON object text) from `dataset` matches with a
+    /// `context_key`; EVE writes them as `alert.context`.
+    pub context: Vec<(Arc<str>, Arc<str>)>,
 }
 
 /// What EVE shows of the transaction an alert is about.
