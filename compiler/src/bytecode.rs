@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 4;
+pub const BYTECODE_VERSION: u32 = 5;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -123,6 +123,8 @@ pub enum Insn {
     ByteMath(ByteMath),
     /// dataset: membership of the whole (transformed) buffer; `set` adds it.
     Dataset(crate::ir::Dataset),
+    /// A transaction predicate on a decoded app-layer value (`dns.opcode`, `tls.version`, …).
+    Tx(crate::ir::TxPred),
 }
 
 /// A compiled rule.

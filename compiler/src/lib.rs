@@ -15,6 +15,7 @@ pub mod check;
 pub mod classify;
 pub mod codegen;
 pub mod diag;
+pub mod dns_names;
 pub mod disasm;
 pub mod ir;
 pub mod kernel;

@@ -25,6 +25,7 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
+pub mod pred;
 pub mod datasets;
 mod reload;
 pub mod state;
@@ -570,6 +571,7 @@ impl Scan {
             || !cp.header_ok(parsed)
             || !cp.bits_ok(Some(&*flow))
             || !(cp.state.is_empty() || state::tests_ok(&cp.state, flow, &self.xbits, &ctx.facts()))
+            || !cp.tx_ok(tx, i64::try_from(ctx.now.as_secs()).unwrap_or(i64::MAX))
             || !payload_ok(&mut self.vm)
         {
             return false;
