@@ -6,10 +6,10 @@
 //! "other" variant), address and port sets are canonical interval sets, and a [`Content`] can
 //! only be built through [`Content::new`], which checks its bounds.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
 pub use crate::keywords::txpred::TxPred;
 pub use crate::keywords::uint::UintCmp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Snort signature id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -91,8 +91,16 @@ mod tests {
         let ok = [
             ("dns.opcode", "4", TxPred::DnsOpcode(UintCmp::Eq(4))),
             ("dns.opcode", "!0", TxPred::DnsOpcode(UintCmp::Ne(0))),
-            ("dns.opcode", "7-15", TxPred::DnsOpcode(UintCmp::Range(7, 15))),
-            ("dns.opcode", "!7-15", TxPred::DnsOpcode(UintCmp::NotRange(7, 15))),
+            (
+                "dns.opcode",
+                "7-15",
+                TxPred::DnsOpcode(UintCmp::Range(7, 15)),
+            ),
+            (
+                "dns.opcode",
+                "!7-15",
+                TxPred::DnsOpcode(UintCmp::NotRange(7, 15)),
+            ),
             ("dns.rcode", "3", TxPred::DnsRcode(UintCmp::Eq(3))),
             ("dns.rcode", "nxdomain", TxPred::DnsRcode(UintCmp::Eq(3))),
             ("dns.rcode", "!NOERROR", TxPred::DnsRcode(UintCmp::Ne(0))),

@@ -148,8 +148,16 @@ pub fn parse_date(text: &str) -> Result<i64, KwError> {
     if let Some(tm) = time {
         let mut parts = tm.split(':');
         let h = num(parts.next().ok_or_else(bad)?, 1..=2)?;
-        let m = parts.next().map(|s| num(s, 1..=2)).transpose()?.unwrap_or(0);
-        let s = parts.next().map(|s| num(s, 1..=2)).transpose()?.unwrap_or(0);
+        let m = parts
+            .next()
+            .map(|s| num(s, 1..=2))
+            .transpose()?
+            .unwrap_or(0);
+        let s = parts
+            .next()
+            .map(|s| num(s, 1..=2))
+            .transpose()?
+            .unwrap_or(0);
         if parts.next().is_some() || h > 23 || m > 59 || s > 60 {
             return Err(bad());
         }
@@ -281,7 +289,16 @@ mod tests {
         for (t, want) in ok {
             assert_eq!(parse_date(t).unwrap(), want, "{t}");
         }
-        for bad in ["", "20x5", "2015-13", "2015-02-30", "2001-02-29", "18:07", "2015T10", "2015-01-01T25"] {
+        for bad in [
+            "",
+            "20x5",
+            "2015-13",
+            "2015-02-30",
+            "2001-02-29",
+            "18:07",
+            "2015T10",
+            "2015-01-01T25",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
     }
@@ -304,7 +321,10 @@ mod tests {
         assert!(date(t("tls_cert_notbefore", "2015-02-12T18:07:27")).matches(nb));
         assert!(date(t("tls_cert_notafter", "2025-02-01<>2025-03-01")).matches(na));
         assert!(!date(t("tls_cert_notafter", "2020<>2025")).matches(na));
-        assert!(!date(t("tls_cert_notafter", ">1990")).matches(0), "no certificate");
+        assert!(
+            !date(t("tls_cert_notafter", ">1990")).matches(0),
+            "no certificate"
+        );
         for (kw, v) in [
             ("tls_cert_notbefore", "<2025"),
             ("tls_cert_notafter", "2000-10-22<>2020-05-15"),

@@ -143,7 +143,12 @@ pub fn parse_tls_version(value: Option<&str>) -> Result<TxPred, KwError> {
 }
 
 /// Parses `[!]name` items separated by `seps` into (named, negated) bit sets.
-fn bitlist(value: &str, seps: &[char], table: &[(&str, u8)], kw: &str) -> Result<(u8, u8), KwError> {
+fn bitlist(
+    value: &str,
+    seps: &[char],
+    table: &[(&str, u8)],
+    kw: &str,
+) -> Result<(u8, u8), KwError> {
     let (mut all, mut neg) = (0u8, 0u8);
     let mut off = 0;
     for part in value.split(|c| seps.contains(&c)) {

@@ -55,7 +55,10 @@ impl TxPred {
     pub fn to_client_only(&self) -> bool {
         matches!(
             self,
-            TxPred::CertDate(..) | TxPred::CertExpired | TxPred::CertValid | TxPred::CertChainLen(_)
+            TxPred::CertDate(..)
+                | TxPred::CertExpired
+                | TxPred::CertValid
+                | TxPred::CertChainLen(_)
         )
     }
 }
@@ -78,7 +81,10 @@ const FAMILIES: &[&[TxKeyword]] = &[
 
 /// The predicate keyword called `name`, if it is one.
 pub fn lookup(name: &str) -> Option<&'static TxKeyword> {
-    FAMILIES.iter().flat_map(|f| f.iter()).find(|k| k.name == name)
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.iter())
+        .find(|k| k.name == name)
 }
 
 /// Canonical (keyword, value) of a predicate; the value is empty for keywords without one.
@@ -115,7 +121,11 @@ mod tests {
 
     #[test]
     fn every_predicate_is_a_supported_keyword_once() {
-        let mut names: Vec<&str> = FAMILIES.iter().flat_map(|f| f.iter()).map(|k| k.name).collect();
+        let mut names: Vec<&str> = FAMILIES
+            .iter()
+            .flat_map(|f| f.iter())
+            .map(|k| k.name)
+            .collect();
         for n in &names {
             let k = keywords::lookup(n).unwrap_or_else(|| panic!("{n} not registered"));
             assert_eq!(k.status, Status::Supported, "{n}");

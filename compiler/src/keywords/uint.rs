@@ -66,7 +66,12 @@ pub type Names = fn(&str) -> Option<u64>;
 
 /// Parses a comparison whose numbers fit `max`; `names` resolves enumeration names, which
 /// may stand alone or after `!`.
-pub fn parse_uint(text: &str, max: u64, what: &str, names: Option<Names>) -> Result<UintCmp, KwError> {
+pub fn parse_uint(
+    text: &str,
+    max: u64,
+    what: &str,
+    names: Option<Names>,
+) -> Result<UintCmp, KwError> {
     let t = text.trim();
     let t = t
         .strip_prefix('"')
@@ -98,8 +103,9 @@ pub fn parse_uint(text: &str, max: u64, what: &str, names: Option<Names>) -> Res
         } else if let Some((m, v)) = m.split_once('=') {
             (m, v, false)
         } else {
-            return Err(KwError::value(format!("{what} bitmask needs `=` or `!=`"))
-                .help("e.g. &0xc0=0x80"));
+            return Err(
+                KwError::value(format!("{what} bitmask needs `=` or `!=`")).help("e.g. &0xc0=0x80")
+            );
         };
         return Ok(UintCmp::Mask {
             mask: num(mask)?,

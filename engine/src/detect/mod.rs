@@ -25,8 +25,8 @@
 //! stream with `flow:established` rules); rules see each segment's payload.
 
 mod app;
-pub mod pred;
 pub mod datasets;
+pub mod pred;
 mod reload;
 pub mod state;
 pub mod threshold;

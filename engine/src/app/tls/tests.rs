@@ -70,7 +70,12 @@ fn client_hello(version: u16, random: [u8; 32], ciphers: &[u16], exts: &[Vec<u8>
     hs(1, &b)
 }
 
-pub(crate) fn server_hello(version: u16, random: [u8; 32], cipher: u16, exts: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn server_hello(
+    version: u16,
+    random: [u8; 32],
+    cipher: u16,
+    exts: &[Vec<u8>],
+) -> Vec<u8> {
     let mut b = version.to_be_bytes().to_vec();
     b.extend(random);
     b.push(0);

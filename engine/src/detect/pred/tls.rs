@@ -47,13 +47,26 @@ mod tests {
         assert!(holds(&pred("tls.version", Some("1.2")), &c, true, 0));
         assert!(holds(&pred("ssl_version", Some("tls1.2")), &c, true, 0));
         assert!(!holds(&pred("ssl_version", Some("!tls1.2")), &c, true, 0));
-        assert!(!holds(&pred("ssl_version", Some("sslv3,tls1.0")), &c, true, 0));
+        assert!(!holds(
+            &pred("ssl_version", Some("sslv3,tls1.0")),
+            &c,
+            true,
+            0
+        ));
         // Nothing from the server yet.
         assert!(!holds(&pred("tls.version", Some("1.2")), &c, false, 0));
         let mut old = conn();
-        old.feed(false, &record(22, &server_hello(0x0301, rand(5), 0xc013, &[])));
+        old.feed(
+            false,
+            &record(22, &server_hello(0x0301, rand(5), 0xc013, &[])),
+        );
         assert!(holds(&pred("tls.version", Some("1.0")), &old, false, 0));
-        assert!(holds(&pred("ssl_version", Some("sslv3,tls1.0")), &old, false, 0));
+        assert!(holds(
+            &pred("ssl_version", Some("sslv3,tls1.0")),
+            &old,
+            false,
+            0
+        ));
         assert!(!holds(&pred("dns.opcode", Some("0")), &old, false, 0));
     }
 
@@ -67,10 +80,20 @@ mod tests {
         assert!(holds(&hello, &c, true, 0));
         c.feed(false, &t.server);
         assert!(!holds(&hello, &c, false, 0), "server hello came after");
-        assert!(holds(&pred("ssl_state", Some("!client_hello")), &c, false, 0));
+        assert!(holds(
+            &pred("ssl_state", Some("!client_hello")),
+            &c,
+            false,
+            0
+        ));
         let up = c.feed(true, &record(22, &hs(16, &[0; 33])));
         assert!(up.state() && !up.client_hello());
-        assert!(holds(&pred("ssl_state", Some("client_keyx|server_keyx")), &c, true, 0));
+        assert!(holds(
+            &pred("ssl_state", Some("client_keyx|server_keyx")),
+            &c,
+            true,
+            0
+        ));
     }
 
     #[test]
@@ -83,8 +106,18 @@ mod tests {
         c.feed(false, &t.server);
         // Leaf: notBefore 2016-11-07, notAfter 2017-02-05.
         assert!(holds(&after, &c, false, 0));
-        assert!(holds(&pred("tls_cert_notbefore", Some("<2016-12")), &c, false, 0));
-        assert!(!holds(&pred("tls_cert_notbefore", Some(">2016-12")), &c, false, 0));
+        assert!(holds(
+            &pred("tls_cert_notbefore", Some("<2016-12")),
+            &c,
+            false,
+            0
+        ));
+        assert!(!holds(
+            &pred("tls_cert_notbefore", Some(">2016-12")),
+            &c,
+            false,
+            0
+        ));
         assert!(holds(
             &pred("tls_cert_notafter", Some("2017-02-01<>2017-03-01")),
             &c,
@@ -96,6 +129,11 @@ mod tests {
         assert!(holds(&exp, &c, false, mar_2017) && !holds(&val, &c, false, mar_2017));
         assert!(!holds(&exp, &c, false, jan_2017) && holds(&val, &c, false, jan_2017));
         assert!(holds(&pred("tls.cert_chain_len", Some("2")), &c, false, 0));
-        assert!(!holds(&pred("tls.cert_chain_len", Some(">2")), &c, false, 0));
+        assert!(!holds(
+            &pred("tls.cert_chain_len", Some(">2")),
+            &c,
+            false,
+            0
+        ));
     }
 }
