@@ -123,6 +123,8 @@ pub enum Insn {
     ByteMath(ByteMath),
     /// dataset: membership of the whole (transformed) buffer; `set` adds it.
     Dataset(crate::ir::Dataset),
+    /// A transaction predicate on a decoded app-layer value (`dns.opcode`, `tls.version`, …).
+    Tx(crate::ir::TxPred),
 }
 
 /// A compiled rule.

@@ -284,6 +284,10 @@ pub fn to_text(r: &Rule) -> String {
                 let (k, v) = app::app_text(t);
                 let _ = write!(s, "{k}:{v}; ");
             }
+            PayloadTest::Tx(p) => {
+                s.push_str(&crate::keywords::txpred::tx_option_text(p));
+                s.push(' ');
+            }
         }
     }
     if let Some(t) = &r.threshold {

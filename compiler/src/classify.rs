@@ -108,6 +108,11 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 ));
             }
         }
+        if let PayloadTest::Tx(p) = t {
+            if let Some(why) = tx_rejection(rule.proto, p) {
+                return Some(why);
+            }
+        }
         if matches!(
             t,
             PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_)
@@ -124,7 +129,21 @@ pub fn rejection(rule: &Rule) -> Option<String> {
     None
 }
 
-/// The buffer a payload test inspects (`None` for preprocessor state tests).
+/// Why a transaction predicate can never hold on a rule of `proto`: another app protocol,
+/// or a transport the predicate's protocol does not run on.
+fn tx_rejection(proto: Protocol, p: &crate::ir::TxPred) -> Option<String> {
+    let (kw, _) = crate::keywords::txpred::tx_text(p);
+    let app = p.app();
+    let never = match proto {
+        Protocol::App(a) => a != app,
+        Protocol::Ip => false,
+        other => !app.transports().contains(&other),
+    };
+    never.then(|| format!("{kw} on a {} rule can never match", proto.name()))
+}
+
+/// The buffer a payload test inspects (`None` for preprocessor state tests and
+/// transaction predicates).
 pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
     Some(match t {
         PayloadTest::Content(c) => c.buffer(),
@@ -138,7 +157,7 @@ pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
         PayloadTest::BufferSize { buffer, .. } => *buffer,
         PayloadTest::Base64Decode(b) => b.buffer,
         PayloadTest::Asn1(a) => a.buffer,
-        PayloadTest::App(_) => return None,
+        PayloadTest::App(_) | PayloadTest::Tx(_) => return None,
     })
 }
 
@@ -159,11 +178,10 @@ pub fn test_keyword(t: &PayloadTest) -> &'static str {
         PayloadTest::App(a) => match a {
             AppTest::DceIface { .. } => "dce_iface",
             AppTest::DceOpnum(_) => "dce_opnum",
-            AppTest::SslState { .. } => "ssl_state",
-            AppTest::SslVersion { .. } => "ssl_version",
             AppTest::SipMethod(_) => "sip_method",
             AppTest::SipStatCode(_) => "sip_stat_code",
         },
+        PayloadTest::Tx(p) => crate::keywords::txpred::tx_text(p).0,
     }
 }
 

@@ -222,6 +222,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             PayloadTest::ByteExtract(b) => Insn::ByteExtract(b.clone()),
             PayloadTest::ByteMath(b) => Insn::ByteMath(b.clone()),
             PayloadTest::Dataset(d) => Insn::Dataset(d.clone()),
+            PayloadTest::Tx(p) => Insn::Tx(*p),
             PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
             PayloadTest::BufferSize { cmp, buffer } => Insn::BufferSize {
                 cmp: *cmp,

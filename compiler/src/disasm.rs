@@ -220,6 +220,10 @@ fn track(t: Track) -> &'static str {
 pub fn insn(i: &Insn) -> String {
     match i {
         Insn::Header(h) => format!("header    {}", header(h)),
+        Insn::Tx(p) => format!(
+            "tx        {}",
+            crate::keywords::txpred::tx_option_text(p).trim_end_matches(';')
+        ),
         Insn::FlowbitsTest { set, bits: b, op } => {
             format!(
                 "flowbits  {} {}",

@@ -6,6 +6,8 @@
 //! "other" variant), address and port sets are canonical interval sets, and a [`Content`] can
 //! only be built through [`Content::new`], which checks its bounds.
 
+pub use crate::keywords::txpred::TxPred;
+pub use crate::keywords::uint::UintCmp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -1320,8 +1322,11 @@ pub enum PayloadTest {
     Base64Decode(Base64Decode),
     /// `asn1`: BER/DER structure checks.
     Asn1(Asn1),
-    /// Application-layer state tests (DCE/RPC, SSL/TLS, SIP preprocessor keywords).
+    /// Application-layer state tests (DCE/RPC, SIP preprocessor keywords).
     App(AppTest),
+    /// A transaction predicate (`dns.opcode`, `tls.version`, `tls_cert_notafter`, …): a test
+    /// on a decoded app-layer value, no buffer.
+    Tx(TxPred),
 }
 
 /// `base64_decode[:bytes N][,offset N][,relative]`
@@ -1354,7 +1359,8 @@ pub struct Asn1 {
     pub buffer: Buffer,
 }
 
-/// Application-layer state tests from the Snort 2 preprocessors (dcerpc2, ssl, sip).
+/// Application-layer state tests from the Snort 2 preprocessors (dcerpc2, sip). The ssl
+/// preprocessor's `ssl_state`/`ssl_version` are transaction predicates ([`TxPred`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AppTest {
     /// `dce_iface:UUID[,<|>|=|!VERSION][,any_frag]`
@@ -1368,21 +1374,6 @@ pub enum AppTest {
     },
     /// `dce_opnum:N|N-M[,...]`
     DceOpnum(RangeSet<u16>),
-    /// `ssl_state:[!]state[,...]`; bits: client_hello=1 server_hello=2 client_keyx=4
-    /// server_keyx=8 unknown=16.
-    SslState {
-        /// Any of these states was seen.
-        any_of: u8,
-        /// None of these states was seen.
-        none_of: u8,
-    },
-    /// `ssl_version:[!]version[,...]`; bits: sslv2=1 sslv3=2 tls1.0=4 tls1.1=8 tls1.2=16.
-    SslVersion {
-        /// Any of these versions was seen.
-        any_of: u8,
-        /// None of these versions was seen.
-        none_of: u8,
-    },
     /// `sip_method:[!]method[,...]` (lower-case names; negated ones flagged).
     SipMethod(Vec<(String, bool)>),
     /// `sip_stat_code:code[,...]` (1..9 means a class, e.g. 2 = 2xx).

@@ -16,6 +16,7 @@ pub mod classify;
 pub mod codegen;
 pub mod diag;
 pub mod disasm;
+pub mod dns_names;
 pub mod ir;
 pub mod kernel;
 pub mod keywords;

@@ -8,7 +8,7 @@ use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
     self, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre, state,
-    transform, txdir, KwError, Status,
+    transform, txdir, txpred, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -917,6 +917,13 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
     let name = o.name.text;
     match name {
         "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => legacy_tls(st, o),
+        t if txpred::lookup(t).is_some() => {
+            let Some(k) = txpred::lookup(t) else { return };
+            match (k.parse)(o.value.map(|v| v.text)) {
+                Ok(p) => st.push_test(PayloadTest::Tx(p)),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
         t if transform::NAMES.contains(&t) => {
             let r = transform::parse(t, o.value.map(|v| v.text))
                 .and_then(|tr| st.chains.push(st.buffer, tr, st.payload.len()));
@@ -1145,14 +1152,11 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
-        "dce_iface" | "dce_opnum" | "ssl_state" | "ssl_version" | "sip_method"
-        | "sip_stat_code" => {
+        "dce_iface" | "dce_opnum" | "sip_method" | "sip_stat_code" => {
             let Some(v) = need_value(st, o) else { return };
             let r = match name {
                 "dce_iface" => app::parse_dce_iface(v.text),
                 "dce_opnum" => app::parse_dce_opnum(v.text),
-                "ssl_state" => app::parse_ssl_state(v.text),
-                "ssl_version" => app::parse_ssl_version(v.text),
                 "sip_method" => app::parse_sip_method(v.text),
                 _ => app::parse_sip_stat_code(v.text),
             };

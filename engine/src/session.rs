@@ -582,6 +582,13 @@ impl crate::vm::BufferSource for TlsBuffers<'_> {
         };
         self.conn.buffer_n(a, to_server, i)
     }
+
+    fn view(&self) -> crate::detect::pred::TxView<'_> {
+        crate::detect::pred::TxView::Tls {
+            conn: self.conn,
+            to_server: self.to_server,
+        }
+    }
 }
 
 /// One DNS message (a transaction) as detection's [`crate::vm::BufferSource`].
@@ -596,6 +603,10 @@ impl crate::vm::BufferSource for DnsBuffers<'_> {
             verdict_compiler::ir::Buffer::App(a) => self.msg.buffer_n(a, i),
             _ => None,
         }
+    }
+
+    fn view(&self) -> crate::detect::pred::TxView<'_> {
+        crate::detect::pred::TxView::Dns(self.msg)
     }
 }
 

@@ -208,6 +208,9 @@ pub struct CompiledProgram {
     /// depth, startswith/endswith, absolute byte ops, bsize): such a program means the same
     /// on any stream window, not only on one that starts at the stream's first byte.
     pub stream_anywhere: bool,
+    /// Transaction predicates (`dns.opcode`, `tls.version`, …): they make the program a
+    /// transaction program even without a buffer op.
+    pub tx_preds: Vec<verdict_compiler::ir::TxPred>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -270,6 +273,11 @@ pub trait BufferSource {
     fn buffer(&self, b: Buffer) -> Option<&[u8]> {
         self.buffer_n(b, 0)
     }
+    /// The decoded transaction that transaction predicates read (`TxView::None` when the source
+    /// has none: its rules' predicates are false).
+    fn view(&self) -> crate::detect::pred::TxView<'_> {
+        crate::detect::pred::TxView::None
+    }
 }
 
 fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
@@ -321,6 +329,7 @@ impl CompiledProgram {
             chains: Vec::new(),
             state: Default::default(),
             stream_anywhere: true,
+            tx_preds: Vec::new(),
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -418,6 +427,7 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
+                Insn::Tx(t) => cp.tx_preds.push(*t),
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
@@ -532,9 +542,18 @@ impl CompiledProgram {
     /// True if every payload op reads the packet (or stream) payload: the program is
     /// decided per packet, not per app-layer transaction.
     pub fn packet_only(&self) -> bool {
-        self.segments
-            .iter()
-            .all(|s| matches!(s.buffer, Buffer::Payload | Buffer::IpSrc | Buffer::IpDst))
+        self.tx_preds.is_empty()
+            && self
+                .segments
+                .iter()
+                .all(|s| matches!(s.buffer, Buffer::Payload | Buffer::IpSrc | Buffer::IpDst))
+    }
+
+    /// Transaction predicates against the transaction `src` (none: only a program without
+    /// predicates passes); `now` is the packet's time in unix seconds.
+    pub fn tx_ok(&self, src: Option<&dyn BufferSource>, now: i64) -> bool {
+        self.tx_preds.is_empty()
+            || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now))
     }
 
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`

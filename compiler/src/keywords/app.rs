@@ -1,5 +1,5 @@
 //! Application-layer keywords from the Snort 2 preprocessors and decoders: `dce_iface`,
-//! `dce_opnum`, `ssl_state`, `ssl_version`, `sip_method`, `sip_stat_code`, `asn1`,
+//! `dce_opnum`, `sip_method`, `sip_stat_code`, `asn1`,
 //! `base64_decode`.
 
 use super::numeric::{cmp_text, parse_cmp, parse_i64, parse_u64};
@@ -63,71 +63,6 @@ pub fn parse_dce_opnum(value: &str) -> Result<AppTest, KwError> {
         ));
     }
     Ok(AppTest::DceOpnum(RangeSet::from_ranges(ranges)))
-}
-
-const SSL_STATES: &[(&str, u8)] = &[
-    ("client_hello", 1),
-    ("server_hello", 2),
-    ("client_keyx", 4),
-    ("server_keyx", 8),
-    ("unknown", 16),
-];
-const SSL_VERSIONS: &[(&str, u8)] = &[
-    ("sslv2", 1),
-    ("sslv3", 2),
-    ("tls1.0", 4),
-    ("tls1.1", 8),
-    ("tls1.2", 16),
-];
-
-fn bitlist(value: &str, table: &[(&str, u8)], kw: &str) -> Result<(u8, u8), KwError> {
-    let (mut any, mut none) = (0, 0);
-    for (at, a) in split_args(value) {
-        let (neg, name) = match a.strip_prefix('!') {
-            Some(n) => (true, n.trim()),
-            None => (false, a),
-        };
-        let Some(&(_, bit)) = table.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) else {
-            let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-            return Err(KwError::value(format!("unknown {kw} `{name}`"))
-                .at(at, at + a.len())
-                .help(format!("one of: {}", names.join(", "))));
-        };
-        if neg {
-            none |= bit;
-        } else {
-            any |= bit;
-        }
-    }
-    if any == 0 && none == 0 {
-        return Err(KwError::value(format!("{kw} needs at least one value")));
-    }
-    Ok((any, none))
-}
-
-fn bitlist_text(any: u8, none: u8, table: &[(&str, u8)]) -> String {
-    let mut parts = Vec::new();
-    for &(n, b) in table {
-        if any & b != 0 {
-            parts.push(n.to_string());
-        }
-        if none & b != 0 {
-            parts.push(format!("!{n}"));
-        }
-    }
-    parts.join(",")
-}
-
-/// `ssl_state:[!]client_hello|server_hello|client_keyx|server_keyx|unknown[,…]`
-pub fn parse_ssl_state(value: &str) -> Result<AppTest, KwError> {
-    let (any_of, none_of) = bitlist(value, SSL_STATES, "ssl_state")?;
-    Ok(AppTest::SslState { any_of, none_of })
-}
-
-/// `ssl_version:[!]sslv2|sslv3|tls1.0|tls1.1|tls1.2[,…]`
-pub fn parse_ssl_version(value: &str) -> Result<AppTest, KwError> {
-    let (any_of, none_of) = bitlist(value, SSL_VERSIONS, "ssl_version")?;
-    Ok(AppTest::SslVersion { any_of, none_of })
 }
 
 /// `sip_method:[!]name[,…]`
@@ -207,12 +142,6 @@ pub fn app_text(t: &AppTest) -> (&'static str, String) {
                 .collect::<Vec<_>>()
                 .join(","),
         ),
-        AppTest::SslState { any_of, none_of } => {
-            ("ssl_state", bitlist_text(*any_of, *none_of, SSL_STATES))
-        }
-        AppTest::SslVersion { any_of, none_of } => {
-            ("ssl_version", bitlist_text(*any_of, *none_of, SSL_VERSIONS))
-        }
         AppTest::SipMethod(m) => (
             "sip_method",
             m.iter()
@@ -370,16 +299,12 @@ mod tests {
                 "4b324fc8-1670-01d3-1278-5a47bf6ee188,>2,any_frag",
             ),
             ("dce_opnum", "0-3,15,17"),
-            ("ssl_state", "client_hello,!server_hello"),
-            ("ssl_version", "sslv2,tls1.2"),
             ("sip_method", "invite,!cancel"),
             ("sip_stat_code", "2,180"),
         ] {
             let t = match kw {
                 "dce_iface" => parse_dce_iface(v),
                 "dce_opnum" => parse_dce_opnum(v),
-                "ssl_state" => parse_ssl_state(v),
-                "ssl_version" => parse_ssl_version(v),
                 "sip_method" => parse_sip_method(v),
                 _ => parse_sip_stat_code(v),
             }
@@ -389,7 +314,6 @@ mod tests {
             assert_eq!(v2, v, "{kw}");
         }
         assert!(parse_dce_iface("nope").is_err());
-        assert!(parse_ssl_state("hello").is_err());
         assert!(parse_sip_stat_code("42").is_err());
         let a = parse_asn1(
             "double_overflow, bitstring_overflow, relative_offset -1",

@@ -11,6 +11,7 @@ pub mod byte;
 pub mod byte_math;
 pub mod content;
 pub mod dataset;
+pub mod dns;
 pub mod flow;
 pub mod fwsam;
 pub mod header;
@@ -18,8 +19,12 @@ pub mod meta;
 pub mod numeric;
 pub mod pcre;
 pub mod state;
+pub mod tls_cert;
+pub mod tls_state;
 pub mod transform;
 pub mod txdir;
+pub mod txpred;
+pub mod uint;
 
 use crate::diag::Code;
 
@@ -577,7 +582,11 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "write it as ssl_version",
     ),
-    no("tls.version", "TLS version", ArgKind::String, NO_PARSER),
+    kw(
+        "tls.version",
+        "TLS version of the packet's side",
+        ArgKind::String,
+    ),
     kw(
         "tls.subject",
         "TLS certificate subject contains (legacy form of tls.cert_subject)",
@@ -599,32 +608,38 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::None,
         NO_FILES,
     ),
-    no(
+    kw(
         "tls_cert_notbefore",
-        "certificate validity start",
+        "server certificate validity start compared with a date",
         ArgKind::Compare,
-        NO_PARSER,
     ),
-    no(
+    kw(
         "tls_cert_notafter",
-        "certificate validity end",
+        "server certificate validity end compared with a date",
         ArgKind::Compare,
-        NO_PARSER,
     ),
-    no(
+    kw(
         "tls_cert_expired",
-        "certificate expired",
+        "server certificate expired at the packet's time",
         ArgKind::None,
-        NO_PARSER,
     ),
-    no(
+    kw(
         "tls_cert_valid",
-        "certificate valid",
+        "server certificate not expired at the packet's time",
         ArgKind::None,
-        NO_PARSER,
     ),
-    no("dns.opcode", "DNS opcode", ArgKind::Compare, NO_PARSER),
-    no("dns.rrtype", "DNS record type", ArgKind::Compare, NO_PARSER),
+    kw(
+        "tls.cert_chain_len",
+        "number of certificates the server sent",
+        ArgKind::Compare,
+    ),
+    kw("dns.opcode", "DNS header opcode", ArgKind::Compare),
+    kw("dns.rcode", "DNS header response code", ArgKind::Compare),
+    kw(
+        "dns.rrtype",
+        "DNS question (request) or answer (response) record type",
+        ArgKind::Compare,
+    ),
     no(
         "app-layer-protocol",
         "detected application protocol",

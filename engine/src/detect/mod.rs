@@ -28,6 +28,7 @@ mod app;
 pub mod datajson;
 pub mod datasets;
 pub mod rate;
+pub mod pred;
 mod reload;
 pub mod state;
 pub mod threshold;
@@ -597,6 +598,7 @@ impl Scan {
             || !cp.header_ok(parsed)
             || !cp.bits_ok(Some(&*flow))
             || !(cp.state.is_empty() || state::tests_ok(&cp.state, flow, &self.xbits, &ctx.facts()))
+            || !cp.tx_ok(tx, i64::try_from(ctx.now.as_secs()).unwrap_or(i64::MAX))
             || !payload_ok(&mut self.vm)
         {
             return false;

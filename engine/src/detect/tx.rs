@@ -49,8 +49,9 @@ pub fn buffer_side(b: Buffer) -> Option<Side> {
         .map(|ts| if ts { Side::ToServer } else { Side::ToClient })
 }
 
-/// The side of a program: a response buffer makes it wait for the response; else a request
-/// buffer for the request; else its `flow` direction decides.
+/// The side of a program: a response buffer (or a predicate on the server's certificate)
+/// makes it wait for the response; else a request buffer for the request; else its `flow`
+/// direction decides.
 pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
     // A `=>` rule's two-sided buffer reads the side it named.
     let sides: Vec<Side> = cp
@@ -61,6 +62,12 @@ pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
             Some(false) => Some(Side::ToClient),
             None => buffer_side(s.buffer),
         })
+        .chain(
+            cp.tx_preds
+                .iter()
+                .filter(|t| t.to_client_only())
+                .map(|_| Side::ToClient),
+        )
         .collect();
     if sides.contains(&Side::ToClient) {
         Side::ToClient
@@ -75,12 +82,14 @@ pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
     }
 }
 
-/// The app protocol a program needs the flow to speak: its header's, else its buffers'.
+/// The app protocol a program needs the flow to speak: its header's, else its buffers' or
+/// its transaction predicates'.
 pub fn program_app(p: &Program, cp: &CompiledProgram) -> Option<AppProto> {
     p.app.or_else(|| {
         cp.segments
             .iter()
             .find_map(|s| EngineCaps::buffer_proto(s.buffer))
+            .or_else(|| cp.tx_preds.first().map(|t| t.app()))
     })
 }
 

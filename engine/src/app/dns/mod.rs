@@ -47,7 +47,6 @@
 mod buffers;
 mod eve;
 mod header;
-mod names;
 mod parse;
 mod probe;
 mod tcp;
@@ -60,10 +59,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub use buffers::Instances;
 pub use eve::{DnsAnswerInfo, DnsInfo, SoaInfo, SrvInfo};
 pub use header::flags;
-pub use names::{rcode_from_name, rcode_name, rrtype_from_name, rrtype_name};
 pub use parse::parse;
 pub use probe::probe;
 pub use tcp::{DnsTcp, DnsTcpStats, MAX_TCP_MESSAGE};
+pub use verdict_compiler::dns_names::{rcode_from_name, rcode_name, rrtype_from_name, rrtype_name};
 
 /// A DNS message that cannot be inspected at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -354,7 +354,7 @@ impl State {
                 SslStates::UNKNOWN
             }
         };
-        self.set_state(state);
+        self.set_state(state, up);
         Next::Plaintext
     }
 
@@ -364,7 +364,7 @@ impl State {
         up: &mut TlsUpdate,
         ev: &mut dyn FnMut(TlsEvent),
     ) -> Next {
-        self.set_state(SslStates::SERVER_HELLO);
+        self.set_state(SslStates::SERVER_HELLO, up);
         let Some(h) = parse_server_hello(msg, ev) else {
             return Next::Plaintext;
         };
@@ -381,10 +381,11 @@ impl State {
         }
     }
 
-    fn set_state(&mut self, s: SslStates) {
+    fn set_state(&mut self, s: SslStates, up: &mut TlsUpdate) {
         if !s.is_empty() {
             self.states = self.states.union(s);
             self.current_state = s;
+            up.insert(TlsUpdate::STATE);
         }
     }
 }

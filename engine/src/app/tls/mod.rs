@@ -54,7 +54,7 @@ mod ja;
 mod record;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cert::{CertChain, Leaf};
 pub use conn::TlsConn;
@@ -117,6 +117,7 @@ impl TlsUpdate {
     const HANDSHAKE_DONE: u8 = 1 << 3;
     const EVENT: u8 = 1 << 4;
     const STOPPED: u8 = 1 << 5;
+    const STATE: u8 = 1 << 6;
 
     fn insert(&mut self, bit: u8) {
         self.0 |= bit;
@@ -155,6 +156,12 @@ impl TlsUpdate {
     /// The fed direction stopped parsing with this call (garbage, a limit, a gap).
     pub fn stopped(&self) -> bool {
         self.0 & Self::STOPPED != 0
+    }
+
+    /// A handshake message set the `ssl_state` state (a key exchange, say): state rules
+    /// have something new to test even when no buffer changed.
+    pub fn state(&self) -> bool {
+        self.0 & Self::STATE != 0
     }
 
     /// Whether nothing became available.
@@ -235,5 +242,10 @@ impl SslStates {
     /// Whether no state is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// The bit set itself, numbered as the `ssl_state` keyword's states are.
+    pub const fn bits(self) -> u8 {
+        self.0
     }
 }

@@ -11,14 +11,14 @@ use super::*;
 
 // ---- message builders ------------------------------------------------------------------
 
-fn record(content_type: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn record(content_type: u8, payload: &[u8]) -> Vec<u8> {
     let mut r = vec![content_type, 3, 3];
     r.extend((payload.len() as u16).to_be_bytes());
     r.extend(payload);
     r
 }
 
-fn hs(msg_type: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn hs(msg_type: u8, body: &[u8]) -> Vec<u8> {
     let len = body.len() as u32;
     let mut m = vec![msg_type];
     m.extend(&len.to_be_bytes()[1..]);
@@ -70,7 +70,12 @@ fn client_hello(version: u16, random: [u8; 32], ciphers: &[u16], exts: &[Vec<u8>
     hs(1, &b)
 }
 
-fn server_hello(version: u16, random: [u8; 32], cipher: u16, exts: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn server_hello(
+    version: u16,
+    random: [u8; 32],
+    cipher: u16,
+    exts: &[Vec<u8>],
+) -> Vec<u8> {
     let mut b = version.to_be_bytes().to_vec();
     b.extend(random);
     b.push(0);
@@ -91,7 +96,7 @@ fn certificate(ders: &[Vec<u8>]) -> Vec<u8> {
     hs(11, &b)
 }
 
-fn rand(first: u8) -> [u8; 32] {
+pub(crate) fn rand(first: u8) -> [u8; 32] {
     let mut r = [0u8; 32];
     for (i, b) in r.iter_mut().enumerate() {
         *b = first.wrapping_add(i as u8);
@@ -130,16 +135,16 @@ fn chain() -> (Vec<u8>, Vec<u8>) {
 
 /// A TLS 1.2 handshake: client flight, server flight (hello, certificate, done in ONE
 /// record), then both CCS.
-struct Tls12 {
-    client: Vec<u8>,
-    server: Vec<u8>,
-    client_ccs: Vec<u8>,
-    server_ccs: Vec<u8>,
-    leaf: Vec<u8>,
-    ca: Vec<u8>,
+pub(crate) struct Tls12 {
+    pub(crate) client: Vec<u8>,
+    pub(crate) server: Vec<u8>,
+    pub(crate) client_ccs: Vec<u8>,
+    pub(crate) server_ccs: Vec<u8>,
+    pub(crate) leaf: Vec<u8>,
+    pub(crate) ca: Vec<u8>,
 }
 
-fn tls12() -> Tls12 {
+pub(crate) fn tls12() -> Tls12 {
     let ch = client_hello(
         0x0303,
         rand(0x10),
@@ -175,7 +180,7 @@ fn tls12() -> Tls12 {
     }
 }
 
-fn conn() -> TlsConn {
+pub(crate) fn conn() -> TlsConn {
     TlsConn::new(&TlsConfig::default())
 }
 

@@ -1,5 +1,6 @@
-//! Mnemonics of record types and response codes, both ways: EVE prints them and a rule's
-//! `dns.rrtype:AAAA` / `dns.rcode:NXDOMAIN` argument is looked up in the same tables.
+//! DNS mnemonics of record types and response codes, both ways: the engine's EVE prints
+//! them and a rule's `dns.rrtype:AAAA` / `dns.rcode:NXDOMAIN` argument is looked up in the
+//! same tables (which is why they live in the compiler, the crate both sides share).
 
 use std::borrow::Cow;
 

@@ -1,0 +1,44 @@
+//! Transaction predicates at run time: the non-buffer DNS/TLS keywords
+//! ([`TxPred`]) evaluated on the decoded values of the transaction being inspected.
+//!
+//! A transaction source ([`crate::vm::BufferSource`]) shows its decoded state through
+//! [`TxView`]; each protocol family evaluates its predicates in its own file ([`dns`],
+//! [`tls`]). A predicate of another protocol than the transaction's, or on a source that
+//! is not a transaction (the packet pass), is false: the rule needs that transaction.
+
+pub mod dns;
+pub mod tls;
+
+use crate::app::dns::DnsMessage;
+use crate::app::tls::TlsConn;
+use verdict_compiler::ir::TxPred;
+
+/// What a transaction source decoded, for predicates.
+#[derive(Debug, Clone, Copy)]
+pub enum TxView<'a> {
+    /// Not a DNS or TLS transaction (HTTP, the packet pass).
+    None,
+    /// One DNS message (each message is its own transaction).
+    Dns(&'a DnsMessage),
+    /// The TLS session, seen from the packet's direction.
+    Tls {
+        /// The connection's handshake state.
+        conn: &'a TlsConn,
+        /// The packet goes to the server: its side is the client's.
+        to_server: bool,
+    },
+}
+
+/// Whether every predicate holds on `view`; `now` is the packet's time (unix seconds).
+pub fn all_hold(preds: &[TxPred], view: TxView<'_>, now: i64) -> bool {
+    preds.iter().all(|p| holds(p, view, now))
+}
+
+/// Whether one predicate holds on `view` at time `now` (unix seconds).
+pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
+    match view {
+        TxView::None => false,
+        TxView::Dns(msg) => dns::holds(p, msg),
+        TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
+    }
+}
