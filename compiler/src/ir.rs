@@ -1005,8 +1005,9 @@ pub enum ByteOp {
 /// `byte_test:count,[!]op,value,offset[,relative][,endian][,string,base][,dce][,bitmask]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ByteTest {
-    /// Number of bytes (1..=10 for strings, 1..=4/8 for binary).
-    pub count: u8,
+    /// Number of bytes (1..=10 for strings, 1..=8 for binary): a literal, or an earlier
+    /// variable whose value must obey the same bounds when the test runs.
+    pub count: Operand,
     /// Comparison.
     pub op: ByteOp,
     /// `!op`
@@ -1030,8 +1031,9 @@ pub struct ByteTest {
 /// `byte_jump:count,offset[,relative][,multiplier N][,endian][,string,base][,align][,from_beginning][,from_end][,post_offset N][,dce][,bitmask N]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ByteJump {
-    /// Bytes to read (0 allowed with from_end in Suricata; 1..=10 otherwise).
-    pub count: u8,
+    /// Bytes to read (0 allowed with from_end in Suricata; 1..=10 otherwise): a literal, or
+    /// an earlier variable whose value must obey the same bounds when the jump runs.
+    pub count: Operand,
     /// Offset of the bytes.
     pub offset: Operand,
     /// `relative`

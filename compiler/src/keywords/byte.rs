@@ -143,6 +143,28 @@ fn count(text: &str, at: usize, string: bool, max_bin: u64, kw: &str) -> Result<
     Ok(n as u8)
 }
 
+/// A byte count: a literal within [`count`]'s bounds, or a byte_extract variable (Suricata 7
+/// accepts one for byte_test and byte_jump; the VM checks its value with [`count_ok`]).
+fn count_operand(
+    text: &str,
+    at: usize,
+    string: bool,
+    vars: VarLookup<'_>,
+    kw: &str,
+) -> Result<Operand, KwError> {
+    if text.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return operand(text, at, vars, "count");
+    }
+    count(text, at, string, 8, kw).map(|n| Operand::Lit(i64::from(n)))
+}
+
+/// The byte count a variable holds, if a literal could have said it: 1..=10 bytes as a string,
+/// 1..=8 binary. Anything else fails the test rather than read a different width.
+pub fn count_ok(n: i64, string: bool) -> Option<u8> {
+    let max = if string { 10 } else { 8 };
+    u8::try_from(n).ok().filter(|c| (1..=max).contains(c))
+}
+
 fn base(f: &Flags) -> NumBase {
     if f.string {
         f.base.unwrap_or(NumBase::Dec)
@@ -193,7 +215,7 @@ pub fn parse_byte_test(
         }
     };
     Ok(ByteTest {
-        count: count(args[0].1, args[0].0, f.string, 8, "byte_test")?,
+        count: count_operand(args[0].1, args[0].0, f.string, vars, "byte_test")?,
         op,
         negated,
         value: operand(args[2].1, args[2].0, vars, "value")?,
@@ -245,7 +267,7 @@ pub fn parse_byte_jump(
         ));
     }
     Ok(ByteJump {
-        count: count(args[0].1, args[0].0, f.string, 8, "byte_jump")?,
+        count: count_operand(args[0].1, args[0].0, f.string, vars, "byte_jump")?,
         offset: operand(args[1].1, args[1].0, vars, "offset")?,
         relative: f.relative,
         multiplier: f.multiplier.unwrap_or(1),
@@ -401,7 +423,7 @@ pub fn byte_op_text(o: ByteOp) -> &'static str {
 pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
     let mut s = format!(
         "{},{}{},{},{}",
-        t.count,
+        op_text(t.count, vars),
         if t.negated { "!" } else { "" },
         byte_op_text(t.op),
         op_text(t.value, vars),
@@ -419,7 +441,7 @@ pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
 
 /// Canonical `byte_jump` value.
 pub fn byte_jump_text(j: &ByteJump, vars: &[String]) -> String {
-    let mut s = format!("{},{}", j.count, op_text(j.offset, vars));
+    let mut s = format!("{},{}", op_text(j.count, vars), op_text(j.offset, vars));
     if j.relative {
         s.push_str(",relative");
     }
@@ -488,8 +510,27 @@ mod tests {
             parse_byte_test("4, !&, 0x80, -4, relative, little", Buffer::Payload, &vars).unwrap();
         assert_eq!(
             (t.count, t.op, t.negated, t.value, t.offset),
-            (4, ByteOp::And, true, Operand::Lit(128), Operand::Lit(-4))
+            (
+                Operand::Lit(4),
+                ByteOp::And,
+                true,
+                Operand::Lit(128),
+                Operand::Lit(-4)
+            )
         );
+        // The count may be a variable too (Suricata 7); its text round-trips.
+        let v = parse_byte_test("len,=,1,5,bitmask 0xff", Buffer::Payload, &vars).unwrap();
+        assert_eq!(v.count, Operand::Var(VarSlot(0)));
+        assert_eq!(
+            byte_test_text(&v, &["len".into()]),
+            "len,=,1,5,bitmask 0xff"
+        );
+        assert!(parse_byte_test("nope,=,1,5", Buffer::Payload, &vars).is_err());
+        assert_eq!(count_ok(8, false), Some(8));
+        assert_eq!(count_ok(9, false), None);
+        assert_eq!(count_ok(10, true), Some(10));
+        assert_eq!(count_ok(0, true), None);
+        assert_eq!(count_ok(-1, false), None);
         assert!(t.relative && t.endian == Endian::Little);
         let s = parse_byte_test("3,>,len,0,string,dec", Buffer::Payload, &vars).unwrap();
         assert_eq!((s.value, s.base), (Operand::Var(VarSlot(0)), NumBase::Dec));
@@ -527,6 +568,8 @@ mod tests {
         )
         .unwrap();
         assert!(j.align && j.endian == Endian::Dce && j.post_offset == -2 && j.multiplier == 2);
+        let v = parse_byte_jump("len,0,relative", Buffer::Payload, &vars).unwrap();
+        assert_eq!(v.count, Operand::Var(VarSlot(0)));
         assert_eq!(
             parse_byte_jump(&byte_jump_text(&j, &[]), Buffer::Payload, &vars).unwrap(),
             j
