@@ -205,11 +205,17 @@ impl AppProto {
         }
     }
 
-    /// Looks a protocol name up (case-insensitive; `ssl` is an alias of `tls`).
+    /// Looks a protocol name up (case-insensitive; `ssl` is an alias of `tls`, `http1` of
+    /// `http`).
     pub fn from_name(name: &str) -> Option<AppProto> {
         let lower = name.to_ascii_lowercase();
         if lower == "ssl" {
             return Some(AppProto::Tls);
+        }
+        // Suricata's `http1` is HTTP/1 only, where `http` also covers HTTP/2; verdict parses
+        // HTTP/1 alone, so both names select the same transactions.
+        if lower == "http1" {
+            return Some(AppProto::Http);
         }
         AppProto::ALL.iter().copied().find(|p| p.name() == lower)
     }
@@ -1701,6 +1707,16 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_proto_names_and_aliases() {
+        for &p in AppProto::ALL {
+            assert_eq!(AppProto::from_name(p.name()), Some(p));
+        }
+        assert_eq!(AppProto::from_name("SSL"), Some(AppProto::Tls));
+        assert_eq!(AppProto::from_name("http1"), Some(AppProto::Http));
+        assert_eq!(AppProto::from_name("http3"), None);
+    }
 
     #[test]
     fn rangeset_canonicalises_and_complements() {
