@@ -647,8 +647,14 @@ pub enum Transform {
     CompressWhitespace,
     /// `url_decode`: `%XX` and `+` decoded.
     UrlDecode,
-    /// `xor:"<hex key>"`: each byte xor-ed with the key, repeated.
-    Xor(Vec<u8>),
+    /// `xor:[offset N,]<key>`: each byte from `offset` on xor-ed with the key, repeated; the
+    /// bytes before `offset` are kept (they may hold the key itself).
+    Xor {
+        /// Where the key comes from.
+        key: XorKey,
+        /// First byte decoded.
+        offset: u32,
+    },
     /// `from_base64[:bytes N, offset N, mode M]`.
     FromBase64 {
         /// Bytes to skip before decoding.
@@ -671,6 +677,46 @@ pub enum Transform {
     StripPseudoHeaders,
     /// `pcrexform:"<regex>"`: the buffer becomes the regex's first capture.
     PcreXform(String),
+    /// `subslice:offset[,nbytes][,truncate]`: a slice of the buffer; negative values count
+    /// from its end. Out of range without `truncate` empties the buffer.
+    Subslice {
+        /// Start (negative: from the end).
+        offset: i64,
+        /// Length (negative: end that many bytes before the buffer end); `None`: to the end.
+        nbytes: Option<i64>,
+        /// Clamp out-of-range values to the buffer instead of emptying it.
+        truncate: bool,
+    },
+    /// `gunzip[:max-size N]`: the gzip-decompressed buffer, at most `max_size` bytes; empty
+    /// when the data is not gzip.
+    Gunzip {
+        /// Output bound (Suricata's default 1024, at most 16 MiB).
+        max_size: u32,
+    },
+    /// `zlib_deflate[:max-size N]`: the zlib-decompressed buffer, bounded as `Gunzip`.
+    ZlibDeflate {
+        /// Output bound.
+        max_size: u32,
+    },
+    /// `domain`: the registrable domain of a DNS name (public suffix plus one label).
+    Domain,
+    /// `tld`: the public suffix of a DNS name (`co.uk` for `www.bbc.co.uk`).
+    Tld,
+}
+
+/// Where `xor` takes its key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum XorKey {
+    /// A fixed key written in the rule in hex.
+    Hex(Vec<u8>),
+    /// `extract <nbytes> <offset>`: the key is `nbytes` bytes of the buffer at `offset`,
+    /// read before decoding; the transform leaves the buffer alone when they are not there.
+    Extract {
+        /// Key length (1..=255).
+        nbytes: u8,
+        /// Key position in the buffer.
+        offset: u16,
+    },
 }
 
 /// A transform chain on one selection of a sticky buffer: the rule's tests on `buffer` with
