@@ -811,6 +811,12 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("domain", "transform: registrable domain", ArgKind::None),
     kw("tld", "transform: public suffix", ArgKind::None),
     no(
+        "luaxform",
+        "transform: Lua script",
+        ArgKind::String,
+        "scripted transforms are not supported",
+    ),
+    no(
         "http2.frametype",
         "HTTP/2 frame type",
         ArgKind::String,
