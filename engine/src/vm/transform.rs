@@ -159,7 +159,10 @@ fn xor(b: &[u8], key: &XorKey, offset: u32) -> Vec<u8> {
         XorKey::Hex(k) => k,
         XorKey::Extract { nbytes, offset } => {
             let at = usize::from(*offset);
-            match b.get(at..at + usize::from(*nbytes)) {
+            match at
+                .checked_add(usize::from(*nbytes))
+                .and_then(|end| b.get(at..end))
+            {
                 Some(k) => k,
                 None => return b.to_vec(),
             }
