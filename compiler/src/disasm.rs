@@ -268,7 +268,7 @@ pub fn insn(i: &Insn) -> String {
         }
         Insn::ByteTest(b) => format!(
             "byte_test {} {}{} {} at {}{} {} {}{}{}",
-            b.count,
+            operand(&b.count),
             if b.negated { "!" } else { "" },
             byte::byte_op_text(b.op),
             operand(&b.value),
@@ -287,7 +287,7 @@ pub fn insn(i: &Insn) -> String {
         ),
         Insn::ByteJump(b) => format!(
             "byte_jump {} at {}{} x{} {} {}{}{}{}{}",
-            b.count,
+            operand(&b.count),
             operand(&b.offset),
             rel(b.relative),
             b.multiplier,

@@ -207,11 +207,17 @@ impl AppProto {
         }
     }
 
-    /// Looks a protocol name up (case-insensitive; `ssl` is an alias of `tls`).
+    /// Looks a protocol name up (case-insensitive; `ssl` is an alias of `tls`, `http1` of
+    /// `http`).
     pub fn from_name(name: &str) -> Option<AppProto> {
         let lower = name.to_ascii_lowercase();
         if lower == "ssl" {
             return Some(AppProto::Tls);
+        }
+        // Suricata's `http1` is HTTP/1 only, where `http` also covers HTTP/2; verdict parses
+        // HTTP/1 alone, so both names select the same transactions.
+        if lower == "http1" {
+            return Some(AppProto::Http);
         }
         AppProto::ALL.iter().copied().find(|p| p.name() == lower)
     }
@@ -682,8 +688,14 @@ pub enum Transform {
     CompressWhitespace,
     /// `url_decode`: `%XX` and `+` decoded.
     UrlDecode,
-    /// `xor:"<hex key>"`: each byte xor-ed with the key, repeated.
-    Xor(Vec<u8>),
+    /// `xor:[offset N,]<key>`: each byte from `offset` on xor-ed with the key, repeated; the
+    /// bytes before `offset` are kept (they may hold the key itself).
+    Xor {
+        /// Where the key comes from.
+        key: XorKey,
+        /// First byte decoded.
+        offset: u32,
+    },
     /// `from_base64[:bytes N, offset N, mode M]`.
     FromBase64 {
         /// Bytes to skip before decoding.
@@ -706,6 +718,46 @@ pub enum Transform {
     StripPseudoHeaders,
     /// `pcrexform:"<regex>"`: the buffer becomes the regex's first capture.
     PcreXform(String),
+    /// `subslice:offset[,nbytes][,truncate]`: a slice of the buffer; negative values count
+    /// from its end. Out of range without `truncate` empties the buffer.
+    Subslice {
+        /// Start (negative: from the end).
+        offset: i64,
+        /// Length (negative: end that many bytes before the buffer end); `None`: to the end.
+        nbytes: Option<i64>,
+        /// Clamp out-of-range values to the buffer instead of emptying it.
+        truncate: bool,
+    },
+    /// `gunzip[:max-size N]`: the gzip-decompressed buffer, at most `max_size` bytes; empty
+    /// when the data is not gzip.
+    Gunzip {
+        /// Output bound (Suricata's default 1024, at most 16 MiB).
+        max_size: u32,
+    },
+    /// `zlib_deflate[:max-size N]`: the zlib-decompressed buffer, bounded as `Gunzip`.
+    ZlibDeflate {
+        /// Output bound.
+        max_size: u32,
+    },
+    /// `domain`: the registrable domain of a DNS name (public suffix plus one label).
+    Domain,
+    /// `tld`: the public suffix of a DNS name (`co.uk` for `www.bbc.co.uk`).
+    Tld,
+}
+
+/// Where `xor` takes its key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum XorKey {
+    /// A fixed key written in the rule in hex.
+    Hex(Vec<u8>),
+    /// `extract <nbytes> <offset>`: the key is `nbytes` bytes of the buffer at `offset`,
+    /// read before decoding; the transform leaves the buffer alone when they are not there.
+    Extract {
+        /// Key length (1..=255).
+        nbytes: u8,
+        /// Key position in the buffer.
+        offset: u16,
+    },
 }
 
 /// A transform chain on one selection of a sticky buffer: the rule's tests on `buffer` with
@@ -1065,8 +1117,9 @@ pub enum ByteOp {
 /// `byte_test:count,[!]op,value,offset[,relative][,endian][,string,base][,dce][,bitmask]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ByteTest {
-    /// Number of bytes (1..=10 for strings, 1..=4/8 for binary).
-    pub count: u8,
+    /// Number of bytes (1..=10 for strings, 1..=8 for binary): a literal, or an earlier
+    /// variable whose value must obey the same bounds when the test runs.
+    pub count: Operand,
     /// Comparison.
     pub op: ByteOp,
     /// `!op`
@@ -1090,8 +1143,9 @@ pub struct ByteTest {
 /// `byte_jump:count,offset[,relative][,multiplier N][,endian][,string,base][,align][,from_beginning][,from_end][,post_offset N][,dce][,bitmask N]`
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ByteJump {
-    /// Bytes to read (0 allowed with from_end in Suricata; 1..=10 otherwise).
-    pub count: u8,
+    /// Bytes to read (0 allowed with from_end in Suricata; 1..=10 otherwise): a literal, or
+    /// an earlier variable whose value must obey the same bounds when the jump runs.
+    pub count: Operand,
     /// Offset of the bytes.
     pub offset: Operand,
     /// `relative`
@@ -1795,6 +1849,16 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_proto_names_and_aliases() {
+        for &p in AppProto::ALL {
+            assert_eq!(AppProto::from_name(p.name()), Some(p));
+        }
+        assert_eq!(AppProto::from_name("SSL"), Some(AppProto::Tls));
+        assert_eq!(AppProto::from_name("http1"), Some(AppProto::Http));
+        assert_eq!(AppProto::from_name("http3"), None);
+    }
 
     #[test]
     fn rangeset_canonicalises_and_complements() {

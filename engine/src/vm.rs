@@ -30,6 +30,7 @@ use verdict_compiler::ir::{
     BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
     HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
 };
+use verdict_compiler::keywords::byte;
 
 /// Steps (content/pcre attempts) allowed per rule and packet, as Suricata's default
 /// `inspection-recursion-limit`.
@@ -950,7 +951,11 @@ pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     } else {
         Some(off)
     };
-    let Some(mut v) = pos.and_then(|pos| read_num(buf, pos, b.count, b.endian, b.base)) else {
+    let string = b.base != NumBase::Binary;
+    let Some(count) = byte::count_ok(operand(b.count, vars), string) else {
+        return false;
+    };
+    let Some(mut v) = pos.and_then(|pos| read_num(buf, pos, count, b.endian, b.base)) else {
         return false;
     };
     if let Some(m) = b.bitmask {
@@ -978,10 +983,16 @@ pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     } else {
         off
     };
-    let mut v = if b.count == 0 {
+    // A literal 0 (Suricata's from_end form) reads nothing; a variable must be a count a
+    // literal could be.
+    let count = match b.count {
+        Operand::Lit(0) => 0,
+        c => byte::count_ok(operand(c, vars), b.base != NumBase::Binary)?,
+    };
+    let mut v = if count == 0 {
         0
     } else {
-        read_num(buf, pos, b.count, b.endian, b.base)?
+        read_num(buf, pos, count, b.endian, b.base)?
     };
     if let Some(m) = b.bitmask {
         v = apply_mask(v, m);
@@ -998,7 +1009,7 @@ pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     } else if b.from_end {
         i64::try_from(buf.len()).ok()?
     } else {
-        pos.checked_add(i64::from(b.count))?
+        pos.checked_add(i64::from(count))?
     };
     let c = base.checked_add(v)?.checked_add(b.post_offset)?;
     (0..=buf.len() as i64).contains(&c).then_some(c as usize)
@@ -1330,7 +1341,7 @@ mod tests {
 
     fn bt(count: u8, op: ByteOp, value: i64, offset: i64, relative: bool, base: NumBase) -> Insn {
         Insn::ByteTest(ByteTest {
-            count,
+            count: Operand::Lit(i64::from(count)),
             op,
             negated: false,
             value: Operand::Lit(value),
@@ -1383,13 +1394,29 @@ mod tests {
         le.bitmask = Some(0xff00);
         le.value = Operand::Lit(2);
         assert!(byte_test(&le, &[1, 2], 0, &[0; 8]));
+        // A count from a variable reads that many bytes; one a literal could not be fails.
+        let mut v = match bt(1, ByteOp::Eq, 0x0102, 0, false, NumBase::Binary) {
+            Insn::ByteTest(b) => b,
+            _ => unreachable!(),
+        };
+        v.count = Operand::Var(VarSlot(1));
+        let mut vars = [0i64; MAX_VARS];
+        vars[1] = 2;
+        assert!(byte_test(&v, &[1, 2, 3], 0, &vars));
+        for bad in [0, 9, -1, i64::MAX] {
+            vars[1] = bad;
+            assert!(
+                !byte_test(&v, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0, &vars),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn byte_jump_and_extract_move_the_cursor() {
         // [len=3][abc][marker]
         let jump = Insn::ByteJump(ByteJump {
-            count: 1,
+            count: Operand::Lit(1),
             offset: Operand::Lit(0),
             relative: false,
             multiplier: 1,
@@ -1406,6 +1433,16 @@ mod tests {
         assert!(run(&p, b"\x03abcMK"));
         assert!(!run(&p, b"\x02abcMK"));
         assert!(!run(&p, b"\x7fabcMK")); // jumps outside
+                                         // The count from a variable: 2 bytes hold the length.
+        let Insn::ByteJump(mut vj) = jump.clone() else {
+            unreachable!()
+        };
+        vj.count = Operand::Var(VarSlot(0));
+        let mut vars = [0i64; MAX_VARS];
+        vars[0] = 2;
+        assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), Some(5));
+        vars[0] = 0;
+        assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), None);
         let ex = Insn::ByteExtract(ByteExtract {
             count: 1,
             offset: 0,

@@ -130,9 +130,20 @@ fn flags<'a>(args: &[(usize, &'a str)], allowed: &[&str], kw: &str) -> Result<Fl
     Ok(f)
 }
 
-fn count(text: &str, at: usize, string: bool, max_bin: u64, kw: &str) -> Result<u8, KwError> {
+/// The most bytes a keyword may read, as Suricata bounds them: 8 binary; as a string, the
+/// longest digit run that can still fit 64 bits (23: octal with a leading zero), which
+/// byte_extract bounds per base (`per_base`: 23 octal, 20 decimal, 14 hex).
+fn max_count(string: bool, base: NumBase, per_base: bool) -> u64 {
+    match (string, per_base, base) {
+        (false, _, _) => 8,
+        (true, false, _) | (true, true, NumBase::Oct) => 23,
+        (true, true, NumBase::Hex) => 14,
+        (true, true, _) => 20,
+    }
+}
+
+fn count(text: &str, at: usize, string: bool, max: u64, kw: &str) -> Result<u8, KwError> {
     let n = parse_u64(text).map_err(|e| e.at(at, at + text.len()))?;
-    let max = if string { 10 } else { max_bin };
     if n == 0 || n > max {
         return Err(KwError::value(format!(
             "{kw} reads {n} bytes; it must be 1..={max}{}",
@@ -140,7 +151,33 @@ fn count(text: &str, at: usize, string: bool, max_bin: u64, kw: &str) -> Result<
         ))
         .at(at, at + text.len()));
     }
-    Ok(n as u8)
+    u8::try_from(n).map_err(|_| KwError::value("byte count out of range").at(at, at + text.len()))
+}
+
+/// A byte count: a literal within [`count`]'s bounds, or a byte_extract variable (Suricata 7
+/// accepts one for byte_test and byte_jump; the VM checks its value with [`count_ok`]).
+fn count_operand(
+    text: &str,
+    at: usize,
+    string: bool,
+    vars: VarLookup<'_>,
+    kw: &str,
+) -> Result<Operand, KwError> {
+    if text.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return operand(text, at, vars, "count");
+    }
+    let max = max_count(string, NumBase::Dec, false);
+    count(text, at, string, max, kw).map(|n| Operand::Lit(i64::from(n)))
+}
+
+/// The byte count a variable holds, if a literal could have said it (byte_test, byte_jump):
+/// 1..=23 bytes as a string, 1..=8 binary. Anything else fails the test rather than read a
+/// different width.
+pub fn count_ok(n: i64, string: bool) -> Option<u8> {
+    let max = max_count(string, NumBase::Dec, false);
+    u8::try_from(n)
+        .ok()
+        .filter(|&c| c >= 1 && u64::from(c) <= max)
 }
 
 fn base(f: &Flags) -> NumBase {
@@ -193,7 +230,7 @@ pub fn parse_byte_test(
         }
     };
     Ok(ByteTest {
-        count: count(args[0].1, args[0].0, f.string, 8, "byte_test")?,
+        count: count_operand(args[0].1, args[0].0, f.string, vars, "byte_test")?,
         op,
         negated,
         value: operand(args[2].1, args[2].0, vars, "value")?,
@@ -245,7 +282,7 @@ pub fn parse_byte_jump(
         ));
     }
     Ok(ByteJump {
-        count: count(args[0].1, args[0].0, f.string, 8, "byte_jump")?,
+        count: count_operand(args[0].1, args[0].0, f.string, vars, "byte_jump")?,
         offset: operand(args[1].1, args[1].0, vars, "offset")?,
         relative: f.relative,
         multiplier: f.multiplier.unwrap_or(1),
@@ -300,7 +337,13 @@ pub fn parse_byte_extract(
         );
     }
     Ok(ByteExtract {
-        count: count(args[0].1, args[0].0, f.string, 4, "byte_extract")?,
+        count: count(
+            args[0].1,
+            args[0].0,
+            f.string,
+            max_count(f.string, base(&f), true),
+            "byte_extract",
+        )?,
         offset: parse_i64(args[1].1).map_err(|e| e.at(args[1].0, args[1].0 + args[1].1.len()))?,
         slot,
         name: name.to_string(),
@@ -401,7 +444,7 @@ pub fn byte_op_text(o: ByteOp) -> &'static str {
 pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
     let mut s = format!(
         "{},{}{},{},{}",
-        t.count,
+        op_text(t.count, vars),
         if t.negated { "!" } else { "" },
         byte_op_text(t.op),
         op_text(t.value, vars),
@@ -419,7 +462,7 @@ pub fn byte_test_text(t: &ByteTest, vars: &[String]) -> String {
 
 /// Canonical `byte_jump` value.
 pub fn byte_jump_text(j: &ByteJump, vars: &[String]) -> String {
-    let mut s = format!("{},{}", j.count, op_text(j.offset, vars));
+    let mut s = format!("{},{}", op_text(j.count, vars), op_text(j.offset, vars));
     if j.relative {
         s.push_str(",relative");
     }
@@ -488,8 +531,32 @@ mod tests {
             parse_byte_test("4, !&, 0x80, -4, relative, little", Buffer::Payload, &vars).unwrap();
         assert_eq!(
             (t.count, t.op, t.negated, t.value, t.offset),
-            (4, ByteOp::And, true, Operand::Lit(128), Operand::Lit(-4))
+            (
+                Operand::Lit(4),
+                ByteOp::And,
+                true,
+                Operand::Lit(128),
+                Operand::Lit(-4)
+            )
         );
+        // The count may be a variable too (Suricata 7); its text round-trips.
+        let v = parse_byte_test("len,=,1,5,bitmask 0xff", Buffer::Payload, &vars).unwrap();
+        assert_eq!(v.count, Operand::Var(VarSlot(0)));
+        assert_eq!(
+            byte_test_text(&v, &["len".into()]),
+            "len,=,1,5,bitmask 0xff"
+        );
+        assert!(parse_byte_test("nope,=,1,5", Buffer::Payload, &vars).is_err());
+        assert_eq!(count_ok(8, false), Some(8));
+        assert_eq!(count_ok(9, false), None);
+        assert_eq!(count_ok(23, true), Some(23));
+        assert_eq!(count_ok(24, true), None);
+        // Suricata's string limits: 23 for byte_test and byte_jump.
+        assert!(parse_byte_test("23,=,1,0,string,oct", Buffer::Payload, &vars).is_ok());
+        assert!(parse_byte_test("24,=,1,0,string,dec", Buffer::Payload, &vars).is_err());
+        assert!(parse_byte_jump("20,0,string,dec", Buffer::Payload, &vars).is_ok());
+        assert_eq!(count_ok(0, true), None);
+        assert_eq!(count_ok(-1, false), None);
         assert!(t.relative && t.endian == Endian::Little);
         let s = parse_byte_test("3,>,len,0,string,dec", Buffer::Payload, &vars).unwrap();
         assert_eq!((s.value, s.base), (Operand::Var(VarSlot(0)), NumBase::Dec));
@@ -527,6 +594,8 @@ mod tests {
         )
         .unwrap();
         assert!(j.align && j.endian == Endian::Dce && j.post_offset == -2 && j.multiplier == 2);
+        let v = parse_byte_jump("len,0,relative", Buffer::Payload, &vars).unwrap();
+        assert_eq!(v.count, Operand::Var(VarSlot(0)));
         assert_eq!(
             parse_byte_jump(&byte_jump_text(&j, &[]), Buffer::Payload, &vars).unwrap(),
             j
@@ -537,6 +606,14 @@ mod tests {
             e
         );
         assert!(parse_byte_extract("2,0,9x", Buffer::Payload, VarSlot(0)).is_err());
+        // Suricata's byte_extract limits: 8 binary, 23 octal, 20 decimal, 14 hex digits.
+        let ext = |v: &str| parse_byte_extract(v, Buffer::Payload, VarSlot(0));
+        assert_eq!(ext("8,0,v").unwrap().count, 8);
+        assert!(ext("9,0,v").is_err());
+        assert_eq!(ext("23,0,v,string,oct").unwrap().count, 23);
+        assert!(ext("21,0,v,string").is_err());
+        assert_eq!(ext("20,0,v,string,dec").unwrap().count, 20);
+        assert!(ext("15,0,v,string,hex").is_err());
         let d = parse_isdataat("!len,relative", Buffer::Payload, &vars).unwrap();
         assert!(d.negated && d.relative && d.offset == Operand::Var(VarSlot(0)));
         assert!(parse_isdataat("5,sideways", Buffer::Payload, &vars).is_err());

@@ -799,7 +799,11 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("to_lowercase", "transform: lower-case", ArgKind::None),
     kw("to_uppercase", "transform: upper-case", ArgKind::None),
     kw("url_decode", "transform: URL decode", ArgKind::None),
-    kw("xor", "transform: xor", ArgKind::String),
+    kw(
+        "xor",
+        "transform: xor with a hex or in-buffer key",
+        ArgKind::String,
+    ),
     kw("pcrexform", "transform: regex capture", ArgKind::String),
     kw(
         "header_lowercase",
@@ -812,6 +816,21 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::None,
     ),
     kw("from_base64", "transform: base64 decode", ArgKind::List),
+    kw("subslice", "transform: slice of the buffer", ArgKind::List),
+    kw("gunzip", "transform: gzip decompress", ArgKind::Optional),
+    kw(
+        "zlib_deflate",
+        "transform: zlib decompress",
+        ArgKind::Optional,
+    ),
+    kw("domain", "transform: registrable domain", ArgKind::None),
+    kw("tld", "transform: public suffix", ArgKind::None),
+    no(
+        "luaxform",
+        "transform: Lua script",
+        ArgKind::String,
+        "scripted transforms are not supported",
+    ),
     no(
         "http2.frametype",
         "HTTP/2 frame type",

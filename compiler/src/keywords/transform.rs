@@ -1,10 +1,15 @@
 //! Buffer transforms (Suricata): `dotprefix`, `to_lowercase`, `to_uppercase`,
 //! `strip_whitespace`, `compress_whitespace`, `url_decode`, `xor`, `from_base64`, `to_md5`,
-//! `to_sha1`, `to_sha256`, `header_lowercase`, `strip_pseudo_headers`, `pcrexform`.
+//! `to_sha1`, `to_sha256`, `header_lowercase`, `strip_pseudo_headers`, `pcrexform`,
+//! `subslice`, `gunzip`, `zlib_deflate`, `domain`, `tld`.
 //!
 //! A transform follows a sticky buffer keyword and rewrites that buffer for every test of the
 //! rule on it; several run in rule order. This file holds their parsing, the rules for a
 //! rule's chains ([`Chains`]), and what a chain does to a fast pattern ([`prefilter_through`]).
+
+pub mod decompress;
+pub mod subslice;
+pub mod xor;
 
 use super::KwError;
 use crate::diag::Code;
@@ -26,6 +31,11 @@ pub const NAMES: &[&str] = &[
     "header_lowercase",
     "strip_pseudo_headers",
     "pcrexform",
+    "subslice",
+    "gunzip",
+    "zlib_deflate",
+    "domain",
+    "tld",
 ];
 
 /// Parses one transform keyword and its value.
@@ -48,36 +58,28 @@ pub fn parse(name: &str, value: Option<&str>) -> Result<Transform, KwError> {
         "to_sha256" => none(Transform::ToSha256),
         "header_lowercase" => none(Transform::HeaderLowercase),
         "strip_pseudo_headers" => none(Transform::StripPseudoHeaders),
-        "xor" => parse_xor(value.unwrap_or("")),
+        "domain" => none(Transform::Domain),
+        "tld" => none(Transform::Tld),
+        "xor" => xor::parse(value.unwrap_or("")),
+        "subslice" => subslice::parse(value.unwrap_or("")),
+        "gunzip" => Ok(Transform::Gunzip {
+            max_size: decompress::parse_max_size(name, value)?,
+        }),
+        "zlib_deflate" => Ok(Transform::ZlibDeflate {
+            max_size: decompress::parse_max_size(name, value)?,
+        }),
         "from_base64" => parse_from_base64(value.unwrap_or("")),
         "pcrexform" => parse_pcrexform(value.unwrap_or("")),
         _ => Err(KwError::value(format!("`{name}` is not a transform"))),
     }
 }
 
+/// `v` trimmed, without the double quotes around it if it has them.
 fn unquote(v: &str) -> &str {
     let t = v.trim();
     t.strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
         .unwrap_or(t)
-}
-
-/// `xor:"0d0ac8ff"`: the key in hex, an even number of digits.
-fn parse_xor(v: &str) -> Result<Transform, KwError> {
-    let hex = unquote(v);
-    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Err(
-            KwError::value("xor needs a key of hex byte pairs, e.g. xor:\"0d0ac8ff\"")
-                .at(0, v.len()),
-        );
-    }
-    let key = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| KwError::value("bad hex in xor key").at(0, v.len()))?;
-    Ok(Transform::Xor(key))
 }
 
 /// `from_base64[: bytes N][, offset N][, mode rfc4648|rfc2045|strict]`.
@@ -152,10 +154,16 @@ pub fn text(t: &Transform) -> String {
         Transform::ToSha256 => "to_sha256".into(),
         Transform::HeaderLowercase => "header_lowercase".into(),
         Transform::StripPseudoHeaders => "strip_pseudo_headers".into(),
-        Transform::Xor(k) => {
-            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
-            format!("xor:\"{hex}\"")
-        }
+        Transform::Xor { key, offset } => xor::text(key, *offset),
+        Transform::Subslice {
+            offset,
+            nbytes,
+            truncate,
+        } => subslice::text(*offset, *nbytes, *truncate),
+        Transform::Gunzip { max_size } => format!("gunzip:max-size {max_size}"),
+        Transform::ZlibDeflate { max_size } => format!("zlib_deflate:max-size {max_size}"),
+        Transform::Domain => "domain".into(),
+        Transform::Tld => "tld".into(),
         Transform::FromBase64 {
             offset,
             bytes,
@@ -257,6 +265,11 @@ pub fn prefilter_through(
             Transform::ToLowercase | Transform::ToUppercase | Transform::HeaderLowercase => {
                 nocase = true
             }
+            // Each yields a contiguous part of its input (psl's domain and suffix are tails
+            // of the name), so the pattern is in the raw buffer as it is.
+            Transform::Subslice { .. } | Transform::Domain | Transform::Tld => {}
+            // Everything else rewrites bytes in ways a pattern cannot be undone through
+            // (keys from the packet, decompression, hashes, decoders).
             _ => return None,
         }
         if bytes.is_empty() {
@@ -277,11 +290,30 @@ mod tests {
         assert!(parse("dotprefix", Some("x")).is_err());
         assert_eq!(
             parse("xor", Some("\"0d0AC8ff\"")).unwrap(),
-            Transform::Xor(vec![0x0d, 0x0a, 0xc8, 0xff])
+            Transform::Xor {
+                key: crate::ir::XorKey::Hex(vec![0x0d, 0x0a, 0xc8, 0xff]),
+                offset: 0
+            }
         );
-        for bad in ["\"0d0\"", "\"zz\"", "\"\""] {
-            assert!(parse("xor", Some(bad)).is_err(), "{bad}");
-        }
+        assert!(parse("xor", None).is_err());
+        assert_eq!(parse("domain", None).unwrap(), Transform::Domain);
+        assert!(parse("tld", Some("x")).is_err());
+        assert_eq!(
+            parse("gunzip", None).unwrap(),
+            Transform::Gunzip { max_size: 1024 }
+        );
+        assert_eq!(
+            parse("zlib_deflate", Some("max-size 8")).unwrap(),
+            Transform::ZlibDeflate { max_size: 8 }
+        );
+        assert_eq!(
+            parse("subslice", Some("-6")).unwrap(),
+            Transform::Subslice {
+                offset: -6,
+                nbytes: None,
+                truncate: false
+            }
+        );
         assert_eq!(
             parse("from_base64", Some("bytes 4, offset 2, mode rfc2045")).unwrap(),
             Transform::FromBase64 {
@@ -360,5 +392,31 @@ mod tests {
         );
         assert_eq!(prefilter_through(&[ToMd5], b"\x01\x02", false), None);
         assert_eq!(prefilter_through(&[UrlDecode], b"abc", false), None);
+        // Slices and domain parts keep the bytes; keys and decompression do not.
+        let sub = Subslice {
+            offset: -6,
+            nbytes: None,
+            truncate: false,
+        };
+        assert_eq!(
+            prefilter_through(&[sub, Domain, Tld], b"7.64", true),
+            Some((b"7.64".to_vec(), true))
+        );
+        let xor = Xor {
+            key: crate::ir::XorKey::Extract {
+                nbytes: 1,
+                offset: 0,
+            },
+            offset: 1,
+        };
+        assert_eq!(prefilter_through(&[xor], b"password", false), None);
+        assert_eq!(
+            prefilter_through(&[Gunzip { max_size: 8 }], b"This", false),
+            None
+        );
+        assert_eq!(
+            prefilter_through(&[ZlibDeflate { max_size: 8 }], b"This", false),
+            None
+        );
     }
 }

@@ -34,6 +34,7 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
         block: None,
         vars: vec![],
         transforms: vec![],
+        tx_dirs: vec![],
         state: vec![],
         origin: Origin {
             file: "test".into(),

@@ -27,8 +27,8 @@
 mod app;
 pub mod datajson;
 pub mod datasets;
-pub mod rate;
 pub mod pred;
+pub mod rate;
 mod reload;
 pub mod state;
 pub mod threshold;

@@ -48,7 +48,7 @@ fn extract(count: u8, offset: i64, slot: u8, multiplier: u32, align: Option<u8>)
 
 fn jump(count: u8, offset: Operand, relative: bool, align: bool, post_offset: i64) -> ByteJump {
     ByteJump {
-        count,
+        count: Operand::Lit(i64::from(count)),
         offset,
         relative,
         multiplier: 1,
@@ -122,7 +122,7 @@ fn relative_offsets_past_i64_are_outside_the_buffer() {
     let j = jump(1, V0, true, false, 0);
     assert_eq!(byte_jump(&j, b"abcdef", 3, &vars), None);
     let t = ByteTest {
-        count: 1,
+        count: Operand::Lit(1),
         op: ByteOp::Ge,
         negated: false,
         value: Operand::Lit(0),
@@ -236,10 +236,15 @@ fn model_byte_jump(
     let pos = model_pos(cursor, b.relative, operand(b.offset, vars));
     // An offset past i64 fails the jump, even one that reads nothing (count 0).
     let p = i64::try_from(pos).ok()?;
-    let mut v: i128 = if b.count == 0 {
+    // The strategies generate literal counts only; a variable count is tested in vm.rs.
+    let count = match b.count {
+        Operand::Lit(n) => u8::try_from(n).ok()?,
+        Operand::Var(_) => return None,
+    };
+    let mut v: i128 = if count == 0 {
         0
     } else {
-        i128::from(read_num(buf, p, b.count, b.endian, b.base)?)
+        i128::from(read_num(buf, p, count, b.endian, b.base)?)
     };
     if let Some(m) = b.bitmask {
         v = i128::from(apply_mask(v as u64, m));
@@ -257,7 +262,7 @@ fn model_byte_jump(
     } else if b.from_end {
         buf.len() as i128
     } else {
-        pos + i128::from(b.count)
+        pos + i128::from(count)
     };
     let c = base + v + i128::from(b.post_offset);
     if c > i128::from(i64::MAX) || base + v > i128::from(i64::MAX) {
@@ -384,7 +389,7 @@ fn byte_test_s() -> impl Strategy<Value = ByteTest> {
     )
         .prop_map(
             |(count, op, negated, value, offset, relative, endian, base, bitmask)| ByteTest {
-                count,
+                count: Operand::Lit(i64::from(count)),
                 op,
                 negated,
                 value,
@@ -414,7 +419,7 @@ fn byte_jump_s() -> impl Strategy<Value = ByteJump> {
         .prop_map(
             |(count, offset, relative, multiplier, endian, base, align, from, post, bitmask)| {
                 ByteJump {
-                    count,
+                    count: Operand::Lit(i64::from(count)),
                     offset,
                     relative,
                     multiplier,

@@ -1,11 +1,16 @@
 //! Buffer transforms, applied to a sticky buffer before a rule's tests on it run
 //! (`dns.query; dotprefix; content:".evil.com"; endswith;`). Semantics follow Suricata's
 //! `transform-*.c`: ASCII case and whitespace classes (`isspace`), `%XX` and `+` for
-//! `url_decode`, raw digests for the hashes, the first capture for `pcrexform`.
+//! `url_decode`, raw digests for the hashes, the first capture for `pcrexform`. An empty
+//! buffer stays empty through the transforms that rewrite bytes in place, as in Suricata.
+
+mod decompress;
+mod dns_name;
+mod subslice;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use verdict_compiler::ir::Transform;
+use verdict_compiler::ir::{Transform, XorKey};
 
 /// A transform ready to run (`pcrexform`'s regex compiled once, at load).
 #[derive(Debug)]
@@ -65,7 +70,7 @@ fn apply_one(t: &Transform, b: &[u8]) -> Vec<u8> {
         Transform::StripWhitespace => b.iter().copied().filter(|c| !is_space(*c)).collect(),
         Transform::CompressWhitespace => compress_whitespace(b),
         Transform::UrlDecode => url_decode(b),
-        Transform::Xor(key) => xor(b, key),
+        Transform::Xor { key, offset } => xor(b, key, *offset),
         Transform::FromBase64 {
             offset,
             bytes,
@@ -79,6 +84,20 @@ fn apply_one(t: &Transform, b: &[u8]) -> Vec<u8> {
         // Compiled into `Compiled::Pcre`; a bare one (never built by `compile`) keeps the
         // buffer rather than invent a capture.
         Transform::PcreXform(_) => b.to_vec(),
+        Transform::Subslice {
+            offset,
+            nbytes,
+            truncate,
+        } => subslice::subslice(b, *offset, *nbytes, *truncate).to_vec(),
+        Transform::Gunzip { max_size } if !b.is_empty() => {
+            decompress::decompress(b, decompress::Format::Gzip, *max_size)
+        }
+        Transform::ZlibDeflate { max_size } if !b.is_empty() => {
+            decompress::decompress(b, decompress::Format::Zlib, *max_size)
+        }
+        Transform::Gunzip { .. } | Transform::ZlibDeflate { .. } => Vec::new(),
+        Transform::Domain => dns_name::domain(b).to_vec(),
+        Transform::Tld => dns_name::tld(b).to_vec(),
     }
 }
 
@@ -129,14 +148,34 @@ fn url_decode(b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn xor(b: &[u8], key: &[u8]) -> Vec<u8> {
+/// Bytes from `offset` on xor-ed with the key, the ones before kept. A key from the buffer is
+/// copied out before decoding (it may lie inside the decoded part); the buffer is left as it
+/// is when the key or `offset` lies past its end.
+fn xor(b: &[u8], key: &XorKey, offset: u32) -> Vec<u8> {
+    let Some(start) = usize::try_from(offset).ok().filter(|&o| o <= b.len()) else {
+        return b.to_vec();
+    };
+    let key: &[u8] = match key {
+        XorKey::Hex(k) => k,
+        XorKey::Extract { nbytes, offset } => {
+            let at = usize::from(*offset);
+            match at
+                .checked_add(usize::from(*nbytes))
+                .and_then(|end| b.get(at..end))
+            {
+                Some(k) => k,
+                None => return b.to_vec(),
+            }
+        }
+    };
     if key.is_empty() {
         return b.to_vec();
     }
-    b.iter()
-        .zip(key.iter().cycle())
-        .map(|(x, k)| x ^ k)
-        .collect()
+    let (kept, coded) = b.split_at(start);
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(kept);
+    out.extend(coded.iter().zip(key.iter().cycle()).map(|(x, k)| x ^ k));
+    out
 }
 
 fn is_b64(c: u8) -> bool {
@@ -235,10 +274,27 @@ mod tests {
         assert_eq!(run(&[StripWhitespace], b" a \t b\r\n"), b"ab");
         assert_eq!(run(&[CompressWhitespace], b"a  \t b\r\nc"), b"a b\rc");
         assert_eq!(run(&[UrlDecode], b"%2Fa+b%zz%4"), b"/a b%zz%4");
+        let hex = |k: &[u8], offset| Xor {
+            key: XorKey::Hex(k.to_vec()),
+            offset,
+        };
+        assert_eq!(run(&[hex(&[1, 2], 0)], b"\x01\x02\x03"), b"\x00\x00\x02");
+        assert_eq!(run(&[hex(&[1, 2], 1)], b"\x01\x02\x03"), b"\x01\x03\x01");
         assert_eq!(
-            run(&[Xor(vec![0x01, 0x02])], b"\x01\x02\x03"),
-            b"\x00\x00\x02"
+            run(
+                &[Subslice {
+                    offset: -6,
+                    nbytes: None,
+                    truncate: false
+                }],
+                b"curl/7.64.1"
+            ),
+            b"7.64.1"
         );
+        assert_eq!(run(&[Domain], b"www.bbc.co.uk"), b"bbc.co.uk");
+        assert_eq!(run(&[Tld], b"www.bbc.co.uk"), b"co.uk");
+        assert_eq!(run(&[Gunzip { max_size: 8 }], b""), b"");
+        assert_eq!(run(&[ZlibDeflate { max_size: 8 }], b"junk"), b"");
         assert_eq!(
             run(
                 &[FromBase64 {
@@ -291,6 +347,37 @@ mod tests {
         );
         assert_eq!(run(&[PcreXform("u=([a-z]+)".into())], b"a u=bob&x"), b"bob");
         assert_eq!(run(&[PcreXform("u=([a-z]+)".into())], b"nothing"), b"");
+    }
+
+    #[test]
+    fn xor_key_from_the_buffer() {
+        let ext = |nbytes, at, offset| Xor {
+            key: XorKey::Extract { nbytes, offset: at },
+            offset,
+        };
+        // A one-byte key in front of the data it encodes.
+        let mut body = vec![0x42];
+        body.extend(b"password".iter().map(|c| c ^ 0x42));
+        let mut want = vec![0x42];
+        want.extend_from_slice(b"password");
+        assert_eq!(run(&[ext(1, 0, 1)], &body), want);
+        // The key inside the decoded part decodes to zero: it was read first.
+        assert_eq!(run(&[ext(1, 0, 0)], &body)[1..], *b"password");
+        assert_eq!(run(&[ext(1, 0, 0)], &body)[0], 0);
+        // A four-byte key; a key at offset 6 decoding from 7.
+        let key = [1u8, 2, 3, 4];
+        let mut body = key.to_vec();
+        body.extend(
+            b"password"
+                .iter()
+                .zip(key.iter().cycle())
+                .map(|(c, k)| c ^ k),
+        );
+        assert_eq!(run(&[ext(4, 0, 4)], &body)[4..], *b"password");
+        // Key or offset past the end: the buffer as it was.
+        assert_eq!(run(&[ext(2, 5, 0)], b"abcdef"), b"abcdef");
+        assert_eq!(run(&[ext(1, 0, 7)], b"abcdef"), b"abcdef");
+        assert_eq!(run(&[ext(1, 0, 6)], b"abcdef"), b"abcdef");
     }
 
     #[test]
