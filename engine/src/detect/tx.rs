@@ -251,6 +251,7 @@ impl TxDetect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use verdict_compiler::ir::AppBuffer;
 
     #[test]
     fn two_direction_buffers_have_no_fixed_side() {
