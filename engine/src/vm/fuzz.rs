@@ -237,8 +237,12 @@ fn model_byte_jump(
     // An offset past i64 fails the jump, even one that reads nothing (count 0).
     let p = i64::try_from(pos).ok()?;
     // The strategies generate literal counts only; a variable count is tested in vm.rs.
+    // A count past Suricata's limit for the base (8 binary, 23 string bytes) fails the jump.
     let count = match b.count {
-        Operand::Lit(n) => u8::try_from(n).ok()?,
+        Operand::Lit(0) => 0,
+        Operand::Lit(n) => {
+            verdict_compiler::keywords::byte::count_ok(n, b.base != NumBase::Binary)?
+        }
         Operand::Var(_) => return None,
     };
     let mut v: i128 = if count == 0 {
