@@ -234,11 +234,11 @@ pub fn parse_chain_len(value: Option<&str>) -> Result<TxPred, KwError> {
     parse_uint(v, u64::from(u32::MAX), "tls.cert_chain_len", None).map(TxPred::CertChainLen)
 }
 
-/// A date as `YYYY-MM-DDTHH:MM:SS` (UTC), or unix seconds when the year has no four-digit
-/// form; either re-parses to the same value.
-fn date_text(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
+/// Unix seconds as (year, month, day, seconds into the day), UTC; days to civil date after
+/// Howard Hinnant's `civil_from_days`.
+fn civil(unix: i64) -> (i64, i64, i64, i64) {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -247,16 +247,29 @@ fn date_text(t: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
-        return t.to_string();
-    }
+    (yoe + era * 400 + i64::from(month <= 2), month, day, secs)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SS` (UTC), the form Suricata's EVE uses for a
+/// certificate's notbefore/notafter and rules use for dates.
+pub fn iso8601(unix: i64) -> String {
+    let (year, month, day, secs) = civil(unix);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// A date as `YYYY-MM-DDTHH:MM:SS` (UTC), or unix seconds when the year has no four-digit
+/// form; either re-parses to the same value.
+fn date_text(t: i64) -> String {
+    if (0..=9999).contains(&civil(t).0) {
+        iso8601(t)
+    } else {
+        t.to_string()
+    }
 }
 
 /// Canonical text of a date comparison.

@@ -98,24 +98,4 @@ pub(crate) fn parse_certificate(msg: &[u8], events: &mut dyn FnMut(TlsEvent)) ->
     })
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SS` (UTC), the form Suricata's EVE uses for
-/// notbefore/notafter. Days to civil date after Howard Hinnant's `civil_from_days`.
-pub(crate) fn iso8601(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
+pub(crate) use verdict_compiler::keywords::tls_cert::iso8601;
