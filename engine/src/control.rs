@@ -480,7 +480,7 @@ pub fn serve(
         // A socket file nobody answers on is left over from a killed engine.
         std::fs::remove_file(&cfg.path).map_err(io_err)?;
     }
-    let listener = UnixListener::bind(&cfg.path).map_err(io_err)?;
+    let listener = bind(&cfg.path).map_err(io_err)?;
     let unlink = Unlink(cfg.path.clone());
     std::fs::set_permissions(&cfg.path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
     set_group(&cfg.path, "verdict");
@@ -523,6 +523,24 @@ pub fn serve(
         })
         .map_err(io_err)?;
     Ok(h)
+}
+
+/// Binds `path`, creating its directory again if it went away meanwhile: an engine of the
+/// same namespace that is stopping removes the (then empty) per-namespace directory, which
+/// can happen between our `create_dir_all` and the bind.
+fn bind(path: &Path) -> io::Result<UnixListener> {
+    let mut tries = 0;
+    loop {
+        match UnixListener::bind(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 3 => {
+                tries += 1;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Removes per-namespace socket directories (`net-*`) whose engine is gone (killed without
