@@ -232,6 +232,9 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("krb5_cname", Buffer::App(A::Krb5Cname), Form::Sticky),
     ("krb5.sname", Buffer::App(A::Krb5Sname), Form::Sticky),
     ("krb5_sname", Buffer::App(A::Krb5Sname), Form::Sticky),
+    // Only the Snort 2 era names are content modifiers; the underscore names Suricata added
+    // later (`http_accept`, `http_header_names`, ..., starred in its keyword table) are
+    // sticky buffers under both spellings.
     ("http_uri", Buffer::App(A::HttpUri), Form::Legacy),
     ("http_raw_uri", Buffer::App(A::HttpRawUri), Form::Legacy),
     ("http_method", Buffer::App(A::HttpMethod), Form::Legacy),
@@ -266,53 +269,53 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ),
     ("http_host", Buffer::App(A::HttpHost), Form::Legacy),
     ("http_raw_host", Buffer::App(A::HttpRawHost), Form::Legacy),
-    ("http_accept", Buffer::App(A::HttpAccept), Form::Legacy),
+    ("http_accept", Buffer::App(A::HttpAccept), Form::Sticky),
     (
         "http_accept_lang",
         Buffer::App(A::HttpAcceptLang),
-        Form::Legacy,
+        Form::Sticky,
     ),
     (
         "http_accept_enc",
         Buffer::App(A::HttpAcceptEnc),
-        Form::Legacy,
+        Form::Sticky,
     ),
-    ("http_referer", Buffer::App(A::HttpReferer), Form::Legacy),
+    ("http_referer", Buffer::App(A::HttpReferer), Form::Sticky),
     (
         "http_content_type",
         Buffer::App(A::HttpContentType),
-        Form::Legacy,
+        Form::Sticky,
     ),
     (
         "http_content_len",
         Buffer::App(A::HttpContentLen),
-        Form::Legacy,
+        Form::Sticky,
     ),
     (
         "http_connection",
         Buffer::App(A::HttpConnection),
-        Form::Legacy,
+        Form::Sticky,
     ),
-    ("http_protocol", Buffer::App(A::HttpProtocol), Form::Legacy),
+    ("http_protocol", Buffer::App(A::HttpProtocol), Form::Sticky),
     (
         "http_request_line",
         Buffer::App(A::HttpRequestLine),
-        Form::Legacy,
+        Form::Sticky,
     ),
     (
         "http_response_line",
         Buffer::App(A::HttpResponseLine),
-        Form::Legacy,
+        Form::Sticky,
     ),
-    ("http_start", Buffer::App(A::HttpStart), Form::Legacy),
-    ("http_location", Buffer::App(A::HttpLocation), Form::Legacy),
-    ("http_server", Buffer::App(A::HttpServer), Form::Legacy),
+    ("http_start", Buffer::App(A::HttpStart), Form::Sticky),
+    ("http_location", Buffer::App(A::HttpLocation), Form::Sticky),
+    ("http_server", Buffer::App(A::HttpServer), Form::Sticky),
     (
         "http_header_names",
         Buffer::App(A::HttpHeaderNames),
-        Form::Legacy,
+        Form::Sticky,
     ),
-    ("http_true_ip", Buffer::App(A::HttpTrueIp), Form::Legacy),
+    ("http_true_ip", Buffer::App(A::HttpTrueIp), Form::Sticky),
 ];
 
 type Index = std::collections::HashMap<&'static str, (Buffer, Form)>;
