@@ -209,6 +209,10 @@ pub struct Session {
     /// data too (RFC 7413 section 4.2.2; Linux clients queue it only in that case).
     fast_open: bool,
     app: App,
+    /// [client, server]: that direction's first bytes matched no protocol. Detection then
+    /// waits for the other direction (a server answering junk with an HTTP response is
+    /// still HTTP, as Suricata detects per direction); both failed is `App::Unknown`.
+    detect_failed: [bool; 2],
     /// Per-transaction detection state (`detect::tx`).
     pub txd: Vec<crate::detect::tx::TxDetect>,
     /// Transactions whose fileinfo record was written.
@@ -253,6 +257,7 @@ impl Session {
             halves: [HalfStream::new(), HalfStream::new()],
             fast_open: false,
             app: App::Detecting,
+            detect_failed: [false; 2],
             txd: Vec::new(),
             files_logged: Vec::new(),
         }
@@ -395,6 +400,7 @@ impl Session {
             // Seen from the server first (midstream or asynchronous): swap the halves so
             // half 0 is the client's again; the caller swaps the flow's roles.
             self.halves.swap(0, 1);
+            self.detect_failed.swap(0, 1);
             out.reversed = true;
             1 - me
         } else {
@@ -433,29 +439,43 @@ impl Session {
     /// and records what progressed in `out`.
     fn feed_app(&mut self, me: usize, p: &Progress, cfg: &SessionConfig, out: &mut Step) {
         let to_server = me == 0;
-        let half = &self.halves[me];
-        let win = half.window();
-        let ws = half.window_start();
+        let ws = self.halves[me].window_start();
         if matches!(self.app, App::Detecting) && !p.new.is_empty() {
+            if self.detect_failed[me] {
+                return;
+            }
             // Detection reads from the direction's start while the window still has it.
-            if ws != 0 {
-                self.app = App::Unknown;
+            let found = if ws != 0 {
+                Detected::Unknown
             } else {
-                match detect(win, to_server) {
-                    Detected::NeedMore => return,
-                    Detected::Unknown => self.app = App::Unknown,
-                    Detected::Proto(a) => {
-                        self.app = start_app(a, cfg);
-                        // Everything before this packet's data was held back for detection.
-                        let upto = usize::try_from(p.new.start).unwrap_or(usize::MAX);
-                        if upto > 0 {
-                            let held = &win[..upto.min(win.len())];
-                            feed_bytes(&mut self.app, to_server, held, out);
-                        }
+                detect(self.halves[me].window(), to_server)
+            };
+            match found {
+                Detected::NeedMore => return,
+                Detected::Unknown => {
+                    self.detect_failed[me] = true;
+                    if self.detect_failed[1 - me] {
+                        self.app = App::Unknown;
+                    }
+                    return;
+                }
+                Detected::Proto(a) => {
+                    self.app = start_app(a, cfg);
+                    // The other side spoke first: its bytes come first for the parser.
+                    if self.detect_failed[1 - me] {
+                        self.catch_up(1 - me);
+                    }
+                    // Everything before this packet's data was held back for detection.
+                    let win = self.halves[me].window();
+                    let upto = usize::try_from(p.new.start).unwrap_or(usize::MAX);
+                    if upto > 0 {
+                        let held = &win[..upto.min(win.len())];
+                        feed_bytes(&mut self.app, to_server, held, out);
                     }
                 }
             }
         }
+        let win = self.halves[me].window();
         if !p.new.is_empty() {
             let at = |off: u64| usize::try_from(off.saturating_sub(ws)).unwrap_or(usize::MAX);
             if let Some(bytes) = win.get(at(p.new.start)..at(p.new.end)) {
@@ -470,6 +490,27 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+impl Session {
+    /// Gives the parser what direction `other` sent before the protocol was detected on the
+    /// opposite side: the parser sees the whole connection, as a server does (bytes already
+    /// released from the window reach it as a gap, so it resyncs).
+    fn catch_up(&mut self, other: usize) {
+        let to_server = other == 0;
+        let ws = self.halves[other].window_start();
+        if ws != 0 {
+            self.app_gap(to_server, ws);
+        }
+        // What that direction completed is not this packet's to inspect.
+        let mut ignored = Step::default();
+        feed_bytes(
+            &mut self.app,
+            to_server,
+            self.halves[other].window(),
+            &mut ignored,
+        );
     }
 }
 
@@ -497,8 +538,6 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Detecting | App::Unknown => {}
     }
 }
-
-impl Session {}
 
 fn dir(to_server: bool) -> http::Dir {
     if to_server {
@@ -676,6 +715,45 @@ mod tests {
         assert_eq!(s.app_proto(), Some(AppProto::Http));
         assert_eq!(s.half(false).contiguous_end(), 19);
         assert_eq!(s.half(true).contiguous_end(), 0);
+        s.release(&mut mem);
+    }
+
+    #[test]
+    fn junk_from_the_client_then_an_http_response_is_http() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
+        s.step(
+            false,
+            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
+            &cfg,
+            &mut mem,
+        );
+        let junk = b"\x16\x99\x00binary\nnot a protocol at all";
+        s.step(true, &seg(1001, 5001, tcp_flags::ACK, junk), &cfg, &mut mem);
+        // One direction failing does not decide: the server has not spoken yet.
+        assert!(s.app_proto().is_none());
+        let resp = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno";
+        let end = 1001 + u32::try_from(junk.len()).unwrap();
+        let st = s.step(false, &seg(5001, end, tcp_flags::ACK, resp), &cfg, &mut mem);
+        assert!(!st.reversed);
+        assert_eq!(s.app_proto(), Some(AppProto::Http));
+        let c = s.http().expect("http parser");
+        let tx = c.txs().last().expect("the response's transaction");
+        let line = verdict_compiler::ir::AppBuffer::HttpResponseLine;
+        assert_eq!(tx.buffer(line), Some(&b"HTTP/1.1 400 Bad Request"[..]));
+        s.release(&mut mem);
+        // Both directions unknown: no parser.
+        let mut s = Session::new();
+        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
+        s.step(true, &seg(1001, 5001, tcp_flags::ACK, junk), &cfg, &mut mem);
+        s.step(
+            false,
+            &seg(5001, end, tcp_flags::ACK, b"SSH-2.0-x\r\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert!(s.app_proto().is_none() && s.http().is_none());
         s.release(&mut mem);
     }
 

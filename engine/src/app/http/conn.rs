@@ -18,6 +18,10 @@ use super::start::{
 use super::tx::{HeadBufs, ReqHead, ReqLine, Tx};
 use super::{Dir, HttpConfig, HttpCounters, Progress, Update};
 
+/// More than this many bytes after a protocol-less request line mean headers follow
+/// (libhtp's `HTTP09_MAX_JUNK_LEN`).
+const HTTP09_MAX_JUNK: usize = 16;
+
 /// How a body ends.
 #[derive(Debug)]
 enum Framing {
@@ -401,7 +405,7 @@ impl HttpConn {
                     else {
                         return;
                     };
-                    self.on_request_line(line, up);
+                    self.on_request_line(line, data, up);
                 }
                 State::Headers => {
                     let Some(line) =
@@ -420,7 +424,10 @@ impl HttpConn {
         }
     }
 
-    fn on_request_line(&mut self, line: Line, up: &mut Update) {
+    /// `rest` is what followed the line in the same chunk: libhtp reads a line without a
+    /// protocol as HTTP/0.9 only when nothing but whitespace comes with it; otherwise the
+    /// protocol is merely missing and headers follow.
+    fn on_request_line(&mut self, line: Line, rest: &[u8], up: &mut Update) {
         let content = line.content();
         if is_blank(content) {
             return;
@@ -443,7 +450,10 @@ impl HttpConn {
         if rl.uri.is_empty() || !rl.method.iter().all(|&b| is_token(b)) {
             self.event(Some(id), HttpEvent::RequestLineInvalid);
         }
-        let simple = rl.protocol.is_none();
+        let missing_protocol = rl.protocol.is_none();
+        let simple = missing_protocol
+            && rest.len() <= HTTP09_MAX_JUNK
+            && rest.iter().all(|b| b.is_ascii_whitespace() || *b == 0x0b);
         let rl = ReqLine::new(rl);
         if let Some(t) = self.tx_mut(id) {
             t.req_line = Some(rl.clone());
@@ -464,6 +474,9 @@ impl HttpConn {
             self.complete(id, Dir::ToServer, up);
             self.req.tx = None;
             return;
+        }
+        if missing_protocol {
+            self.event(Some(id), HttpEvent::RequestLineMissingProtocol);
         }
         self.req.head = HeadAcc {
             line_len: line.raw.len(),

@@ -453,6 +453,26 @@ fn lenient_heads_get_an_event_strict_ones_do_not() {
 }
 
 #[test]
+fn a_missing_protocol_with_headers_in_the_same_chunk_is_not_http09() {
+    // libhtp: more than whitespace after a protocol-less line means headers follow.
+    let c = exchange(
+        b"GET /x\r\nUser-Agent: u\r\nHost: h\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    );
+    let tx = c.tx(0).unwrap();
+    assert_eq!(tx.buffer(A::HttpUserAgent), Some(&b"u"[..]));
+    assert_eq!(tx.buffer(A::HttpStatCode), Some(&b"200"[..]));
+    assert_eq!(tx.buffer(A::HttpServerBody), Some(&b"ok"[..]));
+    assert!(tx.events().contains(HttpEvent::RequestLineMissingProtocol));
+    // The same line alone in its chunk is HTTP/0.9.
+    let mut c = conn();
+    c.feed(Dir::ToServer, b"GET /x\r\n");
+    c.feed(Dir::ToServer, b"User-Agent: u\r\n\r\n");
+    c.feed(Dir::ToClient, b"HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(c.tx(0).unwrap().buffer(A::HttpUserAgent), None);
+}
+
+#[test]
 fn gaps_skip_known_lengths_and_resync_otherwise() {
     let mut c = conn();
     c.feed(Dir::ToServer, GET);
