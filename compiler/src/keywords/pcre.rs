@@ -14,31 +14,38 @@ pub fn parse_pcre(value: &str, sticky: Buffer) -> Result<Pcre, KwError> {
         None => (false, t),
     };
     let q0 = t.len() - rest.len();
-    let Some(inner) = rest.strip_prefix('"') else {
+    // Suricata strips optional quotes before reading `/regex/flags`, so `pcre:/a/i;` is
+    // the same rule as `pcre:"/a/i";` there.
+    let (body, body_at) = if let Some(inner) = rest.strip_prefix('"') {
+        let close = closing_quote(inner).ok_or_else(|| {
+            KwError::code(crate::diag::Code::UnterminatedString, "unterminated string")
+                .at(q0, q0 + 1)
+        })?;
+        if !inner[close + 1..].trim().is_empty() {
+            return Err(KwError::value("unexpected text after the closing quote")
+                .at(q0 + 2 + close, t.len()));
+        }
+        (&inner[..close], q0 + 1)
+    } else if rest.starts_with('/') {
+        (rest.trim_end(), q0)
+    } else {
         return Err(KwError::value("pcre must be a quoted string")
             .at(q0, q0 + 1)
             .help("write pcre:\"/regex/flags\";"));
     };
-    let close = closing_quote(inner).ok_or_else(|| {
-        KwError::code(crate::diag::Code::UnterminatedString, "unterminated string").at(q0, q0 + 1)
-    })?;
-    if !inner[close + 1..].trim().is_empty() {
-        return Err(
-            KwError::value("unexpected text after the closing quote").at(q0 + 2 + close, t.len())
-        );
-    }
-    let body = &inner[..close];
     let Some(after_open) = body.strip_prefix('/') else {
         return Err(KwError::value("the regex must be written between slashes")
-            .at(q0 + 1, q0 + 2)
+            .at(body_at, body_at + 1)
             .help("write pcre:\"/regex/flags\";"));
     };
     let Some(last) = after_open.rfind('/') else {
-        return Err(KwError::value("the regex has no closing `/`").at(q0 + 1, q0 + 2 + body.len()));
+        return Err(
+            KwError::value("the regex has no closing `/`").at(body_at, body_at + 1 + body.len())
+        );
     };
     let pattern = &after_open[..last];
     let flags = &after_open[last + 1..];
-    let flags_at = q0 + 3 + last;
+    let flags_at = body_at + 2 + last;
     let mut p = Pcre {
         pattern: pattern.to_string(),
         caseless: false,
@@ -168,11 +175,17 @@ mod tests {
         assert!(n.negated);
         assert_eq!(n.buffer, Buffer::FileData);
         assert_eq!(parse_pcre(&pcre_text(&p), p.buffer).unwrap(), p);
+        // Unquoted, as Suricata also reads it.
+        let u = parse_pcre(r"/\.\/a/I", Buffer::Payload).unwrap();
+        assert_eq!(u, parse_pcre(r#""/\.\/a/I""#, Buffer::Payload).unwrap());
+        assert_eq!(u.buffer, Buffer::App(AppBuffer::HttpRawUri));
         for bad in [
             r#""/x/q""#,
             r#""x""#,
             r#""/x"#,
-            "/x/",
+            "x/",
+            "/x",
+            "/x/q",
             r#""/x/UH""#,
             r#""//""#,
             r#""/x/O""#,
