@@ -523,3 +523,58 @@ fn tcp_fast_open_syn_data_is_stream_data_inspected_once() {
         vec![(100, 3), (100, 4), (100, 10)]
     );
 }
+
+#[test]
+fn inline_stream_inspection_covers_a_chunk_around_each_packet() {
+    // "evil" is split over the first two segments; three small segments follow. IDS
+    // inspects each stream byte once: one alert. Inline (Suricata's raw inline mode) each
+    // packet is inspected with the stream chunk around it, so the older match counts again
+    // on every later packet whose chunk still holds it.
+    let d = TempDir::new("inline-chunk");
+    let mut pkts = vec![
+        tcp_opts(true, 40000, 100, None, true, &[], b""),
+        tcp_opts(false, 40000, 500, Some(101), true, &[], b""),
+        tcp_opts(true, 40000, 101, Some(501), false, &[], b"xx ev"),
+        tcp_opts(true, 40000, 106, Some(501), false, &[], b"il yy"),
+        tcp_opts(true, 40000, 111, Some(501), false, &[], b"zz"),
+    ];
+    // A small packet sees the rest of a 2560-byte chunk before it: "evil" is in it. A
+    // packet of more than two thirds of a chunk sees only a third of one (853 bytes), and
+    // "evil" is 900 bytes further back.
+    pkts.push(tcp_opts(
+        true,
+        40000,
+        113,
+        Some(501),
+        false,
+        &[],
+        &[b'b'; 900],
+    ));
+    pkts.push(tcp_opts(
+        true,
+        40000,
+        1013,
+        Some(501),
+        false,
+        &[],
+        &[b'a'; 2000],
+    ));
+    let f = d.path().join("chunk.pcap");
+    write_pcap(&f, DataLink::RAW, &pkts, None);
+    let (_, res) = replay(
+        &rules(),
+        &[f.clone()],
+        d.path(),
+        ReplayOptions::default(),
+        false,
+    );
+    assert!(res[0].is_ok(), "{res:?}");
+    assert_eq!(alerts(&read_eve(d.path())), vec![(100, 4)]);
+    let d2 = TempDir::new("inline-chunk-ips");
+    let (_, res) = replay(&rules(), &[f], d2.path(), ReplayOptions::default(), true);
+    assert!(res[0].is_ok(), "{res:?}");
+    assert_eq!(
+        alerts(&read_eve(d2.path())),
+        vec![(100, 4), (100, 5), (100, 6)]
+    );
+}

@@ -41,7 +41,17 @@ impl Scan {
             return;
         }
         let half = sess.half(ctx.pflow.to_server);
-        let (win, ws) = (half.window(), half.window_start());
+        let (mut win, mut ws) = (half.window(), half.window_start());
+        let inline = det.cfg.inline;
+        if inline {
+            // Suricata's inline raw inspection: a chunk of the stream around the packet,
+            // whatever was inspected before.
+            let before = inline_lookback(parsed.payload().len());
+            let from = new.start.saturating_sub(before as u64).max(ws);
+            let skip = usize::try_from(from - ws).unwrap_or(usize::MAX);
+            win = win.get(skip..).unwrap_or_default();
+            ws = from;
+        }
         let Ok(boundary) = u32::try_from(new.start.saturating_sub(ws)) else {
             return;
         };
@@ -81,11 +91,30 @@ impl Scan {
                 pass.counters,
                 win,
                 None,
-                Stream::Window { boundary },
+                Stream::Window {
+                    boundary,
+                    reach_new: !inline,
+                },
             );
         }
     }
+}
 
+/// Suricata's default `stream.reassembly.toserver-chunk-size` / `toclient-chunk-size`.
+const INLINE_CHUNK: usize = 2560;
+
+/// How many bytes before an inline packet's data its stream inspection includes: the rest
+/// of a chunk, or a third of one for a packet of more than two thirds of a chunk (as
+/// Suricata's `StreamReassembleRawInline` sizes it).
+fn inline_lookback(payload_len: usize) -> usize {
+    if payload_len > INLINE_CHUNK / 3 * 2 {
+        INLINE_CHUNK / 3
+    } else {
+        INLINE_CHUNK - payload_len
+    }
+}
+
+impl Scan {
     /// The transaction pass (see the module docs): the HTTP transactions, the TLS handshake
     /// and the DNS messages this packet advanced.
     pub(super) fn match_txs(

@@ -462,6 +462,10 @@ enum Stream {
     Window {
         /// Offset of the new data in the window.
         boundary: u32,
+        /// A match must reach into the new data (IDS: older bytes were inspected with
+        /// earlier packets). Inline, Suricata inspects a chunk around each packet and a
+        /// match in its older bytes counts again, so this is off there.
+        reach_new: bool,
     },
 }
 
@@ -585,7 +589,10 @@ impl Scan {
             // wholly in older bytes was seen (and acted on) with an earlier packet.
             ok && match stream {
                 Stream::Packet => true,
-                Stream::Window { boundary } => vm
+                Stream::Window {
+                    reach_new: false, ..
+                } => true,
+                Stream::Window { boundary, .. } => vm
                     .path
                     .iter()
                     .map(|h| h.end)
@@ -618,7 +625,7 @@ impl Scan {
         // stream window the packet's bytes start at the boundary.
         let base = match stream {
             Stream::Packet => 0,
-            Stream::Window { boundary } => boundary,
+            Stream::Window { boundary, .. } => boundary,
         };
         let in_payload = |h: &crate::vm::Hit| {
             h.start >= base
