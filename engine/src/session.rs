@@ -213,6 +213,11 @@ pub struct Session {
     /// waits for the other direction (a server answering junk with an HTTP response is
     /// still HTTP, as Suricata detects per direction); both failed is `App::Unknown`.
     detect_failed: [bool; 2],
+    /// The half whose bytes decided the protocol.
+    detected_by: Option<usize>,
+    /// The other side has sent a packet since (past the handshake): what an IDS that parses
+    /// a direction's data once the peer acknowledges it (Suricata) knows of the protocol.
+    acked_app: bool,
     /// Per-transaction detection state (`detect::tx`).
     pub txd: Vec<crate::detect::tx::TxDetect>,
     /// Transactions whose fileinfo record was written.
@@ -258,6 +263,8 @@ impl Session {
             fast_open: false,
             app: App::Detecting,
             detect_failed: [false; 2],
+            detected_by: None,
+            acked_app: false,
             txd: Vec::new(),
             files_logged: Vec::new(),
         }
@@ -271,6 +278,14 @@ impl Session {
             App::Dns(_) => Some(AppProto::Dns),
             _ => None,
         }
+    }
+
+    /// The app protocol as an IDS that parses each direction's data when the peer
+    /// acknowledges it knows it on this packet: known from the other side's first packet
+    /// after the handshake that follows detection (Suricata's per-packet `alproto` in IDS
+    /// mode, which rules naming only a protocol test).
+    pub fn acked_app_proto(&self) -> Option<AppProto> {
+        self.app_proto().filter(|_| self.acked_app)
     }
 
     /// The TLS parser, when the flow is TLS.
@@ -352,6 +367,9 @@ impl Session {
         let fin = flags & tcp_flags::FIN != 0;
         let rst = flags & tcp_flags::RST != 0;
         let mut out = Step::default();
+        if !syn && self.detected_by == Some(1 - me) {
+            self.acked_app = true;
+        }
         // The other side's acknowledgment may reveal bytes we never saw (capture loss,
         // asymmetric routing): that half skips the gap, and its parser hears about it.
         if flags & tcp_flags::ACK != 0 && !rst {
@@ -401,6 +419,7 @@ impl Session {
             // half 0 is the client's again; the caller swaps the flow's roles.
             self.halves.swap(0, 1);
             self.detect_failed.swap(0, 1);
+            self.detected_by = self.detected_by.map(|h| 1 - h);
             out.reversed = true;
             1 - me
         } else {
@@ -461,6 +480,7 @@ impl Session {
                 }
                 Detected::Proto(a) => {
                     self.app = start_app(a, cfg);
+                    self.detected_by = Some(me);
                     // The other side spoke first: its bytes come first for the parser.
                     if self.detect_failed[1 - me] {
                         self.catch_up(1 - me);
@@ -754,6 +774,29 @@ mod tests {
             &mut mem,
         );
         assert!(s.app_proto().is_none() && s.http().is_none());
+        s.release(&mut mem);
+    }
+
+    #[test]
+    fn an_ids_knows_the_protocol_once_the_peer_answers() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = Session::new();
+        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
+        s.step(
+            false,
+            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
+            &cfg,
+            &mut mem,
+        );
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        s.step(true, &seg(1001, 5001, tcp_flags::ACK, req), &cfg, &mut mem);
+        assert_eq!(s.app_proto(), Some(AppProto::Http));
+        assert_eq!(s.acked_app_proto(), None);
+        // The client's next packet does not change that; the server's acknowledgment does.
+        s.step(true, &seg(1019, 5001, tcp_flags::ACK, b""), &cfg, &mut mem);
+        assert_eq!(s.acked_app_proto(), None);
+        s.step(false, &seg(5001, 1019, tcp_flags::ACK, b""), &cfg, &mut mem);
+        assert_eq!(s.acked_app_proto(), Some(AppProto::Http));
         s.release(&mut mem);
     }
 

@@ -895,6 +895,13 @@ impl Worker {
             buffered_ooo || resent
         });
         let payload = if already { &[][..] } else { payload };
+        // A rule that names only a protocol tests it per packet. Inline the packet's own
+        // bytes decide it; an IDS learns it when the peer acknowledges them, as Suricata's.
+        let proto_only_app = if det.cfg.inline {
+            app_proto
+        } else {
+            session.as_ref().map_or(app_proto, |s| s.acked_app_proto())
+        };
         let mut cands = std::mem::take(&mut self.scan.cands);
         cands.extend_from_slice(det.prefilter.candidates(
             Class::of_proto(ip.proto),
@@ -905,8 +912,13 @@ impl Worker {
         ));
         for &p in &cands {
             let pi = p as usize;
+            let app = if det.compiled[pi].segments.is_empty() {
+                proto_only_app
+            } else {
+                app_proto
+            };
             if det.tx.is_tx(pi)
-                || det.app_of[pi].is_some_and(|need| app_proto != Some(need))
+                || det.app_of[pi].is_some_and(|need| app != Some(need))
                 // `only_stream` / `tcp-stream`: packets that are not stream data are not for it.
                 || (step.is_none() && det.programs[pi].flow.stream == Some(true))
             {
