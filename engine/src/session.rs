@@ -290,6 +290,11 @@ impl Session {
         }
     }
 
+    /// True if the flow is TLS and its parser raised an event.
+    pub fn tls_events(&self) -> bool {
+        matches!(&self.app, App::Tls(c) if !c.events().is_empty())
+    }
+
     /// The HTTP parser, when the flow is HTTP.
     pub fn http(&self) -> Option<&HttpConn> {
         match &self.app {
@@ -528,6 +533,10 @@ impl crate::vm::BufferSource for HttpBuffers<'_> {
     ) -> Option<&[u8]> {
         http_buffer(self.tx, b, i, to_server)
     }
+
+    fn view(&self) -> crate::detect::pred::TxView<'_> {
+        crate::detect::pred::TxView::Http { tx: self.tx }
+    }
 }
 
 /// Instance `i` of buffer `b` of a transaction; two-direction buffers read `to_server`'s side.
@@ -595,6 +604,8 @@ impl crate::vm::BufferSource for TlsBuffers<'_> {
 pub struct DnsBuffers<'a> {
     /// The message.
     pub msg: &'a DnsMessage,
+    /// The message goes to the server (the packet's direction).
+    pub to_server: bool,
 }
 
 impl crate::vm::BufferSource for DnsBuffers<'_> {
@@ -606,7 +617,10 @@ impl crate::vm::BufferSource for DnsBuffers<'_> {
     }
 
     fn view(&self) -> crate::detect::pred::TxView<'_> {
-        crate::detect::pred::TxView::Dns(self.msg)
+        crate::detect::pred::TxView::Dns {
+            msg: self.msg,
+            to_server: self.to_server,
+        }
     }
 }
 

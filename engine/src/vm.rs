@@ -428,7 +428,17 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
-                Insn::Tx(t) => cp.tx_preds.push(*t),
+                Insn::Tx(t) => {
+                    if let verdict_compiler::ir::TxPred::AppEvent(e) = t {
+                        if !e.is_valid() {
+                            return Err(LoadError::Invalid {
+                                sid,
+                                reason: "app-layer-event index out of range".into(),
+                            });
+                        }
+                    }
+                    cp.tx_preds.push(*t)
+                }
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
                 }

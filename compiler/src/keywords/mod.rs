@@ -6,6 +6,7 @@
 //! [`buffers::BUFFERS`].
 
 pub mod app;
+pub mod app_event;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;
@@ -646,11 +647,10 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::String,
         "application protocol detection is not supported yet",
     ),
-    no(
+    kw(
         "app-layer-event",
-        "application decoder event",
+        "an anomaly the HTTP, TLS or DNS parser raised (`http.request_field_too_long`)",
         ArgKind::String,
-        NO_PARSER,
     ),
     no(
         "app-layer-state",
