@@ -95,6 +95,13 @@ pub enum Insn {
     ByteExtract(ByteExtract),
     /// isdataat.
     Isdataat(Isdataat),
+    /// `absent`: the buffer is absent, or with `or_else` present and the next ops match.
+    Absent {
+        /// `or_else`
+        or_else: bool,
+        /// buffer
+        buffer: Buffer,
+    },
     /// bsize/urilen on a buffer.
     BufferSize {
         /// comparison

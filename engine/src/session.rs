@@ -537,6 +537,21 @@ impl crate::vm::BufferSource for HttpBuffers<'_> {
     fn view(&self) -> crate::detect::pred::TxView<'_> {
         crate::detect::pred::TxView::Http { tx: self.tx }
     }
+
+    fn settled(&self, b: verdict_compiler::ir::Buffer, to_server: Option<bool>) -> bool {
+        use crate::detect::tx::{buffer_side, Side};
+        let side = to_server.unwrap_or(match buffer_side(b) {
+            Some(Side::ToServer) => true,
+            Some(Side::ToClient) => false,
+            _ => self.to_server,
+        });
+        let complete = if side {
+            self.tx.request_complete()
+        } else {
+            self.tx.response_complete()
+        };
+        complete || http_buffer(self.tx, b, 0, side).is_some()
+    }
 }
 
 /// Instance `i` of buffer `b` of a transaction; two-direction buffers read `to_server`'s side.

@@ -1,6 +1,7 @@
-//! `app-layer-event` from rule text through replay of generated captures: an HTTP, a TLS and
-//! a DNS anomaly each alert once per transaction (TLS: per session), on the packet that
-//! raised them or — for a rule of the other direction — on that direction's next packet.
+//! `app-layer-event` and `absent` from rule text through replay of generated captures: an
+//! HTTP, a TLS and a DNS anomaly each alert once per transaction (TLS: per session), on the
+//! packet that raised them or — for a rule of the other direction — on that direction's next
+//! packet; an absent request body is judged only once the request is complete.
 
 mod common;
 
@@ -153,4 +154,28 @@ alert dns any any -> any any (msg:"not a response"; app-layer-event:dns.not_resp
         &frames,
     );
     assert_eq!(got, [(1, 1), (2, 3), (3, 4)]);
+}
+
+#[test]
+fn absent_waits_for_the_request_to_complete() {
+    // Transaction 0: a POST whose body arrives in a later segment (not absent). Transaction
+    // 1: a POST without a body (absent once its head ends). Transaction 2: body "abc".
+    let frames = conversation(
+        80,
+        &[
+            (true, b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\n"),
+            (true, b"xyz"),
+            (true, b"POST /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+            (true, b"POST /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+        ],
+    );
+    let got = replay(
+        r#"
+alert http any any -> any any (msg:"no body"; flow:to_server; http.request_body; absent; http.method; content:"POST"; sid:1;)
+alert http any any -> any any (msg:"no body or not abc"; flow:to_server; http.request_body; absent: or_else; content:!"abc"; sid:2;)
+alert http any any -> any any (msg:"no body or abc"; flow:to_server; http.request_body; absent: or_else; content:"abc"; sid:3;)
+"#,
+        &frames,
+    );
+    assert_eq!(got, [(1, 8), (2, 6), (2, 8), (3, 8), (3, 10)]);
 }

@@ -5,6 +5,7 @@
 //! Buffer keywords (`http_uri`, `http.uri`, `file_data`, …) are registered in
 //! [`buffers::BUFFERS`].
 
+pub mod absent;
 pub mod app;
 pub mod app_event;
 pub mod buffers;
@@ -248,6 +249,11 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::None,
     ),
     kw("endswith", "content is at the buffer end", ArgKind::None),
+    kw(
+        "absent",
+        "the sticky buffer is absent (`or_else`: or the tests after it match)",
+        ArgKind::Optional,
+    ),
     kw(
         "pcre",
         "Perl-compatible regular expression",
