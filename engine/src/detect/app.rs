@@ -116,7 +116,7 @@ impl Scan {
             let kept = sess
                 .http()
                 .and_then(|c| Some((c.txs().next()?.id(), c.txs().last()?.id())));
-            for id in kept.map_or(1..=0, |(lo, hi)| lo..=hi) {
+            for id in kept.into_iter().flat_map(|(lo, hi)| lo..=hi) {
                 if ids.contains(&id) {
                     continue;
                 }
