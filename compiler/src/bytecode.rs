@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 5;
+pub const BYTECODE_VERSION: u32 = 6;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -95,6 +95,13 @@ pub enum Insn {
     ByteExtract(ByteExtract),
     /// isdataat.
     Isdataat(Isdataat),
+    /// `absent`: the buffer is absent, or with `or_else` present and the next ops match.
+    Absent {
+        /// `or_else`
+        or_else: bool,
+        /// buffer
+        buffer: Buffer,
+    },
     /// bsize/urilen on a buffer.
     BufferSize {
         /// comparison

@@ -263,6 +263,14 @@ pub fn to_text(r: &Rule) -> String {
                 switch(&mut s, i, d.buffer);
                 let _ = write!(s, "isdataat:{}; ", byte::isdataat_text(d, &r.vars));
             }
+            PayloadTest::Absent { or_else, buffer } => {
+                switch(&mut s, i, *buffer);
+                s.push_str(if *or_else {
+                    "absent:or_else; "
+                } else {
+                    "absent; "
+                });
+            }
             PayloadTest::BufferSize { cmp, buffer } => {
                 switch(&mut s, i, *buffer);
                 let _ = write!(s, "bsize:{}; ", numeric::cmp_text(*cmp));

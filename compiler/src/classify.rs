@@ -155,6 +155,7 @@ pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
         PayloadTest::Dataset(d) => d.buffer,
         PayloadTest::Isdataat(i) => i.buffer,
         PayloadTest::BufferSize { buffer, .. } => *buffer,
+        PayloadTest::Absent { buffer, .. } => *buffer,
         PayloadTest::Base64Decode(b) => b.buffer,
         PayloadTest::Asn1(a) => a.buffer,
         PayloadTest::App(_) | PayloadTest::Tx(_) => return None,
@@ -173,6 +174,7 @@ pub fn test_keyword(t: &PayloadTest) -> &'static str {
         PayloadTest::Dataset(_) => "dataset",
         PayloadTest::Isdataat(_) => "isdataat",
         PayloadTest::BufferSize { .. } => "bsize",
+        PayloadTest::Absent { .. } => "absent",
         PayloadTest::Base64Decode(_) => "base64_decode",
         PayloadTest::Asn1(_) => "asn1",
         PayloadTest::App(a) => match a {

@@ -196,11 +196,24 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     // (op index, payload test index, content)
     let mut candidates: Vec<(usize, usize, &crate::ir::Content)> = Vec::new();
     let mut has_pcre = false;
+    // A buffer that may be absent (`absent: or_else`) cannot hold the fast pattern: the
+    // rule must also run when the buffer and so the pattern are missing.
+    let may_be_absent: Vec<Buffer> = rule
+        .payload
+        .iter()
+        .filter_map(|t| match t {
+            PayloadTest::Absent { buffer, .. } => Some(*buffer),
+            _ => None,
+        })
+        .collect();
     for (ti, t) in rule.payload.iter().enumerate() {
         let i = ops.len();
         ops.push(match t {
             PayloadTest::Content(c) => {
-                if !c.negated() && c.buffer() != Buffer::Base64Data {
+                if !c.negated()
+                    && c.buffer() != Buffer::Base64Data
+                    && !may_be_absent.contains(&c.buffer())
+                {
                     candidates.push((i, ti, c));
                 }
                 Insn::Content {
@@ -224,6 +237,10 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             PayloadTest::Dataset(d) => Insn::Dataset(d.clone()),
             PayloadTest::Tx(p) => Insn::Tx(*p),
             PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
+            PayloadTest::Absent { or_else, buffer } => Insn::Absent {
+                or_else: *or_else,
+                buffer: *buffer,
+            },
             PayloadTest::BufferSize { cmp, buffer } => Insn::BufferSize {
                 cmp: *cmp,
                 buffer: *buffer,

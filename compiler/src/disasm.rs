@@ -329,6 +329,11 @@ pub fn insn(i: &Insn) -> String {
             rel(d.relative),
             buffer_name(d.buffer)
         ),
+        Insn::Absent { or_else, buffer } => format!(
+            "absent    {}in {}",
+            if *or_else { "or_else " } else { "" },
+            buffer_name(*buffer)
+        ),
         Insn::BufferSize { cmp: c, buffer } => {
             format!("bsize     {} in {}", cmp(c), buffer_name(*buffer))
         }

@@ -1365,6 +1365,14 @@ pub enum PayloadTest {
     Dataset(Dataset),
     /// `isdataat`
     Isdataat(Isdataat),
+    /// `absent` / `absent: or_else`: the buffer is absent (or, with `or_else`, present and
+    /// the tests after it match). Always the first test of its buffer.
+    Absent {
+        /// `or_else`
+        or_else: bool,
+        /// buffer
+        buffer: Buffer,
+    },
     /// `bsize` / `urilen`: size of the current buffer.
     BufferSize {
         /// comparison

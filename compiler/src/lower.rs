@@ -7,8 +7,8 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre, state,
-    transform, txdir, txpred, KwError, Status,
+    self, absent, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
+    state, transform, txdir, txpred, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
 use crate::vars::Vars;
@@ -86,6 +86,8 @@ struct State {
     chains: transform::Chains,
     /// `=>` rules: the side each two-sided buffer selection reads.
     dirs: txdir::TxDirs,
+    /// Each `absent`: its payload slot and option, checked once the rule is read.
+    absents: Vec<(usize, Span)>,
 }
 
 /// A diagnostic already recorded in the rule state, still being filled in.
@@ -664,6 +666,7 @@ impl<'v> Lowerer<'v> {
             vars: Vec::new(),
             chains: Default::default(),
             dirs: txdir::TxDirs::new(direction == Direction::Tx),
+            absents: Vec::new(),
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
@@ -685,6 +688,7 @@ impl<'v> Lowerer<'v> {
             option(&mut st, o);
         }
         st.finish_pending();
+        check_absents(&mut st);
         let transforms = std::mem::take(&mut st.chains).finish(st.payload.len());
         let tx_dirs = std::mem::take(&mut st.dirs).finish(st.payload.len());
         // A sid swallowed by a broken option (e.g. a missing `;`) was already reported.
@@ -912,6 +916,72 @@ fn u32_value(st: &mut State, o: &OptionAst<'_>) -> Option<u32> {
     }
 }
 
+/// `absent`: right after a sticky buffer that can be missing (see [`absent`]).
+fn lower_absent(st: &mut State, o: &OptionAst<'_>) {
+    st.finish_pending();
+    let or_else = match absent::parse(o.value.map(|v| v.text)) {
+        Ok(x) => x,
+        Err(e) => return st.kw_err(o, e),
+    };
+    let buffer = st.buffer;
+    if !absent::buffer_can_be_absent(buffer) {
+        st.err(
+            Code::BadValue,
+            o.name.span,
+            "absent needs a sticky buffer before it",
+        )
+        .label("no buffer that could be absent")
+        .help("write it right after a buffer keyword, e.g. `http.request_body; absent;`");
+        return;
+    }
+    let tested = st
+        .payload
+        .iter()
+        .flatten()
+        .any(|t| crate::classify::test_buffer(t) == Some(buffer));
+    if tested {
+        st.err(
+            Code::BadValue,
+            o.name.span,
+            "absent must come first right after its buffer",
+        )
+        .label("the buffer was already tested")
+        .help("move `absent` before the buffer's other tests");
+        return;
+    }
+    st.absents.push((st.payload.len(), o.span));
+    st.push_test(PayloadTest::Absent { or_else, buffer });
+}
+
+/// Suricata's checks of each `absent` against the rest of its buffer's tests.
+fn check_absents(st: &mut State) {
+    for (slot, span) in std::mem::take(&mut st.absents) {
+        let Some(Some(PayloadTest::Absent { or_else, buffer })) = st.payload.get(slot).cloned()
+        else {
+            continue;
+        };
+        let others: Vec<&PayloadTest> = st
+            .payload
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != slot)
+            .filter_map(|(_, t)| t.as_ref())
+            .filter(|t| crate::classify::test_buffer(t) == Some(buffer))
+            .collect();
+        let fast = others
+            .iter()
+            .any(|t| matches!(t, PayloadTest::Content(c) if c.fast_pattern().is_some()));
+        if let Err(e) = absent::check(or_else, others.len(), fast) {
+            let d = Diagnostic::new(Code::BadValue, st.file, span, format!("absent: {}", e.msg))
+                .label("invalid `absent`");
+            st.diags.push(match e.help {
+                Some(h) => d.help(h),
+                None => d,
+            });
+        }
+    }
+}
+
 /// Lowers one option into the rule state.
 fn option(st: &mut State, o: &OptionAst<'_>) {
     let name = o.name.text;
@@ -931,6 +1001,7 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 st.kw_err(o, e);
             }
         }
+        "absent" => lower_absent(st, o),
         "content" | "uricontent" => {
             st.finish_pending();
             st.poisoned = false;

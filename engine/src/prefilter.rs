@@ -101,6 +101,12 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
             Buffer::Payload | Buffer::Raw | Buffer::Base64Data | Buffer::IpSrc | Buffer::IpDst
         )
     };
+    // `absent: or_else` buffers may be missing, so their contents cannot gate the rule.
+    let may_be_absent = |b: Buffer| {
+        p.ops
+            .iter()
+            .any(|i| matches!(i, Insn::Absent { buffer, .. } if *buffer == b))
+    };
     // The compiler's choice already went through the chain (what the raw buffer must hold).
     if let Some(f) = &p.fast_pattern {
         if app(f.buffer) && f.bytes.len() >= MIN_PATTERN_LEN {
@@ -116,7 +122,10 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
                 negated: false,
                 buffer,
                 ..
-            } if app(*buffer) && !p.transforms.iter().any(|t| t.buffer == *buffer) => {
+            } if app(*buffer)
+                && !p.transforms.iter().any(|t| t.buffer == *buffer)
+                && !may_be_absent(*buffer) =>
+            {
                 Some((*buffer, pattern, *nocase))
             }
             _ => None,

@@ -310,6 +310,11 @@ impl Session {
         }
     }
 
+    /// True if the flow is TLS and its parser raised an event.
+    pub fn tls_events(&self) -> bool {
+        matches!(&self.app, App::Tls(c) if !c.events().is_empty())
+    }
+
     /// The HTTP parser, when the flow is HTTP.
     pub fn http(&self) -> Option<&HttpConn> {
         match &self.app {
@@ -587,6 +592,25 @@ impl crate::vm::BufferSource for HttpBuffers<'_> {
     ) -> Option<&[u8]> {
         http_buffer(self.tx, b, i, to_server)
     }
+
+    fn view(&self) -> crate::detect::pred::TxView<'_> {
+        crate::detect::pred::TxView::Http { tx: self.tx }
+    }
+
+    fn settled(&self, b: verdict_compiler::ir::Buffer, to_server: Option<bool>) -> bool {
+        use crate::detect::tx::{buffer_side, Side};
+        let side = to_server.unwrap_or(match buffer_side(b) {
+            Some(Side::ToServer) => true,
+            Some(Side::ToClient) => false,
+            _ => self.to_server,
+        });
+        let complete = if side {
+            self.tx.request_complete()
+        } else {
+            self.tx.response_complete()
+        };
+        complete || http_buffer(self.tx, b, 0, side).is_some()
+    }
 }
 
 /// Instance `i` of buffer `b` of a transaction; two-direction buffers read `to_server`'s side.
@@ -654,6 +678,8 @@ impl crate::vm::BufferSource for TlsBuffers<'_> {
 pub struct DnsBuffers<'a> {
     /// The message.
     pub msg: &'a DnsMessage,
+    /// The message goes to the server (the packet's direction).
+    pub to_server: bool,
 }
 
 impl crate::vm::BufferSource for DnsBuffers<'_> {
@@ -665,7 +691,10 @@ impl crate::vm::BufferSource for DnsBuffers<'_> {
     }
 
     fn view(&self) -> crate::detect::pred::TxView<'_> {
-        crate::detect::pred::TxView::Dns(self.msg)
+        crate::detect::pred::TxView::Dns {
+            msg: self.msg,
+            to_server: self.to_server,
+        }
     }
 }
 

@@ -140,6 +140,12 @@ pub enum PayloadOp {
     Isdataat(Isdataat),
     /// bsize
     BufferSize(NumCmp),
+    /// `absent`: decided in [`CompiledProgram::run_segment`] before the buffer is read;
+    /// with `or_else` a present buffer goes on to the next op.
+    Absent {
+        /// `or_else`
+        or_else: bool,
+    },
     /// byte_math
     ByteMath(verdict_compiler::ir::ByteMath),
     /// dataset
@@ -167,6 +173,7 @@ impl PayloadOp {
             PayloadOp::BufferSize(_) => false,
             PayloadOp::ByteMath(b) => b.relative,
             PayloadOp::Dataset { .. } => false,
+            PayloadOp::Absent { .. } => false,
         }
     }
 }
@@ -212,6 +219,9 @@ pub struct CompiledProgram {
     /// Transaction predicates (`dns.opcode`, `tls.version`, …): they make the program a
     /// transaction program even without a buffer op.
     pub tx_preds: Vec<verdict_compiler::ir::TxPred>,
+    /// The buffers (and `=>` sides) of `absent` segments: the program waits until each is
+    /// present or can no longer appear.
+    pub absent: Vec<(Buffer, Option<bool>)>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -274,6 +284,13 @@ pub trait BufferSource {
     fn buffer(&self, b: Buffer) -> Option<&[u8]> {
         self.buffer_n(b, 0)
     }
+    /// Whether buffer `b` (of side `to_server`, `None`: the packet's side) is present or can
+    /// no longer appear on this transaction, so `absent` may judge it. Sources whose
+    /// buffers are complete when seen say true.
+    fn settled(&self, b: Buffer, to_server: Option<bool>) -> bool {
+        let _ = (b, to_server);
+        true
+    }
     /// The decoded transaction that transaction predicates read (`TxView::None` when the source
     /// has none: its rules' predicates are false).
     fn view(&self) -> crate::detect::pred::TxView<'_> {
@@ -331,6 +348,7 @@ impl CompiledProgram {
             state: Default::default(),
             stream_anywhere: true,
             tx_preds: Vec::new(),
+            absent: Vec::new(),
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -414,6 +432,11 @@ impl CompiledProgram {
                     bufs.push(d.buffer);
                     cp.payload.push(PayloadOp::Isdataat(d.clone()))
                 }
+                Insn::Absent { or_else, buffer } => {
+                    check_buffer(*buffer, sid)?;
+                    bufs.push(*buffer);
+                    cp.payload.push(PayloadOp::Absent { or_else: *or_else })
+                }
                 Insn::BufferSize { cmp, buffer } => {
                     check_buffer(*buffer, sid)?;
                     bufs.push(*buffer);
@@ -428,7 +451,17 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
-                Insn::Tx(t) => cp.tx_preds.push(*t),
+                Insn::Tx(t) => {
+                    if let verdict_compiler::ir::TxPred::AppEvent(e) = t {
+                        if !e.is_valid() {
+                            return Err(LoadError::Invalid {
+                                sid,
+                                reason: "app-layer-event index out of range".into(),
+                            });
+                        }
+                    }
+                    cp.tx_preds.push(*t)
+                }
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
@@ -512,7 +545,14 @@ impl CompiledProgram {
             PayloadOp::BufferSize(_) => false,
             PayloadOp::ByteMath(b) => b.relative,
             PayloadOp::Dataset { .. } => false,
+            PayloadOp::Absent { .. } => true,
         });
+        cp.absent = cp
+            .segments
+            .iter()
+            .filter(|s| matches!(cp.payload.get(s.start), Some(PayloadOp::Absent { .. })))
+            .map(|s| (s.buffer, s.dir))
+            .collect();
         cp.retry = (0..cp.payload.len())
             .map(|i| {
                 cp.payload.get(i + 1).is_some_and(|n| n.relative())
@@ -553,8 +593,14 @@ impl CompiledProgram {
     /// Transaction predicates against the transaction `src` (none: only a program without
     /// predicates passes); `now` is the packet's time in unix seconds.
     pub fn tx_ok(&self, src: Option<&dyn BufferSource>, now: i64) -> bool {
-        self.tx_preds.is_empty()
-            || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now))
+        let preds = self.tx_preds.is_empty()
+            || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now));
+        // An `absent` buffer is judged only once it could no longer arrive.
+        preds
+            && self
+                .absent
+                .iter()
+                .all(|&(b, dir)| src.is_some_and(|s| s.settled(b, dir)))
     }
 
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
@@ -605,6 +651,15 @@ impl CompiledProgram {
             Buffer::IpDst => Some(st.addrs[1]),
             _ => None,
         };
+        if let Some(PayloadOp::Absent { or_else }) = self.payload.get(seg.start) {
+            let present = addr.is_some() || get(seg.buffer, 0, seg.dir).is_some();
+            if !present {
+                return true;
+            }
+            if !or_else {
+                return false;
+            }
+        }
         for i in 0..MAX_BUFFER_INSTANCES {
             let raw = match &addr {
                 Some((a, n)) if i == 0 => a.get(..usize::from(*n)),
@@ -758,6 +813,8 @@ impl CompiledProgram {
             PayloadOp::BufferSize(cmp) => {
                 cmp.test(buf.len() as u64) && self.eval(i + 1, buf, cursor, st)
             }
+            // Reached only for a present buffer under `or_else` (see `run_segment`).
+            PayloadOp::Absent { .. } => self.eval(i + 1, buf, cursor, st),
             PayloadOp::Dataset {
                 cmd,
                 set,

@@ -5,7 +5,9 @@
 //! Buffer keywords (`http_uri`, `http.uri`, `file_data`, …) are registered in
 //! [`buffers::BUFFERS`].
 
+pub mod absent;
 pub mod app;
+pub mod app_event;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;
@@ -247,6 +249,11 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::None,
     ),
     kw("endswith", "content is at the buffer end", ArgKind::None),
+    kw(
+        "absent",
+        "the sticky buffer is absent (`or_else`: or the tests after it match)",
+        ArgKind::Optional,
+    ),
     kw(
         "pcre",
         "Perl-compatible regular expression",
@@ -646,11 +653,10 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::String,
         "application protocol detection is not supported yet",
     ),
-    no(
+    kw(
         "app-layer-event",
-        "application decoder event",
+        "an anomaly the HTTP, TLS or DNS parser raised (`http.request_field_too_long`)",
         ArgKind::String,
-        NO_PARSER,
     ),
     no(
         "app-layer-state",

@@ -9,6 +9,7 @@
 //! [`TxKeyword`] table, parsers, canonical text and tests: [`super::dns`],
 //! [`super::tls_state`], [`super::tls_cert`].
 
+use super::app_event::AppEvent;
 use super::tls_cert::{CertField, DateCmp};
 use super::tls_state::{SslState, SslVersions, TlsVersion};
 use super::uint::{uint_text, UintCmp};
@@ -39,6 +40,8 @@ pub enum TxPred {
     CertValid,
     /// `tls.cert_chain_len`: the number of certificates the server sent.
     CertChainLen(UintCmp),
+    /// `app-layer-event`: the parser raised this anomaly on the transaction.
+    AppEvent(AppEvent),
 }
 
 impl TxPred {
@@ -46,6 +49,7 @@ impl TxPred {
     pub fn app(&self) -> AppProto {
         match self {
             TxPred::DnsOpcode(_) | TxPred::DnsRcode(_) | TxPred::DnsRrtype(_) => AppProto::Dns,
+            TxPred::AppEvent(e) => e.app(),
             _ => AppProto::Tls,
         }
     }
@@ -77,6 +81,7 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::dns::KEYWORDS,
     super::tls_state::KEYWORDS,
     super::tls_cert::KEYWORDS,
+    super::app_event::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -103,6 +108,7 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
         TxPred::CertExpired => ("tls_cert_expired", String::new()),
         TxPred::CertValid => ("tls_cert_valid", String::new()),
         TxPred::CertChainLen(c) => ("tls.cert_chain_len", uint_text(c)),
+        TxPred::AppEvent(e) => ("app-layer-event", e.text()),
     }
 }
 

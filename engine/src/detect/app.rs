@@ -128,19 +128,45 @@ impl Scan {
             return;
         }
         let to_server = pass.ctx.pflow.to_server;
-        for id in step.http.tx_ids() {
+        let ids = step.http.tx_ids();
+        for &id in &ids {
             let Some((tx, txd)) = sess.tx_and_detect(id) else {
                 continue;
             };
             let src = HttpBuffers { tx, to_server };
-            self.run_tx(pass, AppProto::Http, &src, txd, cands, &mut || {
+            self.run_tx(pass, AppProto::Http, &src, txd, cands, false, &mut || {
                 AppInfo::Http(http_info(tx))
             });
         }
-        if !step.tls.is_empty() {
+        let events = pass.det.tx.any_event();
+        if events {
+            // Event programs also run on transactions this packet did not advance: the
+            // event may have come from the other direction.
+            let kept = sess
+                .http()
+                .and_then(|c| Some((c.txs().next()?.id(), c.txs().last()?.id())));
+            for id in kept.into_iter().flat_map(|(lo, hi)| lo..=hi) {
+                if ids.contains(&id) {
+                    continue;
+                }
+                let Some((tx, txd)) = sess.tx_and_detect(id) else {
+                    continue;
+                };
+                if tx.events().is_empty() {
+                    continue;
+                }
+                let src = HttpBuffers { tx, to_server };
+                self.run_tx(pass, AppProto::Http, &src, txd, cands, true, &mut || {
+                    AppInfo::Http(http_info(tx))
+                });
+            }
+        }
+        let tls_events = events && sess.tls_events();
+        if !step.tls.is_empty() || tls_events {
             if let Some((conn, txd)) = sess.tls_detect() {
                 let src = TlsBuffers { conn, to_server };
-                self.run_tx(pass, AppProto::Tls, &src, txd, cands, &mut || {
+                let only = step.tls.is_empty();
+                self.run_tx(pass, AppProto::Tls, &src, txd, cands, only, &mut || {
                     AppInfo::Tls(conn.eve())
                 });
             }
@@ -163,15 +189,26 @@ impl Scan {
             return;
         }
         let mut txd = TxDetect::new(0);
-        let src = DnsBuffers { msg };
-        self.run_tx(pass, AppProto::Dns, &src, &mut txd, cands, &mut || {
-            AppInfo::Dns(dns_info(msg))
-        });
+        let src = DnsBuffers {
+            msg,
+            to_server: pass.ctx.pflow.to_server,
+        };
+        self.run_tx(
+            pass,
+            AppProto::Dns,
+            &src,
+            &mut txd,
+            cands,
+            false,
+            &mut || AppInfo::Dns(dns_info(msg)),
+        );
     }
 
     /// Runs the transaction programs of `app` whose side this packet's direction is on one
     /// transaction: the per-buffer prefilters first, then each candidate once per
-    /// transaction; a match carries the transaction's EVE object.
+    /// transaction; a match carries the transaction's EVE object. `events_only`: the
+    /// packet did not advance the transaction, so only `app-layer-event` programs run.
+    #[allow(clippy::too_many_arguments)]
     fn run_tx(
         &mut self,
         pass: &mut Pass<'_, '_>,
@@ -179,6 +216,7 @@ impl Scan {
         src: &dyn BufferSource,
         txd: &mut TxDetect,
         cands: &mut Vec<u32>,
+        events_only: bool,
         info: &mut dyn FnMut() -> AppInfo,
     ) {
         let (det, ctx) = (pass.det, pass.ctx);
@@ -201,6 +239,7 @@ impl Scan {
                     det.tx.side[pi].runs_on(to_server)
                         && det.app_of[pi] == Some(app)
                         && !txd.fired.contains(p)
+                        && (!events_only || det.tx.has_event[pi])
                 }),
         );
         cands.sort_unstable_by_key(|p| det.rank[*p as usize]);

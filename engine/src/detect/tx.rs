@@ -104,6 +104,11 @@ pub struct TxIndex {
     pub(crate) side: Vec<Side>,
     /// Per program: true if it is a transaction program.
     pub(crate) is_tx: Vec<bool>,
+    /// Per program: true if it tests an `app-layer-event`. Such a program also runs on
+    /// packets that bring its transaction no progress, because the event may have been
+    /// raised by the other direction (a to_server rule on a response anomaly, as
+    /// Suricata inspects a transaction's events from either side).
+    pub(crate) has_event: Vec<bool>,
 }
 
 impl TxIndex {
@@ -115,6 +120,14 @@ impl TxIndex {
         strategy: Strategy,
     ) -> Result<TxIndex, String> {
         let is_tx: Vec<bool> = compiled.iter().map(|c| !c.packet_only()).collect();
+        let has_event = compiled
+            .iter()
+            .map(|c| {
+                c.tx_preds
+                    .iter()
+                    .any(|t| matches!(t, verdict_compiler::ir::TxPred::AppEvent(_)))
+            })
+            .collect();
         let side = programs
             .iter()
             .zip(compiled)
@@ -159,6 +172,7 @@ impl TxIndex {
             no_pattern,
             side,
             is_tx,
+            has_event,
         })
     }
 
@@ -170,6 +184,11 @@ impl TxIndex {
     /// True if there is any transaction program.
     pub fn any(&self) -> bool {
         self.is_tx.iter().any(|t| *t)
+    }
+
+    /// True if some program tests an `app-layer-event`.
+    pub fn any_event(&self) -> bool {
+        self.has_event.iter().any(|t| *t)
     }
 }
 

@@ -7,8 +7,8 @@ use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
 use super::headers::{
-    content_encoding_layers, is_token, looks_like_field, parse_content_length, te_is_chunked,
-    te_is_plain_chunked, FieldIssue, FieldLines, HeaderTable,
+    content_encoding_layers, content_encoding_tokens, is_token, looks_like_field,
+    parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines, HeaderTable,
 };
 use super::line::{Line, LineBuf, LineEnds};
 use super::start::{
@@ -103,6 +103,18 @@ pub struct HttpConn {
     held: Vec<u8>,
     counters: HttpCounters,
     events: EventSet,
+    /// Transactions that got a new event during the current call (reported as
+    /// [`Progress::Event`] unless they progressed otherwise).
+    raised: Vec<u64>,
+}
+
+/// libhtp's authorization schemes: a value that starts with one of them (any case) is
+/// recognized; anything else raises `http.request_auth_unrecognized`.
+fn auth_recognized(value: &[u8]) -> bool {
+    let v = value.trim_ascii_start();
+    [&b"basic"[..], b"digest", b"bearer"]
+        .iter()
+        .any(|s| v.len() >= s.len() && v[..s.len()].eq_ignore_ascii_case(s))
 }
 
 fn is_blank(content: &[u8]) -> bool {
@@ -141,6 +153,7 @@ impl HttpConn {
             held: Vec::new(),
             counters: HttpCounters::default(),
             events: EventSet::default(),
+            raised: Vec::new(),
         }
     }
 
@@ -178,7 +191,18 @@ impl HttpConn {
             Dir::ToServer => self.feed_req(data, &mut up),
             Dir::ToClient => self.feed_resp(data, &mut up),
         }
+        self.report_raised(&mut up);
         up
+    }
+
+    /// Reports the transactions that got an event but no other progress in this call.
+    fn report_raised(&mut self, up: &mut Update) {
+        let ids = up.tx_ids();
+        for id in self.raised.drain(..) {
+            if !ids.contains(&id) {
+                up.push(id, Progress::Event);
+            }
+        }
     }
 
     /// `len` bytes of `dir` were lost. A body of known length skips them (its buffers are
@@ -257,6 +281,7 @@ impl HttpConn {
             Dir::ToServer => self.close_req(&mut up),
             Dir::ToClient => self.close_resp(&mut up),
         }
+        self.report_raised(&mut up);
         up
     }
 
@@ -269,6 +294,11 @@ impl HttpConn {
         };
         if new {
             self.counters.anomalies += 1;
+            if let Some(id) = tx {
+                if !self.raised.contains(&id) {
+                    self.raised.push(id);
+                }
+            }
         }
     }
 
@@ -327,6 +357,19 @@ impl HttpConn {
         }
     }
 
+    /// A header line still arriving is already over `field_limit`: libhtp raises the event
+    /// when it buffers that much, not when the line ends.
+    fn partial_too_long(&mut self, dir: Dir) {
+        let side = match dir {
+            Dir::ToServer => &self.req,
+            Dir::ToClient => &self.resp,
+        };
+        if side.line.pending_len() > self.cfg.field_limit {
+            let id = side.tx;
+            self.event(id, Self::too_long(dir));
+        }
+    }
+
     /// Adds a header line to the head being collected; `true` at the empty line.
     fn head_line(&mut self, dir: Dir, line: &Line) -> bool {
         let max = self.cfg.max_header_bytes;
@@ -348,6 +391,9 @@ impl HttpConn {
         if overflow && !side.head.overflow {
             side.head.overflow = true;
             self.counters.header_limit_hits += 1;
+            self.event(id, Self::too_long(dir));
+        }
+        if line.len > self.cfg.field_limit {
             self.event(id, Self::too_long(dir));
         }
         if let Some(i) = issue {
@@ -413,6 +459,7 @@ impl HttpConn {
                             .line
                             .take(&mut data, LineEnds::Lf, self.cfg.max_header_bytes)
                     else {
+                        self.partial_too_long(Dir::ToServer);
                         return;
                     };
                     if self.head_line(Dir::ToServer, &line) {
@@ -442,6 +489,8 @@ impl HttpConn {
         let id = self.new_tx();
         if line.overflow {
             self.counters.header_limit_hits += 1;
+        }
+        if line.overflow || line.len > self.cfg.field_limit {
             self.event(Some(id), HttpEvent::RequestFieldTooLong);
         }
         if rl.leading_ws {
@@ -506,6 +555,12 @@ impl HttpConn {
             .get("content-length")
             .map(|h| (h.value.clone(), h.count));
         let mut evs = Vec::new();
+        if table
+            .value("authorization")
+            .is_some_and(|v| !auth_recognized(v))
+        {
+            evs.push(HttpEvent::RequestAuthUnrecognized);
+        }
         if let Some(te) = &te {
             if te_is_chunked(te) {
                 if !te_is_plain_chunked(te) {
@@ -702,6 +757,7 @@ impl HttpConn {
                         LineEnds::LfOrBareCr,
                         self.cfg.max_header_bytes,
                     ) else {
+                        self.partial_too_long(Dir::ToClient);
                         return;
                     };
                     if matches!(line.raw.as_slice(), [b' ' | b'\t', b'\n']) {
@@ -813,6 +869,8 @@ impl HttpConn {
         let sl = parse_status_line(content);
         if line.overflow {
             self.counters.header_limit_hits += 1;
+        }
+        if line.overflow || line.len > self.cfg.field_limit {
             self.event(Some(id), HttpEvent::ResponseFieldTooLong);
         }
         if http_minor(&sl.protocol).is_none() {
@@ -961,10 +1019,13 @@ impl HttpConn {
             if odd {
                 evs.push(HttpEvent::AbnormalCeHeader);
             }
-            if layers > self.cfg.max_decompress_layers {
+            let limit = self.cfg.max_decompress_layers;
+            // The event follows libhtp, which counts every token against the limit; only
+            // compressed layers cost decoding work, so only they are capped.
+            if layers > limit || content_encoding_tokens(&ce) > limit {
                 evs.push(HttpEvent::TooManyEncodingLayers);
-                layers = self.cfg.max_decompress_layers;
             }
+            layers = layers.min(limit);
             if layers > 0 {
                 self.decoder = Some(ContentDecoder::new(layers, self.cfg.max_decompressed_bytes));
             }
@@ -1104,6 +1165,7 @@ impl HttpConn {
                             &Line {
                                 raw: Vec::new(),
                                 overflow: false,
+                                len: 0,
                             },
                         );
                     }
@@ -1119,6 +1181,7 @@ impl HttpConn {
                 &Line {
                     raw: Vec::new(),
                     overflow: false,
+                    len: 0,
                 },
             );
             self.finish_response_head(up);

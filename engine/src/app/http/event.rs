@@ -4,9 +4,11 @@
 /// One anomaly seen while parsing a transaction or the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HttpEvent {
-    /// A request line, header line or header block exceeded `max_header_bytes`.
+    /// A request line or header line longer than `field_limit` (raised as soon as that
+    /// much of it arrived), or a head cut at `max_header_bytes`.
     RequestFieldTooLong,
-    /// A status line, header line or header block exceeded `max_header_bytes`.
+    /// A status line or header line longer than `field_limit`, or a head cut at
+    /// `max_header_bytes`.
     ResponseFieldTooLong,
     /// A request header line without a colon (kept as a header with an empty name).
     RequestFieldMissingColon,
@@ -57,7 +59,8 @@ pub enum HttpEvent {
     ResponseChunkedOldProto,
     /// A `Content-Encoding` value with tokens other than gzip/deflate/identity.
     AbnormalCeHeader,
-    /// More content-encoding layers than `max_decompress_layers`; the rest is not decoded.
+    /// More `Content-Encoding` tokens (libhtp counts every token, `identity` too) or
+    /// compressed layers than `max_decompress_layers`; further layers are not decoded.
     TooManyEncodingLayers,
     /// A body failed to decompress; the undecodable bytes are inspected as they are.
     GzipDecompressionFailed,
@@ -76,9 +79,51 @@ pub enum HttpEvent {
     StreamGap,
     /// The connection closed before the declared body length was received. (verdict-specific)
     TruncatedBody,
+    /// An `Authorization` header whose scheme is not Basic, Digest or Bearer (libhtp's
+    /// `HTP_AUTH_UNRECOGNIZED`).
+    RequestAuthUnrecognized,
 }
 
 impl HttpEvent {
+    /// Every event, in declaration order.
+    pub const ALL: &'static [HttpEvent] = &[
+        HttpEvent::RequestFieldTooLong,
+        HttpEvent::ResponseFieldTooLong,
+        HttpEvent::RequestFieldMissingColon,
+        HttpEvent::ResponseFieldMissingColon,
+        HttpEvent::RequestHeaderInvalid,
+        HttpEvent::ResponseHeaderInvalid,
+        HttpEvent::InvalidRequestFieldFolding,
+        HttpEvent::InvalidResponseFieldFolding,
+        HttpEvent::InvalidRequestChunkLen,
+        HttpEvent::InvalidResponseChunkLen,
+        HttpEvent::InvalidTransferEncodingValueInRequest,
+        HttpEvent::ResponseAbnormalTransferEncoding,
+        HttpEvent::InvalidContentLengthFieldInRequest,
+        HttpEvent::InvalidContentLengthFieldInResponse,
+        HttpEvent::DuplicateContentLengthFieldInRequest,
+        HttpEvent::DuplicateContentLengthFieldInResponse,
+        HttpEvent::ContinueAlreadySeen,
+        HttpEvent::UnableToMatchResponseToRequest,
+        HttpEvent::RequestLineInvalid,
+        HttpEvent::RequestLineLeadingWhitespace,
+        HttpEvent::RequestLineMissingProtocol,
+        HttpEvent::ResponseInvalidProtocol,
+        HttpEvent::ResponseInvalidStatus,
+        HttpEvent::RequestSmuggling,
+        HttpEvent::ResponseChunkedOldProto,
+        HttpEvent::AbnormalCeHeader,
+        HttpEvent::TooManyEncodingLayers,
+        HttpEvent::GzipDecompressionFailed,
+        HttpEvent::CompressionBomb,
+        HttpEvent::UnexpectedResponseBody,
+        HttpEvent::ResponseJunkBeforeStatusLine,
+        HttpEvent::LenientParse,
+        HttpEvent::StreamGap,
+        HttpEvent::TruncatedBody,
+        HttpEvent::RequestAuthUnrecognized,
+    ];
+
     /// The rule-facing name (`app-layer-event:<name>`); Suricata's where it has one.
     pub fn name(self) -> &'static str {
         use HttpEvent::*;
@@ -123,6 +168,7 @@ impl HttpEvent {
             LenientParse => "http.lenient_parse",
             StreamGap => "http.stream_gap",
             TruncatedBody => "http.truncated_body",
+            RequestAuthUnrecognized => "http.request_auth_unrecognized",
         }
     }
 }

@@ -244,6 +244,14 @@ pub(crate) fn te_is_plain_chunked(v: &[u8]) -> bool {
 /// The decoding layers a `Content-Encoding` value asks for, outermost last as listed.
 /// Tokens are split on commas and whitespace; a token containing `gzip` or `deflate` (after
 /// removing NULs) is one layer. Returns the layer count and whether unknown tokens were seen.
+/// The number of `Content-Encoding` tokens of any kind, which libhtp counts against its
+/// layer limit (so `identity, identity, gzip` is three layers there).
+pub(crate) fn content_encoding_tokens(v: &[u8]) -> usize {
+    v.split(|&b| b == b',' || b == b' ')
+        .filter(|t| !t.is_empty())
+        .count()
+}
+
 pub(crate) fn content_encoding_layers(v: &[u8]) -> (usize, bool) {
     let canon = canonical(v);
     let mut layers = 0usize;
@@ -344,6 +352,8 @@ mod tests {
         assert_eq!(content_encoding_layers(b"gz\0ip"), (1, false));
         assert_eq!(content_encoding_layers(b"gzip x"), (1, true));
         assert_eq!(content_encoding_layers(b"identity"), (0, false));
+        assert_eq!(content_encoding_tokens(b"identity, identity,gzip"), 3);
+        assert_eq!(content_encoding_tokens(b" , "), 0);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub(crate) struct Line {
     pub raw: Vec<u8>,
     /// Bytes were dropped because the line was longer than the limit.
     pub overflow: bool,
+    /// The line's full length, terminator included (kept or not).
+    pub len: usize,
 }
 
 impl Line {
@@ -42,6 +44,8 @@ pub(crate) struct LineBuf {
     overflow: bool,
     /// The buffered line ends with a CR whose follower has not been seen yet.
     cr_pending: bool,
+    /// Bytes of the current line seen so far, kept or not.
+    seen: usize,
 }
 
 impl LineBuf {
@@ -55,9 +59,16 @@ impl LineBuf {
         self.buf.clear();
         self.overflow = false;
         self.cr_pending = false;
+        self.seen = 0;
+    }
+
+    /// Bytes of the partial line received so far (including any cut at the limit).
+    pub fn pending_len(&self) -> usize {
+        self.seen
     }
 
     fn push_bounded(&mut self, bytes: &[u8], max: usize) {
+        self.seen = self.seen.saturating_add(bytes.len());
         let room = max.saturating_sub(self.buf.len());
         if bytes.len() > room {
             self.overflow = true;
@@ -70,7 +81,9 @@ impl LineBuf {
         let line = Line {
             raw: std::mem::take(&mut self.buf),
             overflow: self.overflow,
+            len: self.seen,
         };
+        self.seen = 0;
         self.overflow = false;
         line
     }

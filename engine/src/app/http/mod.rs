@@ -100,6 +100,10 @@ pub struct HttpConfig {
     pub max_header_bytes: usize,
     /// Transactions kept per connection (default 128); the oldest are dropped first.
     pub max_txs: usize,
+    /// A start or header line longer than this raises `http.*_field_too_long` as soon as
+    /// that many bytes of it arrived (default 18000, libhtp's hard field limit that
+    /// Suricata configures); unlike `max_header_bytes` nothing is cut.
+    pub field_limit: usize,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +115,7 @@ impl Default for HttpConfig {
             max_decompress_layers: 3,
             max_header_bytes: 64 << 10,
             max_txs: 128,
+            field_limit: 18000,
         }
     }
 }
@@ -165,6 +170,9 @@ pub enum Progress {
     ResponseBody,
     /// The response is complete.
     ResponseComplete,
+    /// An anomaly event was raised on the transaction without a buffer progressing (a
+    /// line still being received went over the field limit): `app-layer-event` rules run.
+    Event,
 }
 
 /// What one `feed`/`gap`/`close` call changed: (transaction id, progress) in order.

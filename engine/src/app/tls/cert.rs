@@ -52,6 +52,16 @@ fn colon_hex(bytes: &[u8], upper: bool) -> String {
         .join(":")
 }
 
+/// The event for a leaf x509 refused: Suricata maps a DER that ends early (nom's
+/// `Incomplete`) to `certificate_invalid_length`, other refusals here to
+/// `invalid_certificate`.
+fn leaf_error(der: &[u8]) -> TlsEvent {
+    match X509Certificate::from_der(der) {
+        Err(x509_parser::nom::Err::Incomplete(_)) => TlsEvent::CertificateInvalidLength,
+        _ => TlsEvent::InvalidCertificate,
+    }
+}
+
 fn leaf_fields(der: &[u8]) -> Option<Leaf> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let san_dns = match cert.subject_alternative_name() {
@@ -77,19 +87,23 @@ fn leaf_fields(der: &[u8]) -> Option<Leaf> {
 }
 
 /// Decodes a complete Certificate message (header included, TLS ≤ 1.2 layout: TLS 1.3
-/// certificates are encrypted and never reach here).
+/// certificates are encrypted and never reach here). A message that does not decode also
+/// raises `invalid_handshake_message`, as Suricata's handshake parser does when its
+/// certificate decoder fails.
 pub(crate) fn parse_certificate(msg: &[u8], events: &mut dyn FnMut(TlsEvent)) -> Option<CertChain> {
     let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::Certificate(c)))) =
         parse_tls_message_handshake(msg)
     else {
         events(TlsEvent::CertificateInvalidLength);
+        events(TlsEvent::InvalidHandshakeMessage);
         return None;
     };
     let der: Vec<Vec<u8>> = c.cert_chain.iter().map(|r| r.data.to_vec()).collect();
     let first = der.first();
     let leaf = first.and_then(|d| leaf_fields(d));
-    if first.is_some() && leaf.is_none() {
-        events(TlsEvent::InvalidCertificate);
+    if let (Some(d), None) = (first, &leaf) {
+        events(leaf_error(d));
+        events(TlsEvent::InvalidHandshakeMessage);
     }
     Some(CertChain {
         fingerprint: first.map(|d| colon_hex(&Sha1::digest(d), false)),

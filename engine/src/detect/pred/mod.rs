@@ -1,5 +1,6 @@
-//! Transaction predicates at run time: the non-buffer DNS/TLS keywords
-//! ([`TxPred`]) evaluated on the decoded values of the transaction being inspected.
+//! Transaction predicates at run time: the non-buffer DNS/TLS keywords and
+//! `app-layer-event` ([`TxPred`]) evaluated on the decoded values of the transaction being
+//! inspected.
 //!
 //! A transaction source ([`crate::vm::BufferSource`]) shows its decoded state through
 //! [`TxView`]; each protocol family evaluates its predicates in its own file ([`dns`],
@@ -7,19 +8,31 @@
 //! is not a transaction (the packet pass), is false: the rule needs that transaction.
 
 pub mod dns;
+pub mod event;
 pub mod tls;
 
 use crate::app::dns::DnsMessage;
+use crate::app::http::Tx;
 use crate::app::tls::TlsConn;
 use verdict_compiler::ir::TxPred;
 
 /// What a transaction source decoded, for predicates.
 #[derive(Debug, Clone, Copy)]
 pub enum TxView<'a> {
-    /// Not a DNS or TLS transaction (HTTP, the packet pass).
+    /// Not a transaction (the packet pass).
     None,
+    /// One HTTP transaction (only `app-layer-event` reads it).
+    Http {
+        /// The transaction.
+        tx: &'a Tx,
+    },
     /// One DNS message (each message is its own transaction).
-    Dns(&'a DnsMessage),
+    Dns {
+        /// The message.
+        msg: &'a DnsMessage,
+        /// The message goes to the server (the packet's direction).
+        to_server: bool,
+    },
     /// The TLS session, seen from the packet's direction.
     Tls {
         /// The connection's handshake state.
@@ -36,9 +49,12 @@ pub fn all_hold(preds: &[TxPred], view: TxView<'_>, now: i64) -> bool {
 
 /// Whether one predicate holds on `view` at time `now` (unix seconds).
 pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
+    if let TxPred::AppEvent(e) = p {
+        return event::raised(*e, view);
+    }
     match view {
-        TxView::None => false,
-        TxView::Dns(msg) => dns::holds(p, msg),
+        TxView::None | TxView::Http { .. } => false,
+        TxView::Dns { msg, .. } => dns::holds(p, msg),
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
     }
 }
