@@ -116,7 +116,12 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
                 negated: false,
                 buffer,
                 ..
-            } if app(*buffer) && !p.transforms.iter().any(|t| t.buffer == *buffer) => {
+            } if app(*buffer)
+                && !p
+                    .transforms
+                    .iter()
+                    .any(|t| t.buffer == *buffer && !t.chain.is_empty()) =>
+            {
                 Some((*buffer, pattern, *nocase))
             }
             _ => None,

@@ -212,6 +212,8 @@ pub struct CompiledProgram {
     /// Transaction predicates (`dns.opcode`, `tls.version`, …): they make the program a
     /// transaction program even without a buffer op.
     pub tx_preds: Vec<verdict_compiler::ir::TxPred>,
+    /// File predicates (`filesize`, `filemd5`, …): one file must satisfy them all.
+    pub files: Vec<crate::detect::pred::file::FileTest>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -279,6 +281,12 @@ pub trait BufferSource {
     fn view(&self) -> crate::detect::pred::TxView<'_> {
         crate::detect::pred::TxView::None
     }
+    /// File `i` of the transaction: of the side `to_server` names, else of the packet's
+    /// direction (`None` for sources without files).
+    fn file(&self, to_server: Option<bool>, i: usize) -> Option<crate::app::http::File<'_>> {
+        let _ = (to_server, i);
+        None
+    }
 }
 
 fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
@@ -331,6 +339,7 @@ impl CompiledProgram {
             state: Default::default(),
             stream_anywhere: true,
             tx_preds: Vec::new(),
+            files: Vec::new(),
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -428,7 +437,14 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
-                Insn::Tx(t) => cp.tx_preds.push(*t),
+                Insn::Tx(t) => {
+                    match crate::detect::pred::file::FileTest::from_pred(t)
+                        .map_err(|reason| LoadError::Invalid { sid, reason })?
+                    {
+                        Some(f) => cp.files.push(f),
+                        None => cp.tx_preds.push(t.clone()),
+                    }
+                }
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
@@ -544,6 +560,7 @@ impl CompiledProgram {
     /// decided per packet, not per app-layer transaction.
     pub fn packet_only(&self) -> bool {
         self.tx_preds.is_empty()
+            && self.files.is_empty()
             && self
                 .segments
                 .iter()
@@ -553,8 +570,17 @@ impl CompiledProgram {
     /// Transaction predicates against the transaction `src` (none: only a program without
     /// predicates passes); `now` is the packet's time in unix seconds.
     pub fn tx_ok(&self, src: Option<&dyn BufferSource>, now: i64) -> bool {
-        self.tx_preds.is_empty()
-            || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now))
+        let files_ok = || {
+            self.files.is_empty()
+                || src.is_some_and(|s| {
+                    // A `=>` rule's filesize names its side; else the packet's side.
+                    let side = self.files.iter().find_map(|f| f.side());
+                    crate::detect::pred::file::any_file_holds(&self.files, |i| s.file(side, i))
+                })
+        };
+        (self.tx_preds.is_empty()
+            || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now)))
+            && files_ok()
     }
 
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`

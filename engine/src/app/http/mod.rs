@@ -60,6 +60,7 @@ mod chunked;
 mod conn;
 mod decode;
 mod event;
+mod files;
 mod headers;
 mod line;
 mod start;
@@ -68,8 +69,9 @@ mod uri;
 
 pub use conn::HttpConn;
 pub use event::{EventSet, HttpEvent};
+pub use files::{describe as describe_file, FileNeeds, MAGIC_MIN_SIZE};
 pub use headers::{Header, HeaderTable};
-pub use tx::Tx;
+pub use tx::{File, Tx};
 pub use uri::normalize_path;
 
 /// Direction of stream bytes.
@@ -100,6 +102,8 @@ pub struct HttpConfig {
     pub max_header_bytes: usize,
     /// Transactions kept per connection (default 128); the oldest are dropped first.
     pub max_txs: usize,
+    /// File facts (magic, digests) loaded rules read; none by default.
+    pub files: FileNeeds,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +115,7 @@ impl Default for HttpConfig {
             max_decompress_layers: 3,
             max_header_bytes: 64 << 10,
             max_txs: 128,
+            files: FileNeeds::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! is not a transaction (the packet pass), is false: the rule needs that transaction.
 
 pub mod dns;
+pub mod file;
 pub mod tls;
 
 use crate::app::dns::DnsMessage;
