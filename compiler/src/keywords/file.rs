@@ -35,7 +35,7 @@ pub enum HashAlgo {
 
 impl HashAlgo {
     /// Digest length in bytes (a list line has twice as many hex digits).
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlgo::Md5 => 16,
             HashAlgo::Sha1 => 20,
@@ -170,7 +170,7 @@ pub fn parse_hash_line(line: &str, algo: HashAlgo) -> Result<Option<Vec<u8>>, St
         return Ok(None);
     }
     let hex = t.split([' ', '\t', ',']).next().unwrap_or(t);
-    let want = algo.len() * 2;
+    let want = algo.digest_len() * 2;
     if hex.len() != want {
         return Err(format!(
             "`{hex}` is not a {} hash ({want} hex digits expected, got {})",
@@ -178,7 +178,7 @@ pub fn parse_hash_line(line: &str, algo: HashAlgo) -> Result<Option<Vec<u8>>, St
             hex.len()
         ));
     }
-    let mut out = Vec::with_capacity(algo.len());
+    let mut out = Vec::with_capacity(algo.digest_len());
     for pair in hex.as_bytes().chunks(2) {
         let s = std::str::from_utf8(pair).map_err(|_| format!("`{hex}` is not hex"))?;
         out.push(u8::from_str_radix(s, 16).map_err(|_| format!("`{hex}` is not hex"))?);

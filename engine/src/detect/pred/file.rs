@@ -196,7 +196,9 @@ mod tests {
         };
         let other = [0u8; 16];
         let files = [file(10, true, Some(&digest)), file(500, true, Some(&other))];
-        assert!(any_file_holds(&[has.clone()], |i| files.get(i).copied()));
+        assert!(any_file_holds(std::slice::from_ref(&has), |i| files
+            .get(i)
+            .copied()));
         assert!(any_file_holds(&[hasnt.clone(), big.clone()], |i| files
             .get(i)
             .copied()));
