@@ -67,7 +67,8 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         DceStubData => AppProto::Dcerpc,
         SipMethod | SipUri | SipHeader | SipBody => AppProto::Sip,
         Krb5Cname | Krb5Sname => AppProto::Krb5,
-        FileName => return None,
+        // Files are carried by HTTP until another parser extracts them.
+        FileName | FileMagic => AppProto::Http,
     })
 }
 
@@ -84,7 +85,8 @@ mod tests {
         assert!(c.runs_buffer(Buffer::App(AppBuffer::DnsQuery)));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::TlsSni)));
         assert!(!c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
-        assert!(!c.runs_buffer(Buffer::App(AppBuffer::FileName)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::FileName)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::FileMagic)));
         assert!(c.runs_proto(AppProto::Http) && c.runs_proto(AppProto::Tls));
         assert!(!c.runs_proto(AppProto::Smb));
     }

@@ -260,6 +260,7 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         SshProto => "ssh.proto",
         SshSoftware => "ssh.software",
         FileName => "file.name",
+        FileMagic => "file.magic",
         SmbNamedPipe => "smb.named_pipe",
         SmbShare => "smb.share",
         DceStubData => "dce_stub_data",

@@ -235,7 +235,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             PayloadTest::ByteExtract(b) => Insn::ByteExtract(b.clone()),
             PayloadTest::ByteMath(b) => Insn::ByteMath(b.clone()),
             PayloadTest::Dataset(d) => Insn::Dataset(d.clone()),
-            PayloadTest::Tx(p) => Insn::Tx(*p),
+            PayloadTest::Tx(p) => Insn::Tx(p.clone()),
             PayloadTest::Isdataat(d) => Insn::Isdataat(d.clone()),
             PayloadTest::Absent { or_else, buffer } => Insn::Absent {
                 or_else: *or_else,
@@ -255,7 +255,10 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     // A content in a transformed buffer feeds the prefilter with what its pattern implies
     // about the raw buffer (the prefilter scans raw bytes), or not at all.
     let chain_of = |ti: usize, c: &crate::ir::Content| {
-        rule.transforms.iter().find(|t| t.covers(ti, c.buffer()))
+        // An empty chain only marks a repeated per-file selection: the bytes are raw.
+        rule.transforms
+            .iter()
+            .find(|t| t.covers(ti, c.buffer()) && !t.chain.is_empty())
     };
     let searched: Vec<(usize, &crate::ir::Content, Vec<u8>, bool, bool)> = candidates
         .iter()

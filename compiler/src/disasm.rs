@@ -447,11 +447,14 @@ pub fn program(p: &Program) -> String {
     let _ = writeln!(s, "  strategy  {}", p.strategy);
     // The payload tests a chain covers are numbered among the payload ops, in rule order.
     for t in &p.transforms {
-        let chain: Vec<String> = t
+        let mut chain: Vec<String> = t
             .chain
             .iter()
             .map(crate::keywords::transform::text)
             .collect();
+        if chain.is_empty() {
+            chain.push("(new instance)".into());
+        }
         let _ = writeln!(
             s,
             "  transform {} (payload tests {}..{}): {}",

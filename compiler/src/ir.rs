@@ -579,6 +579,17 @@ impl Buffer {
     pub fn two_sided(self) -> bool {
         matches!(self, Buffer::App(_) | Buffer::FileData) && self.tx_side().is_none()
     }
+
+    /// True for the per-file buffers (`file.data`, `file.name`, `file.magic`): one instance
+    /// per file, and selecting one again in a rule starts a new, independent instance
+    /// (`file.data; content:"a"; file.data; content:"b";` may match two files), as
+    /// Suricata 7 inspects repeated multi-buffer selections.
+    pub fn per_file(self) -> bool {
+        matches!(
+            self,
+            Buffer::FileData | Buffer::App(AppBuffer::FileName | AppBuffer::FileMagic)
+        )
+    }
 }
 
 /// Named application-layer buffers (Suricata names in parentheses in docs).
@@ -669,6 +680,9 @@ pub enum AppBuffer {
     SipHeader,
     /// Snort `sip_body`: the SIP message body.
     SipBody,
+    /// `file.magic`: libmagic's description of each file of the transaction's direction
+    /// (a multi-buffer, one instance per file).
+    FileMagic,
 }
 
 /// A Suricata buffer transform: rewrites a sticky buffer before the rule's tests on it read

@@ -764,6 +764,10 @@ impl<'v> Lowerer<'v> {
         // Data set files are named relative to the rule file, as Suricata reads them.
         let dir = std::path::Path::new(file_name).parent();
         for t in &mut rule.payload {
+            if let PayloadTest::Tx(TxPred::FileHash { path, .. }) = t {
+                *path = crate::keywords::file::resolve_list(path, file_name);
+                continue;
+            }
             if let (PayloadTest::Dataset(d), Some(dir)) = (t, dir) {
                 for l in [d.load.as_mut(), d.state.as_mut()].into_iter().flatten() {
                     if !std::path::Path::new(l).is_absolute() {
@@ -987,6 +991,7 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
     let name = o.name.text;
     match name {
         "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => legacy_tls(st, o),
+        "filename" | "fileext" | "filemagic" => legacy_file(st, o),
         t if txpred::lookup(t).is_some() => {
             let Some(k) = txpred::lookup(t) else { return };
             match (k.parse)(o.value.map(|v| v.text)) {
@@ -1549,6 +1554,60 @@ fn legacy_tls(st: &mut State, o: &OptionAst<'_>) {
             }
         },
         ends_with: exact,
+        buffer,
+        fast_pattern: None,
+        replace: None,
+    };
+    match Content::new(spec) {
+        Ok(c) => st.push_test(PayloadTest::Content(c)),
+        Err(e) => {
+            st.err(Code::BadValue, v.span, e.to_string()).label("here");
+        }
+    }
+}
+
+/// Suricata 7's legacy file string keywords as the content they mean on a per-file buffer:
+/// `filename` is "contains" on `file.name`, `fileext` is "ends with `.ext`" on it,
+/// `filemagic` is "contains" on `file.magic`; all case-insensitive, quotes optional, `!`
+/// negates. The sticky buffer is left as it was, as Suricata resets it after them.
+fn legacy_file(st: &mut State, o: &OptionAst<'_>) {
+    let Some(v) = need_value(st, o) else { return };
+    let t = v.text.trim();
+    let (neg, body) = match t.strip_prefix('!') {
+        Some(b) => (true, b.trim_start()),
+        None => (false, t),
+    };
+    // Quotes are optional for these keywords: an unquoted value is the literal text.
+    let quoted;
+    let text = if body.starts_with('"') {
+        v.text
+    } else {
+        quoted = format!("{}\"{body}\"", if neg { "!" } else { "" });
+        &quoted
+    };
+    let parsed = match content::parse_content(text) {
+        Ok(c) => c,
+        Err(e) => {
+            st.kw_err(o, e);
+            return;
+        }
+    };
+    st.finish_pending();
+    let (pattern, ends_with) = crate::keywords::file::legacy_pattern(o.name.text, parsed.bytes);
+    let buffer = Buffer::App(if o.name.text == "filemagic" {
+        AppBuffer::FileMagic
+    } else {
+        AppBuffer::FileName
+    });
+    let spec = ContentSpec {
+        pattern,
+        negated: parsed.negated,
+        nocase: true,
+        position: Position::Absolute {
+            offset: Operand::Lit(0),
+            depth: None,
+        },
+        ends_with,
         buffer,
         fast_pattern: None,
         replace: None,

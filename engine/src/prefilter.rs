@@ -123,7 +123,10 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
                 buffer,
                 ..
             } if app(*buffer)
-                && !p.transforms.iter().any(|t| t.buffer == *buffer)
+                && !p
+                    .transforms
+                    .iter()
+                    .any(|t| t.buffer == *buffer && !t.chain.is_empty())
                 && !may_be_absent(*buffer) =>
             {
                 Some((*buffer, pattern, *nocase))

@@ -611,6 +611,10 @@ impl crate::vm::BufferSource for HttpBuffers<'_> {
         };
         complete || http_buffer(self.tx, b, 0, side).is_some()
     }
+
+    fn file(&self, to_server: Option<bool>, i: usize) -> Option<http::File<'_>> {
+        self.tx.file(dir(to_server.unwrap_or(self.to_server)), i)
+    }
 }
 
 /// Instance `i` of buffer `b` of a transaction; two-direction buffers read `to_server`'s side.
@@ -624,9 +628,12 @@ fn http_buffer(
     match b {
         Buffer::App(AppBuffer::HttpRequestHeader) => tx.request_headers()?.line(i),
         Buffer::App(AppBuffer::HttpResponseHeader) => tx.response_headers()?.line(i),
+        // One instance per file of the side.
+        Buffer::FileData => Some(tx.file(dir(to_server), i)?.data).filter(|d| !d.is_empty()),
+        Buffer::App(AppBuffer::FileName) => Some(tx.file(dir(to_server), i)?.name),
+        Buffer::App(AppBuffer::FileMagic) => tx.file(dir(to_server), i)?.magic,
         _ if i > 0 => None,
         Buffer::App(a) => tx.buffer_in(a, dir(to_server)),
-        Buffer::FileData => tx.file_data(dir(to_server)),
         _ => None,
     }
 }

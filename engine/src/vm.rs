@@ -222,6 +222,8 @@ pub struct CompiledProgram {
     /// The buffers (and `=>` sides) of `absent` segments: the program waits until each is
     /// present or can no longer appear.
     pub absent: Vec<(Buffer, Option<bool>)>,
+    /// File predicates (`filesize`, `filemd5`, …): one file must satisfy them all.
+    pub files: Vec<crate::detect::pred::file::FileTest>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -296,6 +298,12 @@ pub trait BufferSource {
     fn view(&self) -> crate::detect::pred::TxView<'_> {
         crate::detect::pred::TxView::None
     }
+    /// File `i` of the transaction: of the side `to_server` names, else of the packet's
+    /// direction (`None` for sources without files).
+    fn file(&self, to_server: Option<bool>, i: usize) -> Option<crate::app::http::File<'_>> {
+        let _ = (to_server, i);
+        None
+    }
 }
 
 fn build_pcre(p: &verdict_compiler::ir::Pcre, sid: u32) -> Result<pcre2::bytes::Regex, LoadError> {
@@ -349,6 +357,7 @@ impl CompiledProgram {
             stream_anywhere: true,
             tx_preds: Vec::new(),
             absent: Vec::new(),
+            files: Vec::new(),
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -460,7 +469,12 @@ impl CompiledProgram {
                             });
                         }
                     }
-                    cp.tx_preds.push(*t)
+                    match crate::detect::pred::file::FileTest::from_pred(t)
+                        .map_err(|reason| LoadError::Invalid { sid, reason })?
+                    {
+                        Some(f) => cp.files.push(f),
+                        None => cp.tx_preds.push(t.clone()),
+                    }
                 }
                 Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
                     cp.sets_bits |= cp.state.push(insn);
@@ -584,6 +598,7 @@ impl CompiledProgram {
     /// decided per packet, not per app-layer transaction.
     pub fn packet_only(&self) -> bool {
         self.tx_preds.is_empty()
+            && self.files.is_empty()
             && self
                 .segments
                 .iter()
@@ -593,6 +608,14 @@ impl CompiledProgram {
     /// Transaction predicates against the transaction `src` (none: only a program without
     /// predicates passes); `now` is the packet's time in unix seconds.
     pub fn tx_ok(&self, src: Option<&dyn BufferSource>, now: i64) -> bool {
+        let files_ok = || {
+            self.files.is_empty()
+                || src.is_some_and(|s| {
+                    // A `=>` rule's filesize names its side; else the packet's side.
+                    let side = self.files.iter().find_map(|f| f.side());
+                    crate::detect::pred::file::any_file_holds(&self.files, |i| s.file(side, i))
+                })
+        };
         let preds = self.tx_preds.is_empty()
             || src.is_some_and(|s| crate::detect::pred::all_hold(&self.tx_preds, s.view(), now));
         // An `absent` buffer is judged only once it could no longer arrive.
@@ -601,6 +624,7 @@ impl CompiledProgram {
                 .absent
                 .iter()
                 .all(|&(b, dir)| src.is_some_and(|s| s.settled(b, dir)))
+            && files_ok()
     }
 
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`

@@ -219,6 +219,7 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("ssh.software", Buffer::App(A::SshSoftware), Form::Sticky),
     ("ssh_software", Buffer::App(A::SshSoftware), Form::Sticky),
     ("file.name", Buffer::App(A::FileName), Form::Sticky),
+    ("file.magic", Buffer::App(A::FileMagic), Form::Sticky),
     ("smb.named_pipe", Buffer::App(A::SmbNamedPipe), Form::Sticky),
     ("smb.share", Buffer::App(A::SmbShare), Form::Sticky),
     ("dce_stub_data", Buffer::App(A::DceStubData), Form::Sticky),

@@ -14,6 +14,7 @@ pub mod byte_math;
 pub mod content;
 pub mod dataset;
 pub mod dns;
+pub mod file;
 pub mod flow;
 pub mod fwsam;
 pub mod header;
@@ -169,7 +170,7 @@ const fn old(
 
 const NEEDS_STREAM: &str = "it needs stream/session state verdict does not track yet";
 const NO_PARSER: &str = "verdict has no decoder for this protocol yet";
-const NO_FILES: &str = "verdict does not extract or hash files";
+const NO_FILES: &str = "verdict does not store files or identify Snort 3 file types";
 /// Every keyword verdict knows (buffers are in [`buffers::BUFFERS`]).
 pub const KEYWORDS: &[Keyword] = &[
     // Metadata.
@@ -545,15 +546,42 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         NO_FILES,
     ),
-    no("filename", "file name", ArgKind::String, NO_FILES),
-    no("fileext", "file extension", ArgKind::String, NO_FILES),
-    no("filemagic", "file magic", ArgKind::String, NO_FILES),
-    no("filemd5", "file MD5 list", ArgKind::String, NO_FILES),
-    no("filesha1", "file SHA1 list", ArgKind::String, NO_FILES),
-    no("filesha256", "file SHA256 list", ArgKind::String, NO_FILES),
-    no("filesize", "file size", ArgKind::Compare, NO_FILES),
+    kw(
+        "filename",
+        "file name contains (legacy form of file.name; content; nocase)",
+        ArgKind::String,
+    ),
+    kw(
+        "fileext",
+        "file name extension equals, case-insensitive",
+        ArgKind::String,
+    ),
+    kw(
+        "filemagic",
+        "libmagic description contains (legacy form of file.magic; content; nocase)",
+        ArgKind::String,
+    ),
+    kw(
+        "filemd5",
+        "file MD5 is (or with `!` is not) in a list file",
+        ArgKind::String,
+    ),
+    kw(
+        "filesha1",
+        "file SHA-1 is (or with `!` is not) in a list file",
+        ArgKind::String,
+    ),
+    kw(
+        "filesha256",
+        "file SHA-256 is (or with `!` is not) in a list file",
+        ArgKind::String,
+    ),
+    kw(
+        "filesize",
+        "size of a file compared, once the size is final",
+        ArgKind::Compare,
+    ),
     no("filestore", "store files", ArgKind::List, NO_FILES),
-    no("file.magic", "file magic buffer", ArgKind::None, NO_FILES),
     no(
         "appids",
         "Snort 3 application ids",

@@ -230,10 +230,29 @@ impl Chains {
             .map(|(_, _, start)| *start)
             .chain(std::iter::once(total))
             .collect();
+        // A per-file buffer selected again is a new instance even without transforms: it
+        // keeps an (empty) chain of its own so it becomes a segment of its own.
+        let mut seen: Vec<Buffer> = Vec::new();
+        let again: Vec<bool> = self
+            .selections
+            .iter()
+            .zip(&ends)
+            .map(|((b, _, start), end)| {
+                let repeat = b.per_file() && seen.contains(b);
+                if start < end {
+                    seen.push(*b);
+                }
+                repeat
+            })
+            .collect();
         self.selections
             .into_iter()
             .zip(ends)
-            .filter(|((_, chain, start), end)| !chain.is_empty() && start < end)
+            .zip(again)
+            .filter(|(((_, chain, start), end), again)| {
+                (!chain.is_empty() || *again) && start < end
+            })
+            .map(|(x, _)| x)
             .map(|((buffer, chain, start), end)| BufferTransforms {
                 buffer,
                 chain,

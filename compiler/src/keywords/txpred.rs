@@ -10,6 +10,7 @@
 //! [`super::tls_state`], [`super::tls_cert`].
 
 use super::app_event::AppEvent;
+use super::file::HashAlgo;
 use super::tls_cert::{CertField, DateCmp};
 use super::tls_state::{SslState, SslVersions, TlsVersion};
 use super::uint::{uint_text, UintCmp};
@@ -18,7 +19,7 @@ use crate::ir::AppProto;
 use serde::{Deserialize, Serialize};
 
 /// One transaction predicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TxPred {
     /// `dns.opcode`: the OPCODE of the message header.
     DnsOpcode(UintCmp),
@@ -42,6 +43,23 @@ pub enum TxPred {
     CertChainLen(UintCmp),
     /// `app-layer-event`: the parser raised this anomaly on the transaction.
     AppEvent(AppEvent),
+    /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
+    FileSize {
+        /// The comparison.
+        cmp: UintCmp,
+        /// In a `=>` rule, the side whose files it reads (true: the request's).
+        to_server: Option<bool>,
+    },
+    /// `filemd5`/`filesha1`/`filesha256`: a complete file's digest is in the list file
+    /// (`negated`: is not).
+    FileHash {
+        /// The digest.
+        algo: HashAlgo,
+        /// `!list`.
+        negated: bool,
+        /// The list file, resolved against the rule file's directory.
+        path: String,
+    },
 }
 
 impl TxPred {
@@ -50,6 +68,7 @@ impl TxPred {
         match self {
             TxPred::DnsOpcode(_) | TxPred::DnsRcode(_) | TxPred::DnsRrtype(_) => AppProto::Dns,
             TxPred::AppEvent(e) => e.app(),
+            TxPred::FileSize { .. } | TxPred::FileHash { .. } => AppProto::Http,
             _ => AppProto::Tls,
         }
     }
@@ -63,7 +82,16 @@ impl TxPred {
                 | TxPred::CertExpired
                 | TxPred::CertValid
                 | TxPred::CertChainLen(_)
+                | TxPred::FileSize {
+                    to_server: Some(false),
+                    ..
+                }
         )
+    }
+
+    /// True for the file predicates, which hold together for one file.
+    pub fn is_file(&self) -> bool {
+        matches!(self, TxPred::FileSize { .. } | TxPred::FileHash { .. })
     }
 }
 
@@ -82,6 +110,7 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::tls_state::KEYWORDS,
     super::tls_cert::KEYWORDS,
     super::app_event::KEYWORDS,
+    super::file::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -94,6 +123,7 @@ pub fn lookup(name: &str) -> Option<&'static TxKeyword> {
 
 /// Canonical (keyword, value) of a predicate; the value is empty for keywords without one.
 pub fn tx_text(p: &TxPred) -> (&'static str, String) {
+    use super::file::{filesize_text, hash_text};
     use super::tls_cert::date_cmp_text;
     use super::tls_state::{ssl_state_text, ssl_version_text, tls_version_text};
     match *p {
@@ -109,6 +139,12 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
         TxPred::CertValid => ("tls_cert_valid", String::new()),
         TxPred::CertChainLen(c) => ("tls.cert_chain_len", uint_text(c)),
         TxPred::AppEvent(e) => ("app-layer-event", e.text()),
+        TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
+        TxPred::FileHash {
+            algo,
+            negated,
+            ref path,
+        } => (algo.keyword(), hash_text(negated, path)),
     }
 }
 

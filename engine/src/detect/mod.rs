@@ -246,6 +246,7 @@ impl Detector {
         cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
         cfg.session.tls_enabled |= needs(verdict_compiler::ir::AppProto::Tls);
         cfg.session.dns_enabled |= needs(verdict_compiler::ir::AppProto::Dns);
+        cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
             .iter()
@@ -1189,3 +1190,28 @@ const _: () = {
     shared::<Detector>();
     movable::<Worker>();
 };
+
+/// The file facts the HTTP parser computes: only those some loaded rule reads (libmagic and
+/// digests cost per file; most rule sets read neither).
+fn file_needs(compiled: &[CompiledProgram]) -> crate::app::http::FileNeeds {
+    use crate::detect::pred::file::FileTest;
+    use verdict_compiler::ir::{AppBuffer, Buffer};
+    use verdict_compiler::keywords::file::HashAlgo;
+    let mut n = crate::app::http::FileNeeds::default();
+    for c in compiled {
+        n.magic |= c
+            .segments
+            .iter()
+            .any(|s| s.buffer == Buffer::App(AppBuffer::FileMagic));
+        for f in &c.files {
+            if let FileTest::Hash { algo, .. } = f {
+                match algo {
+                    HashAlgo::Md5 => n.md5 = true,
+                    HashAlgo::Sha1 => n.sha1 = true,
+                    HashAlgo::Sha256 => n.sha256 = true,
+                }
+            }
+        }
+    }
+    n
+}

@@ -68,6 +68,11 @@ pub fn program_side(p: &Program, cp: &CompiledProgram) -> Side {
                 .filter(|t| t.to_client_only())
                 .map(|_| Side::ToClient),
         )
+        .chain(cp.files.iter().filter_map(|f| match f.side() {
+            Some(true) => Some(Side::ToServer),
+            Some(false) => Some(Side::ToClient),
+            None => None,
+        }))
         .collect();
     if sides.contains(&Side::ToClient) {
         Side::ToClient
@@ -90,6 +95,7 @@ pub fn program_app(p: &Program, cp: &CompiledProgram) -> Option<AppProto> {
             .iter()
             .find_map(|s| EngineCaps::buffer_proto(s.buffer))
             .or_else(|| cp.tx_preds.first().map(|t| t.app()))
+            .or_else(|| (!cp.files.is_empty()).then_some(AppProto::Http))
     })
 }
 

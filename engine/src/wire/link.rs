@@ -28,7 +28,7 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Walks VLAN tags (802.1Q, QinQ) from an ethertype at `at` to the IP packet.
-fn after_ethertype(frame: &[u8], mut at: usize) -> Result<&[u8], WireError> {
+pub(crate) fn after_ethertype(frame: &[u8], mut at: usize) -> Result<&[u8], WireError> {
     for _ in 0..4 {
         let et = be16(frame, at).ok_or(WireError::Malformed("link header cut short"))?;
         if ETH_VLAN.contains(&et) {

@@ -9,6 +9,7 @@
 pub mod defrag;
 pub mod link;
 pub mod tcpopt;
+pub mod tunnel;
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use std::net::IpAddr;

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::chunked::{ChunkStatus, Chunked};
 use super::decode::{ContentDecoder, DecodeIssue};
 use super::event::{EventSet, HttpEvent};
+use super::files::{multipart_boundary, Multipart};
 use super::headers::{
     content_encoding_layers, content_encoding_tokens, is_token, looks_like_field,
     parse_content_length, te_is_chunked, te_is_plain_chunked, FieldIssue, FieldLines, HeaderTable,
@@ -266,8 +267,14 @@ impl HttpConn {
     fn mark_gap(&mut self, id: u64, dir: Dir) {
         if let Some(t) = self.tx_mut(id) {
             match dir {
-                Dir::ToServer => t.req_body.gap = true,
-                Dir::ToClient => t.resp_body.gap = true,
+                Dir::ToServer => {
+                    t.req_body.gap = true;
+                    t.req_file.broken = true;
+                }
+                Dir::ToClient => {
+                    t.resp_body.gap = true;
+                    t.resp_file.broken = true;
+                }
             }
         }
         self.event(Some(id), HttpEvent::StreamGap);
@@ -319,6 +326,7 @@ impl HttpConn {
     }
 
     fn complete(&mut self, id: u64, dir: Dir, up: &mut Update) {
+        let needs = self.cfg.files;
         if let Some(t) = self.tx_mut(id) {
             let done = match dir {
                 Dir::ToServer => &mut t.req_done,
@@ -326,6 +334,7 @@ impl HttpConn {
             };
             if !*done {
                 *done = true;
+                t.finish_files(dir, needs);
                 up.push(
                     id,
                     if dir == Dir::ToServer {
@@ -602,6 +611,10 @@ impl HttpConn {
                     }
                 }
                 let Some(l) = t.req_line.as_ref() else { return };
+                t.multipart = table
+                    .value("content-type")
+                    .and_then(multipart_boundary)
+                    .map(|b| Multipart::new(&b));
                 let bufs = HeadBufs::new(&l.line.line, table, raw_headers, "cookie");
                 t.req_head = Some(ReqHead::new(l, bufs));
                 l.is_connect()
@@ -634,6 +647,7 @@ impl HttpConn {
             return;
         };
         let mut grew = false;
+        let needs = self.cfg.files;
         let txs = &mut self.txs;
         let limit_hits = &mut self.counters.body_limit_hits;
         let front = txs.front().map_or(0, |t| t.id);
@@ -643,6 +657,9 @@ impl HttpConn {
                 .and_then(|i| txs.get_mut(i))
             {
                 grew |= !d.is_empty() && t.req_body.data.len() < t.req_body.limit;
+                if t.multipart.is_none() {
+                    t.req_file.update(needs, d);
+                }
                 t.req_body.push(d);
                 if t.req_body.is_truncated() && !t.req_body.limit_counted {
                     t.req_body.limit_counted = true;
@@ -675,6 +692,9 @@ impl HttpConn {
             Framing::Close => false,
         };
         if grew {
+            if let Some(t) = self.tx_mut(id) {
+                t.grow_files(Dir::ToServer, needs);
+            }
             up.push(id, Progress::RequestBody);
         }
         if done {
@@ -893,8 +913,10 @@ impl HttpConn {
     }
 
     fn append_unexpected(&mut self, id: u64, data: &[u8], up: &mut Update) {
+        let needs = self.cfg.files;
         if let Some(t) = self.tx_mut(id) {
             let before = t.resp_body.data.len();
+            t.resp_file.update(needs, data);
             t.resp_body.push(data);
             if t.resp_body.data.len() > before {
                 up.push(id, Progress::ResponseBody);
@@ -1068,13 +1090,21 @@ impl HttpConn {
         t.resp_len = t.resp_len.saturating_add(data.len() as u64);
         let before = t.resp_body.data.len();
         let issue_before = self.decoder.as_ref().and_then(ContentDecoder::issue);
+        let needs = self.cfg.files;
         match self.decoder.as_mut() {
-            Some(d) => d.push(data, &mut |out| t.resp_body.push(out)),
+            Some(d) => d.push(data, &mut |out| {
+                t.resp_file.update(needs, out);
+                t.resp_body.push(out)
+            }),
             None => {
+                t.resp_file.update(needs, data);
                 t.resp_body.push(data);
             }
         }
         let grew = t.resp_body.data.len() > before;
+        if grew {
+            t.grow_files(Dir::ToClient, needs);
+        }
         if t.resp_body.is_truncated() && !t.resp_body.limit_counted {
             t.resp_body.limit_counted = true;
             self.counters.body_limit_hits += 1;

@@ -60,6 +60,7 @@ mod chunked;
 mod conn;
 mod decode;
 mod event;
+mod files;
 mod headers;
 mod line;
 mod start;
@@ -68,8 +69,9 @@ mod uri;
 
 pub use conn::HttpConn;
 pub use event::{EventSet, HttpEvent};
+pub use files::{describe as describe_file, FileNeeds, MAGIC_MIN_SIZE};
 pub use headers::{Header, HeaderTable};
-pub use tx::Tx;
+pub use tx::{File, Tx};
 pub use uri::normalize_path;
 
 /// Direction of stream bytes.
@@ -104,6 +106,8 @@ pub struct HttpConfig {
     /// that many bytes of it arrived (default 18000, libhtp's hard field limit that
     /// Suricata configures); unlike `max_header_bytes` nothing is cut.
     pub field_limit: usize,
+    /// File facts (magic, digests) loaded rules read; none by default.
+    pub files: FileNeeds,
 }
 
 impl Default for HttpConfig {
@@ -116,6 +120,7 @@ impl Default for HttpConfig {
             max_header_bytes: 64 << 10,
             max_txs: 128,
             field_limit: 18000,
+            files: FileNeeds::default(),
         }
     }
 }

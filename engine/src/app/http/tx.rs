@@ -4,6 +4,7 @@
 use verdict_compiler::ir::AppBuffer;
 
 use super::event::EventSet;
+use super::files::{FileMeta, FileNeeds, Multipart};
 use super::headers::{disposition_filename, HeaderTable};
 use super::start::{RequestLine, StatusLine};
 use super::uri;
@@ -152,6 +153,52 @@ pub struct Tx {
     pub(crate) simple: bool,
     pub(crate) seen_100: bool,
     pub(crate) events: EventSet,
+    /// The response body as a file.
+    pub(crate) resp_file: FileMeta,
+    /// The request body as one file (when it is not multipart/form-data).
+    pub(crate) req_file: FileMeta,
+    /// The file parts of a multipart/form-data request body.
+    pub(crate) multipart: Option<Multipart>,
+}
+
+/// One file of a transaction, as the file keywords see it.
+#[derive(Debug, Clone, Copy)]
+pub struct File<'a> {
+    /// `file.name`: the part's filename, the response's `Content-Disposition` filename, or
+    /// the URI path.
+    pub name: &'a [u8],
+    /// `file.data`: the bytes kept for inspection (decoded).
+    pub data: &'a [u8],
+    /// Bytes seen so far, kept or not.
+    pub size: u64,
+    /// The file ended (its message or part is complete).
+    pub complete: bool,
+    /// Bytes of it were lost or not kept.
+    pub truncated: bool,
+    /// libmagic's description, once known (and only when a rule reads it).
+    pub magic: Option<&'a [u8]>,
+    /// MD5 of a complete file (when a rule reads it).
+    pub md5: Option<&'a [u8]>,
+    /// SHA-1 of a complete file (when a rule reads it).
+    pub sha1: Option<&'a [u8]>,
+    /// SHA-256 of a complete file (when a rule reads it).
+    pub sha256: Option<&'a [u8]>,
+}
+
+impl<'a> File<'a> {
+    fn new(name: &'a [u8], data: &'a [u8], meta: &'a FileMeta) -> Self {
+        File {
+            name,
+            data,
+            size: data.len() as u64,
+            complete: false,
+            truncated: false,
+            magic: meta.magic.as_deref(),
+            md5: meta.md5.as_ref().map(|d| &d[..]),
+            sha1: meta.sha1.as_ref().map(|d| &d[..]),
+            sha256: meta.sha256.as_ref().map(|d| &d[..]),
+        }
+    }
 }
 
 fn nonempty(v: &[u8]) -> Option<&[u8]> {
@@ -174,6 +221,9 @@ impl Tx {
             simple: false,
             seen_100: false,
             events: EventSet::default(),
+            resp_file: FileMeta::default(),
+            req_file: FileMeta::default(),
+            multipart: None,
         }
     }
 
@@ -254,6 +304,87 @@ impl Tx {
         }
     }
 
+    /// File `i` of direction `dir` (see [`super::files`]); `None` past the last one.
+    pub fn file(&self, dir: Dir, i: usize) -> Option<File<'_>> {
+        let (body, done) = match dir {
+            Dir::ToServer => (&self.req_body, self.req_done),
+            Dir::ToClient => (&self.resp_body, self.resp_done),
+        };
+        if let (Dir::ToServer, Some(m)) = (dir, &self.multipart) {
+            let p = m.parts.get(i)?;
+            let data = body.data.get(p.start..p.end)?;
+            return Some(File {
+                complete: p.complete,
+                truncated: p.meta.broken,
+                ..File::new(&p.name, data, &p.meta)
+            });
+        }
+        if i > 0 || body.seen == 0 {
+            return None;
+        }
+        let (name, meta) = match dir {
+            Dir::ToServer => (self.uri_path(), &self.req_file),
+            Dir::ToClient => (self.filename(), &self.resp_file),
+        };
+        Some(File {
+            size: body.seen,
+            complete: done,
+            truncated: body.is_truncated() || body.gap,
+            ..File::new(name.unwrap_or_default(), &body.data, meta)
+        })
+    }
+
+    /// Bodies grew: describe files that now have enough bytes, parse new multipart parts.
+    pub(crate) fn grow_files(&mut self, dir: Dir, needs: FileNeeds) {
+        match dir {
+            Dir::ToServer => match self.multipart.as_mut() {
+                Some(m) => m.update(
+                    &self.req_body.data,
+                    false,
+                    needs,
+                    self.req_body.is_truncated(),
+                ),
+                None => self.req_file.describe(needs, &self.req_body.data, false),
+            },
+            Dir::ToClient => self.resp_file.describe(needs, &self.resp_body.data, false),
+        }
+    }
+
+    /// A direction completed: its files end (digests final, described).
+    pub(crate) fn finish_files(&mut self, dir: Dir, needs: FileNeeds) {
+        match dir {
+            Dir::ToServer => match self.multipart.as_mut() {
+                Some(m) => m.update(
+                    &self.req_body.data,
+                    true,
+                    needs,
+                    self.req_body.is_truncated(),
+                ),
+                None if self.req_body.seen > 0 => {
+                    self.req_file.broken |= self.req_body.gap;
+                    self.req_file.finish(needs, &self.req_body.data)
+                }
+                None => {}
+            },
+            Dir::ToClient if self.resp_body.seen > 0 => {
+                self.resp_file.broken |= self.resp_body.gap;
+                self.resp_file.finish(needs, &self.resp_body.data)
+            }
+            Dir::ToClient => {}
+        }
+    }
+
+    /// The normalised URI path, without query or fragment (a request file's name).
+    fn uri_path(&self) -> Option<&[u8]> {
+        let l = self.req_line.as_ref()?;
+        let end = l
+            .uri_norm
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(l.uri_norm.len());
+        nonempty(&l.uri_norm[..end])
+    }
+
     /// The file name fileinfo shows: `Content-Disposition` filename of the response (then
     /// of the request), else the normalised URI path.
     pub fn filename(&self) -> Option<&[u8]> {
@@ -264,15 +395,7 @@ impl Tx {
         cd(self.resp_head.as_ref())
             .or_else(|| cd(self.req_head.as_ref().map(|r| &r.bufs)))
             .filter(|f| !f.is_empty())
-            .or_else(|| {
-                let l = self.req_line.as_ref()?;
-                let end = l
-                    .uri_norm
-                    .iter()
-                    .position(|&b| b == b'?' || b == b'#')
-                    .unwrap_or(l.uri_norm.len());
-                nonempty(&l.uri_norm[..end])
-            })
+            .or_else(|| self.uri_path())
     }
 
     /// Normalised host (EVE `hostname`).

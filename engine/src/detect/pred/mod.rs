@@ -9,6 +9,7 @@
 
 pub mod dns;
 pub mod event;
+pub mod file;
 pub mod tls;
 
 use crate::app::dns::DnsMessage;
