@@ -296,11 +296,15 @@ pub fn to_text(r: &Rule) -> String {
     if let Some(d) = &r.detection_filter {
         let _ = write!(
             s,
-            "detection_filter:track {}, count {}, seconds {}; ",
+            "detection_filter:track {}, count {}, seconds {}",
             meta::track_text(d.track),
             d.count,
             d.seconds
         );
+        if let Some(u) = d.unique_on {
+            let _ = write!(s, ", unique_on {}", meta::unique_on_text(u));
+        }
+        s.push_str("; ");
     }
     if let Some(b) = &r.block {
         let _ = write!(s, "fwsam:{}; ", fwsam::fwsam_text(b));

@@ -1538,6 +1538,17 @@ pub struct DetectionFilter {
     pub count: u32,
     /// Window in seconds.
     pub seconds: u32,
+    /// `unique_on`: count distinct values of this port instead of matches.
+    pub unique_on: Option<UniqueOn>,
+}
+
+/// The field a `detection_filter` with `unique_on` counts distinct values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UniqueOn {
+    /// `unique_on src_port`
+    SrcPort,
+    /// `unique_on dst_port`
+    DstPort,
 }
 
 /// TCP flag test `flags:[modifier]flags[,mask]`.

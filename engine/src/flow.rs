@@ -90,6 +90,9 @@ pub struct Flow {
     pub bits: Vec<u64>,
     /// Set by a drop/reject: the rest of the flow is dropped without inspection.
     pub dropped: Option<Sid>,
+    /// The drop came from an exception policy, not a rule (its later packets are logged as
+    /// Suricata's "exception policy flow drop" rather than "flow drop").
+    pub dropped_by_policy: bool,
     /// Set by a pass rule: the rest of the flow is accepted without inspection.
     pub passed: bool,
     /// Handed back to the kernel (`bypass`): the rest of the flow is accepted uninspected.
@@ -101,7 +104,7 @@ pub struct Flow {
     /// Payload bytes seen so far: [to server, to client].
     pub payload_bytes: [u64; 2],
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
-    recent_alerts: Option<Box<[(u32, u32); 8]>>,
+    recent_alerts: Option<Box<[(u32, u32, bool); 8]>>,
     recent_next: u8,
     /// Reassembly and app-layer state of a TCP flow (boxed: most flows never get one).
     pub session: Option<Box<crate::session::Session>>,
@@ -127,18 +130,22 @@ impl Flow {
             }
         }
     }
-    /// Records an alert of `sid` on the TCP segment starting at `seq`; false if that same sid
-    /// already alerted on a segment with that sequence number (a retransmission), in which
-    /// case the alert is a duplicate. Detection and actions still run on retransmissions, so a
-    /// retransmission with different bytes is inspected like any segment.
-    pub fn note_alert(&mut self, sid: u32, seq: u32) -> bool {
+    /// Records an alert of `sid` on the TCP segment whose data starts at `seq` in direction
+    /// `to_server`; false if that same sid already alerted on a segment with that sequence
+    /// number in that direction (a retransmission), in which case the alert is a duplicate.
+    /// Detection and actions still run on retransmissions, so a retransmission with different
+    /// bytes is inspected like any segment.
+    pub fn note_alert(&mut self, sid: u32, seq: u32, to_server: bool) -> bool {
         let ring = self
             .recent_alerts
-            .get_or_insert_with(|| Box::new([(0, 0); 8]));
-        if ring.iter().any(|&(s, q)| s == sid && q == seq && s != 0) {
+            .get_or_insert_with(|| Box::new([(0, 0, false); 8]));
+        if ring
+            .iter()
+            .any(|&(s, q, d)| s == sid && q == seq && d == to_server && s != 0)
+        {
             return false;
         }
-        ring[usize::from(self.recent_next) % 8] = (sid, seq);
+        ring[usize::from(self.recent_next) % 8] = (sid, seq, to_server);
         self.recent_next = self.recent_next.wrapping_add(1);
         true
     }
@@ -379,6 +386,7 @@ impl FlowTable {
                 seen_to_client: false,
                 bits: vec![0; words],
                 dropped: None,
+                dropped_by_policy: false,
                 passed: false,
                 bypassed: false,
                 last_seen: now,
@@ -399,6 +407,9 @@ impl FlowTable {
         } else {
             flow.seen_to_client = true;
         }
+        // Suricata tells a packet its flow state before the stream engine takes the packet in,
+        // so the ACK that completes the handshake is itself not yet `established`.
+        let completes_handshake = flow.tcp == Some(TcpState::SynAckSeen);
         if let (Some(state), Some(f)) = (flow.tcp, flags) {
             let syn = f & tcp_flags::SYN != 0;
             let ack = f & tcp_flags::ACK != 0;
@@ -425,7 +436,8 @@ impl FlowTable {
                 }
             });
         }
-        let established = flow.established();
+        let established =
+            flow.established() && !(completes_handshake && flow.tcp == Some(TcpState::Established));
         (
             flow,
             PktFlow {

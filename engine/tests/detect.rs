@@ -317,6 +317,7 @@ fn threshold_limit_and_detection_filter_use_packet_time() {
         track: Track::BySrc,
         count: 3,
         seconds: 60,
+        unique_on: None,
     });
     let img = image(vec![lim, df], &[]);
     let (mut w, rx) = worker(&img, false);
