@@ -97,6 +97,10 @@ pub struct Flow {
     pub passed: bool,
     /// Handed back to the kernel (`bypass`): the rest of the flow is accepted uninspected.
     pub bypassed: bool,
+    /// Directions that sent a FIN (bit 0: client, bit 1: server): with both, the connection
+    /// is closing and the flow times out like a reset one (Suricata's `closed` timeout), so
+    /// late retransmissions start a new flow.
+    fins: u8,
     /// Packet time of the last packet.
     pub last_seen: Duration,
     /// Packets seen.
@@ -160,6 +164,7 @@ impl Flow {
         self.client_is_lo = !self.client_is_lo;
         std::mem::swap(&mut self.seen_to_server, &mut self.seen_to_client);
         self.payload_bytes.swap(0, 1);
+        self.fins = (self.fins >> 1) | ((self.fins & 1) << 1);
     }
     /// Gives the session's stream memory back to the worker's account.
     fn release(&mut self, mem: &mut StreamMem) {
@@ -245,6 +250,7 @@ impl FlowTable {
     fn timeout_of(&self, f: &Flow) -> Duration {
         match f.tcp {
             Some(TcpState::Closed) => self.cfg.closed_timeout,
+            _ if f.fins == 3 => self.cfg.closed_timeout,
             _ if f.established() => self.cfg.established_timeout,
             _ => self.cfg.new_timeout,
         }
@@ -260,6 +266,7 @@ impl FlowTable {
         self.map.retain(|_, f| {
             let t = match f.tcp {
                 Some(TcpState::Closed) => c,
+                _ if f.fins == 3 => c,
                 _ if f.established() => e,
                 _ => n,
             };
@@ -387,6 +394,7 @@ impl FlowTable {
                 bits: vec![0; words],
                 dropped: None,
                 dropped_by_policy: false,
+                fins: 0,
                 passed: false,
                 bypassed: false,
                 last_seen: now,
@@ -410,6 +418,9 @@ impl FlowTable {
         // Suricata tells a packet its flow state before the stream engine takes the packet in,
         // so the ACK that completes the handshake is itself not yet `established`.
         let completes_handshake = flow.tcp == Some(TcpState::SynAckSeen);
+        if flags.is_some_and(|f| f & tcp_flags::FIN != 0) {
+            flow.fins |= if to_server { 1 } else { 2 };
+        }
         if let (Some(state), Some(f)) = (flow.tcp, flags) {
             let syn = f & tcp_flags::SYN != 0;
             let ack = f & tcp_flags::ACK != 0;

@@ -1088,7 +1088,10 @@ impl Worker {
             if !m.alert || n >= 64 {
                 continue;
             }
-            if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
+            // Only payload matches repeat on a retransmission (its bytes were inspected with
+            // the original); a rule on headers alone alerts on every copy, as in Suricata.
+            let has_payload = !det.compiled[pi].payload.is_empty();
+            if let (Some(seq), false, true) = (tcp_seq, parsed.payload().is_empty(), has_payload) {
                 if !flow.note_alert(prog.sid.0, seq, ctx.pflow.to_server) {
                     continue;
                 }

@@ -32,11 +32,14 @@ pub(super) enum Scope {
 /// Suricata's IP-only and app-layer signatures act on the flow; the rest on the packet.
 pub(super) fn scope_of(p: &Program, cp: &CompiledProgram, tx: bool, app: bool) -> Scope {
     let no_packet_tests = cp.payload.is_empty() && cp.header.is_empty();
-    let ip_only = no_packet_tests
-        && p.flow.established.is_none()
-        && p.flow.to_server.is_none()
-        && cp.bit_tests.is_empty()
-        && cp.state.is_empty();
+    // Any `flow:` option (even `stateless`) makes a rule a packet rule in Suricata.
+    let f = &p.flow;
+    let no_flow_kw = f.established.is_none()
+        && f.to_server.is_none()
+        && !f.stateless
+        && f.stream.is_none()
+        && f.frag.is_none();
+    let ip_only = no_packet_tests && no_flow_kw && cp.bit_tests.is_empty() && cp.state.is_empty();
     if tx || (app && no_packet_tests) || ip_only {
         Scope::Flow
     } else {
