@@ -873,6 +873,10 @@ impl Worker {
                 return self.finish(Verdict::Drop(sid));
             }
         }
+        if flow.dropped.is_some() && !det.cfg.inline {
+            // IDS mode: a dropped flow passes, uninspected (Suricata stops detection on it).
+            return self.finish(Verdict::Accept);
+        }
         if flow.passed || flow.bypassed {
             self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
             return self.finish(Verdict::Accept);

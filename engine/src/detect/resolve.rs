@@ -99,6 +99,7 @@ pub(super) fn resolve(
     });
     let mut r = Resolution::default();
     let mut dropping = false;
+    let mut dropped_flow = false;
     for (i, m) in matched.iter_mut().enumerate() {
         if r.passed {
             m.alert = false;
@@ -109,8 +110,11 @@ pub(super) fn resolve(
         match m.action {
             Action::Drop | Action::Sdrop | Action::Reject(_) => {
                 dropping = true;
-                if inline && !f.dry_run && r.decider.is_none() {
-                    r.decider = Some(i);
+                if !f.dry_run && r.decider.is_none() && !dropped_flow {
+                    // In IDS mode the packet passes, but the flow is still marked dropped and
+                    // not inspected any further, as Suricata does.
+                    r.decider = inline.then_some(i);
+                    dropped_flow = true;
                     if on_flow && r.flow.is_none() {
                         r.flow = Some(FlowAction::Drop(i));
                     }
@@ -202,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn stream_matches_act_on_the_flow_and_ids_never_drops() {
+    fn stream_matches_act_on_the_flow_and_ids_only_marks_the_flow() {
         let mut ms = [m(0, Action::Reject(RejectTarget::Default))];
         let f = |p| MatchFacts {
             payload: true,
@@ -214,7 +218,8 @@ mod tests {
         assert_eq!(r.flow, None);
         assert_eq!(r.decider, Some(0));
         let r = resolve(&mut ms, &ActionOrder::default(), false, true, &f);
-        assert_eq!(r, Resolution::default());
+        assert_eq!(r.decider, None);
+        assert_eq!(r.flow, Some(FlowAction::Drop(0)));
         assert_eq!(alerts(&ms), vec![0]);
     }
 
