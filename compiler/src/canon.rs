@@ -334,6 +334,9 @@ pub fn to_text(r: &Rule) -> String {
             let _ = write!(s, "priority:{p}; ");
         }
     }
+    if m.alert {
+        s.push_str("alert; ");
+    }
     if let Some(t) = &m.target {
         let _ = write!(s, "target:{t}; ");
     }

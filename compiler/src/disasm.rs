@@ -337,6 +337,7 @@ pub fn insn(i: &Insn) -> String {
         }
         Insn::FlowbitsReset => "effect    flowbits reset".into(),
         Insn::NoAlert => "effect    noalert".into(),
+        Insn::PassAlert => "effect    alert".into(),
         Insn::StreamSize(st) => format!(
             "stream_size {} {}",
             crate::keywords::state::stream_size_text(st)

@@ -1649,6 +1649,9 @@ pub struct Meta {
     pub metadata: Vec<(String, String)>,
     /// `target:src_ip|dest_ip`
     pub target: Option<String>,
+    /// `alert` (Suricata 8): a `pass` rule that also logs an alert when it passes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert: bool,
 }
 
 /// SnortSam/fwsam-style active response attached to a rule (`fwsam:src,1 hour` or

@@ -416,8 +416,10 @@ impl FlowTable {
             flow.seen_to_client = true;
         }
         // Suricata tells a packet its flow state before the stream engine takes the packet in,
-        // so the ACK that completes the handshake is itself not yet `established`.
-        let completes_handshake = flow.tcp == Some(TcpState::SynAckSeen);
+        // so a bare ACK completing the handshake is not yet `established`; one that carries
+        // data is (Suricata 7.0.7, bug 7264: its data is inspected as the session's).
+        let completes_handshake =
+            flow.tcp == Some(TcpState::SynAckSeen) && pkt.payload().is_empty();
         if flags.is_some_and(|f| f & tcp_flags::FIN != 0) {
             flow.fins |= if to_server { 1 } else { 2 };
         }

@@ -1052,6 +1052,7 @@ impl Worker {
                 resolve::MatchFacts {
                     dry_run: info.dry_run,
                     noalert: cp.noalert,
+                    pass_alerts: cp.pass_alerts,
                     scope: info.scope,
                     priority: prog.priority.unwrap_or(3),
                     rank: det.rank[p as usize],

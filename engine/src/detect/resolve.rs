@@ -73,6 +73,8 @@ pub(super) struct MatchFacts {
     pub dry_run: bool,
     /// `flowbits:noalert` / `noalert`.
     pub noalert: bool,
+    /// A pass rule with the `alert` keyword: its pass is logged.
+    pub pass_alerts: bool,
     /// [`scope_of`] of the rule.
     pub scope: Scope,
     /// `priority` (lower first; Suricata's default 3).
@@ -128,7 +130,12 @@ pub(super) fn resolve(
             }
             Action::Alert | Action::Log => {}
         }
-        m.alert = !f.noalert && !matches!(m.action, Action::Sdrop | Action::Pass);
+        m.alert = !f.noalert
+            && match m.action {
+                Action::Sdrop => false,
+                Action::Pass => f.pass_alerts,
+                _ => true,
+            };
     }
     r
 }
@@ -154,6 +161,7 @@ mod tests {
         move |p| MatchFacts {
             dry_run: false,
             noalert: false,
+            pass_alerts: false,
             scope,
             priority: 3,
             rank: p,
@@ -220,6 +228,18 @@ mod tests {
         let r = resolve(&mut ms, &ActionOrder::default(), false, true, &f);
         assert_eq!(r.decider, None);
         assert_eq!(r.flow, Some(FlowAction::Drop(0)));
+        assert_eq!(alerts(&ms), vec![0]);
+    }
+
+    #[test]
+    fn a_pass_with_the_alert_keyword_logs_itself_only() {
+        let mut ms = [m(0, Action::Pass), m(1, Action::Alert)];
+        let f = |p| MatchFacts {
+            pass_alerts: p == 0,
+            ..facts(Scope::Flow)(p)
+        };
+        let r = resolve(&mut ms, &ActionOrder::default(), true, false, f);
+        assert!(r.passed);
         assert_eq!(alerts(&ms), vec![0]);
     }
 
