@@ -1539,6 +1539,7 @@ pub struct DetectionFilter {
     /// Window in seconds.
     pub seconds: u32,
     /// `unique_on`: count distinct values of this port instead of matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_on: Option<UniqueOn>,
 }
 
