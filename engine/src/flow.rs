@@ -419,7 +419,7 @@ impl FlowTable {
         // so a bare ACK completing the handshake is not yet `established`; one that carries
         // data is (Suricata 7.0.7, bug 7264: its data is inspected as the session's).
         let completes_handshake =
-            flow.tcp == Some(TcpState::SynAckSeen) && pkt.payload().is_empty();
+            flow.tcp == Some(TcpState::SynAckSeen) && to_server && pkt.payload().is_empty();
         if flags.is_some_and(|f| f & tcp_flags::FIN != 0) {
             flow.fins |= if to_server { 1 } else { 2 };
         }
@@ -517,11 +517,13 @@ mod tests {
                 established: false
             }
         );
+        // The bare ACK completing the handshake is not yet established (Suricata marks the
+        // packet before the stream engine takes it in); the packets after it are.
         assert_eq!(
             step(&mut t, &tcp(true, false, true, false), 1),
             PktFlow {
                 to_server: true,
-                established: true
+                established: false
             }
         );
         assert_eq!(
