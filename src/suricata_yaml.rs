@@ -68,7 +68,7 @@ impl Yaml {
     pub fn parse(text: &str) -> anyhow::Result<Yaml> {
         // (indent, key) of the open mappings; a key of "-" marks a list item that is a
         // mapping, whose contents are skipped.
-        let mut stack: Vec<(usize, String)> = Vec::new();
+        let mut stack: Vec<(usize, String, usize)> = Vec::new();
         let mut y = Yaml::default();
         for (n, raw) in text.lines().enumerate() {
             let line = n + 1;
@@ -86,22 +86,24 @@ impl Yaml {
                 .filter(|r| r.is_empty() || r.starts_with(' '))
             {
                 // A list item belongs to the innermost key indented no deeper than it.
-                while stack.last().is_some_and(|(i, _)| *i > indent) {
+                while stack.last().is_some_and(|(i, _, _)| *i > indent) {
                     stack.pop();
                 }
                 let item = item.trim();
                 if split_key(item).is_some() || item.is_empty() {
-                    stack.push((indent + 1, "-".into()));
+                    stack.push((indent + 1, "-".into(), line));
                     continue;
                 }
-                if stack.iter().any(|(_, k)| k == "-") {
+                if stack.iter().any(|(_, k, _)| k == "-") {
                     continue;
                 }
                 let path = Self::path(&stack, None);
+                // Errors about the list name the line of its key.
+                let key_line = stack.last().map_or(line, |(_, _, l)| *l);
                 match y
                     .entries
                     .entry(path)
-                    .or_insert(Node::List(Vec::new(), line))
+                    .or_insert(Node::List(Vec::new(), key_line))
                 {
                     Node::List(v, _) => v.push(unquote(item)),
                     Node::Scalar(..) => bail!("line {line}: a list item after a scalar value"),
@@ -111,14 +113,14 @@ impl Yaml {
             let Some((key, value)) = split_key(trimmed) else {
                 bail!("line {line}: expected `key: value` or `- item`, found `{trimmed}`");
             };
-            while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            while stack.last().is_some_and(|(i, _, _)| *i >= indent) {
                 stack.pop();
             }
             if value.is_empty() {
-                stack.push((indent, key.to_string()));
+                stack.push((indent, key.to_string(), line));
                 continue;
             }
-            if stack.iter().any(|(_, k)| k == "-") {
+            if stack.iter().any(|(_, k, _)| k == "-") {
                 continue;
             }
             let path = Self::path(&stack, Some(key));
@@ -139,8 +141,8 @@ impl Yaml {
         Ok(y)
     }
 
-    fn path(stack: &[(usize, String)], key: Option<&str>) -> String {
-        let mut parts: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).collect();
+    fn path(stack: &[(usize, String, usize)], key: Option<&str>) -> String {
+        let mut parts: Vec<&str> = stack.iter().map(|(_, k, _)| k.as_str()).collect();
         parts.extend(key);
         parts.join(".")
     }
@@ -297,7 +299,7 @@ stream:
 
     #[test]
     fn bad_values_name_their_line() {
-        let e = SuricataSettings::parse("action-order:\n  - pass\n  - reject\n").unwrap_err();
+        let e = SuricataSettings::parse("\naction-order:\n  - pass\n  - reject\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
         let e = SuricataSettings::parse("stream:\n  midstream-policy: drop\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
