@@ -115,7 +115,8 @@ impl Condition {
     pub fn drop_reason(self) -> &'static str {
         match self {
             Condition::Midstream => "stream midstream",
-            Condition::StreamMemcap => "stream memcap",
+            // verdict's cap is on reassembly memory: Suricata's reassembly memcap reason.
+            Condition::StreamMemcap => "stream reassembly",
             Condition::DefragMemcap => "defrag memcap",
             Condition::FlowMemcap => "flow memcap",
             Condition::AppLayerError => "applayer error",

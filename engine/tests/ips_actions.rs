@@ -192,3 +192,41 @@ fn a_pass_rule_on_addresses_passes_the_whole_flow() {
     assert!(v.iter().all(|v| *v == Verdict::Accept));
     assert_eq!(a, vec![]);
 }
+
+#[test]
+fn reassembly_memcap_policy_fails_closed_inline_unless_ignored() {
+    let img = image(
+        vec![prog(1, Action::Alert, L4::Tcp, vec![content(b"x")])],
+        &[],
+    );
+    let mut cfg = DetectConfig {
+        exceptions: ExceptionConfig::default().resolve(true, true).unwrap(),
+        ..inline()
+    };
+    // No reassembly memory at all: the first data segment hits the cap.
+    cfg.session.stream.memcap = 0;
+    let pkts = session(40000, 80, &[b"x", b"x"]);
+    let (mut w, rx) = worker_with(&img, cfg.clone());
+    let (v, a, d) = run(&mut w, &rx, &pkts);
+    assert!(matches!(v[3], Verdict::Drop(_)));
+    assert_eq!(a, vec![]);
+    assert_eq!(
+        d,
+        vec![
+            (4, "stream reassembly"),
+            (5, "exception policy flow drop"),
+            (6, "exception policy flow drop"),
+            (7, "exception policy flow drop")
+        ]
+    );
+    cfg.exceptions = ExceptionConfig {
+        stream_memcap: Some(ExceptionPolicy::Ignore),
+        ..Default::default()
+    }
+    .resolve(true, true)
+    .unwrap();
+    let (mut w, rx) = worker_with(&img, cfg);
+    let (v, _, d) = run(&mut w, &rx, &pkts);
+    assert!(v.iter().all(|v| *v == Verdict::Accept));
+    assert_eq!(d, vec![]);
+}

@@ -28,6 +28,7 @@ mod app;
 pub mod datajson;
 pub mod datasets;
 pub mod order;
+mod policy;
 pub mod pred;
 pub mod rate;
 mod reload;
@@ -762,62 +763,6 @@ impl Worker {
         v
     }
 
-    /// Suricata's midstream exception: the first packet of a TCP flow that is not a SYN (nor
-    /// a RST), while midstream pickup is off, gets the configured policy. Returns the verdict
-    /// when the policy decides the packet.
-    fn midstream_exception(
-        det: &Detector,
-        flow: &mut Flow,
-        parsed: &Packet<'_>,
-        ctx: &Ctx,
-        meta: &PacketMeta,
-        (events, counters): (&Sender<Event>, &Counters),
-    ) -> Option<Verdict> {
-        use crate::exception::{Condition, ExceptionPolicy as P};
-        let crate::wire::L4Hdr::Tcp { flags, .. } = parsed.l4() else {
-            return None;
-        };
-        let syn_only = flags & (crate::wire::tcp_flags::SYN | crate::wire::tcp_flags::ACK)
-            == crate::wire::tcp_flags::SYN;
-        if det.cfg.flow.midstream
-            || flow.packets != 1
-            || syn_only
-            || flags & crate::wire::tcp_flags::RST != 0
-        {
-            return None;
-        }
-        let policy = det.cfg.exceptions.get(Condition::Midstream);
-        let inline = det.cfg.inline;
-        match policy {
-            P::DropFlow | P::Reject | P::DropPacket if inline => {
-                if policy != P::DropPacket {
-                    flow.dropped = Some(Sid(0));
-                    flow.dropped_by_policy = true;
-                }
-                let pkt = Arc::new(ctx.packet_info(meta, flow.id, parsed.data().to_vec()));
-                let ev = DropEvent {
-                    pkt,
-                    reason: Condition::Midstream.drop_reason(),
-                    sid: 0,
-                    rule: None,
-                };
-                send(events, counters, Event::Drop(Box::new(ev)));
-                Some(if policy == P::Reject {
-                    Verdict::Reject(RejectTarget::Src, Sid(0))
-                } else {
-                    Verdict::Drop(Sid(0))
-                })
-            }
-            P::PassFlow | P::Bypass => {
-                flow.passed = policy == P::PassFlow;
-                flow.bypassed = policy == P::Bypass;
-                Some(Verdict::Accept)
-            }
-            P::PassPacket => Some(Verdict::Accept),
-            _ => None,
-        }
-    }
-
     /// Inspects one L3 packet. On [`Verdict::Replace`] the bytes in `pkt` were rewritten and
     /// the IP and TCP/UDP checksums rewritten in full.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
@@ -851,7 +796,7 @@ impl Worker {
             stream: None,
         };
         let out = (&self.events, &*self.counters);
-        if let Some(v) = Self::midstream_exception(&det, flow, &parsed, &ctx, meta, out) {
+        if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
             return self.finish(v);
         }
         if det.cfg.inline {
@@ -918,7 +863,16 @@ impl Worker {
                     && crate::wire::tcpopt::has_fast_open(parsed.tcp_options()),
                 payload: parsed.payload(),
             };
-            step = Some(s.step(pflow.to_server, &seg, &det.cfg.session, mem));
+            let st = s.step(pflow.to_server, &seg, &det.cfg.session, mem);
+            if st.progress.events.contains(StreamEvents::MEMCAP_HIT) {
+                let out = (&self.events, &*self.counters);
+                let cond = crate::exception::Condition::StreamMemcap;
+                if let Some(v) = policy::apply(&det, cond, flow, &parsed, &ctx, meta, out) {
+                    flow.session = Some(s);
+                    return self.finish(v);
+                }
+            }
+            step = Some(st);
             session = Some(s);
         }
         let ctx = match &step {

@@ -220,12 +220,12 @@ mod tests {
             payload: true,
             ..facts(Scope::Packet)(p)
         };
-        let r = resolve(&mut ms, &ActionOrder::default(), true, true, &f);
+        let r = resolve(&mut ms, &ActionOrder::default(), true, true, f);
         assert_eq!(r.flow, Some(FlowAction::Drop(0)));
-        let r = resolve(&mut ms, &ActionOrder::default(), true, false, &f);
+        let r = resolve(&mut ms, &ActionOrder::default(), true, false, f);
         assert_eq!(r.flow, None);
         assert_eq!(r.decider, Some(0));
-        let r = resolve(&mut ms, &ActionOrder::default(), false, true, &f);
+        let r = resolve(&mut ms, &ActionOrder::default(), false, true, f);
         assert_eq!(r.decider, None);
         assert_eq!(r.flow, Some(FlowAction::Drop(0)));
         assert_eq!(alerts(&ms), vec![0]);
