@@ -8,17 +8,16 @@
 //! flow, flowbit and payload tests (rules that set flowbits run before the others so a bit set
 //! by one packet is visible to rules testing it on that same packet) → action resolution.
 //!
-//! Action resolution follows Suricata's default action order (pass, drop, reject, alert):
-//! - a matching `pass` rule wins: no alerts, the packet is accepted (for TCP, the rest of
-//!   its connection too, as Suricata does);
-//! - otherwise the first matching `drop`/`sdrop` rule (in rule order), else the first
-//!   `reject*` rule, decides the verdict; every matching rule except `sdrop` and
-//!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
-//!   mode, `allowed` otherwise);
-//! - with no blocking rule, `replace` contents of the matching rules rewrite the packet.
+//! Action resolution follows Suricata's `action-order` (default pass, drop, reject, alert; see
+//! [`order`] and `resolve`): the matches are walked in that order, each alerting and acting
+//! until a `pass` is applied; the first `drop`/`sdrop`/`reject*` decides the verdict; drop and
+//! pass act on the rest of the flow only for IP-only, app-layer and stream matches. With no
+//! blocking rule, `replace` contents of the matching rules rewrite the packet. Traffic
+//! exceptions (midstream pickup, reassembly memcap) get their exception policy first
+//! (`policy`, [`crate::exception`]).
 //!
 //! In IDS mode (`DetectConfig::inline == false`) every verdict is `Accept` and alerts say
-//! `allowed`, as Suricata in IDS mode.
+//! `allowed`, as Suricata in IDS mode; a drop rule still stops the inspection of its flow.
 //!
 //! Payload inspection is per packet: there is no TCP stream reassembly yet, so content split
 //! across two segments is not matched (Snort/Suricata would match it in the reassembled
