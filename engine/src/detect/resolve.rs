@@ -95,7 +95,9 @@ pub(super) fn resolve(
     stream_data: bool,
     facts: impl Fn(u32) -> MatchFacts,
 ) -> Resolution {
-    matched.sort_by_cached_key(|m| {
+    // Unstable sort: no allocation on the packet path, and the key (program rank) is unique
+    // per rule, so only two matches of one rule can swap, which changes nothing.
+    matched.sort_unstable_by_key(|m| {
         let f = facts(m.prog);
         (order.rank(m.action), f.priority, f.rank)
     });
