@@ -23,6 +23,9 @@
 //! whitelist = ["192.0.2.53"]
 //! [scan]                              # scan detection, see verdict_engine::scan::ScanConfig
 //! enabled = true
+//! [exception_policy]                  # Suricata's exception policies, see verdict_engine::exception
+//! master = "auto"                     # drop-flow inline, ignore in IDS mode
+//! midstream = "ignore"                # TCP sessions seen without their handshake
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -34,6 +37,7 @@ use std::path::{Path, PathBuf};
 use verdict_compiler::vars::Vars;
 use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
+use verdict_engine::exception::ExceptionConfig;
 use verdict_engine::scan::ScanConfig;
 
 /// Whether verdicts are enforced.
@@ -71,6 +75,9 @@ pub struct EngineSection {
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// What the steering queues: "ports" (default), "all-tcp" or "all".
     pub steer: Option<verdict_compiler::steer::SteerMode>,
+    /// Suricata's `action-order`: the order in which one packet's matches are applied
+    /// (default `["pass", "drop", "reject", "alert"]`; all four, each once).
+    pub action_order: Option<verdict_engine::detect::order::ActionOrder>,
 }
 
 /// The `[control]` table.
@@ -115,6 +122,8 @@ struct Raw {
     block: BlockConfig,
     #[serde(default)]
     scan: ScanConfig,
+    #[serde(default)]
+    exception_policy: ExceptionConfig,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -144,6 +153,9 @@ pub struct Config {
     pub block: BlockConfig,
     /// `[scan]`: scan detection.
     pub scan: ScanConfig,
+    /// `[exception_policy]`: what to do on traffic exceptions (Suricata's exception
+    /// policies), resolved per mode by [`verdict_engine::exception`].
+    pub exception_policy: ExceptionConfig,
 }
 
 impl Config {
@@ -183,6 +195,16 @@ impl Config {
         if raw.engine.workers == Some(0) {
             bail!("{}: [engine] workers must be at least 1", path.display());
         }
+        // The live engine picks up sessions midstream, so only the policies valid with pickup
+        // on pass here (as Suricata refuses the others at start).
+        let inline = raw.engine.mode != Some(Mode::Ids);
+        if let Err(e) = raw.exception_policy.resolve(inline, true) {
+            bail!(
+                "{}{}: exception_policy.midstream: {e}",
+                path.display(),
+                key_line(text, "exception_policy", "midstream")
+            );
+        }
         // VarsError names the file and the variable.
         let vars = Vars::from_config_str(text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -199,6 +221,7 @@ impl Config {
             metrics: raw.metrics,
             block: raw.block,
             scan: raw.scan,
+            exception_policy: raw.exception_policy,
         })
     }
 
@@ -215,6 +238,25 @@ impl Config {
             .or_else(|| self.control.socket.clone())
             .unwrap_or_else(default_socket)
     }
+}
+
+/// `:LINE:COL` of `key` inside `[table]` of a TOML text, or nothing when not found.
+fn key_line(text: &str, table: &str, key: &str) -> String {
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            inside = t.trim_end() == format!("[{table}]");
+            continue;
+        }
+        let is_key = t
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='));
+        if inside && is_key {
+            return format!(":{}:{}", i + 1, line.len() - t.len() + 1);
+        }
+    }
+    String::new()
 }
 
 /// `FILE:LINE:COL: unknown key `engine.worker` (expected one of …)`, or the same shape for any

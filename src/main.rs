@@ -3,6 +3,7 @@
 
 mod cmd;
 mod config;
+mod suricata_yaml;
 
 use clap::{Parser, Subcommand};
 

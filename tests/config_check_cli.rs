@@ -67,3 +67,37 @@ fn a_bad_value_fails_too() {
         "{err}"
     );
 }
+
+#[test]
+fn action_order_and_exception_policies_are_checked_with_their_key() {
+    let path = std::env::temp_dir().join(format!("verdict-config-eps-{}.toml", std::process::id()));
+    let check = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        config_check(path.to_str().unwrap())
+    };
+    let (code, out, err) = check(
+        "[engine]\naction_order = [\"drop\", \"pass\", \"reject\", \"alert\"]\n\
+         [exception_policy]\nmaster = \"auto\"\nmidstream = \"pass-flow\"\n",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = check("[engine]\naction_order = [\"drop\", \"pass\"]\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(":2:") && err.contains("engine.action_order"),
+        "{err}"
+    );
+    let (code, _, err) = check("[exception_policy]\nstream_memcap = \"drop\"\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(":2:") && err.contains("exception_policy.stream_memcap"),
+        "{err}"
+    );
+    // The live engine picks sessions up midstream: a drop policy for them cannot apply.
+    let (code, _, err) = check("\n[exception_policy]\nmidstream = \"drop-flow\"\n");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(":3:") && err.contains("exception_policy.midstream"),
+        "{err}"
+    );
+}

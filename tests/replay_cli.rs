@@ -480,3 +480,94 @@ fn a_handshake_seen_from_the_client_side_only_is_established_with_midstream() {
     assert_eq!(run(&d.0.join("o1"), &[]), vec![]);
     assert_eq!(run(&d.0.join("o2"), &["--midstream"]), vec![(3000011, 3)]);
 }
+
+fn eve_drops(dir: &Path) -> Vec<(u64, String)> {
+    std::fs::read_to_string(dir.join("eve.json"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event_type"] == "drop")
+        .map(|v| {
+            (
+                v["pcap_cnt"].as_u64().unwrap(),
+                v["drop"]["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_suricata_yaml_beside_the_rules_sets_action_order_vars_and_policies() {
+    let d = Dir::new("suricata-yaml");
+    let rules = d.file(
+        "test.rules",
+        "alert udp any any -> any 53 (msg:\"a\"; content:\"hi\"; sid:3000020; rev:1;)\n\
+         pass udp any any -> any 53 (msg:\"p\"; content:\"hi\"; sid:3000021; rev:1;)\n\
+         drop udp any any -> any 53 (msg:\"d\"; content:\"hi\"; sid:3000022; rev:1;)\n\
+         alert tcp any any -> any 80 (msg:\"t\"; content:\"x\"; sid:3000023; rev:1;)\n",
+    );
+    let frames = vec![
+        udp(5000, 53, b"hi"),
+        // A TCP session seen without its handshake.
+        tcp(CLI, SRV, 40000, 80, 100, false, true, b"x"),
+        tcp(SRV, CLI, 80, 40000, 500, false, true, b""),
+    ];
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &frames);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            cap.to_str().unwrap(),
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--simulate-ips",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let o = replay(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    // Without a suricata.yaml: pass first (the UDP packet passes silently), and the
+    // midstream session is dropped by the default inline policy.
+    let o1 = d.0.join("o1");
+    run(&o1, &[]);
+    assert_eq!(eve_alerts(&o1), vec![]);
+    assert_eq!(
+        eve_drops(&o1),
+        vec![
+            (2, "stream midstream".to_string()),
+            (3, "exception policy flow drop".to_string())
+        ]
+    );
+    // The suricata.yaml next to the rules: drop first, midstream exceptions ignored, and a
+    // suppress address group for the threshold file.
+    d.file(
+        "suricata.yaml",
+        "%YAML 1.1\n---\nvars:\n  address-groups:\n    QUIET: \"[192.0.2.0/24]\"\n\
+         action-order:\n  - drop\n  - pass\n  - reject\n  - alert\n\
+         exception-policy: ignore\n",
+    );
+    let th = d.file(
+        "threshold.config",
+        "suppress gen_id 1, sig_id 3000023, track by_src, ip $QUIET\n",
+    );
+    let o2 = d.0.join("o2");
+    run(&o2, &["--threshold-file", th.to_str().unwrap()]);
+    assert_eq!(eve_alerts(&o2), vec![(3000022, 1)]);
+    assert_eq!(eve_drops(&o2), vec![(1, "rules".to_string())]);
+    // --no-suricata-config ignores it again; a broken one is an error naming its line.
+    let o3 = d.0.join("o3");
+    run(&o3, &["--no-suricata-config"]);
+    assert_eq!(eve_alerts(&o3), vec![]);
+    d.file("suricata.yaml", "action-order:\n  - pass\n  - drop\n");
+    let o = replay(&[
+        cap.to_str().unwrap(),
+        "-r",
+        rules.to_str().unwrap(),
+        "-o",
+        d.0.join("o4").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("line 1"), "{err}");
+}

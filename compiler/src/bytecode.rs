@@ -120,6 +120,8 @@ pub enum Insn {
     FlowbitsReset,
     /// Effect: `flowbits:noalert`: the rule's effects happen, but no alert/action.
     NoAlert,
+    /// Effect: `alert` on a `pass` rule: the pass is logged as an alert too.
+    PassAlert,
     /// `stream_size`: a test on the TCP session's sequence progress.
     StreamSize(StreamSize),
     /// `xbits`: isset/isnotset among the tests, set/unset/toggle among the effects.

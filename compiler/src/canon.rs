@@ -304,11 +304,15 @@ pub fn to_text(r: &Rule) -> String {
     if let Some(d) = &r.detection_filter {
         let _ = write!(
             s,
-            "detection_filter:track {}, count {}, seconds {}; ",
+            "detection_filter:track {}, count {}, seconds {}",
             meta::track_text(d.track),
             d.count,
             d.seconds
         );
+        if let Some(u) = d.unique_on {
+            let _ = write!(s, ", unique_on {}", meta::unique_on_text(u));
+        }
+        s.push_str("; ");
     }
     if let Some(b) = &r.block {
         let _ = write!(s, "fwsam:{}; ", fwsam::fwsam_text(b));
@@ -337,6 +341,9 @@ pub fn to_text(r: &Rule) -> String {
         if m.classtype.as_deref().and_then(meta::classtype_priority) != Some(p) {
             let _ = write!(s, "priority:{p}; ");
         }
+    }
+    if m.alert {
+        s.push_str("alert; ");
     }
     if let Some(t) = &m.target {
         let _ = write!(s, "target:{t}; ");

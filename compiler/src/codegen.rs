@@ -298,6 +298,9 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         }
     }
     ops.extend(rule.state.iter().filter(|t| is_effect(t)).map(state_insn));
+    if rule.meta.alert {
+        ops.push(Insn::PassAlert);
+    }
     let fast_pattern = fast.map(|(i, c, bytes, nocase, transformed)| FastPatternRef {
         bytes: bytes.clone(),
         nocase: *nocase,

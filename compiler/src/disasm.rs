@@ -342,6 +342,7 @@ pub fn insn(i: &Insn) -> String {
         }
         Insn::FlowbitsReset => "effect    flowbits reset".into(),
         Insn::NoAlert => "effect    noalert".into(),
+        Insn::PassAlert => "effect    alert".into(),
         Insn::StreamSize(st) => format!(
             "stream_size {} {}",
             crate::keywords::state::stream_size_text(st)
@@ -491,10 +492,14 @@ pub fn program(p: &Program) -> String {
     if let Some(d) = &p.detection_filter {
         let _ = writeln!(
             s,
-            "  detection_filter {} count {} seconds {}",
+            "  detection_filter {} count {} seconds {}{}",
             track(d.track),
             d.count,
-            d.seconds
+            d.seconds,
+            match d.unique_on {
+                Some(u) => format!(" unique_on {}", crate::keywords::meta::unique_on_text(u)),
+                None => String::new(),
+            }
         );
     }
     if let Some(b) = &p.block {

@@ -1560,6 +1560,18 @@ pub struct DetectionFilter {
     pub count: u32,
     /// Window in seconds.
     pub seconds: u32,
+    /// `unique_on`: count distinct values of this port instead of matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_on: Option<UniqueOn>,
+}
+
+/// The field a `detection_filter` with `unique_on` counts distinct values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UniqueOn {
+    /// `unique_on src_port`
+    SrcPort,
+    /// `unique_on dst_port`
+    DstPort,
 }
 
 /// TCP flag test `flags:[modifier]flags[,mask]`.
@@ -1660,6 +1672,9 @@ pub struct Meta {
     pub metadata: Vec<(String, String)>,
     /// `target:src_ip|dest_ip`
     pub target: Option<String>,
+    /// `alert` (Suricata 8): a `pass` rule that also logs an alert when it passes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert: bool,
 }
 
 /// SnortSam/fwsam-style active response attached to a rule (`fwsam:src,1 hour` or

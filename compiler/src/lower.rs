@@ -82,6 +82,7 @@ struct State {
     references: Vec<Reference>,
     metadata: Vec<(String, String)>,
     target: Option<String>,
+    alert: bool,
     /// Sticky buffer selections and their transforms.
     chains: transform::Chains,
     /// `=>` rules: the side each two-sided buffer selection reads.
@@ -683,6 +684,7 @@ impl<'v> Lowerer<'v> {
             references: Vec::new(),
             metadata: Vec::new(),
             target: None,
+            alert: false,
         };
         for o in &ast.options {
             option(&mut st, o);
@@ -734,6 +736,7 @@ impl<'v> Lowerer<'v> {
                 references: st.references,
                 metadata: st.metadata,
                 target: st.target,
+                alert: st.alert,
             },
             header: st.header,
             payload: st
@@ -1430,6 +1433,11 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
             match content::parse_string(v.text) {
                 Ok(s) => st.metadata.push(("rem".into(), s)),
                 Err(e) => st.kw_err(o, e),
+            }
+        }
+        "alert" => {
+            if no_value(st, o) {
+                st.alert = true;
             }
         }
         "target" => {

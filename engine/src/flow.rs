@@ -90,10 +90,17 @@ pub struct Flow {
     pub bits: Vec<u64>,
     /// Set by a drop/reject: the rest of the flow is dropped without inspection.
     pub dropped: Option<Sid>,
+    /// The drop came from an exception policy, not a rule (its later packets are logged as
+    /// Suricata's "exception policy flow drop" rather than "flow drop").
+    pub dropped_by_policy: bool,
     /// Set by a pass rule: the rest of the flow is accepted without inspection.
     pub passed: bool,
     /// Handed back to the kernel (`bypass`): the rest of the flow is accepted uninspected.
     pub bypassed: bool,
+    /// Directions that sent a FIN (bit 0: client, bit 1: server): with both, the connection
+    /// is closing and the flow times out like a reset one (Suricata's `closed` timeout), so
+    /// late retransmissions start a new flow.
+    fins: u8,
     /// Packet time of the last packet.
     pub last_seen: Duration,
     /// Packets seen.
@@ -101,7 +108,7 @@ pub struct Flow {
     /// Payload bytes seen so far: [to server, to client].
     pub payload_bytes: [u64; 2],
     /// (sid, TCP seq) of recent alerts: a retransmitted segment does not alert twice.
-    recent_alerts: Option<Box<[(u32, u32); 8]>>,
+    recent_alerts: Option<Box<[(u32, u32, bool); 8]>>,
     recent_next: u8,
     /// Reassembly and app-layer state of a TCP flow (boxed: most flows never get one).
     pub session: Option<Box<crate::session::Session>>,
@@ -127,18 +134,22 @@ impl Flow {
             }
         }
     }
-    /// Records an alert of `sid` on the TCP segment starting at `seq`; false if that same sid
-    /// already alerted on a segment with that sequence number (a retransmission), in which
-    /// case the alert is a duplicate. Detection and actions still run on retransmissions, so a
-    /// retransmission with different bytes is inspected like any segment.
-    pub fn note_alert(&mut self, sid: u32, seq: u32) -> bool {
+    /// Records an alert of `sid` on the TCP segment whose data starts at `seq` in direction
+    /// `to_server`; false if that same sid already alerted on a segment with that sequence
+    /// number in that direction (a retransmission), in which case the alert is a duplicate.
+    /// Detection and actions still run on retransmissions, so a retransmission with different
+    /// bytes is inspected like any segment.
+    pub fn note_alert(&mut self, sid: u32, seq: u32, to_server: bool) -> bool {
         let ring = self
             .recent_alerts
-            .get_or_insert_with(|| Box::new([(0, 0); 8]));
-        if ring.iter().any(|&(s, q)| s == sid && q == seq && s != 0) {
+            .get_or_insert_with(|| Box::new([(0, 0, false); 8]));
+        if ring
+            .iter()
+            .any(|&(s, q, d)| s == sid && q == seq && d == to_server && s != 0)
+        {
             return false;
         }
-        ring[usize::from(self.recent_next) % 8] = (sid, seq);
+        ring[usize::from(self.recent_next) % 8] = (sid, seq, to_server);
         self.recent_next = self.recent_next.wrapping_add(1);
         true
     }
@@ -153,6 +164,7 @@ impl Flow {
         self.client_is_lo = !self.client_is_lo;
         std::mem::swap(&mut self.seen_to_server, &mut self.seen_to_client);
         self.payload_bytes.swap(0, 1);
+        self.fins = (self.fins >> 1) | ((self.fins & 1) << 1);
     }
     /// Gives the session's stream memory back to the worker's account.
     fn release(&mut self, mem: &mut StreamMem) {
@@ -238,6 +250,7 @@ impl FlowTable {
     fn timeout_of(&self, f: &Flow) -> Duration {
         match f.tcp {
             Some(TcpState::Closed) => self.cfg.closed_timeout,
+            _ if f.fins == 3 => self.cfg.closed_timeout,
             _ if f.established() => self.cfg.established_timeout,
             _ => self.cfg.new_timeout,
         }
@@ -253,6 +266,7 @@ impl FlowTable {
         self.map.retain(|_, f| {
             let t = match f.tcp {
                 Some(TcpState::Closed) => c,
+                _ if f.fins == 3 => c,
                 _ if f.established() => e,
                 _ => n,
             };
@@ -379,6 +393,8 @@ impl FlowTable {
                 seen_to_client: false,
                 bits: vec![0; words],
                 dropped: None,
+                dropped_by_policy: false,
+                fins: 0,
                 passed: false,
                 bypassed: false,
                 last_seen: now,
@@ -398,6 +414,14 @@ impl FlowTable {
             flow.seen_to_server = true;
         } else {
             flow.seen_to_client = true;
+        }
+        // Suricata tells a packet its flow state before the stream engine takes the packet in,
+        // so a bare ACK completing the handshake is not yet `established`; one that carries
+        // data is (Suricata 7.0.7, bug 7264: its data is inspected as the session's).
+        let completes_handshake =
+            flow.tcp == Some(TcpState::SynAckSeen) && to_server && pkt.payload().is_empty();
+        if flags.is_some_and(|f| f & tcp_flags::FIN != 0) {
+            flow.fins |= if to_server { 1 } else { 2 };
         }
         if let (Some(state), Some(f)) = (flow.tcp, flags) {
             let syn = f & tcp_flags::SYN != 0;
@@ -425,7 +449,8 @@ impl FlowTable {
                 }
             });
         }
-        let established = flow.established();
+        let established =
+            flow.established() && !(completes_handshake && flow.tcp == Some(TcpState::Established));
         (
             flow,
             PktFlow {
@@ -492,11 +517,13 @@ mod tests {
                 established: false
             }
         );
+        // The bare ACK completing the handshake is not yet established (Suricata marks the
+        // packet before the stream engine takes it in); the packets after it are.
         assert_eq!(
             step(&mut t, &tcp(true, false, true, false), 1),
             PktFlow {
                 to_server: true,
-                established: true
+                established: false
             }
         );
         assert_eq!(

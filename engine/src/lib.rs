@@ -54,6 +54,7 @@
 pub mod app;
 pub mod bypass;
 pub mod detect;
+pub mod exception;
 pub mod flow;
 pub mod output;
 pub mod prefilter;

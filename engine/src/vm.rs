@@ -202,6 +202,8 @@ pub struct CompiledProgram {
     pub effects: Vec<Effect>,
     /// flowbits:noalert
     pub noalert: bool,
+    /// `alert` on a pass rule: its pass is logged as an alert.
+    pub pass_alerts: bool,
     /// Has a content with `replace`.
     pub has_replace: bool,
     /// Sets flowbits (evaluated before rules that only test them).
@@ -349,6 +351,7 @@ impl CompiledProgram {
             retry: Vec::new(),
             effects: Vec::new(),
             noalert: false,
+            pass_alerts: false,
             has_replace: false,
             sets_bits: false,
             segments: Vec::new(),
@@ -460,6 +463,7 @@ impl CompiledProgram {
                     cp.effects.push(Effect::Reset)
                 }
                 Insn::NoAlert => cp.noalert = true,
+                Insn::PassAlert => cp.pass_alerts = true,
                 Insn::Tx(t) => {
                     if let verdict_compiler::ir::TxPred::AppEvent(e) = t {
                         if !e.is_valid() {

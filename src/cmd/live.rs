@@ -232,6 +232,16 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
             session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
             bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
+            action_order: cfg.engine.action_order.unwrap_or_default(),
+            // The live flow table picks sessions up midstream (an engine restart must not cut
+            // the connections already open), which the policies are resolved for.
+            exceptions: cfg
+                .exception_policy
+                .resolve(
+                    modes.inline(),
+                    verdict_engine::flow::FlowConfig::default().midstream,
+                )
+                .context("[exception_policy]")?,
             ..Default::default()
         },
     )

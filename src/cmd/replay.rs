@@ -56,6 +56,14 @@ pub struct Args {
     /// verdict.toml: `[vars]` for the rules and the `disabled = [sids]` list.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// A suricata.yaml to take `action-order`, the exception policies, `stream.midstream` and
+    /// the address/port groups from (default: `suricata.yaml` beside the first rule file,
+    /// when there is one). verdict.toml settings win over it.
+    #[arg(long, value_name = "FILE")]
+    pub suricata_config: Option<PathBuf>,
+    /// Do not look for a suricata.yaml beside the rules.
+    #[arg(long, conflicts_with = "suricata_config")]
+    pub no_suricata_config: bool,
     /// Do not write the evidence pcap.
     #[arg(long)]
     pub no_evidence: bool,
@@ -70,6 +78,7 @@ pub struct Args {
 pub fn load_rules(
     paths: &[PathBuf],
     config: Option<&Path>,
+    extra_vars: &[(String, String)],
 ) -> anyhow::Result<(RuleSetImage, String)> {
     let mut images = Vec::new();
     let mut text_paths = Vec::new();
@@ -105,7 +114,7 @@ pub fn load_rules(
     }
     let mut desc = Vec::new();
     if !text_paths.is_empty() {
-        let (img, d) = compile_text(&text_paths, config)?;
+        let (img, d) = compile_text(&text_paths, config, extra_vars)?;
         images.push(img);
         desc.push(d);
     }
@@ -131,13 +140,14 @@ pub fn load_rules(
 fn compile_text(
     paths: &[PathBuf],
     config: Option<&Path>,
+    extra_vars: &[(String, String)],
 ) -> anyhow::Result<(RuleSetImage, String)> {
     use verdict_compiler::{check, codegen};
     let mut sources = Vec::new();
     for p in paths {
         sources.extend(check::Source::read(p).with_context(|| format!("reading {}", p.display()))?);
     }
-    let vars = crate::config::Config::load_opt(config)?.vars;
+    let vars = rule_vars(config, extra_vars)?;
     let opts = check::LoadOptions {
         vars,
         ..Default::default()
@@ -168,6 +178,54 @@ fn compile_text(
         rejected
     );
     Ok((compiled.image, desc))
+}
+
+/// The rule variables: the defaults, then a suricata.yaml's groups, then verdict.toml's
+/// `[vars]` (the operator's own file wins).
+fn rule_vars(
+    config: Option<&Path>,
+    extra_vars: &[(String, String)],
+) -> anyhow::Result<verdict_compiler::vars::Vars> {
+    let mut vars = verdict_compiler::vars::Vars::default();
+    for (k, v) in extra_vars {
+        vars.set(k.clone(), v.clone());
+    }
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let own = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|t| t.get("vars").cloned());
+        if own.is_some() {
+            let from_toml = crate::config::Config::load(path)?.vars;
+            if let Some(toml::Value::Table(t)) = own {
+                for k in t.keys() {
+                    if let Some(v) = from_toml.get(k) {
+                        vars.set(k.clone(), v.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// The suricata.yaml to read: the one given, else one beside the first rule file.
+fn suricata_yaml(args: &Args) -> Option<PathBuf> {
+    if args.no_suricata_config {
+        return None;
+    }
+    if let Some(p) = &args.suricata_config {
+        return Some(p.clone());
+    }
+    let first = args.rules.first()?;
+    let dir = if first.is_dir() {
+        first.as_path()
+    } else {
+        first.parent()?
+    };
+    let p = dir.join("suricata.yaml");
+    p.is_file().then_some(p)
 }
 
 /// Prints the summary table.
@@ -231,7 +289,15 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
 pub fn run(args: Args) -> anyhow::Result<i32> {
     // Validated first, whole, whatever the rules are (text or a compiled image).
     let config = crate::config::Config::load_opt(args.config.as_deref())?;
-    let (image, desc) = load_rules(&args.rules, args.config.as_deref())?;
+    let yaml_path = suricata_yaml(&args);
+    let suri = match &yaml_path {
+        Some(p) => crate::suricata_yaml::SuricataSettings::load(p)?,
+        None => Default::default(),
+    };
+    if let (Some(p), false) = (&yaml_path, args.quiet) {
+        eprintln!("suricata settings: {}", p.display());
+    }
+    let (image, desc) = load_rules(&args.rules, args.config.as_deref(), &suri.vars)?;
     if args.captures.is_empty() {
         bail!("no capture given: verdict replay CAPTURE... -r RULES...");
     }
@@ -239,19 +305,34 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            ThresholdConfig::parse(&text).with_context(|| format!("{}", p.display()))?
+            let vars = rule_vars(args.config.as_deref(), &suri.vars)?;
+            let lookup = |n: &str| vars.get(n).map(str::to_string);
+            ThresholdConfig::parse_with_vars(&text, &lookup)
+                .with_context(|| format!("{}", p.display()))?
         }
         None => ThresholdConfig::default(),
     };
     let inline = args.simulate_ips.is_some();
+    let midstream = args.midstream || suri.midstream == Some(true);
+    let exceptions = config
+        .exception_policy
+        .or(suri.exceptions)
+        .resolve(inline, midstream)
+        .context("exception policies")?;
     let cfg = DetectConfig {
         flow: FlowConfig {
-            midstream: args.midstream,
+            midstream,
             ..FlowConfig::default()
         },
         inline,
         thresholds,
         disabled: config.disabled,
+        action_order: config
+            .engine
+            .action_order
+            .or(suri.action_order)
+            .unwrap_or_default(),
+        exceptions,
         ..Default::default()
     };
     let det = Arc::new(Detector::new(&image, &cfg).context("loading the rules into the engine")?);

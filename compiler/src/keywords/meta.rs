@@ -3,7 +3,7 @@
 
 use super::numeric::parse_u64;
 use super::{split_args, KwError};
-use crate::ir::{DetectionFilter, Reference, Threshold, ThresholdKind, Track};
+use crate::ir::{DetectionFilter, Reference, Threshold, ThresholdKind, Track, UniqueOn};
 
 /// Snort's `classification.config` (with the Suricata additions): name and default priority.
 pub const CLASSTYPES: &[(&str, u32)] = &[
@@ -125,6 +125,7 @@ struct Rate {
     track: Option<Track>,
     count: Option<u32>,
     seconds: Option<u32>,
+    unique_on: Option<UniqueOn>,
 }
 
 fn rate(value: &str, allow_type: bool, kw: &str) -> Result<Rate, KwError> {
@@ -133,6 +134,7 @@ fn rate(value: &str, allow_type: bool, kw: &str) -> Result<Rate, KwError> {
         track: None,
         count: None,
         seconds: None,
+        unique_on: None,
     };
     for (at, item) in split_args(value) {
         let (k, v) = item
@@ -177,11 +179,24 @@ fn rate(value: &str, allow_type: bool, kw: &str) -> Result<Rate, KwError> {
                 dup(r.seconds.is_some())?;
                 r.seconds = Some(num(v)?);
             }
+            // Suricata 8.1+: count distinct ports instead of matches (detection_filter only).
+            "unique_on" if !allow_type => {
+                dup(r.unique_on.is_some())?;
+                r.unique_on = Some(match v {
+                    "src_port" => UniqueOn::SrcPort,
+                    "dst_port" => UniqueOn::DstPort,
+                    _ => {
+                        return Err(KwError::value(format!("unknown unique_on field `{v}`"))
+                            .at(at, at + item.len())
+                            .help("unique_on src_port or unique_on dst_port"))
+                    }
+                });
+            }
             _ => {
                 let opts = if allow_type {
                     "type, track, count, seconds"
                 } else {
-                    "track, count, seconds"
+                    "track, count, seconds, unique_on"
                 };
                 return Err(KwError::value(format!("`{k}` is not a {kw} setting"))
                     .at(at, at + item.len())
@@ -219,7 +234,16 @@ pub fn parse_detection_filter(value: &str) -> Result<DetectionFilter, KwError> {
         track: r.track.expect("checked"),
         count: r.count.expect("checked"),
         seconds: r.seconds.expect("checked"),
+        unique_on: r.unique_on,
     })
+}
+
+/// Canonical `unique_on` value.
+pub fn unique_on_text(u: UniqueOn) -> &'static str {
+    match u {
+        UniqueOn::SrcPort => "src_port",
+        UniqueOn::DstPort => "dst_port",
+    }
 }
 
 /// Canonical `threshold` value.
@@ -254,5 +278,14 @@ mod tests {
         assert!(parse_threshold("type limit, count 1, seconds 60").is_err());
         assert!(parse_detection_filter("track by_dst, count 5, seconds 10").is_ok());
         assert!(parse_detection_filter("type limit, track by_dst, count 5, seconds 10").is_err());
+        let d = parse_detection_filter("track by_dst, count 1, seconds 60, unique_on dst_port");
+        assert_eq!(d.unwrap().unique_on, Some(UniqueOn::DstPort));
+        assert!(
+            parse_detection_filter("track by_dst, count 1, seconds 6, unique_on proto").is_err()
+        );
+        assert!(parse_threshold(
+            "type limit, track by_dst, count 1, seconds 6, unique_on dst_port"
+        )
+        .is_err());
     }
 }

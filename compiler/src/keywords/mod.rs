@@ -303,6 +303,11 @@ pub const KEYWORDS: &[Keyword] = &[
         "do not alert (Suricata; same as flowbits:noalert)",
         ArgKind::None,
     ),
+    kw(
+        "alert",
+        "a pass rule also logs an alert (Suricata 8)",
+        ArgKind::None,
+    ),
     // Header.
     kw("dsize", "payload size", ArgKind::Compare),
     kw("flags", "TCP flags", ArgKind::List),

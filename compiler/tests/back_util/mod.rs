@@ -24,6 +24,7 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
             references: vec![],
             metadata: vec![],
             target: None,
+            alert: false,
         },
         header: vec![],
         payload: vec![],

@@ -8,17 +8,16 @@
 //! flow, flowbit and payload tests (rules that set flowbits run before the others so a bit set
 //! by one packet is visible to rules testing it on that same packet) → action resolution.
 //!
-//! Action resolution follows Suricata's default action order (pass, drop, reject, alert):
-//! - a matching `pass` rule wins: no alerts, the packet is accepted (for TCP, the rest of
-//!   its connection too, as Suricata does);
-//! - otherwise the first matching `drop`/`sdrop` rule (in rule order), else the first
-//!   `reject*` rule, decides the verdict; every matching rule except `sdrop` and
-//!   `flowbits:noalert` rules logs an alert (`blocked` for the rules that blocked it in inline
-//!   mode, `allowed` otherwise);
-//! - with no blocking rule, `replace` contents of the matching rules rewrite the packet.
+//! Action resolution follows Suricata's `action-order` (default pass, drop, reject, alert; see
+//! [`order`] and `resolve`): the matches are walked in that order, each alerting and acting
+//! until a `pass` is applied; the first `drop`/`sdrop`/`reject*` decides the verdict; drop and
+//! pass act on the rest of the flow only for IP-only, app-layer and stream matches. With no
+//! blocking rule, `replace` contents of the matching rules rewrite the packet. Traffic
+//! exceptions (midstream pickup, reassembly memcap) get their exception policy first
+//! (`policy`, [`crate::exception`]).
 //!
 //! In IDS mode (`DetectConfig::inline == false`) every verdict is `Accept` and alerts say
-//! `allowed`, as Suricata in IDS mode.
+//! `allowed`, as Suricata in IDS mode; a drop rule still stops the inspection of its flow.
 //!
 //! Payload inspection is per packet: there is no TCP stream reassembly yet, so content split
 //! across two segments is not matched (Snort/Suricata would match it in the reassembled
@@ -27,9 +26,12 @@
 mod app;
 pub mod datajson;
 pub mod datasets;
+pub mod order;
+mod policy;
 pub mod pred;
 pub mod rate;
 mod reload;
+mod resolve;
 pub mod state;
 pub mod threshold;
 pub mod tx;
@@ -132,6 +134,11 @@ pub struct DetectConfig {
     /// When a flow is handed back to the kernel (`crate::bypass`); replay applies it too, so
     /// it sees what the live engine would.
     pub bypass: crate::bypass::BypassPolicy,
+    /// In which order the matches of a packet are applied (Suricata's `action-order`).
+    pub action_order: order::ActionOrder,
+    /// What to do on traffic exceptions (midstream pickup, memcaps, parser errors), already
+    /// resolved for this mode (see [`crate::exception`]).
+    pub exceptions: crate::exception::ExceptionPolicies,
 }
 
 impl Default for DetectConfig {
@@ -148,6 +155,8 @@ impl Default for DetectConfig {
             streams: true,
             session: crate::session::SessionConfig::default(),
             bypass: Default::default(),
+            action_order: Default::default(),
+            exceptions: Default::default(),
         }
     }
 }
@@ -161,9 +170,8 @@ struct RuleInfo {
     threshold: Option<verdict_compiler::ir::Threshold>,
     /// threshold.config's `rate_filter` for this rule.
     rate: Option<rate::RateFilter>,
-    /// A drop or reject of this rule blocks only the packet, not the rest of its flow
-    /// (Suricata's packet-type signatures: header tests only, see [`packet_scoped`]).
-    packet_scoped: bool,
+    /// Whether a drop, reject or pass of this rule acts on the flow or on the packet only.
+    scope: resolve::Scope,
     src_any: bool,
     dst_any: bool,
     sp_any: bool,
@@ -260,7 +268,7 @@ impl Detector {
                     .map(|c| Arc::from(crate::output::eve::classification(c))),
                 threshold: cfg.thresholds.threshold_for(p.gid.0, p.sid.0, p.threshold),
                 rate: rate::rate_for(&cfg.thresholds.rates, p.gid.0, p.sid.0),
-                packet_scoped: packet_scoped(c, txi.is_tx(i) || app_of[i].is_some()),
+                scope: resolve::scope_of(p, c, txi.is_tx(i), app_of[i].is_some()),
                 src_any: p.src.is_any(),
                 dst_any: p.dst.is_any(),
                 sp_any: p.src_ports.is_full(),
@@ -451,6 +459,8 @@ struct Matched {
     hits: (u32, u32),
     /// Index in `Scan::apps` of the transaction the match is about.
     app: Option<u16>,
+    /// Set by the action walk ([`resolve`]): this match logs an alert.
+    alert: bool,
 }
 
 /// Which bytes a packet program's `Payload` segments read.
@@ -612,7 +622,8 @@ impl Scan {
             return false;
         }
         if let Some(f) = prog.detection_filter {
-            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, flow.id, ctx.now) {
+            let ports = (ctx.sport, ctx.dport);
+            if !thresholds.filter_passed(p, f, ctx.src_k, ctx.dst_k, flow.id, ports, ctx.now) {
                 return false;
             }
         }
@@ -655,6 +666,7 @@ impl Scan {
             contexts: (cstart, self.contexts.len() as u32),
             hits: (start, self.hits.len() as u32),
             app: None,
+            alert: false,
         });
         true
     }
@@ -673,14 +685,6 @@ pub struct Worker {
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
-}
-
-/// Suricata drops the rest of a flow after a `drop` unless the rule is a packet-type
-/// signature: one decided by per-packet header tests alone (`dsize`, `flags`, `ttl`…), with
-/// no payload, stream or app-layer test. Such a rule blocks only the packets it matches (its
-/// next match on the same flow is seen and logged again).
-fn packet_scoped(cp: &CompiledProgram, app: bool) -> bool {
-    !app && cp.payload.is_empty() && !cp.header.is_empty()
 }
 
 fn l4_ok(l4: L4, proto: u8) -> bool {
@@ -798,6 +802,10 @@ impl Worker {
             pflow,
             stream: None,
         };
+        let out = (&self.events, &*self.counters);
+        if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
+            return self.finish(v);
+        }
         if det.cfg.inline {
             if let Some(sid) = flow.dropped {
                 // Each later packet of a dropped flow is a drop record of its own (Suricata's
@@ -805,12 +813,21 @@ impl Worker {
                 let pkt = Arc::new(ctx.packet_info(meta, flow.id, parsed.data().to_vec()));
                 let ev = DropEvent {
                     pkt,
-                    reason: "flow drop",
+                    reason: if flow.dropped_by_policy {
+                        "exception policy flow drop"
+                    } else {
+                        "flow drop"
+                    },
                     sid: sid.0,
+                    rule: None,
                 };
                 send(&self.events, &self.counters, Event::Drop(Box::new(ev)));
                 return self.finish(Verdict::Drop(sid));
             }
+        }
+        if flow.dropped.is_some() && !det.cfg.inline {
+            // IDS mode: a dropped flow passes, uninspected (Suricata stops detection on it).
+            return self.finish(Verdict::Accept);
         }
         if flow.passed || flow.bypassed {
             self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
@@ -853,7 +870,16 @@ impl Worker {
                     && crate::wire::tcpopt::has_fast_open(parsed.tcp_options()),
                 payload: parsed.payload(),
             };
-            step = Some(s.step(pflow.to_server, &seg, &det.cfg.session, mem));
+            let st = s.step(pflow.to_server, &seg, &det.cfg.session, mem);
+            if st.progress.events.contains(StreamEvents::MEMCAP_HIT) {
+                let out = (&self.events, &*self.counters);
+                let cond = crate::exception::Condition::StreamMemcap;
+                if let Some(v) = policy::apply(&det, cond, flow, &parsed, &ctx, meta, out) {
+                    flow.session = Some(s);
+                    return self.finish(v);
+                }
+            }
+            step = Some(st);
             session = Some(s);
         }
         let ctx = match &step {
@@ -983,44 +1009,47 @@ impl Worker {
                 }
             }
         }
-        let acting = |m: &&Matched| !det.compiled[m.prog as usize].noalert;
-        if self
-            .scan
-            .matched
-            .iter()
-            .filter(acting)
-            .any(|m| m.action == Action::Pass)
-        {
-            // As Suricata: a pass on a TCP connection passes the whole flow; elsewhere only
-            // the packet.
-            flow.passed = ip.proto == 6;
-            return self.finish(Verdict::Accept);
-        }
         let inline = det.cfg.inline;
-        let enforcing = |m: &&Matched| acting(m) && !det.info[m.prog as usize].dry_run;
-        let decider = self
-            .scan
-            .matched
-            .iter()
-            .filter(enforcing)
-            .find(|m| matches!(m.action, Action::Drop | Action::Sdrop))
-            .or_else(|| {
-                self.scan
-                    .matched
-                    .iter()
-                    .filter(enforcing)
-                    .find(|m| matches!(m.action, Action::Reject(_)))
-            })
-            .copied();
-        let blocked = inline && decider.is_some();
-        if let (true, Some(m)) = (blocked, decider) {
-            if !det.info[m.prog as usize].packet_scoped {
-                flow.dropped = Some(det.programs[m.prog as usize].sid);
+        let stream_data = step.as_ref().is_some_and(|st| !st.progress.is_empty());
+        let res = resolve::resolve(
+            &mut self.scan.matched,
+            &det.cfg.action_order,
+            inline,
+            stream_data,
+            |p| {
+                let (prog, cp, info) = (
+                    &det.programs[p as usize],
+                    &det.compiled[p as usize],
+                    &det.info[p as usize],
+                );
+                resolve::MatchFacts {
+                    dry_run: info.dry_run,
+                    noalert: cp.noalert,
+                    pass_alerts: cp.pass_alerts,
+                    scope: info.scope,
+                    priority: prog.priority.unwrap_or(3),
+                    rank: det.rank[p as usize],
+                    payload: !cp.payload.is_empty(),
+                }
+            },
+        );
+        let decider = res.decider.map(|i| self.scan.matched[i]);
+        let blocked = decider.is_some();
+        match res.flow {
+            Some(resolve::FlowAction::Drop(i)) => {
+                flow.dropped = Some(det.programs[self.scan.matched[i].prog as usize].sid);
             }
+            // As Suricata: a pass the rule applies to the flow accepts the rest of it
+            // uninspected; one decided by this packet alone accepts only the packet.
+            Some(resolve::FlowAction::Pass) => flow.passed = true,
+            None => {}
         }
         let flow_id = flow.id;
+        // Where the segment's data starts: a SYN takes one sequence number before it.
         let tcp_seq = match parsed.l4() {
-            crate::wire::L4Hdr::Tcp { seq, .. } => Some(*seq),
+            crate::wire::L4Hdr::Tcp { seq, flags, .. } => {
+                Some(seq.wrapping_add(u32::from(flags & crate::wire::tcp_flags::SYN != 0)))
+            }
             _ => None,
         };
         // Alerts: built lazily, so a packet without alerts allocates nothing.
@@ -1033,12 +1062,15 @@ impl Worker {
         };
         for (n, m) in self.scan.matched.iter().enumerate() {
             let pi = m.prog as usize;
-            let (prog, cp, rinfo) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
-            if cp.noalert || m.action == Action::Sdrop || n >= 64 {
+            let (prog, rinfo) = (&det.programs[pi], &det.info[pi]);
+            if !m.alert || n >= 64 {
                 continue;
             }
-            if let (Some(seq), false) = (tcp_seq, parsed.payload().is_empty()) {
-                if !flow.note_alert(prog.sid.0, seq) {
+            // Only payload matches repeat on a retransmission (its bytes were inspected with
+            // the original); a rule on headers alone alerts on every copy, as in Suricata.
+            let has_payload = !det.compiled[pi].payload.is_empty();
+            if let (Some(seq), false, true) = (tcp_seq, parsed.payload().is_empty(), has_payload) {
+                if !flow.note_alert(prog.sid.0, seq, ctx.pflow.to_server) {
                     continue;
                 }
             }
@@ -1086,7 +1118,7 @@ impl Worker {
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
         }
-        if let (true, Some(m)) = (blocked, decider) {
+        if let Some(m) = decider {
             let prog = &det.programs[m.prog as usize];
             send(
                 &self.events,
@@ -1100,6 +1132,11 @@ impl Worker {
                         "rules"
                     },
                     sid: prog.sid.0,
+                    rule: Some(crate::output::DropRule {
+                        gid: prog.gid.0,
+                        rev: prog.rev,
+                        signature: det.info[m.prog as usize].msg.clone(),
+                    }),
                 })),
             );
             return self.finish(match m.action {
@@ -1107,9 +1144,10 @@ impl Worker {
                 _ => Verdict::Drop(prog.sid),
             });
         }
-        if !inline {
+        if !inline || res.passed {
             return self.finish(Verdict::Accept);
         }
+        let enforcing = |m: &&Matched| !det.info[m.prog as usize].dry_run;
         // Replace: rewrite every replace content of the matching rules, in rule order.
         let layout = parsed.layout();
         let plen = payload.len();

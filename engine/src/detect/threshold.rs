@@ -16,7 +16,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
-use verdict_compiler::ir::{DetectionFilter, IpSet, RangeSet, Threshold, ThresholdKind, Track};
+use verdict_compiler::ir::{
+    DetectionFilter, IpSet, RangeSet, Threshold, ThresholdKind, Track, UniqueOn,
+};
 
 /// A `suppress` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +79,20 @@ pub fn parse_ip_set(s: &str) -> Option<IpSet> {
     let s = s.trim();
     if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         let mut set = IpSet::empty();
-        for part in inner.split(',') {
-            set = set.union(&parse_ip_set(part)?);
+        // Split on the commas of this level only: expanded variables nest lists.
+        let (mut depth, mut start) = (0i32, 0);
+        for (i, c) in inner.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                ',' if depth == 0 => {
+                    set = set.union(&parse_ip_set(&inner[start..i])?);
+                    start = i + 1;
+                }
+                _ => {}
+            }
         }
-        return Some(set);
+        return Some(set.union(&parse_ip_set(&inner[start..])?));
     }
     let (addr, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
@@ -118,10 +130,52 @@ pub fn parse_ip_set(s: &str) -> Option<IpSet> {
     }
 }
 
+/// Replaces every `$NAME` in an address value with its definition, recursively (a variable
+/// may name others); an unknown name or a definition cycle is an error.
+fn expand_vars(
+    v: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    depth: u8,
+) -> Result<String, String> {
+    if !v.contains('$') {
+        return Ok(v.to_string());
+    }
+    if depth > 8 {
+        return Err(format!(
+            "address variables nest too deeply (a cycle?) in `{v}`"
+        ));
+    }
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let name_len = rest[at + 1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len() - at - 1);
+        let name = &rest[at + 1..at + 1 + name_len];
+        let def = vars(name).ok_or_else(|| format!("unknown address variable `${name}`"))?;
+        out.push_str(&expand_vars(&def, vars, depth + 1)?);
+        rest = &rest[at + 1 + name_len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 impl ThresholdConfig {
     /// Parses threshold.config text (`threshold`, `event_filter`, `suppress`, `rate_filter`;
-    /// `#` comments, `\` continuations).
+    /// `#` comments, `\` continuations). A `$NAME` in a suppress `ip` is an error here; see
+    /// [`ThresholdConfig::parse_with_vars`].
     pub fn parse(text: &str) -> Result<ThresholdConfig, ThresholdParseError> {
+        Self::parse_with_vars(text, &|_: &str| None)
+    }
+
+    /// Like [`ThresholdConfig::parse`], resolving `$NAME` in suppress `ip` values (alone or
+    /// inside a bracketed list, possibly nested) with `vars` — the address groups of the
+    /// configuration, as Suricata resolves them from its `vars`.
+    pub fn parse_with_vars(
+        text: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ThresholdConfig, ThresholdParseError> {
         let mut cfg = ThresholdConfig::default();
         let mut pending = String::new();
         let mut start_line = 0;
@@ -140,14 +194,14 @@ impl ThresholdConfig {
             }
             pending.push_str(line);
             let stmt = std::mem::take(&mut pending);
-            cfg.parse_stmt(&stmt)
+            cfg.parse_stmt(&stmt, vars)
                 .map_err(|message| ThresholdParseError {
                     line: start_line,
                     message,
                 })?;
         }
         if !pending.is_empty() {
-            cfg.parse_stmt(&pending)
+            cfg.parse_stmt(&pending, vars)
                 .map_err(|message| ThresholdParseError {
                     line: start_line,
                     message,
@@ -156,7 +210,11 @@ impl ThresholdConfig {
         Ok(cfg)
     }
 
-    fn parse_stmt(&mut self, stmt: &str) -> Result<(), String> {
+    fn parse_stmt(
+        &mut self,
+        stmt: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
         let (kw, rest) = stmt.split_once(char::is_whitespace).unwrap_or((stmt, ""));
         let mut fields: HashMap<&str, &str> = HashMap::new();
         // Values may be bracketed lists containing commas: split on commas outside brackets.
@@ -235,7 +293,10 @@ impl ThresholdConfig {
                             }
                         };
                         let ip = fields.get("ip").ok_or("suppress with `track` needs `ip`")?;
-                        let set = parse_ip_set(ip).ok_or_else(|| format!("cannot read `{ip}` as an address, CIDR or list (variables are not supported here)"))?;
+                        let text = expand_vars(ip, vars, 0)?;
+                        let set = parse_ip_set(&text).ok_or_else(|| {
+                            format!("cannot read `{ip}` as an address, CIDR or list")
+                        })?;
                         Some((track, set))
                     }
                 };
@@ -285,14 +346,27 @@ struct Window {
     count: u64,
 }
 
+/// The ports a `unique_on` detection_filter has seen in its current window: a 65536-bit map
+/// (8 KiB, as Suricata's) and how many bits are set.
+#[derive(Debug)]
+struct Distinct {
+    start: Duration,
+    seconds: u32,
+    seen: Box<[u64; 1024]>,
+    n: u64,
+}
+
 /// Per-worker threshold/detection_filter state.
 #[derive(Debug, Default)]
 pub struct ThresholdState {
     map: HashMap<(u32, u8, u128, u128), Window>,
+    distinct: HashMap<(u32, u128, u128), Distinct>,
     last_sweep: Duration,
 }
 
 const MAX_ENTRIES: usize = 100_000;
+/// Port maps are 8 KiB each: at most this many trackers (32 MiB) per worker.
+const MAX_DISTINCT: usize = 4096;
 
 fn key(track: Track, src: u128, dst: u128, flow: u64) -> (u128, u128) {
     match track {
@@ -357,7 +431,10 @@ impl ThresholdState {
         }
     }
 
-    /// Counts a match of `prog` against its detection_filter; true once past `count`.
+    /// Counts a match of `prog` against its detection_filter; true once past `count`. With
+    /// `unique_on`, what is counted is the number of distinct ports (`ports` = source,
+    /// destination) seen in the window, so repeats of one port do not add up.
+    #[allow(clippy::too_many_arguments)]
     pub fn filter_passed(
         &mut self,
         prog: u32,
@@ -365,10 +442,60 @@ impl ThresholdState {
         src: u128,
         dst: u128,
         flow: u64,
+        ports: (u16, u16),
         now: Duration,
     ) -> bool {
-        let n = self.bump(prog, 1, key(f.track, src, dst, flow), f.seconds, now);
+        let k = key(f.track, src, dst, flow);
+        let n = match f.unique_on {
+            None => self.bump(prog, 1, k, f.seconds, now),
+            Some(u) => {
+                let port = match u {
+                    UniqueOn::SrcPort => ports.0,
+                    UniqueOn::DstPort => ports.1,
+                };
+                self.distinct_ports(prog, k, f.seconds, port, now)
+            }
+        };
         n > u64::from(f.count)
+    }
+
+    fn distinct_ports(
+        &mut self,
+        prog: u32,
+        k: (u128, u128),
+        seconds: u32,
+        port: u16,
+        now: Duration,
+    ) -> u64 {
+        let window = |s: u32| Duration::from_secs(u64::from(s));
+        if self.distinct.len() >= MAX_DISTINCT && !self.distinct.contains_key(&(prog, k.0, k.1)) {
+            self.distinct
+                .retain(|_, d| now.saturating_sub(d.start) < window(d.seconds));
+            if self.distinct.len() >= MAX_DISTINCT {
+                // Still full of live windows: start over rather than grow without bound.
+                self.distinct.clear();
+            }
+        }
+        let d = self
+            .distinct
+            .entry((prog, k.0, k.1))
+            .or_insert_with(|| Distinct {
+                start: now,
+                seconds,
+                seen: Box::new([0; 1024]),
+                n: 0,
+            });
+        if now.saturating_sub(d.start) >= window(seconds) {
+            d.start = now;
+            d.seen.fill(0);
+            d.n = 0;
+        }
+        let (w, bit) = (usize::from(port / 64), 1u64 << (port % 64));
+        if d.seen[w] & bit == 0 {
+            d.seen[w] |= bit;
+            d.n += 1;
+        }
+        d.n
     }
 }
 
@@ -378,6 +505,31 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    #[test]
+    fn suppress_ip_variables_resolve_recursively() {
+        let vars = |n: &str| match n {
+            "SUPPRESS" => Some("[10.0.0.0/8,$OTHER]".to_string()),
+            "OTHER" => Some("[145.0.0.0/8]".to_string()),
+            "LOOP" => Some("$LOOP".to_string()),
+            _ => None,
+        };
+        let text = "suppress gen_id 1, sig_id 7, track by_dst, ip $SUPPRESS\n";
+        let cfg = ThresholdConfig::parse_with_vars(text, &vars).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(cfg.suppressed(1, 7, ip("1.1.1.1"), ip("10.1.2.3")));
+        assert!(cfg.suppressed(1, 7, ip("1.1.1.1"), ip("145.9.9.9")));
+        assert!(!cfg.suppressed(1, 7, ip("10.1.2.3"), ip("1.1.1.1")));
+        // Without the variables the same line is an error naming the variable.
+        let e = ThresholdConfig::parse(text).unwrap_err();
+        assert!(e.message.contains("$SUPPRESS"), "{e}");
+        let e = ThresholdConfig::parse_with_vars(
+            "suppress gen_id 1, sig_id 7, track by_src, ip $LOOP\n",
+            &vars,
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 1);
     }
 
     #[test]
@@ -408,12 +560,28 @@ mod tests {
             track: Track::ByDst,
             count: 2,
             seconds: 10,
+            unique_on: None,
         };
         let df: Vec<bool> = (0..4)
-            .map(|i| st.filter_passed(3, f, 1, 9, 0, secs(i)))
+            .map(|i| st.filter_passed(3, f, 1, 9, 0, (1, 2), secs(i)))
             .collect();
         assert_eq!(df, [false, false, true, true]);
-        assert!(!st.filter_passed(3, f, 1, 9, 0, secs(30)));
+        assert!(!st.filter_passed(3, f, 1, 9, 0, (1, 2), secs(30)));
+        // unique_on: repeats of a port do not count; a second distinct port passes count 1.
+        let u = DetectionFilter {
+            track: Track::ByDst,
+            count: 1,
+            seconds: 60,
+            unique_on: Some(UniqueOn::DstPort),
+        };
+        let by_port: Vec<bool> = [80, 80, 80, 81, 80]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| st.filter_passed(4, u, 1, 9, 0, (5000, p), secs(i as u64)))
+            .collect();
+        assert_eq!(by_port, [false, false, false, true, true]);
+        // A new window forgets the ports.
+        assert!(!st.filter_passed(4, u, 1, 9, 0, (5000, 81), secs(70)));
         // by_flow: each flow has its own window, whatever its addresses.
         let fl = Threshold {
             kind: ThresholdKind::Limit,

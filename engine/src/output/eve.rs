@@ -311,7 +311,7 @@ pub fn format(ev: &Event, out: &mut String) {
             let (ttl, tos, id) = d.pkt.ip_fields;
             let _ = write!(
                 out,
-                ",\"drop\":{{\"len\":{},\"tos\":{},\"ttl\":{},\"ipid\":{},\"reason\":\"{}\",\"signature_id\":{}}}}}",
+                ",\"drop\":{{\"len\":{},\"tos\":{},\"ttl\":{},\"ipid\":{},\"reason\":\"{}\",\"signature_id\":{}}}",
                 d.pkt.bytes.len(),
                 tos,
                 ttl,
@@ -319,6 +319,16 @@ pub fn format(ev: &Event, out: &mut String) {
                 d.reason,
                 d.sid
             );
+            if let Some(r) = &d.rule {
+                let _ = write!(
+                    out,
+                    ",\"alert\":{{\"action\":\"blocked\",\"gid\":{},\"signature_id\":{},\"rev\":{},\"signature\":",
+                    r.gid, d.sid, r.rev
+                );
+                json_str(out, &r.signature);
+                out.push('}');
+            }
+            out.push('}');
         }
         Event::Anomaly(a) => {
             out.push_str("{\"timestamp\":\"");
@@ -487,11 +497,19 @@ mod tests {
                 pkt: pkt(),
                 reason: "rules",
                 sid: 5,
+                rule: Some(crate::output::DropRule {
+                    gid: 1,
+                    rev: 2,
+                    signature: "bad \"thing\"".into(),
+                }),
             })),
             &mut d,
         );
         let v: serde_json::Value = serde_json::from_str(&d).unwrap();
         assert_eq!(v["drop"]["reason"], "rules");
+        assert_eq!(v["alert"]["signature_id"], 5);
+        assert_eq!(v["alert"]["action"], "blocked");
+        assert_eq!(v["alert"]["signature"], "bad \"thing\"");
         assert_eq!(v["drop"]["ttl"], 64);
         let mut n = String::new();
         let an = AnomalyEvent {

@@ -147,8 +147,22 @@ pub struct DropEvent {
     pub pkt: Arc<PacketInfo>,
     /// Suricata's drop.reason, e.g. "rules".
     pub reason: &'static str,
-    /// The deciding rule.
+    /// The deciding rule (0: no rule, e.g. an exception policy).
     pub sid: u32,
+    /// The deciding rule as the record's `alert` object shows it (Suricata's drop log with
+    /// `alerts: yes`): gid, rev and msg; None for drops no rule decided on this packet.
+    pub rule: Option<DropRule>,
+}
+
+/// The rule behind a drop record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropRule {
+    /// gid
+    pub gid: u32,
+    /// rev
+    pub rev: u32,
+    /// msg
+    pub signature: Arc<str>,
 }
 
 /// A decoder anomaly (e.g. overlapping fragments).
