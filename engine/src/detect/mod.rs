@@ -939,7 +939,7 @@ impl Worker {
         ));
         for &p in &cands {
             let pi = p as usize;
-            let app = if det.compiled[pi].segments.is_empty() {
+            let app = if names_only_a_protocol(&det.compiled[pi]) {
                 proto_only_app
             } else {
                 app_proto
@@ -1252,4 +1252,13 @@ fn file_needs(compiled: &[CompiledProgram]) -> crate::app::http::FileNeeds {
         }
     }
     n
+}
+
+/// True for a program that reads no stream or app-layer bytes (only headers, addresses):
+/// the protocol it names is a per-packet test of the flow.
+fn names_only_a_protocol(cp: &CompiledProgram) -> bool {
+    use verdict_compiler::ir::Buffer;
+    cp.segments
+        .iter()
+        .all(|s| matches!(s.buffer, Buffer::IpSrc | Buffer::IpDst))
 }
