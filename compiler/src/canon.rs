@@ -155,6 +155,7 @@ pub fn to_text(r: &Rule) -> String {
                 continue;
             }
             HeaderTest::IpOpts(o) => ("ipopts", o.clone()),
+            HeaderTest::TcpMss(c) => ("tcp.mss", crate::keywords::tcp_opt::tcp_mss_text(*c)),
         };
         let _ = write!(s, "{k}:{v}; ");
     }

@@ -715,6 +715,7 @@ pub fn header_keyword(h: &HeaderTest) -> &'static str {
         HeaderTest::FragOffset(_) => "fragoffset",
         HeaderTest::SameIp => "sameip",
         HeaderTest::IpOpts(_) => "ipopts",
+        HeaderTest::TcpMss(_) => "tcp.mss",
     }
 }
 

@@ -58,6 +58,8 @@ struct Pending {
 struct State {
     file: usize,
     diags: Vec<Diagnostic>,
+    /// The header's protocol (None when it did not parse): header buffers check it.
+    proto: Option<Protocol>,
     buffer: Buffer,
     legacy_sticky: bool,
     payload: Vec<Option<PayloadTest>>,
@@ -656,6 +658,7 @@ impl<'v> Lowerer<'v> {
         let mut st = State {
             file,
             diags,
+            proto,
             buffer: Buffer::Payload,
             legacy_sticky: legacy_is_sticky(ast),
             payload: Vec::new(),
@@ -1223,6 +1226,13 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
+        "tcp.mss" => {
+            let Some(v) = need_value(st, o) else { return };
+            match keywords::tcp_opt::parse_tcp_mss(v.text) {
+                Ok(h) => st.header.push(h),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
         "sameip" => {
             if no_value(st, o) {
                 st.header.push(HeaderTest::SameIp);
@@ -1434,6 +1444,18 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
         return;
     }
     st.finish_pending();
+    if let (Buffer::Hdr(h), Some(p)) = (buf, st.proto) {
+        if !h.fits(p) {
+            st.err(
+                Code::Conflict,
+                o.name.span,
+                format!("`{name}` cannot match in a rule on this protocol"),
+            )
+            .label("header buffer of another protocol")
+            .help("use a rule protocol that carries this header (or `ip`)");
+            return;
+        }
+    }
     if let Err(e) = st
         .dirs
         .select(buf, o.value.map(|v| v.text), st.payload.len())

@@ -28,7 +28,7 @@ use verdict_compiler::bytecode::{FlowbitId, Insn, Program};
 use verdict_compiler::caps::EngineCaps;
 use verdict_compiler::ir::{
     BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
-    HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
+    HdrBuffer, HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
 };
 use verdict_compiler::keywords::byte;
 
@@ -544,10 +544,20 @@ impl CompiledProgram {
     /// decided per packet, not per app-layer transaction.
     pub fn packet_only(&self) -> bool {
         self.tx_preds.is_empty()
-            && self
-                .segments
-                .iter()
-                .all(|s| matches!(s.buffer, Buffer::Payload | Buffer::IpSrc | Buffer::IpDst))
+            && self.segments.iter().all(|s| {
+                matches!(
+                    s.buffer,
+                    Buffer::Payload | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_)
+                )
+            })
+    }
+
+    /// True if a segment reads a packet header buffer: Suricata then requires a packet
+    /// (`SIG_FLAG_REQUIRE_PACKET`), so the rule never runs on the reassembled stream.
+    pub fn reads_headers(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s.buffer, Buffer::Hdr(_)))
     }
 
     /// Transaction predicates against the transaction `src` (none: only a program without
@@ -570,6 +580,25 @@ impl CompiledProgram {
             (Buffer::Payload, _) => (i == 0).then_some(payload),
             (_, Some(to_server)) => src.buffer_side_n(b, i, to_server),
             (_, None) => src.buffer_n(b, i),
+        })
+    }
+
+    /// Runs the payload tests of the packet `pkt`: `Payload` segments on `payload` (the
+    /// packet's or the stream's), header buffers on `pkt`'s headers, and app-layer buffers
+    /// from `tx` when there is one.
+    pub fn payload_ok_pkt(
+        &self,
+        payload: &[u8],
+        pkt: &Packet<'_>,
+        tx: Option<&dyn BufferSource>,
+        st: &mut VmState,
+    ) -> bool {
+        self.run(st, |b, i, dir| match (b, dir, tx) {
+            (Buffer::Payload, _, _) => (i == 0).then_some(payload),
+            (Buffer::Hdr(h), _, _) => header_buffer(pkt, h).filter(|_| i == 0),
+            (_, Some(to_server), Some(src)) => src.buffer_side_n(b, i, to_server),
+            (_, None, Some(src)) => src.buffer_n(b, i),
+            (_, _, None) => None,
         })
     }
 
@@ -1138,6 +1167,23 @@ pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
         HeaderTest::FragOffset(c) => c.test(u64::from(ip.frag_offset)),
         HeaderTest::SameIp => ip.src == ip.dst,
         HeaderTest::IpOpts(name) => ipopt_present(pkt.data(), ip, name),
+        HeaderTest::TcpMss(c) => {
+            tcp.is_some()
+                && crate::wire::tcpopt::mss(pkt.tcp_options())
+                    .is_some_and(|m| c.matches(u64::from(m)))
+        }
+    }
+}
+
+/// The bytes of header buffer `h` in `pkt`, if the packet has that header.
+pub fn header_buffer<'a>(pkt: &Packet<'a>, h: HdrBuffer) -> Option<&'a [u8]> {
+    match h {
+        HdrBuffer::Ipv4 => (pkt.ip().version == 4).then(|| pkt.ip_header()),
+        HdrBuffer::Ipv6 => (pkt.ip().version == 6).then(|| pkt.ip_header()),
+        HdrBuffer::Tcp => pkt.tcp_header(),
+        HdrBuffer::Udp => pkt.udp_header(),
+        HdrBuffer::Icmpv4 => pkt.icmp_header(false),
+        HdrBuffer::Icmpv6 => pkt.icmp_header(true),
     }
 }
 
