@@ -1003,20 +1003,26 @@ pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     r != b.negated
 }
 
-/// Evaluates a byte_jump: the new cursor, or None if it fails or leaves the buffer. A jump
-/// whose value or target does not fit in 64 bits fails; it never wraps.
+/// Evaluates a byte_jump: the new cursor, or None if it fails. As Suricata 7's
+/// `DetectBytejumpDoMatch`: a relative read must start inside the buffer; a count of 0 reads
+/// nothing (binary) or fails (a string needs a digit); a target before the buffer start is
+/// clamped to it (so a negative `post_offset` can rewind to the start), one at or past the
+/// end fails. A jump whose value or target does not fit in 64 bits fails; it never wraps.
 pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> Option<usize> {
     let off = operand(b.offset, vars);
+    let len = i64::try_from(buf.len()).ok()?;
     let pos = if b.relative {
-        relative_pos(cursor, off)?
+        relative_pos(cursor, off).filter(|&p| p < len)?
     } else {
         off
     };
-    // A literal 0 (Suricata's from_end form) reads nothing; a variable must be a count a
-    // literal could be.
-    let count = match b.count {
-        Operand::Lit(0) => 0,
-        c => byte::count_ok(operand(c, vars), b.base != NumBase::Binary)?,
+    if pos < 0 {
+        return None;
+    }
+    let string = b.base != NumBase::Binary;
+    let count = match operand(b.count, vars) {
+        0 if !string => 0,
+        n => byte::count_ok(n, string)?,
     };
     let mut v = if count == 0 {
         0
@@ -1036,12 +1042,12 @@ pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     let base = if b.from_beginning {
         0
     } else if b.from_end {
-        i64::try_from(buf.len()).ok()?
+        len
     } else {
         pos.checked_add(i64::from(count))?
     };
-    let c = base.checked_add(v)?.checked_add(b.post_offset)?;
-    (0..=buf.len() as i64).contains(&c).then_some(c as usize)
+    let c = base.checked_add(v)?.checked_add(b.post_offset)?.max(0);
+    (c < len).then_some(c as usize)
 }
 
 /// Runs a byte_extract at the cursor: the value for its variable and the cursor after the
@@ -1459,6 +1465,39 @@ mod tests {
     }
 
     #[test]
+    fn byte_jump_bounds_follow_suricata() {
+        let j = |count: i64, offset: i64, relative: bool, post_offset: i64| ByteJump {
+            count: Operand::Lit(count),
+            offset: Operand::Lit(offset),
+            relative,
+            multiplier: 1,
+            endian: Endian::Big,
+            base: NumBase::Binary,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset,
+            bitmask: None,
+            buffer: Buffer::Payload,
+        };
+        let vars = [0i64; MAX_VARS];
+        let buf = b"NSLO\x0a\x95\x00\x20rest";
+        // A jump before the buffer start lands on the start.
+        assert_eq!(byte_jump(&j(0, 0, true, -8), buf, 8, &vars), Some(0));
+        assert_eq!(byte_jump(&j(0, 0, true, -10), buf, 8, &vars), Some(0));
+        assert_eq!(byte_jump(&j(1, 0, false, -100), buf, 0, &vars), Some(0));
+        // A jump to the end (or past it) fails.
+        assert_eq!(byte_jump(&j(0, 0, true, 4), buf, 8, &vars), None);
+        assert_eq!(byte_jump(&j(0, 0, true, 3), buf, 8, &vars), Some(11));
+        // A relative read must start inside the buffer, even one of 0 bytes.
+        assert_eq!(byte_jump(&j(0, 0, true, -4), buf, 12, &vars), None);
+        // A string of 0 digits holds no number.
+        let mut s = j(0, 0, false, 0);
+        s.base = NumBase::Dec;
+        assert_eq!(byte_jump(&s, b"12", 0, &vars), None);
+    }
+
+    #[test]
     fn byte_jump_and_extract_move_the_cursor() {
         // [len=3][abc][marker]
         let jump = Insn::ByteJump(ByteJump {
@@ -1487,7 +1526,10 @@ mod tests {
         let mut vars = [0i64; MAX_VARS];
         vars[0] = 2;
         assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), Some(5));
+        // A count of 0 reads nothing: the jump stays where the read would start.
         vars[0] = 0;
+        assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), Some(0));
+        vars[0] = 9;
         assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), None);
         let ex = Insn::ByteExtract(ByteExtract {
             count: 1,
