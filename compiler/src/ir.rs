@@ -1649,6 +1649,8 @@ pub enum HeaderTest {
     IpOpts(String),
     /// `tcp.mss`: the MSS option's value; false when the packet carries no MSS option.
     TcpMss(UintCmp),
+    /// `icmpv6.mtu`: the MTU of a Packet Too Big message; false for any other packet.
+    Icmpv6Mtu(UintCmp),
 }
 
 /// A reference (`reference:type,id`).

@@ -716,6 +716,7 @@ pub fn header_keyword(h: &HeaderTest) -> &'static str {
         HeaderTest::SameIp => "sameip",
         HeaderTest::IpOpts(_) => "ipopts",
         HeaderTest::TcpMss(_) => "tcp.mss",
+        HeaderTest::Icmpv6Mtu(_) => "icmpv6.mtu",
     }
 }
 

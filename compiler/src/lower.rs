@@ -256,7 +256,8 @@ fn action_of(t: &str) -> Option<Action> {
 
 fn protocol_of(t: &str) -> Option<Protocol> {
     Some(match t.to_ascii_lowercase().as_str() {
-        "ip" => Protocol::Ip,
+        // Suricata's family-only forms: `ip` on one address family (see `family_of_protocol`).
+        "ip" | "ipv4" | "ip4" | "ipv6" | "ip6" => Protocol::Ip,
         // Suricata's packet-only / stream-only variants: the stream part is kept by
         // `stream_of_protocol` as the flow's `no_stream` / `only_stream`.
         "tcp" | "tcp-pkt" | "tcp-stream" => Protocol::Tcp,
@@ -266,6 +267,23 @@ fn protocol_of(t: &str) -> Option<Protocol> {
         "sctp" => Protocol::Sctp,
         other => Protocol::App(AppProto::from_name(other)?),
     })
+}
+
+/// The addresses an `ipv4`/`ipv6` rule can see: a packet of the other family never matches,
+/// which restricting the source addresses to the family says exactly (both addresses of a
+/// packet are of one family), in the kernel and in the engine alike.
+fn family_of_protocol(t: &str) -> Option<IpSet> {
+    match t.to_ascii_lowercase().as_str() {
+        "ipv4" | "ip4" => Some(IpSet {
+            v4: RangeSet::full(),
+            v6: RangeSet::empty(),
+        }),
+        "ipv6" | "ip6" => Some(IpSet {
+            v4: RangeSet::empty(),
+            v6: RangeSet::full(),
+        }),
+        _ => None,
+    }
 }
 
 /// `tcp-pkt` inspects packets only (`flow:no_stream`), `tcp-stream` the reassembled stream
@@ -633,7 +651,12 @@ impl<'v> Lowerer<'v> {
                     .help("ip, tcp, udp, icmp, icmpv6, sctp, or an app-layer protocol such as http, dns, tls, smb"),
             );
         }
-        let src = self.addresses(&ast.src, file, &mut diags);
+        let src = self.addresses(&ast.src, file, &mut diags).map(|s| {
+            match family_of_protocol(ast.protocol.text) {
+                Some(f) => s.intersect(&f),
+                None => s,
+            }
+        });
         let src_ports = self.ports(&ast.src_ports, file, &mut diags);
         let dst = self.addresses(&ast.dst, file, &mut diags);
         let dst_ports = self.ports(&ast.dst_ports, file, &mut diags);
@@ -1229,6 +1252,13 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
         "tcp.mss" => {
             let Some(v) = need_value(st, o) else { return };
             match keywords::tcp_opt::parse_tcp_mss(v.text) {
+                Ok(h) => st.header.push(h),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "icmpv6.mtu" => {
+            let Some(v) = need_value(st, o) else { return };
+            match keywords::icmpv6::parse_icmpv6_mtu(v.text) {
                 Ok(h) => st.header.push(h),
                 Err(e) => st.kw_err(o, e),
             }

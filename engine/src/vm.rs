@@ -1173,6 +1173,17 @@ pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
         HeaderTest::FragOffset(c) => c.test(u64::from(ip.frag_offset)),
         HeaderTest::SameIp => ip.src == ip.dst,
         HeaderTest::IpOpts(name) => ipopt_present(pkt.data(), ip, name),
+        // The MTU is the 32 bits after the checksum, which the view splits into id and seq.
+        HeaderTest::Icmpv6Mtu(c) => match pkt.l4() {
+            L4Hdr::Icmp {
+                v6: true,
+                typ: ICMPV6_PACKET_TOO_BIG,
+                code: 0,
+                id,
+                seq,
+            } => c.matches((u64::from(*id) << 16) | u64::from(*seq)),
+            _ => false,
+        },
         HeaderTest::TcpMss(c) => {
             tcp.is_some()
                 && crate::wire::tcpopt::mss(pkt.tcp_options())
@@ -1180,6 +1191,9 @@ pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
         }
     }
 }
+
+/// ICMPv6 type of Packet Too Big (RFC 4443), the one message that carries an MTU.
+const ICMPV6_PACKET_TOO_BIG: u8 = 2;
 
 /// The bytes of header buffer `h` in `pkt`, if the packet has that header.
 pub fn header_buffer<'a>(pkt: &Packet<'a>, h: HdrBuffer) -> Option<&'a [u8]> {

@@ -165,3 +165,33 @@ fn tcp_mss_needs_the_option() {
         vec![vec![1, 2], vec![], vec![2, 3], vec![], vec![]]
     );
 }
+
+#[test]
+fn icmpv6_mtu_only_on_packet_too_big_and_ipv6_rules_only_on_ipv6() {
+    let mut e = engine(concat!(
+        "alert ipv6 any any -> any any (icmpv6.mtu:<1280; sid:1;)\n",
+        "alert ipv6 any any -> any any (content:\"x\"; sid:2;)\n",
+        "alert ipv4 any any -> any any (content:\"x\"; sid:3;)\n",
+    ));
+    let icmp6 = |typ: u8, code: u8, rest: [u8; 4]| {
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(v6(2, 1), v6(2, 2), 64)
+            .icmpv6_raw(typ, code, rest)
+            .write(&mut v, &[0; 40])
+            .unwrap();
+        v
+    };
+    let mtu = |m: u32| m.to_be_bytes();
+    assert_eq!(
+        e.all(&[
+            icmp6(2, 0, mtu(1200)),
+            icmp6(2, 0, mtu(1280)),
+            // Not Packet Too Big, or a code other than 0: no MTU.
+            icmp6(128, 0, mtu(1200)),
+            icmp6(2, 1, mtu(1200)),
+            udp(CLI, SRV, 5000, 53, b"x"),
+            udp6(v6(2, 1), v6(2, 2), 5000, 53, b"x"),
+        ]),
+        vec![vec![1], vec![], vec![], vec![], vec![3], vec![2]]
+    );
+}

@@ -15,6 +15,7 @@ pub mod dns;
 pub mod flow;
 pub mod fwsam;
 pub mod header;
+pub mod icmpv6;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
@@ -752,11 +753,10 @@ pub const KEYWORDS: &[Keyword] = &[
         "TCP MSS option value (only when the option is present)",
         ArgKind::Compare,
     ),
-    no(
+    kw(
         "icmpv6.mtu",
-        "ICMPv6 MTU",
+        "MTU of an ICMPv6 Packet Too Big message",
         ArgKind::Compare,
-        "not supported yet",
     ),
     kw("dotprefix", "transform: prefix a dot", ArgKind::None),
     kw(
