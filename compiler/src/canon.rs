@@ -155,6 +155,10 @@ pub fn to_text(r: &Rule) -> String {
                 continue;
             }
             HeaderTest::IpOpts(o) => ("ipopts", o.clone()),
+            HeaderTest::TcpMss(c) => ("tcp.mss", crate::keywords::tcp_opt::tcp_mss_text(*c)),
+            HeaderTest::Icmpv6Mtu(c) => {
+                ("icmpv6.mtu", crate::keywords::icmpv6::icmpv6_mtu_text(*c))
+            }
         };
         let _ = write!(s, "{k}:{v}; ");
     }

@@ -26,9 +26,12 @@ impl EngineCaps {
     /// The app protocol whose parser fills buffer `b` (`None` for packet/stream buffers).
     pub fn buffer_proto(b: Buffer) -> Option<AppProto> {
         match b {
-            Buffer::Payload | Buffer::Raw | Buffer::Base64Data | Buffer::IpSrc | Buffer::IpDst => {
-                None
-            }
+            Buffer::Payload
+            | Buffer::Raw
+            | Buffer::Base64Data
+            | Buffer::IpSrc
+            | Buffer::IpDst
+            | Buffer::Hdr(_) => None,
             // file.data is HTTP's response/request body until another protocol carries files.
             Buffer::FileData => Some(AppProto::Http),
             Buffer::App(a) => app_buffer_proto(a),
@@ -38,7 +41,7 @@ impl EngineCaps {
     /// True if the engine fills buffer `b`.
     pub fn runs_buffer(self, b: Buffer) -> bool {
         match b {
-            Buffer::Payload | Buffer::Raw | Buffer::IpSrc | Buffer::IpDst => true,
+            Buffer::Payload | Buffer::Raw | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_) => true,
             Buffer::Base64Data => false,
             _ => Self::buffer_proto(b).is_some_and(|a| self.runs_proto(a)),
         }

@@ -196,6 +196,7 @@ pub fn buffer_name(b: Buffer) -> &'static str {
         Buffer::Base64Data => "base64_data",
         Buffer::IpSrc => "ip.src",
         Buffer::IpDst => "ip.dst",
+        Buffer::Hdr(h) => crate::keywords::buffers::sticky_name(Buffer::Hdr(h)),
         Buffer::App(a) => app_buffer_name(a),
     }
 }

@@ -170,6 +170,13 @@ fn header(h: &HeaderTest) -> String {
         HeaderTest::Fragbits { bits, mode: m } => format!("fragbits {} 0x{:x}", mode(*m), bits),
         HeaderTest::SameIp => "sameip".into(),
         HeaderTest::IpOpts(o) => format!("ipopts {o}"),
+        HeaderTest::TcpMss(c) => format!("tcp.mss {}", crate::keywords::tcp_opt::tcp_mss_text(*c)),
+        HeaderTest::Icmpv6Mtu(c) => {
+            format!(
+                "icmpv6.mtu {}",
+                crate::keywords::icmpv6::icmpv6_mtu_text(*c)
+            )
+        }
     }
 }
 

@@ -547,6 +547,47 @@ pub enum Buffer {
     IpDst,
     /// An application-layer buffer.
     App(AppBuffer),
+    /// A packet header as raw bytes (`ipv4.hdr`, `tcp.hdr`, …).
+    Hdr(HdrBuffer),
+}
+
+/// The packet headers Suricata exposes as sticky buffers, each over its raw bytes as the
+/// decoder delimits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HdrBuffer {
+    /// `ipv4.hdr`: the IPv4 header with its options (IHL × 4 bytes).
+    Ipv4,
+    /// `ipv6.hdr`: the 40-byte IPv6 header followed by its extension headers.
+    Ipv6,
+    /// `tcp.hdr`: the TCP header with its options (data offset × 4 bytes).
+    Tcp,
+    /// `udp.hdr`: the 8-byte UDP header.
+    Udp,
+    /// `icmpv4.hdr`: the ICMPv4 header, 8 bytes plus the timestamp or router-advert body.
+    Icmpv4,
+    /// `icmpv6.hdr`: the 8-byte ICMPv6 header.
+    Icmpv6,
+}
+
+impl HdrBuffer {
+    /// True if a rule whose header names `proto` may select this buffer: Suricata refuses a
+    /// transport header buffer in a rule whose protocol cannot carry that transport.
+    pub fn fits(self, proto: Protocol) -> bool {
+        match self {
+            HdrBuffer::Ipv4 | HdrBuffer::Ipv6 => true,
+            HdrBuffer::Tcp | HdrBuffer::Udp => {
+                matches!(proto, Protocol::Ip | Protocol::App(_))
+                    || proto
+                        == if self == HdrBuffer::Tcp {
+                            Protocol::Tcp
+                        } else {
+                            Protocol::Udp
+                        }
+            }
+            HdrBuffer::Icmpv4 => matches!(proto, Protocol::Ip | Protocol::Icmp),
+            HdrBuffer::Icmpv6 => matches!(proto, Protocol::Ip | Protocol::Icmp | Protocol::Icmpv6),
+        }
+    }
 }
 
 impl Buffer {
@@ -1640,6 +1681,10 @@ pub enum HeaderTest {
     SameIp,
     /// `ipopts`
     IpOpts(String),
+    /// `tcp.mss`: the MSS option's value; false when the packet carries no MSS option.
+    TcpMss(UintCmp),
+    /// `icmpv6.mtu`: the MTU of a Packet Too Big message; false for any other packet.
+    Icmpv6Mtu(UintCmp),
 }
 
 /// A reference (`reference:type,id`).

@@ -715,6 +715,8 @@ pub fn header_keyword(h: &HeaderTest) -> &'static str {
         HeaderTest::FragOffset(_) => "fragoffset",
         HeaderTest::SameIp => "sameip",
         HeaderTest::IpOpts(_) => "ipopts",
+        HeaderTest::TcpMss(_) => "tcp.mss",
+        HeaderTest::Icmpv6Mtu(_) => "icmpv6.mtu",
     }
 }
 

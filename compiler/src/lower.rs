@@ -58,6 +58,8 @@ struct Pending {
 struct State {
     file: usize,
     diags: Vec<Diagnostic>,
+    /// The header's protocol (None when it did not parse): header buffers check it.
+    proto: Option<Protocol>,
     buffer: Buffer,
     legacy_sticky: bool,
     payload: Vec<Option<PayloadTest>>,
@@ -257,7 +259,8 @@ fn action_of(t: &str) -> Option<Action> {
 
 fn protocol_of(t: &str) -> Option<Protocol> {
     Some(match t.to_ascii_lowercase().as_str() {
-        "ip" => Protocol::Ip,
+        // Suricata's family-only forms: `ip` on one address family (see `family_of_protocol`).
+        "ip" | "ipv4" | "ip4" | "ipv6" | "ip6" => Protocol::Ip,
         // Suricata's packet-only / stream-only variants: the stream part is kept by
         // `stream_of_protocol` as the flow's `no_stream` / `only_stream`.
         "tcp" | "tcp-pkt" | "tcp-stream" => Protocol::Tcp,
@@ -267,6 +270,23 @@ fn protocol_of(t: &str) -> Option<Protocol> {
         "sctp" => Protocol::Sctp,
         other => Protocol::App(AppProto::from_name(other)?),
     })
+}
+
+/// The addresses an `ipv4`/`ipv6` rule can see: a packet of the other family never matches,
+/// which restricting the source addresses to the family says exactly (both addresses of a
+/// packet are of one family), in the kernel and in the engine alike.
+fn family_of_protocol(t: &str) -> Option<IpSet> {
+    match t.to_ascii_lowercase().as_str() {
+        "ipv4" | "ip4" => Some(IpSet {
+            v4: RangeSet::full(),
+            v6: RangeSet::empty(),
+        }),
+        "ipv6" | "ip6" => Some(IpSet {
+            v4: RangeSet::empty(),
+            v6: RangeSet::full(),
+        }),
+        _ => None,
+    }
 }
 
 /// `tcp-pkt` inspects packets only (`flow:no_stream`), `tcp-stream` the reassembled stream
@@ -634,7 +654,12 @@ impl<'v> Lowerer<'v> {
                     .help("ip, tcp, udp, icmp, icmpv6, sctp, or an app-layer protocol such as http, dns, tls, smb"),
             );
         }
-        let src = self.addresses(&ast.src, file, &mut diags);
+        let src = self.addresses(&ast.src, file, &mut diags).map(|s| {
+            match family_of_protocol(ast.protocol.text) {
+                Some(f) => s.intersect(&f),
+                None => s,
+            }
+        });
         let src_ports = self.ports(&ast.src_ports, file, &mut diags);
         let dst = self.addresses(&ast.dst, file, &mut diags);
         let dst_ports = self.ports(&ast.dst_ports, file, &mut diags);
@@ -659,6 +684,7 @@ impl<'v> Lowerer<'v> {
         let mut st = State {
             file,
             diags,
+            proto,
             buffer: Buffer::Payload,
             legacy_sticky: legacy_is_sticky(ast),
             payload: Vec::new(),
@@ -1302,6 +1328,20 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
+        "tcp.mss" => {
+            let Some(v) = need_value(st, o) else { return };
+            match keywords::tcp_opt::parse_tcp_mss(v.text) {
+                Ok(h) => st.header.push(h),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "icmpv6.mtu" => {
+            let Some(v) = need_value(st, o) else { return };
+            match keywords::icmpv6::parse_icmpv6_mtu(v.text) {
+                Ok(h) => st.header.push(h),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
         "sameip" => {
             if no_value(st, o) {
                 st.header.push(HeaderTest::SameIp);
@@ -1518,6 +1558,18 @@ fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
         return;
     }
     st.finish_pending();
+    if let (Buffer::Hdr(h), Some(p)) = (buf, st.proto) {
+        if !h.fits(p) {
+            st.err(
+                Code::Conflict,
+                o.name.span,
+                format!("`{name}` cannot match in a rule on this protocol"),
+            )
+            .label("header buffer of another protocol")
+            .help("use a rule protocol that carries this header (or `ip`)");
+            return;
+        }
+    }
     if let Err(e) = st
         .dirs
         .select(buf, o.value.map(|v| v.text), st.payload.len())

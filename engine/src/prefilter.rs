@@ -98,7 +98,12 @@ pub fn app_pattern_of(p: &Program) -> Option<(Buffer, Pattern)> {
     let app = |b: Buffer| {
         !matches!(
             b,
-            Buffer::Payload | Buffer::Raw | Buffer::Base64Data | Buffer::IpSrc | Buffer::IpDst
+            Buffer::Payload
+                | Buffer::Raw
+                | Buffer::Base64Data
+                | Buffer::IpSrc
+                | Buffer::IpDst
+                | Buffer::Hdr(_)
         )
     };
     // `absent: or_else` buffers may be missing, so their contents cannot gate the rule.

@@ -28,7 +28,7 @@ use verdict_compiler::bytecode::{FlowbitId, Insn, Program};
 use verdict_compiler::caps::EngineCaps;
 use verdict_compiler::ir::{
     BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
-    HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
+    HdrBuffer, HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
 };
 use verdict_compiler::keywords::byte;
 
@@ -603,10 +603,20 @@ impl CompiledProgram {
     pub fn packet_only(&self) -> bool {
         self.tx_preds.is_empty()
             && self.files.is_empty()
-            && self
-                .segments
-                .iter()
-                .all(|s| matches!(s.buffer, Buffer::Payload | Buffer::IpSrc | Buffer::IpDst))
+            && self.segments.iter().all(|s| {
+                matches!(
+                    s.buffer,
+                    Buffer::Payload | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_)
+                )
+            })
+    }
+
+    /// True if a segment reads a packet header buffer: Suricata then requires a packet
+    /// (`SIG_FLAG_REQUIRE_PACKET`), so the rule never runs on the reassembled stream.
+    pub fn reads_headers(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s.buffer, Buffer::Hdr(_)))
     }
 
     /// Transaction predicates against the transaction `src` (none: only a program without
@@ -644,6 +654,25 @@ impl CompiledProgram {
             (Buffer::Payload, _) => (i == 0).then_some(payload),
             (_, Some(to_server)) => src.buffer_side_n(b, i, to_server),
             (_, None) => src.buffer_n(b, i),
+        })
+    }
+
+    /// Runs the payload tests of the packet `pkt`: `Payload` segments on `payload` (the
+    /// packet's or the stream's), header buffers on `pkt`'s headers, and app-layer buffers
+    /// from `tx` when there is one.
+    pub fn payload_ok_pkt(
+        &self,
+        payload: &[u8],
+        pkt: &Packet<'_>,
+        tx: Option<&dyn BufferSource>,
+        st: &mut VmState,
+    ) -> bool {
+        self.run(st, |b, i, dir| match (b, dir, tx) {
+            (Buffer::Payload, _, _) => (i == 0).then_some(payload),
+            (Buffer::Hdr(h), _, _) => header_buffer(pkt, h).filter(|_| i == 0),
+            (_, Some(to_server), Some(src)) => src.buffer_side_n(b, i, to_server),
+            (_, None, Some(src)) => src.buffer_n(b, i),
+            (_, _, None) => None,
         })
     }
 
@@ -1059,20 +1088,26 @@ pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     r != b.negated
 }
 
-/// Evaluates a byte_jump: the new cursor, or None if it fails or leaves the buffer. A jump
-/// whose value or target does not fit in 64 bits fails; it never wraps.
+/// Evaluates a byte_jump: the new cursor, or None if it fails. As Suricata 7's
+/// `DetectBytejumpDoMatch`: a relative read must start inside the buffer; a count of 0 reads
+/// nothing (binary) or fails (a string needs a digit); a target before the buffer start is
+/// clamped to it (so a negative `post_offset` can rewind to the start), one at or past the
+/// end fails. A jump whose value or target does not fit in 64 bits fails; it never wraps.
 pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> Option<usize> {
     let off = operand(b.offset, vars);
+    let len = i64::try_from(buf.len()).ok()?;
     let pos = if b.relative {
-        relative_pos(cursor, off)?
+        relative_pos(cursor, off).filter(|&p| p < len)?
     } else {
         off
     };
-    // A literal 0 (Suricata's from_end form) reads nothing; a variable must be a count a
-    // literal could be.
-    let count = match b.count {
-        Operand::Lit(0) => 0,
-        c => byte::count_ok(operand(c, vars), b.base != NumBase::Binary)?,
+    if pos < 0 {
+        return None;
+    }
+    let string = b.base != NumBase::Binary;
+    let count = match operand(b.count, vars) {
+        0 if !string => 0,
+        n => byte::count_ok(n, string)?,
     };
     let mut v = if count == 0 {
         0
@@ -1092,12 +1127,12 @@ pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
     let base = if b.from_beginning {
         0
     } else if b.from_end {
-        i64::try_from(buf.len()).ok()?
+        len
     } else {
         pos.checked_add(i64::from(count))?
     };
-    let c = base.checked_add(v)?.checked_add(b.post_offset)?;
-    (0..=buf.len() as i64).contains(&c).then_some(c as usize)
+    let c = base.checked_add(v)?.checked_add(b.post_offset)?.max(0);
+    (c < len).then_some(c as usize)
 }
 
 /// Runs a byte_extract at the cursor: the value for its variable and the cursor after the
@@ -1223,6 +1258,37 @@ pub fn header_test(h: &HeaderTest, pkt: &Packet<'_>) -> bool {
         HeaderTest::FragOffset(c) => c.test(u64::from(ip.frag_offset)),
         HeaderTest::SameIp => ip.src == ip.dst,
         HeaderTest::IpOpts(name) => ipopt_present(pkt.data(), ip, name),
+        // The MTU is the 32 bits after the checksum, which the view splits into id and seq.
+        HeaderTest::Icmpv6Mtu(c) => match pkt.l4() {
+            L4Hdr::Icmp {
+                v6: true,
+                typ: ICMPV6_PACKET_TOO_BIG,
+                code: 0,
+                id,
+                seq,
+            } => c.matches((u64::from(*id) << 16) | u64::from(*seq)),
+            _ => false,
+        },
+        HeaderTest::TcpMss(c) => {
+            tcp.is_some()
+                && crate::wire::tcpopt::mss(pkt.tcp_options())
+                    .is_some_and(|m| c.matches(u64::from(m)))
+        }
+    }
+}
+
+/// ICMPv6 type of Packet Too Big (RFC 4443), the one message that carries an MTU.
+const ICMPV6_PACKET_TOO_BIG: u8 = 2;
+
+/// The bytes of header buffer `h` in `pkt`, if the packet has that header.
+pub fn header_buffer<'a>(pkt: &Packet<'a>, h: HdrBuffer) -> Option<&'a [u8]> {
+    match h {
+        HdrBuffer::Ipv4 => (pkt.ip().version == 4).then(|| pkt.ip_header()),
+        HdrBuffer::Ipv6 => (pkt.ip().version == 6).then(|| pkt.ip_header()),
+        HdrBuffer::Tcp => pkt.tcp_header(),
+        HdrBuffer::Udp => pkt.udp_header(),
+        HdrBuffer::Icmpv4 => pkt.icmp_header(false),
+        HdrBuffer::Icmpv6 => pkt.icmp_header(true),
     }
 }
 
@@ -1498,6 +1564,39 @@ mod tests {
     }
 
     #[test]
+    fn byte_jump_bounds_follow_suricata() {
+        let j = |count: i64, offset: i64, relative: bool, post_offset: i64| ByteJump {
+            count: Operand::Lit(count),
+            offset: Operand::Lit(offset),
+            relative,
+            multiplier: 1,
+            endian: Endian::Big,
+            base: NumBase::Binary,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset,
+            bitmask: None,
+            buffer: Buffer::Payload,
+        };
+        let vars = [0i64; MAX_VARS];
+        let buf = b"NSLO\x0a\x95\x00\x20rest";
+        // A jump before the buffer start lands on the start.
+        assert_eq!(byte_jump(&j(0, 0, true, -8), buf, 8, &vars), Some(0));
+        assert_eq!(byte_jump(&j(0, 0, true, -10), buf, 8, &vars), Some(0));
+        assert_eq!(byte_jump(&j(1, 0, false, -100), buf, 0, &vars), Some(0));
+        // A jump to the end (or past it) fails.
+        assert_eq!(byte_jump(&j(0, 0, true, 4), buf, 8, &vars), None);
+        assert_eq!(byte_jump(&j(0, 0, true, 3), buf, 8, &vars), Some(11));
+        // A relative read must start inside the buffer, even one of 0 bytes.
+        assert_eq!(byte_jump(&j(0, 0, true, -4), buf, 12, &vars), None);
+        // A string of 0 digits holds no number.
+        let mut s = j(0, 0, false, 0);
+        s.base = NumBase::Dec;
+        assert_eq!(byte_jump(&s, b"12", 0, &vars), None);
+    }
+
+    #[test]
     fn byte_jump_and_extract_move_the_cursor() {
         // [len=3][abc][marker]
         let jump = Insn::ByteJump(ByteJump {
@@ -1526,7 +1625,10 @@ mod tests {
         let mut vars = [0i64; MAX_VARS];
         vars[0] = 2;
         assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), Some(5));
+        // A count of 0 reads nothing: the jump stays where the read would start.
         vars[0] = 0;
+        assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), Some(0));
+        vars[0] = 9;
         assert_eq!(byte_jump(&vj, b"\x00\x03abcMK", 0, &vars), None);
         let ex = Insn::ByteExtract(ByteExtract {
             count: 1,

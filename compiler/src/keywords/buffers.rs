@@ -1,8 +1,9 @@
 //! Buffer keywords. Snort 2's `http_*` content modifiers (which, in Snort 3 and Suricata,
 //! are sticky buffers too), the dotted Suricata sticky buffers, and `file_data`,
-//! `pkt_data`, `raw_data`, `base64_data`, `dce_stub_data`.
+//! `pkt_data`, `raw_data`, `base64_data`, `dce_stub_data`, and the packet header buffers
+//! (`ipv4.hdr`, `tcp.hdr`, …).
 
-use crate::ir::{AppBuffer as A, Buffer};
+use crate::ir::{AppBuffer as A, Buffer, HdrBuffer as H};
 
 /// How a buffer keyword behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,12 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("base64_data", Buffer::Base64Data, Form::Sticky),
     ("ip.src", Buffer::IpSrc, Form::Sticky),
     ("ip.dst", Buffer::IpDst, Form::Sticky),
+    ("ipv4.hdr", Buffer::Hdr(H::Ipv4), Form::Sticky),
+    ("ipv6.hdr", Buffer::Hdr(H::Ipv6), Form::Sticky),
+    ("tcp.hdr", Buffer::Hdr(H::Tcp), Form::Sticky),
+    ("udp.hdr", Buffer::Hdr(H::Udp), Form::Sticky),
+    ("icmpv4.hdr", Buffer::Hdr(H::Icmpv4), Form::Sticky),
+    ("icmpv6.hdr", Buffer::Hdr(H::Icmpv6), Form::Sticky),
     ("http.uri", Buffer::App(A::HttpUri), Form::Sticky),
     ("http.uri.raw", Buffer::App(A::HttpRawUri), Form::Sticky),
     ("http.method", Buffer::App(A::HttpMethod), Form::Sticky),

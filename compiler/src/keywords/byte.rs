@@ -282,7 +282,11 @@ pub fn parse_byte_jump(
         ));
     }
     Ok(ByteJump {
-        count: count_operand(args[0].1, args[0].0, f.string, vars, "byte_jump")?,
+        // Suricata reads a byte_jump of 0 bytes as a jump by post_offset alone.
+        count: match args[0].1.trim() {
+            "0" => Operand::Lit(0),
+            c => count_operand(c, args[0].0, f.string, vars, "byte_jump")?,
+        },
         offset: operand(args[1].1, args[1].0, vars, "offset")?,
         relative: f.relative,
         multiplier: f.multiplier.unwrap_or(1),
@@ -583,6 +587,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn byte_jump_of_zero_bytes_is_a_jump_by_post_offset() {
+        let j = parse_byte_jump("0,0,relative,post_offset -8", Buffer::Payload, &vars).unwrap();
+        assert_eq!((j.count, j.post_offset), (Operand::Lit(0), -8));
+        assert_eq!(
+            parse_byte_jump(&byte_jump_text(&j, &[]), Buffer::Payload, &vars).unwrap(),
+            j
+        );
+        assert!(parse_byte_test("0,=,1,0", Buffer::Payload, &vars).is_err());
     }
 
     #[test]

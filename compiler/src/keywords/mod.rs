@@ -18,10 +18,12 @@ pub mod file;
 pub mod flow;
 pub mod fwsam;
 pub mod header;
+pub mod icmpv6;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
 pub mod state;
+pub mod tcp_opt;
 pub mod tls_cert;
 pub mod tls_state;
 pub mod transform;
@@ -785,41 +787,15 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "per-flow config is not supported",
     ),
-    no(
+    kw(
         "tcp.mss",
-        "TCP MSS option",
+        "TCP MSS option value (only when the option is present)",
         ArgKind::Compare,
-        "TCP option tests are not supported yet",
     ),
-    no(
-        "tcp.hdr",
-        "TCP header buffer",
-        ArgKind::None,
-        "header buffers are not supported yet",
-    ),
-    no(
-        "udp.hdr",
-        "UDP header buffer",
-        ArgKind::None,
-        "header buffers are not supported yet",
-    ),
-    no(
-        "ipv4.hdr",
-        "IPv4 header buffer",
-        ArgKind::None,
-        "header buffers are not supported yet",
-    ),
-    no(
-        "ipv6.hdr",
-        "IPv6 header buffer",
-        ArgKind::None,
-        "header buffers are not supported yet",
-    ),
-    no(
+    kw(
         "icmpv6.mtu",
-        "ICMPv6 MTU",
+        "MTU of an ICMPv6 Packet Too Big message",
         ArgKind::Compare,
-        "not supported yet",
     ),
     kw("dotprefix", "transform: prefix a dot", ArgKind::None),
     kw(

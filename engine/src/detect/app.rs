@@ -76,6 +76,7 @@ impl Scan {
                 || det.app_of[pi].is_some_and(|need| app_proto != Some(need))
                 // `no_stream` / `tcp-pkt`: the packet alone, never the reassembled window.
                 || det.programs[pi].flow.stream == Some(false)
+                || det.compiled[pi].reads_headers()
                 || (ws > 0 && !det.compiled[pi].stream_anywhere)
                 || self.matched.iter().any(|m| m.prog == p)
             {

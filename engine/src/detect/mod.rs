@@ -592,10 +592,7 @@ impl Scan {
                     || (prog.src_ports.contains(dport) && prog.dst_ports.contains(sport))));
         let payload_ok = |vm: &mut VmState| {
             vm.set_addrs(ip.src, ip.dst);
-            let ok = match tx {
-                Some(src) => cp.payload_ok_in(payload, src, vm),
-                None => cp.payload_ok(payload, vm),
-            };
+            let ok = cp.payload_ok_pkt(payload, parsed, tx, vm);
             // A stream match must reach into the data this packet completed: one that lies
             // wholly in older bytes was seen (and acted on) with an earlier packet.
             ok && match stream {
@@ -1260,5 +1257,5 @@ fn names_only_a_protocol(cp: &CompiledProgram) -> bool {
     use verdict_compiler::ir::Buffer;
     cp.segments
         .iter()
-        .all(|s| matches!(s.buffer, Buffer::IpSrc | Buffer::IpDst))
+        .all(|s| matches!(s.buffer, Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_)))
 }

@@ -234,15 +234,19 @@ fn model_byte_jump(
     vars: &[i64; MAX_VARS],
 ) -> Option<usize> {
     let pos = model_pos(cursor, b.relative, operand(b.offset, vars));
+    // A relative read starts inside the buffer; no read starts before it.
+    if (b.relative && pos >= buf.len() as i128) || pos < 0 {
+        return None;
+    }
     // An offset past i64 fails the jump, even one that reads nothing (count 0).
     let p = i64::try_from(pos).ok()?;
     // The strategies generate literal counts only; a variable count is tested in vm.rs.
-    // A count past Suricata's limit for the base (8 binary, 23 string bytes) fails the jump.
+    // A count past Suricata's limit for the base (8 binary, 23 string bytes) fails the jump;
+    // 0 reads nothing in binary and fails as a string (no digit).
+    let string = b.base != NumBase::Binary;
     let count = match b.count {
-        Operand::Lit(0) => 0,
-        Operand::Lit(n) => {
-            verdict_compiler::keywords::byte::count_ok(n, b.base != NumBase::Binary)?
-        }
+        Operand::Lit(0) if !string => 0,
+        Operand::Lit(n) => verdict_compiler::keywords::byte::count_ok(n, string)?,
         Operand::Var(_) => return None,
     };
     let mut v: i128 = if count == 0 {
@@ -272,7 +276,9 @@ fn model_byte_jump(
     if c > i128::from(i64::MAX) || base + v > i128::from(i64::MAX) {
         return None;
     }
-    (0..=buf.len() as i128).contains(&c).then_some(c as usize)
+    // Before the start: the start; at or past the end: no match.
+    let c = c.max(0);
+    (c < buf.len() as i128).then_some(c as usize)
 }
 
 fn model_window(

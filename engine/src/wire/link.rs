@@ -21,26 +21,100 @@ pub const LINUX_SLL2: u32 = 276;
 
 const ETH_IPV4: u16 = 0x0800;
 const ETH_IPV6: u16 = 0x86dd;
+const ETH_NSH: u16 = 0x894f;
 const ETH_VLAN: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// Walks VLAN tags (802.1Q, QinQ) from an ethertype at `at` to the IP packet.
-pub(crate) fn after_ethertype(frame: &[u8], mut at: usize) -> Result<&[u8], WireError> {
+/// Walks VLAN tags (802.1Q, QinQ) and NSH from an ethertype at `at` to the IP packet.
+pub(crate) fn after_ethertype(frame: &[u8], at: usize) -> Result<&[u8], WireError> {
+    after_ethertype_in(frame, at, 0)
+}
+
+/// [`after_ethertype`] inside `layers` encapsulations already (NSH can carry Ethernet, which
+/// can carry NSH again: the depth is bounded as Suricata bounds decoder layers).
+fn after_ethertype_in(frame: &[u8], mut at: usize, layers: u8) -> Result<&[u8], WireError> {
     for _ in 0..4 {
         let et = be16(frame, at).ok_or(WireError::Malformed("link header cut short"))?;
         if ETH_VLAN.contains(&et) {
             at += 4;
             continue;
         }
+        let rest = frame.get(at + 2..).unwrap_or(&[]);
         return match et {
-            ETH_IPV4 | ETH_IPV6 => Ok(&frame[at + 2..]),
+            ETH_IPV4 | ETH_IPV6 => Ok(rest),
+            ETH_NSH => nsh::payload(rest, layers),
             _ => Err(WireError::NotIp),
         };
     }
     Err(WireError::Malformed("too many VLAN tags"))
+}
+
+/// Network Service Header (RFC 8300), as Suricata's `DecodeNSH` reads it.
+mod nsh {
+    use super::{after_ethertype_in, by_version, WireError};
+
+    fn ip_of_version(data: &[u8], v: u8) -> Result<&[u8], WireError> {
+        by_version(data).and_then(|d| {
+            if d.first().map(|b| b >> 4) == Some(v) {
+                Ok(d)
+            } else {
+                Err(WireError::NotIp)
+            }
+        })
+    }
+
+    /// Base header and service path header: the smallest NSH.
+    const MIN_LEN: usize = 8;
+    /// MD type 1 has a fixed 24-byte header (16 bytes of context).
+    const MD1_LEN: usize = 24;
+    /// Encapsulations Suricata decodes before it gives up (`decoder.max-layers`).
+    const MAX_LAYERS: u8 = 16;
+
+    /// Next-protocol values (IANA "NSH Next Protocol").
+    mod next {
+        pub const IPV4: u8 = 1;
+        pub const IPV6: u8 = 2;
+        pub const ETHERNET: u8 = 3;
+    }
+
+    /// The IP packet an NSH packet carries. Version 0 only; MD type 1 needs its fixed length,
+    /// MD type 2 any (its metadata TLVs are skipped by the length); reserved or unknown MD
+    /// types and payloads other than IPv4, IPv6 and Ethernet are not decoded.
+    pub(super) fn payload(nsh: &[u8], layers: u8) -> Result<&[u8], WireError> {
+        if layers >= MAX_LAYERS {
+            return Err(WireError::Malformed("too many encapsulation layers"));
+        }
+        let [b0, b1, md_type, next_proto, ..] = *nsh else {
+            return Err(WireError::Malformed("NSH header cut short"));
+        };
+        if nsh.len() < MIN_LEN {
+            return Err(WireError::Malformed("NSH header cut short"));
+        }
+        let word = u16::from_be_bytes([b0, b1]);
+        if word >> 14 != 0 {
+            return Err(WireError::NotIp);
+        }
+        // The length counts 4-byte words; there must be data after the header.
+        let len = usize::from(word & 0x3f) * 4;
+        let inner = nsh
+            .get(len..)
+            .filter(|r| !r.is_empty())
+            .ok_or(WireError::Malformed("NSH length past the packet"))?;
+        match md_type & 0x0f {
+            1 if len != MD1_LEN => return Err(WireError::Malformed("NSH MD type 1 length")),
+            1 | 2 => {}
+            _ => return Err(WireError::NotIp),
+        }
+        match next_proto {
+            next::IPV4 => ip_of_version(inner, 4),
+            next::IPV6 => ip_of_version(inner, 6),
+            next::ETHERNET => after_ethertype_in(inner, 12, layers + 1),
+            _ => Err(WireError::NotIp),
+        }
+    }
 }
 
 fn by_version(data: &[u8]) -> Result<&[u8], WireError> {
@@ -123,6 +197,40 @@ mod tests {
         arp.extend_from_slice(&[0x08, 0x06, 0, 1]);
         assert_eq!(l3(ETHERNET, &arp), Err(WireError::NotIp));
         assert_eq!(l3(147, &IP), Err(WireError::LinkType(147)));
+        // NSH, MD type 2 without metadata, then MD type 1 around Ethernet around IPv4.
+        let mut nsh2 = vec![0u8; 12];
+        nsh2.extend_from_slice(&[0x89, 0x4f, 0x00, 0x02, 0x02, 0x01, 0, 0, 1, 2]);
+        nsh2.extend_from_slice(&IP);
+        assert_eq!(l3(ETHERNET, &nsh2).unwrap(), &IP);
+        let mut nsh1 = vec![0u8; 12];
+        nsh1.extend_from_slice(&[0x89, 0x4f, 0x00, 0x06, 0x01, 0x03, 0, 0, 1, 2]);
+        nsh1.extend_from_slice(&[0u8; 16]);
+        nsh1.extend_from_slice(&eth);
+        assert_eq!(l3(ETHERNET, &nsh1).unwrap(), &IP);
+        // MD type 1 of the wrong length, a reserved MD type, version 1, an unknown or
+        // mismatched next protocol, a header with nothing after it: not decoded.
+        for (i, b) in [
+            (2, 0x01),
+            (2, 0x00),
+            (0, 0x40),
+            (3, 0x04),
+            (3, 0x02),
+            (1, 0x03),
+        ] {
+            let mut bad = nsh2.clone();
+            bad[14 + i] = b;
+            assert!(l3(ETHERNET, &bad).is_err(), "{bad:?}");
+        }
+        assert!(l3(ETHERNET, &nsh2[..22]).is_err());
+        // NSH inside Ethernet inside NSH, without end: the layer bound stops it.
+        let mut deep = vec![0u8; 12];
+        for _ in 0..40 {
+            deep.extend_from_slice(&[0x89, 0x4f, 0x00, 0x02, 0x02, 0x03, 0, 0, 1, 2]);
+            deep.extend_from_slice(&[0u8; 12]);
+        }
+        deep.extend_from_slice(&[0x08, 0x00]);
+        deep.extend_from_slice(&IP);
+        assert!(l3(ETHERNET, &deep).is_err());
         for n in 0..16 {
             for lt in [ETHERNET, LINUX_SLL, LINUX_SLL2, NULL, RAW] {
                 let _ = l3(lt, &eth[..n.min(eth.len())]);

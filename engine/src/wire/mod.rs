@@ -7,6 +7,7 @@
 //! offline. Rewriting is only possible through [`PacketMut`], which fixes checksums.
 
 pub mod defrag;
+pub mod hdr;
 pub mod link;
 pub mod tcpopt;
 pub mod tunnel;
@@ -61,6 +62,9 @@ pub mod proto {
     /// SCTP
     pub const SCTP: u8 = 132;
 }
+
+/// Bytes of the fixed ICMPv4/ICMPv6 header (type, code, checksum, 4 type-specific bytes).
+const ICMP_HEADER_LEN: usize = 8;
 
 /// IP-layer fields the rules can test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,6 +301,25 @@ impl<'a> Packet<'a> {
                         seq: u16::from_be_bytes([b[2], b[3]]),
                     },
                     i.payload(),
+                )
+            }
+            // etherparse refuses ICMP messages whose length does not fit their type (a
+            // timestamp of other than 20 bytes); Suricata decodes any message of at least
+            // the 8-byte header, so do the same.
+            _ if !ip.fragmented
+                && matches!(ip.proto, proto::ICMP | proto::ICMPV6)
+                && ip_payload.len() >= ICMP_HEADER_LEN =>
+            {
+                let b = ip_payload;
+                (
+                    L4Hdr::Icmp {
+                        v6: ip.proto == proto::ICMPV6,
+                        typ: b[0],
+                        code: b[1],
+                        id: u16::from_be_bytes([b[4], b[5]]),
+                        seq: u16::from_be_bytes([b[6], b[7]]),
+                    },
+                    &b[ICMP_HEADER_LEN..],
                 )
             }
             _ => {

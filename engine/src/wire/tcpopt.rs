@@ -1,5 +1,5 @@
-//! TCP options the stream layer needs: only TCP Fast Open (RFC 7413), whose presence decides
-//! whether data on a SYN or SYN-ACK is stream data.
+//! TCP options the engine reads: TCP Fast Open (RFC 7413), whose presence decides whether
+//! data on a SYN or SYN-ACK is stream data, and the MSS that `tcp.mss` compares.
 
 /// Option kinds (IANA "TCP Option Kind Numbers").
 mod kind {
@@ -7,6 +7,8 @@ mod kind {
     pub const EOL: u8 = 0;
     /// No operation (padding).
     pub const NOP: u8 = 1;
+    /// Maximum segment size (RFC 9293).
+    pub const MSS: u8 = 2;
     /// TCP Fast Open cookie (RFC 7413).
     pub const FAST_OPEN: u8 = 34;
     /// RFC 3692-style experiments, shared through an experiment id (RFC 6994).
@@ -21,35 +23,46 @@ const FAST_OPEN_EXID: [u8; 2] = [0xf9, 0x89];
 /// The shortest and longest cookies (RFC 7413 section 4.1.1: 4 to 16 bytes, even).
 const COOKIE_LEN: std::ops::RangeInclusive<usize> = 4..=16;
 
-/// True if the TCP options `opts` (the bytes between the fixed 20-byte header and the
-/// payload) carry a Fast Open option: a cookie request (empty) or a cookie, under kind 34 or
-/// the experimental kinds with id 0xF989. A malformed option list ends the search, as a
-/// receiver stops parsing there too.
-pub fn has_fast_open(opts: &[u8]) -> bool {
+/// The options of `opts` (the bytes between the fixed 20-byte header and the payload) as
+/// (kind, body) pairs, NOPs skipped. A malformed option list ends the walk, as a receiver
+/// (and Suricata's decoder) stops parsing there too; the options before it still count.
+pub fn options(opts: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     let mut rest = opts;
-    while let [k, tail @ ..] = rest {
-        match *k {
-            kind::EOL => return false,
+    std::iter::from_fn(move || loop {
+        let (&k, tail) = rest.split_first()?;
+        match k {
+            kind::EOL => return None,
             kind::NOP => {
                 rest = tail;
                 continue;
             }
             _ => {}
         }
-        let Some(&len) = tail.first() else {
-            return false;
-        };
-        let len = usize::from(len);
+        let len = usize::from(*tail.first()?);
+        // A length below 2 or past the header is malformed.
         let Some(body) = rest.get(2..len) else {
-            // A length below 2 or past the header is malformed.
-            return false;
+            rest = &[];
+            return None;
         };
-        if is_fast_open(*k, body) {
-            return true;
-        }
         rest = rest.get(len..).unwrap_or(&[]);
-    }
-    false
+        return Some((k, body));
+    })
+}
+
+/// True if the TCP options `opts` carry a Fast Open option: a cookie request (empty) or a
+/// cookie, under kind 34 or the experimental kinds with id 0xF989.
+pub fn has_fast_open(opts: &[u8]) -> bool {
+    options(opts).any(|(k, body)| is_fast_open(k, body))
+}
+
+/// The value of the MSS option, if `opts` carry one of the right length (4 bytes). As in
+/// Suricata's decoder, a later duplicate does not replace the first, and an MSS option of
+/// another length is ignored.
+pub fn mss(opts: &[u8]) -> Option<u16> {
+    options(opts).find_map(|(k, body)| match (k, body) {
+        (kind::MSS, &[a, b]) => Some(u16::from_be_bytes([a, b])),
+        _ => None,
+    })
 }
 
 fn is_fast_open(k: u8, body: &[u8]) -> bool {
@@ -102,6 +115,28 @@ mod tests {
         ];
         for (opts, want) in cases {
             assert_eq!(has_fast_open(opts), *want, "{opts:?}");
+        }
+    }
+
+    #[test]
+    fn mss_needs_a_well_formed_option_and_the_first_wins() {
+        let cases: &[(&[u8], Option<u16>)] = &[
+            (b"", None),
+            (&[2, 4, 5, 0xb4], Some(1460)),
+            (&[1, 1, 2, 4, 0x02, 0x18, 4, 2], Some(536)),
+            // A duplicate does not replace the first value.
+            (&[2, 4, 0, 100, 2, 4, 0, 200], Some(100)),
+            // Wrong length: ignored, a later well-formed one counts.
+            (&[2, 3, 1, 2, 4, 1, 0], Some(256)),
+            (&[2, 5, 1, 2, 3], None),
+            // After end-of-list or a malformed length, nothing counts.
+            (&[0, 2, 4, 5, 0xb4], None),
+            (&[8, 1, 2, 4, 5, 0xb4], None),
+            (&[2, 4, 5], None),
+            (&[2], None),
+        ];
+        for (opts, want) in cases {
+            assert_eq!(mss(opts), *want, "{opts:?}");
         }
     }
 }
