@@ -1601,8 +1601,8 @@ pub struct DetectionFilter {
     pub count: u32,
     /// Window in seconds.
     pub seconds: u32,
-    /// `unique_on`: count distinct values of this port instead of matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `unique_on`: count distinct values of this port instead of matches. Always
+    /// serialized: the bytecode is bincode, which cannot skip a field.
     pub unique_on: Option<UniqueOn>,
 }
 

@@ -7,37 +7,16 @@ mod common;
 
 use common::*;
 use pcap_file::DataLink;
-use std::sync::Arc;
-use verdict_compiler::check::{load_str, LoadOptions};
-use verdict_compiler::codegen::{compile, CompileOptions};
-use verdict_engine::detect::{DetectConfig, Detector};
-use verdict_engine::output::{OutputConfig, Writer};
-use verdict_engine::replay::{ReplayOptions, Replayer};
+use verdict_engine::detect::DetectConfig;
 
 /// Replays `frames` (L3 packets) against `rules`; returns (sid, pcap_cnt) of every alert.
 fn replay(rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
-    let (_, loaded) = load_str("test.rules", rules, &LoadOptions::default());
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(
-        &loaded.rules,
-        &CompileOptions {
-            image_all: true,
-            ..Default::default()
-        },
-    );
-    assert_eq!(c.image.programs.len(), loaded.rules.len(), "{:?}", c.fates);
-    let det = Arc::new(Detector::new(&c.image, &DetectConfig::default()).unwrap());
+    let det = detector("test.rules", rules, true, &DetectConfig::default());
     let dir = TempDir::new("appevent");
     let pcap = dir.path().join("in.pcap");
     let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
     write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
-    let out = TempDir::new("appevent-out");
-    let (tx, h) = Writer::spawn(OutputConfig::all(out.path()));
-    let mut r = Replayer::new(det, Some(tx), ReplayOptions::default()).unwrap();
-    r.run_file(&pcap).unwrap();
-    r.finish().unwrap();
-    h.join().unwrap();
-    let mut got = alerts(&read_eve(out.path()));
+    let mut got = replay_alerts(det, &pcap, &dir.path().join("out"));
     got.sort_unstable();
     got
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 use verdict_compiler::check::{load_str, LoadOptions};
 use verdict_compiler::codegen::{compile, CompileOptions};
@@ -20,31 +19,11 @@ struct Engine {
 }
 
 fn engine(rules: &str, inline: bool) -> Engine {
-    let (_, loaded) = load_str("test.rules", rules, &LoadOptions::default());
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(
-        &loaded.rules,
-        &CompileOptions {
-            image_all: true,
-            ..Default::default()
-        },
-    );
-    assert_eq!(
-        c.image.programs.len(),
-        loaded.rules.len(),
-        "every test rule must be runnable: {:?}",
-        c.fates
-    );
-    let det = Arc::new(
-        Detector::new(
-            &c.image,
-            &DetectConfig {
-                inline,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
+    let cfg = DetectConfig {
+        inline,
+        ..Default::default()
+    };
+    let det = detector("test.rules", rules, true, &cfg);
     let (tx, rx) = crossbeam_channel::unbounded();
     Engine {
         w: Worker::new(det, tx),

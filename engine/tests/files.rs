@@ -6,12 +6,9 @@ mod common;
 use common::*;
 use pcap_file::DataLink;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use verdict_compiler::check::{load_str, LoadOptions};
 use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_engine::detect::{DetectConfig, Detector};
-use verdict_engine::output::{OutputConfig, Writer};
-use verdict_engine::replay::{ReplayOptions, Replayer};
 
 /// One TCP connection: the client sends `req`, the server answers `resp`, both in segments
 /// of at most 500 bytes, then both close. Ethernet frames.
@@ -39,31 +36,15 @@ fn exchange(req: &[u8], resp: &[u8]) -> Vec<Vec<u8>> {
 /// Replays `frames` against `rules` (hash lists in `dir`); alerts per sid.
 fn alerts_per_sid(dir: &TempDir, rules: &str, frames: &[Vec<u8>]) -> BTreeMap<u64, usize> {
     let rule_file = dir.path().join("test.rules");
-    let (_, loaded) = load_str(rule_file.to_str().unwrap(), rules, &LoadOptions::default());
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(
-        &loaded.rules,
-        &CompileOptions {
-            image_all: true,
-            ..Default::default()
-        },
+    let det = detector(
+        rule_file.to_str().unwrap(),
+        rules,
+        true,
+        &DetectConfig::default(),
     );
-    assert_eq!(c.image.programs.len(), loaded.rules.len(), "{:?}", c.fates);
-    let det = Arc::new(Detector::new(&c.image, &DetectConfig::default()).unwrap());
     let pcap = dir.path().join("in.pcap");
     write_pcap(&pcap, DataLink::ETHERNET, frames, None);
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let (tx, h) = Writer::spawn(OutputConfig::all(&out));
-    let mut r = Replayer::new(det, Some(tx), ReplayOptions::default()).unwrap();
-    r.run_file(&pcap).unwrap();
-    r.finish().unwrap();
-    h.join().unwrap();
-    let mut got = BTreeMap::new();
-    for (sid, _) in alerts(&read_eve(&out)) {
-        *got.entry(sid).or_insert(0) += 1;
-    }
-    got
+    per_sid(&replay_alerts(det, &pcap, &dir.path().join("out")))
 }
 
 fn md5_hex(d: &[u8]) -> String {

@@ -7,11 +7,8 @@ mod common;
 
 use common::*;
 use etherparse::PacketBuilder;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
-use verdict_compiler::check::{load_str, LoadOptions};
-use verdict_compiler::codegen::{compile, CompileOptions};
-use verdict_engine::detect::{DetectConfig, Detector, PacketMeta, Worker};
+use verdict_engine::detect::{DetectConfig, PacketMeta, Worker};
 use verdict_engine::output::Event;
 
 struct Engine {
@@ -20,11 +17,7 @@ struct Engine {
 }
 
 fn engine(rules: &str) -> Engine {
-    let (_, loaded) = load_str("test.rules", rules, &LoadOptions::default());
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(&loaded.rules, &CompileOptions::default());
-    assert_eq!(c.image.programs.len(), loaded.rules.len(), "{:?}", c.fates);
-    let det = Arc::new(Detector::new(&c.image, &DetectConfig::default()).unwrap());
+    let det = detector("test.rules", rules, false, &DetectConfig::default());
     let (tx, rx) = crossbeam_channel::unbounded();
     Engine {
         w: Worker::new(det, tx),

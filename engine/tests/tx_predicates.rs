@@ -6,12 +6,7 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use verdict_compiler::check::{load_str, LoadOptions};
-use verdict_compiler::codegen::{compile, CompileOptions};
-use verdict_engine::detect::{DetectConfig, Detector};
-use verdict_engine::output::{OutputConfig, Writer};
-use verdict_engine::replay::{ReplayOptions, Replayer};
+use verdict_engine::detect::DetectConfig;
 
 fn capture(case: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,28 +19,9 @@ fn capture(case: &str) -> PathBuf {
 
 /// Replays `case`'s capture against `rules`; returns how many alerts each sid raised.
 fn alerts_per_sid(rules: &str, case: &str) -> std::collections::BTreeMap<u64, usize> {
-    let (_, loaded) = load_str("test.rules", rules, &LoadOptions::default());
-    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(
-        &loaded.rules,
-        &CompileOptions {
-            image_all: true,
-            ..Default::default()
-        },
-    );
-    assert_eq!(c.image.programs.len(), loaded.rules.len(), "{:?}", c.fates);
-    let det = Arc::new(Detector::new(&c.image, &DetectConfig::default()).unwrap());
+    let det = detector("test.rules", rules, true, &DetectConfig::default());
     let dir = TempDir::new("txpred");
-    let (tx, h) = Writer::spawn(OutputConfig::all(dir.path()));
-    let mut r = Replayer::new(det, Some(tx), ReplayOptions::default()).unwrap();
-    r.run_file(&capture(case)).unwrap();
-    r.finish().unwrap();
-    h.join().unwrap();
-    let mut out = std::collections::BTreeMap::new();
-    for (sid, _) in alerts(&read_eve(dir.path())) {
-        *out.entry(sid).or_insert(0) += 1;
-    }
-    out
+    per_sid(&replay_alerts(det, &capture(case), dir.path()))
 }
 
 #[test]

@@ -302,3 +302,59 @@ pub fn fragment_ipv6(pkt: &[u8], chunk: usize, id: u32) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Compiles rule text into a detector. Every rule must load and become an engine program
+/// (`image_all`: kernel-expressible rules too); `file` names the text, and dataset and hash
+/// list paths in it resolve against its directory.
+pub fn detector(
+    file: &str,
+    rules: &str,
+    image_all: bool,
+    cfg: &verdict_engine::detect::DetectConfig,
+) -> std::sync::Arc<verdict_engine::detect::Detector> {
+    use verdict_compiler::check::{load_str, LoadOptions};
+    use verdict_compiler::codegen::{compile, CompileOptions};
+    let (_, loaded) = load_str(file, rules, &LoadOptions::default());
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let c = compile(
+        &loaded.rules,
+        &CompileOptions {
+            image_all,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        c.image.programs.len(),
+        loaded.rules.len(),
+        "every test rule must be runnable: {:?}",
+        c.fates
+    );
+    std::sync::Arc::new(verdict_engine::detect::Detector::new(&c.image, cfg).unwrap())
+}
+
+/// Replays `pcap` through `det` with every output written into `out`; the alerts as
+/// (sid, pcap_cnt), in log order.
+pub fn replay_alerts(
+    det: std::sync::Arc<verdict_engine::detect::Detector>,
+    pcap: &Path,
+    out: &Path,
+) -> Vec<(u64, u64)> {
+    use verdict_engine::output::{OutputConfig, Writer};
+    use verdict_engine::replay::{ReplayOptions, Replayer};
+    std::fs::create_dir_all(out).unwrap();
+    let (tx, h) = Writer::spawn(OutputConfig::all(out));
+    let mut r = Replayer::new(det, Some(tx), ReplayOptions::default()).unwrap();
+    r.run_file(pcap).unwrap();
+    r.finish().unwrap();
+    h.join().unwrap();
+    alerts(&read_eve(out))
+}
+
+/// How many alerts each sid raised.
+pub fn per_sid(alerts: &[(u64, u64)]) -> std::collections::BTreeMap<u64, usize> {
+    let mut n = std::collections::BTreeMap::new();
+    for &(sid, _) in alerts {
+        *n.entry(sid).or_insert(0) += 1;
+    }
+    n
+}
