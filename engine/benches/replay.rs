@@ -1,4 +1,5 @@
-//! Replay throughput with the Snort community rule set on a generated mixed capture.
+//! Replay throughput with the Snort community rule set on a generated mixed capture, and
+//! with the community set and the public ET Open half on generated HTTP captures.
 //!
 //! `cargo bench -p verdict-engine --bench replay` (optional env: VERDICT_BENCH_MB, default 120).
 //! Generates HTTP-ish TCP sessions, DNS-ish UDP, ICMP echo and random-payload TCP into a
@@ -346,6 +347,212 @@ fn generate(path: &Path, mb: u64, attacks: &[Attack]) -> (u64, u64) {
     (g.bytes, g.packets)
 }
 
+/// HTTP/1.1 traffic with correct sequence and acknowledgment numbers, so the stream and
+/// HTTP parser see every transaction: keep-alive connections of small transactions, or
+/// large downloads.
+struct HttpGen {
+    g: Gen,
+}
+
+/// One side of a connection being written: its address, port and next sequence number.
+struct Side {
+    ip: [u8; 4],
+    port: u16,
+    seq: u32,
+}
+
+impl HttpGen {
+    fn seg(&mut self, from: &mut Side, to: &Side, flags: u8, payload: &[u8]) {
+        let mut b =
+            PacketBuilder::ipv4(from.ip, to.ip, 64).tcp(from.port, to.port, from.seq, 64240);
+        if flags & 2 != 0 {
+            b = b.syn();
+        }
+        if flags & 0x10 != 0 {
+            b = b.ack(to.seq);
+        }
+        if flags & 8 != 0 {
+            b = b.psh();
+        }
+        if flags & 1 != 0 {
+            b = b.fin();
+        }
+        let mut v = Vec::with_capacity(payload.len() + 40);
+        b.write(&mut v, payload).unwrap();
+        self.g.put(v);
+        let used = payload.len() as u32 + u32::from(flags & 3 != 0);
+        from.seq = from.seq.wrapping_add(used);
+    }
+
+    /// Handshake of connection `n` to port 80.
+    fn open(&mut self, n: u32) -> (Side, Side) {
+        let mut c = Side {
+            ip: [192, 0, 2, (n % 250 + 2) as u8],
+            port: 10_000 + (n % 50_000) as u16,
+            seq: 1000,
+        };
+        let mut s = Side {
+            ip: [198, 51, 100, (n % 7 + 2) as u8],
+            port: 80,
+            seq: 5000,
+        };
+        self.seg(&mut c, &s, 2, b"");
+        self.seg(&mut s, &c, 0x12, b"");
+        self.seg(&mut c, &s, 0x10, b"");
+        (c, s)
+    }
+
+    fn close(&mut self, c: &mut Side, s: &mut Side) {
+        self.seg(c, s, 0x11, b"");
+        self.seg(s, c, 0x11, b"");
+        self.seg(c, s, 0x10, b"");
+    }
+
+    /// A response body sent in full-size segments, acknowledged every other one.
+    fn body(&mut self, c: &mut Side, s: &mut Side, head: &[u8], body: &[u8]) {
+        let mut data = head.to_vec();
+        data.extend_from_slice(body);
+        for (i, chunk) in data.chunks(1448).enumerate() {
+            self.seg(s, c, 0x18, chunk);
+            if i % 2 == 1 {
+                self.seg(c, s, 0x10, b"");
+            }
+        }
+        self.seg(c, s, 0x10, b"");
+    }
+
+    /// A keep-alive connection of `reqs` small transactions: varied paths, query strings,
+    /// user agents and cookies; every third response gzip-encoded.
+    fn keepalive(&mut self, n: u32, reqs: u32) {
+        let (mut c, mut s) = self.open(n);
+        for k in 0..reqs {
+            let path = PATHS[self.g.rng.below(PATHS.len() as u64) as usize];
+            let ua = [
+                "Mozilla/5.0 (X11; Linux x86_64)",
+                "curl/8.5.0",
+                "python-requests/2.31",
+            ][self.g.rng.below(3) as usize];
+            let req = format!(
+                "GET {path}?id={k}&t={} HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: {ua}\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nCookie: sid={:x}\r\n\r\n",
+                self.g.rng.next() % 100_000,
+                self.g.rng.next()
+            );
+            self.seg(&mut c, &s, 0x18, req.as_bytes());
+            self.seg(&mut s, &c, 0x10, b"");
+            let len = 500 + self.g.rng.below(6000) as usize;
+            let text = self.g.rng.bytes(len, true);
+            let (enc, body) = if k % 3 == 2 {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                std::io::Write::write_all(&mut e, &text).unwrap();
+                ("Content-Encoding: gzip\r\n", e.finish().unwrap())
+            } else {
+                ("", text)
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n{enc}Content-Length: {}\r\n\r\n",
+                body.len()
+            );
+            self.body(&mut c, &mut s, head.as_bytes(), &body);
+        }
+        self.close(&mut c, &mut s);
+    }
+
+    /// One download of `size` random bytes.
+    fn download(&mut self, n: u32, size: usize) {
+        let (mut c, mut s) = self.open(n);
+        let req = "GET /files/image.iso HTTP/1.1\r\nHost: mirror.example.com\r\nUser-Agent: Wget/1.21\r\nAccept: */*\r\n\r\n";
+        self.seg(&mut c, &s, 0x18, req.as_bytes());
+        let body = self.g.rng.bytes(size, false);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+        );
+        self.body(&mut c, &mut s, head.as_bytes(), &body);
+        self.close(&mut c, &mut s);
+    }
+}
+
+/// An HTTP capture of about `mb` MB: small keep-alive transactions, or 8 MB downloads.
+fn generate_http(path: &Path, mb: u64, downloads: bool) -> (u64, u64) {
+    let mut h = HttpGen {
+        g: Gen::create(path, 0x51_7cc1_b727_220a),
+    };
+    let mut n = 0u32;
+    while h.g.bytes < mb << 20 {
+        n += 1;
+        if downloads {
+            h.download(n, 8 << 20);
+        } else {
+            h.keepalive(n, 10);
+        }
+    }
+    (h.g.bytes, h.g.packets)
+}
+
+/// The public ET Open half as one text (every file of ../shared/rules/et-open).
+fn et_open() -> Option<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/rules/et-open");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rules"))
+        .collect();
+    files.sort();
+    let mut text = String::new();
+    for f in files {
+        text.push_str(&std::fs::read_to_string(f).ok()?);
+        text.push('\n');
+    }
+    Some(text)
+}
+
+/// The HTTP section: community and ET Open on small transactions and on large downloads.
+fn http_section(dir: &Path, mb: u64, community: &str) {
+    let Some(et) = et_open() else {
+        must_run::skip("et-open rules not found under ../shared/rules");
+        return;
+    };
+    let (nc, img_c) = image(community, false, false);
+    let (ne, img_e) = image(&et, false, false);
+    for (what, downloads) in [
+        ("small keep-alive transactions", false),
+        ("8 MB downloads", true),
+    ] {
+        let pcap = dir.join("http.pcap");
+        let (bytes, packets) = generate_http(&pcap, mb, downloads);
+        println!();
+        println!(
+            "HTTP, {what}: {:.1} MB, {} packets",
+            bytes as f64 / 1e6,
+            packets
+        );
+        run(
+            "http: no rules",
+            0,
+            &RuleSetImage {
+                version: verdict_compiler::bytecode::BYTECODE_VERSION,
+                programs: vec![],
+                flowbits: vec![],
+            },
+            &pcap,
+            &dir.join("oh"),
+        );
+        run(
+            "http: community, enabled",
+            nc,
+            &img_c,
+            &pcap,
+            &dir.join("oh"),
+        );
+        run(
+            "http: ET Open half, enabled",
+            ne,
+            &img_e,
+            &pcap,
+            &dir.join("oh"),
+        );
+    }
+}
+
 fn community() -> Option<String> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -619,6 +826,7 @@ fn main() {
         Strategy::default(),
         Some(1 << 20),
     );
+    http_section(&dir, mb, &text);
     let _ = std::fs::remove_dir_all(&dir);
     println!();
     println!("PF = prefilter matchers built (one per transport class, or per port group / case class in the variants)");
