@@ -10,16 +10,25 @@ use crate::ir::{AppBuffer, AppProto, Buffer};
 pub struct EngineCaps {
     /// App-layer protocols the engine detects and parses.
     pub protos: &'static [AppProto],
+    /// Protocols it detects by content without parsing them: rules naming them run on
+    /// their packets and stream, their buffers are not filled.
+    pub detected: &'static [AppProto],
 }
 
 impl EngineCaps {
     /// What this build of the engine runs.
     pub const CURRENT: EngineCaps = EngineCaps {
         protos: &[AppProto::Http, AppProto::Tls, AppProto::Dns],
+        detected: &[AppProto::Ftp, AppProto::Smtp, AppProto::Ssh, AppProto::Smb],
     };
 
-    /// True if rules on app protocol `a` can be enforced (its parser exists).
+    /// True if rules on app protocol `a` can be enforced (the engine knows a flow is `a`).
     pub fn runs_proto(self, a: AppProto) -> bool {
+        self.parses(a) || self.detected.contains(&a)
+    }
+
+    /// True if `a`'s parser exists, so its buffers are filled.
+    pub fn parses(self, a: AppProto) -> bool {
         self.protos.contains(&a)
     }
 
@@ -43,7 +52,7 @@ impl EngineCaps {
         match b {
             Buffer::Payload | Buffer::Raw | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_) => true,
             Buffer::Base64Data => false,
-            _ => Self::buffer_proto(b).is_some_and(|a| self.runs_proto(a)),
+            _ => Self::buffer_proto(b).is_some_and(|a| self.parses(a)),
         }
     }
 }
@@ -91,6 +100,9 @@ mod tests {
         assert!(c.runs_buffer(Buffer::App(AppBuffer::FileName)));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::FileMagic)));
         assert!(c.runs_proto(AppProto::Http) && c.runs_proto(AppProto::Tls));
-        assert!(!c.runs_proto(AppProto::Smb));
+        // Detected without a parser: rules on it run, its buffers do not.
+        assert!(c.runs_proto(AppProto::Smb) && !c.parses(AppProto::Smb));
+        assert!(c.runs_proto(AppProto::Ssh) && !c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
+        assert!(!c.runs_proto(AppProto::Rdp));
     }
 }

@@ -54,7 +54,9 @@ fn reasons_are_specific_and_stable() {
     let r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
     assert_eq!(reason(&r), "queue: app protocol http needs the engine");
     let r = rule(1, Action::Alert, Protocol::App(AppProto::Smb));
-    assert_eq!(reason(&r), "rejected: app protocol smb not supported yet");
+    assert_eq!(reason(&r), "queue: app protocol smb needs the engine");
+    let r = rule(1, Action::Alert, Protocol::App(AppProto::Rdp));
+    assert_eq!(reason(&r), "rejected: app protocol rdp not supported yet");
     let mut r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
     r.payload.push(content(ContentSpec {
         buffer: Buffer::App(AppBuffer::SshProto),

@@ -78,6 +78,8 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         detect_http(first, to_server),
         detect_tls(first),
         detect_dns_tcp(first, to_server),
+        detect_by_prefix(first, to_server),
+        detect_smb(first),
     ];
     if let Some(p) = all.iter().find_map(|d| match d {
         Detected::Proto(p) => Some(*p),
@@ -89,6 +91,56 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         Detected::NeedMore
     } else {
         Detected::Unknown
+    }
+}
+
+/// Protocols recognised by how a side's first bytes start, as Suricata's detection patterns
+/// (case-insensitive, at offset 0): (prefix, to_server side, protocol).
+const PREFIXES: &[(&[u8], bool, AppProto)] = &[
+    (b"SSH-", true, AppProto::Ssh),
+    (b"SSH-", false, AppProto::Ssh),
+    (b"USER ", true, AppProto::Ftp),
+    (b"PASS ", true, AppProto::Ftp),
+    (b"PORT ", true, AppProto::Ftp),
+    (b"FEAT", true, AppProto::Ftp),
+    (b"220 (", false, AppProto::Ftp),
+    (b"EHLO", true, AppProto::Smtp),
+    (b"HELO", true, AppProto::Smtp),
+    (b"QUIT", true, AppProto::Smtp),
+];
+
+/// SSH, FTP and SMTP by their first bytes ([`PREFIXES`]).
+fn detect_by_prefix(first: &[u8], to_server: bool) -> Detected {
+    let mut more = false;
+    for &(prefix, side, proto) in PREFIXES {
+        if side != to_server {
+            continue;
+        }
+        let n = first.len().min(prefix.len());
+        if first[..n].eq_ignore_ascii_case(&prefix[..n]) {
+            if n == prefix.len() {
+                return Detected::Proto(proto);
+            }
+            more = true;
+        }
+    }
+    if more {
+        Detected::NeedMore
+    } else {
+        Detected::Unknown
+    }
+}
+
+/// SMB over a NetBIOS session message: type 0, then an SMB1 (`\xffSMB`), SMB2/3
+/// (`\xfeSMB`) or SMB3 transform (`\xfdSMB`) header.
+fn detect_smb(first: &[u8]) -> Detected {
+    if first.first().is_some_and(|&t| t != 0) {
+        return Detected::Unknown;
+    }
+    match first.get(4..8) {
+        Some([0xfd..=0xff, b'S', b'M', b'B']) => Detected::Proto(AppProto::Smb),
+        Some(_) => Detected::Unknown,
+        None => Detected::NeedMore,
     }
 }
 
@@ -183,6 +235,9 @@ enum App {
     Tls(Box<TlsConn>),
     Dns(Box<DnsTcp>),
     Unknown,
+    /// A protocol detected by content that no loaded rule needs parsed (or that verdict
+    /// has no parser for): rules naming it still run on its packets and stream.
+    Known(AppProto),
 }
 
 /// The fields of one TCP packet a session needs.
@@ -276,7 +331,8 @@ impl Session {
             App::Http(_) => Some(AppProto::Http),
             App::Tls(_) => Some(AppProto::Tls),
             App::Dns(_) => Some(AppProto::Dns),
-            _ => None,
+            App::Known(a) => Some(a),
+            App::Detecting | App::Unknown => None,
         }
     }
 
@@ -545,7 +601,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Http if cfg.http_enabled => App::Http(Box::new(HttpConn::new(&cfg.http))),
         AppProto::Tls if cfg.tls_enabled => App::Tls(Box::new(TlsConn::new(&cfg.tls))),
         AppProto::Dns if cfg.dns_enabled => App::Dns(Box::new(DnsTcp::new())),
-        _ => App::Unknown,
+        a => App::Known(a),
     }
 }
 
@@ -560,7 +616,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         }
         App::Tls(c) => out.tls = out.tls.union(c.feed(to_server, bytes)),
         App::Dns(c) => out.dns.extend(c.feed(to_server, bytes)),
-        App::Detecting | App::Unknown => {}
+        App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }
 
@@ -730,13 +786,39 @@ mod tests {
         q.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
         assert_eq!(detect(&q, true), Detected::Proto(AppProto::Dns));
         assert_eq!(detect(&q[..10], true), Detected::NeedMore);
-        assert_eq!(detect(b"SSH-2.0-OpenSSH", true), Detected::Unknown);
+        assert_eq!(
+            detect(b"SSH-2.0-OpenSSH", true),
+            Detected::Proto(AppProto::Ssh)
+        );
+        assert_eq!(detect(b"RFB 003.008", true), Detected::Unknown);
         assert_eq!(
             detect(b"HTTP/1.1 200 OK", false),
             Detected::Proto(AppProto::Http)
         );
         assert_eq!(detect(b"HTT", false), Detected::NeedMore);
         assert_eq!(detect(b"220 smtp", false), Detected::Unknown);
+        // Protocols known by their first bytes, without a parser.
+        assert_eq!(
+            detect(b"SSH-2.0-OpenSSH_9.6\r\n", false),
+            Detected::Proto(AppProto::Ssh)
+        );
+        assert_eq!(
+            detect(b"user anonymous\r\n", true),
+            Detected::Proto(AppProto::Ftp)
+        );
+        assert_eq!(
+            detect(b"220 (vsFTPd 3.0.5)\r\n", false),
+            Detected::Proto(AppProto::Ftp)
+        );
+        assert_eq!(
+            detect(b"EHLO mail.example\r\n", true),
+            Detected::Proto(AppProto::Smtp)
+        );
+        assert_eq!(detect(b"EH", true), Detected::NeedMore);
+        let smb = b"\x00\x00\x00\x45\xfeSMB\x40\x00";
+        assert_eq!(detect(smb, true), Detected::Proto(AppProto::Smb));
+        assert_eq!(detect(&smb[..5], true), Detected::NeedMore);
+        assert_eq!(detect(b"\x00\x00\x00\x45\xfeXYZ", true), Detected::Unknown);
     }
 
     fn seg(seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Segment<'_> {
@@ -805,7 +887,7 @@ mod tests {
         s.step(true, &seg(1001, 5001, tcp_flags::ACK, junk), &cfg, &mut mem);
         s.step(
             false,
-            &seg(5001, end, tcp_flags::ACK, b"SSH-2.0-x\r\n"),
+            &seg(5001, end, tcp_flags::ACK, b"RFB 003.008\n"),
             &cfg,
             &mut mem,
         );

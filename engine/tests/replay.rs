@@ -563,7 +563,7 @@ fn inline_stream_inspection_covers_a_chunk_around_each_packet() {
     write_pcap(&f, DataLink::RAW, &pkts, None);
     let (_, res) = replay(
         &rules(),
-        &[f.clone()],
+        std::slice::from_ref(&f),
         d.path(),
         ReplayOptions::default(),
         false,
