@@ -1300,7 +1300,7 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 });
             }
         }
-        "flags" => {
+        "flags" | "tcp.flags" => {
             let Some(v) = need_value(st, o) else { return };
             match header::parse_flags(v.text) {
                 Ok(f) => st.header.push(HeaderTest::Flags(f)),

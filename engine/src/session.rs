@@ -470,7 +470,10 @@ impl Session {
         } else if payload.is_empty() && !fin && !rst {
             Progress::default()
         } else {
-            half.on_segment(SeqNumber(seq), payload, fin, rst, &cfg.stream, mem)
+            // Data on a RST is inspected as a packet but is not stream data: the receiver
+            // drops it with the connection (Suricata's bug 6244 likewise).
+            let data = if rst { &[][..] } else { payload };
+            half.on_segment(SeqNumber(seq), data, fin, rst, &cfg.stream, mem)
         };
         if progress.events.contains(StreamEvents::GAP) {
             self.app_gap(to_server, 0);

@@ -1,6 +1,6 @@
 //! Protocols verdict detects by content without parsing them (FTP, SMTP, SSH, SMB): rules
 //! naming them run on their flows' packets and stream, on any port, and never on another
-//! protocol's flow on their port.
+//! protocol's flow on their port. And what counts as stream data: not a RST's payload.
 
 mod common;
 
@@ -54,4 +54,24 @@ fn rules_on_detected_protocols_match_their_flows_on_any_port() {
     ]);
     let sids: Vec<u64> = got.iter().map(|&(s, _)| s).collect();
     assert_eq!(sids, vec![1, 2, 3, 4], "{got:?}");
+}
+
+#[test]
+fn data_on_a_rst_is_packet_data_not_stream_data() {
+    // The receiver drops a RST's payload with the connection: a packet rule sees it, a
+    // stream-only rule does not, and Suricata 8's `tcp.flags` spelling works as `flags`.
+    let rules = r#"
+alert tcp-pkt any any -> any any (tcp.flags:R,A; content:"Access Denied"; sid:1;)
+alert tcp any any -> any any (flow:only_stream; content:"Access Denied"; sid:2;)
+alert tcp any any -> any any (flow:only_stream; content:"Let Me In"; sid:3;)
+"#;
+    let det = detector("test.rules", rules, true, &DetectConfig::default());
+    let dir = TempDir::new("rst-data");
+    let mut frames = session(41000, 8080, &[b"Please Let Me In!"]);
+    frames.push(tcp(CLI, SRV, 41000, 8080, 118, RST | ACK, b"Access Denied"));
+    let frames: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
+    let pcap = dir.path().join("in.pcap");
+    write_pcap(&pcap, DataLink::ETHERNET, &frames, None);
+    let got = replay_alerts(det, &pcap, &dir.path().join("out"));
+    assert_eq!(got, vec![(3, 4), (1, 6)]);
 }

@@ -313,6 +313,11 @@ pub const KEYWORDS: &[Keyword] = &[
     // Header.
     kw("dsize", "payload size", ArgKind::Compare),
     kw("flags", "TCP flags", ArgKind::List),
+    kw(
+        "tcp.flags",
+        "TCP flags (Suricata 8's name for flags)",
+        ArgKind::List,
+    ),
     kw("ttl", "IP time to live", ArgKind::Compare),
     kw("tos", "IP type of service", ArgKind::Compare),
     kw("id", "IP identification", ArgKind::Compare),

@@ -919,6 +919,10 @@ impl Worker {
             buffered_ooo || resent
         });
         let payload = if already { &[][..] } else { payload };
+        // Whether the payload is stream data: a RST's is not (the receiver drops it).
+        let rst = matches!(parsed.l4(), crate::wire::L4Hdr::Tcp { flags, .. }
+            if flags & crate::wire::tcp_flags::RST != 0);
+        let stream_payload = step.is_some() && !rst;
         // A rule that names only a protocol tests it per packet. Inline the packet's own
         // bytes decide it; an IDS learns it when the peer acknowledges them, as Suricata's.
         let proto_only_app = if det.cfg.inline {
@@ -944,7 +948,7 @@ impl Worker {
             if det.tx.is_tx(pi)
                 || det.app_of[pi].is_some_and(|need| app != Some(need))
                 // `only_stream` / `tcp-stream`: packets that are not stream data are not for it.
-                || (step.is_none() && det.programs[pi].flow.stream == Some(true))
+                || (!stream_payload && det.programs[pi].flow.stream == Some(true))
             {
                 continue;
             }

@@ -107,6 +107,7 @@ pub const PSH: u8 = 0x08;
 pub const FIN: u8 = 0x01;
 pub const SYNACK: u8 = 0x12;
 pub const PA: u8 = 0x18;
+pub const RST: u8 = 0x04;
 
 /// An IPv4 TCP packet (L3 bytes).
 pub fn tcp(
@@ -130,6 +131,9 @@ pub fn tcp(
     }
     if flags & FIN != 0 {
         b = b.fin();
+    }
+    if flags & RST != 0 {
+        b = b.rst();
     }
     let mut v = Vec::new();
     b.write(&mut v, payload).unwrap();
