@@ -103,6 +103,7 @@ impl Gen {
             .write_packet(&PcapPacket::new(self.ts, f.len() as u32, &f))
             .unwrap();
     }
+    #[allow(clippy::too_many_arguments)]
     fn tcp(
         &mut self,
         src: [u8; 4],
@@ -113,12 +114,26 @@ impl Gen {
         flags: u8,
         payload: &[u8],
     ) {
+        self.tcp_acked(src, dst, (sp, dp), seq, 1, flags, payload)
+    }
+    /// A TCP packet with an explicit acknowledgment number (used with the ACK flag).
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_acked(
+        &mut self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        (sp, dp): (u16, u16),
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
         let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, seq, 64240);
         if flags & 2 != 0 {
             b = b.syn();
         }
         if flags & 0x10 != 0 {
-            b = b.ack(1);
+            b = b.ack(ack);
         }
         if flags & 8 != 0 {
             b = b.psh();
@@ -363,23 +378,9 @@ struct Side {
 
 impl HttpGen {
     fn seg(&mut self, from: &mut Side, to: &Side, flags: u8, payload: &[u8]) {
-        let mut b =
-            PacketBuilder::ipv4(from.ip, to.ip, 64).tcp(from.port, to.port, from.seq, 64240);
-        if flags & 2 != 0 {
-            b = b.syn();
-        }
-        if flags & 0x10 != 0 {
-            b = b.ack(to.seq);
-        }
-        if flags & 8 != 0 {
-            b = b.psh();
-        }
-        if flags & 1 != 0 {
-            b = b.fin();
-        }
-        let mut v = Vec::with_capacity(payload.len() + 40);
-        b.write(&mut v, payload).unwrap();
-        self.g.put(v);
+        let ports = (from.port, to.port);
+        self.g
+            .tcp_acked(from.ip, to.ip, ports, from.seq, to.seq, flags, payload);
         let used = payload.len() as u32 + u32::from(flags & 3 != 0);
         from.seq = from.seq.wrapping_add(used);
     }
@@ -609,7 +610,7 @@ fn run_cfg(
         Detector::new(
             img,
             &DetectConfig {
-                inline: true,
+                inline: std::env::var("VERDICT_BENCH_IDS").is_err(),
                 prefilter,
                 inspect_depth,
                 ..Default::default()

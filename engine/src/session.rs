@@ -834,6 +834,15 @@ mod tests {
         }
     }
 
+    /// A session past the SYN (client ISN 1000) and SYN-ACK (server ISN 5000).
+    fn handshake(cfg: &SessionConfig, mem: &mut StreamMem) -> Session {
+        let mut s = Session::new();
+        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), cfg, mem);
+        let synack = seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b"");
+        s.step(false, &synack, cfg, mem);
+        s
+    }
+
     fn cfg() -> SessionConfig {
         SessionConfig {
             http_enabled: true,
@@ -862,14 +871,7 @@ mod tests {
     #[test]
     fn junk_from_the_client_then_an_http_response_is_http() {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
-        let mut s = Session::new();
-        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
-        s.step(
-            false,
-            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
-            &cfg,
-            &mut mem,
-        );
+        let mut s = handshake(&cfg, &mut mem);
         let junk = b"\x16\x99\x00binary\nnot a protocol at all";
         s.step(true, &seg(1001, 5001, tcp_flags::ACK, junk), &cfg, &mut mem);
         // One direction failing does not decide: the server has not spoken yet.
@@ -901,14 +903,7 @@ mod tests {
     #[test]
     fn an_ids_knows_the_protocol_once_the_peer_answers() {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
-        let mut s = Session::new();
-        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
-        s.step(
-            false,
-            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
-            &cfg,
-            &mut mem,
-        );
+        let mut s = handshake(&cfg, &mut mem);
         let req = b"GET / HTTP/1.1\r\n\r\n";
         s.step(true, &seg(1001, 5001, tcp_flags::ACK, req), &cfg, &mut mem);
         assert_eq!(s.app_proto(), Some(AppProto::Http));
@@ -924,14 +919,7 @@ mod tests {
     #[test]
     fn a_request_split_over_segments_makes_one_transaction() {
         let (cfg, mut mem) = (cfg(), StreamMem::new());
-        let mut s = Session::new();
-        s.step(true, &seg(1000, 0, tcp_flags::SYN, b""), &cfg, &mut mem);
-        s.step(
-            false,
-            &seg(5000, 1001, tcp_flags::SYN | tcp_flags::ACK, b""),
-            &cfg,
-            &mut mem,
-        );
+        let mut s = handshake(&cfg, &mut mem);
         let a = s.step(
             true,
             &seg(1001, 5001, tcp_flags::ACK, b"GE"),

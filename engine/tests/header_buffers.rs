@@ -8,24 +8,14 @@ mod common;
 use common::*;
 use etherparse::PacketBuilder;
 use std::time::{Duration, UNIX_EPOCH};
-use verdict_engine::detect::{DetectConfig, PacketMeta, Worker};
+use verdict_engine::detect::{DetectConfig, PacketMeta};
 use verdict_engine::output::Event;
 
-struct Engine {
-    w: Worker,
-    rx: crossbeam_channel::Receiver<Event>,
+fn engine(rules: &str) -> TestWorker {
+    worker(rules, &DetectConfig::default())
 }
 
-fn engine(rules: &str) -> Engine {
-    let det = detector("test.rules", rules, false, &DetectConfig::default());
-    let (tx, rx) = crossbeam_channel::unbounded();
-    Engine {
-        w: Worker::new(det, tx),
-        rx,
-    }
-}
-
-impl Engine {
+impl TestWorker {
     /// Inspects packets one second apart; the sids per packet.
     fn all(&mut self, pkts: &[Vec<u8>]) -> Vec<Vec<u32>> {
         pkts.iter()

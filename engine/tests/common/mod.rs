@@ -362,3 +362,22 @@ pub fn per_sid(alerts: &[(u64, u64)]) -> std::collections::BTreeMap<u64, usize> 
     }
     n
 }
+
+/// A worker over rule text and the stream of events it sends, for tests that inspect
+/// packets one by one (each test file adds the inspection helpers it needs).
+pub struct TestWorker {
+    /// The worker.
+    pub w: verdict_engine::detect::Worker,
+    /// Its events.
+    pub rx: crossbeam_channel::Receiver<verdict_engine::output::Event>,
+}
+
+/// A [`TestWorker`] over `rules` (compiled as `verdict run` would: kernel rules stay out).
+pub fn worker(rules: &str, cfg: &verdict_engine::detect::DetectConfig) -> TestWorker {
+    let det = detector("test.rules", rules, false, cfg);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    TestWorker {
+        w: verdict_engine::detect::Worker::new(det, tx),
+        rx,
+    }
+}
