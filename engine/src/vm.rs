@@ -1089,26 +1089,28 @@ pub fn byte_test(b: &ByteTest, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]
 }
 
 /// Evaluates a byte_jump: the new cursor, or None if it fails. As Suricata 7's
-/// `DetectBytejumpDoMatch`: a relative read must start inside the buffer; a count of 0 reads
+/// `DetectBytejumpDoMatch`: a relative read must start inside the buffer (one of 0 bytes may
+/// start at its end); a count of 0 reads
 /// nothing (binary) or fails (a string needs a digit); a target before the buffer start is
 /// clamped to it (so a negative `post_offset` can rewind to the start), one at or past the
 /// end fails. A jump whose value or target does not fit in 64 bits fails; it never wraps.
 pub fn byte_jump(b: &ByteJump, buf: &[u8], cursor: usize, vars: &[i64; MAX_VARS]) -> Option<usize> {
     let off = operand(b.offset, vars);
     let len = i64::try_from(buf.len()).ok()?;
+    let string = b.base != NumBase::Binary;
+    let count = match operand(b.count, vars) {
+        0 if !string => 0,
+        n => byte::count_ok(n, string)?,
+    };
     let pos = if b.relative {
-        relative_pos(cursor, off).filter(|&p| p < len)?
+        // A count of 0 reads nothing, so it may start right at the end (bug 4623).
+        relative_pos(cursor, off).filter(|&p| p < len || (count == 0 && p == len))?
     } else {
         off
     };
     if pos < 0 {
         return None;
     }
-    let string = b.base != NumBase::Binary;
-    let count = match operand(b.count, vars) {
-        0 if !string => 0,
-        n => byte::count_ok(n, string)?,
-    };
     let mut v = if count == 0 {
         0
     } else {
@@ -1588,8 +1590,10 @@ mod tests {
         // A jump to the end (or past it) fails.
         assert_eq!(byte_jump(&j(0, 0, true, 4), buf, 8, &vars), None);
         assert_eq!(byte_jump(&j(0, 0, true, 3), buf, 8, &vars), Some(11));
-        // A relative read must start inside the buffer, even one of 0 bytes.
-        assert_eq!(byte_jump(&j(0, 0, true, -4), buf, 12, &vars), None);
+        // A relative read must start inside the buffer; one of 0 bytes may start at its end.
+        assert_eq!(byte_jump(&j(0, 0, true, -4), buf, 12, &vars), Some(8));
+        assert_eq!(byte_jump(&j(1, 0, true, -4), buf, 12, &vars), None);
+        assert_eq!(byte_jump(&j(0, 0, true, -4), buf, 13, &vars), None);
         // A string of 0 digits holds no number.
         let mut s = j(0, 0, false, 0);
         s.base = NumBase::Dec;

@@ -233,13 +233,6 @@ fn model_byte_jump(
     cursor: usize,
     vars: &[i64; MAX_VARS],
 ) -> Option<usize> {
-    let pos = model_pos(cursor, b.relative, operand(b.offset, vars));
-    // A relative read starts inside the buffer; no read starts before it.
-    if (b.relative && pos >= buf.len() as i128) || pos < 0 {
-        return None;
-    }
-    // An offset past i64 fails the jump, even one that reads nothing (count 0).
-    let p = i64::try_from(pos).ok()?;
     // The strategies generate literal counts only; a variable count is tested in vm.rs.
     // A count past Suricata's limit for the base (8 binary, 23 string bytes) fails the jump;
     // 0 reads nothing in binary and fails as a string (no digit).
@@ -249,6 +242,15 @@ fn model_byte_jump(
         Operand::Lit(n) => verdict_compiler::keywords::byte::count_ok(n, string)?,
         Operand::Var(_) => return None,
     };
+    let pos = model_pos(cursor, b.relative, operand(b.offset, vars));
+    // A relative read starts inside the buffer (one of 0 bytes may start at its end); no
+    // read starts before it.
+    let end = buf.len() as i128;
+    if (b.relative && (pos > end || (pos == end && count != 0))) || pos < 0 {
+        return None;
+    }
+    // An offset past i64 fails the jump, even one that reads nothing (count 0).
+    let p = i64::try_from(pos).ok()?;
     let mut v: i128 = if count == 0 {
         0
     } else {
