@@ -1,7 +1,7 @@
 //! Live and replay agree: real traffic crosses the gateway while `verdict run` inspects it and
 //! tcpdump records it on the gateway's client-side interface; `verdict replay --simulate-ips`
 //! of that capture with the same rules must produce the same alerts (sid, addresses, ports,
-//! action). Root only; every wait is bounded.
+//! action), for alert, drop and pass rules. Root only; every wait is bounded.
 
 mod common;
 mod live;
@@ -19,6 +19,8 @@ alert udp any any -> any 5300 (msg:"udp pcre"; pcre:"/^q=\d{3}$/"; sid:2000004; 
 drop tcp any any -> any 5101 (msg:"drop evil"; content:"EVIL"; sid:2000005; rev:1;)
 alert udp any any -> any 5301 (msg:"anchored ping"; content:"PING"; depth:4; sid:2000006; rev:1;)
 alert tcp any any -> any 5100 (msg:"dsize"; dsize:>1000; sid:2000007; rev:1;)
+pass tcp any any -> any 5102 (msg:"trusted client"; flow:to_server,established; content:"TRUSTED"; alert; sid:2000008; rev:1;)
+drop tcp any any -> any 5102 (msg:"evil after trust"; flow:to_server,established; content:"EVIL"; sid:2000009; rev:1;)
 "#;
 
 type Key = (u64, String, u64, String, u64, String);
@@ -105,9 +107,26 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
     );
     assert_eq!(srv.join().unwrap().data, b"ok ", "the drop must hold live");
     cli.join().unwrap();
+    // A pass rule passes the rest of its flow: the later drop rule never sees "EVIL".
+    let srv = tcp_server(&t, 5102, None, Duration::from_millis(1500));
+    let cli = tcp_client(
+        &t,
+        5102,
+        vec![b"TRUSTED ".to_vec(), b"EVIL".to_vec()],
+        Duration::from_millis(150),
+        Duration::from_millis(1500),
+    );
+    assert_eq!(
+        srv.join().unwrap().data,
+        b"TRUSTED EVIL",
+        "the pass must hold live"
+    );
+    cli.join().unwrap();
 
     // Wait for the live alerts we know must come, then stop both processes.
-    for sid in [2000001, 2000003, 2000004, 2000005, 2000006, 2000007] {
+    for sid in [
+        2000001, 2000003, 2000004, 2000005, 2000006, 2000007, 2000008,
+    ] {
         assert!(
             !e.alerts(sid, 1).is_empty(),
             "live run: no alert for sid {sid}"
