@@ -514,11 +514,11 @@ fn http_section(dir: &Path, mb: u64, community: &str) {
     };
     let (nc, img_c) = image(community, false, false);
     let (ne, img_e) = image(&et, false, false);
-    for (what, downloads) in [
-        ("small keep-alive transactions", false),
-        ("8 MB downloads", true),
+    for (what, downloads, file) in [
+        ("small keep-alive transactions", false, "http-small.pcap"),
+        ("8 MB downloads", true, "http-downloads.pcap"),
     ] {
-        let pcap = dir.join("http.pcap");
+        let pcap = dir.join(file);
         let (bytes, packets) = generate_http(&pcap, mb, downloads);
         println!();
         println!(
@@ -656,6 +656,15 @@ fn run_cfg(
     );
 }
 
+/// Removes the generated captures, or keeps them for profiling with `VERDICT_BENCH_KEEP`.
+fn finish(dir: &Path) {
+    if std::env::var("VERDICT_BENCH_KEEP").is_ok() {
+        println!("captures kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 fn is_bench() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
@@ -691,6 +700,13 @@ fn main() {
     };
     let dir: PathBuf = std::env::temp_dir().join(format!("verdict-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // Profiling one section (`perf record` on the bench, or `verdict replay` on a kept
+    // capture) should not pay for generating and running the others.
+    if std::env::var("VERDICT_BENCH_ONLY").is_ok_and(|v| v == "http") {
+        http_section(&dir, mb, &text);
+        finish(&dir);
+        return;
+    }
     let pcap = dir.join("mixed.pcap");
     let (n_all, img_all) = image(&text, true, true);
     let attacks = attacks(&img_all);
@@ -828,7 +844,7 @@ fn main() {
         Some(1 << 20),
     );
     http_section(&dir, mb, &text);
-    let _ = std::fs::remove_dir_all(&dir);
+    finish(&dir);
     println!();
     println!("PF = prefilter matchers built (one per transport class, or per port group / case class in the variants)");
     println!("Gbit/s and Mpps per core = captured bytes / packets over the replay thread's CPU time (best of 3);");
