@@ -69,14 +69,16 @@ fn tcp_send(t: &Topology, port: u16, data: &str) -> String {
 }
 
 /// Counts, in srv's input hook, the UDP datagrams arriving for each of `ports` (see
-/// [`arrived`]).
+/// [`arrived`]), and drops them there: nothing listens on those ports, and the ICMP port
+/// unreachable srv would send makes the client's next write on a connected socket fail
+/// (ECONNREFUSED), so a datagram of a flow test would never be sent.
 fn observe(t: &Topology, ports: &[u16]) {
     let mut script = String::from(
         "add table inet obs; add chain inet obs in { type filter hook input priority 0; }",
     );
     for p in ports {
         script.push_str(&format!(
-            "; add rule inet obs in udp dport {p} counter comment \"port {p}\""
+            "; add rule inet obs in udp dport {p} counter drop comment \"port {p}\""
         ));
     }
     t.ok(&t.srv, &["nft", &script]);
