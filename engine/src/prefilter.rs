@@ -13,9 +13,13 @@
 //! used: any non-negated content must occur in the buffer for the rule to match, wherever its
 //! modifiers put it.
 
+mod addr;
+
+use addr::AddrIndex;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use verdict_compiler::bytecode::{Insn, Program, L4};
-use verdict_compiler::ir::{Buffer, PortSet};
+use verdict_compiler::ir::{Buffer, IpSet, PortSet};
 
 /// Transport class used to pick automata and port tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +440,33 @@ impl PortIndex {
     }
 }
 
+/// Which addresses of a packet make a program without a pattern a candidate.
+enum Gate<'p> {
+    /// Its source is in the rule's (small) source set.
+    Src,
+    /// Its destination is in the rule's (small) destination set.
+    Dst,
+    /// Either address is in this set (rules that also match the other way round).
+    Either(&'p IpSet),
+}
+
+/// The address gate of a program, if one of its address sets is small.
+fn addr_gate(p: &Program) -> Option<Gate<'_>> {
+    let (s, d) = (addr::small(&p.src), addr::small(&p.dst));
+    if p.bidirectional || p.transactional {
+        return match (s, d) {
+            (true, _) => Some(Gate::Either(&p.src)),
+            (_, true) => Some(Gate::Either(&p.dst)),
+            _ => None,
+        };
+    }
+    match (s, d) {
+        (true, _) => Some(Gate::Src),
+        (_, true) => Some(Gate::Dst),
+        _ => None,
+    }
+}
+
 #[derive(Debug)]
 struct ClassIndex {
     /// Automata scanned for a destination port: `fp_dport` maps the port to an entry of
@@ -448,6 +479,10 @@ struct ClassIndex {
     automata: Vec<Automaton>,
     by_dport: PortIndex,
     by_sport: PortIndex,
+    /// Programs without a pattern whose source (`by_src`) or destination (`by_dst`)
+    /// addresses are a small set: candidates only for packets from or to those addresses.
+    by_src: AddrIndex,
+    by_dst: AddrIndex,
     any: Vec<u32>,
 }
 
@@ -586,6 +621,7 @@ impl Prefilter {
             let mut fp_d = Vec::new();
             let mut fp_s = Vec::new();
             let mut fp_any = Vec::new();
+            let (mut src, mut dst) = (Vec::new(), Vec::new());
             for (i, p) in programs.iter().enumerate() {
                 if !include(i) || !Class::of_program(p.l4).contains(&class) {
                     continue;
@@ -608,15 +644,21 @@ impl Prefilter {
                             fp_any.push(i);
                         }
                     }
-                    None => {
-                        if ported && !p.dst_ports.is_full() {
-                            dport.push((&p.dst_ports, i));
-                        } else if ported && !p.src_ports.is_full() {
-                            sport.push((&p.src_ports, i));
-                        } else {
-                            any.push(i);
+                    None => match addr_gate(p) {
+                        Some(Gate::Src) => src.push((&p.src, i)),
+                        Some(Gate::Dst) => dst.push((&p.dst, i)),
+                        Some(Gate::Either(set)) => {
+                            src.push((set, i));
+                            dst.push((set, i));
                         }
-                    }
+                        None if ported && !p.dst_ports.is_full() => {
+                            dport.push((&p.dst_ports, i));
+                        }
+                        None if ported && !p.src_ports.is_full() => {
+                            sport.push((&p.src_ports, i));
+                        }
+                        None => any.push(i),
+                    },
                 }
             }
             let mut cache = AutomatonCache {
@@ -650,6 +692,8 @@ impl Prefilter {
                 automata: cache.automata,
                 by_dport: PortIndex::build(&dport),
                 by_sport: PortIndex::build(&sport),
+                by_src: AddrIndex::build(&src),
+                by_dst: AddrIndex::build(&dst),
                 any,
             });
         }
@@ -662,6 +706,9 @@ impl Prefilter {
                     pat.escaped(),
                     if pat.nocase { " nocase" } else { "" }
                 ),
+                None if addr_gate(p).is_some() => {
+                    "no pattern: candidate for packets from or to its listed addresses".to_string()
+                }
                 None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {
                     "no pattern: candidate for every packet of its protocol".to_string()
                 }
@@ -693,10 +740,13 @@ impl Prefilter {
         self.stats
     }
 
-    /// Candidate programs for a packet, sorted by evaluation rank.
+    /// Candidate programs for a packet, sorted by evaluation rank. `addrs` (source,
+    /// destination) select the address-gated programs; without them all are candidates.
+    #[allow(clippy::too_many_arguments)]
     pub fn candidates<'s>(
         &self,
         class: Class,
+        addrs: Option<(IpAddr, IpAddr)>,
         sport: u16,
         dport: u16,
         payload: &[u8],
@@ -736,6 +786,17 @@ impl Prefilter {
         s.out.extend_from_slice(ci.by_dport.get(dport));
         s.out.extend_from_slice(ci.by_sport.get(sport));
         s.out.extend_from_slice(&ci.any);
+        if !ci.by_src.is_empty() || !ci.by_dst.is_empty() {
+            let (src, dst) = (addrs.map(|a| a.0), addrs.map(|a| a.1));
+            // A program gated on either address may be in both lists.
+            for &p in ci.by_src.get(src).iter().chain(ci.by_dst.get(dst)) {
+                let mark = &mut s.marks[p as usize];
+                if *mark != s.gen {
+                    *mark = s.gen;
+                    s.out.push(p);
+                }
+            }
+        }
         let order = &self.order;
         s.out.sort_unstable_by_key(|p| order[*p as usize]);
         &s.out
@@ -861,6 +922,50 @@ mod tests {
         assert!(found > 500, "too few matches to test anything: {found}");
     }
 
+    /// Rules over small address lists (IP reputation) are candidates only for packets from
+    /// (`->`) or from or to (`<>`) a listed address; a `$HOME_NET`-sized set does not gate.
+    #[test]
+    fn address_lists_gate_candidates() {
+        use std::net::{IpAddr, Ipv4Addr};
+        let list = |v4: &[(u32, u32)]| IpSet {
+            v4: verdict_compiler::ir::RangeSet::from_ranges(v4.to_vec()),
+            v6: verdict_compiler::ir::RangeSet::empty(),
+        };
+        let bad = list(&[(0x0239_e800, 0x0239_e9ff), (0x0505_0505, 0x0505_0505)]);
+        let mut inbound = prog(L4::Any, PortSet::full(), &[]);
+        inbound.src = bad.clone();
+        let mut outbound = prog(L4::Tcp, PortSet::range(80, 80), &[]);
+        outbound.dst = bad.clone();
+        let mut either = prog(L4::Udp, PortSet::full(), &[]);
+        either.dst = bad.clone();
+        either.bidirectional = true;
+        let mut home = prog(L4::Any, PortSet::full(), &[]);
+        home.src = list(&[(0x0a00_0000, 0x0aff_ffff), (0xc0a8_0000, 0xc0a8_ffff)]);
+        let progs = vec![inbound, outbound, either, home];
+        let pf = Prefilter::new(&progs, (0..4).collect()).unwrap();
+        let ip = |a: u32| IpAddr::V4(Ipv4Addr::from(a));
+        let (listed, other, host) = (ip(0x0239_e901), ip(0x0239_ea00), ip(0xc000_0201));
+        let mut s = Scratch::default();
+        let mut c = |class, src, dst, dport| {
+            pf.candidates(class, Some((src, dst)), 40000, dport, b"", &mut s)
+                .to_vec()
+        };
+        assert_eq!(c(Class::Tcp, listed, host, 22), [0, 3]);
+        assert_eq!(c(Class::Tcp, other, host, 22), [3]);
+        assert_eq!(c(Class::Tcp, host, listed, 80), [1, 3]);
+        assert_eq!(c(Class::Tcp, host, ip(0x0505_0505), 80), [1, 3]);
+        assert_eq!(c(Class::Udp, host, listed, 53), [2, 3]);
+        assert_eq!(c(Class::Udp, listed, host, 53), [0, 2, 3]);
+        assert_eq!(c(Class::Icmp, host, other, 0), [3]);
+        // Without addresses every gated program is a candidate.
+        assert_eq!(
+            pf.candidates(Class::Udp, None, 1, 53, b"", &mut s),
+            &[0, 2, 3]
+        );
+        assert!(pf.describe(0).contains("listed addresses"));
+        assert!(!pf.describe(3).contains("listed addresses"));
+    }
+
     #[test]
     fn patterns_ports_and_case() {
         let mut response = prog(L4::Tcp, PortSet::full(), &[(b"HTTP/1.1 500", false)]);
@@ -887,35 +992,41 @@ mod tests {
             let mut s = Scratch::default();
             // case-sensitive pattern in the wrong case: no hit
             assert_eq!(
-                pf.candidates(Class::Tcp, 1234, 81, b"GET /etc/PASSWD", &mut s),
+                pf.candidates(Class::Tcp, None, 1234, 81, b"GET /etc/PASSWD", &mut s),
                 &[3]
             );
             assert_eq!(
-                pf.candidates(Class::Tcp, 1234, 80, b"GET /etc/passwd", &mut s),
+                pf.candidates(Class::Tcp, None, 1234, 80, b"GET /etc/passwd", &mut s),
                 &[0, 1, 3]
             );
-            assert_eq!(pf.candidates(Class::Tcp, 1234, 81, b"GET /", &mut s), &[3]);
-            assert_eq!(pf.candidates(Class::Tcp, 1234, 8080, b"x", &mut s), &[3, 4]);
             assert_eq!(
-                pf.candidates(Class::Udp, 1, 53, b"version.bind", &mut s),
+                pf.candidates(Class::Tcp, None, 1234, 81, b"GET /", &mut s),
+                &[3]
+            );
+            assert_eq!(
+                pf.candidates(Class::Tcp, None, 1234, 8080, b"x", &mut s),
+                &[3, 4]
+            );
+            assert_eq!(
+                pf.candidates(Class::Udp, None, 1, 53, b"version.bind", &mut s),
                 &[2, 3]
             );
-            assert_eq!(pf.candidates(Class::Icmp, 0, 0, b"", &mut s), &[3]);
+            assert_eq!(pf.candidates(Class::Icmp, None, 0, 0, b"", &mut s), &[3]);
             // Port-specific patterns: found on their ports by every strategy; only the
             // grouped one does not even scan for them elsewhere.
             assert_eq!(
-                pf.candidates(Class::Tcp, 1234, 80, b"/admin", &mut s),
+                pf.candidates(Class::Tcp, None, 1234, 80, b"/admin", &mut s),
                 &[1, 3, 5]
             );
             assert_eq!(
-                pf.candidates(Class::Tcp, 80, 1234, b"HTTP/1.1 500 x", &mut s),
+                pf.candidates(Class::Tcp, None, 80, 1234, b"HTTP/1.1 500 x", &mut s),
                 &[3, 6]
             );
             let elsewhere = pf
-                .candidates(Class::Tcp, 1234, 81, b"/admin", &mut s)
+                .candidates(Class::Tcp, None, 1234, 81, b"/admin", &mut s)
                 .to_vec();
             let response = pf
-                .candidates(Class::Tcp, 81, 1234, b"HTTP/1.1 500 x", &mut s)
+                .candidates(Class::Tcp, None, 81, 1234, b"HTTP/1.1 500 x", &mut s)
                 .to_vec();
             if strategy == Strategy::Grouped {
                 assert_eq!((elsewhere, response), (vec![3], vec![3]));

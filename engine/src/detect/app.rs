@@ -64,6 +64,7 @@ impl Scan {
         cands.clear();
         cands.extend_from_slice(det.prefilter.candidates(
             Class::Tcp,
+            Some((ctx.ip.src, ctx.ip.dst)),
             ctx.sport,
             ctx.dport,
             win,

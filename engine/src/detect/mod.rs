@@ -933,6 +933,7 @@ impl Worker {
         let mut cands = std::mem::take(&mut self.scan.cands);
         cands.extend_from_slice(det.prefilter.candidates(
             Class::of_proto(ip.proto),
+            Some((ip.src, ip.dst)),
             sport,
             dport,
             payload,

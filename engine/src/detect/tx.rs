@@ -115,6 +115,10 @@ pub struct TxIndex {
     /// raised by the other direction (a to_server rule on a response anomaly, as
     /// Suricata inspects a transaction's events from either side).
     pub(crate) has_event: Vec<bool>,
+    /// `is_tx` has a true entry: asked on every packet, so not a scan of all programs.
+    any_tx: bool,
+    /// `has_event` has a true entry (likewise).
+    any_event: bool,
 }
 
 impl TxIndex {
@@ -126,7 +130,7 @@ impl TxIndex {
         strategy: Strategy,
     ) -> Result<TxIndex, String> {
         let is_tx: Vec<bool> = compiled.iter().map(|c| !c.packet_only()).collect();
-        let has_event = compiled
+        let has_event: Vec<bool> = compiled
             .iter()
             .map(|c| {
                 c.tx_preds
@@ -177,6 +181,8 @@ impl TxIndex {
             by_buffer,
             no_pattern,
             side,
+            any_tx: is_tx.iter().any(|t| *t),
+            any_event: has_event.iter().any(|t| *t),
             is_tx,
             has_event,
         })
@@ -189,12 +195,12 @@ impl TxIndex {
 
     /// True if there is any transaction program.
     pub fn any(&self) -> bool {
-        self.is_tx.iter().any(|t| *t)
+        self.any_tx
     }
 
     /// True if some program tests an `app-layer-event`.
     pub fn any_event(&self) -> bool {
-        self.has_event.iter().any(|t| *t)
+        self.any_event
     }
 }
 
@@ -238,7 +244,7 @@ impl TxDetect {
                 let Some(bytes) = src.buffer_n(*b, i) else {
                     break;
                 };
-                for &c in pf.candidates(Class::Tcp, ports.0, ports.1, bytes, scratch) {
+                for &c in pf.candidates(Class::Tcp, None, ports.0, ports.1, bytes, scratch) {
                     if !self.sticky.contains(&c) {
                         self.sticky.push(c);
                     }
@@ -263,7 +269,7 @@ impl TxDetect {
                 .saturating_sub(longest.saturating_sub(1))
                 .min(bytes.len());
             *done = bytes.len();
-            let cands = pf.candidates(Class::Tcp, ports.0, ports.1, &bytes[from..], scratch);
+            let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, &bytes[from..], scratch);
             for &c in cands {
                 if !self.sticky.contains(&c) {
                     self.sticky.push(c);
