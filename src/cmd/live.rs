@@ -242,6 +242,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                     verdict_engine::flow::FlowConfig::default().midstream,
                 )
                 .context("[exception_policy]")?,
+            tunnels: cfg.decoder.clone().unwrap_or_default(),
             ..Default::default()
         },
     )

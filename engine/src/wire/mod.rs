@@ -65,6 +65,8 @@ pub mod proto {
 
 /// Bytes of the fixed ICMPv4/ICMPv6 header (type, code, checksum, 4 type-specific bytes).
 const ICMP_HEADER_LEN: usize = 8;
+/// Bytes of the SCTP common header (ports, verification tag, checksum).
+const SCTP_HEADER_LEN: usize = 12;
 
 /// IP-layer fields the rules can test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,13 @@ pub enum L4Hdr {
     },
     /// UDP.
     Udp {
+        /// source port
+        sport: u16,
+        /// destination port
+        dport: u16,
+    },
+    /// SCTP (RFC 9260): the common header's ports; the chunks are the payload.
+    Sctp {
         /// source port
         sport: u16,
         /// destination port
@@ -322,10 +331,26 @@ impl<'a> Packet<'a> {
                     &b[ICMP_HEADER_LEN..],
                 )
             }
+            // etherparse does not know SCTP: its common header is read here, as Suricata's
+            // DecodeSCTP does (the chunks after it are the payload).
+            _ if !ip.fragmented
+                && ip.proto == proto::SCTP
+                && ip_payload.len() >= SCTP_HEADER_LEN =>
+            {
+                let b = ip_payload;
+                (
+                    L4Hdr::Sctp {
+                        sport: u16::from_be_bytes([b[0], b[1]]),
+                        dport: u16::from_be_bytes([b[2], b[3]]),
+                    },
+                    &b[SCTP_HEADER_LEN..],
+                )
+            }
             _ => {
                 // A transport header we could not decode (cut short, or a fragment): for the
                 // protocols we know, a non-fragment that fails here is malformed.
-                if !ip.fragmented && matches!(ip.proto, proto::TCP | proto::UDP) && !incomplete {
+                let known = matches!(ip.proto, proto::TCP | proto::UDP | proto::SCTP);
+                if !ip.fragmented && known && !incomplete {
                     return Err(WireError::Malformed("transport header cut short"));
                 }
                 (L4Hdr::Other, ip_payload)
@@ -388,7 +413,9 @@ impl<'a> Packet<'a> {
     /// Source and destination ports (0 for port-less protocols).
     pub fn ports(&self) -> (u16, u16) {
         match self.l4 {
-            L4Hdr::Tcp { sport, dport, .. } | L4Hdr::Udp { sport, dport } => (sport, dport),
+            L4Hdr::Tcp { sport, dport, .. }
+            | L4Hdr::Udp { sport, dport }
+            | L4Hdr::Sctp { sport, dport } => (sport, dport),
             _ => (0, 0),
         }
     }
@@ -477,6 +504,28 @@ impl<'a> PacketMut<'a> {
         }
         self.buf[pos..pos + 2].copy_from_slice(&c.to_be_bytes());
     }
+}
+
+/// Bytes of the GRE header before its checksum field (flags and protocol type).
+const GRE_CSUM_OFFSET: usize = 4;
+
+/// Recomputes a GRE checksum (RFC 2784: over the GRE header and its payload) whose field
+/// lies at `at` in the IP packet `buf`; does nothing when the field is not inside the IP
+/// payload.
+pub fn fill_gre_checksum(buf: &mut [u8], at: usize) {
+    let Ok(end) = Packet::parse(buf).map(|p| p.layout().l4_end) else {
+        return;
+    };
+    let Some(start) = at.checked_sub(GRE_CSUM_OFFSET) else {
+        return;
+    };
+    if at.saturating_add(2) > end || end > buf.len() {
+        return;
+    }
+    buf[at] = 0;
+    buf[at + 1] = 0;
+    let c = fold(sum16(&buf[start..end]));
+    buf[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 fn pseudo_sum(buf: &[u8], version: u8, proto: u8, seg_len: usize) -> u64 {
