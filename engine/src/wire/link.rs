@@ -403,4 +403,73 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn mpls_pppoe_and_serial_links() {
+        let v6 = [0x60, 0, 0, 0, 0, 0, 59, 64];
+        let eth = |et: [u8; 2], rest: &[u8]| [&[0u8; 12][..], &et, rest].concat();
+        // MPLS: two labels, the bottom one a plain label, IPv4 guessed from the nibble.
+        let mpls = [&[0, 0x10, 0x00, 0x40, 0, 0x20, 0x01, 0x40][..], &IP].concat();
+        assert_eq!(l3(ETHERNET, &eth([0x88, 0x47], &mpls)).unwrap(), &IP);
+        // Explicit-null labels name the version: IPv6 explicit null with IPv4 inside is not IP.
+        let null6 = [&[0, 0, 0x21, 0x40][..], &v6].concat();
+        assert_eq!(l3(ETHERNET, &eth([0x88, 0x47], &null6)).unwrap(), &v6);
+        let wrong = [&[0, 0, 0x21, 0x40][..], &IP].concat();
+        assert!(l3(ETHERNET, &eth([0x88, 0x47], &wrong)).is_err());
+        // Router alert at the bottom of the stack: reserved, not decoded.
+        let ra = [&[0, 0, 0x11, 0x40][..], &IP].concat();
+        assert!(l3(ETHERNET, &eth([0x88, 0x47], &ra)).is_err());
+        // An Ethernet pseudowire: control word, then a frame with a VLAN tag.
+        let mut pw = vec![0, 0x10, 0x01, 0x40, 0, 0, 0, 0];
+        pw.extend_from_slice(&eth([0x81, 0x00], &[0, 7, 0x08, 0x00, 0x45, 0, 0, 20]));
+        assert_eq!(l3(ETHERNET, &eth([0x88, 0x48], &pw)).unwrap(), &IP);
+        // PPPoE session with PPP IPv4 and IPv6; the length field bounds the frame (padding).
+        let pppoe = |proto: [u8; 2], ip: &[u8]| {
+            let len = (ip.len() as u16 + 2).to_be_bytes();
+            [&[0x11, 0, 0, 1, len[0], len[1]][..], &proto, ip, &[0, 0, 0]].concat()
+        };
+        assert_eq!(l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x21], &IP))).unwrap(), &IP);
+        assert_eq!(l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x57], &v6))).unwrap(), &v6);
+        // LCP carries no packet; a discovery-stage code is not a session frame.
+        assert_eq!(
+            l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0xc0, 0x21], &IP))),
+            Err(WireError::NotIp)
+        );
+        let mut disc = pppoe([0, 0x21], &IP);
+        disc[1] = 0x09;
+        assert!(l3(ETHERNET, &eth([0x88, 0x64], &disc)).is_err());
+        // PPP link type: with the HDLC bytes, without, with a compressed protocol.
+        assert_eq!(l3(PPP, &[&[0xff, 0x03, 0x00, 0x21][..], &IP].concat()).unwrap(), &IP);
+        assert_eq!(l3(PPP, &[&[0x00, 0x57][..], &v6].concat()).unwrap(), &v6);
+        assert_eq!(l3(PPP, &[&[0x21][..], &IP].concat()).unwrap(), &IP);
+        assert_eq!(l3(PPP, &[0xff, 0x03, 0xc0, 0x21, 1]), Err(WireError::NotIp));
+        // Cisco HDLC.
+        assert_eq!(l3(CHDLC, &[&[0x0f, 0, 0x08, 0x00][..], &IP].concat()).unwrap(), &IP);
+        assert_eq!(l3(CHDLC, &[&[0x8f, 0, 0x86, 0xdd][..], &v6].concat()).unwrap(), &v6);
+        assert_eq!(l3(CHDLC, &[0x0f, 0, 0x80, 0x35, 0]), Err(WireError::NotIp));
+        // NFLOG: a prefix TLV (padded), then the payload TLV.
+        let mut nf = vec![2, 0, 0, 1];
+        nf.extend_from_slice(&[9, 0, 10, 0, b'p', b'r', b'e', 0, 0, 0, 0, 0]);
+        nf.extend_from_slice(&[8, 0, 9, 0]);
+        nf.extend_from_slice(&IP);
+        assert_eq!(l3(NFLOG, &nf).unwrap(), &IP);
+        assert!(l3(NFLOG, &[7, 0, 0, 1, 8, 0, 9, 0]).is_err());
+        assert!(supported(NFLOG) && supported(CHDLC) && supported(PPP));
+        // Nothing cut short panics.
+        let frames = [
+            (ETHERNET, eth([0x88, 0x47], &pw)),
+            (ETHERNET, eth([0x88, 0x64], &pppoe([0, 0x21], &IP))),
+            (PPP, [&[0xff, 0x03, 0x00, 0x21][..], &IP].concat()),
+            (CHDLC, [&[0x0f, 0, 0x08, 0x00][..], &IP].concat()),
+            (NFLOG, nf.clone()),
+        ];
+        for (lt, f) in frames {
+            for n in 0..f.len() {
+                let _ = l3(lt, &f[..n]);
+            }
+        }
+        // MPLS labels without a bottom of stack run to the end of the packet, no further.
+        let endless = eth([0x88, 0x47], &[0u8; 64]);
+        assert!(l3(ETHERNET, &endless).is_err());
+    }
 }
