@@ -360,3 +360,17 @@ alert sctp any any -> any 38412 (msg:"sctp"; sid:71;)
         }
     }
 }
+
+#[test]
+fn rules_the_kernel_evaluates_run_in_the_engine_on_inner_packets_only() {
+    // Live, a rule the kernel evaluates sees only the outer headers; the engine runs it on
+    // what tunnels carry (`inner_only`), and not a second time on the outer packet.
+    let rules = r#"alert icmp any any -> any any (msg:"any ping"; sid:80;)"#;
+    let cfg = DetectConfig {
+        inner_only: vec![80],
+        ..Default::default()
+    };
+    let (mut w, rx) = engine(rules, &cfg);
+    let (_, alerts) = run(&mut w, &rx, &mut [ping(1), gre(&ping(2), false)]);
+    assert_eq!(alerts, vec![(80, 2)]);
+}

@@ -141,6 +141,9 @@ pub struct DetectConfig {
     pub exceptions: crate::exception::ExceptionPolicies,
     /// Which tunnels are looked into, and on which UDP ports.
     pub tunnels: crate::wire::tunnel::TunnelConfig,
+    /// sids that run on packets inside tunnels only: the rules the kernel evaluates itself,
+    /// which see only the outer headers of a tunnel packet.
+    pub inner_only: Vec<u32>,
 }
 
 impl Default for DetectConfig {
@@ -160,6 +163,7 @@ impl Default for DetectConfig {
             action_order: Default::default(),
             exceptions: Default::default(),
             tunnels: Default::default(),
+            inner_only: Vec::new(),
         }
     }
 }
@@ -183,6 +187,8 @@ struct RuleInfo {
     enabled: std::sync::atomic::AtomicBool,
     /// IDS mode for this rule alone (`DetectConfig::dry_run`).
     dry_run: bool,
+    /// Runs on packets inside tunnels only (`DetectConfig::inner_only`).
+    inner_only: bool,
 }
 
 /// An immutable, compiled rule set: share it between workers with `Arc`.
@@ -252,6 +258,7 @@ impl Detector {
             .collect();
         let mut cfg = cfg.clone();
         cfg.dry_run.sort_unstable();
+        cfg.inner_only.sort_unstable();
         // A parser runs only when some rule needs its protocol.
         let needs = |a| app_of.contains(&Some(a));
         cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
@@ -278,6 +285,7 @@ impl Detector {
                 dp_any: p.dst_ports.is_full(),
                 enabled: (!cfg.disabled.contains(&p.sid.0)).into(),
                 dry_run: cfg.dry_run.binary_search(&p.sid.0).is_ok(),
+                inner_only: cfg.inner_only.binary_search(&p.sid.0).is_ok(),
             })
             .collect();
         Ok(Detector {
@@ -498,6 +506,8 @@ struct Ctx {
     pflow: PktFlow,
     /// `[client, server]` sequence progress when the packet is part of a tracked TCP stream.
     stream: Option<[u32; 2]>,
+    /// The packet was carried by a tunnel.
+    tunneled: bool,
 }
 
 impl Ctx {
@@ -574,7 +584,10 @@ impl Scan {
         let pi = p as usize;
         let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
         let ip = &ctx.ip;
-        if !info.enabled.load(std::sync::atomic::Ordering::Relaxed) || !l4_ok(prog.l4, ip.proto) {
+        if !info.enabled.load(std::sync::atomic::Ordering::Relaxed)
+            || !l4_ok(prog.l4, ip.proto)
+            || (info.inner_only && !ctx.tunneled)
+        {
             return false;
         }
         let (sport, dport) = (ctx.sport, ctx.dport);
@@ -867,6 +880,7 @@ impl Worker {
             now,
             pflow,
             stream: None,
+            tunneled: self.depth > 0,
         };
         let out = (&self.events, &*self.counters);
         if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {

@@ -13,6 +13,8 @@ use super::link::{after_ethertype, ppp_payload};
 use super::{proto, L4Hdr, Packet};
 use serde::Deserialize;
 use std::ops::Range;
+use verdict_compiler::kernel::L4Proto;
+use verdict_compiler::steer::TunnelSteer;
 
 /// Protocol numbers of the encapsulations IP itself carries.
 mod ipproto {
@@ -124,22 +126,28 @@ impl TunnelConfig {
             ..TunnelConfig::default()
         }
     }
-    /// The UDP ports of the enabled UDP tunnels (what the kernel must queue for them); empty
-    /// when a decoder runs on every port.
-    pub fn udp_ports(&self) -> Vec<u16> {
-        let mut v = Vec::new();
+    /// What the kernel must queue for these decoders to see their tunnels.
+    pub fn steer(&self) -> TunnelSteer {
+        let mut t = TunnelSteer::default();
+        if self.gre {
+            t.protos.push(L4Proto::Gre);
+        }
+        if self.ipip {
+            t.protos.extend([L4Proto::IpIp, L4Proto::Ipv6InIp]);
+        }
         for (on, ports) in [
             (self.teredo, &self.teredo_ports),
             (self.vxlan, &self.vxlan_ports),
             (self.geneve, &self.geneve_ports),
         ] {
             if on {
-                v.extend_from_slice(ports);
+                t.udp_all |= ports.is_empty();
+                t.udp_ports.extend_from_slice(ports);
             }
         }
-        v.sort_unstable();
-        v.dedup();
-        v
+        t.udp_ports.sort_unstable();
+        t.udp_ports.dedup();
+        t
     }
 }
 

@@ -322,5 +322,12 @@ fn udp_that_is_no_tunnel_is_left_alone() {
     assert_eq!(decap(&udp4(5000, 53, b"\x12\x34\x01\x00")), None);
     assert_eq!(decap(&udp4(5000, 4789, b"short")), None);
     assert_eq!(decap_with(&udp4(5000, 4789, &[0; 60]), &TunnelConfig::off()), None);
-    assert_eq!(TunnelConfig::default().udp_ports(), vec![3544, 4789, 6081]);
+    let steer = TunnelConfig::default().steer();
+    assert_eq!(steer.udp_ports, vec![3544, 4789, 6081]);
+    assert_eq!(
+        steer.protos,
+        vec![L4Proto::Gre, L4Proto::IpIp, L4Proto::Ipv6InIp]
+    );
+    assert!(!steer.udp_all);
+    assert_eq!(TunnelConfig::off().steer(), TunnelSteer::default());
 }
