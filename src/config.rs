@@ -344,6 +344,17 @@ mod tests {
     }
 
     #[test]
+    fn decoder_table_sets_the_tunnels_and_refuses_unknown_keys() {
+        let c = parse("[decoder]\nvxlan_ports = [8472]\ngre = false\n").unwrap();
+        let d = c.decoder.unwrap();
+        assert_eq!(d.vxlan_ports, vec![8472]);
+        assert!(!d.gre && d.ipip && d.teredo_ports == vec![3544]);
+        assert!(parse("").unwrap().decoder.is_none());
+        let e = format!("{:#}", parse("[decoder]\nvxlan_port = 1").unwrap_err());
+        assert!(e.contains(":2:1: unknown key `decoder.vxlan_port`"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let e = format!("{:#}", parse("rule = \"x\"").unwrap_err());
         assert!(e.contains("verdict.toml:1:1: unknown key `rule`"), "{e}");

@@ -363,6 +363,27 @@ stream:
     }
 
     #[test]
+    fn decoder_section_sets_the_tunnel_decoders() {
+        let s = SuricataSettings::parse(
+            "vars:\n  port-groups:\n    TEREDO_PORTS: \"3544\"\ndecoder:\n  teredo:\n    enabled: true\n    ports: $TEREDO_PORTS\n  vxlan:\n    enabled: true\n    ports: \"[4789, 8472]\"\n  geneve:\n    enabled: false\n",
+        )
+        .unwrap();
+        let d = s.decoder.unwrap();
+        assert_eq!(d.teredo_ports, vec![3544]);
+        assert_eq!(d.vxlan_ports, vec![4789, 8472]);
+        assert!(!d.geneve && d.vxlan && d.gre);
+        // No `ports` for Teredo: every UDP port, as Suricata.
+        let d = SuricataSettings::parse("stream:\n  midstream: false\n")
+            .unwrap()
+            .decoder
+            .unwrap();
+        assert!(d.teredo && d.teredo_ports.is_empty());
+        assert_eq!(d.vxlan_ports, vec![4789]);
+        let e = SuricataSettings::parse("decoder:\n  vxlan:\n    ports: \"[x]\"\n").unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_their_line() {
         let e = SuricataSettings::parse("\naction-order:\n  - pass\n  - reject\n").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
