@@ -723,4 +723,38 @@ mod tests {
         frag[6] = 0x20;
         assert_eq!(Packet::parse(&frag).unwrap().ports(), (0, 0));
     }
+
+    #[test]
+    fn routing_headers_do_not_hide_the_transport_or_move_the_destination() {
+        // IPv6 → routing header type 0 with one segment left (deprecated, RFC 5095, but an
+        // evasion when a decoder gives up on it) → UDP. The destination stays the header's,
+        // as Suricata keeps it; the transport behind the routing header is decoded.
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            [0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(5000, 53)
+        .write(&mut v, b"query")
+        .unwrap();
+        let mut rh = v[..40].to_vec();
+        rh[6] = 43;
+        let plen = u16::from_be_bytes([v[4], v[5]]) + 24;
+        rh[4..6].copy_from_slice(&plen.to_be_bytes());
+        rh.extend_from_slice(&[17, 2, 0, 1, 0, 0, 0, 0]);
+        rh.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        rh.extend_from_slice(&v[40..]);
+        let p = Packet::parse(&rh).unwrap();
+        assert_eq!(p.ip().proto, proto::UDP);
+        assert_eq!(p.ports(), (5000, 53));
+        assert_eq!(p.payload(), b"query");
+        assert_eq!(p.ip().dst, "2001:db8:2::2".parse::<IpAddr>().unwrap());
+        // Segments left past the addresses it holds, a length past the packet: no panic.
+        for bad in [(42, 9u8), (41, 200)] {
+            let mut b = rh.clone();
+            b[bad.0] = bad.1;
+            let _ = Packet::parse(&b);
+        }
+    }
 }
