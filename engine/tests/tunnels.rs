@@ -351,6 +351,22 @@ alert sctp any any -> any 38412 (msg:"sctp"; sid:71;)
         let out = d.path().join(name);
         let alerts = replay_alerts(det, &pcap, &out);
         assert_eq!(alerts.len(), want, "{name}: {alerts:?}");
+        if name == "tunnels" {
+            // Suricata's `tunnel` object: the outer packet, the depth of the inner one.
+            let eve = read_eve(&out);
+            let first = eve.iter().find(|e| e["pcap_cnt"] == 1).unwrap();
+            assert_eq!(first["tunnel"]["src_ip"], "192.0.2.10");
+            assert_eq!(first["tunnel"]["dest_ip"], "198.51.100.10");
+            assert_eq!(first["tunnel"]["proto"], "GRE");
+            assert_eq!(first["tunnel"]["depth"], 1);
+            let vx = eve.iter().find(|e| e["pcap_cnt"] == 2).unwrap();
+            assert_eq!(vx["tunnel"]["proto"], "UDP");
+            assert_eq!(vx["tunnel"]["dest_port"], 4789);
+            assert_eq!(vx["src_ip"], "192.0.2.2");
+            // PPPoE and MPLS are link layers, no tunnel.
+            let pppoe = eve.iter().find(|e| e["pcap_cnt"] == 5).unwrap();
+            assert!(pppoe.get("tunnel").is_none());
+        }
         if name == "ppp" {
             let eve = read_eve(&out);
             let a = eve.iter().find(|e| e["alert"]["signature_id"] == 71).unwrap();

@@ -506,8 +506,8 @@ struct Ctx {
     pflow: PktFlow,
     /// `[client, server]` sequence progress when the packet is part of a tracked TCP stream.
     stream: Option<[u32; 2]>,
-    /// The packet was carried by a tunnel.
-    tunneled: bool,
+    /// The outermost packet, when this one was carried by a tunnel.
+    tunnel: Option<crate::output::TunnelInfo>,
 }
 
 impl Ctx {
@@ -536,6 +536,7 @@ impl Ctx {
             to_server: Some(self.pflow.to_server),
             bytes,
             ip_fields: (self.ip.ttl, self.ip.tos, self.ip.id),
+            tunnel: self.tunnel,
         }
     }
 }
@@ -586,7 +587,7 @@ impl Scan {
         let ip = &ctx.ip;
         if !info.enabled.load(std::sync::atomic::Ordering::Relaxed)
             || !l4_ok(prog.l4, ip.proto)
-            || (info.inner_only && !ctx.tunneled)
+            || (info.inner_only && ctx.tunnel.is_none())
         {
             return false;
         }
@@ -704,6 +705,8 @@ pub struct Worker {
     depth: u8,
     /// The tunnel the layer just inspected carries, to be inspected next.
     next_layer: Option<crate::wire::tunnel::Inner>,
+    /// The outermost packet of the frame being inspected (for inner packets' events).
+    root: Option<crate::output::TunnelInfo>,
     /// The tunnel layers of the current frame (kept to reuse its allocation).
     layers: Vec<(crate::wire::tunnel::Encap, std::ops::Range<usize>)>,
 }
@@ -740,6 +743,7 @@ impl Worker {
             bypass: Default::default(),
             depth: 0,
             next_layer: None,
+            root: None,
             layers: Vec::new(),
         }
     }
@@ -866,6 +870,17 @@ impl Worker {
         if self.depth < det.cfg.tunnels.max_layers {
             self.next_layer = crate::wire::tunnel::inner(&parsed, &det.cfg.tunnels);
         }
+        if self.depth == 0 && self.next_layer.is_some() {
+            let (sport, dport) = parsed.ports();
+            self.root = Some(crate::output::TunnelInfo {
+                src_ip: parsed.ip().src,
+                dest_ip: parsed.ip().dst,
+                src_port: sport,
+                dest_port: dport,
+                proto: parsed.ip().proto,
+                depth: 0,
+            });
+        }
         let (flow, pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
@@ -880,7 +895,13 @@ impl Worker {
             now,
             pflow,
             stream: None,
-            tunneled: self.depth > 0,
+            tunnel: (self.depth > 0)
+                .then_some(self.root)
+                .flatten()
+                .map(|r| crate::output::TunnelInfo {
+                    depth: self.depth,
+                    ..r
+                }),
         };
         let out = (&self.events, &*self.counters);
         if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
