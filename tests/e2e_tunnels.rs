@@ -56,7 +56,10 @@ fn an_inner_drop_rule_stops_traffic_inside_a_vxlan_tunnel() {
          drop icmp any any -> {IN_GUARDED} any (msg:\"guarded host\"; sid:4100002; rev:1;)\n"
     );
     let e = Engine::start(&t, "vxlan", &rules, &[]);
-    assert!(ping(&t, IN_SRV, None), "a plain ping through the tunnel passes");
+    assert!(
+        ping(&t, IN_SRV, None),
+        "a plain ping through the tunnel passes"
+    );
     assert!(
         !ping(&t, IN_GUARDED, None),
         "the kernel-evaluated rule applies to the inner packet"
@@ -75,5 +78,8 @@ fn an_inner_drop_rule_stops_traffic_inside_a_vxlan_tunnel() {
     let dropped = wait_for(std::time::Duration::from_secs(2), || {
         Some(e.stats()).filter(|s| s.queues.iter().map(|q| q.dropped).sum::<u64>() >= 2)
     });
-    assert!(dropped.is_some(), "the drop counter must count both carriers");
+    assert!(
+        dropped.is_some(),
+        "the drop counter must count both carriers"
+    );
 }

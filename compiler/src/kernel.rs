@@ -969,7 +969,11 @@ pub fn tunnel_steering(steering: &[SteerRule], t: &crate::steer::TunnelSteer) ->
         }
     }
     // What the rules steer already (all UDP, say) needs no second rule.
-    out.retain(|r| !steering.contains(r) && !(r.proto == udp_all.proto && steering.contains(&udp_all)));
+    let all_udp_steered = steering.contains(&udp_all);
+    out.retain(|r| {
+        let covered = steering.contains(r) || (r.proto == udp_all.proto && all_udp_steered);
+        !covered
+    });
     out
 }
 

@@ -133,7 +133,16 @@ alert ip 192.0.2.2 any -> any any (msg:"inner address"; sid:4;)
     got.sort();
     assert_eq!(
         got,
-        vec![(1, 1), (1, 2), (2, 1), (2, 2), (3, 1), (3, 2), (4, 1), (4, 2)]
+        vec![
+            (1, 1),
+            (1, 2),
+            (2, 1),
+            (2, 2),
+            (3, 1),
+            (3, 2),
+            (4, 1),
+            (4, 2)
+        ]
     );
     // The outer flow and the inner one.
     assert_eq!(w.flows_created(), 2);
@@ -155,7 +164,11 @@ fn an_http_request_inside_vxlan_is_dropped_with_the_frame_and_the_outer_rule_sti
 alert udp any any -> any 4789 (msg:"vxlan"; sid:11;)
 "#;
     let (mut w, rx) = engine(rules, &inline());
-    let inner = session(40000, 80, &[b"GET /evil HTTP/1.1\r\nHost: x\r\n\r\n", b"more"]);
+    let inner = session(
+        40000,
+        80,
+        &[b"GET /evil HTTP/1.1\r\nHost: x\r\n\r\n", b"more"],
+    );
     let mut pkts: Vec<Vec<u8>> = inner.iter().map(|p| vxlan(p)).collect();
     let (v, alerts) = run(&mut w, &rx, &mut pkts);
     // Handshake and the server's acks pass; the request and the rest of its flow do not.
@@ -164,7 +177,11 @@ alert udp any any -> any 4789 (msg:"vxlan"; sid:11;)
     assert!(v[5].blocks(), "the inner flow stays dropped: {v:?}");
     assert!(alerts.contains(&(10, 4)), "{alerts:?}");
     let outer: Vec<_> = alerts.iter().filter(|a| a.0 == 11).collect();
-    assert_eq!(outer.len(), pkts.len(), "every carrier packet matches the udp rule");
+    assert_eq!(
+        outer.len(),
+        pkts.len(),
+        "every carrier packet matches the udp rule"
+    );
     // IDS mode: the same alerts, nothing blocked.
     let (mut w, rx) = engine(rules, &DetectConfig::default());
     let mut pkts: Vec<Vec<u8>> = inner.iter().map(|p| vxlan(p)).collect();
@@ -187,7 +204,8 @@ alert icmp any any -> any any (msg:"inner ping"; sid:21;)
 
 #[test]
 fn replace_inside_a_tunnel_leaves_every_checksum_valid() {
-    let rules = r#"alert udp any any -> any 53 (msg:"rewrite"; content:"evil"; replace:"good"; sid:30;)"#;
+    let rules =
+        r#"alert udp any any -> any 53 (msg:"rewrite"; content:"evil"; replace:"good"; sid:30;)"#;
     let inner = udp(CLI, SRV, 5000, 53, b"an evil query");
     for csum in [false, true] {
         let (mut w, rx) = engine(rules, &inline());
@@ -196,7 +214,10 @@ fn replace_inside_a_tunnel_leaves_every_checksum_valid() {
         assert!(matches!(v[0], Verdict::Replace(_)), "{v:?}");
         assert!(matches!(v[1], Verdict::Replace(_)), "{v:?}");
         let gre_inner = &pkts[0][20 + if csum { 8 } else { 4 }..];
-        assert_eq!(Packet::parse(gre_inner).unwrap().payload(), b"an good query");
+        assert_eq!(
+            Packet::parse(gre_inner).unwrap().payload(),
+            b"an good query"
+        );
         assert!(checksums_ok(gre_inner), "inner UDP checksum");
         assert!(checksums_ok(&pkts[0]), "outer IPv4 header");
         if csum {
@@ -329,14 +350,18 @@ alert sctp any any -> any 38412 (msg:"sctp"; sid:71;)
                 eth(&udp(OUT_A, OUT_B, 40000, 3544, &teredo_inner), &[]),
                 // PPPoE session, and MPLS, on the link layer.
                 [
-                    &[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x64, 0x11, 0, 0, 1][..],
+                    &[
+                        2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x64, 0x11, 0, 0, 1,
+                    ][..],
                     &((p.len() + 2) as u16).to_be_bytes(),
                     &[0, 0x21],
                     &p,
                 ]
                 .concat(),
                 [
-                    &[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x47, 0, 0x10, 0x01, 0x40][..],
+                    &[
+                        2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x47, 0, 0x10, 0x01, 0x40,
+                    ][..],
                     &p,
                 ]
                 .concat(),
@@ -369,7 +394,10 @@ alert sctp any any -> any 38412 (msg:"sctp"; sid:71;)
         }
         if name == "ppp" {
             let eve = read_eve(&out);
-            let a = eve.iter().find(|e| e["alert"]["signature_id"] == 71).unwrap();
+            let a = eve
+                .iter()
+                .find(|e| e["alert"]["signature_id"] == 71)
+                .unwrap();
             assert_eq!(a["proto"], "SCTP");
             assert_eq!(a["src_port"], 5000);
             assert_eq!(a["dest_port"], 38412);

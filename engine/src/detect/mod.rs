@@ -895,13 +895,12 @@ impl Worker {
             now,
             pflow,
             stream: None,
-            tunnel: (self.depth > 0)
-                .then_some(self.root)
-                .flatten()
-                .map(|r| crate::output::TunnelInfo {
+            tunnel: (self.depth > 0).then_some(self.root).flatten().map(|r| {
+                crate::output::TunnelInfo {
                     depth: self.depth,
                     ..r
-                }),
+                }
+            }),
         };
         let out = (&self.events, &*self.counters);
         if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
@@ -1309,13 +1308,7 @@ fn refill_outer_checksums(
         let Some(bytes) = pkt.get_mut(outer) else {
             continue;
         };
-        if let Encap::Gre {
-            csum_at: Some(at),
-        }
-        | Encap::Erspan {
-            csum_at: Some(at),
-        } = *encap
-        {
+        if let Encap::Gre { csum_at: Some(at) } | Encap::Erspan { csum_at: Some(at) } = *encap {
             crate::wire::fill_gre_checksum(bytes, at);
         }
         let Ok(layout) = Packet::parse(bytes).map(|p| p.layout()) else {

@@ -428,8 +428,14 @@ mod tests {
             let len = (ip.len() as u16 + 2).to_be_bytes();
             [&[0x11, 0, 0, 1, len[0], len[1]][..], &proto, ip, &[0, 0, 0]].concat()
         };
-        assert_eq!(l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x21], &IP))).unwrap(), &IP);
-        assert_eq!(l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x57], &v6))).unwrap(), &v6);
+        assert_eq!(
+            l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x21], &IP))).unwrap(),
+            &IP
+        );
+        assert_eq!(
+            l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0, 0x57], &v6))).unwrap(),
+            &v6
+        );
         // LCP carries no packet; a discovery-stage code is not a session frame.
         assert_eq!(
             l3(ETHERNET, &eth([0x88, 0x64], &pppoe([0xc0, 0x21], &IP))),
@@ -439,13 +445,22 @@ mod tests {
         disc[1] = 0x09;
         assert!(l3(ETHERNET, &eth([0x88, 0x64], &disc)).is_err());
         // PPP link type: with the HDLC bytes, without, with a compressed protocol.
-        assert_eq!(l3(PPP, &[&[0xff, 0x03, 0x00, 0x21][..], &IP].concat()).unwrap(), &IP);
+        assert_eq!(
+            l3(PPP, &[&[0xff, 0x03, 0x00, 0x21][..], &IP].concat()).unwrap(),
+            &IP
+        );
         assert_eq!(l3(PPP, &[&[0x00, 0x57][..], &v6].concat()).unwrap(), &v6);
         assert_eq!(l3(PPP, &[&[0x21][..], &IP].concat()).unwrap(), &IP);
         assert_eq!(l3(PPP, &[0xff, 0x03, 0xc0, 0x21, 1]), Err(WireError::NotIp));
         // Cisco HDLC.
-        assert_eq!(l3(CHDLC, &[&[0x0f, 0, 0x08, 0x00][..], &IP].concat()).unwrap(), &IP);
-        assert_eq!(l3(CHDLC, &[&[0x8f, 0, 0x86, 0xdd][..], &v6].concat()).unwrap(), &v6);
+        assert_eq!(
+            l3(CHDLC, &[&[0x0f, 0, 0x08, 0x00][..], &IP].concat()).unwrap(),
+            &IP
+        );
+        assert_eq!(
+            l3(CHDLC, &[&[0x8f, 0, 0x86, 0xdd][..], &v6].concat()).unwrap(),
+            &v6
+        );
         assert_eq!(l3(CHDLC, &[0x0f, 0, 0x80, 0x35, 0]), Err(WireError::NotIp));
         // NFLOG: a prefix TLV (padded), then the payload TLV.
         let mut nf = vec![2, 0, 0, 1];

@@ -706,14 +706,24 @@ mod tests {
     fn sctp_ports_and_chunks() {
         // SCTP common header (ports 5000 -> 38412, tag, checksum), then a DATA chunk.
         let mut sctp = vec![0x13, 0x88, 0x96, 0x0c, 0, 0, 0, 1, 0, 0, 0, 0];
-        sctp.extend_from_slice(&[0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, b'd', b'a', b't', b'a']);
-        let mut v = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 132, 0, 0, 192, 0, 2, 2, 198, 51, 100, 2];
+        sctp.extend_from_slice(&[
+            0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, b'd', b'a', b't', b'a',
+        ]);
+        let mut v = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 132, 0, 0, 192, 0, 2, 2, 198, 51, 100, 2,
+        ];
         let total = (20 + sctp.len()) as u16;
         v[2..4].copy_from_slice(&total.to_be_bytes());
         v.extend_from_slice(&sctp);
         let p = Packet::parse(&v).unwrap();
         assert_eq!(p.ports(), (5000, 38412));
-        assert!(matches!(p.l4(), L4Hdr::Sctp { sport: 5000, dport: 38412 }));
+        assert!(matches!(
+            p.l4(),
+            L4Hdr::Sctp {
+                sport: 5000,
+                dport: 38412
+            }
+        ));
         assert_eq!(&p.payload()[16..], b"data");
         // A common header cut short is malformed; a fragment is not decoded.
         let mut short = v[..28].to_vec();

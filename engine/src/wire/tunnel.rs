@@ -191,7 +191,10 @@ fn offset_of(outer: &[u8], inner: &[u8]) -> Option<usize> {
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at.checked_add(1)?)?]))
+    Some(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at.checked_add(1)?)?,
+    ]))
 }
 
 fn is_ip(b: &[u8], version: Option<u8>) -> bool {

@@ -99,11 +99,17 @@ fn gre_version_0_payloads() {
     let plain = ip4(47, &cat(&[&[0, 0, 0x08, 0x00], &inner]));
     assert_eq!(decap(&plain), Some((GRE, inner.clone())));
     // Key and sequence number; checksum (its position recorded for rewrites).
-    let keyed = ip4(47, &cat(&[&[0x30, 0, 0x08, 0x00, 0, 0, 0, 9, 0, 0, 0, 1], &inner]));
+    let keyed = ip4(
+        47,
+        &cat(&[&[0x30, 0, 0x08, 0x00, 0, 0, 0, 9, 0, 0, 0, 1], &inner]),
+    );
     assert_eq!(decap(&keyed), Some((GRE, inner.clone())));
     let summed = ip4(47, &cat(&[&[0x80, 0, 0x08, 0x00, 0, 0, 0, 0], &inner]));
     let csum_at = Some(20 + 4);
-    assert_eq!(decap(&summed), Some((Encap::Gre { csum_at }, inner.clone())));
+    assert_eq!(
+        decap(&summed),
+        Some((Encap::Gre { csum_at }, inner.clone()))
+    );
     // IPv6 inside, IPv6 outside.
     let v6 = ping6();
     let over6 = ip6(47, &cat(&[&[0, 0, 0x86, 0xdd], &v6]));
@@ -151,7 +157,9 @@ fn gre_version_1_pptp_carries_ppp() {
     // With the acknowledgment number as well, and a compressed protocol field.
     let ppp_short = cat(&[&[0x21], &inner[..]]);
     let len = (ppp_short.len() as u16).to_be_bytes();
-    let head = [0x30, 0x81, 0x88, 0x0b, len[0], len[1], 0, 1, 0, 0, 0, 1, 0, 0, 0, 2];
+    let head = [
+        0x30, 0x81, 0x88, 0x0b, len[0], len[1], 0, 1, 0, 0, 0, 1, 0, 0, 0, 2,
+    ];
     assert_eq!(
         decap(&ip4(47, &cat(&[&head, &ppp_short]))),
         Some((GRE, inner.clone()))
@@ -182,23 +190,39 @@ fn erspan_types_one_two_and_three() {
     // Type II: sequence number, then an 8-byte header of version 1 (VLAN 5 here).
     let t2 = ip4(
         47,
-        &cat(&[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1], &[0x10, 5, 0, 0, 0, 0, 0, 0], &frame]),
+        &cat(&[
+            &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1],
+            &[0x10, 5, 0, 0, 0, 0, 0, 0],
+            &frame,
+        ]),
     );
     assert_eq!(decap(&t2), Some((ERSPAN, inner.clone())));
     let bad_version = ip4(
         47,
-        &cat(&[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1], &[0x20, 5, 0, 0, 0, 0, 0, 0], &frame]),
+        &cat(&[
+            &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1],
+            &[0x20, 5, 0, 0, 0, 0, 0, 0],
+            &frame,
+        ]),
     );
     assert_eq!(decap(&bad_version), None);
     // Type III: a 12-byte header of version 2, with and without the platform subheader.
     let t3_head = [0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let t3 = ip4(47, &cat(&[&[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1], &t3_head, &frame]));
+    let t3 = ip4(
+        47,
+        &cat(&[&[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1], &t3_head, &frame]),
+    );
     assert_eq!(decap(&t3), Some((ERSPAN, inner.clone())));
     let mut t3o_head = t3_head;
     t3o_head[11] = 0x01;
     let t3o = ip4(
         47,
-        &cat(&[&[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1], &t3o_head, &[0; 8], &frame]),
+        &cat(&[
+            &[0x10, 0, 0x22, 0xeb, 0, 0, 0, 1],
+            &t3o_head,
+            &[0; 8],
+            &frame,
+        ]),
     );
     assert_eq!(decap(&t3o), Some((ERSPAN, inner.clone())));
     no_panic_on_damage(&t2);
@@ -302,7 +326,11 @@ fn geneve_options_must_add_up() {
     );
     assert_eq!(decap(&pkt), Some((Encap::Geneve, inner.clone())));
     // IPv4 directly, on the source port.
-    let direct = udp4(6081, 50000, &cat(&[&[0, 0, 0x08, 0x00, 0, 0, 0x25, 0], &inner]));
+    let direct = udp4(
+        6081,
+        50000,
+        &cat(&[&[0, 0, 0x08, 0x00, 0, 0, 0x25, 0], &inner]),
+    );
     assert_eq!(decap(&direct), Some((Encap::Geneve, inner.clone())));
     // Option lengths past the header's, version 1, reserved flags: not decoded.
     let long_opt = [1, 8, 0, 2, 0x11, 0x11, 0x11, 0x11];
@@ -321,7 +349,10 @@ fn geneve_options_must_add_up() {
 fn udp_that_is_no_tunnel_is_left_alone() {
     assert_eq!(decap(&udp4(5000, 53, b"\x12\x34\x01\x00")), None);
     assert_eq!(decap(&udp4(5000, 4789, b"short")), None);
-    assert_eq!(decap_with(&udp4(5000, 4789, &[0; 60]), &TunnelConfig::off()), None);
+    assert_eq!(
+        decap_with(&udp4(5000, 4789, &[0; 60]), &TunnelConfig::off()),
+        None
+    );
     let steer = TunnelConfig::default().steer();
     assert_eq!(steer.udp_ports, vec![3544, 4789, 6081]);
     assert_eq!(
