@@ -531,9 +531,8 @@ mod tests {
         out
     }
 
-    #[test]
-    fn ipv6_fragments_reassemble_and_overlaps_are_caught() {
-        let payload: Vec<u8> = (0..300).map(|i| (i % 200) as u8).collect();
+    /// A UDP datagram (1000 → 2000) between two IPv6 documentation addresses.
+    fn udp6(payload: &[u8]) -> Vec<u8> {
         let mut pkt = Vec::new();
         PacketBuilder::ipv6(
             [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
@@ -541,8 +540,15 @@ mod tests {
             64,
         )
         .udp(1000, 2000)
-        .write(&mut pkt, &payload)
+        .write(&mut pkt, payload)
         .unwrap();
+        pkt
+    }
+
+    #[test]
+    fn ipv6_fragments_reassemble_and_overlaps_are_caught() {
+        let payload: Vec<u8> = (0..300).map(|i| (i % 200) as u8).collect();
+        let pkt = udp6(&payload);
         let mut frags = fragment_ipv6(&pkt, 96, 7);
         frags.swap(0, 2);
         let mut d = Defragmenter::default();
@@ -566,15 +572,7 @@ mod tests {
 
     #[test]
     fn ipv6_atomic_fragments_stand_alone() {
-        let mut pkt = Vec::new();
-        PacketBuilder::ipv6(
-            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-            [0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-            64,
-        )
-        .udp(1000, 2000)
-        .write(&mut pkt, &[7u8; 200])
-        .unwrap();
+        let pkt = udp6(&[7u8; 200]);
         let frags = fragment_ipv6(&pkt, 96, 9);
         // An atomic fragment with the id of a datagram being reassembled (RFC 8021's attack):
         // a packet of its own, which the datagram does not absorb.

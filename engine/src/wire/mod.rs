@@ -677,9 +677,8 @@ mod tests {
         assert_eq!(Packet::parse(&[0x10, 0, 0]).unwrap_err(), WireError::NotIp);
     }
 
-    #[test]
-    fn ipv6_extension_headers_are_walked() {
-        // IPv6 → hop-by-hop (8 bytes) → UDP.
+    /// A UDP query (5000 → 53) between two IPv6 documentation addresses.
+    fn query6() -> Vec<u8> {
         let mut v = Vec::new();
         PacketBuilder::ipv6(
             [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
@@ -689,6 +688,13 @@ mod tests {
         .udp(5000, 53)
         .write(&mut v, b"query")
         .unwrap();
+        v
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked() {
+        // IPv6 → hop-by-hop (8 bytes) → UDP.
+        let v = query6();
         let mut with_ext = v[..40].to_vec();
         with_ext[6] = 0; // next header: hop-by-hop
         let plen = u16::from_be_bytes([v[4], v[5]]) + 8;
@@ -739,15 +745,7 @@ mod tests {
         // IPv6 → routing header type 0 with one segment left (deprecated, RFC 5095, but an
         // evasion when a decoder gives up on it) → UDP. The destination stays the header's,
         // as Suricata keeps it; the transport behind the routing header is decoded.
-        let mut v = Vec::new();
-        PacketBuilder::ipv6(
-            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-            [0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-            64,
-        )
-        .udp(5000, 53)
-        .write(&mut v, b"query")
-        .unwrap();
+        let v = query6();
         let mut rh = v[..40].to_vec();
         rh[6] = 43;
         let plen = u16::from_be_bytes([v[4], v[5]]) + 24;
