@@ -26,6 +26,8 @@
 //! [exception_policy]                  # Suricata's exception policies, see verdict_engine::exception
 //! master = "auto"                     # drop-flow inline, ignore in IDS mode
 //! midstream = "ignore"                # TCP sessions seen without their handshake
+//! [decoder]                           # tunnels looked into, see verdict_engine::wire::tunnel
+//! vxlan_ports = [4789]
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -39,6 +41,7 @@ use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
 use verdict_engine::exception::ExceptionConfig;
 use verdict_engine::scan::ScanConfig;
+use verdict_engine::wire::tunnel::TunnelConfig;
 
 /// Whether verdicts are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -124,6 +127,7 @@ struct Raw {
     scan: ScanConfig,
     #[serde(default)]
     exception_policy: ExceptionConfig,
+    decoder: Option<TunnelConfig>,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -156,6 +160,9 @@ pub struct Config {
     /// `[exception_policy]`: what to do on traffic exceptions (Suricata's exception
     /// policies), resolved per mode by [`verdict_engine::exception`].
     pub exception_policy: ExceptionConfig,
+    /// `[decoder]`: which tunnels are looked into and on which UDP ports; `None` when the
+    /// file has no such table (a suricata.yaml's `decoder:` section, or the defaults, apply).
+    pub decoder: Option<TunnelConfig>,
 }
 
 impl Config {
@@ -222,6 +229,7 @@ impl Config {
             block: raw.block,
             scan: raw.scan,
             exception_policy: raw.exception_policy,
+            decoder: raw.decoder,
         })
     }
 
@@ -333,6 +341,17 @@ mod tests {
         );
         let c = parse("").unwrap();
         assert!(c.rules.is_empty() && c.log_dir.is_none() && c.engine.mode.is_none());
+    }
+
+    #[test]
+    fn decoder_table_sets_the_tunnels_and_refuses_unknown_keys() {
+        let c = parse("[decoder]\nvxlan_ports = [8472]\ngre = false\n").unwrap();
+        let d = c.decoder.unwrap();
+        assert_eq!(d.vxlan_ports, vec![8472]);
+        assert!(!d.gre && d.ipip && d.teredo_ports == vec![3544]);
+        assert!(parse("").unwrap().decoder.is_none());
+        let e = format!("{:#}", parse("[decoder]\nvxlan_port = 1").unwrap_err());
+        assert!(e.contains(":2:1: unknown key `decoder.vxlan_port`"), "{e}");
     }
 
     #[test]

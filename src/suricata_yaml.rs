@@ -1,8 +1,9 @@
 //! The Suricata settings verdict honours, read from a `suricata.yaml`: `action-order`, the
 //! exception policies (`exception-policy`, `stream.midstream-policy`, `stream.memcap-policy`,
 //! `stream.reassembly.memcap-policy`, `defrag.memcap-policy`, `flow.memcap-policy`,
-//! `app-layer.error-policy`), `stream.midstream`, and the address and port groups under
-//! `vars` (for the rules and for `$VAR`s in threshold.config).
+//! `app-layer.error-policy`), `stream.midstream`, the tunnel decoders (`decoder.teredo`,
+//! `decoder.vxlan`, `decoder.geneve`: `enabled` and `ports`), and the address and port groups
+//! under `vars` (for the rules and for `$VAR`s in threshold.config).
 //!
 //! Only block-style mappings and scalar lists are read (what these settings use); list items
 //! that are mappings (`outputs: - eve-log: …`) are skipped whole, so the rest of a full
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use verdict_engine::detect::order::ActionOrder;
 use verdict_engine::exception::{ExceptionConfig, ExceptionPolicy};
+use verdict_engine::wire::tunnel::TunnelConfig;
 
 /// One value: a scalar or a list of scalars.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +181,69 @@ pub struct SuricataSettings {
     pub midstream: Option<bool>,
     /// `vars.address-groups` and `vars.port-groups`: (name, definition).
     pub vars: Vec<(String, String)>,
+    /// The tunnel decoders as Suricata would run with this file.
+    pub decoder: Option<TunnelConfig>,
+}
+
+fn boolean(v: &str) -> Option<bool> {
+    match v {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A decoder's `ports`: a port, a `[a, b]` list, or a `$VAR` of `vars.port-groups`.
+fn port_list(v: &str, vars: &[(String, String)], line: usize) -> anyhow::Result<Vec<u16>> {
+    let v = v.trim();
+    if let Some(name) = v.strip_prefix('$') {
+        let def = vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, d)| d.as_str())
+            .ok_or_else(|| anyhow::anyhow!("line {line}: port variable ${name} is not defined"))?;
+        return port_list(def, &[], line);
+    }
+    let inner = v
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(v);
+    inner
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| anyhow::anyhow!("line {line}: `{v}` is not a port list"))
+        })
+        .collect()
+}
+
+/// Suricata's `decoder:` section over its defaults. A Teredo decoder without `ports` runs
+/// on every UDP port, as Suricata's does.
+fn decoder(y: &Yaml, vars: &[(String, String)]) -> anyhow::Result<TunnelConfig> {
+    let mut t = TunnelConfig {
+        teredo_ports: Vec::new(),
+        ..TunnelConfig::default()
+    };
+    for (name, on, ports) in [
+        ("teredo", &mut t.teredo, &mut t.teredo_ports),
+        ("vxlan", &mut t.vxlan, &mut t.vxlan_ports),
+        ("geneve", &mut t.geneve, &mut t.geneve_ports),
+    ] {
+        let key = format!("decoder.{name}.enabled");
+        if let Some((v, line)) = y.scalar(&key) {
+            *on = boolean(v).ok_or_else(|| anyhow::anyhow!("line {line}: {key}: `{v}`"))?;
+        }
+        if let Some((v, line)) = y.scalar(&format!("decoder.{name}.ports")) {
+            *ports = port_list(v, vars, line)?;
+        }
+    }
+    if let Some((v, line)) = y.scalar("decoder.max-layers") {
+        t.max_layers = v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("line {line}: decoder.max-layers: `{v}`"))?;
+    }
+    Ok(t)
 }
 
 impl SuricataSettings {
@@ -226,10 +291,9 @@ impl SuricataSettings {
             app_layer_error: policy("app-layer.error-policy")?,
         };
         if let Some((v, line)) = y.scalar("stream.midstream") {
-            s.midstream = Some(match v {
-                "yes" | "true" | "on" | "1" => true,
-                "no" | "false" | "off" | "0" => false,
-                _ => bail!("line {line}: stream.midstream: `{v}` is not a boolean"),
+            s.midstream = Some(match boolean(v) {
+                Some(b) => b,
+                None => bail!("line {line}: stream.midstream: `{v}` is not a boolean"),
             });
         }
         for group in ["vars.address-groups", "vars.port-groups"] {
@@ -238,6 +302,7 @@ impl SuricataSettings {
                     .map(|(k, v)| (k.to_string(), v.to_string())),
             );
         }
+        s.decoder = Some(decoder(&y, &s.vars)?);
         Ok(s)
     }
 }
@@ -295,6 +360,27 @@ stream:
         // Lists of mappings are skipped: nothing leaked from `outputs`.
         let y = Yaml::parse(SAMPLE).unwrap();
         assert!(y.entries.keys().all(|k| !k.starts_with("outputs")));
+    }
+
+    #[test]
+    fn decoder_section_sets_the_tunnel_decoders() {
+        let s = SuricataSettings::parse(
+            "vars:\n  port-groups:\n    TEREDO_PORTS: \"3544\"\ndecoder:\n  teredo:\n    enabled: true\n    ports: $TEREDO_PORTS\n  vxlan:\n    enabled: true\n    ports: \"[4789, 8472]\"\n  geneve:\n    enabled: false\n",
+        )
+        .unwrap();
+        let d = s.decoder.unwrap();
+        assert_eq!(d.teredo_ports, vec![3544]);
+        assert_eq!(d.vxlan_ports, vec![4789, 8472]);
+        assert!(!d.geneve && d.vxlan && d.gre);
+        // No `ports` for Teredo: every UDP port, as Suricata.
+        let d = SuricataSettings::parse("stream:\n  midstream: false\n")
+            .unwrap()
+            .decoder
+            .unwrap();
+        assert!(d.teredo && d.teredo_ports.is_empty());
+        assert_eq!(d.vxlan_ports, vec![4789]);
+        let e = SuricataSettings::parse("decoder:\n  vxlan:\n    ports: \"[x]\"\n").unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
     }
 
     #[test]

@@ -574,3 +574,49 @@ fn a_suricata_yaml_beside_the_rules_sets_action_order_vars_and_policies() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("line 1"), "{err}");
 }
+
+#[test]
+fn tunnel_decoders_follow_suricata_yaml_and_verdict_toml() {
+    let d = Dir::new("tunnels");
+    let rules = d.file("test.rules", RULES);
+    // A DNS probe inside VXLAN: VXLAN header, then the whole Ethernet frame.
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+    vx.extend_from_slice(&udp(5000, 53, b"probe"));
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 0, 2, 10], [198, 51, 100, 10], 64)
+        .udp(50000, 4789)
+        .write(&mut frame, &vx)
+        .unwrap();
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &[frame]);
+    let run = |out: &str, extra: &[&str]| {
+        let out = d.0.join(out);
+        let mut args = vec![
+            cap.to_str().unwrap().to_string(),
+            "-r".into(),
+            rules.to_str().unwrap().to_string(),
+            "-o".into(),
+            out.to_str().unwrap().to_string(),
+            "-q".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = replay(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        eve_alerts(&out)
+    };
+    assert_eq!(run("default", &[]), vec![(3000002, 1)]);
+    // A suricata.yaml beside the rules turning VXLAN off: only the outer packet is seen.
+    d.file(
+        "suricata.yaml",
+        "%YAML 1.1\n---\ndecoder:\n  vxlan:\n    enabled: false\n",
+    );
+    assert_eq!(run("yaml-off", &[]), vec![]);
+    // verdict.toml's [decoder] wins over the suricata.yaml.
+    let cfg = d.file("verdict.toml", "[decoder]\nvxlan_ports = [4789]\n");
+    assert_eq!(
+        run("toml-on", &["--config", cfg.to_str().unwrap()]),
+        vec![(3000002, 1)]
+    );
+}

@@ -109,6 +109,10 @@ pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
         fates.push((rule.meta.sid, fate));
     }
     plan.steering = kernel::steering(queued.iter().copied(), &opts.steer);
+    if !queued.is_empty() || !plan.rules.is_empty() {
+        let extra = kernel::tunnel_steering(&plan.steering, &opts.steer.tunnels);
+        plan.steering.extend(extra);
+    }
     plan.order();
     report.steering_rules = plan.steering.len();
     report.programs = programs.len();

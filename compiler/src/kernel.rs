@@ -50,10 +50,17 @@ pub enum L4Proto {
     Icmpv6,
     /// sctp
     Sctp,
+    /// GRE (47): a tunnel the engine looks into (steering only).
+    Gre,
+    /// IPv4 in IP (4) (steering only).
+    IpIp,
+    /// IPv6 in IP (41) (steering only).
+    Ipv6InIp,
 }
 
 impl L4Proto {
-    /// The nft / iptables name.
+    /// The nft / iptables name. The tunnel protocols go by number: their names depend on
+    /// the host's /etc/protocols, which a minimal system may not have.
     pub fn name(self) -> &'static str {
         match self {
             L4Proto::Tcp => "tcp",
@@ -61,6 +68,9 @@ impl L4Proto {
             L4Proto::Icmp => "icmp",
             L4Proto::Icmpv6 => "ipv6-icmp",
             L4Proto::Sctp => "sctp",
+            L4Proto::Gre => "47",
+            L4Proto::IpIp => "4",
+            L4Proto::Ipv6InIp => "41",
         }
     }
 }
@@ -927,6 +937,44 @@ fn header_ports(r: &Rule) -> Option<PortSet> {
     } else {
         None
     }
+}
+
+/// The steering of the tunnels the engine looks into ([`crate::steer::TunnelSteer`]), unless
+/// `steering` already queues all IP traffic.
+pub fn tunnel_steering(steering: &[SteerRule], t: &crate::steer::TunnelSteer) -> Vec<SteerRule> {
+    if steering.iter().any(|s| s.proto.is_none()) {
+        return Vec::new();
+    }
+    let mut out: Vec<SteerRule> = t
+        .protos
+        .iter()
+        .map(|&p| SteerRule {
+            proto: Some(p),
+            ports: None,
+        })
+        .collect();
+    let udp_all = SteerRule {
+        proto: Some(L4Proto::Udp),
+        ports: None,
+    };
+    if t.udp_all {
+        out.push(udp_all.clone());
+    } else if !t.udp_ports.is_empty() {
+        let r: Vec<(u16, u16)> = t.udp_ports.iter().map(|&p| (p, p)).collect();
+        for side in [Side::Dst, Side::Src] {
+            out.push(SteerRule {
+                proto: Some(L4Proto::Udp),
+                ports: Some((side, r.clone())),
+            });
+        }
+    }
+    // What the rules steer already (all UDP, say) needs no second rule.
+    let all_udp_steered = steering.contains(&udp_all);
+    out.retain(|r| {
+        let covered = steering.contains(r) || (r.proto == udp_all.proto && all_udp_steered);
+        !covered
+    });
+    out
 }
 
 /// Adds `ports` (`None` = all) of transport `p` to the steering being built.

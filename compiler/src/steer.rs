@@ -106,6 +106,20 @@ pub struct SteerPolicy {
     pub mode: SteerMode,
     /// Ports per app protocol; a protocol missing here steers its whole transport.
     pub app_ports: HashMap<AppProto, PortSet>,
+    /// The tunnels the engine looks into, queued whenever any rule is loaded (the rules
+    /// apply to the packets inside them, kernel rules included).
+    pub tunnels: TunnelSteer,
+}
+
+/// What tunnel traffic the kernel must queue: the engine's `[decoder]` settings as steering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TunnelSteer {
+    /// IP protocols carrying tunnels (GRE, IP-in-IP).
+    pub protos: Vec<crate::kernel::L4Proto>,
+    /// UDP ports of the UDP tunnels, either side.
+    pub udp_ports: Vec<u16>,
+    /// A UDP tunnel decoder runs on every port (Teredo without ports): all UDP is queued.
+    pub udp_all: bool,
 }
 
 impl Default for SteerPolicy {
@@ -129,7 +143,11 @@ impl SteerPolicy {
                 app_ports.insert(a, p);
             }
         }
-        SteerPolicy { mode, app_ports }
+        SteerPolicy {
+            mode,
+            app_ports,
+            tunnels: TunnelSteer::default(),
+        }
     }
 }
 

@@ -734,6 +734,7 @@ impl Blocker {
                 to_server: None,
                 bytes: Vec::new(),
                 ip_fields: (0, 0, 0),
+                tunnel: None,
             })
         });
         let ev = AlertEvent {
@@ -1016,6 +1017,7 @@ mod tests {
                 to_server: None,
                 bytes: Vec::new(),
                 ip_fields: (64, 0, 0),
+                tunnel: None,
             }),
             blocked: false,
             gid: 1,

@@ -50,7 +50,10 @@ impl Default for FlowConfig {
     }
 }
 
-/// Normalized 5-tuple: the lower (address, port) endpoint first.
+/// Normalized 5-tuple: the lower (address, port) endpoint first, with the IP version (an
+/// IPv4 flow and an IPv6 flow between the IPv4-mapped addresses are not one flow) and the
+/// tunnel depth (a flow inside a tunnel is not the same flow outside it, as Suricata's
+/// `decoder.recursion-level.use-for-tracking`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     lo: u128,
@@ -58,6 +61,8 @@ pub struct FlowKey {
     lo_port: u16,
     hi_port: u16,
     proto: u8,
+    version: u8,
+    depth: u8,
 }
 
 /// TCP connection state, as much as the `flow` keyword needs.
@@ -320,6 +325,16 @@ impl FlowTable {
         pkt: &Packet<'_>,
         now: Duration,
     ) -> (&mut Flow, PktFlow, &mut StreamMem) {
+        self.update_at_depth(pkt, 0, now)
+    }
+
+    /// [`FlowTable::update_with_mem`] for a packet found `depth` tunnels deep.
+    pub fn update_at_depth(
+        &mut self,
+        pkt: &Packet<'_>,
+        depth: u8,
+        now: Duration,
+    ) -> (&mut Flow, PktFlow, &mut StreamMem) {
         if now.saturating_sub(self.last_sweep) >= Duration::from_secs(1) {
             self.last_sweep = now;
             self.sweep(now);
@@ -335,6 +350,8 @@ impl FlowTable {
                 lo_port: sport,
                 hi_port: dport,
                 proto: ip.proto,
+                version: ip.version,
+                depth,
             }
         } else {
             FlowKey {
@@ -343,6 +360,8 @@ impl FlowTable {
                 lo_port: dport,
                 hi_port: sport,
                 proto: ip.proto,
+                version: ip.version,
+                depth,
             }
         };
         let flags = match pkt.l4() {

@@ -569,14 +569,6 @@ impl Replayer {
                 return;
             }
         }
-        // A GRE tunnel's packet is inspected as the packet it carries.
-        if let Some(inner) = crate::wire::tunnel::gre_inner(&self.buf) {
-            // `inner` lies inside the buffer: cut around it in place.
-            let off = (inner.as_ptr() as usize).saturating_sub(self.buf.as_ptr() as usize);
-            let end = off.saturating_add(inner.len()).min(self.buf.len());
-            self.buf.truncate(end);
-            self.buf.drain(..off.min(end));
-        }
         if self.opts.checksums == ChecksumPolicy::All && !checksums_ok(&self.buf) {
             self.summary.bad_checksums += 1;
             self.write_sim(ts);

@@ -574,6 +574,7 @@ fn kernel_alert(
         to_server: None,
         bytes: logged.payload.clone(),
         ip_fields,
+        tunnel: None,
     };
     Some(AlertEvent {
         pkt: Arc::new(pkt),

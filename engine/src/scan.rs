@@ -381,6 +381,7 @@ fn packet_info(bytes: &[u8]) -> Option<(PacketInfo, u16)> {
             to_server: Some(true),
             bytes: bytes.to_vec(),
             ip_fields: (ttl, 0, 0),
+            tunnel: None,
         },
         dest_port,
     ))

@@ -22,6 +22,7 @@ fn alert(i: u32, len: usize) -> Event {
         to_server: Some(true),
         bytes: vec![0x45; len],
         ip_fields: (64, 0, 1),
+        tunnel: None,
     });
     Event::Alert(Box::new(AlertEvent {
         pkt,

@@ -5,7 +5,8 @@
 
 use verdict_compiler::check::{self, LoadOptions};
 use verdict_compiler::codegen::{compile, CompileOptions};
-use verdict_compiler::steer::{SteerMode, SteerPolicy};
+use verdict_compiler::kernel::L4Proto;
+use verdict_compiler::steer::{SteerMode, SteerPolicy, TunnelSteer};
 use verdict_compiler::vars::Vars;
 use verdict_nft::render::{render_text, xt_commands, QueueMechanism, RenderOptions};
 
@@ -16,6 +17,10 @@ alert udp any any -> any 53 (msg:\"udp\"; content:\"|00 01|\"; sid:3; rev:1;)
 ";
 
 fn emitted(mode: SteerMode, vars: &Vars) -> String {
+    emitted_with(SteerPolicy::new(mode, vars), vars)
+}
+
+fn emitted_with(steer: SteerPolicy, vars: &Vars) -> String {
     let (_, loaded) = check::load_str(
         "steer.rules",
         RULES,
@@ -28,7 +33,7 @@ fn emitted(mode: SteerMode, vars: &Vars) -> String {
     let c = compile(
         &loaded.rules,
         &CompileOptions {
-            steer: SteerPolicy::new(mode, vars),
+            steer,
             ..Default::default()
         },
     );
@@ -80,4 +85,19 @@ fn all_tcp_mode_queues_every_tcp_packet() {
 #[test]
 fn all_mode_queues_every_tcp_and_udp_packet() {
     snap("all", emitted(SteerMode::All, &Vars::default()));
+}
+
+#[test]
+fn tunnels_the_engine_looks_into_are_queued_too() {
+    // GRE, IP-in-IP and the UDP tunnel ports, besides what the rules steer; the UDP port 53
+    // of the rules is not repeated.
+    let steer = SteerPolicy {
+        tunnels: TunnelSteer {
+            protos: vec![L4Proto::Gre, L4Proto::IpIp, L4Proto::Ipv6InIp],
+            udp_ports: vec![3544, 4789, 6081],
+            udp_all: false,
+        },
+        ..SteerPolicy::new(SteerMode::Ports, &Vars::default())
+    };
+    snap("tunnels", emitted_with(steer, &Vars::default()));
 }

@@ -168,14 +168,23 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
 
     let t_compile = Instant::now();
     let modes = Modes::of(cfg, inp.force_ids);
+    let tunnels = cfg.decoder.clone().unwrap_or_default();
+    let tunnel_steer = tunnels.steer();
+    // The kernel sees only the outer headers of a tunnel packet: its rules run in the engine
+    // too, on the packets inside tunnels only (`DetectConfig::inner_only`).
+    let looks_into_tunnels = tunnel_steer != Default::default();
     let opts = CompileOptions {
         caps: KernelCaps {
             ih_payload: inp.ih_payload,
         },
-        steer: verdict_compiler::steer::SteerPolicy::new(
-            inp.steer.or(cfg.engine.steer).unwrap_or_default(),
-            &cfg.vars,
-        ),
+        steer: verdict_compiler::steer::SteerPolicy {
+            tunnels: tunnel_steer,
+            ..verdict_compiler::steer::SteerPolicy::new(
+                inp.steer.or(cfg.engine.steer).unwrap_or_default(),
+                &cfg.vars,
+            )
+        },
+        image_all: looks_into_tunnels,
         ..Default::default()
     };
     let mut compiled = codegen::compile(&rules, &opts);
@@ -242,6 +251,8 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                     verdict_engine::flow::FlowConfig::default().midstream,
                 )
                 .context("[exception_policy]")?,
+            tunnels,
+            inner_only: kernel_sids.iter().copied().collect(),
             ..Default::default()
         },
     )

@@ -333,6 +333,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .or(suri.action_order)
             .unwrap_or_default(),
         exceptions,
+        tunnels: config.decoder.or(suri.decoder).unwrap_or_default(),
         ..Default::default()
     };
     let det = Arc::new(Detector::new(&image, &cfg).context("loading the rules into the engine")?);

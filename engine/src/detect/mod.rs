@@ -139,6 +139,11 @@ pub struct DetectConfig {
     /// What to do on traffic exceptions (midstream pickup, memcaps, parser errors), already
     /// resolved for this mode (see [`crate::exception`]).
     pub exceptions: crate::exception::ExceptionPolicies,
+    /// Which tunnels are looked into, and on which UDP ports.
+    pub tunnels: crate::wire::tunnel::TunnelConfig,
+    /// sids that run on packets inside tunnels only: the rules the kernel evaluates itself,
+    /// which see only the outer headers of a tunnel packet.
+    pub inner_only: Vec<u32>,
 }
 
 impl Default for DetectConfig {
@@ -157,6 +162,8 @@ impl Default for DetectConfig {
             bypass: Default::default(),
             action_order: Default::default(),
             exceptions: Default::default(),
+            tunnels: Default::default(),
+            inner_only: Vec::new(),
         }
     }
 }
@@ -180,6 +187,8 @@ struct RuleInfo {
     enabled: std::sync::atomic::AtomicBool,
     /// IDS mode for this rule alone (`DetectConfig::dry_run`).
     dry_run: bool,
+    /// Runs on packets inside tunnels only (`DetectConfig::inner_only`).
+    inner_only: bool,
 }
 
 /// An immutable, compiled rule set: share it between workers with `Arc`.
@@ -249,6 +258,7 @@ impl Detector {
             .collect();
         let mut cfg = cfg.clone();
         cfg.dry_run.sort_unstable();
+        cfg.inner_only.sort_unstable();
         // A parser runs only when some rule needs its protocol.
         let needs = |a| app_of.contains(&Some(a));
         cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
@@ -275,6 +285,7 @@ impl Detector {
                 dp_any: p.dst_ports.is_full(),
                 enabled: (!cfg.disabled.contains(&p.sid.0)).into(),
                 dry_run: cfg.dry_run.binary_search(&p.sid.0).is_ok(),
+                inner_only: cfg.inner_only.binary_search(&p.sid.0).is_ok(),
             })
             .collect();
         Ok(Detector {
@@ -398,6 +409,8 @@ pub struct Counters {
     pub events_lost: AtomicU64,
     /// Flows handed back to the kernel (`crate::bypass`).
     pub bypassed: AtomicU64,
+    /// Packets that carried a tunnel whose inner packet was inspected too.
+    pub tunneled: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
 }
@@ -493,6 +506,8 @@ struct Ctx {
     pflow: PktFlow,
     /// `[client, server]` sequence progress when the packet is part of a tracked TCP stream.
     stream: Option<[u32; 2]>,
+    /// The outermost packet, when this one was carried by a tunnel.
+    tunnel: Option<crate::output::TunnelInfo>,
 }
 
 impl Ctx {
@@ -521,6 +536,7 @@ impl Ctx {
             to_server: Some(self.pflow.to_server),
             bytes,
             ip_fields: (self.ip.ttl, self.ip.tos, self.ip.id),
+            tunnel: self.tunnel,
         }
     }
 }
@@ -569,7 +585,10 @@ impl Scan {
         let pi = p as usize;
         let (prog, cp, info) = (&det.programs[pi], &det.compiled[pi], &det.info[pi]);
         let ip = &ctx.ip;
-        if !info.enabled.load(std::sync::atomic::Ordering::Relaxed) || !l4_ok(prog.l4, ip.proto) {
+        if !info.enabled.load(std::sync::atomic::Ordering::Relaxed)
+            || !l4_ok(prog.l4, ip.proto)
+            || (info.inner_only && ctx.tunnel.is_none())
+        {
             return false;
         }
         let (sport, dport) = (ctx.sport, ctx.dport);
@@ -682,6 +701,14 @@ pub struct Worker {
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
+    /// Tunnels around the layer being inspected (0: the packet itself); part of its flow key.
+    depth: u8,
+    /// The tunnel the layer just inspected carries, to be inspected next.
+    next_layer: Option<crate::wire::tunnel::Inner>,
+    /// The outermost packet of the frame being inspected (for inner packets' events).
+    root: Option<crate::output::TunnelInfo>,
+    /// The tunnel layers of the current frame (kept to reuse its allocation).
+    layers: Vec<(crate::wire::tunnel::Encap, std::ops::Range<usize>)>,
 }
 
 fn l4_ok(l4: L4, proto: u8) -> bool {
@@ -714,6 +741,10 @@ impl Worker {
             thresholds: ThresholdState::default(),
             rates: rate::RateState::default(),
             bypass: Default::default(),
+            depth: 0,
+            next_layer: None,
+            root: None,
+            layers: Vec::new(),
         }
     }
 
@@ -756,8 +787,10 @@ impl Worker {
         self.flows.len()
     }
 
+    /// Counts the verdict of a whole frame (all its tunnel layers together).
     fn finish(&self, v: Verdict) -> Verdict {
         let c = &self.counters;
+        Counters::inc(&c.received);
         Counters::inc(match v {
             Verdict::Accept => &c.accepted,
             Verdict::Drop(_) => &c.dropped,
@@ -767,24 +800,88 @@ impl Worker {
         v
     }
 
-    /// Inspects one L3 packet. On [`Verdict::Replace`] the bytes in `pkt` were rewritten and
-    /// the IP and TCP/UDP checksums rewritten in full.
+    /// Inspects one L3 packet, and the packets the tunnels in it carry (see
+    /// [`crate::wire::tunnel`]): each layer is a packet of its own with its own flow, and the
+    /// frame is blocked if any layer is (Suricata drops the tunnel packet with its inner
+    /// packet). An inner reject blocks the frame like a drop: the reset or unreachable would
+    /// have to travel inside the tunnel to reach the inner endpoints. On
+    /// [`Verdict::Replace`] the bytes in `pkt` were rewritten and the IP and TCP/UDP
+    /// checksums rewritten in full, those of the enclosing tunnel headers included.
     pub fn inspect(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
-        Counters::inc(&self.counters.received);
+        self.depth = 0;
+        let mut verdict = self.inspect_layer(pkt, meta);
+        let Some(first) = self.next_layer.take() else {
+            return self.finish(verdict);
+        };
+        // The kernel's bypass would skip the whole tunnel, the inner flows with it.
         self.bypass = Default::default();
+        Counters::inc(&self.counters.tunneled);
+        let mut layers = std::mem::take(&mut self.layers);
+        layers.clear();
+        let mut next = Some(first);
+        let mut base = 0usize;
+        let mut replaced = None;
+        while let Some(inner) = next.take() {
+            let range = base + inner.range.start..base + inner.range.end;
+            let Some(bytes) = pkt.get_mut(range.clone()) else {
+                break;
+            };
+            self.depth = self.depth.saturating_add(1);
+            let v = self.inspect_layer(bytes, meta);
+            self.bypass = Default::default();
+            verdict = match (verdict, v) {
+                (a, _) if a.blocks() => a,
+                (_, Verdict::Drop(s) | Verdict::Reject(_, s)) => Verdict::Drop(s),
+                (_, Verdict::Replace(s)) => {
+                    replaced = Some(layers.len());
+                    Verdict::Replace(s)
+                }
+                (a, Verdict::Accept) => a,
+            };
+            layers.push((inner.encap, range.clone()));
+            base = range.start;
+            next = self.next_layer.take();
+        }
+        self.depth = 0;
+        if let (Some(upto), Verdict::Replace(_)) = (replaced, verdict) {
+            refill_outer_checksums(pkt, &layers[..=upto]);
+        }
+        self.layers = layers;
+        self.finish(verdict)
+    }
+
+    /// Inspects one layer: the packet itself, or the packet a tunnel carries
+    /// ([`Worker::depth`] says which). Leaves the tunnel inside it in `next_layer`.
+    fn inspect_layer(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
+        self.bypass = Default::default();
+        self.next_layer = None;
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let det = self.det.clone();
         let parsed = match Packet::parse(pkt) {
             Ok(p) => p,
             Err(_) => {
                 Counters::inc(&self.counters.bad_packets);
-                return self.finish(match det.cfg.bad_packets {
+                return match det.cfg.bad_packets {
                     BadPacketPolicy::Accept => Verdict::Accept,
                     BadPacketPolicy::Drop => Verdict::Drop(Sid(0)),
-                });
+                };
             }
         };
-        let (flow, pflow, mem) = self.flows.update_with_mem(&parsed, now);
+        if self.depth < det.cfg.tunnels.max_layers {
+            self.next_layer = crate::wire::tunnel::inner(&parsed, &det.cfg.tunnels);
+        }
+        if self.depth == 0 && self.next_layer.is_some() {
+            let (sport, dport) = parsed.ports();
+            self.root = Some(crate::output::TunnelInfo {
+                src_ip: parsed.ip().src,
+                dest_ip: parsed.ip().dst,
+                src_port: sport,
+                dest_port: dport,
+                proto: parsed.ip().proto,
+                depth: 0,
+            });
+        }
+        let (flow, pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
@@ -798,10 +895,16 @@ impl Worker {
             now,
             pflow,
             stream: None,
+            tunnel: (self.depth > 0).then_some(self.root).flatten().map(|r| {
+                crate::output::TunnelInfo {
+                    depth: self.depth,
+                    ..r
+                }
+            }),
         };
         let out = (&self.events, &*self.counters);
         if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
-            return self.finish(v);
+            return v;
         }
         if det.cfg.inline {
             if let Some(sid) = flow.dropped {
@@ -819,16 +922,16 @@ impl Worker {
                     rule: None,
                 };
                 send(&self.events, &self.counters, Event::Drop(Box::new(ev)));
-                return self.finish(Verdict::Drop(sid));
+                return Verdict::Drop(sid);
             }
         }
         if flow.dropped.is_some() && !det.cfg.inline {
             // IDS mode: a dropped flow passes, uninspected (Suricata stops detection on it).
-            return self.finish(Verdict::Accept);
+            return Verdict::Accept;
         }
         if flow.passed || flow.bypassed {
             self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
-            return self.finish(Verdict::Accept);
+            return Verdict::Accept;
         }
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
             // Bytes of this direction before this packet: the packet that crosses the depth
@@ -873,7 +976,7 @@ impl Worker {
                 let cond = crate::exception::Condition::StreamMemcap;
                 if let Some(v) = policy::apply(&det, cond, flow, &parsed, &ctx, meta, out) {
                     flow.session = Some(s);
-                    return self.finish(v);
+                    return v;
                 }
             }
             step = Some(st);
@@ -993,7 +1096,7 @@ impl Worker {
         }
         if self.scan.matched.is_empty() {
             self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
-            return self.finish(Verdict::Accept);
+            return Verdict::Accept;
         }
         // rate_filter: a match over its rate takes the filter's action before actions are
         // resolved, so it drops, rejects or passes exactly as a rule with that action would.
@@ -1141,13 +1244,13 @@ impl Worker {
                     }),
                 })),
             );
-            return self.finish(match m.action {
+            return match m.action {
                 Action::Reject(t) => Verdict::Reject(t, prog.sid),
                 _ => Verdict::Drop(prog.sid),
-            });
+            };
         }
         if !inline || res.passed {
-            return self.finish(Verdict::Accept);
+            return Verdict::Accept;
         }
         let enforcing = |m: &&Matched| !det.info[m.prog as usize].dry_run;
         // Replace: rewrite every replace content of the matching rules, in rule order.
@@ -1176,15 +1279,44 @@ impl Worker {
         match replacer {
             Some(sid) if !truncated => {
                 let Some(mut pm) = PacketMut::new(pkt, layout) else {
-                    return self.finish(Verdict::Accept);
+                    return Verdict::Accept;
                 };
                 for (at, bytes) in edits {
                     pm.payload_mut()[at..at + bytes.len()].copy_from_slice(bytes);
                 }
                 pm.fill_checksums();
-                self.finish(Verdict::Replace(sid))
+                Verdict::Replace(sid)
             }
-            _ => self.finish(Verdict::Accept),
+            _ => Verdict::Accept,
+        }
+    }
+}
+
+/// After an inner packet was rewritten (its own checksums fixed), the checksums of the layers
+/// around it: IPv4 headers, the UDP of VXLAN/GENEVE/Teredo, a GRE checksum when present.
+/// `layers` are the tunnel layers from the outermost to the rewritten one, as absolute ranges.
+fn refill_outer_checksums(
+    pkt: &mut [u8],
+    layers: &[(crate::wire::tunnel::Encap, std::ops::Range<usize>)],
+) {
+    use crate::wire::tunnel::Encap;
+    for (i, (encap, _)) in layers.iter().enumerate().rev() {
+        // The packet around layer i is layer i-1 (the frame itself around the first).
+        let outer = match i.checked_sub(1) {
+            Some(prev) => layers[prev].1.clone(),
+            None => 0..pkt.len(),
+        };
+        let Some(bytes) = pkt.get_mut(outer) else {
+            continue;
+        };
+        if let Encap::Gre { csum_at: Some(at) } | Encap::Erspan { csum_at: Some(at) } = *encap {
+            crate::wire::fill_gre_checksum(bytes, at);
+        }
+        let Ok(layout) = Packet::parse(bytes).map(|p| p.layout()) else {
+            continue;
+        };
+        if let Some(mut m) = crate::wire::PacketMut::new(bytes, layout) {
+            m.fill_checksums();
         }
     }
 }

@@ -166,12 +166,18 @@ pub fn classification(classtype: &str) -> &str {
         .map_or(classtype, |(_, d)| d)
 }
 
-/// Suricata's protocol names.
+/// Suricata's protocol names (IANA's keywords).
 pub fn proto_name(p: u8) -> String {
     match p {
         1 => "ICMP".into(),
+        2 => "IGMP".into(),
+        4 => "IPv4".into(),
         6 => "TCP".into(),
         17 => "UDP".into(),
+        41 => "IPv6".into(),
+        47 => "GRE".into(),
+        50 => "ESP".into(),
+        51 => "AH".into(),
         58 => "IPv6-ICMP".into(),
         132 => "SCTP".into(),
         n => n.to_string(),
@@ -283,6 +289,9 @@ pub fn format(ev: &Event, out: &mut String) {
                 out.push('}');
             }
             let _ = write!(out, "}},\"rule_action\":\"{}\"", a.rule_action);
+            if let Some(t) = &a.pkt.tunnel {
+                tunnel_object(out, t, a.pkt.pcap_cnt);
+            }
             match a.app.as_deref() {
                 Some(AppInfo::Http(h)) => {
                     out.push_str(",\"app_proto\":\"http\",");
@@ -351,6 +360,25 @@ pub fn format(ev: &Event, out: &mut String) {
 }
 
 /// Appends `,"app_proto":"<name>","<name>":{...}` from a serializable parser object.
+/// Suricata's alert `tunnel` object: the outermost packet's addresses, ports and protocol,
+/// the inner packet's depth, and the capture packet number they share.
+fn tunnel_object(out: &mut String, t: &crate::output::TunnelInfo, pcap_cnt: Option<u64>) {
+    let _ = write!(
+        out,
+        ",\"tunnel\":{{\"src_ip\":\"{}\",\"src_port\":{},\"dest_ip\":\"{}\",\"dest_port\":{},\"proto\":\"{}\",\"depth\":{}",
+        t.src_ip,
+        t.src_port,
+        t.dest_ip,
+        t.dest_port,
+        proto_name(t.proto),
+        t.depth
+    );
+    if let Some(c) = pcap_cnt {
+        let _ = write!(out, ",\"pcap_cnt\":{c}");
+    }
+    out.push('}');
+}
+
 fn serde_object(out: &mut String, name: &str, v: &impl serde::Serialize) {
     // The parser objects hold strings and numbers only: serialization cannot fail.
     if let Ok(json) = serde_json::to_string(v) {
@@ -441,6 +469,7 @@ mod tests {
             to_server: Some(true),
             bytes: vec![0x45; 40],
             ip_fields: (64, 0, 7),
+            tunnel: None,
         })
     }
 

@@ -58,6 +58,25 @@ pub struct PacketInfo {
     pub bytes: Vec<u8>,
     /// IP header fields for drop records: (ttl, tos, ip id).
     pub ip_fields: (u8, u8, u32),
+    /// The packet was carried by a tunnel: the outermost packet (EVE `tunnel`).
+    pub tunnel: Option<TunnelInfo>,
+}
+
+/// The outermost packet of a tunneled one, as Suricata's alert `tunnel` object shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelInfo {
+    /// Source address of the outer packet.
+    pub src_ip: IpAddr,
+    /// Destination address of the outer packet.
+    pub dest_ip: IpAddr,
+    /// Source port of the outer packet (0 if none).
+    pub src_port: u16,
+    /// Destination port of the outer packet (0 if none).
+    pub dest_port: u16,
+    /// IP protocol of the outer packet.
+    pub proto: u8,
+    /// Tunnels around the inner packet (1: one tunnel).
+    pub depth: u8,
 }
 
 /// One alert.

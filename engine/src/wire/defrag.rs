@@ -147,6 +147,12 @@ fn parse_v6(pkt: &[u8]) -> Option<Result<Frag<'_>, ()>> {
                 if pos + 8 > end {
                     return Some(Err(()));
                 }
+                // An atomic fragment (offset 0, no more fragments) is a whole packet and is
+                // processed in isolation (RFC 6946), as Suricata decodes it right away: it
+                // never joins, completes or poisons a datagram with the same id.
+                if field & 0xfff9 == 0 {
+                    return None;
+                }
                 return Some(Ok(Frag {
                     key: Key {
                         v6: true,
@@ -525,9 +531,8 @@ mod tests {
         out
     }
 
-    #[test]
-    fn ipv6_fragments_reassemble_and_overlaps_are_caught() {
-        let payload: Vec<u8> = (0..300).map(|i| (i % 200) as u8).collect();
+    /// A UDP datagram (1000 → 2000) between two IPv6 documentation addresses.
+    fn udp6(payload: &[u8]) -> Vec<u8> {
         let mut pkt = Vec::new();
         PacketBuilder::ipv6(
             [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
@@ -535,8 +540,15 @@ mod tests {
             64,
         )
         .udp(1000, 2000)
-        .write(&mut pkt, &payload)
+        .write(&mut pkt, payload)
         .unwrap();
+        pkt
+    }
+
+    #[test]
+    fn ipv6_fragments_reassemble_and_overlaps_are_caught() {
+        let payload: Vec<u8> = (0..300).map(|i| (i % 200) as u8).collect();
+        let pkt = udp6(&payload);
         let mut frags = fragment_ipv6(&pkt, 96, 7);
         frags.swap(0, 2);
         let mut d = Defragmenter::default();
@@ -556,6 +568,29 @@ mod tests {
         assert_eq!(d.take_anomalies(), vec![FragAnomaly::Overlap]);
         // Not a fragment at all.
         assert_eq!(d.push(&pkt, Duration::ZERO), Outcome::NotFragment);
+    }
+
+    #[test]
+    fn ipv6_atomic_fragments_stand_alone() {
+        let pkt = udp6(&[7u8; 200]);
+        let frags = fragment_ipv6(&pkt, 96, 9);
+        // An atomic fragment with the id of a datagram being reassembled (RFC 8021's attack):
+        // a packet of its own, which the datagram does not absorb.
+        let atomic = fragment_ipv6(&pkt[..40 + 64], 96, 9).remove(0);
+        let mut d = Defragmenter::default();
+        assert_eq!(d.push(&frags[0], Duration::ZERO), Outcome::Pending);
+        assert_eq!(d.push(&atomic, Duration::ZERO), Outcome::NotFragment);
+        let p = crate::wire::Packet::parse(&atomic).unwrap();
+        assert!(!p.ip().fragmented);
+        assert_eq!(p.ports(), (1000, 2000));
+        let mut done = None;
+        for f in &frags[1..] {
+            if let Outcome::Complete(v) = d.push(f, Duration::ZERO) {
+                done = Some(v);
+            }
+        }
+        assert_eq!(done.unwrap(), pkt);
+        assert!(d.take_anomalies().is_empty());
     }
 
     #[test]

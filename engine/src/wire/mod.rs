@@ -65,6 +65,8 @@ pub mod proto {
 
 /// Bytes of the fixed ICMPv4/ICMPv6 header (type, code, checksum, 4 type-specific bytes).
 const ICMP_HEADER_LEN: usize = 8;
+/// Bytes of the SCTP common header (ports, verification tag, checksum).
+const SCTP_HEADER_LEN: usize = 12;
 
 /// IP-layer fields the rules can test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,13 @@ pub enum L4Hdr {
     },
     /// UDP.
     Udp {
+        /// source port
+        sport: u16,
+        /// destination port
+        dport: u16,
+    },
+    /// SCTP (RFC 9260): the common header's ports; the chunks are the payload.
+    Sctp {
         /// source port
         sport: u16,
         /// destination port
@@ -322,10 +331,26 @@ impl<'a> Packet<'a> {
                     &b[ICMP_HEADER_LEN..],
                 )
             }
+            // etherparse does not know SCTP: its common header is read here, as Suricata's
+            // DecodeSCTP does (the chunks after it are the payload).
+            _ if !ip.fragmented
+                && ip.proto == proto::SCTP
+                && ip_payload.len() >= SCTP_HEADER_LEN =>
+            {
+                let b = ip_payload;
+                (
+                    L4Hdr::Sctp {
+                        sport: u16::from_be_bytes([b[0], b[1]]),
+                        dport: u16::from_be_bytes([b[2], b[3]]),
+                    },
+                    &b[SCTP_HEADER_LEN..],
+                )
+            }
             _ => {
                 // A transport header we could not decode (cut short, or a fragment): for the
                 // protocols we know, a non-fragment that fails here is malformed.
-                if !ip.fragmented && matches!(ip.proto, proto::TCP | proto::UDP) && !incomplete {
+                let known = matches!(ip.proto, proto::TCP | proto::UDP | proto::SCTP);
+                if !ip.fragmented && known && !incomplete {
                     return Err(WireError::Malformed("transport header cut short"));
                 }
                 (L4Hdr::Other, ip_payload)
@@ -388,7 +413,9 @@ impl<'a> Packet<'a> {
     /// Source and destination ports (0 for port-less protocols).
     pub fn ports(&self) -> (u16, u16) {
         match self.l4 {
-            L4Hdr::Tcp { sport, dport, .. } | L4Hdr::Udp { sport, dport } => (sport, dport),
+            L4Hdr::Tcp { sport, dport, .. }
+            | L4Hdr::Udp { sport, dport }
+            | L4Hdr::Sctp { sport, dport } => (sport, dport),
             _ => (0, 0),
         }
     }
@@ -477,6 +504,28 @@ impl<'a> PacketMut<'a> {
         }
         self.buf[pos..pos + 2].copy_from_slice(&c.to_be_bytes());
     }
+}
+
+/// Bytes of the GRE header before its checksum field (flags and protocol type).
+const GRE_CSUM_OFFSET: usize = 4;
+
+/// Recomputes a GRE checksum (RFC 2784: over the GRE header and its payload) whose field
+/// lies at `at` in the IP packet `buf`; does nothing when the field is not inside the IP
+/// payload.
+pub fn fill_gre_checksum(buf: &mut [u8], at: usize) {
+    let Ok(end) = Packet::parse(buf).map(|p| p.layout().l4_end) else {
+        return;
+    };
+    let Some(start) = at.checked_sub(GRE_CSUM_OFFSET) else {
+        return;
+    };
+    if at.saturating_add(2) > end || end > buf.len() {
+        return;
+    }
+    buf[at] = 0;
+    buf[at + 1] = 0;
+    let c = fold(sum16(&buf[start..end]));
+    buf[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 fn pseudo_sum(buf: &[u8], version: u8, proto: u8, seg_len: usize) -> u64 {
@@ -628,9 +677,8 @@ mod tests {
         assert_eq!(Packet::parse(&[0x10, 0, 0]).unwrap_err(), WireError::NotIp);
     }
 
-    #[test]
-    fn ipv6_extension_headers_are_walked() {
-        // IPv6 → hop-by-hop (8 bytes) → UDP.
+    /// A UDP query (5000 → 53) between two IPv6 documentation addresses.
+    fn query6() -> Vec<u8> {
         let mut v = Vec::new();
         PacketBuilder::ipv6(
             [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
@@ -640,6 +688,13 @@ mod tests {
         .udp(5000, 53)
         .write(&mut v, b"query")
         .unwrap();
+        v
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked() {
+        // IPv6 → hop-by-hop (8 bytes) → UDP.
+        let v = query6();
         let mut with_ext = v[..40].to_vec();
         with_ext[6] = 0; // next header: hop-by-hop
         let plen = u16::from_be_bytes([v[4], v[5]]) + 8;
@@ -651,5 +706,63 @@ mod tests {
         assert_eq!(p.ports(), (5000, 53));
         assert_eq!(p.payload(), b"query");
         assert!(checksums_ok(&with_ext));
+    }
+
+    #[test]
+    fn sctp_ports_and_chunks() {
+        // SCTP common header (ports 5000 -> 38412, tag, checksum), then a DATA chunk.
+        let mut sctp = vec![0x13, 0x88, 0x96, 0x0c, 0, 0, 0, 1, 0, 0, 0, 0];
+        sctp.extend_from_slice(&[
+            0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, b'd', b'a', b't', b'a',
+        ]);
+        let mut v = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 132, 0, 0, 192, 0, 2, 2, 198, 51, 100, 2,
+        ];
+        let total = (20 + sctp.len()) as u16;
+        v[2..4].copy_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(&sctp);
+        let p = Packet::parse(&v).unwrap();
+        assert_eq!(p.ports(), (5000, 38412));
+        assert!(matches!(
+            p.l4(),
+            L4Hdr::Sctp {
+                sport: 5000,
+                dport: 38412
+            }
+        ));
+        assert_eq!(&p.payload()[16..], b"data");
+        // A common header cut short is malformed; a fragment is not decoded.
+        let mut short = v[..28].to_vec();
+        short[2..4].copy_from_slice(&28u16.to_be_bytes());
+        assert!(Packet::parse(&short).is_err());
+        let mut frag = v.clone();
+        frag[6] = 0x20;
+        assert_eq!(Packet::parse(&frag).unwrap().ports(), (0, 0));
+    }
+
+    #[test]
+    fn routing_headers_do_not_hide_the_transport_or_move_the_destination() {
+        // IPv6 → routing header type 0 with one segment left (deprecated, RFC 5095, but an
+        // evasion when a decoder gives up on it) → UDP. The destination stays the header's,
+        // as Suricata keeps it; the transport behind the routing header is decoded.
+        let v = query6();
+        let mut rh = v[..40].to_vec();
+        rh[6] = 43;
+        let plen = u16::from_be_bytes([v[4], v[5]]) + 24;
+        rh[4..6].copy_from_slice(&plen.to_be_bytes());
+        rh.extend_from_slice(&[17, 2, 0, 1, 0, 0, 0, 0]);
+        rh.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        rh.extend_from_slice(&v[40..]);
+        let p = Packet::parse(&rh).unwrap();
+        assert_eq!(p.ip().proto, proto::UDP);
+        assert_eq!(p.ports(), (5000, 53));
+        assert_eq!(p.payload(), b"query");
+        assert_eq!(p.ip().dst, "2001:db8:2::2".parse::<IpAddr>().unwrap());
+        // Segments left past the addresses it holds, a length past the packet: no panic.
+        for bad in [(42, 9u8), (41, 200)] {
+            let mut b = rh.clone();
+            b[bad.0] = bad.1;
+            let _ = Packet::parse(&b);
+        }
     }
 }
