@@ -254,6 +254,9 @@ impl Detector {
         cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
         cfg.session.tls_enabled |= needs(verdict_compiler::ir::AppProto::Tls);
         cfg.session.dns_enabled |= needs(verdict_compiler::ir::AppProto::Dns);
+        cfg.session.ssh_enabled |= needs(verdict_compiler::ir::AppProto::Ssh);
+        cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
+        cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs

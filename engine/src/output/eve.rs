@@ -290,6 +290,7 @@ pub fn format(ev: &Event, out: &mut String) {
                 }
                 Some(AppInfo::Dns(d)) => serde_object(out, "dns", d),
                 Some(AppInfo::Tls(t)) => serde_object(out, "tls", t),
+                Some(AppInfo::Object { proto, object }) => serde_object(out, proto, object),
                 None => {}
             }
             out.push('}');

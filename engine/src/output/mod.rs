@@ -100,6 +100,13 @@ pub enum AppInfo {
     Dns(crate::app::dns::DnsInfo),
     /// Suricata's `tls` object.
     Tls(crate::app::tls::TlsInfo),
+    /// Suricata's `ssh`, `ftp` or `smtp` object, built by the parser's `eve` function.
+    Object {
+        /// `app_proto`, and the object's key.
+        proto: &'static str,
+        /// The object.
+        object: serde_json::Value,
+    },
 }
 
 /// What EVE shows of an HTTP transaction (Suricata's `http` object).
