@@ -6,6 +6,7 @@
 //! "other" variant), address and port sets are canonical interval sets, and a [`Content`] can
 //! only be built through [`Content::new`], which checks its bounds.
 
+pub use crate::keywords::tag::{Tag, TagMetric, TagScope};
 pub use crate::keywords::txpred::TxPred;
 pub use crate::keywords::uint::UintCmp;
 use serde::{Deserialize, Serialize};
@@ -1940,6 +1941,9 @@ pub struct Rule {
     /// `stream_size`, `xbits` and `flowint`, in rule order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state: Vec<StateTest>,
+    /// `tag` options: packets to log after the rule fires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
     /// Origin.
     pub origin: Origin,
 }

@@ -25,6 +25,7 @@ pub mod numeric;
 pub mod pcre;
 pub mod ssh;
 pub mod state;
+pub mod tag;
 pub mod tcp_opt;
 pub mod tls_cert;
 pub mod tls_state;

@@ -43,6 +43,7 @@ pub fn prog(sid: u32, action: Action, l4: L4, ops: Vec<Insn>) -> Program {
         threshold: None,
         detection_filter: None,
         block: None,
+        tags: vec![],
         strategy: String::new(),
     }
 }
