@@ -182,6 +182,29 @@ pub fn session(sport: u16, dport: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
     v
 }
 
+/// A TCP conversation: handshake, then each (to_server, payload) as one segment with the
+/// right sequence number, each answered by a bare ACK from the other side.
+pub fn conversation_on(sport: u16, dport: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
+    let mut v = vec![
+        tcp(CLI, SRV, sport, dport, 100, SYN, b""),
+        tcp(SRV, CLI, dport, sport, 500, SYNACK, b""),
+        tcp(CLI, SRV, sport, dport, 101, ACK, b""),
+    ];
+    let (mut cseq, mut sseq) = (101u32, 501u32);
+    for &(to_server, p) in turns {
+        if to_server {
+            v.push(tcp(CLI, SRV, sport, dport, cseq, PA, p));
+            cseq += p.len() as u32;
+            v.push(tcp(SRV, CLI, dport, sport, sseq, ACK, b""));
+        } else {
+            v.push(tcp(SRV, CLI, dport, sport, sseq, PA, p));
+            sseq += p.len() as u32;
+            v.push(tcp(CLI, SRV, sport, dport, cseq, ACK, b""));
+        }
+    }
+    v
+}
+
 /// Wraps an L3 packet in Ethernet with optional VLAN tags.
 pub fn eth(l3: &[u8], vlans: &[u16]) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
