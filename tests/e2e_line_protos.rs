@@ -61,12 +61,22 @@ fn a_listed_ssh_client_banner_is_dropped_and_others_pass() {
     );
     let mut srv = t.spawn(
         &t.srv,
-        &["python3", "-c", BANNER_SERVER, SRV4, "22", "SSH-2.0-OpenSSH_9.6"],
+        &[
+            "python3",
+            "-c",
+            BANNER_SERVER,
+            SRV4,
+            "22",
+            "SSH-2.0-OpenSSH_9.6",
+        ],
     );
     t.wait_listening(&t.srv, 22, false, Duration::from_secs(10));
     assert_eq!(exchange(&t, "22", "SSH-2.0-libssh_0.10.6"), "got ok");
     let blocked = exchange(&t, "22", "SSH-2.0-evilscan_1.0");
-    assert!(blocked.starts_with("failed"), "the listed client got through: {blocked}");
+    assert!(
+        blocked.starts_with("failed"),
+        "the listed client got through: {blocked}"
+    );
     assert_eq!(exchange(&t, "22", "SSH-2.0-OpenSSH_9.6p1"), "got ok");
     let alerts = e.alerts(1010101, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -99,13 +109,23 @@ fn an_ftp_port_bounce_is_dropped_and_a_port_to_the_client_passes() {
     );
     let mut srv = t.spawn(
         &t.srv,
-        &["python3", "-c", BANNER_SERVER, SRV4, "21", "220 (vsFTPd 3.0.5)"],
+        &[
+            "python3",
+            "-c",
+            BANNER_SERVER,
+            SRV4,
+            "21",
+            "220 (vsFTPd 3.0.5)",
+        ],
     );
     t.wait_listening(&t.srv, 21, false, Duration::from_secs(10));
     // The client is 192.0.2.2: a PORT back to it is ordinary active FTP.
     assert_eq!(exchange(&t, "21", "PORT 192,0,2,2,195,80"), "got ok");
     let bounce = exchange(&t, "21", "PORT 203,0,113,9,0,25");
-    assert!(bounce.starts_with("failed"), "the bounce got through: {bounce}");
+    assert!(
+        bounce.starts_with("failed"),
+        "the bounce got through: {bounce}"
+    );
     assert_eq!(exchange(&t, "21", "USER anonymous"), "got ok");
     let alerts = e.alerts(2103441, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -114,5 +134,8 @@ fn an_ftp_port_bounce_is_dropped_and_a_port_to_the_client_passes() {
     assert_eq!(alerts[0]["ftp"]["command_data"], "203,0,113,9,0,25");
     let log = srv.output();
     assert!(log.contains("LINE PORT 192,0,2,2,195,80"), "{log}");
-    assert!(!log.contains("203,0,113,9"), "the server read the bounce: {log}");
+    assert!(
+        !log.contains("203,0,113,9"),
+        "the server read the bounce: {log}"
+    );
 }

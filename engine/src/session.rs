@@ -14,8 +14,8 @@
 //! enough to tell makes it unknown, and the flow is left to packet rules.
 
 use crate::app::dns::{self, DnsMessage, DnsTcp};
-use crate::app::http::{self, HttpConfig, HttpConn};
 use crate::app::ftp::{FtpConn, FtpTx};
+use crate::app::http::{self, HttpConfig, HttpConn};
 use crate::app::smtp::SmtpConn;
 use crate::app::ssh::{SshConn, SshUpdate};
 use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
@@ -418,7 +418,10 @@ impl Session {
     }
 
     /// FTP transaction `id` and its detection state (created on first use).
-    pub fn ftp_tx_and_detect(&mut self, id: u64) -> Option<(&FtpTx, &mut crate::detect::tx::TxDetect)> {
+    pub fn ftp_tx_and_detect(
+        &mut self,
+        id: u64,
+    ) -> Option<(&FtpTx, &mut crate::detect::tx::TxDetect)> {
         let App::Ftp(c) = &self.app else {
             return None;
         };
@@ -716,7 +719,10 @@ fn merge_ids(into: &mut Vec<u64>, ids: Vec<u64>) {
 }
 
 /// The detection state of transaction `id` (created on first use).
-fn txd_slot(txd: &mut Vec<crate::detect::tx::TxDetect>, id: u64) -> &mut crate::detect::tx::TxDetect {
+fn txd_slot(
+    txd: &mut Vec<crate::detect::tx::TxDetect>,
+    id: u64,
+) -> &mut crate::detect::tx::TxDetect {
     let pos = match txd.iter().position(|t| t.tx_id == id) {
         Some(p) => p,
         None => {

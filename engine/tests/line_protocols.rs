@@ -82,9 +82,10 @@ alert ssh any any -> any any (msg:"server software equals"; ssh.softwareversion:
 alert ssh any any -> any any (msg:"putty"; ssh.software; content:"PuTTY"; sid:7;)
 alert ssh any any -> any any (msg:"client software equals"; flow:to_server; ssh.softwareversion:OpenSSH_9.6; sid:8;)
 alert ssh any any -> any any (msg:"server hassh is not the client's"; ssh.hassh.server; content:"{hassh}"; sid:9;)
+alert ssh any any -> any any (msg:"not a banner"; app-layer-event:ssh.invalid_banner; sid:10;)
 "#
     );
-    let frames = conversation_on(
+    let mut frames = conversation_on(
         40000,
         2222,
         &[
@@ -94,9 +95,28 @@ alert ssh any any -> any any (msg:"server hassh is not the client's"; ssh.hassh.
             (false, &kexinit(SERVER_KEX)),
         ],
     );
+    // A client answering with something that is not a banner (packets 12-17).
+    frames.extend(conversation_on(
+        40010,
+        2222,
+        &[
+            (false, b"SSH-2.0-OpenSSH_9.6\r\n"),
+            (true, b"hello there\r\n"),
+        ],
+    ));
     assert_eq!(
         replay(&rules, &frames),
-        vec![(1, 4), (2, 6), (3, 4), (4, 8), (5, 10), (6, 4)]
+        vec![
+            (1, 4),
+            (2, 6),
+            (3, 4),
+            (3, 15),
+            (4, 8),
+            (5, 10),
+            (6, 4),
+            (6, 15),
+            (10, 17)
+        ]
     );
 }
 
@@ -156,7 +176,10 @@ alert smtp any any -> any any (msg:"ham sender"; smtp.mail_from; content:"ham@ex
             (false, b"250 ok\r\n"),
             (true, b"DATA\r\n"),
             (false, b"354 go ahead\r\n"),
-            (true, b"Subject: hi\r\n\r\nRCPT TO:<victim@data.example>\r\n.\r\n"),
+            (
+                true,
+                b"Subject: hi\r\n\r\nRCPT TO:<victim@data.example>\r\n.\r\n",
+            ),
             (true, b"MAIL FROM:<ham@example.org>\r\n"),
         ],
     );
@@ -175,7 +198,11 @@ alert tcp any any -> any any (msg:"tag me"; flow:to_server; content:"TAGME"; tag
     let mut frames = conversation_on(
         40003,
         9999,
-        &[(true, b"hello TAGME\r\n"), (false, b"reply"), (true, b"more")],
+        &[
+            (true, b"hello TAGME\r\n"),
+            (false, b"reply"),
+            (true, b"more"),
+        ],
     );
     // Another flow is not tagged.
     frames.extend(conversation_on(40004, 9999, &[(true, b"other")]));

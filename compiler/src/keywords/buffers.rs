@@ -226,15 +226,27 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("ssh.software", Buffer::App(A::SshSoftware), Form::Sticky),
     ("ssh_software", Buffer::App(A::SshSoftware), Form::Sticky),
     ("ssh.hassh", Buffer::App(A::SshHassh), Form::Sticky),
-    ("ssh.hassh.string", Buffer::App(A::SshHasshString), Form::Sticky),
-    ("ssh.hassh.server", Buffer::App(A::SshHasshServer), Form::Sticky),
+    (
+        "ssh.hassh.string",
+        Buffer::App(A::SshHasshString),
+        Form::Sticky,
+    ),
+    (
+        "ssh.hassh.server",
+        Buffer::App(A::SshHasshServer),
+        Form::Sticky,
+    ),
     (
         "ssh.hassh.server.string",
         Buffer::App(A::SshHasshServerString),
         Form::Sticky,
     ),
     ("ftp.command", Buffer::App(A::FtpCommand), Form::Sticky),
-    ("ftp.command_data", Buffer::App(A::FtpCommandData), Form::Sticky),
+    (
+        "ftp.command_data",
+        Buffer::App(A::FtpCommandData),
+        Form::Sticky,
+    ),
     ("ftp.reply", Buffer::App(A::FtpReply), Form::Sticky),
     (
         "ftp.completion_code",

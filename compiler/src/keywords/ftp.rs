@@ -30,7 +30,9 @@ pub const KEYWORDS: &[TxKeyword] = &[
 pub fn parse_ftpbounce(value: Option<&str>) -> Result<TxPred, KwError> {
     match value.map(str::trim) {
         None | Some("") => Ok(TxPred::FtpBounce),
-        Some(v) => Err(KwError::value(format!("ftpbounce takes no value (got `{v}`)"))),
+        Some(v) => Err(KwError::value(format!(
+            "ftpbounce takes no value (got `{v}`)"
+        ))),
     }
 }
 

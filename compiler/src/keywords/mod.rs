@@ -413,6 +413,18 @@ pub const KEYWORDS: &[Keyword] = &[
         "FTP data port announced by PORT/EPRT or a PASV/EPSV reply",
         ArgKind::Compare,
     ),
+    no(
+        "ftp.mode",
+        "FTP data channel mode (active/passive)",
+        ArgKind::String,
+        "ftp.mode is not supported yet; ftp.dynamic_port and ftpbounce are",
+    ),
+    no(
+        "ftp.reply_received",
+        "an FTP command got a reply",
+        ArgKind::String,
+        "ftp.reply_received is not supported yet; ftp.reply and ftp.completion_code are",
+    ),
     kw(
         "ftpbounce",
         "FTP PORT command naming an address other than the client's",

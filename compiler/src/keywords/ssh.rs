@@ -75,7 +75,8 @@ pub fn parse_protoversion(value: Option<&str>) -> Result<TxPred, KwError> {
         return Ok(TxPred::SshProtoVersion(SshProtoVersion::Compat2));
     }
     let ok = v.starts_with(|c: char| c.is_ascii_digit())
-        && v.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
     if !ok {
         return Err(
             KwError::value(format!("`{v}` is not an SSH protocol version"))

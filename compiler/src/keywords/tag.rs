@@ -94,8 +94,9 @@ pub fn parse_tag(value: &str) -> Result<Tag, KwError> {
     let scope = match (host, args.get(3)) {
         (false, None) => TagScope::Session,
         (false, Some(&(off, d))) => {
-            return Err(KwError::value("a tag direction needs the host scope")
-                .at(off, off + d.len()))
+            return Err(
+                KwError::value("a tag direction needs the host scope").at(off, off + d.len())
+            )
         }
         (true, None) => TagScope::HostDst,
         (true, Some(&(off, d))) => match d.to_ascii_lowercase().as_str() {
@@ -139,7 +140,10 @@ mod tests {
     #[test]
     fn forms() {
         let t = parse_tag("session").unwrap();
-        assert_eq!((t.scope, t.count, t.metric), (TagScope::Session, 256, TagMetric::Packets));
+        assert_eq!(
+            (t.scope, t.count, t.metric),
+            (TagScope::Session, 256, TagMetric::Packets)
+        );
         let t = parse_tag("session,5,packets").unwrap();
         assert_eq!((t.count, t.metric), (5, TagMetric::Packets));
         let t = parse_tag("host, 3600, seconds, src").unwrap();

@@ -281,7 +281,10 @@ mod tests {
             (true, b"pasv\r\n"),
             (false, b"227 Entering Passive Mode (192,0,2,1,195,80).\r\n"),
             (true, b"RETR temp.txt\r\n"),
-            (false, b"150 Opening BINARY mode\r\n226 Transfer complete.\r\n"),
+            (
+                false,
+                b"150 Opening BINARY mode\r\n226 Transfer complete.\r\n",
+            ),
             (true, b"PORT 203,0,113,9,4,1\r\n"),
             (false, b"200 PORT command successful.\r\n"),
             (true, b"EPSV\r\n"),
@@ -299,13 +302,25 @@ mod tests {
         assert_eq!(g.buffer_n(AppBuffer::FtpReply, 1), Some(&b" more text"[..]));
         assert_eq!(g.buffer_n(AppBuffer::FtpReply, 2), Some(&b"ready"[..]));
         let u = txs[1];
-        assert_eq!(u.buffer_n(AppBuffer::FtpCommandData, 0), Some(&b"anonymous"[..]));
-        assert_eq!(u.buffer_n(AppBuffer::FtpCompletionCode, 0), Some(&b"331"[..]));
+        assert_eq!(
+            u.buffer_n(AppBuffer::FtpCommandData, 0),
+            Some(&b"anonymous"[..])
+        );
+        assert_eq!(
+            u.buffer_n(AppBuffer::FtpCompletionCode, 0),
+            Some(&b"331"[..])
+        );
         assert_eq!(txs[2].command(), b"PASV");
         assert_eq!(txs[2].dynamic_port(), Some(195 * 256 + 80));
         let r = txs[3];
-        assert_eq!(r.buffer_n(AppBuffer::FtpReply, 0), Some(&b"Opening BINARY mode"[..]));
-        assert_eq!(r.buffer_n(AppBuffer::FtpCompletionCode, 1), Some(&b"226"[..]));
+        assert_eq!(
+            r.buffer_n(AppBuffer::FtpReply, 0),
+            Some(&b"Opening BINARY mode"[..])
+        );
+        assert_eq!(
+            r.buffer_n(AppBuffer::FtpCompletionCode, 1),
+            Some(&b"226"[..])
+        );
         assert!(r.reply_complete());
         let p = txs[4];
         assert_eq!(p.dynamic_port(), Some(1025));

@@ -237,7 +237,9 @@ impl SmtpConn {
             let n = words
                 .next()
                 .and_then(|w| std::str::from_utf8(w).ok()?.parse::<u64>().ok());
-            let last = words.next().is_some_and(|w| w.eq_ignore_ascii_case(b"LAST"));
+            let last = words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"LAST"));
             match n {
                 Some(n) if n > 0 => self.client = Client::Bdat(n, last),
                 Some(_) if last => self.end_tx(),
@@ -293,8 +295,14 @@ MAIL FROM:<not@a.command>\r\n.\r\nMAIL FROM:<second@example.net>\r\nQUIT\r\n";
         assert_eq!(txs.len(), 2);
         assert!(txs[0].done() && !txs[1].done());
         let b = |id, buf, i| c.buffer_n(id, buf, i).map(<[u8]>::to_vec);
-        assert_eq!(b(0, AppBuffer::SmtpHelo, 0).as_deref(), Some(&b"mx.example"[..]));
-        assert_eq!(b(1, AppBuffer::SmtpHelo, 0).as_deref(), Some(&b"mx.example"[..]));
+        assert_eq!(
+            b(0, AppBuffer::SmtpHelo, 0).as_deref(),
+            Some(&b"mx.example"[..])
+        );
+        assert_eq!(
+            b(1, AppBuffer::SmtpHelo, 0).as_deref(),
+            Some(&b"mx.example"[..])
+        );
         assert_eq!(
             b(0, AppBuffer::SmtpMailFrom, 0).as_deref(),
             Some(&b"<spam@example.net>"[..])
@@ -324,17 +332,29 @@ MAIL FROM:<not@a.command>\r\n.\r\nMAIL FROM:<second@example.net>\r\nQUIT\r\n";
     #[test]
     fn bdat_rset_and_starttls() {
         let mut c = SmtpConn::new();
-        c.feed(true, b"HELO a\r\nMAIL FROM:<x@y>\r\nBDAT 20 LAST\r\nRCPT TO:<in@chunk>\r\n\r\n");
+        c.feed(
+            true,
+            b"HELO a\r\nMAIL FROM:<x@y>\r\nBDAT 20 LAST\r\nRCPT TO:<in@chunk>\r\n\r\n",
+        );
         c.feed(true, b"MAIL FROM:<z@y>\r\nRSET\r\nMAIL FROM:<w@y>\r\n");
         let froms: Vec<_> = c
             .txs()
-            .map(|t| c.buffer_n(t.id(), AppBuffer::SmtpMailFrom, 0).unwrap().to_vec())
+            .map(|t| {
+                c.buffer_n(t.id(), AppBuffer::SmtpMailFrom, 0)
+                    .unwrap()
+                    .to_vec()
+            })
             .collect();
-        assert_eq!(froms, vec![b"<x@y>".to_vec(), b"<z@y>".to_vec(), b"<w@y>".to_vec()]);
+        assert_eq!(
+            froms,
+            vec![b"<x@y>".to_vec(), b"<z@y>".to_vec(), b"<w@y>".to_vec()]
+        );
         assert!(c.buffer_n(0, AppBuffer::SmtpRcptTo, 0).is_none());
         c.feed(true, b"STARTTLS\r\n");
         c.feed(false, b"220 go ahead\r\n");
-        assert!(c.feed(true, b"\x16\x03\x01MAIL FROM:<tls@x>\r\n").is_empty());
+        assert!(c
+            .feed(true, b"\x16\x03\x01MAIL FROM:<tls@x>\r\n")
+            .is_empty());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use verdict_compiler::ir::Buffer;
 
 fn text(b: Option<&[u8]>) -> Value {
-    b.map_or(Value::Null, |v| Value::String(String::from_utf8_lossy(v).into_owned()))
+    b.map_or(Value::Null, |v| {
+        Value::String(String::from_utf8_lossy(v).into_owned())
+    })
 }
 
 /// The SSH connection seen from one direction: `ssh.proto`/`ssh.software` read the banner
@@ -106,7 +108,10 @@ pub fn ftp_eve(tx: &FtpTx) -> Value {
         );
     }
     m.insert("reply".into(), Value::Array(all(A::FtpReply)));
-    m.insert("completion_code".into(), Value::Array(all(A::FtpCompletionCode)));
+    m.insert(
+        "completion_code".into(),
+        Value::Array(all(A::FtpCompletionCode)),
+    );
     if let Some(p) = tx.dynamic_port() {
         m.insert("dynamic_port".into(), p.into());
     }

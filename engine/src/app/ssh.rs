@@ -488,7 +488,9 @@ mod tests {
         assert_eq!(c.software(false), Some(&b"Cisco-1.25"[..]));
         assert_eq!(
             c.buffer_n(AppBuffer::SshHasshServerString, true, 0),
-            Some(&b"curve25519-sha256,diffie-hellman-group14-sha256;aes256-ctr;hmac-sha2-512;none"[..])
+            Some(
+                &b"curve25519-sha256,diffie-hellman-group14-sha256;aes256-ctr;hmac-sha2-512;none"[..]
+            )
         );
         assert!(c.proto(true).is_none());
         assert!(!c.done());

@@ -188,7 +188,9 @@ impl Scan {
         step: &Step,
         cands: &mut Vec<u32>,
     ) {
-        use crate::app::sources::{ftp_eve, smtp_eve, ssh_eve, FtpBuffers, SmtpBuffers, SshBuffers};
+        use crate::app::sources::{
+            ftp_eve, smtp_eve, ssh_eve, FtpBuffers, SmtpBuffers, SshBuffers,
+        };
         let to_server = pass.ctx.pflow.to_server;
         if !step.ssh.is_empty() {
             if let Some((conn, txd)) = sess.ssh_detect() {

@@ -150,7 +150,12 @@ impl Tags {
     }
 }
 
-fn insert<K: std::hash::Hash + Eq>(m: &mut HashMap<K, Active>, k: K, a: Active, now: Duration) -> bool {
+fn insert<K: std::hash::Hash + Eq>(
+    m: &mut HashMap<K, Active>,
+    k: K,
+    a: Active,
+    now: Duration,
+) -> bool {
     if m.len() >= MAX_ENTRIES && !m.contains_key(&k) {
         m.retain(|_, v| !v.expired(now));
         if m.len() >= MAX_ENTRIES {
@@ -192,7 +197,15 @@ mod tests {
     #[test]
     fn host_scope_follows_one_address_both_ways() {
         let mut t = Tags::default();
-        t.add(&parse_tag("host,10,packets,src").unwrap(), 7, A, B, T0, 1, 5);
+        t.add(
+            &parse_tag("host,10,packets,src").unwrap(),
+            7,
+            A,
+            B,
+            T0,
+            1,
+            5,
+        );
         assert!(t.hit(99, C, A, T0, 60).is_some(), "to the host");
         assert!(t.hit(98, A, C, T0, 60).is_some(), "from the host");
         assert_eq!(t.hit(97, B, C, T0, 60), None);

@@ -14,9 +14,9 @@ pub fn holds(p: &TxPred, view: TxView<'_>) -> bool {
             conn.software(to_server) == Some(v.as_bytes())
         }
         (TxPred::FtpBounce, TxView::Ftp { tx, client_v4 }) => tx.bounces(client_v4),
-        (TxPred::FtpDynamicPort(c), TxView::Ftp { tx, .. }) => {
-            tx.dynamic_port().is_some_and(|port| c.matches(u64::from(port)))
-        }
+        (TxPred::FtpDynamicPort(c), TxView::Ftp { tx, .. }) => tx
+            .dynamic_port()
+            .is_some_and(|port| c.matches(u64::from(port))),
         _ => false,
     }
 }

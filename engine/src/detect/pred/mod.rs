@@ -15,8 +15,8 @@ pub mod tls;
 
 use crate::app::dns::DnsMessage;
 use crate::app::ftp::FtpTx;
-use crate::app::ssh::SshConn;
 use crate::app::http::Tx;
+use crate::app::ssh::SshConn;
 use crate::app::tls::TlsConn;
 use verdict_compiler::ir::TxPred;
 
