@@ -48,36 +48,49 @@ fn exchange(t: &Topology, port: &str, line: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `verdict run` on gw with `rule`, and the line server on SRV4:`port` greeting with
+/// `greeting`; then, for each (client line, passes), the exchange from cli must get `ok` or
+/// fail. Returns the engine and what the server logged.
+fn run_case(
+    tag: &str,
+    rule: &str,
+    port: u16,
+    greeting: &str,
+    lines: &[(&str, bool)],
+) -> (Topology, Engine, String) {
+    let t = Topology::new();
+    let e = Engine::start(&t, tag, rule, &[]);
+    let p = port.to_string();
+    let args = ["python3", "-c", BANNER_SERVER, SRV4, &p, greeting];
+    let mut srv = t.spawn(&t.srv, &args);
+    t.wait_listening(&t.srv, port, false, Duration::from_secs(10));
+    for &(line, passes) in lines {
+        let got = exchange(&t, &p, line);
+        if passes {
+            assert_eq!(got, "got ok", "{line}");
+        } else {
+            assert!(got.starts_with("failed"), "{line} got through: {got}");
+        }
+    }
+    let log = srv.output();
+    (t, e, log)
+}
+
 #[test]
 fn a_listed_ssh_client_banner_is_dropped_and_others_pass() {
     require_netns!();
-    let t = Topology::new();
-    let e = Engine::start(
-        &t,
+    let (_t, e, log) = run_case(
         "ssh",
         "drop ssh any any -> any any (msg:\"listed ssh client\"; flow:established,to_server; \
          ssh.software; content:\"evilscan\"; sid:1010101; rev:1;)\n",
-        &[],
-    );
-    let mut srv = t.spawn(
-        &t.srv,
+        22,
+        "SSH-2.0-OpenSSH_9.6",
         &[
-            "python3",
-            "-c",
-            BANNER_SERVER,
-            SRV4,
-            "22",
-            "SSH-2.0-OpenSSH_9.6",
+            ("SSH-2.0-libssh_0.10.6", true),
+            ("SSH-2.0-evilscan_1.0", false),
+            ("SSH-2.0-OpenSSH_9.6p1", true),
         ],
     );
-    t.wait_listening(&t.srv, 22, false, Duration::from_secs(10));
-    assert_eq!(exchange(&t, "22", "SSH-2.0-libssh_0.10.6"), "got ok");
-    let blocked = exchange(&t, "22", "SSH-2.0-evilscan_1.0");
-    assert!(
-        blocked.starts_with("failed"),
-        "the listed client got through: {blocked}"
-    );
-    assert_eq!(exchange(&t, "22", "SSH-2.0-OpenSSH_9.6p1"), "got ok");
     let alerts = e.alerts(1010101, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
@@ -86,7 +99,6 @@ fn a_listed_ssh_client_banner_is_dropped_and_others_pass() {
         alerts[0]["ssh"]["client"]["software_version"],
         "evilscan_1.0"
     );
-    let log = srv.output();
     assert!(log.contains("LINE SSH-2.0-libssh_0.10.6"), "{log}");
     assert!(
         !log.contains("evilscan"),
@@ -97,42 +109,26 @@ fn a_listed_ssh_client_banner_is_dropped_and_others_pass() {
 #[test]
 fn an_ftp_port_bounce_is_dropped_and_a_port_to_the_client_passes() {
     require_netns!();
-    let t = Topology::new();
     // The ET Open rule, with `any` for its variables ($HOME_NET is not the test's range).
-    let e = Engine::start(
-        &t,
+    // The client is 192.0.2.2: a PORT back to it is ordinary active FTP.
+    let (_t, e, log) = run_case(
         "ftp",
         "drop tcp any any -> any 21 (msg:\"GPL FTP PORT bounce attempt\"; \
          flow:to_server,established; content:\"PORT\"; nocase; ftpbounce; pcre:\"/^PORT/smi\"; \
          classtype:misc-attack; sid:2103441; rev:2;)\n",
-        &[],
-    );
-    let mut srv = t.spawn(
-        &t.srv,
+        21,
+        "220 (vsFTPd 3.0.5)",
         &[
-            "python3",
-            "-c",
-            BANNER_SERVER,
-            SRV4,
-            "21",
-            "220 (vsFTPd 3.0.5)",
+            ("PORT 192,0,2,2,195,80", true),
+            ("PORT 203,0,113,9,0,25", false),
+            ("USER anonymous", true),
         ],
     );
-    t.wait_listening(&t.srv, 21, false, Duration::from_secs(10));
-    // The client is 192.0.2.2: a PORT back to it is ordinary active FTP.
-    assert_eq!(exchange(&t, "21", "PORT 192,0,2,2,195,80"), "got ok");
-    let bounce = exchange(&t, "21", "PORT 203,0,113,9,0,25");
-    assert!(
-        bounce.starts_with("failed"),
-        "the bounce got through: {bounce}"
-    );
-    assert_eq!(exchange(&t, "21", "USER anonymous"), "got ok");
     let alerts = e.alerts(2103441, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
     assert_eq!(alerts[0]["ftp"]["command"], "PORT");
     assert_eq!(alerts[0]["ftp"]["command_data"], "203,0,113,9,0,25");
-    let log = srv.output();
     assert!(log.contains("LINE PORT 192,0,2,2,195,80"), "{log}");
     assert!(
         !log.contains("203,0,113,9"),

@@ -685,9 +685,9 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Http if cfg.http_enabled => App::Http(Box::new(HttpConn::new(&cfg.http))),
         AppProto::Tls if cfg.tls_enabled => App::Tls(Box::new(TlsConn::new(&cfg.tls))),
         AppProto::Dns if cfg.dns_enabled => App::Dns(Box::new(DnsTcp::new())),
-        AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::new(SshConn::new())),
-        AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::new(FtpConn::new())),
-        AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::new(SmtpConn::new())),
+        AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::default()),
+        AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
+        AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
         a => App::Known(a),
     }
 }

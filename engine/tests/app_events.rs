@@ -6,19 +6,10 @@
 mod common;
 
 use common::*;
-use pcap_file::DataLink;
-use verdict_engine::detect::DetectConfig;
 
 /// Replays `frames` (L3 packets) against `rules`; returns (sid, pcap_cnt) of every alert.
 fn replay(rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
-    let det = detector("test.rules", rules, true, &DetectConfig::default());
-    let dir = TempDir::new("appevent");
-    let pcap = dir.path().join("in.pcap");
-    let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
-    write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
-    let mut got = replay_alerts(det, &pcap, &dir.path().join("out"));
-    got.sort_unstable();
-    got
+    replay_frames(TempDir::new("appevent").path(), rules, frames)
 }
 
 /// A TCP conversation from port 40000 (see [`conversation_on`]).

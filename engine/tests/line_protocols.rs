@@ -6,22 +6,9 @@ mod common;
 
 use common::*;
 use md5::{Digest, Md5};
-use pcap_file::DataLink;
-use verdict_engine::detect::DetectConfig;
-
-/// Replays `frames` (L3 packets) against `rules` into `dir`; (sid, pcap_cnt) of each alert.
-fn replay_in(dir: &TempDir, rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
-    let det = detector("test.rules", rules, true, &DetectConfig::default());
-    let pcap = dir.path().join("in.pcap");
-    let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
-    write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
-    let mut got = replay_alerts(det, &pcap, &dir.path().join("out"));
-    got.sort_unstable();
-    got
-}
 
 fn replay(rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
-    replay_in(&TempDir::new("lineproto"), rules, frames)
+    replay_frames(TempDir::new("lineproto").path(), rules, frames)
 }
 
 /// An SSH binary packet carrying a KEXINIT with these algorithm name-lists.
@@ -207,7 +194,7 @@ alert tcp any any -> any any (msg:"tag me"; flow:to_server; content:"TAGME"; tag
     // Another flow is not tagged.
     frames.extend(conversation_on(40004, 9999, &[(true, b"other")]));
     let dir = TempDir::new("tag");
-    assert_eq!(replay_in(&dir, rules, &frames), vec![(31, 4)]);
+    assert_eq!(replay_frames(dir.path(), rules, &frames), vec![(31, 4)]);
     let eve = read_eve(&dir.path().join("out"));
     let tagged: Vec<(u64, u64, u64)> = eve
         .iter()

@@ -54,14 +54,8 @@ impl SshProtoVersion {
 }
 
 fn unquote(v: Option<&str>, kw: &str) -> Result<String, KwError> {
-    let t = v
-        .ok_or_else(|| KwError::value(format!("{kw} needs a value")))?
-        .trim();
-    let t = t
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(t)
-        .trim();
+    let raw = v.ok_or_else(|| KwError::value(format!("{kw} needs a value")))?;
+    let t = super::tls_state::unquote(raw);
     if t.is_empty() {
         return Err(KwError::value(format!("{kw} needs a value")));
     }

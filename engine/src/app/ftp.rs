@@ -370,17 +370,9 @@ mod tests {
             c.feed(false, b"500-x\r\n");
         }
         assert!(c.txs().all(|t| t.replies.len() <= MAX_REPLY_LINES));
-        let mut seed = 7u32;
-        for _ in 0..300 {
-            let junk: Vec<u8> = (0..64)
-                .map(|_| {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    ALPHA[(seed >> 16) as usize % ALPHA.len()]
-                })
-                .collect();
-            c.feed(true, &junk);
-            c.feed(false, &junk);
-        }
+        crate::app::feed_junk(ALPHA, 300, |to_server, b| {
+            c.feed(to_server, b);
+        });
         c.gap(true);
         assert!(c.feed(true, b"USER x\r\n").is_empty());
     }

@@ -370,17 +370,9 @@ MAIL FROM:<not@a.command>\r\n.\r\nMAIL FROM:<second@example.net>\r\nQUIT\r\n";
             c.feed(true, b"RSET\r\nMAIL FROM:<a@b>\r\n");
         }
         assert!(c.txs().count() <= MAX_TXS);
-        let mut seed = 3u32;
-        for _ in 0..300 {
-            let junk: Vec<u8> = (0..64)
-                .map(|_| {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    ALPHA[(seed >> 16) as usize % ALPHA.len()]
-                })
-                .collect();
-            c.feed(true, &junk);
-            c.feed(false, &junk);
-        }
+        crate::app::feed_junk(ALPHA, 300, |to_server, b| {
+            c.feed(to_server, b);
+        });
         c.gap(true);
         assert!(c.feed(true, b"HELO x\r\n").is_empty());
         assert_eq!(param(b"HELO", 4), b"");

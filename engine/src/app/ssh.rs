@@ -520,20 +520,13 @@ mod tests {
         c.feed(true, b"SSH-2.0-x\r\n");
         c.feed(true, &k);
         assert!(c.buffer_n(AppBuffer::SshHassh, true, 0).is_none());
-        // Random bytes in every phase.
-        let mut seed = 0x1234_5678u32;
-        for _ in 0..200 {
+        // Random bytes right after a banner, each chunk on a fresh connection.
+        let alpha: Vec<u8> = (0..=255).collect();
+        crate::app::feed_junk(&alpha, 200, |to_server, b| {
             let mut c = SshConn::new();
-            c.feed(true, b"SSH-2.0-x\r\n");
-            let junk: Vec<u8> = (0..300)
-                .map(|_| {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    (seed >> 16) as u8
-                })
-                .collect();
-            c.feed(true, &junk);
-            c.feed(false, &junk);
-        }
+            c.feed(to_server, b"SSH-2.0-x\r\n");
+            c.feed(to_server, b);
+        });
     }
 
     #[test]

@@ -378,6 +378,23 @@ pub fn replay_alerts(
     alerts(&read_eve(out))
 }
 
+/// Compiles `rules`, writes `frames` (L3 packets) as an Ethernet capture in `dir` and
+/// replays it with the outputs in `dir/out`; the alerts as (sid, pcap_cnt), sorted.
+pub fn replay_frames(dir: &Path, rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
+    let det = detector(
+        "test.rules",
+        rules,
+        true,
+        &verdict_engine::detect::DetectConfig::default(),
+    );
+    let pcap = dir.join("in.pcap");
+    let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
+    write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
+    let mut got = replay_alerts(det, &pcap, &dir.join("out"));
+    got.sort_unstable();
+    got
+}
+
 /// How many alerts each sid raised.
 pub fn per_sid(alerts: &[(u64, u64)]) -> std::collections::BTreeMap<u64, usize> {
     let mut n = std::collections::BTreeMap::new();

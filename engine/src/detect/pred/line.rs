@@ -26,11 +26,7 @@ mod tests {
     use super::*;
     use crate::app::ftp::FtpConn;
     use crate::app::ssh::SshConn;
-    use verdict_compiler::keywords::txpred::lookup;
-
-    fn pred(kw: &str, v: Option<&str>) -> TxPred {
-        (lookup(kw).unwrap().parse)(v).unwrap()
-    }
+    use crate::detect::pred::pred;
 
     #[test]
     fn ssh_versions_read_the_packet_side() {

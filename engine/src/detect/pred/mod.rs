@@ -60,6 +60,15 @@ pub enum TxView<'a> {
     },
 }
 
+/// A predicate parsed from keyword text, for the families' tests.
+#[cfg(test)]
+pub(crate) fn pred(kw: &str, v: Option<&str>) -> TxPred {
+    (verdict_compiler::keywords::txpred::lookup(kw)
+        .unwrap()
+        .parse)(v)
+    .unwrap()
+}
+
 /// Whether every predicate holds on `view`; `now` is the packet's time (unix seconds).
 pub fn all_hold(preds: &[TxPred], view: TxView<'_>, now: i64) -> bool {
     preds.iter().all(|p| holds(p, view, now))
