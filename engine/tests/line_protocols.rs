@@ -117,6 +117,8 @@ alert tcp any any -> any 21 (msg:"GPL FTP PORT bounce attempt"; flow:to_server,e
 alert ftp any any -> any any (msg:"data port"; ftp.dynamic_port:50000; sid:15;)
 alert ftp any any -> any any (msg:"delete"; ftp.command; content:"DELE"; sid:16;)
 alert ftp any any -> any any (msg:"reply text has no code"; ftp.reply; content:"226"; sid:17;)
+alert ftp any any -> any any (msg:"active port answered"; ftp.command; content:"PORT"; ftp.completion_code; content:"200"; ftp.mode:active; ftp.reply_received:yes; sid:18;)
+alert ftp any any -> any any (msg:"passive"; ftp.mode:passive; sid:19;)
 "#;
     let frames = conversation_on(
         40001,
@@ -138,7 +140,15 @@ alert ftp any any -> any any (msg:"reply text has no code"; ftp.reply; content:"
     );
     assert_eq!(
         replay(rules, &frames),
-        vec![(11, 6), (12, 26), (13, 12), (14, 14), (15, 14)]
+        vec![
+            (11, 6),
+            (12, 26),
+            (13, 12),
+            (14, 14),
+            (15, 14),
+            (18, 16),
+            (18, 20)
+        ]
     );
 }
 

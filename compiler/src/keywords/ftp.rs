@@ -1,5 +1,5 @@
 //! FTP keywords that are not buffers: `ftpbounce` (Snort 2, Suricata) and Suricata 8's
-//! `ftp.dynamic_port`. The sticky buffers `ftp.command`, `ftp.command_data`, `ftp.reply`
+//! `ftp.dynamic_port`, `ftp.mode` and `ftp.reply_received`. The sticky buffers `ftp.command`, `ftp.command_data`, `ftp.reply`
 //! and `ftp.completion_code` are in [`super::buffers`].
 //!
 //! - `ftpbounce`: the transaction's command is `PORT` and the IPv4 address in its first
@@ -9,6 +9,11 @@
 //! - `ftp.dynamic_port:N` (Suricata's unsigned-integer syntax): the data port the
 //!   transaction announced, by `PORT`/`EPRT` from the client or by the server's `227`
 //!   (PASV) or `229` (EPSV) reply.
+//! - `ftp.mode:active|passive`: the transaction announced a data port by PORT/EPRT (active)
+//!   or got one from a PASV/EPSV reply (passive); false without a data port.
+//! - `ftp.reply_received:yes|no` (also `on|true|1`, `off|false|0`): whether the command's
+//!   final reply arrived. Both are false on a transaction without a command (the greeting),
+//!   as Suricata's are on an unknown command.
 
 use super::txpred::{TxKeyword, TxPred};
 use super::uint::parse_uint;
@@ -24,7 +29,39 @@ pub const KEYWORDS: &[TxKeyword] = &[
         name: "ftp.dynamic_port",
         parse: parse_dynamic_port,
     },
+    TxKeyword {
+        name: "ftp.mode",
+        parse: parse_mode,
+    },
+    TxKeyword {
+        name: "ftp.reply_received",
+        parse: parse_reply_received,
+    },
 ];
+
+/// `ftp.mode:active|passive`.
+pub fn parse_mode(value: Option<&str>) -> Result<TxPred, KwError> {
+    match value.map(str::trim) {
+        Some("active") => Ok(TxPred::FtpMode { active: true }),
+        Some("passive") => Ok(TxPred::FtpMode { active: false }),
+        v => Err(
+            KwError::value(format!("`{}` is not an FTP mode", v.unwrap_or_default()))
+                .help("active or passive"),
+        ),
+    }
+}
+
+/// `ftp.reply_received:yes|no` and Suricata's other spellings of a boolean.
+pub fn parse_reply_received(value: Option<&str>) -> Result<TxPred, KwError> {
+    match value.map(str::trim) {
+        Some("yes" | "on" | "true" | "1") => Ok(TxPred::FtpReplyReceived(true)),
+        Some("no" | "off" | "false" | "0") => Ok(TxPred::FtpReplyReceived(false)),
+        v => Err(
+            KwError::value(format!("`{}` is not yes or no", v.unwrap_or_default()))
+                .help("yes, on, true, 1, no, off, false or 0 (without quotes)"),
+        ),
+    }
+}
 
 /// `ftpbounce` (no value).
 pub fn parse_ftpbounce(value: Option<&str>) -> Result<TxPred, KwError> {
@@ -104,5 +141,15 @@ mod tests {
         let p = parse_dynamic_port(Some(">1024")).unwrap();
         assert_eq!(tx_option_text(&p), "ftp.dynamic_port:>1024;");
         assert!(parse_dynamic_port(Some("70000")).is_err());
+        let m = parse_mode(Some("passive")).unwrap();
+        assert_eq!(tx_option_text(&m), "ftp.mode:passive;");
+        assert!(parse_mode(Some("both")).is_err() && parse_mode(None).is_err());
+        let r = parse_reply_received(Some("on")).unwrap();
+        assert_eq!(tx_option_text(&r), "ftp.reply_received:yes;");
+        assert_eq!(
+            parse_reply_received(Some("0")),
+            Ok(TxPred::FtpReplyReceived(false))
+        );
+        assert!(parse_reply_received(Some("\"yes\"")).is_err());
     }
 }

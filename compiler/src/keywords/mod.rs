@@ -413,17 +413,15 @@ pub const KEYWORDS: &[Keyword] = &[
         "FTP data port announced by PORT/EPRT or a PASV/EPSV reply",
         ArgKind::Compare,
     ),
-    no(
+    kw(
         "ftp.mode",
-        "FTP data channel mode (active/passive)",
+        "FTP data channel announced actively (PORT/EPRT) or passively (PASV/EPSV)",
         ArgKind::String,
-        "ftp.mode is not supported yet; ftp.dynamic_port and ftpbounce are",
     ),
-    no(
+    kw(
         "ftp.reply_received",
-        "an FTP command got a reply",
+        "an FTP command's final reply arrived (yes) or not yet (no)",
         ArgKind::String,
-        "ftp.reply_received is not supported yet; ftp.reply and ftp.completion_code are",
     ),
     kw(
         "ftpbounce",

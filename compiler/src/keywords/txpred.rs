@@ -51,6 +51,13 @@ pub enum TxPred {
     FtpBounce,
     /// `ftp.dynamic_port`: the data port the transaction announced.
     FtpDynamicPort(UintCmp),
+    /// `ftp.mode`: the transaction's data port was announced actively (PORT/EPRT) or not.
+    FtpMode {
+        /// `active` (else `passive`).
+        active: bool,
+    },
+    /// `ftp.reply_received`: the command's final reply arrived (or, false, not yet).
+    FtpReplyReceived(bool),
     /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
     FileSize {
         /// The comparison.
@@ -78,7 +85,10 @@ impl TxPred {
             TxPred::AppEvent(e) => e.app(),
             TxPred::FileSize { .. } | TxPred::FileHash { .. } => AppProto::Http,
             TxPred::SshProtoVersion(_) | TxPred::SshSoftwareVersion(_) => AppProto::Ssh,
-            TxPred::FtpBounce | TxPred::FtpDynamicPort(_) => AppProto::Ftp,
+            TxPred::FtpBounce
+            | TxPred::FtpDynamicPort(_)
+            | TxPred::FtpMode { .. }
+            | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
             _ => AppProto::Tls,
         }
     }
@@ -155,6 +165,14 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
         TxPred::SshSoftwareVersion(ref v) => ("ssh.softwareversion", v.clone()),
         TxPred::FtpBounce => ("ftpbounce", String::new()),
         TxPred::FtpDynamicPort(c) => ("ftp.dynamic_port", uint_text(c)),
+        TxPred::FtpMode { active } => {
+            let m = if active { "active" } else { "passive" };
+            ("ftp.mode", m.to_string())
+        }
+        TxPred::FtpReplyReceived(r) => {
+            let v = if r { "yes" } else { "no" };
+            ("ftp.reply_received", v.to_string())
+        }
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -52,6 +52,8 @@ pub struct FtpTx {
     codes: Vec<Vec<u8>>,
     replies: Vec<Vec<u8>>,
     dynamic_port: Option<u16>,
+    /// The data port was announced by the client (PORT/EPRT), not by a PASV/EPSV reply.
+    active: bool,
     /// A final (non-1xx) reply line ended the reply.
     complete: bool,
     /// The command line was longer than [`MAX_LINE`].
@@ -89,6 +91,12 @@ impl FtpTx {
     /// A final reply was received.
     pub fn reply_complete(&self) -> bool {
         self.complete
+    }
+
+    /// `ftp.mode`: `Some(true)` when the client announced the data port (PORT/EPRT),
+    /// `Some(false)` when a PASV/EPSV reply did, `None` without a data port.
+    pub fn active(&self) -> Option<bool> {
+        self.dynamic_port.map(|_| self.active)
     }
 
     /// `ftpbounce`: a PORT command whose address is not `client` (IPv4).
@@ -188,8 +196,12 @@ impl FtpConn {
             b"PORT" => {
                 tx.dynamic_port = port_port(data);
                 tx.port_arg = Some(data.to_vec());
+                tx.active = true;
             }
-            b"EPRT" => tx.dynamic_port = eprt_port(data),
+            b"EPRT" => {
+                tx.dynamic_port = eprt_port(data);
+                tx.active = true;
+            }
             _ => {}
         }
         self.push(tx)
@@ -312,6 +324,8 @@ mod tests {
         );
         assert_eq!(txs[2].command(), b"PASV");
         assert_eq!(txs[2].dynamic_port(), Some(195 * 256 + 80));
+        assert_eq!(txs[2].active(), Some(false));
+        assert_eq!(txs[1].active(), None);
         let r = txs[3];
         assert_eq!(
             r.buffer_n(AppBuffer::FtpReply, 0),
@@ -324,6 +338,7 @@ mod tests {
         assert!(r.reply_complete());
         let p = txs[4];
         assert_eq!(p.dynamic_port(), Some(1025));
+        assert_eq!(p.active(), Some(true));
         assert!(p.bounces(Some([192, 0, 2, 2])));
         assert!(!p.bounces(Some([203, 0, 113, 9])));
         assert!(!p.bounces(None));

@@ -1,5 +1,6 @@
 //! SSH and FTP predicates: `ssh.protoversion`/`ssh.softwareversion` on the banner of the
-//! packet's side, `ftpbounce` and `ftp.dynamic_port` on one FTP transaction.
+//! packet's side; `ftpbounce`, `ftp.dynamic_port`, `ftp.mode` and `ftp.reply_received` on
+//! one FTP transaction (the last two never on the greeting's, which has no command).
 
 use super::TxView;
 use verdict_compiler::ir::TxPred;
@@ -17,6 +18,12 @@ pub fn holds(p: &TxPred, view: TxView<'_>) -> bool {
         (TxPred::FtpDynamicPort(c), TxView::Ftp { tx, .. }) => tx
             .dynamic_port()
             .is_some_and(|port| c.matches(u64::from(port))),
+        (TxPred::FtpMode { active }, TxView::Ftp { tx, .. }) => {
+            !tx.command().is_empty() && tx.active() == Some(*active)
+        }
+        (TxPred::FtpReplyReceived(r), TxView::Ftp { tx, .. }) => {
+            !tx.command().is_empty() && tx.reply_complete() == *r
+        }
         _ => false,
     }
 }
@@ -58,5 +65,22 @@ mod tests {
         assert!(!holds(&bounce, v(None)));
         assert!(holds(&pred("ftp.dynamic_port", Some("1025")), v(None)));
         assert!(!holds(&pred("ftp.dynamic_port", Some(">2000")), v(None)));
+        assert!(holds(&pred("ftp.mode", Some("active")), v(None)));
+        assert!(!holds(&pred("ftp.mode", Some("passive")), v(None)));
+        assert!(holds(&pred("ftp.reply_received", Some("no")), v(None)));
+        c.feed(false, b"200 ok\r\n");
+        let done = TxView::Ftp {
+            tx: c.tx(ids[0]).unwrap(),
+            client_v4: None,
+        };
+        assert!(holds(&pred("ftp.reply_received", Some("yes")), done));
+        // The greeting's transaction has no command: neither keyword holds there.
+        let mut g = FtpConn::new();
+        let ids = g.feed(false, b"220 hi\r\n");
+        let greet = TxView::Ftp {
+            tx: g.tx(ids[0]).unwrap(),
+            client_v4: None,
+        };
+        assert!(!holds(&pred("ftp.reply_received", Some("yes")), greet));
     }
 }
