@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 6;
+pub const BYTECODE_VERSION: u32 = 7;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,6 +186,9 @@ pub struct Program {
     pub detection_filter: Option<DetectionFilter>,
     /// block the attacker on match
     pub block: Option<BlockOnMatch>,
+    /// `tag`: packets to log after the program fires
+    #[serde(default)]
+    pub tags: Vec<crate::ir::Tag>,
     /// human-readable strategy, e.g. "prefilter \"GET\" -> confirm 3 ops -> pcre"
     pub strategy: String,
 }

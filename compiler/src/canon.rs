@@ -305,6 +305,9 @@ pub fn to_text(r: &Rule) -> String {
     if let Some(t) = &r.threshold {
         let _ = write!(s, "threshold:{}; ", meta::threshold_text(t));
     }
+    for t in &r.tags {
+        let _ = write!(s, "tag:{}; ", crate::keywords::tag::tag_text(t));
+    }
     if let Some(d) = &r.detection_filter {
         let _ = write!(
             s,

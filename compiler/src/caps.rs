@@ -18,8 +18,15 @@ pub struct EngineCaps {
 impl EngineCaps {
     /// What this build of the engine runs.
     pub const CURRENT: EngineCaps = EngineCaps {
-        protos: &[AppProto::Http, AppProto::Tls, AppProto::Dns],
-        detected: &[AppProto::Ftp, AppProto::Smtp, AppProto::Ssh, AppProto::Smb],
+        protos: &[
+            AppProto::Http,
+            AppProto::Tls,
+            AppProto::Dns,
+            AppProto::Ssh,
+            AppProto::Ftp,
+            AppProto::Smtp,
+        ],
+        detected: &[AppProto::Smb],
     };
 
     /// True if rules on app protocol `a` can be enforced (the engine knows a flow is `a`).
@@ -74,7 +81,10 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         | TlsSubjectAltName | TlsRandom | TlsRandomTime | TlsRandomBytes | TlsAlpn | Ja4Hash => {
             AppProto::Tls
         }
-        SshProto | SshSoftware => AppProto::Ssh,
+        SshProto | SshSoftware | SshHassh | SshHasshString | SshHasshServer
+        | SshHasshServerString => AppProto::Ssh,
+        FtpCommand | FtpCommandData | FtpReply | FtpCompletionCode => AppProto::Ftp,
+        SmtpHelo | SmtpMailFrom | SmtpRcptTo => AppProto::Smtp,
         SmbNamedPipe | SmbShare => AppProto::Smb,
         DceStubData => AppProto::Dcerpc,
         SipMethod | SipUri | SipHeader | SipBody => AppProto::Sip,
@@ -89,20 +99,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_dns_and_tls_buffers_run_ssh_does_not_yet() {
+    fn http_dns_tls_ssh_ftp_smtp_buffers_run_smb_does_not_yet() {
         let c = EngineCaps::CURRENT;
         assert!(c.runs_buffer(Buffer::App(AppBuffer::HttpUri)));
         assert!(c.runs_buffer(Buffer::FileData));
         assert!(c.runs_buffer(Buffer::Payload));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::DnsQuery)));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::TlsSni)));
-        assert!(!c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::FtpCommand)));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::SmtpRcptTo)));
+        assert!(!c.runs_buffer(Buffer::App(AppBuffer::SmbShare)));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::FileName)));
         assert!(c.runs_buffer(Buffer::App(AppBuffer::FileMagic)));
         assert!(c.runs_proto(AppProto::Http) && c.runs_proto(AppProto::Tls));
         // Detected without a parser: rules on it run, its buffers do not.
         assert!(c.runs_proto(AppProto::Smb) && !c.parses(AppProto::Smb));
-        assert!(c.runs_proto(AppProto::Ssh) && !c.runs_buffer(Buffer::App(AppBuffer::SshProto)));
+        assert!(c.runs_proto(AppProto::Ssh) && c.parses(AppProto::Ssh));
         assert!(!c.runs_proto(AppProto::Rdp));
     }
 }

@@ -362,6 +362,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         threshold: rule.threshold,
         detection_filter: rule.detection_filter,
         block: rule.block,
+        tags: rule.tags.clone(),
         strategy,
     }
 }

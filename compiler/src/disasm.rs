@@ -496,6 +496,9 @@ pub fn program(p: &Program) -> String {
             t.seconds
         );
     }
+    for t in &p.tags {
+        let _ = writeln!(s, "  tag       {}", crate::keywords::tag::tag_text(t));
+    }
     if let Some(d) = &p.detection_filter {
         let _ = writeln!(
             s,

@@ -6,6 +6,7 @@
 //! "other" variant), address and port sets are canonical interval sets, and a [`Content`] can
 //! only be built through [`Content::new`], which checks its bounds.
 
+pub use crate::keywords::tag::{Tag, TagMetric, TagScope};
 pub use crate::keywords::txpred::TxPred;
 pub use crate::keywords::uint::UintCmp;
 use serde::{Deserialize, Serialize};
@@ -602,14 +603,16 @@ impl Buffer {
                 HttpUri | HttpRawUri | HttpMethod | HttpClientBody | HttpUserAgent | HttpHost
                 | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
                 | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
-                | Ja3String | Ja4Hash,
+                | Ja3String | Ja4Hash | SshHassh | SshHasshString | FtpCommand | FtpCommandData
+                | SmtpHelo | SmtpMailFrom | SmtpRcptTo,
             ) => Some(true),
             // dns.answers.rrname reads either direction (a request may carry answers).
             Buffer::App(
                 HttpServerBody | HttpStatCode | HttpStatMsg | HttpResponseLine | HttpLocation
                 | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
                 | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
-                | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName,
+                | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName
+                | SshHasshServer | SshHasshServerString | FtpReply | FtpCompletionCode,
             ) => Some(false),
             _ => None,
         }
@@ -705,8 +708,32 @@ pub enum AppBuffer {
     TlsAlpn,
     /// `ja4.hash`: the JA4 TLS client fingerprint.
     Ja4Hash,
+    /// `ssh.proto`: the protocol version of the packet side's banner (`2.0`).
     SshProto,
+    /// `ssh.software`: the software version of the packet side's banner (`OpenSSH_9.6`).
     SshSoftware,
+    /// `ssh.hassh`: MD5 (hex) of the client's HASSH algorithm string.
+    SshHassh,
+    /// `ssh.hassh.string`: the client's HASSH algorithm string.
+    SshHasshString,
+    /// `ssh.hassh.server`: MD5 (hex) of the server's HASSH algorithm string.
+    SshHasshServer,
+    /// `ssh.hassh.server.string`: the server's HASSH algorithm string.
+    SshHasshServerString,
+    /// `ftp.command`: the command name of an FTP request (`RETR`).
+    FtpCommand,
+    /// `ftp.command_data`: what follows the command name (`temp.txt`).
+    FtpCommandData,
+    /// `ftp.reply`: each reply line's text without its completion code (a multi-buffer).
+    FtpReply,
+    /// `ftp.completion_code`: each reply line's completion code (a multi-buffer).
+    FtpCompletionCode,
+    /// `smtp.helo`: the argument of the session's first HELO/EHLO.
+    SmtpHelo,
+    /// `smtp.mail_from`: the argument of the transaction's MAIL FROM.
+    SmtpMailFrom,
+    /// `smtp.rcpt_to`: each RCPT TO argument of the transaction (a multi-buffer).
+    SmtpRcptTo,
     FileName,
     SmbNamedPipe,
     SmbShare,
@@ -1914,6 +1941,9 @@ pub struct Rule {
     /// `stream_size`, `xbits` and `flowint`, in rule order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state: Vec<StateTest>,
+    /// `tag` options: packets to log after the rule fires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
     /// Origin.
     pub origin: Origin,
 }

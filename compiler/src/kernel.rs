@@ -395,6 +395,9 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
     if rule.block.is_some() {
         return Err("block on match needs the engine".into());
     }
+    if !rule.tags.is_empty() {
+        return Err("tag needs the engine".into());
+    }
     let l4s: Vec<(Family, Option<L4Proto>)> = match rule.proto {
         Protocol::Ip => vec![(Family::V4, None), (Family::V6, None)],
         Protocol::Tcp => vec![
@@ -1111,6 +1114,7 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
         || rule.threshold.is_some()
         || rule.detection_filter.is_some()
         || rule.block.is_some()
+        || !rule.tags.is_empty()
         || !rule.header.is_empty()
         || rule.payload.len() != 1
     {

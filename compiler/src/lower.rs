@@ -75,6 +75,7 @@ struct State {
     threshold: Option<Threshold>,
     detection_filter: Option<DetectionFilter>,
     block: Option<BlockOnMatch>,
+    tags: Vec<crate::ir::Tag>,
     sid: Option<(u32, Span)>,
     gid: Option<u32>,
     rev: Option<u32>,
@@ -701,6 +702,7 @@ impl<'v> Lowerer<'v> {
             threshold: None,
             detection_filter: None,
             block: None,
+            tags: Vec::new(),
             sid: None,
             gid: None,
             rev: None,
@@ -784,6 +786,7 @@ impl<'v> Lowerer<'v> {
             transforms,
             tx_dirs,
             state: st.state,
+            tags: st.tags,
             origin: Origin {
                 file: file_name.to_string(),
                 line,
@@ -1356,6 +1359,13 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
             }
             match meta::parse_threshold(v.text) {
                 Ok(t) => st.threshold = Some(t),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
+        "tag" => {
+            let Some(v) = need_value(st, o) else { return };
+            match crate::keywords::tag::parse_tag(v.text) {
+                Ok(t) => st.tags.push(t),
                 Err(e) => st.kw_err(o, e),
             }
         }

@@ -138,6 +138,9 @@ pub fn keywords(rule: &Rule) -> Vec<String> {
     if rule.block.is_some() {
         push("fwsam");
     }
+    if !rule.tags.is_empty() {
+        push("tag");
+    }
     if let crate::ir::Protocol::App(a) = rule.proto {
         push(&format!("proto:{}", a.name()));
     }

@@ -47,10 +47,10 @@ fn reasons_are_specific_and_stable() {
     );
     let mut r = tcp();
     r.payload.push(content(ContentSpec {
-        buffer: Buffer::App(AppBuffer::SshProto),
+        buffer: Buffer::App(AppBuffer::SmbShare),
         ..spec(b"x")
     }));
-    assert_eq!(reason(&r), "rejected: ssh.proto buffer not supported yet");
+    assert_eq!(reason(&r), "rejected: smb.share buffer not supported yet");
     let r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
     assert_eq!(reason(&r), "queue: app protocol http needs the engine");
     let r = rule(1, Action::Alert, Protocol::App(AppProto::Smb));
@@ -59,10 +59,10 @@ fn reasons_are_specific_and_stable() {
     assert_eq!(reason(&r), "rejected: app protocol rdp not supported yet");
     let mut r = rule(1, Action::Alert, Protocol::App(AppProto::Http));
     r.payload.push(content(ContentSpec {
-        buffer: Buffer::App(AppBuffer::SshProto),
+        buffer: Buffer::App(AppBuffer::SmbShare),
         ..spec(b"x")
     }));
-    assert_eq!(reason(&r), "rejected: ssh.proto buffer not supported yet");
+    assert_eq!(reason(&r), "rejected: smb.share buffer not supported yet");
     let mut r = tcp();
     r.header.push(HeaderTest::Dsize(NumCmp::Gt(100)));
     assert_eq!(reason(&r), "queue: dsize on non-UDP needs the engine");
@@ -299,7 +299,7 @@ fn every_rule_gets_exactly_one_fate_and_the_report_adds_up() {
         rules.push(rule(i as u32 * 10 + 2, Action::Drop, p));
         let mut r = rule(i as u32 * 10 + 3, Action::Alert, p);
         r.payload.push(content(ContentSpec {
-            buffer: Buffer::App(AppBuffer::SshProto),
+            buffer: Buffer::App(AppBuffer::SmbShare),
             ..spec(b"x")
         }));
         rules.push(r);
@@ -312,7 +312,7 @@ fn every_rule_gets_exactly_one_fate_and_the_report_adds_up() {
     assert_eq!(rep.fates.queue, 4);
     assert_eq!(
         rep.rejected_reasons
-            .get("ssh.proto buffer not supported yet"),
+            .get("smb.share buffer not supported yet"),
         Some(&4)
     );
     assert_eq!(rep.programs, 4);
@@ -323,7 +323,7 @@ fn every_rule_gets_exactly_one_fate_and_the_report_adds_up() {
         .all(|(_, f)| !matches!(f, Fate::Rejected(r) if r.is_empty())));
     let table = rep.to_table();
     assert!(
-        table.contains("ssh.proto buffer not supported yet"),
+        table.contains("smb.share buffer not supported yet"),
         "{table}"
     );
     let json: serde_json::Value = serde_json::from_str(&rep.to_json()).unwrap();

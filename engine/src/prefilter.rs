@@ -847,6 +847,7 @@ mod tests {
             threshold: None,
             detection_filter: None,
             block: None,
+            tags: vec![],
             strategy: String::new(),
         }
     }

@@ -14,7 +14,10 @@
 //! enough to tell makes it unknown, and the flow is left to packet rules.
 
 use crate::app::dns::{self, DnsMessage, DnsTcp};
+use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
+use crate::app::smtp::SmtpConn;
+use crate::app::ssh::{SshConn, SshUpdate};
 use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
 use crate::stream::{HalfStream, Progress, SeqNumber, StreamConfig, StreamEvents, StreamMem};
 use crate::wire::tcp_flags;
@@ -227,6 +230,12 @@ pub struct SessionConfig {
     pub tls_enabled: bool,
     /// Run the DNS parser on TCP flows and UDP port 53 (when some rule reads DNS).
     pub dns_enabled: bool,
+    /// Run the SSH banner/KEXINIT parser (when some rule reads SSH).
+    pub ssh_enabled: bool,
+    /// Run the FTP control-channel parser (when some rule reads FTP).
+    pub ftp_enabled: bool,
+    /// Run the SMTP command parser (when some rule reads SMTP).
+    pub smtp_enabled: bool,
 }
 
 enum App {
@@ -234,6 +243,9 @@ enum App {
     Http(Box<HttpConn>),
     Tls(Box<TlsConn>),
     Dns(Box<DnsTcp>),
+    Ssh(Box<SshConn>),
+    Ftp(Box<FtpConn>),
+    Smtp(Box<SmtpConn>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -299,6 +311,12 @@ pub struct Step {
     pub tls: TlsUpdate,
     /// DNS messages this packet completed (DNS over TCP), each a transaction.
     pub dns: Vec<DnsMessage>,
+    /// What the SSH parser made available with this packet.
+    pub ssh: SshUpdate,
+    /// FTP transactions this packet advanced (a command, reply lines).
+    pub ftp: Vec<u64>,
+    /// SMTP transactions this packet's commands advanced.
+    pub smtp: Vec<u64>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -331,6 +349,9 @@ impl Session {
             App::Http(_) => Some(AppProto::Http),
             App::Tls(_) => Some(AppProto::Tls),
             App::Dns(_) => Some(AppProto::Dns),
+            App::Ssh(_) => Some(AppProto::Ssh),
+            App::Ftp(_) => Some(AppProto::Ftp),
+            App::Smtp(_) => Some(AppProto::Smtp),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -366,6 +387,60 @@ impl Session {
         }
     }
 
+    /// The SSH parser and the connection's detection state (one transaction per
+    /// connection, as TLS).
+    pub fn ssh_detect(&mut self) -> Option<(&SshConn, &mut crate::detect::tx::TxDetect)> {
+        match &self.app {
+            App::Ssh(c) => {
+                if self.txd.is_empty() {
+                    self.txd.push(crate::detect::tx::TxDetect::new(0));
+                }
+                Some((&**c, &mut self.txd[0]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The FTP parser, when the flow is FTP.
+    pub fn ftp(&self) -> Option<&FtpConn> {
+        match &self.app {
+            App::Ftp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The SMTP parser, when the flow is SMTP.
+    pub fn smtp(&self) -> Option<&SmtpConn> {
+        match &self.app {
+            App::Smtp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// FTP transaction `id` and its detection state (created on first use).
+    pub fn ftp_tx_and_detect(
+        &mut self,
+        id: u64,
+    ) -> Option<(&FtpTx, &mut crate::detect::tx::TxDetect)> {
+        let App::Ftp(c) = &self.app else {
+            return None;
+        };
+        let tx = c.tx(id)?;
+        Some((tx, txd_slot(&mut self.txd, id)))
+    }
+
+    /// SMTP connection, transaction `id` and its detection state (created on first use).
+    pub fn smtp_tx_and_detect(
+        &mut self,
+        id: u64,
+    ) -> Option<(&SmtpConn, &mut crate::detect::tx::TxDetect)> {
+        let App::Smtp(c) = &self.app else {
+            return None;
+        };
+        c.tx(id)?;
+        Some((&**c, txd_slot(&mut self.txd, id)))
+    }
+
     /// True if the flow is TLS and its parser raised an event.
     pub fn tls_events(&self) -> bool {
         matches!(&self.app, App::Tls(c) if !c.events().is_empty())
@@ -390,10 +465,13 @@ impl Session {
 
     /// Drops the detection state of transactions the parser no longer keeps.
     pub fn prune_txd(&mut self) {
-        if let App::Http(c) = &self.app {
-            let oldest = c.txs().map(|t| t.id()).min();
-            self.txd.retain(|t| oldest.is_some_and(|o| t.tx_id >= o));
-        }
+        let oldest = match &self.app {
+            App::Http(c) => c.txs().map(|t| t.id()).min(),
+            App::Ftp(c) => c.txs().map(FtpTx::id).min(),
+            App::Smtp(c) => c.txs().map(|t| t.id()).min(),
+            _ => return,
+        };
+        self.txd.retain(|t| oldest.is_some_and(|o| t.tx_id >= o));
     }
 
     /// The reassembled half of one direction.
@@ -514,6 +592,9 @@ impl Session {
                 c.gap(to_server);
             }
             App::Dns(c) => c.gap(to_server),
+            App::Ssh(c) => c.gap(to_server),
+            App::Ftp(c) => c.gap(to_server),
+            App::Smtp(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -604,6 +685,9 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Http if cfg.http_enabled => App::Http(Box::new(HttpConn::new(&cfg.http))),
         AppProto::Tls if cfg.tls_enabled => App::Tls(Box::new(TlsConn::new(&cfg.tls))),
         AppProto::Dns if cfg.dns_enabled => App::Dns(Box::new(DnsTcp::new())),
+        AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::default()),
+        AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
+        AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
         a => App::Known(a),
     }
 }
@@ -619,8 +703,34 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         }
         App::Tls(c) => out.tls = out.tls.union(c.feed(to_server, bytes)),
         App::Dns(c) => out.dns.extend(c.feed(to_server, bytes)),
+        App::Ssh(c) => out.ssh = out.ssh.union(c.feed(to_server, bytes)),
+        App::Ftp(c) => merge_ids(&mut out.ftp, c.feed(to_server, bytes)),
+        App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
+}
+
+fn merge_ids(into: &mut Vec<u64>, ids: Vec<u64>) {
+    for id in ids {
+        if !into.contains(&id) {
+            into.push(id);
+        }
+    }
+}
+
+/// The detection state of transaction `id` (created on first use).
+fn txd_slot(
+    txd: &mut Vec<crate::detect::tx::TxDetect>,
+    id: u64,
+) -> &mut crate::detect::tx::TxDetect {
+    let pos = match txd.iter().position(|t| t.tx_id == id) {
+        Some(p) => p,
+        None => {
+            txd.push(crate::detect::tx::TxDetect::new(id));
+            txd.len() - 1
+        }
+    };
+    &mut txd[pos]
 }
 
 fn dir(to_server: bool) -> http::Dir {

@@ -1323,6 +1323,7 @@ pub(crate) fn test_program(ops: Vec<Insn>) -> Program {
         threshold: None,
         detection_filter: None,
         block: None,
+        tags: vec![],
         strategy: String::new(),
     }
 }

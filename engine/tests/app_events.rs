@@ -6,43 +6,15 @@
 mod common;
 
 use common::*;
-use pcap_file::DataLink;
-use verdict_engine::detect::DetectConfig;
 
 /// Replays `frames` (L3 packets) against `rules`; returns (sid, pcap_cnt) of every alert.
 fn replay(rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
-    let det = detector("test.rules", rules, true, &DetectConfig::default());
-    let dir = TempDir::new("appevent");
-    let pcap = dir.path().join("in.pcap");
-    let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
-    write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
-    let mut got = replay_alerts(det, &pcap, &dir.path().join("out"));
-    got.sort_unstable();
-    got
+    replay_frames(TempDir::new("appevent").path(), rules, frames)
 }
 
-/// A TCP conversation: handshake, then each (to_server, payload) as one segment with the
-/// right sequence number, each answered by a bare ACK from the other side.
+/// A TCP conversation from port 40000 (see [`conversation_on`]).
 fn conversation(dport: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
-    let sport = 40000;
-    let mut v = vec![
-        tcp(CLI, SRV, sport, dport, 100, SYN, b""),
-        tcp(SRV, CLI, dport, sport, 500, SYNACK, b""),
-        tcp(CLI, SRV, sport, dport, 101, ACK, b""),
-    ];
-    let (mut cseq, mut sseq) = (101u32, 501u32);
-    for &(to_server, p) in turns {
-        if to_server {
-            v.push(tcp(CLI, SRV, sport, dport, cseq, PA, p));
-            cseq += p.len() as u32;
-            v.push(tcp(SRV, CLI, dport, sport, sseq, ACK, b""));
-        } else {
-            v.push(tcp(SRV, CLI, dport, sport, sseq, PA, p));
-            sseq += p.len() as u32;
-            v.push(tcp(CLI, SRV, sport, dport, cseq, ACK, b""));
-        }
-    }
-    v
+    conversation_on(40000, dport, turns)
 }
 
 #[test]

@@ -12,8 +12,8 @@
 //! - [`NOT_RAISED`]: events Suricata knows but verdict's parsers never raise. A rule with one
 //!   is rejected with that reason instead of being loaded as a rule that can never fire.
 //!
-//! Other protocols (`smtp.*`, `smb.*`, …) and the bare `applayer_*` engine events are
-//! rejected: verdict has no parser that could raise them.
+//! Other protocols (`smtp.*`, `ftp.*`, `smb.*`, …) and the bare `applayer_*` engine events
+//! are rejected: verdict raises none of them.
 
 use super::txpred::{TxKeyword, TxPred};
 use super::KwError;
@@ -76,6 +76,10 @@ pub const RAISED: &[(AppProto, &str)] = &[
     (AppProto::Dns, "invalid_opcode"),
     (AppProto::Dns, "invalid_authorities"),
     (AppProto::Dns, "invalid_additionals"),
+    (AppProto::Ssh, "invalid_banner"),
+    (AppProto::Ssh, "long_banner"),
+    (AppProto::Ssh, "invalid_record_length"),
+    (AppProto::Ssh, "long_kex_record"),
 ];
 
 /// Events Suricata raises that verdict's parsers never do (rules/*-events.rules and the
@@ -205,6 +209,7 @@ fn parsed_proto(p: &str) -> Option<AppProto> {
         "http" | "http1" => Some(AppProto::Http),
         "tls" => Some(AppProto::Tls),
         "dns" => Some(AppProto::Dns),
+        "ssh" => Some(AppProto::Ssh),
         _ => None,
     }
 }
@@ -246,9 +251,7 @@ pub fn parse_app_event(value: Option<&str>) -> Result<TxPred, KwError> {
     let Some(app) = parsed_proto(proto) else {
         return Err(KwError::code(
             Code::UnsupportedKeyword,
-            format!(
-                "app-layer-event `{v}` is not supported: verdict has no {proto} parser to raise it"
-            ),
+            format!("app-layer-event `{v}` is not supported: verdict raises no {proto} events"),
         )
         .at(lead, lead + proto.len())
         .help("the rule is rejected rather than loaded as a rule that can never fire"));

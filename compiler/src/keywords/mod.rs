@@ -16,13 +16,16 @@ pub mod dataset;
 pub mod dns;
 pub mod file;
 pub mod flow;
+pub mod ftp;
 pub mod fwsam;
 pub mod header;
 pub mod icmpv6;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
+pub mod ssh;
 pub mod state;
+pub mod tag;
 pub mod tcp_opt;
 pub mod tls_cert;
 pub mod tls_state;
@@ -353,13 +356,12 @@ pub const KEYWORDS: &[Keyword] = &[
         "alert only after N matches in S seconds",
         ArgKind::List,
     ),
-    // Known, not supported.
-    no(
+    kw(
         "tag",
-        "log follow-up packets of the session",
+        "log follow-up packets of the session or host (EVE `packet` records, evidence pcap)",
         ArgKind::List,
-        "tagging follow-up packets is not supported; every alert carries its own evidence pcap",
     ),
+    // Known, not supported.
     no(
         "session",
         "print session data",
@@ -406,11 +408,25 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::List,
         "entropy is not supported yet",
     ),
-    no(
+    kw(
+        "ftp.dynamic_port",
+        "FTP data port announced by PORT/EPRT or a PASV/EPSV reply",
+        ArgKind::Compare,
+    ),
+    kw(
+        "ftp.mode",
+        "FTP data channel announced actively (PORT/EPRT) or passively (PASV/EPSV)",
+        ArgKind::String,
+    ),
+    kw(
+        "ftp.reply_received",
+        "an FTP command's final reply arrived (yes) or not yet (no)",
+        ArgKind::String,
+    ),
+    kw(
         "ftpbounce",
-        "FTP PORT bounce check",
+        "FTP PORT command naming an address other than the client's",
         ArgKind::None,
-        NO_PARSER,
     ),
     no("cvs", "CVS protocol check", ArgKind::List, NO_PARSER),
     no(
@@ -863,24 +879,15 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::String,
         NO_PARSER,
     ),
-    no(
+    kw(
         "ssh.protoversion",
-        "SSH protocol version",
+        "SSH protocol version of the packet side's banner (`2_compat`: 2.0 or 1.99)",
         ArgKind::String,
-        NO_PARSER,
     ),
-    no(
+    kw(
         "ssh.softwareversion",
-        "SSH software version",
+        "SSH software version of the packet side's banner equals",
         ArgKind::String,
-        NO_PARSER,
-    ),
-    no("ssh.hassh", "HASSH buffer", ArgKind::None, NO_PARSER),
-    no(
-        "ssh.hassh.server",
-        "HASSH server buffer",
-        ArgKind::None,
-        NO_PARSER,
     ),
     no(
         "krb5_msg_type",

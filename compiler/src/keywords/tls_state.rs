@@ -110,7 +110,8 @@ impl SslState {
     }
 }
 
-fn unquote(v: &str) -> &str {
+/// A value without surrounding quotes and spaces (`"1.2"` and `1.2` alike).
+pub(crate) fn unquote(v: &str) -> &str {
     let t = v.trim();
     t.strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))

@@ -43,6 +43,21 @@ pub enum TxPred {
     CertChainLen(UintCmp),
     /// `app-layer-event`: the parser raised this anomaly on the transaction.
     AppEvent(AppEvent),
+    /// `ssh.protoversion`: the protocol version of the packet side's banner.
+    SshProtoVersion(super::ssh::SshProtoVersion),
+    /// `ssh.softwareversion`: the software version of the packet side's banner equals.
+    SshSoftwareVersion(String),
+    /// `ftpbounce`: a PORT command naming an address other than the client's.
+    FtpBounce,
+    /// `ftp.dynamic_port`: the data port the transaction announced.
+    FtpDynamicPort(UintCmp),
+    /// `ftp.mode`: the transaction's data port was announced actively (PORT/EPRT) or not.
+    FtpMode {
+        /// `active` (else `passive`).
+        active: bool,
+    },
+    /// `ftp.reply_received`: the command's final reply arrived (or, false, not yet).
+    FtpReplyReceived(bool),
     /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
     FileSize {
         /// The comparison.
@@ -69,6 +84,11 @@ impl TxPred {
             TxPred::DnsOpcode(_) | TxPred::DnsRcode(_) | TxPred::DnsRrtype(_) => AppProto::Dns,
             TxPred::AppEvent(e) => e.app(),
             TxPred::FileSize { .. } | TxPred::FileHash { .. } => AppProto::Http,
+            TxPred::SshProtoVersion(_) | TxPred::SshSoftwareVersion(_) => AppProto::Ssh,
+            TxPred::FtpBounce
+            | TxPred::FtpDynamicPort(_)
+            | TxPred::FtpMode { .. }
+            | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
             _ => AppProto::Tls,
         }
     }
@@ -111,6 +131,8 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::tls_cert::KEYWORDS,
     super::app_event::KEYWORDS,
     super::file::KEYWORDS,
+    super::ssh::KEYWORDS,
+    super::ftp::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -139,6 +161,18 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
         TxPred::CertValid => ("tls_cert_valid", String::new()),
         TxPred::CertChainLen(c) => ("tls.cert_chain_len", uint_text(c)),
         TxPred::AppEvent(e) => ("app-layer-event", e.text()),
+        TxPred::SshProtoVersion(ref v) => ("ssh.protoversion", v.text()),
+        TxPred::SshSoftwareVersion(ref v) => ("ssh.softwareversion", v.clone()),
+        TxPred::FtpBounce => ("ftpbounce", String::new()),
+        TxPred::FtpDynamicPort(c) => ("ftp.dynamic_port", uint_text(c)),
+        TxPred::FtpMode { active } => {
+            let m = if active { "active" } else { "passive" };
+            ("ftp.mode", m.to_string())
+        }
+        TxPred::FtpReplyReceived(r) => {
+            let v = if r { "yes" } else { "no" };
+            ("ftp.reply_received", v.to_string())
+        }
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -37,6 +37,7 @@ pub fn rule(sid: u32, action: Action, proto: Protocol) -> Rule {
         transforms: vec![],
         tx_dirs: vec![],
         state: vec![],
+        tags: vec![],
         origin: Origin {
             file: "test".into(),
             line: 1,

@@ -176,7 +176,65 @@ impl Scan {
         for msg in &step.dns {
             self.match_dns(pass, msg, cands);
         }
+        self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
+    }
+
+    /// The transaction pass over SSH (the connection), FTP (each command with its
+    /// replies) and SMTP (each mail transaction) progress of this packet.
+    fn match_line_protos(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        sess: &mut Session,
+        step: &Step,
+        cands: &mut Vec<u32>,
+    ) {
+        use crate::app::sources::{
+            ftp_eve, smtp_eve, ssh_eve, FtpBuffers, SmtpBuffers, SshBuffers,
+        };
+        let to_server = pass.ctx.pflow.to_server;
+        if !step.ssh.is_empty() {
+            if let Some((conn, txd)) = sess.ssh_detect() {
+                let src = SshBuffers { conn, to_server };
+                self.run_tx(pass, AppProto::Ssh, &src, txd, cands, false, &mut || {
+                    AppInfo::Object {
+                        proto: "ssh",
+                        object: ssh_eve(conn),
+                    }
+                });
+            }
+        }
+        let client = if to_server {
+            pass.ctx.ip.src
+        } else {
+            pass.ctx.ip.dst
+        };
+        let client_v4 = match client {
+            std::net::IpAddr::V4(a) => Some(a.octets()),
+            std::net::IpAddr::V6(_) => None,
+        };
+        for &id in &step.ftp {
+            if let Some((tx, txd)) = sess.ftp_tx_and_detect(id) {
+                let src = FtpBuffers { tx, client_v4 };
+                self.run_tx(pass, AppProto::Ftp, &src, txd, cands, false, &mut || {
+                    AppInfo::Object {
+                        proto: "ftp",
+                        object: ftp_eve(tx),
+                    }
+                });
+            }
+        }
+        for &id in &step.smtp {
+            if let Some((conn, txd)) = sess.smtp_tx_and_detect(id) {
+                let src = SmtpBuffers { conn, id };
+                self.run_tx(pass, AppProto::Smtp, &src, txd, cands, false, &mut || {
+                    AppInfo::Object {
+                        proto: "smtp",
+                        object: smtp_eve(conn, id),
+                    }
+                });
+            }
+        }
     }
 
     /// The transaction pass over one DNS message (over UDP, or framed out of a TCP stream):

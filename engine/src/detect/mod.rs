@@ -33,6 +33,7 @@ pub mod rate;
 mod reload;
 mod resolve;
 pub mod state;
+pub mod tag;
 pub mod threshold;
 pub mod tx;
 
@@ -264,6 +265,9 @@ impl Detector {
         cfg.session.http_enabled |= needs(verdict_compiler::ir::AppProto::Http);
         cfg.session.tls_enabled |= needs(verdict_compiler::ir::AppProto::Tls);
         cfg.session.dns_enabled |= needs(verdict_compiler::ir::AppProto::Dns);
+        cfg.session.ssh_enabled |= needs(verdict_compiler::ir::AppProto::Ssh);
+        cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
+        cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -698,6 +702,8 @@ pub struct Worker {
     scan: Scan,
     thresholds: ThresholdState,
     rates: rate::RateState,
+    /// Running `tag`s.
+    tags: tag::Tags,
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
@@ -740,6 +746,7 @@ impl Worker {
             scan: Scan::default(),
             thresholds: ThresholdState::default(),
             rates: rate::RateState::default(),
+            tags: tag::Tags::default(),
             bypass: Default::default(),
             depth: 0,
             next_layer: None,
@@ -902,6 +909,18 @@ impl Worker {
                 }
             }),
         };
+        if !self.tags.is_empty() {
+            let len = parsed.data().len();
+            if let Some(hit) = self.tags.hit(flow.id, ip.src, ip.dst, now, len) {
+                let pkt = Arc::new(ctx.packet_info(meta, flow.id, parsed.data().to_vec()));
+                let ev = crate::output::TaggedEvent {
+                    pkt,
+                    gid: hit.gid,
+                    sid: hit.sid,
+                };
+                send(&self.events, &self.counters, Event::Tagged(Box::new(ev)));
+            }
+        }
         let out = (&self.events, &*self.counters);
         if let Some(v) = policy::midstream(&det, flow, &parsed, &ctx, meta, out) {
             return v;
@@ -1222,6 +1241,10 @@ impl Worker {
                     .unwrap_or_default(),
             };
             send(&self.events, &self.counters, Event::Alert(Box::new(ev)));
+            for t in &prog.tags {
+                let (gid, sid) = (prog.gid.0, prog.sid.0);
+                self.tags.add(t, flow_id, ip.src, ip.dst, now, gid, sid);
+            }
         }
         if let Some(m) = decider {
             let prog = &det.programs[m.prog as usize];

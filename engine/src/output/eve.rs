@@ -232,7 +232,7 @@ fn common(out: &mut String, p: &PacketInfo, event_type: &str) {
 /// `evidence` (from 1) of `evidence.pcap` says so in `verdict_evidence`.
 pub fn format_with_evidence(ev: &Event, evidence: Option<u64>, out: &mut String) {
     format(ev, out);
-    if let (Event::Alert(_), Some(n)) = (ev, evidence) {
+    if let (Event::Alert(_) | Event::Tagged(_), Some(n)) = (ev, evidence) {
         // `format` ends the object with its closing brace; the field goes before it.
         if out.ends_with('}') {
             out.pop();
@@ -299,9 +299,23 @@ pub fn format(ev: &Event, out: &mut String) {
                 }
                 Some(AppInfo::Dns(d)) => serde_object(out, "dns", d),
                 Some(AppInfo::Tls(t)) => serde_object(out, "tls", t),
+                Some(AppInfo::Object { proto, object }) => serde_object(out, proto, object),
                 None => {}
             }
             out.push('}');
+        }
+        Event::Tagged(t) => {
+            // Suricata's `packet` record (`tagged-packets: yes`): the packet in base64 and
+            // its link type (raw IP, as in the evidence pcap); the tagging rule is ours.
+            use base64::Engine as _;
+            common(out, &t.pkt, "packet");
+            out.push_str(",\"packet\":\"");
+            base64::engine::general_purpose::STANDARD.encode_string(&t.pkt.bytes, out);
+            let _ = write!(
+                out,
+                "\",\"packet_info\":{{\"linktype\":101}},\"verdict_tag\":{{\"gid\":{},\"signature_id\":{}}}}}",
+                t.gid, t.sid
+            );
         }
         Event::FileInfo(f) => {
             common(out, &f.pkt, "fileinfo");

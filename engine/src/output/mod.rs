@@ -119,6 +119,13 @@ pub enum AppInfo {
     Dns(crate::app::dns::DnsInfo),
     /// Suricata's `tls` object.
     Tls(crate::app::tls::TlsInfo),
+    /// Suricata's `ssh`, `ftp` or `smtp` object, built by the parser's `eve` function.
+    Object {
+        /// `app_proto`, and the object's key.
+        proto: &'static str,
+        /// The object.
+        object: serde_json::Value,
+    },
 }
 
 /// What EVE shows of an HTTP transaction (Suricata's `http` object).
@@ -208,6 +215,19 @@ pub enum Event {
     Anomaly(Box<AnomalyEvent>),
     /// A file transferred in a transaction.
     FileInfo(Box<FileInfoEvent>),
+    /// A packet a rule's `tag` follows.
+    Tagged(Box<TaggedEvent>),
+}
+
+/// A tagged packet: logged as an EVE `packet` record and written to the evidence pcap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedEvent {
+    /// The packet.
+    pub pkt: Arc<PacketInfo>,
+    /// gid of the rule whose tag follows it.
+    pub gid: u32,
+    /// sid of that rule.
+    pub sid: u32,
 }
 
 /// Which outputs to write, and where.
@@ -672,19 +692,24 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         // The evidence packet goes first, so the alert's EVE record can name its number in
         // the pcap (what `verdict explain` reads the packet back by).
         let mut evidence = None;
-        if let Event::Alert(a) = &ev {
+        let evidence_pkt = match &ev {
+            Event::Alert(a) => Some(&a.pkt),
+            Event::Tagged(t) => Some(&t.pkt),
+            _ => None,
+        };
+        if let Some(pkt) = evidence_pkt {
             if let Some(s) = &mut pcap {
                 // Several alerts on one packet share it: write the packet once.
-                if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(&l.0, &a.pkt)) {
+                if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(&l.0, pkt)) {
                     let mut number = None;
                     s.record(&health.pcap, health, |p| {
                         let before = p.rotations;
-                        let r = p.write(a.pkt.ts, &a.pkt.bytes);
+                        let r = p.write(pkt.ts, &pkt.bytes);
                         rotations += p.rotations - before;
                         number = r.is_ok().then_some(p.packets);
                         r
                     });
-                    last_pkt = Some((a.pkt.clone(), number));
+                    last_pkt = Some((pkt.clone(), number));
                 }
                 evidence = last_pkt.as_ref().and_then(|l| l.1);
             }

@@ -43,6 +43,7 @@ pub fn prog(sid: u32, action: Action, l4: L4, ops: Vec<Insn>) -> Program {
         threshold: None,
         detection_filter: None,
         block: None,
+        tags: vec![],
         strategy: String::new(),
     }
 }
@@ -177,6 +178,29 @@ pub fn session(sport: u16, dport: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
         v.push(tcp(CLI, SRV, sport, dport, seq, PA, p));
         seq += p.len() as u32;
         v.push(tcp(SRV, CLI, dport, sport, 501, ACK, b""));
+    }
+    v
+}
+
+/// A TCP conversation: handshake, then each (to_server, payload) as one segment with the
+/// right sequence number, each answered by a bare ACK from the other side.
+pub fn conversation_on(sport: u16, dport: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
+    let mut v = vec![
+        tcp(CLI, SRV, sport, dport, 100, SYN, b""),
+        tcp(SRV, CLI, dport, sport, 500, SYNACK, b""),
+        tcp(CLI, SRV, sport, dport, 101, ACK, b""),
+    ];
+    let (mut cseq, mut sseq) = (101u32, 501u32);
+    for &(to_server, p) in turns {
+        if to_server {
+            v.push(tcp(CLI, SRV, sport, dport, cseq, PA, p));
+            cseq += p.len() as u32;
+            v.push(tcp(SRV, CLI, dport, sport, sseq, ACK, b""));
+        } else {
+            v.push(tcp(SRV, CLI, dport, sport, sseq, PA, p));
+            sseq += p.len() as u32;
+            v.push(tcp(CLI, SRV, sport, dport, cseq, ACK, b""));
+        }
     }
     v
 }
@@ -352,6 +376,23 @@ pub fn replay_alerts(
     r.finish().unwrap();
     h.join().unwrap();
     alerts(&read_eve(out))
+}
+
+/// Compiles `rules`, writes `frames` (L3 packets) as an Ethernet capture in `dir` and
+/// replays it with the outputs in `dir/out`; the alerts as (sid, pcap_cnt), sorted.
+pub fn replay_frames(dir: &Path, rules: &str, frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
+    let det = detector(
+        "test.rules",
+        rules,
+        true,
+        &verdict_engine::detect::DetectConfig::default(),
+    );
+    let pcap = dir.join("in.pcap");
+    let eth: Vec<Vec<u8>> = frames.iter().map(|f| eth(f, &[])).collect();
+    write_pcap(&pcap, DataLink::ETHERNET, &eth, None);
+    let mut got = replay_alerts(det, &pcap, &dir.join("out"));
+    got.sort_unstable();
+    got
 }
 
 /// How many alerts each sid raised.

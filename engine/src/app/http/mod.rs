@@ -62,7 +62,7 @@ mod decode;
 mod event;
 mod files;
 mod headers;
-mod line;
+pub(crate) mod line;
 mod start;
 mod tx;
 mod uri;

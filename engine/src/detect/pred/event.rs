@@ -19,6 +19,9 @@ pub fn raised(e: AppEvent, view: TxView<'_>) -> bool {
             conn.events().iter().any(|t| t.name() == e.name())
         }
         (AppProto::Dns, TxView::Dns { msg, to_server }) => dns_event(e.name(), msg, to_server),
+        (AppProto::Ssh, TxView::Ssh { conn, .. }) => {
+            conn.events().iter().any(|s| s.name() == e.name())
+        }
         _ => false,
     }
 }
@@ -61,6 +64,9 @@ mod tests {
                     .any(|h| h.name().strip_prefix("http.") == Some(name)),
                 AppProto::Tls => TlsEvent::ALL.iter().any(|t| t.name() == name),
                 AppProto::Dns => true,
+                AppProto::Ssh => crate::app::ssh::SshEvent::ALL
+                    .iter()
+                    .any(|s| s.name() == name),
                 _ => false,
             };
             assert!(

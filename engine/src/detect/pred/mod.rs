@@ -10,10 +10,13 @@
 pub mod dns;
 pub mod event;
 pub mod file;
+pub mod line;
 pub mod tls;
 
 use crate::app::dns::DnsMessage;
+use crate::app::ftp::FtpTx;
 use crate::app::http::Tx;
+use crate::app::ssh::SshConn;
 use crate::app::tls::TlsConn;
 use verdict_compiler::ir::TxPred;
 
@@ -41,6 +44,29 @@ pub enum TxView<'a> {
         /// The packet goes to the server: its side is the client's.
         to_server: bool,
     },
+    /// The SSH connection, seen from the packet's direction.
+    Ssh {
+        /// The connection's banners and HASSH.
+        conn: &'a SshConn,
+        /// The packet goes to the server: its side is the client's.
+        to_server: bool,
+    },
+    /// One FTP command and its replies.
+    Ftp {
+        /// The transaction.
+        tx: &'a FtpTx,
+        /// The control connection's client address, when IPv4 (`ftpbounce`).
+        client_v4: Option<[u8; 4]>,
+    },
+}
+
+/// A predicate parsed from keyword text, for the families' tests.
+#[cfg(test)]
+pub(crate) fn pred(kw: &str, v: Option<&str>) -> TxPred {
+    (verdict_compiler::keywords::txpred::lookup(kw)
+        .unwrap()
+        .parse)(v)
+    .unwrap()
 }
 
 /// Whether every predicate holds on `view`; `now` is the packet's time (unix seconds).
@@ -57,5 +83,6 @@ pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
         TxView::None | TxView::Http { .. } => false,
         TxView::Dns { msg, .. } => dns::holds(p, msg),
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
+        TxView::Ssh { .. } | TxView::Ftp { .. } => line::holds(p, view),
     }
 }

@@ -33,11 +33,7 @@ pub fn holds(p: &TxPred, conn: &TlsConn, to_server: bool, now: i64) -> bool {
 mod tests {
     use super::*;
     use crate::app::tls::tests::{conn, hs, rand, record, server_hello, tls12};
-    use verdict_compiler::keywords::txpred::lookup;
-
-    fn pred(kw: &str, v: Option<&str>) -> TxPred {
-        (lookup(kw).unwrap().parse)(v).unwrap()
-    }
+    use crate::detect::pred::pred;
 
     #[test]
     fn versions_per_side() {
