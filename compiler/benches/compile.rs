@@ -66,7 +66,8 @@ struct Sizes {
 }
 
 fn bench_set(label: &'static str, path: &Path, include_commented: bool, runs: usize) -> Sizes {
-    let (t_read, c_read, sources) = median(runs, || Source::read(path).expect("reading the rule set"));
+    let (t_read, c_read, sources) =
+        median(runs, || Source::read(path).expect("reading the rule set"));
     let opts = LoadOptions {
         include_commented,
         ..LoadOptions::default()
@@ -131,14 +132,12 @@ fn main() {
             "snort-community/community.rules",
             false,
         ),
-        (
-            "community, all",
-            "snort-community/community.rules",
-            true,
-        ),
+        ("community, all", "snort-community/community.rules", true),
         ("ET Open half", "et-open", false),
     ];
-    println!("verdict compile benchmark, end to end without writing files, median of {runs} runs\n");
+    println!(
+        "verdict compile benchmark, end to end without writing files, median of {runs} runs\n"
+    );
     println!(
         "{:<20} {:>6} {:>7} {:>7} {:>10} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "set",

@@ -634,7 +634,10 @@ mod tests {
         // The rule sets are not part of the repository; the edge cases above always run.
         if n == 0 {
             let strict = std::env::var("VERDICT_NO_SKIP").is_ok_and(|v| !v.is_empty() && v != "0");
-            assert!(!strict, "no rule sets under {root} (VERDICT_NO_SKIP is set)");
+            assert!(
+                !strict,
+                "no rule sets under {root} (VERDICT_NO_SKIP is set)"
+            );
             eprintln!("SKIPPED: no rule sets under {root}");
         }
     }

@@ -335,7 +335,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         exceptions,
         ..Default::default()
     };
-    let det = Arc::new(Detector::from_image(image, &cfg).context("loading the rules into the engine")?);
+    let det =
+        Arc::new(Detector::from_image(image, &cfg).context("loading the rules into the engine")?);
     if !args.quiet {
         eprintln!("rules: {desc}");
     }
