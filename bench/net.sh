@@ -20,6 +20,10 @@
 #              (--inspect-depth, Suricata's default stream depth)
 #   big        25,000 rules: the community set with its commented-out rules enabled, copied
 #              with fresh sids until there are $BIG rules (startup time and RSS at scale)
+#   etopen     the ET Open half (every *.rules file of ../shared/rules/et-open, fully loaded)
+#              with bench/etopen.toml's variables: cli's network is HOME_NET and EXTERNAL_NET
+#              is any, so the rules of both directions are live for the bench traffic (+ the
+#              ICMP probe rule, so that ping crosses the queue)
 #
 # Columns: TCP throughput 1 and 4 streams (Gbit/s), UDP 64-byte datagrams received per
 # second, ping RTT avg and p99 (ms) and the p99 added over `none`, time to "ready" (ms) and the
@@ -31,10 +35,11 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-3}"
 SECS="${SECS:-3}"
 WORKERS="${WORKERS:-}"
-CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community community-1mb big}"
+CONFIGS="${CONFIGS:-none bare bare-nogso empty probe community community-1mb big etopen}"
 BIG="${BIG:-25000}"
 COMMUNITY="${COMMUNITY:-$ROOT/../shared/rules/snort-community/community.rules}"
-VERDICT="${VERDICT:-$ROOT/target/release/verdict}"
+ETOPEN="${ETOPEN:-$ROOT/../shared/rules/et-open}"
+VERDICT="${VERDICT:-${CARGO_TARGET_DIR:-$ROOT/target}/release/verdict}"
 
 if [[ $EUID -ne 0 ]]; then echo "bench/net.sh: needs root (network namespaces)" >&2; exit 1; fi
 for t in ip iperf3 ping jq; do
@@ -121,7 +126,9 @@ start_engine() { # args...; sets ENGINE_PID, READY_MS
   local log="$WORK/engine.log"
   local workers=()
   [[ -n "$WORKERS" ]] && workers=(--workers "$WORKERS")
-  ip netns exec "$GW" "$VERDICT" run --log-dir "$WORK/log" "${workers[@]}" "$@" >"$log" 2>&1 &
+  # Own control socket and state file: other engines (tests, benches) may run at the same time.
+  ip netns exec "$GW" "$VERDICT" run --log-dir "$WORK/log" --control-socket "$WORK/ctl.sock" \
+    --state-file "$WORK/state.json" "${workers[@]}" "$@" >"$log" 2>&1 &
   ENGINE_PID=$!
   for _ in $(seq 600); do
     if grep -q 'verdict: ready' "$log"; then break; fi
@@ -165,6 +172,9 @@ for c in $CONFIGS; do
       done
       head -n "$BIG" "$WORK/big.rules" > "$WORK/big25k.rules"
       start_engine -r "$WORK/big25k.rules" "$WORK/icmp.rules" ;;
+    etopen)
+      if [[ ! -d "$ETOPEN" ]]; then echo "skipping etopen: $ETOPEN not found" >&2; continue; fi
+      start_engine -r "$ETOPEN" "$WORK/icmp.rules" --config "$ROOT/bench/etopen.toml" ;;
     *) echo "unknown config $c" >&2; exit 1 ;;
   esac
   t1="$(tcp_gbps 1)"; t4="$(tcp_gbps 4)"; u="$(udp_pps)"

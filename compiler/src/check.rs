@@ -119,79 +119,159 @@ impl Loaded {
     }
 }
 
-/// Loads rules from sources: one bad rule never stops the others.
+/// Rules below which [`load`] stays on the calling thread (spawning costs more than it saves).
+const PARALLEL_MIN_RULES: usize = 2000;
+
+/// Most threads [`load`] parses and lowers on.
+const MAX_THREADS: usize = 8;
+
+/// One logical rule found by the split: its source, where it starts, whether it was commented.
+#[derive(Clone, Copy)]
+struct Job {
+    file: usize,
+    chunk: parse::Chunk,
+}
+
+/// What parsing and lowering made of one job (`None`: prose after a `#`, not a rule).
+type Outcome = Option<Result<crate::lower::Lowered, Vec<Diagnostic>>>;
+
+/// Loads rules from sources: one bad rule never stops the others. Large loads parse and
+/// lower on several threads (each rule on its own, with its own variable cache per thread);
+/// the results are merged in file order, so the output is the same as on one thread.
 pub fn load(sources: &[Source], opts: &LoadOptions) -> Loaded {
+    let jobs: Vec<Job> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(file, src)| {
+            parse::split(&src.text, opts.include_commented)
+                .into_iter()
+                .map(move |chunk| Job { file, chunk })
+        })
+        .collect();
+    let threads = if jobs.len() < PARALLEL_MIN_RULES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_THREADS)
+    };
+    load_jobs(sources, &jobs, opts, threads)
+}
+
+/// Parses and lowers the jobs on `threads` threads, then merges.
+fn load_jobs(sources: &[Source], jobs: &[Job], opts: &LoadOptions, threads: usize) -> Loaded {
+    let outcomes: Vec<Outcome> = if threads <= 1 {
+        lower_jobs(sources, jobs, opts)
+    } else {
+        let per = jobs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(per)
+                .map(|part| scope.spawn(move || lower_jobs(sources, part, opts)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    // A panic in the lowering is a bug: surface it as it would on one thread.
+                    Err(e) => std::panic::resume_unwind(e),
+                })
+                .collect()
+        })
+    };
+    merge(sources, jobs, outcomes)
+}
+
+/// Parses and lowers a run of jobs (in order) with one lowerer.
+fn lower_jobs(sources: &[Source], jobs: &[Job], opts: &LoadOptions) -> Vec<Outcome> {
     let mut lw = Lowerer::new(&opts.vars);
-    let mut rules = Vec::new();
+    let mut out = Vec::with_capacity(jobs.len());
+    // Line numbers are counted incrementally from the previous job of the same file.
+    let mut at: Option<(usize, usize, u32)> = None; // (file, byte position, line)
+    for job in jobs {
+        let src = &sources[job.file];
+        let (from, mut line) = match at {
+            Some((f, pos, line)) if f == job.file => (pos, line),
+            _ => (0, 1),
+        };
+        line += src.text.as_bytes()[from..job.chunk.span.start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u32;
+        at = Some((job.file, job.chunk.span.start, line));
+        let text = &src.text[job.chunk.span.range()];
+        let commented = job.chunk.commented;
+        let parsed = parse::parse_rule(text, job.chunk.span.start, job.file, commented);
+        if commented && parsed.is_err() && !parse::looks_like_rule(text) {
+            // Prose that happens to start with an action word ("# alert on ...").
+            out.push(None);
+            continue;
+        }
+        out.push(Some(
+            parsed
+                .map_err(|d| vec![d])
+                .and_then(|ast| lw.lower(&ast, job.file, &src.name, line)),
+        ));
+    }
+    out
+}
+
+/// Checks sids across the whole load and counts, in file order.
+fn merge(sources: &[Source], jobs: &[Job], outcomes: Vec<Outcome>) -> Loaded {
+    let mut rules = Vec::with_capacity(jobs.len());
     let mut diagnostics = Vec::new();
     let mut summary = Summary {
         files: sources.len(),
         ..Summary::default()
     };
-    let mut seen: HashMap<(u32, u32), (usize, crate::ast::Span)> = HashMap::new();
-    for (fi, src) in sources.iter().enumerate() {
-        let mut line = 1u32;
-        let mut line_pos = 0usize;
-        let chunks = parse::split(&src.text, opts.include_commented);
-        rules.reserve(chunks.len());
-        seen.reserve(chunks.len());
-        for chunk in chunks {
-            line += src.text.as_bytes()[line_pos..chunk.span.start]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u32;
-            line_pos = chunk.span.start;
-            let text = &src.text[chunk.span.range()];
-            let parsed = parse::parse_rule(text, chunk.span.start, fi, chunk.commented);
-            if chunk.commented && parsed.is_err() && !parse::looks_like_rule(text) {
-                // Prose that happens to start with an action word ("# alert on ...").
-                continue;
+    let mut seen: HashMap<(u32, u32), (usize, crate::ast::Span)> =
+        HashMap::with_capacity(jobs.len());
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        let Some(result) = outcome else {
+            continue;
+        };
+        let (fi, commented) = (job.file, job.chunk.commented);
+        summary.rules_parsed += 1;
+        if commented {
+            summary.commented_parsed += 1;
+        }
+        let result = result.and_then(|l| {
+            let key = (l.rule.meta.gid.0, l.rule.meta.sid.0);
+            match seen.get(&key) {
+                Some(&(ff, fs)) => Err(vec![Diagnostic::new(
+                    Code::DuplicateSid,
+                    fi,
+                    l.sid_span,
+                    format!("duplicate sid {}:{} (gid:sid)", key.0, key.1),
+                )
+                .label("used again here")
+                .also(ff, fs, "first used here")
+                .help("give each rule its own sid; bump rev when you change a rule")]),
+                None => {
+                    seen.insert(key, (fi, l.sid_span));
+                    Ok(l.rule)
+                }
             }
-            summary.rules_parsed += 1;
-            if chunk.commented {
-                summary.commented_parsed += 1;
+        });
+        match result {
+            Ok(rule) => {
+                summary.ok += 1;
+                if commented {
+                    summary.commented_ok += 1;
+                }
+                rules.push(rule);
             }
-            let result = parsed
-                .map_err(|d| vec![d])
-                .and_then(|ast| lw.lower(&ast, fi, &src.name, line));
-            let result = result.and_then(|l| {
-                let key = (l.rule.meta.gid.0, l.rule.meta.sid.0);
-                match seen.get(&key) {
-                    Some(&(ff, fs)) => Err(vec![Diagnostic::new(
-                        Code::DuplicateSid,
-                        fi,
-                        l.sid_span,
-                        format!("duplicate sid {}:{} (gid:sid)", key.0, key.1),
-                    )
-                    .label("used again here")
-                    .also(ff, fs, "first used here")
-                    .help("give each rule its own sid; bump rev when you change a rule")]),
-                    None => {
-                        seen.insert(key, (fi, l.sid_span));
-                        Ok(l.rule)
+            Err(mut ds) => {
+                summary.with_errors += 1;
+                let first = ds.first().map_or("unknown", |d| d.code.slug());
+                *summary.by_reason.entry(first.to_string()).or_default() += 1;
+                if commented {
+                    for d in &mut ds {
+                        d.severity = Severity::Warning;
+                        d.message = format!("commented-out rule: {}", d.message);
                     }
                 }
-            });
-            match result {
-                Ok(rule) => {
-                    summary.ok += 1;
-                    if chunk.commented {
-                        summary.commented_ok += 1;
-                    }
-                    rules.push(rule);
-                }
-                Err(mut ds) => {
-                    summary.with_errors += 1;
-                    let first = ds.first().map_or("unknown", |d| d.code.slug());
-                    *summary.by_reason.entry(first.to_string()).or_default() += 1;
-                    if chunk.commented {
-                        for d in &mut ds {
-                            d.severity = Severity::Warning;
-                            d.message = format!("commented-out rule: {}", d.message);
-                        }
-                    }
-                    diagnostics.extend(ds);
-                }
+                diagnostics.extend(ds);
             }
         }
     }
@@ -238,6 +318,66 @@ mod tests {
         assert_eq!(with.diagnostics.len(), 1);
         assert_eq!(with.diagnostics[0].severity, Severity::Warning);
         assert!(!with.has_errors());
+    }
+
+    #[test]
+    fn parallel_load_equals_one_thread() {
+        // Every kind of outcome, spread over files and over the threads' shares: good rules,
+        // errors, duplicate sids (also across files and shares), commented rules and prose,
+        // continuation lines (line numbers), blank lines.
+        let mut sources = Vec::new();
+        for f in 0..3 {
+            let mut text = String::new();
+            for i in 0..1500u32 {
+                let sid = if i % 97 == 0 { 7 } else { f * 10_000 + i };
+                match i % 7 {
+                    0 => text.push_str(&format!(
+                        "alert tcp any any -> any 80 (msg:\"a\"; content:\"x{i}\"; sid:{sid};)\n"
+                    )),
+                    1 => text.push_str(&format!(
+                        "# alert udp any any -> any any (msg:\"c\"; sid:{sid};)\n# alert on this\n"
+                    )),
+                    2 => text.push_str(&format!(
+                        "alert tcp any any -> any any (msg:\"bad\"; nosuchkw; sid:{sid};)\n\n"
+                    )),
+                    3 => text.push_str(&format!(
+                        "alert tcp any any -> any any (msg:\"m\"; \\\n  content:\"y\"; sid:{sid};)\n"
+                    )),
+                    4 => text.push_str(&format!("alert tcp any any -> any any (sid:{sid}\n")),
+                    _ => text.push_str(&format!(
+                        "drop udp $HOME_NET any -> $EXTERNAL_NET 53 (msg:\"d\"; sid:{sid};)\n"
+                    )),
+                }
+            }
+            sources.push(Source {
+                name: format!("f{f}.rules"),
+                text,
+            });
+        }
+        let opts = LoadOptions {
+            include_commented: true,
+            ..LoadOptions::default()
+        };
+        let jobs: Vec<Job> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(file, src)| {
+                parse::split(&src.text, true)
+                    .into_iter()
+                    .map(move |chunk| Job { file, chunk })
+            })
+            .collect();
+        let one = load_jobs(&sources, &jobs, &opts, 1);
+        assert!(one.summary.ok > 1000 && one.summary.with_errors > 1000);
+        assert!(one
+            .diagnostics
+            .iter()
+            .any(|d| d.code == Code::DuplicateSid && d.file != d.secondary[0].file));
+        for threads in [2, 3, 5] {
+            let many = load_jobs(&sources, &jobs, &opts, threads);
+            assert_eq!(format!("{many:?}"), format!("{one:?}"), "{threads} threads");
+        }
+        assert_eq!(format!("{:?}", load(&sources, &opts)), format!("{one:?}"));
     }
 
     #[test]

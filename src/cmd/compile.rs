@@ -186,6 +186,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         print!("{table}");
         println!("wrote {}", args.out.display());
     }
+    // The process ends here: freeing the sources, the IR and the image allocation by
+    // allocation took ~15 % of a compile of ET Open, for memory the exit returns anyway.
+    std::mem::forget((sources, loaded, compiled));
     Ok(0)
 }
 

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use verdict_compiler::bytecode::RuleSetImage;
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::classify::Fate;
 use verdict_compiler::codegen::{self, CompileOptions, Compiled};
@@ -204,7 +205,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     if changed {
         compiled = codegen::compile(&rules, &opts);
     }
-    let f = &compiled.report.fates;
+    let f = compiled.report.fates;
     let summary = format!(
         "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
         rules.len() + parse_rejected + (before - rules.len()),
@@ -229,35 +230,6 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     script.push_str(&inp.extra_script);
     let xt = render::xt_commands(&compiled.kernel, &ropts);
     let compile_ms = t_compile.elapsed().as_millis();
-
-    let t_engine = Instant::now();
-    let queued: Vec<u32> = compiled.image.programs.iter().map(|p| p.sid.0).collect();
-    let det = Detector::new(
-        &compiled.image,
-        &DetectConfig {
-            inline: modes.inline(),
-            disabled: cfg.disabled.iter().chain(off).copied().collect(),
-            dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
-            inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
-            session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
-            bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
-            action_order: cfg.engine.action_order.unwrap_or_default(),
-            // The live flow table picks sessions up midstream (an engine restart must not cut
-            // the connections already open), which the policies are resolved for.
-            exceptions: cfg
-                .exception_policy
-                .resolve(
-                    modes.inline(),
-                    verdict_engine::flow::FlowConfig::default().midstream,
-                )
-                .context("[exception_policy]")?,
-            tunnels,
-            inner_only: kernel_sids.iter().copied().collect(),
-            ..Default::default()
-        },
-    )
-    .context("loading the compiled rules into the engine")?;
-    let engine_ms = t_engine.elapsed().as_millis();
 
     let kernel_rules = rules
         .iter()
@@ -286,14 +258,54 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             (r.meta.sid.0, info)
         })
         .collect();
+    let log_group = compiled.kernel.log_group;
+    let flowbits = std::mem::take(&mut compiled.image.flowbits);
+    // The IR and the plan are done with: freed before the engine builds its own form of the
+    // rules, so that the start-up peak holds one copy of the rule set, not three.
+    let queued: Vec<u32> = compiled.image.programs.iter().map(|p| p.sid.0).collect();
+    let image = RuleSetImage {
+        version: compiled.image.version,
+        programs: std::mem::take(&mut compiled.image.programs),
+        flowbits: flowbits.clone(),
+    };
+    drop(compiled);
+    drop(rules);
+    let t_engine = Instant::now();
+    let det = Detector::from_image(
+        image,
+        &DetectConfig {
+            inline: modes.inline(),
+            disabled: cfg.disabled.iter().chain(off).copied().collect(),
+            dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
+            inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
+            session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
+            bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
+            action_order: cfg.engine.action_order.unwrap_or_default(),
+            // The live flow table picks sessions up midstream (an engine restart must not cut
+            // the connections already open), which the policies are resolved for.
+            exceptions: cfg
+                .exception_policy
+                .resolve(
+                    modes.inline(),
+                    verdict_engine::flow::FlowConfig::default().midstream,
+                )
+                .context("[exception_policy]")?,
+            tunnels,
+            inner_only: kernel_sids.iter().copied().collect(),
+            ..Default::default()
+        },
+    )
+    .context("loading the compiled rules into the engine")?;
+    let engine_ms = t_engine.elapsed().as_millis();
+
     Ok(Built {
         det: Arc::new(det),
-        flowbits: compiled.image.flowbits.clone(),
+        flowbits,
         script,
         xt,
         kernel_rules,
         kernel_sids,
-        log_group: compiled.kernel.log_group,
+        log_group,
         summary,
         active: f.kernel + f.queue,
         counts: (

@@ -336,7 +336,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         tunnels: config.decoder.or(suri.decoder).unwrap_or_default(),
         ..Default::default()
     };
-    let det = Arc::new(Detector::new(&image, &cfg).context("loading the rules into the engine")?);
+    let det =
+        Arc::new(Detector::from_image(image, &cfg).context("loading the rules into the engine")?);
     if !args.quiet {
         eprintln!("rules: {desc}");
     }
