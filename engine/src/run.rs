@@ -8,6 +8,7 @@
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
 use crate::bypass::BypassMark;
+use crate::detect::threshold::ThresholdState;
 use crate::detect::{PacketMeta, Worker};
 use crate::nflog;
 use crate::nfq::{
@@ -15,6 +16,7 @@ use crate::nfq::{
 };
 use crate::output::{AlertEvent, Event, OutputCounters, OutputStats, PacketInfo as EventPacket};
 use crate::verdict::Verdict;
+use crate::wire::addr_key;
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -103,6 +105,11 @@ pub struct KernelRuleInfo {
     pub action: &'static str,
     /// whether the kernel blocked the packet
     pub blocks: bool,
+    /// The rule's `threshold`: the kernel logs every match, the listener gates the alerts.
+    pub threshold: Option<verdict_compiler::ir::Threshold>,
+    /// The rule's `detection_filter` (only on alert rules: on blocking rules it decides the
+    /// action, so those stay queued).
+    pub detection_filter: Option<verdict_compiler::ir::DetectionFilter>,
 }
 
 /// Hits of one rule, for stats.
@@ -501,9 +508,15 @@ fn spawn_nflog(
         .name("nflog".into())
         .spawn(move || {
             let mut names = IfNames::default();
+            // One tracker for all kernel alerts, keyed by sid: exact where the queue's
+            // per-worker trackers may count a source on two workers.
+            let mut gate = KernelGate::default();
             while !stop.load(Ordering::Relaxed) {
                 let res = listener.recv(|logged| {
-                    if let Some(ev) = kernel_alert(&ka.rules.load(), &logged, &mut names) {
+                    let rules = ka.rules.load();
+                    let ev = kernel_alert(&rules, &logged, &mut names)
+                        .filter(|ev| gate.allows(&rules, ev));
+                    if let Some(ev) = ev {
                         // Never block on the writer: a full channel loses the alert, counted,
                         // like a worker's.
                         if ka.events.try_send(Event::Alert(Box::new(ev))).is_err() {
@@ -520,6 +533,46 @@ fn spawn_nflog(
                 }
             }
         })
+}
+
+/// Thresholds and detection filters of kernel rules, applied to their NFLOG alert stream with
+/// the engine's own semantics ([`ThresholdState`]), so the kernel never waits for them.
+#[derive(Debug)]
+struct KernelGate {
+    state: ThresholdState,
+    started: Instant,
+}
+
+impl Default for KernelGate {
+    fn default() -> Self {
+        KernelGate {
+            state: ThresholdState::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl KernelGate {
+    /// Counts the alert against its rule's filter and threshold; false if it is not written.
+    fn allows(&mut self, rules: &HashMap<u32, KernelRuleInfo>, ev: &AlertEvent) -> bool {
+        let Some(rule) = rules.get(&ev.sid) else {
+            return false;
+        };
+        let now = self.started.elapsed();
+        let (src, dst) = (addr_key(ev.pkt.src_ip), addr_key(ev.pkt.dest_ip));
+        let ports = (ev.pkt.src_port, ev.pkt.dest_port);
+        // As in the engine: the filter decides whether the rule matched at all, then the
+        // threshold whether that match alerts. No flow id: by_flow rules stay queued.
+        if let Some(f) = rule.detection_filter {
+            if !self.state.filter_passed(ev.sid, f, src, dst, 0, ports, now) {
+                return false;
+            }
+        }
+        match rule.threshold {
+            Some(t) => self.state.alert_allowed(ev.sid, t, src, dst, 0, now),
+            None => true,
+        }
+    }
 }
 
 /// The alert for a packet a kernel rule logged (None if the prefix or packet is not ours).

@@ -271,6 +271,8 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                 severity: r.meta.priority.unwrap_or(3),
                 action: action.keyword(),
                 blocks: action.blocks() && !modes.dry(r.meta.sid.0),
+                threshold: r.threshold,
+                detection_filter: r.detection_filter,
             };
             (r.meta.sid.0, info)
         })
