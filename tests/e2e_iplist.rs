@@ -86,7 +86,14 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     let t = Topology::new();
     t.exec_ok(
         &t.cli,
-        &["ip", "addr", "add", &format!("{LISTED_DROP}/24"), "dev", "eth0"],
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{LISTED_DROP}/24"),
+            "dev",
+            "eth0",
+        ],
     );
     let mut e = Engine::start(&t, "iplist", &rules(), &[]);
     let out = e.bg.output();
@@ -119,7 +126,18 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     let before = e.queued();
     let ping = t.exec(
         &t.cli,
-        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", LISTED_DROP, SRV4],
+        &[
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-I",
+            LISTED_DROP,
+            SRV4,
+        ],
     );
     let got = udp_from(&t, LISTED_DROP, 5400, 20);
     assert_eq!(got, 0, "no datagram from a listed drop address arrives");
@@ -144,7 +162,18 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     assert_eq!(got, 20, "an alert list does not drop");
     t.exec_ok(
         &t.cli,
-        &["ping", "-c", "3", "-i", "0.2", "-W", "2", "-I", "192.0.2.2", SRV4],
+        &[
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "-I",
+            "192.0.2.2",
+            SRV4,
+        ],
     );
     let alerts = e.alerts(ALERT_SID, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");

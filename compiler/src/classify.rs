@@ -59,12 +59,7 @@ impl Decision {
 
 /// Decides the fate of one rule of the set `ctx` describes. `kernel_allowed = false` queues
 /// everything the engine can run (used when the kernel fast path is disabled).
-pub fn classify(
-    rule: &Rule,
-    caps: KernelCaps,
-    kernel_allowed: bool,
-    ctx: &SetContext,
-) -> Decision {
+pub fn classify(rule: &Rule, caps: KernelCaps, kernel_allowed: bool, ctx: &SetContext) -> Decision {
     if let Some(reason) = rejection(rule) {
         return Decision::Rejected(reason);
     }

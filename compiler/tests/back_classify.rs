@@ -132,7 +132,11 @@ fn reasons_are_specific_and_stable() {
     };
     let mut r = tcp();
     r.detection_filter = Some(filter);
-    assert_eq!(reason(&r), "kernel", "an alert's filter gates its alerts only");
+    assert_eq!(
+        reason(&r),
+        "kernel",
+        "an alert's filter gates its alerts only"
+    );
     r.action = Action::Drop;
     assert_eq!(
         reason(&r),
@@ -148,7 +152,12 @@ fn reasons_are_specific_and_stable() {
     let mut r = tcp();
     r.payload.push(fixed(b"abc", 0, false, false));
     assert_eq!(
-        match classify(&r, KernelCaps { ih_payload: false }, true, &SetContext::default()) {
+        match classify(
+            &r,
+            KernelCaps { ih_payload: false },
+            true,
+            &SetContext::default()
+        ) {
             Decision::Queue(q) => q,
             d => panic!("{d:?}"),
         },

@@ -593,8 +593,12 @@ impl KernelGate {
 /// after a FIN or RST; a new SYN after those starts a new flow) is not a new match.
 #[derive(Debug, Default)]
 struct DroppedFlows {
-    map: HashMap<(u128, u128, u16, u16, u8), (Duration, bool)>,
+    /// (low address, high address, low port, high port, protocol) → (last seen, closing).
+    map: HashMap<FlowTuple, (Duration, bool)>,
 }
+
+/// A flow's addresses and ports in a fixed order, and its protocol: the engine's flow key.
+type FlowTuple = (u128, u128, u16, u16, u8);
 
 /// Bound of the map; past it, expired flows are forgotten first, then all.
 const MAX_DROPPED_FLOWS: usize = 65_536;
@@ -648,10 +652,15 @@ const TCP_ACK: u8 = 0x10;
 fn tcp_flags(l3: &[u8]) -> Option<u8> {
     match etherparse::SlicedPacket::from_ip(l3).ok()?.transport? {
         etherparse::TransportSlice::Tcp(t) => Some(
-            u8::from(t.fin()) * TCP_FIN
-                | u8::from(t.syn()) * TCP_SYN
-                | u8::from(t.rst()) * TCP_RST
-                | u8::from(t.ack()) * TCP_ACK,
+            [
+                (t.fin(), TCP_FIN),
+                (t.syn(), TCP_SYN),
+                (t.rst(), TCP_RST),
+                (t.ack(), TCP_ACK),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |acc, (_, bit)| acc | bit),
         ),
         _ => None,
     }
@@ -765,7 +774,10 @@ mod tests {
         let mut d = DroppedFlows::default();
         let syn = pkt([192, 0, 2, 3], 4000, TCP_SYN);
         assert!(d.first_match(&syn, s(0)), "the flow's first packet");
-        assert!(!d.first_match(&syn, s(1)), "a retransmitted SYN of the flow");
+        assert!(
+            !d.first_match(&syn, s(1)),
+            "a retransmitted SYN of the flow"
+        );
         assert!(!d.first_match(&syn, s(31)), "idle 30 s: still the flow");
         assert!(d.first_match(&syn, s(62)), "idle over 30 s: a new flow");
         assert!(d.first_match(&pkt([192, 0, 2, 3], 4001, TCP_SYN), s(62)));

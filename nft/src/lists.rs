@@ -168,11 +168,18 @@ mod tests {
         let names: Vec<&str> = sets.sets().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["sid7_src4", "sid9_src4"]);
         assert_eq!(sets.name(Family::V4, &long), Some("sid7_src4"));
-        assert_eq!(sets.name(Family::V4, &[(1, 1), (5, 9)]), None, "short: inline");
+        assert_eq!(
+            sets.name(Family::V4, &[(1, 1), (5, 9)]),
+            None,
+            "short: inline"
+        );
         assert_eq!(sets.intervals(), 40);
         let text = sets.text();
         assert!(text.contains("\tset sid7_src4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"));
         assert!(text.contains("0.0.0.0/31, 0.0.0.4/31, "), "{text}");
-        assert!(!text.contains(",\n\t\t}"), "no comma after the last line: {text}");
+        assert!(
+            !text.contains(",\n\t\t}"),
+            "no comma after the last line: {text}"
+        );
     }
 }

@@ -23,11 +23,11 @@
 //! operators' own filter rules live. Kernel drops therefore happen before any packet is
 //! queued, and the queue never sees what the kernel already decided.
 
+use crate::lists::{ListSet, ListSets};
 use nftables::expr::{
     BinaryOperation, Expression, Meta, MetaKey, NamedExpression, Payload, PayloadBase,
     PayloadField, PayloadRaw, Prefix, Range, SetItem, CT,
 };
-use crate::lists::{ListSet, ListSets};
 use nftables::schema::{
     Chain, NfCmd, NfListObject, Nftables, Rule, SetFlag, SetType, SetTypeValue, Table,
 };
