@@ -16,7 +16,7 @@
 #   synthetic     $SYN_RULES rules of $SYN_PER addresses each from 2001:db8::/32 (a large
 #                 list in one transaction; documentation addresses only)
 #
-# Columns: rules in kernel / queue, nft rules, address intervals in the loaded table, time
+# Columns: rules in kernel / queue, nft rules, elements of the loaded table's sets, time
 # to "ready" (ms; compile, nft -c and nft -f included), the engine's peak RSS (MB), and the
 # growth of the kernel's slab memory while the table is loaded (MB, noisy on a shared box).
 set -euo pipefail
@@ -30,7 +30,7 @@ CONFIGS="${CONFIGS:-lists lists-queued et-half synthetic}"
 VERDICT="${VERDICT:-$ROOT/target/release/verdict}"
 
 if [[ $EUID -ne 0 ]]; then echo "bench/iplists.sh: needs root (network namespace, nft)" >&2; exit 1; fi
-for t in ip nft; do
+for t in ip nft jq; do
   command -v "$t" >/dev/null || { echo "bench/iplists.sh: $t is not installed" >&2; exit 1; }
 done
 if [[ ! -x "$VERDICT" ]]; then
@@ -87,8 +87,9 @@ run_once() { # file; prints "ready_ms rss_mb slab_mb kernel queue nft_rules inte
   q="$(sed -n 's/.* \([0-9]*\) in queue.*/\1/p' "$log" | head -1)"
   ip netns exec "$GW" nft list table inet verdict >"$WORK/table.nft"
   rules="$(grep -c 'comment "sid:' "$WORK/table.nft" || true)"
-  # Every address or interval element of the table (commas inside set braces, plus one per set).
-  ivals="$(grep -o '{[^}]*}' "$WORK/table.nft" | awk -F, '{n += NF} END {print n + 0}')"
+  # Elements of the table's named sets, as the kernel holds them (it merges adjacent ones).
+  ivals="$(ip netns exec "$GW" nft -j list table inet verdict \
+    | jq '[.nftables[] | .set? // empty | (.elem // []) | length] | add // 0')"
   rss="$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo nan)"
   kill -TERM "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
   ENGINE_PID=""
