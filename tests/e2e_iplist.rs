@@ -105,40 +105,12 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
             && ruleset.contains(&format!("sid:{ALERT_SID}")),
         "{ruleset}"
     );
-    let cap = e.dir.join("gw.pcap");
-    let mut dump = t.spawn(
-        &t.gw,
-        &[
-            "tcpdump",
-            "-i",
-            "c0",
-            "-n",
-            "-U",
-            "-w",
-            cap.to_str().unwrap(),
-        ],
-    );
-    dump.wait_for("listening on", Duration::from_secs(10))
-        .unwrap();
+    let mut cap = GwCapture::start(&t, &e);
 
     // The listed source: dropped by nft before the steering, so the queue never sees it.
     std::thread::sleep(Duration::from_millis(300));
     let before = e.queued();
-    let ping = t.exec(
-        &t.cli,
-        &[
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            "-I",
-            LISTED_DROP,
-            SRV4,
-        ],
-    );
+    let ping = ping_from(&t, LISTED_DROP, SRV4, 3, 1);
     let got = udp_from(&t, LISTED_DROP, 5400, 20);
     assert_eq!(got, 0, "no datagram from a listed drop address arrives");
     assert!(!ping.status.success(), "no echo reply from behind the list");
@@ -160,60 +132,19 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     // The alert-listed source passes, and 20 datagrams + 3 pings alert once.
     let got = udp_from(&t, "192.0.2.2", 5401, 20);
     assert_eq!(got, 20, "an alert list does not drop");
-    t.exec_ok(
-        &t.cli,
-        &[
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            "192.0.2.2",
-            SRV4,
-        ],
-    );
+    let ping = ping_from(&t, "192.0.2.2", SRV4, 3, 2);
+    assert!(ping.status.success(), "{ping:?}");
     let alerts = e.alerts(ALERT_SID, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["action"], "allowed");
     assert_eq!(alerts[0]["alert"]["signature"], "listed alert");
 
     let live = keys(&e.eve("alert"));
-    dump.signal(libc::SIGINT);
-    dump.wait_exit(Duration::from_secs(5))
-        .expect("tcpdump stops on SIGINT");
+    cap.stop();
     e.stop();
 
     // The VM path runs the same rules (thresholds and all) over the capture.
-    let replay_dir = e.dir.join("replay");
-    let rules = e.dir.join("test.rules");
-    let r = Command::new(VERDICT)
-        .args([
-            "replay",
-            cap.to_str().unwrap(),
-            "-r",
-            rules.to_str().unwrap(),
-            "-o",
-            replay_dir.to_str().unwrap(),
-            "--simulate-ips",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(replay_dir.join("eve.json"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event_type"] == "alert")
-        .collect();
+    let replayed = cap.replay_alerts(&e);
     assert_eq!(
         live,
         keys(&replayed),

@@ -50,21 +50,7 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
     }
     let t = Topology::new();
     let e = Engine::start(&t, "replaylive", RULES, &[]);
-    let cap = e.dir.join("gw.pcap");
-    let mut dump = t.spawn(
-        &t.gw,
-        &[
-            "tcpdump",
-            "-i",
-            "c0",
-            "-n",
-            "-U",
-            "-w",
-            cap.to_str().unwrap(),
-        ],
-    );
-    dump.wait_for("listening on", Duration::from_secs(10))
-        .unwrap();
+    let mut cap = GwCapture::start(&t, &e);
 
     let srv = tcp_server(
         &t,
@@ -133,40 +119,11 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
         );
     }
     let live_alerts = e.eve("alert");
-    dump.signal(libc::SIGINT);
-    dump.wait_exit(Duration::from_secs(5))
-        .expect("tcpdump stops on SIGINT");
+    cap.stop();
     let mut e = e;
     e.stop();
     let live = keys(&live_alerts);
-
-    let out = e.dir.join("replay");
-    let rules = e.dir.join("test.rules");
-    let r = Command::new(VERDICT)
-        .args([
-            "replay",
-            cap.to_str().unwrap(),
-            "-r",
-            rules.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--simulate-ips",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(out.join("eve.json"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event_type"] == "alert")
-        .collect();
+    let replayed = cap.replay_alerts(&e);
     let replay = keys(&replayed);
     assert_eq!(
         live, replay,

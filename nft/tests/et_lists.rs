@@ -11,7 +11,7 @@ use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::classify::Fate;
 use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_nft::lists::ListSets;
-use verdict_nft::render::{render_json, render_text, QueueMechanism, RenderOptions};
+use verdict_nft::render::{QueueMechanism, RenderOptions};
 
 const ET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/rules/et-open");
 const LISTS: [&str; 3] = ["drop.rules", "compromised.rules", "botcc.rules"];
@@ -61,12 +61,7 @@ fn et_open_ip_lists_load_as_kernel_sets() {
         queue: QueueMechanism::XtNfqueue,
         ..Default::default()
     };
-    let text = render_text(&c.kernel, &opts);
-    t.nft_check(ns, &text, false)
-        .unwrap_or_else(|e| panic!("nft -c -f rejected the script: {e}"));
-    let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-    t.nft_check(ns, &json, true)
-        .unwrap_or_else(|e| panic!("nft -j -c -f rejected the JSON: {e}"));
+    let text = t.nft_check_both(ns, &c.kernel, &opts);
     let listed_sets = |t: &Topology| {
         let out = t.ok(ns, &["nft", "-j", "list", "table", "inet", "verdict"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
