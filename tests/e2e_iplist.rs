@@ -9,7 +9,6 @@ mod live;
 
 use common::netns::{Topology, SRV4};
 use live::*;
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -57,23 +56,6 @@ fn udp_from(t: &Topology, src: &'static str, port: u16, n: usize) -> usize {
     .join()
     .unwrap();
     srv.join().unwrap()
-}
-
-type Key = (u64, String, String, String, String);
-
-fn keys(alerts: &[serde_json::Value]) -> BTreeMap<Key, usize> {
-    let mut m = BTreeMap::new();
-    for a in alerts {
-        let k = (
-            a["alert"]["signature_id"].as_u64().unwrap(),
-            a["src_ip"].as_str().unwrap().to_string(),
-            a["dest_ip"].as_str().unwrap().to_string(),
-            a["proto"].as_str().unwrap().to_string(),
-            a["alert"]["action"].as_str().unwrap().to_string(),
-        );
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
 }
 
 #[test]
@@ -139,7 +121,7 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     assert_eq!(alerts[0]["alert"]["action"], "allowed");
     assert_eq!(alerts[0]["alert"]["signature"], "listed alert");
 
-    let live = keys(&e.eve("alert"));
+    let live = alert_keys(&e.eve("alert"));
     cap.stop();
     e.stop();
 
@@ -147,7 +129,7 @@ fn listed_addresses_are_dropped_in_the_kernel_and_alert_once_per_threshold() {
     let replayed = cap.replay_alerts(&e);
     assert_eq!(
         live,
-        keys(&replayed),
+        alert_keys(&replayed),
         "live alerts (left) and replayed alerts (right) differ"
     );
 }

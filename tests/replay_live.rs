@@ -8,7 +8,6 @@ mod live;
 
 use common::netns::Topology;
 use live::*;
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,24 +21,6 @@ alert tcp any any -> any 5100 (msg:"dsize"; dsize:>1000; sid:2000007; rev:1;)
 pass tcp any any -> any 5102 (msg:"trusted client"; flow:to_server,established; content:"TRUSTED"; alert; sid:2000008; rev:1;)
 drop tcp any any -> any 5102 (msg:"evil after trust"; flow:to_server,established; content:"EVIL"; sid:2000009; rev:1;)
 "#;
-
-type Key = (u64, String, u64, String, u64, String);
-
-fn keys(alerts: &[serde_json::Value]) -> BTreeMap<Key, usize> {
-    let mut m = BTreeMap::new();
-    for a in alerts {
-        let k = (
-            a["alert"]["signature_id"].as_u64().unwrap(),
-            a["src_ip"].as_str().unwrap().to_string(),
-            a["src_port"].as_u64().unwrap_or(0),
-            a["dest_ip"].as_str().unwrap().to_string(),
-            a["dest_port"].as_u64().unwrap_or(0),
-            a["alert"]["action"].as_str().unwrap().to_string(),
-        );
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
-}
 
 #[test]
 fn replay_of_a_live_capture_gives_the_live_alerts() {
@@ -122,9 +103,9 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
     cap.stop();
     let mut e = e;
     e.stop();
-    let live = keys(&live_alerts);
+    let live = alert_keys(&live_alerts);
     let replayed = cap.replay_alerts(&e);
-    let replay = keys(&replayed);
+    let replay = alert_keys(&replayed);
     assert_eq!(
         live, replay,
         "live alerts (left) and replayed alerts (right) differ"

@@ -341,3 +341,24 @@ pub fn ping_from(
         ],
     )
 }
+
+/// What two runs must agree on per alert: (sid, src, sport, dst, dport, proto, action).
+pub type AlertKey = (u64, String, u64, String, u64, String, String);
+
+/// EVE alerts counted by [`AlertKey`], for comparing a live run with a replay.
+pub fn alert_keys(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<AlertKey, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for a in alerts {
+        let k = (
+            a["alert"]["signature_id"].as_u64().unwrap(),
+            a["src_ip"].as_str().unwrap().to_string(),
+            a["src_port"].as_u64().unwrap_or(0),
+            a["dest_ip"].as_str().unwrap().to_string(),
+            a["dest_port"].as_u64().unwrap_or(0),
+            a["proto"].as_str().unwrap_or("").to_string(),
+            a["alert"]["action"].as_str().unwrap().to_string(),
+        );
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
