@@ -1995,7 +1995,7 @@ mod tests {
                 v6: RangeSet::from_ranges(
                     s.ranges()
                         .iter()
-                        .map(|&(a, b)| (b.into(), (b + 1).into()))
+                        .map(|&(_, b)| (b.into(), (b + 1).into()))
                         .collect(),
                 ),
             })
