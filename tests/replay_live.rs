@@ -8,7 +8,6 @@ mod live;
 
 use common::netns::Topology;
 use live::*;
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,24 +22,6 @@ pass tcp any any -> any 5102 (msg:"trusted client"; flow:to_server,established; 
 drop tcp any any -> any 5102 (msg:"evil after trust"; flow:to_server,established; content:"EVIL"; sid:2000009; rev:1;)
 "#;
 
-type Key = (u64, String, u64, String, u64, String);
-
-fn keys(alerts: &[serde_json::Value]) -> BTreeMap<Key, usize> {
-    let mut m = BTreeMap::new();
-    for a in alerts {
-        let k = (
-            a["alert"]["signature_id"].as_u64().unwrap(),
-            a["src_ip"].as_str().unwrap().to_string(),
-            a["src_port"].as_u64().unwrap_or(0),
-            a["dest_ip"].as_str().unwrap().to_string(),
-            a["dest_port"].as_u64().unwrap_or(0),
-            a["alert"]["action"].as_str().unwrap().to_string(),
-        );
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
-}
-
 #[test]
 fn replay_of_a_live_capture_gives_the_live_alerts() {
     require_netns!();
@@ -50,21 +31,7 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
     }
     let t = Topology::new();
     let e = Engine::start(&t, "replaylive", RULES, &[]);
-    let cap = e.dir.join("gw.pcap");
-    let mut dump = t.spawn(
-        &t.gw,
-        &[
-            "tcpdump",
-            "-i",
-            "c0",
-            "-n",
-            "-U",
-            "-w",
-            cap.to_str().unwrap(),
-        ],
-    );
-    dump.wait_for("listening on", Duration::from_secs(10))
-        .unwrap();
+    let mut cap = GwCapture::start(&t, &e);
 
     let srv = tcp_server(
         &t,
@@ -133,41 +100,12 @@ fn replay_of_a_live_capture_gives_the_live_alerts() {
         );
     }
     let live_alerts = e.eve("alert");
-    dump.signal(libc::SIGINT);
-    dump.wait_exit(Duration::from_secs(5))
-        .expect("tcpdump stops on SIGINT");
+    cap.stop();
     let mut e = e;
     e.stop();
-    let live = keys(&live_alerts);
-
-    let out = e.dir.join("replay");
-    let rules = e.dir.join("test.rules");
-    let r = Command::new(VERDICT)
-        .args([
-            "replay",
-            cap.to_str().unwrap(),
-            "-r",
-            rules.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--simulate-ips",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    let replayed: Vec<serde_json::Value> = std::fs::read_to_string(out.join("eve.json"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event_type"] == "alert")
-        .collect();
-    let replay = keys(&replayed);
+    let live = alert_keys(&live_alerts);
+    let replayed = cap.replay_alerts(&e);
+    let replay = alert_keys(&replayed);
     assert_eq!(
         live, replay,
         "live alerts (left) and replayed alerts (right) differ"

@@ -10,7 +10,7 @@
 
 use crate::caps::EngineCaps;
 use crate::ir::{AppBuffer, AppTest, Buffer, PayloadTest, Protocol, Rule};
-use crate::kernel::{self, KernelCaps, KernelRule, QueueReason};
+use crate::kernel::{self, KernelCaps, KernelRule, QueueReason, SetContext};
 use serde::{Deserialize, Serialize};
 
 /// Where a rule runs.
@@ -57,16 +57,16 @@ impl Decision {
     }
 }
 
-/// Decides the fate of one rule. `kernel_allowed = false` queues everything the engine can
-/// run (used when the kernel fast path is disabled).
-pub fn classify(rule: &Rule, caps: KernelCaps, kernel_allowed: bool) -> Decision {
+/// Decides the fate of one rule of the set `ctx` describes. `kernel_allowed = false` queues
+/// everything the engine can run (used when the kernel fast path is disabled).
+pub fn classify(rule: &Rule, caps: KernelCaps, kernel_allowed: bool, ctx: &SetContext) -> Decision {
     if let Some(reason) = rejection(rule) {
         return Decision::Rejected(reason);
     }
     if !kernel_allowed {
         return Decision::Queue("kernel fast path disabled".into());
     }
-    match kernel::lower_rule(rule, caps) {
+    match kernel::lower_rule(rule, caps, ctx) {
         Ok(rules) => Decision::Kernel(rules),
         Err(reason) => Decision::Queue(reason),
     }

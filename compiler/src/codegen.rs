@@ -12,7 +12,7 @@ use crate::bytecode::{
 use crate::classify::{classify, Decision, Fate};
 use crate::disasm::escape_bytes;
 use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid, StateTest};
-use crate::kernel::{self, KernelCaps, KernelPlan};
+use crate::kernel::{self, KernelCaps, KernelPlan, SetContext};
 use crate::report::Report;
 use crate::steer::SteerPolicy;
 use std::collections::HashMap;
@@ -63,6 +63,12 @@ pub struct Compiled {
 
 /// Compiles rules into the kernel plan and the bytecode image.
 pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
+    compile_in(rules, opts, &SetContext::of(rules))
+}
+
+/// [`compile`] for rules that are part of a larger loaded set `ctx` describes (a test that
+/// shows one rule of a file at a time still places it as the whole file would).
+pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Compiled {
     let start = Instant::now();
     let mut report = Report::default();
     let mut plan = KernelPlan {
@@ -74,7 +80,7 @@ pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
     let mut fates = Vec::with_capacity(rules.len());
     let mut queued: Vec<&Rule> = Vec::new();
     for rule in rules {
-        let mut decision = classify(rule, opts.caps, opts.kernel);
+        let mut decision = classify(rule, opts.caps, opts.kernel, ctx);
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
                 if reason == kernel::UNANCHORED {
@@ -92,6 +98,9 @@ pub fn compile(rules: &[Rule], opts: &CompileOptions) -> Compiled {
             _ => None,
         };
         report.add_rule(rule, &fate, queue_reason);
+        if fate == Fate::Queue && opts.kernel {
+            report.add_blockers(&kernel::blockers(rule, opts.caps, ctx));
+        }
         match &decision {
             Decision::Kernel(k) => {
                 report.nft_rules += k.len();

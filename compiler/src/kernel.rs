@@ -8,11 +8,12 @@
 //! kernel do?" are answered by the same code and cannot drift apart.
 
 use crate::ir::{
-    Action, Buffer, Direction, FlagMode, HeaderTest, IpSet, NumCmp, PayloadTest, PortSet, Position,
-    Protocol, RangeSet, RejectTarget, Rule, Sid,
+    Action, Buffer, Direction, FlagMode, FlowbitCmd, HeaderTest, IpSet, NumCmp, PayloadTest,
+    PortSet, Position, Protocol, RangeSet, RejectTarget, Rule, Sid, Track,
 };
 use crate::steer::{SteerMode, SteerPolicy};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// Largest raw payload compare nft/the kernel accept in one expression (16 bytes = 128 bits).
 pub const MAX_COMPARE_BYTES: usize = 16;
@@ -374,31 +375,98 @@ pub struct KernelCaps {
     pub ih_payload: bool,
 }
 
-/// Translates one rule to kernel rules, or says why the kernel cannot evaluate it exactly.
-pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, QueueReason> {
-    let action = kernel_action(rule)?;
-    if rule.flow != Default::default() && !is_stateless_only(rule) {
-        return Err("flow state needs the engine".into());
+/// What kernel placement needs to know about the whole loaded rule set, not just one rule:
+/// the flowbits some rule tests. A kernel rule cannot set an engine flowbit, so a
+/// `flowbits:set` may only be left to the kernel when no loaded rule ever tests that bit (ET's
+/// IP lists set `ET.Evil`/`ET.DROPIP`, which its public categories never test).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetContext {
+    tested_flowbits: HashSet<String>,
+}
+
+impl SetContext {
+    /// Collects the flowbits the rules test (`isset`/`isnotset`, any name of an `&`/`|` list).
+    pub fn of<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> SetContext {
+        let tested_flowbits = rules
+            .into_iter()
+            .flat_map(|r| &r.flowbits)
+            .filter(|f| matches!(f.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet))
+            .flat_map(|f| f.names.iter().cloned())
+            .collect();
+        SetContext { tested_flowbits }
     }
-    if !rule.flowbits.is_empty() {
-        return Err("flowbits need the engine".into());
+
+    /// Whether some loaded rule tests flowbit `name`.
+    pub fn tests_flowbit(&self, name: &str) -> bool {
+        self.tested_flowbits.contains(name)
+    }
+}
+
+/// Translates one rule to kernel rules, or says why the kernel cannot evaluate it exactly
+/// (the first blocker found; [`blockers`] lists them all).
+pub fn lower_rule(
+    rule: &Rule,
+    caps: KernelCaps,
+    ctx: &SetContext,
+) -> Result<Vec<KernelRule>, QueueReason> {
+    lower_all(rule, caps, ctx).map_err(|mut why| why.swap_remove(0))
+}
+
+/// Every reason the kernel cannot take `rule` (empty when it can), in the order
+/// [`lower_rule`] meets them: what the report counts per blocker.
+pub fn blockers(rule: &Rule, caps: KernelCaps, ctx: &SetContext) -> Vec<QueueReason> {
+    lower_all(rule, caps, ctx).err().unwrap_or_default()
+}
+
+/// Options outside the header and payload that keep a rule out of the kernel.
+fn option_blockers(
+    rule: &Rule,
+    action: Option<KernelAction>,
+    ctx: &SetContext,
+) -> Vec<QueueReason> {
+    let mut why: Vec<QueueReason> = Vec::new();
+    if rule.flow != Default::default() && !is_stateless_only(rule) {
+        why.push("flow state needs the engine".into());
+    }
+    if rule.flowbits.iter().any(|f| f.cmd != FlowbitCmd::Set) {
+        why.push("flowbits need the engine".into());
+    } else if rule
+        .flowbits
+        .iter()
+        .flat_map(|f| &f.names)
+        .any(|n| ctx.tests_flowbit(n))
+    {
+        why.push("flowbits:set of a bit a loaded rule tests needs the engine".into());
     }
     if !rule.state.is_empty() {
-        return Err("stream_size, xbits and flowint need the engine".into());
+        why.push("stream_size, xbits and flowint need the engine".into());
     }
-    if rule.threshold.is_some() {
-        return Err("threshold needs the engine".into());
+    // Thresholds gate alerts only (the engine's semantics too), so the NFLOG listener applies
+    // them to the kernel's alert stream; a per-flow tracker needs the engine's flow table.
+    if rule.threshold.is_some_and(|t| t.track == Track::ByFlow) {
+        why.push("threshold by_flow needs the engine".into());
     }
-    if rule.detection_filter.is_some() {
-        return Err("detection_filter needs the engine".into());
+    if let Some(f) = rule.detection_filter {
+        // A detection_filter decides the action too: the kernel would block from the first
+        // match on, not from the count + 1-th.
+        if rule.action.blocks() || action.is_some_and(|a| a != KernelAction::Alert) {
+            why.push("detection_filter on a blocking rule needs the engine".into());
+        } else if f.track == Track::ByFlow {
+            why.push("detection_filter by_flow needs the engine".into());
+        }
     }
     if rule.block.is_some() {
-        return Err("block on match needs the engine".into());
+        why.push("block on match needs the engine".into());
     }
     if !rule.tags.is_empty() {
-        return Err("tag needs the engine".into());
+        why.push("tag needs the engine".into());
     }
-    let l4s: Vec<(Family, Option<L4Proto>)> = match rule.proto {
+    why
+}
+
+/// The (family, transport) pairs a rule's protocol covers in the kernel.
+fn transports(rule: &Rule) -> Result<Vec<(Family, Option<L4Proto>)>, QueueReason> {
+    Ok(match rule.proto {
         Protocol::Ip => vec![(Family::V4, None), (Family::V6, None)],
         Protocol::Tcp => vec![
             (Family::V4, Some(L4Proto::Tcp)),
@@ -422,27 +490,66 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
         }
         Protocol::Icmpv6 => vec![(Family::V6, Some(L4Proto::Icmpv6))],
         Protocol::App(a) => return Err(format!("app protocol {} needs the engine", a.name())),
-    };
-    let payload = lower_payload(rule, caps)?;
-    if !payload.is_empty() && !matches!(rule.proto, Protocol::Tcp | Protocol::Udp) {
-        return Err("payload content on non-TCP/UDP needs the engine".into());
-    }
-    if let Action::Reject(_) = rule.action {
-        if matches!(rule.proto, Protocol::Ip) {
-            return Err("reject on ip rules needs the engine".into());
-        }
-    }
+    })
+}
+
+/// The rule's directions as `swap` flags (one nft rule set per flag), or why not.
+fn directions(rule: &Rule, action: Option<KernelAction>) -> Result<Vec<bool>, QueueReason> {
     // `<>` emits the rule twice; for alert-only rules a packet matching both forms would be
     // logged twice, so that is exact only for blocking actions or symmetric headers.
     let symmetric = rule.src == rule.dst && rule.src_ports == rule.dst_ports;
-    let directions: Vec<bool> = match rule.direction {
+    let logs = action.is_some_and(|a| a.logs());
+    Ok(match rule.direction {
         Direction::To => vec![false],
         Direction::Both if symmetric => vec![false],
-        Direction::Both if action.logs() && !rule.action.blocks() => {
+        Direction::Both if logs && !rule.action.blocks() => {
             return Err("bidirectional alert rule needs the engine".into())
         }
         Direction::Both => vec![false, true],
         Direction::Tx => return Err("a transactional rule needs the engine".into()),
+    })
+}
+
+/// Records a blocker once; the value when there is none.
+fn note<T>(r: Result<T, QueueReason>, why: &mut Vec<QueueReason>) -> Option<T> {
+    r.map_err(|e| {
+        if !why.contains(&e) {
+            why.push(e);
+        }
+    })
+    .ok()
+}
+
+fn lower_all(
+    rule: &Rule,
+    caps: KernelCaps,
+    ctx: &SetContext,
+) -> Result<Vec<KernelRule>, Vec<QueueReason>> {
+    let mut why: Vec<QueueReason> = Vec::new();
+    let action = note(kernel_action(rule), &mut why);
+    for w in option_blockers(rule, action, ctx) {
+        note::<()>(Err(w), &mut why);
+    }
+    let l4s = note(transports(rule), &mut why).unwrap_or_default();
+    let payload = note(lower_payload(rule, caps), &mut why).unwrap_or_default();
+    if !payload.is_empty() && !matches!(rule.proto, Protocol::Tcp | Protocol::Udp) {
+        note::<()>(
+            Err("payload content on non-TCP/UDP needs the engine".into()),
+            &mut why,
+        );
+    }
+    if matches!(rule.action, Action::Reject(_)) && matches!(rule.proto, Protocol::Ip) {
+        note::<()>(Err("reject on ip rules needs the engine".into()), &mut why);
+    }
+    let directions = note(directions(rule, action), &mut why).unwrap_or_default();
+    if let Some(e) = l4s
+        .iter()
+        .find_map(|&(family, l4)| lower_header(rule, family, l4).err())
+    {
+        note::<()>(Err(e), &mut why);
+    }
+    let Some(action) = action.filter(|_| why.is_empty()) else {
+        return Err(why);
     };
     let mut out = Vec::new();
     for &swap in &directions {
@@ -461,7 +568,7 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
                 // The rule cannot match this family at all.
                 _ => continue,
             };
-            let header = lower_header(rule, family, l4)?;
+            let header = lower_header(rule, family, l4).map_err(|e| vec![e])?;
             let family_specific =
                 src_m.is_some() || dst_m.is_some() || !header.is_empty() || l4s.len() == 1;
             per_family.push((family, l4, src_m, dst_m, header, family_specific));
@@ -509,7 +616,7 @@ pub fn lower_rule(rule: &Rule, caps: KernelCaps) -> Result<Vec<KernelRule>, Queu
         }
     }
     if out.is_empty() {
-        return Err("address sets are empty, nothing to match".into());
+        return Err(vec!["address sets are empty, nothing to match".into()]);
     }
     Ok(out)
 }

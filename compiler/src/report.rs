@@ -34,6 +34,15 @@ impl FateCounts {
     }
 }
 
+/// How many queued rules one kernel blocker holds back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerCount {
+    /// Rules this blocker alone keeps out of the kernel: lifting it would move them there.
+    pub only: usize,
+    /// Rules it is one of several blockers of.
+    pub among: usize,
+}
+
 /// Wall-clock time spent per stage, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -54,6 +63,9 @@ pub struct Report {
     pub rejected_reasons: BTreeMap<String, usize>,
     /// Queued rules per reason the kernel could not take them (first reason found).
     pub queue_reasons: BTreeMap<String, usize>,
+    /// Per kernel blocker, how many queued rules it holds back (see [`BlockerCount`]).
+    #[serde(default)]
+    pub kernel_blockers: BTreeMap<String, BlockerCount>,
     /// Per keyword, the fates of the rules using it.
     pub keywords: BTreeMap<String, FateCounts>,
     /// Per action, the fates of the rules using it.
@@ -167,6 +179,27 @@ impl Report {
         self.actions.entry(a).or_default().add(fate);
     }
 
+    /// Counts the kernel blockers of one queued rule (all of them, in lowering order).
+    pub fn add_blockers(&mut self, blockers: &[String]) {
+        for b in blockers {
+            let c = self.kernel_blockers.entry(b.clone()).or_default();
+            if blockers.len() == 1 {
+                c.only += 1;
+            } else {
+                c.among += 1;
+            }
+        }
+    }
+
+    /// The kernel's share of the enforced (kernel + queue) rules, in percent.
+    pub fn kernel_share(&self) -> f64 {
+        let enforced = self.fates.kernel + self.fates.queue;
+        if enforced == 0 {
+            return 0.0;
+        }
+        100.0 * self.fates.kernel as f64 / enforced as f64
+    }
+
     /// Counts rules that could not be loaded at all (parse/lowering errors) as rejected.
     pub fn add_unloaded(&mut self, count: usize, reason: &str) {
         if count == 0 {
@@ -192,6 +225,13 @@ impl Report {
         ] {
             let _ = writeln!(s, "{:<10} {:>7} {:>6.1}%", name, n, pct(n));
         }
+        let _ = writeln!(
+            s,
+            "kernel share of enforced rules: {:.1}% ({} of {})",
+            self.kernel_share(),
+            self.fates.kernel,
+            self.fates.kernel + self.fates.queue
+        );
         let _ = writeln!(s);
         let _ = writeln!(
             s,
@@ -219,6 +259,21 @@ impl Report {
             "queued, by why the kernel cannot take them:",
             &self.queue_reasons,
         );
+        if !self.kernel_blockers.is_empty() {
+            let mut v: Vec<_> = self.kernel_blockers.iter().collect();
+            v.sort_by(|a, b| {
+                (b.1.only, b.1.among)
+                    .cmp(&(a.1.only, a.1.among))
+                    .then(a.0.cmp(b.0))
+            });
+            let _ = writeln!(
+                s,
+                "\nkernel blockers, queued rules each holds back (alone / with others):"
+            );
+            for (k, c) in v {
+                let _ = writeln!(s, "  {:>7}  {:>7}  {}", c.only, c.among, k);
+            }
+        }
         let _ = writeln!(
             s,
             "\n{:<22} {:>7} {:>7} {:>8}",
@@ -261,6 +316,14 @@ impl Report {
 
     /// The JSON form (`report.json`).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report is always serializable")
+        // The share is derived, so it is added here rather than kept in sync as a field.
+        let mut v = serde_json::to_value(self).expect("report is always serializable");
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "kernel_share_pct".into(),
+                serde_json::json!((self.kernel_share() * 10.0).round() / 10.0),
+            );
+        }
+        serde_json::to_string_pretty(&v).expect("report is always serializable")
     }
 }

@@ -7,12 +7,12 @@ use back_util::*;
 use verdict_compiler::classify::{classify, Decision, Fate};
 use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_compiler::ir::*;
-use verdict_compiler::kernel::{KernelCaps, L4Proto, Match, Side, SteerRule};
+use verdict_compiler::kernel::{KernelCaps, L4Proto, Match, SetContext, Side, SteerRule};
 
 const CAPS: KernelCaps = KernelCaps { ih_payload: true };
 
 fn reason(r: &Rule) -> String {
-    match classify(r, CAPS, true) {
+    match classify(r, CAPS, true, &SetContext::default()) {
         Decision::Kernel(_) => "kernel".into(),
         Decision::Queue(q) => format!("queue: {q}"),
         Decision::Rejected(q) => format!("rejected: {q}"),
@@ -114,7 +114,35 @@ fn reasons_are_specific_and_stable() {
         count: 1,
         seconds: 60,
     });
-    assert_eq!(reason(&r), "queue: threshold needs the engine");
+    assert_eq!(
+        reason(&r),
+        "kernel",
+        "a threshold gates alerts only: the NFLOG listener applies it"
+    );
+    r.threshold = r.threshold.map(|t| Threshold {
+        track: Track::ByFlow,
+        ..t
+    });
+    assert_eq!(reason(&r), "queue: threshold by_flow needs the engine");
+    let filter = DetectionFilter {
+        track: Track::BySrc,
+        count: 3,
+        seconds: 60,
+        unique_on: None,
+    };
+    let mut r = tcp();
+    r.detection_filter = Some(filter);
+    assert_eq!(
+        reason(&r),
+        "kernel",
+        "an alert's filter gates its alerts only"
+    );
+    r.action = Action::Drop;
+    assert_eq!(
+        reason(&r),
+        "queue: detection_filter on a blocking rule needs the engine",
+        "the kernel would drop from the first match on, not from the fourth"
+    );
     let mut r = tcp();
     r.header.push(HeaderTest::Ttl(NumCmp::Gt(300)));
     assert_eq!(
@@ -124,7 +152,12 @@ fn reasons_are_specific_and_stable() {
     let mut r = tcp();
     r.payload.push(fixed(b"abc", 0, false, false));
     assert_eq!(
-        match classify(&r, KernelCaps { ih_payload: false }, true) {
+        match classify(
+            &r,
+            KernelCaps { ih_payload: false },
+            true,
+            &SetContext::default()
+        ) {
             Decision::Queue(q) => q,
             d => panic!("{d:?}"),
         },
@@ -133,7 +166,7 @@ fn reasons_are_specific_and_stable() {
 }
 
 fn kernel_matches(r: &Rule) -> Vec<Vec<Match>> {
-    match classify(r, CAPS, true) {
+    match classify(r, CAPS, true, &SetContext::default()) {
         Decision::Kernel(k) => k.into_iter().map(|k| k.matches).collect(),
         d => panic!("expected kernel, got {d:?}"),
     }
@@ -337,4 +370,66 @@ fn every_rule_gets_exactly_one_fate_and_the_report_adds_up() {
         },
     );
     assert_eq!(all.image.programs.len(), 8);
+}
+
+/// A `flowbits:set` is dead unless some loaded rule tests the bit; only then may the setter go
+/// to the kernel, which cannot set an engine flowbit.
+#[test]
+fn flowbit_setters_go_to_the_kernel_only_when_no_rule_tests_the_bit() {
+    let mut setter = rule(1, Action::Alert, Protocol::Ip);
+    setter.flowbits.push(Flowbits {
+        cmd: FlowbitCmd::Set,
+        names: vec!["ET.Evil".into()],
+        op: BitsOp::All,
+        group: None,
+    });
+    let mut tester = rule(2, Action::Alert, Protocol::Tcp);
+    tester.flowbits.push(Flowbits {
+        cmd: FlowbitCmd::IsSet,
+        names: vec!["other".into(), "ET.Evil".into()],
+        op: BitsOp::Any,
+        group: None,
+    });
+    let place = |rules: &[Rule]| match classify(&rules[0], CAPS, true, &SetContext::of(rules)) {
+        Decision::Kernel(_) => "kernel".to_string(),
+        Decision::Queue(q) => format!("queue: {q}"),
+        Decision::Rejected(q) => format!("rejected: {q}"),
+    };
+    assert_eq!(place(&[setter.clone()]), "kernel");
+    assert_eq!(
+        place(&[setter.clone(), tester.clone()]),
+        "queue: flowbits:set of a bit a loaded rule tests needs the engine"
+    );
+    tester.flowbits[0].cmd = FlowbitCmd::IsNotSet;
+    assert_eq!(
+        place(&[setter.clone(), tester]),
+        "queue: flowbits:set of a bit a loaded rule tests needs the engine"
+    );
+    setter.flowbits.push(Flowbits {
+        cmd: FlowbitCmd::NoAlert,
+        names: vec![],
+        op: BitsOp::All,
+        group: None,
+    });
+    assert_eq!(place(&[setter]), "queue: flowbits need the engine");
+}
+
+/// The report counts every blocker of a queued rule, not only the first.
+#[test]
+fn blockers_lists_every_reason_in_order() {
+    let mut r = rule(1, Action::Pass, Protocol::Tcp);
+    r.flow.established = Some(true);
+    r.payload.push(pcre("a+b"));
+    let ctx = SetContext::default();
+    assert_eq!(
+        verdict_compiler::kernel::blockers(&r, CAPS, &ctx),
+        [
+            "pass needs the engine",
+            "flow state needs the engine",
+            "pcre needs the engine"
+        ]
+    );
+    assert_eq!(reason(&r), "queue: pass needs the engine");
+    let ok = rule(2, Action::Alert, Protocol::Tcp);
+    assert!(verdict_compiler::kernel::blockers(&ok, CAPS, &ctx).is_empty());
 }

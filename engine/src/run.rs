@@ -8,6 +8,7 @@
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
 use crate::bypass::BypassMark;
+use crate::detect::threshold::ThresholdState;
 use crate::detect::{PacketMeta, Worker};
 use crate::nflog;
 use crate::nfq::{
@@ -15,6 +16,7 @@ use crate::nfq::{
 };
 use crate::output::{AlertEvent, Event, OutputCounters, OutputStats, PacketInfo as EventPacket};
 use crate::verdict::Verdict;
+use crate::wire::addr_key;
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -103,6 +105,14 @@ pub struct KernelRuleInfo {
     pub action: &'static str,
     /// whether the kernel blocked the packet
     pub blocks: bool,
+    /// The rule's `threshold`: the kernel logs every match, the listener gates the alerts.
+    pub threshold: Option<verdict_compiler::ir::Threshold>,
+    /// The rule's `detection_filter` (only on alert rules: on blocking rules it decides the
+    /// action, so those stay queued).
+    pub detection_filter: Option<verdict_compiler::ir::DetectionFilter>,
+    /// A blocking rule on addresses, ports and protocol only: like Suricata's IP-only rules it
+    /// drops the whole flow, whose later packets are then no new matches.
+    pub drops_flow: bool,
 }
 
 /// Hits of one rule, for stats.
@@ -501,9 +511,15 @@ fn spawn_nflog(
         .name("nflog".into())
         .spawn(move || {
             let mut names = IfNames::default();
+            // One tracker for all kernel alerts, keyed by sid: exact where the queue's
+            // per-worker trackers may count a source on two workers.
+            let mut gate = KernelGate::default();
             while !stop.load(Ordering::Relaxed) {
                 let res = listener.recv(|logged| {
-                    if let Some(ev) = kernel_alert(&ka.rules.load(), &logged, &mut names) {
+                    let rules = ka.rules.load();
+                    let ev = kernel_alert(&rules, &logged, &mut names)
+                        .filter(|ev| gate.allows(&rules, ev));
+                    if let Some(ev) = ev {
                         // Never block on the writer: a full channel loses the alert, counted,
                         // like a worker's.
                         if ka.events.try_send(Event::Alert(Box::new(ev))).is_err() {
@@ -520,6 +536,134 @@ fn spawn_nflog(
                 }
             }
         })
+}
+
+/// Thresholds and detection filters of kernel rules, applied to their NFLOG alert stream with
+/// the engine's own semantics ([`ThresholdState`]), so the kernel never waits for them.
+#[derive(Debug)]
+struct KernelGate {
+    state: ThresholdState,
+    dropped: DroppedFlows,
+    started: Instant,
+}
+
+impl Default for KernelGate {
+    fn default() -> Self {
+        KernelGate {
+            state: ThresholdState::default(),
+            dropped: DroppedFlows::default(),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl KernelGate {
+    /// Counts the alert against its rule's filter and threshold; false if it is not written.
+    fn allows(&mut self, rules: &HashMap<u32, KernelRuleInfo>, ev: &AlertEvent) -> bool {
+        let Some(rule) = rules.get(&ev.sid) else {
+            return false;
+        };
+        let now = self.started.elapsed();
+        if rule.drops_flow && !self.dropped.first_match(&ev.pkt, now) {
+            return false;
+        }
+        let (src, dst) = (addr_key(ev.pkt.src_ip), addr_key(ev.pkt.dest_ip));
+        let ports = (ev.pkt.src_port, ev.pkt.dest_port);
+        // As in the engine: the filter decides whether the rule matched at all, then the
+        // threshold whether that match alerts. No flow id: by_flow rules stay queued.
+        if let Some(f) = rule.detection_filter {
+            if !self.state.filter_passed(ev.sid, f, src, dst, 0, ports, now) {
+                return false;
+            }
+        }
+        match rule.threshold {
+            Some(t) => self.state.alert_allowed(ev.sid, t, src, dst, 0, now),
+            None => true,
+        }
+    }
+}
+
+/// Flows a flow-dropping kernel rule dropped, kept as the engine's flow table keeps them.
+///
+/// The engine drops the rest of such a flow without matching rules again (Suricata's flow
+/// drop), so only the flow's first packet counts for thresholds. The kernel cannot remember
+/// it: conntrack never confirms an entry whose first packet was dropped, so the flow's mark is
+/// lost and every later packet matches the rule again and is logged. This map restores the
+/// engine's count: a packet of a dropped flow within the engine's idle timeout (30 s, 10 s
+/// after a FIN or RST; a new SYN after those starts a new flow) is not a new match.
+#[derive(Debug, Default)]
+struct DroppedFlows {
+    /// (low address, high address, low port, high port, protocol) → (last seen, closing).
+    map: HashMap<FlowTuple, (Duration, bool)>,
+}
+
+/// A flow's addresses and ports in a fixed order, and its protocol: the engine's flow key.
+type FlowTuple = (u128, u128, u16, u16, u8);
+
+/// Bound of the map; past it, expired flows are forgotten first, then all.
+const MAX_DROPPED_FLOWS: usize = 65_536;
+
+impl DroppedFlows {
+    /// Whether `pkt` starts a dropped flow (a rule match), recording the flow either way.
+    fn first_match(&mut self, pkt: &EventPacket, now: Duration) -> bool {
+        let cfg = crate::flow::FlowConfig::default();
+        let (s, d) = (
+            (addr_key(pkt.src_ip), pkt.src_port),
+            (addr_key(pkt.dest_ip), pkt.dest_port),
+        );
+        let ((lo, lo_port), (hi, hi_port)) = if s <= d { (s, d) } else { (d, s) };
+        let key = (lo, hi, lo_port, hi_port, pkt.proto);
+        let flags = tcp_flags(&pkt.bytes);
+        let closing = flags.is_some_and(|f| f & (TCP_FIN | TCP_RST) != 0);
+        let syn_only = flags.is_some_and(|f| f & (TCP_SYN | TCP_ACK) == TCP_SYN);
+        let timeout = |closed: bool| {
+            if closed {
+                cfg.closed_timeout
+            } else {
+                cfg.new_timeout
+            }
+        };
+        if let Some((seen, closed)) = self.map.get_mut(&key) {
+            let live = now.saturating_sub(*seen) <= timeout(*closed) && !(*closed && syn_only);
+            if live {
+                *seen = now;
+                *closed |= closing;
+                return false;
+            }
+        }
+        if self.map.len() >= MAX_DROPPED_FLOWS {
+            self.map
+                .retain(|_, (seen, closed)| now.saturating_sub(*seen) <= timeout(*closed));
+            if self.map.len() >= MAX_DROPPED_FLOWS {
+                self.map.clear();
+            }
+        }
+        self.map.insert(key, (now, closing));
+        true
+    }
+}
+
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
+/// The TCP flags of an L3 packet, if it is TCP.
+fn tcp_flags(l3: &[u8]) -> Option<u8> {
+    match etherparse::SlicedPacket::from_ip(l3).ok()?.transport? {
+        etherparse::TransportSlice::Tcp(t) => Some(
+            [
+                (t.fin(), TCP_FIN),
+                (t.syn(), TCP_SYN),
+                (t.rst(), TCP_RST),
+                (t.ack(), TCP_ACK),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |acc, (_, bit)| acc | bit),
+        ),
+        _ => None,
+    }
 }
 
 /// The alert for a packet a kernel rule logged (None if the prefix or packet is not ours).
@@ -590,4 +734,59 @@ fn kernel_alert(
         app: None,
         context: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(src: [u8; 4], sport: u16, flags: u8) -> EventPacket {
+        // IPv4 + TCP header, enough for the flag parser.
+        let mut b = vec![0u8; 40];
+        b[0] = 0x45;
+        b[3] = 40;
+        b[8] = 64;
+        b[9] = 6;
+        b[12..16].copy_from_slice(&src);
+        b[16..20].copy_from_slice(&[198, 51, 100, 2]);
+        b[20..22].copy_from_slice(&sport.to_be_bytes());
+        b[22..24].copy_from_slice(&80u16.to_be_bytes());
+        b[32] = 0x50;
+        b[33] = flags;
+        EventPacket {
+            ts: SystemTime::now(),
+            flow_id: None,
+            pcap_cnt: None,
+            in_iface: None,
+            src_ip: std::net::Ipv4Addr::from(src).into(),
+            dest_ip: std::net::Ipv4Addr::new(198, 51, 100, 2).into(),
+            src_port: sport,
+            dest_port: 80,
+            proto: 6,
+            to_server: None,
+            bytes: b,
+            ip_fields: (64, 0, 0),
+        }
+    }
+
+    #[test]
+    fn a_dropped_flow_matches_once_until_the_engine_would_forget_it() {
+        let s = |n| Duration::from_secs(n);
+        let mut d = DroppedFlows::default();
+        let syn = pkt([192, 0, 2, 3], 4000, TCP_SYN);
+        assert!(d.first_match(&syn, s(0)), "the flow's first packet");
+        assert!(
+            !d.first_match(&syn, s(1)),
+            "a retransmitted SYN of the flow"
+        );
+        assert!(!d.first_match(&syn, s(31)), "idle 30 s: still the flow");
+        assert!(d.first_match(&syn, s(62)), "idle over 30 s: a new flow");
+        assert!(d.first_match(&pkt([192, 0, 2, 3], 4001, TCP_SYN), s(62)));
+        // After a RST the flow times out in 10 s, and a new SYN starts a new one at once.
+        assert!(!d.first_match(&pkt([192, 0, 2, 3], 4000, TCP_RST), s(63)));
+        assert!(d.first_match(&syn, s(64)), "port reuse after the reset");
+        assert!(!d.first_match(&pkt([192, 0, 2, 3], 4000, TCP_ACK | TCP_FIN), s(65)));
+        assert!(d.first_match(&pkt([192, 0, 2, 3], 4000, TCP_ACK), s(76)));
+        assert!(tcp_flags(&[0x45, 0]).is_none(), "a cut packet has no flags");
+    }
 }

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::codegen::{compile, CompileOptions};
-use verdict_nft::render::{render_json, render_text, xt_commands, QueueMechanism, RenderOptions};
+use verdict_nft::render::{xt_commands, QueueMechanism, RenderOptions};
 
 const COMMUNITY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -58,12 +58,7 @@ fn whole_community_set_loads_in_the_kernel_in_every_mode() {
             xt_string,
             ..Default::default()
         };
-        let text = render_text(&c.kernel, &opts);
-        t.nft_check(ns, &text, false)
-            .unwrap_or_else(|e| panic!("nft -c -f rejected the script: {e}"));
-        let json = serde_json::to_string(&render_json(&c.kernel, &opts)).unwrap();
-        t.nft_check(ns, &json, true)
-            .unwrap_or_else(|e| panic!("nft -j -c -f rejected the JSON: {e}"));
+        let text = t.nft_check_both(ns, &c.kernel, &opts);
         // Load for real: the kernel holds one rule per planned rule.
         t.nft_load(ns, &text, false).expect("nft -f");
         let listed = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);

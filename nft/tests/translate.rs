@@ -4,8 +4,10 @@
 
 use verdict_compiler::check::{self, LoadOptions};
 use verdict_compiler::classify::{classify, Decision};
-use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::codegen::{compile_in, CompileOptions};
+use verdict_compiler::kernel::SetContext;
 use verdict_compiler::{diag, disasm};
+use verdict_nft::lists::ListSets;
 use verdict_nft::render::{rule_lines, xt_commands, QueueMechanism, RenderOptions};
 
 fn translate(text: &str, name: &str) -> String {
@@ -27,6 +29,7 @@ fn translate(text: &str, name: &str) -> String {
         xt_string: true,
         ..Default::default()
     };
+    let ctx = SetContext::of(&loaded.rules);
     for rule in &loaded.rules {
         let line = rule.origin.line as usize;
         let comment = lines[..line - 1]
@@ -39,12 +42,12 @@ fn translate(text: &str, name: &str) -> String {
         out.push_str(&format!("## line {line}: {comment}\n"));
         out.push_str(lines[line - 1]);
         out.push('\n');
-        let fate = match classify(rule, opts.caps, true) {
+        let fate = match classify(rule, opts.caps, true, &ctx) {
             Decision::Kernel(_) => "kernel".to_string(),
             Decision::Queue(r) => format!("queue ({r})"),
             Decision::Rejected(r) => format!("rejected ({r})"),
         };
-        let c = compile(std::slice::from_ref(rule), &opts);
+        let c = compile_in(std::slice::from_ref(rule), &opts, &ctx);
         let xt: Vec<String> = xt_commands(
             &c.kernel,
             &RenderOptions {
@@ -62,6 +65,9 @@ fn translate(text: &str, name: &str) -> String {
             fate
         };
         out.push_str(&format!("fate: {fate}\n"));
+        for l in ListSets::of(&c.kernel).text().lines() {
+            out.push_str(&format!("set: {}\n", l.trim()));
+        }
         for l in rule_lines(&c.kernel, &ropts) {
             out.push_str(&format!("nft: {l}\n"));
         }

@@ -212,7 +212,8 @@ fn explain(
         .iter()
         .find(|(s, _)| *s == sid)
         .map(|(_, f)| f);
-    let why = match classify(rule, copts.caps, copts.kernel) {
+    let ctx = verdict_compiler::kernel::SetContext::of(rules);
+    let why = match classify(rule, copts.caps, copts.kernel, &ctx) {
         Decision::Kernel(_) => "kernel".to_string(),
         Decision::Queue(r) if fate == Some(&Fate::Kernel) => {
             format!("kernel via --xt-string (the nft path says: {r})")
@@ -225,6 +226,9 @@ fn explain(
     plan.rules.retain(|r| r.sid == sid);
     plan.xt_string.retain(|r| r.sid == sid);
     plan.steering.clear();
+    for line in verdict_nft::lists::ListSets::of(&plan).text().lines() {
+        println!("set: {}", line.trim());
+    }
     for line in render::rule_lines(&plan, ropts) {
         println!("nft: {line}");
     }

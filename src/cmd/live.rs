@@ -254,6 +254,10 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                 severity: r.meta.priority.unwrap_or(3),
                 action: action.keyword(),
                 blocks: action.blocks() && !modes.dry(r.meta.sid.0),
+                threshold: r.threshold,
+                detection_filter: r.detection_filter,
+                // In IDS mode too: the engine's dry-run drop still ends its flow's inspection.
+                drops_flow: action.blocks() && r.header.is_empty() && r.payload.is_empty(),
             };
             (r.meta.sid.0, info)
         })

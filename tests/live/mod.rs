@@ -254,3 +254,111 @@ pub fn udp_exchange(t: &Topology, port: u16, msgs: Vec<Vec<u8>>, pause: Duration
     .unwrap();
     srv.join().unwrap()
 }
+
+/// tcpdump on the gateway's client-side interface (`c0`), writing `Engine::dir/gw.pcap`: the
+/// traffic as it reached gw, dropped packets included, for replaying it afterwards.
+pub struct GwCapture {
+    dump: crate::common::netns::Bg,
+    /// The capture file.
+    pub path: std::path::PathBuf,
+}
+
+impl GwCapture {
+    /// Starts the capture and waits (bounded) until tcpdump listens.
+    pub fn start(t: &Topology, e: &Engine) -> GwCapture {
+        let path = e.dir.join("gw.pcap");
+        let mut dump = t.spawn(
+            &t.gw,
+            &[
+                "tcpdump",
+                "-i",
+                "c0",
+                "-n",
+                "-U",
+                "-w",
+                path.to_str().unwrap(),
+            ],
+        );
+        dump.wait_for("listening on", Duration::from_secs(10))
+            .unwrap();
+        GwCapture { dump, path }
+    }
+
+    /// Stops tcpdump (SIGINT flushes the file).
+    pub fn stop(&mut self) {
+        self.dump.signal(libc::SIGINT);
+        self.dump
+            .wait_exit(Duration::from_secs(5))
+            .expect("tcpdump stops on SIGINT");
+    }
+
+    /// `verdict replay --simulate-ips` of the capture with the engine's rule file, into
+    /// `Engine::dir/replay`; its EVE alert records.
+    pub fn replay_alerts(&self, e: &Engine) -> Vec<serde_json::Value> {
+        let out = e.dir.join("replay");
+        let rules = e.dir.join("test.rules");
+        let r = std::process::Command::new(VERDICT)
+            .args([
+                "replay",
+                self.path.to_str().unwrap(),
+                "-r",
+                rules.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--simulate-ips",
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            r.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        std::fs::read_to_string(out.join("eve.json"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event_type"] == "alert")
+            .collect()
+    }
+}
+
+/// `ping -c COUNT -i 0.2 -W WAIT -I SRC DST` in cli: its output (ok or not).
+pub fn ping_from(
+    t: &Topology,
+    src: &str,
+    dst: &str,
+    count: u32,
+    wait: u32,
+) -> std::process::Output {
+    let (count, wait) = (count.to_string(), wait.to_string());
+    t.exec(
+        &t.cli,
+        &[
+            "ping", "-c", &count, "-i", "0.2", "-W", &wait, "-I", src, dst,
+        ],
+    )
+}
+
+/// What two runs must agree on per alert: (sid, src, sport, dst, dport, proto, action).
+pub type AlertKey = (u64, String, u64, String, u64, String, String);
+
+/// EVE alerts counted by [`AlertKey`], for comparing a live run with a replay.
+pub fn alert_keys(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<AlertKey, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for a in alerts {
+        let k = (
+            a["alert"]["signature_id"].as_u64().unwrap(),
+            a["src_ip"].as_str().unwrap().to_string(),
+            a["src_port"].as_u64().unwrap_or(0),
+            a["dest_ip"].as_str().unwrap().to_string(),
+            a["dest_port"].as_u64().unwrap_or(0),
+            a["proto"].as_str().unwrap_or("").to_string(),
+            a["alert"]["action"].as_str().unwrap().to_string(),
+        );
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}

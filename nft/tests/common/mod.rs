@@ -29,6 +29,13 @@ pub trait NftNs {
     fn nft_check(&self, ns: &str, text: &str, json: bool) -> Result<(), String>;
     /// `nft -f FILE` (with `-j` for JSON) in `ns`; Ok or nft's error output.
     fn nft_load(&self, ns: &str, text: &str, json: bool) -> Result<(), String>;
+    /// `nft -c` accepts both renderings of `plan` (text and JSON) in `ns`; returns the text.
+    fn nft_check_both(
+        &self,
+        ns: &str,
+        plan: &verdict_compiler::kernel::KernelPlan,
+        opts: &verdict_nft::render::RenderOptions,
+    ) -> String;
 }
 
 impl NftNs for Topology {
@@ -46,6 +53,20 @@ impl NftNs for Topology {
     }
     fn nft_load(&self, ns: &str, text: &str, json: bool) -> Result<(), String> {
         nft_file(self, ns, text, json, false)
+    }
+    fn nft_check_both(
+        &self,
+        ns: &str,
+        plan: &verdict_compiler::kernel::KernelPlan,
+        opts: &verdict_nft::render::RenderOptions,
+    ) -> String {
+        let text = verdict_nft::render::render_text(plan, opts);
+        self.nft_check(ns, &text, false)
+            .unwrap_or_else(|e| panic!("nft -c -f rejected the script: {e}"));
+        let json = serde_json::to_string(&verdict_nft::render::render_json(plan, opts)).unwrap();
+        self.nft_check(ns, &json, true)
+            .unwrap_or_else(|e| panic!("nft -j -c -f rejected the JSON: {e}"));
+        text
     }
 }
 
