@@ -766,6 +766,7 @@ mod tests {
             to_server: None,
             bytes: b,
             ip_fields: (64, 0, 0),
+            tunnel: None,
         }
     }
 
