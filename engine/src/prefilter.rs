@@ -569,6 +569,8 @@ pub struct Prefilter {
     order: Vec<u32>,
     stats: PrefilterStats,
     described: Vec<String>,
+    /// The longest fast pattern: how far a match may reach past a scanned range's start.
+    longest: usize,
 }
 
 /// Per-worker scratch for [`Prefilter::candidates`].
@@ -711,9 +713,16 @@ impl Prefilter {
                     pat.escaped(),
                     if pat.nocase { " nocase" } else { "" }
                 ),
-                None if addr_gate(p).is_some() => {
-                    "no pattern: candidate for packets from or to its listed addresses".to_string()
+                None if addr_gate(p).is_some() => match addr_gate(p) {
+                    Some(Gate::Src) => {
+                        "no pattern: candidate for packets from its source addresses"
+                    }
+                    Some(Gate::Dst) => {
+                        "no pattern: candidate for packets to its destination addresses"
+                    }
+                    _ => "no pattern: candidate for packets from or to its listed addresses",
                 }
+                .to_string(),
                 None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {
                     "no pattern: candidate for every packet of its protocol".to_string()
                 }
@@ -726,11 +735,19 @@ impl Prefilter {
                 None => "no pattern: candidate for every packet of its protocol".to_string(),
             })
             .collect();
+        let longest = pats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| include(*i))
+            .filter_map(|(_, p)| p.as_ref().map(|p| p.bytes.len()))
+            .max()
+            .unwrap_or(0);
         Ok(Prefilter {
             classes,
             order,
             stats,
             described,
+            longest,
         })
     }
 
@@ -738,6 +755,11 @@ impl Prefilter {
     /// snapshots; empty for a program this prefilter does not serve.
     pub fn describe(&self, p: usize) -> &str {
         self.described.get(p).map_or("", String::as_str)
+    }
+
+    /// Length of the longest fast pattern (0 without patterns).
+    pub fn longest(&self) -> usize {
+        self.longest
     }
 
     /// Build statistics.
@@ -968,8 +990,10 @@ mod tests {
             pf.candidates(Class::Udp, None, 1, 53, b"", &mut s),
             &[0, 2, 3]
         );
-        assert!(pf.describe(0).contains("listed addresses"));
-        assert!(!pf.describe(3).contains("listed addresses"));
+        assert!(pf.describe(0).contains("from its source addresses"));
+        assert!(pf.describe(1).contains("to its destination addresses"));
+        assert!(pf.describe(2).contains("from or to its listed addresses"));
+        assert!(!pf.describe(3).contains("addresses"));
     }
 
     #[test]

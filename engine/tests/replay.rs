@@ -578,3 +578,26 @@ fn inline_stream_inspection_covers_a_chunk_around_each_packet() {
         vec![(100, 4), (100, 5), (100, 6)]
     );
 }
+
+/// The stream pass reuses the packet pass's prefilter hits and scans only the window's
+/// lookback: a rule whose fast pattern lies in the earlier segment and whose other content
+/// arrives with this one, and a rule whose pattern straddles the boundary, both match on the
+/// second segment, next to a rule matching that segment alone.
+#[test]
+fn stream_window_finds_patterns_in_the_lookback_and_across_the_boundary() {
+    let dir = TempDir::new("stream-lookback");
+    let rules = "alert tcp any any -> any any (msg:\"lookback\"; flow:established,to_server; \
+                 content:\"FASTPATTERN-ONE\"; content:\"tail\"; distance:0; sid:1;)\n\
+                 alert tcp any any -> any any (msg:\"straddle\"; flow:established,to_server; \
+                 content:\"SPLIT-ACROSS\"; sid:2;)\n\
+                 alert tcp any any -> any any (msg:\"in the packet\"; flow:established,to_server; \
+                 content:\"zz tail\"; sid:3;)\n";
+    let frames = session(
+        40000,
+        7000,
+        &[b"xx FASTPATTERN-ONE yy SPLIT-", b"ACROSS zz tail"],
+    );
+    let got = replay_frames(dir.path(), rules, &frames);
+    // Handshake (3), first segment + ACK (2): the second data segment is packet 6.
+    assert_eq!(got, vec![(1, 6), (2, 6), (3, 6)]);
+}

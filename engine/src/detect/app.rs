@@ -61,15 +61,30 @@ impl Scan {
         if boundary == 0 && new.end - new.start <= plen {
             return;
         }
-        cands.clear();
+        // In order, the window ends with exactly the bytes the packet pass scanned, whose
+        // candidates `cands` still holds: only the bytes before them, and patterns that
+        // straddle into them, need a scan (bulk TCP: the lookback, not the 64 KB segment again).
+        let b = boundary as usize;
+        let reuse = !pass.scanned.is_empty() && win.get(b..) == Some(pass.scanned);
+        let scan = if reuse {
+            let end = b.saturating_add(det.prefilter.longest().saturating_sub(1));
+            &win[..end.min(win.len())]
+        } else {
+            cands.clear();
+            win
+        };
         cands.extend_from_slice(det.prefilter.candidates(
             Class::Tcp,
             Some((ctx.ip.src, ctx.ip.dst)),
             ctx.sport,
             ctx.dport,
-            win,
+            scan,
             &mut self.pf,
         ));
+        if reuse {
+            cands.sort_unstable_by_key(|p| det.rank[*p as usize]);
+            cands.dedup();
+        }
         let app_proto = sess.app_proto();
         for &p in cands.iter() {
             let pi = p as usize;
@@ -342,6 +357,9 @@ pub(super) struct Pass<'a, 'p> {
     pub(super) flow: &'a mut Flow,
     pub(super) thresholds: &'a mut ThresholdState,
     pub(super) counters: &'a Counters,
+    /// The payload the packet pass ran the prefilter over (empty if it scanned none); its
+    /// candidates are what the pass left in `cands`.
+    pub(super) scanned: &'a [u8],
 }
 
 /// What EVE shows of a DNS message (Suricata's v2 object: the query, or the answer).

@@ -1132,6 +1132,7 @@ impl Worker {
             flow,
             thresholds: &mut self.thresholds,
             counters: &self.counters,
+            scanned: payload,
         };
         if let Some(msg) = &udp_dns {
             self.scan.match_dns(&mut pass, msg, &mut cands);
