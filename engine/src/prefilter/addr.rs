@@ -106,7 +106,7 @@ fn sweep<'a, T: Copy + Ord + Default + Checked + 'a>(
             }
         }
     }
-    events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    events.sort_unstable_by_key(|e| e.0);
     let mut out = Intervals::default();
     let mut active: BTreeMap<u32, u32> = BTreeMap::new();
     let mut i = 0;
