@@ -152,9 +152,22 @@ impl Bg {
 
     /// All output lines collected so far (plus whatever is buffered now).
     pub fn output(&mut self) -> String {
+        // Once the process has exited, its reader thread still forwards what was left in the
+        // pipe: wait for it to reach the end (bounded), or the last lines would be missed.
+        let exited = matches!(self.child.try_wait(), Ok(Some(_)));
         if let Some(rx) = &self.lines {
-            while let Ok(line) = rx.try_recv() {
-                self.seen.push(line);
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                let next = if exited {
+                    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                        .ok()
+                } else {
+                    rx.try_recv().ok()
+                };
+                match next {
+                    Some(line) => self.seen.push(line),
+                    None => break,
+                }
             }
         }
         self.seen.join("\n")
