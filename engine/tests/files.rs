@@ -173,3 +173,57 @@ fn a_bad_hash_list_line_fails_the_load_with_file_and_line() {
     };
     assert!(e.contains(&format!("{}:2:", list.display())), "{e}");
 }
+
+/// A body that is one file is the same bytes as its `file.data`: the two buffers' prefilters
+/// run as one scan (see `detect::tx::ALIASES`), and rules on either buffer still fire, on the
+/// response and on a plain (not multipart) request body alike; a multipart body, whose files
+/// are parts of it, is scanned per buffer and finds the same.
+#[test]
+fn body_and_file_data_rules_both_fire_when_they_are_the_same_bytes() {
+    let rules = r#"
+alert http any any -> any any (msg:"response file"; flow:to_client; file.data; content:"needle-one"; sid:1;)
+alert http any any -> any any (msg:"response body"; http.response_body; content:"needle-two"; sid:2;)
+alert http any any -> any any (msg:"request file"; flow:to_server; file.data; content:"needle-three"; sid:3;)
+alert http any any -> any any (msg:"request body"; http.request_body; content:"needle-four"; sid:4;)
+alert http any any -> any any (msg:"absent"; http.response_body; content:"needle-five"; sid:5;)
+"#;
+    let post = |ctype: &str, body: &[u8]| {
+        let mut r = format!(
+            "POST /in HTTP/1.1\r\nHost: example.com\r\nContent-Type: {ctype}\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    // Long enough that the bodies arrive in several segments (scanned as they grow).
+    let filler = "x".repeat(700);
+    let resp_body = format!("{filler} needle-one {filler} needle-two {filler}");
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{resp_body}",
+        resp_body.len()
+    );
+    let plain = format!("{filler} needle-three {filler} needle-four");
+    let dir = TempDir::new("files-alias");
+    let got = alerts_per_sid(
+        &dir,
+        rules,
+        &exchange(&post("text/plain", plain.as_bytes()), resp.as_bytes()),
+    );
+    assert_eq!(got, [(1, 1), (2, 1), (3, 1), (4, 1)].into_iter().collect());
+    let multipart = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n\
+         {filler} needle-three\r\n--B--\r\n"
+    );
+    let dir = TempDir::new("files-alias-mp");
+    let got = alerts_per_sid(
+        &dir,
+        rules,
+        &exchange(
+            &post("multipart/form-data; boundary=B", multipart.as_bytes()),
+            resp.as_bytes(),
+        ),
+    );
+    assert_eq!(got, [(1, 1), (2, 1), (3, 1)].into_iter().collect());
+}

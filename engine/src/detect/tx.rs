@@ -16,7 +16,7 @@ use crate::prefilter::{app_pattern_of, Class, Prefilter, Scratch, Strategy};
 use crate::vm::CompiledProgram;
 use verdict_compiler::bytecode::Program;
 use verdict_compiler::caps::EngineCaps;
-use verdict_compiler::ir::{AppProto, Buffer};
+use verdict_compiler::ir::{AppBuffer, AppProto, Buffer};
 
 /// The direction whose data a transaction rule waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +99,21 @@ pub fn program_app(p: &Program, cp: &CompiledProgram) -> Option<AppProto> {
     })
 }
 
+/// Buffers that may hold the very same bytes: an HTTP body and the `file.data` of a body that
+/// is one file (not multipart), whose prefilters then run as one.
+const ALIASES: [(Buffer, Buffer); 2] = [
+    (Buffer::FileData, Buffer::App(AppBuffer::HttpServerBody)),
+    (Buffer::FileData, Buffer::App(AppBuffer::HttpClientBody)),
+];
+
 /// Transaction programs and their per-buffer prefilters.
 #[derive(Debug, Default)]
 pub struct TxIndex {
     /// Per buffer: its prefilter, and the longest pattern in it (the rescan overlap).
     pub(crate) by_buffer: Vec<(Buffer, Prefilter, usize)>,
+    /// Per pair of [`ALIASES`] that both have patterns: the prefilter over both buffers'
+    /// patterns, for a transaction where they are the same bytes.
+    pub(crate) aliases: Vec<(Buffer, Buffer, Prefilter, usize)>,
     /// Transaction programs without a usable fast pattern: candidates on every progress.
     pub(crate) no_pattern: Vec<u32>,
     /// Per program: its side (meaningful for transaction programs only).
@@ -154,13 +164,13 @@ impl TxIndex {
                 buffers.push(*b);
             }
         }
-        let mut by_buffer = Vec::new();
-        for b in buffers {
+        // The prefilter over the patterns of the buffers `of` accepts, and its longest pattern.
+        let build = |of: &dyn Fn(Buffer) -> bool| -> Result<(Prefilter, usize), String> {
             let mine: Vec<Option<crate::prefilter::Pattern>> = pats
                 .iter()
                 .map(|p| {
                     p.as_ref()
-                        .filter(|(pb, _)| *pb == b)
+                        .filter(|(pb, _)| of(*pb))
                         .map(|(_, pat)| pat.clone())
                 })
                 .collect();
@@ -172,6 +182,18 @@ impl TxIndex {
                 .unwrap_or(0);
             let include = |i: usize| mine[i].is_some();
             let pf = Prefilter::build(programs, order.to_vec(), strategy, mine.clone(), include)?;
+            Ok((pf, longest))
+        };
+        let mut aliases = Vec::new();
+        for (a, b) in ALIASES {
+            if buffers.contains(&a) && buffers.contains(&b) {
+                let (pf, longest) = build(&|x| x == a || x == b)?;
+                aliases.push((a, b, pf, longest));
+            }
+        }
+        let mut by_buffer = Vec::new();
+        for b in buffers {
+            let (pf, longest) = build(&|x| x == b)?;
             by_buffer.push((b, pf, longest));
         }
         let no_pattern = (0..programs.len() as u32)
@@ -179,6 +201,7 @@ impl TxIndex {
             .collect();
         Ok(TxIndex {
             by_buffer,
+            aliases,
             no_pattern,
             side,
             any_tx: is_tx.iter().any(|t| *t),
@@ -237,6 +260,21 @@ impl TxDetect {
         ports: (u16, u16),
         scratch: &mut Scratch,
     ) {
+        // Buffers that are the same bytes (an HTTP body and its `file.data`) are scanned
+        // once, by the union of their prefilters.
+        let mut handled: Vec<Buffer> = Vec::new();
+        for (a, b, pf, longest) in &idx.aliases {
+            let (Some(x), Some(y)) = (src.buffer(*a), src.buffer(*b)) else {
+                continue;
+            };
+            if !std::ptr::eq(x, y) || *self.progress(*a, to_server) != *self.progress(*b, to_server)
+            {
+                continue;
+            }
+            self.scan_new(*a, to_server, x, pf, *longest, ports, scratch);
+            *self.progress(*b, to_server) = x.len();
+            handled.extend([*a, *b]);
+        }
         for (b, pf, longest) in &idx.by_buffer {
             // Further instances of a multi-buffer (more DNS names, certificates) are small
             // and complete when they appear: scanned whole each time.
@@ -244,37 +282,62 @@ impl TxDetect {
                 let Some(bytes) = src.buffer_n(*b, i) else {
                     break;
                 };
-                for &c in pf.candidates(Class::Tcp, None, ports.0, ports.1, bytes, scratch) {
-                    if !self.sticky.contains(&c) {
-                        self.sticky.push(c);
-                    }
-                }
+                let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, bytes, scratch);
+                add_sticky(&mut self.sticky, cands);
             }
-            let Some(bytes) = src.buffer(*b) else {
-                continue;
-            };
-            let key = (*b, to_server);
-            let done = match self.scanned.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, n)) => n,
-                None => {
-                    self.scanned.push((key, 0));
-                    &mut self.scanned.last_mut().expect("just pushed").1
-                }
-            };
-            if bytes.len() <= *done && *done != 0 {
+            if handled.contains(b) {
                 continue;
             }
-            // Rescan the tail of what was seen: a pattern may straddle the old end.
-            let from = done
-                .saturating_sub(longest.saturating_sub(1))
-                .min(bytes.len());
-            *done = bytes.len();
-            let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, &bytes[from..], scratch);
-            for &c in cands {
-                if !self.sticky.contains(&c) {
-                    self.sticky.push(c);
-                }
+            if let Some(bytes) = src.buffer(*b) {
+                self.scan_new(*b, to_server, bytes, pf, *longest, ports, scratch);
             }
+        }
+    }
+
+    /// How many bytes of buffer `b` the prefilter has scanned from direction `to_server`.
+    fn progress(&mut self, b: Buffer, to_server: bool) -> &mut usize {
+        let key = (b, to_server);
+        let at = match self.scanned.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.scanned.push((key, 0));
+                self.scanned.len() - 1
+            }
+        };
+        &mut self.scanned[at].1
+    }
+
+    /// Scans what buffer `b` holds beyond its scanned part (and the tail of that part a
+    /// pattern may straddle).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_new(
+        &mut self,
+        b: Buffer,
+        to_server: bool,
+        bytes: &[u8],
+        pf: &Prefilter,
+        longest: usize,
+        ports: (u16, u16),
+        scratch: &mut Scratch,
+    ) {
+        let done = self.progress(b, to_server);
+        if bytes.len() <= *done && *done != 0 {
+            return;
+        }
+        let from = done
+            .saturating_sub(longest.saturating_sub(1))
+            .min(bytes.len());
+        *done = bytes.len();
+        let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, &bytes[from..], scratch);
+        add_sticky(&mut self.sticky, cands);
+    }
+}
+
+/// Adds the candidates not yet in `sticky`.
+fn add_sticky(sticky: &mut Vec<u32>, cands: &[u32]) {
+    for &c in cands {
+        if !sticky.contains(&c) {
+            sticky.push(c);
         }
     }
 }
