@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn verdict() -> Command {
     Command::new(env!("CARGO_BIN_EXE_verdict"))
 }
@@ -96,34 +98,45 @@ fn default_rules_compile_to_every_output() {
         "{s}"
     );
 
-    if unsafe_is_root() {
-        let guard = Netns::new(format!("vt-cli-{}", std::process::id()));
-        let ns = guard.0.clone();
-        let check = Command::new("ip")
-            .args(["netns", "exec", &ns, "nft", "-c", "-f"])
-            .arg(out.join("verdict.nft"))
-            .output()
-            .unwrap();
-        let check_json = Command::new("ip")
-            .args(["netns", "exec", &ns, "nft", "-j", "-c", "-f"])
-            .arg(out.join("verdict.json"))
-            .output()
-            .unwrap();
-        drop(guard);
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        assert!(
-            check_json.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check_json.stderr)
-        );
-    } else {
-        eprintln!("skipped the nft -c part: needs root");
-    }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn compiled_scripts_pass_nft_check_in_a_netns() {
+    require_netns!();
+    let out = out_dir("nft-check");
+    let o = verdict()
+        .args(["compile", "--quiet", "--queues", "0:1"])
+        .arg(root().join("rules/default.rules"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let guard = Netns::new(format!("vt-cli-{}", std::process::id()));
+    let ns = guard.0.clone();
+    let check = Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-c", "-f"])
+        .arg(out.join("verdict.nft"))
+        .output()
+        .unwrap();
+    let check_json = Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-j", "-c", "-f"])
+        .arg(out.join("verdict.json"))
+        .output()
+        .unwrap();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        check_json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check_json.stderr)
+    );
 }
 
 /// A network namespace removed on drop, also when an assertion panics.
@@ -153,11 +166,6 @@ fn verdict_compiler_image(bytes: &[u8]) -> usize {
         .unwrap()
         .programs
         .len()
-}
-
-fn unsafe_is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 #[test]
