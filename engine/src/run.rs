@@ -370,7 +370,7 @@ pub fn steer_everything(queues: &[QueueNum], m: QueueMechanism) -> (String, Vec<
         QueueMechanism::NftQueue => {
             let fanout = if first == last { "" } else { "fanout," };
             let script = format!(
-                "table inet verdict {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    queue flags {fanout}bypass to {range}\n  }}\n}}\n"
+                "table inet verdict {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    counter queue flags {fanout}bypass to {range}\n  }}\n}}\n"
             );
             (script, Vec::new())
         }
