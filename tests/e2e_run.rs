@@ -194,7 +194,8 @@ fn a_full_queue_fails_open_while_the_engine_is_frozen() {
     // Before the freeze every steered packet reaches the engine.
     let settled = live::wait_for(Duration::from_secs(5), || {
         let (sent, got) = (packets_steered_to_queues(&t), received(&dir));
-        (sent >= 4 && sent == got).then_some(sent)
+        let snap = verdict_engine::run::read_stats(&dir.join("stats.json")).ok()?;
+        (sent >= 4 && sent == got && snap.uninspected() == Some(0)).then_some(sent)
     });
     let before = settled.unwrap_or_else(|| {
         panic!(
@@ -244,6 +245,28 @@ fn a_full_queue_fails_open_while_the_engine_is_frozen() {
         "{bypassed} packets uninspected, the transfer alone was >= {segments:.0}"
     );
     println!("overload: {steered} packets steered to the frozen engine's queue, {inspected} held for it, {bypassed} passed uninspected ({bps:.0} bit/s)");
+    // The engine counts the same from the same counters: `verdict stats` and its snapshot.
+    let snap = live::wait_for(Duration::from_secs(5), || {
+        let snap = verdict_engine::run::read_stats(&dir.join("stats.json")).ok()?;
+        (snap.uninspected()? as f64 >= 4.0 + segments).then_some(snap)
+    })
+    .unwrap_or_else(|| {
+        let snap = verdict_engine::run::read_stats(&dir.join("stats.json"));
+        panic!("the engine never counted {segments:.0}+ uninspected packets: {snap:?}")
+    });
+    let counted = snap.uninspected().unwrap();
+    assert!(
+        counted <= bypassed + 100,
+        "engine: {counted}, steering counters: {bypassed}"
+    );
+    let table =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &[VERDICT, "stats", "--log-dir", d]).stdout)
+            .into_owned();
+    assert!(
+        table.contains(&format!("with no engine): {counted}\n")),
+        "{table}"
+    );
+    println!("{table}");
     // Thawed, the engine still stops cleanly and removes its rules.
     v.signal(libc::SIGTERM);
     let st = v
@@ -536,6 +559,16 @@ fn a_sigkilled_engine_restarts_cleanly_and_inspects_again() {
         .filter(|&(_, bps)| bps <= 1e6)
         .collect();
     assert!(slow.is_empty(), "intervals that stalled: {slow:?}");
+    let min_bps = json["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["sum"]["bits_per_second"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    println!(
+        "restart: transfer kept, slowest 0.5 s interval {min_bps:.0} bit/s; new engine: {:?} uninspected",
+        second.stats().uninspected()
+    );
     assert!(
         second.queued() > 100,
         "the new engine did not see the transfer: {:?}",
