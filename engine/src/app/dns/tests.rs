@@ -9,8 +9,7 @@ use verdict_compiler::ir::AppBuffer as B;
 
 use super::*;
 
-#[path = "../../../../tests/common/must_run.rs"]
-mod must_run;
+use crate::must_run;
 
 // ---- builders -------------------------------------------------------------------------
 

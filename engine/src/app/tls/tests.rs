@@ -2,15 +2,14 @@
 //! string formats, fingerprints on published values, limits, and the conformance captures.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use verdict_compiler::ir::AppBuffer as A;
 
 use super::*;
 
-#[path = "../../../../tests/common/must_run.rs"]
-mod must_run;
+use crate::must_run;
 
 // ---- message builders ------------------------------------------------------------------
 
