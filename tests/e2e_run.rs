@@ -24,6 +24,17 @@ fn no_leftovers(t: &Topology) {
     );
 }
 
+/// Waits (bounded) for an `iperf3 -J` client, checks it succeeded (`what` says what that
+/// proves) and returns its report.
+fn iperf3_report(cli: &mut common::netns::Bg, what: &str) -> serde_json::Value {
+    let st = cli
+        .wait_exit(Duration::from_secs(20))
+        .expect("iperf3 client hung");
+    let out = cli.output();
+    assert!(st.success(), "{what}: {out}");
+    serde_json::from_str(&out).expect("iperf3 -J output")
+}
+
 #[test]
 fn accept_all_runs_counts_and_removes_itself_on_sigterm() {
     require_netns!();
@@ -117,15 +128,7 @@ fn sigkill_during_iperf3_does_not_stop_the_transfer() {
     let received: u64 = snap.queues.iter().map(|q| q.received).sum();
     assert!(received > 100, "{snap:?}");
     v.signal(libc::SIGKILL);
-    let st = cli
-        .wait_exit(Duration::from_secs(15))
-        .expect("iperf3 client hung");
-    let out = cli.output();
-    assert!(
-        st.success(),
-        "iperf3 failed after the engine was killed: {out}"
-    );
-    let json: serde_json::Value = serde_json::from_str(&out).expect("iperf3 -J output");
+    let json = iperf3_report(&mut cli, "iperf3 failed after the engine was killed");
     let intervals = json["intervals"].as_array().unwrap();
     // Intervals after the kill (t > 1.5 s) still move data.
     let late: Vec<f64> = intervals
@@ -215,16 +218,8 @@ fn a_full_queue_fails_open_while_the_engine_is_frozen() {
         "{text}"
     );
     let mut cli = t.spawn(&t.cli, &["iperf3", "-c", SRV4, "-t", "2", "-J"]);
-    let st = cli
-        .wait_exit(Duration::from_secs(15))
-        .expect("iperf3 client hung");
-    let out = cli.output();
+    let json = iperf3_report(&mut cli, "iperf3 failed while the queue was full");
     v.signal(libc::SIGCONT);
-    assert!(
-        st.success(),
-        "iperf3 failed while the queue was full: {out}"
-    );
-    let json: serde_json::Value = serde_json::from_str(&out).expect("iperf3 -J output");
     let bps = json["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .unwrap();
@@ -536,15 +531,7 @@ fn a_sigkilled_engine_restarts_cleanly_and_inspects_again() {
     // in place (nothing doubled) and picks the transfer up mid-flow.
     let second = Engine::start(&t, "crash2", rules, &[]);
     assert_eq!(verdict_footprint(&t), running, "{}", t.ruleset(&t.gw));
-    let st = cli
-        .wait_exit(Duration::from_secs(20))
-        .expect("iperf3 client hung");
-    let out = cli.output();
-    assert!(
-        st.success(),
-        "the transfer was lost across the restart: {out}"
-    );
-    let json: serde_json::Value = serde_json::from_str(&out).expect("iperf3 -J output");
+    let json = iperf3_report(&mut cli, "the transfer was lost across the restart");
     let slow: Vec<(f64, f64)> = json["intervals"]
         .as_array()
         .unwrap()
