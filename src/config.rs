@@ -403,6 +403,65 @@ mod tests {
         );
     }
 
+    /// Every key the parser accepts is in the shipped file, set or commented with an
+    /// example, so "the shipped config with every key" stays true. The accepted keys come from
+    /// the parser itself: its error for an unknown key lists them, per table.
+    #[test]
+    fn shipped_config_names_every_accepted_key() {
+        let text = include_str!("../rules/verdict.toml");
+        let mut shipped = std::collections::HashSet::new();
+        let mut table = String::new();
+        for line in text.lines() {
+            let line = line.strip_prefix("# ").unwrap_or(line).trim_start();
+            if let Some(header) = line.strip_prefix('[').and_then(|h| h.split(']').next()) {
+                table = header.to_string();
+                shipped.insert(table.clone());
+            } else if let Some((key, _)) = line.split_once(" =") {
+                let key = key.trim();
+                if !key.is_empty() && !key.contains(' ') {
+                    shipped.insert(if table.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{table}.{key}")
+                    });
+                }
+            }
+        }
+        let tables = [
+            "",
+            "engine",
+            "control",
+            "metrics",
+            "block",
+            "scan",
+            "exception_policy",
+            "decoder",
+        ];
+        let mut missing = Vec::new();
+        for t in tables {
+            let probe = if t.is_empty() {
+                "no_such_key = 1\n".to_string()
+            } else {
+                format!("[{t}]\nno_such_key = 1\n")
+            };
+            let e = format!("{:#}", parse(&probe).unwrap_err());
+            let (_, accepted) = e
+                .split_once("(expected ")
+                .unwrap_or_else(|| panic!("no list of accepted keys: {e}"));
+            for key in accepted.split('`').skip(1).step_by(2) {
+                let path = if t.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{t}.{key}")
+                };
+                if !shipped.contains(&path) {
+                    missing.push(path);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "rules/verdict.toml lacks {missing:?}");
+    }
+
     /// Mutated configs (bytes inserted, deleted, replaced where TOML and the keys break)
     /// never panic, and every error names the file and a line inside it.
     /// Budget: `VERDICT_FUZZ_CASES` (default 2000).

@@ -47,11 +47,9 @@ impl Drop for Scratch {
 
 #[test]
 fn community_rules_check_clean() {
-    if !std::path::Path::new(COMMUNITY).exists() {
-        common::must_run::skip(&format!("{COMMUNITY} not found"));
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
-    }
-    let _ran = common::must_run::Ran::shared(module_path!());
+    };
     let (code, out, err) = verdict(&["check", COMMUNITY]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(

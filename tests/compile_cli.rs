@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn verdict() -> Command {
     Command::new(env!("CARGO_BIN_EXE_verdict"))
 }
@@ -15,6 +17,18 @@ fn out_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// `verdict compile ARGS rules/default.rules -o OUT`.
+fn compile_default(args: &[&str], out: &Path) -> std::process::Output {
+    verdict()
+        .arg("compile")
+        .args(args)
+        .arg(root().join("rules/default.rules"))
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -22,13 +36,7 @@ fn root() -> &'static Path {
 #[test]
 fn default_rules_compile_to_every_output() {
     let out = out_dir("default");
-    let o = verdict()
-        .args(["compile", "--queues", "0:1"])
-        .arg(root().join("rules/default.rules"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = compile_default(&["--queues", "0:1"], &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),
@@ -66,26 +74,14 @@ fn default_rules_compile_to_every_output() {
     let xt = std::fs::read_to_string(out.join("xt.sh")).unwrap();
     assert!(xt.contains("--queue-balance 0:1 --queue-bypass"), "{xt}");
     // --explain prints the fate, the nft rule and the program
-    let o = verdict()
-        .args(["compile", "--quiet", "--explain", "9000012"])
-        .arg(root().join("rules/default.rules"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = compile_default(&["--quiet", "--explain", "9000012"], &out);
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("fate: kernel\n"), "{s}");
     assert!(
         s.contains("nft: ") && s.contains("@ih,0,32 == 0x1700032a"),
         "{s}"
     );
-    let o = verdict()
-        .args(["compile", "--quiet", "--explain", "9000017"])
-        .arg(root().join("rules/default.rules"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = compile_default(&["--quiet", "--explain", "9000017"], &out);
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(
         s.contains("fate: queue (reject to both ends needs the engine)"),
@@ -96,34 +92,39 @@ fn default_rules_compile_to_every_output() {
         "{s}"
     );
 
-    if unsafe_is_root() {
-        let guard = Netns::new(format!("vt-cli-{}", std::process::id()));
-        let ns = guard.0.clone();
-        let check = Command::new("ip")
-            .args(["netns", "exec", &ns, "nft", "-c", "-f"])
-            .arg(out.join("verdict.nft"))
-            .output()
-            .unwrap();
-        let check_json = Command::new("ip")
-            .args(["netns", "exec", &ns, "nft", "-j", "-c", "-f"])
-            .arg(out.join("verdict.json"))
-            .output()
-            .unwrap();
-        drop(guard);
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        assert!(
-            check_json.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check_json.stderr)
-        );
-    } else {
-        eprintln!("skipped the nft -c part: needs root");
-    }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn compiled_scripts_pass_nft_check_in_a_netns() {
+    require_netns!();
+    let out = out_dir("nft-check");
+    let o = compile_default(&["--quiet", "--queues", "0:1"], &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let guard = Netns::new(format!("vt-cli-{}", std::process::id()));
+    let ns = guard.0.clone();
+    let check = Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-c", "-f"])
+        .arg(out.join("verdict.nft"))
+        .output()
+        .unwrap();
+    let check_json = Command::new("ip")
+        .args(["netns", "exec", &ns, "nft", "-j", "-c", "-f"])
+        .arg(out.join("verdict.json"))
+        .output()
+        .unwrap();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        check_json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check_json.stderr)
+    );
 }
 
 /// A network namespace removed on drop, also when an assertion panics.
@@ -153,11 +154,6 @@ fn verdict_compiler_image(bytes: &[u8]) -> usize {
         .unwrap()
         .programs
         .len()
-}
-
-fn unsafe_is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 #[test]

@@ -14,29 +14,25 @@ const COMMUNITY: &str = concat!(
     "/../../shared/rules/snort-community/community.rules"
 );
 
-fn community() -> Option<(Vec<Source>, common::must_run::Ran)> {
-    match Source::read(std::path::Path::new(COMMUNITY)) {
-        Ok(s) => Some((s, common::must_run::Ran::shared(module_path!()))),
-        Err(e) => {
-            common::must_run::skip(&format!("cannot read {COMMUNITY}: {e}"));
-            None
-        }
-    }
+fn community() -> Vec<Source> {
+    Source::read(std::path::Path::new(COMMUNITY)).expect("read the community rules")
 }
 
 #[test]
 fn syntax_tree_spans_nest() {
-    let Some((sources, _ran)) = community() else {
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
     };
+    let sources = community();
     common::check_ast_nesting(&sources[0].text);
 }
 
 #[test]
 fn every_enabled_rule_lowers() {
-    let Some((sources, _ran)) = community() else {
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
     };
+    let sources = community();
     let loaded = load(&sources, &LoadOptions::default());
     let s = &loaded.summary;
     println!("enabled: {} parsed, {} ok", s.rules_parsed, s.ok);
@@ -64,9 +60,10 @@ fn load_with_commented(sources: &[Source]) -> Loaded {
 
 #[test]
 fn commented_rules_lower_too() {
-    let Some((sources, _ran)) = community() else {
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
     };
+    let sources = community();
     let loaded = load_with_commented(&sources);
     let s = &loaded.summary;
     let frac = s.ok as f64 / s.rules_parsed as f64;
@@ -111,9 +108,10 @@ fn sans_origin(r: &Rule) -> Rule {
 
 #[test]
 fn canonical_text_round_trips_for_every_rule() {
-    let Some((sources, _ran)) = community() else {
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
     };
+    let sources = community();
     let loaded = load_with_commented(&sources);
     let mut checked = 0;
     for rule in &loaded.rules {

@@ -85,12 +85,11 @@ proptest! {
 
 #[test]
 fn truncated_and_mutated_community_rules_never_panic() {
-    let rules = community_rules();
-    if rules.is_empty() {
-        must_run::skip(&format!("no rules read from {COMMUNITY}"));
+    let Some(_ran) = must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
-    }
-    let _ran = must_run::Ran::shared(module_path!());
+    };
+    let rules = community_rules();
+    assert!(!rules.is_empty(), "no rules read from {COMMUNITY}");
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 2000,
         ..ProptestConfig::default()

@@ -75,3 +75,8 @@ pub mod ops;
 pub mod respond;
 pub mod run;
 pub mod scan;
+
+/// The tests' shared skip rules (one mount for every unit test module that needs them).
+#[cfg(test)]
+#[path = "../../tests/common/must_run.rs"]
+pub(crate) mod must_run;

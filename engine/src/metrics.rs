@@ -313,6 +313,20 @@ fn queue_metrics(reg: &mut Registry, s: &StatsSnapshot) {
         "Packets waiting in the kernel queue for a verdict",
         waiting,
     );
+    if let (Some(steered), Some(lost)) = (s.steered, s.uninspected()) {
+        counter(
+            reg,
+            "verdict_steered_packets",
+            "Packets the steering rules handed to the queues (their nft counters)",
+            steered,
+        );
+        counter(
+            reg,
+            "verdict_uninspected_packets",
+            "Steered packets no worker received: let through by a full fail-open queue or by bypass with no engine bound",
+            lost,
+        );
+    }
 }
 
 /// Why the metrics endpoint could not start.

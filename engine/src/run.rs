@@ -155,6 +155,23 @@ pub struct StatsSnapshot {
     /// What the kernel counts for each queue (absent in snapshots of older engines).
     #[serde(default)]
     pub kernel_queues: Vec<crate::metrics::KernelQueueStats>,
+    /// Packets the steering rules handed to the queues since they were loaded (their nft
+    /// counters; absent when they could not be read).
+    #[serde(default)]
+    pub steered: Option<u64>,
+}
+
+impl StatsSnapshot {
+    /// Packets steered to the queues that no worker received and none waits for: what a full
+    /// fail-open queue, or `bypass` with no engine bound, let through uninspected. The kernel
+    /// counts neither, so it is the steering counters minus what the workers got; read a
+    /// moment apart, it can miss packets of the last instant, never count extra.
+    pub fn uninspected(&self) -> Option<u64> {
+        let received = self.queues.iter().map(|q| q.received);
+        let waiting = self.kernel_queues.iter().map(|k| k.waiting);
+        let seen = received.chain(waiting).fold(0u64, u64::saturating_add);
+        self.steered.map(|s| s.saturating_sub(seen))
+    }
 }
 
 /// Why the engine stopped with an error.
@@ -315,6 +332,9 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
     let mut rules = hits();
     rules.retain(|r| r.hits > 0);
     rules.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.sid.cmp(&b.sid)));
+    // Read before the workers' counts, so a packet steered in between is missed, not counted
+    // as uninspected.
+    let steered = apply::steered_packets(cfg.mechanism);
     StatsSnapshot {
         pid: std::process::id(),
         written_unix: SystemTime::now()
@@ -335,6 +355,7 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
         kernel_queues: crate::metrics::read_kernel_queues(
             &cfg.queues.iter().map(|q| q.0).collect::<Vec<_>>(),
         ),
+        steered,
     }
 }
 
@@ -370,7 +391,7 @@ pub fn steer_everything(queues: &[QueueNum], m: QueueMechanism) -> (String, Vec<
         QueueMechanism::NftQueue => {
             let fanout = if first == last { "" } else { "fanout," };
             let script = format!(
-                "table inet verdict {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    queue flags {fanout}bypass to {range}\n  }}\n}}\n"
+                "table inet verdict {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    counter queue flags {fanout}bypass to {range}\n  }}\n}}\n"
             );
             (script, Vec::new())
         }

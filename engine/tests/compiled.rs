@@ -168,14 +168,10 @@ fn community_rule_set_loads_into_the_engine() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/rules/snort-community/community.rules"
     );
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            common::must_run::skip(&format!("cannot read {path}: {e}"));
-            return;
-        }
+    let Some(_ran) = common::must_run::require_shared(path, module_path!()) else {
+        return;
     };
-    let _ran = common::must_run::Ran::shared(module_path!());
+    let text = std::fs::read_to_string(path).expect("read the community rules");
     let opts = LoadOptions {
         include_commented: true,
         ..Default::default()

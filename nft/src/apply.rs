@@ -338,6 +338,51 @@ fn nft_check_text(script: &str) -> bool {
     )
 }
 
+/// Packets verdict's steering rules have handed to NFQUEUE so far, from the `counter` on each
+/// queue rule (`None` when no such chain could be listed). The kernel itself counts nothing a
+/// fail-open queue or `bypass` lets through (`/proc/net/netfilter/nfnetlink_queue` counts drops
+/// only without fail-open), so this minus what the engine received is what went uninspected.
+pub fn steered_packets(m: QueueMechanism) -> Option<u64> {
+    let chains: &[[&str; 3]] = match m {
+        QueueMechanism::NftQueue => &[["inet", TABLE, "forward"]],
+        // iptables-nft keeps the xt chains in nft tables `ip filter` and `ip6 filter`.
+        QueueMechanism::XtNfqueue => &[
+            ["ip", "filter", XT_CHAIN_PREFIX],
+            ["ip6", "filter", XT_CHAIN_PREFIX],
+        ],
+    };
+    let mut total = None;
+    for [family, table, chain] in chains {
+        let args = ["-j", "list", "chain", family, table, chain].map(String::from);
+        let Ok(out) = run_tool("nft", args) else {
+            continue;
+        };
+        if out.status.success() {
+            let n = queue_rule_packets(&String::from_utf8_lossy(&out.stdout));
+            total = Some(total.unwrap_or(0u64).saturating_add(n));
+        }
+    }
+    total
+}
+
+/// Sums the `counter` packets of the rules in an `nft -j list` answer that queue: nft's own
+/// `queue` statement, or an xt `NFQUEUE` target (how iptables-nft stores it).
+fn queue_rule_packets(json: &str) -> u64 {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return 0;
+    };
+    let items = v["nftables"].as_array().map_or(&[][..], Vec::as_slice);
+    items
+        .iter()
+        .filter_map(|item| item["rule"]["expr"].as_array())
+        .filter(|expr| {
+            expr.iter()
+                .any(|e| e.get("queue").is_some() || e["xt"]["name"] == "NFQUEUE")
+        })
+        .filter_map(|expr| expr.iter().find_map(|e| e["counter"]["packets"].as_u64()))
+        .fold(0u64, u64::saturating_add)
+}
+
 fn run_tool<I>(tool: &str, args: I) -> Result<Output, ApplyError>
 where
     I: IntoIterator<Item = String>,
@@ -420,6 +465,22 @@ mod tests {
                 "-X VERDICT",
             ]
         );
+    }
+
+    #[test]
+    fn queue_counters_are_summed_from_nft_and_xt_queue_rules_only() {
+        let json = r#"{"nftables": [{"metainfo": {"json_schema_version": 1}},
+            {"chain": {"family": "ip", "table": "filter", "name": "VERDICT", "handle": 1}},
+            {"rule": {"chain": "VERDICT", "expr": [{"counter": {"packets": 40, "bytes": 1}},
+                {"xt": {"type": "target", "name": "NFQUEUE"}}]}},
+            {"rule": {"chain": "VERDICT", "expr": [{"counter": {"packets": 7, "bytes": 1}},
+                {"xt": {"type": "match", "name": "string"}}, {"drop": null}]}},
+            {"rule": {"chain": "forward", "expr": [{"match": {}}, {"counter": {"packets": 2, "bytes": 1}},
+                {"queue": {"num": 0, "flags": "bypass"}}]}},
+            {"rule": {"chain": "forward", "expr": [{"queue": {"num": 1}}]}}]}"#;
+        assert_eq!(queue_rule_packets(json), 42);
+        assert_eq!(queue_rule_packets("not json"), 0);
+        assert_eq!(queue_rule_packets(r#"{"nftables": 3}"#), 0);
     }
 
     #[test]

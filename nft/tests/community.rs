@@ -14,12 +14,8 @@ const COMMUNITY: &str = concat!(
     "/../../shared/rules/snort-community/community.rules"
 );
 
-fn community() -> Option<Vec<verdict_compiler::ir::Rule>> {
+fn community() -> Vec<verdict_compiler::ir::Rule> {
     let path = std::path::Path::new(COMMUNITY);
-    if !path.exists() {
-        must_run::skip(&format!("{COMMUNITY} is absent"));
-        return None;
-    }
     let sources = Source::read(path).expect("read community rules");
     let loaded = check::load(
         &sources,
@@ -33,13 +29,16 @@ fn community() -> Option<Vec<verdict_compiler::ir::Rule>> {
         "only {} rules loaded",
         loaded.rules.len()
     );
-    Some(loaded.rules)
+    loaded.rules
 }
 
 #[test]
 fn whole_community_set_loads_in_the_kernel_in_every_mode() {
     require_netns!();
-    let Some(rules) = community() else { return };
+    let Some(_ran) = must_run::require_shared(COMMUNITY, module_path!()) else {
+        return;
+    };
+    let rules = community();
     let t = Topology::new();
     let ns = &t.gw;
     for xt_string in [false, true] {

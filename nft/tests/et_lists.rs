@@ -28,10 +28,9 @@ fn load(paths: &[std::path::PathBuf]) -> Vec<verdict_compiler::ir::Rule> {
 fn et_open_ip_lists_load_as_kernel_sets() {
     require_netns!();
     let dir = std::path::Path::new(ET);
-    if !dir.exists() {
-        must_run::skip(&format!("{ET} is absent"));
+    let Some(_ran) = must_run::require_shared(dir, module_path!()) else {
         return;
-    }
+    };
     let list_sids: HashSet<u32> = load(&LISTS.map(|f| dir.join(f)))
         .iter()
         .map(|r| r.meta.sid.0)

@@ -184,6 +184,12 @@ fn queue_table(o: &mut String, s: &StatsSnapshot) {
     );
     let bypassed: u64 = s.queues.iter().map(|q| q.bypassed).sum();
     let _ = writeln!(o, "bypassed flows (handed back to the kernel): {bypassed}");
+    if let (Some(steered), Some(lost)) = (s.steered, s.uninspected()) {
+        let _ = writeln!(
+            o,
+            "uninspected packets (steered {steered}, let through by a full queue or with no engine): {lost}"
+        );
+    }
 }
 
 /// Bytes per verdict, worker busy time and the kernel's own queue counters, per queue (the

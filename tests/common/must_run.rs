@@ -33,6 +33,20 @@ pub fn skip(reason: &str) {
     eprintln!("SKIPPED: {reason}");
 }
 
+/// The guard of a test that reads `../shared` data at `path`: `None` (after [`skip`]) when the
+/// path is missing, so the test returns early. Every test on `../shared` calls this once,
+/// with its name on the line, so `.ci/run` counts the call sites the way it counts
+/// `require_netns!();` and fails when fewer such tests ran.
+pub fn require_shared(path: impl AsRef<std::path::Path>, module: &str) -> Option<Ran> {
+    let path = path.as_ref();
+    if path.exists() {
+        Some(Ran::shared(module))
+    } else {
+        skip(&format!("{} is missing", path.display()));
+        None
+    }
+}
+
 /// Records, when dropped outside a panic, that a test of `kind` ran to its end.
 #[must_use = "the record is written when the guard is dropped at the end of the test"]
 pub struct Ran {

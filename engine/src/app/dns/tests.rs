@@ -9,8 +9,7 @@ use verdict_compiler::ir::AppBuffer as B;
 
 use super::*;
 
-#[path = "../../../../tests/common/must_run.rs"]
-mod must_run;
+use crate::must_run;
 
 // ---- builders -------------------------------------------------------------------------
 
@@ -966,11 +965,9 @@ fn udp53_payloads(path: &std::path::Path) -> Vec<(bool, Vec<u8>)> {
 #[test]
 fn conformance_captures_parse() {
     let root = std::path::Path::new(CONFORMANCE);
-    if !root.is_dir() {
-        must_run::skip(&format!("{CONFORMANCE} is missing"));
+    let Some(_ran) = must_run::require_shared(root, module_path!()) else {
         return;
-    }
-    let _ran = must_run::Ran::shared(module_path!());
+    };
     let mut files = Vec::new();
     pcaps(root, &mut files);
     let (mut total, mut ok, mut probed) = (0usize, 0usize, 0usize);
@@ -1033,11 +1030,9 @@ fn conformance_tcp_dns_flow() {
     // alerts 4 times (two queries and their two responses).
     let path =
         std::path::Path::new(CONFORMANCE).join("app/dns/task-7018-ips-dns-keywords/input.pcap");
-    if !path.is_file() {
-        must_run::skip(&format!("{} is missing", path.display()));
+    let Some(_ran) = must_run::require_shared(&path, module_path!()) else {
         return;
-    }
-    let _ran = must_run::Ran::shared(module_path!());
+    };
     let mut t = DnsTcp::new();
     let mut msgs = Vec::new();
     for (to_server, payload) in tcp53_payloads(&path) {

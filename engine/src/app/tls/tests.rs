@@ -2,12 +2,14 @@
 //! string formats, fingerprints on published values, limits, and the conformance captures.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use proptest::prelude::*;
 use verdict_compiler::ir::AppBuffer as A;
 
 use super::*;
+
+use crate::must_run;
 
 // ---- message builders ------------------------------------------------------------------
 
@@ -765,23 +767,10 @@ enum Want {
     Contains(A, bool, &'static [u8]),
 }
 
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases/app");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("VERDICT_NO_SKIP").as_deref() != Ok("1"),
-        "conformance cases missing at {} and VERDICT_NO_SKIP=1",
-        dir.display()
-    );
-    None
-}
-
 #[test]
 fn conformance_captures_produce_what_their_rules_look_for() {
-    let Some(root) = conformance_dir() else {
-        eprintln!("conformance cases not found; skipped (set VERDICT_NO_SKIP=1 to fail)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/cases/app");
+    let Some(_ran) = must_run::require_shared(&root, module_path!()) else {
         return;
     };
     let cases: &[(&str, &[Want])] = &[
