@@ -7,6 +7,7 @@
 //! rules = ["/etc/verdict/rules"]      # files or directories of *.rules; a single string works too
 //! log_dir = "/var/log/verdict"
 //! disabled = [2100498, 2013028]       # sids never loaded
+//! threshold_file = "threshold.config" # suppress/threshold/rate_filter lines, reloaded with the rules
 //! [engine]
 //! workers = 2                         # one NFQUEUE per worker; default: one per core
 //! queue = 0                           # first queue number
@@ -115,6 +116,7 @@ struct Raw {
     #[serde(default)]
     disabled: Vec<u32>,
     state_file: Option<PathBuf>,
+    threshold_file: Option<PathBuf>,
     #[serde(default)]
     engine: EngineSection,
     #[serde(default)]
@@ -145,6 +147,9 @@ pub struct Config {
     pub disabled: Vec<u32>,
     /// Where `verdict disable`/`enable` keep their switches across restarts.
     pub state_file: Option<PathBuf>,
+    /// Snort/Suricata threshold.config (threshold, event_filter, suppress, rate_filter),
+    /// read at start and on every reload.
+    pub threshold_file: Option<PathBuf>,
     /// `[engine]`.
     pub engine: EngineSection,
     /// `[vars]`: rule variables (HOME_NET, HTTP_PORTS, …).
@@ -220,6 +225,7 @@ impl Config {
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,
             state_file: raw.state_file.map(resolve),
+            threshold_file: raw.threshold_file.map(resolve),
             engine: raw.engine,
             vars,
             control: ControlSection {
@@ -400,6 +406,16 @@ mod tests {
         assert_eq!(
             c.state_file,
             Some(PathBuf::from("/var/lib/verdict/state.json"))
+        );
+        assert_eq!(
+            c.threshold_file,
+            Some(PathBuf::from("/etc/verdict/threshold.config"))
+        );
+        // Relative to the config, like the rule paths.
+        let c = parse("threshold_file = \"threshold.config\"").unwrap();
+        assert_eq!(
+            c.threshold_file,
+            Some(PathBuf::from("/etc/verdict/threshold.config"))
         );
     }
 

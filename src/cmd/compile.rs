@@ -116,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         xt_string: args.xt_string,
         image_all: false,
         steer: SteerPolicy::new(steer_mode, &steer_vars),
+        ..Default::default()
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);
     let ropts = RenderOptions {

@@ -295,6 +295,11 @@ impl GwCapture {
     /// `verdict replay --simulate-ips` of the capture with the engine's rule file, into
     /// `Engine::dir/replay`; its EVE alert records.
     pub fn replay_alerts(&self, e: &Engine) -> Vec<serde_json::Value> {
+        self.replay_alerts_with(e, &[])
+    }
+
+    /// [`GwCapture::replay_alerts`] with more replay arguments (`--threshold-file F`, …).
+    pub fn replay_alerts_with(&self, e: &Engine, extra: &[&str]) -> Vec<serde_json::Value> {
         let out = e.dir.join("replay");
         let rules = e.dir.join("test.rules");
         let r = std::process::Command::new(VERDICT)
@@ -308,6 +313,7 @@ impl GwCapture {
                 "--simulate-ips",
                 "-q",
             ])
+            .args(extra)
             .output()
             .unwrap();
         assert!(
