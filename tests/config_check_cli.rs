@@ -121,7 +121,11 @@ fn a_bad_threshold_file_line_fails_the_check_with_its_line() {
         err.contains(&format!("{}:2:", th.display())) && err.contains("by_sideways"),
         "{err}"
     );
-    std::fs::write(&th, "suppress gen_id 1, sig_id 7, track by_src, ip 192.0.2.3\n").unwrap();
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 7, track by_src, ip 192.0.2.3\n",
+    )
+    .unwrap();
     let (code, out, err) = config_check(config.to_str().unwrap());
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 0, "{out}{err}");

@@ -2,7 +2,8 @@
 //! namespaces: `verdict disable` under continuous traffic (no build or push step, kept across
 //! a restart), per-sid IDS mode, and hot reload (a broken rule file, and a TCP transfer that
 //! goes on through reloads), and threshold.config in the live engine (a per-source suppress,
-//! the same alerts in replay, reloaded with the rules). Root only; every wait and every
+//! the same alerts in replay, reloaded with the rules), and the bypass list (addresses the
+//! kernel accepts before any queueing, replaced on reload). Root only; every wait and every
 //! traffic loop is bounded.
 
 mod common;
@@ -425,16 +426,7 @@ const CLI4_B: &str = "192.0.2.3";
 /// `n` datagrams `KNOCK i` from `from` to srv:`port`, each from its own source port counting
 /// up from `first_sport` (a new flow each).
 fn knock(t: &Topology, port: u16, from: &'static str, first_sport: u16, n: u16) {
-    t.in_ns(&t.cli, move || {
-        for i in 0..n {
-            let s = std::net::UdpSocket::bind((from, first_sport + i)).unwrap();
-            s.send_to(format!("KNOCK {i}").as_bytes(), (SRV4, port))
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    })
-    .join()
-    .unwrap();
+    knock_to(t, port, (from, SRV4), first_sport, n);
 }
 
 /// A header-only rule (the kernel logs it over NFLOG) and a pcre rule (the queue runs it),
@@ -470,7 +462,10 @@ fn suppress_by_src_silences_one_source_live_in_replay_and_after_reload() {
         return;
     }
     let t = Topology::new();
-    t.exec_ok(&t.cli, &["ip", "addr", "add", "192.0.2.3/24", "dev", "eth0"]);
+    t.exec_ok(
+        &t.cli,
+        &["ip", "addr", "add", "192.0.2.3/24", "dev", "eth0"],
+    );
     let f = Files::new("suppress", "");
     let th = f.thresholds();
     std::fs::write(
@@ -547,9 +542,139 @@ fn suppress_by_src_silences_one_source_live_in_replay_and_after_reload() {
     e.alerts(920041, 5);
     e.alerts(920042, 6);
     let now = e.eve("alert");
-    assert_eq!(from(&now, 920041, CLI4), 3, "A is silenced after the reload");
-    assert_eq!(from(&now, 920042, CLI4), 4, "A is silenced after the reload");
+    assert_eq!(
+        from(&now, 920041, CLI4),
+        3,
+        "A is silenced after the reload"
+    );
+    assert_eq!(
+        from(&now, 920042, CLI4),
+        4,
+        "A is silenced after the reload"
+    );
     assert_eq!(from(&now, 920041, CLI4_B), 2, "B alerts after the reload");
     assert_eq!(from(&now, 920042, CLI4_B), 2, "B alerts after the reload");
+    e.stop();
+}
+
+/// `n` datagrams `KNOCK i` from `from` (each from its own source port counting up from
+/// `first_sport`) to `to`:`port`; how many `to` received.
+fn knocks_through(
+    t: &Topology,
+    port: u16,
+    (from, to): (&'static str, &'static str),
+    first_sport: u16,
+    n: u16,
+) -> usize {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = t.in_ns(&t.srv, move || {
+        let s = std::net::UdpSocket::bind((to, port)).unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(700)))
+            .unwrap();
+        let mut got = 0;
+        let mut buf = [0u8; 2048];
+        while s.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    });
+    rx.recv_timeout(Duration::from_secs(5)).expect("sink bound");
+    knock_to(t, port, (from, to), first_sport, n);
+    sink.join().unwrap()
+}
+
+/// The datagrams of [`knocks_through`], without a receiver.
+fn knock_to(t: &Topology, port: u16, (from, to): (&'static str, &'static str), first: u16, n: u16) {
+    t.in_ns(&t.cli, move || {
+        for i in 0..n {
+            let s = std::net::UdpSocket::bind((from, first + i)).unwrap();
+            s.send_to(format!("KNOCK {i}").as_bytes(), (to, port))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// Packets the engine's queues received, once the stats snapshot (every 100 ms) has settled.
+fn settled_queued(e: &Engine) -> u64 {
+    let mut last = e.queued();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = e.queued();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[test]
+fn bypass_list_traffic_is_never_queued_and_the_list_is_replaced_on_reload() {
+    require_netns!();
+    let t = Topology::new();
+    t.exec_ok(
+        &t.cli,
+        &["ip", "addr", "add", "192.0.2.3/24", "dev", "eth0"],
+    );
+    let config =
+        |addresses: &str| format!("[scan]\nenabled = false\n[bypass]\naddresses = [{addresses}]\n");
+    let f = Files::new("bypass", &config("\"192.0.2.3\", \"2001:db8:1::/64\""));
+    // A queued drop rule (pcre needs the engine) on the port every test datagram goes to.
+    let rules = "drop udp any any -> any 7150 (msg:\"knock\"; pcre:\"/^KNOCK \\d+$/\"; sid:920051; rev:1;)\n";
+    let mut e = f.start(&t, "ops-bypass", rules);
+    let out = e.bg.output();
+    assert!(out.contains("0 in kernel, 1 in queue"), "{out}");
+    let v4_b = (CLI4_B, SRV4);
+    let v4_a = (CLI4, SRV4);
+    let v6 = (common::netns::CLI6, common::netns::SRV6);
+
+    // The bypassed source (v4) and network (v6): all through, the queues never see them.
+    let before = settled_queued(&e);
+    assert_eq!(knocks_through(&t, 7150, v4_b, 43_000, 5), 5);
+    assert_eq!(knocks_through(&t, 7150, v6, 43_100, 5), 5);
+    assert_eq!(settled_queued(&e), before, "bypassed traffic was queued");
+    let table = t.exec_ok(&t.gw, &["nft", "list", "table", "inet", "verdict"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.contains("ip saddr @bypass4 meta mark set meta mark | 0x20000000 counter packets 5 "),
+        "{table}"
+    );
+    // The same traffic from another source is queued and dropped.
+    assert_eq!(knocks_through(&t, 7150, v4_a, 43_200, 5), 0);
+    let queued = settled_queued(&e);
+    assert!(queued >= before + 5, "{before} -> {queued}");
+    assert!(e.alerts(920051, 5).iter().all(|a| a["src_ip"] == CLI4));
+
+    // Reload with the v4 address taken off the list: its traffic is inspected (and dropped)
+    // from then on, while the v6 network stays bypassed.
+    std::fs::write(f.config(), config("\"2001:db8:1::/64\"")).unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    assert_eq!(knocks_through(&t, 7150, v4_b, 43_300, 5), 0);
+    let before = settled_queued(&e);
+    assert_eq!(knocks_through(&t, 7150, v6, 43_400, 5), 5);
+    assert_eq!(
+        settled_queued(&e),
+        before,
+        "the v6 network is still bypassed"
+    );
+    assert_eq!(
+        e.alerts(920051, 10)
+            .iter()
+            .filter(|a| a["src_ip"] == CLI4_B)
+            .count(),
+        5
+    );
+    // A bad address fails the reload and keeps the running list.
+    std::fs::write(f.config(), config("\"2001:db8:1::/64\", \"192.0.2.300\"")).unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(
+        !ok && out.contains("bypass.addresses") && out.contains("192.0.2.300"),
+        "{out}"
+    );
+    assert_eq!(knocks_through(&t, 7150, v6, 43_500, 3), 3);
     e.stop();
 }

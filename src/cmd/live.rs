@@ -15,8 +15,8 @@ use verdict_compiler::classify::Fate;
 use verdict_compiler::codegen::{self, CompileOptions, Compiled};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
-use verdict_compiler::vars::Vars;
 use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::vars::Vars;
 use verdict_engine::detect::threshold::ThresholdConfig;
 use verdict_engine::detect::{rate, DetectConfig, Detector};
 use verdict_engine::run::KernelRuleInfo;
@@ -153,7 +153,9 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     let parse_rejected = loaded.summary.with_errors;
     // Read with the rules, so that a broken file fails a reload the same way.
     let thresholds = load_thresholds(
-        inp.threshold_file.as_deref().or(cfg.threshold_file.as_deref()),
+        inp.threshold_file
+            .as_deref()
+            .or(cfg.threshold_file.as_deref()),
         &cfg.vars,
     )?;
     let errors: Vec<_> = loaded
@@ -238,6 +240,12 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             format!(", {} disabled", disabled_count + off.len())
         },
     );
+    // Checked when the config was read; rendered into the table so a reload swaps it with
+    // the rules in the one transaction.
+    (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = cfg
+        .bypass
+        .ranges()
+        .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
     let ropts = RenderOptions {
         queue: inp.mechanism,
         queues: inp.queues,

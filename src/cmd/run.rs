@@ -346,6 +346,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         cfg.socket(args.control_socket.as_deref()).display()
     ));
     say(format!("state file {}", state_path.display()));
+    if !cfg.bypass.addresses.is_empty() {
+        say(format!(
+            "bypass list: {} never inspected (nft sets bypass4/bypass6)",
+            cfg.bypass.addresses.join(", ")
+        ));
+    }
     if let Some(p) = args.threshold_file.as_ref().or(cfg.threshold_file.as_ref()) {
         say(format!("thresholds from {}", p.display()));
     }
