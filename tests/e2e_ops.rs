@@ -566,20 +566,7 @@ fn knocks_through(
     first_sport: u16,
     n: u16,
 ) -> usize {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = t.in_ns(&t.srv, move || {
-        let s = std::net::UdpSocket::bind((to, port)).unwrap();
-        tx.send(()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(700)))
-            .unwrap();
-        let mut got = 0;
-        let mut buf = [0u8; 2048];
-        while s.recv(&mut buf).is_ok() {
-            got += 1;
-        }
-        got
-    });
-    rx.recv_timeout(Duration::from_secs(5)).expect("sink bound");
+    let sink = udp_counter(t, to, port, Duration::from_millis(700));
     knock_to(t, port, (from, to), first_sport, n);
     sink.join().unwrap()
 }

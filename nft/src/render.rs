@@ -650,6 +650,28 @@ fn meta_mark() -> Expression<'static> {
 }
 
 /// `EXPR & bit == bit`.
+/// `MARK set MARK | bit` (`mark` is [`ct_mark`] or [`meta_mark`]).
+fn set_bit(mark: fn() -> Expression<'static>, bit: u32) -> Statement<'static> {
+    Statement::Mangle(Mangle {
+        key: mark(),
+        value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
+            mark(),
+            Expression::Number(bit),
+        ]))),
+    })
+}
+
+/// `MARK set MARK & ~bit`.
+fn clear_bit(mark: fn() -> Expression<'static>, bit: u32) -> Statement<'static> {
+    Statement::Mangle(Mangle {
+        key: mark(),
+        value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+            mark(),
+            Expression::Number(!bit),
+        ))),
+    })
+}
+
 fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
     mat(
         Expression::BinaryOperation(Box::new(BinaryOperation::AND(e, Expression::Number(bit)))),
@@ -675,20 +697,8 @@ fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'stati
     })));
     let expr = vec![
         has_bit(meta_mark(), FLOW_BYPASS_MARK),
-        Statement::Mangle(Mangle {
-            key: ct_mark(),
-            value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-                ct_mark(),
-                Expression::Number(FLOW_BYPASS_MARK),
-            ]))),
-        }),
-        Statement::Mangle(Mangle {
-            key: meta_mark(),
-            value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
-                meta_mark(),
-                Expression::Number(!FLOW_BYPASS_MARK),
-            ))),
-        }),
+        set_bit(ct_mark, FLOW_BYPASS_MARK),
+        clear_bit(meta_mark, FLOW_BYPASS_MARK),
         counter(),
     ];
     let mut out = vec![
@@ -698,13 +708,7 @@ fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'stati
     if bypass_list {
         let expr = vec![
             has_bit(meta_mark(), BYPASS_LIST_MARK),
-            Statement::Mangle(Mangle {
-                key: meta_mark(),
-                value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
-                    meta_mark(),
-                    Expression::Number(!BYPASS_LIST_MARK),
-                ))),
-            }),
+            clear_bit(meta_mark, BYPASS_LIST_MARK),
             counter(),
         ];
         out.push(rule_in(BYPASS_CHAIN, expr, BYPASS_LIST_CLEARED.to_string()));
@@ -723,13 +727,7 @@ fn bypass_list_json(sets: &ListSets) -> Vec<nftables::schema::NfObject<'static>>
                     "==",
                     Expression::String(format!("@{}", set.name).into()),
                 ),
-                Statement::Mangle(Mangle {
-                    key: meta_mark(),
-                    value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-                        meta_mark(),
-                        Expression::Number(BYPASS_LIST_MARK),
-                    ]))),
-                }),
+                set_bit(meta_mark, BYPASS_LIST_MARK),
                 counter(),
                 Statement::Accept(None),
             ];
@@ -753,13 +751,7 @@ fn action_json(r: &KernelRule, log_group: u16) -> Vec<Statement<'static>> {
     match r.action {
         KernelAction::Alert => {}
         KernelAction::Drop { .. } => {
-            v.push(Statement::Mangle(Mangle {
-                key: ct_mark(),
-                value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-                    ct_mark(),
-                    Expression::Number(FLOW_BLOCK_MARK),
-                ]))),
-            }));
+            v.push(set_bit(ct_mark, FLOW_BLOCK_MARK));
             v.push(Statement::Drop(None));
         }
         KernelAction::RejectTcpReset { .. } => v.push(Statement::Reject(Some(Reject::new(
@@ -1083,40 +1075,15 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
         if steer {
             // Bypassed flows leave the chain before any steering rule (RETURN, so the
             // operator's own FORWARD rules still see them).
-            out.push(argv(&[
+            out.push(xt_return_on(
                 bin,
-                "-w",
-                "-A",
-                XT_CHAIN,
-                "-m",
                 "connmark",
-                "--mark",
-                &format!("0x{FLOW_BYPASS_MARK:x}/0x{FLOW_BYPASS_MARK:x}"),
-                "-m",
-                "comment",
-                "--comment",
+                FLOW_BYPASS_MARK,
                 FLOW_BYPASSED,
-                "-j",
-                "RETURN",
-            ]));
+            ));
             if plan.has_bypass() {
                 // verdict's chain accepted these, but this hook is a separate one.
-                out.push(argv(&[
-                    bin,
-                    "-w",
-                    "-A",
-                    XT_CHAIN,
-                    "-m",
-                    "mark",
-                    "--mark",
-                    &format!("0x{BYPASS_LIST_MARK:x}/0x{BYPASS_LIST_MARK:x}"),
-                    "-m",
-                    "comment",
-                    "--comment",
-                    BYPASS_LISTED,
-                    "-j",
-                    "RETURN",
-                ]));
+                out.push(xt_return_on(bin, "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
@@ -1163,6 +1130,27 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
         out.push(argv(&[bin, "-w", "-I", "FORWARD", "1", "-j", XT_CHAIN]));
     }
     out
+}
+
+/// `-A VERDICT -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack mark) or
+/// `mark` (packet mark).
+fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String> {
+    argv(&[
+        bin,
+        "-w",
+        "-A",
+        XT_CHAIN,
+        "-m",
+        match_,
+        "--mark",
+        &format!("0x{bit:x}/0x{bit:x}"),
+        "-m",
+        "comment",
+        "--comment",
+        comment,
+        "-j",
+        "RETURN",
+    ])
 }
 
 /// The xt commands as a shell script (`xt.sh`), one command per line, arguments quoted.
