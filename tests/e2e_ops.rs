@@ -585,12 +585,23 @@ fn knock_to(t: &Topology, port: u16, (from, to): (&'static str, &'static str), f
     .unwrap();
 }
 
-/// Packets the engine's queues received, once the stats snapshot (every 100 ms) has settled.
+/// Packets the engine's queues received, once the stats snapshot (every 100 ms; the first
+/// one may not be written yet) has settled.
 fn settled_queued(e: &Engine) -> u64 {
-    let mut last = e.queued();
+    let read = || {
+        wait_for(Duration::from_secs(5), || {
+            verdict_engine::run::read_stats(&e.dir.join("stats.json")).ok()
+        })
+        .expect("stats.json is written")
+        .queues
+        .iter()
+        .map(|q| q.received)
+        .sum::<u64>()
+    };
+    let mut last = read();
     loop {
         std::thread::sleep(Duration::from_millis(300));
-        let now = e.queued();
+        let now = read();
         if now == last {
             return now;
         }
