@@ -7,6 +7,7 @@
 //! rules = ["/etc/verdict/rules"]      # files or directories of *.rules; a single string works too
 //! log_dir = "/var/log/verdict"
 //! disabled = [2100498, 2013028]       # sids never loaded
+//! threshold_file = "threshold.config" # suppress/threshold/rate_filter lines, reloaded with the rules
 //! [engine]
 //! workers = 2                         # one NFQUEUE per worker; default: one per core
 //! queue = 0                           # first queue number
@@ -28,6 +29,8 @@
 //! midstream = "ignore"                # TCP sessions seen without their handshake
 //! [decoder]                           # tunnels looked into, see verdict_engine::wire::tunnel
 //! vxlan_ports = [4789]
+//! [bypass]                            # never inspected: accepted in the kernel, never queued
+//! addresses = ["192.0.2.10", "2001:db8:5::/48"]
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -35,13 +38,17 @@
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use verdict_compiler::ir::RangeSet;
+use verdict_compiler::kernel::AddrRange;
 use verdict_compiler::vars::Vars;
 use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
 use verdict_engine::exception::ExceptionConfig;
 use verdict_engine::scan::ScanConfig;
 use verdict_engine::wire::tunnel::TunnelConfig;
+use verdict_nft::block::Cidr;
 
 /// Whether verdicts are enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -99,6 +106,43 @@ pub struct MetricsSection {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BypassSection {
+    /// Addresses and networks (IPv4/IPv6, CIDR) whose packets, as source or destination, are
+    /// never inspected (trusted backup or storage flows).
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+impl BypassSection {
+    /// The addresses as merged IPv4 and IPv6 intervals (what the nft sets hold).
+    pub fn ranges(&self) -> Result<(Vec<AddrRange>, Vec<AddrRange>), String> {
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for a in &self.addresses {
+            let c: Cidr = a.trim().parse().map_err(|e| format!("{e}"))?;
+            let prefix = u32::from(c.prefix());
+            match c.addr() {
+                IpAddr::V4(ip) => {
+                    let lo = u32::from(ip);
+                    v4.push((lo, lo | u32::MAX.checked_shr(prefix).unwrap_or(0)));
+                }
+                IpAddr::V6(ip) => {
+                    let lo = u128::from(ip);
+                    v6.push((lo, lo | u128::MAX.checked_shr(prefix).unwrap_or(0)));
+                }
+            }
+        }
+        let v4 = RangeSet::from_ranges(v4)
+            .ranges()
+            .iter()
+            .map(|&(a, b)| (u128::from(a), u128::from(b)))
+            .collect();
+        Ok((v4, RangeSet::from_ranges(v6).ranges().to_vec()))
+    }
+}
+
 /// One or several paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -115,6 +159,7 @@ struct Raw {
     #[serde(default)]
     disabled: Vec<u32>,
     state_file: Option<PathBuf>,
+    threshold_file: Option<PathBuf>,
     #[serde(default)]
     engine: EngineSection,
     #[serde(default)]
@@ -128,6 +173,8 @@ struct Raw {
     #[serde(default)]
     exception_policy: ExceptionConfig,
     decoder: Option<TunnelConfig>,
+    #[serde(default)]
+    bypass: BypassSection,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -145,6 +192,9 @@ pub struct Config {
     pub disabled: Vec<u32>,
     /// Where `verdict disable`/`enable` keep their switches across restarts.
     pub state_file: Option<PathBuf>,
+    /// Snort/Suricata threshold.config (threshold, event_filter, suppress, rate_filter),
+    /// read at start and on every reload.
+    pub threshold_file: Option<PathBuf>,
     /// `[engine]`.
     pub engine: EngineSection,
     /// `[vars]`: rule variables (HOME_NET, HTTP_PORTS, …).
@@ -163,6 +213,8 @@ pub struct Config {
     /// `[decoder]`: which tunnels are looked into and on which UDP ports; `None` when the
     /// file has no such table (a suricata.yaml's `decoder:` section, or the defaults, apply).
     pub decoder: Option<TunnelConfig>,
+    /// `[bypass]`: addresses never inspected, accepted in the kernel.
+    pub bypass: BypassSection,
 }
 
 impl Config {
@@ -199,6 +251,13 @@ impl Config {
         raw.scan
             .resolve()
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Err(e) = raw.bypass.ranges() {
+            bail!(
+                "{}{}: bypass.addresses: {e}",
+                path.display(),
+                key_line(text, "bypass", "addresses")
+            );
+        }
         if raw.engine.workers == Some(0) {
             bail!("{}: [engine] workers must be at least 1", path.display());
         }
@@ -220,6 +279,7 @@ impl Config {
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,
             state_file: raw.state_file.map(resolve),
+            threshold_file: raw.threshold_file.map(resolve),
             engine: raw.engine,
             vars,
             control: ControlSection {
@@ -230,6 +290,7 @@ impl Config {
             scan: raw.scan,
             exception_policy: raw.exception_policy,
             decoder: raw.decoder,
+            bypass: raw.bypass,
         })
     }
 
@@ -378,6 +439,35 @@ mod tests {
         assert!(e.contains("verdict.toml:1:"), "{e}");
     }
 
+    #[test]
+    fn bypass_addresses_are_merged_per_family_and_checked() {
+        let c = parse(
+            "[bypass]\naddresses = [\"192.0.2.10\", \"192.0.2.0/28\", \"2001:db8::/32\", \"198.51.100.7\"]\n",
+        )
+        .unwrap();
+        let (v4, v6) = c.bypass.ranges().unwrap();
+        let a = |s: &str| u128::from(u32::from(s.parse::<std::net::Ipv4Addr>().unwrap()));
+        assert_eq!(
+            v4,
+            vec![
+                (a("192.0.2.0"), a("192.0.2.15")),
+                (a("198.51.100.7"), a("198.51.100.7"))
+            ]
+        );
+        let lo = u128::from("2001:db8::".parse::<std::net::Ipv6Addr>().unwrap());
+        assert_eq!(v6, vec![(lo, lo | (u128::MAX >> 32))]);
+        let e = format!(
+            "{:#}",
+            parse("[vars]\n[bypass]\naddresses = [\"192.0.2.300\"]\n").unwrap_err()
+        );
+        assert!(
+            e.contains("verdict.toml:3:1: bypass.addresses") && e.contains("192.0.2.300"),
+            "{e}"
+        );
+        let e = format!("{:#}", parse("[bypass]\naddress = []\n").unwrap_err());
+        assert!(e.contains(":2:1: unknown key `bypass.address`"), "{e}");
+    }
+
     /// The shipped `rules/verdict.toml` is valid as shipped and with every optional key
     /// uncommented, so it documents only keys that exist.
     #[test]
@@ -400,6 +490,16 @@ mod tests {
         assert_eq!(
             c.state_file,
             Some(PathBuf::from("/var/lib/verdict/state.json"))
+        );
+        assert_eq!(
+            c.threshold_file,
+            Some(PathBuf::from("/etc/verdict/threshold.config"))
+        );
+        // Relative to the config, like the rule paths.
+        let c = parse("threshold_file = \"threshold.config\"").unwrap();
+        assert_eq!(
+            c.threshold_file,
+            Some(PathBuf::from("/etc/verdict/threshold.config"))
         );
     }
 

@@ -101,3 +101,32 @@ fn action_order_and_exception_policies_are_checked_with_their_key() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_threshold_file_line_fails_the_check_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("verdict-config-check-th-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("verdict.toml");
+    std::fs::write(&config, "threshold_file = \"threshold.config\"\n").unwrap();
+    let th = dir.join("threshold.config");
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 7, track by_src, ip 192.0.2.3\n\
+         suppress gen_id 1, sig_id 8, track by_sideways, ip 192.0.2.3\n",
+    )
+    .unwrap();
+    let (code, out, err) = config_check(config.to_str().unwrap());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("{}:2:", th.display())) && err.contains("by_sideways"),
+        "{err}"
+    );
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 7, track by_src, ip 192.0.2.3\n",
+    )
+    .unwrap();
+    let (code, out, err) = config_check(config.to_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -30,21 +30,7 @@ fn rules() -> String {
 /// Sends `n` datagrams from `src` to srv:`port`, each from a new socket (a new flow), and
 /// returns how many srv received.
 fn udp_from(t: &Topology, src: &'static str, port: u16, n: usize) -> usize {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let srv = t.in_ns(&t.srv, move || {
-        let s = std::net::UdpSocket::bind((SRV4, port)).unwrap();
-        tx.send(()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(1000)))
-            .unwrap();
-        let mut got = 0;
-        let mut buf = [0u8; 2048];
-        while s.recv(&mut buf).is_ok() {
-            got += 1;
-        }
-        got
-    });
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("udp server bound");
+    let srv = udp_counter(t, SRV4, port, Duration::from_millis(1000));
     t.in_ns(&t.cli, move || {
         for i in 0..n {
             let s = std::net::UdpSocket::bind((src, 0)).unwrap();

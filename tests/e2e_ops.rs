@@ -1,7 +1,10 @@
 //! Operating a running engine end to end, with the real binary in the cli — gw — srv
 //! namespaces: `verdict disable` under continuous traffic (no build or push step, kept across
 //! a restart), per-sid IDS mode, and hot reload (a broken rule file, and a TCP transfer that
-//! goes on through reloads). Root only; every wait and every traffic loop is bounded.
+//! goes on through reloads), and threshold.config in the live engine (a per-source suppress,
+//! the same alerts in replay, reloaded with the rules), and the bypass list (addresses the
+//! kernel accepts before any queueing, replaced on reload). Root only; every wait and every
+//! traffic loop is bounded.
 
 mod common;
 mod live;
@@ -36,6 +39,9 @@ impl Files {
     }
     fn rules(&self) -> PathBuf {
         self.base.with_extension("rules")
+    }
+    fn thresholds(&self) -> PathBuf {
+        self.base.with_extension("threshold.config")
     }
     fn args(&self) -> Vec<String> {
         [
@@ -83,7 +89,13 @@ impl Files {
 
 impl Drop for Files {
     fn drop(&mut self) {
-        for p in [self.config(), self.socket(), self.state(), self.rules()] {
+        for p in [
+            self.config(),
+            self.socket(),
+            self.state(),
+            self.rules(),
+            self.thresholds(),
+        ] {
             let _ = std::fs::remove_file(p);
         }
     }
@@ -406,4 +418,261 @@ fn reload_under_a_tcp_transfer_leaves_it_unharmed() {
     });
     assert_eq!(reloads, Some(3));
     assert!(e.queued() > 0, "the transfer went through the queue");
+}
+
+/// The second client address (the topology's cli has `CLI4` only).
+const CLI4_B: &str = "192.0.2.3";
+
+/// `n` datagrams `KNOCK i` from `from` to srv:`port`, each from its own source port counting
+/// up from `first_sport` (a new flow each).
+fn knock(t: &Topology, port: u16, from: &'static str, first_sport: u16, n: u16) {
+    knock_to(t, port, (from, SRV4), first_sport, n);
+}
+
+/// A header-only rule (the kernel logs it over NFLOG) and a pcre rule (the queue runs it),
+/// so that a suppress is shown on both paths.
+const KNOCKS: &str = "alert udp any any -> any 7140 (msg:\"knock kernel\"; sid:920041; rev:1;)\n\
+                      alert udp any any -> any 7141 (msg:\"knock queue\"; pcre:\"/^KNOCK \\d+$/\"; sid:920042; rev:1;)\n";
+
+fn suppress_lines(ip: &str) -> String {
+    format!(
+        "# two sources hit both rules; one is silenced\n\
+         suppress gen_id 1, sig_id 920041, track by_src, ip {ip}\n\
+         suppress gen_id 1, sig_id 920042, track by_src, ip {ip}\n"
+    )
+}
+
+/// Alerts of `sid` from `src` among EVE alert records.
+fn from(alerts: &[serde_json::Value], sid: u64, src: &str) -> usize {
+    alerts
+        .iter()
+        .filter(|a| a["alert"]["signature_id"] == sid && a["src_ip"] == src)
+        .count()
+}
+
+#[test]
+fn suppress_by_src_silences_one_source_live_in_replay_and_after_reload() {
+    require_netns!();
+    if std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+        return;
+    }
+    let t = Topology::new();
+    t.exec_ok(
+        &t.cli,
+        &["ip", "addr", "add", "192.0.2.3/24", "dev", "eth0"],
+    );
+    let f = Files::new("suppress", "");
+    let th = f.thresholds();
+    std::fs::write(
+        f.config(),
+        format!(
+            "threshold_file = \"{}\"\n[scan]\nenabled = false\n",
+            th.display()
+        ),
+    )
+    .unwrap();
+    // Source B (CLI4_B) is silenced; source A (CLI4) is not.
+    std::fs::write(&th, suppress_lines(CLI4_B)).unwrap();
+    let mut e = f.start(&t, "ops-suppress", KNOCKS);
+    let out = e.bg.output();
+    assert!(out.contains("1 in kernel, 1 in queue"), "{out}");
+    assert!(out.contains("thresholds from"), "{out}");
+    let mut cap = GwCapture::start(&t, &e);
+
+    for (port, sid) in [(7140, 920041), (7141, 920042)] {
+        knock(&t, port, CLI4_B, 42_000, 3);
+        knock(&t, port, CLI4, 42_100, 3);
+        assert_eq!(e.alerts(sid, 3).len(), 3, "sid {sid}: A's alerts");
+    }
+    let live_alerts = e.eve("alert");
+    for sid in [920041, 920042] {
+        assert_eq!(from(&live_alerts, sid, CLI4), 3, "sid {sid} from A");
+        assert_eq!(from(&live_alerts, sid, CLI4_B), 0, "sid {sid} from B");
+    }
+
+    // The same capture through `verdict replay --threshold-file` gives the same alerts, and
+    // without the file B's alerts are back (so the file is what silences them).
+    cap.stop();
+    let replayed = cap.replay_alerts_with(&e, &["--threshold-file", th.to_str().unwrap()]);
+    assert_eq!(
+        alert_keys(&live_alerts),
+        alert_keys(&replayed),
+        "live alerts (left) and replayed alerts (right) differ"
+    );
+    let unfiltered = cap.replay_alerts(&e);
+    assert_eq!(from(&unfiltered, 920041, CLI4_B), 3);
+    assert_eq!(from(&unfiltered, 920042, CLI4_B), 3);
+
+    // A broken threshold file fails the reload with its line; the old thresholds stay.
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 920041, track by_src, ip 192.0.2.3\n\
+         suppress gen_id 1, sig_id 920042, track by_sideways, ip 192.0.2.2\n",
+    )
+    .unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(!ok, "{out}");
+    let at = format!("{}:2:", th.display());
+    assert!(
+        out.contains("previous rules keep running") && out.contains(&at),
+        "{out}"
+    );
+    knock(&t, 7140, CLI4_B, 42_200, 2);
+    knock(&t, 7141, CLI4_B, 42_300, 2);
+    knock(&t, 7141, CLI4, 42_400, 1);
+    e.alerts(920042, 4);
+    let now = e.eve("alert");
+    assert_eq!(from(&now, 920042, CLI4), 4, "the engine stopped alerting");
+    assert_eq!(from(&now, 920041, CLI4_B), 0, "the old suppress was lost");
+    assert_eq!(from(&now, 920042, CLI4_B), 0, "the old suppress was lost");
+
+    // A good file takes effect with the reload: now A is silenced and B alerts.
+    std::fs::write(&th, suppress_lines(CLI4)).unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    for port in [7140, 7141] {
+        knock(&t, port, CLI4, 42_500, 2);
+        knock(&t, port, CLI4_B, 42_600, 2);
+    }
+    e.alerts(920041, 5);
+    e.alerts(920042, 6);
+    let now = e.eve("alert");
+    assert_eq!(
+        from(&now, 920041, CLI4),
+        3,
+        "A is silenced after the reload"
+    );
+    assert_eq!(
+        from(&now, 920042, CLI4),
+        4,
+        "A is silenced after the reload"
+    );
+    assert_eq!(from(&now, 920041, CLI4_B), 2, "B alerts after the reload");
+    assert_eq!(from(&now, 920042, CLI4_B), 2, "B alerts after the reload");
+    e.stop();
+}
+
+/// `n` datagrams `KNOCK i` from `from` (each from its own source port counting up from
+/// `first_sport`) to `to`:`port`; how many `to` received.
+fn knocks_through(
+    t: &Topology,
+    port: u16,
+    (from, to): (&'static str, &'static str),
+    first_sport: u16,
+    n: u16,
+) -> usize {
+    let sink = udp_counter(t, to, port, Duration::from_millis(700));
+    knock_to(t, port, (from, to), first_sport, n);
+    sink.join().unwrap()
+}
+
+/// The datagrams of [`knocks_through`], without a receiver.
+fn knock_to(t: &Topology, port: u16, (from, to): (&'static str, &'static str), first: u16, n: u16) {
+    t.in_ns(&t.cli, move || {
+        for i in 0..n {
+            let s = std::net::UdpSocket::bind((from, first + i)).unwrap();
+            s.send_to(format!("KNOCK {i}").as_bytes(), (to, port))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// Packets the engine's queues received, once the stats snapshot (every 100 ms; the first
+/// one may not be written yet) has settled.
+fn settled_queued(e: &Engine) -> u64 {
+    let read = || {
+        wait_for(Duration::from_secs(5), || {
+            verdict_engine::run::read_stats(&e.dir.join("stats.json")).ok()
+        })
+        .expect("stats.json is written")
+        .queues
+        .iter()
+        .map(|q| q.received)
+        .sum::<u64>()
+    };
+    let mut last = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = read();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[test]
+fn bypass_list_traffic_is_never_queued_and_the_list_is_replaced_on_reload() {
+    require_netns!();
+    let t = Topology::new();
+    t.exec_ok(
+        &t.cli,
+        &["ip", "addr", "add", "192.0.2.3/24", "dev", "eth0"],
+    );
+    let config =
+        |addresses: &str| format!("[scan]\nenabled = false\n[bypass]\naddresses = [{addresses}]\n");
+    let f = Files::new("bypass", &config("\"192.0.2.3\", \"2001:db8:1::/64\""));
+    // A queued drop rule (pcre needs the engine) on the port every test datagram goes to.
+    let rules = "drop udp any any -> any 7150 (msg:\"knock\"; pcre:\"/^KNOCK \\d+$/\"; sid:920051; rev:1;)\n";
+    let mut e = f.start(&t, "ops-bypass", rules);
+    let out = e.bg.output();
+    assert!(out.contains("0 in kernel, 1 in queue"), "{out}");
+    let v4_b = (CLI4_B, SRV4);
+    let v4_a = (CLI4, SRV4);
+    let v6 = (common::netns::CLI6, common::netns::SRV6);
+
+    // The bypassed source (v4) and network (v6): all through, the queues never see them.
+    let before = settled_queued(&e);
+    assert_eq!(knocks_through(&t, 7150, v4_b, 43_000, 5), 5);
+    assert_eq!(knocks_through(&t, 7150, v6, 43_100, 5), 5);
+    assert_eq!(settled_queued(&e), before, "bypassed traffic was queued");
+    let table = t.exec_ok(&t.gw, &["nft", "list", "table", "inet", "verdict"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.contains("ip saddr @bypass4 meta mark set meta mark | 0x20000000 counter packets 5 "),
+        "{table}"
+    );
+    // The same traffic from another source is queued and dropped.
+    assert_eq!(knocks_through(&t, 7150, v4_a, 43_200, 5), 0);
+    let queued = settled_queued(&e);
+    assert!(queued >= before + 5, "{before} -> {queued}");
+    assert!(e.alerts(920051, 5).iter().all(|a| a["src_ip"] == CLI4));
+
+    // Reload with the v4 address taken off the list: its traffic is inspected (and dropped)
+    // from then on, while the v6 network stays bypassed.
+    std::fs::write(f.config(), config("\"2001:db8:1::/64\"")).unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    assert_eq!(knocks_through(&t, 7150, v4_b, 43_300, 5), 0);
+    let before = settled_queued(&e);
+    assert_eq!(knocks_through(&t, 7150, v6, 43_400, 5), 5);
+    assert_eq!(
+        settled_queued(&e),
+        before,
+        "the v6 network is still bypassed"
+    );
+    assert_eq!(
+        e.alerts(920051, 10)
+            .iter()
+            .filter(|a| a["src_ip"] == CLI4_B)
+            .count(),
+        5
+    );
+    // A bad address fails the reload and keeps the running list.
+    std::fs::write(f.config(), config("\"2001:db8:1::/64\", \"192.0.2.300\"")).unwrap();
+    let (ok, out) = reload(&f, &t);
+    assert!(
+        !ok && out.contains("bypass.addresses") && out.contains("192.0.2.300"),
+        "{out}"
+    );
+    assert_eq!(knocks_through(&t, 7150, v6, 43_500, 3), 3);
+    e.stop();
 }

@@ -15,7 +15,7 @@ use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Si
 use crate::kernel::{self, KernelCaps, KernelPlan, SetContext};
 use crate::report::Report;
 use crate::steer::SteerPolicy;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// Knobs of [`compile`].
@@ -33,6 +33,9 @@ pub struct CompileOptions {
     pub image_all: bool,
     /// Which traffic the steering queues (`crate::steer`).
     pub steer: SteerPolicy,
+    /// sids kept out of the kernel whatever they need: a threshold.config `rate_filter`
+    /// changes their action match by match, which only the engine can do.
+    pub engine_sids: HashSet<u32>,
 }
 
 impl Default for CompileOptions {
@@ -44,6 +47,7 @@ impl Default for CompileOptions {
             xt_string: false,
             image_all: false,
             steer: SteerPolicy::default(),
+            engine_sids: HashSet::new(),
         }
     }
 }
@@ -81,6 +85,9 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
     let mut queued: Vec<&Rule> = Vec::new();
     for rule in rules {
         let mut decision = classify(rule, opts.caps, opts.kernel, ctx);
+        if matches!(decision, Decision::Kernel(_)) && opts.engine_sids.contains(&rule.meta.sid.0) {
+            decision = Decision::Queue("a threshold.config rate_filter needs the engine".into());
+        }
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
                 if reason == kernel::UNANCHORED {

@@ -26,6 +26,10 @@ pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
 /// them. The worker cannot write conntrack itself, so it sets this bit in the packet mark with
 /// its verdict and a chain after the queue copies it into the conntrack mark.
 pub const FLOW_BYPASS_MARK: u32 = 0x4000_0000;
+/// Packet-mark bit of a packet from or to a bypass-list address (verdict.toml `[bypass]`):
+/// verdict's chain accepts it at once, but the xt steering hooks on its own, so it returns on
+/// this bit; the bypass chain clears it again after the queue hook.
+pub const BYPASS_LIST_MARK: u32 = 0x2000_0000;
 /// Largest start offset (bytes) of one raw payload load: the kernel keeps it in a `u8`.
 pub const MAX_PAYLOAD_OFFSET: u32 = 255;
 
@@ -346,6 +350,13 @@ pub struct KernelPlan {
     pub steering: Vec<SteerRule>,
     /// xt string-match rules (empty unless `--xt-string`).
     pub xt_string: Vec<XtStringRule>,
+    /// IPv4 addresses never inspected (verdict.toml `[bypass]`), as merged intervals: their
+    /// packets, as source or destination, are accepted before the kernel rules and steering.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypass_v4: Vec<AddrRange>,
+    /// IPv6 addresses never inspected, as for `bypass_v4`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypass_v6: Vec<AddrRange>,
 }
 
 impl KernelPlan {
@@ -354,6 +365,10 @@ impl KernelPlan {
         self.rules
             .iter()
             .any(|r| matches!(r.action, KernelAction::Drop { .. }))
+    }
+    /// Whether a bypass list is set.
+    pub fn has_bypass(&self) -> bool {
+        !self.bypass_v4.is_empty() || !self.bypass_v6.is_empty()
     }
     /// Sorts rules into evaluation order (stable, so rule-file order is kept inside a group).
     pub fn order(&mut self) {

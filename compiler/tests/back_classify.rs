@@ -433,3 +433,27 @@ fn blockers_lists_every_reason_in_order() {
     let ok = rule(2, Action::Alert, Protocol::Tcp);
     assert!(verdict_compiler::kernel::blockers(&ok, CAPS, &ctx).is_empty());
 }
+
+/// A sid the caller keeps in the engine (threshold.config `rate_filter`) is queued with that
+/// reason even though the kernel could run it; the other rules are placed as before.
+#[test]
+fn engine_sids_are_queued_with_their_reason() {
+    let rules = vec![
+        rule(1, Action::Alert, Protocol::Ip),
+        rule(2, Action::Alert, Protocol::Ip),
+    ];
+    let plain = compile(&rules, &CompileOptions::default());
+    assert!(plain.fates.iter().all(|(_, f)| matches!(f, Fate::Kernel)));
+    let kept = compile(
+        &rules,
+        &CompileOptions {
+            engine_sids: [2].into_iter().collect(),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(kept.fates[0].1, Fate::Kernel));
+    assert!(matches!(kept.fates[1].1, Fate::Queue), "{:?}", kept.fates);
+    let table = kept.report.to_table();
+    assert!(table.contains("rate_filter needs the engine"), "{table}");
+    assert_eq!(kept.image.programs.len(), 1);
+}

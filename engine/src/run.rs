@@ -8,7 +8,7 @@
 //! `bypass` (no reader: packets are accepted) and why the next start replaces leftovers.
 
 use crate::bypass::BypassMark;
-use crate::detect::threshold::ThresholdState;
+use crate::detect::threshold::{ThresholdConfig, ThresholdState};
 use crate::detect::{PacketMeta, Worker};
 use crate::nflog;
 use crate::nfq::{
@@ -113,6 +113,9 @@ pub struct KernelRuleInfo {
     /// A blocking rule on addresses, ports and protocol only: like Suricata's IP-only rules it
     /// drops the whole flow, whose later packets are then no new matches.
     pub drops_flow: bool,
+    /// threshold.config `suppress` entries naming this rule (or every rule): a match they
+    /// cover is not written, as for queued rules.
+    pub suppress: ThresholdConfig,
 }
 
 /// Hits of one rule, for stats.
@@ -597,10 +600,15 @@ impl KernelGate {
                 return false;
             }
         }
-        match rule.threshold {
+        let allowed = match rule.threshold {
             Some(t) => self.state.alert_allowed(ev.sid, t, src, dst, 0, now),
             None => true,
-        }
+        };
+        // After the threshold, as in the engine: a suppressed match still counts.
+        allowed
+            && !rule
+                .suppress
+                .suppressed(rule.gid, ev.sid, ev.pkt.src_ip, ev.pkt.dest_ip)
     }
 }
 

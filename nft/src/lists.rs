@@ -34,12 +34,27 @@ pub struct ListSet<'a> {
 pub struct ListSets<'a> {
     sets: Vec<ListSet<'a>>,
     index: HashMap<(Family, &'a [AddrRange]), usize>,
+    /// The bypass list's sets (`bypass4`, `bypass6`), whatever their size: the chain's first
+    /// rules name them, so an operator can list them the same way.
+    bypass: Vec<ListSet<'a>>,
 }
+
+/// Names of the bypass list's sets.
+pub const BYPASS_SETS: [(Family, &str); 2] = [(Family::V4, "bypass4"), (Family::V6, "bypass6")];
 
 impl<'a> ListSets<'a> {
     /// Collects the address lists of `plan`'s kernel rules.
     pub fn of(plan: &'a KernelPlan) -> ListSets<'a> {
         let mut out = ListSets::default();
+        for ((family, name), ranges) in BYPASS_SETS.iter().zip([&plan.bypass_v4, &plan.bypass_v6]) {
+            if !ranges.is_empty() {
+                out.bypass.push(ListSet {
+                    name: name.to_string(),
+                    family: *family,
+                    ranges,
+                });
+            }
+        }
         for r in &plan.rules {
             for m in &r.matches {
                 let KMatch::Addr {
@@ -95,6 +110,11 @@ impl<'a> ListSets<'a> {
         &self.sets
     }
 
+    /// The bypass list's sets (none when the list is empty).
+    pub fn bypass(&self) -> &[ListSet<'a>] {
+        &self.bypass
+    }
+
     /// Number of intervals over all sets.
     pub fn intervals(&self) -> usize {
         self.sets.iter().map(|s| s.ranges.len()).sum()
@@ -103,7 +123,7 @@ impl<'a> ListSets<'a> {
     /// The `set NAME { … }` blocks of the nft script, indented for the table body.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        for set in &self.sets {
+        for set in self.bypass.iter().chain(&self.sets) {
             let ty = match set.family {
                 Family::V4 => "ipv4_addr",
                 Family::V6 => "ipv6_addr",

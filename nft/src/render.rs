@@ -17,6 +17,13 @@
 //! flow's packets (xt: returns from chain `VERDICT`) instead of queueing them. Kernel rules
 //! still see them.
 //!
+//! Bypass lists (verdict.toml `[bypass]`: trusted addresses never inspected) are the named
+//! interval sets `bypass4`/`bypass6`; the chain's first rules accept their packets, either
+//! side, before the flow-block rule, the kernel rules and the steering. The xt steering hooks
+//! on its own (an accept here does not end it), so those rules also set
+//! [`BYPASS_LIST_MARK`] in the packet mark, chain `VERDICT` returns on it, and chain `bypass`
+//! clears it again. Being part of the table, the list is replaced with it on reload.
+//!
 //! Chain priority: `forward` hooks at priority -10: after conntrack (-200) and mangle (-150),
 //! so conntrack has defragmented and classified the packet, and before the filter priority
 //! (0), where iptables-nft's `FORWARD` chain (xt NFQUEUE steering, xt string rules) and most
@@ -38,7 +45,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK,
+    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, FLOW_BLOCK_MARK,
+    FLOW_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -60,6 +68,10 @@ pub const BYPASS_PRIORITY: i32 = 10;
 pub const FLOW_BYPASSED: &str = "verdict: bypassed flow, not queued";
 /// Comment of the rule that records a bypass in conntrack.
 pub const BYPASS_RECORD: &str = "verdict: engine bypassed this flow";
+/// Comment of the rules that accept bypass-list traffic uninspected.
+pub const BYPASS_LISTED: &str = "verdict: bypass list, never inspected";
+/// Comment of the rule that clears the bypass-list bit from the packet mark.
+pub const BYPASS_LIST_CLEARED: &str = "verdict: bypass-list mark cleared";
 /// Longest comment nft accepts.
 pub const MAX_COMMENT: usize = 128;
 
@@ -391,6 +403,18 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         s,
         "\t\ttype filter hook forward priority {PRIORITY}; policy accept;"
     );
+    // First: bypass-list traffic meets no kernel rule, no flow block and no steering.
+    for set in lists.bypass() {
+        for side in [Side::Src, Side::Dst] {
+            let _ = writeln!(
+                s,
+                "\t\t{} {} @{} meta mark set meta mark | 0x{BYPASS_LIST_MARK:08x} counter accept comment \"{BYPASS_LISTED}\"",
+                family_kw(set.family),
+                side_kw(side, true),
+                set.name
+            );
+        }
+    }
     if plan.blocks_flows() {
         let _ = writeln!(
             s,
@@ -416,7 +440,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         }
     }
     let _ = writeln!(s, "\t}}");
-    if !plan.steering.is_empty() {
+    if !plan.steering.is_empty() || plan.has_bypass() {
         let keep = !FLOW_BYPASS_MARK;
         let _ = writeln!(s, "\tchain {BYPASS_CHAIN} {{");
         let _ = writeln!(
@@ -431,6 +455,13 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\tmeta mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} ct mark set ct mark | 0x{FLOW_BYPASS_MARK:08x} meta mark set meta mark & 0x{keep:08x} counter comment \"{BYPASS_RECORD}\""
         );
+        if plan.has_bypass() {
+            let _ = writeln!(
+                s,
+                "\t\tmeta mark & 0x{BYPASS_LIST_MARK:08x} == 0x{BYPASS_LIST_MARK:08x} meta mark set meta mark & 0x{:08x} counter comment \"{BYPASS_LIST_CLEARED}\"",
+                !BYPASS_LIST_MARK
+            );
+        }
         let _ = writeln!(s, "\t}}");
     }
     let _ = writeln!(s, "}}");
@@ -619,6 +650,28 @@ fn meta_mark() -> Expression<'static> {
 }
 
 /// `EXPR & bit == bit`.
+/// `MARK set MARK | bit` (`mark` is [`ct_mark`] or [`meta_mark`]).
+fn set_bit(mark: fn() -> Expression<'static>, bit: u32) -> Statement<'static> {
+    Statement::Mangle(Mangle {
+        key: mark(),
+        value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
+            mark(),
+            Expression::Number(bit),
+        ]))),
+    })
+}
+
+/// `MARK set MARK & ~bit`.
+fn clear_bit(mark: fn() -> Expression<'static>, bit: u32) -> Statement<'static> {
+    Statement::Mangle(Mangle {
+        key: mark(),
+        value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+            mark(),
+            Expression::Number(!bit),
+        ))),
+    })
+}
+
 fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
     mat(
         Expression::BinaryOperation(Box::new(BinaryOperation::AND(e, Expression::Number(bit)))),
@@ -627,8 +680,8 @@ fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
     )
 }
 
-/// The bypass chain and its one rule (see the module docs), as JSON objects.
-fn bypass_chain_json() -> Vec<nftables::schema::NfObject<'static>> {
+/// The bypass chain and its rules (see the module docs), as JSON objects.
+fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'static>> {
     use nftables::schema::NfObject::CmdObject;
     let chain = CmdObject(NfCmd::Add(NfListObject::Chain(Chain {
         family: NfFamily::INet,
@@ -644,26 +697,44 @@ fn bypass_chain_json() -> Vec<nftables::schema::NfObject<'static>> {
     })));
     let expr = vec![
         has_bit(meta_mark(), FLOW_BYPASS_MARK),
-        Statement::Mangle(Mangle {
-            key: ct_mark(),
-            value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-                ct_mark(),
-                Expression::Number(FLOW_BYPASS_MARK),
-            ]))),
-        }),
-        Statement::Mangle(Mangle {
-            key: meta_mark(),
-            value: Expression::BinaryOperation(Box::new(BinaryOperation::AND(
-                meta_mark(),
-                Expression::Number(!FLOW_BYPASS_MARK),
-            ))),
-        }),
+        set_bit(ct_mark, FLOW_BYPASS_MARK),
+        clear_bit(meta_mark, FLOW_BYPASS_MARK),
         counter(),
     ];
-    vec![
+    let mut out = vec![
         chain,
         rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()),
-    ]
+    ];
+    if bypass_list {
+        let expr = vec![
+            has_bit(meta_mark(), BYPASS_LIST_MARK),
+            clear_bit(meta_mark, BYPASS_LIST_MARK),
+            counter(),
+        ];
+        out.push(rule_in(BYPASS_CHAIN, expr, BYPASS_LIST_CLEARED.to_string()));
+    }
+    out
+}
+
+/// The rules accepting bypass-list traffic (both sides of each family's set), as JSON.
+fn bypass_list_json(sets: &ListSets) -> Vec<nftables::schema::NfObject<'static>> {
+    let mut out = Vec::new();
+    for set in sets.bypass() {
+        for side in [Side::Src, Side::Dst] {
+            let expr = vec![
+                mat(
+                    field(family_kw(set.family), side_kw(side, true)),
+                    "==",
+                    Expression::String(format!("@{}", set.name).into()),
+                ),
+                set_bit(meta_mark, BYPASS_LIST_MARK),
+                counter(),
+                Statement::Accept(None),
+            ];
+            out.push(rule_obj(expr, BYPASS_LISTED.to_string()));
+        }
+    }
+    out
 }
 
 fn counter() -> Statement<'static> {
@@ -680,13 +751,7 @@ fn action_json(r: &KernelRule, log_group: u16) -> Vec<Statement<'static>> {
     match r.action {
         KernelAction::Alert => {}
         KernelAction::Drop { .. } => {
-            v.push(Statement::Mangle(Mangle {
-                key: ct_mark(),
-                value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-                    ct_mark(),
-                    Expression::Number(FLOW_BLOCK_MARK),
-                ]))),
-            }));
+            v.push(set_bit(ct_mark, FLOW_BLOCK_MARK));
             v.push(Statement::Drop(None));
         }
         KernelAction::RejectTcpReset { .. } => v.push(Statement::Reject(Some(Reject::new(
@@ -778,7 +843,8 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
         }))),
     ];
     let sets = ListSets::of(plan);
-    objects.extend(sets.sets().iter().map(set_json));
+    objects.extend(sets.bypass().iter().chain(sets.sets()).map(set_json));
+    objects.extend(bypass_list_json(&sets));
     if plan.blocks_flows() {
         let expr = vec![
             mat(
@@ -840,8 +906,8 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             objects.push(rule_obj(expr, steer_comment(st)));
         }
     }
-    if !plan.steering.is_empty() {
-        objects.extend(bypass_chain_json());
+    if !plan.steering.is_empty() || plan.has_bypass() {
+        objects.extend(bypass_chain_json(plan.has_bypass()));
     }
     Nftables {
         objects: objects.into(),
@@ -1009,22 +1075,16 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
         if steer {
             // Bypassed flows leave the chain before any steering rule (RETURN, so the
             // operator's own FORWARD rules still see them).
-            out.push(argv(&[
+            out.push(xt_return_on(
                 bin,
-                "-w",
-                "-A",
-                XT_CHAIN,
-                "-m",
                 "connmark",
-                "--mark",
-                &format!("0x{FLOW_BYPASS_MARK:x}/0x{FLOW_BYPASS_MARK:x}"),
-                "-m",
-                "comment",
-                "--comment",
+                FLOW_BYPASS_MARK,
                 FLOW_BYPASSED,
-                "-j",
-                "RETURN",
-            ]));
+            ));
+            if plan.has_bypass() {
+                // verdict's chain accepted these, but this hook is a separate one.
+                out.push(xt_return_on(bin, "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
+            }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
                     (Some(L4Proto::Icmp), Family::V6) | (Some(L4Proto::Icmpv6), Family::V4) => {
@@ -1070,6 +1130,27 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
         out.push(argv(&[bin, "-w", "-I", "FORWARD", "1", "-j", XT_CHAIN]));
     }
     out
+}
+
+/// `-A VERDICT -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack mark) or
+/// `mark` (packet mark).
+fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String> {
+    argv(&[
+        bin,
+        "-w",
+        "-A",
+        XT_CHAIN,
+        "-m",
+        match_,
+        "--mark",
+        &format!("0x{bit:x}/0x{bit:x}"),
+        "-m",
+        "comment",
+        "--comment",
+        comment,
+        "-j",
+        "RETURN",
+    ])
 }
 
 /// The xt commands as a shell script (`xt.sh`), one command per line, arguments quoted.

@@ -236,3 +236,77 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         "tcp over v6: 40 + 20 bytes of headers at least: {listed6}"
     );
 }
+
+/// A plan with a bypass list (a v4 address and network, a v6 network), one kernel drop rule
+/// and one queued rule.
+fn bypass_plan() -> verdict_compiler::kernel::KernelPlan {
+    let mut d = rule(40, Action::Drop, Protocol::Udp);
+    d.dst_ports = PortSet::range(7150, 7150);
+    let mut q = rule(41, Action::Alert, Protocol::Tcp);
+    q.dst_ports = PortSet::range(7151, 7151);
+    q.payload.push(anywhere(b"evil", false));
+    let mut c = compile(&[d, q], &CompileOptions::default());
+    let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
+    assert_eq!(fates, ["kernel", "queue"]);
+    c.kernel.bypass_v4 = vec![(0xc000_0203, 0xc000_0203), (0xc633_6400, 0xc633_64ff)];
+    let lo = 0x2001_0db8_0005_u128 << 80;
+    c.kernel.bypass_v6 = vec![(lo, lo | (u128::MAX >> 48))];
+    c.kernel
+}
+
+/// What a bypass list adds to the table (and to the xt chain), reviewed as a snapshot: the
+/// sets, the chain's first rules, the mark cleared after the queue, the xt RETURN on it.
+#[test]
+fn bypass_list_rendering_snapshot() {
+    let plan = bypass_plan();
+    let opts = RenderOptions {
+        queue: QueueMechanism::NftQueue,
+        ..Default::default()
+    };
+    let xt = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    let text = format!(
+        "{}\n# xt\n{}",
+        render_text(&plan, &opts),
+        verdict_nft::render::xt_script(&xt_commands(&plan, &xt))
+    );
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots/back"));
+    settings.bind(|| insta::assert_snapshot!("bypass_list", text));
+}
+
+/// The bypass list loads as text and JSON into the same ruleset, and iptables-nft takes the
+/// xt chain with its RETURN on the mark.
+#[test]
+fn bypass_list_loads_as_text_and_json() {
+    require_netns!();
+    let plan = bypass_plan();
+    let t = Topology::new();
+    let ns = &t.gw;
+    let opts = RenderOptions {
+        queue: QueueMechanism::XtNfqueue,
+        ..Default::default()
+    };
+    let text = render_text(&plan, &opts);
+    t.nft_load(ns, &text, false)
+        .unwrap_or_else(|e| panic!("nft rejected:\n{e}\n{text}"));
+    let from_text = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);
+    let json = serde_json::to_string(&render_json(&plan, &opts)).unwrap();
+    t.nft_load(ns, &json, true)
+        .unwrap_or_else(|e| panic!("nft -j rejected:\n{e}\n{json}"));
+    let from_json = t.ok(ns, &["nft", "list", "table", "inet", "verdict"]);
+    assert_eq!(from_text, from_json);
+    assert!(
+        from_text.contains("ip saddr @bypass4 meta mark set meta mark | 0x20000000 counter")
+            && from_text.contains("ip6 daddr @bypass6"),
+        "{from_text}"
+    );
+    t.ok_all(ns, &xt_commands(&plan, &opts));
+    let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
+    assert!(
+        listed.contains("-m mark --mark 0x20000000/0x20000000") && listed.contains("-j RETURN"),
+        "{listed}"
+    );
+}

@@ -90,6 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = crate::config::Config::load_opt(args.config.as_deref())?;
     let steer_mode = args.steer.or(cfg.engine.steer).unwrap_or_default();
     let vars = cfg.vars;
+    // The config's bypass list is part of the table `verdict run` loads: shown here too.
+    let bypass = cfg.bypass.ranges().map_err(|e| anyhow::anyhow!("{e}"))?;
     let steer_vars = vars.clone();
     let opts = LoadOptions {
         include_commented: args.include_commented,
@@ -116,8 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         xt_string: args.xt_string,
         image_all: false,
         steer: SteerPolicy::new(steer_mode, &steer_vars),
+        ..Default::default()
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);
+    (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = bypass;
     let ropts = RenderOptions {
         queue: match args.queue_mechanism {
             Mechanism::Nft => QueueMechanism::NftQueue,

@@ -48,6 +48,21 @@ fn check(path: &std::path::Path) -> anyhow::Result<i32> {
             p.display()
         );
     }
+    // The threshold file is read at start and on reload: a bad line would fail both.
+    match &cfg.threshold_file {
+        Some(p) if !p.exists() => eprintln!(
+            "warning: {}: `threshold_file`: {} does not exist (yet)",
+            path.display(),
+            p.display()
+        ),
+        Some(p) => {
+            if let Err(e) = super::live::load_thresholds(Some(p), &cfg.vars) {
+                eprintln!("error: {e:#}");
+                return Ok(1);
+            }
+        }
+        None => {}
+    }
     println!(
         "{}: ok ({} rule paths, mode {}, metrics {})",
         path.display(),

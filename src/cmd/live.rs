@@ -6,7 +6,7 @@
 use crate::config::{self, Config};
 use anyhow::Context;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use verdict_compiler::bytecode::RuleSetImage;
@@ -16,7 +16,9 @@ use verdict_compiler::codegen::{self, CompileOptions, Compiled};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule};
 use verdict_compiler::kernel::KernelCaps;
-use verdict_engine::detect::{DetectConfig, Detector};
+use verdict_compiler::vars::Vars;
+use verdict_engine::detect::threshold::ThresholdConfig;
+use verdict_engine::detect::{rate, DetectConfig, Detector};
 use verdict_engine::run::KernelRuleInfo;
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
 
@@ -44,6 +46,8 @@ pub struct RuleInputs {
     pub steer: Option<verdict_compiler::steer::SteerMode>,
     /// nft script of active response (scan chain), appended to every table load.
     pub extra_script: String,
+    /// `--threshold-file` on the command line (overrides the config's `threshold_file`).
+    pub threshold_file: Option<PathBuf>,
 }
 
 /// Per-rule modes resolved from the config: which sids run in IDS mode.
@@ -147,6 +151,13 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         },
     );
     let parse_rejected = loaded.summary.with_errors;
+    // Read with the rules, so that a broken file fails a reload the same way.
+    let thresholds = load_thresholds(
+        inp.threshold_file
+            .as_deref()
+            .or(cfg.threshold_file.as_deref()),
+        &cfg.vars,
+    )?;
     let errors: Vec<_> = loaded
         .diagnostics
         .iter()
@@ -164,6 +175,11 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         .into_iter()
         .filter(|r| !config_off.contains(&r.meta.sid.0))
         .collect();
+    // threshold.config's thresholds replace the rules' own before the kernel/queue split, so a
+    // by_flow one keeps its rule queued and a kernel rule's alerts are gated by the right one.
+    for r in &mut rules {
+        r.threshold = thresholds.threshold_for(r.meta.gid.0, r.meta.sid.0, r.threshold);
+    }
     let disabled_count = parsed - rules.len();
     let parse_ms = t_parse.elapsed().as_millis();
 
@@ -186,6 +202,11 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             )
         },
         image_all: looks_into_tunnels,
+        engine_sids: rules
+            .iter()
+            .filter(|r| rate::rate_for(&thresholds.rates, r.meta.gid.0, r.meta.sid.0).is_some())
+            .map(|r| r.meta.sid.0)
+            .collect(),
         ..Default::default()
     };
     let mut compiled = codegen::compile(&rules, &opts);
@@ -219,6 +240,12 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             format!(", {} disabled", disabled_count + off.len())
         },
     );
+    // Checked when the config was read; rendered into the table so a reload swaps it with
+    // the rules in the one transaction.
+    (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = cfg
+        .bypass
+        .ranges()
+        .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
     let ropts = RenderOptions {
         queue: inp.mechanism,
         queues: inp.queues,
@@ -258,6 +285,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                 detection_filter: r.detection_filter,
                 // In IDS mode too: the engine's dry-run drop still ends its flow's inspection.
                 drops_flow: action.blocks() && r.header.is_empty() && r.payload.is_empty(),
+                suppress: thresholds.suppress_of(r.meta.gid.0, r.meta.sid.0),
             };
             (r.meta.sid.0, info)
         })
@@ -296,6 +324,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
                 .context("[exception_policy]")?,
             tunnels,
             inner_only: kernel_sids.iter().copied().collect(),
+            thresholds,
             ..Default::default()
         },
     )
@@ -324,6 +353,19 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         },
     })
+}
+
+/// A threshold.config (none: empty), its `$VARS` resolved with the config's `[vars]`.
+/// Errors carry the file and the line.
+pub fn load_thresholds(path: Option<&Path>, vars: &Vars) -> anyhow::Result<ThresholdConfig> {
+    let Some(path) = path else {
+        return Ok(ThresholdConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read thresholds from {}", path.display()))?;
+    let lookup = |n: &str| vars.get(n).map(str::to_string);
+    ThresholdConfig::parse_with_vars(&text, &lookup)
+        .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.message))
 }
 
 fn kernel_sids(c: &Compiled) -> HashSet<u32> {

@@ -96,6 +96,10 @@ pub struct Args {
     /// Serve Prometheus metrics on this address (overrides the config's `[metrics] listen`).
     #[arg(long)]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Snort/Suricata threshold.config (threshold, event_filter, suppress, rate_filter);
+    /// overrides the config's `threshold_file`, and is read again on every reload.
+    #[arg(long)]
+    pub threshold_file: Option<PathBuf>,
     /// Stats snapshot interval in milliseconds.
     #[arg(long, hide = true, default_value_t = 1000)]
     pub stats_interval_ms: u64,
@@ -232,6 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         bypass: args.bypass,
         steer: args.steer,
         extra_script: String::new(),
+        threshold_file: args.threshold_file.clone(),
     };
     let built = live::build(&inputs, &cfg, &state.sids(), false)?;
     if built.counts.1 > 0 && !built.errors.is_empty() {
@@ -341,6 +346,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         cfg.socket(args.control_socket.as_deref()).display()
     ));
     say(format!("state file {}", state_path.display()));
+    if !cfg.bypass.addresses.is_empty() {
+        say(format!(
+            "bypass list: {} never inspected (nft sets bypass4/bypass6)",
+            cfg.bypass.addresses.join(", ")
+        ));
+    }
+    if let Some(p) = args.threshold_file.as_ref().or(cfg.threshold_file.as_ref()) {
+        say(format!("thresholds from {}", p.display()));
+    }
     let output = OutputHealth {
         counters: writer.counters(),
         workers_lost: Box::new({

@@ -255,6 +255,31 @@ pub fn udp_exchange(t: &Topology, port: u16, msgs: Vec<Vec<u8>>, pause: Duration
     srv.join().unwrap()
 }
 
+/// A UDP receiver in srv on `to`:`port` that counts datagrams until `idle` passes without
+/// one; returns once it is bound.
+pub fn udp_counter(
+    t: &Topology,
+    to: &'static str,
+    port: u16,
+    idle: Duration,
+) -> std::thread::JoinHandle<usize> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = t.in_ns(&t.srv, move || {
+        let s = std::net::UdpSocket::bind((to, port)).unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(idle)).unwrap();
+        let mut got = 0;
+        let mut buf = [0u8; 2048];
+        while s.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        got
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("udp counter bound");
+    h
+}
+
 /// tcpdump on the gateway's client-side interface (`c0`), writing `Engine::dir/gw.pcap`: the
 /// traffic as it reached gw, dropped packets included, for replaying it afterwards.
 pub struct GwCapture {
@@ -295,6 +320,11 @@ impl GwCapture {
     /// `verdict replay --simulate-ips` of the capture with the engine's rule file, into
     /// `Engine::dir/replay`; its EVE alert records.
     pub fn replay_alerts(&self, e: &Engine) -> Vec<serde_json::Value> {
+        self.replay_alerts_with(e, &[])
+    }
+
+    /// [`GwCapture::replay_alerts`] with more replay arguments (`--threshold-file F`, …).
+    pub fn replay_alerts_with(&self, e: &Engine, extra: &[&str]) -> Vec<serde_json::Value> {
         let out = e.dir.join("replay");
         let rules = e.dir.join("test.rules");
         let r = std::process::Command::new(VERDICT)
@@ -308,6 +338,7 @@ impl GwCapture {
                 "--simulate-ips",
                 "-q",
             ])
+            .args(extra)
             .output()
             .unwrap();
         assert!(

@@ -325,6 +325,20 @@ impl ThresholdConfig {
         hit(sid).or(own).or_else(|| hit(0))
     }
 
+    /// The `suppress` entries that name (gid, sid) or every rule: what one rule needs to
+    /// answer [`ThresholdConfig::suppressed`] on its own.
+    pub fn suppress_of(&self, gid: u32, sid: u32) -> ThresholdConfig {
+        ThresholdConfig {
+            suppress: self
+                .suppress
+                .iter()
+                .filter(|s| (s.sid == sid || s.sid == 0) && (s.gid == gid || s.gid == 0))
+                .cloned()
+                .collect(),
+            ..ThresholdConfig::default()
+        }
+    }
+
     /// True if the alert of (gid, sid) for this src/dst is suppressed.
     pub fn suppressed(&self, gid: u32, sid: u32, src: IpAddr, dst: IpAddr) -> bool {
         self.suppress.iter().any(|s| {
