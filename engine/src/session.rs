@@ -252,6 +252,27 @@ enum App {
     Known(AppProto),
 }
 
+/// What protocol detection concluded for one direction (or the flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirProto {
+    /// Not concluded yet (or no data in that direction).
+    #[default]
+    Unknown,
+    /// This protocol.
+    Known(AppProto),
+    /// Detection gave up: no protocol matched either direction.
+    Failed,
+}
+
+/// Detection's results for a flow, as `app-layer-protocol` reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Detection {
+    /// `[to_server, to_client]`.
+    pub dirs: [DirProto; 2],
+    /// The flow's protocol.
+    pub flow: DirProto,
+}
+
 /// The fields of one TCP packet a session needs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Segment<'a> {
@@ -354,6 +375,33 @@ impl Session {
             App::Smtp(_) => Some(AppProto::Smtp),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
+        }
+    }
+
+    /// What detection concluded for each direction `[to_server, to_client]` and for the
+    /// flow, as Suricata's `alproto_ts`, `alproto_tc` and `alproto`. A direction takes the
+    /// flow's protocol once it has sent data (Suricata runs detection on it then and adopts
+    /// the other direction's result); both directions failing fails both. `acked`: seen as
+    /// an IDS that parses a direction when the peer acknowledges it, so a protocol is known
+    /// from the other side's next packet (see [`Session::acked_app_proto`]).
+    pub fn detection(&self, acked: bool) -> Detection {
+        let known = |h: usize, a: AppProto| {
+            if self.detected_by == Some(h) || self.halves[h].contiguous_end() > 0 {
+                DirProto::Known(a)
+            } else {
+                DirProto::Unknown
+            }
+        };
+        match (&self.app, self.app_proto()) {
+            (App::Unknown, _) => Detection {
+                dirs: [DirProto::Failed; 2],
+                flow: DirProto::Failed,
+            },
+            (_, Some(a)) if !acked || self.acked_app => Detection {
+                dirs: [known(0, a), known(1, a)],
+                flow: DirProto::Known(a),
+            },
+            _ => Detection::default(),
         }
     }
 

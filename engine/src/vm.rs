@@ -480,7 +480,7 @@ impl CompiledProgram {
                         None => cp.tx_preds.push(t.clone()),
                     }
                 }
-                Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
+                Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) | Insn::AppProto { .. } => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
                 Insn::Dataset(d) => {
