@@ -105,7 +105,12 @@ fn alerts(tag: &str, rules: &str, frames: &[Vec<u8>], ips: bool) -> Vec<u64> {
     std::fs::write(&r, rules).unwrap();
     let out = d.0.join("out");
     let mut cmd = Command::new(VERDICT);
-    cmd.arg("replay").arg(&pcap).arg("-r").arg(&r).arg("-o").arg(&out);
+    cmd.arg("replay")
+        .arg(&pcap)
+        .arg("-r")
+        .arg(&r)
+        .arg("-o")
+        .arg(&out);
     if ips {
         cmd.arg("--simulate-ips");
     }
@@ -178,7 +183,10 @@ alert tcp any any -> any any (msg:"undecided"; app-layer-protocol:unknown; conte
     );
     // The client's bytes match nothing, so detection waits for the server: `!http` cannot
     // match yet, `unknown` does; the server's bytes fail it too, and negations now hold.
-    assert_eq!(alerts("other443", rules, &other, true), vec![21, 22, 24, 25]);
+    assert_eq!(
+        alerts("other443", rules, &other, true),
+        vec![21, 22, 24, 25]
+    );
 }
 
 #[test]
@@ -199,7 +207,10 @@ fn conflicting_or_bad_values_are_rule_errors() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(text.contains("`bogus` is not an application protocol"), "{text}");
+    assert!(
+        text.contains("`bogus` is not an application protocol"),
+        "{text}"
+    );
     assert!(text.contains("bad.rules:1:55"), "{text}");
     assert!(text.contains("mix a negated and a non-negated"), "{text}");
     assert!(text.contains("already names the protocol http"), "{text}");

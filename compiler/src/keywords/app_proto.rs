@@ -124,10 +124,8 @@ pub fn parse(value: &str) -> Result<AppLayerProtocol, KwError> {
         let v = match tok {
             "failed" => AlpValue::Failed,
             "unknown" if negated => {
-                return Err(
-                    KwError::value("app-layer-protocol cannot negate `unknown`")
-                        .at(at, at + tok.len()),
-                );
+                return Err(KwError::value("app-layer-protocol cannot negate `unknown`")
+                    .at(at, at + tok.len()));
             }
             "unknown" => AlpValue::Unknown,
             _ => match AppProto::from_name(tok) {
@@ -238,7 +236,14 @@ mod tests {
         assert_eq!(parse("unknown,final").unwrap().mode, AlpMode::Final);
         // A lone token is a protocol, never a mode.
         assert!(parse("final").is_err());
-        for m in ["direction", "final", "either", "to_server", "to_client", "original"] {
+        for m in [
+            "direction",
+            "final",
+            "either",
+            "to_server",
+            "to_client",
+            "original",
+        ] {
             let a = parse(&format!("smtp,{m}")).unwrap();
             assert_eq!(a.mode.name(), m);
             assert_eq!(parse(&text(&a)).unwrap(), a);

@@ -7,8 +7,8 @@
 
 pub mod absent;
 pub mod app;
-pub mod app_proto;
 pub mod app_event;
+pub mod app_proto;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;

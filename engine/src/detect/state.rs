@@ -24,11 +24,11 @@
 //! integers the flows and hosts already carry.
 
 use crate::flow::Flow;
+use crate::session::{Detection, DirProto};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use verdict_compiler::bytecode::Insn;
-use crate::session::{Detection, DirProto};
 use verdict_compiler::ir::{
     AppProto, FlowbitCmd, FlowintOp, FlowintValue, NumCmp, StreamSide, XbitTrack,
 };
@@ -497,7 +497,14 @@ mod tests {
             ..req
         };
         assert!(t("http", false, req) && t("http", true, req));
-        assert!(!t("http", true, AlpFacts { pd_done: false, ..req }));
+        assert!(!t(
+            "http",
+            true,
+            AlpFacts {
+                pd_done: false,
+                ..req
+            }
+        ));
         // The packet's direction: the reply direction is not detected yet.
         assert!(!t("http", false, reply) && t("http,final", false, reply));
         assert!(t("http,either", false, reply) && t("http,to_server", false, reply));
