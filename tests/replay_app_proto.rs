@@ -3,30 +3,15 @@
 //! that test only the protocol matching on the packets that completed detection.
 
 use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+
+#[path = "common/capture.rs"]
+mod capture;
+use capture::{write_pcap, Dir};
 
 const VERDICT: &str = env!("CARGO_BIN_EXE_verdict");
 const CLI: [u8; 4] = [192, 0, 2, 7];
 const SRV: [u8; 4] = [198, 51, 100, 7];
-
-struct Dir(PathBuf);
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("verdict-alp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-}
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// One TCP segment with the ACK flag (and SYN when `syn`).
 fn seg(to_server: bool, sp: u16, dp: u16, seq: u32, ack: u32, syn: bool, data: &[u8]) -> Vec<u8> {
@@ -79,30 +64,12 @@ fn conversation(sp: u16, dp: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
     v
 }
 
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::with_header(
-        f,
-        PcapHeader {
-            datalink: DataLink::ETHERNET,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    for (i, fr) in frames.iter().enumerate() {
-        let ts = Duration::from_secs(1_700_000_000 + i as u64);
-        w.write_packet(&PcapPacket::new(ts, fr.len() as u32, fr))
-            .unwrap();
-    }
-}
-
 /// Replays `frames` with `rules` (inline when `ips`) and returns the alerts' sids, sorted.
 fn alerts(tag: &str, rules: &str, frames: &[Vec<u8>], ips: bool) -> Vec<u64> {
-    let d = Dir::new(tag);
+    let d = Dir::new(&format!("alp-{tag}"));
     let pcap = d.0.join("c.pcap");
     write_pcap(&pcap, frames);
-    let r = d.0.join("t.rules");
-    std::fs::write(&r, rules).unwrap();
+    let r = d.file("t.rules", rules);
     let out = d.0.join("out");
     let mut cmd = Command::new(VERDICT);
     cmd.arg("replay")
@@ -191,16 +158,14 @@ alert tcp any any -> any any (msg:"undecided"; app-layer-protocol:unknown; conte
 
 #[test]
 fn conflicting_or_bad_values_are_rule_errors() {
-    let d = Dir::new("bad");
-    let r = d.0.join("bad.rules");
-    std::fs::write(
-        &r,
+    let d = Dir::new("alp-bad");
+    let r = d.file(
+        "bad.rules",
         "alert tcp any any -> any any (app-layer-protocol:http,bogus; sid:1;)\n\
          alert tcp any any -> any any (app-layer-protocol:!smtp; app-layer-protocol:http; sid:2;)\n\
          alert http any any -> any any (app-layer-protocol:!smtp; sid:3;)\n\
          alert tcp any any -> any any (app-layer-protocol:!http; app-layer-protocol:!smtp; sid:4;)\n",
-    )
-    .unwrap();
+    );
     let o = Command::new(VERDICT).arg("check").arg(&r).output().unwrap();
     let text = format!(
         "{}{}",
