@@ -124,8 +124,10 @@ alert tcp any any -> any any (msg:"tls detected"; app-layer-protocol:tls; sid:12
     // Inline: the request completes the client direction's detection, the response the
     // server's; later transactions on the flow do not match again.
     assert_eq!(alerts("pd-ips", rules, &frames, true), vec![10, 10, 11, 11]);
-    // As an IDS, the protocol is known from the server's answer on, in one step.
-    assert_eq!(alerts("pd-ids", rules, &frames, false), vec![10, 11]);
+    // As an IDS, a direction's result is known once the peer acknowledged its data: the
+    // server's answer makes the request side (and so the flow) known, the client's next
+    // packet the response side — the packet's own direction is known only then.
+    assert_eq!(alerts("pd-ids", rules, &frames, false), vec![10, 11, 11]);
 }
 
 /// A TLS ClientHello record's first bytes and a ServerHello's.
