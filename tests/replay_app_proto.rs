@@ -105,9 +105,19 @@ alert tcp any any -> any any (msg:"not http"; app-layer-protocol:!http; content:
 alert tcp any any -> any any (msg:"http request side"; app-layer-protocol:http,to_server; content:"200 OK"; sid:4;)
 alert tcp any any -> any any (msg:"tls either side"; app-layer-protocol:tls,either; content:"HTTP"; sid:5;)
 alert tcp any any -> any any (msg:"http or tls"; app-layer-protocol:tls,http1; content:"Host:"; sid:6;)
+alert tcp any any -> any any (msg:"uri of http"; app-layer-protocol:http; http.uri; content:"/index"; sid:7;)
+alert tcp any any -> any any (msg:"uri not http"; app-layer-protocol:!http; http.uri; content:"/index"; sid:8;)
 "#;
     let frames = conversation(40001, 8081, &[(true, REQ), (false, RESP)]);
-    assert_eq!(alerts("http8081", rules, &frames, true), vec![1, 2, 4, 6]);
+    assert_eq!(
+        alerts("http8081", rules, &frames, true),
+        vec![1, 2, 4, 6, 7]
+    );
+    // As an IDS too: the engine inspects each byte after running detection on it.
+    assert_eq!(
+        alerts("http8081-ids", rules, &frames, false),
+        vec![1, 2, 4, 6, 7]
+    );
 }
 
 #[test]

@@ -1023,8 +1023,7 @@ impl Worker {
         ) = (tracked, ip.proto, ip.fragmented, parsed.l4())
         {
             let mut s = flow.session.take().unwrap_or_default();
-            let ids_view = !det.cfg.inline;
-            alp_before = s.detection(ids_view);
+            alp_before = s.detection(!det.cfg.inline);
             let seg = crate::session::Segment {
                 seq: *seq,
                 ack: *ack,
@@ -1054,12 +1053,15 @@ impl Worker {
             }
             _ => ctx,
         };
+        // Rules read detection as it stands for the bytes they inspect; protocol-only rules
+        // as Suricata knows it on this packet (as an IDS, once the peer acknowledged).
         let alp = session.as_deref().map_or(ctx.alp, |s| {
-            let det_now = s.detection(!det.cfg.inline);
+            let pd_det = s.detection(!det.cfg.inline);
             state::AlpFacts {
-                det: det_now,
+                det: s.detection(false),
+                pd_det,
                 to_server: ctx.pflow.to_server,
-                pd_done: det_now != alp_before,
+                pd_done: pd_det != alp_before,
             }
         });
         let ctx = Ctx {

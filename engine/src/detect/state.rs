@@ -126,7 +126,8 @@ fn alp_ok(values: u64, negated: bool, mode: AlpMode, pd_only: bool, a: &AlpFacts
     if pd_only && !a.pd_done {
         return false;
     }
-    let [ts, tc] = a.det.dirs;
+    let det = if pd_only { a.pd_det } else { a.det };
+    let [ts, tc] = det.dirs;
     let hit = |d: DirProto| values & alp_bit(d) != 0;
     let r = if mode == AlpMode::Either {
         // A negated test never matches before detection concluded.
@@ -140,7 +141,7 @@ fn alp_ok(values: u64, negated: bool, mode: AlpMode, pd_only: bool, a: &AlpFacts
             AlpMode::Direction => tc,
             AlpMode::ToServer => ts,
             AlpMode::ToClient => tc,
-            AlpMode::Final => a.det.flow,
+            AlpMode::Final => det.flow,
             // verdict never changes a flow's protocol: there is no earlier one.
             AlpMode::Original | AlpMode::Either => DirProto::Unknown,
         };
@@ -242,11 +243,15 @@ pub struct Facts {
 /// What `app-layer-protocol` reads about a packet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AlpFacts {
-    /// Detection's results as the packet sees them.
+    /// Detection's results for the data this packet's inspection reads (the engine has run
+    /// detection on every byte it inspects).
     pub det: Detection,
+    /// The results as protocol-detection-only rules see them: as an IDS, those Suricata
+    /// knows on this packet (a direction's once the peer acknowledged its data).
+    pub pd_det: Detection,
     /// The packet goes client to server.
     pub to_server: bool,
-    /// The packet completed some direction's detection (success or failure).
+    /// The packet completed some direction's detection in the `pd_det` view.
     pub pd_done: bool,
 }
 
@@ -462,6 +467,10 @@ mod tests {
                 dirs: [DirProto::Unknown; 2],
                 flow: DirProto::Unknown,
             },
+            pd_det: Detection {
+                dirs: [DirProto::Unknown; 2],
+                flow: DirProto::Unknown,
+            },
             to_server: true,
             pd_done: false,
         },
@@ -470,7 +479,7 @@ mod tests {
     #[test]
     fn app_layer_protocol_follows_suricata() {
         use verdict_compiler::keywords::app_proto::parse;
-        let t = |text: &str, pd_only: bool, alp: AlpFacts| {
+        let raw = |text: &str, pd_only: bool, alp: AlpFacts| {
             let o = ops(&[Insn::AppProto {
                 test: parse(text).unwrap(),
                 pd_only,
@@ -480,6 +489,17 @@ mod tests {
             with_flow(|flow| r = tests_ok(&o, flow, &xs, &Facts { alp, ..A }));
             r
         };
+        // Inline, protocol-only rules see what the others see.
+        let t = |text: &str, pd_only: bool, alp: AlpFacts| {
+            raw(
+                text,
+                pd_only,
+                AlpFacts {
+                    pd_det: alp.det,
+                    ..alp
+                },
+            )
+        };
         let http = DirProto::Known(AppProto::Http);
         let unknown = A.alp;
         // Client spoke HTTP; the server has not answered yet.
@@ -488,6 +508,7 @@ mod tests {
                 dirs: [http, DirProto::Unknown],
                 flow: http,
             },
+            pd_det: Detection::default(),
             to_server: true,
             pd_done: true,
         };
@@ -534,6 +555,17 @@ mod tests {
             ..req
         };
         assert!(t("http", false, h2) && !t("http2", false, req));
+        // As an IDS, protocol-only rules read what Suricata knows on the packet, the others
+        // what the engine detected on the data they inspect.
+        let ids = AlpFacts {
+            pd_det: Detection {
+                dirs: [DirProto::Unknown, http],
+                flow: http,
+            },
+            ..req
+        };
+        assert!(raw("http", false, ids) && !raw("http", true, ids));
+        assert!(raw("http,to_client", true, ids) && !raw("http,to_client", false, ids));
     }
 
     #[test]
