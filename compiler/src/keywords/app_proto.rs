@@ -209,6 +209,40 @@ pub fn pd_only(rule: &Rule) -> bool {
             .all(|f| !matches!(f.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet))
 }
 
+/// Why the engine cannot run the rule's `app-layer-protocol` tests, if it cannot: a
+/// protocol that detection never reports (the test could never hold, and its negation would
+/// hold on that protocol's flows), or a transport other than TCP, whose flows verdict does
+/// not run detection on.
+pub fn rejection(rule: &Rule, caps: crate::caps::EngineCaps) -> Option<String> {
+    use crate::ir::Protocol;
+    let tests = rule.state.iter().filter_map(|t| match t {
+        StateTest::AppProto(a) => Some(a),
+        _ => None,
+    });
+    for a in tests {
+        if matches!(
+            rule.proto,
+            Protocol::Udp | Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp
+        ) {
+            return Some(format!(
+                "app-layer-protocol on a {} rule: verdict detects protocols on TCP flows only",
+                rule.proto.name()
+            ));
+        }
+        for v in &a.values {
+            if let AlpValue::Proto(p) = *v {
+                if !caps.runs_proto(p) {
+                    return Some(format!(
+                        "app-layer-protocol {}: verdict does not detect that protocol yet",
+                        p.name()
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
