@@ -2,33 +2,14 @@
 //! threshold files, config (`disabled`, `[vars]`), simulate-ips and checksum policy.
 
 use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::DataLink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
+
+#[path = "common/capture.rs"]
+mod capture;
+use capture::{write_pcap, Dir};
 
 const VERDICT: &str = env!("CARGO_BIN_EXE_verdict");
-
-struct Dir(PathBuf);
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("verdict-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 const CLI: [u8; 4] = [192, 0, 2, 2];
 const SRV: [u8; 4] = [198, 51, 100, 2];
@@ -80,23 +61,6 @@ fn session(sp: u16, payloads: &[&[u8]]) -> Vec<Vec<u8>> {
         seq += p.len() as u32;
     }
     v
-}
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::with_header(
-        f,
-        PcapHeader {
-            datalink: DataLink::ETHERNET,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    for (i, fr) in frames.iter().enumerate() {
-        let ts = Duration::from_secs(1_700_000_000 + i as u64);
-        w.write_packet(&PcapPacket::new(ts, fr.len() as u32, fr))
-            .unwrap();
-    }
 }
 
 fn replay(args: &[&str]) -> Output {

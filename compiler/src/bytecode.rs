@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 7;
+pub const BYTECODE_VERSION: u32 = 8;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -128,6 +128,14 @@ pub enum Insn {
     Xbits(crate::ir::Xbits),
     /// `flowint`: comparisons among the tests, `=`/`+`/`-` among the effects.
     Flowint(crate::ir::Flowint),
+    /// `app-layer-protocol`: a test on the flow's protocol detection.
+    AppProto {
+        /// The keyword.
+        test: crate::keywords::app_proto::AppLayerProtocol,
+        /// The rule tests nothing else: it matches only on the packet that completed a
+        /// direction's detection.
+        pd_only: bool,
+    },
     /// byte_math (writes a variable, moves the cursor).
     ByteMath(ByteMath),
     /// dataset: membership of the whole (transformed) buffer; `set` adds it.

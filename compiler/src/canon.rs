@@ -129,6 +129,11 @@ pub fn to_text(r: &Rule) -> String {
             StateTest::StreamSize(x) => write!(s, "stream_size:{}; ", state::stream_size_text(x)),
             StateTest::Xbits(x) => write!(s, "xbits:{}; ", state::xbits_text(x)),
             StateTest::Flowint(x) => write!(s, "flowint:{}; ", state::flowint_text(x)),
+            StateTest::AppProto(x) => write!(
+                s,
+                "app-layer-protocol:{}; ",
+                crate::keywords::app_proto::text(x)
+            ),
         };
     }
     for h in &r.header {

@@ -120,6 +120,9 @@ pub fn rejection(rule: &Rule) -> Option<String> {
             return Some(format!("{} not supported yet", test_keyword(t)));
         }
     }
+    if let Some(why) = crate::keywords::app_proto::rejection(rule, caps) {
+        return Some(why);
+    }
     if rule.src.is_empty() || rule.dst.is_empty() {
         return Some("address set is empty, the rule can never match".into());
     }

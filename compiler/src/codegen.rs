@@ -203,7 +203,7 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     }
     // State tests are as cheap as flowbits; their effects run with the flowbit effects.
     let is_effect = |t: &StateTest| match t {
-        StateTest::StreamSize(_) => false,
+        StateTest::StreamSize(_) | StateTest::AppProto(_) => false,
         StateTest::Xbits(x) => !matches!(x.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet),
         StateTest::Flowint(f) => f.op.is_effect(),
     };
@@ -211,6 +211,10 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
         StateTest::StreamSize(s) => Insn::StreamSize(*s),
         StateTest::Xbits(x) => Insn::Xbits(x.clone()),
         StateTest::Flowint(f) => Insn::Flowint(f.clone()),
+        StateTest::AppProto(a) => Insn::AppProto {
+            test: a.clone(),
+            pd_only: crate::keywords::app_proto::pd_only(rule),
+        },
     };
     ops.extend(rule.state.iter().filter(|t| !is_effect(t)).map(state_insn));
     // (op index, payload test index, content)

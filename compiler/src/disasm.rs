@@ -358,6 +358,15 @@ pub fn insn(i: &Insn) -> String {
                 .unwrap_or_default(),
             cmp(&st.cmp)
         ),
+        Insn::AppProto { test, pd_only } => format!(
+            "app-layer-protocol {}{}",
+            crate::keywords::app_proto::text(test),
+            if *pd_only {
+                " (detection packet only)"
+            } else {
+                ""
+            }
+        ),
         Insn::Xbits(x) => {
             let test = matches!(x.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet);
             format!(

@@ -1914,6 +1914,8 @@ pub enum StateTest {
     Xbits(Xbits),
     /// `flowint`
     Flowint(Flowint),
+    /// `app-layer-protocol`
+    AppProto(crate::keywords::app_proto::AppLayerProtocol),
 }
 
 /// A fully lowered rule.
@@ -1957,7 +1959,7 @@ pub struct Rule {
     /// `=>` rules: the side each selection of a two-sided buffer reads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tx_dirs: Vec<TxDirSelection>,
-    /// `stream_size`, `xbits` and `flowint`, in rule order.
+    /// `stream_size`, `xbits`, `flowint` and `app-layer-protocol`, in rule order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub state: Vec<StateTest>,
     /// `tag` options: packets to log after the rule fires.

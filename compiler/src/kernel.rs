@@ -454,7 +454,7 @@ fn option_blockers(
         why.push("flowbits:set of a bit a loaded rule tests needs the engine".into());
     }
     if !rule.state.is_empty() {
-        why.push("stream_size, xbits and flowint need the engine".into());
+        why.push("stream_size, xbits, flowint and app-layer-protocol need the engine".into());
     }
     // Thresholds gate alerts only (the engine's semantics too), so the NFLOG listener applies
     // them to the kernel's alert stream; a per-flow tracker needs the engine's flow table.

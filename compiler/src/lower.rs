@@ -854,6 +854,36 @@ fn snort3_inline_content(v: &str) -> bool {
         .is_some_and(|i| v[i + 1..].trim_start().starts_with(','))
 }
 
+/// `app-layer-protocol`: parsed, then checked against the header's protocol and the rule's
+/// earlier such keywords as Suricata's setup does.
+fn lower_app_proto(st: &mut State, o: &OptionAst<'_>) {
+    use crate::keywords::app_proto;
+    let Some(v) = need_value(st, o) else { return };
+    let a = match app_proto::parse(v.text) {
+        Ok(a) => a,
+        Err(e) => return st.kw_err(o, e),
+    };
+    if let Some(Protocol::App(p)) = st.proto {
+        st.kw_err(
+            o,
+            KwError::code(
+                Code::Conflict,
+                format!("the header already names the protocol {}", p.name()),
+            )
+            .help("write the rule on tcp or udp to test the detected protocol"),
+        );
+        return;
+    }
+    let clash = st.state.iter().find_map(|t| match t {
+        StateTest::AppProto(earlier) => app_proto::conflict(earlier, &a),
+        _ => None,
+    });
+    match clash {
+        Some(why) => st.kw_err(o, KwError::code(Code::Conflict, why)),
+        None => st.state.push(StateTest::AppProto(a)),
+    }
+}
+
 fn need_value<'a>(st: &mut State, o: &OptionAst<'a>) -> Option<Node<'a>> {
     match o.value {
         Some(v) if !v.text.is_empty() => Some(v),
@@ -1221,6 +1251,7 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
+        "app-layer-protocol" => lower_app_proto(st, o),
         "bsize" | "bufferlen" | "urilen" => {
             let Some(v) = need_value(st, o) else { return };
             let (cmp_text, buffer) = if name == "urilen" {

@@ -252,6 +252,27 @@ enum App {
     Known(AppProto),
 }
 
+/// What protocol detection concluded for one direction (or the flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirProto {
+    /// Not concluded yet (or no data in that direction).
+    #[default]
+    Unknown,
+    /// This protocol.
+    Known(AppProto),
+    /// Detection gave up: no protocol matched either direction.
+    Failed,
+}
+
+/// Detection's results for a flow, as `app-layer-protocol` reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Detection {
+    /// `[to_server, to_client]`.
+    pub dirs: [DirProto; 2],
+    /// The flow's protocol.
+    pub flow: DirProto,
+}
+
 /// The fields of one TCP packet a session needs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Segment<'a> {
@@ -285,6 +306,10 @@ pub struct Session {
     /// The other side has sent a packet since (past the handshake): what an IDS that parses
     /// a direction's data once the peer acknowledges it (Suricata) knows of the protocol.
     acked_app: bool,
+    /// `[client, server]`: the other side has sent a packet since this direction's first
+    /// data, acknowledging it: an IDS that parses data once acknowledged (Suricata) has run
+    /// detection on this direction by then.
+    acked_dirs: [bool; 2],
     /// Per-transaction detection state (`detect::tx`).
     pub txd: Vec<crate::detect::tx::TxDetect>,
     /// Transactions whose fileinfo record was written.
@@ -338,6 +363,7 @@ impl Session {
             detect_failed: [false; 2],
             detected_by: None,
             acked_app: false,
+            acked_dirs: [false; 2],
             txd: Vec::new(),
             files_logged: Vec::new(),
         }
@@ -354,6 +380,36 @@ impl Session {
             App::Smtp(_) => Some(AppProto::Smtp),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
+        }
+    }
+
+    /// What detection concluded for each direction `[to_server, to_client]` and for the
+    /// flow, as Suricata's `alproto_ts`, `alproto_tc` and `alproto`. A direction takes the
+    /// flow's protocol once it has sent data (Suricata runs detection on it then and adopts
+    /// the other direction's result); both directions failing fails both. `acked`: seen as
+    /// an IDS that parses a direction's data when the peer acknowledges it, so a
+    /// direction's result is known from the other side's next packet on, and the flow's
+    /// from when the direction that decided it is.
+    pub fn detection(&self, acked: bool) -> Detection {
+        let seen = |h: usize| !acked || self.acked_dirs[h];
+        let known = |h: usize, a: AppProto| {
+            let sent = self.detected_by == Some(h) || self.halves[h].contiguous_end() > 0;
+            if sent && seen(h) {
+                DirProto::Known(a)
+            } else {
+                DirProto::Unknown
+            }
+        };
+        match (&self.app, self.app_proto(), self.detected_by) {
+            (App::Unknown, _, _) => Detection {
+                dirs: [DirProto::Failed; 2],
+                flow: DirProto::Failed,
+            },
+            (_, Some(a), Some(by)) if seen(by) => Detection {
+                dirs: [known(0, a), known(1, a)],
+                flow: DirProto::Known(a),
+            },
+            _ => Detection::default(),
         }
     }
 
@@ -509,6 +565,9 @@ impl Session {
         if !syn && self.detected_by == Some(1 - me) {
             self.acked_app = true;
         }
+        if !syn && self.halves[1 - me].contiguous_end() > 0 {
+            self.acked_dirs[1 - me] = true;
+        }
         // The other side's acknowledgment may reveal bytes we never saw (capture loss,
         // asymmetric routing): that half skips the gap, and its parser hears about it.
         if flags & tcp_flags::ACK != 0 && !rst {
@@ -561,6 +620,7 @@ impl Session {
             // half 0 is the client's again; the caller swaps the flow's roles.
             self.halves.swap(0, 1);
             self.detect_failed.swap(0, 1);
+            self.acked_dirs.swap(0, 1);
             self.detected_by = self.detected_by.map(|h| 1 - h);
             out.reversed = true;
             1 - me
@@ -1023,6 +1083,52 @@ mod tests {
         assert_eq!(s.acked_app_proto(), None);
         s.step(false, &seg(5001, 1019, tcp_flags::ACK, b""), &cfg, &mut mem);
         assert_eq!(s.acked_app_proto(), Some(AppProto::Http));
+        s.release(&mut mem);
+    }
+
+    #[test]
+    fn detection_per_direction_inline_and_as_an_ids() {
+        let (cfg, mut mem) = (cfg(), StreamMem::new());
+        let mut s = handshake(&cfg, &mut mem);
+        let http = DirProto::Known(AppProto::Http);
+        let unknown = DirProto::Unknown;
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        s.step(true, &seg(1001, 5001, tcp_flags::ACK, req), &cfg, &mut mem);
+        let d = s.detection(false);
+        assert_eq!((d.dirs, d.flow), ([http, unknown], http));
+        assert_eq!(s.detection(true), Detection::default());
+        // The server's answer acknowledges the request: the IDS knows its side, and the flow.
+        let resp = b"HTTP/1.1 200 OK\r\n\r\n";
+        s.step(
+            false,
+            &seg(5001, 1019, tcp_flags::ACK, resp),
+            &cfg,
+            &mut mem,
+        );
+        assert_eq!(s.detection(false).dirs, [http, http]);
+        let d = s.detection(true);
+        assert_eq!((d.dirs, d.flow), ([http, unknown], http));
+        s.step(true, &seg(1019, 5020, tcp_flags::ACK, b""), &cfg, &mut mem);
+        assert_eq!(s.detection(true).dirs, [http, http]);
+        s.release(&mut mem);
+        // Neither side's bytes match a protocol: both directions failed.
+        let mut s = handshake(&cfg, &mut mem);
+        s.step(
+            true,
+            &seg(1001, 5001, tcp_flags::ACK, b"hello\n"),
+            &cfg,
+            &mut mem,
+        );
+        assert_eq!(s.detection(false), Detection::default());
+        s.step(
+            false,
+            &seg(5001, 1007, tcp_flags::ACK, b"junk\n"),
+            &cfg,
+            &mut mem,
+        );
+        let failed = DirProto::Failed;
+        let d = s.detection(true);
+        assert_eq!((d.dirs, d.flow), ([failed, failed], failed));
         s.release(&mut mem);
     }
 

@@ -212,7 +212,7 @@ pub struct CompiledProgram {
     pub segments: Vec<Segment>,
     /// Transform chains, indexed by [`Segment::chain`].
     chains: Vec<Vec<transform::Compiled>>,
-    /// stream_size, xbits and flowint tests (before the payload) and effects (after a match).
+    /// stream_size, xbits, flowint and app-layer-protocol tests (before the payload) and effects (after a match).
     pub state: crate::detect::state::StateOps,
     /// True if no payload op pins a position from the buffer start (absolute offset or
     /// depth, startswith/endswith, absolute byte ops, bsize): such a program means the same
@@ -480,7 +480,7 @@ impl CompiledProgram {
                         None => cp.tx_preds.push(t.clone()),
                     }
                 }
-                Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) => {
+                Insn::StreamSize(_) | Insn::Xbits(_) | Insn::Flowint(_) | Insn::AppProto { .. } => {
                     cp.sets_bits |= cp.state.push(insn);
                 }
                 Insn::Dataset(d) => {

@@ -8,6 +8,7 @@
 pub mod absent;
 pub mod app;
 pub mod app_event;
+pub mod app_proto;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;
@@ -703,11 +704,10 @@ pub const KEYWORDS: &[Keyword] = &[
         "DNS question (request) or answer (response) record type",
         ArgKind::Compare,
     ),
-    no(
+    kw(
         "app-layer-protocol",
-        "detected application protocol",
-        ArgKind::String,
-        "application protocol detection is not supported yet",
+        "the application protocol detection found (`[!]proto[,…][,mode]`)",
+        ArgKind::List,
     ),
     kw(
         "app-layer-event",

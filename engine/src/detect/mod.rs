@@ -549,6 +549,8 @@ struct Ctx {
     stream: Option<[u32; 2]>,
     /// The outermost packet, when this one was carried by a tunnel.
     tunnel: Option<crate::output::TunnelInfo>,
+    /// Protocol detection as this packet sees it.
+    alp: state::AlpFacts,
 }
 
 impl Ctx {
@@ -559,6 +561,7 @@ impl Ctx {
             src: self.src_k,
             dst: self.dst_k,
             now: self.now,
+            alp: self.alp,
         }
     }
 
@@ -939,6 +942,7 @@ impl Worker {
             now,
             pflow,
             stream: None,
+            alp: state::AlpFacts::default(),
             tunnel: (self.depth > 0).then_some(self.root).flatten().map(|r| {
                 crate::output::TunnelInfo {
                     depth: self.depth,
@@ -1005,6 +1009,7 @@ impl Worker {
         // and write the flow's bits at the same time.
         let mut session = None;
         let mut step = None;
+        let mut alp_before = crate::session::Detection::default();
         // A flow picked up without its handshake while midstream pickup is off is not
         // tracked as a stream (as Suricata): its packets are inspected one by one.
         let tracked = det.cfg.streams && flow.tcp_state() != Some(crate::flow::TcpState::Unsynced);
@@ -1018,6 +1023,7 @@ impl Worker {
         ) = (tracked, ip.proto, ip.fragmented, parsed.l4())
         {
             let mut s = flow.session.take().unwrap_or_default();
+            alp_before = s.detection(!det.cfg.inline);
             let seg = crate::session::Segment {
                 seq: *seq,
                 ack: *ack,
@@ -1047,10 +1053,22 @@ impl Worker {
             }
             _ => ctx,
         };
+        // Rules read detection as it stands for the bytes they inspect; protocol-only rules
+        // as Suricata knows it on this packet (as an IDS, once the peer acknowledged).
+        let alp = session.as_deref().map_or(ctx.alp, |s| {
+            let pd_det = s.detection(!det.cfg.inline);
+            state::AlpFacts {
+                det: s.detection(false),
+                pd_det,
+                to_server: ctx.pflow.to_server,
+                pd_done: pd_det != alp_before,
+            }
+        });
         let ctx = Ctx {
             stream: session
                 .as_deref()
                 .map(|s| [state::progress(s, true), state::progress(s, false)]),
+            alp,
             ..ctx
         };
         // DNS over UDP: each datagram to or from port 53 is a message (a transaction).

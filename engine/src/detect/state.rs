@@ -24,11 +24,15 @@
 //! integers the flows and hosts already carry.
 
 use crate::flow::Flow;
+use crate::session::{Detection, DirProto};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use verdict_compiler::bytecode::Insn;
-use verdict_compiler::ir::{FlowbitCmd, FlowintOp, FlowintValue, NumCmp, StreamSide, XbitTrack};
+use verdict_compiler::ir::{
+    AppProto, FlowbitCmd, FlowintOp, FlowintValue, NumCmp, StreamSide, XbitTrack,
+};
+use verdict_compiler::keywords::app_proto::{AlpMode, AlpValue};
 
 /// Most live xbits one worker keeps.
 pub const MAX_XBITS: usize = 65_536;
@@ -73,6 +77,80 @@ enum Op {
         op: FlowintOp,
         value: Option<IntVal>,
     },
+    AppProto {
+        /// One bit per value ([`alp_bit`]).
+        values: u64,
+        negated: bool,
+        mode: AlpMode,
+        pd_only: bool,
+    },
+}
+
+/// Bit of `Failed` and `Unknown` in a value set; protocols take the bits of their index
+/// in [`AppProto::ALL`].
+const ALP_FAILED: u64 = 1 << 62;
+const ALP_UNKNOWN: u64 = 1 << 63;
+
+fn proto_bit(p: AppProto) -> u64 {
+    AppProto::ALL
+        .iter()
+        .position(|&a| a == p)
+        .map_or(0, |i| 1u64 << (i & 63))
+}
+
+/// The bit a detection result sets.
+fn alp_bit(d: DirProto) -> u64 {
+    match d {
+        DirProto::Unknown => ALP_UNKNOWN,
+        DirProto::Failed => ALP_FAILED,
+        DirProto::Known(p) => proto_bit(p),
+    }
+}
+
+/// The bits a rule's values match; `http` also matches HTTP/2, as Suricata's umbrella.
+fn alp_values(values: &[AlpValue]) -> u64 {
+    values.iter().fold(0, |m, v| {
+        m | match *v {
+            AlpValue::Failed => ALP_FAILED,
+            AlpValue::Unknown => ALP_UNKNOWN,
+            AlpValue::Proto(AppProto::Http) => {
+                proto_bit(AppProto::Http) | proto_bit(AppProto::Http2)
+            }
+            AlpValue::Proto(p) => proto_bit(p),
+        }
+    })
+}
+
+/// `app-layer-protocol` on one packet, as Suricata's `DetectAppLayerProtocolPacketMatch`.
+fn alp_ok(values: u64, negated: bool, mode: AlpMode, pd_only: bool, a: &AlpFacts) -> bool {
+    if pd_only && !a.pd_done {
+        return false;
+    }
+    let det = if pd_only { a.pd_det } else { a.det };
+    let [ts, tc] = det.dirs;
+    let hit = |d: DirProto| values & alp_bit(d) != 0;
+    let r = if mode == AlpMode::Either {
+        // A negated test never matches before detection concluded.
+        if negated && ts == DirProto::Unknown && tc == DirProto::Unknown {
+            return false;
+        }
+        hit(ts) || hit(tc)
+    } else {
+        let d = match mode {
+            AlpMode::Direction if a.to_server => ts,
+            AlpMode::Direction => tc,
+            AlpMode::ToServer => ts,
+            AlpMode::ToClient => tc,
+            AlpMode::Final => det.flow,
+            // verdict never changes a flow's protocol: there is no earlier one.
+            AlpMode::Original | AlpMode::Either => DirProto::Unknown,
+        };
+        if negated && d == DirProto::Unknown {
+            return false;
+        }
+        hit(d)
+    };
+    r != negated
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,10 +198,16 @@ impl StateOps {
                     FlowintValue::Var(n) => IntVal::Var(intern(Space::Flowint, n)),
                 }),
             },
+            Insn::AppProto { test, pd_only } => Op::AppProto {
+                values: alp_values(&test.values),
+                negated: test.negated,
+                mode: test.mode,
+                pd_only: *pd_only,
+            },
             _ => return false,
         };
         let effect = match op {
-            Op::StreamSize { .. } => false,
+            Op::StreamSize { .. } | Op::AppProto { .. } => false,
             Op::Xbit { cmd, .. } => !matches!(cmd, XbitCmd::IsSet | XbitCmd::IsNotSet),
             Op::Flowint { op, .. } => op.is_effect(),
         };
@@ -152,6 +236,23 @@ pub struct Facts {
     pub dst: u128,
     /// Packet time.
     pub now: Duration,
+    /// Protocol detection, for `app-layer-protocol`.
+    pub alp: AlpFacts,
+}
+
+/// What `app-layer-protocol` reads about a packet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlpFacts {
+    /// Detection's results for the data this packet's inspection reads (the engine has run
+    /// detection on every byte it inspects).
+    pub det: Detection,
+    /// The results as protocol-detection-only rules see them: as an IDS, those Suricata
+    /// knows on this packet (a direction's once the peer acknowledged its data).
+    pub pd_det: Detection,
+    /// The packet goes client to server.
+    pub to_server: bool,
+    /// The packet completed some direction's detection in the `pd_det` view.
+    pub pd_done: bool,
 }
 
 /// Suricata's `next_seq - isn` of one direction (see the module docs).
@@ -241,6 +342,12 @@ pub fn tests_ok(ops: &StateOps, flow: &Flow, xbits: &XbitStore, f: &Facts) -> bo
                 StreamSide::Either => c || s,
             }
         }),
+        Op::AppProto {
+            values,
+            negated,
+            mode,
+            pd_only,
+        } => alp_ok(values, negated, mode, pd_only, &f.alp),
         Op::Xbit { cmd, id, track, .. } => {
             xbits.is_set(id, key(track, f), f.now) == (cmd == XbitCmd::IsSet)
         }
@@ -268,7 +375,7 @@ pub fn tests_ok(ops: &StateOps, flow: &Flow, xbits: &XbitStore, f: &Facts) -> bo
 pub fn apply(ops: &StateOps, flow: &mut Flow, xbits: &mut XbitStore, f: &Facts) {
     for op in &ops.effects {
         match *op {
-            Op::StreamSize { .. } => {}
+            Op::StreamSize { .. } | Op::AppProto { .. } => {}
             Op::Xbit {
                 cmd,
                 id,
@@ -355,7 +462,111 @@ mod tests {
         src: 1,
         dst: 2,
         now: Duration::from_secs(100),
+        alp: AlpFacts {
+            det: Detection {
+                dirs: [DirProto::Unknown; 2],
+                flow: DirProto::Unknown,
+            },
+            pd_det: Detection {
+                dirs: [DirProto::Unknown; 2],
+                flow: DirProto::Unknown,
+            },
+            to_server: true,
+            pd_done: false,
+        },
     };
+
+    #[test]
+    fn app_layer_protocol_follows_suricata() {
+        use verdict_compiler::keywords::app_proto::parse;
+        let raw = |text: &str, pd_only: bool, alp: AlpFacts| {
+            let o = ops(&[Insn::AppProto {
+                test: parse(text).unwrap(),
+                pd_only,
+            }]);
+            let xs = XbitStore::default();
+            let mut r = false;
+            with_flow(|flow| r = tests_ok(&o, flow, &xs, &Facts { alp, ..A }));
+            r
+        };
+        // Inline, protocol-only rules see what the others see.
+        let t = |text: &str, pd_only: bool, alp: AlpFacts| {
+            raw(
+                text,
+                pd_only,
+                AlpFacts {
+                    pd_det: alp.det,
+                    ..alp
+                },
+            )
+        };
+        let http = DirProto::Known(AppProto::Http);
+        let unknown = A.alp;
+        // Client spoke HTTP; the server has not answered yet.
+        let req = AlpFacts {
+            det: Detection {
+                dirs: [http, DirProto::Unknown],
+                flow: http,
+            },
+            pd_det: Detection::default(),
+            to_server: true,
+            pd_done: true,
+        };
+        let reply = AlpFacts {
+            to_server: false,
+            pd_done: false,
+            ..req
+        };
+        assert!(t("http", false, req) && t("http", true, req));
+        assert!(!t(
+            "http",
+            true,
+            AlpFacts {
+                pd_done: false,
+                ..req
+            }
+        ));
+        // The packet's direction: the reply direction is not detected yet.
+        assert!(!t("http", false, reply) && t("http,final", false, reply));
+        assert!(t("http,either", false, reply) && t("http,to_server", false, reply));
+        assert!(!t("http,to_client", false, reply) && !t("http,original", false, req));
+        // Negation never matches an unconcluded result.
+        assert!(!t("!tls", false, unknown) && !t("!tls", false, reply));
+        assert!(t("!tls", false, req) && !t("!http", false, req) && t("!tls,either", false, reply));
+        assert!(!t("!http,either", false, reply) && !t("!tls,either", false, unknown));
+        assert!(t("unknown", false, unknown) && t("unknown", false, reply));
+        assert!(t("tls,http,dns", false, req) && !t("!tls,http", false, req));
+        let failed = AlpFacts {
+            det: Detection {
+                dirs: [DirProto::Failed; 2],
+                flow: DirProto::Failed,
+            },
+            ..req
+        };
+        assert!(t("failed", true, failed) && t("!http", false, failed));
+        assert!(!t("failed", false, req) && !t("!failed", false, unknown));
+        // `http` covers HTTP/2, as Suricata's umbrella name.
+        let h2 = DirProto::Known(AppProto::Http2);
+        let h2 = AlpFacts {
+            det: Detection {
+                dirs: [h2, h2],
+                flow: h2,
+            },
+            ..req
+        };
+        assert!(t("http", false, h2) && !t("http2", false, req));
+        // As an IDS, protocol-only rules read what Suricata knows on the packet, the others
+        // what the engine detected on the data they inspect.
+        let ids = AlpFacts {
+            pd_det: Detection {
+                dirs: [DirProto::Unknown, http],
+                flow: http,
+            },
+            ..req
+        };
+        assert!(raw("http", false, ids) && !raw("http", true, ids));
+        assert!(raw("http,to_client", true, ids) && !raw("http,to_client", false, ids));
+    }
 
     #[test]
     fn flowint_follows_suricata() {
