@@ -441,6 +441,7 @@ impl PortIndex {
 }
 
 /// Which addresses of a packet make a program without a pattern a candidate.
+#[derive(Clone, Copy)]
 enum Gate<'p> {
     /// Its source is in the rule's (small) source set.
     Src,
@@ -610,6 +611,18 @@ impl Prefilter {
         include: impl Fn(usize) -> bool,
     ) -> Result<Prefilter, String> {
         let mut stats = PrefilterStats::default();
+        // Sizing each address set walks all its ranges: once per program without a pattern,
+        // not once per transport class and again for its description.
+        let gates: Vec<Option<Gate<'_>>> = programs
+            .iter()
+            .zip(&pats)
+            .enumerate()
+            .map(|(i, (p, pat))| {
+                (include(i) && pat.is_none())
+                    .then(|| addr_gate(p))
+                    .flatten()
+            })
+            .collect();
         let mut classes = Vec::new();
         stats.no_pattern = pats
             .iter()
@@ -646,7 +659,7 @@ impl Prefilter {
                             fp_any.push(i);
                         }
                     }
-                    None => match addr_gate(p) {
+                    None => match gates[i as usize] {
                         Some(Gate::Src) => src.push((&p.src, i)),
                         Some(Gate::Dst) => dst.push((&p.dst, i)),
                         Some(Gate::Either(set)) => {
@@ -706,33 +719,36 @@ impl Prefilter {
             .iter()
             .zip(&pats)
             .enumerate()
-            .map(|(i, (p, pat))| match pat {
+            .map(|(i, (p, pat))| match (pat, gates[i]) {
                 _ if !include(i) => String::new(),
-                Some(pat) => format!(
+                (Some(pat), _) => format!(
                     "prefilter \"{}\"{}",
                     pat.escaped(),
                     if pat.nocase { " nocase" } else { "" }
                 ),
-                None if addr_gate(p).is_some() => match addr_gate(p) {
-                    Some(Gate::Src) => {
-                        "no pattern: candidate for packets from its source addresses"
-                    }
-                    Some(Gate::Dst) => {
-                        "no pattern: candidate for packets to its destination addresses"
-                    }
-                    _ => "no pattern: candidate for packets from or to its listed addresses",
+                (None, Some(Gate::Src)) => {
+                    "no pattern: candidate for packets from its source addresses".to_string()
                 }
-                .to_string(),
-                None if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) => {
+                (None, Some(Gate::Dst)) => {
+                    "no pattern: candidate for packets to its destination addresses".to_string()
+                }
+                (None, Some(Gate::Either(_))) => {
+                    "no pattern: candidate for packets from or to its listed addresses".to_string()
+                }
+                (None, None)
+                    if p.bidirectional || matches!(p.l4, L4::Icmp | L4::Icmpv6 | L4::Sctp) =>
+                {
                     "no pattern: candidate for every packet of its protocol".to_string()
                 }
-                None if !p.dst_ports.is_full() => {
+                (None, None) if !p.dst_ports.is_full() => {
                     "no pattern: candidate for its destination ports".to_string()
                 }
-                None if !p.src_ports.is_full() => {
+                (None, None) if !p.src_ports.is_full() => {
                     "no pattern: candidate for its source ports".to_string()
                 }
-                None => "no pattern: candidate for every packet of its protocol".to_string(),
+                (None, None) => {
+                    "no pattern: candidate for every packet of its protocol".to_string()
+                }
             })
             .collect();
         let longest = pats
