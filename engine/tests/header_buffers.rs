@@ -7,37 +7,10 @@ mod common;
 
 use common::*;
 use etherparse::PacketBuilder;
-use std::time::{Duration, UNIX_EPOCH};
-use verdict_engine::detect::{DetectConfig, PacketMeta};
-use verdict_engine::output::Event;
+use verdict_engine::detect::DetectConfig;
 
 fn engine(rules: &str) -> TestWorker {
     worker(rules, &DetectConfig::default())
-}
-
-impl TestWorker {
-    /// Inspects packets one second apart; the sids per packet.
-    fn all(&mut self, pkts: &[Vec<u8>]) -> Vec<Vec<u32>> {
-        pkts.iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut p = p.clone();
-                let meta =
-                    PacketMeta::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64));
-                self.w.inspect(&mut p, &meta);
-                let mut sids: Vec<u32> = self
-                    .rx
-                    .try_iter()
-                    .filter_map(|e| match e {
-                        Event::Alert(a) => Some(a.sid),
-                        _ => None,
-                    })
-                    .collect();
-                sids.sort_unstable();
-                sids
-            })
-            .collect()
-    }
 }
 
 fn syn_with_options(sport: u16, opts: &[u8]) -> Vec<u8> {

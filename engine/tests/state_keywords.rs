@@ -4,38 +4,10 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, UNIX_EPOCH};
-use verdict_engine::detect::{DetectConfig, PacketMeta};
-use verdict_engine::output::Event;
+use verdict_engine::detect::DetectConfig;
 
 fn engine(rules: &str) -> TestWorker {
     worker(rules, &DetectConfig::default())
-}
-
-impl TestWorker {
-    /// Inspects one packet at `secs`; the sids that alerted.
-    fn at(&mut self, secs: u64, p: &[u8]) -> Vec<u32> {
-        let mut p = p.to_vec();
-        let meta = PacketMeta::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs));
-        self.w.inspect(&mut p, &meta);
-        let mut sids: Vec<u32> = self
-            .rx
-            .try_iter()
-            .filter_map(|e| match e {
-                Event::Alert(a) => Some(a.sid),
-                _ => None,
-            })
-            .collect();
-        sids.sort_unstable();
-        sids
-    }
-    /// Inspects packets one second apart; the sids per packet.
-    fn all(&mut self, pkts: &[Vec<u8>]) -> Vec<Vec<u32>> {
-        pkts.iter()
-            .enumerate()
-            .map(|(i, p)| self.at(i as u64, p))
-            .collect()
-    }
 }
 
 const NONE: Vec<u32> = Vec::new();

@@ -405,7 +405,7 @@ pub fn per_sid(alerts: &[(u64, u64)]) -> std::collections::BTreeMap<u64, usize> 
 }
 
 /// A worker over rule text and the stream of events it sends, for tests that inspect
-/// packets one by one (each test file adds the inspection helpers it needs).
+/// packets one by one.
 pub struct TestWorker {
     /// The worker.
     pub w: verdict_engine::detect::Worker,
@@ -420,5 +420,35 @@ pub fn worker(rules: &str, cfg: &verdict_engine::detect::DetectConfig) -> TestWo
     TestWorker {
         w: verdict_engine::detect::Worker::new(det, tx),
         rx,
+    }
+}
+
+impl TestWorker {
+    /// Inspects one packet at `secs` seconds past a fixed epoch; the sids that alerted.
+    pub fn at(&mut self, secs: u64, p: &[u8]) -> Vec<u32> {
+        use std::time::UNIX_EPOCH;
+        use verdict_engine::detect::PacketMeta;
+        use verdict_engine::output::Event;
+        let mut p = p.to_vec();
+        let meta = PacketMeta::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs));
+        self.w.inspect(&mut p, &meta);
+        let mut sids: Vec<u32> = self
+            .rx
+            .try_iter()
+            .filter_map(|e| match e {
+                Event::Alert(a) => Some(a.sid),
+                _ => None,
+            })
+            .collect();
+        sids.sort_unstable();
+        sids
+    }
+
+    /// Inspects packets one second apart; the sids per packet.
+    pub fn all(&mut self, pkts: &[Vec<u8>]) -> Vec<Vec<u32>> {
+        pkts.iter()
+            .enumerate()
+            .map(|(i, p)| self.at(i as u64, p))
+            .collect()
     }
 }
