@@ -12,6 +12,7 @@
 //! never memory.
 
 use flate2::{Decompress, FlushDecompress, Status};
+use std::cell::RefCell;
 
 /// Output of one inflate call; also the granularity of bomb checks.
 const SCRATCH: usize = 16 * 1024;
@@ -20,6 +21,52 @@ const SCRATCH: usize = 16 * 1024;
 const PROBE_MAX: usize = 64 * 1024;
 /// Longest gzip header (FEXTRA/FNAME/FCOMMENT) accepted.
 const GZIP_HEADER_MAX: usize = 64 * 1024;
+
+/// Inflate states and scratch buffers kept per thread for reuse (see [`Spare`]).
+const SPARE_MAX: usize = 8;
+
+/// Inflate states and scratch buffers of finished bodies, reused by the next bodies on the
+/// same worker thread: a fresh inflate state is ~43 KB of zeroed memory and a scratch 16 KB,
+/// and allocating both per compressed response cost more than inflating a small one.
+#[derive(Default)]
+struct Spare {
+    inflaters: Vec<Box<Decompress>>,
+    scratch: Vec<Vec<u8>>,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
+}
+
+/// An inflate state for a new stream: a spare one reset, or a new one.
+fn take_inflater(zlib: bool) -> Box<Decompress> {
+    let spare = SPARE
+        .try_with(|s| s.borrow_mut().inflaters.pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut d) => {
+            d.reset(zlib);
+            d
+        }
+        None => Box::new(Decompress::new(zlib)),
+    }
+}
+
+/// A zeroed scratch buffer of `len` bytes: a spare one when it has that size.
+fn take_scratch(len: usize) -> Vec<u8> {
+    let spare = SPARE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let at = s.scratch.iter().position(|b| b.len() == len)?;
+            Some(s.scratch.swap_remove(at))
+        })
+        .ok()
+        .flatten();
+    // Decoded bytes are only read up to what inflate wrote, so old contents never leak
+    // into a new body; the buffer only needs the right length.
+    spare.unwrap_or_else(|| vec![0; len])
+}
 
 /// Why decoding stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +191,7 @@ impl ContentDecoder {
             return;
         }
         if self.scratch.is_empty() {
-            self.scratch = vec![0; SCRATCH * self.layers.len().max(1)];
+            self.scratch = take_scratch(SCRATCH * self.layers.len().max(1));
         }
         let mut ctx = Ctx {
             produced: &mut self.produced,
@@ -156,6 +203,36 @@ impl ContentDecoder {
         if ctx.stop {
             self.stopped = true;
         }
+    }
+}
+
+/// Ends a layer: further input is ignored, and its inflate state goes back to the spares.
+fn retire(layer: &mut Layer) {
+    if let State::Inflate(d) = std::mem::replace(&mut layer.state, State::Done) {
+        // During thread teardown the pool may be gone: the state is then simply freed.
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.inflaters.len() < SPARE_MAX {
+                    s.inflaters.push(d);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for ContentDecoder {
+    fn drop(&mut self) {
+        for l in &mut self.layers {
+            retire(l);
+        }
+        let scratch = std::mem::take(&mut self.scratch);
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if !scratch.is_empty() && s.scratch.len() < SPARE_MAX {
+                    s.scratch.push(scratch);
+                }
+            }
+        });
     }
 }
 
@@ -241,7 +318,7 @@ fn step(
             } else {
                 zlib = is_zlib(seen[0], seen[1]);
             }
-            layer.state = State::Inflate(Box::new(Decompress::new(zlib)));
+            layer.state = State::Inflate(take_inflater(zlib));
             inflate(layer, scratch, &seen[start..], ctx, emit);
         }
     }
@@ -256,9 +333,10 @@ fn passthrough(
 ) {
     ctx.note(DecodeIssue::Failed);
     if layer.probe_overflow {
-        layer.state = State::Done;
+        retire(layer);
         return;
     }
+    retire(layer);
     layer.state = State::Pass;
     let probe = std::mem::take(&mut layer.probe);
     emit(&probe, ctx);
@@ -296,17 +374,17 @@ fn inflate(
             if take < made {
                 ctx.note(DecodeIssue::Bomb);
                 ctx.stop = true;
-                layer.state = State::Done;
+                retire(layer);
                 return;
             }
             if !go_on {
-                layer.state = State::Done;
+                retire(layer);
                 return;
             }
         }
         match res {
             Ok(Status::StreamEnd) => {
-                layer.state = State::Done;
+                retire(layer);
                 return;
             }
             Ok(_) => {
@@ -320,7 +398,7 @@ fn inflate(
             Err(_) => {
                 if layer.produced {
                     ctx.note(DecodeIssue::Failed);
-                    layer.state = State::Done;
+                    retire(layer);
                 } else {
                     passthrough(layer, ctx, emit);
                 }
