@@ -9,7 +9,7 @@
 
 pub mod eve;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 use std::cell::RefCell;
@@ -28,6 +28,9 @@ pub const CHANNEL_CAPACITY: usize = 65_536;
 /// Records buffered per output before a flush confirms them: bounds how many one I/O error
 /// can cost beyond the record it hit.
 const FLUSH_EVERY: u64 = 64;
+/// How long the writer naps when it ran dry right after events: short enough to add no
+/// visible latency to alerts, long enough that a busy worker seldom has to wake it.
+const NAP: Duration = Duration::from_millis(1);
 /// How long an output that failed stays closed before it is reopened.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
 
@@ -660,6 +663,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
     // The last evidence packet and its number in evidence.pcap (None: not written).
     let mut last_pkt: Option<(Arc<PacketInfo>, Option<u64>)> = None;
     let mut line = String::with_capacity(1024);
+    let mut busy = false;
     loop {
         if health.reopen.swap(false, Ordering::Relaxed) {
             if let Some(s) = &mut eve {
@@ -672,22 +676,40 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 s.reopen(&health.pcap, health);
             }
         }
-        let ev = match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(ev) => ev,
-            Err(RecvTimeoutError::Timeout) => {
-                // Idle: make what we have visible to `tail -f` and tests.
-                if let Some(s) = &mut eve {
-                    s.flush(&health.eve, health);
-                }
-                if let Some(s) = &mut fast {
-                    s.flush(&health.fast, health);
-                }
-                if let Some(s) = &mut pcap {
-                    s.flush(&health.pcap, health);
-                }
+        let ev = match rx.try_recv() {
+            Ok(ev) => {
+                busy = true;
+                ev
+            }
+            Err(TryRecvError::Disconnected) => break,
+            // Events came a moment ago: more are likely, so nap instead of blocking. A
+            // worker that sends while we nap finds no waiting receiver and makes no wake-up
+            // syscall, which under a steady event stream cost it more than the event itself.
+            Err(TryRecvError::Empty) if busy => {
+                busy = false;
+                std::thread::sleep(NAP);
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(TryRecvError::Empty) => match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(ev) => {
+                    busy = true;
+                    ev
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // Idle: make what we have visible to `tail -f` and tests.
+                    if let Some(s) = &mut eve {
+                        s.flush(&health.eve, health);
+                    }
+                    if let Some(s) = &mut fast {
+                        s.flush(&health.fast, health);
+                    }
+                    if let Some(s) = &mut pcap {
+                        s.flush(&health.pcap, health);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
         };
         // The evidence packet goes first, so the alert's EVE record can name its number in
         // the pcap (what `verdict explain` reads the packet back by).
