@@ -310,6 +310,16 @@ impl HttpConn {
     }
 
     fn new_tx(&mut self) -> u64 {
+        // Parsing, detection and logging of a transaction all happen on the packet that
+        // completes it, so once both sides are complete nothing reads it again: keeping it
+        // would only hold its heads and bodies (up to both body limits) per connection.
+        while self
+            .txs
+            .front()
+            .is_some_and(|t| t.request_complete() && t.response_complete())
+        {
+            self.txs.pop_front();
+        }
         if self.txs.len() >= self.cfg.max_txs.max(1) {
             self.txs.pop_front();
             self.counters.txs_evicted += 1;

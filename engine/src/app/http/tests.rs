@@ -560,6 +560,21 @@ fn limits_cut_and_report() {
     assert_eq!(c.txs().count(), 4);
     assert_eq!(c.txs().next().map(Tx::id), Some(6));
     assert_eq!(c.counters().txs_evicted, 6);
+    // Finished transactions are freed when the next request starts, not kept to the bound:
+    // a long keep-alive connection holds one body, not `max_txs` of them.
+    let mut c = HttpConn::new(&HttpConfig::default());
+    let resp = response_with("", &[b'x'; 4096]);
+    for _ in 0..50 {
+        c.feed(Dir::ToServer, GET);
+        c.feed(Dir::ToClient, &resp);
+    }
+    assert_eq!(c.txs().count(), 1);
+    assert_eq!(c.txs().next().map(Tx::id), Some(49));
+    assert_eq!(c.counters().txs_evicted, 0);
+    // An unanswered request is kept however many follow it (pipelining).
+    c.feed(Dir::ToServer, GET);
+    c.feed(Dir::ToServer, GET);
+    assert_eq!(c.txs().map(Tx::id).collect::<Vec<_>>(), vec![50, 51]);
 }
 
 /// Everything observable about a transaction, for split-invariance checks.
