@@ -580,6 +580,23 @@ pub struct Scratch {
     marks: Vec<u32>,
     gen: u32,
     out: Vec<u32>,
+    /// Per program: where its pattern last started in the haystack of the current call
+    /// (valid for the programs in `hits`).
+    last: Vec<u32>,
+    /// Programs the automata found in the last call, in the order found (the rest of `out`
+    /// came from ports and addresses).
+    hits: Vec<u32>,
+}
+
+impl Scratch {
+    /// The programs whose patterns the last [`Prefilter::candidates`] call found in its
+    /// haystack, each with the offset in it where the pattern last started: what a caller
+    /// needs to remember hits by stream position instead of scanning the bytes again.
+    pub fn pattern_hits(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.hits
+            .iter()
+            .map(|&p| (p, self.last.get(p as usize).copied().unwrap_or(u32::MAX)))
+    }
 }
 
 impl Prefilter {
@@ -798,6 +815,7 @@ impl Prefilter {
         let ci = &self.classes[class as usize];
         if s.marks.len() != self.order.len() {
             s.marks = vec![0; self.order.len()];
+            s.last = vec![0; self.order.len()];
             s.gen = 0;
         }
         s.gen = s.gen.wrapping_add(1);
@@ -809,7 +827,9 @@ impl Prefilter {
         if !payload.is_empty() {
             for &ai in ci.dset(dport).iter().chain(ci.sset(sport)) {
                 let a = &ci.automata[ai];
-                let (marks, gen, out) = (&mut s.marks, s.gen, &mut s.out);
+                let (marks, gen, out, last) = (&mut s.marks, s.gen, &mut s.out, &mut s.last);
+                // Payloads are at most a 64 KB packet or a stream window far below 4 GB.
+                let at = |start: usize| u32::try_from(start).unwrap_or(u32::MAX);
                 a.for_each_match(payload, |pi, start| {
                     for (p, exact) in &a.owners[pi] {
                         if let Some(x) = exact {
@@ -817,15 +837,21 @@ impl Prefilter {
                                 continue;
                             }
                         }
-                        let mark = &mut marks[*p as usize];
+                        let pu = *p as usize;
+                        let mark = &mut marks[pu];
                         if *mark != gen {
                             *mark = gen;
                             out.push(*p);
+                            last[pu] = at(start);
+                        } else {
+                            last[pu] = last[pu].max(at(start));
                         }
                     }
                 });
             }
         }
+        s.hits.clear();
+        s.hits.extend_from_slice(&s.out);
         s.out.extend_from_slice(ci.by_dport.get(dport));
         s.out.extend_from_slice(ci.by_sport.get(sport));
         s.out.extend_from_slice(&ci.any);

@@ -314,6 +314,8 @@ pub struct Session {
     pub txd: Vec<crate::detect::tx::TxDetect>,
     /// Transactions whose fileinfo record was written.
     pub files_logged: Vec<u64>,
+    /// [client → server, server → client]: the stream pass's prefilter hits (`detect::memo`).
+    pub stream_hits: [crate::detect::memo::StreamHits; 2],
 }
 
 impl std::fmt::Debug for Session {
@@ -365,6 +367,7 @@ impl Session {
             acked_app: false,
             acked_dirs: [false; 2],
             txd: Vec::new(),
+            stream_hits: Default::default(),
             files_logged: Vec::new(),
         }
     }
@@ -539,6 +542,9 @@ impl Session {
     pub fn release(&mut self, mem: &mut StreamMem) {
         for h in &mut self.halves {
             h.release(mem);
+        }
+        for m in &mut self.stream_hits {
+            m.forget();
         }
     }
 

@@ -601,3 +601,43 @@ fn stream_window_finds_patterns_in_the_lookback_and_across_the_boundary() {
     // Handshake (3), first segment + ACK (2): the second data segment is packet 6.
     assert_eq!(got, vec![(1, 6), (2, 6), (3, 6)]);
 }
+
+/// The stream pass remembers the prefilter hits of earlier packets by stream offset
+/// (`detect::memo`) instead of rescanning its lookback: a fast pattern three segments back
+/// still makes its rule a candidate when the rest of the rule arrives, in order and when the
+/// segments arrive out of order (the memo cannot vouch for a filled gap: a full scan).
+#[test]
+fn stream_window_remembers_hits_of_earlier_packets() {
+    let rules = "alert tcp any any -> any any (msg:\"memo\"; flow:established,to_server; \
+                 content:\"MEMO-FAST-PATTERN\"; content:\"later-tail\"; distance:0; sid:11;)\n";
+    let segs: [&[u8]; 4] = [
+        b"aa MEMO-FAST-PATTERN bb",
+        b"filler one",
+        b"filler two",
+        b"xx later-tail",
+    ];
+    let dir = TempDir::new("stream-memo");
+    let got = replay_frames(dir.path(), rules, &session(40001, 7000, &segs));
+    // Handshake (3), then each data segment and its ACK: the fourth segment is packet 10.
+    assert_eq!(got, vec![(11, 10)]);
+
+    // The same bytes with the second and third segments swapped: the third is buffered,
+    // the second completes both, and the rule matches once the tail is there.
+    let mut frames = vec![
+        tcp(CLI, SRV, 40002, 7000, 100, SYN, b""),
+        tcp(SRV, CLI, 7000, 40002, 500, SYNACK, b""),
+        tcp(CLI, SRV, 40002, 7000, 101, ACK, b""),
+    ];
+    let mut seqs = Vec::new();
+    let mut seq = 101u32;
+    for s in segs {
+        seqs.push(seq);
+        seq += s.len() as u32;
+    }
+    for i in [0usize, 2, 1, 3] {
+        frames.push(tcp(CLI, SRV, 40002, 7000, seqs[i], PA, segs[i]));
+        frames.push(tcp(SRV, CLI, 7000, 40002, 501, ACK, b""));
+    }
+    let dir = TempDir::new("stream-memo-ooo");
+    assert_eq!(replay_frames(dir.path(), rules, &frames), vec![(11, 10)]);
+}

@@ -11,6 +11,7 @@
 //!   prefilters; each alerts once per transaction.
 //! - **fileinfo** ([`log_files`]): a response body that completed is logged as a file.
 
+use super::memo::StreamHits;
 use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
 use crate::app::dns::DnsMessage;
@@ -31,9 +32,23 @@ impl Scan {
     pub(super) fn match_stream(
         &mut self,
         pass: &mut Pass<'_, '_>,
+        sess: &mut Session,
+        step: &Step,
+        cands: &mut Vec<u32>,
+    ) {
+        let dir = usize::from(!pass.ctx.pflow.to_server);
+        let mut memo = std::mem::take(&mut sess.stream_hits[dir]);
+        self.stream_window(pass, sess, step, cands, &mut memo);
+        sess.stream_hits[dir] = memo;
+    }
+
+    fn stream_window(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
         sess: &Session,
         step: &Step,
         cands: &mut Vec<u32>,
+        memo: &mut StreamHits,
     ) {
         let (det, ctx, parsed) = (pass.det, pass.ctx, pass.parsed);
         let new = &step.progress.new;
@@ -53,26 +68,51 @@ impl Scan {
             ws = from;
         }
         let Ok(boundary) = u32::try_from(new.start.saturating_sub(ws)) else {
+            memo.forget();
             return;
         };
+        let b = boundary as usize;
+        // In order, the window ends with exactly the bytes the packet pass scanned, whose
+        // candidates `cands` still holds and whose pattern hits the scratch still has.
+        let reuse = !pass.scanned.is_empty() && win.get(b..) == Some(pass.scanned);
+        self.memo_buf.clear();
+        if reuse {
+            let at = new.start;
+            let hits = self.pf.pattern_hits();
+            self.memo_buf
+                .extend(hits.map(|(p, off)| (p, at.saturating_add(u64::from(off)))));
+        }
+        let end = ws.saturating_add(win.len() as u64);
         // Nothing to gain when the window is exactly this packet's payload: the packet pass
         // saw the same bytes.
         let plen = parsed.payload().len() as u64;
         if boundary == 0 && new.end - new.start <= plen {
+            if reuse {
+                memo.restart(ws);
+                memo.record(self.memo_buf.iter().copied(), end);
+            } else {
+                memo.forget();
+            }
             return;
         }
-        // In order, the window ends with exactly the bytes the packet pass scanned, whose
-        // candidates `cands` still holds: only the bytes before them, and patterns that
-        // straddle into them, need a scan (bulk TCP: the lookback, not the 64 KB segment again).
-        let b = boundary as usize;
-        let reuse = !pass.scanned.is_empty() && win.get(b..) == Some(pass.scanned);
-        let scan = if reuse {
-            let end = b.saturating_add(det.prefilter.longest().saturating_sub(1));
-            &win[..end.min(win.len())]
+        // The bytes before the packet were scanned when they arrived: with the memo
+        // vouching for them, only patterns that straddle the boundary need a scan. Without
+        // it, the lookback is scanned (bulk TCP: not the 64 KB segment again), or the whole
+        // window when the packet's bytes are not its end (out of order, a gap filled).
+        let reach = det.prefilter.longest().saturating_sub(1);
+        let covered = reuse && memo.covers(ws, new.start);
+        let (from, to) = if covered {
+            (
+                b.saturating_sub(reach),
+                b.saturating_add(reach).min(win.len()),
+            )
+        } else if reuse {
+            (0, b.saturating_add(reach).min(win.len()))
         } else {
             cands.clear();
-            win
+            (0, win.len())
         };
+        let scan = win.get(from..to).unwrap_or_default();
         cands.extend_from_slice(det.prefilter.candidates(
             Class::Tcp,
             Some((ctx.ip.src, ctx.ip.dst)),
@@ -81,6 +121,15 @@ impl Scan {
             scan,
             &mut self.pf,
         ));
+        if covered {
+            memo.recall(ws, cands);
+        } else {
+            memo.restart(ws);
+        }
+        let at = ws.saturating_add(from as u64);
+        let scanned = self.pf.pattern_hits();
+        let scanned = scanned.map(|(p, off)| (p, at.saturating_add(u64::from(off))));
+        memo.record(scanned.chain(self.memo_buf.iter().copied()), end);
         if reuse {
             cands.sort_unstable_by_key(|p| det.rank[*p as usize]);
             cands.dedup();

@@ -26,6 +26,7 @@
 mod app;
 pub mod datajson;
 pub mod datasets;
+pub(crate) mod memo;
 pub mod order;
 mod policy;
 pub mod pred;
@@ -590,6 +591,8 @@ impl Ctx {
 struct Scan {
     pf: Scratch,
     cands: Vec<u32>,
+    /// The packet pass's pattern hits at their stream offsets (the stream pass's memo).
+    memo_buf: Vec<(u32, u64)>,
     vm: VmState,
     matched: Vec<Matched>,
     hits: Vec<crate::vm::Hit>,

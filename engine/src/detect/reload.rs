@@ -62,6 +62,10 @@ impl Worker {
             }
             flow.bits = bits;
             if let Some(s) = flow.session.as_mut() {
+                // The new set's patterns were never looked for in the bytes seen so far.
+                for m in &mut s.stream_hits {
+                    m.forget();
+                }
                 for txd in &mut s.txd {
                     txd.fired = txd.fired.iter().filter_map(|&p| map(p)).collect();
                     txd.sticky = txd.sticky.iter().filter_map(|&p| map(p)).collect();
