@@ -99,11 +99,28 @@ pub fn program_app(p: &Program, cp: &CompiledProgram) -> Option<AppProto> {
     })
 }
 
-/// Buffers that may hold the very same bytes: an HTTP body and the `file.data` of a body that
-/// is one file (not multipart), whose prefilters then run as one.
-const ALIASES: [(Buffer, Buffer); 2] = [
+/// Buffers that often hold the very same bytes, whose prefilters then run as one: an HTTP
+/// body and the `file.data` of a body that is one file (not multipart), and a normalised
+/// buffer and its raw form when normalising changed nothing (most URIs, hosts and heads).
+const ALIASES: [(Buffer, Buffer); 6] = [
     (Buffer::FileData, Buffer::App(AppBuffer::HttpServerBody)),
     (Buffer::FileData, Buffer::App(AppBuffer::HttpClientBody)),
+    (
+        Buffer::App(AppBuffer::HttpUri),
+        Buffer::App(AppBuffer::HttpRawUri),
+    ),
+    (
+        Buffer::App(AppBuffer::HttpHost),
+        Buffer::App(AppBuffer::HttpRawHost),
+    ),
+    (
+        Buffer::App(AppBuffer::HttpHeader),
+        Buffer::App(AppBuffer::HttpRawHeader),
+    ),
+    (
+        Buffer::App(AppBuffer::HttpCookie),
+        Buffer::App(AppBuffer::HttpRawCookie),
+    ),
 ];
 
 /// Transaction programs and their per-buffer prefilters.
@@ -260,21 +277,28 @@ impl TxDetect {
         ports: (u16, u16),
         scratch: &mut Scratch,
     ) {
-        // Buffers that are the same bytes (an HTTP body and its `file.data`) are scanned
-        // once, by the union of their prefilters.
-        let mut handled: Vec<Buffer> = Vec::new();
-        for (a, b, pf, longest) in &idx.aliases {
+        // Buffers that are the same bytes (an HTTP body and its `file.data`, a URI that
+        // needed no normalising and its raw form) are scanned once, by the union of their
+        // prefilters.
+        let mut handled = 0u32;
+        for (i, (a, b, pf, longest)) in idx.aliases.iter().enumerate() {
             let (Some(x), Some(y)) = (src.buffer(*a), src.buffer(*b)) else {
                 continue;
             };
-            if !std::ptr::eq(x, y) || *self.progress(*a, to_server) != *self.progress(*b, to_server)
-            {
+            let same = std::ptr::eq(x, y) || x == y;
+            if !same || *self.progress(*a, to_server) != *self.progress(*b, to_server) {
                 continue;
             }
             self.scan_new(*a, to_server, x, pf, *longest, ports, scratch);
             *self.progress(*b, to_server) = x.len();
-            handled.extend([*a, *b]);
+            handled |= 1 << i;
         }
+        let handled = |b: &Buffer| {
+            idx.aliases
+                .iter()
+                .enumerate()
+                .any(|(i, (x, y, ..))| handled & (1 << i) != 0 && (x == b || y == b))
+        };
         for (b, pf, longest) in &idx.by_buffer {
             // Further instances of a multi-buffer (more DNS names, certificates) are small
             // and complete when they appear: scanned whole each time.
@@ -285,7 +309,7 @@ impl TxDetect {
                 let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, bytes, scratch);
                 add_sticky(&mut self.sticky, cands);
             }
-            if handled.contains(b) {
+            if handled(b) {
                 continue;
             }
             if let Some(bytes) = src.buffer(*b) {
