@@ -227,3 +227,34 @@ alert http any any -> any any (msg:"absent"; http.response_body; content:"needle
     );
     assert_eq!(got, [(1, 1), (2, 1), (3, 1)].into_iter().collect());
 }
+
+/// A normalised buffer and its raw form hold the same bytes when normalising changed
+/// nothing, and their prefilters then run as one scan: rules on either still fire on their
+/// own buffer only (the normalised URI `/a/x` is not in the raw `/a/./x`).
+#[test]
+fn normalised_and_raw_buffers_scanned_once_still_fire_on_their_own_bytes() {
+    let rules = r#"
+alert http any any -> any any (msg:"uri"; http.uri; content:"/a/x?q=needle"; sid:1;)
+alert http any any -> any any (msg:"raw uri"; http.uri.raw; content:"/a/x?q=needle"; sid:2;)
+alert http any any -> any any (msg:"host"; http.host; content:"example.com"; sid:3;)
+alert http any any -> any any (msg:"raw host"; http.host.raw; content:"example.com"; sid:4;)
+alert http any any -> any any (msg:"raw uri dot"; http.uri.raw; content:"/a/./x"; sid:5;)
+"#;
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let get =
+        |uri: &str, host: &str| format!("GET {uri} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+    let dir = TempDir::new("alias-equal");
+    let got = alerts_per_sid(
+        &dir,
+        rules,
+        &exchange(&get("/a/x?q=needle", "example.com"), resp),
+    );
+    assert_eq!(got, [(1, 1), (2, 1), (3, 1), (4, 1)].into_iter().collect());
+    let dir = TempDir::new("alias-differ");
+    let got = alerts_per_sid(
+        &dir,
+        rules,
+        &exchange(&get("/a/./x?q=needle", "EXAMPLE.com"), resp),
+    );
+    assert_eq!(got, [(1, 1), (3, 1), (5, 1)].into_iter().collect());
+}
