@@ -30,6 +30,8 @@ const SPARE_MAX: usize = 8;
 /// and allocating both per compressed response cost more than inflating a small one.
 #[derive(Default)]
 struct Spare {
+    // Boxed as layers hold them: moving one between a layer and the pool allocates nothing.
+    #[allow(clippy::vec_box)]
     inflaters: Vec<Box<Decompress>>,
     scratch: Vec<Vec<u8>>,
 }
