@@ -352,18 +352,17 @@ impl<T: Domain> RangeSet<T> {
     }
     /// Membership test (binary search).
     pub fn contains(&self, v: T) -> bool {
-        match self.ranges.binary_search_by(|(lo, hi)| {
-            if v < *lo {
-                std::cmp::Ordering::Greater
-            } else if v > *hi {
-                std::cmp::Ordering::Less
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        }) {
-            Ok(_) => true,
-            Err(_) => false,
-        }
+        self.ranges
+            .binary_search_by(|(lo, hi)| {
+                if v < *lo {
+                    std::cmp::Ordering::Greater
+                } else if v > *hi {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
     }
     /// Set union.
     pub fn union(&self, other: &Self) -> Self {
