@@ -319,11 +319,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .or(suri.exceptions)
         .resolve(inline, midstream)
         .context("exception policies")?;
+    // The stream settings of `verdict run`, so a replay of a live capture hits the same limits.
+    let session = crate::cmd::run::session_config(None, &config)?;
     let cfg = DetectConfig {
         flow: FlowConfig {
             midstream,
             ..FlowConfig::default()
         },
+        session,
         inline,
         thresholds,
         disabled: config.disabled,
