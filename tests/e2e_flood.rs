@@ -159,45 +159,6 @@ fn gap_acks() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Drops the flood port's packets on arrival in `ns`, so its kernel answers none of them.
-fn mute(t: &Topology, ns: &str, port_match: &str) {
-    t.exec_ok(ns, &["nft", "add", "table", "inet", "vdflood"]);
-    t.exec_ok(
-        ns,
-        &[
-            "nft",
-            "add chain inet vdflood pre { type filter hook prerouting priority -300; policy accept; }",
-        ],
-    );
-    t.exec_ok(
-        ns,
-        &[
-            "nft",
-            &format!("add rule inet vdflood pre tcp {port_match} {FLOOD_PORT} drop"),
-        ],
-    );
-}
-
-/// An AF_PACKET link on `ns`'s eth0 towards the gateway's `gw_dev`.
-fn link(t: &Topology, ns: &str, gw_dev: &str) -> Link {
-    let (src, dst) = (
-        packet::mac_of(t, ns, "eth0"),
-        packet::mac_of(t, &t.gw, gw_dev),
-    );
-    t.in_ns(ns, move || Link::open("eth0", src, dst))
-        .join()
-        .unwrap()
-        .expect("AF_PACKET socket")
-}
-
-/// A UDP socket bound to `addr` inside `ns`.
-fn udp_in(t: &Topology, ns: &str, addr: SocketAddr) -> std::net::UdpSocket {
-    t.in_ns(ns, move || std::net::UdpSocket::bind(addr))
-        .join()
-        .unwrap()
-        .expect("bind")
-}
-
 fn addr(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse::<IpAddr>().unwrap(), port)
 }
@@ -221,20 +182,13 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
     )
     .unwrap();
     let mut e = Engine::start(&t, "flood", RULES, &["--config", config.to_str().unwrap()]);
-    mute(&t, &t.srv, "dport");
-    mute(&t, &t.cli, "sport");
-    let mut cli = link(&t, &t.cli, "c0");
-    let mut srv = link(&t, &t.srv, "s0");
-    let mut to_srv = Barrier::new(
-        udp_in(&t, &t.srv, addr(SRV4, MARK_PORT)),
-        addr(CLI4, MARK_PORT),
-        addr(SRV4, MARK_PORT),
-    );
-    let mut to_cli = Barrier::new(
-        udp_in(&t, &t.cli, addr(CLI4, MARK_PORT)),
-        addr(SRV4, MARK_PORT),
-        addr(CLI4, MARK_PORT),
-    );
+    packet::mute(&t, &t.srv, &[&format!("tcp dport {FLOOD_PORT}")]);
+    packet::mute(&t, &t.cli, &[&format!("tcp sport {FLOOD_PORT}")]);
+    let mut cli = Link::towards_gw(&t, &t.cli, "c0");
+    let mut srv = Link::towards_gw(&t, &t.srv, "s0");
+    let (cli_mark, srv_mark) = (addr(CLI4, MARK_PORT), addr(SRV4, MARK_PORT));
+    let mut to_srv = Barrier::bound_in(&t, &t.srv, cli_mark, srv_mark);
+    let mut to_cli = Barrier::bound_in(&t, &t.cli, srv_mark, cli_mark);
     let queue = t
         .in_ns(&t.gw, || std::fs::File::open(Pacer::PATH))
         .join()

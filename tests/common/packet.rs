@@ -9,7 +9,8 @@
 //!
 //! [`Link`] sends whole Ethernet frames on an interface through an `AF_PACKET` socket, so a
 //! frame reaches the next hop exactly as built: nothing in the sender's IP stack checks,
-//! fixes or fragments it.
+//! fixes or fragments it. [`Pacer`] and [`Barrier`] keep a flood in step with the engine.
+//! The tests that include this file also mount `tests/live` (for `InNs`).
 
 #![allow(dead_code)]
 
@@ -436,6 +437,23 @@ pub fn mac_of(t: &crate::common::netns::Topology, ns: &str, dev: &str) -> [u8; 6
     mac
 }
 
+/// Drops what each nft match of `matches` selects (`"tcp dport 7399"`) on arrival in
+/// namespace `ns`, before conntrack: that host's kernel then answers none of the crafted
+/// packets (no RST, no ICMP), so the gateway sees only what the test sends.
+pub fn mute(t: &crate::common::netns::Topology, ns: &str, matches: &[&str]) {
+    t.exec_ok(ns, &["nft", "add", "table", "inet", "vdmute"]);
+    t.exec_ok(
+        ns,
+        &[
+            "nft",
+            "add chain inet vdmute pre { type filter hook prerouting priority -300; policy accept; }",
+        ],
+    );
+    for m in matches {
+        t.exec_ok(ns, &["nft", &format!("add rule inet vdmute pre {m} drop")]);
+    }
+}
+
 /// An `AF_PACKET` socket bound to one interface of the calling thread's namespace, sending
 /// Ethernet frames from `src` to `dst` (MAC addresses).
 pub struct Link {
@@ -474,6 +492,17 @@ impl Link {
             dst,
             frame: Vec::with_capacity(1600),
         })
+    }
+
+    /// A link on `ns`'s `eth0` of the test topology, towards the gateway's `gw_dev` (`c0` from
+    /// cli, `s0` from srv).
+    pub fn towards_gw(t: &crate::common::netns::Topology, ns: &str, gw_dev: &str) -> Link {
+        use crate::live::InNs;
+        let (src, dst) = (mac_of(t, ns, "eth0"), mac_of(t, &t.gw, gw_dev));
+        t.in_ns(ns, move || Link::open("eth0", src, dst))
+            .join()
+            .expect("link thread")
+            .expect("AF_PACKET socket")
     }
 
     /// Sends one L3 packet in an Ethernet frame whose EtherType follows its version nibble
@@ -573,6 +602,22 @@ pub struct Barrier {
 }
 
 impl Barrier {
+    /// Markers from `from` to `to` received by a socket bound to `to` inside namespace `ns`.
+    pub fn bound_in(
+        t: &crate::common::netns::Topology,
+        ns: &str,
+        from: std::net::SocketAddr,
+        to: std::net::SocketAddr,
+    ) -> Barrier {
+        use crate::live::InNs;
+        let rx = t
+            .in_ns(ns, move || std::net::UdpSocket::bind(to))
+            .join()
+            .expect("bind thread")
+            .expect("bind the barrier's receiver");
+        Barrier::new(rx, from, to)
+    }
+
     /// Markers from `from` to `to`, where `rx` (bound to `to` inside the receiving
     /// namespace) waits for them. The marker port must be queued and match no drop rule.
     pub fn new(
@@ -603,20 +648,23 @@ impl Barrier {
     }
 
     /// Sends the next marker on `link` and waits (bounded by `limit`) until it arrives,
-    /// resending it every 500 ms in case the link lost it.
-    pub fn pass(&mut self, link: &mut Link, limit: std::time::Duration) {
+    /// resending it every 500 ms in case the link lost it; returns how many copies were sent
+    /// (each one is a packet the gateway may count).
+    pub fn pass(&mut self, link: &mut Link, limit: std::time::Duration) -> u64 {
         self.n += 1;
         let want = format!("barrier {}", self.n);
         let pkt = self.marker(self.n);
         let deadline = std::time::Instant::now() + limit;
         let mut buf = [0u8; 64];
+        let mut sent = 0;
         loop {
             link.send(&pkt).expect("raw send");
+            sent += 1;
             let resend = std::time::Instant::now() + std::time::Duration::from_millis(500);
             while std::time::Instant::now() < resend {
                 if let Ok(n) = self.rx.recv(&mut buf) {
                     if buf[..n] == *want.as_bytes() {
-                        return;
+                        return sent;
                     }
                 }
             }
