@@ -167,21 +167,14 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
 fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
     require_netns!();
     let t = Topology::new();
-    let dir = std::env::temp_dir().join(format!("verdict-flood-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("verdict.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[engine]\nworkers = 1\nqueue = 0\nsteer = \"all\"\n\
-             stream_memcap = {MEMCAP}\nstream_max_ooo_bytes = {MAX_OOO_BYTES}\n\
-             stream_max_ooo_segments = {MAX_OOO_SEGMENTS}\n\
-             [scan]\nenabled = false\n\
-             [exception_policy]\nstream_memcap = \"ignore\"\n"
-        ),
-    )
-    .unwrap();
-    let mut e = Engine::start(&t, "flood", RULES, &["--config", config.to_str().unwrap()]);
+    let config = format!(
+        "[engine]\nworkers = 1\nqueue = 0\nsteer = \"all\"\n\
+         stream_memcap = {MEMCAP}\nstream_max_ooo_bytes = {MAX_OOO_BYTES}\n\
+         stream_max_ooo_segments = {MAX_OOO_SEGMENTS}\n\
+         [scan]\nenabled = false\n\
+         [exception_policy]\nstream_memcap = \"ignore\"\n"
+    );
+    let mut e = Engine::start_with_config(&t, "flood", RULES, &config);
     packet::mute(&t, &t.srv, &[&format!("tcp dport {FLOOD_PORT}")]);
     packet::mute(&t, &t.cli, &[&format!("tcp sport {FLOOD_PORT}")]);
     let mut cli = Link::towards_gw(&t, &t.cli, "c0");
@@ -293,7 +286,6 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
 
     assert_still_enforcing(&mut e, &t, OK_PORT, DROP_PORT, b"BADTHING");
     e.stop();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// What one tracked flow may cost at most, in KiB: its flow-table slot lands on a page of the

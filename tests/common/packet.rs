@@ -16,24 +16,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// IP protocol number of TCP.
-pub const TCP: u8 = 6;
-/// IP protocol number of UDP.
-pub const UDP: u8 = 17;
-
+pub use verdict_engine::wire::proto::{TCP, UDP};
 /// TCP flag bits.
-pub mod flags {
-    /// FIN
-    pub const FIN: u8 = 0x01;
-    /// SYN
-    pub const SYN: u8 = 0x02;
-    /// RST
-    pub const RST: u8 = 0x04;
-    /// PSH
-    pub const PSH: u8 = 0x08;
-    /// ACK
-    pub const ACK: u8 = 0x10;
-}
+pub use verdict_engine::wire::tcp_flags as flags;
 
 /// What to put in a checksum field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,14 +61,31 @@ impl Engine {
     /// Writes `rules` to a file and runs `verdict run -r FILE --log-dir DIR extra...` in gw,
     /// waiting (bounded) for the ready line.
     pub fn start(t: &Topology, tag: &str, rules: &str, extra: &[&str]) -> Engine {
+        Engine::start_configured(t, tag, rules, None, extra)
+    }
+
+    /// [`Engine::start`] with `config` as its `verdict.toml` (kept in its log dir).
+    pub fn start_with_config(t: &Topology, tag: &str, rules: &str, config: &str) -> Engine {
+        Engine::start_configured(t, tag, rules, Some(config), &[])
+    }
+
+    fn start_configured(
+        t: &Topology,
+        tag: &str,
+        rules: &str,
+        config: Option<&str>,
+        extra: &[&str],
+    ) -> Engine {
         let dir = std::env::temp_dir().join(format!("verdict-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("test.rules");
         std::fs::write(&file, rules).unwrap();
-        let (f, d) = (
+        let config_file = dir.join("verdict.toml");
+        let (f, d, c) = (
             file.to_str().unwrap().to_string(),
             dir.to_str().unwrap().to_string(),
+            config_file.to_str().unwrap().to_string(),
         );
         let mut args = vec![
             VERDICT,
@@ -80,6 +97,10 @@ impl Engine {
             "--stats-interval-ms",
             "100",
         ];
+        if let Some(text) = config {
+            std::fs::write(&config_file, text).unwrap();
+            args.extend_from_slice(&["--config", &c]);
+        }
         args.extend_from_slice(extra);
         let mut bg = t.spawn(&t.gw, &args);
         bg.wait_for("verdict: ready", Duration::from_secs(15))
