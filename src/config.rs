@@ -17,6 +17,7 @@
 //! stream_memcap = 67108864            # reassembly bytes per worker (default 64 MiB)
 //! stream_max_ooo_bytes = 262144       # out-of-order bytes per flow direction
 //! stream_max_ooo_segments = 512       # out-of-order pieces per flow direction
+//! max_flows = 262144                  # flows per worker; the least recently seen are evicted
 //! bypass = "both"                     # hand flows past the depth back to the kernel
 //! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
@@ -92,6 +93,8 @@ pub struct EngineSection {
     /// Out-of-order pieces buffered per flow direction (default 512; Suricata's
     /// `stream.reassembly.max-regions` is the closest).
     pub stream_max_ooo_segments: Option<usize>,
+    /// Flows tracked per worker; past it the least recently seen are evicted (default 262,144).
+    pub max_flows: Option<usize>,
     /// When a flow is handed back to the kernel: off, both (default) or either.
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// What the steering queues: "ports" (default), "all-tcp" or "all".

@@ -163,10 +163,85 @@ fn addr(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse::<IpAddr>().unwrap(), port)
 }
 
+/// `verdict run` under `config`, with the flood port muted at both ends, raw links from cli
+/// and srv, a barrier each way and a pacer on the queue.
+struct Rig {
+    // Dropped first: the engine stops before its namespaces go.
+    e: Engine,
+    cli: Link,
+    srv: Link,
+    to_srv: Barrier,
+    to_cli: Barrier,
+    pacer: Pacer,
+    pid: u32,
+    t: Topology,
+}
+
+impl Rig {
+    fn start(tag: &str, config: &str) -> Rig {
+        let t = Topology::new();
+        let e = Engine::start_with_config(&t, tag, RULES, config);
+        packet::mute(&t, &t.srv, &[&format!("tcp dport {FLOOD_PORT}")]);
+        packet::mute(&t, &t.cli, &[&format!("tcp sport {FLOOD_PORT}")]);
+        let mut cli = Link::towards_gw(&t, &t.cli, "c0");
+        let srv = Link::towards_gw(&t, &t.srv, "s0");
+        let (cli_mark, srv_mark) = (addr(CLI4, MARK_PORT), addr(SRV4, MARK_PORT));
+        let mut to_srv = Barrier::bound_in(&t, &t.srv, cli_mark, srv_mark);
+        let to_cli = Barrier::bound_in(&t, &t.cli, srv_mark, cli_mark);
+        let queue = t
+            .in_ns(&t.gw, || std::fs::File::open(Pacer::PATH))
+            .join()
+            .unwrap()
+            .expect("nfnetlink_queue");
+        // The engine has its rules loaded and a packet through it: the baseline.
+        to_srv.pass(&mut cli, Duration::from_secs(5));
+        let pid = e.stats().pid;
+        Rig {
+            e,
+            cli,
+            srv,
+            to_srv,
+            to_cli,
+            pacer: Pacer::new(queue, 0),
+            pid,
+            t,
+        }
+    }
+
+    /// Sends `pkts` from cli (or srv) as fast as the queue drains, then a barrier behind them;
+    /// raises `peak` to the engine's RSS after each burst.
+    fn send(&mut self, from_cli: bool, pkts: &[Vec<u8>], peak: &mut u64) {
+        let (link, barrier) = if from_cli {
+            (&mut self.cli, &mut self.to_srv)
+        } else {
+            (&mut self.srv, &mut self.to_cli)
+        };
+        let pid = self.pid;
+        self.pacer
+            .send_all(link, pkts, 256, || *peak = (*peak).max(rss_kib(pid)));
+        barrier.pass(link, Duration::from_secs(10));
+        *peak = (*peak).max(rss_kib(pid));
+    }
+
+    /// The first snapshot in which the engine received at least `n` packets.
+    fn stats_after(&self, n: u64) -> verdict_engine::run::StatsSnapshot {
+        wait_for(Duration::from_secs(5), || {
+            let s = self.e.stats();
+            let got: u64 = s.queues.iter().map(|q| q.received).sum();
+            (got >= n).then_some(s)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the engine did not receive {n} packets: {:?}",
+                self.e.stats()
+            )
+        })
+    }
+}
+
 #[test]
 fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
     require_netns!();
-    let t = Topology::new();
     let config = format!(
         "[engine]\nworkers = 1\nqueue = 0\nsteer = \"all\"\n\
          stream_memcap = {MEMCAP}\nstream_max_ooo_bytes = {MAX_OOO_BYTES}\n\
@@ -174,24 +249,8 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
          [scan]\nenabled = false\n\
          [exception_policy]\nstream_memcap = \"ignore\"\n"
     );
-    let mut e = Engine::start_with_config(&t, "flood", RULES, &config);
-    packet::mute(&t, &t.srv, &[&format!("tcp dport {FLOOD_PORT}")]);
-    packet::mute(&t, &t.cli, &[&format!("tcp sport {FLOOD_PORT}")]);
-    let mut cli = Link::towards_gw(&t, &t.cli, "c0");
-    let mut srv = Link::towards_gw(&t, &t.srv, "s0");
-    let (cli_mark, srv_mark) = (addr(CLI4, MARK_PORT), addr(SRV4, MARK_PORT));
-    let mut to_srv = Barrier::bound_in(&t, &t.srv, cli_mark, srv_mark);
-    let mut to_cli = Barrier::bound_in(&t, &t.cli, srv_mark, cli_mark);
-    let queue = t
-        .in_ns(&t.gw, || std::fs::File::open(Pacer::PATH))
-        .join()
-        .unwrap()
-        .expect("nfnetlink_queue");
-    let mut pacer = Pacer::new(queue, 0);
-    // The baseline: the engine after start, with the rules loaded and a barrier through it.
-    to_srv.pass(&mut cli, Duration::from_secs(5));
-    let pid = e.stats().pid;
-    let before = rss_kib(pid);
+    let mut r = Rig::start("flood", &config);
+    let before = rss_kib(r.pid);
 
     let started = Instant::now();
     let phases = [syns(), syn_acks(), client_data(), gap_acks()];
@@ -200,29 +259,16 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
     // RSS once every flow exists (after the handshakes), and the highest seen after that.
     let (mut flows_rss, mut peak) = (before, before);
     for (i, pkts) in phases.iter().enumerate() {
-        let from_cli = i % 2 == 0;
-        let (link, barrier) = if from_cli {
-            (&mut cli, &mut to_srv)
-        } else {
-            (&mut srv, &mut to_cli)
-        };
-        pacer.send_all(link, pkts, 256, || peak = peak.max(rss_kib(pid)));
-        barrier.pass(link, Duration::from_secs(10));
-        peak = peak.max(rss_kib(pid));
+        r.send(i % 2 == 0, pkts, &mut peak);
         if i == 1 {
-            flows_rss = rss_kib(pid);
+            flows_rss = rss_kib(r.pid);
             peak = flows_rss;
         }
     }
     let flood_time = started.elapsed();
 
     // The snapshot after the last barrier holds every packet of the flood.
-    let s = wait_for(Duration::from_secs(5), || {
-        let s = e.stats();
-        let got: u64 = s.queues.iter().map(|q| q.received).sum();
-        (got >= sent as u64).then_some(s)
-    })
-    .unwrap_or_else(|| panic!("the engine did not receive the flood: {:?}", e.stats()));
+    let s = r.stats_after(sent as u64);
     let i = s.inspect.expect("the engine's inspect counters");
     let st = i.stream;
     let n_flows = flows().len() as u64;
@@ -274,9 +320,9 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
     );
 
     // `verdict stats` shows the limit counters.
-    let human = t.exec(
-        &t.gw,
-        &[VERDICT, "stats", "--log-dir", e.dir.to_str().unwrap()],
+    let human = r.t.exec(
+        &r.t.gw,
+        &[VERDICT, "stats", "--log-dir", r.e.dir.to_str().unwrap()],
     );
     let human = String::from_utf8_lossy(&human.stdout).to_string();
     assert!(
@@ -284,8 +330,8 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
         "{human}"
     );
 
-    assert_still_enforcing(&mut e, &t, OK_PORT, DROP_PORT, b"BADTHING");
-    e.stop();
+    assert_still_enforcing(&mut r.e, &r.t, OK_PORT, DROP_PORT, b"BADTHING");
+    r.e.stop();
 }
 
 /// What one tracked flow may cost at most, in KiB: its flow-table slot lands on a page of the
@@ -293,3 +339,68 @@ fn a_flood_of_broken_flows_hits_the_limits_not_the_memory() {
 const FLOW_KIB: u64 = 6;
 /// Allocator slack over the stream memcap (freed segments not yet returned, arena growth).
 const SLACK_KIB: u64 = 3 << 10;
+
+/// Flows the table holds in the SYN flood test.
+const MAX_FLOWS: usize = 2_000;
+/// SYNs of new flows sent after the table is full: five tables' worth.
+const PAST_FULL: u16 = 10_000;
+
+/// SYNs of new flows from cli ports `ports`.
+fn syn_flood(ports: std::ops::Range<u16>) -> Vec<Vec<u8>> {
+    ports
+        .map(|p| c2s(p, |t| t.seq(CLIENT_ISN).flags(flags::SYN), &[]))
+        .collect()
+}
+
+#[test]
+fn a_syn_flood_past_the_flow_table_evicts_and_stays_bounded() {
+    require_netns!();
+    let config = format!(
+        "[engine]\nworkers = 1\nqueue = 0\nsteer = \"all\"\nmax_flows = {MAX_FLOWS}\n\
+         [scan]\nenabled = false\n"
+    );
+    let mut r = Rig::start("synflood", &config);
+    let before = rss_kib(r.pid);
+    let full = MAX_FLOWS as u16;
+    let mut peak = before;
+    // Fill the table, then send five times as many new flows as it holds.
+    r.send(true, &syn_flood(20_000..20_000 + full), &mut peak);
+    let filled = r.stats_after(u64::from(full));
+    let full_rss = rss_kib(r.pid);
+    peak = full_rss;
+    let started = Instant::now();
+    let flood = syn_flood(20_000 + full..20_000 + full + PAST_FULL);
+    r.send(true, &flood, &mut peak);
+    let flood_time = started.elapsed();
+    let s = r.stats_after(u64::from(full + PAST_FULL));
+    let i = s.inspect.expect("the engine's inspect counters");
+    let busy =
+        |s: &verdict_engine::run::StatsSnapshot| s.queues.iter().map(|q| q.busy_ns).sum::<u64>();
+    let per_pkt = |ns: u64, n: u16| ns / u64::from(n);
+    let (fill_kib, flood_kib) = (
+        full_rss.saturating_sub(before),
+        peak.saturating_sub(full_rss),
+    );
+    eprintln!(
+        "{MAX_FLOWS}-flow table: filled with +{fill_kib} KiB RSS, {} ns/packet in the worker; \
+         {PAST_FULL} more SYNs in {flood_time:?}: +{flood_kib} KiB RSS, {} ns/packet; \
+         flows {} (created {}, evicted {})",
+        per_pkt(busy(&filled), full),
+        per_pkt(busy(&s).saturating_sub(busy(&filled)), PAST_FULL),
+        i.flows,
+        i.flows_created,
+        i.flows_evicted
+    );
+    assert_eq!(s.uninspected(), Some(0), "packets passed uninspected");
+    assert!(i.flows <= MAX_FLOWS as u64, "{i:?}");
+    // Every new flow past a full table pushed an old one out (the barrier's flow stays).
+    assert!(i.flows_evicted >= u64::from(PAST_FULL), "{i:?}");
+    // Five tables' worth of new flows cost no more memory than the first table did: the
+    // evicted flows' memory is reused.
+    assert!(
+        flood_kib <= (fill_kib / 2).max(1024),
+        "RSS grew by {flood_kib} KiB past a full table (filling it took {fill_kib} KiB)"
+    );
+    assert_still_enforcing(&mut r.e, &r.t, OK_PORT, DROP_PORT, b"BADTHING");
+    r.e.stop();
+}

@@ -40,7 +40,9 @@ fn check(path: &std::path::Path) -> anyhow::Result<i32> {
         }
     };
     // Limits that cannot work together (a memcap below one packet) would stop `run`.
-    if let Err(e) = super::run::session_config(None, &cfg) {
+    let limits =
+        super::run::session_config(None, &cfg).and_then(|_| super::run::flow_config(&cfg, true));
+    if let Err(e) = limits {
         eprintln!("error: {}: {e:#}", path.display());
         return Ok(1);
     }

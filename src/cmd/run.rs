@@ -17,6 +17,7 @@ use verdict_engine::active::{Active, ActiveOptions};
 use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::control::ControlConfig;
 use verdict_engine::detect::{Counters, InspectStats, Worker};
+use verdict_engine::flow::FlowConfig;
 use verdict_engine::metrics::{Published, Server as MetricsServer};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
@@ -499,6 +500,19 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
     if let Err(e) = spawned {
         tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
     }
+}
+
+/// Flow table settings: `midstream` pickup and the configured table size.
+pub fn flow_config(cfg: &Config, midstream: bool) -> anyhow::Result<FlowConfig> {
+    let mut flow = FlowConfig {
+        midstream,
+        ..FlowConfig::default()
+    };
+    if let Some(n) = cfg.engine.max_flows {
+        anyhow::ensure!(n > 0, "[engine] max_flows must be at least 1");
+        flow.max_flows = n;
+    }
+    Ok(flow)
 }
 
 /// Session settings with the configured stream depth and reassembly limits, checked before
