@@ -14,6 +14,10 @@
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
 //! stream_depth = 1048576              # TCP bytes reassembled per direction (default 1 MiB)
+//! stream_memcap = 67108864            # reassembly bytes per worker (default 64 MiB)
+//! stream_max_ooo_bytes = 262144       # out-of-order bytes per flow direction
+//! stream_max_ooo_segments = 512       # out-of-order pieces per flow direction
+//! max_flows = 262144                  # flows per worker; the least recently seen are evicted
 //! bypass = "both"                     # hand flows past the depth back to the kernel
 //! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
@@ -81,6 +85,16 @@ pub struct EngineSection {
     /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
     /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
     pub stream_depth: Option<u64>,
+    /// Reassembly memory per worker, over all its flows (Suricata's `stream.reassembly.memcap`;
+    /// default 64 MiB): past it, out-of-order data is not buffered and a counter says so.
+    pub stream_memcap: Option<usize>,
+    /// Out-of-order bytes buffered per flow direction (default 256 KiB).
+    pub stream_max_ooo_bytes: Option<usize>,
+    /// Out-of-order pieces buffered per flow direction (default 512; Suricata's
+    /// `stream.reassembly.max-regions` is the closest).
+    pub stream_max_ooo_segments: Option<usize>,
+    /// Flows tracked per worker; past it the least recently seen are evicted (default 262,144).
+    pub max_flows: Option<usize>,
     /// When a flow is handed back to the kernel: off, both (default) or either.
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// What the steering queues: "ports" (default), "all-tcp" or "all".

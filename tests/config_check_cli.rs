@@ -130,3 +130,25 @@ fn a_bad_threshold_file_line_fails_the_check_with_its_line() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn stream_limits_that_cannot_work_fail_the_check() {
+    let dir = std::env::temp_dir().join(format!("verdict-config-check-st-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("verdict.toml");
+    std::fs::write(&config, "[engine]\nstream_memcap = 1000\n").unwrap();
+    let (code, out, err) = config_check(config.to_str().unwrap());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("stream_memcap") && err.contains("below"),
+        "{err}"
+    );
+    std::fs::write(
+        &config,
+        "[engine]\nstream_memcap = 1048576\nstream_max_ooo_bytes = 65536\nstream_max_ooo_segments = 32\n",
+    )
+    .unwrap();
+    let (code, out, err) = config_check(config.to_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{out}{err}");
+}

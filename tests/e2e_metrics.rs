@@ -124,22 +124,29 @@ fn sample(line: &str) -> Result<Sample, String> {
 }
 
 fn scrape(t: &Topology) -> Exposition {
-    let out = t.exec(
-        &t.gw,
-        &[
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            &format!("http://127.0.0.1:{PORT}/metrics"),
-        ],
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "curl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let get = || {
+        let out = t.exec(
+            &t.gw,
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+                &format!("http://127.0.0.1:{PORT}/metrics"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // Right after `ready` the run loop may not have written its first snapshot yet.
+    let text = wait_for(Duration::from_secs(3), || {
+        Some(get()).filter(|t| !t.contains("no snapshot yet"))
+    })
+    .unwrap_or_else(get);
     Exposition::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
@@ -203,6 +210,11 @@ fn metrics_endpoint_serves_what_stats_shows_and_counts_the_traffic() {
         ("verdict_reloads", "counter"),
         ("verdict_last_reload_duration_seconds", "gauge"),
         ("verdict_uptime_seconds", "gauge"),
+        ("verdict_decode_errors", "counter"),
+        ("verdict_flows", "gauge"),
+        ("verdict_flows_evicted", "counter"),
+        ("verdict_stream_memory_bytes", "gauge"),
+        ("verdict_stream_events", "counter"),
     ] {
         assert_eq!(
             before.types.get(name).map(String::as_str),
@@ -240,6 +252,10 @@ fn metrics_endpoint_serves_what_stats_shows_and_counts_the_traffic() {
         after.sum("verdict_bytes_total", "verdict", "accepted"),
         7.0 * (28.0 + 7.0)
     );
+    // Each datagram was a flow of its own, tracked by the worker that saw it.
+    let flows = after.get("verdict_flows", &[]).unwrap_or(0.0);
+    assert!(flows >= 12.0, "verdict_flows {flows}");
+    assert_eq!(after.get("verdict_decode_errors_total", &[]), Some(0.0));
     // A family with no series (no rule fired yet) has no TYPE line; now it has one.
     assert_eq!(
         after.types.get("verdict_rule_hits").map(String::as_str),

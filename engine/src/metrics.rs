@@ -217,9 +217,54 @@ pub fn encode_snapshot(s: &StatsSnapshot) -> Result<String, std::fmt::Error> {
             clamp(ops.programs as u64),
         );
     }
+    if let Some(i) = &s.inspect {
+        inspect_metrics(&mut reg, i);
+    }
     let mut text = String::new();
     encode(&mut text, &reg)?;
     Ok(text)
+}
+
+/// Decode errors, the flow table and reassembly, summed over the workers.
+fn inspect_metrics(reg: &mut Registry, i: &crate::detect::InspectStats) {
+    counter(
+        reg,
+        "verdict_decode_errors",
+        "Queued packets the decoder could not parse (the bad-packet policy decided them)",
+        i.decode_errors,
+    );
+    gauge(reg, "verdict_flows", "Flows tracked now", clamp(i.flows));
+    counter(
+        reg,
+        "verdict_flows_evicted",
+        "Flows evicted because a flow table was full",
+        i.flows_evicted,
+    );
+    gauge(
+        reg,
+        "verdict_stream_memory_bytes",
+        "Bytes held by TCP reassembly now",
+        clamp(i.stream_memory),
+    );
+    let st = &i.stream;
+    family(
+        reg,
+        "verdict_stream_events",
+        "TCP reassembly events: limits hit, out-of-order, overlapping and lost data",
+        [
+            ("memcap_hit", st.memcap_hits),
+            ("ooo_limit_hit", st.limit_hits),
+            ("out_of_order", st.out_of_order),
+            ("overlap", st.overlaps),
+            ("overlap_conflict", st.conflicts),
+            ("gap", st.gaps),
+            ("retransmission", st.retransmissions),
+            ("out_of_window", st.out_of_window),
+            ("data_after_close", st.data_after_close),
+            ("depth_reached", st.depth_reached),
+        ]
+        .map(|(e, n)| (vec![("event", e.to_string())], n)),
+    );
 }
 
 /// Per-queue series: packets and bytes by verdict, errors, overflows, busy time, and what the

@@ -65,6 +65,9 @@ pub struct RunConfig {
     pub ops: Option<Box<dyn Fn() -> crate::ops::OpsSnapshot + Send>>,
     /// Where each snapshot is also published for the metrics endpoint, if one runs.
     pub published: Option<Arc<crate::metrics::Published>>,
+    /// The workers' decode, flow table and reassembly figures, summed (absent for inspectors
+    /// that keep none, like the accept-all loop).
+    pub inspect: Option<Box<dyn Fn() -> crate::detect::InspectStats + Send>>,
 }
 
 /// Where the stats snapshot reads what the alert output wrote and lost.
@@ -162,6 +165,10 @@ pub struct StatsSnapshot {
     /// counters; absent when they could not be read).
     #[serde(default)]
     pub steered: Option<u64>,
+    /// Decode errors, flows and reassembly limits (absent in snapshots of older engines and of
+    /// the accept-all loop).
+    #[serde(default)]
+    pub inspect: Option<crate::detect::InspectStats>,
 }
 
 impl StatsSnapshot {
@@ -359,6 +366,7 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
             &cfg.queues.iter().map(|q| q.0).collect::<Vec<_>>(),
         ),
         steered,
+        inspect: cfg.inspect.as_ref().map(|f| f()),
     }
 }
 

@@ -39,6 +39,13 @@ fn check(path: &std::path::Path) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
+    // Limits that cannot work together (a memcap below one packet) would stop `run`.
+    let limits =
+        super::run::session_config(None, &cfg).and_then(|_| super::run::flow_config(&cfg, true));
+    if let Err(e) = limits {
+        eprintln!("error: {}: {e:#}", path.display());
+        return Ok(1);
+    }
     // A rule path with a typo would only show at start, as "no rules": say it now. Only a
     // warning, since a config is often checked before the rules are installed beside it.
     for p in cfg.rules.iter().filter(|p| !p.exists()) {

@@ -313,6 +313,10 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
             bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
             action_order: cfg.engine.action_order.unwrap_or_default(),
+            flow: crate::cmd::run::flow_config(
+                cfg,
+                verdict_engine::flow::FlowConfig::default().midstream,
+            )?,
             // The live flow table picks sessions up midstream (an engine restart must not cut
             // the connections already open), which the policies are resolved for.
             exceptions: cfg

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use verdict_compiler::bytecode::{RuleSetImage, IMAGE_MAGIC};
 use verdict_engine::detect::threshold::ThresholdConfig;
 use verdict_engine::detect::{DetectConfig, Detector};
-use verdict_engine::flow::FlowConfig;
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::replay::{ChecksumPolicy, ReplayOptions, ReplaySummary, Replayer};
 
@@ -319,11 +318,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .or(suri.exceptions)
         .resolve(inline, midstream)
         .context("exception policies")?;
+    // The stream settings of `verdict run`, so a replay of a live capture hits the same limits.
+    let session = crate::cmd::run::session_config(None, &config)?;
     let cfg = DetectConfig {
-        flow: FlowConfig {
-            midstream,
-            ..FlowConfig::default()
-        },
+        flow: crate::cmd::run::flow_config(&config, midstream)?,
+        session,
         inline,
         thresholds,
         disabled: config.disabled,

@@ -16,7 +16,8 @@ use verdict_compiler::steer::SteerMode;
 use verdict_engine::active::{Active, ActiveOptions};
 use verdict_engine::bypass::BypassPolicy;
 use verdict_engine::control::ControlConfig;
-use verdict_engine::detect::{Counters, Worker};
+use verdict_engine::detect::{Counters, InspectStats, Worker};
+use verdict_engine::flow::FlowConfig;
 use verdict_engine::metrics::{Published, Server as MetricsServer};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
@@ -205,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             output: None,
             ops: None,
             published: metrics.published(),
+            inspect: None,
         };
         let summary = engine_run::run(
             run_cfg,
@@ -384,6 +386,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             move || live.snapshot()
         })),
         published: metrics.published(),
+        inspect: Some(Box::new({
+            let live = Arc::clone(&live);
+            move || {
+                let mut total = InspectStats::default();
+                for c in live.counters() {
+                    total.add(&c.inspect_stats());
+                }
+                total
+            }
+        })),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -490,19 +502,36 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
     }
 }
 
-/// Session settings with the configured stream depth, checked before anything touches the
-/// kernel.
+/// Flow table settings: `midstream` pickup and the configured table size.
+pub fn flow_config(cfg: &Config, midstream: bool) -> anyhow::Result<FlowConfig> {
+    let mut flow = FlowConfig {
+        midstream,
+        ..FlowConfig::default()
+    };
+    if let Some(n) = cfg.engine.max_flows {
+        anyhow::ensure!(n > 0, "[engine] max_flows must be at least 1");
+        flow.max_flows = n;
+    }
+    Ok(flow)
+}
+
+/// Session settings with the configured stream depth and reassembly limits, checked before
+/// anything touches the kernel.
 pub fn session_config(
     stream_depth: Option<u64>,
     cfg: &Config,
 ) -> anyhow::Result<verdict_engine::session::SessionConfig> {
     let mut session = verdict_engine::session::SessionConfig::default();
-    if let Some(d) = stream_depth.or(cfg.engine.stream_depth) {
-        session.stream.depth = d;
+    let (e, st) = (&cfg.engine, &mut session.stream);
+    if let Some(d) = stream_depth.or(e.stream_depth) {
+        st.depth = d;
     }
-    session
-        .stream
-        .validate()
-        .context("stream settings ([engine] stream_depth)")?;
+    st.memcap = e.stream_memcap.unwrap_or(st.memcap);
+    st.max_ooo_bytes = e.stream_max_ooo_bytes.unwrap_or(st.max_ooo_bytes);
+    st.max_ooo_segments = e.stream_max_ooo_segments.unwrap_or(st.max_ooo_segments);
+    st.validate().context(
+        "stream settings ([engine] stream_depth, stream_memcap, stream_max_ooo_bytes, \
+         stream_max_ooo_segments)",
+    )?;
     Ok(session)
 }

@@ -81,6 +81,9 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
     );
     queue_table(&mut o, s);
     bytes_table(&mut o, s);
+    if let Some(i) = &s.inspect {
+        inspect_lines(&mut o, i);
+    }
     let out = &s.output;
     let _ = writeln!(
         o,
@@ -190,6 +193,36 @@ fn queue_table(o: &mut String, s: &StatsSnapshot) {
             "uninspected packets (steered {steered}, let through by a full queue or with no engine): {lost}"
         );
     }
+}
+
+/// Decode errors, the flow table and reassembly: what hostile or broken traffic costs.
+fn inspect_lines(o: &mut String, i: &verdict_engine::detect::InspectStats) {
+    let st = &i.stream;
+    let _ = writeln!(
+        o,
+        "decode errors: {}; tunneled packets: {}; flows: {} now, {} created, {} evicted (table full)",
+        i.decode_errors, i.tunneled, i.flows, i.flows_created, i.flows_evicted
+    );
+    let _ = writeln!(
+        o,
+        "reassembly: {} bytes held (peak {}); {} segments, {} retransmitted, {} out of order, \
+         {} overlapping ({} conflicting), {} gaps ({} bytes), {} out of window, {} after close, \
+         {} directions at depth; limits hit: memcap {}, out-of-order {}",
+        i.stream_memory,
+        i.stream_memory_peak,
+        st.segments,
+        st.retransmissions,
+        st.out_of_order,
+        st.overlaps,
+        st.conflicts,
+        st.gaps,
+        st.gap_bytes,
+        st.out_of_window,
+        st.data_after_close,
+        st.depth_reached,
+        st.memcap_hits,
+        st.limit_hits
+    );
 }
 
 /// Bytes per verdict, worker busy time and the kernel's own queue counters, per queue (the

@@ -61,14 +61,31 @@ impl Engine {
     /// Writes `rules` to a file and runs `verdict run -r FILE --log-dir DIR extra...` in gw,
     /// waiting (bounded) for the ready line.
     pub fn start(t: &Topology, tag: &str, rules: &str, extra: &[&str]) -> Engine {
+        Engine::start_configured(t, tag, rules, None, extra)
+    }
+
+    /// [`Engine::start`] with `config` as its `verdict.toml` (kept in its log dir).
+    pub fn start_with_config(t: &Topology, tag: &str, rules: &str, config: &str) -> Engine {
+        Engine::start_configured(t, tag, rules, Some(config), &[])
+    }
+
+    fn start_configured(
+        t: &Topology,
+        tag: &str,
+        rules: &str,
+        config: Option<&str>,
+        extra: &[&str],
+    ) -> Engine {
         let dir = std::env::temp_dir().join(format!("verdict-e2e-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("test.rules");
         std::fs::write(&file, rules).unwrap();
-        let (f, d) = (
+        let config_file = dir.join("verdict.toml");
+        let (f, d, c) = (
             file.to_str().unwrap().to_string(),
             dir.to_str().unwrap().to_string(),
+            config_file.to_str().unwrap().to_string(),
         );
         let mut args = vec![
             VERDICT,
@@ -80,6 +97,10 @@ impl Engine {
             "--stats-interval-ms",
             "100",
         ];
+        if let Some(text) = config {
+            std::fs::write(&config_file, text).unwrap();
+            args.extend_from_slice(&["--config", &c]);
+        }
         args.extend_from_slice(extra);
         let mut bg = t.spawn(&t.gw, &args);
         bg.wait_for("verdict: ready", Duration::from_secs(15))
@@ -392,4 +413,54 @@ pub fn alert_keys(alerts: &[serde_json::Value]) -> std::collections::BTreeMap<Al
         *m.entry(k).or_insert(0) += 1;
     }
     m
+}
+
+/// Resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no VmRSS for pid {pid}"))
+}
+
+/// After an ordeal: the engine still runs, a normal TCP connection through the gateway gets
+/// its bytes across (`ok_port`), and a drop rule on `drop_port` whose content is `bad` still
+/// keeps those bytes (and the rest of the flow) from the server.
+pub fn assert_still_enforcing(
+    e: &mut Engine,
+    t: &Topology,
+    ok_port: u16,
+    drop_port: u16,
+    bad: &[u8],
+) {
+    assert!(
+        matches!(e.bg.child.try_wait(), Ok(None)),
+        "the engine exited: {}",
+        e.bg.output()
+    );
+    let idle = Duration::from_millis(1500);
+    let pause = Duration::from_millis(200);
+    let srv = tcp_server(t, ok_port, Some((pause, b"welcome".to_vec())), idle);
+    let cli = tcp_client(t, ok_port, vec![b"hello".to_vec()], pause, idle);
+    assert_eq!(
+        srv.join().unwrap().data,
+        b"hello",
+        "a normal connection failed"
+    );
+    assert_eq!(cli.join().unwrap().data, b"welcome");
+    let srv = tcp_server(t, drop_port, None, idle);
+    let cli = tcp_client(
+        t,
+        drop_port,
+        vec![b"hi ".to_vec(), bad.to_vec()],
+        pause,
+        idle,
+    );
+    let seen = srv.join().unwrap();
+    assert_eq!(seen.data, b"hi ", "the drop rule let its content through");
+    cli.join().unwrap();
 }

@@ -455,6 +455,90 @@ pub struct Counters {
     pub tunneled: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
+    /// The flow table and reassembly figures, as of the last packet.
+    pub table: TableGauges,
+}
+
+/// The flow table's and stream reassembly's figures, which live unshared in the worker, as it
+/// last published them (after each packet) for the stats snapshot.
+#[derive(Debug, Default)]
+pub struct TableGauges {
+    flows: AtomicU64,
+    flows_created: AtomicU64,
+    flows_evicted: AtomicU64,
+    stream_memory: AtomicU64,
+    stream_memory_peak: AtomicU64,
+    stream: [AtomicU64; crate::stream::STREAM_COUNTERS],
+}
+
+impl TableGauges {
+    fn publish(&self, flows: &FlowTable) {
+        let set = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        let mem = flows.stream_mem();
+        set(&self.flows, flows.len() as u64);
+        set(&self.flows_created, flows.created());
+        set(&self.flows_evicted, flows.evicted());
+        set(&self.stream_memory, mem.used() as u64);
+        set(&self.stream_memory_peak, mem.peak() as u64);
+        for (a, v) in self.stream.iter().zip(mem.counters().to_array()) {
+            set(a, v);
+        }
+    }
+
+    fn copy_from(&self, other: &TableGauges) {
+        let pairs = [
+            (&self.flows, &other.flows),
+            (&self.flows_created, &other.flows_created),
+            (&self.flows_evicted, &other.flows_evicted),
+            (&self.stream_memory, &other.stream_memory),
+            (&self.stream_memory_peak, &other.stream_memory_peak),
+        ];
+        for (to, from) in pairs
+            .into_iter()
+            .chain(self.stream.iter().zip(&other.stream))
+        {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+/// What the workers' decoders, flow tables and reassembly count, summed over the workers: the
+/// limit and anomaly counters an operator watches under hostile traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InspectStats {
+    /// Packets the decoder could not parse (truncated or impossible headers); the bad-packet
+    /// policy decided their verdict.
+    pub decode_errors: u64,
+    /// Packets that carried a tunnel whose inner packet was inspected too.
+    pub tunneled: u64,
+    /// Flows tracked now.
+    pub flows: u64,
+    /// Flows created since start.
+    pub flows_created: u64,
+    /// Flows evicted because a table was full.
+    pub flows_evicted: u64,
+    /// Bytes held by reassembly now.
+    pub stream_memory: u64,
+    /// The highest reassembly memory each worker held, summed over the workers.
+    pub stream_memory_peak: u64,
+    /// Reassembly events and limit hits (memcap, out-of-order limits, gaps, overlaps, …).
+    pub stream: crate::stream::StreamCounters,
+}
+
+impl InspectStats {
+    /// Adds another worker's figures (saturating).
+    pub fn add(&mut self, o: &InspectStats) {
+        let sum = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        sum(&mut self.decode_errors, o.decode_errors);
+        sum(&mut self.tunneled, o.tunneled);
+        sum(&mut self.flows, o.flows);
+        sum(&mut self.flows_created, o.flows_created);
+        sum(&mut self.flows_evicted, o.flows_evicted);
+        sum(&mut self.stream_memory, o.stream_memory);
+        sum(&mut self.stream_memory_peak, o.stream_memory_peak);
+        self.stream.add(&o.stream);
+    }
 }
 
 impl Counters {
@@ -471,6 +555,24 @@ impl Counters {
     /// Reads a counter.
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
+    }
+    /// The worker's decode, flow table and reassembly figures.
+    pub fn inspect_stats(&self) -> InspectStats {
+        let t = &self.table;
+        let mut stream = [0u64; crate::stream::STREAM_COUNTERS];
+        for (v, a) in stream.iter_mut().zip(&t.stream) {
+            *v = Counters::get(a);
+        }
+        InspectStats {
+            decode_errors: Counters::get(&self.bad_packets),
+            tunneled: Counters::get(&self.tunneled),
+            flows: Counters::get(&t.flows),
+            flows_created: Counters::get(&t.flows_created),
+            flows_evicted: Counters::get(&t.flows_evicted),
+            stream_memory: Counters::get(&t.stream_memory),
+            stream_memory_peak: Counters::get(&t.stream_memory_peak),
+            stream: crate::stream::StreamCounters::from_array(stream),
+        }
     }
 }
 
@@ -840,6 +942,7 @@ impl Worker {
     /// Counts the verdict of a whole frame (all its tunnel layers together).
     fn finish(&self, v: Verdict) -> Verdict {
         let c = &self.counters;
+        c.table.publish(&self.flows);
         Counters::inc(&c.received);
         Counters::inc(match v {
             Verdict::Accept => &c.accepted,

@@ -4,9 +4,10 @@
 
 use super::StreamEvents;
 
-/// Reassembly counters of one worker, summed over its flows (a control thread can copy them
-/// into the engine's stats).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Reassembly counters of one worker, summed over its flows (the worker publishes them into
+/// `detect::Counters` after each packet, for the engine's stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct StreamCounters {
     /// Calls to `HalfStream::on_segment`.
     pub segments: u64,
@@ -32,6 +33,56 @@ pub struct StreamCounters {
     pub data_after_close: u64,
     /// Segments or RSTs ignored as outside the window.
     pub out_of_window: u64,
+}
+
+/// How many counters [`StreamCounters::to_array`] holds.
+pub const STREAM_COUNTERS: usize = 12;
+
+impl StreamCounters {
+    /// The counters in declaration order, for copying into atomics.
+    pub fn to_array(&self) -> [u64; STREAM_COUNTERS] {
+        [
+            self.segments,
+            self.retransmissions,
+            self.overlaps,
+            self.conflicts,
+            self.out_of_order,
+            self.gaps,
+            self.gap_bytes,
+            self.limit_hits,
+            self.memcap_hits,
+            self.depth_reached,
+            self.data_after_close,
+            self.out_of_window,
+        ]
+    }
+    /// The inverse of [`StreamCounters::to_array`].
+    pub fn from_array(a: [u64; STREAM_COUNTERS]) -> Self {
+        let [segments, retransmissions, overlaps, conflicts, out_of_order, gaps, gap_bytes, limit_hits, memcap_hits, depth_reached, data_after_close, out_of_window] =
+            a;
+        StreamCounters {
+            segments,
+            retransmissions,
+            overlaps,
+            conflicts,
+            out_of_order,
+            gaps,
+            gap_bytes,
+            limit_hits,
+            memcap_hits,
+            depth_reached,
+            data_after_close,
+            out_of_window,
+        }
+    }
+    /// Adds another worker's counters (saturating), for engine totals.
+    pub fn add(&mut self, other: &StreamCounters) {
+        let mut a = self.to_array();
+        for (x, y) in a.iter_mut().zip(other.to_array()) {
+            *x = x.saturating_add(y);
+        }
+        *self = StreamCounters::from_array(a);
+    }
 }
 
 /// One worker's reassembly memory (bytes held over all its flows) and counters; passed

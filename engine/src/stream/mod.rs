@@ -96,7 +96,7 @@ mod seq;
 
 pub use events::StreamEvents;
 pub use half::HalfStream;
-pub use mem::{StreamCounters, StreamMem};
+pub use mem::{StreamCounters, StreamMem, STREAM_COUNTERS};
 pub use seq::SeqNumber;
 
 use std::ops::Range;

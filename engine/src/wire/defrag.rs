@@ -576,7 +576,7 @@ mod tests {
         let frags = fragment_ipv6(&pkt, 96, 9);
         // An atomic fragment with the id of a datagram being reassembled (RFC 8021's attack):
         // a packet of its own, which the datagram does not absorb.
-        let atomic = fragment_ipv6(&pkt[..40 + 64], 96, 9).remove(0);
+        let atomic = fragment_ipv6(&udp6(&[7u8; 56]), 96, 9).remove(0);
         let mut d = Defragmenter::default();
         assert_eq!(d.push(&frags[0], Duration::ZERO), Outcome::Pending);
         assert_eq!(d.push(&atomic, Duration::ZERO), Outcome::NotFragment);

@@ -170,6 +170,28 @@ pub struct Packet<'a> {
     truncated: bool,
 }
 
+/// True for the layers of IPv6 extension headers (and the authentication header, which IPv4
+/// can carry too).
+fn ext_header(l: etherparse::err::Layer) -> bool {
+    use etherparse::err::Layer::*;
+    matches!(
+        l,
+        Ipv6ExtHeader
+            | Ipv6HopByHopHeader
+            | Ipv6DestOptionsHeader
+            | Ipv6RouteHeader
+            | Ipv6FragHeader
+            | IpAuthHeader
+    )
+}
+
+/// Whether a UDP length field fits the IP payload of `available` bytes: at least the 8-byte
+/// header and no more than the payload. IPv6 allows 0 for a jumbogram (RFC 2675), whose
+/// length is the hop-by-hop option's.
+fn udp_length_fits(len: u16, available: usize, version: u8) -> bool {
+    (len == 0 && version == 6) || (8..=available).contains(&usize::from(len))
+}
+
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
     // Both slices come from the same buffer (etherparse slices are sub-slices), so the address
     // difference is the offset; saturating keeps it total if that ever did not hold.
@@ -262,6 +284,19 @@ impl<'a> Packet<'a> {
             }
             _ => return Err(WireError::NotIp),
         };
+        if !incomplete
+            && sliced
+                .stop_err
+                .as_ref()
+                .is_some_and(|(_, l)| ext_header(*l))
+        {
+            // The packet holds all its IP length announced, yet an extension header claims
+            // more: no receiver can find the transport header (Suricata's
+            // ipv6.trunc_exthdr). A capture cut short is `incomplete` and still parses.
+            return Err(WireError::Malformed(
+                "IPv6 extension header past the packet",
+            ));
+        }
         let l4_off = offset_in(data, ip_payload);
         let l4_end = l4_off + ip_payload.len();
         let (l4, payload) = match &sliced.transport {
@@ -279,13 +314,22 @@ impl<'a> Packet<'a> {
                     t.payload(),
                 )
             }
-            Some(TransportSlice::Udp(u)) => (
-                L4Hdr::Udp {
-                    sport: u.source_port(),
-                    dport: u.destination_port(),
-                },
-                u.payload(),
-            ),
+            Some(TransportSlice::Udp(u)) => {
+                if !incomplete && !udp_length_fits(u.length(), ip_payload.len(), ip.version) {
+                    // etherparse's lax slicing falls back to the IP length; receivers drop
+                    // the datagram (RFC 768, Linux `udp_rcv`, Suricata's udp.hlen_invalid).
+                    return Err(WireError::Malformed(
+                        "UDP length field outside the datagram",
+                    ));
+                }
+                (
+                    L4Hdr::Udp {
+                        sport: u.source_port(),
+                        dport: u.destination_port(),
+                    },
+                    u.payload(),
+                )
+            }
             Some(TransportSlice::Icmpv4(i)) => {
                 let b = i.bytes5to8();
                 (
@@ -706,6 +750,49 @@ mod tests {
         assert_eq!(p.ports(), (5000, 53));
         assert_eq!(p.payload(), b"query");
         assert!(checksums_ok(&with_ext));
+    }
+
+    #[test]
+    fn an_extension_header_past_a_whole_packet_is_malformed() {
+        // IPv6 → destination options announcing 2,048 bytes, in a packet whose IP length is
+        // all there: malformed. The same packet cut by a capture's snaplen still parses.
+        let v = query6();
+        let mut p = v[..40].to_vec();
+        p[6] = 60;
+        p.extend_from_slice(&[17, 255, 1, 4, 0, 0, 0, 0]);
+        p.extend_from_slice(&v[40..]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(
+            Packet::parse(&p).unwrap_err(),
+            WireError::Malformed("IPv6 extension header past the packet")
+        );
+        p[4..6].copy_from_slice(&4000u16.to_be_bytes());
+        assert!(Packet::parse(&p).unwrap().truncated());
+    }
+
+    #[test]
+    fn a_udp_length_outside_the_datagram_is_malformed() {
+        let v = query6();
+        let at = |len: u16| {
+            let mut p = v.clone();
+            p[44..46].copy_from_slice(&len.to_be_bytes());
+            p
+        };
+        let whole = (v.len() - 40) as u16;
+        assert_eq!(Packet::parse(&at(whole)).unwrap().payload(), b"query");
+        // Shorter than the IP payload: the rest is padding, as receivers trim it.
+        assert_eq!(Packet::parse(&at(whole - 2)).unwrap().payload(), b"que");
+        for bad in [whole + 1, 7, 1] {
+            assert_eq!(
+                Packet::parse(&at(bad)).unwrap_err(),
+                WireError::Malformed("UDP length field outside the datagram"),
+                "length {bad}"
+            );
+        }
+        // A capture cut short keeps its datagram, whatever the length says.
+        let cut = at(whole);
+        assert!(Packet::parse(&cut[..cut.len() - 2]).unwrap().truncated());
     }
 
     #[test]
