@@ -82,6 +82,11 @@ pub struct EngineSection {
     pub ids_sids: Option<Vec<u32>>,
     /// sids that act (drop, reject, replace) in an ids engine.
     pub ips_sids: Option<Vec<u32>>,
+    /// Rule files or directories whose rules only alert, whatever `mode` says (a sid list
+    /// wins over them).
+    pub ids_rules: Option<Vec<PathBuf>>,
+    /// Rule files or directories whose rules act, whatever `mode` says.
+    pub ips_rules: Option<Vec<PathBuf>>,
     /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
     /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
     pub stream_depth: Option<u64>,
@@ -288,13 +293,43 @@ impl Config {
         // VarsError names the file and the variable.
         let vars = Vars::from_config_str(text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut engine = raw.engine;
+        let resolve_all = |v: Option<Vec<PathBuf>>| v.map(|v| v.into_iter().map(resolve).collect());
+        engine.ids_rules = resolve_all(engine.ids_rules);
+        engine.ips_rules = resolve_all(engine.ips_rules);
+        let both = |a: &Option<Vec<u32>>, b: &Option<Vec<u32>>| {
+            a.iter()
+                .flatten()
+                .find(|s| b.iter().flatten().any(|t| t == *s))
+                .copied()
+        };
+        if let Some(sid) = both(&engine.ids_sids, &engine.ips_sids) {
+            bail!(
+                "{}{}: sid {sid} is in both engine.ids_sids and engine.ips_sids",
+                path.display(),
+                key_line(text, "engine", "ips_sids")
+            );
+        }
+        if let Some(p) = engine
+            .ids_rules
+            .iter()
+            .flatten()
+            .find(|p| engine.ips_rules.iter().flatten().any(|q| q == *p))
+        {
+            bail!(
+                "{}{}: {} is in both engine.ids_rules and engine.ips_rules",
+                path.display(),
+                key_line(text, "engine", "ips_rules"),
+                p.display()
+            );
+        }
         Ok(Config {
             rules,
             log_dir: raw.log_dir.map(resolve),
             disabled: raw.disabled,
             state_file: raw.state_file.map(resolve),
             threshold_file: raw.threshold_file.map(resolve),
-            engine: raw.engine,
+            engine,
             vars,
             control: ControlSection {
                 socket: raw.control.socket.map(resolve),

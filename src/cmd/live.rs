@@ -50,19 +50,26 @@ pub struct RuleInputs {
     pub threshold_file: Option<PathBuf>,
 }
 
-/// Per-rule modes resolved from the config: which sids run in IDS mode.
+/// Per-rule modes resolved from the config: which sids run in IDS mode. A sid list wins over
+/// a rule-set list, which wins over the engine's mode; `--ids` makes everything IDS.
 #[derive(Debug, Clone)]
 pub struct Modes {
     /// The engine's global mode.
     pub global: config::Mode,
-    /// sids in IPS mode in an IDS engine.
+    /// sids that act (`ips_sids`).
     pub ips: HashSet<u32>,
-    /// sids in IDS mode in an IPS engine.
+    /// sids that only alert (`ids_sids`).
     pub ids: HashSet<u32>,
+    /// Rule files or directories in IPS / IDS mode (`ips_rules`, `ids_rules`).
+    ips_rules: Vec<PathBuf>,
+    ids_rules: Vec<PathBuf>,
+    /// sids of the rules read from those files ([`Modes::note_rules`]).
+    set_ips: HashSet<u32>,
+    set_ids: HashSet<u32>,
 }
 
 impl Modes {
-    /// Resolves the config's `[engine]` mode and per-sid lists (`--ids` wins over all).
+    /// Resolves the config's `[engine]` mode and per-sid and per-rule-set lists.
     pub fn of(cfg: &Config, force_ids: bool) -> Modes {
         let global = if force_ids {
             config::Mode::Ids
@@ -70,6 +77,7 @@ impl Modes {
             cfg.engine.mode.unwrap_or_default()
         };
         let list = |v: &Option<Vec<u32>>| v.iter().flatten().copied().collect::<HashSet<u32>>();
+        let paths = |v: &Option<Vec<PathBuf>>| v.iter().flatten().cloned().collect::<Vec<_>>();
         Modes {
             global,
             ips: if force_ids {
@@ -78,20 +86,86 @@ impl Modes {
                 list(&cfg.engine.ips_sids)
             },
             ids: list(&cfg.engine.ids_sids),
+            ips_rules: if force_ids {
+                Vec::new()
+            } else {
+                paths(&cfg.engine.ips_rules)
+            },
+            ids_rules: paths(&cfg.engine.ids_rules),
+            set_ips: HashSet::new(),
+            set_ids: HashSet::new(),
         }
+    }
+
+    /// Files each rule of `rules` to its rule set's mode, by the file it was read from
+    /// (`files`: every rule file read). A configured rule set that holds none of the files is
+    /// an error: a mode that silently applies to nothing is the "I switched it but it still
+    /// drops" kind of surprise.
+    pub fn note_rules<'a>(
+        &mut self,
+        files: impl Iterator<Item = &'a str>,
+        rules: &[Rule],
+    ) -> anyhow::Result<()> {
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let sets: Vec<(PathBuf, bool)> = (self.ids_rules.iter().map(|p| (canon(p), true)))
+            .chain(self.ips_rules.iter().map(|p| (canon(p), false)))
+            .collect();
+        if sets.is_empty() {
+            return Ok(());
+        }
+        // The most specific set wins (a file listed inside a listed directory).
+        let set_of = |file: &str| {
+            let path = canon(Path::new(file));
+            sets.iter()
+                .enumerate()
+                .filter(|(_, (p, _))| path.starts_with(p))
+                .max_by_key(|(_, (p, _))| p.components().count())
+                .map(|(i, _)| i)
+        };
+        let of_file: HashMap<&str, Option<usize>> = files.map(|f| (f, set_of(f))).collect();
+        for (i, (p, ids)) in sets.iter().enumerate() {
+            if !of_file.values().any(|s| *s == Some(i)) {
+                let key = if *ids { "ids_rules" } else { "ips_rules" };
+                anyhow::bail!(
+                    "[engine] {key}: {} holds none of the rule files read",
+                    p.display()
+                );
+            }
+        }
+        for r in rules {
+            let set = match of_file.get(r.origin.file.as_str()) {
+                Some(s) => *s,
+                None => set_of(&r.origin.file),
+            };
+            if let Some(i) = set {
+                if sets[i].1 {
+                    self.set_ids.insert(r.meta.sid.0);
+                } else {
+                    self.set_ips.insert(r.meta.sid.0);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether this sid's drops, rejects and rewrites are only logged.
     pub fn dry(&self, sid: u32) -> bool {
-        match self.global {
-            config::Mode::Ips => self.ids.contains(&sid),
-            config::Mode::Ids => !self.ips.contains(&sid),
+        if self.ids.contains(&sid) {
+            true
+        } else if self.ips.contains(&sid) {
+            false
+        } else if self.set_ids.contains(&sid) {
+            true
+        } else if self.set_ips.contains(&sid) {
+            false
+        } else {
+            self.global == config::Mode::Ids
         }
     }
 
     /// Whether any rule acts inline (the queues then enforce verdicts).
     pub fn inline(&self) -> bool {
-        self.global == config::Mode::Ips || !self.ips.is_empty()
+        self.global == config::Mode::Ips || !self.ips.is_empty() || !self.ips_rules.is_empty()
     }
 }
 
@@ -184,7 +258,8 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     let parse_ms = t_parse.elapsed().as_millis();
 
     let t_compile = Instant::now();
-    let modes = Modes::of(cfg, inp.force_ids);
+    let mut modes = Modes::of(cfg, inp.force_ids);
+    modes.note_rules(sources.iter().map(|s| s.name.as_str()), &rules)?;
     let tunnels = cfg.decoder.clone().unwrap_or_default();
     let tunnel_steer = tunnels.steer();
     // The kernel sees only the outer headers of a tunnel packet: its rules run in the engine
@@ -378,4 +453,85 @@ fn kernel_sids(c: &Compiled) -> HashSet<u32> {
         .filter(|(_, f)| matches!(f, Fate::Kernel))
         .map(|(s, _)| s.0)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_from(files: &[(&str, &str)]) -> Vec<Rule> {
+        let sources: Vec<Source> = files
+            .iter()
+            .map(|(name, text)| Source {
+                name: name.to_string(),
+                text: text.to_string(),
+            })
+            .collect();
+        check::load(&sources, &LoadOptions::default()).rules
+    }
+
+    fn modes(config: &str, dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<Modes> {
+        let cfg = Config::parse(config, &dir.join("verdict.toml"))?;
+        let mut m = Modes::of(&cfg, false);
+        m.note_rules(files.iter().map(|f| f.0), &rules_from(files))?;
+        Ok(m)
+    }
+
+    #[test]
+    fn sid_lists_win_over_rule_sets_which_win_over_the_mode() {
+        let dir = std::env::temp_dir().join(format!("verdict-modes-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("local")).unwrap();
+        let (a, b, c) = (
+            dir.join("policy.rules"),
+            dir.join("local/mine.rules"),
+            dir.join("other.rules"),
+        );
+        let rule =
+            |sid: u32| format!("drop tcp any any -> any 80 (content:\"x{sid}\"; sid:{sid};)\n");
+        let files = [
+            (a.to_str().unwrap(), rule(1) + &rule(2)),
+            (b.to_str().unwrap(), rule(3) + &rule(4)),
+            (c.to_str().unwrap(), rule(5)),
+        ];
+        for (f, t) in &files {
+            std::fs::write(f, t).unwrap();
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+        // An ips engine with one file in ids mode, one sid of it acting after all.
+        let m = modes(
+            "[engine]\nmode = \"ips\"\nids_rules = [\"policy.rules\"]\nips_sids = [2]\n",
+            &dir,
+            &files,
+        )
+        .unwrap();
+        assert_eq!(
+            (1..=5).map(|s| m.dry(s)).collect::<Vec<_>>(),
+            [true, false, false, false, false]
+        );
+        assert!(m.inline());
+        // An ids engine with a directory acting, one sid of it only alerting.
+        let m = modes(
+            "[engine]\nmode = \"ids\"\nips_rules = [\"local\"]\nids_sids = [4]\n",
+            &dir,
+            &files,
+        )
+        .unwrap();
+        assert_eq!(
+            (1..=5).map(|s| m.dry(s)).collect::<Vec<_>>(),
+            [true, true, false, true, true]
+        );
+        assert!(m.inline(), "a rule set that acts makes the queues inline");
+        // A set that holds no file read is refused, naming the key.
+        let e = modes("[engine]\nids_rules = [\"nope.rules\"]\n", &dir, &files).unwrap_err();
+        assert!(
+            e.to_string().contains("ids_rules") && e.to_string().contains("nope.rules"),
+            "{e}"
+        );
+        // So is a sid or a set in both lists.
+        let e = modes("[engine]\nids_sids = [1]\nips_sids = [1]\n", &dir, &files).unwrap_err();
+        assert!(e.to_string().contains("sid 1 is in both"), "{e}");
+        let both = "[engine]\nids_rules = [\"local\"]\nips_rules = [\"local\"]\n";
+        assert!(modes(both, &dir, &files).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
