@@ -57,8 +57,13 @@ impl EngineCaps {
     /// True if the engine fills buffer `b`.
     pub fn runs_buffer(self, b: Buffer) -> bool {
         match b {
-            Buffer::Payload | Buffer::Raw | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_) => true,
-            Buffer::Base64Data => false,
+            // base64_data is decoded from whichever buffer its base64_decode reads.
+            Buffer::Payload
+            | Buffer::Raw
+            | Buffer::Base64Data
+            | Buffer::IpSrc
+            | Buffer::IpDst
+            | Buffer::Hdr(_) => true,
             _ => Self::buffer_proto(b).is_some_and(|a| self.parses(a)),
         }
     }

@@ -113,12 +113,12 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 return Some(why);
             }
         }
-        if matches!(
-            t,
-            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_)
-        ) {
+        if matches!(t, PayloadTest::App(_)) {
             return Some(format!("{} not supported yet", test_keyword(t)));
         }
+    }
+    if let Some(why) = crate::keywords::base64::rejection(rule) {
+        return Some(why);
     }
     if let Some(why) = crate::keywords::app_proto::rejection(rule, caps) {
         return Some(why);

@@ -9,6 +9,8 @@ pub mod absent;
 pub mod app;
 pub mod app_event;
 pub mod app_proto;
+pub mod asn1;
+pub mod base64;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;

@@ -199,7 +199,7 @@ impl Chains {
         let tests = u32::try_from(tests).unwrap_or(u32::MAX);
         match self.selections.last_mut() {
             Some((b, chain, start))
-                if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw) =>
+                if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data) =>
             {
                 if *start < tests {
                     let (b, mut chain) = (*b, chain.clone());
@@ -218,6 +218,11 @@ impl Chains {
                 "transforms rewrite an app-layer buffer; they do not apply to the packet payload",
             )),
         }
+    }
+
+    /// True once a sticky buffer keyword selected a buffer (`pkt_data` included).
+    pub fn selected(&self) -> bool {
+        !self.selections.is_empty()
     }
 
     /// The rule's chains; a rule with `tests` payload tests in all.
