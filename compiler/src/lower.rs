@@ -92,6 +92,9 @@ struct State {
     dirs: txdir::TxDirs,
     /// Each `absent`: its payload slot and option, checked once the rule is read.
     absents: Vec<(usize, Span)>,
+    /// A `base64_decode` was written (even one whose value was refused): `base64_data` after
+    /// it is not reported again.
+    base64_decode_seen: bool,
 }
 
 /// A diagnostic already recorded in the rule state, still being filled in.
@@ -693,6 +696,7 @@ impl<'v> Lowerer<'v> {
             chains: Default::default(),
             dirs: txdir::TxDirs::new(direction == Direction::Tx),
             absents: Vec::new(),
+            base64_decode_seen: false,
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
@@ -1279,6 +1283,7 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
             }
         }
         "base64_decode" => {
+            st.base64_decode_seen = true;
             let buffer = base64_source(st);
             match keywords::base64::parse(o.value.map(|v| v.text), buffer) {
                 Ok(d) => st.push_test(PayloadTest::Base64Decode(d)),
@@ -1592,12 +1597,7 @@ fn base64_data_order(st: &mut State, o: &OptionAst<'_>, buf: Buffer) -> bool {
         .help("base64_data reads what base64_decode decoded; put its tests last in the rule");
         return false;
     }
-    let decoded = st
-        .payload
-        .iter()
-        .flatten()
-        .any(|t| matches!(t, PayloadTest::Base64Decode(_)));
-    if buf == Buffer::Base64Data && !decoded {
+    if buf == Buffer::Base64Data && !st.base64_decode_seen {
         st.err(
             Code::ModifierWithoutContent,
             o.name.span,

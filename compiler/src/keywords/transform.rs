@@ -210,6 +210,11 @@ impl Chains {
                 }
                 Ok(())
             }
+            _ if current == Buffer::Base64Data => Err(KwError::code(
+                Code::Conflict,
+                "transforms do not apply to base64_data",
+            )
+            .help("use the from_base64 transform on the sticky buffer instead of base64_decode, then the transforms after it")),
             _ => Err(KwError::code(
                 Code::ModifierWithoutContent,
                 "a transform must follow a sticky buffer keyword (e.g. `dns.query; dotprefix;`)",
