@@ -48,8 +48,17 @@ fn http_body_decoded_after_an_anchor() {
     let hit = post(format!("SAMLRequest={}", b64(xxe)).as_bytes());
     assert_eq!(fired("saml", rules, 80, &hit, OK), vec![1]);
     // The same request with a harmless document: decoded, but not the pattern.
-    let benign = post(format!("SAMLRequest={}", b64(b"<samlp:AuthnRequest ID=\"a1\" Version=\"2.0\"/>")).as_bytes());
-    assert_eq!(fired("saml-benign", rules, 80, &benign, OK), Vec::<u64>::new());
+    let benign = post(
+        format!(
+            "SAMLRequest={}",
+            b64(b"<samlp:AuthnRequest ID=\"a1\" Version=\"2.0\"/>")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        fired("saml-benign", rules, 80, &benign, OK),
+        Vec::<u64>::new()
+    );
     // The pattern lies past the 64 encoded bytes the rule decodes.
     let mut late = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\" ?>  ".to_vec();
     late.extend_from_slice(xxe);
@@ -57,7 +66,10 @@ fn http_body_decoded_after_an_anchor() {
     assert_eq!(fired("saml-far", rules, 80, &far, OK), Vec::<u64>::new());
     // Not at the body's start: the anchor fails.
     let moved = post(format!("x=1&SAMLRequest={}", b64(xxe)).as_bytes());
-    assert_eq!(fired("saml-moved", rules, 80, &moved, OK), Vec::<u64>::new());
+    assert_eq!(
+        fired("saml-moved", rules, 80, &moved, OK),
+        Vec::<u64>::new()
+    );
 }
 
 /// The packet payload, relative to a content, and the decoder's stop at the first byte
@@ -73,13 +85,22 @@ alert tcp any any -> any 7000 (msg:"offset"; flow:established,to_server; content
     // Two bytes before the token: sid 2's groups no longer line up (other bytes), sid 3
     // skips them.
     let shifted = format!("LOGIN auth=xy{token}\r\n");
-    assert_eq!(fired("tok-shift", rules, 7000, shifted.as_bytes(), b""), vec![3]);
+    assert_eq!(
+        fired("tok-shift", rules, 7000, shifted.as_bytes(), b""),
+        vec![3]
+    );
     // A line break inside the token ends the decode before "role=admin".
     let (a, b) = token.split_at(8);
     let broken = format!("LOGIN auth={a}\r\n{b}\r\n");
-    assert_eq!(fired("tok-break", rules, 7000, broken.as_bytes(), b""), Vec::<u64>::new());
+    assert_eq!(
+        fired("tok-break", rules, 7000, broken.as_bytes(), b""),
+        Vec::<u64>::new()
+    );
     let user = format!("LOGIN auth={}\r\n", b64(b"user=alice;role=guest"));
-    assert_eq!(fired("tok-user", rules, 7000, user.as_bytes(), b""), Vec::<u64>::new());
+    assert_eq!(
+        fired("tok-user", rules, 7000, user.as_bytes(), b""),
+        Vec::<u64>::new()
+    );
 }
 
 /// Snort 2's modifier form: base64_decode reads the http_header buffer of the content
@@ -97,7 +118,10 @@ fn snort2_modifier_form_decodes_the_header() {
         "GET / HTTP/1.1\r\nHost: a.example\r\nAuthorization: Basic {}\r\n\r\n",
         b64(b"alice:hunter2")
     );
-    assert_eq!(fired("basic-other", rules, 80, other.as_bytes(), OK), Vec::<u64>::new());
+    assert_eq!(
+        fired("basic-other", rules, 80, other.as_bytes(), OK),
+        Vec::<u64>::new()
+    );
 }
 
 /// An SMB session setup shaped as the ET Open / community MS04-007 rules expect, with the
@@ -123,7 +147,10 @@ fn asn1_bitstring_and_double_overflow_in_smb() {
     assert_eq!(fired("smb-bits", SMB_RULE, 445, &kill_bill, b""), vec![5]);
     // The same element with 7 unused bits is well formed.
     let fine = smb_setup(b"\x03\x02\x07\x80");
-    assert_eq!(fired("smb-bits-ok", SMB_RULE, 445, &fine, b""), Vec::<u64>::new());
+    assert_eq!(
+        fired("smb-bits-ok", SMB_RULE, 445, &fine, b""),
+        Vec::<u64>::new()
+    );
     // An ASCII REAL of 257 bytes overflows MSASN1; 256 does not.
     let real = |n: u16| {
         let mut b = vec![0x09, 0x82];
@@ -131,12 +158,21 @@ fn asn1_bitstring_and_double_overflow_in_smb() {
         b.extend(std::iter::repeat_n(b'1', usize::from(n)));
         b
     };
-    assert_eq!(fired("smb-real", SMB_RULE, 445, &smb_setup(&real(257)), b""), vec![5]);
-    assert_eq!(fired("smb-real-ok", SMB_RULE, 445, &smb_setup(&real(256)), b""), Vec::<u64>::new());
+    assert_eq!(
+        fired("smb-real", SMB_RULE, 445, &smb_setup(&real(257)), b""),
+        vec![5]
+    );
+    assert_eq!(
+        fired("smb-real-ok", SMB_RULE, 445, &smb_setup(&real(256)), b""),
+        Vec::<u64>::new()
+    );
     // The NTLMSSP guard: the same bad element right after the signature is not this rule's.
     let mut ntlm = b"NTLMSSP".to_vec();
     ntlm.extend_from_slice(b"\x03\x01\xFF");
-    assert_eq!(fired("smb-ntlm", SMB_RULE, 445, &smb_setup(&ntlm), b""), Vec::<u64>::new());
+    assert_eq!(
+        fired("smb-ntlm", SMB_RULE, 445, &smb_setup(&ntlm), b""),
+        Vec::<u64>::new()
+    );
 }
 
 /// One UDP datagram from the client to `dp`.

@@ -54,7 +54,15 @@ pub const CLI: [u8; 4] = [192, 0, 2, 7];
 pub const SRV: [u8; 4] = [198, 51, 100, 7];
 
 /// One TCP segment with the ACK flag (and SYN when `syn`).
-pub fn seg(to_server: bool, sp: u16, dp: u16, seq: u32, ack: u32, syn: bool, data: &[u8]) -> Vec<u8> {
+pub fn seg(
+    to_server: bool,
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    ack: u32,
+    syn: bool,
+    data: &[u8],
+) -> Vec<u8> {
     let (src, dst, s, d) = if to_server {
         (CLI, SRV, sp, dp)
     } else {
@@ -133,4 +141,3 @@ pub fn replay_alerts(tag: &str, rules: &str, frames: &[Vec<u8>], ips: bool) -> V
     sids.sort_unstable();
     sids
 }
-

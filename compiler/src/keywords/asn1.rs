@@ -142,13 +142,31 @@ mod tests {
         let k = p("oversize_length 1024,relative_offset -1").unwrap();
         assert_eq!((k.offset, k.relative), (-1, true));
         // Suricata's parser takes blanks and newlines as separators too.
-        let s = p("\n\t double_overflow, oversize_length 1024 absolute_offset 10,\n bitstring_overflow")
-            .unwrap();
-        assert_eq!((s.offset, s.relative, s.oversize_length), (10, false, Some(1024)));
+        let s = p(
+            "\n\t double_overflow, oversize_length 1024 absolute_offset 10,\n bitstring_overflow",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.offset, s.relative, s.oversize_length),
+            (10, false, Some(1024))
+        );
         // Bounds as Suricata's: u32 length, u16 absolute, ±65535 relative.
-        assert_eq!(p("oversize_length 4294967295").unwrap().oversize_length, Some(u32::MAX));
-        assert_eq!(p("oversize_length 0, absolute_offset 65535").unwrap().offset, 65535);
-        assert_eq!(p("bitstring_overflow, relative_offset -65535").unwrap().offset, -65535);
+        assert_eq!(
+            p("oversize_length 4294967295").unwrap().oversize_length,
+            Some(u32::MAX)
+        );
+        assert_eq!(
+            p("oversize_length 0, absolute_offset 65535")
+                .unwrap()
+                .offset,
+            65535
+        );
+        assert_eq!(
+            p("bitstring_overflow, relative_offset -65535")
+                .unwrap()
+                .offset,
+            -65535
+        );
         // No offset: the buffer start.
         let z = p("bitstring_overflow").unwrap();
         assert_eq!((z.offset, z.relative), (0, false));
@@ -165,7 +183,10 @@ mod tests {
             ("bitstring_overflow, relative_offset 65536", Some((36, 41))),
             ("bitstring_overflow, relative_offset -65536", Some((36, 42))),
             ("oversize_length 1024, some_other_param 360", Some((22, 38))),
-            ("bitstring_overflow, absolute_offset 1, relative_offset 2", Some((39, 54))),
+            (
+                "bitstring_overflow, absolute_offset 1, relative_offset 2",
+                Some((39, 54)),
+            ),
             ("bitstring_overflow, print", Some((20, 25))),
             ("absolute_offset 0", None),
             ("", None),

@@ -47,8 +47,10 @@ pub fn parse(value: Option<&str>, buffer: Buffer) -> Result<Base64Decode, KwErro
     let Some(value) = value else { return Ok(d) };
     let w = words(value);
     if w.is_empty() {
-        return Err(KwError::value("base64_decode: give options after the colon or none")
-            .help("e.g. base64_decode:bytes 100, offset 2, relative;"));
+        return Err(
+            KwError::value("base64_decode: give options after the colon or none")
+                .help("e.g. base64_decode:bytes 100, offset 2, relative;"),
+        );
     }
     let (mut seen_bytes, mut seen_offset) = (false, false);
     let mut it = w.iter().peekable();

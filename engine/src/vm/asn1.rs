@@ -104,7 +104,8 @@ mod tests {
     }
 
     /// X.690 (07/2002) Appendix A.3, as in Suricata's tests: a 133-byte personnel record.
-    const A3: &[u8] = b"\x60\x81\x85\x61\x10\x1A\x04John\x1A\x01P\x1A\x05Smith\xA0\x0A\x1A\x08Director\
+    const A3: &[u8] =
+        b"\x60\x81\x85\x61\x10\x1A\x04John\x1A\x01P\x1A\x05Smith\xA0\x0A\x1A\x08Director\
 \x42\x01\x33\xA1\x0A\x43\x0819710917\xA2\x12\x61\x10\x1A\x04Mary\x1A\x01T\x1A\x05Smith\
 \xA3\x42\x31\x1F\x61\x11\x1A\x05Ralph\x1A\x01T\x1A\x05Smith\xA0\x0A\x43\x0819571111\
 \x31\x1F\x61\x11\x1A\x05Susan\x1A\x01B\x1A\x05Jones\xA0\x0A\x43\x0819590717";
@@ -119,12 +120,36 @@ mod tests {
 
     #[test]
     fn suricata_checks() {
-        assert!(matches(&rule("oversize_length 132 absolute_offset 0"), A3, 0));
-        assert!(!matches(&rule("oversize_length 133 absolute_offset 0"), A3, 0));
-        assert!(matches(&rule("bitstring_overflow, absolute_offset 0"), b"\x03\x01\xFF", 0));
-        assert!(!matches(&rule("bitstring_overflow, absolute_offset 0"), b"\x03\x01\x07", 0));
-        assert!(matches(&rule("double_overflow, absolute_offset 0"), &real(257), 0));
-        assert!(!matches(&rule("double_overflow, absolute_offset 0"), &real(256), 0));
+        assert!(matches(
+            &rule("oversize_length 132 absolute_offset 0"),
+            A3,
+            0
+        ));
+        assert!(!matches(
+            &rule("oversize_length 133 absolute_offset 0"),
+            A3,
+            0
+        ));
+        assert!(matches(
+            &rule("bitstring_overflow, absolute_offset 0"),
+            b"\x03\x01\xFF",
+            0
+        ));
+        assert!(!matches(
+            &rule("bitstring_overflow, absolute_offset 0"),
+            b"\x03\x01\x07",
+            0
+        ));
+        assert!(matches(
+            &rule("double_overflow, absolute_offset 0"),
+            &real(257),
+            0
+        ));
+        assert!(!matches(
+            &rule("double_overflow, absolute_offset 0"),
+            &real(256),
+            0
+        ));
     }
 
     #[test]
@@ -136,15 +161,31 @@ mod tests {
         assert!(matches(&r, &aa, 2));
         assert!(!matches(&r, &aa, 1));
         // Before the buffer or at its end: no match.
-        assert!(!matches(&rule("oversize_length 1, relative_offset -3"), &aa, 2));
-        assert!(!matches(&rule("oversize_length 1, absolute_offset 135"), &aa, 0));
-        assert!(matches(&rule("bitstring_overflow, relative_offset 2"), b"AA\x03\x01\xFF", 0));
+        assert!(!matches(
+            &rule("oversize_length 1, relative_offset -3"),
+            &aa,
+            2
+        ));
+        assert!(!matches(
+            &rule("oversize_length 1, absolute_offset 135"),
+            &aa,
+            0
+        ));
+        assert!(matches(
+            &rule("bitstring_overflow, relative_offset 2"),
+            b"AA\x03\x01\xFF",
+            0
+        ));
         // The check reaches a second top-level element and a nested one.
         let mut two = b"\x04\x01x".to_vec();
         two.extend_from_slice(b"\x30\x03\x03\x01\xFF");
         assert!(matches(&rule("bitstring_overflow"), &two, 0));
         // An element whose length runs past the buffer does not decode (as in Suricata).
-        assert!(!matches(&rule("oversize_length 10"), b"\x04\x82\x10\x00abc", 0));
+        assert!(!matches(
+            &rule("oversize_length 10"),
+            b"\x04\x82\x10\x00abc",
+            0
+        ));
     }
 
     #[test]
