@@ -942,7 +942,7 @@ impl CompiledProgram {
                 }
                 None => false,
             },
-            PayloadOp::Base64Decode(d) => self.base64_decode(d, buf, cursor, st),
+            PayloadOp::Base64Decode(d) => self.base64_decode(i, d, buf, cursor, st),
             PayloadOp::Asn1(a) => {
                 st.steps += 1;
                 asn1::matches(a, buf, cursor) && self.eval(i + 1, buf, cursor, st)
@@ -952,9 +952,11 @@ impl CompiledProgram {
 
     /// Decodes as Suricata's `base64_decode` and runs the `base64_data` ops on the result.
     /// A match ends the buffer's inspection: the ops after the decode in its segment are not
-    /// run (the compiler rejects rules that have any).
+    /// run (the compiler rejects rules that have any). The path holds the encoded bytes read
+    /// as the decode op's hit (evidence, and how far into the stream the match reached).
     fn base64_decode(
         &self,
+        i: usize,
         d: &verdict_compiler::ir::Base64Decode,
         buf: &[u8],
         cursor: usize,
@@ -975,13 +977,29 @@ impl CompiledProgram {
             .unwrap_or(usize::MAX)
             .min(input.len());
         let mut decoded = std::mem::take(&mut st.decoded);
-        base64_decode::decode_rfc4648(&input[..take], &mut decoded);
+        let read = base64_decode::decode_rfc4648(&input[..take], &mut decoded);
+        let at = from.saturating_add(offset);
+        st.path.push(Hit {
+            op: i as u16,
+            start: at as u32,
+            end: at.saturating_add(read) as u32,
+        });
         let seg_end = st.seg_end;
         st.seg_end = end;
         let ok = !decoded.is_empty() && self.eval(start, &decoded, 0, st);
         st.seg_end = seg_end;
         st.decoded = decoded;
+        if !ok {
+            st.path.pop();
+        }
         ok
+    }
+
+    /// True if payload op `op` reads the decoded bytes of `base64_decode` (its hits are
+    /// offsets in them, not in the buffer).
+    pub fn reads_decoded(&self, op: u16) -> bool {
+        self.base64_data
+            .is_some_and(|(s, e)| (s..e).contains(&usize::from(op)))
     }
 }
 
@@ -1858,6 +1876,106 @@ mod tests {
         assert!(!header_test(&f(0x12, FlagMode::Exact), &pkt));
         assert!(header_test(&f(0x12, FlagMode::Any), &pkt));
         assert!(header_test(&HeaderTest::Ttl(NumCmp::Eq(64)), &pkt));
+    }
+
+    fn decode(bytes: Option<u32>, offset: u32, relative: bool) -> Insn {
+        Insn::Base64Decode(verdict_compiler::ir::Base64Decode {
+            bytes,
+            offset,
+            relative,
+            buffer: Buffer::Payload,
+        })
+    }
+    fn decoded(p: &[u8], position: Position) -> Insn {
+        match content(p, position) {
+            Insn::Content {
+                pattern,
+                nocase,
+                negated,
+                position,
+                ends_with,
+                replace,
+                ..
+            } => Insn::Content {
+                pattern,
+                nocase,
+                negated,
+                buffer: Buffer::Base64Data,
+                position,
+                ends_with,
+                replace,
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn base64_data_runs_on_what_base64_decode_decoded() {
+        let p = prog(vec![
+            content(b"auth=", abs(0, None)),
+            decode(None, 0, true),
+            decoded(b"admin", abs(0, Some(5))),
+        ]);
+        // "admin:pw" in base64 after "auth=".
+        let mut st = VmState::default();
+        assert!(p.payload_ok(b"x auth=YWRtaW46cHc=\r\nrest", &mut st));
+        // The path holds the anchor, the encoded bytes read (up to the line break), and the
+        // decoded match, which only `reads_decoded` tells apart.
+        let hits: Vec<(u16, u32, u32)> = st.path.iter().map(|h| (h.op, h.start, h.end)).collect();
+        assert_eq!(hits, vec![(0, 2, 7), (1, 7, 19), (2, 0, 5)]);
+        assert!(!p.reads_decoded(1) && p.reads_decoded(2));
+        // "guest:pw", and nothing decodable, fail.
+        assert!(!run(&p, b"auth=Z3Vlc3Q6cHc="));
+        assert!(!run(&p, b"auth=%%%%"));
+        // The first "auth=" fails, the relative decode retries at the next one.
+        assert!(run(&p, b"auth=Z3Vlc3Q6cHc= auth=YWRtaW46cHc="));
+        // `bytes` bounds what is decoded: 4 characters are "adm" only.
+        let short = prog(vec![
+            content(b"auth=", abs(0, None)),
+            decode(Some(4), 0, true),
+            decoded(b"admin", abs(0, None)),
+        ]);
+        assert!(!run(&short, b"auth=YWRtaW46cHc="));
+        // `offset` past the end decodes nothing.
+        let far = prog(vec![decode(None, 40, false), decoded(b"a", abs(0, None))]);
+        assert!(!run(&far, b"YWRtaW46cHc="));
+    }
+
+    #[test]
+    fn base64_data_needs_one_decode_outside_it() {
+        let load = |ops: Vec<Insn>| CompiledProgram::new(&super::test_program(ops)).is_ok();
+        assert!(!load(vec![decoded(b"a", abs(0, None))]));
+        assert!(!load(vec![
+            decode(None, 0, false),
+            decode(None, 0, false),
+            decoded(b"a", abs(0, None)),
+        ]));
+        assert!(load(vec![
+            decode(None, 0, false),
+            decoded(b"a", abs(0, None))
+        ]));
+    }
+
+    #[test]
+    fn asn1_reads_from_the_cursor() {
+        let a = |relative, offset| {
+            Insn::Asn1(verdict_compiler::ir::Asn1 {
+                bitstring_overflow: true,
+                double_overflow: false,
+                oversize_length: None,
+                offset,
+                relative,
+                buffer: Buffer::Payload,
+            })
+        };
+        let p = prog(vec![content(b"AA", abs(0, None)), a(true, 0)]);
+        assert!(run(&p, b"xAA\x03\x01\xFF"));
+        assert!(!run(&p, b"xAA\x03\x01\x07"));
+        // Retried at the next "AA" when the element after the first is well formed.
+        assert!(run(&p, b"AA\x03\x01\x07AA\x03\x01\xFF"));
+        let abs_p = prog(vec![a(false, 1)]);
+        assert!(run(&abs_p, b"x\x03\x01\xFF"));
+        assert!(!run(&abs_p, b"\x03\x01\xFF"));
     }
 }
 

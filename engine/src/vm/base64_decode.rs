@@ -27,8 +27,9 @@ fn in_alphabet(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
 }
 
-/// Decodes `input` into `out` (cleared first) as Suricata's `base64_decode` does.
-pub fn decode_rfc4648(input: &[u8], out: &mut Vec<u8>) {
+/// Decodes `input` into `out` (cleared first) as Suricata's `base64_decode` does; returns
+/// how many input bytes it read (up to the first byte outside the alphabet).
+pub fn decode_rfc4648(input: &[u8], out: &mut Vec<u8>) -> usize {
     out.clear();
     let text_len = input
         .iter()
@@ -42,7 +43,7 @@ pub fn decode_rfc4648(input: &[u8], out: &mut Vec<u8>) {
     if GROUP.decode_vec(head, out).is_err() {
         // Unreachable for alphabet-only whole groups; nothing decoded beats a wrong prefix.
         out.clear();
-        return;
+        return 0;
     }
     for group in rest.chunks(4) {
         let mut block = [b'A'; 4];
@@ -62,10 +63,11 @@ pub fn decode_rfc4648(input: &[u8], out: &mut Vec<u8>) {
         };
         let mut bytes = [0u8; 3];
         if GROUP.decode_slice(block, &mut bytes).is_err() {
-            return;
+            return text_len;
         }
         out.extend_from_slice(&bytes[..keep]);
     }
+    text_len
 }
 
 #[cfg(test)]
@@ -75,7 +77,8 @@ mod tests {
 
     fn d(s: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        decode_rfc4648(s, &mut out);
+        let read = decode_rfc4648(s, &mut out);
+        assert!(read <= s.len());
         out
     }
 
@@ -110,6 +113,8 @@ mod tests {
         assert_eq!(d(b"Zg==Zm9v"), b"ffoo");
         // A line break ends it.
         assert_eq!(d(b"Zm9v\r\nYmFy"), b"foo");
+        let mut out = Vec::new();
+        assert_eq!(decode_rfc4648(b"Zm9v\r\nYmFy", &mut out), 4);
         // One trailing character still yields a byte (its six bits, shifted).
         assert_eq!(d(b"Zm9vY"), [b'f', b'o', b'o', 0x60]);
         assert_eq!(d(b"Zm9vYm"), b"foob");
