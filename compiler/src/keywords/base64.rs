@@ -125,9 +125,7 @@ pub fn rejection(rule: &Rule) -> Option<String> {
         .iter()
         .filter(|t| crate::classify::test_buffer(t) == Some(Buffer::Base64Data))
         .count();
-    let Some(&(at, d)) = decodes.first() else {
-        return None;
-    };
+    let &(at, d) = decodes.first()?;
     if decodes.len() > 1 {
         return Some("more than one base64_decode in a rule is not supported".into());
     }
