@@ -9,7 +9,7 @@
 //! (`double_overflow`, MS04-007). Options are separated by commas or blanks, as Suricata's
 //! parser takes them; Snort's debug option `print` is refused.
 
-use super::{base64::words, numeric::parse_i64, numeric::parse_u64, KwError};
+use super::{numeric::parse_i64, numeric::parse_u64, split_words, KwError};
 use crate::diag::Code;
 use crate::ir::{Asn1, Buffer};
 
@@ -32,7 +32,7 @@ pub fn parse(value: &str, buffer: Buffer) -> Result<Asn1, KwError> {
         buffer,
     };
     let mut offset_at: Option<&str> = None;
-    let mut it = words(value).into_iter();
+    let mut it = split_words(value).into_iter();
     while let Some((at, k)) = it.next() {
         let end = at + k.len();
         let mut num = || {

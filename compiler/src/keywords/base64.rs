@@ -15,26 +15,11 @@
 //! per rule. `base64_data` without a `base64_decode` before it, and a buffer selected after
 //! `base64_data`, are rule errors as in Suricata.
 
-use super::{split_args, KwError};
+use super::{split_words, KwError};
 use crate::ir::{Base64Decode, Buffer, PayloadTest, Rule};
 
 /// Encoded bytes decoded when `bytes` is not given (or 0): Suricata's `BASE64_DECODE_MAX`.
 pub const MAX_DECODE: u32 = 65535;
-
-/// The words of a keyword value with their offsets: Suricata separates the options with
-/// commas or blanks (`bytes 10 offset 2 relative` is valid), Snort with commas.
-pub fn words(value: &str) -> Vec<(usize, &str)> {
-    split_args(value)
-        .into_iter()
-        .flat_map(|(at, part)| {
-            part.split_whitespace().map(move |w| {
-                // `w` is a sub-slice of `part`: its offset is the pointer distance.
-                let off = w.as_ptr() as usize - part.as_ptr() as usize;
-                (at + off, w)
-            })
-        })
-        .collect()
-}
 
 /// Parses the value of `base64_decode` (none for the bare keyword) in `buffer`.
 pub fn parse(value: Option<&str>, buffer: Buffer) -> Result<Base64Decode, KwError> {
@@ -45,7 +30,7 @@ pub fn parse(value: Option<&str>, buffer: Buffer) -> Result<Base64Decode, KwErro
         buffer,
     };
     let Some(value) = value else { return Ok(d) };
-    let w = words(value);
+    let w = split_words(value);
     if w.is_empty() {
         return Err(
             KwError::value("base64_decode: give options after the colon or none")
