@@ -54,6 +54,12 @@ impl EngineCaps {
         }
     }
 
+    /// True if rules on app protocol `a` can read buffer `b`: its own buffers, and
+    /// `file.data`, which SMTP fills with the attachments of a mail as HTTP with its bodies.
+    pub fn carried_by(b: Buffer, a: AppProto) -> bool {
+        Self::buffer_proto(b) == Some(a) || (b == Buffer::FileData && a == AppProto::Smtp)
+    }
+
     /// True if the engine fills buffer `b`.
     pub fn runs_buffer(self, b: Buffer) -> bool {
         match b {

@@ -86,8 +86,8 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 return Some(format!("{} buffer not supported yet", buffer_name(b)));
             }
             // A rule on one app protocol cannot read another protocol's buffer.
-            if let (Protocol::App(a), Some(bp)) = (rule.proto, EngineCaps::buffer_proto(b)) {
-                if a != bp {
+            if let (Protocol::App(a), Some(_)) = (rule.proto, EngineCaps::buffer_proto(b)) {
+                if !EngineCaps::carried_by(b, a) {
                     return Some(format!(
                         "{} buffer on an {} rule can never match",
                         buffer_name(b),
