@@ -57,7 +57,10 @@ Content-Type: text/plain\r\n\r\nPlease see the attachment.\r\n--=_b1\r\n"
 /// Base64 in 76-character lines, as mailers write it.
 fn b64_lines(bytes: &[u8]) -> Vec<u8> {
     let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-    text.as_bytes().chunks(76).collect::<Vec<_>>().join(&b"\r\n"[..])
+    text.as_bytes()
+        .chunks(76)
+        .collect::<Vec<_>>()
+        .join(&b"\r\n"[..])
 }
 
 #[test]

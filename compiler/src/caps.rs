@@ -128,5 +128,13 @@ mod tests {
         assert!(c.runs_proto(AppProto::Smb) && !c.parses(AppProto::Smb));
         assert!(c.runs_proto(AppProto::Ssh) && c.parses(AppProto::Ssh));
         assert!(!c.runs_proto(AppProto::Rdp));
+        // file.data is HTTP's bodies and SMTP's attachments; other buffers keep their protocol.
+        assert!(EngineCaps::carried_by(Buffer::FileData, AppProto::Http));
+        assert!(EngineCaps::carried_by(Buffer::FileData, AppProto::Smtp));
+        assert!(!EngineCaps::carried_by(Buffer::FileData, AppProto::Dns));
+        assert!(!EngineCaps::carried_by(
+            Buffer::App(AppBuffer::HttpUri),
+            AppProto::Smtp
+        ));
     }
 }

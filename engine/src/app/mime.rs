@@ -206,10 +206,7 @@ impl Mime {
     /// boundaries nested deeper than the one found are closed too.
     fn boundary_line(&mut self, line: &[u8]) -> Option<bool> {
         let rest = line.strip_prefix(b"--")?;
-        let depth = self
-            .boundaries
-            .iter()
-            .rposition(|b| rest.starts_with(b))?;
+        let depth = self.boundaries.iter().rposition(|b| rest.starts_with(b))?;
         let after = &rest[self.boundaries[depth].len()..];
         let closing = after.starts_with(b"--");
         if !closing && !after.trim_ascii().is_empty() {
