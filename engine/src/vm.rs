@@ -1416,6 +1416,35 @@ pub fn header_buffer<'a>(pkt: &Packet<'a>, h: HdrBuffer) -> Option<&'a [u8]> {
     }
 }
 
+/// `insn` reading `base64_data` instead of its buffer (contents and byte_test), for the
+/// VM's unit tests and its fuzz.
+#[cfg(test)]
+pub(crate) fn on_base64_data(insn: Insn) -> Insn {
+    match insn {
+        Insn::Content {
+            pattern,
+            nocase,
+            negated,
+            position,
+            ends_with,
+            ..
+        } => Insn::Content {
+            pattern,
+            nocase,
+            negated,
+            buffer: Buffer::Base64Data,
+            position,
+            ends_with,
+            replace: None,
+        },
+        Insn::ByteTest(b) => Insn::ByteTest(ByteTest {
+            buffer: Buffer::Base64Data,
+            ..b
+        }),
+        other => other,
+    }
+}
+
 /// A plain alert program around `ops`, for the VM's unit tests and its fuzz.
 #[cfg(test)]
 pub(crate) fn test_program(ops: Vec<Insn>) -> Program {
@@ -1887,26 +1916,7 @@ mod tests {
         })
     }
     fn decoded(p: &[u8], position: Position) -> Insn {
-        match content(p, position) {
-            Insn::Content {
-                pattern,
-                nocase,
-                negated,
-                position,
-                ends_with,
-                replace,
-                ..
-            } => Insn::Content {
-                pattern,
-                nocase,
-                negated,
-                buffer: Buffer::Base64Data,
-                position,
-                ends_with,
-                replace,
-            },
-            other => other,
-        }
+        super::on_base64_data(content(p, position))
     }
 
     #[test]

@@ -256,7 +256,8 @@ impl Mime {
                     Some(t) => (t, true),
                     None => (line, false),
                 };
-                let mut out = quoted_printable(text);
+                let mut out = Vec::with_capacity(text.len() + 2);
+                crate::app::http::hex_unescape_into(text, b'=', &mut out);
                 if !soft {
                     out.extend_from_slice(b"\r\n");
                 }
@@ -289,28 +290,6 @@ impl Mime {
         f.extend_from_slice(&bytes[..n]);
         self.kept += n;
     }
-}
-
-/// `=XX` becomes the byte; a `=` without two hex digits stays as it is.
-fn quoted_printable(text: &[u8]) -> Vec<u8> {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(&c) = text.get(i) {
-        if c == b'=' {
-            if let (Some(h), Some(l)) = (
-                text.get(i + 1).copied().and_then(hex),
-                text.get(i + 2).copied().and_then(hex),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

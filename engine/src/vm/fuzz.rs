@@ -571,29 +571,7 @@ fn insn_s() -> impl Strategy<Value = Insn> {
 /// `ops`, then a `base64_decode` on the payload, then `data` on what it decodes.
 fn with_decode(ops: Vec<Insn>, decode: (Option<u32>, u32, bool), data: Vec<Insn>) -> Vec<Insn> {
     let (bytes, offset, relative) = decode;
-    let on_decoded = data.into_iter().map(|i| match i {
-        Insn::Content {
-            pattern,
-            nocase,
-            negated,
-            position,
-            ends_with,
-            ..
-        } => Insn::Content {
-            pattern,
-            nocase,
-            negated,
-            buffer: Buffer::Base64Data,
-            position,
-            ends_with,
-            replace: None,
-        },
-        Insn::ByteTest(b) => Insn::ByteTest(ByteTest {
-            buffer: Buffer::Base64Data,
-            ..b
-        }),
-        other => other,
-    });
+    let on_decoded = data.into_iter().map(on_base64_data);
     ops.into_iter()
         .chain(std::iter::once(Insn::Base64Decode(
             verdict_compiler::ir::Base64Decode {
@@ -640,6 +618,22 @@ fn runner() -> TestRunner {
     })
 }
 
+/// `p` over the packets of one flow: its hits in the buffer (hits in decoded bytes are
+/// offsets there), and the state carried from earlier packets never changes a verdict.
+fn flow_holds(p: &CompiledProgram, packets: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    let mut carried = VmState::default();
+    for buf in packets {
+        let with_state = p.payload_ok(buf, &mut carried);
+        if with_state {
+            for h in carried.path.iter().filter(|h| !p.reads_decoded(h.op)) {
+                prop_assert!(h.start <= h.end && h.end as usize <= buf.len(), "{h:?}");
+            }
+        }
+        prop_assert_eq!(with_state, run(p, buf), "state leaked across packets");
+    }
+    Ok(())
+}
+
 /// Random programs over the packets of one flow: no panic (debug builds trap overflow), hits
 /// inside the buffer, and the state carried from earlier packets never changes a verdict.
 #[test]
@@ -649,20 +643,7 @@ fn random_programs_over_random_flows() {
         proptest::collection::vec(payload_s(), 1..6),
     );
     runner()
-        .run(&flows, |(ops, packets)| {
-            let p = prog(ops);
-            let mut carried = VmState::default();
-            for buf in &packets {
-                let with_state = p.payload_ok(buf, &mut carried);
-                if with_state {
-                    for h in &carried.path {
-                        prop_assert!(h.start <= h.end && h.end as usize <= buf.len(), "{h:?}");
-                    }
-                }
-                prop_assert_eq!(with_state, run(&p, buf), "state leaked across packets");
-            }
-            Ok(())
-        })
+        .run(&flows, |(ops, packets)| flow_holds(&prog(ops), &packets))
         .unwrap();
 }
 
@@ -686,15 +667,7 @@ fn random_programs_with_a_base64_decode() {
         position_s(),
         any::<bool>(),
     )
-        .prop_map(|(pattern, position, negated)| Insn::Content {
-            pattern,
-            nocase: false,
-            negated,
-            buffer: Buffer::Payload,
-            position,
-            ends_with: false,
-            replace: None,
-        });
+        .prop_map(|(pattern, position, negated)| content(&pattern, position, negated));
     let data = proptest::collection::vec(
         prop_oneof![2 => content, 1 => byte_test_s().prop_map(Insn::ByteTest)],
         1..4,
@@ -711,18 +684,7 @@ fn random_programs_with_a_base64_decode() {
     );
     runner()
         .run(&input, |(ops, decode, data, packets)| {
-            let p = prog(with_decode(ops, decode, data));
-            let mut carried = VmState::default();
-            for buf in &packets {
-                let with_state = p.payload_ok(buf, &mut carried);
-                if with_state {
-                    for h in carried.path.iter().filter(|h| !p.reads_decoded(h.op)) {
-                        prop_assert!(h.start <= h.end && h.end as usize <= buf.len(), "{h:?}");
-                    }
-                }
-                prop_assert_eq!(with_state, run(&p, buf), "state leaked across packets");
-            }
-            Ok(())
+            flow_holds(&prog(with_decode(ops, decode, data)), &packets)
         })
         .unwrap();
 }
