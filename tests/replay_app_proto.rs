@@ -2,97 +2,13 @@
 //! content on any port, negation that waits for detection, `failed`, the modes, and rules
 //! that test only the protocol matching on the packets that completed detection.
 
-use etherparse::PacketBuilder;
-use std::process::Command;
-
 #[path = "common/capture.rs"]
 mod capture;
-use capture::{write_pcap, Dir};
+use capture::{conversation, replay_alerts as alerts, Dir};
+
+use std::process::Command;
 
 const VERDICT: &str = env!("CARGO_BIN_EXE_verdict");
-const CLI: [u8; 4] = [192, 0, 2, 7];
-const SRV: [u8; 4] = [198, 51, 100, 7];
-
-/// One TCP segment with the ACK flag (and SYN when `syn`).
-fn seg(to_server: bool, sp: u16, dp: u16, seq: u32, ack: u32, syn: bool, data: &[u8]) -> Vec<u8> {
-    let (src, dst, s, d) = if to_server {
-        (CLI, SRV, sp, dp)
-    } else {
-        (SRV, CLI, dp, sp)
-    };
-    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, dst, 64)
-        .tcp(s, d, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if ack != 0 {
-        b = b.ack(ack);
-    }
-    let mut v = Vec::new();
-    b.write(&mut v, data).unwrap();
-    v
-}
-
-/// A whole conversation on `dp`: the handshake, each (client side?, bytes) in turn with
-/// correct sequence and acknowledgment numbers, then a bare ACK of the last one.
-fn conversation(sp: u16, dp: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
-    let (mut c, mut s) = (1000u32, 5000u32);
-    let mut v = vec![
-        seg(true, sp, dp, c, 0, true, b""),
-        seg(false, sp, dp, s, c + 1, true, b""),
-    ];
-    c += 1;
-    s += 1;
-    v.push(seg(true, sp, dp, c, s, false, b""));
-    let mut last_client = true;
-    for &(client, data) in turns {
-        if client {
-            v.push(seg(true, sp, dp, c, s, false, data));
-            c += data.len() as u32;
-        } else {
-            v.push(seg(false, sp, dp, s, c, false, data));
-            s += data.len() as u32;
-        }
-        last_client = client;
-    }
-    if last_client {
-        v.push(seg(false, sp, dp, s, c, false, b""));
-    } else {
-        v.push(seg(true, sp, dp, c, s, false, b""));
-    }
-    v
-}
-
-/// Replays `frames` with `rules` (inline when `ips`) and returns the alerts' sids, sorted.
-fn alerts(tag: &str, rules: &str, frames: &[Vec<u8>], ips: bool) -> Vec<u64> {
-    let d = Dir::new(&format!("alp-{tag}"));
-    let pcap = d.0.join("c.pcap");
-    write_pcap(&pcap, frames);
-    let r = d.file("t.rules", rules);
-    let out = d.0.join("out");
-    let mut cmd = Command::new(VERDICT);
-    cmd.arg("replay")
-        .arg(&pcap)
-        .arg("-r")
-        .arg(&r)
-        .arg("-o")
-        .arg(&out);
-    if ips {
-        cmd.arg("--simulate-ips");
-    }
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut sids: Vec<u64> = std::fs::read_to_string(out.join("eve.json"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event_type"] == "alert")
-        .map(|v| v["alert"]["signature_id"].as_u64().unwrap())
-        .collect();
-    sids.sort_unstable();
-    sids
-}
 
 const REQ: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\n\r\n";
 const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";

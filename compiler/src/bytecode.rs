@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 8;
+pub const BYTECODE_VERSION: u32 = 9;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -142,6 +142,11 @@ pub enum Insn {
     Dataset(crate::ir::Dataset),
     /// A transaction predicate on a decoded app-layer value (`dns.opcode`, `tls.version`, …).
     Tx(crate::ir::TxPred),
+    /// `base64_decode`: decodes part of its buffer; the program's `base64_data` ops then run
+    /// on the decoded bytes, and the buffer's inspection ends there.
+    Base64Decode(crate::ir::Base64Decode),
+    /// `asn1`: BER checks on the buffer from an absolute or cursor-relative position.
+    Asn1(crate::ir::Asn1),
 }
 
 /// A compiled rule.

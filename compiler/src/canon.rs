@@ -286,7 +286,7 @@ pub fn to_text(r: &Rule) -> String {
             }
             PayloadTest::Base64Decode(d) => {
                 switch(&mut s, i, d.buffer);
-                match app::base64_decode_text(d) {
+                match crate::keywords::base64::text(d) {
                     Some(v) => {
                         let _ = write!(s, "base64_decode:{v}; ");
                     }
@@ -295,7 +295,7 @@ pub fn to_text(r: &Rule) -> String {
             }
             PayloadTest::Asn1(a) => {
                 switch(&mut s, i, a.buffer);
-                let _ = write!(s, "asn1:{}; ", app::asn1_text(a));
+                let _ = write!(s, "asn1:{}; ", crate::keywords::asn1::text(a));
             }
             PayloadTest::App(t) => {
                 let (k, v) = app::app_text(t);

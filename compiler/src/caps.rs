@@ -54,11 +54,22 @@ impl EngineCaps {
         }
     }
 
+    /// True if rules on app protocol `a` can read buffer `b`: its own buffers, and
+    /// `file.data`, which SMTP fills with the attachments of a mail as HTTP with its bodies.
+    pub fn carried_by(b: Buffer, a: AppProto) -> bool {
+        Self::buffer_proto(b) == Some(a) || (b == Buffer::FileData && a == AppProto::Smtp)
+    }
+
     /// True if the engine fills buffer `b`.
     pub fn runs_buffer(self, b: Buffer) -> bool {
         match b {
-            Buffer::Payload | Buffer::Raw | Buffer::IpSrc | Buffer::IpDst | Buffer::Hdr(_) => true,
-            Buffer::Base64Data => false,
+            // base64_data is decoded from whichever buffer its base64_decode reads.
+            Buffer::Payload
+            | Buffer::Raw
+            | Buffer::Base64Data
+            | Buffer::IpSrc
+            | Buffer::IpDst
+            | Buffer::Hdr(_) => true,
             _ => Self::buffer_proto(b).is_some_and(|a| self.parses(a)),
         }
     }
@@ -117,5 +128,13 @@ mod tests {
         assert!(c.runs_proto(AppProto::Smb) && !c.parses(AppProto::Smb));
         assert!(c.runs_proto(AppProto::Ssh) && c.parses(AppProto::Ssh));
         assert!(!c.runs_proto(AppProto::Rdp));
+        // file.data is HTTP's bodies and SMTP's attachments; other buffers keep their protocol.
+        assert!(EngineCaps::carried_by(Buffer::FileData, AppProto::Http));
+        assert!(EngineCaps::carried_by(Buffer::FileData, AppProto::Smtp));
+        assert!(!EngineCaps::carried_by(Buffer::FileData, AppProto::Dns));
+        assert!(!EngineCaps::carried_by(
+            Buffer::App(AppBuffer::HttpUri),
+            AppProto::Smtp
+        ));
     }
 }

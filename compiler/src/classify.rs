@@ -86,8 +86,8 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 return Some(format!("{} buffer not supported yet", buffer_name(b)));
             }
             // A rule on one app protocol cannot read another protocol's buffer.
-            if let (Protocol::App(a), Some(bp)) = (rule.proto, EngineCaps::buffer_proto(b)) {
-                if a != bp {
+            if let (Protocol::App(a), Some(_)) = (rule.proto, EngineCaps::buffer_proto(b)) {
+                if !EngineCaps::carried_by(b, a) {
                     return Some(format!(
                         "{} buffer on an {} rule can never match",
                         buffer_name(b),
@@ -113,12 +113,12 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 return Some(why);
             }
         }
-        if matches!(
-            t,
-            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_)
-        ) {
+        if matches!(t, PayloadTest::App(_)) {
             return Some(format!("{} not supported yet", test_keyword(t)));
         }
+    }
+    if let Some(why) = crate::keywords::base64::rejection(rule) {
+        return Some(why);
     }
     if let Some(why) = crate::keywords::app_proto::rejection(rule, caps) {
         return Some(why);

@@ -188,7 +188,7 @@ fn l4_of(p: Protocol) -> L4 {
 }
 
 /// Compiles one rule to a program. Only for rules `classify` does not reject: tests the VM
-/// has no instruction for (base64_decode, asn1, preprocessor state) are left out.
+/// has no instruction for (preprocessor state) are left out.
 pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
     let mut ops: Vec<Insn> = rule.header.iter().cloned().map(Insn::Header).collect();
     for fb in &rule.flowbits {
@@ -269,8 +269,10 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
                 cmp: *cmp,
                 buffer: *buffer,
             },
+            PayloadTest::Base64Decode(d) => Insn::Base64Decode(*d),
+            PayloadTest::Asn1(a) => Insn::Asn1(*a),
             // Rejected by `classify` (the VM has no such instruction yet), so never compiled.
-            PayloadTest::Base64Decode(_) | PayloadTest::Asn1(_) | PayloadTest::App(_) => continue,
+            PayloadTest::App(_) => continue,
         });
     }
     let tests = ops.len();

@@ -401,6 +401,18 @@ pub fn insn(i: &Insn) -> String {
                 .unwrap_or_default(),
         )
         .to_lowercase(),
+        Insn::Base64Decode(d) => format!(
+            "base64_decode {} bytes at {}{} of {} -> base64_data",
+            crate::keywords::base64::decode_len(d),
+            d.offset,
+            rel(d.relative),
+            buffer_name(d.buffer)
+        ),
+        Insn::Asn1(a) => format!(
+            "asn1      {} in {}",
+            crate::keywords::asn1::text(a),
+            buffer_name(a.buffer)
+        ),
     }
 }
 

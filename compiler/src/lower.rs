@@ -92,6 +92,9 @@ struct State {
     dirs: txdir::TxDirs,
     /// Each `absent`: its payload slot and option, checked once the rule is read.
     absents: Vec<(usize, Span)>,
+    /// A `base64_decode` was written (even one whose value was refused): `base64_data` after
+    /// it is not reported again.
+    base64_decode_seen: bool,
 }
 
 /// A diagnostic already recorded in the rule state, still being filled in.
@@ -693,6 +696,7 @@ impl<'v> Lowerer<'v> {
             chains: Default::default(),
             dirs: txdir::TxDirs::new(direction == Direction::Tx),
             absents: Vec::new(),
+            base64_decode_seen: false,
             header: Vec::new(),
             flow: None,
             flowbits: Vec::new(),
@@ -1278,13 +1282,17 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
-        "base64_decode" => match app::parse_base64_decode(o.value.map(|v| v.text), st.buffer) {
-            Ok(d) => st.push_test(PayloadTest::Base64Decode(d)),
-            Err(e) => st.kw_err(o, e),
-        },
+        "base64_decode" => {
+            st.base64_decode_seen = true;
+            let buffer = base64_source(st);
+            match keywords::base64::parse(o.value.map(|v| v.text), buffer) {
+                Ok(d) => st.push_test(PayloadTest::Base64Decode(d)),
+                Err(e) => st.kw_err(o, e),
+            }
+        }
         "asn1" => {
             let Some(v) = need_value(st, o) else { return };
-            match app::parse_asn1(v.text, st.buffer) {
+            match keywords::asn1::parse(v.text, st.buffer) {
                 Ok(a) => st.push_test(PayloadTest::Asn1(a)),
                 Err(e) => st.kw_err(o, e),
             }
@@ -1555,9 +1563,59 @@ fn numeric_header(st: &mut State, o: &OptionAst<'_>) {
     }
 }
 
+/// The buffer a `base64_decode` reads: the sticky buffer; with none selected yet, the
+/// buffer of the test before it (Suricata appends it to the list of the last content, pcre or
+/// byte keyword, so Snort 2's `content:"x"; http_header; base64_decode:relative;` decodes
+/// the header after "x").
+fn base64_source(st: &State) -> Buffer {
+    if st.buffer != Buffer::Payload || st.chains.selected() {
+        return st.buffer;
+    }
+    st.pending
+        .as_ref()
+        .map(|p| p.buffer)
+        .or_else(|| {
+            st.payload
+                .iter()
+                .rev()
+                .flatten()
+                .find_map(crate::classify::test_buffer)
+        })
+        .unwrap_or(Buffer::Payload)
+}
+
+/// Suricata's rules for the `base64_data` buffer: it needs a `base64_decode` before it, and no
+/// buffer may be selected after it. False when `buf` may not be selected here.
+fn base64_data_order(st: &mut State, o: &OptionAst<'_>, buf: Buffer) -> bool {
+    if st.buffer == Buffer::Base64Data && buf != Buffer::Base64Data {
+        st.err(
+            Code::Conflict,
+            o.name.span,
+            "no buffer can be selected after base64_data",
+        )
+        .label("buffer switch")
+        .help("base64_data reads what base64_decode decoded; put its tests last in the rule");
+        return false;
+    }
+    if buf == Buffer::Base64Data && !st.base64_decode_seen {
+        st.err(
+            Code::ModifierWithoutContent,
+            o.name.span,
+            "base64_data without a base64_decode before it",
+        )
+        .label("nothing decoded")
+        .help("e.g. content:\"auth=\"; base64_decode:relative; base64_data; content:\"admin\";");
+        return false;
+    }
+    true
+}
+
 fn buffer_keyword(st: &mut State, o: &OptionAst<'_>, buf: Buffer, form: Form) {
     // A sticky buffer takes a value only to name its side in a `=>` rule.
     if form != Form::Sticky && !no_value(st, o) {
+        return;
+    }
+    if !base64_data_order(st, o, buf) {
         return;
     }
     let name: &'static str = buffers::canonical_keyword(o.name.text);

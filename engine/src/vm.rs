@@ -18,6 +18,8 @@
 //! around it); app-layer segments (`http.uri`, `file.data`, …) read a [`BufferSource`], an
 //! app-layer transaction. Each segment starts with the cursor at its buffer's start.
 
+pub mod asn1;
+pub mod base64_decode;
 pub mod byte_math;
 pub mod transform;
 
@@ -159,6 +161,10 @@ pub enum PayloadOp {
         /// `context_key`: the alert carries the matched entry's JSON under this name.
         context_key: Option<std::sync::Arc<str>>,
     },
+    /// base64_decode: the program's `base64_data` ops run on what it decodes.
+    Base64Decode(verdict_compiler::ir::Base64Decode),
+    /// asn1: BER checks from a position; the cursor stays.
+    Asn1(verdict_compiler::ir::Asn1),
 }
 
 impl PayloadOp {
@@ -174,6 +180,8 @@ impl PayloadOp {
             PayloadOp::ByteMath(b) => b.relative,
             PayloadOp::Dataset { .. } => false,
             PayloadOp::Absent { .. } => false,
+            PayloadOp::Base64Decode(d) => d.relative,
+            PayloadOp::Asn1(a) => a.relative,
         }
     }
 }
@@ -226,6 +234,9 @@ pub struct CompiledProgram {
     pub absent: Vec<(Buffer, Option<bool>)>,
     /// File predicates (`filesize`, `filemd5`, …): one file must satisfy them all.
     pub files: Vec<crate::detect::pred::file::FileTest>,
+    /// The `base64_data` ops (`start..end` in `payload`): not a segment of their own, as
+    /// they run on what the program's `base64_decode` op decodes, from inside it.
+    pub base64_data: Option<(usize, usize)>,
 }
 
 fn check_buffer(b: Buffer, sid: u32) -> Result<(), LoadError> {
@@ -361,6 +372,7 @@ impl CompiledProgram {
             tx_preds: Vec::new(),
             absent: Vec::new(),
             files: Vec::new(),
+            base64_data: None,
         };
         let mut bufs: Vec<Buffer> = Vec::new();
         let bits = |v: &[FlowbitId]| v.iter().map(|b| usize::from(b.0)).collect::<Vec<_>>();
@@ -502,6 +514,16 @@ impl CompiledProgram {
                         context_key,
                     })
                 }
+                Insn::Base64Decode(d) => {
+                    check_buffer(d.buffer, sid)?;
+                    bufs.push(d.buffer);
+                    cp.payload.push(PayloadOp::Base64Decode(*d))
+                }
+                Insn::Asn1(a) => {
+                    check_buffer(a.buffer, sid)?;
+                    bufs.push(a.buffer);
+                    cp.payload.push(PayloadOp::Asn1(*a))
+                }
                 Insn::ByteMath(b) => {
                     check_buffer(b.buffer, sid)?;
                     if usize::from(b.slot.0) >= MAX_VARS {
@@ -564,6 +586,8 @@ impl CompiledProgram {
             PayloadOp::ByteMath(b) => b.relative,
             PayloadOp::Dataset { .. } => false,
             PayloadOp::Absent { .. } => true,
+            PayloadOp::Base64Decode(d) => d.relative,
+            PayloadOp::Asn1(a) => a.relative,
         });
         cp.absent = cp
             .segments
@@ -577,6 +601,8 @@ impl CompiledProgram {
                     && cp.segments.iter().any(|s| s.start <= i && i + 1 < s.end)
             })
             .collect();
+        cp.base64_data = base64_data_ops(&mut cp.segments, &cp.payload)
+            .map_err(|reason| LoadError::Invalid { sid, reason })?;
         // Pushed one by one, the vectors keep up to twice their length (at least four
         // entries): with ET Open's 9,330 programs that slack was ~15 MB, kept for the life
         // of the rule set.
@@ -916,8 +942,91 @@ impl CompiledProgram {
                 }
                 None => false,
             },
+            PayloadOp::Base64Decode(d) => self.base64_decode(i, d, buf, cursor, st),
+            PayloadOp::Asn1(a) => {
+                st.steps += 1;
+                asn1::matches(a, buf, cursor) && self.eval(i + 1, buf, cursor, st)
+            }
         }
     }
+
+    /// Decodes as Suricata's `base64_decode` and runs the `base64_data` ops on the result.
+    /// A match ends the buffer's inspection: the ops after the decode in its segment are not
+    /// run (the compiler rejects rules that have any). The path holds the encoded bytes read
+    /// as the decode op's hit (evidence, and how far into the stream the match reached).
+    fn base64_decode(
+        &self,
+        i: usize,
+        d: &verdict_compiler::ir::Base64Decode,
+        buf: &[u8],
+        cursor: usize,
+        st: &mut VmState,
+    ) -> bool {
+        let Some((start, end)) = self.base64_data else {
+            return false;
+        };
+        st.steps += 1;
+        let from = if d.relative { cursor.min(buf.len()) } else { 0 };
+        let rest = &buf[from..];
+        let offset = usize::try_from(d.offset).unwrap_or(usize::MAX);
+        // Suricata: an offset at or past the end decodes nothing, and nothing decoded fails.
+        let Some(input) = rest.get(offset..).filter(|r| !r.is_empty()) else {
+            return false;
+        };
+        let take = usize::try_from(verdict_compiler::keywords::base64::decode_len(d))
+            .unwrap_or(usize::MAX)
+            .min(input.len());
+        let mut decoded = std::mem::take(&mut st.decoded);
+        let read = base64_decode::decode_rfc4648(&input[..take], &mut decoded);
+        let at = from.saturating_add(offset);
+        st.path.push(Hit {
+            op: i as u16,
+            start: at as u32,
+            end: at.saturating_add(read) as u32,
+        });
+        let seg_end = st.seg_end;
+        st.seg_end = end;
+        let ok = !decoded.is_empty() && self.eval(start, &decoded, 0, st);
+        st.seg_end = seg_end;
+        st.decoded = decoded;
+        if !ok {
+            st.path.pop();
+        }
+        ok
+    }
+
+    /// True if payload op `op` reads the decoded bytes of `base64_decode` (its hits are
+    /// offsets in them, not in the buffer).
+    pub fn reads_decoded(&self, op: u16) -> bool {
+        self.base64_data
+            .is_some_and(|(s, e)| (s..e).contains(&usize::from(op)))
+    }
+}
+
+/// Takes the `base64_data` segment out of `segments`: its ops run from the `base64_decode`
+/// op. A program with base64_data ops needs exactly one decode op, outside them.
+fn base64_data_ops(
+    segments: &mut Vec<Segment>,
+    payload: &[PayloadOp],
+) -> Result<Option<(usize, usize)>, String> {
+    let data: Vec<Segment> = segments
+        .iter()
+        .filter(|s| s.buffer == Buffer::Base64Data)
+        .copied()
+        .collect();
+    let decodes: Vec<usize> = payload
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, PayloadOp::Base64Decode(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let range = match (data.as_slice(), decodes.as_slice()) {
+        ([], []) => return Ok(None),
+        ([s], [d]) if !(s.start..s.end).contains(d) => (s.start, s.end),
+        _ => return Err("base64_data needs one base64_decode outside its ops".into()),
+    };
+    segments.retain(|s| s.buffer != Buffer::Base64Data);
+    Ok(Some(range))
 }
 
 /// One match on the successful path: payload op index and byte range.
@@ -944,6 +1053,8 @@ pub struct VmState {
     addrs: [([u8; 16], u8); 2],
     steps: u32,
     seg_end: usize,
+    /// `base64_decode`'s output, reused across packets.
+    decoded: Vec<u8>,
 }
 
 impl VmState {
@@ -1302,6 +1413,35 @@ pub fn header_buffer<'a>(pkt: &Packet<'a>, h: HdrBuffer) -> Option<&'a [u8]> {
         HdrBuffer::Udp => pkt.udp_header(),
         HdrBuffer::Icmpv4 => pkt.icmp_header(false),
         HdrBuffer::Icmpv6 => pkt.icmp_header(true),
+    }
+}
+
+/// `insn` reading `base64_data` instead of its buffer (contents and byte_test), for the
+/// VM's unit tests and its fuzz.
+#[cfg(test)]
+pub(crate) fn on_base64_data(insn: Insn) -> Insn {
+    match insn {
+        Insn::Content {
+            pattern,
+            nocase,
+            negated,
+            position,
+            ends_with,
+            ..
+        } => Insn::Content {
+            pattern,
+            nocase,
+            negated,
+            buffer: Buffer::Base64Data,
+            position,
+            ends_with,
+            replace: None,
+        },
+        Insn::ByteTest(b) => Insn::ByteTest(ByteTest {
+            buffer: Buffer::Base64Data,
+            ..b
+        }),
+        other => other,
     }
 }
 
@@ -1765,6 +1905,87 @@ mod tests {
         assert!(!header_test(&f(0x12, FlagMode::Exact), &pkt));
         assert!(header_test(&f(0x12, FlagMode::Any), &pkt));
         assert!(header_test(&HeaderTest::Ttl(NumCmp::Eq(64)), &pkt));
+    }
+
+    fn decode(bytes: Option<u32>, offset: u32, relative: bool) -> Insn {
+        Insn::Base64Decode(verdict_compiler::ir::Base64Decode {
+            bytes,
+            offset,
+            relative,
+            buffer: Buffer::Payload,
+        })
+    }
+    fn decoded(p: &[u8], position: Position) -> Insn {
+        super::on_base64_data(content(p, position))
+    }
+
+    #[test]
+    fn base64_data_runs_on_what_base64_decode_decoded() {
+        let p = prog(vec![
+            content(b"auth=", abs(0, None)),
+            decode(None, 0, true),
+            decoded(b"admin", abs(0, Some(5))),
+        ]);
+        // "admin:pw" in base64 after "auth=".
+        let mut st = VmState::default();
+        assert!(p.payload_ok(b"x auth=YWRtaW46cHc=\r\nrest", &mut st));
+        // The path holds the anchor, the encoded bytes read (up to the line break), and the
+        // decoded match, which only `reads_decoded` tells apart.
+        let hits: Vec<(u16, u32, u32)> = st.path.iter().map(|h| (h.op, h.start, h.end)).collect();
+        assert_eq!(hits, vec![(0, 2, 7), (1, 7, 19), (2, 0, 5)]);
+        assert!(!p.reads_decoded(1) && p.reads_decoded(2));
+        // "guest:pw", and nothing decodable, fail.
+        assert!(!run(&p, b"auth=Z3Vlc3Q6cHc="));
+        assert!(!run(&p, b"auth=%%%%"));
+        // The first "auth=" fails, the relative decode retries at the next one.
+        assert!(run(&p, b"auth=Z3Vlc3Q6cHc= auth=YWRtaW46cHc="));
+        // `bytes` bounds what is decoded: 4 characters are "adm" only.
+        let short = prog(vec![
+            content(b"auth=", abs(0, None)),
+            decode(Some(4), 0, true),
+            decoded(b"admin", abs(0, None)),
+        ]);
+        assert!(!run(&short, b"auth=YWRtaW46cHc="));
+        // `offset` past the end decodes nothing.
+        let far = prog(vec![decode(None, 40, false), decoded(b"a", abs(0, None))]);
+        assert!(!run(&far, b"YWRtaW46cHc="));
+    }
+
+    #[test]
+    fn base64_data_needs_one_decode_outside_it() {
+        let load = |ops: Vec<Insn>| CompiledProgram::new(&super::test_program(ops)).is_ok();
+        assert!(!load(vec![decoded(b"a", abs(0, None))]));
+        assert!(!load(vec![
+            decode(None, 0, false),
+            decode(None, 0, false),
+            decoded(b"a", abs(0, None)),
+        ]));
+        assert!(load(vec![
+            decode(None, 0, false),
+            decoded(b"a", abs(0, None))
+        ]));
+    }
+
+    #[test]
+    fn asn1_reads_from_the_cursor() {
+        let a = |relative, offset| {
+            Insn::Asn1(verdict_compiler::ir::Asn1 {
+                bitstring_overflow: true,
+                double_overflow: false,
+                oversize_length: None,
+                offset,
+                relative,
+                buffer: Buffer::Payload,
+            })
+        };
+        let p = prog(vec![content(b"AA", abs(0, None)), a(true, 0)]);
+        assert!(run(&p, b"xAA\x03\x01\xFF"));
+        assert!(!run(&p, b"xAA\x03\x01\x07"));
+        // Retried at the next "AA" when the element after the first is well formed.
+        assert!(run(&p, b"AA\x03\x01\x07AA\x03\x01\xFF"));
+        let abs_p = prog(vec![a(false, 1)]);
+        assert!(run(&abs_p, b"x\x03\x01\xFF"));
+        assert!(!run(&abs_p, b"\x03\x01\xFF"));
     }
 }
 

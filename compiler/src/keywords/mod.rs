@@ -9,6 +9,8 @@ pub mod absent;
 pub mod app;
 pub mod app_event;
 pub mod app_proto;
+pub mod asn1;
+pub mod base64;
 pub mod buffers;
 pub mod byte;
 pub mod byte_math;
@@ -94,6 +96,21 @@ pub fn split_args(value: &str) -> Vec<(usize, &str)> {
         off += part.len() + 1;
     }
     out
+}
+
+/// The words of a value with their offsets, split on commas and blanks: Suricata's option
+/// parsers take either separator (`bytes 10 offset 2 relative`), Snort's write commas.
+pub fn split_words(value: &str) -> Vec<(usize, &str)> {
+    split_args(value)
+        .into_iter()
+        .flat_map(|(at, part)| {
+            part.split_whitespace().map(move |w| {
+                // `w` is a sub-slice of `part`: its offset is the pointer distance.
+                let off = w.as_ptr() as usize - part.as_ptr() as usize;
+                (at + off, w)
+            })
+        })
+        .collect()
 }
 
 /// What a keyword takes after the colon.
@@ -1046,6 +1063,10 @@ mod tests {
         assert_eq!(
             split_args(" a , b c,d"),
             vec![(1, "a"), (5, "b c"), (9, "d")]
+        );
+        assert_eq!(
+            split_words(" a , b  c,d\n e"),
+            vec![(1, "a"), (5, "b"), (8, "c"), (10, "d"), (13, "e")]
         );
     }
 }

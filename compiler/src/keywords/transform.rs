@@ -199,7 +199,7 @@ impl Chains {
         let tests = u32::try_from(tests).unwrap_or(u32::MAX);
         match self.selections.last_mut() {
             Some((b, chain, start))
-                if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw) =>
+                if *b == current && !matches!(b, Buffer::Payload | Buffer::Raw | Buffer::Base64Data) =>
             {
                 if *start < tests {
                     let (b, mut chain) = (*b, chain.clone());
@@ -210,6 +210,11 @@ impl Chains {
                 }
                 Ok(())
             }
+            _ if current == Buffer::Base64Data => Err(KwError::code(
+                Code::Conflict,
+                "transforms do not apply to base64_data",
+            )
+            .help("use the from_base64 transform on the sticky buffer instead of base64_decode, then the transforms after it")),
             _ => Err(KwError::code(
                 Code::ModifierWithoutContent,
                 "a transform must follow a sticky buffer keyword (e.g. `dns.query; dotprefix;`)",
@@ -218,6 +223,11 @@ impl Chains {
                 "transforms rewrite an app-layer buffer; they do not apply to the packet payload",
             )),
         }
+    }
+
+    /// True once a sticky buffer keyword selected a buffer (`pkt_data` included).
+    pub fn selected(&self) -> bool {
+        !self.selections.is_empty()
     }
 
     /// The rule's chains; a rule with `tests` payload tests in all.

@@ -9,9 +9,10 @@
 //! `SMTPParseCommandWithParam` reads them: after the command and one separator byte, spaces
 //! skipped, up to the next space (so `MAIL FROM:<a@b> SIZE=10` gives `<a@b>`).
 //!
-//! Mail data is skipped line by line (its MIME parts are not decoded here). After
-//! `STARTTLS` is accepted (a `220` reply) the rest of the connection is TLS and both
-//! directions stop.
+//! Mail data after `DATA` is dot-unstuffed and read by the MIME decoder ([`super::mime`]):
+//! its attachments, decoded, are the transaction's `file.data` instances, as Suricata's SMTP
+//! files (`BDAT` chunks are skipped, not decoded). After `STARTTLS` is accepted (a `220`
+//! reply) the rest of the connection is TLS and both directions stop.
 //!
 //! ```
 //! use verdict_compiler::ir::AppBuffer;
@@ -30,6 +31,7 @@
 //! recipients, and the connection its last [`MAX_TXS`] transactions.
 
 use crate::app::http::line::{LineBuf, LineEnds};
+use crate::app::mime::Mime;
 use std::collections::VecDeque;
 use verdict_compiler::ir::AppBuffer;
 
@@ -47,6 +49,8 @@ pub struct SmtpTx {
     mail_from: Option<Vec<u8>>,
     rcpt_to: Vec<Vec<u8>>,
     done: bool,
+    /// The mail data's MIME decoder, from `DATA` on.
+    mime: Option<Box<Mime>>,
 }
 
 impl SmtpTx {
@@ -137,9 +141,19 @@ impl SmtpConn {
             };
             let content = line.content();
             if self.client == Client::Data {
-                if content == b"." {
+                let id = self.current().id;
+                let grew = if content == b"." {
                     self.client = Client::Commands;
                     self.end_tx();
+                    true
+                } else {
+                    // RFC 5321 4.5.2: a leading dot was doubled by the sender.
+                    let line = content.strip_prefix(b".").unwrap_or(content);
+                    let tx = self.current();
+                    tx.mime.get_or_insert_with(Box::default).line(line)
+                };
+                if grew && !ids.contains(&id) {
+                    ids.push(id);
                 }
                 continue;
             }
@@ -209,7 +223,15 @@ impl SmtpConn {
     fn end_tx(&mut self) {
         if let Some(t) = self.txs.back_mut() {
             t.done = true;
+            if let Some(m) = t.mime.as_mut() {
+                m.finish();
+            }
         }
+    }
+
+    /// Attachment `i` of transaction `id`, decoded (`file.data`).
+    pub fn file(&self, id: u64, i: usize) -> Option<&[u8]> {
+        self.tx(id)?.mime.as_ref()?.file(i)
     }
 
     /// One client command line; the id of the transaction it belongs to.
@@ -316,6 +338,23 @@ MAIL FROM:<not@a.command>\r\n.\r\nMAIL FROM:<second@example.net>\r\nQUIT\r\n";
             b(1, AppBuffer::SmtpMailFrom, 0).as_deref(),
             Some(&b"<second@example.net>"[..])
         );
+    }
+
+    #[test]
+    fn attachments_are_file_data_dot_unstuffed() {
+        let mail: &[u8] = b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n\
+Content-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\n\
+hello\r\n--q\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\n\
+..leading dot\r\nline two\r\n--q--\r\n.\r\nQUIT\r\n";
+        for cut in [0, 40, 97, mail.len() - 9] {
+            let mut c = SmtpConn::new();
+            let mut ids = c.feed(true, &mail[..cut]);
+            ids.extend(c.feed(true, &mail[cut..]));
+            assert!(ids.contains(&0));
+            assert_eq!(c.file(0, 0), Some(&b".leading dot\r\nline two\r\n"[..]));
+            assert_eq!(c.file(0, 1), None);
+            assert!(c.tx(0).is_some_and(SmtpTx::done));
+        }
     }
 
     #[test]

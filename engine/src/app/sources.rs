@@ -132,6 +132,7 @@ impl BufferSource for SmtpBuffers<'_> {
     fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
         match b {
             Buffer::App(a) => self.conn.buffer_n(self.id, a, i),
+            Buffer::FileData => self.conn.file(self.id, i),
             _ => None,
         }
     }

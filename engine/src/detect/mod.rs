@@ -771,6 +771,7 @@ impl Scan {
                 Stream::Window { boundary, .. } => vm
                     .path
                     .iter()
+                    .filter(|h| !cp.reads_decoded(h.op))
                     .map(|h| h.end)
                     .max()
                     .is_some_and(|e| e > boundary),

@@ -553,7 +553,36 @@ fn insn_s() -> impl Strategy<Value = Insn> {
         2 => byte_extract_s().prop_map(Insn::ByteExtract),
         2 => isdataat_s().prop_map(Insn::Isdataat),
         1 => num_cmp_s().prop_map(|cmp| Insn::BufferSize { cmp, buffer: Buffer::Payload }),
+        1 => (any::<bool>(), any::<bool>(), prop_oneof![Just(None), (0u32..8).prop_map(Some)],
+              -50i64..50)
+            .prop_map(|(bitstring_overflow, double_overflow, oversize_length, offset)| {
+                Insn::Asn1(verdict_compiler::ir::Asn1 {
+                    bitstring_overflow,
+                    double_overflow,
+                    oversize_length,
+                    offset,
+                    relative: offset < 0 || offset % 2 == 0,
+                    buffer: Buffer::Payload,
+                })
+            }),
     ]
+}
+
+/// `ops`, then a `base64_decode` on the payload, then `data` on what it decodes.
+fn with_decode(ops: Vec<Insn>, decode: (Option<u32>, u32, bool), data: Vec<Insn>) -> Vec<Insn> {
+    let (bytes, offset, relative) = decode;
+    let on_decoded = data.into_iter().map(on_base64_data);
+    ops.into_iter()
+        .chain(std::iter::once(Insn::Base64Decode(
+            verdict_compiler::ir::Base64Decode {
+                bytes,
+                offset,
+                relative,
+                buffer: Buffer::Payload,
+            },
+        )))
+        .chain(on_decoded)
+        .collect()
 }
 
 /// Payload bytes that make numbers (binary extremes, digits) and patterns likely.
@@ -589,6 +618,22 @@ fn runner() -> TestRunner {
     })
 }
 
+/// `p` over the packets of one flow: its hits in the buffer (hits in decoded bytes are
+/// offsets there), and the state carried from earlier packets never changes a verdict.
+fn flow_holds(p: &CompiledProgram, packets: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    let mut carried = VmState::default();
+    for buf in packets {
+        let with_state = p.payload_ok(buf, &mut carried);
+        if with_state {
+            for h in carried.path.iter().filter(|h| !p.reads_decoded(h.op)) {
+                prop_assert!(h.start <= h.end && h.end as usize <= buf.len(), "{h:?}");
+            }
+        }
+        prop_assert_eq!(with_state, run(p, buf), "state leaked across packets");
+    }
+    Ok(())
+}
+
 /// Random programs over the packets of one flow: no panic (debug builds trap overflow), hits
 /// inside the buffer, and the state carried from earlier packets never changes a verdict.
 #[test]
@@ -598,19 +643,48 @@ fn random_programs_over_random_flows() {
         proptest::collection::vec(payload_s(), 1..6),
     );
     runner()
-        .run(&flows, |(ops, packets)| {
-            let p = prog(ops);
-            let mut carried = VmState::default();
-            for buf in &packets {
-                let with_state = p.payload_ok(buf, &mut carried);
-                if with_state {
-                    for h in &carried.path {
-                        prop_assert!(h.start <= h.end && h.end as usize <= buf.len(), "{h:?}");
-                    }
-                }
-                prop_assert_eq!(with_state, run(&p, buf), "state leaked across packets");
-            }
-            Ok(())
+        .run(&flows, |(ops, packets)| flow_holds(&prog(ops), &packets))
+        .unwrap();
+}
+
+/// Programs with a `base64_decode` over base64-ish payloads: no panic, the path's payload
+/// hits inside the buffer, no state carried across packets.
+#[test]
+fn random_programs_with_a_base64_decode() {
+    let b64ish = proptest::collection::vec(
+        prop_oneof![
+            b'A'..=b'Z',
+            b'a'..=b'z',
+            Just(b'='),
+            Just(b'+'),
+            Just(b'\n'),
+            any::<u8>()
+        ],
+        0..64,
+    );
+    let content = (
+        proptest::collection::vec(prop_oneof![Just(b'a'), Just(0xffu8), Just(b'1')], 1..3),
+        position_s(),
+        any::<bool>(),
+    )
+        .prop_map(|(pattern, position, negated)| content(&pattern, position, negated));
+    let data = proptest::collection::vec(
+        prop_oneof![2 => content, 1 => byte_test_s().prop_map(Insn::ByteTest)],
+        1..4,
+    );
+    let input = (
+        proptest::collection::vec(insn_s(), 0..3),
+        (
+            prop_oneof![Just(None), (1u32..20).prop_map(Some)],
+            0u32..8,
+            any::<bool>(),
+        ),
+        data,
+        proptest::collection::vec(b64ish, 1..4),
+    );
+    runner()
+        .run(&input, |(ops, decode, data, packets)| {
+            flow_holds(&prog(with_decode(ops, decode, data)), &packets)
         })
         .unwrap();
 }

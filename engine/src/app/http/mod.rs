@@ -66,6 +66,7 @@ pub(crate) mod line;
 mod start;
 mod tx;
 mod uri;
+pub(crate) use uri::hex_unescape_into;
 
 pub use conn::HttpConn;
 pub use event::{EventSet, HttpEvent};

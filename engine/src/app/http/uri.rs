@@ -183,9 +183,15 @@ pub(crate) fn normalized(raw: &[u8], connect: bool) -> Vec<u8> {
 
 /// `%XX` decoded; anything else (an invalid `%`, `+`, `%u`) as sent.
 fn percent_decode_into(s: &[u8], out: &mut Vec<u8>) {
+    hex_unescape_into(s, b'%', out);
+}
+
+/// `<esc>XX` (two hex digits) becomes the byte; an `esc` without them stays as it is. URIs
+/// escape with `%`, quoted-printable mail bodies with `=`.
+pub(crate) fn hex_unescape_into(s: &[u8], esc: u8, out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(&b) = s.get(i) {
-        if b == b'%' {
+        if b == esc {
             if let (Some(h), Some(l)) = (
                 s.get(i + 1).copied().and_then(hex),
                 s.get(i + 2).copied().and_then(hex),
