@@ -676,3 +676,54 @@ fn bypass_list_traffic_is_never_queued_and_the_list_is_replaced_on_reload() {
     assert_eq!(knocks_through(&t, 7150, v6, 43_500, 3), 3);
     e.stop();
 }
+
+/// A rule file in `ids_rules` only alerts in an ips engine, while the other file's rules drop
+/// and a sid listed in `ips_sids` acts although its file is in ids mode.
+#[test]
+fn a_rule_set_in_ids_mode_logs_would_drops_while_the_rest_drops() {
+    require_netns!();
+    let t = Topology::new();
+    let policy =
+        std::env::temp_dir().join(format!("verdict-ops-policy-{}.rules", std::process::id()));
+    std::fs::write(
+        &policy,
+        "drop udp any any -> any 7130 (msg:\"new set\"; content:\"TRIAL\"; sid:920031; rev:1;)\n\
+         drop udp any any -> any 7130 (msg:\"new set, trusted\"; content:\"SURE\"; sid:920032; rev:1;)\n",
+    )
+    .unwrap();
+    let f = Files::new(
+        "ruleset-modes",
+        &format!(
+            "[scan]\nenabled = false\n[engine]\nmode = \"ips\"\nids_rules = [{:?}]\nips_sids = [920032]\n",
+            policy.to_str().unwrap()
+        ),
+    );
+    let mut args = f.args();
+    args.extend(["-r".to_string(), policy.to_str().unwrap().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let e = Engine::start(
+        &t,
+        "ops-ruleset-modes",
+        "drop udp any any -> any 7130 (msg:\"old set\"; content:\"ESTABLISHED\"; sid:920033; rev:1;)\n",
+        &args,
+    );
+    let got = udp_exchange(
+        &t,
+        7130,
+        vec![
+            b"TRIAL run".to_vec(),
+            b"SURE run".to_vec(),
+            b"ESTABLISHED run".to_vec(),
+        ],
+        Duration::from_millis(50),
+    );
+    let _ = std::fs::remove_file(&policy);
+    assert_eq!(
+        got,
+        vec![b"TRIAL run".to_vec()],
+        "the ids set's rule passes; its ips sid and the other file's rule drop"
+    );
+    assert_eq!(e.alerts(920031, 1)[0]["alert"]["action"], "allowed");
+    assert_eq!(e.alerts(920032, 1)[0]["alert"]["action"], "blocked");
+    assert_eq!(e.alerts(920033, 1)[0]["alert"]["action"], "blocked");
+}
