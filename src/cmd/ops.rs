@@ -222,11 +222,17 @@ impl Operator {
             .reload(|off| {
                 let built = live::build(&self.inputs, &cfg, off, true)?;
                 let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-                if (table.0.as_str(), &table.1) != (built.script.as_str(), &built.xt) {
+                // Each step replaces in one transaction; the steering, when it did not
+                // change, is not touched at all (see `apply`).
+                let loaded = if table.1 != built.xt {
                     apply::load(&built.script, &built.xt)
-                        .map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
-                    *table = (built.script.clone(), built.xt.clone());
-                }
+                } else if table.0 != built.script {
+                    apply::replace_table(&built.script)
+                } else {
+                    Ok(())
+                };
+                loaded.map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
+                *table = (built.script.clone(), built.xt.clone());
                 self.kernel_rules.store(Arc::new(built.kernel_rules));
                 self.kernel_sids.store(Arc::new(built.kernel_sids));
                 msg = built.summary;
