@@ -293,3 +293,83 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
     );
     e.stop();
 }
+
+/// EVE alert records of one file (which may be a rotated one), by `alert.signature_id`.
+fn sids_in(path: &std::path::Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("EVE line is JSON"))
+        .filter(|v| v["event_type"] == "alert")
+        .filter_map(|v| v["alert"]["signature_id"].as_u64())
+        .collect()
+}
+
+/// One datagram `MARK` to srv:7180 from a new flow, and waits until its alert is in `file`
+/// (at most 3 s: the writer flushes every 200 ms).
+fn alert_into(t: &Topology, mark: &'static str, sport: u16, file: &std::path::Path, sid: u64) {
+    udp_flows(t, 7180, mark, (sport, 1), Duration::from_millis(1))
+        .join()
+        .unwrap();
+    let found = wait_for(Duration::from_secs(3), || {
+        sids_in(file).contains(&sid).then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "sid {sid} not in {}: {:?}",
+        file.display(),
+        sids_in(file)
+    );
+}
+
+#[test]
+fn logs_are_reopened_after_rotation_by_ctl_reopen_and_sigusr1() {
+    require_netns!();
+    let t = Topology::new();
+    let f = Files::new("reopen", "[scan]\nenabled = false\n");
+    let rules: String = ["ONE", "TWO", "THREE", "FOUR", "FIVE"]
+        .iter()
+        .zip(920081..)
+        .map(|(m, sid)| {
+            format!("alert udp any any -> any 7180 (msg:\"{m}\"; content:\"{m} \"; sid:{sid}; rev:1;)\n")
+        })
+        .collect();
+    let mut e = f.start(&t, "ops-reopen", &rules);
+    let (eve, fast) = (e.dir.join("eve.json"), e.dir.join("fast.log"));
+    let (eve1, fast1) = (e.dir.join("eve.json.1"), e.dir.join("fast.log.1"));
+    alert_into(&t, "ONE", 45_000, &eve, 920081);
+
+    // logrotate renames; until the engine reopens, records go on into the renamed files.
+    std::fs::rename(&eve, &eve1).unwrap();
+    std::fs::rename(&fast, &fast1).unwrap();
+    alert_into(&t, "TWO", 45_001, &eve1, 920082);
+    let (ok, out) = f.verdict(&t, "ctl", &["reopen"]);
+    assert!(ok && out.contains("log files reopened"), "{out}");
+    alert_into(&t, "THREE", 45_002, &eve, 920083);
+    assert_eq!(sids_in(&eve1), vec![920081, 920082], "nothing lost in the old file");
+    assert_eq!(sids_in(&eve), vec![920083]);
+    let old_fast = std::fs::read_to_string(&fast1).unwrap();
+    let new_fast = std::fs::read_to_string(&fast).unwrap();
+    assert!(
+        old_fast.contains(":920081:") && old_fast.contains(":920082:") && !old_fast.contains(":920083:"),
+        "{old_fast}"
+    );
+    assert!(new_fast.contains(":920083:") && new_fast.lines().count() == 1, "{new_fast}");
+
+    // Again with SIGUSR1 (no socket needed), which reopens without reloading the rules.
+    let (eve2, fast2) = (e.dir.join("eve.json.2"), e.dir.join("fast.log.2"));
+    std::fs::rename(&eve, &eve2).unwrap();
+    std::fs::rename(&fast, &fast2).unwrap();
+    alert_into(&t, "FOUR", 45_003, &eve2, 920084);
+    e.bg.signal(libc::SIGUSR1);
+    e.bg.wait_for("SIGUSR1: log files reopened", Duration::from_secs(5))
+        .unwrap();
+    alert_into(&t, "FIVE", 45_004, &eve, 920085);
+    assert_eq!(sids_in(&eve2), vec![920083, 920084]);
+    assert_eq!(sids_in(&eve), vec![920085]);
+    assert!(std::fs::read_to_string(&fast).unwrap().contains(":920085:"));
+    let ops = e.stats().ops.unwrap();
+    assert_eq!(ops.reloads, 0, "a reopen is not a reload: {ops:?}");
+    let out = e.stop();
+    assert!(out.contains("5 alerts written"), "{out}");
+}

@@ -267,7 +267,12 @@ impl Operator {
 
     /// The control-socket hooks of this engine.
     pub fn hooks(self: &Arc<Self>, stats_path: PathBuf) -> Hooks {
-        let (a, b, c) = (Arc::clone(self), Arc::clone(self), Arc::clone(self));
+        let (a, b, c, d) = (
+            Arc::clone(self),
+            Arc::clone(self),
+            Arc::clone(self),
+            Arc::clone(self),
+        );
         Hooks {
             stats: Box::new(move || {
                 engine_run::read_stats(&stats_path)
@@ -285,6 +290,13 @@ impl Operator {
                 }
                 c.reload()
             }),
+            reopen: Box::new(move || d.reopen()),
         }
+    }
+
+    /// Reopens the log files (logrotate renamed them), without touching the rules.
+    pub fn reopen(&self) -> Result<String, String> {
+        self.output.reopen_and_wait(Duration::from_secs(5))?;
+        Ok("log files reopened".into())
     }
 }

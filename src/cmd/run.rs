@@ -151,9 +151,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for sig in [SIGINT, SIGTERM, SIGQUIT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
-    // SIGHUP reloads (rules, settings, log files), as daemons do; see `spawn_hup_reloader`.
+    // SIGHUP reloads (rules, settings, log files), as daemons do; SIGUSR1 only reopens the
+    // log files (logrotate's postrotate); see `spawn_signal_thread`.
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(SIGHUP, Arc::clone(&hup)).context("installing signal handler")?;
+    let usr1 = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&usr1))
+        .context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
         ..QueueConfig::default()
@@ -306,7 +310,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             operator.hooks(log_dir.join("stats.json")),
         )
         .context("opening the control socket")?;
-    spawn_hup_reloader(Arc::clone(&operator), hup, Arc::clone(&stop));
+    spawn_signal_thread(Arc::clone(&operator), [hup, usr1], Arc::clone(&stop));
 
     if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
         say(format!(
@@ -470,10 +474,11 @@ impl<I: Inspect> Inspect for PanicOn<I> {
     }
 }
 
-/// Reloads on SIGHUP, on a thread of its own so the signal handler only sets a flag.
-fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+/// Reloads on SIGHUP and reopens the log files on SIGUSR1, on a thread of its own so the
+/// signal handlers only set flags.
+fn spawn_signal_thread(op: Arc<Operator>, [hup, usr1]: [Arc<AtomicBool>; 2], stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
-        .name("sighup-reload".into())
+        .name("signals".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if hup.swap(false, Ordering::Relaxed) {
@@ -482,11 +487,20 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
                         Err(e) => tracing::error!("SIGHUP: {e}"),
                     }
                 }
+                if usr1.swap(false, Ordering::Relaxed) {
+                    match op.reopen() {
+                        Ok(m) => tracing::info!("SIGUSR1: {m}"),
+                        Err(e) => tracing::error!("SIGUSR1: {e}"),
+                    }
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
     if let Err(e) = spawned {
-        tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
+        tracing::error!(
+            "no SIGHUP reload or SIGUSR1 reopen (cannot start their thread: {e}); \
+             `verdict reload` and `verdict ctl reopen` work"
+        );
     }
 }
 

@@ -295,12 +295,29 @@ pub struct OutputCounters {
     last_error: Mutex<Option<String>>,
     /// Set by [`OutputCounters::request_reopen`], cleared by the writer once it reopened.
     reopen: std::sync::atomic::AtomicBool,
+    /// How many times the writer reopened its files on request.
+    reopens: AtomicU64,
 }
 
 impl OutputCounters {
     /// Asks the writer to close and reopen its files within 200 ms (logrotate moved them).
     pub fn request_reopen(&self) {
         self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks for a reopen and waits (up to `limit`) until the writer did it: what was written
+    /// before is flushed into the old files by then, so a rotation script may compress them.
+    pub fn reopen_and_wait(&self, limit: Duration) -> Result<(), String> {
+        let before = self.reopens.load(Ordering::Acquire);
+        self.request_reopen();
+        let deadline = Instant::now() + limit;
+        while self.reopens.load(Ordering::Acquire) == before {
+            if Instant::now() >= deadline {
+                return Err(format!("the output writer did not reopen its files within {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
 }
 
@@ -671,6 +688,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             if let Some(s) = &mut pcap {
                 s.reopen(&health.pcap, health);
             }
+            health.reopens.fetch_add(1, Ordering::Release);
         }
         let ev = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(ev) => ev,
