@@ -346,15 +346,24 @@ fn logs_are_reopened_after_rotation_by_ctl_reopen_and_sigusr1() {
     let (ok, out) = f.verdict(&t, "ctl", &["reopen"]);
     assert!(ok && out.contains("log files reopened"), "{out}");
     alert_into(&t, "THREE", 45_002, &eve, 920083);
-    assert_eq!(sids_in(&eve1), vec![920081, 920082], "nothing lost in the old file");
+    assert_eq!(
+        sids_in(&eve1),
+        vec![920081, 920082],
+        "nothing lost in the old file"
+    );
     assert_eq!(sids_in(&eve), vec![920083]);
     let old_fast = std::fs::read_to_string(&fast1).unwrap();
     let new_fast = std::fs::read_to_string(&fast).unwrap();
     assert!(
-        old_fast.contains(":920081:") && old_fast.contains(":920082:") && !old_fast.contains(":920083:"),
+        old_fast.contains(":920081:")
+            && old_fast.contains(":920082:")
+            && !old_fast.contains(":920083:"),
         "{old_fast}"
     );
-    assert!(new_fast.contains(":920083:") && new_fast.lines().count() == 1, "{new_fast}");
+    assert!(
+        new_fast.contains(":920083:") && new_fast.lines().count() == 1,
+        "{new_fast}"
+    );
 
     // Again with SIGUSR1 (no socket needed), which reopens without reloading the rules.
     let (eve2, fast2) = (e.dir.join("eve.json.2"), e.dir.join("fast.log.2"));

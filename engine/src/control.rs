@@ -244,7 +244,11 @@ impl Control {
             "reload" | "reopen" => no_args(match &self.hooks {
                 None => Reply::err("no engine is running"),
                 Some(h) => {
-                    let hook = if cmd == "reload" { &h.reload } else { &h.reopen };
+                    let hook = if cmd == "reload" {
+                        &h.reload
+                    } else {
+                        &h.reopen
+                    };
                     match hook() {
                         Ok(m) => Reply::ok(vec![m.clone()], json!({ "message": m })),
                         Err(e) => Reply::err(e),

@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 
 /// The rule with `sid` in the rule files, as `file:line` and its text (continuation lines
 /// joined).
-fn find_rule(paths: &[PathBuf], sid: u64) -> anyhow::Result<(String, String)> {
+pub(super) fn find_rule(paths: &[PathBuf], sid: u64) -> anyhow::Result<(String, String)> {
     let needle = format!("sid:{sid};");
     for p in paths {
         for src in Source::read(p).with_context(|| format!("cannot read {}", p.display()))? {
@@ -252,7 +252,7 @@ fn hexdump(
 }
 
 /// Keywords that describe the rule rather than test the packet.
-const META: &[&str] = &[
+pub(super) const META: &[&str] = &[
     "msg",
     "sid",
     "rev",
@@ -265,7 +265,7 @@ const META: &[&str] = &[
 ];
 
 /// Content modifiers: shown with the content they modify.
-const MODIFIERS: &[&str] = &[
+pub(super) const MODIFIERS: &[&str] = &[
     "nocase",
     "offset",
     "depth",

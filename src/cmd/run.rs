@@ -476,7 +476,11 @@ impl<I: Inspect> Inspect for PanicOn<I> {
 
 /// Reloads on SIGHUP and reopens the log files on SIGUSR1, on a thread of its own so the
 /// signal handlers only set flags.
-fn spawn_signal_thread(op: Arc<Operator>, [hup, usr1]: [Arc<AtomicBool>; 2], stop: Arc<AtomicBool>) {
+fn spawn_signal_thread(
+    op: Arc<Operator>,
+    [hup, usr1]: [Arc<AtomicBool>; 2],
+    stop: Arc<AtomicBool>,
+) {
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {

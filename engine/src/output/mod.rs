@@ -313,7 +313,9 @@ impl OutputCounters {
         let deadline = Instant::now() + limit;
         while self.reopens.load(Ordering::Acquire) == before {
             if Instant::now() >= deadline {
-                return Err(format!("the output writer did not reopen its files within {limit:?}"));
+                return Err(format!(
+                    "the output writer did not reopen its files within {limit:?}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
