@@ -31,6 +31,9 @@
 //! vxlan_ports = [4789]
 //! [bypass]                            # never inspected: accepted in the kernel, never queued
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
+//! [output]                            # EVE records: "file" (eve.json), "syslog" or "both"
+//! eve = "both"
+//! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -46,6 +49,7 @@ use verdict_compiler::vars::Vars;
 use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
 use verdict_engine::exception::ExceptionConfig;
+use verdict_engine::output::syslog::SyslogTarget;
 use verdict_engine::scan::ScanConfig;
 use verdict_engine::wire::tunnel::TunnelConfig;
 use verdict_nft::block::Cidr;
@@ -104,6 +108,54 @@ pub struct ControlSection {
 pub struct MetricsSection {
     /// Address of the Prometheus endpoint (e.g. `127.0.0.1:9917`); no endpoint when absent.
     pub listen: Option<std::net::SocketAddr>,
+}
+
+/// Where EVE records go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EveTo {
+    /// `eve.json` in the log directory.
+    #[default]
+    File,
+    /// The local syslog socket only.
+    Syslog,
+    /// Both.
+    Both,
+}
+
+/// The `[output]` table: where EVE records go, and how they reach syslog.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// `file` (default), `syslog` or `both`.
+    #[serde(default)]
+    pub eve: EveTo,
+    /// The syslog socket (default `/dev/log`).
+    pub syslog_socket: Option<PathBuf>,
+    /// The syslog facility (default `local5`, as Suricata's EVE).
+    pub syslog_facility: Option<String>,
+    /// The tag of each syslog message (default `verdict`).
+    pub syslog_identity: Option<String>,
+}
+
+impl OutputSection {
+    /// Whether eve.json is written.
+    pub fn eve_file(&self) -> bool {
+        self.eve != EveTo::Syslog
+    }
+
+    /// The syslog target when EVE goes to syslog.
+    pub fn syslog(&self) -> Option<SyslogTarget> {
+        if self.eve == EveTo::File {
+            return None;
+        }
+        let d = SyslogTarget::default();
+        Some(SyslogTarget {
+            socket: self.syslog_socket.clone().unwrap_or(d.socket),
+            facility: self.syslog_facility.clone().unwrap_or(d.facility),
+            identity: self.syslog_identity.clone().unwrap_or(d.identity),
+        })
+    }
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
@@ -175,6 +227,8 @@ struct Raw {
     decoder: Option<TunnelConfig>,
     #[serde(default)]
     bypass: BypassSection,
+    #[serde(default)]
+    output: OutputSection,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -215,6 +269,8 @@ pub struct Config {
     pub decoder: Option<TunnelConfig>,
     /// `[bypass]`: addresses never inspected, accepted in the kernel.
     pub bypass: BypassSection,
+    /// `[output]`: EVE to the file, syslog or both.
+    pub output: OutputSection,
 }
 
 impl Config {
@@ -271,6 +327,13 @@ impl Config {
                 key_line(text, "exception_policy", "midstream")
             );
         }
+        if let Some(Err(e)) = raw.output.syslog().map(|t| t.facility()) {
+            bail!(
+                "{}{}: output.syslog_facility: {e}",
+                path.display(),
+                key_line(text, "output", "syslog_facility")
+            );
+        }
         // VarsError names the file and the variable.
         let vars = Vars::from_config_str(text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -291,6 +354,10 @@ impl Config {
             exception_policy: raw.exception_policy,
             decoder: raw.decoder,
             bypass: raw.bypass,
+            output: OutputSection {
+                syslog_socket: raw.output.syslog_socket.clone().map(resolve),
+                ..raw.output
+            },
         })
     }
 
@@ -536,6 +603,7 @@ mod tests {
             "scan",
             "exception_policy",
             "decoder",
+            "output",
         ];
         let mut missing = Vec::new();
         for t in tables {

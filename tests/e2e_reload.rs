@@ -118,10 +118,12 @@ fn udp_flows(
 }
 
 /// Rules of the table-swap test: a queued drop rule (pcre needs the engine), a kernel drop
-/// rule in both versions, and one kernel drop rule that version B swaps for another.
+/// rule in both versions, and one kernel drop rule that version B swaps for another; B also
+/// queues one more port, so that the steering changes with every reload too.
 fn swap_rules(b: bool) -> String {
     let changing = if b {
-        "drop udp any any -> any 7172 (msg:\"kernel added\"; sid:920073; rev:1;)\n"
+        "drop udp any any -> any 7172 (msg:\"kernel added\"; sid:920073; rev:1;)\n\
+         alert udp any any -> any 7175 (msg:\"more steering\"; pcre:\"/^STEER/\"; sid:920076; rev:1;)\n"
     } else {
         "drop udp any any -> any 7173 (msg:\"kernel removed\"; sid:920074; rev:1;)\n"
     };
@@ -173,17 +175,18 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
     let mut e = f.start(&t, "ops-swap", &swap_rules(false));
     let out = e.bg.output();
     assert!(out.contains("2 in kernel, 2 in queue"), "{out}");
+    let xt_before = t.exec_ok(&t.gw, &["iptables-nft", "-S", "VERDICT"]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let poll = poll_ruleset(&t, std::sync::Arc::clone(&stop));
 
-    // About 3 s of traffic: a TCP stream through the queue, a ping flow, new UDP flows every
-    // 2 ms to the queued drop rule and to the kept kernel drop rule.
+    // About 3 s of traffic (the stream 4 s at least): a TCP stream through the queue, a ping
+    // flow, new UDP flows every 2 ms to the queued drop rule and to the kept kernel drop rule.
     let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
     let server = tcp_server(&t, 7174, None, Duration::from_secs(5));
     let client = tcp_client(
         &t,
         7174,
-        vec![chunk.clone(); 384],
+        vec![chunk.clone(); 768],
         Duration::from_millis(5),
         Duration::from_secs(5),
     );
@@ -207,7 +210,7 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
     // Five reloads, each changing the kernel table (B, A, B, A, B).
     let mut took = Vec::new();
     for i in 0..5 {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(200));
         std::fs::write(e.dir.join("test.rules"), swap_rules(i % 2 == 0)).unwrap();
         let asked = std::time::Instant::now();
         let (ok, out) = f.verdict(&t, "reload", &[]);
@@ -230,7 +233,7 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
 
     assert_eq!(
         seen.data.len(),
-        384 * 65536,
+        768 * 65536,
         "stream cut short: {:?}",
         seen.end
     );
@@ -253,6 +256,17 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
         "datagrams for the kept kernel drop rule passed during a reload"
     );
     assert!(polls > 20, "the ruleset was polled {polls} times only");
+    // Each reload replaced the steering rules, whose counters start again from zero: what the
+    // old ones counted is carried, so the count of steered packets goes on (bar the packets
+    // of the instant between reading the old counters and the swap).
+    std::thread::sleep(Duration::from_millis(300));
+    let s = e.stats();
+    let received: u64 = s.queues.iter().map(|q| q.received).sum();
+    let steered = s.steered.expect("steering counters");
+    assert!(
+        steered >= received - received / 10 && steered <= received + received / 10,
+        "steered {steered}, received {received}: the steering count did not carry over"
+    );
     assert_eq!(
         no_table, 0,
         "{no_table} of {polls} listings had no verdict table"
@@ -263,7 +277,8 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
     );
     println!(
         "5 reloads (took {took:?}) under a {} MiB stream, 300 pings, 2 × 1500 new flows: \
-         0 dropped-rule datagrams through, {polls} ruleset listings all complete",
+         0 dropped-rule datagrams through, {polls} ruleset listings all complete; \
+         {steered} packets steered, {received} received",
         seen.data.len() >> 20
     );
 
@@ -291,6 +306,12 @@ fn reload_swaps_kernel_rules_under_traffic_without_a_gap() {
         table.contains("dport 7172") && !table.contains("dport 7173"),
         "{table}"
     );
+    // The steering did change (7175 is queued in B), in xt mode as in nft's.
+    let xt_after = t.exec_ok(&t.gw, &["iptables-nft", "-S", "VERDICT"]);
+    if !xt_before.stdout.is_empty() {
+        assert_ne!(xt_before.stdout, xt_after.stdout);
+        assert!(String::from_utf8_lossy(&xt_after.stdout).contains("7175"));
+    }
     e.stop();
 }
 

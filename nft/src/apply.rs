@@ -116,20 +116,25 @@ pub fn probe() -> Capabilities {
 /// with the `xt` argv lists (each starting with the tool name), one transaction per family.
 ///
 /// On any failure the ruleset verdict had before the call is back in place (the previous
-/// table, without xt steering).
-pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
+/// table, without xt steering). Returns what [`replace_table`] and the steering replacement
+/// say the replaced queue rules had counted.
+pub fn load(script: &str, xt: &[Vec<String>]) -> Result<u64, ApplyError> {
     // Saved before committing so a failing xt step can put the old table back.
     let previous = saved_table()?;
-    replace_table(script)?;
+    let counted = replace_table(script)?;
     // The new table is committed: from here on every failure, whichever step and error kind,
     // must put the previous table back before it is returned.
-    steer(xt).inspect_err(|_| restore(previous.as_deref()))
+    let steered = steer(xt).inspect_err(|_| restore(previous.as_deref()))?;
+    Ok(counted.saturating_add(steered))
 }
 
 /// Checks `script` with `nft -c`, then replaces verdict's table with it in one `nft -f`
 /// transaction, leaving the xt steering as it is. A failure changes nothing: the check
 /// refuses a bad script before the commit, and the kernel rolls a failed commit back.
-pub fn replace_table(script: &str) -> Result<(), ApplyError> {
+///
+/// Returns the packets the replaced table's queue rules had counted, read just before the
+/// commit: the new rules count from zero, and [`steered_packets`] only sees those.
+pub fn replace_table(script: &str) -> Result<u64, ApplyError> {
     // Declaring then deleting the table first makes the script replace verdict's table in the
     // same transaction, whatever was there before (a stale table from a crashed run included).
     let file = TempScript::new(&format!(
@@ -147,23 +152,31 @@ pub fn replace_table(script: &str) -> Result<(), ApplyError> {
             stderr: stderr_of(&out),
         });
     }
+    let counted = queue_packets_in(["inet", TABLE, "forward"]).unwrap_or(0);
     let out = run_tool("nft", ["-f".to_string(), file.arg()])?;
     if !out.status.success() {
         return Err(ApplyError::Load {
             stderr: stderr_of(&out),
         });
     }
-    Ok(())
+    Ok(counted)
 }
 
 /// Replaces verdict's xt steering with `xt`. Command by command (delete the old chain, add
 /// each rule, hook it) would leave the forward hook without steering for tens of
 /// milliseconds, and what passes then is never inspected; so each family's chain is
 /// refilled, and hooked if it was not, by one `iptables-nft-restore --noflush` transaction.
-fn steer(xt: &[Vec<String>]) -> Result<(), ApplyError> {
+/// Returns the packets the replaced queue rules had counted (read just before each commit).
+fn steer(xt: &[Vec<String>]) -> Result<u64, ApplyError> {
     if xt.is_empty() {
-        return remove_xt();
+        let counted = xt_chains()
+            .iter()
+            .filter_map(|c| queue_packets_in(*c))
+            .sum();
+        remove_xt()?;
+        return Ok(counted);
     }
+    let mut counted = 0u64;
     let mut tools: Vec<&str> = Vec::new();
     for argv in xt {
         if let Some(tool) = argv.first().filter(|t| !tools.contains(&t.as_str())) {
@@ -183,6 +196,8 @@ fn steer(xt: &[Vec<String>]) -> Result<(), ApplyError> {
             stderr,
         })?;
         let restore_tool = format!("{tool}-restore");
+        let family = if tool.starts_with("ip6") { "ip6" } else { "ip" };
+        let before = queue_packets_in([family, "filter", XT_CHAIN_PREFIX]).unwrap_or(0);
         let out = run_tool_with_input(&restore_tool, &["--noflush"], &batch)?;
         if !out.status.success() {
             return Err(ApplyError::Xt {
@@ -190,8 +205,9 @@ fn steer(xt: &[Vec<String>]) -> Result<(), ApplyError> {
                 stderr: stderr_of(&out),
             });
         }
+        counted = counted.saturating_add(before);
     }
-    Ok(())
+    Ok(counted)
 }
 
 /// The `iptables-restore` text of one tool's argv lists (`TOOL -w -N C`, `-A C …`,
@@ -438,26 +454,36 @@ fn nft_check_text(script: &str) -> bool {
 /// fail-open queue or `bypass` lets through (`/proc/net/netfilter/nfnetlink_queue` counts drops
 /// only without fail-open), so this minus what the engine received is what went uninspected.
 pub fn steered_packets(m: QueueMechanism) -> Option<u64> {
-    let chains: &[[&str; 3]] = match m {
-        QueueMechanism::NftQueue => &[["inet", TABLE, "forward"]],
-        // iptables-nft keeps the xt chains in nft tables `ip filter` and `ip6 filter`.
-        QueueMechanism::XtNfqueue => &[
-            ["ip", "filter", XT_CHAIN_PREFIX],
-            ["ip6", "filter", XT_CHAIN_PREFIX],
-        ],
+    let chains = match m {
+        QueueMechanism::NftQueue => vec![["inet", TABLE, "forward"]],
+        QueueMechanism::XtNfqueue => xt_chains().to_vec(),
     };
     let mut total = None;
-    for [family, table, chain] in chains {
-        let args = ["-j", "list", "chain", family, table, chain].map(String::from);
-        let Ok(out) = run_tool("nft", args) else {
-            continue;
-        };
-        if out.status.success() {
-            let n = queue_rule_packets(&String::from_utf8_lossy(&out.stdout));
+    for chain in chains {
+        if let Some(n) = queue_packets_in(chain) {
             total = Some(total.unwrap_or(0u64).saturating_add(n));
         }
     }
     total
+}
+
+/// The nft chains of verdict's xt steering: iptables-nft keeps them in the nft tables
+/// `ip filter` and `ip6 filter`.
+fn xt_chains() -> [[&'static str; 3]; 2] {
+    [
+        ["ip", "filter", XT_CHAIN_PREFIX],
+        ["ip6", "filter", XT_CHAIN_PREFIX],
+    ]
+}
+
+/// The packets the queue rules of one chain (`[family, table, chain]`) counted, or None when
+/// the chain cannot be listed (not there).
+fn queue_packets_in([family, table, chain]: [&str; 3]) -> Option<u64> {
+    let args = ["-j", "list", "chain", family, table, chain].map(String::from);
+    let out = run_tool("nft", args).ok()?;
+    out.status
+        .success()
+        .then(|| queue_rule_packets(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Sums the `counter` packets of the rules in an `nft -j list` answer that queue: nft's own

@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use verdict_engine::block::Blocker;
@@ -203,6 +203,9 @@ pub struct Operator {
     pub start_cfg: Config,
     /// Set when the engine stops: no reload after that.
     pub stop: Arc<AtomicBool>,
+    /// What the steering rules had counted before reloads replaced them (see
+    /// `RunConfig::steered_carry`).
+    pub steered_carry: Arc<AtomicU64>,
 }
 
 impl Operator {
@@ -229,9 +232,12 @@ impl Operator {
                 } else if table.0 != built.script {
                     apply::replace_table(&built.script)
                 } else {
-                    Ok(())
+                    Ok(0)
                 };
-                loaded.map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
+                let counted =
+                    loaded.map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
+                // The new steering rules count from zero: what the old ones counted is carried.
+                self.steered_carry.fetch_add(counted, Ordering::Relaxed);
                 *table = (built.script.clone(), built.xt.clone());
                 self.kernel_rules.store(Arc::new(built.kernel_rules));
                 self.kernel_sids.store(Arc::new(built.kernel_sids));

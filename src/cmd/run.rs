@@ -209,6 +209,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             output: None,
             ops: None,
             published: metrics.published(),
+            steered_carry: Arc::default(),
         };
         let summary = engine_run::run(
             run_cfg,
@@ -262,7 +263,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         state,
         Some(state_path.clone()),
     );
-    let (writer_tx, writer) = Writer::spawn(OutputConfig::all(&log_dir));
+    let (writer_tx, writer) = Writer::spawn(OutputConfig {
+        eve: cfg.output.eve_file(),
+        syslog: cfg.output.syslog(),
+        ..OutputConfig::all(&log_dir)
+    });
     // Active response sits between the workers and the writer (alerts may ask for blocks).
     let block_settings = cfg
         .block
@@ -303,6 +308,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         output: writer.counters(),
         start_cfg: cfg.clone(),
         stop: Arc::clone(&stop),
+        steered_carry: Arc::default(),
     });
     active
         .serve_control(
@@ -329,9 +335,22 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ));
     say(queue_line(caps.queue));
     say(format!(
-        "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
-        log_dir.display()
+        "logging to {} ({}fast.log, evidence.pcap, stats.json)",
+        log_dir.display(),
+        if cfg.output.eve_file() {
+            "eve.json, "
+        } else {
+            ""
+        }
     ));
+    if let Some(t) = cfg.output.syslog() {
+        say(format!(
+            "EVE to syslog {} (facility {}, identity {})",
+            t.socket.display(),
+            t.facility,
+            t.identity
+        ));
+    }
     if let Some(s) = &scan_settings {
         say(format!(
             "scan detection: weight {} within {} s (NFLOG group {}){}",
@@ -388,6 +407,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             move || live.snapshot()
         })),
         published: metrics.published(),
+        steered_carry: Arc::clone(&operator.steered_carry),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -415,7 +435,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
     say(format!(
         "stopped; {total} packets inspected, {} alerts written; verdict's rules removed",
-        written.eve_lines
+        written.eve_lines.max(written.syslog_lines)
     ));
     Ok(0)
 }

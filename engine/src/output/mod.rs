@@ -8,6 +8,7 @@
 //! and the file is reopened for the records after it; the other outputs go on.
 
 pub mod eve;
+pub mod syslog;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -243,6 +244,8 @@ pub struct OutputConfig {
     pub pcap: bool,
     /// Rotate evidence.pcap beyond this size (one previous file is kept as evidence.pcap.1).
     pub pcap_max_bytes: u64,
+    /// Send every EVE record to syslog too (or, with `eve` off, only there).
+    pub syslog: Option<syslog::SyslogTarget>,
 }
 
 impl OutputConfig {
@@ -254,6 +257,7 @@ impl OutputConfig {
             fast: true,
             pcap: true,
             pcap_max_bytes: 100 << 20,
+            syslog: None,
         }
     }
 }
@@ -269,6 +273,8 @@ pub struct WriterStats {
     pub pcap_packets: u64,
     /// Evidence pcap rotations.
     pub rotations: u64,
+    /// EVE records sent to syslog.
+    pub syslog_lines: u64,
 }
 
 /// Records of one output file: confirmed written, and lost to I/O errors.
@@ -292,6 +298,8 @@ pub struct OutputCounters {
     pub fast: SinkCounters,
     /// evidence.pcap packets.
     pub pcap: SinkCounters,
+    /// EVE records sent to syslog.
+    pub syslog: SinkCounters,
     last_error: Mutex<Option<String>>,
     /// Set by [`OutputCounters::request_reopen`], cleared by the writer once it reopened.
     reopen: std::sync::atomic::AtomicBool,
@@ -340,6 +348,12 @@ pub struct OutputStats {
     pub pcap_written: u64,
     /// Evidence packets lost to I/O errors.
     pub pcap_lost: u64,
+    /// EVE records sent to syslog.
+    #[serde(default)]
+    pub syslog_written: u64,
+    /// EVE records lost on the way to syslog (socket missing, daemon stalled).
+    #[serde(default)]
+    pub syslog_lost: u64,
     /// The last I/O error, naming the file.
     pub last_error: Option<String>,
 }
@@ -347,7 +361,7 @@ pub struct OutputStats {
 impl OutputStats {
     /// Records lost anywhere, before or in the writer.
     pub fn lost(&self) -> u64 {
-        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost
+        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost + self.syslog_lost
     }
 }
 
@@ -363,6 +377,8 @@ impl OutputCounters {
             fast_lost: r(&self.fast.lost),
             pcap_written: r(&self.pcap.written),
             pcap_lost: r(&self.pcap.lost),
+            syslog_written: r(&self.syslog.written),
+            syslog_lost: r(&self.syslog.lost),
             last_error: self
                 .last_error
                 .lock()
@@ -399,13 +415,14 @@ impl WriterHandle {
             .join()
             .map_err(|_| io::Error::other("output writer thread panicked"))?;
         let s = self.counters.snapshot();
-        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost;
+        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost + s.syslog_lost;
         if lost_writing > 0 {
             return Err(io::Error::other(format!(
-                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {} (last: {})",
+                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {}, syslog {} (last: {})",
                 s.eve_lost,
                 s.fast_lost,
                 s.pcap_lost,
+                s.syslog_lost,
                 s.last_error.as_deref().unwrap_or("?")
             )));
         }
@@ -675,6 +692,11 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         };
         Sink::new(what("evidence.pcap"), Box::new(open), &health.pcap, health)
     });
+    let mut syslog = cfg.syslog.clone().map(|t| {
+        let what = format!("syslog {}", t.socket.display());
+        let open = move || syslog::SyslogOut::open(&t);
+        Sink::new(what, Box::new(open), &health.syslog, health)
+    });
     let mut rotations = 0;
     // The last evidence packet and its number in evidence.pcap (None: not written).
     let mut last_pkt: Option<(Arc<PacketInfo>, Option<u64>)> = None;
@@ -690,6 +712,9 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             if let Some(s) = &mut pcap {
                 s.reopen(&health.pcap, health);
             }
+            if let Some(s) = &mut syslog {
+                s.reopen(&health.syslog, health);
+            }
             health.reopens.fetch_add(1, Ordering::Release);
         }
         let ev = match rx.recv_timeout(Duration::from_millis(200)) {
@@ -704,6 +729,9 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 }
                 if let Some(s) = &mut pcap {
                     s.flush(&health.pcap, health);
+                }
+                if let Some(s) = &mut syslog {
+                    s.flush(&health.syslog, health);
                 }
                 continue;
             }
@@ -734,11 +762,16 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 evidence = last_pkt.as_ref().and_then(|l| l.1);
             }
         }
-        if let Some(s) = &mut eve {
+        if eve.is_some() || syslog.is_some() {
             line.clear();
             eve::format_with_evidence(&ev, evidence, &mut line);
-            line.push('\n');
-            s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
+            if let Some(s) = &mut syslog {
+                s.record(&health.syslog, health, |w| w.send(&line));
+            }
+            if let Some(s) = &mut eve {
+                line.push('\n');
+                s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
+            }
         }
         if let Event::Alert(a) = &ev {
             if let Some(s) = &mut fast {
@@ -758,11 +791,15 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
     if let Some(s) = &mut pcap {
         s.flush(&health.pcap, health);
     }
+    if let Some(s) = &mut syslog {
+        s.flush(&health.syslog, health);
+    }
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     WriterStats {
         eve_lines: r(&health.eve.written),
         fast_lines: r(&health.fast.written),
         pcap_packets: r(&health.pcap.written),
         rotations,
+        syslog_lines: r(&health.syslog.written),
     }
 }
