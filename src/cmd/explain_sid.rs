@@ -247,8 +247,17 @@ pub fn explain(r: Request<'_>) -> anyhow::Result<String> {
         .lines()
         .find(|l| l.starts_with(&format!("sid {} (", r.sid)))
         .map(|l| l.split_once("): ").map_or(l, |(_, rest)| rest).to_string());
-    let (hits, fired) = replay(det, r.sid, r.opts, r.captures)?;
-    Ok(report(&origin, &text, &steps, reach, &hits, &fired))
+    let seen = replay(det, r.sid, r.opts, r.captures)?;
+    Ok(report(&origin, &text, &steps, reach, &seen.steps, &seen.fired))
+}
+
+/// The alerts of the explain pass.
+#[derive(Default)]
+struct Seen {
+    /// The copies' alerts, by the number of steps they hold.
+    steps: BTreeMap<usize, Vec<Hit>>,
+    /// The explained rule's own alerts.
+    fired: Vec<Hit>,
 }
 
 /// Replays the captures through `det`, collecting the copies' alerts by step and the rule's.
@@ -257,10 +266,10 @@ fn replay(
     sid: u32,
     opts: ReplayOptions,
     captures: &[PathBuf],
-) -> anyhow::Result<(BTreeMap<usize, Vec<Hit>>, Vec<Hit>)> {
+) -> anyhow::Result<Seen> {
     let (tx, rx) = crossbeam_channel::bounded::<Event>(verdict_engine::output::CHANNEL_CAPACITY);
     let collector = std::thread::spawn(move || {
-        let (mut hits, mut fired) = (BTreeMap::<usize, Vec<Hit>>::new(), Vec::new());
+        let mut seen = Seen::default();
         for ev in rx {
             let Event::Alert(a) = ev else { continue };
             let hit = Hit {
@@ -274,12 +283,12 @@ fn replay(
             };
             if a.gid == EXPLAIN_GID {
                 let k = usize::try_from(a.sid.saturating_sub(1)).unwrap_or(usize::MAX);
-                hits.entry(k).or_default().push(hit);
+                seen.steps.entry(k).or_default().push(hit);
             } else if a.gid == 1 && a.sid == sid {
-                fired.push(hit);
+                seen.fired.push(hit);
             }
         }
-        (hits, fired)
+        seen
     });
     let mut rp = Replayer::new(det, Some(tx), opts)?;
     for c in captures {
