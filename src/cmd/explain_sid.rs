@@ -248,7 +248,14 @@ pub fn explain(r: Request<'_>) -> anyhow::Result<String> {
         .find(|l| l.starts_with(&format!("sid {} (", r.sid)))
         .map(|l| l.split_once("): ").map_or(l, |(_, rest)| rest).to_string());
     let seen = replay(det, r.sid, r.opts, r.captures)?;
-    Ok(report(&origin, &text, &steps, reach, &seen.steps, &seen.fired))
+    Ok(report(
+        &origin,
+        &text,
+        &steps,
+        reach,
+        &seen.steps,
+        &seen.fired,
+    ))
 }
 
 /// The alerts of the explain pass.

@@ -673,10 +673,10 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         })
     };
     let what = |name: &str| cfg.dir.join(name).display().to_string();
-    let mut eve = cfg
+    let eve = cfg
         .eve
         .then(|| Sink::new(what("eve.json"), line_file("eve.json"), &health.eve, health));
-    let mut fast = cfg.fast.then(|| {
+    let fast = cfg.fast.then(|| {
         Sink::new(
             what("fast.log"),
             line_file("fast.log"),
@@ -684,7 +684,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             health,
         )
     });
-    let mut pcap = cfg.pcap.then(|| {
+    let pcap = cfg.pcap.then(|| {
         let (dir, path, max) = (dir.clone(), dir.join("evidence.pcap"), cfg.pcap_max_bytes);
         let open = move || {
             std::fs::create_dir_all(&dir)?;
@@ -692,47 +692,31 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         };
         Sink::new(what("evidence.pcap"), Box::new(open), &health.pcap, health)
     });
-    let mut syslog = cfg.syslog.clone().map(|t| {
+    let syslog = cfg.syslog.clone().map(|t| {
         let what = format!("syslog {}", t.socket.display());
         let open = move || syslog::SyslogOut::open(&t);
         Sink::new(what, Box::new(open), &health.syslog, health)
     });
+    let mut out = Sinks {
+        eve,
+        fast,
+        pcap,
+        syslog,
+    };
     let mut rotations = 0;
     // The last evidence packet and its number in evidence.pcap (None: not written).
     let mut last_pkt: Option<(Arc<PacketInfo>, Option<u64>)> = None;
     let mut line = String::with_capacity(1024);
     loop {
         if health.reopen.swap(false, Ordering::Relaxed) {
-            if let Some(s) = &mut eve {
-                s.reopen(&health.eve, health);
-            }
-            if let Some(s) = &mut fast {
-                s.reopen(&health.fast, health);
-            }
-            if let Some(s) = &mut pcap {
-                s.reopen(&health.pcap, health);
-            }
-            if let Some(s) = &mut syslog {
-                s.reopen(&health.syslog, health);
-            }
+            out.flush_all(health, true);
             health.reopens.fetch_add(1, Ordering::Release);
         }
         let ev = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => {
                 // Idle: make what we have visible to `tail -f` and tests.
-                if let Some(s) = &mut eve {
-                    s.flush(&health.eve, health);
-                }
-                if let Some(s) = &mut fast {
-                    s.flush(&health.fast, health);
-                }
-                if let Some(s) = &mut pcap {
-                    s.flush(&health.pcap, health);
-                }
-                if let Some(s) = &mut syslog {
-                    s.flush(&health.syslog, health);
-                }
+                out.flush_all(health, false);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -746,7 +730,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             _ => None,
         };
         if let Some(pkt) = evidence_pkt {
-            if let Some(s) = &mut pcap {
+            if let Some(s) = &mut out.pcap {
                 // Several alerts on one packet share it: write the packet once.
                 if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(&l.0, pkt)) {
                     let mut number = None;
@@ -762,19 +746,19 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 evidence = last_pkt.as_ref().and_then(|l| l.1);
             }
         }
-        if eve.is_some() || syslog.is_some() {
+        if out.eve.is_some() || out.syslog.is_some() {
             line.clear();
             eve::format_with_evidence(&ev, evidence, &mut line);
-            if let Some(s) = &mut syslog {
+            if let Some(s) = &mut out.syslog {
                 s.record(&health.syslog, health, |w| w.send(&line));
             }
-            if let Some(s) = &mut eve {
+            if let Some(s) = &mut out.eve {
                 line.push('\n');
                 s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
             }
         }
         if let Event::Alert(a) = &ev {
-            if let Some(s) = &mut fast {
+            if let Some(s) = &mut out.fast {
                 line.clear();
                 eve::fast_line(a, &mut line);
                 line.push('\n');
@@ -782,18 +766,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             }
         }
     }
-    if let Some(s) = &mut eve {
-        s.flush(&health.eve, health);
-    }
-    if let Some(s) = &mut fast {
-        s.flush(&health.fast, health);
-    }
-    if let Some(s) = &mut pcap {
-        s.flush(&health.pcap, health);
-    }
-    if let Some(s) = &mut syslog {
-        s.flush(&health.syslog, health);
-    }
+    out.flush_all(health, false);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     WriterStats {
         eve_lines: r(&health.eve.written),
@@ -801,5 +774,35 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         pcap_packets: r(&health.pcap.written),
         rotations,
         syslog_lines: r(&health.syslog.written),
+    }
+}
+
+/// The writer's outputs, each there when configured.
+struct Sinks {
+    eve: Option<Sink<BufWriter<File>>>,
+    fast: Option<Sink<BufWriter<File>>>,
+    pcap: Option<Sink<EvidencePcap>>,
+    syslog: Option<Sink<syslog::SyslogOut>>,
+}
+
+impl Sinks {
+    /// Flushes every output; with `reopen`, also closes it and opens its path anew.
+    fn flush_all(&mut self, health: &OutputCounters, reopen: bool) {
+        fn one<T: Flush>(
+            s: &mut Option<Sink<T>>,
+            c: &SinkCounters,
+            h: &OutputCounters,
+            reopen: bool,
+        ) {
+            match s {
+                Some(s) if reopen => s.reopen(c, h),
+                Some(s) => s.flush(c, h),
+                None => {}
+            }
+        }
+        one(&mut self.eve, &health.eve, health, reopen);
+        one(&mut self.fast, &health.fast, health, reopen);
+        one(&mut self.pcap, &health.pcap, health, reopen);
+        one(&mut self.syslog, &health.syslog, health, reopen);
     }
 }
