@@ -18,7 +18,7 @@ fn rule_file(e: &Engine) -> std::path::PathBuf {
 }
 
 #[test]
-fn sighup_reloads_the_rules_and_a_broken_file_keeps_the_old_ones() {
+fn sighup_reloads_the_rules_and_thresholds_and_a_broken_file_keeps_the_old_ones() {
     require_netns!();
     let t = Topology::new();
     let f = Files::new("hup", "[scan]\nenabled = false\n");
@@ -91,6 +91,55 @@ fn sighup_reloads_the_rules_and_a_broken_file_keeps_the_old_ones() {
     })
     .expect("the failed reload is counted");
     assert_eq!(ops.reloads, 1, "{ops:?}");
+
+    // The threshold file is read with the rules: a config that now names one, with a bad
+    // line, fails the SIGHUP the same way (file:line); a good one then silences sid 920062.
+    std::fs::write(
+        rule_file(&e),
+        format!("{old}drop udp any any -> any 7160 (msg:\"new\"; content:\"NEW\"; sid:920062; rev:1;)\n"),
+    )
+    .unwrap();
+    let th = f.thresholds();
+    std::fs::write(
+        f.config(),
+        format!(
+            "threshold_file = \"{}\"\n[scan]\nenabled = false\n",
+            th.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 920062, track by_sideways, ip 192.0.2.2\n",
+    )
+    .unwrap();
+    e.bg.signal(libc::SIGHUP);
+    let line =
+        e.bg.wait_for(&format!("{}:1:", th.display()), Duration::from_secs(15))
+            .unwrap();
+    assert!(line.contains("SIGHUP: reload failed"), "{line}");
+    std::fs::write(
+        &th,
+        "suppress gen_id 1, sig_id 920062, track by_src, ip 192.0.2.2\n",
+    )
+    .unwrap();
+    e.bg.signal(libc::SIGHUP);
+    e.bg.wait_for("SIGHUP: reloaded in", Duration::from_secs(15))
+        .unwrap();
+    let before = e.alerts(920062, 1).len();
+    let got = udp_exchange(
+        &t,
+        7160,
+        vec![b"OLD".to_vec(), b"NEW".to_vec()],
+        Duration::from_millis(50),
+    );
+    assert!(got.is_empty(), "both rules still drop: {got:?}");
+    e.alerts(920061, 3);
+    assert_eq!(
+        e.alerts(920062, 1).len(),
+        before,
+        "the suppress silences 920062"
+    );
     e.stop();
 }
 
