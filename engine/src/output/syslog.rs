@@ -1,7 +1,8 @@
 //! EVE records to the local syslog socket (`/dev/log`), where operators already collect logs
-//! and forward them (rsyslog, syslog-ng, journald): one record per message, RFC 3164 framing
-//! as glibc's `syslog(3)` writes it (`<PRI>Mmm dd hh:mm:ss IDENT[PID]: {json}`), at severity
-//! `info` and Suricata's default facility for EVE, `local5`.
+//! and forward them (rsyslog, syslog-ng, journald): one record per message in RFC 3164
+//! framing without a host name, as local programs send it (`<PRI>Mmm dd hh:mm:ss
+//! IDENT[PID]: {json}`, the time in UTC), at severity `info` and Suricata's default facility
+//! for EVE, `local5`.
 
 use super::Flush;
 use std::io;
