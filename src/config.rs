@@ -35,6 +35,9 @@
 //! vxlan_ports = [4789]
 //! [bypass]                            # never inspected: accepted in the kernel, never queued
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
+//! [output]                            # EVE records: "file" (eve.json), "syslog" or "both"
+//! eve = "both"
+//! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -50,6 +53,7 @@ use verdict_compiler::vars::Vars;
 use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
 use verdict_engine::exception::ExceptionConfig;
+use verdict_engine::output::syslog::SyslogTarget;
 use verdict_engine::scan::ScanConfig;
 use verdict_engine::wire::tunnel::TunnelConfig;
 use verdict_nft::block::Cidr;
@@ -125,6 +129,54 @@ pub struct MetricsSection {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// Where EVE records go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EveTo {
+    /// `eve.json` in the log directory.
+    #[default]
+    File,
+    /// The local syslog socket only.
+    Syslog,
+    /// Both.
+    Both,
+}
+
+/// The `[output]` table: where EVE records go, and how they reach syslog.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// `file` (default), `syslog` or `both`.
+    #[serde(default)]
+    pub eve: EveTo,
+    /// The syslog socket (default `/dev/log`).
+    pub syslog_socket: Option<PathBuf>,
+    /// The syslog facility (default `local5`, as Suricata's EVE).
+    pub syslog_facility: Option<String>,
+    /// The tag of each syslog message (default `verdict`).
+    pub syslog_identity: Option<String>,
+}
+
+impl OutputSection {
+    /// Whether eve.json is written.
+    pub fn eve_file(&self) -> bool {
+        self.eve != EveTo::Syslog
+    }
+
+    /// The syslog target when EVE goes to syslog.
+    pub fn syslog(&self) -> Option<SyslogTarget> {
+        if self.eve == EveTo::File {
+            return None;
+        }
+        let d = SyslogTarget::default();
+        Some(SyslogTarget {
+            socket: self.syslog_socket.clone().unwrap_or(d.socket),
+            facility: self.syslog_facility.clone().unwrap_or(d.facility),
+            identity: self.syslog_identity.clone().unwrap_or(d.identity),
+        })
+    }
+}
+
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +246,8 @@ struct Raw {
     decoder: Option<TunnelConfig>,
     #[serde(default)]
     bypass: BypassSection,
+    #[serde(default)]
+    output: OutputSection,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -234,6 +288,8 @@ pub struct Config {
     pub decoder: Option<TunnelConfig>,
     /// `[bypass]`: addresses never inspected, accepted in the kernel.
     pub bypass: BypassSection,
+    /// `[output]`: EVE to the file, syslog or both.
+    pub output: OutputSection,
 }
 
 impl Config {
@@ -290,6 +346,13 @@ impl Config {
                 key_line(text, "exception_policy", "midstream")
             );
         }
+        if let Some(Err(e)) = raw.output.syslog().map(|t| t.facility()) {
+            bail!(
+                "{}{}: output.syslog_facility: {e}",
+                path.display(),
+                key_line(text, "output", "syslog_facility")
+            );
+        }
         // VarsError names the file and the variable.
         let vars = Vars::from_config_str(text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -340,6 +403,10 @@ impl Config {
             exception_policy: raw.exception_policy,
             decoder: raw.decoder,
             bypass: raw.bypass,
+            output: OutputSection {
+                syslog_socket: raw.output.syslog_socket.clone().map(resolve),
+                ..raw.output
+            },
         })
     }
 
@@ -585,6 +652,7 @@ mod tests {
             "scan",
             "exception_policy",
             "decoder",
+            "output",
         ];
         let mut missing = Vec::new();
         for t in tables {

@@ -11,95 +11,9 @@ mod live;
 
 use common::netns::{Topology, CLI4, SRV4};
 use live::*;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Config, socket and state file of one test, outside the engine's log dir.
-struct Files {
-    base: PathBuf,
-}
-
-impl Files {
-    fn new(tag: &str, config: &str) -> Files {
-        let base = std::env::temp_dir().join(format!("verdict-ops-{tag}-{}", std::process::id()));
-        let f = Files { base };
-        std::fs::write(f.config(), config).unwrap();
-        f
-    }
-    fn config(&self) -> PathBuf {
-        self.base.with_extension("toml")
-    }
-    fn socket(&self) -> PathBuf {
-        self.base.with_extension("sock")
-    }
-    fn state(&self) -> PathBuf {
-        self.base.with_extension("state.json")
-    }
-    fn rules(&self) -> PathBuf {
-        self.base.with_extension("rules")
-    }
-    fn thresholds(&self) -> PathBuf {
-        self.base.with_extension("threshold.config")
-    }
-    fn args(&self) -> Vec<String> {
-        [
-            "--config",
-            self.config().to_str().unwrap(),
-            "--control-socket",
-            self.socket().to_str().unwrap(),
-            "--state-file",
-            self.state().to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-    fn start(&self, t: &Topology, tag: &str, rules: &str) -> Engine {
-        let a = self.args();
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        Engine::start(t, tag, rules, &a)
-    }
-    /// `verdict SUB --socket S --config C --state-file F ARGS...` in gw.
-    fn verdict(&self, t: &Topology, sub: &str, args: &[&str]) -> (bool, String) {
-        let (s, c, st) = (self.socket(), self.config(), self.state());
-        let mut v = vec![
-            VERDICT,
-            sub,
-            "--socket",
-            s.to_str().unwrap(),
-            "--config",
-            c.to_str().unwrap(),
-        ];
-        if sub != "reload" {
-            v.extend_from_slice(&["--state-file", st.to_str().unwrap()]);
-        }
-        v.extend_from_slice(args);
-        let out = t.exec(&t.gw, &v);
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        for p in [
-            self.config(),
-            self.socket(),
-            self.state(),
-            self.rules(),
-            self.thresholds(),
-        ] {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 /// Datagrams received by srv on `port`, each with its receive time, until `stop` and then
 /// 500 ms of silence.

@@ -122,3 +122,137 @@ fn explain_refuses_a_line_that_is_not_an_alert() {
     assert!(!x.status.success());
     assert!(String::from_utf8_lossy(&x.stderr).contains("not an alert"));
 }
+
+/// `verdict replay CAPTURE -r RULES -o DIR -q --explain SID` in a fresh directory: stdout.
+fn replay_explain(d: &Dir, name: &str, packets: &[&[u8]], rules: &str, sid: &str) -> String {
+    let cap = d.0.join(format!("{name}.pcap"));
+    std::fs::write(&cap, capture(packets)).unwrap();
+    let r = d.0.join(format!("{name}.rules"));
+    std::fs::write(&r, rules).unwrap();
+    let out = Command::new(VERDICT)
+        .args([
+            "replay",
+            cap.to_str().unwrap(),
+            "-r",
+            r.to_str().unwrap(),
+            "-q",
+        ])
+        .arg("-o")
+        .arg(d.0.join(name))
+        .args(["--explain", sid])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split_once("explain sid ")
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_else(|| panic!("no explain section: {text}"))
+}
+
+const NEAR: &str = "alert udp any any -> any 5300 (msg:\"near\"; content:\"EVIL\"; nocase; offset:4; \
+                    pcre:\"/id=\\d+/\"; sid:940011; rev:1;)\n\
+                    alert udp any any -> any 9999 (msg:\"elsewhere\"; content:\"x\"; sid:940012; rev:1;)\n";
+
+#[test]
+fn replay_explain_sid_shows_where_each_option_held_and_the_first_that_failed() {
+    let d = Dir(std::env::temp_dir().join(format!("verdict-explain-sid-{}", std::process::id())));
+    std::fs::create_dir_all(&d.0).unwrap();
+    // Fires on packet 3: the content holds on packets 2 and 3, the pcre on 3 only.
+    let e = replay_explain(
+        &d,
+        "fires",
+        &[b"nothing here", b"GET /evil?x", b"GET /evil?id=42"],
+        NEAR,
+        "940011",
+    );
+    assert!(e.contains("reached by: prefilter \"evil\" nocase"), "{e}");
+    assert!(
+        e.contains(
+            "fired: 1 alert(s), first on packet 3 (192.0.2.2:40000 -> 198.51.100.2:5300, flow "
+        ),
+        "{e}"
+    );
+    let step = |n: &str, opt: &str, held: &str| {
+        e.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{n}  {opt}")) && l.ends_with(held))
+    };
+    assert!(
+        step(
+            "0",
+            "header: alert udp any any -> any 5300",
+            "3 packets (1, 2, 3)"
+        ),
+        "{e}"
+    );
+    assert!(
+        step(
+            "1",
+            "content:\"EVIL\"; nocase; offset:4;",
+            "2 packets (2, 3)"
+        ),
+        "{e}"
+    );
+    assert!(step("2", "pcre:\"/id=\\d+/\";", "1 packet (3)"), "{e}");
+    assert!(!e.contains("why:"), "{e}");
+
+    // Without packet 3 it does not fire: the pcre is the first option that failed, and
+    // packet 2 is the nearest miss.
+    let e = replay_explain(
+        &d,
+        "misses",
+        &[b"nothing here", b"GET /evil?x"],
+        NEAR,
+        "940011",
+    );
+    assert!(e.contains("fired: no"), "{e}");
+    assert!(step_line(&e, "2", "0 packets"), "{e}");
+    assert!(
+        e.contains("why: step 2 failed on every packet that got that far: pcre:\"/id=\\d+/\";"),
+        "{e}"
+    );
+    assert!(
+        e.contains("nearest miss: packet 2 (192.0.2.2:40000 -> 198.51.100.2:5300"),
+        "{e}"
+    );
+
+    // A rule on another port: the header is what failed.
+    let e = replay_explain(&d, "header", &[b"x"], NEAR, "940012");
+    assert!(e.contains("why: no packet matched the header"), "{e}");
+}
+
+fn step_line(e: &str, n: &str, held: &str) -> bool {
+    e.lines()
+        .any(|l| l.trim_start().starts_with(&format!("{n}  ")) && l.ends_with(held))
+}
+
+#[test]
+fn replay_explain_sid_sees_flowbits_other_rules_set_and_names_what_gates_the_alert() {
+    let d = Dir(std::env::temp_dir().join(format!("verdict-explain-bits-{}", std::process::id())));
+    std::fs::create_dir_all(&d.0).unwrap();
+    // The setter's bit comes from another rule; the explained rule's own `threshold` lets
+    // one alert through in 60 s, though every step holds on two packets.
+    let rules = "alert udp any any -> any 5300 (msg:\"login\"; content:\"LOGIN\"; flowbits:set,in; flowbits:noalert; sid:940021; rev:1;)\n\
+                 alert udp any any -> any 5300 (msg:\"after login\"; flowbits:isset,in; content:\"EVIL\"; \
+                 threshold:type limit, track by_src, count 1, seconds 60; sid:940022; rev:1;)\n";
+    let e = replay_explain(
+        &d,
+        "bits",
+        &[b"EVIL before", b"LOGIN", b"EVIL one", b"EVIL two"],
+        rules,
+        "940022",
+    );
+    assert!(
+        step_line(&e, "1", "3 packets (2, 3, 4)"),
+        "flowbits:isset holds after the setter: {e}"
+    );
+    assert!(step_line(&e, "2", "2 packets (3, 4)"), "{e}");
+    assert!(e.contains("fired: 1 alert(s), first on packet 3"), "{e}");
+    assert!(
+        e.contains("not steps (they change state or output, not the match): threshold:type limit"),
+        "{e}"
+    );
+}

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! help | block ADDR[/PREFIX] [--for DURATION] [--dir src|dst|both] [--reason TEXT...]
-//! unblock ADDR[/PREFIX] | list | stats | disable SID | enable SID | reload | quit
+//! unblock ADDR[/PREFIX] | list | stats | disable SID | enable SID | reload | reopen | quit
 //! ```
 //!
 //! A client cannot stall the engine or the socket: each client has its own thread, at most
@@ -95,6 +95,9 @@ pub struct Hooks {
     pub disabled: Box<dyn Fn() -> Value + Send + Sync>,
     /// Re-reads what can be reloaded; returns a one-line message or an error.
     pub reload: Box<dyn Fn() -> Result<String, String> + Send + Sync>,
+    /// Closes and reopens the log files (after logrotate renamed them), waiting until the
+    /// writer did; returns a one-line message or an error.
+    pub reopen: Box<dyn Fn() -> Result<String, String> + Send + Sync>,
 }
 
 /// One reply.
@@ -166,6 +169,7 @@ const HELP: &[&str] = &[
     "disable SID [--reason TEXT...] | enable SID   switch a rule off or on at once (kept across restarts)",
     "disabled                               list the switched-off sids and why",
     "reload                                 recompile the rules and reload the settings",
+    "reopen                                 reopen eve.json, fast.log, evidence.pcap (logrotate)",
     "quit                                   close this connection",
     "add --json to any command for a one-line JSON reply",
 ];
@@ -205,7 +209,7 @@ impl Control {
         match cmd {
             "help" => no_args(Reply::ok(
                 HELP.iter().map(|s| s.to_string()).collect(),
-                json!({ "commands": ["help", "block", "unblock", "list", "stats", "disable", "enable", "disabled", "reload", "quit"] }),
+                json!({ "commands": ["help", "block", "unblock", "list", "stats", "disable", "enable", "disabled", "reload", "reopen", "quit"] }),
             )),
             "quit" | "exit" => {
                 let mut r = no_args(Reply::ok(vec!["bye".into()], Value::Null));
@@ -237,12 +241,19 @@ impl Control {
                     Reply::ok(text, json!({ "disabled": list }))
                 }
             }),
-            "reload" => no_args(match &self.hooks {
+            "reload" | "reopen" => no_args(match &self.hooks {
                 None => Reply::err("no engine is running"),
-                Some(h) => match (h.reload)() {
-                    Ok(m) => Reply::ok(vec![m.clone()], json!({ "message": m })),
-                    Err(e) => Reply::err(e),
-                },
+                Some(h) => {
+                    let hook = if cmd == "reload" {
+                        &h.reload
+                    } else {
+                        &h.reopen
+                    };
+                    match hook() {
+                        Ok(m) => Reply::ok(vec![m.clone()], json!({ "message": m })),
+                        Err(e) => Reply::err(e),
+                    }
+                }
             }),
             other => Reply::err(format!(
                 "unknown command `{}` (try `help`)",

@@ -148,6 +148,7 @@ pub fn encode_snapshot(s: &StatsSnapshot) -> Result<String, std::fmt::Error> {
             (vec![("output", "eve".into())], out.eve_written),
             (vec![("output", "fast".into())], out.fast_written),
             (vec![("output", "pcap".into())], out.pcap_written),
+            (vec![("output", "syslog".into())], out.syslog_written),
         ],
     );
     counter(

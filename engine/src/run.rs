@@ -68,6 +68,9 @@ pub struct RunConfig {
     /// The workers' decode, flow table and reassembly figures, summed (absent for inspectors
     /// that keep none, like the accept-all loop).
     pub inspect: Option<Box<dyn Fn() -> crate::detect::InspectStats + Send>>,
+    /// Packets the steering rules had counted before a reload replaced them (and their
+    /// counters) with new ones: added to what the rules count now.
+    pub steered_carry: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Where the stats snapshot reads what the alert output wrote and lost.
@@ -282,16 +285,23 @@ where
         None => None,
     };
     let guard = match apply::load(&cfg.script, &cfg.xt) {
-        Ok(()) => KernelGuard,
+        // At start the counters of a table left by a crashed run are not this engine's.
+        Ok(_) => KernelGuard,
         Err(e) => {
             cfg.stop.store(true, Ordering::Relaxed);
             let _ = pool.shutdown();
             return Err(e.into());
         }
     };
-    ready();
     let started = Instant::now();
-    let mut next_stats = Instant::now();
+    let wanted = cfg.stats_path.is_some() || cfg.published.is_some();
+    if wanted {
+        // Before `ready`: whoever reads the stats file or scrapes the metrics once the engine
+        // says it is ready finds numbers, not a missing snapshot.
+        publish(&cfg, &snapshot(&cfg, &pool, &hits, started));
+    }
+    ready();
+    let mut next_stats = Instant::now() + cfg.stats_interval;
     let mut failed = false;
     while !cfg.stop.load(Ordering::Relaxed) {
         if pool.any_finished() {
@@ -299,26 +309,14 @@ where
             failed = true;
             break;
         }
-        let wanted = cfg.stats_path.is_some() || cfg.published.is_some();
         if wanted && Instant::now() >= next_stats {
-            let snap = snapshot(&cfg, &pool, &hits, started);
-            if let Some(path) = &cfg.stats_path {
-                write_stats(path, &snap);
-            }
-            if let Some(p) = &cfg.published {
-                p.set(snap);
-            }
+            publish(&cfg, &snapshot(&cfg, &pool, &hits, started));
             next_stats += cfg.stats_interval;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let last = snapshot(&cfg, &pool, &hits, started);
-    if let Some(path) = &cfg.stats_path {
-        write_stats(path, &last);
-    }
-    if let Some(p) = &cfg.published {
-        p.set(last.clone());
-    }
+    publish(&cfg, &last);
     // Steering goes before the readers do, so no packet waits on a queue nobody serves.
     drop(guard);
     let result = pool.shutdown();
@@ -344,7 +342,8 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
     rules.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.sid.cmp(&b.sid)));
     // Read before the workers' counts, so a packet steered in between is missed, not counted
     // as uninspected.
-    let steered = apply::steered_packets(cfg.mechanism);
+    let steered = apply::steered_packets(cfg.mechanism)
+        .map(|n| n.saturating_add(cfg.steered_carry.load(Ordering::Relaxed)));
     StatsSnapshot {
         pid: std::process::id(),
         written_unix: SystemTime::now()
@@ -367,6 +366,17 @@ fn snapshot<H: Fn() -> Vec<RuleHits>>(
         ),
         steered,
         inspect: cfg.inspect.as_ref().map(|f| f()),
+    }
+}
+
+/// Writes the snapshot to the stats file and hands it to the metrics endpoint, whichever
+/// are configured.
+fn publish(cfg: &RunConfig, snap: &StatsSnapshot) {
+    if let Some(path) = &cfg.stats_path {
+        write_stats(path, snap);
+    }
+    if let Some(p) = &cfg.published {
+        p.set(snap.clone());
     }
 }
 

@@ -5,8 +5,12 @@
 //! - [`probe`] asks the kernel (with `nft -c`, which validates a batch in the kernel without
 //!   committing it) whether nft's `queue` statement and `@ih` payload matches exist;
 //! - [`load`] checks the script with `nft -c -f`, commits it with one `nft -f` transaction, then
-//!   installs the xt steering rules (if the kernel has no nft `queue`); if anything fails the
-//!   previous verdict table is restored, so a failed load never leaves traffic half-steered;
+//!   installs the xt steering rules (if the kernel has no nft `queue`) with one
+//!   `iptables-nft-restore --noflush` transaction per family; if anything fails the previous
+//!   verdict table is restored, so a failed load never leaves traffic half-steered;
+//! - [`replace_table`] is the reload's form of it when the steering did not change: the table
+//!   alone, one transaction, the xt chains untouched. Neither ever leaves a moment in which
+//!   the table or the steering is missing (a packet then would pass uninspected);
 //! - [`remove`] deletes `table inet verdict` and the xt chains whose names start with
 //!   [`XT_CHAIN_PREFIX`], and nothing else.
 //!
@@ -108,12 +112,29 @@ pub fn probe() -> Capabilities {
 }
 
 /// Checks then loads `script` (an `nft -f` script that creates/replaces `table inet verdict`)
-/// as one transaction replacing any previous verdict table, then runs the `xt` argv lists
-/// (each starting with the tool name).
+/// as one transaction replacing any previous verdict table, then replaces the xt steering
+/// with the `xt` argv lists (each starting with the tool name), one transaction per family.
 ///
 /// On any failure the ruleset verdict had before the call is back in place (the previous
-/// table, without xt steering).
-pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
+/// table, without xt steering). Returns what [`replace_table`] and the steering replacement
+/// say the replaced queue rules had counted.
+pub fn load(script: &str, xt: &[Vec<String>]) -> Result<u64, ApplyError> {
+    // Saved before committing so a failing xt step can put the old table back.
+    let previous = saved_table()?;
+    let counted = replace_table(script)?;
+    // The new table is committed: from here on every failure, whichever step and error kind,
+    // must put the previous table back before it is returned.
+    let steered = steer(xt).inspect_err(|_| restore(previous.as_deref()))?;
+    Ok(counted.saturating_add(steered))
+}
+
+/// Checks `script` with `nft -c`, then replaces verdict's table with it in one `nft -f`
+/// transaction, leaving the xt steering as it is. A failure changes nothing: the check
+/// refuses a bad script before the commit, and the kernel rolls a failed commit back.
+///
+/// Returns the packets the replaced table's queue rules had counted, read just before the
+/// commit: the new rules count from zero, and [`steered_packets`] only sees those.
+pub fn replace_table(script: &str) -> Result<u64, ApplyError> {
     // Declaring then deleting the table first makes the script replace verdict's table in the
     // same transaction, whatever was there before (a stale table from a crashed run included).
     let file = TempScript::new(&format!(
@@ -131,36 +152,126 @@ pub fn load(script: &str, xt: &[Vec<String>]) -> Result<(), ApplyError> {
             stderr: stderr_of(&out),
         });
     }
-    // Saved before committing so a failing xt step can put the old table back.
-    let previous = saved_table()?;
+    let counted = queue_packets_in(["inet", TABLE, "forward"]).unwrap_or(0);
     let out = run_tool("nft", ["-f".to_string(), file.arg()])?;
     if !out.status.success() {
         return Err(ApplyError::Load {
             stderr: stderr_of(&out),
         });
     }
-    // The new table is committed: from here on every failure, whichever step and error kind,
-    // must put the previous table back before it is returned.
-    steer(xt).inspect_err(|_| restore(previous.as_deref()))
+    Ok(counted)
 }
 
-/// Replaces verdict's xt steering with `xt`: removes what an earlier load left (it would queue
-/// traffic twice), then runs each argv list.
-fn steer(xt: &[Vec<String>]) -> Result<(), ApplyError> {
-    remove_xt()?;
+/// Replaces verdict's xt steering with `xt`. Command by command (delete the old chain, add
+/// each rule, hook it) would leave the forward hook without steering for tens of
+/// milliseconds, and what passes then is never inspected; so each family's chain is
+/// refilled, and hooked if it was not, by one `iptables-nft-restore --noflush` transaction.
+/// Returns the packets the replaced queue rules had counted (read just before each commit).
+fn steer(xt: &[Vec<String>]) -> Result<u64, ApplyError> {
+    if xt.is_empty() {
+        let counted = xt_chains()
+            .iter()
+            .filter_map(|c| queue_packets_in(*c))
+            .sum();
+        remove_xt()?;
+        return Ok(counted);
+    }
+    let mut counted = 0u64;
+    let mut tools: Vec<&str> = Vec::new();
     for argv in xt {
-        let Some((tool, args)) = argv.split_first() else {
-            continue;
-        };
-        let out = run_tool(tool, args.iter().cloned())?;
+        if let Some(tool) = argv.first().filter(|t| !tools.contains(&t.as_str())) {
+            tools.push(tool);
+        }
+    }
+    for tool in tools {
+        let hooked = run_tool(tool, ["-t", "filter", "-S", "FORWARD"].map(String::from))
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())?;
+        let batch = restore_batch(
+            xt.iter()
+                .filter(|a| a.first().map(String::as_str) == Some(tool)),
+            &hooked,
+        )
+        .map_err(|stderr| ApplyError::Xt {
+            command: format!("{tool}-restore --noflush"),
+            stderr,
+        })?;
+        let restore_tool = format!("{tool}-restore");
+        let family = if tool.starts_with("ip6") { "ip6" } else { "ip" };
+        let before = queue_packets_in([family, "filter", XT_CHAIN_PREFIX]).unwrap_or(0);
+        let out = run_tool_with_input(&restore_tool, &["--noflush"], &batch)?;
         if !out.status.success() {
             return Err(ApplyError::Xt {
-                command: argv.join(" "),
+                command: format!("{restore_tool} --noflush <<EOF\n{batch}EOF"),
                 stderr: stderr_of(&out),
             });
         }
+        counted = counted.saturating_add(before);
     }
-    Ok(())
+    Ok(counted)
+}
+
+/// The `iptables-restore` text of one tool's argv lists (`TOOL -w -N C`, `-A C …`,
+/// `-I FORWARD 1 -j C`): a chain declaration flushes the chain under `--noflush` (or creates
+/// it), and a jump that `hooked` (the `-S FORWARD` listing) already has is not added twice.
+fn restore_batch<'a>(
+    argvs: impl Iterator<Item = &'a Vec<String>>,
+    hooked: &str,
+) -> Result<String, String> {
+    let mut batch = String::from("*filter\n");
+    for argv in argvs {
+        let args: Vec<&str> = argv
+            .iter()
+            .skip(1)
+            .map(String::as_str)
+            .filter(|a| *a != "-w")
+            .collect();
+        match args.as_slice() {
+            ["-N", chain] => batch.push_str(&format!(":{chain} - [0:0]\n")),
+            ["-I", hook, rest @ ..] if is_hooked(hook, rest, hooked) => {}
+            ["-I", ..] | ["-A", ..] => {
+                let words: Result<Vec<String>, String> =
+                    args.iter().map(|a| restore_word(a)).collect();
+                batch.push_str(&words?.join(" "));
+                batch.push('\n');
+            }
+            _ => return Err(format!("not a steering command: {}", argv.join(" "))),
+        }
+    }
+    batch.push_str("COMMIT\n");
+    Ok(batch)
+}
+
+/// Whether `-I HOOK [POS] -j CHAIN` (`rest` is what follows HOOK) is a jump that the `-S`
+/// listing `hooked` already has.
+fn is_hooked(hook: &str, rest: &[&str], hooked: &str) -> bool {
+    let rest = match rest {
+        [pos, tail @ ..] if pos.parse::<u32>().is_ok() => tail,
+        _ => rest,
+    };
+    match rest {
+        ["-j", chain] => hooked
+            .lines()
+            .any(|l| l.trim() == format!("-A {hook} -j {chain}")),
+        _ => false,
+    }
+}
+
+/// One argument in `iptables-restore` syntax: double-quoted (with `\"` and `\\` escaped) when
+/// it holds anything but plain characters. A line break cannot be written at all.
+fn restore_word(a: &str) -> Result<String, String> {
+    if a.contains(['\n', '\r']) {
+        return Err(format!("argument with a line break: {a:?}"));
+    }
+    if !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:,=!+@%".contains(c))
+    {
+        return Ok(a.to_string());
+    }
+    Ok(format!(
+        "\"{}\"",
+        a.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
 }
 
 /// Deletes `table inet verdict` and verdict's xt chains (and the jumps to them). Idempotent.
@@ -343,26 +454,36 @@ fn nft_check_text(script: &str) -> bool {
 /// fail-open queue or `bypass` lets through (`/proc/net/netfilter/nfnetlink_queue` counts drops
 /// only without fail-open), so this minus what the engine received is what went uninspected.
 pub fn steered_packets(m: QueueMechanism) -> Option<u64> {
-    let chains: &[[&str; 3]] = match m {
-        QueueMechanism::NftQueue => &[["inet", TABLE, "forward"]],
-        // iptables-nft keeps the xt chains in nft tables `ip filter` and `ip6 filter`.
-        QueueMechanism::XtNfqueue => &[
-            ["ip", "filter", XT_CHAIN_PREFIX],
-            ["ip6", "filter", XT_CHAIN_PREFIX],
-        ],
+    let chains = match m {
+        QueueMechanism::NftQueue => vec![["inet", TABLE, "forward"]],
+        QueueMechanism::XtNfqueue => xt_chains().to_vec(),
     };
     let mut total = None;
-    for [family, table, chain] in chains {
-        let args = ["-j", "list", "chain", family, table, chain].map(String::from);
-        let Ok(out) = run_tool("nft", args) else {
-            continue;
-        };
-        if out.status.success() {
-            let n = queue_rule_packets(&String::from_utf8_lossy(&out.stdout));
+    for chain in chains {
+        if let Some(n) = queue_packets_in(chain) {
             total = Some(total.unwrap_or(0u64).saturating_add(n));
         }
     }
     total
+}
+
+/// The nft chains of verdict's xt steering: iptables-nft keeps them in the nft tables
+/// `ip filter` and `ip6 filter`.
+fn xt_chains() -> [[&'static str; 3]; 2] {
+    [
+        ["ip", "filter", XT_CHAIN_PREFIX],
+        ["ip6", "filter", XT_CHAIN_PREFIX],
+    ]
+}
+
+/// The packets the queue rules of one chain (`[family, table, chain]`) counted, or None when
+/// the chain cannot be listed (not there).
+fn queue_packets_in([family, table, chain]: [&str; 3]) -> Option<u64> {
+    let args = ["-j", "list", "chain", family, table, chain].map(String::from);
+    let out = run_tool("nft", args).ok()?;
+    out.status
+        .success()
+        .then(|| queue_rule_packets(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Sums the `counter` packets of the rules in an `nft -j list` answer that queue: nft's own
@@ -381,6 +502,35 @@ fn queue_rule_packets(json: &str) -> u64 {
         })
         .filter_map(|expr| expr.iter().find_map(|e| e["counter"]["packets"].as_u64()))
         .fold(0u64, u64::saturating_add)
+}
+
+/// Runs `tool args` with `input` on its standard input.
+fn run_tool_with_input(tool: &str, args: &[&str], input: &str) -> Result<Output, ApplyError> {
+    tracing::debug!("running {tool} {} with:\n{input}", args.join(" "));
+    let spawn_err = |source| ApplyError::Spawn {
+        tool: tool.to_string(),
+        source,
+    };
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    // The batch is small (one line per steering rule), far below a pipe's buffer, so writing
+    // it all before reading the output cannot deadlock.
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(spawn_err)?;
+    if let Some(Err(e)) = written {
+        if out.status.success() {
+            return Err(spawn_err(e));
+        }
+    }
+    Ok(out)
 }
 
 fn run_tool<I>(tool: &str, args: I) -> Result<Output, ApplyError>
@@ -481,6 +631,35 @@ mod tests {
         assert_eq!(queue_rule_packets(json), 42);
         assert_eq!(queue_rule_packets("not json"), 0);
         assert_eq!(queue_rule_packets(r#"{"nftables": 3}"#), 0);
+    }
+
+    #[test]
+    fn restore_batch_refills_the_chain_and_hooks_it_once() {
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let xt = [
+            argv("iptables-nft -w -N VERDICT"),
+            argv("iptables-nft -w -A VERDICT -p udp -m multiport --dports 53,80"),
+            vec![
+                "iptables-nft".into(),
+                "-A".into(),
+                "VERDICT".into(),
+                "--comment".into(),
+                "a \"b\" c\\".into(),
+            ],
+            argv("iptables-nft -w -I FORWARD 1 -j VERDICT"),
+        ];
+        let batch = restore_batch(xt.iter(), "-P FORWARD ACCEPT\n").unwrap();
+        assert_eq!(
+            batch,
+            "*filter\n:VERDICT - [0:0]\n-A VERDICT -p udp -m multiport --dports 53,80\n\
+             -A VERDICT --comment \"a \\\"b\\\" c\\\\\"\n-I FORWARD 1 -j VERDICT\nCOMMIT\n"
+        );
+        // Already hooked: the chain is refilled in place, the jump stays the one it was.
+        let again = restore_batch(xt.iter(), "-P FORWARD ACCEPT\n-A FORWARD -j VERDICT\n").unwrap();
+        assert!(!again.contains("FORWARD"), "{again}");
+        let bad = [argv("iptables-nft -F VERDICT")];
+        assert!(restore_batch(bad.iter(), "").is_err());
+        assert!(restore_word("a\nb").is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `verdict explain ALERT`: why a rule fired, from what the engine wrote. The EVE alert names
+//! `verdict explain ALERT` (or `--line N` of an EVE file, or `--flow-id ID`: every alert of one
+//! flow): why a rule fired, from what the engine wrote. The EVE alert names
 //! the rule (sid), the matched payload ranges (`verdict_matches`) and its packet's number in
 //! the evidence pcap (`verdict_evidence`); this prints the rule text, the packet as a hexdump
 //! with the matched bytes marked, and each rule option in order with its result.
@@ -15,7 +16,18 @@ use verdict_compiler::parse::parse_rule;
 #[derive(clap::Args)]
 pub struct Args {
     /// One EVE alert line (JSON); `-` or absent: the first alert line on stdin.
+    #[arg(conflicts_with_all = ["line", "flow_id"])]
     pub alert: Option<String>,
+    /// Explain the alert on this line (1-based) of the EVE file.
+    #[arg(long, value_name = "N")]
+    pub line: Option<usize>,
+    /// Explain every alert of this flow (EVE `flow_id`) in the EVE file, and list the
+    /// flow's packets in the evidence pcap.
+    #[arg(long, value_name = "ID", conflicts_with = "line")]
+    pub flow_id: Option<u64>,
+    /// The EVE file for --line and --flow-id (default: LOG_DIR/eve.json).
+    #[arg(long, value_name = "FILE")]
+    pub eve: Option<PathBuf>,
     /// Rule files or directories the alerting engine ran.
     #[arg(long = "rules", short = 'r', num_args = 1.., required = true)]
     pub rules: Vec<PathBuf>,
@@ -40,6 +52,10 @@ impl Alert {
     fn parse(line: &str) -> anyhow::Result<Alert> {
         let v: serde_json::Value =
             serde_json::from_str(line.trim()).context("the alert is not a JSON EVE line")?;
+        Alert::from_value(&v)
+    }
+
+    fn from_value(v: &serde_json::Value) -> anyhow::Result<Alert> {
         if v["event_type"] != "alert" {
             bail!("not an alert record (event_type {})", v["event_type"]);
         }
@@ -70,28 +86,92 @@ impl Alert {
 
 /// Runs `verdict explain`.
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let line = match args.alert.as_deref() {
-        Some(l) if l != "-" => l.to_string(),
-        _ => std::io::stdin()
-            .lines()
-            .map_while(Result::ok)
-            .find(|l| l.contains("\"event_type\":\"alert\""))
-            .context("no EVE alert line on stdin")?,
-    };
-    let alert = Alert::parse(&line)?;
     let color = match args.color.as_str() {
         "always" => true,
         "never" => false,
         _ => std::io::stdout().is_terminal(),
     };
-    let (origin, text) = find_rule(&args.rules, alert.sid)?;
+    let eve = args
+        .eve
+        .clone()
+        .unwrap_or_else(|| args.log_dir.join("eve.json"));
     let mut o = String::new();
+    match (args.line, args.flow_id) {
+        (Some(n), _) => {
+            let line = eve_lines(&eve)?
+                .into_iter()
+                .nth(n.checked_sub(1).context("--line counts from 1")?)
+                .with_context(|| format!("{} has fewer than {n} lines", eve.display()))?;
+            explain_one(&mut o, &args, &Alert::parse(&line)?, color)?;
+        }
+        (None, Some(id)) => {
+            let records: Vec<serde_json::Value> = eve_lines(&eve)?
+                .iter()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .filter(|v: &serde_json::Value| v["flow_id"].as_u64() == Some(id))
+                .collect();
+            let alerts: Vec<&serde_json::Value> = records
+                .iter()
+                .filter(|v| v["event_type"] == "alert")
+                .collect();
+            if alerts.is_empty() {
+                bail!("no alert of flow {id} in {}", eve.display());
+            }
+            let evidence: std::collections::BTreeSet<u64> = records
+                .iter()
+                .filter_map(|v| v["verdict_evidence"]["packet"].as_u64())
+                .collect();
+            let list: Vec<String> = evidence.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                o,
+                "flow {id}: {} alert(s); its packets in {}: {}\n",
+                alerts.len(),
+                args.log_dir.join("evidence.pcap").display(),
+                if list.is_empty() {
+                    "none".into()
+                } else {
+                    list.join(", ")
+                }
+            );
+            for (i, a) in alerts.iter().enumerate() {
+                let _ = writeln!(o, "alert {} of {}:", i + 1, alerts.len());
+                explain_one(&mut o, &args, &Alert::from_value(a)?, color)?;
+                o.push('\n');
+            }
+        }
+        (None, None) => {
+            let line = match args.alert.as_deref() {
+                Some(l) if l != "-" => l.to_string(),
+                _ => std::io::stdin()
+                    .lines()
+                    .map_while(Result::ok)
+                    .find(|l| l.contains("\"event_type\":\"alert\""))
+                    .context("no EVE alert line on stdin")?,
+            };
+            explain_one(&mut o, &args, &Alert::parse(&line)?, color)?;
+        }
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), o.as_bytes());
+    Ok(0)
+}
+
+/// The lines of an EVE file.
+fn eve_lines(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+/// The rule, the evidence packet with the matched bytes and each option's result of one
+/// alert, appended to `o`.
+fn explain_one(o: &mut String, args: &Args, alert: &Alert, color: bool) -> anyhow::Result<()> {
+    let (origin, text) = find_rule(&args.rules, alert.sid)?;
     let _ = writeln!(o, "rule ({origin}):\n  {text}\n");
-    let payload = match evidence(&args.log_dir, &alert) {
+    let payload = match evidence(&args.log_dir, alert) {
         Ok((file, n, pkt)) => {
             let _ = writeln!(o, "evidence: {} packet {n}:", file.display());
             let start = payload_start(&pkt);
-            hexdump(&mut o, &pkt, start, &alert.matches, color);
+            hexdump(o, &pkt, start, &alert.matches, color);
             start.map(|s| pkt.get(s..).unwrap_or_default().to_vec())
         }
         Err(e) => {
@@ -100,14 +180,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     };
     let _ = writeln!(o, "\noptions:");
-    options(&mut o, &text, &alert.matches, payload.as_deref());
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), o.as_bytes());
-    Ok(0)
+    options(o, &text, &alert.matches, payload.as_deref());
+    Ok(())
 }
 
 /// The rule with `sid` in the rule files, as `file:line` and its text (continuation lines
 /// joined).
-fn find_rule(paths: &[PathBuf], sid: u64) -> anyhow::Result<(String, String)> {
+pub(super) fn find_rule(paths: &[PathBuf], sid: u64) -> anyhow::Result<(String, String)> {
     let needle = format!("sid:{sid};");
     for p in paths {
         for src in Source::read(p).with_context(|| format!("cannot read {}", p.display()))? {
@@ -252,7 +331,7 @@ fn hexdump(
 }
 
 /// Keywords that describe the rule rather than test the packet.
-const META: &[&str] = &[
+pub(super) const META: &[&str] = &[
     "msg",
     "sid",
     "rev",
@@ -265,7 +344,7 @@ const META: &[&str] = &[
 ];
 
 /// Content modifiers: shown with the content they modify.
-const MODIFIERS: &[&str] = &[
+pub(super) const MODIFIERS: &[&str] = &[
     "nocase",
     "offset",
     "depth",

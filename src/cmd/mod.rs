@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod config_check;
 pub mod explain;
+pub mod explain_sid;
 pub mod live;
 pub mod ops;
 pub mod replay;

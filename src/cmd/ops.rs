@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use verdict_engine::block::Blocker;
@@ -203,6 +203,9 @@ pub struct Operator {
     pub start_cfg: Config,
     /// Set when the engine stops: no reload after that.
     pub stop: Arc<AtomicBool>,
+    /// What the steering rules had counted before reloads replaced them (see
+    /// `RunConfig::steered_carry`).
+    pub steered_carry: Arc<AtomicU64>,
 }
 
 impl Operator {
@@ -222,11 +225,20 @@ impl Operator {
             .reload(|off| {
                 let built = live::build(&self.inputs, &cfg, off, true)?;
                 let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-                if (table.0.as_str(), &table.1) != (built.script.as_str(), &built.xt) {
+                // Each step replaces in one transaction; the steering, when it did not
+                // change, is not touched at all (see `apply`).
+                let loaded = if table.1 != built.xt {
                     apply::load(&built.script, &built.xt)
-                        .map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
-                    *table = (built.script.clone(), built.xt.clone());
-                }
+                } else if table.0 != built.script {
+                    apply::replace_table(&built.script)
+                } else {
+                    Ok(0)
+                };
+                let counted =
+                    loaded.map_err(|e| anyhow::anyhow!("loading the new nft table: {e}"))?;
+                // The new steering rules count from zero: what the old ones counted is carried.
+                self.steered_carry.fetch_add(counted, Ordering::Relaxed);
+                *table = (built.script.clone(), built.xt.clone());
                 self.kernel_rules.store(Arc::new(built.kernel_rules));
                 self.kernel_sids.store(Arc::new(built.kernel_sids));
                 msg = built.summary;
@@ -261,7 +273,12 @@ impl Operator {
 
     /// The control-socket hooks of this engine.
     pub fn hooks(self: &Arc<Self>, stats_path: PathBuf) -> Hooks {
-        let (a, b, c) = (Arc::clone(self), Arc::clone(self), Arc::clone(self));
+        let (a, b, c, d) = (
+            Arc::clone(self),
+            Arc::clone(self),
+            Arc::clone(self),
+            Arc::clone(self),
+        );
         Hooks {
             stats: Box::new(move || {
                 engine_run::read_stats(&stats_path)
@@ -279,6 +296,13 @@ impl Operator {
                 }
                 c.reload()
             }),
+            reopen: Box::new(move || d.reopen()),
         }
+    }
+
+    /// Reopens the log files (logrotate renamed them), without touching the rules.
+    pub fn reopen(&self) -> Result<String, String> {
+        self.output.reopen_and_wait(Duration::from_secs(5))?;
+        Ok("log files reopened".into())
     }
 }

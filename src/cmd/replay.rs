@@ -69,6 +69,11 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// After the replay, explain why this sid (gid 1) did or did not fire: how the engine
+    /// reaches it, and on which packets each of its options held, up to the first that
+    /// failed (rule text only).
+    #[arg(long, value_name = "SID")]
+    pub explain: Option<u32>,
 }
 
 /// Loads rules: bytecode images directly, rule text through the compiler (every rule the
@@ -141,23 +146,48 @@ fn compile_text(
     config: Option<&Path>,
     extra_vars: &[(String, String)],
 ) -> anyhow::Result<(RuleSetImage, String)> {
-    use verdict_compiler::{check, codegen};
     let mut sources = Vec::new();
     for p in paths {
-        sources.extend(check::Source::read(p).with_context(|| format!("reading {}", p.display()))?);
+        sources.extend(
+            verdict_compiler::check::Source::read(p)
+                .with_context(|| format!("reading {}", p.display()))?,
+        );
     }
     let vars = rule_vars(config, extra_vars)?;
+    let c = compile_sources(sources, vars);
+    if !c.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            verdict_compiler::diag::render(&c.diagnostics, &c.sources, false)
+        );
+    }
+    Ok((c.image, c.desc))
+}
+
+/// Rule sources compiled for the engine alone.
+pub struct CompiledSources {
+    /// Every rule the engine can run, including those the kernel would enforce live.
+    pub image: RuleSetImage,
+    /// Problems found, indexing `sources`.
+    pub diagnostics: Vec<verdict_compiler::diag::Diagnostic>,
+    /// The sources compiled.
+    pub sources: Vec<verdict_compiler::check::Source>,
+    /// One line: rules parsed, diagnostics, rules the engine cannot run.
+    pub desc: String,
+}
+
+/// Compiles `sources` with `vars` into an image the engine runs whole (there is no kernel in
+/// a replay).
+pub fn compile_sources(
+    sources: Vec<verdict_compiler::check::Source>,
+    vars: verdict_compiler::vars::Vars,
+) -> CompiledSources {
+    use verdict_compiler::{check, codegen};
     let opts = check::LoadOptions {
         vars,
         ..Default::default()
     };
     let loaded = check::load(&sources, &opts);
-    if !loaded.diagnostics.is_empty() {
-        eprint!(
-            "{}",
-            verdict_compiler::diag::render(&loaded.diagnostics, &sources, false)
-        );
-    }
     let compiled = codegen::compile(
         &loaded.rules,
         &codegen::CompileOptions {
@@ -176,7 +206,22 @@ fn compile_text(
         loaded.diagnostics.len(),
         rejected
     );
-    Ok((compiled.image, desc))
+    CompiledSources {
+        image: compiled.image,
+        diagnostics: loaded.diagnostics,
+        sources,
+        desc,
+    }
+}
+
+/// Whether any of the rule paths is a compiled image.
+fn image_paths(paths: &[PathBuf]) -> bool {
+    paths.iter().filter(|p| p.is_file()).any(|p| {
+        let mut magic = vec![0u8; IMAGE_MAGIC.len()];
+        std::fs::File::open(p)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+            .is_ok_and(|()| magic == IMAGE_MAGIC)
+    })
 }
 
 /// The rule variables: the defaults, then a suricata.yaml's groups, then verdict.toml's
@@ -335,6 +380,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         tunnels: config.decoder.or(suri.decoder).unwrap_or_default(),
         ..Default::default()
     };
+    if args.explain.is_some() && image_paths(&args.rules) {
+        bail!("--explain needs the rules as text: a compiled image has no options to cut");
+    }
     let det =
         Arc::new(Detector::from_image(image, &cfg).context("loading the rules into the engine")?);
     if !args.quiet {
@@ -359,7 +407,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         },
         progress_over: (!args.quiet).then_some(16 << 20),
     };
-    let mut rp = Replayer::new(det, Some(tx), opts)?;
+    let mut rp = Replayer::new(det, Some(tx), opts.clone())?;
     let mut failed = false;
     for c in &args.captures {
         let seen = rp.warnings().len();
@@ -395,6 +443,27 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     )?;
     if let Some(p) = simulate_output {
         writeln!(stdout, "simulated IPS output: {}", p.display())?;
+    }
+    if let Some(sid) = args.explain {
+        let vars = rule_vars(args.config.as_deref(), &suri.vars)?;
+        let compile = move |sources| {
+            let c = compile_sources(sources, vars.clone());
+            Ok((c.image, c.diagnostics, c.sources))
+        };
+        let report = super::explain_sid::explain(super::explain_sid::Request {
+            sid,
+            rules: &args.rules,
+            compile: &compile,
+            cfg: &cfg,
+            // The copies' pass writes nothing: its alerts are only counted.
+            opts: ReplayOptions {
+                simulate_output: None,
+                progress_over: None,
+                ..opts
+            },
+            captures: &args.captures,
+        })?;
+        writeln!(stdout, "\nexplain sid {sid}:\n{report}")?;
     }
     Ok(if failed { 1 } else { 0 })
 }

@@ -152,9 +152,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for sig in [SIGINT, SIGTERM, SIGQUIT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
     }
-    // SIGHUP reloads (rules, settings, log files), as daemons do; see `spawn_hup_reloader`.
+    // SIGHUP reloads (rules, settings, log files), as daemons do; SIGUSR1 only reopens the
+    // log files (logrotate's postrotate); see `spawn_signal_thread`.
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(SIGHUP, Arc::clone(&hup)).context("installing signal handler")?;
+    let usr1 = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&usr1))
+        .context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
         ..QueueConfig::default()
@@ -207,6 +211,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             ops: None,
             published: metrics.published(),
             inspect: None,
+            steered_carry: Arc::default(),
         };
         let summary = engine_run::run(
             run_cfg,
@@ -260,7 +265,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         state,
         Some(state_path.clone()),
     );
-    let (writer_tx, writer) = Writer::spawn(OutputConfig::all(&log_dir));
+    let (writer_tx, writer) = Writer::spawn(OutputConfig {
+        eve: cfg.output.eve_file(),
+        syslog: cfg.output.syslog(),
+        ..OutputConfig::all(&log_dir)
+    });
     // Active response sits between the workers and the writer (alerts may ask for blocks).
     let block_settings = cfg
         .block
@@ -301,6 +310,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         output: writer.counters(),
         start_cfg: cfg.clone(),
         stop: Arc::clone(&stop),
+        steered_carry: Arc::default(),
     });
     active
         .serve_control(
@@ -308,7 +318,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             operator.hooks(log_dir.join("stats.json")),
         )
         .context("opening the control socket")?;
-    spawn_hup_reloader(Arc::clone(&operator), hup, Arc::clone(&stop));
+    spawn_signal_thread(Arc::clone(&operator), [hup, usr1], Arc::clone(&stop));
 
     if let Some(d) = args.inspect_depth.or(cfg.engine.inspect_depth) {
         say(format!(
@@ -327,9 +337,22 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     ));
     say(queue_line(caps.queue));
     say(format!(
-        "logging to {} (eve.json, fast.log, evidence.pcap, stats.json)",
-        log_dir.display()
+        "logging to {} ({}fast.log, evidence.pcap, stats.json)",
+        log_dir.display(),
+        if cfg.output.eve_file() {
+            "eve.json, "
+        } else {
+            ""
+        }
     ));
+    if let Some(t) = cfg.output.syslog() {
+        say(format!(
+            "EVE to syslog {} (facility {}, identity {})",
+            t.socket.display(),
+            t.facility,
+            t.identity
+        ));
+    }
     if let Some(s) = &scan_settings {
         say(format!(
             "scan detection: weight {} within {} s (NFLOG group {}){}",
@@ -396,6 +419,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 total
             }
         })),
+        steered_carry: Arc::clone(&operator.steered_carry),
     };
     let t_kernel = Instant::now();
     let result = engine_run::run(
@@ -423,7 +447,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
     say(format!(
         "stopped; {total} packets inspected, {} alerts written; verdict's rules removed",
-        written.eve_lines
+        written.eve_lines.max(written.syslog_lines)
     ));
     Ok(0)
 }
@@ -482,10 +506,15 @@ impl<I: Inspect> Inspect for PanicOn<I> {
     }
 }
 
-/// Reloads on SIGHUP, on a thread of its own so the signal handler only sets a flag.
-fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
+/// Reloads on SIGHUP and reopens the log files on SIGUSR1, on a thread of its own so the
+/// signal handlers only set flags.
+fn spawn_signal_thread(
+    op: Arc<Operator>,
+    [hup, usr1]: [Arc<AtomicBool>; 2],
+    stop: Arc<AtomicBool>,
+) {
     let spawned = std::thread::Builder::new()
-        .name("sighup-reload".into())
+        .name("signals".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if hup.swap(false, Ordering::Relaxed) {
@@ -494,11 +523,20 @@ fn spawn_hup_reloader(op: Arc<Operator>, hup: Arc<AtomicBool>, stop: Arc<AtomicB
                         Err(e) => tracing::error!("SIGHUP: {e}"),
                     }
                 }
+                if usr1.swap(false, Ordering::Relaxed) {
+                    match op.reopen() {
+                        Ok(m) => tracing::info!("SIGUSR1: {m}"),
+                        Err(e) => tracing::error!("SIGUSR1: {e}"),
+                    }
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
     if let Err(e) = spawned {
-        tracing::error!("no SIGHUP reload (cannot start its thread: {e}); `verdict reload` works");
+        tracing::error!(
+            "no SIGHUP reload or SIGUSR1 reopen (cannot start their thread: {e}); \
+             `verdict reload` and `verdict ctl reopen` work"
+        );
     }
 }
 

@@ -464,3 +464,90 @@ pub fn assert_still_enforcing(
     assert_eq!(seen.data, b"hi ", "the drop rule let its content through");
     cli.join().unwrap();
 }
+
+/// Config, socket and state file of one test (`verdict-ops-TAG-PID.*` in the temp dir),
+/// outside the engine's log dir; removed on drop.
+pub struct Files {
+    base: std::path::PathBuf,
+}
+
+impl Files {
+    pub fn new(tag: &str, config: &str) -> Files {
+        let base = std::env::temp_dir().join(format!("verdict-ops-{tag}-{}", std::process::id()));
+        let f = Files { base };
+        std::fs::write(f.config(), config).unwrap();
+        f
+    }
+    pub fn config(&self) -> std::path::PathBuf {
+        self.base.with_extension("toml")
+    }
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.base.with_extension("sock")
+    }
+    pub fn state(&self) -> std::path::PathBuf {
+        self.base.with_extension("state.json")
+    }
+    pub fn rules(&self) -> std::path::PathBuf {
+        self.base.with_extension("rules")
+    }
+    pub fn thresholds(&self) -> std::path::PathBuf {
+        self.base.with_extension("threshold.config")
+    }
+    pub fn args(&self) -> Vec<String> {
+        [
+            "--config",
+            self.config().to_str().unwrap(),
+            "--control-socket",
+            self.socket().to_str().unwrap(),
+            "--state-file",
+            self.state().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+    pub fn start(&self, t: &Topology, tag: &str, rules: &str) -> Engine {
+        let a = self.args();
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        Engine::start(t, tag, rules, &a)
+    }
+    /// `verdict SUB --socket S --config C [--state-file F] ARGS...` in gw (the state file for
+    /// the subcommands that take one).
+    pub fn verdict(&self, t: &Topology, sub: &str, args: &[&str]) -> (bool, String) {
+        let (s, c, st) = (self.socket(), self.config(), self.state());
+        let mut v = vec![
+            VERDICT,
+            sub,
+            "--socket",
+            s.to_str().unwrap(),
+            "--config",
+            c.to_str().unwrap(),
+        ];
+        if matches!(sub, "disable" | "enable" | "list") {
+            v.extend_from_slice(&["--state-file", st.to_str().unwrap()]);
+        }
+        v.extend_from_slice(args);
+        let out = t.exec(&t.gw, &v);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for p in [
+            self.config(),
+            self.socket(),
+            self.state(),
+            self.rules(),
+            self.thresholds(),
+        ] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}

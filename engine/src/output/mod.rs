@@ -8,6 +8,7 @@
 //! and the file is reopened for the records after it; the other outputs go on.
 
 pub mod eve;
+pub mod syslog;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
@@ -246,6 +247,8 @@ pub struct OutputConfig {
     pub pcap: bool,
     /// Rotate evidence.pcap beyond this size (one previous file is kept as evidence.pcap.1).
     pub pcap_max_bytes: u64,
+    /// Send every EVE record to syslog too (or, with `eve` off, only there).
+    pub syslog: Option<syslog::SyslogTarget>,
 }
 
 impl OutputConfig {
@@ -257,6 +260,7 @@ impl OutputConfig {
             fast: true,
             pcap: true,
             pcap_max_bytes: 100 << 20,
+            syslog: None,
         }
     }
 }
@@ -272,6 +276,8 @@ pub struct WriterStats {
     pub pcap_packets: u64,
     /// Evidence pcap rotations.
     pub rotations: u64,
+    /// EVE records sent to syslog.
+    pub syslog_lines: u64,
 }
 
 /// Records of one output file: confirmed written, and lost to I/O errors.
@@ -295,15 +301,36 @@ pub struct OutputCounters {
     pub fast: SinkCounters,
     /// evidence.pcap packets.
     pub pcap: SinkCounters,
+    /// EVE records sent to syslog.
+    pub syslog: SinkCounters,
     last_error: Mutex<Option<String>>,
     /// Set by [`OutputCounters::request_reopen`], cleared by the writer once it reopened.
     reopen: std::sync::atomic::AtomicBool,
+    /// How many times the writer reopened its files on request.
+    reopens: AtomicU64,
 }
 
 impl OutputCounters {
     /// Asks the writer to close and reopen its files within 200 ms (logrotate moved them).
     pub fn request_reopen(&self) {
         self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks for a reopen and waits (up to `limit`) until the writer did it: what was written
+    /// before is flushed into the old files by then, so a rotation script may compress them.
+    pub fn reopen_and_wait(&self, limit: Duration) -> Result<(), String> {
+        let before = self.reopens.load(Ordering::Acquire);
+        self.request_reopen();
+        let deadline = Instant::now() + limit;
+        while self.reopens.load(Ordering::Acquire) == before {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the output writer did not reopen its files within {limit:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
 }
 
@@ -324,6 +351,12 @@ pub struct OutputStats {
     pub pcap_written: u64,
     /// Evidence packets lost to I/O errors.
     pub pcap_lost: u64,
+    /// EVE records sent to syslog.
+    #[serde(default)]
+    pub syslog_written: u64,
+    /// EVE records lost on the way to syslog (socket missing, daemon stalled).
+    #[serde(default)]
+    pub syslog_lost: u64,
     /// The last I/O error, naming the file.
     pub last_error: Option<String>,
 }
@@ -331,7 +364,7 @@ pub struct OutputStats {
 impl OutputStats {
     /// Records lost anywhere, before or in the writer.
     pub fn lost(&self) -> u64 {
-        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost
+        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost + self.syslog_lost
     }
 }
 
@@ -347,6 +380,8 @@ impl OutputCounters {
             fast_lost: r(&self.fast.lost),
             pcap_written: r(&self.pcap.written),
             pcap_lost: r(&self.pcap.lost),
+            syslog_written: r(&self.syslog.written),
+            syslog_lost: r(&self.syslog.lost),
             last_error: self
                 .last_error
                 .lock()
@@ -383,13 +418,14 @@ impl WriterHandle {
             .join()
             .map_err(|_| io::Error::other("output writer thread panicked"))?;
         let s = self.counters.snapshot();
-        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost;
+        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost + s.syslog_lost;
         if lost_writing > 0 {
             return Err(io::Error::other(format!(
-                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {} (last: {})",
+                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {}, syslog {} (last: {})",
                 s.eve_lost,
                 s.fast_lost,
                 s.pcap_lost,
+                s.syslog_lost,
                 s.last_error.as_deref().unwrap_or("?")
             )));
         }
@@ -640,10 +676,10 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         })
     };
     let what = |name: &str| cfg.dir.join(name).display().to_string();
-    let mut eve = cfg
+    let eve = cfg
         .eve
         .then(|| Sink::new(what("eve.json"), line_file("eve.json"), &health.eve, health));
-    let mut fast = cfg.fast.then(|| {
+    let fast = cfg.fast.then(|| {
         Sink::new(
             what("fast.log"),
             line_file("fast.log"),
@@ -651,7 +687,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             health,
         )
     });
-    let mut pcap = cfg.pcap.then(|| {
+    let pcap = cfg.pcap.then(|| {
         let (dir, path, max) = (dir.clone(), dir.join("evidence.pcap"), cfg.pcap_max_bytes);
         let open = move || {
             std::fs::create_dir_all(&dir)?;
@@ -659,6 +695,17 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         };
         Sink::new(what("evidence.pcap"), Box::new(open), &health.pcap, health)
     });
+    let syslog = cfg.syslog.clone().map(|t| {
+        let what = format!("syslog {}", t.socket.display());
+        let open = move || syslog::SyslogOut::open(&t);
+        Sink::new(what, Box::new(open), &health.syslog, health)
+    });
+    let mut out = Sinks {
+        eve,
+        fast,
+        pcap,
+        syslog,
+    };
     let mut rotations = 0;
     // The last evidence packet and its number in evidence.pcap (None: not written).
     let mut last_pkt: Option<(Arc<PacketInfo>, Option<u64>)> = None;
@@ -666,15 +713,8 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
     let mut busy = false;
     loop {
         if health.reopen.swap(false, Ordering::Relaxed) {
-            if let Some(s) = &mut eve {
-                s.reopen(&health.eve, health);
-            }
-            if let Some(s) = &mut fast {
-                s.reopen(&health.fast, health);
-            }
-            if let Some(s) = &mut pcap {
-                s.reopen(&health.pcap, health);
-            }
+            out.flush_all(health, true);
+            health.reopens.fetch_add(1, Ordering::Release);
         }
         let ev = match rx.try_recv() {
             Ok(ev) => {
@@ -697,15 +737,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     // Idle: make what we have visible to `tail -f` and tests.
-                    if let Some(s) = &mut eve {
-                        s.flush(&health.eve, health);
-                    }
-                    if let Some(s) = &mut fast {
-                        s.flush(&health.fast, health);
-                    }
-                    if let Some(s) = &mut pcap {
-                        s.flush(&health.pcap, health);
-                    }
+                    out.flush_all(health, false);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -720,7 +752,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             _ => None,
         };
         if let Some(pkt) = evidence_pkt {
-            if let Some(s) = &mut pcap {
+            if let Some(s) = &mut out.pcap {
                 // Several alerts on one packet share it: write the packet once.
                 if !last_pkt.as_ref().is_some_and(|l| Arc::ptr_eq(&l.0, pkt)) {
                     let mut number = None;
@@ -736,14 +768,19 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 evidence = last_pkt.as_ref().and_then(|l| l.1);
             }
         }
-        if let Some(s) = &mut eve {
+        if out.eve.is_some() || out.syslog.is_some() {
             line.clear();
             eve::format_with_evidence(&ev, evidence, &mut line);
-            line.push('\n');
-            s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
+            if let Some(s) = &mut out.syslog {
+                s.record(&health.syslog, health, |w| w.send(&line));
+            }
+            if let Some(s) = &mut out.eve {
+                line.push('\n');
+                s.record(&health.eve, health, |w| w.write_all(line.as_bytes()));
+            }
         }
         if let Event::Alert(a) = &ev {
-            if let Some(s) = &mut fast {
+            if let Some(s) = &mut out.fast {
                 line.clear();
                 eve::fast_line(a, &mut line);
                 line.push('\n');
@@ -751,20 +788,43 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
             }
         }
     }
-    if let Some(s) = &mut eve {
-        s.flush(&health.eve, health);
-    }
-    if let Some(s) = &mut fast {
-        s.flush(&health.fast, health);
-    }
-    if let Some(s) = &mut pcap {
-        s.flush(&health.pcap, health);
-    }
+    out.flush_all(health, false);
     let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
     WriterStats {
         eve_lines: r(&health.eve.written),
         fast_lines: r(&health.fast.written),
         pcap_packets: r(&health.pcap.written),
         rotations,
+        syslog_lines: r(&health.syslog.written),
+    }
+}
+
+/// The writer's outputs, each there when configured.
+struct Sinks {
+    eve: Option<Sink<BufWriter<File>>>,
+    fast: Option<Sink<BufWriter<File>>>,
+    pcap: Option<Sink<EvidencePcap>>,
+    syslog: Option<Sink<syslog::SyslogOut>>,
+}
+
+impl Sinks {
+    /// Flushes every output; with `reopen`, also closes it and opens its path anew.
+    fn flush_all(&mut self, health: &OutputCounters, reopen: bool) {
+        fn one<T: Flush>(
+            s: &mut Option<Sink<T>>,
+            c: &SinkCounters,
+            h: &OutputCounters,
+            reopen: bool,
+        ) {
+            match s {
+                Some(s) if reopen => s.reopen(c, h),
+                Some(s) => s.flush(c, h),
+                None => {}
+            }
+        }
+        one(&mut self.eve, &health.eve, health, reopen);
+        one(&mut self.fast, &health.fast, health, reopen);
+        one(&mut self.pcap, &health.pcap, health, reopen);
+        one(&mut self.syslog, &health.syslog, health, reopen);
     }
 }
