@@ -14,7 +14,7 @@
 //! mode = "ips"                        # or "ids": alert only, never drop
 //! inspect_depth = 1048576             # payload bytes inspected per flow direction (default: all)
 //! stream_depth = 1048576              # TCP bytes reassembled per direction (default 1 MiB)
-//! bypass = "both"                     # hand flows past the depth back to the kernel
+//! bypass = "direction"                # hand directions past the depth back to the kernel
 //! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
 //! socket = "/run/verdict/control.sock"
@@ -79,9 +79,10 @@ pub struct EngineSection {
     /// sids that act (drop, reject, replace) in an ids engine.
     pub ips_sids: Option<Vec<u32>>,
     /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
-    /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
+    /// default 1 MiB, 0 = unlimited); past it a direction is bypassed (see `bypass`).
     pub stream_depth: Option<u64>,
-    /// When a flow is handed back to the kernel: off, both (default) or either.
+    /// When a flow or direction is handed back to the kernel: direction (default), both,
+    /// either or off (`verdict_engine::bypass`).
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// What the steering queues: "ports" (default), "all-tcp" or "all".
     pub steer: Option<verdict_compiler::steer::SteerMode>,

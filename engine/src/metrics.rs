@@ -271,6 +271,16 @@ fn queue_metrics(reg: &mut Registry, s: &StatsSnapshot) {
     );
     family(
         reg,
+        "verdict_bypassed_flows",
+        "Flows handed back to the kernel: whole (scope flow), or one direction alone while the \
+         other is still inspected (scope direction)",
+        s.queues.iter().flat_map(|st| {
+            [("flow", st.bypassed), ("direction", st.half_bypassed)]
+                .map(|(scope, n)| (vec![q(st.queue), ("scope", scope.into())], n))
+        }),
+    );
+    family(
+        reg,
         "verdict_inspection_panics",
         "Packets whose inspection panicked (accepted uninspected)",
         per_queue(|st| st.panics),

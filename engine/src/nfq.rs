@@ -41,12 +41,15 @@ pub enum Decision {
     Reject(RejectTarget),
     /// Let it through with the bytes the inspector rewrote (checksums already fixed).
     Replace,
-    /// Let it through and hand its flow back to the kernel: the verdict sets
-    /// `FLOW_BYPASS_MARK` in the packet mark, which the kernel moves into the conntrack mark
-    /// and stops queueing the flow (`crate::bypass`). `first` counts a newly bypassed flow.
+    /// Let it through and hand its flow, or its own direction of it, back to the kernel: the
+    /// verdict sets `FLOW_BYPASS_MARK` (or `DIRECTION_BYPASS_MARK`) in the packet mark, which
+    /// the kernel moves into the conntrack mark and stops queueing the flow or that direction
+    /// (`crate::bypass`). `first` counts a newly bypassed flow or direction.
     Bypass {
-        /// The flow was bypassed by this packet (not a packet already in flight).
+        /// The flow or direction was bypassed by this packet (not a packet already in flight).
         first: bool,
+        /// Whole flow or the packet's direction.
+        scope: crate::bypass::BypassScope,
     },
 }
 
@@ -125,6 +128,8 @@ pub struct QueueCounters {
     pub panics: AtomicU64,
     /// flows handed back to the kernel (bypass mark set)
     pub bypassed: AtomicU64,
+    /// flows one direction of which was handed back to the kernel alone
+    pub half_bypassed: AtomicU64,
     /// Bytes (original packet lengths) by outcome, in the order of [`BYTE_OUTCOMES`].
     pub bytes: [AtomicU64; 4],
     /// Nanoseconds the worker spent on packets (from receipt to verdict), not waiting.
@@ -159,6 +164,10 @@ pub struct QueueStats {
     /// flows handed back to the kernel
     #[serde(default)]
     pub bypassed: u64,
+    /// flows one direction of which was handed back to the kernel alone (a flow bypassed
+    /// whole later counts in `bypassed` too)
+    #[serde(default)]
+    pub half_bypassed: u64,
     /// bytes accepted unchanged
     #[serde(default)]
     pub accepted_bytes: u64,
@@ -191,6 +200,7 @@ impl QueueCounters {
             enobufs: r(&self.enobufs),
             panics: r(&self.panics),
             bypassed: r(&self.bypassed),
+            half_bypassed: r(&self.half_bypassed),
             accepted_bytes: r(&self.bytes[0]),
             dropped_bytes: r(&self.bytes[1]),
             rejected_bytes: r(&self.bytes[2]),
@@ -500,12 +510,18 @@ pub fn serve<I: Inspect>(
                 msg.set_payload(buf.as_slice());
                 nfq::Verdict::Accept
             }
-            Decision::Bypass { first } => {
+            Decision::Bypass { first, scope } => {
+                use crate::bypass::BypassScope;
+                use verdict_compiler::kernel::{DIRECTION_BYPASS_MARK, FLOW_BYPASS_MARK};
                 bump(&counters.accepted);
+                let (count, bit) = match scope {
+                    BypassScope::Flow => (&counters.bypassed, FLOW_BYPASS_MARK),
+                    BypassScope::Direction => (&counters.half_bypassed, DIRECTION_BYPASS_MARK),
+                };
                 if first {
-                    bump(&counters.bypassed);
+                    bump(count);
                 }
-                let mark = msg.get_nfmark() | verdict_compiler::kernel::FLOW_BYPASS_MARK;
+                let mark = msg.get_nfmark() | bit;
                 msg.set_nfmark(mark);
                 nfq::Verdict::Accept
             }

@@ -488,8 +488,7 @@ impl Inspect for DetectInspect {
         match self.worker.inspect(pkt, meta) {
             Verdict::Accept => match self.worker.take_bypass() {
                 BypassMark::None => Decision::Accept,
-                BypassMark::New => Decision::Bypass { first: true },
-                BypassMark::Again => Decision::Bypass { first: false },
+                BypassMark::Set { scope, first } => Decision::Bypass { first, scope },
             },
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),

@@ -17,6 +17,13 @@
 //! flow's packets (xt: returns from chain `VERDICT`) instead of queueing them. Kernel rules
 //! still see them.
 //!
+//! One direction of a flow can be handed back alone (`bypass = "direction"`: it is past the
+//! stream depth, the other direction is still inspected). The worker does not know which of
+//! its flow's directions conntrack calls original: it sets [`DIRECTION_BYPASS_MARK`] ("this
+//! packet's direction") and chain `bypass` records it as [`ORIGINAL_BYPASS_MARK`] or
+//! [`REPLY_BYPASS_MARK`] by the packet's `ct direction`; the rules before the steering accept
+//! (xt: return) a packet whose own direction's bit is set.
+//!
 //! Bypass lists (verdict.toml `[bypass]`: trusted addresses never inspected) are the named
 //! interval sets `bypass4`/`bypass6`; the chain's first rules accept their packets, either
 //! side, before the flow-block rule, the kernel rules and the steering. The xt steering hooks
@@ -45,8 +52,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, FLOW_BLOCK_MARK,
-    FLOW_BYPASS_MARK,
+    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, DIRECTION_BYPASS_MARK,
+    FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK, REPLY_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -68,6 +75,37 @@ pub const BYPASS_PRIORITY: i32 = 10;
 pub const FLOW_BYPASSED: &str = "verdict: bypassed flow, not queued";
 /// Comment of the rule that records a bypass in conntrack.
 pub const BYPASS_RECORD: &str = "verdict: engine bypassed this flow";
+/// Comment of the rules that record a direction's bypass in conntrack.
+pub const DIRECTION_BYPASS_RECORD: &str = "verdict: engine bypassed this packet's direction";
+
+/// One conntrack direction as the bypass rules name it.
+#[derive(Debug, Clone, Copy)]
+pub struct CtDirection {
+    /// nft `ct direction` value.
+    pub nft: &'static str,
+    /// iptables `-m conntrack --ctdir` value.
+    pub xt: &'static str,
+    /// Conntrack-mark bit recording that this direction is bypassed.
+    pub mark: u32,
+    /// Comment of the rule that keeps this direction's bypassed packets out of the queue.
+    pub comment: &'static str,
+}
+
+/// Conntrack's two directions, with what records and applies each one's bypass.
+pub const CT_DIRECTIONS: [CtDirection; 2] = [
+    CtDirection {
+        nft: "original",
+        xt: "ORIGINAL",
+        mark: ORIGINAL_BYPASS_MARK,
+        comment: "verdict: bypassed original direction, not queued",
+    },
+    CtDirection {
+        nft: "reply",
+        xt: "REPLY",
+        mark: REPLY_BYPASS_MARK,
+        comment: "verdict: bypassed reply direction, not queued",
+    },
+];
 /// Comment of the rules that accept bypass-list traffic uninspected.
 pub const BYPASS_LISTED: &str = "verdict: bypass list, never inspected";
 /// Comment of the rule that clears the bypass-list bit from the packet mark.
@@ -429,6 +467,13 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\tct mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} counter accept comment \"{FLOW_BYPASSED}\""
         );
+        for d in CT_DIRECTIONS {
+            let _ = writeln!(
+                s,
+                "\t\tct direction {} ct mark & 0x{:08x} == 0x{:08x} counter accept comment \"{}\"",
+                d.nft, d.mark, d.mark, d.comment
+            );
+        }
     }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
@@ -455,6 +500,16 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\tmeta mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} ct mark set ct mark | 0x{FLOW_BYPASS_MARK:08x} meta mark set meta mark & 0x{keep:08x} counter comment \"{BYPASS_RECORD}\""
         );
+        // The first rule a packet matches clears the bit, so at most one records it.
+        for d in CT_DIRECTIONS {
+            let _ = writeln!(
+                s,
+                "\t\tmeta mark & 0x{DIRECTION_BYPASS_MARK:08x} == 0x{DIRECTION_BYPASS_MARK:08x} ct direction {} ct mark set ct mark | 0x{:08x} meta mark set meta mark & 0x{:08x} counter comment \"{DIRECTION_BYPASS_RECORD}\"",
+                d.nft,
+                d.mark,
+                !DIRECTION_BYPASS_MARK
+            );
+        }
         if plan.has_bypass() {
             let _ = writeln!(
                 s,
@@ -645,6 +700,19 @@ fn ct_mark() -> Expression<'static> {
     }))
 }
 
+/// `ct direction DIR`.
+fn ct_direction(d: &CtDirection) -> Statement<'static> {
+    mat(
+        Expression::Named(NamedExpression::CT(CT {
+            key: "direction".into(),
+            family: None,
+            dir: None,
+        })),
+        "==",
+        Expression::String(d.nft.into()),
+    )
+}
+
 fn meta_mark() -> Expression<'static> {
     Expression::Named(NamedExpression::Meta(Meta { key: MetaKey::Mark }))
 }
@@ -705,6 +773,20 @@ fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'stati
         chain,
         rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()),
     ];
+    for d in &CT_DIRECTIONS {
+        let expr = vec![
+            has_bit(meta_mark(), DIRECTION_BYPASS_MARK),
+            ct_direction(d),
+            set_bit(ct_mark, d.mark),
+            clear_bit(meta_mark, DIRECTION_BYPASS_MARK),
+            counter(),
+        ];
+        out.push(rule_in(
+            BYPASS_CHAIN,
+            expr,
+            DIRECTION_BYPASS_RECORD.to_string(),
+        ));
+    }
     if bypass_list {
         let expr = vec![
             has_bit(meta_mark(), BYPASS_LIST_MARK),
@@ -872,6 +954,15 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             Statement::Accept(None),
         ];
         objects.push(rule_obj(expr, FLOW_BYPASSED.to_string()));
+        for d in &CT_DIRECTIONS {
+            let expr = vec![
+                ct_direction(d),
+                has_bit(ct_mark(), d.mark),
+                counter(),
+                Statement::Accept(None),
+            ];
+            objects.push(rule_obj(expr, d.comment.to_string()));
+        }
     }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
@@ -1077,13 +1168,19 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             // operator's own FORWARD rules still see them).
             out.push(xt_return_on(
                 bin,
+                &[],
                 "connmark",
                 FLOW_BYPASS_MARK,
                 FLOW_BYPASSED,
             ));
+            // A bypassed direction: its own packets only, the other direction is still queued.
+            for d in &CT_DIRECTIONS {
+                let dir = ["-m", "conntrack", "--ctdir", d.xt];
+                out.push(xt_return_on(bin, &dir, "connmark", d.mark, d.comment));
+            }
             if plan.has_bypass() {
                 // verdict's chain accepted these, but this hook is a separate one.
-                out.push(xt_return_on(bin, "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
+                out.push(xt_return_on(bin, &[], "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
@@ -1132,14 +1229,12 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
     out
 }
 
-/// `-A VERDICT -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack mark) or
-/// `mark` (packet mark).
-fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String> {
-    argv(&[
-        bin,
-        "-w",
-        "-A",
-        XT_CHAIN,
+/// `-A VERDICT [PRE...] -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack
+/// mark) or `mark` (packet mark); `pre` are matches before it.
+fn xt_return_on(bin: &str, pre: &[&str], match_: &str, bit: u32, comment: &str) -> Vec<String> {
+    let mut v = argv(&[bin, "-w", "-A", XT_CHAIN]);
+    v.extend(argv(pre));
+    v.extend(argv(&[
         "-m",
         match_,
         "--mark",
@@ -1150,7 +1245,8 @@ fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String>
         comment,
         "-j",
         "RETURN",
-    ])
+    ]));
+    v
 }
 
 /// The xt commands as a shell script (`xt.sh`), one command per line, arguments quoted.

@@ -252,6 +252,13 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
             s.dropped, s.rejected, s.replaced
         )?;
     }
+    if s.bypassed > 0 || s.half_bypassed > 0 {
+        writeln!(
+            out,
+            "bypassed flows {}  half-bypassed flows {} (later packets not inspected, as live)",
+            s.bypassed, s.half_bypassed
+        )?;
+    }
     for (name, n) in &s.anomalies {
         writeln!(out, "anomaly {name}: {n}")?;
     }

@@ -450,6 +450,9 @@ pub struct Counters {
     pub events_lost: AtomicU64,
     /// Flows handed back to the kernel (`crate::bypass`).
     pub bypassed: AtomicU64,
+    /// Flows one direction of which was handed back to the kernel alone (`bypass =
+    /// "direction"`); a flow bypassed whole later counts in `bypassed` too.
+    pub half_bypassed: AtomicU64,
     /// Packets that carried a tunnel whose inner packet was inspected too.
     pub tunneled: AtomicU64,
     /// Matches per program (index = program index in the image).
@@ -804,12 +807,22 @@ impl Worker {
     fn note_bypass(
         flow: &mut Flow,
         det: &Detector,
+        to_server: bool,
         mem: &mut crate::stream::StreamMem,
         counters: &Counters,
     ) -> crate::bypass::BypassMark {
-        let m = crate::bypass::decide(flow, det.cfg.bypass, mem);
-        if m == crate::bypass::BypassMark::New {
-            Counters::inc(&counters.bypassed);
+        use crate::bypass::{BypassMark, BypassScope};
+        let m = crate::bypass::decide(flow, det.cfg.bypass, to_server, mem);
+        match m {
+            BypassMark::Set {
+                scope: BypassScope::Flow,
+                first: true,
+            } => Counters::inc(&counters.bypassed),
+            BypassMark::Set {
+                scope: BypassScope::Direction,
+                first: true,
+            } => Counters::inc(&counters.half_bypassed),
+            _ => {}
         }
         m
     }
@@ -989,8 +1002,9 @@ impl Worker {
             // IDS mode: a dropped flow passes, uninspected (Suricata stops detection on it).
             return Verdict::Accept;
         }
-        if flow.passed || flow.bypassed {
-            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
+        // A packet of a bypassed direction still in flight is marked again, not inspected.
+        if flow.passed || flow.bypassed || flow.direction_bypassed(pflow.to_server) {
+            self.bypass = Self::note_bypass(flow, &det, pflow.to_server, mem, &self.counters);
             return Verdict::Accept;
         }
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
@@ -1170,7 +1184,8 @@ impl Worker {
             flow.session = Some(s);
         }
         if self.scan.matched.is_empty() {
-            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
+            let to_server = ctx.pflow.to_server;
+            self.bypass = Self::note_bypass(flow, &det, to_server, mem, &self.counters);
             return Verdict::Accept;
         }
         // rate_filter: a match over its rate takes the filter's action before actions are
