@@ -6,12 +6,14 @@
 #   CONFIGS="none community" RUNS=1 bench/http.sh
 #
 # Configurations: none (kernel forwarding), bare (accept-all queue loop), community (Snort
-# community set), etopen (the public ET Open half, ../shared/rules/et-open/*.rules),
-# community-either (community with --bypass either: a one-directional bulk flow leaves the
-# queue after the stream depth).
+# community set, default bypass: each direction past the stream depth leaves the queue on its
+# own), etopen (the public ET Open half, ../shared/rules/et-open/*.rules), community-both
+# (community with --bypass both: only whole flows, once both directions are past the depth),
+# community-either (community with --bypass either: the whole flow once one direction is).
 # Columns: large download (a $BIG_MB MiB file, median of $RUNS curl runs, Gbit/s); $SMALL small
 # requests on one keep-alive connection: p50 and p99 per request (ms) and p99 added over
-# none; iperf3 single stream ($SECS s, Gbit/s); flows bypassed; engine RSS (MB).
+# none; iperf3 single stream ($SECS s, Gbit/s); flows bypassed whole / by one direction;
+# engine RSS (MB).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -112,12 +114,12 @@ start_engine() {
 stop_engine() {
   RSS_MB="$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo nan)"
   sleep 0.3
-  BYPASSED="$(jq '[.queues[].bypassed] | add' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
+  BYPASSED="$(jq -r '"\([.queues[].bypassed] | add)/\([.queues[].half_bypassed // 0] | add)"' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
   kill -TERM "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
   ENGINE_PID=""
 }
 
-printf '%-17s %10s %9s %9s %10s %10s %9s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps bypassed rss_mb
+printf '%-17s %10s %9s %9s %10s %10s %9s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps byp_flow/dir rss_mb
 BASE=""
 for c in $CONFIGS; do
   RSS_MB="-" BYPASSED="-"
@@ -125,6 +127,7 @@ for c in $CONFIGS; do
     none) ;;
     bare) start_engine --accept-all ;;
     community) start_engine -r "$COMMUNITY" ;;
+    community-both) start_engine -r "$COMMUNITY" --bypass both ;;
     community-either) start_engine -r "$COMMUNITY" --bypass either ;;
     etopen) start_engine -r "$WORK/etopen.rules" ;;
     *) echo "unknown config $c" >&2; exit 1 ;;

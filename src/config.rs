@@ -489,6 +489,10 @@ mod tests {
         assert_eq!(c.engine.ids_sids, Some(vec![2100498]));
         assert_eq!(c.engine.inspect_depth, Some(1 << 20));
         assert_eq!(
+            c.engine.bypass,
+            Some(verdict_engine::bypass::BypassPolicy::Direction)
+        );
+        assert_eq!(
             c.state_file,
             Some(PathBuf::from("/var/lib/verdict/state.json"))
         );

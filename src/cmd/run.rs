@@ -56,7 +56,8 @@ pub struct Args {
     #[arg(long)]
     pub inspect_depth: Option<u64>,
     /// TCP bytes reassembled per flow direction (default 1 MiB, Suricata's stream depth; 0 =
-    /// unlimited). Past it stream and HTTP inspection stop, and the flow is bypassed.
+    /// unlimited). Past it stream and HTTP inspection stop, and the direction is bypassed
+    /// (see `--bypass`).
     #[arg(long)]
     pub stream_depth: Option<u64>,
     /// When a flow, or one direction, is handed back to the kernel (no more queueing):
