@@ -85,7 +85,14 @@ fn a_flow_past_the_stream_depth_leaves_the_queue_and_completes_intact() {
             "alert tcp any any -> any {PORT} (msg:\"never\"; flow:established; \
              content:\"verdict-bypass-never-matches\"; sid:1009201; rev:1;)\n"
         ),
-        &["--workers", "1", "--stream-depth", DEPTH, "--bypass", "both"],
+        &[
+            "--workers",
+            "1",
+            "--stream-depth",
+            DEPTH,
+            "--bypass",
+            "both",
+        ],
     );
     let (first, rest) = (256 << 10, 6 << 20);
     let pause = Duration::from_millis(1500);
@@ -264,7 +271,10 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
             };
             got.push(line);
             let h = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", reply.len());
-            if c.write_all(h.as_bytes()).and_then(|_| c.write_all(reply)).is_err() {
+            if c.write_all(h.as_bytes())
+                .and_then(|_| c.write_all(reply))
+                .is_err()
+            {
                 break;
             }
         }
@@ -315,7 +325,11 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
          {reply_pkts} packets / {reply_bytes} bytes through the reply-direction bypass"
     );
     assert!(big.as_deref() == Some(&body[..]), "download corrupted");
-    assert_eq!((half, whole), (1, 0), "one direction bypassed, not the flow");
+    assert_eq!(
+        (half, whole),
+        (1, 0),
+        "one direction bypassed, not the flow"
+    );
     // The download direction went around the queue after the depth: the kernel's reply
     // direction rule carried most of it, the queue saw little more than the depth.
     assert!(
@@ -333,7 +347,11 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
     );
     // The request direction is still inspected: the harmless request is answered, the bad
     // one never reaches the server.
-    assert_eq!(ok.as_deref(), Some(&b"ok"[..]), "the request after the download failed");
+    assert_eq!(
+        ok.as_deref(),
+        Some(&b"ok"[..]),
+        "the request after the download failed"
+    );
     assert_eq!(bad, None, "the bad request was answered");
     assert_eq!(
         requests,

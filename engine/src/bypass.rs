@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(c.decide(BypassPolicy::Direction, true), BypassMark::None);
         assert_eq!(c.decide(BypassPolicy::Direction, false), set(DIR, true));
         assert!(c.flow.direction_bypassed(false) && !c.flow.direction_bypassed(true));
-        assert!(!c.flow.bypassed, "the client's direction is still inspected");
+        assert!(
+            !c.flow.bypassed,
+            "the client's direction is still inspected"
+        );
         assert!(c.mem.used() < held, "the bypassed half kept its memory");
         // Packets of the bypassed direction in flight: marked again, not counted.
         assert_eq!(c.decide(BypassPolicy::Direction, false), set(DIR, false));
@@ -292,7 +295,11 @@ mod tests {
         let mut c = Conn::new();
         c.send(false, 1500);
         c.flow.dropped = Some(verdict_compiler::ir::Sid(7));
-        for p in [BypassPolicy::Direction, BypassPolicy::Either, BypassPolicy::Both] {
+        for p in [
+            BypassPolicy::Direction,
+            BypassPolicy::Either,
+            BypassPolicy::Both,
+        ] {
             assert_eq!(c.decide(p, false), BypassMark::None);
         }
     }

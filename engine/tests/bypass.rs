@@ -32,14 +32,20 @@ fn conversation() -> Vec<Vec<u8>> {
     let mut last = vec![b'x'; 1500];
     last[..8].copy_from_slice(b"LATEMARK");
     turns.push((false, last));
-    turns.push((true, b"GET /verdict-bad HTTP/1.1\r\nHost: srv\r\n\r\n".to_vec()));
+    turns.push((
+        true,
+        b"GET /verdict-bad HTTP/1.1\r\nHost: srv\r\n\r\n".to_vec(),
+    ));
     let turns: Vec<(bool, &[u8])> = turns.iter().map(|(d, p)| (*d, &p[..])).collect();
     conversation_on(40000, 80, &turns)
 }
 
+/// What one packet's inspection gave: the sids that alerted, the bypass mark of its verdict.
+type PerPacket = (Vec<u32>, BypassMark);
+
 /// Inspects the conversation under `policy` (inline); per packet: the sids that alerted and
 /// the bypass mark of its verdict. Also the worker's (bypassed, half-bypassed) counts.
-fn run(policy: BypassPolicy) -> (Vec<(Vec<u32>, BypassMark)>, (u64, u64)) {
+fn run(policy: BypassPolicy) -> (Vec<PerPacket>, (u64, u64)) {
     let mut cfg = DetectConfig {
         inline: true,
         bypass: policy,
@@ -52,14 +58,13 @@ fn run(policy: BypassPolicy) -> (Vec<(Vec<u32>, BypassMark)>, (u64, u64)) {
         let mut p = p;
         let meta = PacketMeta::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64));
         t.w.inspect(&mut p, &meta);
-        let mut sids: Vec<u32> = t
-            .rx
-            .try_iter()
-            .filter_map(|e| match e {
-                Event::Alert(a) => Some(a.sid),
-                _ => None,
-            })
-            .collect();
+        let mut sids: Vec<u32> =
+            t.rx.try_iter()
+                .filter_map(|e| match e {
+                    Event::Alert(a) => Some(a.sid),
+                    _ => None,
+                })
+                .collect();
         sids.sort_unstable();
         out.push((sids, t.w.take_bypass()));
     }
@@ -68,14 +73,18 @@ fn run(policy: BypassPolicy) -> (Vec<(Vec<u32>, BypassMark)>, (u64, u64)) {
     (out, (get(&c.bypassed), get(&c.half_bypassed)))
 }
 
-fn sids(per_packet: &[(Vec<u32>, BypassMark)]) -> Vec<u32> {
+fn sids(per_packet: &[PerPacket]) -> Vec<u32> {
     per_packet.iter().flat_map(|(s, _)| s.clone()).collect()
 }
 
 #[test]
 fn direction_stops_inspecting_the_download_and_still_drops_a_later_request() {
     let (pkts, counts) = run(BypassPolicy::Direction);
-    assert_eq!(sids(&pkts), [2], "the late response bytes are past the bypass point");
+    assert_eq!(
+        sids(&pkts),
+        [2],
+        "the late response bytes are past the bypass point"
+    );
     assert_eq!(counts, (0, 1));
     let marks: Vec<BypassMark> = pkts.iter().map(|(_, m)| *m).collect();
     let dir = |first| BypassMark::Set {
@@ -94,7 +103,11 @@ fn direction_stops_inspecting_the_download_and_still_drops_a_later_request() {
     assert_eq!(pkts[request].0, [2], "the bad request");
     for (i, m) in marks.iter().enumerate().take(request + 1).skip(at + 1) {
         let from_server = convo[i][12..16] == SRV;
-        let want = if from_server { dir(false) } else { BypassMark::None };
+        let want = if from_server {
+            dir(false)
+        } else {
+            BypassMark::None
+        };
         assert_eq!(*m, want, "packet {i}");
     }
 }

@@ -1180,7 +1180,13 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             }
             if plan.has_bypass() {
                 // verdict's chain accepted these, but this hook is a separate one.
-                out.push(xt_return_on(bin, &[], "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
+                out.push(xt_return_on(
+                    bin,
+                    &[],
+                    "mark",
+                    BYPASS_LIST_MARK,
+                    BYPASS_LISTED,
+                ));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {

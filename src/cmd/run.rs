@@ -109,7 +109,8 @@ pub struct Args {
 }
 
 fn parse_bypass(s: &str) -> Result<BypassPolicy, String> {
-    BypassPolicy::from_name(s).ok_or_else(|| format!("`{s}`: expected direction, both, either or off"))
+    BypassPolicy::from_name(s)
+        .ok_or_else(|| format!("`{s}`: expected direction, both, either or off"))
 }
 
 /// Runs `verdict run`.
