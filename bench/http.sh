@@ -14,7 +14,8 @@
 # Columns: large download (a $BIG_MB MiB file, median of $RUNS curl runs, Gbit/s); $SMALL small
 # requests on one keep-alive connection: p50 and p99 per request (ms) and p99 added over
 # none; iperf3 single stream ($SECS s, Gbit/s); flows bypassed whole / by one direction;
-# packets the queues received over all workloads (what bypass did not spare); engine RSS (MB).
+# packets the queues received over all workloads (what bypass did not spare) and the workers'
+# busy seconds on them; engine RSS (MB).
 # WORKLOADS picks among download, small and iperf (default all; the others print "-").
 set -euo pipefail
 
@@ -118,6 +119,7 @@ stop_engine() {
   RSS_MB="$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo nan)"
   sleep 0.3
   QUEUED="$(jq '[.queues[].received] | add' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
+  BUSY="$(jq '[.queues[].busy_ns] | add / 1e7 | round / 100' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
   BYPASSED="$(jq -r '"\([.queues[].bypassed] | add)/\([.queues[].half_bypassed // 0] | add)"' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
   kill -TERM "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
   ENGINE_PID=""
@@ -125,10 +127,10 @@ stop_engine() {
 
 wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
-printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps byp_flow/dir queued_pkts rss_mb
+printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps byp_flow/dir queued_pkts busy_s rss_mb
 BASE=""
 for c in $CONFIGS; do
-  RSS_MB="-" BYPASSED="-" QUEUED="-" dl="-" p50="-" p99="-" ip1="-"
+  RSS_MB="-" BYPASSED="-" QUEUED="-" BUSY="-" dl="-" p50="-" p99="-" ip1="-"
   case "$c" in
     none) ;;
     bare) start_engine --accept-all ;;
@@ -144,5 +146,5 @@ for c in $CONFIGS; do
   [[ "$c" == none ]] && BASE="$p99"
   added="-"; [[ -n "$BASE" && "$p99" != - ]] && added="$(awk -v a="$p99" -v b="$BASE" 'BEGIN {printf "%.3f", a-b}')"
   [[ -n "$ENGINE_PID" ]] && stop_engine
-  printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s\n' "$c" "$dl" "$p50" "$p99" "$added" "$ip1" "$BYPASSED" "$QUEUED" "$RSS_MB"
+  printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s %7s\n' "$c" "$dl" "$p50" "$p99" "$added" "$ip1" "$BYPASSED" "$QUEUED" "$BUSY" "$RSS_MB"
 done
