@@ -238,6 +238,7 @@ const BIG: usize = 4 << 20;
 
 #[test]
 fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still_dropped() {
+    // ... and the drop blocks the bypassed direction too, in the kernel.
     require_netns!();
     let t = Topology::new();
     const SID: u64 = 1009203;
@@ -252,8 +253,10 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
         &["--workers", "1", "--stream-depth", DEPTH],
     );
     // An HTTP/1.1 server for one keep-alive connection: /big is BIG bytes, anything else
-    // "ok". It returns the request lines it received.
+    // "ok". After two requests it waits to be told to push bytes the client never asked
+    // for, then goes on reading. It returns the request lines it received.
     let (tx, rx) = std::sync::mpsc::channel();
+    let (push_tx, push_rx) = std::sync::mpsc::channel::<()>();
     let body = pattern(BIG, 3);
     let body_srv = body.clone();
     let srv = t.in_ns(&t.srv, move || {
@@ -263,6 +266,9 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
         c.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
         let mut got = Vec::new();
         while let Some((head, _)) = read_message(&mut c) {
+            if got.len() == 2 {
+                break;
+            }
             let line = head.lines().next().unwrap_or_default().to_string();
             let reply: &[u8] = if line.starts_with("GET /big ") {
                 &body_srv
@@ -276,6 +282,10 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
                 .is_err()
             {
                 break;
+            }
+            if got.len() == 2 {
+                push_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+                c.write_all(b"PUSHED").unwrap();
             }
         }
         got
@@ -302,7 +312,11 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
         // The bad request is dropped, its retransmissions too: no answer within the timeout.
         c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let bad = get(&mut c, "/verdict-bad");
-        (big, ok, bad)
+        // The server's direction is bypassed, yet the flow's block stops it too.
+        push_tx.send(()).unwrap();
+        let mut late = [0u8; 64];
+        let pushed = c.read(&mut late).map_or(0, |n| n);
+        (big, ok, bad, pushed)
     });
     done_rx
         .recv_timeout(Duration::from_secs(30))
@@ -317,7 +331,7 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
     let (orig_pkts, _) = bypass_return_counter(&t, Some("ORIGINAL"));
     let (flow_pkts, _) = bypass_return_counter(&t, None);
     go_tx.send(()).unwrap();
-    let (big, ok, bad) = cli.join().unwrap();
+    let (big, ok, bad, pushed) = cli.join().unwrap();
     let requests = srv.join().unwrap();
 
     println!(
@@ -353,6 +367,23 @@ fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still
         "the request after the download failed"
     );
     assert_eq!(bad, None, "the bad request was answered");
+    assert_eq!(pushed, 0, "the server's direction went on after the drop");
+    let table = t.ruleset(&t.gw);
+    let blocked = table
+        .lines()
+        .find(|l| l.contains("engine dropped a flow with a bypassed direction"))
+        .and_then(|l| {
+            l.split("counter packets ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        });
+    assert!(
+        blocked.is_some_and(|n: u64| n >= 1),
+        "the engine's flow block was not carried out in the kernel:\n{table}"
+    );
     assert_eq!(
         requests,
         ["GET /big HTTP/1.1", "GET /ok HTTP/1.1"],

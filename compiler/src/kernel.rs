@@ -19,7 +19,9 @@ use std::collections::HashSet;
 pub const MAX_COMPARE_BYTES: usize = 16;
 /// Conntrack mark bit a kernel drop sets on the connection, so the rest of the flow is dropped
 /// too (Snort/Suricata drop semantics) by the first rule of verdict's chain. One high bit,
-/// OR-ed in, so operators' own uses of the mark's other bits are left alone.
+/// OR-ed in, so operators' own uses of the mark's other bits are left alone. The engine sets
+/// it in the packet mark of a packet it drops on a flow with a bypassed direction (whose
+/// packets no longer reach it): the chain after the queue records it and drops the packet.
 pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
 /// Conntrack mark bit of a bypassed flow: the engine decided nothing more can match it (past
 /// the stream depth, or a `pass` rule), so the kernel accepts its packets instead of queueing

@@ -11,9 +11,10 @@
 //!   `DIRECTION_BYPASS_MARK` in the packet mark; the kernel records it as the conntrack-mark
 //!   bit of the packet's own `ct direction` (original or reply) and stops queueing that
 //!   direction (see `verdict_nft::render`). The engine never needs conntrack's orientation.
-//!   Gives up, for the bypassed direction only, what bypass gives up for a flow (below); and
-//!   once the inspected direction is dropped, the bypassed direction's packets still pass in
-//!   the kernel (the connection stalls, as its inspected direction no longer gets through).
+//!   Gives up, for the bypassed direction only, what bypass gives up for a flow (below). A
+//!   drop on the inspected direction still blocks the whole flow: the worker answers it with
+//!   [`crate::nfq::Decision::DropFlow`], which has the kernel record the block in conntrack
+//!   and drop the bypassed direction's packets too.
 //! - `both`: the whole flow leaves when both directions are done, or a `pass` rule matched. A
 //!   download's request direction and a bulk sender's ACK direction never reach the depth, so
 //!   such flows are queued to their end.

@@ -41,6 +41,11 @@ pub enum Decision {
     Reject(RejectTarget),
     /// Let it through with the bytes the inspector rewrote (checksums already fixed).
     Replace,
+    /// Drop it (answering as [`Decision::Reject`] with a target) and block its flow in the
+    /// kernel, for a flow one direction of which no longer reaches the queue (bypassed): the
+    /// verdict accepts the packet with `FLOW_BLOCK_MARK` in its mark, and the chain after the
+    /// queue records the block in the conntrack mark and drops it (`verdict_nft::render`).
+    DropFlow(Option<RejectTarget>),
     /// Let it through and hand its flow, or its own direction of it, back to the kernel: the
     /// verdict sets `FLOW_BYPASS_MARK` (or `DIRECTION_BYPASS_MARK`) in the packet mark, which
     /// the kernel moves into the conntrack mark and stops queueing the flow or that direction
@@ -490,15 +495,21 @@ pub fn serve<I: Inspect>(
             }
             Decision::Reject(target) => {
                 bump(&counters.rejected);
-                match responder.map(|r| r.reject(&buf, target)) {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        tracing::debug!("queue {}: reject reply failed: {}", q.0, chain(&e));
-                        bump(&counters.errors);
-                    }
-                    None => bump(&counters.errors),
-                }
+                reject(responder, &buf, target, q, counters);
                 nfq::Verdict::Drop
+            }
+            Decision::DropFlow(target) => {
+                match target {
+                    Some(t) => {
+                        bump(&counters.rejected);
+                        reject(responder, &buf, t, q, counters);
+                    }
+                    None => bump(&counters.dropped),
+                }
+                // Accepted here, dropped by the kernel's rule after the queue, which also
+                // blocks the flow in conntrack.
+                msg.set_nfmark(msg.get_nfmark() | verdict_compiler::kernel::FLOW_BLOCK_MARK);
+                nfq::Verdict::Accept
             }
             Decision::Replace if truncated => {
                 bump(&counters.errors);
@@ -528,8 +539,8 @@ pub fn serve<I: Inspect>(
         };
         let outcome = match decision {
             Decision::Accept | Decision::Bypass { .. } => 0,
-            Decision::Drop => 1,
-            Decision::Reject(_) => 2,
+            Decision::Drop | Decision::DropFlow(None) => 1,
+            Decision::Reject(_) | Decision::DropFlow(Some(_)) => 2,
             Decision::Replace if truncated => 0,
             Decision::Replace => 3,
         };
@@ -547,6 +558,24 @@ pub fn serve<I: Inspect>(
         step: "unbind",
         source,
     })
+}
+
+/// Sends the reject reply for `pkt` (counted as an error when it fails or no responder runs).
+fn reject(
+    responder: Option<&Responder>,
+    pkt: &[u8],
+    target: RejectTarget,
+    q: QueueNum,
+    counters: &QueueCounters,
+) {
+    match responder.map(|r| r.reject(pkt, target)) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            tracing::debug!("queue {}: reject reply failed: {}", q.0, chain(&e));
+            bump(&counters.errors);
+        }
+        None => bump(&counters.errors),
+    }
 }
 
 /// A running set of workers, one per queue.

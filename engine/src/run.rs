@@ -490,6 +490,8 @@ impl Inspect for DetectInspect {
                 BypassMark::None => Decision::Accept,
                 BypassMark::Set { scope, first } => Decision::Bypass { first, scope },
             },
+            Verdict::Drop(_) if self.worker.take_kernel_block() => Decision::DropFlow(None),
+            Verdict::Reject(t, _) if self.worker.take_kernel_block() => Decision::DropFlow(Some(t)),
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),
             Verdict::Replace(_) => Decision::Replace,

@@ -22,7 +22,11 @@
 //! its flow's directions conntrack calls original: it sets [`DIRECTION_BYPASS_MARK`] ("this
 //! packet's direction") and chain `bypass` records it as [`ORIGINAL_BYPASS_MARK`] or
 //! [`REPLY_BYPASS_MARK`] by the packet's `ct direction`; the rules before the steering accept
-//! (xt: return) a packet whose own direction's bit is set.
+//! (xt: return) a packet whose own direction's bit is set. A drop the engine decides on such a
+//! flow must also stop the bypassed direction, which no longer reaches the engine: the worker
+//! accepts the packet with [`FLOW_BLOCK_MARK`] in the packet mark, and chain `bypass` records
+//! the block in the conntrack mark and drops the packet; the chain's flow-block rule drops the
+//! rest of the flow, both directions.
 //!
 //! Bypass lists (verdict.toml `[bypass]`: trusted addresses never inspected) are the named
 //! interval sets `bypass4`/`bypass6`; the chain's first rules accept their packets, either
@@ -75,6 +79,9 @@ pub const BYPASS_PRIORITY: i32 = 10;
 pub const FLOW_BYPASSED: &str = "verdict: bypassed flow, not queued";
 /// Comment of the rule that records a bypass in conntrack.
 pub const BYPASS_RECORD: &str = "verdict: engine bypassed this flow";
+/// Comment of the rule that records, and carries out, an engine drop of a flow with a bypassed
+/// direction.
+pub const ENGINE_BLOCK_RECORD: &str = "verdict: engine dropped a flow with a bypassed direction";
 /// Comment of the rules that record a direction's bypass in conntrack.
 pub const DIRECTION_BYPASS_RECORD: &str = "verdict: engine bypassed this packet's direction";
 
@@ -453,7 +460,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             );
         }
     }
-    if plan.blocks_flows() {
+    if blocks_flows(plan) {
         let _ = writeln!(
             s,
             "\t\tct mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{FLOW_BLOCKED}\""
@@ -496,6 +503,12 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\ttype filter hook forward priority {BYPASS_PRIORITY}; policy accept;"
         );
+        if !plan.steering.is_empty() {
+            let _ = writeln!(
+                s,
+                "\t\tmeta mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} ct mark set ct mark | 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{ENGINE_BLOCK_RECORD}\""
+            );
+        }
         let _ = writeln!(
             s,
             "\t\tmeta mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} ct mark set ct mark | 0x{FLOW_BYPASS_MARK:08x} meta mark set meta mark & 0x{keep:08x} counter comment \"{BYPASS_RECORD}\""
@@ -748,8 +761,15 @@ fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
     )
 }
 
-/// The bypass chain and its rules (see the module docs), as JSON objects.
-fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'static>> {
+/// Whether the table needs the rule dropping flows blocked in conntrack: kernel drop rules
+/// block flows, and so does the engine on flows with a bypassed direction.
+fn blocks_flows(plan: &KernelPlan) -> bool {
+    plan.blocks_flows() || !plan.steering.is_empty()
+}
+
+/// The bypass chain and its rules (see the module docs), as JSON objects: `steered` adds the
+/// engine's flow block.
+fn bypass_chain_json(steered: bool, bypass_list: bool) -> Vec<nftables::schema::NfObject<'static>> {
     use nftables::schema::NfObject::CmdObject;
     let chain = CmdObject(NfCmd::Add(NfListObject::Chain(Chain {
         family: NfFamily::INet,
@@ -769,10 +789,21 @@ fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'stati
         clear_bit(meta_mark, FLOW_BYPASS_MARK),
         counter(),
     ];
-    let mut out = vec![
-        chain,
-        rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()),
-    ];
+    let mut out = vec![chain];
+    if steered {
+        let block = vec![
+            has_bit(meta_mark(), FLOW_BLOCK_MARK),
+            set_bit(ct_mark, FLOW_BLOCK_MARK),
+            counter(),
+            Statement::Drop(None),
+        ];
+        out.push(rule_in(
+            BYPASS_CHAIN,
+            block,
+            ENGINE_BLOCK_RECORD.to_string(),
+        ));
+    }
+    out.push(rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()));
     for d in &CT_DIRECTIONS {
         let expr = vec![
             has_bit(meta_mark(), DIRECTION_BYPASS_MARK),
@@ -927,7 +958,7 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
     let sets = ListSets::of(plan);
     objects.extend(sets.bypass().iter().chain(sets.sets()).map(set_json));
     objects.extend(bypass_list_json(&sets));
-    if plan.blocks_flows() {
+    if blocks_flows(plan) {
         let expr = vec![
             mat(
                 Expression::BinaryOperation(Box::new(BinaryOperation::AND(
@@ -998,7 +1029,10 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
         }
     }
     if !plan.steering.is_empty() || plan.has_bypass() {
-        objects.extend(bypass_chain_json(plan.has_bypass()));
+        objects.extend(bypass_chain_json(
+            !plan.steering.is_empty(),
+            plan.has_bypass(),
+        ));
     }
     Nftables {
         objects: objects.into(),

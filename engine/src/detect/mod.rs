@@ -750,6 +750,10 @@ pub struct Worker {
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
+    /// The layer just inspected belongs to a flow with a bypassed direction.
+    split_flow: bool,
+    /// The last packet was blocked on such a flow ([`Worker::take_kernel_block`]).
+    kernel_block: bool,
     /// Tunnels around the layer being inspected (0: the packet itself); part of its flow key.
     depth: u8,
     /// The tunnel the layer just inspected carries, to be inspected next.
@@ -791,6 +795,8 @@ impl Worker {
             rates: rate::RateState::default(),
             tags: tag::Tags::default(),
             bypass: Default::default(),
+            split_flow: false,
+            kernel_block: false,
             depth: 0,
             next_layer: None,
             root: None,
@@ -802,6 +808,13 @@ impl Worker {
     /// verdict; reset by the call.
     pub fn take_bypass(&mut self) -> crate::bypass::BypassMark {
         std::mem::take(&mut self.bypass)
+    }
+
+    /// Whether the packet just inspected, which the worker blocked, belongs to a flow one
+    /// direction of which was bypassed: that direction no longer reaches the queue, so the
+    /// kernel must block the flow (`crate::nfq::Decision::DropFlow`). Reset by the call.
+    pub fn take_kernel_block(&mut self) -> bool {
+        std::mem::take(&mut self.kernel_block)
     }
 
     fn note_bypass(
@@ -871,10 +884,13 @@ impl Worker {
         self.depth = 0;
         let mut verdict = self.inspect_layer(pkt, meta);
         let Some(first) = self.next_layer.take() else {
+            self.kernel_block = self.split_flow && verdict.blocks();
             return self.finish(verdict);
         };
-        // The kernel's bypass would skip the whole tunnel, the inner flows with it.
+        // The kernel's bypass would skip the whole tunnel, the inner flows with it (and its
+        // block would block them all).
         self.bypass = Default::default();
+        self.kernel_block = false;
         Counters::inc(&self.counters.tunneled);
         let mut layers = std::mem::take(&mut self.layers);
         layers.clear();
@@ -914,6 +930,7 @@ impl Worker {
     /// ([`Worker::depth`] says which). Leaves the tunnel inside it in `next_layer`.
     fn inspect_layer(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         self.bypass = Default::default();
+        self.split_flow = false;
         self.next_layer = None;
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let det = self.det.clone();
@@ -942,6 +959,7 @@ impl Worker {
             });
         }
         let (flow, pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
+        self.split_flow = flow.direction_bypassed(true) || flow.direction_bypassed(false);
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
