@@ -326,6 +326,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .or(suri.exceptions)
         .resolve(inline, midstream)
         .context("exception policies")?;
+    // The live engine's stream depth and bypass policy, so replay inspects what it would.
+    let session = crate::cmd::run::session_config(None, &config)?;
     let cfg = DetectConfig {
         flow: FlowConfig {
             midstream,
@@ -341,6 +343,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .unwrap_or_default(),
         exceptions,
         tunnels: config.decoder.or(suri.decoder).unwrap_or_default(),
+        session,
+        bypass: config.engine.bypass.unwrap_or_default(),
         ..Default::default()
     };
     let det =
