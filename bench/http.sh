@@ -4,14 +4,19 @@
 #
 #   sudo bench/http.sh
 #   CONFIGS="none community" RUNS=1 bench/http.sh
+#   WORKLOADS=iperf CONFIGS="none community community-either" bench/http.sh
 #
 # Configurations: none (kernel forwarding), bare (accept-all queue loop), community (Snort
-# community set), etopen (the public ET Open half, ../shared/rules/et-open/*.rules),
-# community-either (community with --bypass either: a one-directional bulk flow leaves the
-# queue after the stream depth).
+# community set, default bypass: each direction past the stream depth leaves the queue on its
+# own), etopen (the public ET Open half, ../shared/rules/et-open/*.rules), community-both
+# (community with --bypass both: only whole flows, once both directions are past the depth),
+# community-either (community with --bypass either: the whole flow once one direction is).
 # Columns: large download (a $BIG_MB MiB file, median of $RUNS curl runs, Gbit/s); $SMALL small
 # requests on one keep-alive connection: p50 and p99 per request (ms) and p99 added over
-# none; iperf3 single stream ($SECS s, Gbit/s); flows bypassed; engine RSS (MB).
+# none; iperf3 single stream ($SECS s, Gbit/s); flows bypassed whole / by one direction;
+# packets the queues received over all workloads (what bypass did not spare) and the workers'
+# busy seconds on them; engine RSS (MB).
+# WORKLOADS picks among download, small and iperf (default all; the others print "-").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +24,8 @@ RUNS="${RUNS:-3}"
 SECS="${SECS:-3}"
 BIG_MB="${BIG_MB:-256}"
 SMALL="${SMALL:-300}"
-CONFIGS="${CONFIGS:-none bare community etopen community-either}"
+CONFIGS="${CONFIGS:-none bare community etopen community-both community-either}"
+WORKLOADS="${WORKLOADS:-download small iperf}"
 COMMUNITY="${COMMUNITY:-$ROOT/../shared/rules/snort-community/community.rules}"
 ETOPEN="${ETOPEN:-$ROOT/../shared/rules/et-open}"
 VERDICT="${VERDICT:-$ROOT/target/release/verdict}"
@@ -93,7 +99,7 @@ small_ms() { # p50 p99 in ms over $SMALL requests on one connection
 iperf_gbps() {
   for _ in $(seq "$RUNS"); do
     ip netns exec "$CLI" iperf3 -c 198.51.100.2 -t "$SECS" -J 2>/dev/null \
-      | jq '(.end.sum_received.bits_per_second // 0) / 1e9'
+      | jq '(.end.sum_received.bits_per_second // 0) / 1e9 * 100 | round / 100'
   done | median
 }
 
@@ -112,28 +118,33 @@ start_engine() {
 stop_engine() {
   RSS_MB="$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$ENGINE_PID/status" 2>/dev/null || echo nan)"
   sleep 0.3
-  BYPASSED="$(jq '[.queues[].bypassed] | add' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
+  QUEUED="$(jq '[.queues[].received] | add' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
+  BUSY="$(jq '[.queues[].busy_ns] | add / 1e7 | round / 100' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
+  BYPASSED="$(jq -r '"\([.queues[].bypassed] | add)/\([.queues[].half_bypassed // 0] | add)"' "$WORK/log/stats.json" 2>/dev/null || echo nan)"
   kill -TERM "$ENGINE_PID"; wait "$ENGINE_PID" 2>/dev/null || true
   ENGINE_PID=""
 }
 
-printf '%-17s %10s %9s %9s %10s %10s %9s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps bypassed rss_mb
+wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+
+printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s %7s\n' config dl_gbps small_p50 small_p99 p99_added iperf1_gbps byp_flow/dir queued_pkts busy_s rss_mb
 BASE=""
 for c in $CONFIGS; do
-  RSS_MB="-" BYPASSED="-"
+  RSS_MB="-" BYPASSED="-" QUEUED="-" BUSY="-" dl="-" p50="-" p99="-" ip1="-"
   case "$c" in
     none) ;;
     bare) start_engine --accept-all ;;
     community) start_engine -r "$COMMUNITY" ;;
+    community-both) start_engine -r "$COMMUNITY" --bypass both ;;
     community-either) start_engine -r "$COMMUNITY" --bypass either ;;
     etopen) start_engine -r "$WORK/etopen.rules" ;;
     *) echo "unknown config $c" >&2; exit 1 ;;
   esac
-  dl="$(download_gbps)"
-  read -r p50 p99 < <(small_ms)
-  ip1="$(iperf_gbps)"
+  if wants download; then dl="$(download_gbps)"; fi
+  if wants small; then read -r p50 p99 < <(small_ms); fi
+  if wants iperf; then ip1="$(iperf_gbps)"; fi
   [[ "$c" == none ]] && BASE="$p99"
-  added="-"; [[ -n "$BASE" ]] && added="$(awk -v a="$p99" -v b="$BASE" 'BEGIN {printf "%.3f", a-b}')"
+  added="-"; [[ -n "$BASE" && "$p99" != - ]] && added="$(awk -v a="$p99" -v b="$BASE" 'BEGIN {printf "%.3f", a-b}')"
   [[ -n "$ENGINE_PID" ]] && stop_engine
-  printf '%-17s %10s %9s %9s %10s %10.2f %9s %7s\n' "$c" "$dl" "$p50" "$p99" "$added" "$ip1" "$BYPASSED" "$RSS_MB"
+  printf '%-17s %10s %9s %9s %10s %10s %12s %10s %7s %7s\n' "$c" "$dl" "$p50" "$p99" "$added" "$ip1" "$BYPASSED" "$QUEUED" "$BUSY" "$RSS_MB"
 done

@@ -18,7 +18,7 @@
 //! stream_max_ooo_bytes = 262144       # out-of-order bytes per flow direction
 //! stream_max_ooo_segments = 512       # out-of-order pieces per flow direction
 //! max_flows = 262144                  # flows per worker; the least recently seen are evicted
-//! bypass = "both"                     # hand flows past the depth back to the kernel
+//! bypass = "direction"                # hand directions past the depth back to the kernel
 //! steer = "ports"                     # or "all-tcp" / "all": what is queued
 //! [control]
 //! socket = "/run/verdict/control.sock"
@@ -92,7 +92,7 @@ pub struct EngineSection {
     /// Rule files or directories whose rules act, whatever `mode` says.
     pub ips_rules: Option<Vec<PathBuf>>,
     /// TCP bytes reassembled per flow direction (Suricata's `stream.reassembly.depth`;
-    /// default 1 MiB, 0 = unlimited); past it in both directions the flow is bypassed.
+    /// default 1 MiB, 0 = unlimited); past it a direction is bypassed (see `bypass`).
     pub stream_depth: Option<u64>,
     /// Reassembly memory per worker, over all its flows (Suricata's `stream.reassembly.memcap`;
     /// default 64 MiB): past it, out-of-order data is not buffered and a counter says so.
@@ -104,7 +104,8 @@ pub struct EngineSection {
     pub stream_max_ooo_segments: Option<usize>,
     /// Flows tracked per worker; past it the least recently seen are evicted (default 262,144).
     pub max_flows: Option<usize>,
-    /// When a flow is handed back to the kernel: off, both (default) or either.
+    /// When a flow or direction is handed back to the kernel: direction (default), both,
+    /// either or off (`verdict_engine::bypass`).
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// What the steering queues: "ports" (default), "all-tcp" or "all".
     pub steer: Option<verdict_compiler::steer::SteerMode>,
@@ -603,6 +604,10 @@ mod tests {
         let c = parse(&all).unwrap();
         assert_eq!(c.engine.ids_sids, Some(vec![2100498]));
         assert_eq!(c.engine.inspect_depth, Some(1 << 20));
+        assert_eq!(
+            c.engine.bypass,
+            Some(verdict_engine::bypass::BypassPolicy::Direction)
+        );
         assert_eq!(
             c.state_file,
             Some(PathBuf::from("/var/lib/verdict/state.json"))

@@ -1,6 +1,8 @@
 //! Flow bypass through the real kernel: once both directions of a TCP flow are past the
 //! stream depth, the worker marks it and the kernel stops queueing its packets, while the
-//! transfer completes intact. Root only; every wait is bounded.
+//! transfer completes intact; under the default per-direction policy a download past the
+//! depth leaves the queue alone while its requests are still inspected and dropped. Root
+//! only; every wait is bounded.
 
 mod common;
 mod live;
@@ -47,20 +49,28 @@ fn duplex(s: TcpStream, first: Vec<u8>, rest: Vec<u8>, pause: Duration) -> Vec<u
     reader.join().unwrap()
 }
 
-/// Packets and bytes the xt rule returning bypassed flows from chain VERDICT has counted.
-fn bypass_return_counter(t: &Topology) -> (u64, u64) {
+/// Packets and bytes the xt rule returning bypassed flows from chain VERDICT has counted:
+/// whole flows (`ctdir` None), or one conntrack direction (`ORIGINAL`, `REPLY`).
+fn bypass_return_counter(t: &Topology, ctdir: Option<&str>) -> (u64, u64) {
     let out = t.exec(
         &t.gw,
         &["iptables-nft", "-w", "-L", "VERDICT", "-v", "-x", "-n"],
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
-        .find(|l| l.contains("connmark") && l.contains("RETURN"))
+        .find(|l| {
+            l.contains("connmark")
+                && l.contains("RETURN")
+                && match ctdir {
+                    Some(d) => l.contains(&format!("ctdir {d}")),
+                    None => !l.contains("ctdir"),
+                }
+        })
         .and_then(|l| {
             let mut f = l.split_whitespace();
             Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
         })
-        .unwrap_or_else(|| panic!("no bypass rule in chain VERDICT:\n{text}"))
+        .unwrap_or_else(|| panic!("no bypass rule ({ctdir:?}) in chain VERDICT:\n{text}"))
 }
 
 #[test]
@@ -75,7 +85,14 @@ fn a_flow_past_the_stream_depth_leaves_the_queue_and_completes_intact() {
             "alert tcp any any -> any {PORT} (msg:\"never\"; flow:established; \
              content:\"verdict-bypass-never-matches\"; sid:1009201; rev:1;)\n"
         ),
-        &["--workers", "1", "--stream-depth", DEPTH],
+        &[
+            "--workers",
+            "1",
+            "--stream-depth",
+            DEPTH,
+            "--bypass",
+            "both",
+        ],
     );
     let (first, rest) = (256 << 10, 6 << 20);
     let pause = Duration::from_millis(1500);
@@ -132,7 +149,7 @@ fn a_flow_past_the_stream_depth_leaves_the_queue_and_completes_intact() {
         "packets of a bypassed flow still reached the queue"
     );
     // The kernel carried the 12 MiB sent after the pause itself.
-    let (pkts, bytes) = bypass_return_counter(&t);
+    let (pkts, bytes) = bypass_return_counter(&t, None);
     assert!(
         bytes >= 2 * rest as u64,
         "the kernel's bypass rule saw {pkts} packets / {bytes} bytes, less than the {} bytes sent after the depth",
@@ -192,5 +209,193 @@ fn default_steering_queues_the_http_ports_and_not_other_tcp_ports() {
         after_http.is_some(),
         "port 80 was not queued: {} packets after {after_other}",
         e.queued()
+    );
+}
+
+/// Reads one HTTP/1.1 message head (up to the blank line) and its `Content-Length` body from
+/// `s`; None on EOF, a timeout or a head without a length.
+fn read_message(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(Some(0), |v| v.trim().parse().ok())?;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+/// Size of the download, far past the engine's stream depth.
+const BIG: usize = 4 << 20;
+
+#[test]
+fn a_download_past_the_depth_leaves_the_queue_alone_and_a_later_request_is_still_dropped() {
+    // ... and the drop blocks the bypassed direction too, in the kernel.
+    require_netns!();
+    let t = Topology::new();
+    const SID: u64 = 1009203;
+    // The default policy (`direction`); a drop rule on the request URI, so port 80 is queued.
+    let e = Engine::start(
+        &t,
+        "bypass-dir",
+        &format!(
+            "drop http any any -> any 80 (msg:\"bad uri\"; flow:established,to_server; \
+             http.uri; content:\"/verdict-bad\"; sid:{SID}; rev:1;)\n"
+        ),
+        &["--workers", "1", "--stream-depth", DEPTH],
+    );
+    // An HTTP/1.1 server for one keep-alive connection: /big is BIG bytes, anything else
+    // "ok". After two requests it waits to be told to push bytes the client never asked
+    // for, then goes on reading. It returns the request lines it received.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (push_tx, push_rx) = std::sync::mpsc::channel::<()>();
+    let body = pattern(BIG, 3);
+    let body_srv = body.clone();
+    let srv = t.in_ns(&t.srv, move || {
+        let l = std::net::TcpListener::bind((SRV4, 80)).unwrap();
+        tx.send(()).unwrap();
+        let (mut c, _) = l.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+        let mut got = Vec::new();
+        while let Some((head, _)) = read_message(&mut c) {
+            if got.len() == 2 {
+                break;
+            }
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let reply: &[u8] = if line.starts_with("GET /big ") {
+                &body_srv
+            } else {
+                b"ok"
+            };
+            got.push(line);
+            let h = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", reply.len());
+            if c.write_all(h.as_bytes())
+                .and_then(|_| c.write_all(reply))
+                .is_err()
+            {
+                break;
+            }
+            if got.len() == 2 {
+                push_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+                c.write_all(b"PUSHED").unwrap();
+            }
+        }
+        got
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server bound");
+    // The client: the download, then (once the test has looked at the counters) a harmless
+    // request and a bad one on the same connection.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let cli = t.in_ns(&t.cli, move || {
+        let sa = std::net::SocketAddr::from((SRV4.parse::<std::net::Ipv4Addr>().unwrap(), 80));
+        let mut c = TcpStream::connect_timeout(&sa, Duration::from_secs(3)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let get = |c: &mut TcpStream, path: &str| {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: srv\r\n\r\n");
+            c.write_all(req.as_bytes()).ok()?;
+            read_message(c).map(|(_, b)| b)
+        };
+        let big = get(&mut c, "/big");
+        done_tx.send(()).unwrap();
+        go_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let ok = get(&mut c, "/ok");
+        // The bad request is dropped, its retransmissions too: no answer within the timeout.
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let bad = get(&mut c, "/verdict-bad");
+        // The server's direction is bypassed, yet the flow's block stops it too.
+        push_tx.send(()).unwrap();
+        let mut late = [0u8; 64];
+        let pushed = c.read(&mut late).map_or(0, |n| n);
+        (big, ok, bad, pushed)
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the download ended");
+    // Let the stats snapshot (every 100 ms) catch up with the download.
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = e.stats();
+    let sum = |f: fn(&verdict_engine::nfq::QueueStats) -> u64| stats.queues.iter().map(f).sum();
+    let (half, whole) = (sum(|q| q.half_bypassed), sum(|q| q.bypassed));
+    let (queued, queued_bytes) = (sum(|q| q.received), sum(|q| q.accepted_bytes));
+    let (reply_pkts, reply_bytes) = bypass_return_counter(&t, Some("REPLY"));
+    let (orig_pkts, _) = bypass_return_counter(&t, Some("ORIGINAL"));
+    let (flow_pkts, _) = bypass_return_counter(&t, None);
+    go_tx.send(()).unwrap();
+    let (big, ok, bad, pushed) = cli.join().unwrap();
+    let requests = srv.join().unwrap();
+
+    println!(
+        "download of {BIG} bytes: {queued} packets / {queued_bytes} bytes queued, \
+         {reply_pkts} packets / {reply_bytes} bytes through the reply-direction bypass"
+    );
+    assert!(big.as_deref() == Some(&body[..]), "download corrupted");
+    assert_eq!(
+        (half, whole),
+        (1, 0),
+        "one direction bypassed, not the flow"
+    );
+    // The download direction went around the queue after the depth: the kernel's reply
+    // direction rule carried most of it, the queue saw little more than the depth.
+    assert!(
+        reply_bytes >= (BIG / 2) as u64,
+        "the reply direction's bypass rule saw {reply_pkts} packets / {reply_bytes} bytes of a {BIG}-byte download"
+    );
+    assert!(
+        queued_bytes < (BIG / 4) as u64,
+        "{queued} packets / {queued_bytes} bytes of a {BIG}-byte download were queued"
+    );
+    assert_eq!(
+        (orig_pkts, flow_pkts),
+        (0, 0),
+        "the request direction or the whole flow was bypassed"
+    );
+    // The request direction is still inspected: the harmless request is answered, the bad
+    // one never reaches the server.
+    assert_eq!(
+        ok.as_deref(),
+        Some(&b"ok"[..]),
+        "the request after the download failed"
+    );
+    assert_eq!(bad, None, "the bad request was answered");
+    assert_eq!(pushed, 0, "the server's direction went on after the drop");
+    let table = t.ruleset(&t.gw);
+    let blocked = table
+        .lines()
+        .find(|l| l.contains("engine dropped a flow with a bypassed direction"))
+        .and_then(|l| {
+            l.split("counter packets ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        });
+    assert!(
+        blocked.is_some_and(|n: u64| n >= 1),
+        "the engine's flow block was not carried out in the kernel:\n{table}"
+    );
+    assert_eq!(
+        requests,
+        ["GET /big HTTP/1.1", "GET /ok HTTP/1.1"],
+        "what the server received"
+    );
+    let alerts = e.alerts(SID, 1);
+    assert!(
+        !alerts.is_empty() && alerts[0]["alert"]["action"] == "blocked",
+        "{alerts:?}"
+    );
+    assert!(
+        e.queued() > queued,
+        "the requests after the download were not queued"
     );
 }

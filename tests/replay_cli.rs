@@ -586,3 +586,92 @@ fn tunnel_decoders_follow_suricata_yaml_and_verdict_toml() {
         vec![(3000002, 1)]
     );
 }
+
+/// A keep-alive HTTP connection on port 80: a download of 6000 body bytes whose last segment
+/// carries `LATEMARK`, then a bad request; every segment in sequence in both directions.
+fn keep_alive_download() -> Vec<Vec<u8>> {
+    let sp = 40001;
+    let mut v = vec![
+        tcp(CLI, SRV, sp, 80, 1, true, false, b""),
+        tcp(SRV, CLI, 80, sp, 1, true, true, b""),
+        tcp(CLI, SRV, sp, 80, 2, false, true, b""),
+    ];
+    let mut last = vec![b'x'; 1500];
+    last[..8].copy_from_slice(b"LATEMARK");
+    let mut turns: Vec<(bool, Vec<u8>)> = vec![
+        (true, b"GET /big HTTP/1.1\r\nHost: srv\r\n\r\n".to_vec()),
+        (
+            false,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n".to_vec(),
+        ),
+    ];
+    turns.extend((0..3).map(|_| (false, vec![b'x'; 1500])));
+    turns.push((false, last));
+    turns.push((
+        true,
+        b"GET /verdict-bad HTTP/1.1\r\nHost: srv\r\n\r\n".to_vec(),
+    ));
+    let (mut cseq, mut sseq) = (2u32, 2u32);
+    for (to_server, p) in &turns {
+        if *to_server {
+            v.push(tcp(CLI, SRV, sp, 80, cseq, false, true, p));
+            cseq += p.len() as u32;
+        } else {
+            v.push(tcp(SRV, CLI, 80, sp, sseq, false, true, p));
+            sseq += p.len() as u32;
+        }
+    }
+    v
+}
+
+#[test]
+fn replay_takes_the_live_bypass_decisions() {
+    let d = Dir::new("bypass");
+    let rules = d.file(
+        "test.rules",
+        "alert tcp any 80 -> any any (msg:\"late response bytes\"; content:\"LATEMARK\"; sid:3000011; rev:1;)\n\
+         drop http any any -> any 80 (msg:\"bad uri\"; http.uri; content:\"/verdict-bad\"; sid:3000012; rev:1;)\n",
+    );
+    let cap = d.0.join("in.pcap");
+    write_pcap(&cap, &keep_alive_download());
+    let run = |name: &str, policy: &str| {
+        let cfg = d.file(
+            &format!("{name}.toml"),
+            &format!("[engine]\nstream_depth = 2000\nbypass = \"{policy}\"\n"),
+        );
+        let out = d.0.join(name);
+        let o = replay(&[
+            cap.to_str().unwrap(),
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--simulate-ips",
+            "-q",
+        ]);
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{stdout}");
+        let sids: Vec<u64> = eve_alerts(&out).into_iter().map(|(s, _)| s).collect();
+        (sids, stdout)
+    };
+    // Per direction: the download's bytes past the depth are not inspected, the request is.
+    let (sids, stdout) = run("direction", "direction");
+    assert_eq!(sids, [3000012], "{stdout}");
+    assert!(
+        stdout.contains("bypassed flows 0  half-bypassed flows 1"),
+        "{stdout}"
+    );
+    // Either: nothing after the depth is, the bad request included.
+    let (sids, stdout) = run("either", "either");
+    assert_eq!(sids, Vec::<u64>::new(), "{stdout}");
+    assert!(
+        stdout.contains("bypassed flows 1  half-bypassed flows 0"),
+        "{stdout}"
+    );
+    // Both: everything is inspected.
+    let (sids, stdout) = run("both", "both");
+    assert_eq!(sids, [3000011, 3000012], "{stdout}");
+    assert!(!stdout.contains("bypassed flows"), "{stdout}");
+}

@@ -19,7 +19,9 @@ use std::collections::HashSet;
 pub const MAX_COMPARE_BYTES: usize = 16;
 /// Conntrack mark bit a kernel drop sets on the connection, so the rest of the flow is dropped
 /// too (Snort/Suricata drop semantics) by the first rule of verdict's chain. One high bit,
-/// OR-ed in, so operators' own uses of the mark's other bits are left alone.
+/// OR-ed in, so operators' own uses of the mark's other bits are left alone. The engine sets
+/// it in the packet mark of a packet it drops on a flow with a bypassed direction (whose
+/// packets no longer reach it): the chain after the queue records it and drops the packet.
 pub const FLOW_BLOCK_MARK: u32 = 0x8000_0000;
 /// Conntrack mark bit of a bypassed flow: the engine decided nothing more can match it (past
 /// the stream depth, or a `pass` rule), so the kernel accepts its packets instead of queueing
@@ -30,6 +32,17 @@ pub const FLOW_BYPASS_MARK: u32 = 0x4000_0000;
 /// verdict's chain accepts it at once, but the xt steering hooks on its own, so it returns on
 /// this bit; the bypass chain clears it again after the queue hook.
 pub const BYPASS_LIST_MARK: u32 = 0x2000_0000;
+/// Packet-mark bit the worker sets with its verdict to hand back only the packet's own
+/// direction of its flow (`bypass = "direction"`: that direction is past the stream depth, the
+/// other is still inspected). The engine never needs conntrack's orientation: the chain after
+/// the queue turns it into [`ORIGINAL_BYPASS_MARK`] or [`REPLY_BYPASS_MARK`] by the packet's
+/// `ct direction`.
+pub const DIRECTION_BYPASS_MARK: u32 = 0x1000_0000;
+/// Conntrack mark bit of a flow whose original direction (the connection's initiator to its
+/// responder) is bypassed: the kernel accepts that direction's packets instead of queueing them.
+pub const ORIGINAL_BYPASS_MARK: u32 = 0x0800_0000;
+/// Conntrack mark bit of a flow whose reply direction is bypassed, as [`ORIGINAL_BYPASS_MARK`].
+pub const REPLY_BYPASS_MARK: u32 = 0x0400_0000;
 /// Largest start offset (bytes) of one raw payload load: the kernel keeps it in a `u8`.
 pub const MAX_PAYLOAD_OFFSET: u32 = 255;
 

@@ -102,6 +102,9 @@ pub struct Flow {
     pub passed: bool,
     /// Handed back to the kernel (`bypass`): the rest of the flow is accepted uninspected.
     pub bypassed: bool,
+    /// Directions handed back to the kernel alone (bit 0: client's, bit 1: server's): their
+    /// packets are accepted uninspected, the other direction's still inspected.
+    bypassed_dirs: u8,
     /// Directions that sent a FIN (bit 0: client, bit 1: server): with both, the connection
     /// is closing and the flow times out like a reset one (Suricata's `closed` timeout), so
     /// late retransmissions start a new flow.
@@ -123,6 +126,37 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow with nothing seen yet: `client_is_lo` says which endpoint (the lower address and
+    /// port) is the client, `tcp` its starting TCP state, `words` its flowbit words.
+    pub(crate) fn new(
+        id: u64,
+        client_is_lo: bool,
+        tcp: Option<TcpState>,
+        words: usize,
+        now: Duration,
+    ) -> Flow {
+        Flow {
+            id,
+            client_is_lo,
+            tcp,
+            seen_to_server: false,
+            seen_to_client: false,
+            bits: vec![0; words],
+            dropped: None,
+            dropped_by_policy: false,
+            fins: 0,
+            passed: false,
+            bypassed: false,
+            bypassed_dirs: 0,
+            last_seen: now,
+            packets: 0,
+            payload_bytes: [0, 0],
+            recent_alerts: None,
+            recent_next: 0,
+            session: None,
+            ints: Vec::new(),
+        }
+    }
     /// True if flowbit `i` is set.
     pub fn bit(&self, i: usize) -> bool {
         self.bits
@@ -170,6 +204,16 @@ impl Flow {
         std::mem::swap(&mut self.seen_to_server, &mut self.seen_to_client);
         self.payload_bytes.swap(0, 1);
         self.fins = (self.fins >> 1) | ((self.fins & 1) << 1);
+        self.bypassed_dirs = (self.bypassed_dirs >> 1) | ((self.bypassed_dirs & 1) << 1);
+    }
+    /// True if the direction sent by the client (`to_server`) or by the server was handed
+    /// back to the kernel on its own ([`crate::bypass`]).
+    pub fn direction_bypassed(&self, to_server: bool) -> bool {
+        self.bypassed_dirs & dir_bit(to_server) != 0
+    }
+    /// Records that one direction was handed back to the kernel on its own.
+    pub fn bypass_direction(&mut self, to_server: bool) {
+        self.bypassed_dirs |= dir_bit(to_server);
     }
     /// Gives the session's stream memory back to the worker's account.
     fn release(&mut self, mem: &mut StreamMem) {
@@ -186,6 +230,14 @@ impl Flow {
             Some(s) => matches!(s, TcpState::Established | TcpState::Closing),
             None => self.seen_to_server && self.seen_to_client,
         }
+    }
+}
+
+fn dir_bit(to_server: bool) -> u8 {
+    if to_server {
+        1
+    } else {
+        2
     }
 }
 
@@ -403,27 +455,14 @@ impl FlowTable {
                     TcpState::Unsynced
                 }
             });
-            Flow {
+            Flow::new(
                 // 53 bits: JSON consumers that read numbers as doubles keep it exact.
-                id: splitmix(*next_id) & ((1 << 53) - 1),
-                client_is_lo: if synack { !src_is_lo } else { src_is_lo },
+                splitmix(*next_id) & ((1 << 53) - 1),
+                if synack { !src_is_lo } else { src_is_lo },
                 tcp,
-                seen_to_server: false,
-                seen_to_client: false,
-                bits: vec![0; words],
-                dropped: None,
-                dropped_by_policy: false,
-                fins: 0,
-                passed: false,
-                bypassed: false,
-                last_seen: now,
-                packets: 0,
-                payload_bytes: [0, 0],
-                recent_alerts: None,
-                recent_next: 0,
-                session: None,
-                ints: Vec::new(),
-            }
+                words,
+                now,
+            )
         });
         let to_server = flow.client_is_lo == src_is_lo;
         flow.last_seen = flow.last_seen.max(now);

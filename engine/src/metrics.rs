@@ -317,6 +317,16 @@ fn queue_metrics(reg: &mut Registry, s: &StatsSnapshot) {
     );
     family(
         reg,
+        "verdict_bypassed_flows",
+        "Flows handed back to the kernel: whole (scope flow), or one direction alone while the \
+         other is still inspected (scope direction)",
+        s.queues.iter().flat_map(|st| {
+            [("flow", st.bypassed), ("direction", st.half_bypassed)]
+                .map(|(scope, n)| (vec![q(st.queue), ("scope", scope.into())], n))
+        }),
+    );
+    family(
+        reg,
         "verdict_inspection_panics",
         "Packets whose inspection panicked (accepted uninspected)",
         per_queue(|st| st.panics),
@@ -519,5 +529,35 @@ mod tests {
             ]
         );
         assert!(parse_kernel_queues("garbage\n1 2\n", &[1]).is_empty());
+    }
+
+    #[test]
+    fn bypassed_flows_are_counted_by_scope() {
+        let s = StatsSnapshot {
+            pid: 1,
+            written_unix: 0.0,
+            uptime_secs: 0.0,
+            mode: crate::run::Mode::Ips,
+            mechanism: "xt NFQUEUE".into(),
+            queues: vec![crate::nfq::QueueStats {
+                queue: 3,
+                bypassed: 2,
+                half_bypassed: 5,
+                ..Default::default()
+            }],
+            rules: Vec::new(),
+            output: Default::default(),
+            ops: None,
+            inspect: None,
+            kernel_queues: Vec::new(),
+            steered: None,
+        };
+        let text = encode_snapshot(&s).unwrap();
+        for line in [
+            "verdict_bypassed_flows_total{queue=\"3\",scope=\"flow\"} 2",
+            "verdict_bypassed_flows_total{queue=\"3\",scope=\"direction\"} 5",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
     }
 }

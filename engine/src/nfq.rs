@@ -41,12 +41,20 @@ pub enum Decision {
     Reject(RejectTarget),
     /// Let it through with the bytes the inspector rewrote (checksums already fixed).
     Replace,
-    /// Let it through and hand its flow back to the kernel: the verdict sets
-    /// `FLOW_BYPASS_MARK` in the packet mark, which the kernel moves into the conntrack mark
-    /// and stops queueing the flow (`crate::bypass`). `first` counts a newly bypassed flow.
+    /// Drop it (answering as [`Decision::Reject`] with a target) and block its flow in the
+    /// kernel, for a flow one direction of which no longer reaches the queue (bypassed): the
+    /// verdict accepts the packet with `FLOW_BLOCK_MARK` in its mark, and the chain after the
+    /// queue records the block in the conntrack mark and drops it (`verdict_nft::render`).
+    DropFlow(Option<RejectTarget>),
+    /// Let it through and hand its flow, or its own direction of it, back to the kernel: the
+    /// verdict sets `FLOW_BYPASS_MARK` (or `DIRECTION_BYPASS_MARK`) in the packet mark, which
+    /// the kernel moves into the conntrack mark and stops queueing the flow or that direction
+    /// (`crate::bypass`). `first` counts a newly bypassed flow or direction.
     Bypass {
-        /// The flow was bypassed by this packet (not a packet already in flight).
+        /// The flow or direction was bypassed by this packet (not a packet already in flight).
         first: bool,
+        /// Whole flow or the packet's direction.
+        scope: crate::bypass::BypassScope,
     },
 }
 
@@ -125,6 +133,8 @@ pub struct QueueCounters {
     pub panics: AtomicU64,
     /// flows handed back to the kernel (bypass mark set)
     pub bypassed: AtomicU64,
+    /// flows one direction of which was handed back to the kernel alone
+    pub half_bypassed: AtomicU64,
     /// Bytes (original packet lengths) by outcome, in the order of [`BYTE_OUTCOMES`].
     pub bytes: [AtomicU64; 4],
     /// Nanoseconds the worker spent on packets (from receipt to verdict), not waiting.
@@ -159,6 +169,10 @@ pub struct QueueStats {
     /// flows handed back to the kernel
     #[serde(default)]
     pub bypassed: u64,
+    /// flows one direction of which was handed back to the kernel alone (a flow bypassed
+    /// whole later counts in `bypassed` too)
+    #[serde(default)]
+    pub half_bypassed: u64,
     /// bytes accepted unchanged
     #[serde(default)]
     pub accepted_bytes: u64,
@@ -191,6 +205,7 @@ impl QueueCounters {
             enobufs: r(&self.enobufs),
             panics: r(&self.panics),
             bypassed: r(&self.bypassed),
+            half_bypassed: r(&self.half_bypassed),
             accepted_bytes: r(&self.bytes[0]),
             dropped_bytes: r(&self.bytes[1]),
             rejected_bytes: r(&self.bytes[2]),
@@ -480,15 +495,21 @@ pub fn serve<I: Inspect>(
             }
             Decision::Reject(target) => {
                 bump(&counters.rejected);
-                match responder.map(|r| r.reject(&buf, target)) {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        tracing::debug!("queue {}: reject reply failed: {}", q.0, chain(&e));
-                        bump(&counters.errors);
-                    }
-                    None => bump(&counters.errors),
-                }
+                reject(responder, &buf, target, q, counters);
                 nfq::Verdict::Drop
+            }
+            Decision::DropFlow(target) => {
+                match target {
+                    Some(t) => {
+                        bump(&counters.rejected);
+                        reject(responder, &buf, t, q, counters);
+                    }
+                    None => bump(&counters.dropped),
+                }
+                // Accepted here, dropped by the kernel's rule after the queue, which also
+                // blocks the flow in conntrack.
+                msg.set_nfmark(msg.get_nfmark() | verdict_compiler::kernel::FLOW_BLOCK_MARK);
+                nfq::Verdict::Accept
             }
             Decision::Replace if truncated => {
                 bump(&counters.errors);
@@ -500,20 +521,26 @@ pub fn serve<I: Inspect>(
                 msg.set_payload(buf.as_slice());
                 nfq::Verdict::Accept
             }
-            Decision::Bypass { first } => {
+            Decision::Bypass { first, scope } => {
+                use crate::bypass::BypassScope;
+                use verdict_compiler::kernel::{DIRECTION_BYPASS_MARK, FLOW_BYPASS_MARK};
                 bump(&counters.accepted);
+                let (count, bit) = match scope {
+                    BypassScope::Flow => (&counters.bypassed, FLOW_BYPASS_MARK),
+                    BypassScope::Direction => (&counters.half_bypassed, DIRECTION_BYPASS_MARK),
+                };
                 if first {
-                    bump(&counters.bypassed);
+                    bump(count);
                 }
-                let mark = msg.get_nfmark() | verdict_compiler::kernel::FLOW_BYPASS_MARK;
+                let mark = msg.get_nfmark() | bit;
                 msg.set_nfmark(mark);
                 nfq::Verdict::Accept
             }
         };
         let outcome = match decision {
             Decision::Accept | Decision::Bypass { .. } => 0,
-            Decision::Drop => 1,
-            Decision::Reject(_) => 2,
+            Decision::Drop | Decision::DropFlow(None) => 1,
+            Decision::Reject(_) | Decision::DropFlow(Some(_)) => 2,
             Decision::Replace if truncated => 0,
             Decision::Replace => 3,
         };
@@ -531,6 +558,24 @@ pub fn serve<I: Inspect>(
         step: "unbind",
         source,
     })
+}
+
+/// Sends the reject reply for `pkt` (counted as an error when it fails or no responder runs).
+fn reject(
+    responder: Option<&Responder>,
+    pkt: &[u8],
+    target: RejectTarget,
+    q: QueueNum,
+    counters: &QueueCounters,
+) {
+    match responder.map(|r| r.reject(pkt, target)) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) => {
+            tracing::debug!("queue {}: reject reply failed: {}", q.0, chain(&e));
+            bump(&counters.errors);
+        }
+        None => bump(&counters.errors),
+    }
 }
 
 /// A running set of workers, one per queue.

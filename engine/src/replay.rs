@@ -166,6 +166,11 @@ pub struct ReplaySummary {
     pub replaced: u64,
     /// Events lost (always 0 in replay: events are forwarded blocking).
     pub events_lost: u64,
+    /// Flows the live engine would have handed back to the kernel whole (`crate::bypass`);
+    /// their later packets were not inspected.
+    pub bypassed: u64,
+    /// Flows one direction of which it would have handed back alone.
+    pub half_bypassed: u64,
     /// Wall time spent.
     pub elapsed: Duration,
     /// Captures that stopped early, with why.
@@ -280,6 +285,8 @@ impl Replayer {
         self.summary.rejected = Counters::get(&c.rejected);
         self.summary.replaced = Counters::get(&c.replaced);
         self.summary.events_lost = Counters::get(&c.events_lost);
+        self.summary.bypassed = Counters::get(&c.bypassed);
+        self.summary.half_bypassed = Counters::get(&c.half_bypassed);
         self.summary.flows = self.worker.flows_created();
         Ok(self.summary)
     }

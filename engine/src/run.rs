@@ -506,9 +506,10 @@ impl Inspect for DetectInspect {
         match self.worker.inspect(pkt, meta) {
             Verdict::Accept => match self.worker.take_bypass() {
                 BypassMark::None => Decision::Accept,
-                BypassMark::New => Decision::Bypass { first: true },
-                BypassMark::Again => Decision::Bypass { first: false },
+                BypassMark::Set { scope, first } => Decision::Bypass { first, scope },
             },
+            Verdict::Drop(_) if self.worker.take_kernel_block() => Decision::DropFlow(None),
+            Verdict::Reject(t, _) if self.worker.take_kernel_block() => Decision::DropFlow(Some(t)),
             Verdict::Drop(_) => Decision::Drop,
             Verdict::Reject(t, _) => Decision::Reject(t),
             Verdict::Replace(_) => Decision::Replace,

@@ -548,6 +548,12 @@ impl Session {
         }
     }
 
+    /// Gives one half's memory back (its direction was handed back to the kernel: nothing
+    /// reads its bytes any more).
+    pub fn release_half(&mut self, to_server: bool, mem: &mut StreamMem) {
+        self.halves[usize::from(!to_server)].release(mem);
+    }
+
     /// One TCP packet of the flow, sent by the client when `to_server`.
     pub fn step(
         &mut self,

@@ -17,6 +17,17 @@
 //! flow's packets (xt: returns from chain `VERDICT`) instead of queueing them. Kernel rules
 //! still see them.
 //!
+//! One direction of a flow can be handed back alone (`bypass = "direction"`: it is past the
+//! stream depth, the other direction is still inspected). The worker does not know which of
+//! its flow's directions conntrack calls original: it sets [`DIRECTION_BYPASS_MARK`] ("this
+//! packet's direction") and chain `bypass` records it as [`ORIGINAL_BYPASS_MARK`] or
+//! [`REPLY_BYPASS_MARK`] by the packet's `ct direction`; the rules before the steering accept
+//! (xt: return) a packet whose own direction's bit is set. A drop the engine decides on such a
+//! flow must also stop the bypassed direction, which no longer reaches the engine: the worker
+//! accepts the packet with [`FLOW_BLOCK_MARK`] in the packet mark, and chain `bypass` records
+//! the block in the conntrack mark and drops the packet; the chain's flow-block rule drops the
+//! rest of the flow, both directions.
+//!
 //! Bypass lists (verdict.toml `[bypass]`: trusted addresses never inspected) are the named
 //! interval sets `bypass4`/`bypass6`; the chain's first rules accept their packets, either
 //! side, before the flow-block rule, the kernel rules and the steering. The xt steering hooks
@@ -45,8 +56,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, FLOW_BLOCK_MARK,
-    FLOW_BYPASS_MARK,
+    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, DIRECTION_BYPASS_MARK,
+    FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK, REPLY_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -68,6 +79,40 @@ pub const BYPASS_PRIORITY: i32 = 10;
 pub const FLOW_BYPASSED: &str = "verdict: bypassed flow, not queued";
 /// Comment of the rule that records a bypass in conntrack.
 pub const BYPASS_RECORD: &str = "verdict: engine bypassed this flow";
+/// Comment of the rule that records, and carries out, an engine drop of a flow with a bypassed
+/// direction.
+pub const ENGINE_BLOCK_RECORD: &str = "verdict: engine dropped a flow with a bypassed direction";
+/// Comment of the rules that record a direction's bypass in conntrack.
+pub const DIRECTION_BYPASS_RECORD: &str = "verdict: engine bypassed this packet's direction";
+
+/// One conntrack direction as the bypass rules name it.
+#[derive(Debug, Clone, Copy)]
+pub struct CtDirection {
+    /// nft `ct direction` value.
+    pub nft: &'static str,
+    /// iptables `-m conntrack --ctdir` value.
+    pub xt: &'static str,
+    /// Conntrack-mark bit recording that this direction is bypassed.
+    pub mark: u32,
+    /// Comment of the rule that keeps this direction's bypassed packets out of the queue.
+    pub comment: &'static str,
+}
+
+/// Conntrack's two directions, with what records and applies each one's bypass.
+pub const CT_DIRECTIONS: [CtDirection; 2] = [
+    CtDirection {
+        nft: "original",
+        xt: "ORIGINAL",
+        mark: ORIGINAL_BYPASS_MARK,
+        comment: "verdict: bypassed original direction, not queued",
+    },
+    CtDirection {
+        nft: "reply",
+        xt: "REPLY",
+        mark: REPLY_BYPASS_MARK,
+        comment: "verdict: bypassed reply direction, not queued",
+    },
+];
 /// Comment of the rules that accept bypass-list traffic uninspected.
 pub const BYPASS_LISTED: &str = "verdict: bypass list, never inspected";
 /// Comment of the rule that clears the bypass-list bit from the packet mark.
@@ -415,7 +460,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             );
         }
     }
-    if plan.blocks_flows() {
+    if blocks_flows(plan) {
         let _ = writeln!(
             s,
             "\t\tct mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{FLOW_BLOCKED}\""
@@ -429,6 +474,13 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\tct mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} counter accept comment \"{FLOW_BYPASSED}\""
         );
+        for d in CT_DIRECTIONS {
+            let _ = writeln!(
+                s,
+                "\t\tct direction {} ct mark & 0x{:08x} == 0x{:08x} counter accept comment \"{}\"",
+                d.nft, d.mark, d.mark, d.comment
+            );
+        }
     }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
@@ -451,10 +503,26 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\ttype filter hook forward priority {BYPASS_PRIORITY}; policy accept;"
         );
+        if !plan.steering.is_empty() {
+            let _ = writeln!(
+                s,
+                "\t\tmeta mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} ct mark set ct mark | 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{ENGINE_BLOCK_RECORD}\""
+            );
+        }
         let _ = writeln!(
             s,
             "\t\tmeta mark & 0x{FLOW_BYPASS_MARK:08x} == 0x{FLOW_BYPASS_MARK:08x} ct mark set ct mark | 0x{FLOW_BYPASS_MARK:08x} meta mark set meta mark & 0x{keep:08x} counter comment \"{BYPASS_RECORD}\""
         );
+        // The first rule a packet matches clears the bit, so at most one records it.
+        for d in CT_DIRECTIONS {
+            let _ = writeln!(
+                s,
+                "\t\tmeta mark & 0x{DIRECTION_BYPASS_MARK:08x} == 0x{DIRECTION_BYPASS_MARK:08x} ct direction {} ct mark set ct mark | 0x{:08x} meta mark set meta mark & 0x{:08x} counter comment \"{DIRECTION_BYPASS_RECORD}\"",
+                d.nft,
+                d.mark,
+                !DIRECTION_BYPASS_MARK
+            );
+        }
         if plan.has_bypass() {
             let _ = writeln!(
                 s,
@@ -645,6 +713,19 @@ fn ct_mark() -> Expression<'static> {
     }))
 }
 
+/// `ct direction DIR`.
+fn ct_direction(d: &CtDirection) -> Statement<'static> {
+    mat(
+        Expression::Named(NamedExpression::CT(CT {
+            key: "direction".into(),
+            family: None,
+            dir: None,
+        })),
+        "==",
+        Expression::String(d.nft.into()),
+    )
+}
+
 fn meta_mark() -> Expression<'static> {
     Expression::Named(NamedExpression::Meta(Meta { key: MetaKey::Mark }))
 }
@@ -680,8 +761,15 @@ fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
     )
 }
 
-/// The bypass chain and its rules (see the module docs), as JSON objects.
-fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'static>> {
+/// Whether the table needs the rule dropping flows blocked in conntrack: kernel drop rules
+/// block flows, and so does the engine on flows with a bypassed direction.
+fn blocks_flows(plan: &KernelPlan) -> bool {
+    plan.blocks_flows() || !plan.steering.is_empty()
+}
+
+/// The bypass chain and its rules (see the module docs), as JSON objects: `steered` adds the
+/// engine's flow block.
+fn bypass_chain_json(steered: bool, bypass_list: bool) -> Vec<nftables::schema::NfObject<'static>> {
     use nftables::schema::NfObject::CmdObject;
     let chain = CmdObject(NfCmd::Add(NfListObject::Chain(Chain {
         family: NfFamily::INet,
@@ -701,10 +789,35 @@ fn bypass_chain_json(bypass_list: bool) -> Vec<nftables::schema::NfObject<'stati
         clear_bit(meta_mark, FLOW_BYPASS_MARK),
         counter(),
     ];
-    let mut out = vec![
-        chain,
-        rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()),
-    ];
+    let mut out = vec![chain];
+    if steered {
+        let block = vec![
+            has_bit(meta_mark(), FLOW_BLOCK_MARK),
+            set_bit(ct_mark, FLOW_BLOCK_MARK),
+            counter(),
+            Statement::Drop(None),
+        ];
+        out.push(rule_in(
+            BYPASS_CHAIN,
+            block,
+            ENGINE_BLOCK_RECORD.to_string(),
+        ));
+    }
+    out.push(rule_in(BYPASS_CHAIN, expr, BYPASS_RECORD.to_string()));
+    for d in &CT_DIRECTIONS {
+        let expr = vec![
+            has_bit(meta_mark(), DIRECTION_BYPASS_MARK),
+            ct_direction(d),
+            set_bit(ct_mark, d.mark),
+            clear_bit(meta_mark, DIRECTION_BYPASS_MARK),
+            counter(),
+        ];
+        out.push(rule_in(
+            BYPASS_CHAIN,
+            expr,
+            DIRECTION_BYPASS_RECORD.to_string(),
+        ));
+    }
     if bypass_list {
         let expr = vec![
             has_bit(meta_mark(), BYPASS_LIST_MARK),
@@ -845,7 +958,7 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
     let sets = ListSets::of(plan);
     objects.extend(sets.bypass().iter().chain(sets.sets()).map(set_json));
     objects.extend(bypass_list_json(&sets));
-    if plan.blocks_flows() {
+    if blocks_flows(plan) {
         let expr = vec![
             mat(
                 Expression::BinaryOperation(Box::new(BinaryOperation::AND(
@@ -872,6 +985,15 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             Statement::Accept(None),
         ];
         objects.push(rule_obj(expr, FLOW_BYPASSED.to_string()));
+        for d in &CT_DIRECTIONS {
+            let expr = vec![
+                ct_direction(d),
+                has_bit(ct_mark(), d.mark),
+                counter(),
+                Statement::Accept(None),
+            ];
+            objects.push(rule_obj(expr, d.comment.to_string()));
+        }
     }
     if opts.queue == QueueMechanism::NftQueue {
         for st in &plan.steering {
@@ -907,7 +1029,10 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
         }
     }
     if !plan.steering.is_empty() || plan.has_bypass() {
-        objects.extend(bypass_chain_json(plan.has_bypass()));
+        objects.extend(bypass_chain_json(
+            !plan.steering.is_empty(),
+            plan.has_bypass(),
+        ));
     }
     Nftables {
         objects: objects.into(),
@@ -1077,13 +1202,25 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             // operator's own FORWARD rules still see them).
             out.push(xt_return_on(
                 bin,
+                &[],
                 "connmark",
                 FLOW_BYPASS_MARK,
                 FLOW_BYPASSED,
             ));
+            // A bypassed direction: its own packets only, the other direction is still queued.
+            for d in &CT_DIRECTIONS {
+                let dir = ["-m", "conntrack", "--ctdir", d.xt];
+                out.push(xt_return_on(bin, &dir, "connmark", d.mark, d.comment));
+            }
             if plan.has_bypass() {
                 // verdict's chain accepted these, but this hook is a separate one.
-                out.push(xt_return_on(bin, "mark", BYPASS_LIST_MARK, BYPASS_LISTED));
+                out.push(xt_return_on(
+                    bin,
+                    &[],
+                    "mark",
+                    BYPASS_LIST_MARK,
+                    BYPASS_LISTED,
+                ));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
@@ -1132,14 +1269,12 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
     out
 }
 
-/// `-A VERDICT -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack mark) or
-/// `mark` (packet mark).
-fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String> {
-    argv(&[
-        bin,
-        "-w",
-        "-A",
-        XT_CHAIN,
+/// `-A VERDICT [PRE...] -m MATCH --mark BIT/BIT -j RETURN`: `match` is `connmark` (conntrack
+/// mark) or `mark` (packet mark); `pre` are matches before it.
+fn xt_return_on(bin: &str, pre: &[&str], match_: &str, bit: u32, comment: &str) -> Vec<String> {
+    let mut v = argv(&[bin, "-w", "-A", XT_CHAIN]);
+    v.extend(argv(pre));
+    v.extend(argv(&[
         "-m",
         match_,
         "--mark",
@@ -1150,7 +1285,8 @@ fn xt_return_on(bin: &str, match_: &str, bit: u32, comment: &str) -> Vec<String>
         comment,
         "-j",
         "RETURN",
-    ])
+    ]));
+    v
 }
 
 /// The xt commands as a shell script (`xt.sh`), one command per line, arguments quoted.

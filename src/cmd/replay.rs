@@ -296,6 +296,13 @@ pub fn print_summary(out: &mut impl Write, s: &ReplaySummary, inline: bool) -> s
             s.dropped, s.rejected, s.replaced
         )?;
     }
+    if s.bypassed > 0 || s.half_bypassed > 0 {
+        writeln!(
+            out,
+            "bypassed flows {}  half-bypassed flows {} (later packets not inspected, as live)",
+            s.bypassed, s.half_bypassed
+        )?;
+    }
     for (name, n) in &s.anomalies {
         writeln!(out, "anomaly {name}: {n}")?;
     }
@@ -363,7 +370,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .or(suri.exceptions)
         .resolve(inline, midstream)
         .context("exception policies")?;
-    // The stream settings of `verdict run`, so a replay of a live capture hits the same limits.
+    // The stream settings of `verdict run` (depth, limits, bypass policy), so a replay of a
+    // live capture hits the same limits and inspects what the live engine would.
     let session = crate::cmd::run::session_config(None, &config)?;
     let cfg = DetectConfig {
         flow: crate::cmd::run::flow_config(&config, midstream)?,
@@ -378,6 +386,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .unwrap_or_default(),
         exceptions,
         tunnels: config.decoder.or(suri.decoder).unwrap_or_default(),
+        bypass: config.engine.bypass.unwrap_or_default(),
         ..Default::default()
     };
     if args.explain.is_some() && image_paths(&args.rules) {

@@ -57,11 +57,14 @@ pub struct Args {
     #[arg(long)]
     pub inspect_depth: Option<u64>,
     /// TCP bytes reassembled per flow direction (default 1 MiB, Suricata's stream depth; 0 =
-    /// unlimited). Past it stream and HTTP inspection stop, and the flow is bypassed.
+    /// unlimited). Past it stream and HTTP inspection stop, and the direction is bypassed
+    /// (see `--bypass`).
     #[arg(long)]
     pub stream_depth: Option<u64>,
-    /// When a flow is handed back to the kernel (no more queueing): `both` directions past the
-    /// stream depth (default), `either` direction, or `off`.
+    /// When a flow, or one direction, is handed back to the kernel (no more queueing):
+    /// `direction` (default: a direction past the stream depth leaves alone, the whole flow when
+    /// both are done), `both` (the whole flow once both directions are past the depth),
+    /// `either` (the whole flow once one direction is), or `off`.
     #[arg(long, value_parser = parse_bypass)]
     pub bypass: Option<BypassPolicy>,
     /// What the steering queues: `ports` (default: the rules' ports and the app protocols'
@@ -107,12 +110,8 @@ pub struct Args {
 }
 
 fn parse_bypass(s: &str) -> Result<BypassPolicy, String> {
-    match s {
-        "off" => Ok(BypassPolicy::Off),
-        "both" => Ok(BypassPolicy::Both),
-        "either" => Ok(BypassPolicy::Either),
-        _ => Err(format!("`{s}`: expected off, both or either")),
-    }
+    BypassPolicy::from_name(s)
+        .ok_or_else(|| format!("`{s}`: expected direction, both, either or off"))
 }
 
 /// Runs `verdict run`.
@@ -333,6 +332,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             BypassPolicy::Off => "off",
             BypassPolicy::Both => "both directions past the depth",
             BypassPolicy::Either => "either direction past the depth",
+            BypassPolicy::Direction => "each direction past the depth on its own",
         }
     ));
     say(queue_line(caps.queue));

@@ -187,7 +187,12 @@ fn queue_table(o: &mut String, s: &StatsSnapshot) {
         t.panics
     );
     let bypassed: u64 = s.queues.iter().map(|q| q.bypassed).sum();
+    let half: u64 = s.queues.iter().map(|q| q.half_bypassed).sum();
     let _ = writeln!(o, "bypassed flows (handed back to the kernel): {bypassed}");
+    let _ = writeln!(
+        o,
+        "half-bypassed flows (one direction handed back, the other inspected): {half}"
+    );
     if let (Some(steered), Some(lost)) = (s.steered, s.uninspected()) {
         let _ = writeln!(
             o,

@@ -451,6 +451,9 @@ pub struct Counters {
     pub events_lost: AtomicU64,
     /// Flows handed back to the kernel (`crate::bypass`).
     pub bypassed: AtomicU64,
+    /// Flows one direction of which was handed back to the kernel alone (`bypass =
+    /// "direction"`); a flow bypassed whole later counts in `bypassed` too.
+    pub half_bypassed: AtomicU64,
     /// Packets that carried a tunnel whose inner packet was inspected too.
     pub tunneled: AtomicU64,
     /// Matches per program (index = program index in the image).
@@ -853,6 +856,10 @@ pub struct Worker {
     counters: Arc<Counters>,
     /// What the last packet's verdict must say about bypass ([`Worker::take_bypass`]).
     bypass: crate::bypass::BypassMark,
+    /// The layer just inspected belongs to a flow with a bypassed direction.
+    split_flow: bool,
+    /// The last packet was blocked on such a flow ([`Worker::take_kernel_block`]).
+    kernel_block: bool,
     /// Tunnels around the layer being inspected (0: the packet itself); part of its flow key.
     depth: u8,
     /// The tunnel the layer just inspected carries, to be inspected next.
@@ -894,6 +901,8 @@ impl Worker {
             rates: rate::RateState::default(),
             tags: tag::Tags::default(),
             bypass: Default::default(),
+            split_flow: false,
+            kernel_block: false,
             depth: 0,
             next_layer: None,
             root: None,
@@ -907,15 +916,32 @@ impl Worker {
         std::mem::take(&mut self.bypass)
     }
 
+    /// Whether the packet just inspected, which the worker blocked, belongs to a flow one
+    /// direction of which was bypassed: that direction no longer reaches the queue, so the
+    /// kernel must block the flow (`crate::nfq::Decision::DropFlow`). Reset by the call.
+    pub fn take_kernel_block(&mut self) -> bool {
+        std::mem::take(&mut self.kernel_block)
+    }
+
     fn note_bypass(
         flow: &mut Flow,
         det: &Detector,
+        to_server: bool,
         mem: &mut crate::stream::StreamMem,
         counters: &Counters,
     ) -> crate::bypass::BypassMark {
-        let m = crate::bypass::decide(flow, det.cfg.bypass, mem);
-        if m == crate::bypass::BypassMark::New {
-            Counters::inc(&counters.bypassed);
+        use crate::bypass::{BypassMark, BypassScope};
+        let m = crate::bypass::decide(flow, det.cfg.bypass, to_server, mem);
+        match m {
+            BypassMark::Set {
+                scope: BypassScope::Flow,
+                first: true,
+            } => Counters::inc(&counters.bypassed),
+            BypassMark::Set {
+                scope: BypassScope::Direction,
+                first: true,
+            } => Counters::inc(&counters.half_bypassed),
+            _ => {}
         }
         m
     }
@@ -965,10 +991,13 @@ impl Worker {
         self.depth = 0;
         let mut verdict = self.inspect_layer(pkt, meta);
         let Some(first) = self.next_layer.take() else {
+            self.kernel_block = self.split_flow && verdict.blocks();
             return self.finish(verdict);
         };
-        // The kernel's bypass would skip the whole tunnel, the inner flows with it.
+        // The kernel's bypass would skip the whole tunnel, the inner flows with it (and its
+        // block would block them all).
         self.bypass = Default::default();
+        self.kernel_block = false;
         Counters::inc(&self.counters.tunneled);
         let mut layers = std::mem::take(&mut self.layers);
         layers.clear();
@@ -1008,6 +1037,7 @@ impl Worker {
     /// ([`Worker::depth`] says which). Leaves the tunnel inside it in `next_layer`.
     fn inspect_layer(&mut self, pkt: &mut [u8], meta: &PacketMeta) -> Verdict {
         self.bypass = Default::default();
+        self.split_flow = false;
         self.next_layer = None;
         let now = meta.ts.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         let det = self.det.clone();
@@ -1036,6 +1066,7 @@ impl Worker {
             });
         }
         let (flow, pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
+        self.split_flow = flow.direction_bypassed(true) || flow.direction_bypassed(false);
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
         let (src_k, dst_k) = (addr_key(ip.src), addr_key(ip.dst));
@@ -1096,8 +1127,9 @@ impl Worker {
             // IDS mode: a dropped flow passes, uninspected (Suricata stops detection on it).
             return Verdict::Accept;
         }
-        if flow.passed || flow.bypassed {
-            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
+        // A packet of a bypassed direction still in flight is marked again, not inspected.
+        if flow.passed || flow.bypassed || flow.direction_bypassed(pflow.to_server) {
+            self.bypass = Self::note_bypass(flow, &det, pflow.to_server, mem, &self.counters);
             return Verdict::Accept;
         }
         let over_depth = det.cfg.inspect_depth.is_some_and(|d| {
@@ -1277,7 +1309,8 @@ impl Worker {
             flow.session = Some(s);
         }
         if self.scan.matched.is_empty() {
-            self.bypass = Self::note_bypass(flow, &det, mem, &self.counters);
+            let to_server = ctx.pflow.to_server;
+            self.bypass = Self::note_bypass(flow, &det, to_server, mem, &self.counters);
             return Verdict::Accept;
         }
         // rate_filter: a match over its rate takes the filter's action before actions are

@@ -93,6 +93,7 @@ fn carry_counters(old: &Counters, n: usize, prog_map: &[Option<u32>]) -> Counter
     copy(&old.bad_packets, &c.bad_packets);
     copy(&old.events_lost, &c.events_lost);
     copy(&old.bypassed, &c.bypassed);
+    copy(&old.half_bypassed, &c.half_bypassed);
     copy(&old.tunneled, &c.tunneled);
     c.table.copy_from(&old.table);
     for (i, hits) in old.rule_hits.iter().enumerate() {
