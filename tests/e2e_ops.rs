@@ -59,8 +59,9 @@ fn udp_source(
             if new_flow {
                 // An explicit source port per datagram: an ephemeral port the kernel hands out
                 // again would join a flow that was dropped before the disable, and a dropped
-                // flow stays dropped (as in Suricata).
-                let sport = u16::try_from(41_000 + i).expect("count fits the port range");
+                // flow stays dropped (as in Suricata). Below the ephemeral range (32768–60999),
+                // so no socket the kernel numbered (the other source's) can hold it already.
+                let sport = u16::try_from(20_000 + i).expect("count fits the port range");
                 sock = std::net::UdpSocket::bind((CLI4, sport)).unwrap();
             }
             sent.push(Instant::now());
