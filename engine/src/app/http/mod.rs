@@ -52,7 +52,9 @@
 //!
 //! ## Memory
 //! Per connection: one partial line and one head (`max_header_bytes` each), per kept
-//! transaction its heads and the kept parts of both bodies, up to `max_txs` transactions,
+//! transaction its heads and the kept parts of both bodies, up to `max_txs` transactions
+//! (finished ones are freed when the next request starts, so that bound is reached only by
+//! pipelined requests awaiting their responses),
 //! and for the body being decoded up to `max_decompress_layers` inflate states with 16 KiB
 //! of output scratch each. Nothing grows with the bytes a peer sends.
 
