@@ -9,7 +9,10 @@ use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_compiler::ir::*;
 use verdict_compiler::kernel::{KernelCaps, L4Proto, Match, SetContext, Side, SteerRule};
 
-const CAPS: KernelCaps = KernelCaps { ih_payload: true };
+const CAPS: KernelCaps = KernelCaps {
+    ih_payload: true,
+    ct_flow: true,
+};
 
 fn reason(r: &Rule) -> String {
     match classify(r, CAPS, true, &SetContext::default()) {
@@ -27,7 +30,11 @@ fn reasons_are_specific_and_stable() {
     assert_eq!(reason(&r), "queue: pcre needs the engine");
     let mut r = tcp();
     r.flow.established = Some(true);
-    assert_eq!(reason(&r), "queue: flow state needs the engine");
+    assert_eq!(
+        reason(&r),
+        "queue: flow:established without a payload content needs the engine",
+        "a bare handshake ACK is established to conntrack, not to the stream engine"
+    );
     let mut r = tcp();
     r.flow.stateless = true;
     assert_eq!(
@@ -154,7 +161,10 @@ fn reasons_are_specific_and_stable() {
     assert_eq!(
         match classify(
             &r,
-            KernelCaps { ih_payload: false },
+            KernelCaps {
+                ih_payload: false,
+                ..CAPS
+            },
             true,
             &SetContext::default()
         ) {
