@@ -687,10 +687,17 @@ fn lower_all(
     }
     let l4s = note(transports(rule), &mut why).unwrap_or_default();
     let payload = note(lower_payload(rule, caps), &mut why).unwrap_or_default();
-    let needs_payload = payload
+    // From the rule, not `payload`: the blocker list stays right when a content cannot be lowered.
+    let needs_payload = rule
+        .payload
         .iter()
-        .any(|m| matches!(m, Match::Payload { negate: false, .. }));
-    let flow = note(lower_flow(rule, caps, needs_payload), &mut why).unwrap_or_default();
+        .any(|t| matches!(t, PayloadTest::Content(c) if !c.negated()));
+    // An app-layer rule is held back by its protocol already: its flow is no extra blocker.
+    let flow = if matches!(rule.proto, Protocol::App(_)) {
+        FlowConds::default()
+    } else {
+        note(lower_flow(rule, caps, needs_payload), &mut why).unwrap_or_default()
+    };
     if !payload.is_empty() && !matches!(rule.proto, Protocol::Tcp | Protocol::Udp) {
         note::<()>(
             Err("payload content on non-TCP/UDP needs the engine".into()),

@@ -162,8 +162,9 @@ fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
     // nft prints the SYN/RST guard as `! syn,rst` (1.0.6) or `& (syn | rst) == 0x0`.
     assert!(
         from_text.contains("ct state established ct direction original tcp flags ! syn,rst")
-            || from_text
-                .contains("ct state established ct direction original tcp flags & (syn | rst) == 0x0"),
+            || from_text.contains(
+                "ct state established ct direction original tcp flags & (syn | rst) == 0x0"
+            ),
         "{from_text}"
     );
     assert!(
@@ -251,7 +252,9 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     );
     assert!(listed.contains("--icase"), "{listed}");
     assert!(
-        listed.contains("-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m tcp --tcp-flags SYN,RST NONE"),
+        listed.contains(
+            "-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m tcp --tcp-flags SYN,RST NONE"
+        ),
         "{listed}"
     );
     assert!(
