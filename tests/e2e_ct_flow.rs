@@ -2,7 +2,7 @@
 //! established ct direction original` (with the SYN/RST guard) and drops a client's data on
 //! an established connection without a packet reaching the queue, while the same bytes from
 //! the server pass. A SYN carrying data and a midstream segment show the documented edge
-//! cases; `verdict replay` of the gateway's capture gives the same alerts, and `--midstream`
+//! cases, and a UDP echo shows UDP's state and direction; `verdict replay` of the gateway's capture gives the same alerts, and `--midstream`
 //! shows the one difference the README documents. `[kernel] flow = "queue"` keeps the rule in
 //! the engine with the same verdicts. Root only; every wait is bounded.
 
@@ -22,6 +22,8 @@ use std::time::Duration;
 const P: Duration = Duration::from_millis(200);
 const IDLE: Duration = Duration::from_millis(1500);
 const SID: u64 = 3_100_001;
+const UDP_SID: u64 = 3_100_003;
+const UDP_PORT: u16 = 5702;
 const PORT: u16 = 5700;
 /// Where the raw edge-case segments go: nothing listens, srv answers with RSTs.
 const RAW_PORT: u16 = 5701;
@@ -31,7 +33,8 @@ const MIDSTREAM_SPORT: u16 = 40101;
 fn rules() -> String {
     format!(
         "drop tcp any any -> any any (msg:\"ct evil to server\"; flow:established,to_server; content:\"EVIL\"; depth:4; sid:{SID}; rev:1;)\n\
-         alert udp any any -> any 5016 (msg:\"queued\"; content:\"Q\"; sid:3100002; rev:1;)\n"
+         alert udp any any -> any 5016 (msg:\"queued\"; content:\"Q\"; sid:3100002; rev:1;)\n\
+         drop udp any any -> any any (msg:\"ct udp reply\"; flow:established,to_client; content:\"PONG\"; depth:4; sid:{UDP_SID}; rev:1;)\n"
     )
 }
 
@@ -78,6 +81,96 @@ fn assert_blocked_client_side_only(cli: &Seen, srv: &Seen) {
     );
 }
 
+/// One UDP round: cli sends `PONG?` to srv, which echoes it. Returns (what srv got, what
+/// came back to cli). The client's datagram is the flow's first (not established, to
+/// server); the echo is established and to the client, so the rule drops only the echo.
+fn udp_echo(t: &Topology) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = t.in_ns(&t.srv, move || {
+        let s = std::net::UdpSocket::bind((SRV4, UDP_PORT)).unwrap();
+        tx.send(()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = s.recv_from(&mut buf).ok()?;
+        s.send_to(&buf[..n], from).unwrap();
+        Some(buf[..n].to_vec())
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("udp echo bound");
+    let back = t
+        .in_ns(&t.cli, || {
+            let s = std::net::UdpSocket::bind((CLI4, 0)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            s.send_to(b"PONG?", (SRV4, UDP_PORT)).unwrap();
+            let mut buf = [0u8; 2048];
+            s.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+        })
+        .join()
+        .unwrap();
+    (srv.join().unwrap(), back)
+}
+
+/// tcpdump of every packet arriving at gw, from either side (`-i any -Q in`): a reply the
+/// gateway drops never reaches `c0`, so a capture there alone would miss it.
+struct InboundCapture {
+    dump: common::netns::Bg,
+    path: std::path::PathBuf,
+}
+
+impl InboundCapture {
+    fn start(t: &Topology, e: &Engine) -> InboundCapture {
+        let path = e.dir.join("gw-in.pcap");
+        let mut dump = t.spawn(
+            &t.gw,
+            &[
+                "tcpdump",
+                "-i",
+                "any",
+                "-Q",
+                "in",
+                "-n",
+                "-U",
+                "-w",
+                path.to_str().unwrap(),
+            ],
+        );
+        dump.wait_for("listening on", Duration::from_secs(10))
+            .unwrap();
+        InboundCapture { dump, path }
+    }
+
+    fn stop(&mut self) {
+        self.dump.signal(libc::SIGINT);
+        self.dump
+            .wait_exit(Duration::from_secs(5))
+            .expect("tcpdump stops on SIGINT");
+    }
+
+    /// `verdict replay --simulate-ips` of the capture with the engine's rules: its alerts.
+    fn replay(&self, e: &Engine, extra: &[&str]) -> Vec<serde_json::Value> {
+        let out = e.dir.join(format!("replay{}", extra.join("")));
+        let rules = e.dir.join("test.rules");
+        let r = Command::new(VERDICT)
+            .arg("replay")
+            .arg(&self.path)
+            .arg("-r")
+            .arg(&rules)
+            .arg("-o")
+            .arg(&out)
+            .args(["--simulate-ips", "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        std::fs::read_to_string(out.join("eve.json"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event_type"] == "alert")
+            .collect()
+    }
+}
+
 /// Packets of the rule's nft counter (`counter packets N` of the rule with `sid:SID`).
 fn kernel_hits(t: &Topology) -> u64 {
     let ruleset = t.ruleset(&t.gw);
@@ -103,14 +196,14 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     let t = Topology::new();
     let mut e = Engine::start(&t, "ctflow", &rules(), &[]);
     let out = e.bg.output();
-    assert!(out.contains("1 in kernel, 1 in queue"), "{out}");
+    assert!(out.contains("2 in kernel, 1 in queue"), "{out}");
     let ruleset = t.ruleset(&t.gw);
     assert!(
         ruleset.contains("ct state established ct direction original")
             && ruleset.contains(&format!("sid:{SID}")),
         "{ruleset}"
     );
-    let mut cap = GwCapture::start(&t, &e);
+    let mut cap = InboundCapture::start(&t, &e);
     std::thread::sleep(Duration::from_millis(300));
     let before = e.queued();
 
@@ -122,6 +215,22 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     assert_eq!(alerts[0]["src_ip"], CLI4);
     assert_eq!(alerts[0]["dest_port"], PORT);
     let hits = kernel_hits(&t);
+
+    // UDP: established from the server's first answer on, for conntrack and the engine alike.
+    let (got, back) = udp_echo(&t);
+    assert_eq!(
+        got.as_deref(),
+        Some(&b"PONG?"[..]),
+        "the client's datagram passes"
+    );
+    assert_eq!(
+        back, None,
+        "the server's echo (established, to_client) is dropped"
+    );
+    let udp = e.alerts(UDP_SID, 1);
+    assert_eq!(udp.len(), 1, "{udp:?}");
+    assert_eq!(udp[0]["src_ip"], SRV4);
+    assert_eq!(udp[0]["alert"]["action"], "blocked");
 
     // Edge cases, one raw segment each from cli. A SYN with data (what TCP Fast Open sends)
     // is `ct state new` and, to the stream engine, not yet established: neither matches. A
@@ -145,6 +254,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
         "neither the SYN's data nor the midstream segment matched in the kernel"
     );
     assert_eq!(e.alerts(SID, 2).len(), 1, "no alert for the edge cases");
+    assert_eq!(e.alerts(UDP_SID, 2).len(), 1);
     assert_eq!(
         e.queued(),
         before,
@@ -154,7 +264,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     let live = alert_keys(&e.eve("alert"));
     cap.stop();
     e.stop();
-    let replayed = cap.replay_alerts(&e);
+    let replayed = cap.replay(&e, &[]);
     assert_eq!(
         live,
         alert_keys(&replayed),
@@ -162,7 +272,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     );
     // The documented difference: an engine that picks connections up midstream (the live
     // queue's setting, `replay --midstream`) calls the midstream segment established.
-    let midstream = alert_keys(&cap.replay_alerts_with(&e, &["--midstream"]));
+    let midstream = alert_keys(&cap.replay(&e, &["--midstream"]));
     let extra: Vec<_> = midstream
         .keys()
         .filter(|k| !live.contains_key(*k))
@@ -184,7 +294,7 @@ fn flow_queue_switch_keeps_the_rule_in_the_engine_with_the_same_verdicts() {
         "[engine]\nworkers = 1\n[kernel]\nflow = \"queue\"\n",
     );
     let out = e.bg.output();
-    assert!(out.contains("0 in kernel, 2 in queue"), "{out}");
+    assert!(out.contains("0 in kernel, 3 in queue"), "{out}");
     let ruleset = t.ruleset(&t.gw);
     assert!(!ruleset.contains("ct state established"), "{ruleset}");
     let (cli, srv) = exchange(&t);
@@ -192,5 +302,9 @@ fn flow_queue_switch_keeps_the_rule_in_the_engine_with_the_same_verdicts() {
     let alerts = e.alerts(SID, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
+    let (got, back) = udp_echo(&t);
+    assert_eq!(got.as_deref(), Some(&b"PONG?"[..]));
+    assert_eq!(back, None);
+    assert_eq!(e.alerts(UDP_SID, 1).len(), 1);
     e.stop();
 }
