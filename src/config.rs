@@ -550,6 +550,16 @@ mod tests {
     }
 
     #[test]
+    fn kernel_flow_is_conntrack_unless_queue_is_asked() {
+        assert_eq!(parse("").unwrap().kernel.flow, KernelFlow::Conntrack);
+        let c = parse("[kernel]\nflow = \"queue\"\n").unwrap();
+        assert_eq!(c.kernel.flow, KernelFlow::Queue);
+        assert!(parse("[kernel]\nflow = \"sometimes\"\n").is_err());
+        let e = format!("{:#}", parse("[kernel]\nflows = \"queue\"").unwrap_err());
+        assert!(e.contains("kernel.flows"), "{e}");
+    }
+
+    #[test]
     fn decoder_table_sets_the_tunnels_and_refuses_unknown_keys() {
         let c = parse("[decoder]\nvxlan_ports = [8472]\ngre = false\n").unwrap();
         let d = c.decoder.unwrap();
@@ -686,6 +696,7 @@ mod tests {
             "exception_policy",
             "decoder",
             "output",
+            "kernel",
         ];
         let mut missing = Vec::new();
         for t in tables {
