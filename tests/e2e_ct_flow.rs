@@ -110,67 +110,6 @@ fn udp_echo(t: &Topology) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     (srv.join().unwrap(), back)
 }
 
-/// tcpdump of every packet arriving at gw, from either side (`-i any -Q in`): a reply the
-/// gateway drops never reaches `c0`, so a capture there alone would miss it.
-struct InboundCapture {
-    dump: common::netns::Bg,
-    path: std::path::PathBuf,
-}
-
-impl InboundCapture {
-    fn start(t: &Topology, e: &Engine) -> InboundCapture {
-        let path = e.dir.join("gw-in.pcap");
-        let mut dump = t.spawn(
-            &t.gw,
-            &[
-                "tcpdump",
-                "-i",
-                "any",
-                "-Q",
-                "in",
-                "-n",
-                "-U",
-                "-w",
-                path.to_str().unwrap(),
-            ],
-        );
-        dump.wait_for("listening on", Duration::from_secs(10))
-            .unwrap();
-        InboundCapture { dump, path }
-    }
-
-    fn stop(&mut self) {
-        self.dump.signal(libc::SIGINT);
-        self.dump
-            .wait_exit(Duration::from_secs(5))
-            .expect("tcpdump stops on SIGINT");
-    }
-
-    /// `verdict replay --simulate-ips` of the capture with the engine's rules: its alerts.
-    fn replay(&self, e: &Engine, extra: &[&str]) -> Vec<serde_json::Value> {
-        let out = e.dir.join(format!("replay{}", extra.join("")));
-        let rules = e.dir.join("test.rules");
-        let r = Command::new(VERDICT)
-            .arg("replay")
-            .arg(&self.path)
-            .arg("-r")
-            .arg(&rules)
-            .arg("-o")
-            .arg(&out)
-            .args(["--simulate-ips", "-q"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        std::fs::read_to_string(out.join("eve.json"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v["event_type"] == "alert")
-            .collect()
-    }
-}
-
 /// Packets of the rule's nft counter (`counter packets N` of the rule with `sid:SID`).
 fn kernel_hits(t: &Topology) -> u64 {
     let ruleset = t.ruleset(&t.gw);
@@ -203,7 +142,8 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
             && ruleset.contains(&format!("sid:{SID}")),
         "{ruleset}"
     );
-    let mut cap = InboundCapture::start(&t, &e);
+    // Inbound on both sides: the server's dropped UDP echo never reaches `c0`.
+    let mut cap = GwCapture::start_inbound(&t, &e);
     std::thread::sleep(Duration::from_millis(300));
     let before = e.queued();
 
@@ -264,7 +204,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     let live = alert_keys(&e.eve("alert"));
     cap.stop();
     e.stop();
-    let replayed = cap.replay(&e, &[]);
+    let replayed = cap.replay_alerts(&e);
     assert_eq!(
         live,
         alert_keys(&replayed),
@@ -272,7 +212,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     );
     // The documented difference: an engine that picks connections up midstream (the live
     // queue's setting, `replay --midstream`) calls the midstream segment established.
-    let midstream = alert_keys(&cap.replay(&e, &["--midstream"]));
+    let midstream = alert_keys(&cap.replay_alerts_with(&e, &["--midstream"]));
     let extra: Vec<_> = midstream
         .keys()
         .filter(|k| !live.contains_key(*k))
