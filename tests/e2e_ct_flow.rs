@@ -2,7 +2,8 @@
 //! established ct direction original` (with the SYN/RST guard) and drops a client's data on
 //! an established connection without a packet reaching the queue, while the same bytes from
 //! the server pass. A SYN carrying data and a midstream segment show the documented edge
-//! cases, and a UDP echo shows UDP's state and direction; `verdict replay` of the gateway's capture gives the same alerts, and `--midstream`
+//! cases, a UDP echo shows UDP's state and direction, and direction-only rules (TCP
+//! `to_client`, UDP `to_server`) alert on their side only; `verdict replay` of the gateway's capture gives the same alerts, and `--midstream`
 //! shows the one difference the README documents. `[kernel] flow = "queue"` keeps the rule in
 //! the engine with the same verdicts. Root only; every wait is bounded.
 
@@ -24,6 +25,9 @@ const IDLE: Duration = Duration::from_millis(1500);
 const SID: u64 = 3_100_001;
 const UDP_SID: u64 = 3_100_003;
 const UDP_PORT: u16 = 5702;
+/// Direction alone (no state): TCP to the client, UDP to the server.
+const TO_CLIENT_SID: u64 = 3_100_004;
+const UDP_TO_SERVER_SID: u64 = 3_100_005;
 const PORT: u16 = 5700;
 /// Where the raw edge-case segments go: nothing listens, srv answers with RSTs.
 const RAW_PORT: u16 = 5701;
@@ -34,7 +38,9 @@ fn rules() -> String {
     format!(
         "drop tcp any any -> any any (msg:\"ct evil to server\"; flow:established,to_server; content:\"EVIL\"; depth:4; sid:{SID}; rev:1;)\n\
          alert udp any any -> any 5016 (msg:\"queued\"; content:\"Q\"; sid:3100002; rev:1;)\n\
-         drop udp any any -> any any (msg:\"ct udp reply\"; flow:established,to_client; content:\"PONG\"; depth:4; sid:{UDP_SID}; rev:1;)\n"
+         drop udp any any -> any any (msg:\"ct udp reply\"; flow:established,to_client; content:\"PONG\"; depth:4; sid:{UDP_SID}; rev:1;)\n\
+         alert tcp any any -> any any (msg:\"ct to client\"; flow:to_client; content:\"EVIL\"; depth:4; sid:{TO_CLIENT_SID}; rev:1;)\n\
+         alert udp any any -> any any (msg:\"ct udp to server\"; flow:to_server; content:\"PONG\"; depth:4; sid:{UDP_TO_SERVER_SID}; rev:1;)\n"
     )
 }
 
@@ -135,7 +141,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     let t = Topology::new();
     let mut e = Engine::start(&t, "ctflow", &rules(), &[]);
     let out = e.bg.output();
-    assert!(out.contains("2 in kernel, 1 in queue"), "{out}");
+    assert!(out.contains("4 in kernel, 1 in queue"), "{out}");
     let ruleset = t.ruleset(&t.gw);
     assert!(
         ruleset.contains("ct state established ct direction original")
@@ -154,6 +160,10 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     assert_eq!(alerts[0]["alert"]["action"], "blocked");
     assert_eq!(alerts[0]["src_ip"], CLI4);
     assert_eq!(alerts[0]["dest_port"], PORT);
+    let to_client = e.alerts(TO_CLIENT_SID, 1);
+    assert_eq!(to_client.len(), 1, "{to_client:?}");
+    assert_eq!(to_client[0]["src_ip"], SRV4);
+    assert_eq!(to_client[0]["alert"]["action"], "allowed");
     let hits = kernel_hits(&t);
 
     // UDP: established from the server's first answer on, for conntrack and the engine alike.
@@ -171,6 +181,9 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     assert_eq!(udp.len(), 1, "{udp:?}");
     assert_eq!(udp[0]["src_ip"], SRV4);
     assert_eq!(udp[0]["alert"]["action"], "blocked");
+    let udp_up = e.alerts(UDP_TO_SERVER_SID, 1);
+    assert_eq!(udp_up.len(), 1, "{udp_up:?}");
+    assert_eq!(udp_up[0]["src_ip"], CLI4);
 
     // Edge cases, one raw segment each from cli. A SYN with data (what TCP Fast Open sends)
     // is `ct state new` and, to the stream engine, not yet established: neither matches. A
@@ -195,6 +208,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     );
     assert_eq!(e.alerts(SID, 2).len(), 1, "no alert for the edge cases");
     assert_eq!(e.alerts(UDP_SID, 2).len(), 1);
+    assert_eq!(e.alerts(TO_CLIENT_SID, 2).len(), 1);
     assert_eq!(
         e.queued(),
         before,
@@ -234,7 +248,7 @@ fn flow_queue_switch_keeps_the_rule_in_the_engine_with_the_same_verdicts() {
         "[engine]\nworkers = 1\n[kernel]\nflow = \"queue\"\n",
     );
     let out = e.bg.output();
-    assert!(out.contains("0 in kernel, 3 in queue"), "{out}");
+    assert!(out.contains("0 in kernel, 5 in queue"), "{out}");
     let ruleset = t.ruleset(&t.gw);
     assert!(!ruleset.contains("ct state established"), "{ruleset}");
     let (cli, srv) = exchange(&t);
