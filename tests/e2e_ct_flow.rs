@@ -3,9 +3,10 @@
 //! an established connection without a packet reaching the queue, while the same bytes from
 //! the server pass. A SYN carrying data and a midstream segment show the documented edge
 //! cases, a UDP echo shows UDP's state and direction, and direction-only rules (TCP
-//! `to_client`, UDP `to_server`) alert on their side only; `verdict replay` of the gateway's capture gives the same alerts, and `--midstream`
-//! shows the one difference the README documents. `[kernel] flow = "queue"` keeps the rule in
-//! the engine with the same verdicts. Root only; every wait is bounded.
+//! `to_client`, UDP `to_server`) alert on their side only. `verdict replay` of the gateway's
+//! capture gives the same alerts, and `--midstream` shows the one difference the README
+//! documents. `[kernel] flow = "queue"` keeps the rules in the engine with the same verdicts.
+//! Root only; every wait is bounded.
 
 mod common;
 mod live;
