@@ -5,8 +5,10 @@
 //! cases, a UDP echo shows UDP's state and direction, and direction-only rules (TCP
 //! `to_client`, UDP `to_server`) alert on their side only. `verdict replay` of the gateway's
 //! capture gives the same alerts, and `--midstream` shows the one difference the README
-//! documents. `[kernel] flow = "queue"` keeps the rules in the engine with the same verdicts.
-//! Root only; every wait is bounded.
+//! documents. A crafted connection whose SYN-ACK and RST carry the content shows the SYN/RST
+//! guard (conntrack calls both established; without the guard nft alerts three times, the
+//! engine once). `[kernel] flow = "queue"` keeps the rules in the engine with the same
+//! verdicts. Root only; every wait is bounded.
 
 mod common;
 mod live;
@@ -16,6 +18,7 @@ mod packet;
 use common::netns::{Topology, CLI4, SRV4};
 use live::*;
 use packet::{flags, Ipv4, Link, Tcp, TCP};
+
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -117,13 +120,18 @@ fn udp_echo(t: &Topology) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     (srv.join().unwrap(), back)
 }
 
-/// Packets of the rule's nft counter (`counter packets N` of the rule with `sid:SID`).
+/// Packets of the drop rule's nft counter.
 fn kernel_hits(t: &Topology) -> u64 {
+    kernel_hits_of(t, SID)
+}
+
+/// Packets of the nft counter of the kernel rule of `sid` (`counter packets N`).
+fn kernel_hits_of(t: &Topology, sid: u64) -> u64 {
     let ruleset = t.ruleset(&t.gw);
     let line = ruleset
         .lines()
-        .find(|l| l.contains(&format!("sid:{SID} rev")))
-        .unwrap_or_else(|| panic!("no kernel rule for sid {SID}:\n{ruleset}"));
+        .find(|l| l.contains(&format!("sid:{sid} rev")))
+        .unwrap_or_else(|| panic!("no kernel rule for sid {sid}:\n{ruleset}"));
     let after = line.split("counter packets ").nth(1).expect("a counter");
     after
         .split_whitespace()
@@ -262,4 +270,100 @@ fn flow_queue_switch_keeps_the_rule_in_the_engine_with_the_same_verdicts() {
     assert_eq!(back, None);
     assert_eq!(e.alerts(UDP_SID, 1).len(), 1);
     e.stop();
+}
+
+/// The SYN/RST guard on a real kernel: a crafted connection whose SYN-ACK and RST carry
+/// `EVIL` (both established to conntrack, neither to the stream engine) and one data segment
+/// between them that both call established. Only the data segment matches, in nft and in the
+/// replay; without the guard nft would match all three.
+#[test]
+fn syn_ack_and_rst_data_stay_out_of_a_kernel_established_rule() {
+    require_netns!();
+    if Command::new("tcpdump").arg("--version").output().is_err() {
+        common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+        return;
+    }
+    const GUARD_SID: u64 = 3_100_006;
+    const GUARD_PORT: u16 = 5703;
+    const SPORT: u16 = 40200;
+    let t = Topology::new();
+    // Neither host's kernel answers the crafted packets: the gateway sees only the test's.
+    packet::mute(&t, &t.srv, &[&format!("tcp dport {GUARD_PORT}")]);
+    packet::mute(&t, &t.cli, &[&format!("tcp sport {GUARD_PORT}")]);
+    let mut e = Engine::start(
+        &t,
+        "ctguard",
+        &format!(
+            "alert tcp any any -> any any (msg:\"ct est to client\"; flow:established,to_client; content:\"EVIL\"; depth:4; sid:{GUARD_SID}; rev:1;)\n\
+             alert udp any any -> any 5016 (msg:\"queued\"; content:\"Q\"; sid:3100002; rev:1;)\n"
+        ),
+        &[],
+    );
+    let out = e.bg.output();
+    assert!(out.contains("1 in kernel, 1 in queue"), "{out}");
+    let mut cap = GwCapture::start_inbound(&t, &e);
+    let (c, s): (Ipv4Addr, Ipv4Addr) = (CLI4.parse().unwrap(), SRV4.parse().unwrap());
+    let c2s =
+        |tcp: Tcp, data: &[u8]| Ipv4::new(c, s).packet(TCP, &tcp.segment(c.into(), s.into(), data));
+    let s2c =
+        |tcp: Tcp, data: &[u8]| Ipv4::new(s, c).packet(TCP, &tcp.segment(s.into(), c.into(), data));
+    let mut cli = Link::towards_gw(&t, &t.cli, "c0");
+    let mut srv = Link::towards_gw(&t, &t.srv, "s0");
+    let (cs, ss) = (1000u32, 5000u32);
+    let steps: Vec<(bool, Vec<u8>)> = vec![
+        (
+            true,
+            c2s(Tcp::new(SPORT, GUARD_PORT).seq(cs).flags(flags::SYN), b""),
+        ),
+        (
+            false,
+            s2c(
+                Tcp::new(GUARD_PORT, SPORT)
+                    .seq(ss)
+                    .ack(cs + 1)
+                    .flags(flags::SYN),
+                b"EVIL in a SYN-ACK",
+            ),
+        ),
+        (
+            true,
+            c2s(Tcp::new(SPORT, GUARD_PORT).seq(cs + 1).ack(ss + 1), b""),
+        ),
+        (
+            false,
+            s2c(
+                Tcp::new(GUARD_PORT, SPORT)
+                    .seq(ss + 1)
+                    .ack(cs + 1)
+                    .flags(flags::PSH),
+                b"EVIL data",
+            ),
+        ),
+        (
+            false,
+            s2c(
+                Tcp::new(GUARD_PORT, SPORT)
+                    .seq(ss + 10)
+                    .ack(cs + 1)
+                    .flags(flags::RST),
+                b"EVIL in a RST",
+            ),
+        ),
+    ];
+    for (from_cli, p) in &steps {
+        if *from_cli { cli.send(p) } else { srv.send(p) }.unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let alerts = e.alerts(GUARD_SID, 1);
+    assert_eq!(alerts.len(), 1, "only the data segment matches: {alerts:?}");
+    assert_eq!(alerts[0]["src_ip"], SRV4);
+    assert_eq!(kernel_hits_of(&t, GUARD_SID), 1);
+    let live = alert_keys(&e.eve("alert"));
+    cap.stop();
+    e.stop();
+    assert_eq!(
+        live,
+        alert_keys(&cap.replay_alerts(&e)),
+        "live alerts (left) and replayed alerts (right) differ"
+    );
 }
