@@ -21,7 +21,6 @@ use packet::{flags, Ipv4, Link, Tcp, TCP};
 
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::Duration;
 
 const P: Duration = Duration::from_millis(200);
@@ -120,6 +119,22 @@ fn udp_echo(t: &Topology) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     (srv.join().unwrap(), back)
 }
 
+/// Stops the capture and the engine, replays the capture and checks the replay's alerts are
+/// the live ones; returns those.
+fn stop_and_replay(cap: &mut GwCapture, e: &mut Engine) -> AlertCounts {
+    let live = alert_keys(&e.eve("alert"));
+    cap.stop();
+    e.stop();
+    assert_eq!(
+        live,
+        alert_keys(&cap.replay_alerts(e)),
+        "live alerts (left) and replayed alerts (right) differ"
+    );
+    live
+}
+
+type AlertCounts = std::collections::BTreeMap<AlertKey, usize>;
+
 /// Packets of the drop rule's nft counter.
 fn kernel_hits(t: &Topology) -> u64 {
     kernel_hits_of(t, SID)
@@ -143,8 +158,7 @@ fn kernel_hits_of(t: &Topology, sid: u64) -> u64 {
 #[test]
 fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
     require_netns!();
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+    if !GwCapture::available() {
         return;
     }
     let t = Topology::new();
@@ -224,15 +238,7 @@ fn kernel_flow_drops_client_data_not_server_data_and_replay_agrees() {
         "no packet of the test reached the queue"
     );
 
-    let live = alert_keys(&e.eve("alert"));
-    cap.stop();
-    e.stop();
-    let replayed = cap.replay_alerts(&e);
-    assert_eq!(
-        live,
-        alert_keys(&replayed),
-        "live alerts (left) and replayed alerts (right) differ"
-    );
+    let live = stop_and_replay(&mut cap, &mut e);
     // The documented difference: an engine that picks connections up midstream (the live
     // queue's setting, `replay --midstream`) calls the midstream segment established.
     let midstream = alert_keys(&cap.replay_alerts_with(&e, &["--midstream"]));
@@ -279,8 +285,7 @@ fn flow_queue_switch_keeps_the_rule_in_the_engine_with_the_same_verdicts() {
 #[test]
 fn syn_ack_and_rst_data_stay_out_of_a_kernel_established_rule() {
     require_netns!();
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+    if !GwCapture::available() {
         return;
     }
     const GUARD_SID: u64 = 3_100_006;
@@ -358,12 +363,5 @@ fn syn_ack_and_rst_data_stay_out_of_a_kernel_established_rule() {
     assert_eq!(alerts.len(), 1, "only the data segment matches: {alerts:?}");
     assert_eq!(alerts[0]["src_ip"], SRV4);
     assert_eq!(kernel_hits_of(&t, GUARD_SID), 1);
-    let live = alert_keys(&e.eve("alert"));
-    cap.stop();
-    e.stop();
-    assert_eq!(
-        live,
-        alert_keys(&cap.replay_alerts(&e)),
-        "live alerts (left) and replayed alerts (right) differ"
-    );
+    stop_and_replay(&mut cap, &mut e);
 }

@@ -310,6 +310,18 @@ pub struct GwCapture {
 }
 
 impl GwCapture {
+    /// Whether tcpdump is installed; when not, records the skip (a strict CI run fails it).
+    pub fn available() -> bool {
+        let there = std::process::Command::new("tcpdump")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !there {
+            crate::common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+        }
+        there
+    }
+
     /// Starts the capture and waits (bounded) until tcpdump listens.
     pub fn start(t: &Topology, e: &Engine) -> GwCapture {
         GwCapture::start_with(t, e.dir.join("gw.pcap"), &["-i", "c0"])
