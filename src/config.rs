@@ -35,6 +35,8 @@
 //! vxlan_ports = [4789]
 //! [bypass]                            # never inspected: accepted in the kernel, never queued
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
+//! [kernel]                            # what nftables may evaluate instead of the engine
+//! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
 //! [output]                            # EVE records: "file" (eve.json), "syslog" or "both"
 //! eve = "both"
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
@@ -178,6 +180,27 @@ impl OutputSection {
     }
 }
 
+/// How rules with a `flow` condition are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KernelFlow {
+    /// Conntrack state and direction answer `flow` in the kernel where they agree with the
+    /// stream engine (the README lists the edge cases where they do not).
+    #[default]
+    Conntrack,
+    /// Every rule with a flow condition stays in the queue: no difference at all.
+    Queue,
+}
+
+/// The `[kernel]` table: what nftables may evaluate instead of the engine.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelSection {
+    /// `flow = "conntrack"` (default) or `"queue"`.
+    #[serde(default)]
+    pub flow: KernelFlow,
+}
+
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,6 +272,8 @@ struct Raw {
     bypass: BypassSection,
     #[serde(default)]
     output: OutputSection,
+    #[serde(default)]
+    kernel: KernelSection,
     // Interpreted by the compiler's vars module; declared so the file validates as a whole.
     #[serde(default)]
     #[allow(dead_code)]
@@ -291,6 +316,8 @@ pub struct Config {
     pub bypass: BypassSection,
     /// `[output]`: EVE to the file, syslog or both.
     pub output: OutputSection,
+    /// `[kernel]`: how `flow` rules are placed.
+    pub kernel: KernelSection,
 }
 
 impl Config {
@@ -408,6 +435,7 @@ impl Config {
                 syslog_socket: raw.output.syslog_socket.clone().map(resolve),
                 ..raw.output
             },
+            kernel: raw.kernel,
         })
     }
 
@@ -519,6 +547,16 @@ mod tests {
         );
         let c = parse("").unwrap();
         assert!(c.rules.is_empty() && c.log_dir.is_none() && c.engine.mode.is_none());
+    }
+
+    #[test]
+    fn kernel_flow_is_conntrack_unless_queue_is_asked() {
+        assert_eq!(parse("").unwrap().kernel.flow, KernelFlow::Conntrack);
+        let c = parse("[kernel]\nflow = \"queue\"\n").unwrap();
+        assert_eq!(c.kernel.flow, KernelFlow::Queue);
+        assert!(parse("[kernel]\nflow = \"sometimes\"\n").is_err());
+        let e = format!("{:#}", parse("[kernel]\nflows = \"queue\"").unwrap_err());
+        assert!(e.contains("kernel.flows"), "{e}");
     }
 
     #[test]
@@ -658,6 +696,7 @@ mod tests {
             "exception_policy",
             "decoder",
             "output",
+            "kernel",
         ];
         let mut missing = Vec::new();
         for t in tables {

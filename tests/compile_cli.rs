@@ -91,6 +91,23 @@ fn default_rules_compile_to_every_output() {
         s.contains("strategy  prefilter \"${jndi:\"/i -> confirm 2 ops -> pcre"),
         "{s}"
     );
+    // flow via conntrack, and the switch that keeps it queued
+    let o = compile_default(&["--quiet", "--explain", "9000019"], &out);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("fate: kernel\n"), "{s}");
+    assert!(
+        s.contains("ct state established ct direction original tcp flags & 0x06 == 0x00"),
+        "{s}"
+    );
+    let o = compile_default(
+        &["--quiet", "--flow-in-queue", "--explain", "9000019"],
+        &out,
+    );
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("fate: queue (flow state needs the engine ([kernel] flow = \"queue\"))"),
+        "{s}"
+    );
 
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,8 +1,9 @@
 //! Classification: every rule gets exactly one [`Fate`].
 //!
 //! - [`Fate::Kernel`] when nftables can evaluate the rule *exactly* (see [`crate::kernel`]):
-//!   header-only rules and contents pinned to a fixed place in the payload.
-//! - [`Fate::Queue`] when the engine's VM can: everything with flow state, pcre, byte ops,
+//!   header-only rules, contents pinned to a fixed place in the payload, and `flow` as
+//!   conntrack state and direction where the two agree ([`crate::kernel::lower_flow`]).
+//! - [`Fate::Queue`] when the engine's VM can: flowbits and stream state, pcre, byte ops,
 //!   unanchored content, thresholds, …
 //! - [`Fate::Rejected`] when neither can (app-layer buffers the engine does not have yet, …).
 //!

@@ -42,7 +42,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             log_group: 1,
-            caps: KernelCaps { ih_payload: true },
+            caps: KernelCaps::default(),
             kernel: true,
             xt_string: false,
             image_all: false,
@@ -91,7 +91,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
                 if reason == kernel::UNANCHORED {
-                    if let Some(xt) = kernel::lower_xt_string(rule) {
+                    if let Some(xt) = kernel::lower_xt_string(rule, opts.caps) {
                         report.xt_string_rules += xt.len();
                         plan.xt_string.extend(xt);
                         decision = Decision::Kernel(Vec::new());

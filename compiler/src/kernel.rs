@@ -230,6 +230,18 @@ pub enum Match {
         /// `!=` instead of `==`
         negate: bool,
     },
+    /// `ct state established|new`: the packet's connection has (not) seen a reply, the kernel
+    /// form of `flow:established`/`not_established` (see [`lower_flow`] for where they agree).
+    CtState {
+        /// `established` rather than `new`
+        established: bool,
+    },
+    /// `ct direction original|reply`: sent by the connection's initiator or its responder, the
+    /// kernel form of `flow:to_server`/`to_client`.
+    CtDir {
+        /// `original` (to_server) rather than `reply` (to_client)
+        original: bool,
+    },
     /// `@ih,OFF,LEN [& mask] ==|!= value`: payload bytes after the TCP/UDP header.
     Payload {
         /// start in bytes (≤ [`MAX_PAYLOAD_OFFSET`])
@@ -347,6 +359,9 @@ pub struct XtStringRule {
     pub from: u32,
     /// `--to`
     pub to: u32,
+    /// The rule's `flow` as conntrack matches (all `None` without `flow`).
+    #[serde(default)]
+    pub flow: FlowConds,
     /// action
     pub action: KernelAction,
 }
@@ -401,6 +416,121 @@ pub const UNANCHORED: &str = "unanchored content needs the engine";
 pub struct KernelCaps {
     /// `@ih` raw payload loads are available (kernel ≥ 6.2).
     pub ih_payload: bool,
+    /// `flow` may be answered by conntrack (`[kernel] flow = "conntrack"`, the default);
+    /// `false` keeps every rule with a flow condition in the queue (`"queue"`,
+    /// `--flow-in-queue`) for operators who want none of [`lower_flow`]'s edge cases.
+    pub ct_flow: bool,
+}
+
+impl Default for KernelCaps {
+    fn default() -> Self {
+        KernelCaps {
+            ih_payload: true,
+            ct_flow: true,
+        }
+    }
+}
+
+/// Queue reason of flow rules when `[kernel] flow = "queue"`.
+pub const FLOW_QUEUED: &str = "flow state needs the engine ([kernel] flow = \"queue\")";
+
+/// A rule's `flow` as conntrack conditions, shared by the nft and the xt renderings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FlowConds {
+    /// `ct state established` (`true`) or `ct state new` (`false`).
+    pub established: Option<bool>,
+    /// `ct direction original` (`true`) or `reply` (`false`).
+    pub original: Option<bool>,
+    /// Neither SYN nor RST set: a TCP packet the stream engine counts as established.
+    pub no_syn_rst: bool,
+}
+
+impl FlowConds {
+    /// The conditions as kernel matches, state first.
+    pub fn matches(self) -> Vec<Match> {
+        let mut m = Vec::new();
+        if let Some(established) = self.established {
+            m.push(Match::CtState { established });
+        }
+        if let Some(original) = self.original {
+            m.push(Match::CtDir { original });
+        }
+        if self.no_syn_rst {
+            m.push(Match::TcpFlags {
+                mask: TCP_SYN | TCP_RST,
+                value: 0,
+                negate: false,
+            });
+        }
+        m
+    }
+}
+
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+
+/// `flow` as conntrack conditions, or why conntrack cannot answer it exactly. `needs_payload`:
+/// the rule only matches packets with at least one payload byte.
+///
+/// Where conntrack and the stream engine agree, and the edge cases where they do not (the
+/// README's "flow in the kernel" lists them; `[kernel] flow = "queue"` avoids them all):
+/// - TCP `established`: the engine's state is established from the handshake's last ACK on
+///   (a bare one excepted, as Suricata 7.0.7+), until a RST; conntrack's ESTABLISHED starts
+///   one packet earlier, at the SYN-ACK, and outlives a RST. `tcp flags & (syn|rst) == 0`
+///   removes the SYN-ACK and the RST, and requiring payload removes the bare ACK. Left: a
+///   data packet after a RST (the engine: closed), a SYN-ACK retransmitted after the
+///   handshake (the engine: established, carries no data in practice), packets conntrack
+///   finds out of window (`ct state invalid`), and midstream pickup: the engine takes the
+///   first packet of a flow it has not seen open as established at once, conntrack only
+///   once the other side answered.
+/// - TCP `not_established` is queued: what the engine calls not established (SYN-ACK,
+///   after RST, unsynced) is not one conntrack state.
+/// - UDP: both call a flow established from the first packet of the other side on, and its
+///   first sender the client; they differ only for flows older than the engine or timed out
+///   on one side alone.
+/// - Direction: the flow's first sender is the client for both, except a flow the engine
+///   turns round from its content (a response seen first, midstream) or whose first packet
+///   is a SYN-ACK (the engine: sent by the server; conntrack: invalid, no direction).
+pub fn lower_flow(
+    rule: &Rule,
+    caps: KernelCaps,
+    needs_payload: bool,
+) -> Result<FlowConds, QueueReason> {
+    let f = rule.flow;
+    if f == Default::default() || is_stateless_only(rule) {
+        return Ok(FlowConds::default());
+    }
+    if !caps.ct_flow {
+        return Err(FLOW_QUEUED.into());
+    }
+    if f.stream.is_some() {
+        return Err("flow:only_stream/no_stream needs the engine".into());
+    }
+    if f.frag.is_some() {
+        return Err("flow:only_frag/no_frag needs the engine".into());
+    }
+    let tcp = match rule.proto {
+        Protocol::Tcp => true,
+        Protocol::Udp => false,
+        _ => return Err("flow on other than TCP or UDP needs the engine".into()),
+    };
+    let mut c = FlowConds {
+        original: f.to_server,
+        ..Default::default()
+    };
+    match (f.established, tcp) {
+        (None, _) => {}
+        (Some(true), true) if !needs_payload => {
+            return Err("flow:established without a payload content needs the engine".into())
+        }
+        (Some(true), true) => {
+            c.established = Some(true);
+            c.no_syn_rst = true;
+        }
+        (Some(false), true) => return Err("flow:not_established on TCP needs the engine".into()),
+        (Some(e), false) => c.established = Some(e),
+    }
+    Ok(c)
 }
 
 /// What kernel placement needs to know about the whole loaded rule set, not just one rule:
@@ -453,9 +583,6 @@ fn option_blockers(
     ctx: &SetContext,
 ) -> Vec<QueueReason> {
     let mut why: Vec<QueueReason> = Vec::new();
-    if rule.flow != Default::default() && !is_stateless_only(rule) {
-        why.push("flow state needs the engine".into());
-    }
     if rule.flowbits.iter().any(|f| f.cmd != FlowbitCmd::Set) {
         why.push("flowbits need the engine".into());
     } else if rule
@@ -560,6 +687,17 @@ fn lower_all(
     }
     let l4s = note(transports(rule), &mut why).unwrap_or_default();
     let payload = note(lower_payload(rule, caps), &mut why).unwrap_or_default();
+    // From the rule, not `payload`: the blocker list stays right when a content cannot be lowered.
+    let needs_payload = rule
+        .payload
+        .iter()
+        .any(|t| matches!(t, PayloadTest::Content(c) if !c.negated()));
+    // An app-layer rule is held back by its protocol already: its flow is no extra blocker.
+    let flow = if matches!(rule.proto, Protocol::App(_)) {
+        FlowConds::default()
+    } else {
+        note(lower_flow(rule, caps, needs_payload), &mut why).unwrap_or_default()
+    };
     if !payload.is_empty() && !matches!(rule.proto, Protocol::Tcp | Protocol::Udp) {
         note::<()>(
             Err("payload content on non-TCP/UDP needs the engine".into()),
@@ -626,6 +764,7 @@ fn lower_all(
                 matches.extend(port_match(sp, p, Side::Src));
                 matches.extend(port_match(dp, p, Side::Dst));
             }
+            matches.extend(flow.matches());
             matches.extend(header);
             matches.extend(payload.iter().cloned());
             let action = match (action, l4) {
@@ -1241,10 +1380,11 @@ fn xt_addrs(s: &IpSet, family: Family) -> Option<XtAddrs> {
 /// or `None` when iptables cannot express its header part. The string match searches from the
 /// smallest possible header end (`--from`), so only matches that begin inside the IP/TCP
 /// headers' option space can differ from Snort: that is the documented cost of this mode.
-pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
+pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Option<Vec<XtStringRule>> {
     let action = kernel_action(rule).ok()?;
-    if (rule.flow != Default::default() && !is_stateless_only(rule))
-        || !rule.flowbits.is_empty()
+    // The one content is positive (checked below), so the rule needs payload.
+    let flow = lower_flow(rule, caps, true).ok()?;
+    if !rule.flowbits.is_empty()
         || !rule.state.is_empty()
         || rule.threshold.is_some()
         || rule.detection_filter.is_some()
@@ -1343,6 +1483,7 @@ pub fn lower_xt_string(rule: &Rule) -> Option<Vec<XtStringRule>> {
             nocase: c.nocase(),
             from,
             to,
+            flow,
             action,
         });
     }

@@ -9,7 +9,10 @@ use verdict_compiler::codegen::{compile, CompileOptions};
 use verdict_compiler::ir::*;
 use verdict_compiler::kernel::{KernelCaps, L4Proto, Match, SetContext, Side, SteerRule};
 
-const CAPS: KernelCaps = KernelCaps { ih_payload: true };
+const CAPS: KernelCaps = KernelCaps {
+    ih_payload: true,
+    ct_flow: true,
+};
 
 fn reason(r: &Rule) -> String {
     match classify(r, CAPS, true, &SetContext::default()) {
@@ -27,7 +30,11 @@ fn reasons_are_specific_and_stable() {
     assert_eq!(reason(&r), "queue: pcre needs the engine");
     let mut r = tcp();
     r.flow.established = Some(true);
-    assert_eq!(reason(&r), "queue: flow state needs the engine");
+    assert_eq!(
+        reason(&r),
+        "queue: flow:established without a payload content needs the engine",
+        "a bare handshake ACK is established to conntrack, not to the stream engine"
+    );
     let mut r = tcp();
     r.flow.stateless = true;
     assert_eq!(
@@ -154,7 +161,10 @@ fn reasons_are_specific_and_stable() {
     assert_eq!(
         match classify(
             &r,
-            KernelCaps { ih_payload: false },
+            KernelCaps {
+                ih_payload: false,
+                ..CAPS
+            },
             true,
             &SetContext::default()
         ) {
@@ -278,6 +288,7 @@ fn steering_covers_every_queued_rule_and_merges_ports() {
     let mut c = rule(3, Action::Alert, Protocol::Tcp);
     c.src_ports = PortSet::range(21, 21);
     c.flow.to_server = Some(false);
+    c.payload.push(pcre("y"));
     // a kernel rule does not need steering
     let mut k = rule(4, Action::Drop, Protocol::Udp);
     k.dst_ports = PortSet::range(53, 53);
@@ -299,6 +310,7 @@ fn steering_covers_every_queued_rule_and_merges_ports() {
     // an any-port UDP rule steers all of UDP; an ip rule steers everything
     let mut u = rule(5, Action::Alert, Protocol::Udp);
     u.flow.to_server = Some(true);
+    u.payload.push(pcre("u"));
     let out = compile(&[u.clone()], &CompileOptions::default());
     assert_eq!(
         out.kernel.steering,
@@ -418,15 +430,15 @@ fn flowbit_setters_go_to_the_kernel_only_when_no_rule_tests_the_bit() {
 #[test]
 fn blockers_lists_every_reason_in_order() {
     let mut r = rule(1, Action::Pass, Protocol::Tcp);
-    r.flow.established = Some(true);
+    r.flow.established = Some(false);
     r.payload.push(pcre("a+b"));
     let ctx = SetContext::default();
     assert_eq!(
         verdict_compiler::kernel::blockers(&r, CAPS, &ctx),
         [
             "pass needs the engine",
-            "flow state needs the engine",
-            "pcre needs the engine"
+            "pcre needs the engine",
+            "flow:not_established on TCP needs the engine"
         ]
     );
     assert_eq!(reason(&r), "queue: pass needs the engine");
@@ -456,4 +468,75 @@ fn engine_sids_are_queued_with_their_reason() {
     let table = kept.report.to_table();
     assert!(table.contains("rate_filter needs the engine"), "{table}");
     assert_eq!(kept.image.programs.len(), 1);
+}
+
+/// `flow` becomes conntrack state and direction where conntrack and the stream engine agree
+/// (TCP established: no SYN, no RST, payload required), stays queued where they do not, and
+/// the switch keeps every flow rule queued.
+#[test]
+fn flow_lowers_to_conntrack_where_exact_and_the_switch_queues_it() {
+    let mut r = rule(1, Action::Drop, Protocol::Tcp);
+    r.flow.established = Some(true);
+    r.flow.to_server = Some(true);
+    r.payload.push(fixed(b"GET", 0, false, false));
+    let m = kernel_matches(&r);
+    assert_eq!(m.len(), 1);
+    for want in [
+        Match::CtState { established: true },
+        Match::CtDir { original: true },
+        Match::TcpFlags {
+            mask: 0x06,
+            value: 0,
+            negate: false,
+        },
+    ] {
+        assert!(m[0].contains(&want), "{want:?} in {:?}", m[0]);
+    }
+    // UDP: no flag guard; not_established is `ct state new`.
+    let mut u = rule(2, Action::Alert, Protocol::Udp);
+    u.flow.established = Some(false);
+    u.flow.to_server = Some(false);
+    let m = kernel_matches(&u);
+    assert_eq!(
+        m[0][1..],
+        [
+            Match::L4Proto(L4Proto::Udp),
+            Match::CtState { established: false },
+            Match::CtDir { original: false }
+        ][1..]
+    );
+    // Only a negated content: an empty packet could match, and a bare handshake ACK is
+    // established to conntrack but not to the engine.
+    let mut n = rule(3, Action::Alert, Protocol::Tcp);
+    n.flow.established = Some(true);
+    n.payload.push(fixed(b"X", 0, false, true));
+    assert!(
+        verdict_compiler::kernel::blockers(&n, CAPS, &SetContext::default())
+            .contains(&"flow:established without a payload content needs the engine".into()),
+        "{}",
+        reason(&n)
+    );
+    let mut i = rule(4, Action::Alert, Protocol::Icmp);
+    i.flow.to_server = Some(true);
+    assert_eq!(
+        reason(&i),
+        "queue: flow on other than TCP or UDP needs the engine"
+    );
+    let off = KernelCaps {
+        ct_flow: false,
+        ..CAPS
+    };
+    for x in [&r, &u] {
+        match classify(x, off, true, &SetContext::default()) {
+            Decision::Queue(q) => assert_eq!(q, verdict_compiler::kernel::FLOW_QUEUED),
+            d => panic!("{d:?}"),
+        }
+    }
+    // flow:stateless alone is no condition, with or without the switch.
+    let mut s = rule(5, Action::Alert, Protocol::Tcp);
+    s.flow.stateless = true;
+    assert!(matches!(
+        classify(&s, off, true, &SetContext::default()),
+        Decision::Kernel(_)
+    ));
 }

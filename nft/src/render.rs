@@ -55,9 +55,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
-    fmt_addr, fmt_addr_range, Cmp, Family, KernelAction, KernelPlan, KernelRule, L4Proto,
-    Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK, DIRECTION_BYPASS_MARK,
-    FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK, REPLY_BYPASS_MARK,
+    fmt_addr, fmt_addr_range, Cmp, Family, FlowConds, KernelAction, KernelPlan, KernelRule,
+    L4Proto, Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK,
+    DIRECTION_BYPASS_MARK, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK,
+    REPLY_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -290,6 +291,8 @@ fn match_text(m: &KMatch, sets: &ListSets) -> String {
             "tcp flags & 0x{mask:02x} {} 0x{value:02x}",
             if *negate { "!=" } else { "==" }
         ),
+        KMatch::CtState { established } => format!("ct state {}", ct_state_name(*established)),
+        KMatch::CtDir { original } => format!("ct direction {}", ct_dir_name(*original)),
         KMatch::Payload {
             offset,
             value,
@@ -303,6 +306,22 @@ fn match_text(m: &KMatch, sets: &ListSets) -> String {
             };
             format!("{lhs} {} {}", if *negate { "!=" } else { "==" }, hex(value))
         }
+    }
+}
+
+fn ct_state_name(established: bool) -> &'static str {
+    if established {
+        "established"
+    } else {
+        "new"
+    }
+}
+
+fn ct_dir_name(original: bool) -> &'static str {
+    if original {
+        "original"
+    } else {
+        "reply"
     }
 }
 
@@ -677,6 +696,16 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
             if *negate { "!=" } else { "==" },
             Expression::Number(*value as u32),
         ),
+        KMatch::CtState { established } => mat(
+            ct_key("state"),
+            "in",
+            Expression::String(ct_state_name(*established).into()),
+        ),
+        KMatch::CtDir { original } => mat(
+            ct_key("direction"),
+            "==",
+            Expression::String(ct_dir_name(*original).into()),
+        ),
         KMatch::Payload {
             offset,
             value,
@@ -705,25 +734,22 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
     }
 }
 
-fn ct_mark() -> Expression<'static> {
+/// `ct KEY` (of the packet's connection, either direction).
+fn ct_key(key: &'static str) -> Expression<'static> {
     Expression::Named(NamedExpression::CT(CT {
-        key: "mark".into(),
+        key: key.into(),
         family: None,
         dir: None,
     }))
 }
 
+fn ct_mark() -> Expression<'static> {
+    ct_key("mark")
+}
+
 /// `ct direction DIR`.
 fn ct_direction(d: &CtDirection) -> Statement<'static> {
-    mat(
-        Expression::Named(NamedExpression::CT(CT {
-            key: "direction".into(),
-            family: None,
-            dir: None,
-        })),
-        "==",
-        Expression::String(d.nft.into()),
-    )
+    mat(ct_key("direction"), "==", Expression::String(d.nft.into()))
 }
 
 fn meta_mark() -> Expression<'static> {
@@ -1133,6 +1159,7 @@ fn xt_string_rules(r: &XtStringRule, o: &RenderOptions) -> Vec<Vec<String>> {
     if r.nocase {
         base.push("--icase".into());
     }
+    base.extend(xt_flow(&r.flow));
     base.extend(argv(&[
         "-m",
         "comment",
@@ -1176,6 +1203,24 @@ fn xt_string_rules(r: &XtStringRule, o: &RenderOptions) -> Vec<Vec<String>> {
         out.push(v);
     }
     out
+}
+
+/// The conntrack and TCP flag matches of a rule's `flow` (`FlowConds::matches` for xt).
+fn xt_flow(f: &FlowConds) -> Vec<String> {
+    let mut v = Vec::new();
+    if f.established.is_some() || f.original.is_some() {
+        v.extend(argv(&["-m", "conntrack"]));
+        if let Some(e) = f.established {
+            v.extend(argv(&["--ctstate", if e { "ESTABLISHED" } else { "NEW" }]));
+        }
+        if let Some(o) = f.original {
+            v.extend(argv(&["--ctdir", if o { "ORIGINAL" } else { "REPLY" }]));
+        }
+    }
+    if f.no_syn_rst {
+        v.extend(argv(&["-m", "tcp", "--tcp-flags", "SYN,RST", "NONE"]));
+    }
+    v
 }
 
 /// iptables-nft commands (argv lists) for the xt NFQUEUE steering (with

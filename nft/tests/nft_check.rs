@@ -90,13 +90,25 @@ fn sample_rules() -> Vec<Rule> {
     r.meta.msg = format!("say \"hi\" {}", "x".repeat(300));
     r.dst_ports = PortSet::range(1, 1);
     v.push(r);
-    // queued: unanchored content on 80, pcre on udp any port, icmp
+    // flow via conntrack: TCP established to_server with its SYN/RST guard, UDP reply state
+    let mut r = rule(14, Action::Drop, Protocol::Tcp);
+    r.flow.established = Some(true);
+    r.flow.to_server = Some(true);
+    r.payload.push(fixed(b"GET", 0, false, false));
+    v.push(r);
+    let mut r = rule(15, Action::Alert, Protocol::Udp);
+    r.flow.established = Some(false);
+    r.flow.to_server = Some(false);
+    v.push(r);
+    // queued: unanchored content on 80, TCP not_established, icmp
     let mut r = rule(20, Action::Alert, Protocol::Tcp);
     r.dst_ports = PortSet::from_ranges(vec![(80, 80), (8080, 8081)]);
     r.payload.push(anywhere(b"evil", true));
     v.push(r);
-    let mut r = rule(21, Action::Alert, Protocol::Udp);
-    r.flow.to_server = Some(true);
+    let mut r = rule(21, Action::Alert, Protocol::Tcp);
+    r.dst_ports = PortSet::range(8080, 8080);
+    r.flow.established = Some(false);
+    r.payload.push(fixed(b"X", 0, false, false));
     v.push(r);
     let mut r = rule(22, Action::Alert, Protocol::Icmp);
     r.flowbits.push(Flowbits {
@@ -147,6 +159,18 @@ fn every_match_kind_is_kernel_and_loads_as_text_and_json() {
         "{from_text}"
     );
     assert!(from_text.contains("@ih,48,16 != 0x1"), "{from_text}");
+    // nft prints the SYN/RST guard as `! syn,rst` (1.0.6) or `& (syn | rst) == 0x0`.
+    assert!(
+        from_text.contains("ct state established ct direction original tcp flags ! syn,rst")
+            || from_text.contains(
+                "ct state established ct direction original tcp flags & (syn | rst) == 0x0"
+            ),
+        "{from_text}"
+    );
+    assert!(
+        from_text.contains("ct state new ct direction reply"),
+        "{from_text}"
+    );
     // xt steering commands are accepted by iptables-nft in the namespace.
     let cmds = xt_commands(&c.kernel, &opts);
     assert!(!cmds.is_empty());
@@ -196,6 +220,8 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     a.payload.push(anywhere(b"$(", false));
     let mut b = rule(31, Action::Alert, Protocol::Tcp);
     b.payload.push(anywhere(b"Evil|\x00", true));
+    b.flow.established = Some(true);
+    b.flow.to_server = Some(true);
     // two contents: order would be lost in xt, so it stays queued
     let mut q = rule(32, Action::Alert, Protocol::Tcp);
     q.payload.push(anywhere(b"one", false));
@@ -225,6 +251,12 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         "{listed}"
     );
     assert!(listed.contains("--icase"), "{listed}");
+    assert!(
+        listed.contains(
+            "-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m tcp --tcp-flags SYN,RST NONE"
+        ),
+        "{listed}"
+    );
     assert!(
         listed.contains("-j NFLOG --nflog-prefix \"sid:30 \" --nflog-group 1"),
         "{listed}"

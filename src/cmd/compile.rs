@@ -40,6 +40,10 @@ pub struct Args {
     /// fwsnort parity: unanchored single contents as iptables-nft `-m string` rules.
     #[arg(long)]
     pub xt_string: bool,
+    /// Keep every rule with a `flow` condition in the queue instead of answering it with
+    /// conntrack state and direction (as `[kernel] flow = "queue"`).
+    #[arg(long)]
+    pub flow_in_queue: bool,
     /// How to steer packets to NFQUEUE. `xt` is the default because the nft queue
     /// statement is missing on some kernels; `verdict run` probes and re-renders.
     #[arg(long, value_enum, default_value = "xt")]
@@ -113,7 +117,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 
     let copts = CompileOptions {
         log_group: args.log_group,
-        caps: KernelCaps { ih_payload: true },
+        caps: KernelCaps {
+            ih_payload: true,
+            ct_flow: !args.flow_in_queue && cfg.kernel.flow == crate::config::KernelFlow::Conntrack,
+        },
         kernel: true,
         xt_string: args.xt_string,
         image_all: false,

@@ -268,6 +268,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     let opts = CompileOptions {
         caps: KernelCaps {
             ih_payload: inp.ih_payload,
+            ct_flow: cfg.kernel.flow == config::KernelFlow::Conntrack,
         },
         steer: verdict_compiler::steer::SteerPolicy {
             tunnels: tunnel_steer,

@@ -310,21 +310,34 @@ pub struct GwCapture {
 }
 
 impl GwCapture {
+    /// Whether tcpdump is installed; when not, records the skip (a strict CI run fails it).
+    pub fn available() -> bool {
+        let there = std::process::Command::new("tcpdump")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !there {
+            crate::common::must_run::skip("tcpdump is not installed (run .ci/setup)");
+        }
+        there
+    }
+
     /// Starts the capture and waits (bounded) until tcpdump listens.
     pub fn start(t: &Topology, e: &Engine) -> GwCapture {
-        let path = e.dir.join("gw.pcap");
-        let mut dump = t.spawn(
-            &t.gw,
-            &[
-                "tcpdump",
-                "-i",
-                "c0",
-                "-n",
-                "-U",
-                "-w",
-                path.to_str().unwrap(),
-            ],
-        );
+        GwCapture::start_with(t, e.dir.join("gw.pcap"), &["-i", "c0"])
+    }
+
+    /// A capture of every packet arriving at gw from either side (`-i any -Q in`, Linux SLL
+    /// frames): what reached the gateway, replies it dropped included, each packet once.
+    pub fn start_inbound(t: &Topology, e: &Engine) -> GwCapture {
+        GwCapture::start_with(t, e.dir.join("gw-in.pcap"), &["-i", "any", "-Q", "in"])
+    }
+
+    fn start_with(t: &Topology, path: std::path::PathBuf, on: &[&str]) -> GwCapture {
+        let mut args = vec!["tcpdump"];
+        args.extend_from_slice(on);
+        args.extend_from_slice(&["-n", "-U", "-w", path.to_str().unwrap()]);
+        let mut dump = t.spawn(&t.gw, &args);
         dump.wait_for("listening on", Duration::from_secs(10))
             .unwrap();
         GwCapture { dump, path }
@@ -347,6 +360,8 @@ impl GwCapture {
     /// [`GwCapture::replay_alerts`] with more replay arguments (`--threshold-file F`, …).
     pub fn replay_alerts_with(&self, e: &Engine, extra: &[&str]) -> Vec<serde_json::Value> {
         let out = e.dir.join("replay");
+        // Each replay starts afresh (EVE files are appended to).
+        let _ = std::fs::remove_dir_all(&out);
         let rules = e.dir.join("test.rules");
         let r = std::process::Command::new(VERDICT)
             .args([

@@ -1,4 +1,6 @@
-//! `flow` and `flowbits`.
+//! `flow` and `flowbits`. The kernel form of `flow` (conntrack state and direction, where it
+//! agrees with the stream engine) is [`crate::kernel::lower_flow`], next to the kernel forms of
+//! every other keyword, so one function answers "can nft do it?" for a whole rule.
 
 use super::{split_args, KwError};
 use crate::diag::Code;
