@@ -24,6 +24,9 @@
 #              with bench/etopen.toml's variables: cli's network is HOME_NET and EXTERNAL_NET
 #              is any, so the rules of both directions are live for the bench traffic (+ the
 #              ICMP probe rule, so that ping crosses the queue)
+#   etopen-full  the same with `--bypass off`: every packet of a steered flow is queued and
+#              inspected, also past the stream depth (the default `direction` bypass hands a
+#              bulk direction to the kernel after 1 MiB, which is most of an iperf3 run)
 #
 # Columns: TCP throughput 1 and 4 streams (Gbit/s), UDP 64-byte datagrams received per
 # second, ping RTT avg and p99 (ms) and the p99 added over `none`, time to "ready" (ms) and the
@@ -175,6 +178,9 @@ for c in $CONFIGS; do
     etopen)
       if [[ ! -d "$ETOPEN" ]]; then echo "skipping etopen: $ETOPEN not found" >&2; continue; fi
       start_engine -r "$ETOPEN" "$WORK/icmp.rules" --config "$ROOT/bench/etopen.toml" ;;
+    etopen-full)
+      if [[ ! -d "$ETOPEN" ]]; then echo "skipping etopen-full: $ETOPEN not found" >&2; continue; fi
+      start_engine -r "$ETOPEN" "$WORK/icmp.rules" --config "$ROOT/bench/etopen.toml" --bypass off ;;
     *) echo "unknown config $c" >&2; exit 1 ;;
   esac
   t1="$(tcp_gbps 1)"; t4="$(tcp_gbps 4)"; u="$(udp_pps)"
