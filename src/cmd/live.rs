@@ -16,7 +16,7 @@ use verdict_compiler::codegen::{self, CompileOptions, Compiled};
 use verdict_compiler::diag::{self, Severity};
 use verdict_compiler::ir::{Action, Rule, Sid};
 use verdict_compiler::kernel::KernelCaps;
-use verdict_compiler::kernel::{KernelAction, KernelPlan};
+use verdict_compiler::kernel::{KernelAction, KernelPlan, Match};
 use verdict_compiler::vars::Vars;
 use verdict_engine::detect::threshold::ThresholdConfig;
 use verdict_engine::detect::{rate, DetectConfig, Detector};
@@ -527,6 +527,18 @@ fn build_from_image(
         steer.name(),
         steer.name()
     );
+    // The compile assumed `@ih` payload matches; text would queue those rules on a kernel
+    // without them, an image cannot.
+    let payload_sid = (live.rules.iter())
+        .find(|r| (r.matches.iter()).any(|m| matches!(m, Match::Payload { .. })))
+        .map(|r| r.sid.0);
+    if let (false, Some(sid)) = (inp.ih_payload, payload_sid) {
+        anyhow::bail!(
+            "{}: sid {sid} matches payload in the kernel (`@ih`), which this kernel cannot; \
+             start from the rule text, which queues such rules",
+            path.display()
+        );
+    }
     let tunnels = cfg.decoder.clone().unwrap_or_default();
     let tunnel_steer = tunnels.steer();
     let config_off: HashSet<u32> = cfg.disabled.iter().copied().collect();
