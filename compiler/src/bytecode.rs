@@ -246,6 +246,25 @@ pub struct LiveSection {
     pub program_files: Vec<u32>,
 }
 
+impl KernelRuleMeta {
+    /// What a kernel rule's alerts need of `r`, read from rule file number `file`.
+    pub fn of(r: &crate::ir::Rule, file: u32) -> KernelRuleMeta {
+        KernelRuleMeta {
+            sid: r.meta.sid,
+            gid: r.meta.gid,
+            rev: r.meta.rev,
+            msg: r.meta.msg.clone(),
+            classtype: r.meta.classtype.clone(),
+            priority: r.meta.priority,
+            action: r.action,
+            threshold: r.threshold,
+            detection_filter: r.detection_filter,
+            drops_flow: r.header.is_empty() && r.payload.is_empty(),
+            file,
+        }
+    }
+}
+
 /// What the alerts of a kernel rule and the operator's switches need of its IR rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelRuleMeta {

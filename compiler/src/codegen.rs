@@ -112,19 +112,7 @@ impl Compiled {
         self.image.flowbits = interner.names;
         let kernel_rules = in_kernel
             .iter()
-            .map(|r| KernelRuleMeta {
-                sid: r.meta.sid,
-                gid: r.meta.gid,
-                rev: r.meta.rev,
-                msg: r.meta.msg.clone(),
-                classtype: r.meta.classtype.clone(),
-                priority: r.meta.priority,
-                action: r.action,
-                threshold: r.threshold,
-                detection_filter: r.detection_filter,
-                drops_flow: r.header.is_empty() && r.payload.is_empty(),
-                file: file_of(&r.origin.file),
-            })
+            .map(|r| KernelRuleMeta::of(r, file_of(&r.origin.file)))
             .collect();
         self.image.live = Some(LiveSection {
             log_group: self.kernel.log_group,

@@ -342,16 +342,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         .bypass
         .ranges()
         .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
-    let ropts = RenderOptions {
-        queue: inp.mechanism,
-        queues: inp.queues,
-        log_group: compiled.kernel.log_group,
-        xt_string: false,
-        fail_open: true,
-    };
-    let mut script = render::render_text(&compiled.kernel, &ropts);
-    script.push_str(&inp.extra_script);
-    let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let (script, xt) = render_plan(&compiled.kernel, inp);
     let compile_ms = t_compile.elapsed().as_millis();
 
     let kernel_rules = rules
@@ -365,17 +356,8 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         })
         .map(|r| {
             let meta = KernelRuleMeta {
-                sid: r.meta.sid,
-                gid: r.meta.gid,
-                rev: r.meta.rev,
-                msg: r.meta.msg.clone(),
-                classtype: r.meta.classtype.clone(),
-                priority: r.meta.priority,
                 action: original.get(&r.meta.sid.0).copied().unwrap_or(r.action),
-                threshold: r.threshold,
-                detection_filter: r.detection_filter,
-                drops_flow: r.header.is_empty() && r.payload.is_empty(),
-                file: 0,
+                ..KernelRuleMeta::of(r, 0)
             };
             (r.meta.sid.0, kernel_info(&meta, &modes, &thresholds))
         })
@@ -393,22 +375,13 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     };
     drop(compiled);
     drop(rules);
-    let t_engine = Instant::now();
-    let det = Detector::from_image(
+    let (det, engine_ms) = load_engine(
         image,
-        &detect_config(
-            inp,
-            cfg,
-            &modes,
-            off,
-            queued,
-            &kernel_sids,
-            tunnels,
-            thresholds,
-        )?,
-    )
-    .context("loading the compiled rules into the engine")?;
-    let engine_ms = t_engine.elapsed().as_millis();
+        (inp, cfg, &modes, off),
+        queued,
+        &kernel_sids,
+        (tunnels, thresholds),
+    )?;
 
     Ok(Built {
         det: Arc::new(det),
@@ -432,6 +405,21 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         },
     })
+}
+
+/// The nft script (with the active-response chains) and the xt steering of `plan`, with this
+/// run's queue mechanism, queue numbers and the plan's log group.
+fn render_plan(plan: &KernelPlan, inp: &RuleInputs) -> (String, Vec<Vec<String>>) {
+    let ropts = RenderOptions {
+        queue: inp.mechanism,
+        queues: inp.queues,
+        log_group: plan.log_group,
+        xt_string: false,
+        fail_open: true,
+    };
+    let mut script = render::render_text(plan, &ropts);
+    script.push_str(&inp.extra_script);
+    (script, render::xt_commands(plan, &ropts))
 }
 
 /// What an alert of a kernel rule says and does, with the operator's mode for its sid and
@@ -602,16 +590,7 @@ fn build_from_image(
         .bypass
         .ranges()
         .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
-    let ropts = RenderOptions {
-        queue: inp.mechanism,
-        queues: inp.queues,
-        log_group: plan.log_group,
-        xt_string: false,
-        fail_open: true,
-    };
-    let mut script = render::render_text(&plan, &ropts);
-    script.push_str(&inp.extra_script);
-    let xt = render::xt_commands(&plan, &ropts);
+    let (script, xt) = render_plan(&plan, inp);
     let kernel_sids: HashSet<u32> = metas.iter().map(|k| k.sid.0).collect();
     let kernel_rules = metas
         .iter()
@@ -629,22 +608,13 @@ fn build_from_image(
             .extend((live.kernel_programs.into_iter()).filter(|p| kernel_sids.contains(&p.sid.0)));
     }
     let flowbits = image.flowbits.clone();
-    let t_engine = Instant::now();
-    let det = Detector::from_image(
+    let (det, engine_ms) = load_engine(
         image,
-        &detect_config(
-            inp,
-            cfg,
-            &modes,
-            off,
-            queued,
-            &kernel_sids,
-            tunnels,
-            thresholds,
-        )?,
-    )
-    .context("loading the precompiled rules into the engine")?;
-    let engine_ms = t_engine.elapsed().as_millis();
+        (inp, cfg, &modes, off),
+        queued,
+        &kernel_sids,
+        (tunnels, thresholds),
+    )?;
     let disabled = kernel_config_off + queued_config_off + off.len();
     let in_queue = programs - queued_config_off;
     let active = metas.len() + in_queue;
@@ -675,20 +645,18 @@ fn build_from_image(
     })
 }
 
-/// The engine's settings for a rule set: the operator's switches and modes applied to the
-/// `queued` sids, the run's depths, stream and flow limits and policies.
-#[allow(clippy::too_many_arguments)]
-fn detect_config(
-    inp: &RuleInputs,
-    cfg: &Config,
-    modes: &Modes,
-    off: &[u32],
+/// The engine for `image` (and how long loading it took, in ms), with the operator's
+/// switches and modes applied to the `queued` sids, the run's depths, stream and flow limits
+/// and policies.
+fn load_engine(
+    image: RuleSetImage,
+    (inp, cfg, modes, off): (&RuleInputs, &Config, &Modes, &[u32]),
     queued: Vec<u32>,
     kernel_sids: &HashSet<u32>,
-    tunnels: verdict_engine::wire::tunnel::TunnelConfig,
-    thresholds: ThresholdConfig,
-) -> anyhow::Result<DetectConfig> {
-    Ok(DetectConfig {
+    (tunnels, thresholds): (verdict_engine::wire::tunnel::TunnelConfig, ThresholdConfig),
+) -> anyhow::Result<(Detector, u128)> {
+    let t_engine = Instant::now();
+    let dc = DetectConfig {
         inline: modes.inline(),
         disabled: cfg.disabled.iter().chain(off).copied().collect(),
         dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
@@ -713,7 +681,9 @@ fn detect_config(
         inner_only: kernel_sids.iter().copied().collect(),
         thresholds,
         ..Default::default()
-    })
+    };
+    let det = Detector::from_image(image, &dc).context("loading the rules into the engine")?;
+    Ok((det, t_engine.elapsed().as_millis()))
 }
 
 /// A threshold.config (none: empty), its `$VARS` resolved with the config's `[vars]`.
