@@ -226,3 +226,56 @@ fn eve_to_a_redis_channel_over_a_unix_socket_only() {
     assert!(out.contains("2 alerts written"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_stalled_redis_server_costs_its_records_not_the_traffic() {
+    require_netns!();
+    let t = Topology::new();
+    let dir = temp("stalled");
+    let server = RedisServer::start(&t, &t.gw, &dir, &["--port", "6392", "--bind", "127.0.0.1"]);
+    let addr = ConnectionAddr::Tcp("127.0.0.1".into(), 6392);
+    let f = Files::new(
+        "redis-stalled",
+        "[scan]\nenabled = false\n[output]\neve = [\"file\", \"redis\"]\n\
+         [output.redis]\nport = 6392\nmode = \"rpush\"\nkey = \"stalled\"\n",
+    );
+    let mut e = f.start(&t, "ops-redis-stalled", RULES);
+    udp_knock(&t, 45_600, 7300, b"PUSHME first");
+    assert!(wait_for(Duration::from_secs(3), || {
+        Some(lrange(&t, &t.gw, addr.clone(), "stalled")).filter(|l| l.len() == 1)
+    })
+    .is_some());
+    // The server stops answering (SIGSTOP: connections stay open, nothing is read): the
+    // writer waits at most its I/O timeout per attempt, the packets are not held at all.
+    server.bg.signal(libc::SIGSTOP);
+    let sent: Vec<Vec<u8>> = (0..5).map(|i| format!("PUSHME {i}").into_bytes()).collect();
+    let got = udp_exchange(&t, 7300, sent.clone(), Duration::from_millis(100));
+    assert_eq!(got, sent, "every packet passed while the server stalled");
+    assert_eq!(e.alerts(920201, 6).len(), 6, "eve.json goes on");
+    let lost = wait_for(Duration::from_secs(5), || {
+        Some(e.stats().output).filter(|o| o.redis_lost >= 1)
+    })
+    .expect("the records of the stalled pipeline are counted lost");
+    assert_eq!(lost.redis_written, 1, "{lost:?}");
+    server.bg.signal(libc::SIGCONT);
+    // Once it answers again, later records arrive (the writer's pause is at most 8 s).
+    let mut sport = 45_610;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no record after the server resumed"
+        );
+        udp_knock(&t, sport, 7300, b"PUSHME resumed");
+        std::thread::sleep(Duration::from_millis(400));
+        let list = json(&lrange(&t, &t.gw, addr.clone(), "stalled"));
+        if list.last().is_some_and(|r| r["src_port"] == sport) {
+            break;
+        }
+        sport += 1;
+    }
+    e.bg.signal(libc::SIGTERM);
+    e.bg.wait_exit(Duration::from_secs(10))
+        .expect("verdict stops");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,7 +38,8 @@ pub struct Args {
     /// Config file (verdict.toml); optional.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Rule files or directories (override the config's `rules`).
+    /// Rule files or directories (override the config's `rules`), or one `rules.vbc` that
+    /// `verdict compile` wrote (loaded without compiling, its kernel half included).
     #[arg(long = "rules", short = 'r', num_args = 1..)]
     pub rules: Vec<PathBuf>,
     /// Directory for eve.json, fast.log, evidence pcaps and stats.json.
