@@ -37,9 +37,13 @@
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
 //! [kernel]                            # what nftables may evaluate instead of the engine
 //! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
-//! [output]                            # EVE records: "file" (eve.json), "syslog" or "both"
-//! eve = "both"
+//! [output]                            # EVE records: "file" (eve.json), "syslog", "both"
+//! eve = ["file", "redis"]             # (file and syslog) or "redis", or a list of them
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
+//! [output.redis]                      # Suricata's eve redis settings
+//! server = "127.0.0.1"                # port 6379; or socket = "/run/redis/redis.sock"
+//! mode = "list"                       # list/lpush, rpush, channel/publish
+//! key = "verdict"
 //! ```
 //!
 //! Every field is optional: the command line overrides or supplies it. Errors name the file,
@@ -55,6 +59,7 @@ use verdict_compiler::vars::Vars;
 use verdict_engine::block::BlockConfig;
 use verdict_engine::control::default_socket;
 use verdict_engine::exception::ExceptionConfig;
+use verdict_engine::output::redis::{RedisMode, RedisServer, RedisTarget};
 use verdict_engine::output::syslog::SyslogTarget;
 use verdict_engine::scan::ScanConfig;
 use verdict_engine::wire::tunnel::TunnelConfig;
@@ -132,24 +137,96 @@ pub struct MetricsSection {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-/// Where EVE records go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EveTo {
+/// Where EVE records go: `eve = "file"` (the default), `"syslog"`, `"both"` (file and
+/// syslog), `"redis"`, or a list of `file`, `syslog` and `redis`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EveTo {
     /// `eve.json` in the log directory.
-    #[default]
-    File,
-    /// The local syslog socket only.
-    Syslog,
-    /// Both.
-    Both,
+    pub file: bool,
+    /// The local syslog socket.
+    pub syslog: bool,
+    /// A Redis list or channel (`[output.redis]`).
+    pub redis: bool,
 }
 
-/// The `[output]` table: where EVE records go, and how they reach syslog.
+impl Default for EveTo {
+    fn default() -> Self {
+        EveTo {
+            file: true,
+            syslog: false,
+            redis: false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EveTo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EveTo, D::Error> {
+        use serde::de::{Error, SeqAccess, Visitor};
+        const NAMES: &[&str] = &["file", "syslog", "both", "redis"];
+        fn add<E: Error>(to: &mut EveTo, name: &str) -> Result<(), E> {
+            match name {
+                "file" => to.file = true,
+                "syslog" => to.syslog = true,
+                "both" => (to.file, to.syslog) = (true, true),
+                "redis" => to.redis = true,
+                other => return Err(E::unknown_variant(other, NAMES)),
+            }
+            Ok(())
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EveTo;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"file\", \"syslog\", \"both\", \"redis\" or a list of them")
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<EveTo, E> {
+                let mut to = EveTo {
+                    file: false,
+                    ..EveTo::default()
+                };
+                add(&mut to, v)?;
+                Ok(to)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EveTo, A::Error> {
+                let mut to = EveTo {
+                    file: false,
+                    ..EveTo::default()
+                };
+                while let Some(name) = seq.next_element::<String>()? {
+                    add(&mut to, &name)?;
+                }
+                if !to.file && !to.syslog && !to.redis {
+                    return Err(A::Error::custom("an empty list sends EVE records nowhere"));
+                }
+                Ok(to)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[output.redis]`: Suricata's EVE redis settings (`server`, `port`, `mode`, `key`), plus a
+/// unix socket instead of host and port.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    /// Host name or address (default `127.0.0.1`).
+    pub server: Option<String>,
+    /// TCP port (default 6379).
+    pub port: Option<u16>,
+    /// A unix socket path, used instead of `server` and `port`.
+    pub socket: Option<PathBuf>,
+    /// `list`/`lpush` (default), `rpush`, `channel`/`publish`.
+    pub mode: Option<String>,
+    /// The list or channel (default `verdict`).
+    pub key: Option<String>,
+}
+
+/// The `[output]` table: where EVE records go, and how they reach syslog and Redis.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// `file` (default), `syslog` or `both`.
+    /// `file` (default), `syslog`, `both`, `redis`, or a list of them.
     #[serde(default)]
     pub eve: EveTo,
     /// The syslog socket (default `/dev/log`).
@@ -158,17 +235,20 @@ pub struct OutputSection {
     pub syslog_facility: Option<String>,
     /// The tag of each syslog message (default `verdict`).
     pub syslog_identity: Option<String>,
+    /// `[output.redis]`.
+    #[serde(default)]
+    pub redis: RedisSection,
 }
 
 impl OutputSection {
     /// Whether eve.json is written.
     pub fn eve_file(&self) -> bool {
-        self.eve != EveTo::Syslog
+        self.eve.file
     }
 
     /// The syslog target when EVE goes to syslog.
     pub fn syslog(&self) -> Option<SyslogTarget> {
-        if self.eve == EveTo::File {
+        if !self.eve.syslog {
             return None;
         }
         let d = SyslogTarget::default();
@@ -177,6 +257,40 @@ impl OutputSection {
             facility: self.syslog_facility.clone().unwrap_or(d.facility),
             identity: self.syslog_identity.clone().unwrap_or(d.identity),
         })
+    }
+
+    /// The Redis target when EVE goes to Redis, or why `[output.redis]` is wrong (the key
+    /// named, for the caller to place).
+    pub fn redis(&self) -> Result<Option<RedisTarget>, (&'static str, String)> {
+        if !self.eve.redis {
+            return Ok(None);
+        }
+        let r = &self.redis;
+        let d = RedisTarget::default();
+        let server = match (&r.socket, &r.server, r.port) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err((
+                    "socket",
+                    "give either a unix socket or a server and port, not both".into(),
+                ))
+            }
+            (Some(p), None, None) => RedisServer::Unix(p.clone()),
+            (None, host, port) => match d.server {
+                RedisServer::Tcp(h, p) => {
+                    RedisServer::Tcp(host.clone().unwrap_or(h), port.unwrap_or(p))
+                }
+                unix => unix,
+            },
+        };
+        let mode = match &r.mode {
+            Some(m) => m.parse::<RedisMode>().map_err(|e| ("mode", e))?,
+            None => d.mode,
+        };
+        let key = r.key.clone().unwrap_or(d.key);
+        if key.is_empty() {
+            return Err(("key", "the list or channel name is empty".into()));
+        }
+        Ok(Some(RedisTarget { server, mode, key }))
     }
 }
 
@@ -381,6 +495,13 @@ impl Config {
                 key_line(text, "output", "syslog_facility")
             );
         }
+        if let Err((key, e)) = raw.output.redis() {
+            bail!(
+                "{}{}: output.redis.{key}: {e}",
+                path.display(),
+                key_line(text, "output.redis", key)
+            );
+        }
         // VarsError names the file and the variable.
         let vars = Vars::from_config_str(text, &path.display().to_string())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -433,6 +554,10 @@ impl Config {
             bypass: raw.bypass,
             output: OutputSection {
                 syslog_socket: raw.output.syslog_socket.clone().map(resolve),
+                redis: RedisSection {
+                    socket: raw.output.redis.socket.clone().map(resolve),
+                    ..raw.output.redis.clone()
+                },
                 ..raw.output
             },
             kernel: raw.kernel,
@@ -595,6 +720,64 @@ mod tests {
     }
 
     #[test]
+    fn eve_sinks_one_name_or_a_list_and_redis_settings() {
+        let sinks = |v: &str| parse(&format!("[output]\neve = {v}\n")).map(|c| c.output.eve);
+        let e = |file, syslog, redis| EveTo {
+            file,
+            syslog,
+            redis,
+        };
+        // What syslog introduced keeps its meaning.
+        assert_eq!(sinks("\"file\"").unwrap(), e(true, false, false));
+        assert_eq!(sinks("\"syslog\"").unwrap(), e(false, true, false));
+        assert_eq!(sinks("\"both\"").unwrap(), e(true, true, false));
+        assert_eq!(sinks("\"redis\"").unwrap(), e(false, false, true));
+        assert_eq!(
+            sinks("[\"syslog\", \"redis\"]").unwrap(),
+            e(false, true, true)
+        );
+        assert_eq!(parse("").unwrap().output.eve, e(true, false, false));
+        let err = format!("{:#}", sinks("[\"file\", \"kafka\"]").unwrap_err());
+        assert!(err.contains(":2:") && err.contains("kafka"), "{err}");
+        assert!(format!("{:#}", sinks("[]").unwrap_err()).contains("nowhere"));
+
+        let c = parse("[output]\neve = \"redis\"\n").unwrap();
+        assert_eq!(c.output.redis().unwrap(), Some(RedisTarget::default()));
+        let c = parse(
+            "[output]\neve = [\"file\", \"redis\"]\n[output.redis]\nsocket = \"run/r.sock\"\n\
+             mode = \"rpush\"\nkey = \"ids\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.output.redis().unwrap(),
+            Some(RedisTarget {
+                // Relative to the config file, as the other paths.
+                server: RedisServer::Unix(PathBuf::from("/etc/verdict/run/r.sock")),
+                mode: RedisMode::Rpush,
+                key: "ids".into(),
+            })
+        );
+        let err = format!(
+            "{:#}",
+            parse("[output]\neve = \"redis\"\n[output.redis]\nserver = \"h\"\nmode = \"xadd\"\n")
+                .unwrap_err()
+        );
+        assert!(
+            err.contains("verdict.toml:5:1: output.redis.mode: `xadd`"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            parse("[output]\neve = \"redis\"\n[output.redis]\nsocket = \"/s\"\nport = 1\n")
+                .unwrap_err()
+        );
+        assert!(
+            err.contains(":4:1: output.redis.socket: give either"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bypass_addresses_are_merged_per_family_and_checked() {
         let c = parse(
             "[bypass]\naddresses = [\"192.0.2.10\", \"192.0.2.0/28\", \"2001:db8::/32\", \"198.51.100.7\"]\n",
@@ -697,6 +880,7 @@ mod tests {
             "decoder",
             "output",
             "kernel",
+            "output.redis",
         ];
         let mut missing = Vec::new();
         for t in tables {

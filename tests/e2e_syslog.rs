@@ -56,12 +56,7 @@ impl Drop for Syslogd {
 
 /// One datagram to srv:7200 from its own source port (a new flow).
 fn knock(t: &Topology, sport: u16, msg: &'static [u8]) {
-    t.in_ns(&t.cli, move || {
-        let s = std::net::UdpSocket::bind((common::netns::CLI4, sport)).unwrap();
-        s.send_to(msg, (common::netns::SRV4, 7200)).unwrap();
-    })
-    .join()
-    .unwrap();
+    udp_knock(t, sport, 7200, msg);
 }
 
 /// The JSON record of a `<PRI>Mmm dd hh:mm:ss IDENT[PID]: {json}` message, checking its
@@ -140,7 +135,7 @@ fn eve_records_go_to_syslog_as_configured_and_survive_a_daemon_restart() {
     e.bg.wait_exit(Duration::from_secs(10))
         .expect("verdict stops");
     let out = e.bg.output();
-    assert!(out.contains("syslog 1 (last: syslog "), "{out}");
+    assert!(out.contains("syslog 1, redis 0 (last: syslog "), "{out}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 9;
+pub const BYTECODE_VERSION: u32 = 10;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -215,6 +215,82 @@ pub struct RuleSetImage {
     pub programs: Vec<Program>,
     /// Interned flowbit names.
     pub flowbits: Vec<String>,
+    /// What `verdict run` needs besides the programs (the kernel half and the rules' files):
+    /// written by `verdict compile`, absent from images built in memory.
+    pub live: Option<LiveSection>,
+}
+
+/// The kernel half of a compiled rule set and what the operator's switches need of the
+/// rules, so that `verdict run -r rules.vbc` loads the same table and detection as from text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSection {
+    /// The kernel plan's NFLOG group.
+    pub log_group: u16,
+    /// The kernel plan's rules, in evaluation order. (The plan is kept by its parts: its
+    /// bypass lists are `run`'s config, and skipped when empty, which bincode cannot read.)
+    pub rules: Vec<crate::kernel::KernelRule>,
+    /// The kernel plan's steering.
+    pub steering: Vec<crate::kernel::SteerRule>,
+    /// Compiled with `--xt-string`: some rules became string-match rules, not programs.
+    pub xt_string: bool,
+    /// The steering mode compiled for (`ports`, `all-tcp`, `all`).
+    pub steer: String,
+    /// Programs of the kernel rules, which the engine runs on the packets inside tunnels
+    /// (the kernel sees only their outer headers).
+    pub kernel_programs: Vec<Program>,
+    /// One entry per rule that runs in the kernel.
+    pub kernel_rules: Vec<KernelRuleMeta>,
+    /// The rule files read, for per-rule-set modes.
+    pub files: Vec<String>,
+    /// Index into `files` of each program's rule, parallel to `programs`.
+    pub program_files: Vec<u32>,
+}
+
+impl KernelRuleMeta {
+    /// What a kernel rule's alerts need of `r`, read from rule file number `file`.
+    pub fn of(r: &crate::ir::Rule, file: u32) -> KernelRuleMeta {
+        KernelRuleMeta {
+            sid: r.meta.sid,
+            gid: r.meta.gid,
+            rev: r.meta.rev,
+            msg: r.meta.msg.clone(),
+            classtype: r.meta.classtype.clone(),
+            priority: r.meta.priority,
+            action: r.action,
+            threshold: r.threshold,
+            detection_filter: r.detection_filter,
+            drops_flow: r.header.is_empty() && r.payload.is_empty(),
+            file,
+        }
+    }
+}
+
+/// What the alerts of a kernel rule and the operator's switches need of its IR rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelRuleMeta {
+    /// sid
+    pub sid: Sid,
+    /// gid
+    pub gid: Gid,
+    /// rev
+    pub rev: u32,
+    /// msg
+    pub msg: String,
+    /// classtype
+    pub classtype: Option<String>,
+    /// priority
+    pub priority: Option<u32>,
+    /// The rule's own action (the plan may show a weaker one for a rule in IDS mode).
+    pub action: Action,
+    /// The rule's own threshold (threshold.config may replace it at run time).
+    pub threshold: Option<Threshold>,
+    /// detection_filter
+    pub detection_filter: Option<DetectionFilter>,
+    /// The rule matches every packet of its header (no header or payload option): its drop
+    /// ends the flow's inspection.
+    pub drops_flow: bool,
+    /// Index into [`LiveSection::files`].
+    pub file: u32,
 }
 
 /// Why a bytecode image could not be loaded.

@@ -7,7 +7,8 @@
 //! chosen strategy is recorded per program so snapshots show regressions.
 
 use crate::bytecode::{
-    FastPatternRef, FlowbitId, Insn, Program, RuleSetImage, BYTECODE_VERSION, L4,
+    FastPatternRef, FlowbitId, Insn, KernelRuleMeta, LiveSection, Program, RuleSetImage,
+    BYTECODE_VERSION, L4,
 };
 use crate::classify::{classify, Decision, Fate};
 use crate::disasm::escape_bytes;
@@ -63,6 +64,68 @@ pub struct Compiled {
     pub fates: Vec<(Sid, Fate)>,
     /// The translation report (timing of this stage filled in).
     pub report: Report,
+}
+
+impl Compiled {
+    /// Puts the kernel plan and what `verdict run` needs of `rules` (the compiled ones) into
+    /// the image, for `rules.vbc`; `steer` is the mode the plan was compiled with.
+    pub fn attach_live(&mut self, rules: &[Rule], steer: crate::steer::SteerMode) {
+        let mut files: Vec<String> = Vec::new();
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut file_of = |f: &str| -> u32 {
+            if let Some(i) = index.get(f) {
+                return *i;
+            }
+            let i = u32::try_from(files.len()).unwrap_or(u32::MAX);
+            files.push(f.to_string());
+            index.insert(f.to_string(), i);
+            i
+        };
+        let by_sid: HashMap<u32, &Rule> = rules.iter().rev().map(|r| (r.meta.sid.0, r)).collect();
+        let program_files = self
+            .image
+            .programs
+            .iter()
+            .map(|p| {
+                by_sid
+                    .get(&p.sid.0)
+                    .map_or(u32::MAX, |r| file_of(&r.origin.file))
+            })
+            .collect();
+        let in_kernel: Vec<&Rule> = self
+            .fates
+            .iter()
+            .filter(|(_, f)| matches!(f, Fate::Kernel))
+            .filter_map(|(sid, _)| by_sid.get(&sid.0).copied())
+            .collect();
+        // Interned after the queued programs' flowbits, whose ids stay as they are.
+        let mut interner = Interner {
+            ids: (self.image.flowbits.iter().enumerate())
+                .map(|(i, n)| (n.clone(), FlowbitId(u16::try_from(i).unwrap_or(u16::MAX))))
+                .collect(),
+            names: std::mem::take(&mut self.image.flowbits),
+        };
+        let kernel_programs = in_kernel
+            .iter()
+            .map(|r| program(r, &mut interner))
+            .collect();
+        self.image.flowbits = interner.names;
+        let kernel_rules = in_kernel
+            .iter()
+            .map(|r| KernelRuleMeta::of(r, file_of(&r.origin.file)))
+            .collect();
+        self.image.live = Some(LiveSection {
+            log_group: self.kernel.log_group,
+            rules: self.kernel.rules.clone(),
+            steering: self.kernel.steering.clone(),
+            xt_string: !self.kernel.xt_string.is_empty(),
+            steer: steer.name().to_string(),
+            kernel_programs,
+            kernel_rules,
+            files,
+            program_files,
+        });
+    }
 }
 
 /// Compiles rules into the kernel plan and the bytecode image.
@@ -142,6 +205,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
             version: BYTECODE_VERSION,
             programs,
             flowbits: interner.names,
+            live: None,
         },
         kernel: plan,
         fates,

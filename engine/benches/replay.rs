@@ -533,6 +533,7 @@ fn http_section(dir: &Path, mb: u64, community: &str) {
                 version: verdict_compiler::bytecode::BYTECODE_VERSION,
                 programs: vec![],
                 flowbits: vec![],
+                live: None,
             },
             &pcap,
             &dir.join("oh"),
@@ -746,6 +747,7 @@ fn main() {
         version: verdict_compiler::bytecode::BYTECODE_VERSION,
         programs: vec![],
         flowbits: vec![],
+        live: None,
     };
     run(
         "no rules (parse + flow only)",

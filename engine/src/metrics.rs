@@ -149,6 +149,7 @@ pub fn encode_snapshot(s: &StatsSnapshot) -> Result<String, std::fmt::Error> {
             (vec![("output", "fast".into())], out.fast_written),
             (vec![("output", "pcap".into())], out.pcap_written),
             (vec![("output", "syslog".into())], out.syslog_written),
+            (vec![("output", "redis".into())], out.redis_written),
         ],
     );
     counter(
@@ -156,6 +157,19 @@ pub fn encode_snapshot(s: &StatsSnapshot) -> Result<String, std::fmt::Error> {
         "verdict_alerts_lost",
         "Alert events lost before or in the writer (queue full, I/O errors)",
         out.lost(),
+    );
+    family(
+        &mut reg,
+        "verdict_output_lost",
+        "Records lost, by where: before the writer (queue) or by output (I/O errors, server down)",
+        [
+            (vec![("output", "queue".into())], out.channel_lost),
+            (vec![("output", "eve".into())], out.eve_lost),
+            (vec![("output", "fast".into())], out.fast_lost),
+            (vec![("output", "pcap".into())], out.pcap_lost),
+            (vec![("output", "syslog".into())], out.syslog_lost),
+            (vec![("output", "redis".into())], out.redis_lost),
+        ],
     );
     family(
         &mut reg,

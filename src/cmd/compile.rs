@@ -144,6 +144,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let nft_json = serde_json::to_string_pretty(&render::render_json(&compiled.kernel, &ropts))?;
     let xt = render::xt_commands(&compiled.kernel, &ropts);
     let render_ms = t1.elapsed().as_secs_f64() * 1e3;
+    // The kernel half goes into the image too: `verdict run -r rules.vbc` renders its table
+    // from it with the run's own queues, log group and bypass list.
+    compiled.attach_live(&loaded.rules, steer_mode);
     let vbc = compiled.image.to_bytes();
 
     let report = &mut compiled.report;

@@ -9,13 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use verdict_compiler::bytecode::RuleSetImage;
+use verdict_compiler::bytecode::{KernelRuleMeta, RuleSetImage, IMAGE_MAGIC};
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::classify::Fate;
 use verdict_compiler::codegen::{self, CompileOptions, Compiled};
 use verdict_compiler::diag::{self, Severity};
-use verdict_compiler::ir::{Action, Rule};
+use verdict_compiler::ir::{Action, Rule, Sid};
 use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::kernel::{KernelAction, KernelPlan, Match};
 use verdict_compiler::vars::Vars;
 use verdict_engine::detect::threshold::ThresholdConfig;
 use verdict_engine::detect::{rate, DetectConfig, Detector};
@@ -104,7 +105,19 @@ impl Modes {
     pub fn note_rules<'a>(
         &mut self,
         files: impl Iterator<Item = &'a str>,
-        rules: &[Rule],
+        rules: &'a [Rule],
+    ) -> anyhow::Result<()> {
+        self.note_origins(
+            files,
+            rules.iter().map(|r| (r.meta.sid.0, r.origin.file.as_str())),
+        )
+    }
+
+    /// [`Modes::note_rules`] from (sid, rule file) pairs, as a `rules.vbc` keeps them.
+    pub fn note_origins<'a>(
+        &mut self,
+        files: impl Iterator<Item = &'a str>,
+        origins: impl Iterator<Item = (u32, &'a str)>,
     ) -> anyhow::Result<()> {
         let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let sets: Vec<(PathBuf, bool)> = (self.ids_rules.iter().map(|p| (canon(p), true)))
@@ -132,16 +145,16 @@ impl Modes {
                 );
             }
         }
-        for r in rules {
-            let set = match of_file.get(r.origin.file.as_str()) {
+        for (sid, file) in origins {
+            let set = match of_file.get(file) {
                 Some(s) => *s,
-                None => set_of(&r.origin.file),
+                None => set_of(file),
             };
             if let Some(i) = set {
                 if sets[i].1 {
-                    self.set_ids.insert(r.meta.sid.0);
+                    self.set_ids.insert(sid);
                 } else {
-                    self.set_ips.insert(r.meta.sid.0);
+                    self.set_ips.insert(sid);
                 }
             }
         }
@@ -210,6 +223,14 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         !rule_paths.is_empty(),
         "no rules: give -r FILE|DIR or `rules = [...]` in the config"
     );
+    if let Some(vbc) = rule_paths.iter().find(|p| is_image(p)) {
+        anyhow::ensure!(
+            rule_paths.len() == 1,
+            "{} is a precompiled rule set: it must be the only rule source",
+            vbc.display()
+        );
+        return build_from_image(inp, cfg, off, vbc);
+    }
     let mut sources = Vec::new();
     for p in &rule_paths {
         sources.extend(
@@ -322,16 +343,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         .bypass
         .ranges()
         .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
-    let ropts = RenderOptions {
-        queue: inp.mechanism,
-        queues: inp.queues,
-        log_group: compiled.kernel.log_group,
-        xt_string: false,
-        fail_open: true,
-    };
-    let mut script = render::render_text(&compiled.kernel, &ropts);
-    script.push_str(&inp.extra_script);
-    let xt = render::xt_commands(&compiled.kernel, &ropts);
+    let (script, xt) = render_plan(&compiled.kernel, inp);
     let compile_ms = t_compile.elapsed().as_millis();
 
     let kernel_rules = rules
@@ -344,26 +356,11 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             )
         })
         .map(|r| {
-            let action = original.get(&r.meta.sid.0).copied().unwrap_or(r.action);
-            let info = KernelRuleInfo {
-                gid: r.meta.gid.0,
-                rev: r.meta.rev,
-                msg: r.meta.msg.as_str().into(),
-                classtype: r
-                    .meta
-                    .classtype
-                    .as_deref()
-                    .map(|c| verdict_engine::output::eve::classification(c).into()),
-                severity: r.meta.priority.unwrap_or(3),
-                action: action.keyword(),
-                blocks: action.blocks() && !modes.dry(r.meta.sid.0),
-                threshold: r.threshold,
-                detection_filter: r.detection_filter,
-                // In IDS mode too: the engine's dry-run drop still ends its flow's inspection.
-                drops_flow: action.blocks() && r.header.is_empty() && r.payload.is_empty(),
-                suppress: thresholds.suppress_of(r.meta.gid.0, r.meta.sid.0),
+            let meta = KernelRuleMeta {
+                action: original.get(&r.meta.sid.0).copied().unwrap_or(r.action),
+                ..KernelRuleMeta::of(r, 0)
             };
-            (r.meta.sid.0, info)
+            (r.meta.sid.0, kernel_info(&meta, &modes, &thresholds))
         })
         .collect();
     let log_group = compiled.kernel.log_group;
@@ -375,41 +372,17 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         version: compiled.image.version,
         programs: std::mem::take(&mut compiled.image.programs),
         flowbits: flowbits.clone(),
+        live: None,
     };
     drop(compiled);
     drop(rules);
-    let t_engine = Instant::now();
-    let det = Detector::from_image(
+    let (det, engine_ms) = load_engine(
         image,
-        &DetectConfig {
-            inline: modes.inline(),
-            disabled: cfg.disabled.iter().chain(off).copied().collect(),
-            dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
-            inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
-            session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
-            bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
-            action_order: cfg.engine.action_order.unwrap_or_default(),
-            flow: crate::cmd::run::flow_config(
-                cfg,
-                verdict_engine::flow::FlowConfig::default().midstream,
-            )?,
-            // The live flow table picks sessions up midstream (an engine restart must not cut
-            // the connections already open), which the policies are resolved for.
-            exceptions: cfg
-                .exception_policy
-                .resolve(
-                    modes.inline(),
-                    verdict_engine::flow::FlowConfig::default().midstream,
-                )
-                .context("[exception_policy]")?,
-            tunnels,
-            inner_only: kernel_sids.iter().copied().collect(),
-            thresholds,
-            ..Default::default()
-        },
-    )
-    .context("loading the compiled rules into the engine")?;
-    let engine_ms = t_engine.elapsed().as_millis();
+        (inp, cfg, &modes, off),
+        queued,
+        &kernel_sids,
+        (tunnels, thresholds),
+    )?;
 
     Ok(Built {
         det: Arc::new(det),
@@ -433,6 +406,285 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         },
     })
+}
+
+/// The nft script (with the active-response chains) and the xt steering of `plan`, with this
+/// run's queue mechanism, queue numbers and the plan's log group.
+fn render_plan(plan: &KernelPlan, inp: &RuleInputs) -> (String, Vec<Vec<String>>) {
+    let ropts = RenderOptions {
+        queue: inp.mechanism,
+        queues: inp.queues,
+        log_group: plan.log_group,
+        xt_string: false,
+        fail_open: true,
+    };
+    let mut script = render::render_text(plan, &ropts);
+    script.push_str(&inp.extra_script);
+    (script, render::xt_commands(plan, &ropts))
+}
+
+/// What an alert of a kernel rule says and does, with the operator's mode for its sid and
+/// threshold.config's suppressions.
+fn kernel_info(m: &KernelRuleMeta, modes: &Modes, thresholds: &ThresholdConfig) -> KernelRuleInfo {
+    KernelRuleInfo {
+        gid: m.gid.0,
+        rev: m.rev,
+        msg: m.msg.as_str().into(),
+        classtype: m
+            .classtype
+            .as_deref()
+            .map(|c| verdict_engine::output::eve::classification(c).into()),
+        severity: m.priority.unwrap_or(3),
+        action: m.action.keyword(),
+        blocks: m.action.blocks() && !modes.dry(m.sid.0),
+        threshold: m.threshold,
+        detection_filter: m.detection_filter,
+        // In IDS mode too: the engine's dry-run drop still ends its flow's inspection.
+        drops_flow: m.action.blocks() && m.drops_flow,
+        suppress: thresholds.suppress_of(m.gid.0, m.sid.0),
+    }
+}
+
+/// Whether `p` is a file that starts as a `rules.vbc` does.
+fn is_image(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == IMAGE_MAGIC)
+}
+
+/// [`build`] from a `rules.vbc` that `verdict compile` wrote: its programs go to the engine as
+/// they are, its kernel plan is rendered with this run's queues, log group and bypass list.
+/// The operator's switches apply as from text where the plan allows: disabled sids leave the
+/// table and the engine, a kernel rule in IDS mode logs instead of blocking (and moves among
+/// the alert-only rules, in rule order, as a recompile would put it), threshold.config's
+/// thresholds and suppressions apply to kernel alerts. What would need a recompile is said:
+/// a `rate_filter` on a kernel rule, tunnels (the kernel rules have no programs to run
+/// inside them), and the steering, which stays as compiled.
+fn build_from_image(
+    inp: &RuleInputs,
+    cfg: &Config,
+    off: &[u32],
+    path: &Path,
+) -> anyhow::Result<Built> {
+    let t_parse = Instant::now();
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read rules from {}", path.display()))?;
+    let mut image =
+        RuleSetImage::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    drop(bytes);
+    let live = image.live.take().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: this image has no kernel plan; write it with `verdict compile RULES -o DIR`",
+            path.display()
+        )
+    })?;
+    let thresholds = load_thresholds(
+        inp.threshold_file
+            .as_deref()
+            .or(cfg.threshold_file.as_deref()),
+        &cfg.vars,
+    )?;
+    let parse_ms = t_parse.elapsed().as_millis();
+
+    let t_compile = Instant::now();
+    let file = |i: u32| live.files.get(i as usize).map_or("", String::as_str);
+    let mut modes = Modes::of(cfg, inp.force_ids);
+    modes.note_origins(
+        live.files.iter().map(String::as_str),
+        (image.programs.iter().zip(&live.program_files))
+            .map(|(p, f)| (p.sid.0, file(*f)))
+            .chain(live.kernel_rules.iter().map(|k| (k.sid.0, file(k.file)))),
+    )?;
+    let cannot = |what: String| eprintln!("verdict: {}: {what}", path.display());
+    for k in &live.kernel_rules {
+        if rate::rate_for(&thresholds.rates, k.gid.0, k.sid.0).is_some() {
+            cannot(format!(
+                "the rate_filter on sid {} is not applied: it runs in the kernel in this \
+                 image (start from the rule text, which queues it)",
+                k.sid.0
+            ));
+        }
+    }
+    let steer = inp.steer.or(cfg.engine.steer).unwrap_or_default();
+    anyhow::ensure!(
+        steer.name() == live.steer,
+        "{}: compiled for `--steer {}`, this run steers `{}`: compile with `--steer {}`",
+        path.display(),
+        live.steer,
+        steer.name(),
+        steer.name()
+    );
+    // The compile assumed `@ih` payload matches; text would queue those rules on a kernel
+    // without them, an image cannot.
+    let payload_sid = (live.rules.iter())
+        .find(|r| (r.matches.iter()).any(|m| matches!(m, Match::Payload { .. })))
+        .map(|r| r.sid.0);
+    if let (false, Some(sid)) = (inp.ih_payload, payload_sid) {
+        anyhow::bail!(
+            "{}: sid {sid} matches payload in the kernel (`@ih`), which this kernel cannot; \
+             start from the rule text, which queues such rules",
+            path.display()
+        );
+    }
+    let tunnels = cfg.decoder.clone().unwrap_or_default();
+    let tunnel_steer = tunnels.steer();
+    let config_off: HashSet<u32> = cfg.disabled.iter().copied().collect();
+    let gone = |sid: u32| config_off.contains(&sid) || off.contains(&sid);
+    anyhow::ensure!(
+        !live.xt_string,
+        "{}: compiled with --xt-string, whose string-match rules `verdict run` does not load \
+         (it queues those rules); compile without it",
+        path.display()
+    );
+    let before = live.kernel_rules.len();
+    // Counted as from text, where `disabled` rules are left out of the compile and
+    // switched-off ones only out of the kernel (the engine skips them).
+    let kernel_config_off = (live.kernel_rules.iter())
+        .filter(|k| config_off.contains(&k.sid.0))
+        .count();
+    let metas: Vec<KernelRuleMeta> = (live.kernel_rules.into_iter())
+        .filter(|k| !gone(k.sid.0))
+        .map(|k| KernelRuleMeta {
+            threshold: thresholds.threshold_for(k.gid.0, k.sid.0, k.threshold),
+            ..k
+        })
+        .collect();
+    let mut plan = KernelPlan {
+        log_group: live.log_group,
+        rules: live.rules,
+        steering: live.steering,
+        ..KernelPlan::default()
+    };
+    plan.rules.retain(|r| !gone(r.sid.0));
+    let dry = |sid: u32, a: &mut KernelAction| {
+        if *a != KernelAction::Alert && modes.dry(sid) {
+            *a = KernelAction::Alert;
+        }
+    };
+    plan.rules
+        .iter_mut()
+        .for_each(|r| dry(r.sid.0, &mut r.action));
+    // Blocking rules first, each group in rule order, as the compiler orders them.
+    let order: HashMap<u32, usize> = metas
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.sid.0, i))
+        .collect();
+    let rank = |sid: Sid, a: KernelAction| {
+        (
+            a == KernelAction::Alert,
+            order.get(&sid.0).copied().unwrap_or(usize::MAX),
+        )
+    };
+    plan.rules.sort_by_key(|r| rank(r.sid, r.action));
+    let queued_on = image.programs.iter().any(|p| !gone(p.sid.0));
+    // As the compiler adds it, for the tunnels this run's `[decoder]` looks into; the kernel
+    // rules then run in the engine too, on the packets inside tunnels only.
+    let looks_into_tunnels = tunnel_steer != Default::default();
+    if looks_into_tunnels && (queued_on || !plan.rules.is_empty()) {
+        let extra = verdict_compiler::kernel::tunnel_steering(&plan.steering, &tunnel_steer);
+        plan.steering.extend(extra);
+    }
+    (plan.bypass_v4, plan.bypass_v6) = cfg
+        .bypass
+        .ranges()
+        .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
+    let (script, xt) = render_plan(&plan, inp);
+    let kernel_sids: HashSet<u32> = metas.iter().map(|k| k.sid.0).collect();
+    let kernel_rules = metas
+        .iter()
+        .filter(|k| !matches!(k.action, Action::Sdrop | Action::Pass))
+        .map(|k| (k.sid.0, kernel_info(k, &modes, &thresholds)))
+        .collect();
+    let compile_ms = t_compile.elapsed().as_millis();
+
+    let queued: Vec<u32> = image.programs.iter().map(|p| p.sid.0).collect();
+    let programs = queued.len();
+    let queued_config_off = queued.iter().filter(|s| config_off.contains(s)).count();
+    if looks_into_tunnels {
+        image
+            .programs
+            .extend((live.kernel_programs.into_iter()).filter(|p| kernel_sids.contains(&p.sid.0)));
+    }
+    let flowbits = image.flowbits.clone();
+    let (det, engine_ms) = load_engine(
+        image,
+        (inp, cfg, &modes, off),
+        queued,
+        &kernel_sids,
+        (tunnels, thresholds),
+    )?;
+    let disabled = kernel_config_off + queued_config_off + off.len();
+    let in_queue = programs - queued_config_off;
+    let active = metas.len() + in_queue;
+    Ok(Built {
+        det: Arc::new(det),
+        flowbits,
+        script,
+        xt,
+        kernel_rules,
+        kernel_sids,
+        log_group: plan.log_group,
+        summary: format!(
+            "{} rules from {} (precompiled): {} in kernel, {} in queue{}",
+            before + programs,
+            path.display(),
+            metas.len(),
+            in_queue,
+            if disabled > 0 {
+                format!(", {disabled} disabled")
+            } else {
+                String::new()
+            }
+        ),
+        active,
+        counts: (before + programs, 0, disabled),
+        timings: (parse_ms, compile_ms, engine_ms),
+        errors: String::new(),
+    })
+}
+
+/// The engine for `image` (and how long loading it took, in ms), with the operator's
+/// switches and modes applied to the `queued` sids, the run's depths, stream and flow limits
+/// and policies.
+fn load_engine(
+    image: RuleSetImage,
+    (inp, cfg, modes, off): (&RuleInputs, &Config, &Modes, &[u32]),
+    queued: Vec<u32>,
+    kernel_sids: &HashSet<u32>,
+    (tunnels, thresholds): (verdict_engine::wire::tunnel::TunnelConfig, ThresholdConfig),
+) -> anyhow::Result<(Detector, u128)> {
+    let t_engine = Instant::now();
+    let dc = DetectConfig {
+        inline: modes.inline(),
+        disabled: cfg.disabled.iter().chain(off).copied().collect(),
+        dry_run: queued.into_iter().filter(|s| modes.dry(*s)).collect(),
+        inspect_depth: inp.inspect_depth.or(cfg.engine.inspect_depth),
+        session: crate::cmd::run::session_config(inp.stream_depth, cfg)?,
+        bypass: inp.bypass.or(cfg.engine.bypass).unwrap_or_default(),
+        action_order: cfg.engine.action_order.unwrap_or_default(),
+        flow: crate::cmd::run::flow_config(
+            cfg,
+            verdict_engine::flow::FlowConfig::default().midstream,
+        )?,
+        // The live flow table picks sessions up midstream (an engine restart must not cut
+        // the connections already open), which the policies are resolved for.
+        exceptions: cfg
+            .exception_policy
+            .resolve(
+                modes.inline(),
+                verdict_engine::flow::FlowConfig::default().midstream,
+            )
+            .context("[exception_policy]")?,
+        tunnels,
+        inner_only: kernel_sids.iter().copied().collect(),
+        thresholds,
+        ..Default::default()
+    };
+    let det = Detector::from_image(image, &dc).context("loading the rules into the engine")?;
+    Ok((det, t_engine.elapsed().as_millis()))
 }
 
 /// A threshold.config (none: empty), its `$VARS` resolved with the config's `[vars]`.
@@ -476,6 +728,132 @@ mod tests {
         let mut m = Modes::of(&cfg, false);
         m.note_rules(files.iter().map(|f| f.0), &rules_from(files))?;
         Ok(m)
+    }
+
+    /// `verdict compile RULES -o DIR` as the command line runs it.
+    fn compile_to(rules: &Path, out: &Path) {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: crate::cmd::compile::Args,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "compile".as_ref(),
+            rules.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "-q".as_ref(),
+        ])
+        .unwrap();
+        crate::cmd::compile::run(cli.args).unwrap();
+    }
+
+    fn inputs(rules: &Path) -> RuleInputs {
+        RuleInputs {
+            config_path: None,
+            arg_rules: vec![rules.to_path_buf()],
+            ih_payload: true,
+            mechanism: QueueMechanism::NftQueue,
+            queues: (3, 4),
+            force_ids: false,
+            inspect_depth: None,
+            stream_depth: None,
+            bypass: None,
+            steer: None,
+            extra_script: String::new(),
+            threshold_file: None,
+        }
+    }
+
+    /// What the kernel and the NFLOG alerts get from a build.
+    fn kernel_side(b: &Built) -> (String, Vec<Vec<String>>, String, Vec<u32>, usize) {
+        let mut infos: Vec<_> = b.kernel_rules.iter().collect();
+        infos.sort_by_key(|(s, _)| **s);
+        let mut sids: Vec<u32> = b.kernel_sids.iter().copied().collect();
+        sids.sort_unstable();
+        (
+            b.script.clone(),
+            b.xt.clone(),
+            format!("{infos:?}"),
+            sids,
+            b.active,
+        )
+    }
+
+    #[test]
+    fn a_compiled_image_runs_as_its_rule_text_does() {
+        let dir = std::env::temp_dir().join(format!("verdict-vbc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("local")).unwrap();
+        let (main, local) = (dir.join("main.rules"), dir.join("local/mine.rules"));
+        std::fs::write(
+            &main,
+            "drop udp any any -> any 7401 (msg:\"kernel drop\"; classtype:trojan-activity; sid:1; rev:2;)\n\
+             alert udp any any -> any 7402 (msg:\"kernel alert\"; sid:2;)\n\
+             drop udp any any -> any 7403 (msg:\"queued drop\"; content:\"EVIL\"; sid:3;)\n\
+             drop tcp any any -> any 7404 (msg:\"dry kernel drop\"; sid:4;)\n\
+             reject tcp any any -> any 7405 (msg:\"switched off\"; sid:5;)\n\
+             alert udp any any -> any 7406 (msg:\"off in config\"; sid:6;)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &local,
+            "drop udp any any -> any 7407 (msg:\"set in ids mode\"; sid:7;)\n",
+        )
+        .unwrap();
+        compile_to(&dir, &dir.join("out"));
+        let vbc = dir.join("out/rules.vbc");
+        let cfg = Config::parse(
+            "disabled = [6]\n[engine]\nids_sids = [4]\nids_rules = [\"local\"]\n\
+             [bypass]\naddresses = [\"192.0.2.20\"]\n",
+            &dir.join("verdict.toml"),
+        )
+        .unwrap();
+        let text = build(&inputs(&dir), &cfg, &[5], false).unwrap();
+        let image = build(&inputs(&vbc), &cfg, &[5], false).unwrap();
+        assert_eq!(kernel_side(&image), kernel_side(&text));
+        assert!(text.script.contains("192.0.2.20"), "{}", text.script);
+        assert!(
+            image
+                .summary
+                .contains("(precompiled): 4 in kernel, 2 in queue, 2 disabled"),
+            "{}",
+            image.summary
+        );
+        // Sid 4 (ids_sids) and 7 (ids_rules) only log in the kernel; 1 drops.
+        let info = |s: u32| image.kernel_rules.get(&s).map(|i| i.blocks);
+        assert_eq!(
+            (info(1), info(4), info(7)),
+            (Some(true), Some(false), Some(false))
+        );
+        // The same programs (the kernel rules' too, for the packets inside tunnels), the
+        // kernel rules' after the queued ones.
+        let sids = |b: &Built| {
+            let mut v: Vec<u32> = b.det.programs().iter().map(|p| p.sid.0).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(sids(&image), sids(&text));
+
+        // An image from another version is refused, saying what to do.
+        let mut bytes = std::fs::read(&vbc).unwrap();
+        bytes[IMAGE_MAGIC.len()..IMAGE_MAGIC.len() + 4].copy_from_slice(&9u32.to_le_bytes());
+        let old = dir.join("old.vbc");
+        std::fs::write(&old, &bytes).unwrap();
+        let e = format!(
+            "{:#}",
+            build(&inputs(&old), &cfg, &[], false).err().unwrap()
+        );
+        assert!(
+            e.contains("old.vbc: bytecode version 9 is not supported") && e.contains("recompile"),
+            "{e}"
+        );
+        // A .vbc beside rule text is refused too: one or the other.
+        let mut both = inputs(&vbc);
+        both.arg_rules.push(main.clone());
+        let e = format!("{:#}", build(&both, &cfg, &[], false).err().unwrap());
+        assert!(e.contains("must be the only rule source"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

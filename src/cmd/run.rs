@@ -21,6 +21,7 @@ use verdict_engine::flow::FlowConfig;
 use verdict_engine::metrics::{Published, Server as MetricsServer};
 use verdict_engine::nfq::{Decision, Inspect, PacketInfo, QueueConfig, QueueNum};
 use verdict_engine::ops::{Live, State};
+use verdict_engine::output::redis::RedisMode;
 use verdict_engine::output::{OutputConfig, Writer};
 use verdict_engine::run::{
     self as engine_run, DetectInspect, KernelAlerts, Mode, OutputHealth, RunConfig,
@@ -37,7 +38,8 @@ pub struct Args {
     /// Config file (verdict.toml); optional.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Rule files or directories (override the config's `rules`).
+    /// Rule files or directories (override the config's `rules`), or one `rules.vbc` that
+    /// `verdict compile` wrote (loaded without compiling, its kernel half included).
     #[arg(long = "rules", short = 'r', num_args = 1..)]
     pub rules: Vec<PathBuf>,
     /// Directory for eve.json, fast.log, evidence pcaps and stats.json.
@@ -264,9 +266,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         state,
         Some(state_path.clone()),
     );
+    let redis = cfg
+        .output
+        .redis()
+        .map_err(|(key, e)| anyhow::anyhow!("output.redis.{key}: {e}"))?;
     let (writer_tx, writer) = Writer::spawn(OutputConfig {
         eve: cfg.output.eve_file(),
         syslog: cfg.output.syslog(),
+        redis: redis.clone(),
         ..OutputConfig::all(&log_dir)
     });
     // Active response sits between the workers and the writer (alerts may ask for blocks).
@@ -351,6 +358,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             t.socket.display(),
             t.facility,
             t.identity
+        ));
+    }
+    if let Some(t) = &redis {
+        say(format!(
+            "EVE to redis {} ({} {})",
+            t.server,
+            match t.mode {
+                RedisMode::Lpush => "LPUSH",
+                RedisMode::Rpush => "RPUSH",
+                RedisMode::Publish => "PUBLISH",
+            },
+            t.key
         ));
     }
     if let Some(s) = &scan_settings {
@@ -447,7 +466,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let total: u64 = summary.queues.iter().map(|q| q.received).sum();
     say(format!(
         "stopped; {total} packets inspected, {} alerts written; verdict's rules removed",
-        written.eve_lines.max(written.syslog_lines)
+        written
+            .eve_lines
+            .max(written.syslog_lines)
+            .max(written.redis_lines)
     ));
     Ok(0)
 }

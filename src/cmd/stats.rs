@@ -87,19 +87,20 @@ pub fn render(s: &StatsSnapshot, top: usize) -> String {
     let out = &s.output;
     let _ = writeln!(
         o,
-        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}, syslog {}",
-        out.eve_written, out.fast_written, out.pcap_written, out.syslog_written
+        "alerts written: eve.json {}, fast.log {}, evidence.pcap {}, syslog {}, redis {}",
+        out.eve_written, out.fast_written, out.pcap_written, out.syslog_written, out.redis_written
     );
     if out.lost() > 0 {
         let _ = writeln!(
             o,
             "ALERTS LOST: {} before the writer (queue full or writer gone); to I/O errors: \
-             eve.json {}, fast.log {}, evidence.pcap {}, syslog {}{}",
+             eve.json {}, fast.log {}, evidence.pcap {}, syslog {}, redis {}{}",
             out.channel_lost,
             out.eve_lost,
             out.fast_lost,
             out.pcap_lost,
             out.syslog_lost,
+            out.redis_lost,
             out.last_error
                 .as_deref()
                 .map_or(String::new(), |e| format!(" (last error: {e})"))

@@ -276,6 +276,16 @@ pub fn udp_exchange(t: &Topology, port: u16, msgs: Vec<Vec<u8>>, pause: Duration
     srv.join().unwrap()
 }
 
+/// One datagram cli:`sport` → srv:`port` (a new flow per source port).
+pub fn udp_knock(t: &Topology, sport: u16, port: u16, msg: &'static [u8]) {
+    t.in_ns(&t.cli, move || {
+        let s = std::net::UdpSocket::bind((crate::common::netns::CLI4, sport)).unwrap();
+        s.send_to(msg, (crate::common::netns::SRV4, port)).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
 /// A UDP receiver in srv on `to`:`port` that counts datagrams until `idle` passes without
 /// one; returns once it is bound.
 pub fn udp_counter(

@@ -8,6 +8,7 @@
 //! and the file is reopened for the records after it; the other outputs go on.
 
 pub mod eve;
+pub mod redis;
 pub mod syslog;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -34,6 +35,10 @@ const FLUSH_EVERY: u64 = 64;
 const NAP: Duration = Duration::from_millis(1);
 /// How long an output that failed stays closed before it is reopened.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
+/// The longest pause between attempts to reach a Redis server that stays away: each failed
+/// attempt doubles the pause from [`REOPEN_AFTER`], so an unreachable server costs the writer
+/// one connect timeout per pause, not one per record.
+const REDIS_MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// The packet an event is about (shared by all alerts of that packet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +254,8 @@ pub struct OutputConfig {
     pub pcap_max_bytes: u64,
     /// Send every EVE record to syslog too (or, with `eve` off, only there).
     pub syslog: Option<syslog::SyslogTarget>,
+    /// Send every EVE record to a Redis list or channel too.
+    pub redis: Option<redis::RedisTarget>,
 }
 
 impl OutputConfig {
@@ -261,6 +268,7 @@ impl OutputConfig {
             pcap: true,
             pcap_max_bytes: 100 << 20,
             syslog: None,
+            redis: None,
         }
     }
 }
@@ -278,6 +286,8 @@ pub struct WriterStats {
     pub rotations: u64,
     /// EVE records sent to syslog.
     pub syslog_lines: u64,
+    /// EVE records sent to Redis.
+    pub redis_lines: u64,
 }
 
 /// Records of one output file: confirmed written, and lost to I/O errors.
@@ -303,6 +313,8 @@ pub struct OutputCounters {
     pub pcap: SinkCounters,
     /// EVE records sent to syslog.
     pub syslog: SinkCounters,
+    /// EVE records sent to Redis.
+    pub redis: SinkCounters,
     last_error: Mutex<Option<String>>,
     /// Set by [`OutputCounters::request_reopen`], cleared by the writer once it reopened.
     reopen: std::sync::atomic::AtomicBool,
@@ -357,6 +369,12 @@ pub struct OutputStats {
     /// EVE records lost on the way to syslog (socket missing, daemon stalled).
     #[serde(default)]
     pub syslog_lost: u64,
+    /// EVE records a Redis server confirmed.
+    #[serde(default)]
+    pub redis_written: u64,
+    /// EVE records lost on the way to Redis (server down, refusing or stalled).
+    #[serde(default)]
+    pub redis_lost: u64,
     /// The last I/O error, naming the file.
     pub last_error: Option<String>,
 }
@@ -364,7 +382,12 @@ pub struct OutputStats {
 impl OutputStats {
     /// Records lost anywhere, before or in the writer.
     pub fn lost(&self) -> u64 {
-        self.channel_lost + self.eve_lost + self.fast_lost + self.pcap_lost + self.syslog_lost
+        self.channel_lost
+            + self.eve_lost
+            + self.fast_lost
+            + self.pcap_lost
+            + self.syslog_lost
+            + self.redis_lost
     }
 }
 
@@ -382,6 +405,8 @@ impl OutputCounters {
             pcap_lost: r(&self.pcap.lost),
             syslog_written: r(&self.syslog.written),
             syslog_lost: r(&self.syslog.lost),
+            redis_written: r(&self.redis.written),
+            redis_lost: r(&self.redis.lost),
             last_error: self
                 .last_error
                 .lock()
@@ -418,14 +443,15 @@ impl WriterHandle {
             .join()
             .map_err(|_| io::Error::other("output writer thread panicked"))?;
         let s = self.counters.snapshot();
-        let lost_writing = s.eve_lost + s.fast_lost + s.pcap_lost + s.syslog_lost;
+        let lost_writing = s.lost() - s.channel_lost;
         if lost_writing > 0 {
             return Err(io::Error::other(format!(
-                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {}, syslog {} (last: {})",
+                "records lost to I/O errors: eve.json {}, fast.log {}, evidence.pcap {}, syslog {}, redis {} (last: {})",
                 s.eve_lost,
                 s.fast_lost,
                 s.pcap_lost,
                 s.syslog_lost,
+                s.redis_lost,
                 s.last_error.as_deref().unwrap_or("?")
             )));
         }
@@ -454,6 +480,10 @@ struct Sink<T> {
     out: Option<T>,
     pending: u64,
     retry_at: Instant,
+    /// The pause after the next failure: [`REOPEN_AFTER`], doubled by each failed open up
+    /// to `max_backoff`, back to [`REOPEN_AFTER`] once open.
+    backoff: Duration,
+    max_backoff: Duration,
 }
 
 impl<T: Flush> Sink<T> {
@@ -469,9 +499,17 @@ impl<T: Flush> Sink<T> {
             out: None,
             pending: 0,
             retry_at: Instant::now(),
+            backoff: REOPEN_AFTER,
+            max_backoff: REOPEN_AFTER,
         };
         s.try_open(c, health);
         s
+    }
+
+    /// Lets the pause between failed opens grow to `max` (for servers that may stay away).
+    fn backing_off_to(mut self, max: Duration) -> Sink<T> {
+        self.max_backoff = max;
+        self
     }
 
     fn try_open(&mut self, c: &SinkCounters, health: &OutputCounters) {
@@ -481,8 +519,12 @@ impl<T: Flush> Sink<T> {
                     tracing::warn!("{}: writing again", self.what);
                 }
                 self.out = Some(out);
+                self.backoff = REOPEN_AFTER;
             }
-            Err(e) => self.fail(c, health, &e, 0),
+            Err(e) => {
+                self.fail(c, health, &e, 0);
+                self.backoff = (self.backoff * 2).min(self.max_backoff);
+            }
         }
     }
 
@@ -540,12 +582,13 @@ impl<T: Flush> Sink<T> {
         let was_open = self.out.take().is_some();
         if was_open || self.retry_at <= Instant::now() {
             tracing::error!(
-                "{}: {e}; {lost} record(s) lost, reopening in {REOPEN_AFTER:?}",
-                self.what
+                "{}: {e}; {lost} record(s) lost, reopening in {:?}",
+                self.what,
+                self.backoff
             );
         }
         health.note_error(&self.what, e);
-        self.retry_at = Instant::now() + REOPEN_AFTER;
+        self.retry_at = Instant::now() + self.backoff;
     }
 }
 
@@ -700,11 +743,17 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         let open = move || syslog::SyslogOut::open(&t);
         Sink::new(what, Box::new(open), &health.syslog, health)
     });
+    let redis = cfg.redis.clone().map(|t| {
+        let what = format!("redis {} {}", t.server, t.key);
+        let open = move || redis::RedisOut::open(&t);
+        Sink::new(what, Box::new(open), &health.redis, health).backing_off_to(REDIS_MAX_BACKOFF)
+    });
     let mut out = Sinks {
         eve,
         fast,
         pcap,
         syslog,
+        redis,
     };
     let mut rotations = 0;
     // The last evidence packet and its number in evidence.pcap (None: not written).
@@ -768,11 +817,14 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
                 evidence = last_pkt.as_ref().and_then(|l| l.1);
             }
         }
-        if out.eve.is_some() || out.syslog.is_some() {
+        if out.eve.is_some() || out.syslog.is_some() || out.redis.is_some() {
             line.clear();
             eve::format_with_evidence(&ev, evidence, &mut line);
             if let Some(s) = &mut out.syslog {
                 s.record(&health.syslog, health, |w| w.send(&line));
+            }
+            if let Some(s) = &mut out.redis {
+                s.record(&health.redis, health, |w| w.send(&line));
             }
             if let Some(s) = &mut out.eve {
                 line.push('\n');
@@ -796,6 +848,7 @@ fn write_loop(cfg: &OutputConfig, rx: Receiver<Event>, health: &OutputCounters) 
         pcap_packets: r(&health.pcap.written),
         rotations,
         syslog_lines: r(&health.syslog.written),
+        redis_lines: r(&health.redis.written),
     }
 }
 
@@ -805,6 +858,7 @@ struct Sinks {
     fast: Option<Sink<BufWriter<File>>>,
     pcap: Option<Sink<EvidencePcap>>,
     syslog: Option<Sink<syslog::SyslogOut>>,
+    redis: Option<Sink<redis::RedisOut>>,
 }
 
 impl Sinks {
@@ -826,5 +880,6 @@ impl Sinks {
         one(&mut self.fast, &health.fast, health, reopen);
         one(&mut self.pcap, &health.pcap, health, reopen);
         one(&mut self.syslog, &health.syslog, health, reopen);
+        one(&mut self.redis, &health.redis, health, reopen);
     }
 }

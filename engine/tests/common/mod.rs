@@ -98,6 +98,7 @@ pub fn image(programs: Vec<Program>, flowbits: &[&str]) -> RuleSetImage {
         version: BYTECODE_VERSION,
         programs,
         flowbits: flowbits.iter().map(|s| s.to_string()).collect(),
+        live: None,
     }
 }
 
