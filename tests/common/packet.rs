@@ -16,6 +16,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+// Not every test crate mounting this file sends ICMP.
+#[allow(unused_imports)]
 pub use verdict_engine::wire::proto::{ICMP, ICMPV6, TCP, UDP};
 /// TCP flag bits.
 pub use verdict_engine::wire::tcp_flags as flags;
