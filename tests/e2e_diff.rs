@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 use verdict_compiler::check::{load_str, LoadOptions};
 use verdict_compiler::classify::Fate;
 use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::ir::NumCmp;
+use verdict_compiler::keywords::numeric::cmp_text;
 use verdict_nft::render::{render_text, RenderOptions, CHAIN, TABLE};
 
 /// Counter rule appended to verdict's chain: it counts each packet after every kernel rule.
@@ -71,54 +73,34 @@ impl Rng {
     }
 }
 
-/// A numeric comparison of a rule option, in each of the forms the keyword accepts.
-#[derive(Debug, Clone, Copy)]
-enum Cmp {
-    Eq(u64),
-    Ne(u64),
-    Lt(u64),
-    Le(u64),
-    Gt(u64),
-    Ge(u64),
-    Incl(u64, u64),
-    Excl(u64, u64),
+/// A comparison of a rule option, in each of the forms the keywords accept.
+fn random_cmp(r: &mut Rng, lo: u64, hi: u64) -> NumCmp {
+    let a = r.range(lo, hi);
+    let b = a + r.range(2, 4);
+    match r.below(8) {
+        0 | 1 => NumCmp::Eq(a),
+        2 => NumCmp::Ne(a),
+        3 => NumCmp::Lt(a.max(1)),
+        4 => NumCmp::Le(a),
+        5 => NumCmp::Gt(a),
+        6 => NumCmp::Ge(a),
+        _ if r.chance(50) => NumCmp::RangeInclusive(a, b),
+        _ => NumCmp::RangeExclusive(a, b),
+    }
 }
 
-impl Cmp {
-    fn random(r: &mut Rng, lo: u64, hi: u64) -> Cmp {
-        let a = r.range(lo, hi);
-        let b = a + r.range(2, 4);
-        match r.below(8) {
-            0 | 1 => Cmp::Eq(a),
-            2 => Cmp::Ne(a),
-            3 => Cmp::Lt(a.max(1)),
-            4 => Cmp::Le(a),
-            5 => Cmp::Gt(a),
-            6 => Cmp::Ge(a),
-            _ if r.chance(50) => Cmp::Incl(a, b),
-            _ => Cmp::Excl(a, b),
-        }
-    }
-    fn text(self) -> String {
-        match self {
-            Cmp::Eq(v) => v.to_string(),
-            Cmp::Ne(v) => format!("!{v}"),
-            Cmp::Lt(v) => format!("<{v}"),
-            Cmp::Le(v) => format!("<={v}"),
-            Cmp::Gt(v) => format!(">{v}"),
-            Cmp::Ge(v) => format!(">={v}"),
-            Cmp::Incl(a, b) => format!("{a}-{b}"),
-            Cmp::Excl(a, b) => format!("{a}<>{b}"),
-        }
-    }
-    /// A value on or next to one of the comparison's edges: half of them match.
-    fn near(self, r: &mut Rng) -> u64 {
-        let edge = match self {
-            Cmp::Incl(a, b) | Cmp::Excl(a, b) => *r.pick(&[a, b]),
-            Cmp::Eq(v) | Cmp::Ne(v) | Cmp::Lt(v) | Cmp::Le(v) | Cmp::Gt(v) | Cmp::Ge(v) => v,
-        };
-        (edge + r.below(3)).saturating_sub(1)
-    }
+/// A value on or next to one of the comparison's edges: about half of them match.
+fn near(c: NumCmp, r: &mut Rng) -> u64 {
+    let edge = match c {
+        NumCmp::RangeInclusive(a, b) | NumCmp::RangeExclusive(a, b) => *r.pick(&[a, b]),
+        NumCmp::Eq(v)
+        | NumCmp::Ne(v)
+        | NumCmp::Lt(v)
+        | NumCmp::Le(v)
+        | NumCmp::Gt(v)
+        | NumCmp::Ge(v) => v,
+    };
+    (edge + r.below(3)).saturating_sub(1)
 }
 
 /// A port set of a rule header.
@@ -216,16 +198,16 @@ struct Spec {
     dst: (&'static str, Option<bool>),
     sport: Ports,
     dport: Ports,
-    ttl: Option<Cmp>,
-    ip_proto: Option<Cmp>,
+    ttl: Option<NumCmp>,
+    ip_proto: Option<NumCmp>,
     /// flags text and the flag bits a packet needs to match it
     flags: Option<(String, u8)>,
-    window: Option<Cmp>,
-    seq: Option<Cmp>,
-    ack: Option<Cmp>,
-    itype: Option<Cmp>,
-    icode: Option<Cmp>,
-    dsize: Option<Cmp>,
+    window: Option<NumCmp>,
+    seq: Option<NumCmp>,
+    ack: Option<NumCmp>,
+    itype: Option<NumCmp>,
+    icode: Option<NumCmp>,
+    dsize: Option<NumCmp>,
     contents: Vec<Content>,
 }
 
@@ -340,7 +322,7 @@ fn random_spec(r: &mut Rng) -> Spec {
             Ports::Any
         },
         dport: if l4 { Ports::random(r) } else { Ports::Any },
-        ttl: r.chance(25).then(|| Cmp::random(r, 1, 8)),
+        ttl: r.chance(25).then(|| random_cmp(r, 1, 8)),
         ip_proto: None,
         flags: None,
         window: None,
@@ -354,22 +336,22 @@ fn random_spec(r: &mut Rng) -> Spec {
     match proto {
         Proto::Tcp => {
             s.flags = r.chance(40).then(|| random_flags(r));
-            s.window = r.chance(15).then(|| Cmp::random(r, 1000, 1004));
-            s.seq = r.chance(10).then(|| Cmp::random(r, 5000, 5004));
-            s.ack = r.chance(10).then(|| Cmp::random(r, 7000, 7004));
+            s.window = r.chance(15).then(|| random_cmp(r, 1000, 1004));
+            s.seq = r.chance(10).then(|| random_cmp(r, 5000, 5004));
+            s.ack = r.chance(10).then(|| random_cmp(r, 7000, 7004));
         }
-        Proto::Udp => s.dsize = r.chance(30).then(|| Cmp::random(r, 0, 12)),
+        Proto::Udp => s.dsize = r.chance(30).then(|| random_cmp(r, 0, 12)),
         Proto::Icmp => {
-            s.itype = r.chance(70).then(|| Cmp::random(r, 0, 12));
-            s.icode = r.chance(40).then(|| Cmp::random(r, 0, 3));
+            s.itype = r.chance(70).then(|| random_cmp(r, 0, 12));
+            s.icode = r.chance(40).then(|| random_cmp(r, 0, 3));
         }
         Proto::Ip => {
             let c = *r.pick(&[
-                Cmp::Eq(u64::from(TCP)),
-                Cmp::Eq(u64::from(UDP)),
-                Cmp::Ne(u64::from(TCP)),
-                Cmp::Lt(u64::from(UDP)),
-                Cmp::Gt(u64::from(ICMP)),
+                NumCmp::Eq(u64::from(TCP)),
+                NumCmp::Eq(u64::from(UDP)),
+                NumCmp::Ne(u64::from(TCP)),
+                NumCmp::Lt(u64::from(UDP)),
+                NumCmp::Gt(u64::from(ICMP)),
             ]);
             s.ip_proto = r.chance(60).then_some(c);
         }
@@ -410,15 +392,15 @@ fn rule_text(s: &Spec, sid: u32) -> String {
         }
     }
     let opts: [(&str, Option<String>); 9] = [
-        ("ttl", s.ttl.map(Cmp::text)),
-        ("ip_proto", s.ip_proto.map(Cmp::text)),
+        ("ttl", s.ttl.map(cmp_text)),
+        ("ip_proto", s.ip_proto.map(cmp_text)),
         ("flags", s.flags.as_ref().map(|f| f.0.clone())),
-        ("window", s.window.map(Cmp::text)),
-        ("seq", s.seq.map(Cmp::text)),
-        ("ack", s.ack.map(Cmp::text)),
-        ("itype", s.itype.map(Cmp::text)),
-        ("icode", s.icode.map(Cmp::text)),
-        ("dsize", s.dsize.map(Cmp::text)),
+        ("window", s.window.map(cmp_text)),
+        ("seq", s.seq.map(cmp_text)),
+        ("ack", s.ack.map(cmp_text)),
+        ("itype", s.itype.map(cmp_text)),
+        ("icode", s.icode.map(cmp_text)),
+        ("dsize", s.dsize.map(cmp_text)),
     ];
     for (k, v) in opts {
         if let Some(v) = v {
@@ -451,7 +433,10 @@ fn payload_for(s: &Spec, r: &mut Rng) -> Vec<u8> {
     } else {
         r.below(24)
     } as usize;
-    let fixed_len = s.dsize.filter(|_| r.chance(70)).map(|c| c.near(r) as usize);
+    let fixed_len = s
+        .dsize
+        .filter(|_| r.chance(70))
+        .map(|c| near(c, r) as usize);
     let mut p = random_bytes(r, fixed_len.unwrap_or(base));
     for c in &s.contents {
         let keep = if c.negated { 50 } else { 85 };
@@ -503,8 +488,8 @@ fn packet_for(s: &Spec, r: &mut Rng) -> Vec<u8> {
         Proto::Ip => *r.pick(&[Proto::Tcp, Proto::Udp, Proto::Icmp]),
         p => p,
     };
-    let aim = |c: Option<Cmp>, r: &mut Rng, lo: u64, hi: u64| match c {
-        Some(c) if r.chance(90) => c.near(r),
+    let aim = |c: Option<NumCmp>, r: &mut Rng, lo: u64, hi: u64| match c {
+        Some(c) if r.chance(90) => near(c, r),
         _ => r.range(lo, hi),
     };
     let payload = payload_for(s, r);
