@@ -211,6 +211,7 @@ fn metrics_endpoint_serves_what_stats_shows_and_counts_the_traffic() {
         ("verdict_last_reload_duration_seconds", "gauge"),
         ("verdict_uptime_seconds", "gauge"),
         ("verdict_decode_errors", "counter"),
+        ("verdict_pcre_limit_hits", "counter"),
         ("verdict_flows", "gauge"),
         ("verdict_flows_evicted", "counter"),
         ("verdict_stream_memory_bytes", "gauge"),

@@ -957,11 +957,14 @@ fn lower_header(
                         value: f.flags & care,
                         negate: false,
                     },
-                    FlagMode::Not => Match::TcpFlags {
-                        mask: care,
-                        value: f.flags & care,
-                        negate: true,
+                    // Snort's `!`: none of the bits set (what the VM does too), not "the
+                    // flags differ" — found by the differential test (`tests/e2e_diff.rs`).
+                    FlagMode::Not if f.flags & care != 0 => Match::TcpFlags {
+                        mask: f.flags & care,
+                        value: 0,
+                        negate: false,
                     },
+                    FlagMode::Not => return Err("empty tcp flag set needs the engine".into()),
                     FlagMode::All => Match::TcpFlags {
                         mask: f.flags,
                         value: f.flags,

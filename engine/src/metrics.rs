@@ -248,6 +248,12 @@ fn inspect_metrics(reg: &mut Registry, i: &crate::detect::InspectStats) {
         "Queued packets the decoder could not parse (the bad-packet policy decided them)",
         i.decode_errors,
     );
+    counter(
+        reg,
+        "verdict_pcre_limit_hits",
+        "pcre evaluations stopped by the match or depth limit (counted as no match)",
+        i.pcre_limit_hits,
+    );
     gauge(reg, "verdict_flows", "Flows tracked now", clamp(i.flows));
     counter(
         reg,

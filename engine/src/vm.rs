@@ -855,8 +855,16 @@ impl CompiledProgram {
                 let hay = &buf[base..];
                 if *negated {
                     st.steps += 1;
-                    let hit = matches!(re.find(hay), Ok(Some(_)));
-                    return !hit && self.eval(i + 1, buf, cursor, st);
+                    // A limit hit is no match for the negated form too, as in Suricata
+                    // (only PCRE2_ERROR_NOMATCH makes a negated pcre true).
+                    return match re.find(hay) {
+                        Ok(None) => self.eval(i + 1, buf, cursor, st),
+                        Ok(Some(_)) => false,
+                        Err(_) => {
+                            st.pcre_limit_hits = st.pcre_limit_hits.saturating_add(1);
+                            false
+                        }
+                    };
                 }
                 let mut from = 0;
                 while from <= hay.len() {
@@ -864,9 +872,15 @@ impl CompiledProgram {
                     if st.steps > RECURSION_LIMIT {
                         return false;
                     }
-                    // A match-limit error counts as no match: bounded work beats a verdict.
-                    let Ok(Some(m)) = re.find_at(hay, from) else {
-                        return false;
+                    // A match-limit error counts as no match (bounded work beats a verdict),
+                    // and is counted so an operator sees the rule that needs it.
+                    let m = match re.find_at(hay, from) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => return false,
+                        Err(_) => {
+                            st.pcre_limit_hits = st.pcre_limit_hits.saturating_add(1);
+                            return false;
+                        }
                     };
                     let (s, e) = (base + m.start(), base + m.end());
                     st.path.push(Hit {
@@ -1055,6 +1069,9 @@ pub struct VmState {
     seg_end: usize,
     /// `base64_decode`'s output, reused across packets.
     decoded: Vec<u8>,
+    /// pcre evaluations stopped by the match or depth limit since the owner last took them
+    /// (the worker moves them into its counters after each packet).
+    pub pcre_limit_hits: u64,
 }
 
 impl VmState {
@@ -1866,8 +1883,24 @@ mod tests {
         let mut hay = vec![b'a'; 40];
         hay.push(b'!');
         let t = std::time::Instant::now();
-        assert!(!run(&evil, &hay));
+        let mut st = VmState::default();
+        assert!(!evil.payload_ok(&hay, &mut st));
         assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(st.pcre_limit_hits, 1, "the limit hit is counted");
+        // Negated, a limit hit is no match either (Suricata: only "no match" negates).
+        let mut not_evil = pcre("^(a+)+$", false, false);
+        if let Insn::Pcre(p) = &mut not_evil {
+            p.negated = true;
+        }
+        let not_evil = prog(vec![not_evil]);
+        assert!(!not_evil.payload_ok(&hay, &mut st));
+        assert_eq!(st.pcre_limit_hits, 2);
+        assert!(not_evil.payload_ok(b"ab", &mut st));
+        assert!(!not_evil.payload_ok(b"aa", &mut st));
+        assert_eq!(
+            st.pcre_limit_hits, 2,
+            "ordinary (non-)matches are not limit hits"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
-    fmt_addr, fmt_addr_range, Cmp, Family, FlowConds, KernelAction, KernelPlan, KernelRule,
+    fmt_addr, fmt_addr_range, Cmp, Family, Field, FlowConds, KernelAction, KernelPlan, KernelRule,
     L4Proto, Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK,
     DIRECTION_BYPASS_MARK, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK,
     REPLY_BYPASS_MARK,
@@ -231,6 +231,34 @@ fn port_text(r: &[(u16, u16)]) -> String {
     )
 }
 
+// nft (1.0.6 at least) merges adjacent payload compares into one wider compare, `!=` ones
+// too: `tcp sport != 1006 tcp dport != 1004` becomes one 4-byte `!=`, which matches unless
+// *both* ports are equal, the negation of the conjunction. A compare behind a bitwise mask is
+// never merged, so every single-value `!=` on a payload field gets a mask of the field's full
+// width (it changes no bit). Found by the differential test (`tests/e2e_diff.rs`).
+
+/// Whether a port match is a single-value `!=` that needs the guard mask (sets and ranges
+/// are lookups and range compares, which nft does not merge).
+fn unmergeable_port(negate: bool, ranges: &[(u16, u16)]) -> bool {
+    negate && matches!(ranges, [(a, b)] if a == b)
+}
+
+/// The full-width guard mask of a `!=` on a payload header field, `None` for other compares
+/// and for `meta` keys (no payload to merge).
+fn field_guard(field: Field, cmp: Cmp) -> Option<u64> {
+    let payload = field.nft_name().0 != "meta";
+    (payload && matches!(cmp, Cmp::Ne(_))).then(|| field.max())
+}
+
+/// The mask of a raw payload compare: the rule's (nocase), or all ones for a `!=`.
+fn payload_mask(mask: &Option<Vec<u8>>, len: usize, negate: bool) -> Option<Vec<u8>> {
+    match mask {
+        Some(m) => Some(m.clone()),
+        None if negate => Some(vec![0xff; len]),
+        None => None,
+    }
+}
+
 fn cmp_text(c: Cmp) -> String {
     match c {
         Cmp::Eq(v) => v.to_string(),
@@ -273,15 +301,23 @@ fn match_text(m: &KMatch, sets: &ListSets) -> String {
             negate,
             ranges,
         } => format!(
-            "{} {} {}{}",
+            "{} {}{} {}{}",
             proto.name(),
             side_kw(*side, false),
+            if unmergeable_port(*negate, ranges) {
+                " & 0xffff"
+            } else {
+                ""
+            },
             if *negate { "!= " } else { "" },
             port_text(ranges)
         ),
         KMatch::Field { field, cmp } => {
             let (p, f) = field.nft_name();
-            format!("{p} {f} {}", cmp_text(*cmp))
+            match field_guard(*field, *cmp) {
+                Some(mask) => format!("{p} {f} & 0x{mask:x} {}", cmp_text(*cmp)),
+                None => format!("{p} {f} {}", cmp_text(*cmp)),
+            }
         }
         KMatch::TcpFlags {
             mask,
@@ -300,8 +336,8 @@ fn match_text(m: &KMatch, sets: &ListSets) -> String {
             negate,
         } => {
             let lhs = format!("@ih,{},{}", offset * 8, value.len() * 8);
-            let lhs = match mask {
-                Some(m) => format!("{lhs} & {}", hex(m)),
+            let lhs = match payload_mask(mask, value.len(), *negate) {
+                Some(m) => format!("{lhs} & {}", hex(&m)),
                 None => lhs,
             };
             format!("{lhs} {} {}", if *negate { "!=" } else { "==" }, hex(value))
@@ -667,12 +703,16 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
             negate,
             ranges,
         } => mat(
-            field(proto.name(), side_kw(*side, false)),
+            guarded(
+                field(proto.name(), side_kw(*side, false)),
+                unmergeable_port(*negate, ranges).then_some(0xffff),
+            ),
             if *negate { "!=" } else { "==" },
             ports_expr(ranges),
         ),
         KMatch::Field { field: f, cmp } => {
             let (p, n) = f.nft_name();
+            let left = guarded(field(p, n), field_guard(*f, *cmp));
             let (sym, right) = match *cmp {
                 Cmp::Eq(v) => ("==", num(v)),
                 Cmp::Ne(v) => ("!=", num(v)),
@@ -682,7 +722,7 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
                 Cmp::Ge(v) => (">=", num(v)),
                 Cmp::Range(a, b) => ("==", range(num(a), num(b))),
             };
-            mat(field(p, n), sym, right)
+            mat(left, sym, right)
         }
         KMatch::TcpFlags {
             mask,
@@ -718,10 +758,10 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
                     offset: offset * 8,
                     len: value.len() as u32 * 8,
                 })));
-            let left = match mask {
+            let left = match payload_mask(mask, value.len(), *negate) {
                 Some(m) => Expression::BinaryOperation(Box::new(BinaryOperation::AND(
                     raw,
-                    Expression::String(hex(m).into()),
+                    Expression::String(hex(&m).into()),
                 ))),
                 None => raw,
             };
@@ -731,6 +771,17 @@ fn match_json(m: &KMatch, sets: &ListSets) -> Statement<'static> {
                 Expression::String(hex(value).into()),
             )
         }
+    }
+}
+
+/// `left & mask` when a guard mask is given (see [`field_guard`]), else `left`.
+fn guarded(left: Expression<'static>, mask: Option<u64>) -> Expression<'static> {
+    match mask {
+        Some(m) => Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+            left,
+            Expression::Number(m as u32),
+        ))),
+        None => left,
     }
 }
 

@@ -212,6 +212,11 @@ fn inspect_lines(o: &mut String, i: &verdict_engine::detect::InspectStats) {
     );
     let _ = writeln!(
         o,
+        "pcre match/depth limit hits (counted as no match): {}",
+        i.pcre_limit_hits
+    );
+    let _ = writeln!(
+        o,
         "reassembly: {} bytes held (peak {}); {} segments, {} retransmitted, {} out of order, \
          {} overlapping ({} conflicting), {} gaps ({} bytes), {} out of window, {} after close, \
          {} directions at depth; limits hit: memcap {}, out-of-order {}",

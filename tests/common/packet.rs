@@ -16,7 +16,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use verdict_engine::wire::proto::{TCP, UDP};
+// Not every test crate mounting this file sends ICMP.
+#[allow(unused_imports)]
+pub use verdict_engine::wire::proto::{ICMP, ICMPV6, TCP, UDP};
 /// TCP flag bits.
 pub use verdict_engine::wire::tcp_flags as flags;
 
@@ -217,6 +219,44 @@ impl Udp {
         let c = apply(if c == 0 { 0xffff } else { c }, self.csum);
         d[6..8].copy_from_slice(&c.to_be_bytes());
         d
+    }
+}
+
+/// An ICMP (IPv4) or ICMPv6 message: type, code, the 4 bytes after the checksum (echo id and
+/// sequence, an error's unused word) and data; [`Icmp::message`] writes it checksummed.
+#[derive(Debug, Clone)]
+pub struct Icmp {
+    /// type
+    pub kind: u8,
+    /// code
+    pub code: u8,
+    /// the header's last 4 bytes
+    pub rest: [u8; 4],
+}
+
+impl Icmp {
+    /// A message of `kind`/`code` with a zero second word.
+    pub fn new(kind: u8, code: u8) -> Icmp {
+        Icmp {
+            kind,
+            code,
+            rest: [0; 4],
+        }
+    }
+
+    /// The message with `data`: ICMP's checksum covers the message alone, ICMPv6's also the
+    /// pseudo-header (RFC 4443 §2.3), so the family follows `src`/`dst`.
+    pub fn message(&self, src: IpAddr, dst: IpAddr, data: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(8 + data.len());
+        m.extend_from_slice(&[self.kind, self.code, 0, 0]);
+        m.extend_from_slice(&self.rest);
+        m.extend_from_slice(data);
+        let c = match src {
+            IpAddr::V4(_) => inet_checksum(&[&m]),
+            IpAddr::V6(_) => inet_checksum(&[&pseudo_header(src, dst, ICMPV6, m.len()), &m]),
+        };
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        m
     }
 }
 

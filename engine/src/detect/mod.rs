@@ -456,6 +456,8 @@ pub struct Counters {
     pub half_bypassed: AtomicU64,
     /// Packets that carried a tunnel whose inner packet was inspected too.
     pub tunneled: AtomicU64,
+    /// pcre evaluations stopped by the match or depth limit (each counted as no match).
+    pub pcre_limit_hits: AtomicU64,
     /// Matches per program (index = program index in the image).
     pub rule_hits: Vec<AtomicU64>,
     /// The flow table and reassembly figures, as of the last packet.
@@ -515,6 +517,9 @@ pub struct InspectStats {
     pub decode_errors: u64,
     /// Packets that carried a tunnel whose inner packet was inspected too.
     pub tunneled: u64,
+    /// pcre evaluations stopped by the match or depth limit (backtracking-heavy patterns on
+    /// crafted payloads), each counted as no match.
+    pub pcre_limit_hits: u64,
     /// Flows tracked now.
     pub flows: u64,
     /// Flows created since start.
@@ -535,6 +540,7 @@ impl InspectStats {
         let sum = |a: &mut u64, b: u64| *a = a.saturating_add(b);
         sum(&mut self.decode_errors, o.decode_errors);
         sum(&mut self.tunneled, o.tunneled);
+        sum(&mut self.pcre_limit_hits, o.pcre_limit_hits);
         sum(&mut self.flows, o.flows);
         sum(&mut self.flows_created, o.flows_created);
         sum(&mut self.flows_evicted, o.flows_evicted);
@@ -569,6 +575,7 @@ impl Counters {
         InspectStats {
             decode_errors: Counters::get(&self.bad_packets),
             tunneled: Counters::get(&self.tunneled),
+            pcre_limit_hits: Counters::get(&self.pcre_limit_hits),
             flows: Counters::get(&t.flows),
             flows_created: Counters::get(&t.flows_created),
             flows_evicted: Counters::get(&t.flows_evicted),
@@ -967,9 +974,13 @@ impl Worker {
     }
 
     /// Counts the verdict of a whole frame (all its tunnel layers together).
-    fn finish(&self, v: Verdict) -> Verdict {
+    fn finish(&mut self, v: Verdict) -> Verdict {
         let c = &self.counters;
         c.table.publish(&self.flows);
+        let limits = std::mem::take(&mut self.scan.vm.pcre_limit_hits);
+        if limits != 0 {
+            c.pcre_limit_hits.fetch_add(limits, Ordering::Relaxed);
+        }
         Counters::inc(&c.received);
         Counters::inc(match v {
             Verdict::Accept => &c.accepted,

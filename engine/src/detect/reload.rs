@@ -95,6 +95,7 @@ fn carry_counters(old: &Counters, n: usize, prog_map: &[Option<u32>]) -> Counter
     copy(&old.bypassed, &c.bypassed);
     copy(&old.half_bypassed, &c.half_bypassed);
     copy(&old.tunneled, &c.tunneled);
+    copy(&old.pcre_limit_hits, &c.pcre_limit_hits);
     c.table.copy_from(&old.table);
     for (i, hits) in old.rule_hits.iter().enumerate() {
         if let Some(Some(new)) = prog_map.get(i) {
