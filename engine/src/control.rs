@@ -749,6 +749,74 @@ mod tests {
         )
     }
 
+    /// Random request lines (command words, addresses, durations, flags and raw noise in any
+    /// order) never panic the interpreter, an error is one line (the socket protocol's
+    /// framing), and the block list stays readable after each.
+    /// Budget: `VERDICT_FUZZ_CASES` lines of commands (default 2000), as the other loops.
+    #[test]
+    fn random_request_lines_never_panic() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let words = prop::sample::select(vec![
+            "block",
+            "unblock",
+            "list",
+            "help",
+            "stats",
+            "disable",
+            "enable",
+            "disabled",
+            "reload",
+            "reopen",
+            "--for",
+            "--dir",
+            "--reason",
+            "--json",
+            "permanent",
+            "src",
+            "dst",
+            "both",
+            "0",
+            "5m",
+            "99999999999d",
+            "-1s",
+            "203.0.113.7",
+            "198.51.100.53",
+            "2001:db8::1/129",
+            "0.0.0.0/0",
+            "::/0",
+            "1.2.3.4/33",
+            "sid:1",
+            "\u{0}",
+            "é",
+        ]);
+        let token = prop_oneof![
+            3 => words.prop_map(str::to_string),
+            1 => "[ -~]{0,12}",
+            1 => any::<Vec<u8>>().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ];
+        let line = prop::collection::vec(token, 0..8).prop_map(|t| t.join(" "));
+        let cases = std::env::var("VERDICT_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
+        let c = ctl();
+        TestRunner::new(Config {
+            cases,
+            ..Config::default()
+        })
+        .run(&line, |l| {
+            let (reply, _) = c.execute(&l);
+            if let Some(e) = &reply.error {
+                prop_assert!(!e.contains('\n'), "a multi-line error for {l:?}: {e:?}");
+            }
+            let (list, _) = c.execute("list --json");
+            prop_assert!(list.error.is_none(), "list failed after {l:?}: {list:?}");
+            Ok(())
+        })
+        .unwrap();
+    }
+
     #[test]
     fn commands_and_errors() {
         let c = ctl();
