@@ -211,15 +211,22 @@ impl ContentDecoder {
 /// Ends a layer: further input is ignored, and its inflate state goes back to the spares.
 fn retire(layer: &mut Layer) {
     if let State::Inflate(d) = std::mem::replace(&mut layer.state, State::Done) {
-        // During thread teardown the pool may be gone: the state is then simply freed.
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.inflaters.len() < SPARE_MAX {
-                    s.inflaters.push(d);
-                }
+        give_back(|s| {
+            if s.inflaters.len() < SPARE_MAX {
+                s.inflaters.push(d);
             }
         });
     }
+}
+
+/// Hands something to this thread's spares. During thread teardown the pool may be gone:
+/// what was given is then simply freed.
+fn give_back(f: impl FnOnce(&mut Spare)) {
+    let _ = SPARE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            f(&mut s);
+        }
+    });
 }
 
 impl Drop for ContentDecoder {
@@ -228,13 +235,13 @@ impl Drop for ContentDecoder {
             retire(l);
         }
         let scratch = std::mem::take(&mut self.scratch);
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if !scratch.is_empty() && s.scratch.len() < SPARE_MAX {
+        if !scratch.is_empty() {
+            give_back(|s| {
+                if s.scratch.len() < SPARE_MAX {
                     s.scratch.push(scratch);
                 }
-            }
-        });
+            });
+        }
     }
 }
 
