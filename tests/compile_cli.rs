@@ -202,3 +202,100 @@ fn nothing_loadable_is_an_error_and_writes_no_script() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/rules"));
     let _ = std::fs::remove_file(&bad);
 }
+
+/// fwsnort itself translates the community set, and the report's comparison accounts for
+/// every rule fwsnort put in iptables: in both, or fwsnort only with verdict's reason.
+#[test]
+fn the_report_compares_the_split_with_real_fwsnort() {
+    let community = root().join("../shared/rules/snort-community/community.rules");
+    let Some(_ran) = common::must_run::require_shared(&community, module_path!()) else {
+        return;
+    };
+    let Some(fwsnort) = ["/usr/sbin/fwsnort", "/usr/bin/fwsnort"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        common::must_run::skip("fwsnort is not installed (apt-get install fwsnort)");
+        return;
+    };
+    let out = out_dir("fwsnort");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = out.join("fwsnort.sh");
+    let o = Command::new(fwsnort)
+        .arg(format!("--snort-rfile={}", community.display()))
+        .arg(format!("--ipt-script={}", script.display()))
+        .arg(format!("--logfile={}", out.join("fwsnort.log").display()))
+        .args(["--no-ipt-test", "--no-addresses"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && script.exists(),
+        "fwsnort failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // fwsnort's own count: "Generated iptables rules for 446 out of 887 signatures".
+    let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+    let translated: u64 = summary
+        .split("Generated iptables rules for ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in fwsnort's summary: {summary}"));
+    let o = verdict()
+        .arg("compile")
+        .args(["--xt-string", "-q", "--compare-fwsnort"])
+        .arg(&script)
+        .arg(&community)
+        .arg("-o")
+        .arg(out.join("v"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("v/report.json")).unwrap()).unwrap();
+    let f = &report["fwsnort"];
+    let n = |k: &str| f[k].as_u64().unwrap_or_else(|| panic!("{k} in {f}"));
+    let only: u64 = f["fwsnort_only"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(n("fwsnort") > 100, "{f}");
+    assert_eq!(n("fwsnort"), translated, "{f}");
+    assert_eq!(n("both") + only + n("not_loaded"), n("fwsnort"), "{f}");
+    assert_eq!(n("both") + n("verdict_only"), n("verdict"), "{f}");
+    assert_eq!(n("verdict"), report["fates"]["kernel"].as_u64().unwrap());
+    // fwsnort searches the whole packet for HTTP-buffer contents; verdict keeps those.
+    assert!(
+        f["fwsnort_only"]["content in a non-payload buffer needs the engine"]
+            .as_u64()
+            .is_some_and(|v| v > 0),
+        "{f}"
+    );
+    let table = std::fs::read_to_string(out.join("v/report.txt")).unwrap();
+    assert!(
+        table.contains("fwsnort comparison: fwsnort puts"),
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_file_that_is_not_fwsnort_output_is_refused() {
+    let out = out_dir("notfwsnort");
+    std::fs::create_dir_all(&out).unwrap();
+    let bogus = out.join("bogus.sh");
+    std::fs::write(&bogus, "#!/bin/sh\necho hello\n").unwrap();
+    let o = compile_default(
+        &["--compare-fwsnort", bogus.to_str().unwrap()],
+        &out.join("v"),
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no rule in it names a sid"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -17,6 +17,7 @@ pub mod codegen;
 pub mod diag;
 pub mod disasm;
 pub mod dns_names;
+pub mod fwsnort;
 pub mod ir;
 pub mod kernel;
 pub mod keywords;

@@ -86,6 +86,9 @@ pub struct Report {
     pub timing: Timing,
     /// Output file sizes in bytes.
     pub outputs: BTreeMap<String, u64>,
+    /// The split compared with fwsnort's on the same rules (`--compare-fwsnort`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwsnort: Option<crate::fwsnort::Comparison>,
 }
 
 /// The rule keywords a rule uses (report keys), deduplicated, in a fixed order.
@@ -299,6 +302,9 @@ impl Report {
                 "{:<22} {:>7} {:>7} {:>8}",
                 k, c.kernel, c.queue, c.rejected
             );
+        }
+        if let Some(f) = &self.fwsnort {
+            f.write_table(&mut s);
         }
         let _ = writeln!(
             s,

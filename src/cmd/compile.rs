@@ -68,6 +68,10 @@ pub struct Args {
     /// port) or `all` (every TCP and UDP packet).
     #[arg(long, value_parser = parse_steer)]
     pub steer: Option<SteerMode>,
+    /// fwsnort's output for the same rules (`fwsnort.sh` or `fwsnort.save`): the report then
+    /// compares the kernel split with fwsnort's, rule by rule.
+    #[arg(long, value_name = "FILE")]
+    pub compare_fwsnort: Option<PathBuf>,
     /// Do not print the report table.
     #[arg(short, long)]
     pub quiet: bool,
@@ -149,7 +153,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     compiled.attach_live(&loaded.rules, steer_mode);
     let vbc = compiled.image.to_bytes();
 
+    let fwsnort = match &args.compare_fwsnort {
+        Some(path) => Some(compare_fwsnort(path, &loaded.rules, &compiled, copts.caps)?),
+        None => None,
+    };
     let report = &mut compiled.report;
+    report.fwsnort = fwsnort;
     // Rules that did not load are rejected too, keyed by their first diagnostic.
     let mut counted = 0;
     for (code, n) in &loaded.summary.by_reason {
@@ -204,6 +213,32 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // allocation took ~15 % of a compile of ET Open, for memory the exit returns anyway.
     std::mem::forget((sources, loaded, compiled));
     Ok(0)
+}
+
+/// The split of `compiled` compared with fwsnort's output at `path` for the same rules.
+fn compare_fwsnort(
+    path: &std::path::Path,
+    rules: &[verdict_compiler::ir::Rule],
+    compiled: &codegen::Compiled,
+    caps: KernelCaps,
+) -> anyhow::Result<verdict_compiler::fwsnort::Comparison> {
+    let script = std::fs::read_to_string(path)
+        .with_context(|| format!("reading fwsnort's output {}", path.display()))?;
+    let sids = verdict_compiler::fwsnort::translated_sids(&script);
+    if sids.is_empty() {
+        bail!(
+            "{}: no rule in it names a sid (expected fwsnort's fwsnort.sh or fwsnort.save)",
+            path.display()
+        );
+    }
+    let ctx = verdict_compiler::kernel::SetContext::of(rules);
+    Ok(verdict_compiler::fwsnort::compare(
+        &sids,
+        rules,
+        &compiled.fates,
+        caps,
+        &ctx,
+    ))
 }
 
 /// Prints the fate (with the reason), kernel rules and bytecode of one sid.
