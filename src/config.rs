@@ -313,6 +313,10 @@ pub struct KernelSection {
     /// `flow = "conntrack"` (default) or `"queue"`.
     #[serde(default)]
     pub flow: KernelFlow,
+    /// `xt_string = true`: rules held back only by unanchored contents go to iptables-nft
+    /// string matches where their order and windows stay exact (fwsnort parity mode).
+    #[serde(default)]
+    pub xt_string: bool,
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.

@@ -153,12 +153,20 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         }
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
-                if reason == kernel::UNANCHORED {
-                    if let Some(xt) = kernel::lower_xt_string(rule, opts.caps) {
-                        report.xt_string_rules += xt.len();
-                        plan.xt_string.extend(xt);
-                        decision = Decision::Kernel(Vec::new());
-                    }
+                // Only when an unanchored content is all that holds the rule back.
+                let only_content = reason == kernel::UNANCHORED
+                    && kernel::blockers(rule, opts.caps, ctx)
+                        .iter()
+                        .all(|b| b == kernel::UNANCHORED);
+                if only_content {
+                    decision = match kernel::lower_xt_string(rule, opts.caps) {
+                        Ok(xt) => {
+                            report.xt_string_rules += xt.len();
+                            plan.xt_string.extend(xt);
+                            Decision::Kernel(Vec::new())
+                        }
+                        Err(why) => Decision::Queue(why),
+                    };
                 }
             }
         }

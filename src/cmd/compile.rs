@@ -251,11 +251,8 @@ fn explain(
             xt_string: true,
             ..*ropts
         };
-        for c in render::xt_commands(&plan, &xt)
-            .iter()
-            .filter(|c| c.iter().any(|a| a == "string"))
-        {
-            println!("xt: {}", c.join(" "));
+        for line in render::xt_string_review(&plan, &xt) {
+            println!("xt: {line}");
         }
     }
     for p in compiled.image.programs.iter().filter(|p| p.sid == sid) {

@@ -1,0 +1,315 @@
+//! `--xt-string` mode (fwsnort parity, opt-in): rules whose only kernel obstacle is an
+//! unanchored content become iptables-nft rules with the xt `string` match, kept exact:
+//! - contents without a relative modifier are independent in Snort and Suricata (each is
+//!   searched from the buffer start within its own offset/depth), so each becomes its own
+//!   `-m string`; a negated one becomes `-m string ! --string` (not found in its window,
+//!   which is also Snort's and Suricata's answer when the window lies past the payload end);
+//! - a relative content that must follow the previous one immediately (`distance:0;
+//!   within:LEN`) is merged into the previous pattern: "A then B right after" is "AB";
+//! - any other order or distance the kernel cannot keep, and the rule stays queued with
+//!   [`XT_RELATIVE`];
+//! - address sets iptables cannot list in `-s`/`-d` (`$EXTERNAL_NET` = `!$HOME_NET`, long
+//!   lists) are written as their complement with negated `u32` matches ([`XtAddr::NotIn`]);
+//! - `--from`/`--to` count from the network header, so the renderer dispatches packets by
+//!   their exact IP + transport header length (`u32` on IHL and the TCP data offset) into
+//!   one chain per length, where each content gets its exact window ([`XtContent::window`]).
+
+use crate::ir::{
+    Buffer, Direction, FastPattern, IpSet, Operand, PayloadTest, PortSet, Position, Protocol,
+    Rule, Sid,
+};
+use crate::kernel::{
+    cidrs, kernel_action, lower_flow, widen, AddrRange, Family, FlowConds, KernelAction, KernelCaps,
+    L4Proto, QueueReason,
+};
+use serde::{Deserialize, Serialize};
+
+/// Queue reason of a relative content whose order or distance the xt string match cannot keep.
+pub const XT_RELATIVE: &str = "relative content the kernel cannot order";
+
+/// Queue reason of a rule whose contents are all negated (xt needs one to find).
+pub const XT_ONLY_NEGATED: &str = "only negated contents need the engine";
+
+/// Largest offset the xt string match takes (`--from`/`--to` are 16-bit).
+const XT_MAX_OFFSET: u32 = u16::MAX as u32;
+
+/// Excluded IPv4 intervals at most: a `u32` test holds 10 ranges, so 4 negated matches.
+const MAX_V4_EXCLUDED: usize = 40;
+
+/// Prefixes at most in `-s`/`-d` (each one is a separate kernel rule) or excluded over IPv6
+/// (each one a negated `u32` match).
+const MAX_PREFIXES: usize = 16;
+
+/// One side's addresses of an xt rule, for one family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum XtAddr {
+    /// every address
+    Any,
+    /// one of these prefixes (`-s`/`-d` list)
+    In(Vec<(u128, u8)>),
+    /// none of these intervals (negated `u32` matches on the address field)
+    NotIn(Vec<AddrRange>),
+}
+
+/// One `-m string` of an xt rule, with its window relative to the transport payload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XtContent {
+    /// bytes searched
+    pub pattern: Vec<u8>,
+    /// `--icase`
+    pub nocase: bool,
+    /// `! --string`: the rule matches when the pattern is not in the window
+    pub negated: bool,
+    /// payload bytes skipped before the window (Snort `offset`)
+    pub offset: u32,
+    /// window length from `offset` (Snort `depth`), `None` = to the payload end
+    pub depth: Option<u32>,
+}
+
+impl XtContent {
+    /// `--from`/`--to` for a packet whose IP and transport headers take `hdr` bytes: the xt
+    /// match finds a pattern only when it lies wholly inside `[from, to)` counted from the
+    /// network header, which is Snort's `offset`/`depth` shifted by the headers. `None` when
+    /// the window starts past what the 16-bit `--from` can say (no packet is that long).
+    pub fn window(&self, hdr: u32) -> Option<(u16, u16)> {
+        let from = hdr.checked_add(self.offset)?;
+        let to = match self.depth {
+            Some(d) => from.saturating_add(d).min(XT_MAX_OFFSET),
+            None => XT_MAX_OFFSET,
+        };
+        Some((u16::try_from(from).ok()?, to as u16))
+    }
+}
+
+/// A `--xt-string` rule (fwsnort parity mode), for one address family.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XtStringRule {
+    /// sid of the IR rule
+    pub sid: Sid,
+    /// rev
+    pub rev: u32,
+    /// msg
+    pub msg: String,
+    /// family (iptables vs ip6tables)
+    pub family: Family,
+    /// transport
+    pub proto: L4Proto,
+    /// source addresses
+    pub src: XtAddr,
+    /// destination addresses
+    pub dst: XtAddr,
+    /// source port intervals (`None` = any)
+    pub sports: Option<Vec<(u16, u16)>>,
+    /// destination port intervals (`None` = any)
+    pub dports: Option<Vec<(u16, u16)>>,
+    /// the string matches, all of which must hold; at least one is positive
+    pub contents: Vec<XtContent>,
+    /// The rule's `flow` as conntrack matches (all `None` without `flow`).
+    #[serde(default)]
+    pub flow: FlowConds,
+    /// action
+    pub action: KernelAction,
+}
+
+/// `--xt-string` translation of a rule whose kernel obstacle is its unanchored contents, or
+/// why iptables cannot evaluate it exactly (the report's queue reason in this mode).
+pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule>, QueueReason> {
+    let action = kernel_action(rule)?;
+    if !rule.flowbits.is_empty()
+        || !rule.state.is_empty()
+        || rule.threshold.is_some()
+        || rule.detection_filter.is_some()
+        || rule.block.is_some()
+        || !rule.tags.is_empty()
+    {
+        return Err("flowbits, thresholds, tags and state with --xt-string need the engine".into());
+    }
+    if let Some(h) = rule.header.first() {
+        return Err(format!(
+            "{} with --xt-string needs the engine",
+            crate::kernel::header_keyword(h)
+        ));
+    }
+    let symmetric = rule.src == rule.dst && rule.src_ports == rule.dst_ports;
+    if rule.direction != Direction::To && !(rule.direction == Direction::Both && symmetric) {
+        return Err("bidirectional rule with --xt-string needs the engine".into());
+    }
+    let proto = match rule.proto {
+        Protocol::Tcp => L4Proto::Tcp,
+        Protocol::Udp => L4Proto::Udp,
+        _ => return Err("--xt-string takes TCP and UDP rules only".into()),
+    };
+    let contents = lower_contents(rule)?;
+    // At least one content is positive, so the rule needs payload.
+    let flow = lower_flow(rule, caps, true)?;
+    let sports = xt_ports(&rule.src_ports)?;
+    let dports = xt_ports(&rule.dst_ports)?;
+    let action = match (action, proto) {
+        (KernelAction::RejectIcmpx { log }, L4Proto::Tcp) => KernelAction::RejectTcpReset { log },
+        (a, _) => a,
+    };
+    let mut out = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        let (Some(src), Some(dst)) = (xt_addr(&rule.src, family)?, xt_addr(&rule.dst, family)?)
+        else {
+            continue;
+        };
+        out.push(XtStringRule {
+            sid: rule.meta.sid,
+            rev: rule.meta.rev,
+            msg: rule.meta.msg.clone(),
+            family,
+            proto,
+            src,
+            dst,
+            sports: sports.clone(),
+            dports: dports.clone(),
+            contents: contents.clone(),
+            flow,
+            action,
+        });
+    }
+    if out.is_empty() {
+        return Err("no address of either family".into());
+    }
+    Ok(out)
+}
+
+/// The rule's payload tests as string matches (see the module doc for what is exact).
+fn lower_contents(rule: &Rule) -> Result<Vec<XtContent>, QueueReason> {
+    let mut out: Vec<XtContent> = Vec::new();
+    // Whether the previous content is one a relative content may be merged into: positive,
+    // evaluated in the rule tree (not `fast_pattern:only`).
+    let mut prev_mergeable = false;
+    for t in &rule.payload {
+        let c = match t {
+            PayloadTest::Content(c) => c,
+            t => {
+                return Err(format!(
+                    "{} needs the engine",
+                    crate::classify::test_keyword(t)
+                ))
+            }
+        };
+        if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
+            return Err("content in a non-payload buffer needs the engine".into());
+        }
+        if c.replace().is_some() {
+            return Err("replace needs the engine".into());
+        }
+        if c.ends_with() {
+            return Err("endswith needs the engine".into());
+        }
+        let len = c.pattern().len() as i64;
+        let (offset, depth) = match c.position() {
+            Position::Absolute {
+                offset: Operand::Lit(o),
+                depth,
+            } => {
+                let depth = match depth {
+                    None => None,
+                    Some(Operand::Lit(d)) => Some(u32::try_from(d).map_err(|_| XT_RELATIVE)?),
+                    Some(Operand::Var(_)) => {
+                        return Err("a byte_extract variable needs the engine".into())
+                    }
+                };
+                (u32::try_from(o).map_err(|_| XT_RELATIVE)?, depth)
+            }
+            Position::StartsWith => (0, Some(len as u32)),
+            Position::Relative {
+                distance: Operand::Lit(0),
+                within: Some(Operand::Lit(w)),
+            } if w == len && prev_mergeable && !c.negated() => {
+                let Some(prev) = out.last_mut().filter(|p| same_case(p, c)) else {
+                    return Err(XT_RELATIVE.into());
+                };
+                prev.pattern.extend_from_slice(c.pattern());
+                prev.nocase |= c.nocase();
+                prev.depth = prev.depth.map(|d| d.saturating_add(len as u32));
+                continue;
+            }
+            Position::Relative { .. } => return Err(XT_RELATIVE.into()),
+            Position::Absolute { .. } => {
+                return Err("a byte_extract variable needs the engine".into())
+            }
+        };
+        prev_mergeable = !c.negated() && c.fast_pattern() != Some(FastPattern::Only);
+        out.push(XtContent {
+            pattern: c.pattern().to_vec(),
+            nocase: c.nocase(),
+            negated: c.negated(),
+            offset,
+            depth,
+        });
+    }
+    if out.iter().all(|c| c.negated) {
+        return Err(XT_ONLY_NEGATED.into());
+    }
+    // Positive contents first: a packet without them is rejected before any negated search.
+    out.sort_by_key(|c| c.negated);
+    Ok(out)
+}
+
+/// Whether content `c` can join `prev` under one `--icase` setting: the same setting, or the
+/// case-sensitive part has no letter (for which case folding changes nothing).
+fn same_case(prev: &XtContent, c: &crate::ir::Content) -> bool {
+    let no_letters = |b: &[u8]| !b.iter().any(u8::is_ascii_alphabetic);
+    prev.nocase == c.nocase()
+        || (!prev.nocase && no_letters(&prev.pattern))
+        || (!c.nocase() && no_letters(c.pattern()))
+}
+
+/// A port set as multiport intervals (`None` = any), or why multiport cannot hold it.
+fn xt_ports(s: &PortSet) -> Result<Option<Vec<(u16, u16)>>, QueueReason> {
+    if s.is_full() {
+        return Ok(None);
+    }
+    // multiport takes at most 15 entries, a range counting as two
+    let cost: usize = s
+        .ranges()
+        .iter()
+        .map(|(a, b)| if a == b { 1 } else { 2 })
+        .sum();
+    if cost > 15 {
+        return Err("port list too long for iptables multiport".into());
+    }
+    Ok(Some(s.ranges().to_vec()))
+}
+
+/// One family's side of an address set as iptables writes it: `None` when the set has no
+/// address of that family (the rule does not apply to it).
+fn xt_addr(s: &IpSet, family: Family) -> Result<Option<XtAddr>, QueueReason> {
+    let (ranges, excluded, bits): (Vec<AddrRange>, Vec<AddrRange>, u32) = match family {
+        Family::V4 => (widen(&s.v4), widen(&s.v4.complement()), 32),
+        Family::V6 => (
+            s.v6.ranges().to_vec(),
+            s.v6.complement().ranges().to_vec(),
+            128,
+        ),
+    };
+    if ranges.is_empty() {
+        return Ok(None);
+    }
+    if excluded.is_empty() {
+        return Ok(Some(XtAddr::Any));
+    }
+    let list: Vec<(u128, u8)> = ranges.iter().flat_map(|&(a, b)| cidrs(a, b, bits)).collect();
+    if list.len() <= MAX_PREFIXES {
+        return Ok(Some(XtAddr::In(list)));
+    }
+    let fits = match family {
+        Family::V4 => excluded.len() <= MAX_V4_EXCLUDED,
+        Family::V6 => {
+            excluded
+                .iter()
+                .map(|&(a, b)| cidrs(a, b, bits).len())
+                .sum::<usize>()
+                <= MAX_PREFIXES
+        }
+    };
+    if fits {
+        Ok(Some(XtAddr::NotIn(excluded)))
+    } else {
+        Err("address list too long for iptables".into())
+    }
+}
