@@ -15,6 +15,7 @@
 use crate::render::{argv, hex, multiport_chunks, sanitize, xt_bin, xt_flow, RenderOptions, XT_CHAIN};
 use verdict_compiler::kernel::{
     cidrs, fmt_addr, Family, KernelAction, KernelPlan, L4Proto, XtAddr, XtContent, XtStringRule,
+    FLOW_BLOCK_MARK,
 };
 
 /// One header-length class: the `u32` test selecting its packets and the header bytes.
@@ -103,10 +104,17 @@ pub(crate) fn string_rules(
     fam: Family,
 ) -> Vec<Vec<String>> {
     let bin = xt_bin(fam);
+    let mut names = std::collections::HashMap::new();
+    let mut chains = Vec::new();
     let mut out = Vec::new();
     for proto in [L4Proto::Tcp, L4Proto::Udp] {
-        let rules: Vec<&XtStringRule> = (plan.xt_string.iter())
+        let rules: Vec<(&XtStringRule, Vec<String>)> = (plan.xt_string.iter())
             .filter(|r| r.family == fam && r.proto == proto)
+            .map(|r| {
+                let (then, cmds) = action(r, opts, &mut names);
+                chains.extend(cmds);
+                (r, then)
+            })
             .collect();
         if rules.is_empty() {
             continue;
@@ -130,12 +138,15 @@ pub(crate) fn string_rules(
         }
         for len in lengths(fam, proto) {
             let chain = length_chain(proto, len);
-            for r in &rules {
-                out.extend(rule_at(r, opts, &chain, len));
+            for (r, then) in &rules {
+                out.extend(rule_at(r, then, &chain, len));
             }
         }
     }
-    out
+    // Action chains first: declared before the rules that jump to them.
+    chains.sort_by_key(|c| c.get(2).map(String::as_str) != Some("-N"));
+    chains.extend(out);
+    chains
 }
 
 /// The xt-string commands of `plan` an operator reviews (`--explain`, the translation
@@ -148,9 +159,14 @@ pub fn review(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
         for proto in [L4Proto::Tcp, L4Proto::Udp] {
             let lens = lengths(fam, proto);
             let chain = length_chain(proto, lens[0]);
+            let mut names = std::collections::HashMap::new();
             let lines: Vec<String> = (plan.xt_string.iter())
                 .filter(|r| r.family == fam && r.proto == proto)
-                .flat_map(|r| rule_at(r, opts, &chain, lens[0]))
+                .flat_map(|r| {
+                    let (then, cmds) = action(r, opts, &mut names);
+                    let cmds = cmds.into_iter().filter(|c| c.get(2).is_some_and(|a| a == "-A"));
+                    cmds.chain(rule_at(r, &then, &chain, lens[0]))
+                })
                 .map(|a| a.join(" "))
                 .collect();
             if !lines.is_empty() && lens.len() > 1 {
@@ -171,59 +187,92 @@ pub fn review(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
     out
 }
 
-/// Rule `r` in the chain of packets with `hdr` header bytes: its NFLOG and action commands,
-/// none when a positive content's window lies past any packet.
-fn rule_at(r: &XtStringRule, o: &RenderOptions, chain: &str, hdr: u32) -> Vec<Vec<String>> {
+/// Rule `r` in the chain of packets with `hdr` header bytes, jumping to `then` (its action:
+/// NFLOG, or its action chain); nothing when a positive content's window lies past any packet.
+fn rule_at(r: &XtStringRule, then: &[String], chain: &str, hdr: u32) -> Option<Vec<String>> {
     let bin = xt_bin(r.family);
-    let mut base = argv(&[bin, "-w", "-A", chain]);
+    let mut v = argv(&[bin, "-w", "-A", chain]);
     if let XtAddr::In(p) = &r.src {
-        base.extend(argv(&["-s", &prefix_list(r.family, p)]));
+        v.extend(argv(&["-s", &prefix_list(r.family, p)]));
     }
     if let XtAddr::In(p) = &r.dst {
-        base.extend(argv(&["-d", &prefix_list(r.family, p)]));
+        v.extend(argv(&["-d", &prefix_list(r.family, p)]));
     }
-    base.extend(argv(&["-p", r.proto.name()]));
+    v.extend(argv(&["-p", r.proto.name()]));
     // multiport takes one of --sports/--dports per match: one match each.
     for (flag, ports) in [("--sports", &r.sports), ("--dports", &r.dports)] {
         if let Some(p) = ports {
-            base.extend(argv(&["-m", "multiport", flag, &multiport_chunks(p).join(",")]));
+            v.extend(argv(&["-m", "multiport", flag, &multiport_chunks(p).join(",")]));
         }
     }
-    base.extend(excluded(r.family, &r.src, true));
-    base.extend(excluded(r.family, &r.dst, false));
-    base.extend(xt_flow(&r.flow));
+    v.extend(excluded(r.family, &r.src, true));
+    v.extend(excluded(r.family, &r.dst, false));
+    v.extend(xt_flow(&r.flow));
     for c in &r.contents {
         match c.window(hdr) {
-            Some(w) => base.extend(string_match(c, w)),
+            Some(w) => v.extend(string_match(c, w)),
             // "Not found" holds where the window starts past the 16-bit end.
             None if c.negated => {}
-            None => return Vec::new(),
+            None => return None,
         }
     }
-    base.extend(argv(&[
+    v.extend(argv(&[
         "-m",
         "comment",
         "--comment",
         &sanitize(&format!("sid:{} rev:{} {}", r.sid, r.rev, r.msg), 255),
     ]));
-    let mut out = Vec::new();
+    v.extend(then.iter().cloned());
+    Some(v)
+}
+
+/// The NFLOG target of a rule's alert.
+fn nflog(r: &XtStringRule, o: &RenderOptions) -> Vec<String> {
+    argv(&[
+        "-j",
+        "NFLOG",
+        "--nflog-group",
+        &o.log_group.to_string(),
+        "--nflog-prefix",
+        &format!("sid:{} ", r.sid),
+    ])
+}
+
+/// What a matching packet jumps to, and for a blocking rule the commands of its action
+/// chain (`VERDICT-D<sid>`: log, mark the flow blocked, drop or reject), so the strings are
+/// searched once per packet however many targets the action has. `names` counts the chains
+/// per sid, for rules sharing a sid.
+fn action(
+    r: &XtStringRule,
+    o: &RenderOptions,
+    names: &mut std::collections::HashMap<u32, u32>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let Some(t) = target(r) else {
+        return (nflog(r, o), Vec::new());
+    };
+    let bin = xt_bin(r.family);
+    let n = names.entry(r.sid.0).or_default();
+    *n += 1;
+    let chain = match *n {
+        1 => format!("{XT_CHAIN}-D{}", r.sid),
+        n => format!("{XT_CHAIN}-D{}-{n}", r.sid),
+    };
+    let mut cmds = vec![argv(&[bin, "-w", "-N", &chain])];
+    let add = |tail: Vec<String>| {
+        let mut v = argv(&[bin, "-w", "-A", &chain]);
+        v.extend(tail);
+        v
+    };
     if r.action.logs() {
-        let mut v = base.clone();
-        v.extend(argv(&[
-            "-j",
-            "NFLOG",
-            "--nflog-group",
-            &o.log_group.to_string(),
-            "--nflog-prefix",
-            &format!("sid:{} ", r.sid),
-        ]));
-        out.push(v);
+        cmds.push(add(nflog(r, o)));
     }
-    if let Some(t) = target(r) {
-        base.extend(t);
-        out.push(base);
+    if matches!(r.action, KernelAction::Drop { .. }) {
+        // As an nft drop rule: the table's first rule drops the rest of the flow.
+        let mark = format!("0x{FLOW_BLOCK_MARK:x}");
+        cmds.push(add(argv(&["-j", "CONNMARK", "--or-mark", &mark])));
     }
-    out
+    cmds.push(add(t));
+    (argv(&["-j", &chain]), cmds)
 }
 
 /// The blocking target of a rule, `None` for alert-only.
