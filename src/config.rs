@@ -689,6 +689,13 @@ mod tests {
     }
 
     #[test]
+    fn kernel_xt_string_is_off_unless_asked() {
+        assert!(!parse("").unwrap().kernel.xt_string);
+        assert!(parse("[kernel]\nxt_string = true\n").unwrap().kernel.xt_string);
+        assert!(parse("[kernel]\nxt_string = \"yes\"\n").is_err());
+    }
+
+    #[test]
     fn decoder_table_sets_the_tunnels_and_refuses_unknown_keys() {
         let c = parse("[decoder]\nvxlan_ports = [8472]\ngre = false\n").unwrap();
         let d = c.decoder.unwrap();

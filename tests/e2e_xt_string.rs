@@ -163,6 +163,9 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     // depth:10 — "DEEP" at payload offset 20 is past it with short and long headers alike
     // (the old smallest-from / largest-to window let it fire behind short headers).
     let far = b"xxxxxxxxxxxxxxxxxxxxDEEP";
+    // Starts inside the depth, ends one byte past it: not a match (the kernel's
+    // skb_find_text wants the whole pattern before `--to`, as Snort wants it within depth).
+    let straddling = b"xxxxxxxDEEP";
     let near = b"xxxxxxDEEP";
     let headers: [(&[u8], &[u8]); 4] = [
         (&[], &[]),
@@ -172,6 +175,7 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     ];
     for (ip, tcp) in headers {
         s.send(SRV4, 7001, ip, tcp, far);
+        s.send(SRV4, 7001, ip, tcp, straddling);
     }
     settle();
     assert_eq!(hits(&t, DEPTH), 0, "a content past its depth never fires");
@@ -213,6 +217,21 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     s.send6(7003, true, b"DEEP behind a destination options header");
     settle();
     assert_eq!(hits(&t, ANYWHERE), 2, "an IPv6 extension header hides the packet from xt");
+}
+
+/// `[kernel] xt_string = true` in verdict.toml does what `--xt-string` does.
+#[test]
+fn config_xt_string_loads_the_string_chains() {
+    require_netns!();
+    let t = Topology::new();
+    let rules = "alert tcp any any -> any 7000 (msg:\"two\"; content:\"ALPHA\"; content:\"OMEGA\"; sid:3300201; rev:1;)\n";
+    let mut e = Engine::start_with_config(&t, "xtconf", rules, "[kernel]\nxt_string = true\n");
+    let out = e.bg.output();
+    assert!(out.contains("1 in kernel, 0 in queue"), "{out}");
+    let listed = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout)
+        .into_owned();
+    assert!(listed.contains("sid:3300201 ") && listed.contains("-g VERDICT-TCP-52"), "{listed}");
+    e.stop();
 }
 
 const DROP_SID: u64 = 3_300_101;

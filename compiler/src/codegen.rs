@@ -162,6 +162,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
                     decision = match kernel::lower_xt_string(rule, opts.caps) {
                         Ok(xt) => {
                             report.xt_string_rules += xt.len();
+                            report.xt_string_sids += 1;
                             plan.xt_string.extend(xt);
                             Decision::Kernel(Vec::new())
                         }
