@@ -2,7 +2,8 @@
 //! engine): a two-content rule fires only on packets holding both contents; a content with a
 //! depth does not fire past it whatever the header lengths (IPv4 options, TCP options with and
 //! without timestamps), and an unbounded one does not fire on bytes in the TCP option space; a
-//! relative content right after another fires only on the adjacent pair; a `$HOME_NET ->
+//! relative content right after another fires only on the adjacent pair; a TCP `dsize` holds
+//! behind every header length; a `$HOME_NET ->
 //! $EXTERNAL_NET` rule does not fire toward `$HOME_NET`; IPv6 packets with an extension header
 //! are not seen (the documented edge case). Then `verdict run --xt-string`: a two-content drop
 //! rule blocks a client's data with an EVE alert from NFLOG and no packet reaching the queue,
@@ -28,6 +29,7 @@ const DEPTH: u64 = 3_300_002;
 const ANYWHERE: u64 = 3_300_003;
 const EXTERNAL: u64 = 3_300_004;
 const ADJACENT: u64 = 3_300_005;
+const DSIZE: u64 = 3_300_006;
 /// Outside the /25 of `$HOME_NET`, routed by the gateway towards srv.
 const OUTSIDE: &str = "198.51.100.200";
 
@@ -37,7 +39,8 @@ fn rules() -> String {
          alert tcp any any -> any 7001 (msg:\"depth\"; content:\"DEEP\"; depth:10; sid:{DEPTH}; rev:1;)\n\
          alert tcp any any -> any 7003 (msg:\"anywhere\"; content:\"DEEP\"; sid:{ANYWHERE}; rev:1;)\n\
          alert tcp $HOME_NET any -> $EXTERNAL_NET 7002 (msg:\"leak\"; content:\"LEAK\"; sid:{EXTERNAL}; rev:1;)\n\
-         alert tcp any any -> any 7004 (msg:\"adjacent\"; content:\"AB\"; content:\"CD\"; distance:0; within:2; sid:{ADJACENT}; rev:1;)\n"
+         alert tcp any any -> any 7004 (msg:\"adjacent\"; content:\"AB\"; content:\"CD\"; distance:0; within:2; sid:{ADJACENT}; rev:1;)\n\
+         alert tcp any any -> any 7005 (msg:\"tcp dsize\"; dsize:5; content:\"HELLO\"; sid:{DSIZE}; rev:1;)\n"
     )
 }
 
@@ -63,7 +66,7 @@ fn install(t: &Topology) {
             ..Default::default()
         },
     );
-    assert_eq!(c.report.fates.kernel, 5, "{:?}", c.report.queue_reasons);
+    assert_eq!(c.report.fates.kernel, 6, "{:?}", c.report.queue_reasons);
     let opts = RenderOptions {
         queue: QueueMechanism::NftQueue,
         xt_string: true,
@@ -194,6 +197,18 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     settle();
     assert_eq!(hits(&t, ANYWHERE), 1);
 
+    // TCP dsize (which nft cannot say): the payload length behind every header length.
+    for (ip, tcp) in headers {
+        s.send(SRV4, 7005, ip, tcp, b"HELLO!");
+    }
+    settle();
+    assert_eq!(hits(&t, DSIZE), 0, "six payload bytes are not dsize:5");
+    for (ip, tcp) in headers {
+        s.send(SRV4, 7005, ip, tcp, b"HELLO");
+    }
+    settle();
+    assert_eq!(hits(&t, DSIZE), 4);
+
     // Relative content right after the previous one: only the adjacent pair.
     s.send(SRV4, 7004, &[], &[], b"AB CD");
     settle();
@@ -219,18 +234,31 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     assert_eq!(hits(&t, ANYWHERE), 2, "an IPv6 extension header hides the packet from xt");
 }
 
-/// `[kernel] xt_string = true` in verdict.toml does what `--xt-string` does.
+/// `[kernel] xt_string = true` in verdict.toml does what `--xt-string` does; a rule's
+/// threshold is applied to its xt alerts by the NFLOG reader, as for nft rules.
 #[test]
-fn config_xt_string_loads_the_string_chains() {
+fn config_xt_string_loads_the_string_chains_and_thresholds_apply() {
     require_netns!();
     let t = Topology::new();
-    let rules = "alert tcp any any -> any 7000 (msg:\"two\"; content:\"ALPHA\"; content:\"OMEGA\"; sid:3300201; rev:1;)\n";
+    let rules = "alert tcp any any -> any 7000 (msg:\"two\"; content:\"ALPHA\"; content:\"OMEGA\"; sid:3300201; rev:1;)\n\
+                 alert udp any any -> any 7300 (msg:\"limited\"; content:\"T1\"; content:\"T2\"; threshold: type limit, track by_src, seconds 60, count 1; sid:3300202; rev:1;)\n";
     let mut e = Engine::start_with_config(&t, "xtconf", rules, "[kernel]\nxt_string = true\n");
     let out = e.bg.output();
-    assert!(out.contains("1 in kernel, 0 in queue"), "{out}");
+    assert!(out.contains("2 in kernel, 0 in queue"), "{out}");
     let listed = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout)
         .into_owned();
     assert!(listed.contains("sid:3300201 ") && listed.contains("-g VERDICT-TCP-52"), "{listed}");
+    for sport in [42001, 42002, 42003] {
+        udp_knock(&t, sport, 7300, b"T1 and T2");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let counted: u64 = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft-save", "-c"]).stdout)
+        .lines()
+        .filter(|l| l.contains("\"sid:3300202 ") && l.contains("NFLOG"))
+        .filter_map(|l| l.trim_start_matches('[').split(':').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(counted, 3, "the kernel logs every match");
+    assert_eq!(e.alerts(3_300_202, 1).len(), 1, "the threshold lets one alert through");
     e.stop();
 }
 

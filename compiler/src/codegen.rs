@@ -153,11 +153,11 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         }
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
-                // Only when an unanchored content is all that holds the rule back.
-                let only_content = reason == kernel::UNANCHORED
-                    && kernel::blockers(rule, opts.caps, ctx)
-                        .iter()
-                        .all(|b| b == kernel::UNANCHORED);
+                // Only when what holds the rule back is what the string chains answer: an
+                // unanchored content, a TCP dsize.
+                let xt_can = |b: &str| b == kernel::UNANCHORED || b == crate::xt::DSIZE_NON_UDP;
+                let only_content =
+                    xt_can(reason) && kernel::blockers(rule, opts.caps, ctx).iter().all(|b| xt_can(b));
                 if only_content {
                     decision = match kernel::lower_xt_string(rule, opts.caps) {
                         Ok(xt) => {

@@ -373,7 +373,7 @@ pub type QueueReason = String;
 /// Queue reason of rules whose only obstacle may be an unanchored content (xt-string mode).
 pub const UNANCHORED: &str = "unanchored content needs the engine";
 
-pub use crate::xt::{lower_xt_string, XtAddr, XtContent, XtStringRule};
+pub use crate::xt::{lower_xt_string, XtAddr, XtContent, XtDsize, XtStringRule};
 
 /// Options that change what the kernel may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -910,9 +910,7 @@ fn lower_header(
                 field: Field::UdpLength,
                 cmp: cmp_of(*c, Field::UdpLength, 8)?,
             },
-            (HeaderTest::Dsize(_), _) => {
-                return Err("dsize on non-UDP needs the engine".into());
-            }
+            (HeaderTest::Dsize(_), _) => return Err(crate::xt::DSIZE_NON_UDP.into()),
             (HeaderTest::Flags(f), Some(L4Proto::Tcp)) => {
                 let care = !f.ignore;
                 match f.mode {

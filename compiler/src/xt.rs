@@ -15,8 +15,8 @@
 //!   one chain per length, where each content gets its exact window ([`XtContent::window`]).
 
 use crate::ir::{
-    Buffer, Direction, FastPattern, IpSet, Operand, PayloadTest, PortSet, Position, Protocol,
-    Rule, Sid,
+    Buffer, Direction, FastPattern, HeaderTest, IpSet, NumCmp, Operand, PayloadTest, PortSet,
+    Position, Protocol, Rule, Sid, Track,
 };
 use crate::kernel::{
     cidrs, kernel_action, lower_flow, widen, AddrRange, Family, FlowConds, KernelAction, KernelCaps,
@@ -27,8 +27,12 @@ use serde::{Deserialize, Serialize};
 /// Queue reason of a relative content whose order or distance the xt string match cannot keep.
 pub const XT_RELATIVE: &str = "relative content the kernel cannot order";
 
+/// Queue reason of a TCP `dsize` on the nft path, which the per-header-length chains of this
+/// mode can answer (the payload length is the IP total length minus a known header length).
+pub const DSIZE_NON_UDP: &str = "dsize on non-UDP needs the engine";
+
 /// Queue reason of a rule whose contents are all negated (xt needs one to find).
-pub const XT_ONLY_NEGATED: &str = "only negated contents need the engine";
+pub const XT_ONLY_NEGATED: &str = "no positive content for the kernel string match";
 
 /// Largest offset the xt string match takes (`--from`/`--to` are 16-bit).
 const XT_MAX_OFFSET: u32 = u16::MAX as u32;
@@ -81,6 +85,65 @@ impl XtContent {
     }
 }
 
+/// A `dsize` as an inclusive payload length range (possibly negated: `dsize:!N`), which the
+/// renderer turns into `-m length` on the IP total length of each header-length chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct XtDsize {
+    /// smallest payload length
+    pub lo: u32,
+    /// largest payload length
+    pub hi: u32,
+    /// `dsize:!N`: any length but these
+    pub negated: bool,
+}
+
+impl XtDsize {
+    /// `dsize` of the rule (at most one; Snort and Suricata take one per rule), or why not.
+    fn of(rule: &Rule) -> Result<Option<XtDsize>, QueueReason> {
+        let mut it = rule.header.iter();
+        let Some(h) = it.next() else {
+            return Ok(None);
+        };
+        let (HeaderTest::Dsize(c), None) = (h, it.next()) else {
+            let other = (rule.header.iter())
+                .find(|h| !matches!(h, HeaderTest::Dsize(_)))
+                .unwrap_or(h);
+            return Err(format!(
+                "{} with --xt-string needs the engine",
+                crate::kernel::header_keyword(other)
+            ));
+        };
+        const MAX: u64 = u16::MAX as u64;
+        let never = || Err::<Option<XtDsize>, _>("dsize that no packet has".to_string());
+        let (lo, hi, negated) = match *c {
+            NumCmp::Eq(n) => (n, n, false),
+            NumCmp::Ne(n) => (n, n, true),
+            NumCmp::Lt(0) => return never(),
+            NumCmp::Lt(n) => (0, n - 1, false),
+            NumCmp::Le(n) => (0, n, false),
+            NumCmp::Gt(n) => (n.saturating_add(1), MAX, false),
+            NumCmp::Ge(n) => (n, MAX, false),
+            NumCmp::RangeExclusive(a, b) if b > a.saturating_add(1) => (a + 1, b - 1, false),
+            NumCmp::RangeInclusive(a, b) if a <= b => (a, b, false),
+            NumCmp::RangeExclusive(..) | NumCmp::RangeInclusive(..) => return never(),
+        };
+        let clamp = |v: u64| v.min(MAX) as u32;
+        Ok(Some(XtDsize {
+            lo: clamp(lo),
+            hi: clamp(hi),
+            negated,
+        }))
+    }
+
+    /// `-m length` bounds (IP total length) for `hdr` header bytes, `None` when the range
+    /// starts past the 16-bit length.
+    pub fn total(&self, hdr: u32) -> Option<(u16, u16)> {
+        let lo = u16::try_from(hdr.checked_add(self.lo)?).ok()?;
+        let hi = hdr.saturating_add(self.hi).min(u32::from(u16::MAX)) as u16;
+        Some((lo, hi))
+    }
+}
+
 /// A `--xt-string` rule (fwsnort parity mode), for one address family.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct XtStringRule {
@@ -104,6 +167,9 @@ pub struct XtStringRule {
     pub dports: Option<Vec<(u16, u16)>>,
     /// the string matches, all of which must hold; at least one is positive
     pub contents: Vec<XtContent>,
+    /// `dsize`, checked per header length as the IP total length
+    #[serde(default)]
+    pub dsize: Option<XtDsize>,
     /// The rule's `flow` as conntrack matches (all `None` without `flow`).
     #[serde(default)]
     pub flow: FlowConds,
@@ -115,21 +181,22 @@ pub struct XtStringRule {
 /// why iptables cannot evaluate it exactly (the report's queue reason in this mode).
 pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule>, QueueReason> {
     let action = kernel_action(rule)?;
-    if !rule.flowbits.is_empty()
-        || !rule.state.is_empty()
-        || rule.threshold.is_some()
-        || rule.detection_filter.is_some()
-        || rule.block.is_some()
-        || !rule.tags.is_empty()
+    if !rule.flowbits.is_empty() || !rule.state.is_empty() || rule.block.is_some() || !rule.tags.is_empty()
     {
-        return Err("flowbits, thresholds, tags and state with --xt-string need the engine".into());
+        return Err("flowbits, tags and state with --xt-string need the engine".into());
     }
-    if let Some(h) = rule.header.first() {
-        return Err(format!(
-            "{} with --xt-string needs the engine",
-            crate::kernel::header_keyword(h)
-        ));
+    // As for nft rules: the NFLOG reader applies a threshold, or an alert rule's
+    // detection_filter, to the kernel's alerts; a blocking rule's detection_filter decides
+    // its action, and a per-flow one needs the flow table.
+    if rule.threshold.is_some_and(|t| t.track == Track::ByFlow) {
+        return Err("threshold by_flow needs the engine".into());
     }
+    if let Some(f) = rule.detection_filter {
+        if rule.action.blocks() || action != KernelAction::Alert || f.track == Track::ByFlow {
+            return Err("detection_filter on a blocking or per-flow rule needs the engine".into());
+        }
+    }
+    let dsize = XtDsize::of(rule)?;
     let symmetric = rule.src == rule.dst && rule.src_ports == rule.dst_ports;
     if rule.direction != Direction::To && !(rule.direction == Direction::Both && symmetric) {
         return Err("bidirectional rule with --xt-string needs the engine".into());
@@ -165,6 +232,7 @@ pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule
             sports: sports.clone(),
             dports: dports.clone(),
             contents: contents.clone(),
+            dsize,
             flow,
             action,
         });

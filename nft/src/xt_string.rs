@@ -208,6 +208,20 @@ fn rule_at(r: &XtStringRule, then: &[String], chain: &str, hdr: u32) -> Option<V
     v.extend(excluded(r.family, &r.src, true));
     v.extend(excluded(r.family, &r.dst, false));
     v.extend(xt_flow(&r.flow));
+    if let Some(d) = r.dsize {
+        match d.total(hdr) {
+            Some((lo, hi)) => {
+                v.extend(argv(&["-m", "length"]));
+                if d.negated {
+                    v.push("!".into());
+                }
+                v.extend(argv(&["--length", &format!("{lo}:{hi}")]));
+            }
+            // No packet is that long: `dsize:!N` holds, `dsize:N` never does.
+            None if d.negated => {}
+            None => return None,
+        }
+    }
     for c in &r.contents {
         match c.window(hdr) {
             Some(w) => v.extend(string_match(c, w)),
