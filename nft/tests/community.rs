@@ -66,15 +66,13 @@ fn whole_community_set_loads_in_the_kernel_in_every_mode() {
             .filter(|l| l.contains("comment \"sid:"))
             .count();
         assert_eq!(loaded, c.kernel.rules.len());
-        // xt commands (steering, string matches) are accepted by iptables-nft.
+        // xt commands (steering, string matches) are accepted by iptables-nft, loaded as
+        // `verdict run` loads them (one restore transaction per family), and removed.
         let cmds = xt_commands(&c.kernel, &opts);
-        t.ok_all(ns, &cmds);
-        // The namespace holds no chains but ours: flush and delete them all.
-        for bin in ["iptables-nft", "ip6tables-nft"] {
-            t.ok(ns, &[bin, "-D", "FORWARD", "-j", "VERDICT"]);
-            t.ok(ns, &[bin, "-F"]);
-            t.ok(ns, &[bin, "-X"]);
-        }
+        in_netns(ns, move || {
+            verdict_nft::apply::load(&text, &cmds).expect("load");
+            verdict_nft::apply::remove().expect("remove");
+        });
     }
 }
 
