@@ -691,7 +691,12 @@ mod tests {
     #[test]
     fn kernel_xt_string_is_off_unless_asked() {
         assert!(!parse("").unwrap().kernel.xt_string);
-        assert!(parse("[kernel]\nxt_string = true\n").unwrap().kernel.xt_string);
+        assert!(
+            parse("[kernel]\nxt_string = true\n")
+                .unwrap()
+                .kernel
+                .xt_string
+        );
         assert!(parse("[kernel]\nxt_string = \"yes\"\n").is_err());
     }
 

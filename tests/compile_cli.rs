@@ -235,15 +235,27 @@ fn xt_string_explain_shows_the_string_rules_and_why_others_stay_queued() {
         "{s}"
     );
     // "Login failed" then "'sa'" right after it: one pattern.
-    assert!(s.contains("--hex-string |4c6f67696e206661696c65642773612"), "{s}");
-    assert!(s.contains("xt: # and in 20 more iptables-nft tcp chains"), "{s}");
+    assert!(
+        s.contains("--hex-string |4c6f67696e206661696c65642773612"),
+        "{s}"
+    );
+    assert!(
+        s.contains("xt: # and in 20 more iptables-nft tcp chains"),
+        "{s}"
+    );
     let s = run("9100002");
     assert!(
         s.contains("fate: queue (unanchored content needs the engine; --xt-string: relative content the kernel cannot order)"),
         "{s}"
     );
     let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
-    assert!(report.contains("xt-string: 1 rules as 1 xt rules"), "{report}");
-    assert!(report.contains("1  relative content the kernel cannot order"), "{report}");
+    assert!(
+        report.contains("xt-string: 1 rules as 1 xt rules"),
+        "{report}"
+    );
+    assert!(
+        report.contains("1  relative content the kernel cannot order"),
+        "{report}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

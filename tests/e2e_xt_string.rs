@@ -118,10 +118,11 @@ impl Sender {
     fn send(&mut self, dst: &str, port: u16, ip_opts: &[u8], tcp_opts: &[u8], payload: &[u8]) {
         let (c, s): (Ipv4Addr, Ipv4Addr) = (CLI4.parse().unwrap(), dst.parse().unwrap());
         self.sport += 1;
-        let seg = Tcp::new(self.sport, port)
-            .ack(1)
-            .options(tcp_opts)
-            .segment(c.into(), s.into(), payload);
+        let seg = Tcp::new(self.sport, port).ack(1).options(tcp_opts).segment(
+            c.into(),
+            s.into(),
+            payload,
+        );
         let mut ip = Ipv4::new(c, s);
         ip.options = ip_opts.to_vec();
         self.link.send(&ip.packet(TCP, &seg)).unwrap();
@@ -186,13 +187,21 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
         s.send(SRV4, 7001, ip, tcp, near);
     }
     settle();
-    assert_eq!(hits(&t, DEPTH), 4, "the content ending at the depth fires behind every header");
+    assert_eq!(
+        hits(&t, DEPTH),
+        4,
+        "the content ending at the depth fires behind every header"
+    );
 
     // No depth: bytes in the TCP option space are not payload.
     let opt = [0xfd, 6, b'D', b'E', b'E', b'P', 1, 1];
     s.send(SRV4, 7003, &[], &opt, b"nothing to see");
     settle();
-    assert_eq!(hits(&t, ANYWHERE), 0, "a pattern in the TCP options does not fire");
+    assert_eq!(
+        hits(&t, ANYWHERE),
+        0,
+        "a pattern in the TCP options does not fire"
+    );
     s.send(SRV4, 7003, &[], &opt, b"DEEP in the payload");
     settle();
     assert_eq!(hits(&t, ANYWHERE), 1);
@@ -212,7 +221,11 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     // Relative content right after the previous one: only the adjacent pair.
     s.send(SRV4, 7004, &[], &[], b"AB CD");
     settle();
-    assert_eq!(hits(&t, ADJACENT), 0, "a gap between the contents does not fire");
+    assert_eq!(
+        hits(&t, ADJACENT),
+        0,
+        "a gap between the contents does not fire"
+    );
     s.send(SRV4, 7004, &[], &[], b"xxABCDxx");
     settle();
     assert_eq!(hits(&t, ADJACENT), 1);
@@ -231,7 +244,11 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
     assert_eq!(hits(&t, ANYWHERE), 2);
     s.send6(7003, true, b"DEEP behind a destination options header");
     settle();
-    assert_eq!(hits(&t, ANYWHERE), 2, "an IPv6 extension header hides the packet from xt");
+    assert_eq!(
+        hits(&t, ANYWHERE),
+        2,
+        "an IPv6 extension header hides the packet from xt"
+    );
 }
 
 /// `[kernel] xt_string = true` in verdict.toml does what `--xt-string` does; a rule's
@@ -245,20 +262,34 @@ fn config_xt_string_loads_the_string_chains_and_thresholds_apply() {
     let mut e = Engine::start_with_config(&t, "xtconf", rules, "[kernel]\nxt_string = true\n");
     let out = e.bg.output();
     assert!(out.contains("2 in kernel, 0 in queue"), "{out}");
-    let listed = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout)
-        .into_owned();
-    assert!(listed.contains("sid:3300201 ") && listed.contains("-g VERDICT-TCP-52"), "{listed}");
+    let listed =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout).into_owned();
+    assert!(
+        listed.contains("sid:3300201 ") && listed.contains("-g VERDICT-TCP-52"),
+        "{listed}"
+    );
     for sport in [42001, 42002, 42003] {
         udp_knock(&t, sport, 7300, b"T1 and T2");
     }
     std::thread::sleep(Duration::from_millis(300));
-    let counted: u64 = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft-save", "-c"]).stdout)
-        .lines()
-        .filter(|l| l.contains("\"sid:3300202 ") && l.contains("NFLOG"))
-        .filter_map(|l| l.trim_start_matches('[').split(':').next()?.parse::<u64>().ok())
-        .sum();
+    let counted: u64 =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft-save", "-c"]).stdout)
+            .lines()
+            .filter(|l| l.contains("\"sid:3300202 ") && l.contains("NFLOG"))
+            .filter_map(|l| {
+                l.trim_start_matches('[')
+                    .split(':')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
     assert_eq!(counted, 3, "the kernel logs every match");
-    assert_eq!(e.alerts(3_300_202, 1).len(), 1, "the threshold lets one alert through");
+    assert_eq!(
+        e.alerts(3_300_202, 1).len(),
+        1,
+        "the threshold lets one alert through"
+    );
     e.stop();
 }
 
@@ -276,8 +307,8 @@ fn verdict_run_xt_string_drops_in_the_kernel_and_alerts_through_nflog() {
     let mut e = Engine::start(&t, "xtrun", &rules, &["--xt-string"]);
     let out = e.bg.output();
     assert!(out.contains("1 in kernel, 1 in queue"), "{out}");
-    let listed = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout)
-        .into_owned();
+    let listed =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout).into_owned();
     assert!(
         listed.contains("-A VERDICT -p tcp -j VERDICT-TCP")
             && listed.contains(&format!("sid:{DROP_SID} ")),
@@ -310,7 +341,11 @@ fn verdict_run_xt_string_drops_in_the_kernel_and_alerts_through_nflog() {
     assert_eq!(alerts[0]["src_ip"], CLI4);
     assert_eq!(alerts[0]["dest_port"], PORT);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(e.queued(), before, "no packet of the xt rule's traffic reached the queue");
+    assert_eq!(
+        e.queued(),
+        before,
+        "no packet of the xt rule's traffic reached the queue"
+    );
 
     // A reload replaces the string chains: WORSE passes now, NASTY is dropped.
     std::fs::write(e.dir.join("test.rules"), rules.replace("WORSE", "NASTY")).unwrap();
@@ -321,16 +356,23 @@ fn verdict_run_xt_string_drops_in_the_kernel_and_alerts_through_nflog() {
     let cli = tcp_client(
         &t,
         PORT,
-        vec![b"EVIL and WORSE ".to_vec(), b"EVIL and NASTY ".to_vec(), b"more".to_vec()],
+        vec![
+            b"EVIL and WORSE ".to_vec(),
+            b"EVIL and NASTY ".to_vec(),
+            b"more".to_vec(),
+        ],
         Duration::from_millis(200),
         Duration::from_millis(1500),
     );
     let (_cli, srv) = (cli.join().unwrap(), srv.join().unwrap());
-    assert_eq!(srv.data, b"EVIL and WORSE ", "the reloaded rule drops NASTY only");
+    assert_eq!(
+        srv.data, b"EVIL and WORSE ",
+        "the reloaded rule drops NASTY only"
+    );
     assert_eq!(e.alerts(DROP_SID, 2).len(), 2);
     assert_eq!(e.queued(), before, "still nothing queued");
     e.stop();
-    let after = String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout)
-        .into_owned();
+    let after =
+        String::from_utf8_lossy(&t.exec_ok(&t.gw, &["iptables-nft", "-S"]).stdout).into_owned();
     assert!(!after.contains("VERDICT"), "{after}");
 }

@@ -156,8 +156,10 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
                 // Only when what holds the rule back is what the string chains answer: an
                 // unanchored content, a TCP dsize.
                 let xt_can = |b: &str| b == kernel::UNANCHORED || b == crate::xt::DSIZE_NON_UDP;
-                let only_content =
-                    xt_can(reason) && kernel::blockers(rule, opts.caps, ctx).iter().all(|b| xt_can(b));
+                let only_content = xt_can(reason)
+                    && kernel::blockers(rule, opts.caps, ctx)
+                        .iter()
+                        .all(|b| xt_can(b));
                 if only_content {
                     decision = match kernel::lower_xt_string(rule, opts.caps) {
                         Ok(xt) => {

@@ -354,7 +354,8 @@ impl KernelPlan {
     /// Whether some kernel rule (nft or xt string) drops, so the flow-block rule is needed.
     pub fn blocks_flows(&self) -> bool {
         let drops = |a: &KernelAction| matches!(a, KernelAction::Drop { .. });
-        self.rules.iter().any(|r| drops(&r.action)) || self.xt_string.iter().any(|r| drops(&r.action))
+        self.rules.iter().any(|r| drops(&r.action))
+            || self.xt_string.iter().any(|r| drops(&r.action))
     }
     /// Whether a bypass list is set.
     pub fn has_bypass(&self) -> bool {

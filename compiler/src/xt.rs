@@ -19,8 +19,8 @@ use crate::ir::{
     Position, Protocol, Rule, Sid, Track,
 };
 use crate::kernel::{
-    cidrs, kernel_action, lower_flow, widen, AddrRange, Family, FlowConds, KernelAction, KernelCaps,
-    L4Proto, QueueReason,
+    cidrs, kernel_action, lower_flow, widen, AddrRange, Family, FlowConds, KernelAction,
+    KernelCaps, L4Proto, QueueReason,
 };
 use serde::{Deserialize, Serialize};
 
@@ -181,7 +181,10 @@ pub struct XtStringRule {
 /// why iptables cannot evaluate it exactly (the report's queue reason in this mode).
 pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule>, QueueReason> {
     let action = kernel_action(rule)?;
-    if !rule.flowbits.is_empty() || !rule.state.is_empty() || rule.block.is_some() || !rule.tags.is_empty()
+    if !rule.flowbits.is_empty()
+        || !rule.state.is_empty()
+        || rule.block.is_some()
+        || !rule.tags.is_empty()
     {
         return Err("flowbits, tags and state with --xt-string need the engine".into());
     }
@@ -361,7 +364,10 @@ fn xt_addr(s: &IpSet, family: Family) -> Result<Option<XtAddr>, QueueReason> {
     if excluded.is_empty() {
         return Ok(Some(XtAddr::Any));
     }
-    let list: Vec<(u128, u8)> = ranges.iter().flat_map(|&(a, b)| cidrs(a, b, bits)).collect();
+    let list: Vec<(u128, u8)> = ranges
+        .iter()
+        .flat_map(|&(a, b)| cidrs(a, b, bits))
+        .collect();
     if list.len() <= MAX_PREFIXES {
         return Ok(Some(XtAddr::In(list)));
     }

@@ -208,10 +208,12 @@ fn steer(xt: &[Vec<String>]) -> Result<u64, ApplyError> {
         counted = counted.saturating_add(before);
         let declared: Vec<&str> = (xt.iter())
             .filter(|a| a.first().map(String::as_str) == Some(tool))
-            .filter_map(|a| match a.iter().map(String::as_str).collect::<Vec<_>>()[1..] {
-                [.., "-N", chain] => Some(chain),
-                _ => None,
-            })
+            .filter_map(
+                |a| match a.iter().map(String::as_str).collect::<Vec<_>>()[1..] {
+                    [.., "-N", chain] => Some(chain),
+                    _ => None,
+                },
+            )
             .collect();
         drop_stale_chains(tool, &declared)?;
     }

@@ -56,9 +56,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, Field, FlowConds, KernelAction, KernelPlan, KernelRule,
-    L4Proto, Match as KMatch, Side, SteerRule, BYPASS_LIST_MARK,
-    DIRECTION_BYPASS_MARK, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK,
-    REPLY_BYPASS_MARK,
+    L4Proto, Match as KMatch, Side, SteerRule, BYPASS_LIST_MARK, DIRECTION_BYPASS_MARK,
+    FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK, REPLY_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).

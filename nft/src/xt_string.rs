@@ -12,7 +12,9 @@
 //! by xt-string rules. The searches use `--algo kmp`: the kernel's Boyer-Moore misses a
 //! match that spans two blocks of a non-linear skb, KMP does not.
 
-use crate::render::{argv, hex, multiport_chunks, sanitize, xt_bin, xt_flow, RenderOptions, XT_CHAIN};
+use crate::render::{
+    argv, hex, multiport_chunks, sanitize, xt_bin, xt_flow, RenderOptions, XT_CHAIN,
+};
 use verdict_compiler::kernel::{
     cidrs, fmt_addr, Family, KernelAction, KernelPlan, L4Proto, XtAddr, XtContent, XtStringRule,
     FLOW_BLOCK_MARK,
@@ -120,7 +122,16 @@ pub(crate) fn string_rules(
             continue;
         }
         let dispatch = dispatch_chain(proto);
-        out.push(argv(&[bin, "-w", "-A", XT_CHAIN, "-p", proto.name(), "-j", &dispatch]));
+        out.push(argv(&[
+            bin,
+            "-w",
+            "-A",
+            XT_CHAIN,
+            "-p",
+            proto.name(),
+            "-j",
+            &dispatch,
+        ]));
         for c in classes(fam, proto) {
             // -g: the packet returns to VERDICT after its length chain, skipping the rest.
             out.push(argv(&[
@@ -164,7 +175,9 @@ pub fn review(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
                 .filter(|r| r.family == fam && r.proto == proto)
                 .flat_map(|r| {
                     let (then, cmds) = action(r, opts, &mut names);
-                    let cmds = cmds.into_iter().filter(|c| c.get(2).is_some_and(|a| a == "-A"));
+                    let cmds = cmds
+                        .into_iter()
+                        .filter(|c| c.get(2).is_some_and(|a| a == "-A"));
                     cmds.chain(rule_at(r, &then, &chain, lens[0]))
                 })
                 .map(|a| a.join(" "))
@@ -202,7 +215,12 @@ fn rule_at(r: &XtStringRule, then: &[String], chain: &str, hdr: u32) -> Option<V
     // multiport takes one of --sports/--dports per match: one match each.
     for (flag, ports) in [("--sports", &r.sports), ("--dports", &r.dports)] {
         if let Some(p) = ports {
-            v.extend(argv(&["-m", "multiport", flag, &multiport_chunks(p).join(",")]));
+            v.extend(argv(&[
+                "-m",
+                "multiport",
+                flag,
+                &multiport_chunks(p).join(","),
+            ]));
         }
     }
     v.extend(excluded(r.family, &r.src, true));
@@ -370,7 +388,11 @@ fn excluded(fam: Family, a: &XtAddr, src: bool) -> Vec<String> {
                     .filter(|i| u32::from(len) > i * 32)
                     .map(|i| {
                         let bits = (u32::from(len) - i * 32).min(32);
-                        let mask = if bits == 32 { u32::MAX } else { !(u32::MAX >> bits) };
+                        let mask = if bits == 32 {
+                            u32::MAX
+                        } else {
+                            !(u32::MAX >> bits)
+                        };
                         let word = (net >> (96 - i * 32)) as u32;
                         format!("{}&0x{mask:x}=0x{:x}", at + i * 4, word & mask)
                     })
@@ -391,9 +413,15 @@ mod tests {
         let v4 = classes(Family::V4, L4Proto::Tcp);
         assert_eq!(v4.len(), 121);
         assert_eq!((v4[0].len, v4[1].len), (40, 52));
-        assert_eq!(lengths(Family::V4, L4Proto::Tcp), (10..=30).map(|i| i * 4).collect::<Vec<_>>());
+        assert_eq!(
+            lengths(Family::V4, L4Proto::Tcp),
+            (10..=30).map(|i| i * 4).collect::<Vec<_>>()
+        );
         assert_eq!(lengths(Family::V4, L4Proto::Udp).len(), 11);
-        assert_eq!(lengths(Family::V6, L4Proto::Tcp), (15..=25).map(|i| i * 4).collect::<Vec<_>>());
+        assert_eq!(
+            lengths(Family::V6, L4Proto::Tcp),
+            (15..=25).map(|i| i * 4).collect::<Vec<_>>()
+        );
         assert_eq!(lengths(Family::V6, L4Proto::Udp), [48]);
     }
 
@@ -403,7 +431,11 @@ mod tests {
         let hi = lo | ((1u128 << 96) - 1);
         let v = excluded(Family::V6, &XtAddr::NotIn(vec![(lo, hi)]), false);
         assert_eq!(v, ["-m", "u32", "!", "--u32", "24&0xffffffff=0x20010db8"]);
-        let v = excluded(Family::V4, &XtAddr::NotIn(vec![(0xc0a8_0000, 0xc0a8_ffff)]), true);
+        let v = excluded(
+            Family::V4,
+            &XtAddr::NotIn(vec![(0xc0a8_0000, 0xc0a8_ffff)]),
+            true,
+        );
         assert_eq!(v, ["-m", "u32", "!", "--u32", "12=0xc0a80000:0xc0a8ffff"]);
     }
 }

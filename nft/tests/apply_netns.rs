@@ -185,13 +185,22 @@ fn reload_deletes_verdict_chains_the_new_batch_no_longer_declares() {
     let mut with_action = xt_steering();
     with_action.insert(0, v("iptables-nft -N VERDICT-D7"));
     with_action.insert(1, v("iptables-nft -A VERDICT-D7 -j DROP"));
-    with_action.insert(3, v("iptables-nft -A VERDICT -p tcp --dport 7 -j VERDICT-D7"));
+    with_action.insert(
+        3,
+        v("iptables-nft -A VERDICT -p tcp --dport 7 -j VERDICT-D7"),
+    );
     assert!(sh("iptables-nft -N OTHER").0);
     apply::load(TABLE_A, &with_action).unwrap();
     let (_, x4) = sh("iptables-nft -S");
-    assert!(x4.contains("-A VERDICT -p tcp -m tcp --dport 7 -j VERDICT-D7"), "{x4}");
+    assert!(
+        x4.contains("-A VERDICT -p tcp -m tcp --dport 7 -j VERDICT-D7"),
+        "{x4}"
+    );
     apply::load(TABLE_A, &xt_steering()).unwrap();
     let (_, x4) = sh("iptables-nft -S");
-    assert!(!x4.contains("VERDICT-D7") && x4.contains("-N VERDICT") && x4.contains("-N OTHER"), "{x4}");
+    assert!(
+        !x4.contains("VERDICT-D7") && x4.contains("-N VERDICT") && x4.contains("-N OTHER"),
+        "{x4}"
+    );
     apply::remove().unwrap();
 }

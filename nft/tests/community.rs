@@ -110,7 +110,11 @@ fn community_xt_string_chains_load_reload_and_go_in_one_transaction_per_family()
             ..Default::default()
         },
     );
-    assert!(c.kernel.xt_string.len() > 40, "{}", c.kernel.xt_string.len());
+    assert!(
+        c.kernel.xt_string.len() > 40,
+        "{}",
+        c.kernel.xt_string.len()
+    );
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         queues: (0, 1),
@@ -119,7 +123,10 @@ fn community_xt_string_chains_load_reload_and_go_in_one_transaction_per_family()
     };
     let script = verdict_nft::render::render_text(&c.kernel, &opts);
     let cmds = xt_commands(&c.kernel, &opts);
-    let appended = cmds.iter().filter(|a| a.contains(&"-A".to_string())).count();
+    let appended = cmds
+        .iter()
+        .filter(|a| a.contains(&"-A".to_string()))
+        .count();
     let t = Topology::new();
     let listing = in_netns(&t.gw, move || {
         let mut times = Vec::new();
@@ -147,7 +154,11 @@ fn community_xt_string_chains_load_reload_and_go_in_one_transaction_per_family()
     // Kernel rules: `-s` lists expand, so at least one per command.
     let rules4 = v4.lines().filter(|l| l.starts_with("-A VERDICT")).count();
     assert!(rules4 + v6.lines().filter(|l| l.starts_with("-A VERDICT")).count() >= appended);
-    assert_eq!(v4.matches("-A FORWARD -j VERDICT").count(), 1, "hooked once");
+    assert_eq!(
+        v4.matches("-A FORWARD -j VERDICT").count(),
+        1,
+        "hooked once"
+    );
     assert!(v4.contains("-N VERDICT-TCP-120") && v6.contains("-N VERDICT-TCP-100"));
     assert!(!gone.contains("VERDICT"), "{gone}");
 }

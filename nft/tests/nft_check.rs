@@ -257,7 +257,9 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
     assert_eq!(fates, ["kernel", "kernel", "kernel", "queue"]);
     assert_eq!(
-        c.report.queue_reasons.get("relative content the kernel cannot order"),
+        c.report
+            .queue_reasons
+            .get("relative content the kernel cannot order"),
         Some(&1),
         "{:?}",
         c.report.queue_reasons
@@ -295,8 +297,14 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         .lines()
         .find(|l| l.starts_with("-A VERDICT-TCP-52 ") && l.contains("sid:32 "))
         .unwrap_or_else(|| panic!("{listed}"));
-    assert!(ts.contains("-m u32 ! --u32 \"0x10=0xa000000:0xaffffff,0xc0a80000:0xc0a8ffff\""), "{ts}");
-    assert!(ts.contains("--string \"two\" --algo kmp --from 54 --to 57"), "{ts}");
+    assert!(
+        ts.contains("-m u32 ! --u32 \"0x10=0xa000000:0xaffffff,0xc0a80000:0xc0a8ffff\""),
+        "{ts}"
+    );
+    assert!(
+        ts.contains("--string \"two\" --algo kmp --from 54 --to 57"),
+        "{ts}"
+    );
     assert!(ts.contains("! --string \"four\""), "{ts}");
     assert!(
         listed.contains("-A VERDICT-TCP -m u32 --u32 \"0x4&0x3fff=0x0&&0x0>>0x16&0x3c=0x14&&0x0>>0x16&0x3c@0xc>>0x1a&0x3c=0x20\" -g VERDICT-TCP-52"),
