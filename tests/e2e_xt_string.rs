@@ -294,6 +294,22 @@ fn config_xt_string_loads_the_string_chains_and_thresholds_apply() {
 }
 
 const DROP_SID: u64 = 3_300_101;
+
+/// A connection cli → srv:PORT writing each chunk as its own segment (200 ms apart); returns
+/// what the server received.
+fn send_segments(t: &Topology, chunks: &[&[u8]]) -> Vec<u8> {
+    let srv = tcp_server(t, PORT, None, Duration::from_millis(1500));
+    let chunks = chunks.iter().map(|c| c.to_vec()).collect();
+    let cli = tcp_client(
+        t,
+        PORT,
+        chunks,
+        Duration::from_millis(200),
+        Duration::from_millis(1500),
+    );
+    cli.join().unwrap();
+    srv.join().unwrap().data
+}
 const PORT: u16 = 5710;
 
 #[test]
@@ -316,22 +332,9 @@ fn verdict_run_xt_string_drops_in_the_kernel_and_alerts_through_nflog() {
     );
     std::thread::sleep(Duration::from_millis(300));
     let before = e.queued();
-    let srv = tcp_server(&t, PORT, None, Duration::from_millis(1500));
-    let cli = tcp_client(
-        &t,
-        PORT,
-        vec![
-            b"hello ".to_vec(),
-            b"EVIL only ".to_vec(),
-            b"EVIL and WORSE ".to_vec(),
-            b"more".to_vec(),
-        ],
-        Duration::from_millis(200),
-        Duration::from_millis(1500),
-    );
-    let (_cli, srv) = (cli.join().unwrap(), srv.join().unwrap());
+    let got = send_segments(&t, &[b"hello ", b"EVIL only ", b"EVIL and WORSE ", b"more"]);
     assert_eq!(
-        srv.data, b"hello EVIL only ",
+        got, b"hello EVIL only ",
         "the segment with both contents and everything after it are dropped"
     );
     // One alert: the drop marks the flow blocked, and nft drops its retransmissions first.
@@ -352,21 +355,9 @@ fn verdict_run_xt_string_drops_in_the_kernel_and_alerts_through_nflog() {
     e.bg.signal(libc::SIGHUP);
     let line = e.bg.wait_for("SIGHUP: ", Duration::from_secs(15)).unwrap();
     assert!(line.contains("reloaded in"), "{line}");
-    let srv = tcp_server(&t, PORT, None, Duration::from_millis(1500));
-    let cli = tcp_client(
-        &t,
-        PORT,
-        vec![
-            b"EVIL and WORSE ".to_vec(),
-            b"EVIL and NASTY ".to_vec(),
-            b"more".to_vec(),
-        ],
-        Duration::from_millis(200),
-        Duration::from_millis(1500),
-    );
-    let (_cli, srv) = (cli.join().unwrap(), srv.join().unwrap());
+    let got = send_segments(&t, &[b"EVIL and WORSE ", b"EVIL and NASTY ", b"more"]);
     assert_eq!(
-        srv.data, b"EVIL and WORSE ",
+        got, b"EVIL and WORSE ",
         "the reloaded rule drops NASTY only"
     );
     assert_eq!(e.alerts(DROP_SID, 2).len(), 2);

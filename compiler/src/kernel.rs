@@ -973,6 +973,30 @@ pub fn header_keyword(h: &HeaderTest) -> &'static str {
     }
 }
 
+/// A payload test as a content of the packet payload that only has to be found (the kernel's
+/// forms of contents, `@ih` compares and xt string matches, take nothing else), or why not.
+pub(crate) fn packet_content(t: &PayloadTest) -> Result<&crate::ir::Content, QueueReason> {
+    let c = match t {
+        PayloadTest::Content(c) => c,
+        t => {
+            return Err(format!(
+                "{} needs the engine",
+                crate::classify::test_keyword(t)
+            ))
+        }
+    };
+    if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
+        return Err("content in a non-payload buffer needs the engine".into());
+    }
+    if c.replace().is_some() {
+        return Err("replace needs the engine".into());
+    }
+    if c.ends_with() {
+        return Err("endswith needs the engine".into());
+    }
+    Ok(c)
+}
+
 /// Contents pinned to fixed offsets of the TCP/UDP payload, as `@ih` compares.
 fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReason> {
     let mut out = Vec::new();
@@ -985,29 +1009,7 @@ fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReaso
     let mut guaranteed_len: u64 = 0;
     let mut negated: Vec<(u32, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for t in &rule.payload {
-        let c = match t {
-            PayloadTest::Content(c) => c,
-            PayloadTest::Pcre(_) => return Err("pcre needs the engine".into()),
-            PayloadTest::ByteTest(_) => return Err("byte_test needs the engine".into()),
-            PayloadTest::ByteJump(_) => return Err("byte_jump needs the engine".into()),
-            PayloadTest::ByteExtract(_) => return Err("byte_extract needs the engine".into()),
-            PayloadTest::Isdataat(_) => return Err("isdataat needs the engine".into()),
-            t => {
-                return Err(format!(
-                    "{} needs the engine",
-                    crate::classify::test_keyword(t)
-                ))
-            }
-        };
-        if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
-            return Err("content in a non-payload buffer needs the engine".into());
-        }
-        if c.replace().is_some() {
-            return Err("replace needs the engine".into());
-        }
-        if c.ends_with() {
-            return Err("endswith needs the engine".into());
-        }
+        let c = packet_content(t)?;
         let len = c.pattern().len() as i64;
         let start: i64 = match (c.fixed_offset(), c.position()) {
             (Some(o), _) => o as i64,

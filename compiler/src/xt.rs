@@ -253,24 +253,7 @@ fn lower_contents(rule: &Rule) -> Result<Vec<XtContent>, QueueReason> {
     // evaluated in the rule tree (not `fast_pattern:only`).
     let mut prev_mergeable = false;
     for t in &rule.payload {
-        let c = match t {
-            PayloadTest::Content(c) => c,
-            t => {
-                return Err(format!(
-                    "{} needs the engine",
-                    crate::classify::test_keyword(t)
-                ))
-            }
-        };
-        if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
-            return Err("content in a non-payload buffer needs the engine".into());
-        }
-        if c.replace().is_some() {
-            return Err("replace needs the engine".into());
-        }
-        if c.ends_with() {
-            return Err("endswith needs the engine".into());
-        }
+        let c = crate::kernel::packet_content(t)?;
         let len = c.pattern().len() as i64;
         let (offset, depth) = match c.position() {
             Position::Absolute {
