@@ -116,7 +116,19 @@ impl Sender {
     }
 
     fn send(&mut self, dst: &str, port: u16, ip_opts: &[u8], tcp_opts: &[u8], payload: &[u8]) {
-        let (c, s): (Ipv4Addr, Ipv4Addr) = (CLI4.parse().unwrap(), dst.parse().unwrap());
+        self.send_from(CLI4, dst, port, ip_opts, tcp_opts, payload);
+    }
+
+    fn send_from(
+        &mut self,
+        src: &str,
+        dst: &str,
+        port: u16,
+        ip_opts: &[u8],
+        tcp_opts: &[u8],
+        payload: &[u8],
+    ) {
+        let (c, s): (Ipv4Addr, Ipv4Addr) = (src.parse().unwrap(), dst.parse().unwrap());
         self.sport += 1;
         let seg = Tcp::new(self.sport, port).ack(1).options(tcp_opts).segment(
             c.into(),
@@ -252,14 +264,16 @@ fn xt_string_windows_and_contents_are_exact_on_real_packets() {
 }
 
 /// `[kernel] xt_string = true` in verdict.toml does what `--xt-string` does; a rule's
-/// threshold is applied to its xt alerts by the NFLOG reader, as for nft rules.
+/// threshold is applied to its xt alerts by the NFLOG reader, as for nft rules; an address on
+/// the `[bypass]` list meets no string rule.
 #[test]
 fn config_xt_string_loads_the_string_chains_and_thresholds_apply() {
     require_netns!();
     let t = Topology::new();
     let rules = "alert tcp any any -> any 7000 (msg:\"two\"; content:\"ALPHA\"; content:\"OMEGA\"; sid:3300201; rev:1;)\n\
                  alert udp any any -> any 7300 (msg:\"limited\"; content:\"T1\"; content:\"T2\"; threshold: type limit, track by_src, seconds 60, count 1; sid:3300202; rev:1;)\n";
-    let mut e = Engine::start_with_config(&t, "xtconf", rules, "[kernel]\nxt_string = true\n");
+    let config = "[kernel]\nxt_string = true\n[bypass]\naddresses = [\"192.0.2.99\"]\n";
+    let mut e = Engine::start_with_config(&t, "xtconf", rules, config);
     let out = e.bg.output();
     assert!(out.contains("2 in kernel, 0 in queue"), "{out}");
     let listed =
@@ -289,6 +303,15 @@ fn config_xt_string_loads_the_string_chains_and_thresholds_apply() {
         e.alerts(3_300_202, 1).len(),
         1,
         "the threshold lets one alert through"
+    );
+    let mut s = Sender::new(&t);
+    s.send_from("192.0.2.99", SRV4, 7000, &[], &[], b"ALPHA OMEGA");
+    s.send(SRV4, 7000, &[], &[], b"ALPHA OMEGA");
+    settle();
+    assert_eq!(
+        hits(&t, 3_300_201),
+        1,
+        "the bypass-listed source is not inspected"
     );
     e.stop();
 }

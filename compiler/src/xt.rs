@@ -37,6 +37,9 @@ pub const XT_ONLY_NEGATED: &str = "no positive content for the kernel string mat
 /// Largest offset the xt string match takes (`--from`/`--to` are 16-bit).
 const XT_MAX_OFFSET: u32 = u16::MAX as u32;
 
+/// Longest pattern the xt string match takes (`XT_STRING_MAX_PATTERN_SIZE`).
+const XT_MAX_PATTERN: usize = 128;
+
 /// Excluded IPv4 intervals at most: a `u32` test holds 10 ranges, so 4 negated matches.
 const MAX_V4_EXCLUDED: usize = 40;
 
@@ -298,6 +301,9 @@ fn lower_contents(rule: &Rule) -> Result<Vec<XtContent>, QueueReason> {
     }
     if out.iter().all(|c| c.negated) {
         return Err(XT_ONLY_NEGATED.into());
+    }
+    if out.iter().any(|c| c.pattern.len() > XT_MAX_PATTERN) {
+        return Err("content longer than the xt string match's 128 bytes needs the engine".into());
     }
     // Positive contents first: a packet without them is rejected before any negated search.
     out.sort_by_key(|c| c.negated);

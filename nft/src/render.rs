@@ -1203,6 +1203,17 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
         if opts.xt_string {
             out.extend(crate::xt_string::declare_chains(fam));
         }
+        if plan.has_bypass() {
+            // verdict's chain accepted these, but this hook is a separate one: neither the
+            // string rules nor the steering may see them.
+            out.push(xt_return_on(
+                bin,
+                &[],
+                "mark",
+                BYPASS_LIST_MARK,
+                BYPASS_LISTED,
+            ));
+        }
         if strings {
             out.extend(crate::xt_string::string_rules(plan, opts, fam));
         }
@@ -1220,16 +1231,6 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             for d in &CT_DIRECTIONS {
                 let dir = ["-m", "conntrack", "--ctdir", d.xt];
                 out.push(xt_return_on(bin, &dir, "connmark", d.mark, d.comment));
-            }
-            if plan.has_bypass() {
-                // verdict's chain accepted these, but this hook is a separate one.
-                out.push(xt_return_on(
-                    bin,
-                    &[],
-                    "mark",
-                    BYPASS_LIST_MARK,
-                    BYPASS_LISTED,
-                ));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
