@@ -15,8 +15,8 @@
 //!   one chain per length, where each content gets its exact window ([`XtContent::window`]).
 
 use crate::ir::{
-    Buffer, Direction, FastPattern, HeaderTest, IpSet, NumCmp, Operand, PayloadTest, PortSet,
-    Position, Protocol, Rule, Sid, Track,
+    Direction, FastPattern, HeaderTest, IpSet, NumCmp, Operand, PortSet, Position, Protocol, Rule,
+    Sid, Track,
 };
 use crate::kernel::{
     cidrs, kernel_action, lower_flow, widen, AddrRange, Family, FlowConds, KernelAction,
