@@ -406,14 +406,15 @@ fn xt_string_alerts_live_are_the_replay_alerts() {
     let rules = "alert udp any any -> any 7101 (msg:\"two\"; content:\"ALPHA\"; content:\"OMEGA\"; sid:3300301; rev:1;)\n\
                  alert udp any any -> any 7102 (msg:\"depth\"; content:\"DEEP\"; depth:10; sid:3300302; rev:1;)\n\
                  alert udp any any -> ![198.51.100.0/25] 7103 (msg:\"not home\"; content:\"LEAK\"; sid:3300303; rev:1;)\n\
-                 alert udp any any -> any 7104 (msg:\"mixed\"; dsize:!8; content:\"AB\"; content:\"CD\"; distance:0; within:2; content:!\"ZZ\"; sid:3300304; rev:1;)\n";
+                 alert udp any any -> any 7104 (msg:\"mixed\"; dsize:!8; content:\"AB\"; content:\"CD\"; distance:0; within:2; content:!\"ZZ\"; sid:3300304; rev:1;)\n\
+                 alert udp any any -> any 7105 (msg:\"fixed chain\"; content:\"|00 01|\"; depth:2; content:\"ID\"; distance:2; within:2; content:!\"XX\"; distance:1; within:2; content:\"evil\"; sid:3300305; rev:1;)\n";
     let mut e = Engine::start(&t, "xtreplay", rules, &["--xt-string"]);
     let out = e.bg.output();
-    assert!(out.contains("4 in kernel, 0 in queue"), "{out}");
+    assert!(out.contains("5 in kernel, 0 in queue"), "{out}");
     let mut cap = GwCapture::start_inbound(&t, &e);
     std::thread::sleep(Duration::from_millis(300));
     let mut link = Link::towards_gw(&t, &t.cli, "c0");
-    let cases: [(&str, u16, &[u8]); 14] = [
+    let cases: [(&str, u16, &[u8]); 18] = [
         (SRV4, 7101, b"ALPHA"),
         (SRV4, 7101, b"OMEGA ALPHA"),
         (SRV4, 7102, b"xxxxxxDEEP"),
@@ -428,6 +429,10 @@ fn xt_string_alerts_live_are_the_replay_alerts() {
         (SRV4, 7104, b"AB CD"),
         (SRV4, 7104, b"ABCD"),
         (SRV4, 7104, b"zzABCDzzz"),
+        (SRV4, 7105, b"\x00\x01..ID.YYevil"),
+        (SRV4, 7105, b"\x00\x01..ID.XXevil"),
+        (SRV4, 7105, b"\x00\x01.ID..YYevil"),
+        (SRV4, 7105, b"\x00\x01..IDevil"),
     ];
     let mut sport = 43000;
     for ip_opts in [&[][..], &[1, 1, 1, 0], &[1; 8]] {
@@ -441,7 +446,8 @@ fn xt_string_alerts_live_are_the_replay_alerts() {
         }
     }
     // Per header form: two (1), depth (2 of 3: the straddling one is out), leak (1), mixed (ABCD and zzABCDzzz: the
-    // 8-byte ones fail `dsize:!8`, xxABCDZZ has ZZ, AB CD is no adjacent pair).
+    // 8-byte ones fail `dsize:!8`, xxABCDZZ has ZZ, AB CD is no adjacent pair), fixed chain
+    // (2 of 4: XX at its place, or ID one byte early, miss).
     e.alerts(3_300_304, 6);
     let live = alert_keys(&e.eve("alert"));
     let per_sid = |sid: u64| {
@@ -451,8 +457,8 @@ fn xt_string_alerts_live_are_the_replay_alerts() {
             .sum::<usize>()
     };
     assert_eq!(
-        [3_300_301, 3_300_302, 3_300_303, 3_300_304].map(per_sid),
-        [3, 6, 3, 6],
+        [3_300_301, 3_300_302, 3_300_303, 3_300_304, 3_300_305].map(per_sid),
+        [3, 6, 3, 6, 6],
         "{live:?}"
     );
     // tcpdump hands packets over when its ring's block times out (1 s): wait that out.

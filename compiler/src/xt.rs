@@ -255,6 +255,9 @@ fn lower_contents(rule: &Rule) -> Result<Vec<XtContent>, QueueReason> {
     // Whether the previous content is one a relative content may be merged into: positive,
     // evaluated in the rule tree (not `fast_pattern:only`).
     let mut prev_mergeable = false;
+    // Where the previous content ends when it can only sit at one place (then so does a
+    // relative content with `within` equal to its length, at any distance).
+    let mut prev_end: Option<i64> = None;
     for t in &rule.payload {
         let c = crate::kernel::packet_content(t)?;
         let len = c.pattern().len() as i64;
@@ -273,24 +276,43 @@ fn lower_contents(rule: &Rule) -> Result<Vec<XtContent>, QueueReason> {
                 (u32::try_from(o).map_err(|_| XT_RELATIVE)?, depth)
             }
             Position::StartsWith => (0, Some(len as u32)),
+            // Right after the previous one: "A then B" is "AB".
             Position::Relative {
                 distance: Operand::Lit(0),
                 within: Some(Operand::Lit(w)),
-            } if w == len && prev_mergeable && !c.negated() => {
-                let Some(prev) = out.last_mut().filter(|p| same_case(p, c)) else {
+            } if w == len
+                && prev_mergeable
+                && !c.negated()
+                && out.last().is_some_and(|p| same_case(p, c)) =>
+            {
+                let Some(prev) = out.last_mut() else {
                     return Err(XT_RELATIVE.into());
                 };
                 prev.pattern.extend_from_slice(c.pattern());
                 prev.nocase |= c.nocase();
                 prev.depth = prev.depth.map(|d| d.saturating_add(len as u32));
+                prev_end = prev_end.map(|e| e + len);
                 continue;
+            }
+            // At a fixed distance from a content at a fixed place: at a fixed place too.
+            Position::Relative {
+                distance: Operand::Lit(d),
+                within: Some(Operand::Lit(w)),
+            } if w == len && prev_end.is_some() => {
+                let start = prev_end.unwrap_or(0).saturating_add(d);
+                (
+                    u32::try_from(start).map_err(|_| XT_RELATIVE)?,
+                    Some(len as u32),
+                )
             }
             Position::Relative { .. } => return Err(XT_RELATIVE.into()),
             Position::Absolute { .. } => {
                 return Err("a byte_extract variable needs the engine".into())
             }
         };
-        prev_mergeable = !c.negated() && c.fast_pattern() != Some(FastPattern::Only);
+        let referable = !c.negated() && c.fast_pattern() != Some(FastPattern::Only);
+        prev_mergeable = referable;
+        prev_end = (referable && depth == Some(len as u32)).then(|| i64::from(offset) + len);
         out.push(XtContent {
             pattern: c.pattern().to_vec(),
             nocase: c.nocase(),
