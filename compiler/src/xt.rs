@@ -101,14 +101,14 @@ pub struct XtDsize {
 }
 
 impl XtDsize {
-    /// `dsize` of the rule (at most one; Snort and Suricata take one per rule), or why not.
-    fn of(rule: &Rule) -> Result<Option<XtDsize>, QueueReason> {
-        let mut it = rule.header.iter();
+    /// The `dsize` among a rule's header tests (its only one), or why not.
+    fn of(header: &[HeaderTest]) -> Result<Option<XtDsize>, QueueReason> {
+        let mut it = header.iter();
         let Some(h) = it.next() else {
             return Ok(None);
         };
         let (HeaderTest::Dsize(c), None) = (h, it.next()) else {
-            let other = (rule.header.iter())
+            let other = (header.iter())
                 .find(|h| !matches!(h, HeaderTest::Dsize(_)))
                 .unwrap_or(h);
             return Err(format!(
@@ -184,25 +184,8 @@ pub struct XtStringRule {
 /// why iptables cannot evaluate it exactly (the report's queue reason in this mode).
 pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule>, QueueReason> {
     let action = kernel_action(rule)?;
-    if !rule.flowbits.is_empty()
-        || !rule.state.is_empty()
-        || rule.block.is_some()
-        || !rule.tags.is_empty()
-    {
-        return Err("flowbits, tags and state with --xt-string need the engine".into());
-    }
-    // As for nft rules: the NFLOG reader applies a threshold, or an alert rule's
-    // detection_filter, to the kernel's alerts; a blocking rule's detection_filter decides
-    // its action, and a per-flow one needs the flow table.
-    if rule.threshold.is_some_and(|t| t.track == Track::ByFlow) {
-        return Err("threshold by_flow needs the engine".into());
-    }
-    if let Some(f) = rule.detection_filter {
-        if rule.action.blocks() || action != KernelAction::Alert || f.track == Track::ByFlow {
-            return Err("detection_filter on a blocking or per-flow rule needs the engine".into());
-        }
-    }
-    let dsize = XtDsize::of(rule)?;
+    options_allow(rule, action)?;
+    let dsize = XtDsize::of(&rule.header)?;
     let symmetric = rule.src == rule.dst && rule.src_ports == rule.dst_ports;
     if rule.direction != Direction::To && !(rule.direction == Direction::Both && symmetric) {
         return Err("bidirectional rule with --xt-string needs the engine".into());
@@ -247,6 +230,29 @@ pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule
         return Err("no address of either family".into());
     }
     Ok(out)
+}
+
+/// Why a rule's non-payload options keep it from the string chains, if they do.
+fn options_allow(rule: &Rule, action: KernelAction) -> Result<(), QueueReason> {
+    if !rule.flowbits.is_empty()
+        || !rule.state.is_empty()
+        || rule.block.is_some()
+        || !rule.tags.is_empty()
+    {
+        return Err("flowbits, tags and state with --xt-string need the engine".into());
+    }
+    // As for nft rules: the NFLOG reader applies a threshold, or an alert rule's
+    // detection_filter, to the kernel's alerts; a blocking rule's detection_filter decides
+    // its action, and a per-flow one needs the flow table.
+    if rule.threshold.is_some_and(|t| t.track == Track::ByFlow) {
+        return Err("threshold by_flow needs the engine".into());
+    }
+    if let Some(f) = rule.detection_filter {
+        if rule.action.blocks() || action != KernelAction::Alert || f.track == Track::ByFlow {
+            return Err("detection_filter on a blocking or per-flow rule needs the engine".into());
+        }
+    }
+    Ok(())
 }
 
 /// The rule's payload tests as string matches (see the module doc for what is exact).
@@ -396,5 +402,48 @@ fn xt_addr(s: &IpSet, family: Family) -> Result<Option<XtAddr>, QueueReason> {
         Ok(Some(XtAddr::NotIn(excluded)))
     } else {
         Err("address list too long for iptables".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_shift_by_the_header_and_stop_at_sixteen_bits() {
+        let c = XtContent {
+            pattern: b"DEEP".to_vec(),
+            nocase: false,
+            negated: false,
+            offset: 2,
+            depth: Some(10),
+        };
+        assert_eq!(c.window(40), Some((42, 52)));
+        assert_eq!(c.window(120), Some((122, 132)));
+        let far = XtContent {
+            offset: 70_000,
+            depth: None,
+            ..c
+        };
+        assert_eq!(far.window(40), None);
+    }
+
+    #[test]
+    fn dsize_becomes_an_inclusive_payload_range() {
+        let d = |c: NumCmp| XtDsize::of(&[HeaderTest::Dsize(c)]);
+        let range = |lo, hi, negated| Ok(Some(XtDsize { lo, hi, negated }));
+        assert_eq!(d(NumCmp::Eq(5)), range(5, 5, false));
+        assert_eq!(d(NumCmp::Ne(8)), range(8, 8, true));
+        assert_eq!(d(NumCmp::Lt(3)), range(0, 2, false));
+        assert_eq!(d(NumCmp::Gt(10)), range(11, 65535, false));
+        assert_eq!(d(NumCmp::RangeExclusive(2, 6)), range(3, 5, false));
+        assert!(d(NumCmp::Lt(0)).is_err());
+        assert!(d(NumCmp::RangeExclusive(2, 3)).is_err());
+        let total = XtDsize {
+            lo: 11,
+            hi: 65535,
+            negated: false,
+        };
+        assert_eq!(total.total(52), Some((63, 65535)));
     }
 }
