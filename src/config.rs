@@ -313,6 +313,10 @@ pub struct KernelSection {
     /// `flow = "conntrack"` (default) or `"queue"`.
     #[serde(default)]
     pub flow: KernelFlow,
+    /// `xt_string = true`: rules held back only by unanchored contents go to iptables-nft
+    /// string matches where their order and windows stay exact (fwsnort parity mode).
+    #[serde(default)]
+    pub xt_string: bool,
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
@@ -682,6 +686,18 @@ mod tests {
         assert!(parse("[kernel]\nflow = \"sometimes\"\n").is_err());
         let e = format!("{:#}", parse("[kernel]\nflows = \"queue\"").unwrap_err());
         assert!(e.contains("kernel.flows"), "{e}");
+    }
+
+    #[test]
+    fn kernel_xt_string_is_off_unless_asked() {
+        assert!(!parse("").unwrap().kernel.xt_string);
+        assert!(
+            parse("[kernel]\nxt_string = true\n")
+                .unwrap()
+                .kernel
+                .xt_string
+        );
+        assert!(parse("[kernel]\nxt_string = \"yes\"\n").is_err());
     }
 
     #[test]

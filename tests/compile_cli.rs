@@ -299,3 +299,60 @@ fn a_file_that_is_not_fwsnort_output_is_refused() {
     assert!(err.contains("no rule in it names a sid"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--xt-string` with `--explain`: a rule taken as xt string matches shows them (exact
+/// windows in the shortest-header chain, and how many other header lengths hold copies); one
+/// the string form cannot keep says why; the report counts the mode's rules.
+#[test]
+fn xt_string_explain_shows_the_string_rules_and_why_others_stay_queued() {
+    let out = out_dir("xtexplain");
+    std::fs::create_dir_all(&out).unwrap();
+    let rules = out.join("xt.rules");
+    std::fs::write(
+        &rules,
+        "alert tcp $HOME_NET 1433 -> $EXTERNAL_NET any (msg:\"sa\"; flow:to_client,established; content:\"Login failed\"; content:\"'sa'\"; distance:0; within:4; sid:9100001; rev:1;)\n\
+         alert tcp any any -> any 80 (msg:\"gap\"; content:\"GET\"; content:\"admin\"; distance:4; within:9; sid:9100002; rev:1;)\n",
+    )
+    .unwrap();
+    let run = |sid: &str| {
+        let o = verdict()
+            .args(["compile", "--xt-string", "--explain", sid])
+            .arg(&rules)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let s = run("9100001");
+    assert!(s.contains("fate: kernel via --xt-string"), "{s}");
+    assert!(
+        s.contains("xt: iptables-nft -w -A VERDICT-TCP-40 -s 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16 -p tcp -m multiport --sports 1433 -m u32 ! --u32 16="),
+        "{s}"
+    );
+    // "Login failed" then "'sa'" right after it: one pattern.
+    assert!(
+        s.contains("--hex-string |4c6f67696e206661696c65642773612"),
+        "{s}"
+    );
+    assert!(
+        s.contains("xt: # and in 20 more iptables-nft tcp chains"),
+        "{s}"
+    );
+    let s = run("9100002");
+    assert!(
+        s.contains("fate: queue (unanchored content needs the engine; --xt-string: relative content the kernel cannot order)"),
+        "{s}"
+    );
+    let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
+    assert!(
+        report.contains("xt-string: 1 rules as 1 xt rules"),
+        "{report}"
+    );
+    assert!(
+        report.contains("1  relative content the kernel cannot order"),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

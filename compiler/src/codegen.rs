@@ -153,12 +153,23 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         }
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
-                if reason == kernel::UNANCHORED {
-                    if let Some(xt) = kernel::lower_xt_string(rule, opts.caps) {
-                        report.xt_string_rules += xt.len();
-                        plan.xt_string.extend(xt);
-                        decision = Decision::Kernel(Vec::new());
-                    }
+                // Only when what holds the rule back is what the string chains answer: an
+                // unanchored content, a TCP dsize.
+                let xt_can = |b: &str| b == kernel::UNANCHORED || b == crate::xt::DSIZE_NON_UDP;
+                let only_content = xt_can(reason)
+                    && kernel::blockers(rule, opts.caps, ctx)
+                        .iter()
+                        .all(|b| xt_can(b));
+                if only_content {
+                    decision = match kernel::lower_xt_string(rule, opts.caps) {
+                        Ok(xt) => {
+                            report.xt_string_rules += xt.len();
+                            report.xt_string_sids += 1;
+                            plan.xt_string.extend(xt);
+                            Decision::Kernel(Vec::new())
+                        }
+                        Err(why) => Decision::Queue(why),
+                    };
                 }
             }
         }

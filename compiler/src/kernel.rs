@@ -329,43 +329,6 @@ pub struct SteerRule {
     pub ports: Option<(Side, Vec<(u16, u16)>)>,
 }
 
-/// A `--xt-string` rule (fwsnort parity mode): an unanchored content searched with the xt
-/// `string` match, which needs iptables-nft.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct XtStringRule {
-    /// sid of the IR rule
-    pub sid: Sid,
-    /// rev
-    pub rev: u32,
-    /// msg
-    pub msg: String,
-    /// family (iptables vs ip6tables)
-    pub family: Family,
-    /// transport
-    pub proto: L4Proto,
-    /// source prefixes (`None` = any)
-    pub src: Option<Vec<(u128, u8)>>,
-    /// destination prefixes (`None` = any)
-    pub dst: Option<Vec<(u128, u8)>>,
-    /// source port intervals (`None` = any)
-    pub sports: Option<Vec<(u16, u16)>>,
-    /// destination port intervals (`None` = any)
-    pub dports: Option<Vec<(u16, u16)>>,
-    /// bytes searched
-    pub pattern: Vec<u8>,
-    /// `--icase`
-    pub nocase: bool,
-    /// `--from` (bytes from the IP header)
-    pub from: u32,
-    /// `--to`
-    pub to: u32,
-    /// The rule's `flow` as conntrack matches (all `None` without `flow`).
-    #[serde(default)]
-    pub flow: FlowConds,
-    /// action
-    pub action: KernelAction,
-}
-
 /// Everything the nft back end needs: kernel rules in evaluation order, queue steering, and
 /// the xt-string rules of `--xt-string` mode.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,11 +351,11 @@ pub struct KernelPlan {
 }
 
 impl KernelPlan {
-    /// Whether some kernel rule drops, so the flow-block rule is needed.
+    /// Whether some kernel rule (nft or xt string) drops, so the flow-block rule is needed.
     pub fn blocks_flows(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|r| matches!(r.action, KernelAction::Drop { .. }))
+        let drops = |a: &KernelAction| matches!(a, KernelAction::Drop { .. });
+        self.rules.iter().any(|r| drops(&r.action))
+            || self.xt_string.iter().any(|r| drops(&r.action))
     }
     /// Whether a bypass list is set.
     pub fn has_bypass(&self) -> bool {
@@ -410,6 +373,8 @@ pub type QueueReason = String;
 
 /// Queue reason of rules whose only obstacle may be an unanchored content (xt-string mode).
 pub const UNANCHORED: &str = "unanchored content needs the engine";
+
+pub use crate::xt::{lower_xt_string, XtAddr, XtContent, XtDsize, XtStringRule};
 
 /// Options that change what the kernel may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -798,7 +763,7 @@ fn is_stateless_only(rule: &Rule) -> bool {
         && f.frag.is_none()
 }
 
-fn kernel_action(rule: &Rule) -> Result<KernelAction, QueueReason> {
+pub(crate) fn kernel_action(rule: &Rule) -> Result<KernelAction, QueueReason> {
     Ok(match rule.action {
         Action::Alert | Action::Log => KernelAction::Alert,
         Action::Drop => KernelAction::Drop { log: true },
@@ -840,7 +805,7 @@ fn addr_match(set: &IpSet, family: Family, side: Side) -> Option<Option<Match>> 
     }))
 }
 
-fn widen(s: &RangeSet<u32>) -> Vec<AddrRange> {
+pub(crate) fn widen(s: &RangeSet<u32>) -> Vec<AddrRange> {
     s.ranges()
         .iter()
         .map(|&(a, b)| (a as u128, b as u128))
@@ -946,9 +911,7 @@ fn lower_header(
                 field: Field::UdpLength,
                 cmp: cmp_of(*c, Field::UdpLength, 8)?,
             },
-            (HeaderTest::Dsize(_), _) => {
-                return Err("dsize on non-UDP needs the engine".into());
-            }
+            (HeaderTest::Dsize(_), _) => return Err(crate::xt::DSIZE_NON_UDP.into()),
             (HeaderTest::Flags(f), Some(L4Proto::Tcp)) => {
                 let care = !f.ignore;
                 match f.mode {
@@ -1010,6 +973,30 @@ pub fn header_keyword(h: &HeaderTest) -> &'static str {
     }
 }
 
+/// A payload test as a content of the packet payload that only has to be found (the kernel's
+/// forms of contents, `@ih` compares and xt string matches, take nothing else), or why not.
+pub(crate) fn packet_content(t: &PayloadTest) -> Result<&crate::ir::Content, QueueReason> {
+    let c = match t {
+        PayloadTest::Content(c) => c,
+        t => {
+            return Err(format!(
+                "{} needs the engine",
+                crate::classify::test_keyword(t)
+            ))
+        }
+    };
+    if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
+        return Err("content in a non-payload buffer needs the engine".into());
+    }
+    if c.replace().is_some() {
+        return Err("replace needs the engine".into());
+    }
+    if c.ends_with() {
+        return Err("endswith needs the engine".into());
+    }
+    Ok(c)
+}
+
 /// Contents pinned to fixed offsets of the TCP/UDP payload, as `@ih` compares.
 fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReason> {
     let mut out = Vec::new();
@@ -1022,29 +1009,7 @@ fn lower_payload(rule: &Rule, caps: KernelCaps) -> Result<Vec<Match>, QueueReaso
     let mut guaranteed_len: u64 = 0;
     let mut negated: Vec<(u32, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     for t in &rule.payload {
-        let c = match t {
-            PayloadTest::Content(c) => c,
-            PayloadTest::Pcre(_) => return Err("pcre needs the engine".into()),
-            PayloadTest::ByteTest(_) => return Err("byte_test needs the engine".into()),
-            PayloadTest::ByteJump(_) => return Err("byte_jump needs the engine".into()),
-            PayloadTest::ByteExtract(_) => return Err("byte_extract needs the engine".into()),
-            PayloadTest::Isdataat(_) => return Err("isdataat needs the engine".into()),
-            t => {
-                return Err(format!(
-                    "{} needs the engine",
-                    crate::classify::test_keyword(t)
-                ))
-            }
-        };
-        if !matches!(c.buffer(), Buffer::Payload | Buffer::Raw) {
-            return Err("content in a non-payload buffer needs the engine".into());
-        }
-        if c.replace().is_some() {
-            return Err("replace needs the engine".into());
-        }
-        if c.ends_with() {
-            return Err("endswith needs the engine".into());
-        }
+        let c = packet_content(t)?;
         let len = c.pattern().len() as i64;
         let start: i64 = match (c.fixed_offset(), c.position()) {
             (Some(o), _) => o as i64,
@@ -1339,158 +1304,6 @@ pub fn cidrs(lo: u128, hi: u128, bits: u32) -> Vec<(u128, u8)> {
         cur = last + 1;
     }
     out
-}
-
-/// One family's address set as iptables can write it.
-enum XtAddrs {
-    /// no address of this family: the rule does not apply to it
-    Absent,
-    /// every address
-    Any,
-    /// a short list of prefixes
-    Prefixes(Vec<(u128, u8)>),
-}
-
-impl XtAddrs {
-    fn prefixes(self) -> Option<Vec<(u128, u8)>> {
-        match self {
-            XtAddrs::Prefixes(p) => Some(p),
-            _ => None,
-        }
-    }
-}
-
-/// `None` when the set needs more prefixes than is reasonable for `-s`/`-d`.
-fn xt_addrs(s: &IpSet, family: Family) -> Option<XtAddrs> {
-    let (ranges, full, bits): (Vec<AddrRange>, bool, u32) = match family {
-        Family::V4 => (widen(&s.v4), s.v4.is_full(), 32),
-        Family::V6 => (s.v6.ranges().to_vec(), s.v6.is_full(), 128),
-    };
-    if ranges.is_empty() {
-        return Some(XtAddrs::Absent);
-    }
-    if full {
-        return Some(XtAddrs::Any);
-    }
-    let list: Vec<(u128, u8)> = ranges
-        .iter()
-        .flat_map(|&(a, b)| cidrs(a, b, bits))
-        .collect();
-    (list.len() <= 16).then_some(XtAddrs::Prefixes(list))
-}
-
-/// `--xt-string` translation of a rule with one unanchored content and plain header matches,
-/// or `None` when iptables cannot express its header part. The string match searches from the
-/// smallest possible header end (`--from`), so only matches that begin inside the IP/TCP
-/// headers' option space can differ from Snort: that is the documented cost of this mode.
-pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Option<Vec<XtStringRule>> {
-    let action = kernel_action(rule).ok()?;
-    // The one content is positive (checked below), so the rule needs payload.
-    let flow = lower_flow(rule, caps, true).ok()?;
-    if !rule.flowbits.is_empty()
-        || !rule.state.is_empty()
-        || rule.threshold.is_some()
-        || rule.detection_filter.is_some()
-        || rule.block.is_some()
-        || !rule.tags.is_empty()
-        || !rule.header.is_empty()
-        || rule.payload.len() != 1
-    {
-        return None;
-    }
-    let symmetric = rule.src == rule.dst && rule.src_ports == rule.dst_ports;
-    if rule.direction == Direction::Both && !symmetric {
-        return None;
-    }
-    let proto = match rule.proto {
-        Protocol::Tcp => L4Proto::Tcp,
-        Protocol::Udp => L4Proto::Udp,
-        _ => return None,
-    };
-    let c = match &rule.payload[0] {
-        PayloadTest::Content(c) => c,
-        _ => return None,
-    };
-    if c.negated()
-        || c.replace().is_some()
-        || c.ends_with()
-        || !matches!(c.buffer(), Buffer::Payload | Buffer::Raw)
-    {
-        return None;
-    }
-    let (offset, depth) = match c.position() {
-        Position::Absolute {
-            offset: crate::ir::Operand::Lit(o),
-            depth: None,
-        } => (o, None),
-        Position::Absolute {
-            offset: crate::ir::Operand::Lit(o),
-            depth: Some(crate::ir::Operand::Lit(d)),
-        } => (o, Some(d)),
-        _ => return None,
-    };
-    let offset = u32::try_from(offset).ok()?;
-    let ports = |s: &PortSet| -> Option<Option<Vec<(u16, u16)>>> {
-        if s.is_full() {
-            return Some(None);
-        }
-        // multiport takes at most 15 entries, a range counting as two
-        let cost: usize = s
-            .ranges()
-            .iter()
-            .map(|(a, b)| if a == b { 1 } else { 2 })
-            .sum();
-        (cost <= 15).then(|| Some(s.ranges().to_vec()))
-    };
-    let sports = ports(&rule.src_ports)?;
-    let dports = ports(&rule.dst_ports)?;
-    let action = match (action, proto) {
-        (KernelAction::RejectIcmpx { log }, L4Proto::Tcp) => KernelAction::RejectTcpReset { log },
-        (a, _) => a,
-    };
-    let mut out = Vec::new();
-    for family in [Family::V4, Family::V6] {
-        let (src, dst) = match (xt_addrs(&rule.src, family)?, xt_addrs(&rule.dst, family)?) {
-            (XtAddrs::Absent, _) | (_, XtAddrs::Absent) => continue,
-            (s, d) => (s.prefixes(), d.prefixes()),
-        };
-        let (min_ip, max_ip) = if family == Family::V4 {
-            (20, 60)
-        } else {
-            (40, 40)
-        };
-        let (min_l4, max_l4) = if proto == L4Proto::Tcp {
-            (20, 60)
-        } else {
-            (8, 8)
-        };
-        let from = min_ip + min_l4 + offset;
-        let to = match depth {
-            // IPv6 extension headers have no fixed bound: search to the end there.
-            Some(d) if family == Family::V4 => {
-                (max_ip + max_l4 + offset as u64 as u32).saturating_add(d as u32)
-            }
-            _ => 65535,
-        };
-        out.push(XtStringRule {
-            sid: rule.meta.sid,
-            rev: rule.meta.rev,
-            msg: rule.meta.msg.clone(),
-            family,
-            proto,
-            src,
-            dst,
-            sports: sports.clone(),
-            dports: dports.clone(),
-            pattern: c.pattern().to_vec(),
-            nocase: c.nocase(),
-            from,
-            to,
-            flow,
-            action,
-        });
-    }
-    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

@@ -26,3 +26,4 @@ pub mod parse;
 pub mod report;
 pub mod steer;
 pub mod vars;
+pub mod xt;

@@ -74,8 +74,11 @@ pub struct Report {
     pub nft_rules: usize,
     /// Number of queue steering rules.
     pub steering_rules: usize,
-    /// Number of xt string-match rules (`--xt-string`).
+    /// Number of xt string-match rules (`--xt-string`), one per rule and address family.
     pub xt_string_rules: usize,
+    /// Rules of the set that went to the kernel as xt string-match rules.
+    #[serde(default)]
+    pub xt_string_sids: usize,
     /// Queued programs in the bytecode image.
     pub programs: usize,
     /// Queued programs with a prefilter pattern.
@@ -246,6 +249,13 @@ impl Report {
             self.steering_rules,
             if self.queue_mechanism.is_empty() { "-" } else { &self.queue_mechanism }
         );
+        if self.xt_string_sids > 0 {
+            let _ = writeln!(
+                s,
+                "xt-string: {} rules as {} xt rules (one per address family), each in one chain per header length (xt.sh)",
+                self.xt_string_sids, self.xt_string_rules
+            );
+        }
         let mut sorted = |title: &str, m: &BTreeMap<String, usize>| {
             if m.is_empty() {
                 return;

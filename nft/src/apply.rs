@@ -206,8 +206,44 @@ fn steer(xt: &[Vec<String>]) -> Result<u64, ApplyError> {
             });
         }
         counted = counted.saturating_add(before);
+        let declared: Vec<&str> = (xt.iter())
+            .filter(|a| a.first().map(String::as_str) == Some(tool))
+            .filter_map(
+                |a| match a.iter().map(String::as_str).collect::<Vec<_>>()[1..] {
+                    [.., "-N", chain] => Some(chain),
+                    _ => None,
+                },
+            )
+            .collect();
+        drop_stale_chains(tool, &declared)?;
     }
     Ok(counted)
+}
+
+/// Deletes verdict's chains that the batch just committed no longer declares (a reload that
+/// dropped an xt-string drop rule leaves its action chain unreferenced): they are flushed and
+/// deleted one by one, which is safe since nothing jumps to them any more.
+fn drop_stale_chains(tool: &str, declared: &[&str]) -> Result<(), ApplyError> {
+    let out = run_tool(tool, ["-t", "filter", "-S"].map(String::from))?;
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stale: Vec<&str> = (listing.lines())
+        .filter_map(|l| l.strip_prefix("-N "))
+        .map(str::trim)
+        .filter(|c| c.starts_with(XT_CHAIN_PREFIX) && !declared.contains(c))
+        .collect();
+    for op in ["-F", "-X"] {
+        for chain in &stale {
+            let args = ["-w", "-t", "filter", op, chain].map(String::from);
+            let out = run_tool(tool, args.clone())?;
+            if !out.status.success() {
+                return Err(ApplyError::Xt {
+                    command: format!("{tool} {}", args.join(" ")),
+                    stderr: stderr_of(&out),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `iptables-restore` text of one tool's argv lists (`TOOL -w -N C`, `-A C …`,

@@ -12,3 +12,4 @@ pub mod apply;
 pub mod block;
 pub mod lists;
 pub mod render;
+mod xt_string;

@@ -56,9 +56,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use verdict_compiler::kernel::{
     fmt_addr, fmt_addr_range, Cmp, Family, Field, FlowConds, KernelAction, KernelPlan, KernelRule,
-    L4Proto, Match as KMatch, Side, SteerRule, XtStringRule, BYPASS_LIST_MARK,
-    DIRECTION_BYPASS_MARK, FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK,
-    REPLY_BYPASS_MARK,
+    L4Proto, Match as KMatch, Side, SteerRule, BYPASS_LIST_MARK, DIRECTION_BYPASS_MARK,
+    FLOW_BLOCK_MARK, FLOW_BYPASS_MARK, ORIGINAL_BYPASS_MARK, REPLY_BYPASS_MARK,
 };
 
 /// Name of verdict's table (family inet).
@@ -185,7 +184,7 @@ pub fn sanitize(s: &str, max: usize) -> String {
     out
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     let mut s = String::from("0x");
     for x in b {
         let _ = write!(s, "{x:02x}");
@@ -1118,14 +1117,14 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
 
 // ---- iptables-nft ----
 
-fn xt_bin(f: Family) -> &'static str {
+pub(crate) fn xt_bin(f: Family) -> &'static str {
     match f {
         Family::V4 => "iptables-nft",
         Family::V6 => "ip6tables-nft",
     }
 }
 
-fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
+pub(crate) fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     // multiport takes at most 15 ports per rule, a range counting as two
     let mut out = Vec::new();
     let mut cur: Vec<String> = Vec::new();
@@ -1150,7 +1149,7 @@ fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     out
 }
 
-fn argv(parts: &[&str]) -> Vec<String> {
+pub(crate) fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
@@ -1168,96 +1167,8 @@ fn nfqueue_target(o: &RenderOptions) -> Vec<String> {
     v
 }
 
-fn xt_string_rules(r: &XtStringRule, o: &RenderOptions) -> Vec<Vec<String>> {
-    let bin = xt_bin(r.family);
-    let pfx = |l: &Option<Vec<(u128, u8)>>| -> Option<String> {
-        l.as_ref().map(|v| {
-            v.iter()
-                .map(|&(a, len)| format!("{}/{}", fmt_addr(r.family, a), len))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-    };
-    let mut base = argv(&[bin, "-w", "-A", XT_CHAIN]);
-    if let Some(s) = pfx(&r.src) {
-        base.extend(argv(&["-s", &s]));
-    }
-    if let Some(d) = pfx(&r.dst) {
-        base.extend(argv(&["-d", &d]));
-    }
-    base.extend(argv(&["-p", r.proto.name()]));
-    if r.sports.is_some() || r.dports.is_some() {
-        base.extend(argv(&["-m", "multiport"]));
-        if let Some(p) = &r.sports {
-            base.extend(argv(&["--sports", &multiport_chunks(p).join(",")]));
-        }
-        if let Some(p) = &r.dports {
-            base.extend(argv(&["--dports", &multiport_chunks(p).join(",")]));
-        }
-    }
-    base.extend(argv(&[
-        "-m",
-        "string",
-        "--hex-string",
-        &format!("|{}|", hex(&r.pattern).trim_start_matches("0x")),
-        "--algo",
-        "bm",
-        "--from",
-        &r.from.to_string(),
-        "--to",
-        &r.to.to_string(),
-    ]));
-    if r.nocase {
-        base.push("--icase".into());
-    }
-    base.extend(xt_flow(&r.flow));
-    base.extend(argv(&[
-        "-m",
-        "comment",
-        "--comment",
-        &sanitize(&format!("sid:{} rev:{} {}", r.sid, r.rev, r.msg), 255),
-    ]));
-    let mut out = Vec::new();
-    let logs = r.action.logs();
-    if logs {
-        let mut v = base.clone();
-        v.extend(argv(&[
-            "-j",
-            "NFLOG",
-            "--nflog-group",
-            &o.log_group.to_string(),
-            "--nflog-prefix",
-            &format!("sid:{} ", r.sid),
-        ]));
-        out.push(v);
-    }
-    let target: Option<Vec<String>> = match r.action {
-        KernelAction::Alert => None,
-        KernelAction::Drop { .. } => Some(argv(&["-j", "DROP"])),
-        KernelAction::RejectTcpReset { .. } => {
-            Some(argv(&["-j", "REJECT", "--reject-with", "tcp-reset"]))
-        }
-        KernelAction::RejectIcmpx { .. } => Some(argv(&[
-            "-j",
-            "REJECT",
-            "--reject-with",
-            if r.family == Family::V4 {
-                "icmp-port-unreachable"
-            } else {
-                "icmp6-port-unreachable"
-            },
-        ])),
-    };
-    if let Some(t) = target {
-        let mut v = base;
-        v.extend(t);
-        out.push(v);
-    }
-    out
-}
-
 /// The conntrack and TCP flag matches of a rule's `flow` (`FlowConds::matches` for xt).
-fn xt_flow(f: &FlowConds) -> Vec<String> {
+pub(crate) fn xt_flow(f: &FlowConds) -> Vec<String> {
     let mut v = Vec::new();
     if f.established.is_some() || f.original.is_some() {
         v.extend(argv(&["-m", "conntrack"]));
@@ -1276,8 +1187,9 @@ fn xt_flow(f: &FlowConds) -> Vec<String> {
 
 /// iptables-nft commands (argv lists) for the xt NFQUEUE steering (with
 /// [`QueueMechanism::XtNfqueue`]) and the `--xt-string` rules, in a dedicated chain
-/// `VERDICT` hooked first in `FORWARD`; empty when neither is needed. Removal is
-/// `-D FORWARD -j VERDICT`, `-F VERDICT`, `-X VERDICT` for both families.
+/// `VERDICT` hooked first in `FORWARD` (the string rules in its `VERDICT-*` sub-chains, see
+/// `xt_string.rs`); empty when neither is needed. Chains are declared (`-N`) before any rule.
+/// Removal is `-D FORWARD -j VERDICT`, then `-F` and `-X` of every `VERDICT*` chain.
 pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> {
     let steer = opts.queue == QueueMechanism::XtNfqueue && !plan.steering.is_empty();
     let strings = opts.xt_string && !plan.xt_string.is_empty();
@@ -1288,10 +1200,22 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
     for fam in [Family::V4, Family::V6] {
         let bin = xt_bin(fam);
         out.push(argv(&[bin, "-w", "-N", XT_CHAIN]));
+        if opts.xt_string {
+            out.extend(crate::xt_string::declare_chains(fam));
+        }
+        if plan.has_bypass() {
+            // verdict's chain accepted these, but this hook is a separate one: neither the
+            // string rules nor the steering may see them.
+            out.push(xt_return_on(
+                bin,
+                &[],
+                "mark",
+                BYPASS_LIST_MARK,
+                BYPASS_LISTED,
+            ));
+        }
         if strings {
-            for r in plan.xt_string.iter().filter(|r| r.family == fam) {
-                out.extend(xt_string_rules(r, opts));
-            }
+            out.extend(crate::xt_string::string_rules(plan, opts, fam));
         }
         if steer {
             // Bypassed flows leave the chain before any steering rule (RETURN, so the
@@ -1307,16 +1231,6 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
             for d in &CT_DIRECTIONS {
                 let dir = ["-m", "conntrack", "--ctdir", d.xt];
                 out.push(xt_return_on(bin, &dir, "connmark", d.mark, d.comment));
-            }
-            if plan.has_bypass() {
-                // verdict's chain accepted these, but this hook is a separate one.
-                out.push(xt_return_on(
-                    bin,
-                    &[],
-                    "mark",
-                    BYPASS_LIST_MARK,
-                    BYPASS_LISTED,
-                ));
             }
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
@@ -1384,6 +1298,8 @@ fn xt_return_on(bin: &str, pre: &[&str], match_: &str, bit: u32, comment: &str) 
     ]));
     v
 }
+
+pub use crate::xt_string::review as xt_string_review;
 
 /// The xt commands as a shell script (`xt.sh`), one command per line, arguments quoted.
 pub fn xt_script(cmds: &[Vec<String>]) -> String {

@@ -174,3 +174,33 @@ fn load_replace_fail_and_remove_leave_others_alone() {
         "{x4}"
     );
 }
+
+/// A reload whose xt commands no longer declare a verdict chain (an xt-string drop rule's
+/// action chain) deletes it once the new batch is committed; other chains stay.
+#[test]
+fn reload_deletes_verdict_chains_the_new_batch_no_longer_declares() {
+    require_netns!();
+    let _ns = Netns::enter("stale");
+    let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let mut with_action = xt_steering();
+    with_action.insert(0, v("iptables-nft -N VERDICT-D7"));
+    with_action.insert(1, v("iptables-nft -A VERDICT-D7 -j DROP"));
+    with_action.insert(
+        3,
+        v("iptables-nft -A VERDICT -p tcp --dport 7 -j VERDICT-D7"),
+    );
+    assert!(sh("iptables-nft -N OTHER").0);
+    apply::load(TABLE_A, &with_action).unwrap();
+    let (_, x4) = sh("iptables-nft -S");
+    assert!(
+        x4.contains("-A VERDICT -p tcp -m tcp --dport 7 -j VERDICT-D7"),
+        "{x4}"
+    );
+    apply::load(TABLE_A, &xt_steering()).unwrap();
+    let (_, x4) = sh("iptables-nft -S");
+    assert!(
+        !x4.contains("VERDICT-D7") && x4.contains("-N VERDICT") && x4.contains("-N OTHER"),
+        "{x4}"
+    );
+    apply::remove().unwrap();
+}

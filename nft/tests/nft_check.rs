@@ -216,27 +216,56 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     require_netns!();
     let mut a = rule(30, Action::Drop, Protocol::Udp);
     a.dst_ports = PortSet::from_ranges(vec![(514, 514), (1514, 1520)]);
+    a.src_ports = PortSet::range(53, 53);
     a.src = v4(&[(0xc000_0200, 24)]);
     a.payload.push(anywhere(b"$(", false));
     let mut b = rule(31, Action::Alert, Protocol::Tcp);
     b.payload.push(anywhere(b"Evil|\x00", true));
     b.flow.established = Some(true);
     b.flow.to_server = Some(true);
-    // two contents: order would be lost in xt, so it stays queued
-    let mut q = rule(32, Action::Alert, Protocol::Tcp);
+    // two independent contents and a negated one, to $EXTERNAL_NET (IPv6 excluded too)
+    let mut m = rule(32, Action::Alert, Protocol::Tcp);
+    m.payload.push(anywhere(b"one", false));
+    m.payload.push(fixed(b"two", 2, false, false));
+    m.payload.push(anywhere(b"three", false));
+    m.payload.push(content(ContentSpec {
+        negated: true,
+        ..spec(b"four")
+    }));
+    let home = IpSet {
+        v4: v4(&[(0x0a00_0000, 8), (0xc0a8_0000, 16)]).v4,
+        v6: RangeSet::range(0x2001_0db8 << 96, (0x2001_0db8 << 96) | ((1u128 << 96) - 1)),
+    };
+    m.dst = home.complement();
+    // a relative content after a gap: the order is lost in xt, so it stays queued
+    let mut q = rule(33, Action::Alert, Protocol::Tcp);
     q.payload.push(anywhere(b"one", false));
-    q.payload.push(anywhere(b"two", false));
+    q.payload.push(content(ContentSpec {
+        position: Position::Relative {
+            distance: Operand::Lit(2),
+            within: Some(Operand::Lit(5)),
+        },
+        ..spec(b"two")
+    }));
     let c = compile(
-        &[a, b, q],
+        &[a, b, m, q],
         &CompileOptions {
             xt_string: true,
             ..Default::default()
         },
     );
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
-    assert_eq!(fates, ["kernel", "kernel", "queue"]);
-    // sid 30 is v4-only (source 192.0.2.0/24), sid 31 both families
-    assert_eq!(c.kernel.xt_string.len(), 3);
+    assert_eq!(fates, ["kernel", "kernel", "kernel", "queue"]);
+    assert_eq!(
+        c.report
+            .queue_reasons
+            .get("relative content the kernel cannot order"),
+        Some(&1),
+        "{:?}",
+        c.report.queue_reasons
+    );
+    // sid 30 is v4-only (source 192.0.2.0/24), sids 31 and 32 both families
+    assert_eq!(c.kernel.xt_string.len(), 5);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         xt_string: true,
@@ -245,9 +274,10 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     let t = Topology::new();
     let ns = &t.gw;
     t.ok_all(ns, &xt_commands(&c.kernel, &opts));
-    let listed = t.ok(ns, &["iptables-nft", "-S", "VERDICT"]);
+    let listed = t.ok(ns, &["iptables-nft", "-S"]);
+    // UDP over IPv4 without options: 28 header bytes.
     assert!(
-        listed.contains("-s 192.0.2.0/24 -p udp -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo bm --from 28"),
+        listed.contains("-A VERDICT-UDP-28 -s 192.0.2.0/24 -p udp -m multiport --sports 53 -m multiport --dports 514,1514:1520 -m string --string \"$(\" --algo kmp --from 28 -m comment"),
         "{listed}"
     );
     assert!(listed.contains("--icase"), "{listed}");
@@ -262,9 +292,31 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         "{listed}"
     );
     assert!(listed.contains("-j DROP"), "{listed}");
-    let listed6 = t.ok(ns, &["ip6tables-nft", "-S", "VERDICT"]);
+    // TCP over IPv4 with timestamps: 20 + 32 bytes; "two" at offset 2, depth 3.
+    let ts = listed
+        .lines()
+        .find(|l| l.starts_with("-A VERDICT-TCP-52 ") && l.contains("sid:32 "))
+        .unwrap_or_else(|| panic!("{listed}"));
     assert!(
-        listed6.contains("--from 60"),
+        ts.contains("-m u32 ! --u32 \"0x10=0xa000000:0xaffffff,0xc0a80000:0xc0a8ffff\""),
+        "{ts}"
+    );
+    assert!(
+        ts.contains("--string \"two\" --algo kmp --from 54 --to 57"),
+        "{ts}"
+    );
+    assert!(ts.contains("! --string \"four\""), "{ts}");
+    assert!(
+        listed.contains("-A VERDICT-TCP -m u32 --u32 \"0x4&0x3fff=0x0&&0x0>>0x16&0x3c=0x14&&0x0>>0x16&0x3c@0xc>>0x1a&0x3c=0x20\" -g VERDICT-TCP-52"),
+        "{listed}"
+    );
+    let listed6 = t.ok(ns, &["ip6tables-nft", "-S"]);
+    assert!(
+        listed6.contains("-m u32 ! --u32 \"0x18&0xffffffff=0x20010db8\""),
+        "{listed6}"
+    );
+    assert!(
+        listed6.contains("--algo kmp --from 60 "),
         "tcp over v6: 40 + 20 bytes of headers at least: {listed6}"
     );
 }

@@ -8,7 +8,7 @@ use verdict_compiler::codegen::{compile_in, CompileOptions};
 use verdict_compiler::kernel::SetContext;
 use verdict_compiler::{diag, disasm};
 use verdict_nft::lists::ListSets;
-use verdict_nft::render::{rule_lines, xt_commands, QueueMechanism, RenderOptions};
+use verdict_nft::render::{rule_lines, xt_string_review, QueueMechanism, RenderOptions};
 
 fn translate(text: &str, name: &str) -> String {
     let (sources, loaded) = check::load_str(name, text, &LoadOptions::default());
@@ -48,21 +48,19 @@ fn translate(text: &str, name: &str) -> String {
             Decision::Rejected(r) => format!("rejected ({r})"),
         };
         let c = compile_in(std::slice::from_ref(rule), &opts, &ctx);
-        let xt: Vec<String> = xt_commands(
+        let xt = xt_string_review(
             &c.kernel,
             &RenderOptions {
                 queue: QueueMechanism::NftQueue,
                 ..ropts
             },
-        )
-        .into_iter()
-        .filter(|a| a.iter().any(|x| x == "string"))
-        .map(|a| a.join(" "))
-        .collect();
-        let fate = if !xt.is_empty() {
-            format!("kernel via --xt-string (else {fate})")
-        } else {
-            fate
+        );
+        let fate = match verdict_compiler::kernel::lower_xt_string(rule, opts.caps) {
+            _ if !xt.is_empty() => format!("kernel via --xt-string (else {fate})"),
+            Err(why) if fate.contains(verdict_compiler::kernel::UNANCHORED) => {
+                format!("{fate}; --xt-string: {why}")
+            }
+            _ => fate,
         };
         out.push_str(&format!("fate: {fate}\n"));
         for l in ListSets::of(&c.kernel).text().lines() {

@@ -267,6 +267,13 @@ fn explain(
         Decision::Queue(r) if fate == Some(&Fate::Kernel) => {
             format!("kernel via --xt-string (the nft path says: {r})")
         }
+        // In xt-string mode, why the string-match form could not take it either.
+        Decision::Queue(r) if copts.xt_string && r == verdict_compiler::kernel::UNANCHORED => {
+            match verdict_compiler::kernel::lower_xt_string(rule, copts.caps) {
+                Err(xt) => format!("queue ({r}; --xt-string: {xt})"),
+                Ok(_) => format!("queue ({r}; --xt-string: another blocker above)"),
+            }
+        }
         Decision::Queue(r) => format!("queue ({r})"),
         Decision::Rejected(r) => format!("rejected ({r})"),
     };
@@ -286,11 +293,8 @@ fn explain(
             xt_string: true,
             ..*ropts
         };
-        for c in render::xt_commands(&plan, &xt)
-            .iter()
-            .filter(|c| c.iter().any(|a| a == "string"))
-        {
-            println!("xt: {}", c.join(" "));
+        for line in render::xt_string_review(&plan, &xt) {
+            println!("xt: {line}");
         }
     }
     for p in compiled.image.programs.iter().filter(|p| p.sid == sid) {

@@ -49,6 +49,8 @@ pub struct RuleInputs {
     pub extra_script: String,
     /// `--threshold-file` on the command line (overrides the config's `threshold_file`).
     pub threshold_file: Option<PathBuf>,
+    /// `--xt-string` on the command line (or'ed with the config's `[kernel] xt_string`).
+    pub xt_string: bool,
 }
 
 /// Per-rule modes resolved from the config: which sids run in IDS mode. A sid list wins over
@@ -299,6 +301,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             )
         },
         image_all: looks_into_tunnels,
+        xt_string: inp.xt_string || cfg.kernel.xt_string,
         engine_sids: rules
             .iter()
             .filter(|r| rate::rate_for(&thresholds.rates, r.meta.gid.0, r.meta.sid.0).is_some())
@@ -343,7 +346,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         .bypass
         .ranges()
         .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
-    let (script, xt) = render_plan(&compiled.kernel, inp);
+    let (script, xt) = render_plan(&compiled.kernel, inp, opts.xt_string);
     let compile_ms = t_compile.elapsed().as_millis();
 
     let kernel_rules = rules
@@ -408,14 +411,15 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     })
 }
 
-/// The nft script (with the active-response chains) and the xt steering of `plan`, with this
-/// run's queue mechanism, queue numbers and the plan's log group.
-fn render_plan(plan: &KernelPlan, inp: &RuleInputs) -> (String, Vec<Vec<String>>) {
+/// The nft script (with the active-response chains) and the xt commands of `plan` (steering
+/// and, with `xt_string`, the string-match chains), with this run's queue mechanism, queue
+/// numbers and the plan's log group.
+fn render_plan(plan: &KernelPlan, inp: &RuleInputs, xt_string: bool) -> (String, Vec<Vec<String>>) {
     let ropts = RenderOptions {
         queue: inp.mechanism,
         queues: inp.queues,
         log_group: plan.log_group,
-        xt_string: false,
+        xt_string,
         fail_open: true,
     };
     let mut script = render::render_text(plan, &ropts);
@@ -534,8 +538,8 @@ fn build_from_image(
     let gone = |sid: u32| config_off.contains(&sid) || off.contains(&sid);
     anyhow::ensure!(
         !live.xt_string,
-        "{}: compiled with --xt-string, whose string-match rules `verdict run` does not load \
-         (it queues those rules); compile without it",
+        "{}: compiled with --xt-string, whose string-match rules a precompiled image does not \
+         carry; compile without it, or run the rule text with `--xt-string`",
         path.display()
     );
     let before = live.kernel_rules.len();
@@ -591,7 +595,7 @@ fn build_from_image(
         .bypass
         .ranges()
         .map_err(|e| anyhow::anyhow!("[bypass] addresses: {e}"))?;
-    let (script, xt) = render_plan(&plan, inp);
+    let (script, xt) = render_plan(&plan, inp, false);
     let kernel_sids: HashSet<u32> = metas.iter().map(|k| k.sid.0).collect();
     let kernel_rules = metas
         .iter()
@@ -762,6 +766,7 @@ mod tests {
             steer: None,
             extra_script: String::new(),
             threshold_file: None,
+            xt_string: false,
         }
     }
 

@@ -77,6 +77,10 @@ pub struct Args {
     /// such an engine refuses to start, since it would inspect nothing while looking on.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Rules held back only by unanchored contents run as iptables-nft string matches where
+    /// their order and windows stay exact (as the config's `[kernel] xt_string = true`).
+    #[arg(long)]
+    pub xt_string: bool,
     /// Benchmark: no rules, accept every queued packet (all forwarded traffic is queued).
     #[arg(long, hide = true)]
     pub accept_all: bool,
@@ -245,6 +249,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         steer: args.steer,
         extra_script: String::new(),
         threshold_file: args.threshold_file.clone(),
+        xt_string: args.xt_string,
     };
     let built = live::build(&inputs, &cfg, &state.sids(), false)?;
     if built.counts.1 > 0 && !built.errors.is_empty() {
