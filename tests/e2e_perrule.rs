@@ -1,0 +1,1354 @@
+//! Every kernel rule of a real rule set, proven one by one: the Snort community set compiled
+//! with `--xt-string` (and the shipped `rules/default.rules`), and for each rule the compiler
+//! puts in the kernel (nft rules and xt string rules alike) packets built from the rule's IR
+//! the way a rule author reads it — one that must match (IPv4, IPv6 when the rule allows it,
+//! TCP with options) and ones that just miss, one condition at a time: a port or address
+//! outside the rule's sets, the other direction, the connection opened by the other side, no
+//! handshake, a header test's value on the wrong side, a content byte changed, its case
+//! flipped, moved past its depth/within or before its offset/distance, put before the content
+//! it must follow, a negated content present.
+//!
+//! Each packet goes out in its own flow (TCP with a real handshake, built from raw packets on
+//! both sides of the gateway so conntrack and the stream engine see the same connection;
+//! UDP with the exchange its `flow` needs) through the netns gateway with the compiled nft
+//! table and the xt chain (`xt_commands`) loaded. The kernel's answer per packet is the set of
+//! `sid:N` NFLOG prefixes logged before a sentinel rule hooked after both; the VM's is the
+//! set of sids `verdict replay` alerts on for the same packet of the gateway's capture (every
+//! rule as bytecode, handshakes included). Any disagreement fails the test with the rule, the
+//! probe and both answers, and so does a rule whose matching packet neither side matches
+//! (the generator missed the rule's meaning). Every rule's action is made `alert` so every
+//! rule sees every packet. Root only; every wait is bounded.
+
+mod common;
+mod live;
+#[path = "common/packet.rs"]
+mod packet;
+
+use common::netns::Topology;
+use live::*;
+use packet::{
+    flags, inet_checksum, mute, Icmp, Ipv4, Ipv6, Link, Tcp, Udp, ICMP, ICMPV6, TCP, UDP,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use verdict_compiler::check::{load, LoadOptions, Source};
+use verdict_compiler::classify::Fate;
+use verdict_compiler::codegen::{compile, CompileOptions};
+use verdict_compiler::ir::{
+    Action, Content, Direction, FlagMode, HeaderTest, IpSet, NumCmp, Operand, PayloadTest, PortSet,
+    Position, Protocol, RangeSet, Rule, TcpFlags,
+};
+use verdict_compiler::vars::Vars;
+use verdict_nft::render::{render_text, xt_commands, RenderOptions};
+
+const COMMUNITY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/rules/snort-community/community.rules"
+);
+const DEFAULT_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.rules");
+/// The test network is the home network: the client side's prefixes. `$EXTERNAL_NET` stays
+/// `!$HOME_NET`, so the server side is external.
+const VARS: &str = "[vars]\nHOME_NET = \"[192.0.2.0/24,2001:db8:1::/64]\"\n";
+/// NFLOG group of the kernel rules and of the sentinel.
+const GROUP: u16 = 1;
+const SENTINEL: &str = "hpr-sentinel ";
+/// The largest payload a probe carries: its packet stays within the links' 1500-byte MTU in
+/// both families.
+const MAX_PAYLOAD: u64 = 1440;
+/// How long a packet may take to cross the gateway's forward hook.
+const CROSSING: Duration = Duration::from_secs(2);
+
+/// Which side of the gateway an address lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Cli,
+    Srv,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Cli => Side::Srv,
+            Side::Srv => Side::Cli,
+        }
+    }
+    /// The addresses the test may use on this side (routed by the gateway to that side's
+    /// host, which drops what is not its own).
+    fn v4(self) -> RangeSet<u32> {
+        let base = match self {
+            Side::Cli => u32::from(Ipv4Addr::new(192, 0, 2, 0)),
+            Side::Srv => u32::from(Ipv4Addr::new(198, 51, 100, 0)),
+        };
+        RangeSet::range(base + 2, base + 254)
+    }
+    fn v6(self) -> RangeSet<u128> {
+        let base = match self {
+            Side::Cli => u128::from("2001:db8:1::".parse::<Ipv6Addr>().unwrap()),
+            Side::Srv => u128::from("2001:db8:2::".parse::<Ipv6Addr>().unwrap()),
+        };
+        RangeSet::range(base + 2, base + 0xffff)
+    }
+    fn of(a: IpAddr) -> Side {
+        if Side::Cli.contains(a) {
+            Side::Cli
+        } else {
+            Side::Srv
+        }
+    }
+    fn contains(self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(a) => self.v4().contains(u32::from(a)),
+            IpAddr::V6(a) => self.v6().contains(u128::from(a)),
+        }
+    }
+}
+
+/// The `n`-th value of a set (wrapping), so flows of one rule differ where the rule allows.
+fn nth<T>(s: &RangeSet<T>, n: u64) -> Option<T>
+where
+    T: verdict_compiler::ir::Domain + Into<u128> + TryFrom<u128>,
+{
+    let sizes: Vec<u128> = s
+        .ranges()
+        .iter()
+        .map(|&(a, b)| b.into() - a.into() + 1)
+        .collect();
+    let total: u128 = sizes.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut i = u128::from(n) % total;
+    for (&(a, _), size) in s.ranges().iter().zip(sizes) {
+        if i < size {
+            return T::try_from(a.into() + i).ok();
+        }
+        i -= size;
+    }
+    None
+}
+
+/// An address of `set` (or outside it, with `inside` false) on `side`, the `n`-th such.
+fn pick_addr(set: &IpSet, v6: bool, side: Side, inside: bool, n: u64) -> Option<IpAddr> {
+    if v6 {
+        let usable = side.v6();
+        let s = if inside {
+            set.v6.intersect(&usable)
+        } else {
+            usable.difference(&set.v6)
+        };
+        nth(&s, n).map(|a| IpAddr::V6(Ipv6Addr::from(a)))
+    } else {
+        let usable = side.v4();
+        let s = if inside {
+            set.v4.intersect(&usable)
+        } else {
+            usable.difference(&set.v4)
+        };
+        nth(&s, n).map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+    }
+}
+
+/// A port of `set` (a fresh one per flow when the rule takes any), or outside it.
+fn pick_port(set: &PortSet, inside: bool, base: u16, n: u64) -> Option<u16> {
+    if inside && set.is_full() {
+        return Some(base + (n % 10_000) as u16);
+    }
+    let s = if inside {
+        set.clone()
+    } else {
+        set.complement().intersect(&RangeSet::range(1, u16::MAX))
+    };
+    nth(&s, n)
+}
+
+/// Header values of a probe, as the rule's options read them (the TTL as the gateway's
+/// forward hook and the capture see it, one below what is sent).
+#[derive(Debug, Clone)]
+struct Hdr {
+    ttl: u8,
+    tos: u8,
+    ip_id: u16,
+    /// the transport protocol of a rule over `ip`
+    ip_proto: u8,
+    flags: Option<u8>,
+    seq: Option<u32>,
+    ack: Option<u32>,
+    window: u16,
+    itype: Option<u8>,
+    icode: u8,
+    icmp_id: u16,
+    icmp_seq: u16,
+    tcp_options: bool,
+}
+
+/// One packet to send: from the client side's link or the server side's.
+#[derive(Debug, Clone)]
+struct Pkt {
+    from: Side,
+    bytes: Vec<u8>,
+}
+
+/// A flow built for one rule: its packets, which one is the probe, and what it tests.
+#[derive(Debug, Clone)]
+struct Probe {
+    sid: u32,
+    label: String,
+    /// built to match (the rule must fire on the probe packet in both back ends)
+    want: bool,
+    packets: Vec<Pkt>,
+    at: usize,
+}
+
+/// A probe packet's addressing and content, before it becomes a flow.
+#[derive(Debug, Clone)]
+struct Shape {
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    /// the probe travels from the connection's client (`false`: the server answers with it)
+    from_client: bool,
+    /// TCP: a three-way handshake first; UDP: the exchange that makes the flow established
+    handshake: bool,
+    payload: Vec<u8>,
+    hdr: Hdr,
+}
+
+/// A payload edit that makes a probe just miss (or, for a negated content, puts it there).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Edit {
+    Keep,
+    /// one byte of content i changed to one no content has
+    Corrupt(usize),
+    /// content i's letters in the other case
+    Case(usize),
+    /// content i one byte past the last start its depth/within allow
+    Late(usize),
+    /// content i one byte before its offset/distance
+    Early(usize),
+    /// content i at the start, before the content it must follow
+    Before(usize),
+    /// negated content i present where it is forbidden
+    Present(usize),
+}
+
+/// Allowed starts of a content: from `lo`, up to `hi` when bounded.
+fn window(c: &Content, prev_end: i64) -> Result<(i64, Option<i64>), String> {
+    let len = c.pattern().len() as i64;
+    let lit = |o: Operand| match o {
+        Operand::Lit(v) => Ok(v),
+        Operand::Var(_) => Err("a byte_extract variable as position".to_string()),
+    };
+    Ok(match c.position() {
+        Position::StartsWith => (0, Some(0)),
+        Position::Absolute { offset, depth } => {
+            let lo = lit(offset)?;
+            (lo, depth.map(lit).transpose()?.map(|d| lo + d - len))
+        }
+        Position::Relative { distance, within } => {
+            let lo = prev_end + lit(distance)?;
+            (lo, within.map(lit).transpose()?.map(|w| lo + w - len))
+        }
+    })
+}
+
+fn fits(buf: &[Option<u8>], at: i64, bytes: &[u8]) -> bool {
+    at >= 0
+        && bytes.iter().enumerate().all(|(i, b)| {
+            buf.get(at as usize + i)
+                .is_none_or(|x| x.is_none_or(|x| x == *b))
+        })
+}
+
+fn put(buf: &mut Vec<Option<u8>>, at: usize, bytes: &[u8]) {
+    if buf.len() < at + bytes.len() {
+        buf.resize(at + bytes.len(), None);
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        buf[at + i] = Some(*b);
+    }
+}
+
+fn flip_case(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphabetic() {
+                b ^ 0x20
+            } else {
+                *b
+            }
+        })
+        .collect()
+}
+
+/// A byte no content of the rule has in either case: payload filler that cannot complete a
+/// pattern by accident.
+fn filler(contents: &[&Content]) -> u8 {
+    (0x21u8..0x7f)
+        .chain(0x80..=0xff)
+        .find(|b| {
+            contents
+                .iter()
+                .all(|c| !c.pattern().iter().any(|p| p.eq_ignore_ascii_case(b)))
+        })
+        .unwrap_or(0xfe)
+}
+
+/// The payload a rule author reads off the contents: each positive content at the first
+/// start its position allows after the ones before it (nocase ones in the other case),
+/// negated ones left out, the rest filler; with `edit` applied.
+fn payload(contents: &[&Content], edit: Edit) -> Result<Option<Vec<u8>>, String> {
+    let fill = filler(contents);
+    let mut buf: Vec<Option<u8>> = Vec::new();
+    let mut prev_end = 0i64;
+    let mut ends_at = None;
+    // Room at the start for the content `Before` moves there.
+    let room = match edit {
+        Edit::Before(i) => contents[i].pattern().len() as i64 + 1,
+        _ => 0,
+    };
+    for (i, c) in contents.iter().enumerate() {
+        if edit == Edit::Before(i) || (c.negated() && edit != Edit::Present(i)) {
+            continue;
+        }
+        let mut bytes = c.pattern().to_vec();
+        if c.nocase() {
+            bytes = flip_case(&bytes);
+        }
+        match edit {
+            Edit::Corrupt(j) if j == i => {
+                let mid = bytes.len() / 2;
+                bytes[mid] = fill;
+            }
+            Edit::Case(j) if j == i => bytes = flip_case(&bytes),
+            _ => {}
+        }
+        let (lo, hi) = window(c, prev_end)?;
+        let forced = match edit {
+            Edit::Late(j) if j == i => hi.map(|h| h + 1),
+            Edit::Early(j) if j == i => Some(lo - 1),
+            _ => None,
+        };
+        let start = match forced {
+            Some(s) if fits(&buf, s, &bytes) => s,
+            Some(_) => return Ok(None),
+            None => {
+                let unanchored = hi.is_none() && !matches!(c.position(), Position::Relative { .. });
+                let lo = if unanchored { lo.max(room) } else { lo };
+                let placed = buf.len() as i64;
+                let top = hi.unwrap_or(lo.max(placed) + 256);
+                let first = (lo.max(placed)..=top)
+                    .chain(lo.max(0)..=top)
+                    .find(|&s| fits(&buf, s, &bytes));
+                match first {
+                    Some(s) => s,
+                    None => return Ok(None),
+                }
+            }
+        };
+        put(&mut buf, start as usize, &bytes);
+        if !c.negated() {
+            prev_end = start + bytes.len() as i64;
+        }
+        if c.ends_with() {
+            ends_at = Some(start as usize + bytes.len());
+        }
+    }
+    if let Edit::Before(i) = edit {
+        let bytes = contents[i].pattern();
+        if !fits(&buf, 0, bytes) {
+            return Ok(None);
+        }
+        put(&mut buf, 0, bytes);
+    }
+    if buf.is_empty() {
+        buf.resize(8, None);
+    }
+    if let Some(end) = ends_at {
+        if buf[end..].iter().any(Option::is_some) {
+            return Ok(None);
+        }
+        buf.truncate(end);
+    }
+    Ok(Some(buf.into_iter().map(|b| b.unwrap_or(fill)).collect()))
+}
+
+/// A value in `lo..=hi` for which the comparison is `want`, near `prefer` or an edge.
+fn solve(c: NumCmp, lo: u64, hi: u64, want: bool, prefer: u64) -> Option<u64> {
+    let edges: Vec<u64> = match c {
+        NumCmp::RangeInclusive(a, b) | NumCmp::RangeExclusive(a, b) => vec![a, b],
+        NumCmp::Eq(v)
+        | NumCmp::Ne(v)
+        | NumCmp::Lt(v)
+        | NumCmp::Le(v)
+        | NumCmp::Gt(v)
+        | NumCmp::Ge(v) => vec![v],
+    };
+    let mut cands = vec![prefer];
+    for e in edges {
+        cands.extend([
+            e.saturating_sub(1),
+            e,
+            e.saturating_add(1),
+            e.saturating_add(2),
+        ]);
+    }
+    cands.extend([lo, hi]);
+    cands
+        .into_iter()
+        .filter(|v| (lo..=hi).contains(v))
+        .find(|&v| c.test(v) == want)
+}
+
+/// `flags:` as Snort and Suricata document it: exactly these (after the ignore mask), `+`
+/// all of them, `*` any of them, `!` none of them.
+fn flags_hold(f: TcpFlags, bits: u8) -> bool {
+    let masked = bits & !f.ignore;
+    match f.mode {
+        FlagMode::Exact => masked == f.flags & !f.ignore,
+        FlagMode::All => bits & f.flags == f.flags,
+        FlagMode::Any => bits & f.flags != 0,
+        FlagMode::Not => masked & f.flags == 0,
+    }
+}
+
+fn solve_flags(f: TcpFlags, want: bool) -> Option<u8> {
+    let pa = flags::PSH | flags::ACK;
+    [
+        f.flags,
+        f.flags | flags::ACK,
+        pa,
+        flags::ACK,
+        f.flags | pa,
+        flags::SYN,
+    ]
+    .into_iter()
+    .chain(0..=255)
+    .find(|&b| flags_hold(f, b) == want)
+}
+
+/// The rule's header tests as probe values: all met, or test `miss` not met. `None` when
+/// that miss cannot be built; an error for a test the generator does not know.
+fn header_values(
+    rule: &Rule,
+    tcp_established: bool,
+    miss: Option<usize>,
+    hdr: &mut Hdr,
+    len: &mut usize,
+) -> Result<Option<()>, String> {
+    for (i, h) in rule.header.iter().enumerate() {
+        let want = miss != Some(i);
+        let got = match h {
+            HeaderTest::Dsize(c) => {
+                solve(*c, *len as u64, MAX_PAYLOAD, want, *len as u64).map(|v| {
+                    *len = v as usize;
+                })
+            }
+            HeaderTest::Ttl(c) => solve(*c, 1, 254, want, 63).map(|v| hdr.ttl = v as u8),
+            HeaderTest::Tos(c) => solve(*c, 0, 255, want, 0).map(|v| hdr.tos = v as u8),
+            HeaderTest::IpId(c) => solve(*c, 0, 65535, want, 1).map(|v| hdr.ip_id = v as u16),
+            HeaderTest::IpProto(c) => {
+                let prefer = u64::from(UDP);
+                solve(*c, 0, 255, want, prefer).map(|v| hdr.ip_proto = v as u8)
+            }
+            HeaderTest::Flags(f) => solve_flags(*f, want)
+                .filter(|b| !tcp_established || b & (flags::SYN | flags::RST) == 0 || !want)
+                .map(|b| hdr.flags = Some(b)),
+            HeaderTest::Seq(c) => {
+                solve(*c, 1, u64::from(u32::MAX), want, 1000).map(|v| hdr.seq = Some(v as u32))
+            }
+            HeaderTest::Ack(c) => {
+                solve(*c, 1, u64::from(u32::MAX), want, 1000).map(|v| hdr.ack = Some(v as u32))
+            }
+            HeaderTest::Window(c) => {
+                solve(*c, 0, 65535, want, 64240).map(|v| hdr.window = v as u16)
+            }
+            HeaderTest::Itype(c) => solve(*c, 0, 255, want, 8).map(|v| hdr.itype = Some(v as u8)),
+            HeaderTest::Icode(c) => solve(*c, 0, 255, want, 0).map(|v| hdr.icode = v as u8),
+            HeaderTest::IcmpId(c) => solve(*c, 0, 65535, want, 1).map(|v| hdr.icmp_id = v as u16),
+            HeaderTest::IcmpSeq(c) => solve(*c, 0, 65535, want, 1).map(|v| hdr.icmp_seq = v as u16),
+            other => return Err(format!("no packet generator for header test {other:?}")),
+        };
+        if got.is_none() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(()))
+}
+
+/// The transport protocol a probe of `rule` carries.
+fn l4_of(rule: &Rule, hdr: &Hdr, v6: bool) -> u8 {
+    match rule.proto {
+        Protocol::Tcp => TCP,
+        Protocol::Udp => UDP,
+        Protocol::Icmp if v6 => ICMPV6,
+        Protocol::Icmp => ICMP,
+        Protocol::Icmpv6 => ICMPV6,
+        _ => hdr.ip_proto,
+    }
+}
+
+fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, hdr: &Hdr, l4: &[u8]) -> Vec<u8> {
+    // Sent one above what the rule must see: the gateway decrements it before its hook.
+    let ttl = hdr.ttl.saturating_add(1);
+    match (src, dst) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mut h = Ipv4::new(a, b);
+            h.ttl = ttl;
+            h.id = hdr.ip_id;
+            let mut p = h.packet(proto, l4);
+            if hdr.tos != 0 {
+                p[1] = hdr.tos;
+                p[10] = 0;
+                p[11] = 0;
+                let ihl = usize::from(p[0] & 15) * 4;
+                let c = inet_checksum(&[&p[..ihl]]);
+                p[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            p
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mut h = Ipv6::new(a, b);
+            h.hop_limit = ttl;
+            h.packet(proto, l4)
+        }
+        _ => unreachable!("one family per flow"),
+    }
+}
+
+/// The transport part of a packet with `payload` (ICMP and other protocols: the payload
+/// after their 8-byte header).
+fn l4_packet(
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    ports: (u16, u16),
+    tcp: Option<Tcp>,
+    hdr: &Hdr,
+    payload: &[u8],
+) -> Vec<u8> {
+    match proto {
+        TCP => tcp.expect("a TCP header").segment(src, dst, payload),
+        UDP => Udp::new(ports.0, ports.1).datagram(src, dst, payload),
+        ICMP | ICMPV6 => {
+            let default = if proto == ICMP { 8 } else { 128 };
+            let mut m = Icmp::new(hdr.itype.unwrap_or(default), hdr.icode);
+            let (id, seq) = (hdr.icmp_id.to_be_bytes(), hdr.icmp_seq.to_be_bytes());
+            m.rest = [id[0], id[1], seq[0], seq[1]];
+            m.message(src, dst, payload)
+        }
+        _ => [&[0u8; 8][..], payload].concat(),
+    }
+}
+
+/// The flow's packets and the probe's index: a handshake (TCP) or the exchange `flow`
+/// needs (UDP) first, then the probe.
+fn flow_packets(rule: &Rule, s: &Shape, n: u64) -> (Vec<Pkt>, usize) {
+    let v6 = s.src.is_ipv6();
+    let proto = l4_of(rule, &s.hdr, v6);
+    let (cli, srv) = if s.from_client {
+        ((s.src, s.sport), (s.dst, s.dport))
+    } else {
+        ((s.dst, s.dport), (s.src, s.sport))
+    };
+    let plain = Hdr {
+        ttl: 63,
+        tos: 0,
+        ip_id: 1,
+        ip_proto: proto,
+        flags: None,
+        seq: None,
+        ack: None,
+        window: 64240,
+        itype: None,
+        icode: 0,
+        icmp_id: 0,
+        icmp_seq: 0,
+        tcp_options: false,
+    };
+    let pkt = |from: (IpAddr, u16), to: (IpAddr, u16), tcp: Option<Tcp>, hdr: &Hdr, data: &[u8]| {
+        let l4 = l4_packet(proto, from.0, to.0, (from.1, to.1), tcp, hdr, data);
+        Pkt {
+            from: Side::of(from.0),
+            bytes: ip_packet(from.0, to.0, proto, hdr, &l4),
+        }
+    };
+    let mut out = Vec::new();
+    let (me, peer) = if s.from_client {
+        (cli, srv)
+    } else {
+        (srv, cli)
+    };
+    // Sequence numbers put the rule's seq/ack values on the probe.
+    let base = 1000 + (n as u32) * 1000;
+    let my_isn = s.hdr.seq.map_or(base, |v| v.wrapping_sub(1));
+    let peer_isn = s.hdr.ack.map_or(base + 500_000, |v| v.wrapping_sub(1));
+    let (cisn, sisn) = if s.from_client {
+        (my_isn, peer_isn)
+    } else {
+        (peer_isn, my_isn)
+    };
+    let mut probe_tcp = None;
+    if proto == TCP {
+        let mut t = Tcp::new(s.sport, s.dport);
+        t.window = s.hdr.window;
+        if s.hdr.tcp_options {
+            // MSS, SACK permitted... as a data segment carries: NOP NOP timestamps.
+            t = t.options(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        }
+        if s.handshake {
+            let syn = Tcp::new(cli.1, srv.1).seq(cisn).flags(flags::SYN);
+            out.push(pkt(cli, srv, Some(syn), &plain, &[]));
+            let syn_ack = Tcp::new(srv.1, cli.1)
+                .seq(sisn)
+                .ack(cisn.wrapping_add(1))
+                .flags(flags::SYN | flags::ACK);
+            out.push(pkt(srv, cli, Some(syn_ack), &plain, &[]));
+            let ack = Tcp::new(cli.1, srv.1)
+                .seq(cisn.wrapping_add(1))
+                .ack(sisn.wrapping_add(1))
+                .flags(flags::ACK);
+            out.push(pkt(cli, srv, Some(ack), &plain, &[]));
+            t.seq = my_isn.wrapping_add(1);
+            t.ack = peer_isn.wrapping_add(1);
+        } else {
+            t.seq = s.hdr.seq.unwrap_or(base);
+            t.ack = s.hdr.ack.unwrap_or(1);
+        }
+        // Exactly the flags the rule reads, ACK or not.
+        t.flags = s.hdr.flags.unwrap_or(flags::PSH | flags::ACK);
+        probe_tcp = Some(t);
+    } else if s.handshake || !s.from_client {
+        // UDP: the client opens; an established probe from the client needs an answer first.
+        let open = vec![b'.'; 4];
+        out.push(pkt(cli, srv, None, &plain, &open));
+        if s.from_client {
+            out.push(pkt(srv, cli, None, &plain, &open));
+        }
+    }
+    let _ = (me, peer);
+    out.push(pkt(
+        (s.src, s.sport),
+        (s.dst, s.dport),
+        probe_tcp,
+        &s.hdr,
+        &s.payload,
+    ));
+    let at = out.len() - 1;
+    (out, at)
+}
+
+/// Builds every probe of one rule; `n` numbers flows across the run.
+struct Gen<'a> {
+    rule: &'a Rule,
+    contents: Vec<&'a Content>,
+    n: &'a mut u64,
+    out: Vec<Probe>,
+}
+
+impl Gen<'_> {
+    fn next_n(&mut self) -> u64 {
+        *self.n += 1;
+        *self.n
+    }
+
+    /// The base shape: addresses on opposite sides, ports, flow roles, header values, the
+    /// payload with `edit`; `None` when that variant cannot be built.
+    fn shape(
+        &mut self,
+        v6: bool,
+        edit: Edit,
+        miss_hdr: Option<usize>,
+    ) -> Result<Option<Shape>, String> {
+        let r = self.rule;
+        let n = self.next_n();
+        let mut addrs = None;
+        for side in [Side::Cli, Side::Srv] {
+            let src = pick_addr(&r.src, v6, side, true, n);
+            let dst = pick_addr(&r.dst, v6, side.other(), true, n);
+            if let (Some(s), Some(d)) = (src, dst) {
+                addrs = Some((s, d));
+                break;
+            }
+        }
+        let Some((src, dst)) = addrs else {
+            return Ok(None);
+        };
+        let tcp = r.proto == Protocol::Tcp;
+        let ports = matches!(r.proto, Protocol::Tcp | Protocol::Udp);
+        let (sport, dport) = if ports {
+            match (
+                pick_port(&r.src_ports, true, 10_000, n),
+                pick_port(&r.dst_ports, true, 20_000, n),
+            ) {
+                (Some(s), Some(d)) => (s, d),
+                _ => return Ok(None),
+            }
+        } else {
+            (0, 0)
+        };
+        let established = r.flow.established == Some(true);
+        let handshake =
+            (tcp && (established || r.flow.to_server.is_some())) || (!tcp && established);
+        let mut hdr = Hdr {
+            ttl: 63,
+            tos: 0,
+            ip_id: 1,
+            ip_proto: UDP,
+            flags: None,
+            seq: None,
+            ack: None,
+            window: 64240,
+            itype: None,
+            icode: 0,
+            icmp_id: 0,
+            icmp_seq: 0,
+            tcp_options: false,
+        };
+        let Some(mut payload) = payload(&self.contents, edit)? else {
+            return Ok(None);
+        };
+        let mut len = payload.len();
+        if header_values(r, tcp && handshake, miss_hdr, &mut hdr, &mut len)?.is_none() {
+            return Ok(None);
+        }
+        if len < payload.len() {
+            return Ok(None);
+        }
+        payload.resize(len, filler(&self.contents));
+        Ok(Some(Shape {
+            src,
+            dst,
+            sport,
+            dport,
+            from_client: r.flow.to_server != Some(false),
+            handshake,
+            payload,
+            hdr,
+        }))
+    }
+
+    fn push(&mut self, label: &str, want: bool, s: Option<Shape>) {
+        let Some(s) = s else {
+            return;
+        };
+        let n = *self.n;
+        let (packets, at) = flow_packets(self.rule, &s, n);
+        self.out.push(Probe {
+            sid: self.rule.meta.sid.0,
+            label: label.to_string(),
+            want,
+            packets,
+            at,
+        });
+    }
+
+    /// The matching probes, then one near miss per condition the rule has.
+    fn all(mut self) -> Result<Vec<Probe>, String> {
+        let r = self.rule;
+        let fams: Vec<bool> = [false, true]
+            .into_iter()
+            .filter(|&v6| {
+                let (s, d) = if v6 {
+                    (!r.src.v6.is_empty(), !r.dst.v6.is_empty())
+                } else {
+                    (!r.src.v4.is_empty(), !r.dst.v4.is_empty())
+                };
+                s && d
+            })
+            .collect();
+        let mut base = None;
+        for &v6 in &fams {
+            let s = self.shape(v6, Edit::Keep, None)?;
+            if base.is_none() {
+                base.clone_from(&s);
+            }
+            self.push(if v6 { "match (IPv6)" } else { "match (IPv4)" }, true, s);
+        }
+        let Some(base) = base else {
+            return Err(
+                "no matching packet could be built (addresses, header tests, contents)".into(),
+            );
+        };
+        let v6 = base.src.is_ipv6();
+        if r.proto == Protocol::Tcp {
+            let mut s = self.shape(v6, Edit::Keep, None)?;
+            if let Some(s) = s.as_mut() {
+                s.hdr.tcp_options = true;
+            }
+            self.push("match, TCP header with options", true, s);
+        }
+        self.address_misses(v6)?;
+        self.direction_misses(v6)?;
+        for i in 0..r.header.len() {
+            let s = self.shape(v6, Edit::Keep, Some(i))?;
+            self.push(&format!("header test {} not met", i + 1), false, s);
+        }
+        self.content_misses(v6)?;
+        Ok(self.out)
+    }
+
+    /// A fresh matching shape (new ports and addresses where the rule allows, so its flow is
+    /// not one conntrack already knows) changed by `f`; nothing when either fails.
+    fn variant(
+        &mut self,
+        v6: bool,
+        label: &str,
+        f: impl FnOnce(&mut Shape, &Rule, u64) -> Option<()>,
+    ) -> Result<(), String> {
+        let Some(mut s) = self.shape(v6, Edit::Keep, None)? else {
+            return Ok(());
+        };
+        let n = *self.n;
+        if f(&mut s, self.rule, n).is_some() {
+            self.push(label, false, Some(s));
+        }
+        Ok(())
+    }
+
+    fn address_misses(&mut self, v6: bool) -> Result<(), String> {
+        self.variant(v6, "source address outside the rule's", |s, r, n| {
+            s.src = pick_addr(&r.src, v6, Side::of(s.src), false, n)?;
+            Some(())
+        })?;
+        self.variant(v6, "destination address outside the rule's", |s, r, n| {
+            s.dst = pick_addr(&r.dst, v6, Side::of(s.dst), false, n)?;
+            Some(())
+        })?;
+        if !matches!(self.rule.proto, Protocol::Tcp | Protocol::Udp) {
+            return Ok(());
+        }
+        self.variant(v6, "source port outside the rule's", |s, r, n| {
+            s.sport = pick_port(&r.src_ports, false, 0, n)?;
+            Some(())
+        })?;
+        self.variant(v6, "destination port outside the rule's", |s, r, n| {
+            s.dport = pick_port(&r.dst_ports, false, 0, n)?;
+            Some(())
+        })
+    }
+
+    fn direction_misses(&mut self, v6: bool) -> Result<(), String> {
+        let r = self.rule;
+        let label = if r.direction == Direction::Both {
+            "the other way (`<>`: matches too)"
+        } else {
+            "the other way"
+        };
+        self.variant(v6, label, |s, _, _| {
+            std::mem::swap(&mut s.src, &mut s.dst);
+            std::mem::swap(&mut s.sport, &mut s.dport);
+            Some(())
+        })?;
+        if r.flow.to_server.is_some() {
+            self.variant(
+                v6,
+                "the same packet, connection opened by the other side",
+                |s, _, _| {
+                    s.from_client = !s.from_client;
+                    s.handshake = true;
+                    Some(())
+                },
+            )?;
+        }
+        self.variant(v6, "no handshake before it (midstream)", |s, _, _| {
+            s.handshake.then(|| s.handshake = false)
+        })
+    }
+
+    fn content_misses(&mut self, v6: bool) -> Result<(), String> {
+        let mut edits = Vec::new();
+        for (i, c) in self.contents.iter().enumerate() {
+            if c.negated() {
+                edits.push((
+                    format!("negated content {} present", i + 1),
+                    Edit::Present(i),
+                ));
+                continue;
+            }
+            edits.push((
+                format!("content {} with a byte changed", i + 1),
+                Edit::Corrupt(i),
+            ));
+            if !c.nocase() && c.pattern().iter().any(u8::is_ascii_alphabetic) {
+                edits.push((
+                    format!("content {} in the other case", i + 1),
+                    Edit::Case(i),
+                ));
+            }
+            let (lo, hi) = window(c, 0)?;
+            if hi.is_some() {
+                edits.push((
+                    format!("content {} past its depth/within", i + 1),
+                    Edit::Late(i),
+                ));
+            }
+            let before_start = match c.position() {
+                Position::Absolute { .. } => lo > 0,
+                Position::Relative { .. } => lo > 0,
+                Position::StartsWith => false,
+            };
+            if before_start {
+                edits.push((
+                    format!("content {} before its offset/distance", i + 1),
+                    Edit::Early(i),
+                ));
+            }
+            if matches!(c.position(), Position::Relative { .. }) {
+                edits.push((
+                    format!("content {} before the content it follows", i + 1),
+                    Edit::Before(i),
+                ));
+            }
+        }
+        for (label, e) in edits {
+            let s = self.shape(v6, e, None)?;
+            self.push(&label, false, s);
+        }
+        Ok(())
+    }
+}
+
+/// Probes for every rule, or the rules the generator cannot read.
+fn probes(rules: &[Rule]) -> (Vec<Probe>, Vec<String>) {
+    let (mut out, mut errors, mut n) = (Vec::new(), Vec::new(), 0u64);
+    for r in rules {
+        let contents: Vec<&Content> = r.contents().collect();
+        if r.payload
+            .iter()
+            .any(|p| !matches!(p, PayloadTest::Content(_)))
+        {
+            errors.push(format!(
+                "sid {}: payload tests other than content",
+                r.meta.sid
+            ));
+            continue;
+        }
+        let g = Gen {
+            rule: r,
+            contents,
+            n: &mut n,
+            out: Vec::new(),
+        };
+        match g.all() {
+            Ok(p) => out.extend(p),
+            Err(e) => errors.push(format!("sid {}: {e}", r.meta.sid)),
+        }
+    }
+    (out, errors)
+}
+
+/// The rules of `sources` the compiler sends to the kernel with `--xt-string`, as alerts
+/// (canonical text, every variable resolved), and how many rules were loaded.
+fn kernel_rules(sources: &[Source], vars: &Vars) -> (Vec<Rule>, usize) {
+    let opts = LoadOptions {
+        vars: vars.clone(),
+        ..Default::default()
+    };
+    let loaded = load(sources, &opts);
+    let xt = CompileOptions {
+        xt_string: true,
+        ..Default::default()
+    };
+    let c = compile(&loaded.rules, &xt);
+    let kernel: BTreeSet<u32> = c
+        .fates
+        .iter()
+        .filter(|(_, f)| *f == Fate::Kernel)
+        .map(|(sid, _)| sid.0)
+        .collect();
+    let rules = loaded
+        .rules
+        .iter()
+        .filter(|r| kernel.contains(&r.meta.sid.0))
+        .map(|r| {
+            // Every rule an alert, so every rule sees every packet; no threshold or
+            // detection_filter, which gate alerts on the kernel's NFLOG stream as in the VM
+            // (tests/e2e_iplist.rs): here the match itself is compared.
+            let mut r = r.clone();
+            r.action = Action::Alert;
+            r.threshold = None;
+            r.detection_filter = None;
+            r
+        })
+        .collect();
+    (rules, loaded.rules.len())
+}
+
+/// The L3 packet with the fields forwarding changes (TTL / hop limit, IPv4 checksum) blanked.
+fn forwarding_invariant(p: &[u8]) -> Vec<u8> {
+    let mut p = p.to_vec();
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => {
+            p[8] = 0;
+            p[10] = 0;
+            p[11] = 0;
+        }
+        Some(6) if p.len() >= 40 => p[7] = 0,
+        _ => {}
+    }
+    p
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends every packet from its side and collects the sids the kernel logged for it: the
+/// NFLOG records before the sentinel's, which names the packet (`None`: it never crossed).
+fn kernel_verdicts(t: &Topology, packets: Vec<Pkt>) -> Vec<Option<BTreeSet<u32>>> {
+    let mut cli = Link::towards_gw(t, &t.cli, "c0");
+    let mut srv = Link::towards_gw(t, &t.srv, "s0");
+    t.in_ns(&t.gw, move || {
+        let mut l = verdict_engine::nflog::Listener::bind(GROUP, Duration::from_millis(50))
+            .expect("NFLOG group");
+        let mut out = Vec::with_capacity(packets.len());
+        for p in &packets {
+            let link = match p.from {
+                Side::Cli => &mut cli,
+                Side::Srv => &mut srv,
+            };
+            link.send(&p.bytes).expect("send");
+            let key = forwarding_invariant(&p.bytes);
+            let deadline = Instant::now() + CROSSING;
+            let (mut sids, mut done) = (BTreeSet::new(), false);
+            while !done && Instant::now() < deadline {
+                l.recv(|g| {
+                    if g.prefix == SENTINEL {
+                        assert_eq!(
+                            forwarding_invariant(&g.payload),
+                            key,
+                            "the sentinel logged another packet than the one sent"
+                        );
+                        done = true;
+                    } else if let Some(sid) = g.sid() {
+                        sids.insert(sid);
+                    }
+                })
+                .expect("NFLOG receive");
+            }
+            out.push(done.then_some(sids));
+        }
+        out
+    })
+    .join()
+    .expect("sender thread")
+}
+
+/// The L3 bytes of a captured frame, by the capture's link type.
+fn frame_l3(linktype: pcap_file::DataLink, frame: &[u8]) -> &[u8] {
+    let skip = match linktype {
+        pcap_file::DataLink::LINUX_SLL => 16,
+        pcap_file::DataLink::LINUX_SLL2 => 20,
+        pcap_file::DataLink::ETHERNET => 14,
+        _ => 0,
+    };
+    frame.get(skip..).unwrap_or_default()
+}
+
+/// For each frame of the capture, the index of the sent packet it is, or `None` for the
+/// gateway's own packets (neighbour discovery). Identical packets are taken in order.
+fn captured_indices(path: &Path, sent: &[Vec<u8>]) -> Vec<Option<usize>> {
+    let data = std::fs::read(path).unwrap();
+    let mut reader = pcap_file::pcap::PcapReader::new(&data[..]).expect("pcap header");
+    let linktype = reader.header().datalink;
+    let mut by_key: BTreeMap<&[u8], std::collections::VecDeque<usize>> = BTreeMap::new();
+    for (i, k) in sent.iter().enumerate() {
+        by_key.entry(k).or_default().push_back(i);
+    }
+    let mut out = Vec::new();
+    while let Some(frame) = reader.next_packet() {
+        let frame = frame.expect("pcap record");
+        let key = forwarding_invariant(frame_l3(linktype, &frame.data));
+        out.push(by_key.get_mut(&key[..]).and_then(|q| q.pop_front()));
+    }
+    out
+}
+
+/// `verdict replay` of the capture: the sids each frame (by `pcap_cnt`, from 1) alerted.
+fn vm_verdicts(dir: &Path, pcap: &Path, rules: &Path, frames: usize) -> Vec<BTreeSet<u32>> {
+    let out = dir.join("replay");
+    let r = std::process::Command::new(VERDICT)
+        .args(["replay", pcap.to_str().unwrap(), "-r"])
+        .arg(rules)
+        .arg("--config")
+        .arg(dir.join("verdict.toml"))
+        .args(["-o", out.to_str().unwrap(), "-q", "--no-evidence"])
+        .args(["--no-suricata-config"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut per = vec![BTreeSet::new(); frames];
+    for line in std::fs::read_to_string(out.join("eve.json"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["event_type"] != "alert" {
+            continue;
+        }
+        let cnt = v["pcap_cnt"].as_u64().expect("pcap_cnt in a replay alert") as usize;
+        let sid = v["alert"]["signature_id"].as_u64().unwrap() as u32;
+        per.get_mut(cnt - 1)
+            .expect("pcap_cnt within the capture")
+            .insert(sid);
+    }
+    per
+}
+
+/// The gateway: the kernel table and xt chain of `rules`, a sentinel logging each packet
+/// after both, routes sending every test address to its side's host, both hosts mute.
+fn load_gateway(t: &Topology, dir: &Path, rules: &[Rule]) -> (usize, usize) {
+    let c = compile(
+        rules,
+        &CompileOptions {
+            xt_string: true,
+            log_group: GROUP,
+            ..Default::default()
+        },
+    );
+    let queued: Vec<u32> = c
+        .fates
+        .iter()
+        .filter(|(_, f)| *f != Fate::Kernel)
+        .map(|(s, _)| s.0)
+        .collect();
+    assert!(
+        queued.is_empty() && c.kernel.steering.is_empty(),
+        "as alerts, rules {queued:?} left the kernel"
+    );
+    let opts = RenderOptions {
+        xt_string: true,
+        log_group: GROUP,
+        ..Default::default()
+    };
+    let script = dir.join("kernel.nft");
+    std::fs::write(&script, render_text(&c.kernel, &opts)).unwrap();
+    t.exec_ok(&t.gw, &["nft", "-f", script.to_str().unwrap()]);
+    let xt = xt_commands(&c.kernel, &opts);
+    for argv in &xt {
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        t.exec_ok(&t.gw, &args);
+    }
+    let sentinel = format!(
+        "table inet hpr_sentinel {{\n chain forward {{\n  type filter hook forward priority 100; policy accept;\n  log prefix \"{SENTINEL}\" group {GROUP}\n }}\n}}\n"
+    );
+    let path = dir.join("sentinel.nft");
+    std::fs::write(&path, sentinel).unwrap();
+    t.exec_ok(&t.gw, &["nft", "-f", path.to_str().unwrap()]);
+    for (net, via) in [
+        ("192.0.2.0/25", "192.0.2.2"),
+        ("192.0.2.128/25", "192.0.2.2"),
+        ("198.51.100.0/25", "198.51.100.2"),
+        ("198.51.100.128/25", "198.51.100.2"),
+        // One route per side: a second one's next hop would resolve through the first.
+        ("2001:db8:1::/112", "2001:db8:1::2"),
+        ("2001:db8:2::/112", "2001:db8:2::2"),
+    ] {
+        t.exec_ok(&t.gw, &["ip", "route", "add", net, "via", via]);
+    }
+    // Neither host answers (no RST, no ICMP, no echo): the gateway forwards what the test
+    // sends and nothing else.
+    for ns in [&t.cli, &t.srv] {
+        mute(
+            t,
+            ns,
+            &[
+                "meta l4proto { tcp, udp, icmp }",
+                "icmpv6 type { echo-request, echo-reply }",
+            ],
+        );
+    }
+    (c.kernel.rules.len(), c.kernel.xt_string.len())
+}
+
+/// Runs every probe of `rules` through the gateway and the VM; returns the report of
+/// disagreements and unmatched rules (empty when all is well) and a summary line.
+fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
+    let (probes, unreadable) = probes(rules);
+    let mut report = String::new();
+    for e in &unreadable {
+        let _ = writeln!(report, "generator: {e}");
+    }
+    let t = Topology::with_prefix("hpr");
+    let dir = std::env::temp_dir().join(format!("verdict-hpr-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("verdict.toml"), VARS).unwrap();
+    let text: String = rules
+        .iter()
+        .map(|r| verdict_compiler::canon::to_text(r) + "\n")
+        .collect();
+    let rules_file = dir.join("kernel.rules");
+    std::fs::write(&rules_file, &text).unwrap();
+    let (nft_rules, xt_rules) = load_gateway(&t, &dir, rules);
+
+    let pcap = dir.join("fwd.pcap");
+    let mut dump = t.spawn(
+        &t.gw,
+        &[
+            // A small snapshot and a large buffer: the ring holds the burst (the default
+            // 256 KiB slots leave room for a handful of packets).
+            "tcpdump",
+            "-i",
+            "any",
+            "-Q",
+            "out",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            "2048",
+            "-B",
+            "16384",
+            "-w",
+            pcap.to_str().unwrap(),
+            "ip or ip6",
+        ],
+    );
+    dump.wait_for("listening on", Duration::from_secs(10))
+        .unwrap();
+    let packets: Vec<Pkt> = probes.iter().flat_map(|p| p.packets.clone()).collect();
+    let keys: Vec<Vec<u8>> = packets
+        .iter()
+        .map(|p| forwarding_invariant(&p.bytes))
+        .collect();
+    let started = Instant::now();
+    let kernel = kernel_verdicts(&t, packets.clone());
+    let took = started.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    dump.signal(libc::SIGINT);
+    dump.wait_exit(Duration::from_secs(5))
+        .expect("tcpdump stops");
+    eprintln!("tcpdump: {}", dump.output());
+    let frames = captured_indices(&pcap, &keys);
+    let vm_frames = vm_verdicts(&dir, &pcap, &rules_file, frames.len());
+    let mut vm: Vec<Option<BTreeSet<u32>>> = vec![None; packets.len()];
+    for (f, i) in frames.iter().enumerate() {
+        if let Some(i) = i {
+            vm[*i] = Some(vm_frames[f].clone());
+        }
+    }
+
+    let by_sid: BTreeMap<u32, &Rule> = rules.iter().map(|r| (r.meta.sid.0, r)).collect();
+    let (mut first, mut lost, mut disagree, mut unmatched, mut missed) = (0, 0, 0, 0, 0);
+    let mut uncaptured = 0;
+    let mut matched_rules = BTreeSet::new();
+    for p in &probes {
+        let base = first;
+        first += p.packets.len();
+        for (j, pk) in p.packets.iter().enumerate() {
+            let i = base + j;
+            let (Some(k), Some(v)) = (&kernel[i], &vm[i]) else {
+                lost += 1;
+                if kernel[i].is_some() {
+                    uncaptured += 1;
+                }
+                continue;
+            };
+            if k != v {
+                disagree += 1;
+                let _ = writeln!(
+                    report,
+                    "DISAGREE sid {} probe \"{}\" packet {} of its flow (the probe is {}):\n  rule: {}\n  packet: {}\n  kernel: {k:?}\n  VM: {v:?}",
+                    p.sid,
+                    p.label,
+                    j + 1,
+                    p.at + 1,
+                    verdict_compiler::canon::to_text(by_sid[&p.sid]),
+                    hex(&pk.bytes)
+                );
+            }
+            if j == p.at {
+                let hit = k.contains(&p.sid) && v.contains(&p.sid);
+                if p.want && hit {
+                    matched_rules.insert(p.sid);
+                }
+                if p.want && !k.contains(&p.sid) && !v.contains(&p.sid) {
+                    unmatched += 1;
+                    let _ = writeln!(
+                        report,
+                        "UNMATCHED sid {} probe \"{}\": built to match, neither side did:\n  rule: {}\n  packet: {}",
+                        p.sid,
+                        p.label,
+                        verdict_compiler::canon::to_text(by_sid[&p.sid]),
+                        hex(&pk.bytes)
+                    );
+                }
+                if !p.want && !k.contains(&p.sid) && !v.contains(&p.sid) {
+                    missed += 1;
+                }
+            }
+        }
+    }
+    let without_match: Vec<u32> = by_sid
+        .keys()
+        .filter(|s| !matched_rules.contains(s))
+        .copied()
+        .collect();
+    if !without_match.is_empty() && unreadable.is_empty() {
+        let _ = writeln!(report, "rules no matching probe matched: {without_match:?}");
+    }
+    if lost * 50 > packets.len() {
+        let _ = writeln!(
+            report,
+            "{lost} of {} packets never crossed the gateway ({uncaptured} crossed its forward \
+             hook but are not in the capture)",
+            packets.len()
+        );
+    }
+    let near_misses = probes.iter().filter(|p| !p.want).count();
+    let summary = format!(
+        "{tag}: {} kernel rules ({nft_rules} nft rules, {xt_rules} xt string rules), {} probes \
+         ({} built to match, {near_misses} near misses of which {missed} matched neither side), \
+         {} packets in {took:?}; {} rules matched by their probe in both; {lost} packets not \
+         forwarded; {disagree} disagreements, {unmatched} matching probes unmatched",
+        rules.len(),
+        probes.len(),
+        probes.len() - near_misses,
+        packets.len(),
+        matched_rules.len(),
+    );
+    eprintln!("{summary}");
+    std::fs::write(dir.join("report.txt"), &report).unwrap();
+    if report.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    (report, summary)
+}
+
+fn read_vars() -> Vars {
+    Vars::from_config_str(VARS, "verdict.toml").expect("test vars")
+}
+
+#[test]
+fn every_community_kernel_rule_agrees_in_nft_and_the_vm() {
+    require_netns!();
+    let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
+        return;
+    };
+    let sources = Source::read(Path::new(COMMUNITY)).expect("community rules");
+    let (rules, loaded) = kernel_rules(&sources, &read_vars());
+    assert!(loaded > 800, "only {loaded} community rules loaded");
+    assert!(
+        rules.len() >= 25,
+        "the community set has at least 25 kernel rules with --xt-string, got {}",
+        rules.len()
+    );
+    let (report, summary) = prove("community", &rules);
+    assert!(report.is_empty(), "{summary}\n{report}");
+}
+
+#[test]
+fn every_default_rules_kernel_rule_agrees_in_nft_and_the_vm() {
+    require_netns!();
+    let sources = Source::read(&PathBuf::from(DEFAULT_RULES)).expect("default rules");
+    let (rules, _) = kernel_rules(&sources, &read_vars());
+    assert!(!rules.is_empty(), "default.rules has kernel rules");
+    let (report, summary) = prove("default", &rules);
+    assert!(report.is_empty(), "{summary}\n{report}");
+}
