@@ -1186,14 +1186,12 @@ fn xt_string_rules(r: &XtStringRule, o: &RenderOptions) -> Vec<Vec<String>> {
         base.extend(argv(&["-d", &d]));
     }
     base.extend(argv(&["-p", r.proto.name()]));
-    if r.sports.is_some() || r.dports.is_some() {
-        base.extend(argv(&["-m", "multiport"]));
-        if let Some(p) = &r.sports {
-            base.extend(argv(&["--sports", &multiport_chunks(p).join(",")]));
-        }
-        if let Some(p) = &r.dports {
-            base.extend(argv(&["--dports", &multiport_chunks(p).join(",")]));
-        }
+    // One multiport match per side: iptables refuses `--sports` and `--dports` in one.
+    if let Some(p) = &r.sports {
+        base.extend(argv(&["-m", "multiport", "--sports", &multiport_chunks(p).join(",")]));
+    }
+    if let Some(p) = &r.dports {
+        base.extend(argv(&["-m", "multiport", "--dports", &multiport_chunks(p).join(",")]));
     }
     base.extend(argv(&[
         "-m",

@@ -226,17 +226,23 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
     let mut q = rule(32, Action::Alert, Protocol::Tcp);
     q.payload.push(anywhere(b"one", false));
     q.payload.push(anywhere(b"two", false));
+    // both ports (ET's HSRP rule): one multiport match per side, iptables takes no other form
+    let mut h = rule(33, Action::Alert, Protocol::Udp);
+    h.src = v4(&[(0xc000_0200, 24)]);
+    h.src_ports = PortSet::range(1985, 1985);
+    h.dst_ports = PortSet::range(1985, 1985);
+    h.payload.push(anywhere(b"\x00\x04", false));
     let c = compile(
-        &[a, b, q],
+        &[a, b, q, h],
         &CompileOptions {
             xt_string: true,
             ..Default::default()
         },
     );
     let fates: Vec<&str> = c.fates.iter().map(|(_, f)| f.name()).collect();
-    assert_eq!(fates, ["kernel", "kernel", "queue"]);
-    // sid 30 is v4-only (source 192.0.2.0/24), sid 31 both families
-    assert_eq!(c.kernel.xt_string.len(), 3);
+    assert_eq!(fates, ["kernel", "kernel", "queue", "kernel"]);
+    // sids 30 and 33 are v4-only (source 192.0.2.0/24), sid 31 both families
+    assert_eq!(c.kernel.xt_string.len(), 4);
     let opts = RenderOptions {
         queue: QueueMechanism::XtNfqueue,
         xt_string: true,
@@ -251,6 +257,10 @@ fn xt_string_rules_are_accepted_by_iptables_nft() {
         "{listed}"
     );
     assert!(listed.contains("--icase"), "{listed}");
+    assert!(
+        listed.contains("-m multiport --sports 1985 -m multiport --dports 1985"),
+        "{listed}"
+    );
     assert!(
         listed.contains(
             "-m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL -m tcp --tcp-flags SYN,RST NONE"
