@@ -230,6 +230,8 @@ struct Hdr {
     icmp_id: u16,
     icmp_seq: u16,
     tcp_options: bool,
+    /// four NOP options in the IPv4 header (which routers forward unchanged)
+    ip_options: bool,
 }
 
 /// One packet to send: from the client side's link or the server side's.
@@ -558,6 +560,9 @@ fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, hdr: &Hdr, l4: &[u8]) -> Vec<u
             let mut h = Ipv4::new(a, b);
             h.ttl = ttl;
             h.id = hdr.ip_id;
+            if hdr.ip_options {
+                h.options = vec![1; 4];
+            }
             let mut p = h.packet(proto, l4);
             if hdr.tos != 0 {
                 p[1] = hdr.tos;
@@ -627,6 +632,7 @@ fn flow_packets(rule: &Rule, s: &Shape, n: u64) -> (Vec<Pkt>, usize) {
         icmp_id: 0,
         icmp_seq: 0,
         tcp_options: false,
+        ip_options: false,
     };
     let pkt = |from: (IpAddr, u16), to: (IpAddr, u16), tcp: Option<Tcp>, hdr: &Hdr, data: &[u8]| {
         let l4 = l4_packet(proto, from.0, to.0, (from.1, to.1), tcp, hdr, data);
@@ -766,6 +772,7 @@ impl Gen<'_> {
             icmp_id: 0,
             icmp_seq: 0,
             tcp_options: false,
+            ip_options: false,
         };
         let Some(mut payload) = payload(&self.contents, edit)? else {
             return Ok(None);
@@ -833,13 +840,7 @@ impl Gen<'_> {
             );
         };
         let v6 = base.src.is_ipv6();
-        if r.proto == Protocol::Tcp {
-            let mut s = self.shape(v6, Edit::Keep, None)?;
-            if let Some(s) = s.as_mut() {
-                s.hdr.tcp_options = true;
-            }
-            self.push("match, TCP header with options", true, s);
-        }
+        self.longer_headers(v6, Edit::Keep, "match", true)?;
         self.address_misses(v6)?;
         self.direction_misses(v6)?;
         for i in 0..r.header.len() {
@@ -966,6 +967,29 @@ impl Gen<'_> {
         for (label, e) in edits {
             let s = self.shape(v6, e, None)?;
             self.push(&label, false, s);
+            // A content's place counts from the payload's start whatever the headers' length.
+            if matches!(e, Edit::Late(_) | Edit::Early(_)) {
+                self.longer_headers(v6, e, &label, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Probes with `edit` behind longer headers: TCP options, IPv4 options.
+    fn longer_headers(&mut self, v6: bool, edit: Edit, label: &str, want: bool) -> Result<(), String> {
+        if self.rule.proto == Protocol::Tcp {
+            let mut s = self.shape(v6, edit, None)?;
+            if let Some(s) = s.as_mut() {
+                s.hdr.tcp_options = true;
+            }
+            self.push(&format!("{label}, TCP header with options"), want, s);
+        }
+        if !v6 && !self.rule.src.v4.is_empty() && !self.rule.dst.v4.is_empty() {
+            let mut s = self.shape(false, edit, None)?;
+            if let Some(s) = s.as_mut() {
+                s.hdr.ip_options = true;
+            }
+            self.push(&format!("{label}, IPv4 header with options"), want, s);
         }
         Ok(())
     }
