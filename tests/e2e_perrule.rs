@@ -1269,14 +1269,16 @@ fn load_gateway(t: &Topology, dir: &Path, rules: &[Rule], packets: &[Pkt]) -> (u
         log_group: GROUP,
         ..Default::default()
     };
-    let script = dir.join("kernel.nft");
-    std::fs::write(&script, render_text(&c.kernel, &opts)).unwrap();
-    t.exec_ok(&t.gw, &["nft", "-f", script.to_str().unwrap()]);
+    // As `verdict run` loads them: the table in one nft transaction, the xt chains in one
+    // iptables-nft-restore transaction per family.
+    let text = render_text(&c.kernel, &opts);
+    std::fs::write(dir.join("kernel.nft"), &text).unwrap();
     let xt = xt_commands(&c.kernel, &opts);
-    for argv in &xt {
-        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-        t.exec_ok(&t.gw, &args);
-    }
+    std::fs::write(dir.join("xt.sh"), verdict_nft::render::xt_script(&xt)).unwrap();
+    t.in_ns(&t.gw, move || verdict_nft::apply::load(&text, &xt))
+        .join()
+        .unwrap()
+        .expect("the kernel rules load on the gateway");
     let sentinel = format!(
         "table inet hpr_sentinel {{\n chain forward {{\n  type filter hook forward priority 100; policy accept;\n  log prefix \"{SENTINEL}\" group {GROUP}\n }}\n}}\n"
     );
