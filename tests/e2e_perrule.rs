@@ -34,7 +34,7 @@ use packet::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use verdict_compiler::check::{load, LoadOptions, Source};
 use verdict_compiler::classify::Fate;
@@ -780,8 +780,7 @@ impl Gen<'_> {
             (0, 0)
         };
         let established = r.flow.established == Some(true);
-        let handshake =
-            (tcp && (established || r.flow.to_server.is_some())) || (!tcp && established);
+        let handshake = established || (tcp && r.flow.to_server.is_some());
         let mut hdr = Hdr {
             ttl: 63,
             tos: 0,
@@ -1122,21 +1121,6 @@ fn kernel_rules(sources: &[Source], vars: &Vars) -> (Vec<Rule>, usize) {
     (rules, loaded.rules.len())
 }
 
-/// The L3 packet with the fields forwarding changes (TTL / hop limit, IPv4 checksum) blanked.
-fn forwarding_invariant(p: &[u8]) -> Vec<u8> {
-    let mut p = p.to_vec();
-    match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 => {
-            p[8] = 0;
-            p[10] = 0;
-            p[11] = 0;
-        }
-        Some(6) if p.len() >= 40 => p[7] = 0,
-        _ => {}
-    }
-    p
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -1212,35 +1196,11 @@ fn captured_indices(path: &Path, sent: &[Vec<u8>]) -> Vec<Option<usize>> {
     out
 }
 
-/// `verdict replay` of the capture: the sids each frame (by `pcap_cnt`, from 1) alerted.
-fn vm_verdicts(dir: &Path, pcap: &Path, rules: &Path, frames: usize) -> Vec<BTreeSet<u32>> {
-    let out = dir.join("replay");
-    let r = std::process::Command::new(VERDICT)
-        .args(["replay", pcap.to_str().unwrap(), "-r"])
-        .arg(rules)
-        .arg("--config")
-        .arg(dir.join("verdict.toml"))
-        .args(["-o", out.to_str().unwrap(), "-q", "--no-evidence"])
-        .args(["--no-suricata-config"])
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let mut per = vec![BTreeSet::new(); frames];
-    for line in std::fs::read_to_string(out.join("eve.json"))
-        .unwrap()
-        .lines()
-    {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        if v["event_type"] != "alert" {
-            continue;
-        }
-        let cnt = v["pcap_cnt"].as_u64().expect("pcap_cnt in a replay alert") as usize;
-        let sid = v["alert"]["signature_id"].as_u64().unwrap() as u32;
-        per.get_mut(cnt - 1)
-            .expect("pcap_cnt within the capture")
-            .insert(sid);
-    }
-    per
+/// The sids `verdict replay` alerts on per frame of `pcap`, with the test's variables.
+fn replay_vm(dir: &Path, pcap: &Path, rules: &Path, frames: usize) -> Vec<BTreeSet<u32>> {
+    let config = dir.join("verdict.toml");
+    let extra = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    replay_sids_per_frame(pcap, rules, &extra, &dir.join("replay"), frames)
 }
 
 /// The gateway: the kernel table and xt chain of `rules`, a sentinel logging each packet
@@ -1418,7 +1378,7 @@ fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
         .expect("tcpdump stops");
     eprintln!("tcpdump: {}", dump.output());
     let frames = captured_indices(&pcap, &keys);
-    let vm_frames = vm_verdicts(&dir, &pcap, &rules_file, frames.len());
+    let vm_frames = replay_vm(&dir, &pcap, &rules_file, frames.len());
     let mut vm: Vec<Option<BTreeSet<u32>>> = vec![None; packets.len()];
     for (f, i) in frames.iter().enumerate() {
         if let Some(i) = i {
@@ -1524,32 +1484,34 @@ fn read_vars() -> Vars {
     Vars::from_config_str(VARS, "verdict.toml").expect("test vars")
 }
 
+/// Loads the rule set at `path`, checks it is whole (`min_loaded` rules) and has at least
+/// `min_kernel` kernel rules, and proves each of them.
+fn prove_set(tag: &str, path: &str, min_loaded: usize, min_kernel: usize) {
+    let sources = Source::read(Path::new(path)).expect("rule set");
+    let (rules, loaded) = kernel_rules(&sources, &read_vars());
+    assert!(loaded >= min_loaded, "only {loaded} {tag} rules loaded");
+    assert!(
+        rules.len() >= min_kernel,
+        "{tag} has at least {min_kernel} kernel rules with --xt-string, got {}",
+        rules.len()
+    );
+    let (report, summary) = prove(tag, &rules);
+    assert!(report.is_empty(), "{summary}\n{report}");
+}
+
 #[test]
 fn every_community_kernel_rule_agrees_in_nft_and_the_vm() {
     require_netns!();
     let Some(_ran) = common::must_run::require_shared(COMMUNITY, module_path!()) else {
         return;
     };
-    let sources = Source::read(Path::new(COMMUNITY)).expect("community rules");
-    let (rules, loaded) = kernel_rules(&sources, &read_vars());
-    assert!(loaded > 800, "only {loaded} community rules loaded");
-    assert!(
-        rules.len() >= 25,
-        "the community set has at least 25 kernel rules with --xt-string, got {}",
-        rules.len()
-    );
-    let (report, summary) = prove("community", &rules);
-    assert!(report.is_empty(), "{summary}\n{report}");
+    prove_set("community", COMMUNITY, 800, 25);
 }
 
 #[test]
 fn every_default_rules_kernel_rule_agrees_in_nft_and_the_vm() {
     require_netns!();
-    let sources = Source::read(&PathBuf::from(DEFAULT_RULES)).expect("default rules");
-    let (rules, _) = kernel_rules(&sources, &read_vars());
-    assert!(!rules.is_empty(), "default.rules has kernel rules");
-    let (report, summary) = prove("default", &rules);
-    assert!(report.is_empty(), "{summary}\n{report}");
+    prove_set("default", DEFAULT_RULES, 30, 18);
 }
 
 #[test]
@@ -1558,16 +1520,7 @@ fn every_et_open_kernel_rule_agrees_in_nft_and_the_vm() {
     let Some(_ran) = common::must_run::require_shared(ET_OPEN, module_path!()) else {
         return;
     };
-    let sources = Source::read(Path::new(ET_OPEN)).expect("ET Open rules");
-    let (rules, loaded) = kernel_rules(&sources, &read_vars());
-    assert!(loaded > 9000, "only {loaded} ET Open rules loaded");
-    assert!(
-        rules.len() >= 117,
-        "the ET Open half has at least 117 kernel rules, got {}",
-        rules.len()
-    );
-    let (report, summary) = prove("et-open", &rules);
-    assert!(report.is_empty(), "{summary}\n{report}");
+    prove_set("et-open", ET_OPEN, 9000, 117);
 }
 
 /// The packet as the gateway forwards it: TTL / hop limit one lower (IPv4 checksum again).
@@ -1652,7 +1605,7 @@ fn matching_probes_fire_in_the_vm(tag: &str, path: &str) {
         .map(|r| verdict_compiler::canon::to_text(r) + "\n")
         .collect();
     let rules_file = dir.file("probed.rules", &text);
-    let vm = vm_verdicts(&dir.0, &pcap, &rules_file, frames.len());
+    let vm = replay_vm(&dir.0, &pcap, &rules_file, frames.len());
     let mut report = String::new();
     let by_sid: BTreeMap<u32, &Rule> = rules.iter().map(|r| (r.meta.sid.0, r)).collect();
     for (p, &f) in matching.iter().zip(&probe_frame) {

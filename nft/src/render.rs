@@ -1187,21 +1187,15 @@ fn xt_string_rules(r: &XtStringRule, o: &RenderOptions) -> Vec<Vec<String>> {
     }
     base.extend(argv(&["-p", r.proto.name()]));
     // One multiport match per side: iptables refuses `--sports` and `--dports` in one.
-    if let Some(p) = &r.sports {
-        base.extend(argv(&[
-            "-m",
-            "multiport",
-            "--sports",
-            &multiport_chunks(p).join(","),
-        ]));
-    }
-    if let Some(p) = &r.dports {
-        base.extend(argv(&[
-            "-m",
-            "multiport",
-            "--dports",
-            &multiport_chunks(p).join(","),
-        ]));
+    for (flag, ports) in [("--sports", &r.sports), ("--dports", &r.dports)] {
+        if let Some(p) = ports {
+            base.extend(argv(&[
+                "-m",
+                "multiport",
+                flag,
+                &multiport_chunks(p).join(","),
+            ]));
+        }
     }
     base.extend(argv(&[
         "-m",
