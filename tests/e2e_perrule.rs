@@ -1107,18 +1107,20 @@ fn kernel_rules(sources: &[Source], vars: &Vars) -> (Vec<Rule>, usize) {
         .rules
         .iter()
         .filter(|r| kernel.contains(&r.meta.sid.0))
-        .map(|r| {
-            // Every rule an alert, so every rule sees every packet; no threshold or
-            // detection_filter, which gate alerts on the kernel's NFLOG stream as in the VM
-            // (tests/e2e_iplist.rs): here the match itself is compared.
-            let mut r = r.clone();
-            r.action = Action::Alert;
-            r.threshold = None;
-            r.detection_filter = None;
-            r
-        })
+        .map(as_plain_alert)
         .collect();
     (rules, loaded.rules.len())
+}
+
+/// The rule as an alert without threshold or detection_filter: every rule sees every packet,
+/// and the match itself is compared (thresholds gate alerts on the kernel's NFLOG stream as
+/// in the VM, tests/e2e_iplist.rs).
+fn as_plain_alert(r: &Rule) -> Rule {
+    let mut r = r.clone();
+    r.action = Action::Alert;
+    r.threshold = None;
+    r.detection_filter = None;
+    r
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1568,13 +1570,7 @@ fn matching_probes_fire_in_the_vm(tag: &str, path: &str) {
                         if matches!(c.buffer(), verdict_compiler::ir::Buffer::Payload))
                 })
         })
-        .map(|r| {
-            let mut r = r.clone();
-            r.action = Action::Alert;
-            r.threshold = None;
-            r.detection_filter = None;
-            r
-        })
+        .map(as_plain_alert)
         .collect();
     let (probes, unreadable, local) = probes(&rules);
     let matching: Vec<&Probe> = probes.iter().filter(|p| p.want).collect();
