@@ -237,6 +237,29 @@ struct Hdr {
     ip_options: bool,
 }
 
+impl Hdr {
+    /// What a packet carries when the rule tests nothing: TTL 63 as seen, a 64240-byte
+    /// window, an echo request for ICMP; `ip_proto` for a rule over `ip`.
+    fn plain(ip_proto: u8) -> Hdr {
+        Hdr {
+            ttl: 63,
+            tos: 0,
+            ip_id: 1,
+            ip_proto,
+            flags: None,
+            seq: None,
+            ack: None,
+            window: 64240,
+            itype: None,
+            icode: 0,
+            icmp_id: 0,
+            icmp_seq: 0,
+            tcp_options: false,
+            ip_options: false,
+        }
+    }
+}
+
 /// One packet to send: from the client side's link or the server side's.
 #[derive(Debug, Clone)]
 struct Pkt {
@@ -642,22 +665,7 @@ fn flow_packets(rule: &Rule, s: &Shape, n: u64) -> (Vec<Pkt>, usize) {
     } else {
         ((s.dst, s.dport), (s.src, s.sport))
     };
-    let plain = Hdr {
-        ttl: 63,
-        tos: 0,
-        ip_id: 1,
-        ip_proto: proto,
-        flags: None,
-        seq: None,
-        ack: None,
-        window: 64240,
-        itype: None,
-        icode: 0,
-        icmp_id: 0,
-        icmp_seq: 0,
-        tcp_options: false,
-        ip_options: false,
-    };
+    let plain = Hdr::plain(proto);
     let pkt = |from: (IpAddr, u16), to: (IpAddr, u16), tcp: Option<Tcp>, hdr: &Hdr, data: &[u8]| {
         let l4 = l4_packet(proto, from.0, to.0, (from.1, to.1), tcp, hdr, data);
         Pkt {
@@ -781,22 +789,7 @@ impl Gen<'_> {
         };
         let established = r.flow.established == Some(true);
         let handshake = established || (tcp && r.flow.to_server.is_some());
-        let mut hdr = Hdr {
-            ttl: 63,
-            tos: 0,
-            ip_id: 1,
-            ip_proto: UDP,
-            flags: None,
-            seq: None,
-            ack: None,
-            window: 64240,
-            itype: None,
-            icode: 0,
-            icmp_id: 0,
-            icmp_seq: 0,
-            tcp_options: false,
-            ip_options: false,
-        };
+        let mut hdr = Hdr::plain(UDP);
         let Some(mut payload) = payload(&self.contents, edit)? else {
             return Ok(None);
         };
