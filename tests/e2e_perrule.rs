@@ -29,7 +29,7 @@ mod packet;
 use common::netns::Topology;
 use live::*;
 use packet::{
-    flags, inet_checksum, mute, Icmp, Ipv4, Ipv6, Link, Tcp, Udp, ICMP, ICMPV6, TCP, UDP,
+    flags, inet_checksum, mute, Ext, Icmp, Ipv4, Ipv6, Link, Tcp, Udp, ICMP, ICMPV6, TCP, UDP,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -233,7 +233,8 @@ struct Hdr {
     icmp_id: u16,
     icmp_seq: u16,
     tcp_options: bool,
-    /// four NOP options in the IPv4 header (which routers forward unchanged)
+    /// four NOP options in the IPv4 header, or an IPv6 destination options header (both
+    /// forwarded unchanged)
     ip_options: bool,
 }
 
@@ -624,6 +625,9 @@ fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, hdr: &Hdr, l4: &[u8]) -> Vec<u
         (IpAddr::V6(a), IpAddr::V6(b)) => {
             let mut h = Ipv6::new(a, b);
             h.hop_limit = ttl;
+            if hdr.ip_options {
+                h.ext = vec![Ext::padding(60)];
+            }
             h.packet(proto, l4)
         }
         _ => unreachable!("one family per flow"),
@@ -991,7 +995,8 @@ impl Gen<'_> {
         Ok(())
     }
 
-    /// Probes with `edit` behind longer headers: TCP options, IPv4 options.
+    /// Probes with `edit` behind longer headers (TCP options, IPv4 options, an IPv6 extension
+    /// header) and, for a near miss, in the other family.
     fn longer_headers(
         &mut self,
         v6: bool,
@@ -1006,12 +1011,29 @@ impl Gen<'_> {
             }
             self.push(&format!("{label}, TCP header with options"), want, s);
         }
-        if !v6 && !self.rule.src.v4.is_empty() && !self.rule.dst.v4.is_empty() {
-            let mut s = self.shape(false, edit, None)?;
+        let r = self.rule;
+        for (fam, name) in [
+            (false, "IPv4 header with options"),
+            (true, "IPv6 destination options"),
+        ] {
+            let (src, dst) = if fam {
+                (r.src.v6.is_empty(), r.dst.v6.is_empty())
+            } else {
+                (r.src.v4.is_empty(), r.dst.v4.is_empty())
+            };
+            if src || dst {
+                continue;
+            }
+            let mut s = self.shape(fam, edit, None)?;
             if let Some(s) = s.as_mut() {
                 s.hdr.ip_options = true;
             }
-            self.push(&format!("{label}, IPv4 header with options"), want, s);
+            self.push(&format!("{label}, {name}"), want, s);
+            if fam != v6 && edit != Edit::Keep {
+                // The other family's plain headers: a window counts from the payload there too.
+                let s = self.shape(fam, edit, None)?;
+                self.push(&format!("{label}, IPv{}", if fam { 6 } else { 4 }), want, s);
+            }
         }
         Ok(())
     }
