@@ -1222,7 +1222,13 @@ fn replay_vm(dir: &Path, pcap: &Path, rules: &Path, frames: usize) -> Vec<BTreeS
 
 /// The gateway: the kernel table and xt chain of `rules`, a sentinel logging each packet
 /// after both, routes sending every test address to its side's host, both hosts mute.
-fn load_gateway(t: &Topology, dir: &Path, rules: &[Rule], packets: &[Pkt]) -> (usize, usize) {
+/// Returns the numbers of nft rules and xt string rules, and the sids of the xt ones.
+fn load_gateway(
+    t: &Topology,
+    dir: &Path,
+    rules: &[Rule],
+    packets: &[Pkt],
+) -> (usize, usize, BTreeSet<u32>) {
     let c = compile(
         rules,
         &CompileOptions {
@@ -1291,7 +1297,14 @@ fn load_gateway(t: &Topology, dir: &Path, rules: &[Rule], packets: &[Pkt]) -> (u
             ],
         );
     }
-    (c.kernel.rules.len(), c.kernel.xt_string.len())
+    let xt_sids = c.kernel.xt_string.iter().map(|r| r.sid.0).collect();
+    (c.kernel.rules.len(), c.kernel.xt_string.len(), xt_sids)
+}
+
+/// An IPv6 packet whose fixed header is followed by an extension header.
+fn ipv6_with_extensions(p: &[u8]) -> bool {
+    p.first().is_some_and(|b| b >> 4 == 6)
+        && p.get(6).is_some_and(|&n| [0, 43, 44, 60].contains(&n))
 }
 
 /// `ip -batch` lines routing every address the packets use outside the test prefixes (list
@@ -1355,7 +1368,7 @@ fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
     let rules_file = dir.join("kernel.rules");
     std::fs::write(&rules_file, &text).unwrap();
     let packets: Vec<Pkt> = probes.iter().flat_map(|p| p.packets.clone()).collect();
-    let (nft_rules, xt_rules) = load_gateway(&t, &dir, rules, &packets);
+    let (nft_rules, xt_rules, xt_sids) = load_gateway(&t, &dir, rules, &packets);
 
     let pcap = dir.join("fwd.pcap");
     let mut dump = t.spawn(
@@ -1405,7 +1418,7 @@ fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
 
     let by_sid: BTreeMap<u32, &Rule> = rules.iter().map(|r| (r.meta.sid.0, r)).collect();
     let (mut first, mut lost, mut disagree, mut unmatched, mut missed) = (0, 0, 0, 0, 0);
-    let mut uncaptured = 0;
+    let (mut uncaptured, mut xt_ext_misses) = (0, 0);
     let mut lost_probes = BTreeSet::new();
     let mut matched_rules = BTreeSet::new();
     for p in &probes {
@@ -1421,7 +1434,18 @@ fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
                 lost_probes.insert((p.sid, p.label.clone(), hex(&pk.bytes)));
                 continue;
             };
-            if k != v {
+            // The documented edge case of `--xt-string` (README, xt-string mode): an IPv6
+            // packet with extension headers is not dispatched to the xt rules' header-length
+            // chains, so they miss what the engine matches. Counted, not failed; any other
+            // difference on such a packet still fails.
+            let documented: BTreeSet<u32> = v
+                .difference(k)
+                .filter(|s| xt_sids.contains(s) && ipv6_with_extensions(&pk.bytes))
+                .copied()
+                .collect();
+            xt_ext_misses += documented.len();
+            let compared: BTreeSet<u32> = v.difference(&documented).copied().collect();
+            if *k != compared {
                 disagree += 1;
                 let _ = writeln!(
                     report,
@@ -1481,7 +1505,8 @@ fn prove(tag: &str, rules: &[Rule]) -> (String, String) {
          addresses no forwarded packet has: {local:?}), {} probes \
          ({} built to match, {near_misses} near misses of which {missed} matched neither side), \
          {} packets in {took:?}; {} rules matched by their probe in both; {lost} packets not \
-         forwarded; {disagree} disagreements, {unmatched} matching probes unmatched",
+         forwarded; {disagree} disagreements, {unmatched} matching probes unmatched; \
+         {xt_ext_misses} xt string rule misses behind IPv6 extension headers (documented)",
         rules.len(),
         local.len(),
         probes.len(),
