@@ -302,6 +302,8 @@ enum Edit {
     Corrupt(usize),
     /// content i's letters in the other case
     Case(usize),
+    /// content i at the last start its depth/within allow (still a match)
+    Last(usize),
     /// content i one byte past the last start its depth/within allow
     Late(usize),
     /// content i one byte before its offset/distance
@@ -434,6 +436,7 @@ fn payload(contents: &[&Content], edit: Edit) -> Result<Option<Vec<u8>>, String>
         let (lo, hi) = window(c, prev_end)?;
         let forced = match edit {
             Edit::Late(j) if j == i => hi.map(|h| h + 1),
+            Edit::Last(j) if j == i => hi,
             Edit::Early(j) if j == i => Some(lo - 1),
             _ => None,
         };
@@ -861,6 +864,16 @@ impl Gen<'_> {
         };
         let v6 = base.src.is_ipv6();
         self.longer_headers(v6, Edit::Keep, "match", true)?;
+        // Each bounded content at the end of its window: the edge the near misses step over.
+        for (i, c) in self.contents.clone().into_iter().enumerate() {
+            if c.negated() || !matches!(window(c, 0)?, (lo, Some(hi)) if hi > lo) {
+                continue;
+            }
+            let label = format!("match, content {} at the end of its depth/within", i + 1);
+            let s = self.shape(v6, Edit::Last(i), None)?;
+            self.push(&label, true, s);
+            self.longer_headers(v6, Edit::Last(i), &label, true)?;
+        }
         self.address_misses(v6)?;
         self.direction_misses(v6)?;
         for i in 0..r.header.len() {
