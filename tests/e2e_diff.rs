@@ -645,51 +645,6 @@ fn kernel_verdicts(t: &Topology, packets: &[Vec<u8>]) -> Vec<BTreeSet<u32>> {
     out
 }
 
-/// `verdict replay` of the capture: the sids each packet (by `pcap_cnt`, from 1) alerted.
-fn vm_verdicts(dir: &std::path::Path, pcap: &std::path::Path, frames: usize) -> Vec<BTreeSet<u32>> {
-    let out = dir.join("replay");
-    let r = std::process::Command::new(VERDICT)
-        .args(["replay", pcap.to_str().unwrap(), "-r"])
-        .arg(dir.join("diff.rules"))
-        .args(["-o", out.to_str().unwrap(), "-q", "--no-evidence"])
-        .args(["--no-suricata-config"])
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let mut per = vec![BTreeSet::new(); frames];
-    for line in std::fs::read_to_string(out.join("eve.json"))
-        .unwrap()
-        .lines()
-    {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        if v["event_type"] != "alert" {
-            continue;
-        }
-        let cnt = v["pcap_cnt"].as_u64().expect("pcap_cnt in a replay alert") as usize;
-        let sid = v["alert"]["signature_id"].as_u64().unwrap() as u32;
-        per.get_mut(cnt - 1)
-            .expect("pcap_cnt within the capture")
-            .insert(sid);
-    }
-    per
-}
-
-/// The packet with its TTL / hop limit and IPv4 header checksum blanked: the same before
-/// and after the gateway forwarded it.
-fn forwarding_invariant(p: &[u8]) -> Vec<u8> {
-    let mut p = p.to_vec();
-    match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 => {
-            p[8] = 0;
-            p[10] = 0;
-            p[11] = 0;
-        }
-        Some(6) if p.len() >= 40 => p[7] = 0,
-        _ => {}
-    }
-    p
-}
-
 /// For each frame of the capture (Ethernet, tcpdump's pcap), the index of the sent packet it
 /// is, matched in order; a sent packet the gateway did not put on the wire has none.
 fn captured_indices(path: &std::path::Path, sent: &[Vec<u8>]) -> Vec<usize> {
@@ -858,7 +813,13 @@ fn nft_table_and_vm_agree_on_random_kernel_rules_and_packets() {
         lost.len(),
         packets.len()
     );
-    let vm_says = vm_verdicts(&dir, &pcap, captured.len());
+    let vm_says = replay_sids_per_frame(
+        &pcap,
+        &dir.join("diff.rules"),
+        &[],
+        &dir.join("replay"),
+        captured.len(),
+    );
 
     let out_of_step = out_of_step_tcp(&packets);
     let mut report = String::new();

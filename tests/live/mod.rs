@@ -576,3 +576,59 @@ impl Drop for Files {
         }
     }
 }
+
+/// `verdict replay` of `pcap` with `rules` (and `extra` arguments) writing to `out`: the sids
+/// each of its `frames` frames alerted, by `pcap_cnt` (from 1). What the differential tests
+/// compare the kernel's matches with.
+pub fn replay_sids_per_frame(
+    pcap: &std::path::Path,
+    rules: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    out: &std::path::Path,
+    frames: usize,
+) -> Vec<std::collections::BTreeSet<u32>> {
+    let r = std::process::Command::new(VERDICT)
+        .arg("replay")
+        .arg(pcap)
+        .arg("-r")
+        .arg(rules)
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .args(["-q", "--no-evidence", "--no-suricata-config"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut per = vec![std::collections::BTreeSet::new(); frames];
+    for line in std::fs::read_to_string(out.join("eve.json"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["event_type"] != "alert" {
+            continue;
+        }
+        let cnt = v["pcap_cnt"].as_u64().expect("pcap_cnt in a replay alert") as usize;
+        let sid = v["alert"]["signature_id"].as_u64().unwrap() as u32;
+        per.get_mut(cnt - 1)
+            .expect("pcap_cnt within the capture")
+            .insert(sid);
+    }
+    per
+}
+
+/// The L3 packet with its TTL / hop limit and IPv4 header checksum blanked: the same before
+/// and after the gateway forwarded it.
+pub fn forwarding_invariant(p: &[u8]) -> Vec<u8> {
+    let mut p = p.to_vec();
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => {
+            p[8] = 0;
+            p[10] = 0;
+            p[11] = 0;
+        }
+        Some(6) if p.len() >= 40 => p[7] = 0,
+        _ => {}
+    }
+    p
+}
