@@ -37,6 +37,7 @@
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
 //! [kernel]                            # what nftables may evaluate instead of the engine
 //! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
+//! prefilter = "off"                   # or "on"/"auto": steer queued rules by their patterns
 //! [output]                            # EVE records: "file" (eve.json), "syslog", "both"
 //! eve = ["file", "redis"]             # (file and syslog) or "redis", or a list of them
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
@@ -313,6 +314,10 @@ pub struct KernelSection {
     /// `flow = "conntrack"` (default) or `"queue"`.
     #[serde(default)]
     pub flow: KernelFlow,
+    /// `prefilter = "off"` (default), `"on"` or `"auto"`: steer queued rules by their fast
+    /// patterns (xt string match) instead of their ports (README "Kernel prefilter").
+    #[serde(default)]
+    pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
@@ -682,6 +687,15 @@ mod tests {
         assert!(parse("[kernel]\nflow = \"sometimes\"\n").is_err());
         let e = format!("{:#}", parse("[kernel]\nflows = \"queue\"").unwrap_err());
         assert!(e.contains("kernel.flows"), "{e}");
+    }
+
+    #[test]
+    fn kernel_prefilter_is_unset_unless_named() {
+        use verdict_compiler::prefilter::PrefilterMode;
+        assert_eq!(parse("").unwrap().kernel.prefilter, None);
+        let c = parse("[kernel]\nprefilter = \"auto\"\n").unwrap();
+        assert_eq!(c.kernel.prefilter, Some(PrefilterMode::Auto));
+        assert!(parse("[kernel]\nprefilter = \"yes\"\n").is_err());
     }
 
     #[test]

@@ -43,6 +43,19 @@ pub struct BlockerCount {
     pub among: usize,
 }
 
+/// What the kernel prefilter ([`crate::prefilter`]) did with the queued rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefilterCount {
+    /// The mode and, for `auto`, its choice and why (empty: never asked).
+    pub decision: String,
+    /// Queued rules steered by their patterns.
+    pub steered: usize,
+    /// Queued rules steered by their ports (no kernel-visible pattern, or prefilter off).
+    pub by_ports: usize,
+    /// xt string-match steering rules (per family, before the `multiport` split).
+    pub rules: usize,
+}
+
 /// Wall-clock time spent per stage, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -76,6 +89,9 @@ pub struct Report {
     pub steering_rules: usize,
     /// Number of xt string-match rules (`--xt-string`).
     pub xt_string_rules: usize,
+    /// The kernel prefilter's split of the queued rules.
+    #[serde(default)]
+    pub prefilter: PrefilterCount,
     /// Queued programs in the bytecode image.
     pub programs: usize,
     /// Queued programs with a prefilter pattern.
@@ -243,6 +259,16 @@ impl Report {
             self.steering_rules,
             if self.queue_mechanism.is_empty() { "-" } else { &self.queue_mechanism }
         );
+        if self.prefilter.steered > 0 || self.prefilter.decision.starts_with("auto") {
+            let _ = writeln!(
+                s,
+                "kernel prefilter ({}): {} queued rules steered by pattern ({} string-match rules), {} by ports",
+                self.prefilter.decision,
+                self.prefilter.steered,
+                self.prefilter.rules,
+                self.prefilter.by_ports
+            );
+        }
         let mut sorted = |title: &str, m: &BTreeMap<String, usize>| {
             if m.is_empty() {
                 return;

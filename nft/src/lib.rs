@@ -11,4 +11,5 @@
 pub mod apply;
 pub mod block;
 pub mod lists;
+pub mod prefilter;
 pub mod render;

@@ -185,7 +185,7 @@ pub fn sanitize(s: &str, max: usize) -> String {
     out
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     let mut s = String::from("0x");
     for x in b {
         let _ = write!(s, "{x:02x}");
@@ -448,6 +448,7 @@ pub fn rule_lines(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
 
 /// The nft script: an atomic replace of `table inet verdict`.
 pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
+    let opts = &crate::prefilter::effective(plan, opts);
     let mut s = String::new();
     let _ = writeln!(s, "#!/usr/sbin/nft -f");
     let _ = writeln!(
@@ -488,6 +489,13 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "# {} xt string-match rules (--xt-string) are in iptables-nft chain {XT_CHAIN}.",
             plan.xt_string.len()
+        );
+    }
+    if !plan.prefilter.is_empty() {
+        let _ = writeln!(
+            s,
+            "# Kernel prefilter: {} pattern steering rules (xt string match) in iptables-nft chain {XT_CHAIN}.",
+            plan.prefilter.len()
         );
     }
     let _ = writeln!(s, "table inet {TABLE} {{}}");
@@ -547,7 +555,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         }
     }
     let _ = writeln!(s, "\t}}");
-    if !plan.steering.is_empty() || plan.has_bypass() {
+    if plan.steers() || plan.has_bypass() {
         let keep = !FLOW_BYPASS_MARK;
         let _ = writeln!(s, "\tchain {BYPASS_CHAIN} {{");
         let _ = writeln!(
@@ -558,7 +566,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\ttype filter hook forward priority {BYPASS_PRIORITY}; policy accept;"
         );
-        if !plan.steering.is_empty() {
+        if plan.steers() {
             let _ = writeln!(
                 s,
                 "\t\tmeta mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} ct mark set ct mark | 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{ENGINE_BLOCK_RECORD}\""
@@ -841,7 +849,7 @@ fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
 /// Whether the table needs the rule dropping flows blocked in conntrack: kernel drop rules
 /// block flows, and so does the engine on flows with a bypassed direction.
 fn blocks_flows(plan: &KernelPlan) -> bool {
-    plan.blocks_flows() || !plan.steering.is_empty()
+    plan.blocks_flows() || plan.steers()
 }
 
 /// The bypass chain and its rules (see the module docs), as JSON objects: `steered` adds the
@@ -1007,6 +1015,7 @@ fn set_json(set: &ListSet) -> nftables::schema::NfObject<'static> {
 
 /// The same ruleset as [`render_text`], as nftables JSON (`nft -j -f`).
 pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static> {
+    let opts = &crate::prefilter::effective(plan, opts);
     use nftables::schema::NfObject::CmdObject;
     let table = || {
         NfListObject::Table(Table {
@@ -1105,11 +1114,8 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             objects.push(rule_obj(expr, steer_comment(st)));
         }
     }
-    if !plan.steering.is_empty() || plan.has_bypass() {
-        objects.extend(bypass_chain_json(
-            !plan.steering.is_empty(),
-            plan.has_bypass(),
-        ));
+    if plan.steers() || plan.has_bypass() {
+        objects.extend(bypass_chain_json(plan.steers(), plan.has_bypass()));
     }
     Nftables {
         objects: objects.into(),
@@ -1125,7 +1131,7 @@ fn xt_bin(f: Family) -> &'static str {
     }
 }
 
-fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
+pub(crate) fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     // multiport takes at most 15 ports per rule, a range counting as two
     let mut out = Vec::new();
     let mut cur: Vec<String> = Vec::new();
@@ -1150,11 +1156,11 @@ fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     out
 }
 
-fn argv(parts: &[&str]) -> Vec<String> {
+pub(crate) fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn nfqueue_target(o: &RenderOptions) -> Vec<String> {
+pub(crate) fn nfqueue_target(o: &RenderOptions) -> Vec<String> {
     let (a, b) = o.queues;
     let mut v = argv(&["-j", "NFQUEUE"]);
     if a == b {
@@ -1279,7 +1285,9 @@ fn xt_flow(f: &FlowConds) -> Vec<String> {
 /// `VERDICT` hooked first in `FORWARD`; empty when neither is needed. Removal is
 /// `-D FORWARD -j VERDICT`, `-F VERDICT`, `-X VERDICT` for both families.
 pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> {
-    let steer = opts.queue == QueueMechanism::XtNfqueue && !plan.steering.is_empty();
+    let opts = &crate::prefilter::effective(plan, opts);
+    let steer = opts.queue == QueueMechanism::XtNfqueue
+        && (!plan.steering.is_empty() || !plan.prefilter.is_empty());
     let strings = opts.xt_string && !plan.xt_string.is_empty();
     if !steer && !strings {
         return Vec::new();
@@ -1318,6 +1326,7 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                     BYPASS_LISTED,
                 ));
             }
+            out.extend(crate::prefilter::xt_continuation(plan, bin, opts));
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
                     (Some(L4Proto::Icmp), Family::V6) | (Some(L4Proto::Icmpv6), Family::V4) => {
@@ -1358,6 +1367,7 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                     }
                 }
             }
+            out.extend(crate::prefilter::xt_pattern_rules(plan, bin, opts));
         }
         // Hooked last, so FORWARD never jumps to a half-filled chain.
         out.push(argv(&[bin, "-w", "-I", "FORWARD", "1", "-j", XT_CHAIN]));

@@ -45,6 +45,8 @@ pub struct RuleInputs {
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// `--steer` on the command line.
     pub steer: Option<verdict_compiler::steer::SteerMode>,
+    /// `--kernel-prefilter` on the command line (overrides `[kernel] prefilter`).
+    pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
     /// nft script of active response (scan chain), appended to every table load.
     pub extra_script: String,
     /// `--threshold-file` on the command line (overrides the config's `threshold_file`).
@@ -299,6 +301,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             )
         },
         image_all: looks_into_tunnels,
+        prefilter: inp.prefilter.or(cfg.kernel.prefilter).unwrap_or_default(),
         engine_sids: rules
             .iter()
             .filter(|r| rate::rate_for(&thresholds.rates, r.meta.gid.0, r.meta.sid.0).is_some())
@@ -324,8 +327,9 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         compiled = codegen::compile(&rules, &opts);
     }
     let f = compiled.report.fates;
+    let pf = &compiled.report.prefilter;
     let summary = format!(
-        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
+        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}{}",
         rules.len() + parse_rejected + (before - rules.len()),
         sources.len(),
         f.kernel,
@@ -335,6 +339,14 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         } else {
             format!(", {} disabled", disabled_count + off.len())
+        },
+        if pf.decision.is_empty() || pf.decision == "off" {
+            String::new()
+        } else {
+            format!(
+                "; kernel prefilter {}: {} queued rules steered by pattern, {} by ports",
+                pf.decision, pf.steered, pf.by_ports
+            )
         },
     );
     // Checked when the config was read; rendered into the table so a reload swaps it with
@@ -555,6 +567,7 @@ fn build_from_image(
         log_group: live.log_group,
         rules: live.rules,
         steering: live.steering,
+        prefilter: live.prefilter,
         ..KernelPlan::default()
     };
     plan.rules.retain(|r| !gone(r.sid.0));
@@ -760,6 +773,7 @@ mod tests {
             stream_depth: None,
             bypass: None,
             steer: None,
+            prefilter: None,
             extra_script: String::new(),
             threshold_file: None,
         }
