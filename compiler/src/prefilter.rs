@@ -272,6 +272,9 @@ pub fn split<'a>(
             }
         }
     }
+    let mut steered: Vec<u32> = rules.values().flatten().copied().collect();
+    steered.sort_unstable();
+    steered.dedup();
     let rules = rules
         .into_iter()
         .map(|((proto, ports, pattern, nocase), sids)| PatternSteer {
@@ -282,10 +285,11 @@ pub fn split<'a>(
             sids,
         })
         .collect();
+    // A rule whose pattern steering the port steering made redundant counts as port-steered.
     let pf = Prefilter {
         rules,
-        steered: with.len(),
-        by_ports,
+        steered: steered.len(),
+        by_ports: queued.len() - steered.len(),
         decision,
     };
     (pf, rest)
@@ -371,6 +375,7 @@ mod tests {
         assert_eq!(rest, vec![2]);
         assert_eq!(pf.rules.len(), 2, "{:?}", pf.rules);
         assert!(pf.rules.iter().all(|r| r.sids == vec![3]));
+        assert_eq!((pf.steered, pf.by_ports), (1, 2));
         // auto refuses: a rule without a pattern keeps its ports queued.
         let (pf, rest) = split_of(text, PrefilterMode::Auto);
         assert!(pf.rules.is_empty());
