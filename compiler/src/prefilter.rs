@@ -40,6 +40,11 @@ use std::collections::BTreeMap;
 /// matched; the bypass bits still hand the flow back once the engine is done with it.
 pub const PREFILTER_FLOW_MARK: u32 = 0x0200_0000;
 
+/// Packet-mark bit the prefilter's queue rules set on a packet of its connection's reply
+/// direction, so the engine, picking the flow up from that packet, knows the receiver opened
+/// the connection.
+pub const REPLY_DIRECTION_MARK: u32 = 0x0100_0000;
+
 /// Most prefilterable queued rules for which `auto` chooses the prefilter: the crossover
 /// `bench/prefilter.sh` measured (README "Kernel prefilter").
 pub const AUTO_MAX_RULES: usize = 64;

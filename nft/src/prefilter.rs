@@ -14,14 +14,21 @@
 //! Split 3/4 because an iptables rule has one target; 1 before the string matches so the rest
 //! of a steered flow costs one mark test, not one search per pattern. The bypass returns before
 //! 1 still hand a flow back once the engine is past its stream depth.
+//!
+//! Steps 1 and 4 jump to chain `VERDICT_PFQ`, which sets [`REPLY_DIRECTION_MARK`] in the packet
+//! mark of a packet travelling its connection's reply direction, then queues: the engine picks
+//! a flow up from whichever side carried the pattern, and only conntrack still knows which side
+//! opened the connection (the flow's client for `flow:to_server`/`to_client`).
 
 use crate::render::{argv, hex, multiport_chunks, nfqueue_target, QueueMechanism, RenderOptions};
 use crate::render::{sanitize, XT_CHAIN};
 use verdict_compiler::kernel::{KernelPlan, Side};
-use verdict_compiler::prefilter::{PatternSteer, PREFILTER_FLOW_MARK};
+use verdict_compiler::prefilter::{PatternSteer, PREFILTER_FLOW_MARK, REPLY_DIRECTION_MARK};
 
 /// Comment of the rule that queues the rest of a prefilter-steered flow.
 pub const PREFILTER_FLOW: &str = "verdict prefilter: rest of a pattern-steered flow";
+/// The chain that marks reply-direction packets and queues them.
+pub const QUEUE_CHAIN: &str = "VERDICT_PFQ";
 /// Longest iptables comment.
 const XT_COMMENT: usize = 255;
 
@@ -35,8 +42,8 @@ pub fn effective(plan: &KernelPlan, opts: &RenderOptions) -> RenderOptions {
     o
 }
 
-/// `-m connmark --mark PF/PF -m comment --comment C -j NFQUEUE …`, in `bin`'s chain.
-fn queue_marked(bin: &str, comment: &str, opts: &RenderOptions) -> Vec<String> {
+/// `-m connmark --mark PF/PF -m comment --comment C -j VERDICT_PFQ`, in `bin`'s chain.
+fn queue_marked(bin: &str, comment: &str) -> Vec<String> {
     let mut v = argv(&[bin, "-w", "-A", XT_CHAIN]);
     v.extend(argv(&[
         "-m",
@@ -47,22 +54,50 @@ fn queue_marked(bin: &str, comment: &str, opts: &RenderOptions) -> Vec<String> {
         "comment",
         "--comment",
         comment,
+        "-j",
+        QUEUE_CHAIN,
     ]));
-    v.extend(nfqueue_target(opts));
     v
 }
 
-/// Step 1 of the module docs: queue the rest of flows a pattern steered (empty without a
-/// prefilter).
+/// Chain `VERDICT_PFQ`: the reply-direction mark, then the queue.
+fn queue_chain(bin: &str, opts: &RenderOptions) -> Vec<Vec<String>> {
+    let mark = format!("0x{REPLY_DIRECTION_MARK:x}");
+    let mut queue = argv(&[bin, "-w", "-A", QUEUE_CHAIN]);
+    queue.extend(nfqueue_target(opts));
+    vec![
+        argv(&[bin, "-w", "-N", QUEUE_CHAIN]),
+        argv(&[
+            bin,
+            "-w",
+            "-A",
+            QUEUE_CHAIN,
+            "-m",
+            "conntrack",
+            "--ctdir",
+            "REPLY",
+            "-j",
+            "MARK",
+            "--or-mark",
+            &mark,
+        ]),
+        queue,
+    ]
+}
+
+/// Step 1 of the module docs (with chain `VERDICT_PFQ` it jumps to): queue the rest of flows a
+/// pattern steered (empty without a prefilter).
 pub fn xt_continuation(plan: &KernelPlan, bin: &str, opts: &RenderOptions) -> Vec<Vec<String>> {
     if plan.prefilter.is_empty() {
         return Vec::new();
     }
-    vec![queue_marked(bin, PREFILTER_FLOW, opts)]
+    let mut out = queue_chain(bin, opts);
+    out.push(queue_marked(bin, PREFILTER_FLOW));
+    out
 }
 
 /// Steps 3 and 4 of the module docs for one family's tool `bin` (empty without a prefilter).
-pub fn xt_pattern_rules(plan: &KernelPlan, bin: &str, opts: &RenderOptions) -> Vec<Vec<String>> {
+pub fn xt_pattern_rules(plan: &KernelPlan, bin: &str) -> Vec<Vec<String>> {
     if plan.prefilter.is_empty() {
         return Vec::new();
     }
@@ -74,7 +109,6 @@ pub fn xt_pattern_rules(plan: &KernelPlan, bin: &str, opts: &RenderOptions) -> V
     out.push(queue_marked(
         bin,
         "verdict prefilter: pattern found, flow queued",
-        opts,
     ));
     out
 }
@@ -170,7 +204,7 @@ mod tests {
         });
         let o = effective(&plan, &opts);
         assert_eq!(o.queue, QueueMechanism::XtNfqueue);
-        let rules = xt_pattern_rules(&plan, "iptables-nft", &o);
+        let rules = xt_pattern_rules(&plan, "iptables-nft");
         assert_eq!(rules.len(), 2);
         let first = rules[0].join(" ");
         assert!(
@@ -180,6 +214,13 @@ mod tests {
         assert!(first.contains("--dports 80"), "{first}");
         assert!(first.contains("ev'il./i sid:7,9"), "{first}");
         assert!(first.ends_with("-j CONNMARK --set-xmark 0x2000000/0x2000000"));
-        assert!(rules[1].join(" ").contains("-j NFQUEUE"));
+        assert!(rules[1].join(" ").ends_with("-j VERDICT_PFQ"));
+        let cont: Vec<String> = xt_continuation(&plan, "iptables-nft", &o)
+            .iter()
+            .map(|a| a.join(" "))
+            .collect();
+        assert_eq!(cont[0], "iptables-nft -w -N VERDICT_PFQ");
+        assert!(cont[1].ends_with("--ctdir REPLY -j MARK --or-mark 0x1000000"));
+        assert!(cont[2].contains("-A VERDICT_PFQ -j NFQUEUE"), "{}", cont[2]);
     }
 }

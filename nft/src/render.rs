@@ -1367,7 +1367,7 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                     }
                 }
             }
-            out.extend(crate::prefilter::xt_pattern_rules(plan, bin, opts));
+            out.extend(crate::prefilter::xt_pattern_rules(plan, bin));
         }
         // Hooked last, so FORWARD never jumps to a half-filled chain.
         out.push(argv(&[bin, "-w", "-I", "FORWARD", "1", "-j", XT_CHAIN]));

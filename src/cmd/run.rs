@@ -152,12 +152,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let caps = apply::probe();
     // The prefilter's string match is xt only, so its steering is all xt NFQUEUE
     // (`verdict_nft::prefilter`); the queue counters are read there too.
-    let prefilter = args.kernel_prefilter.or(cfg.kernel.prefilter);
-    let steer_mechanism = match prefilter {
-        Some(m) if m != verdict_compiler::prefilter::PrefilterMode::Off => {
-            QueueMechanism::XtNfqueue
-        }
-        _ => caps.queue,
+    let prefilter_on = args
+        .kernel_prefilter
+        .or(cfg.kernel.prefilter)
+        .is_some_and(|m| m != verdict_compiler::prefilter::PrefilterMode::Off);
+    let steer_mechanism = if prefilter_on {
+        QueueMechanism::XtNfqueue
+    } else {
+        caps.queue
     };
     let stop = Arc::new(AtomicBool::new(false));
     // Every signal whose default would kill us without cleanup stops the engine cleanly
@@ -175,6 +177,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
+        // Prefilter-steered flows start mid-way: conntrack tells their client.
+        reply_mark: prefilter_on.then_some(verdict_compiler::prefilter::REPLY_DIRECTION_MARK),
         ..QueueConfig::default()
     };
     if let Some(n) = args.queue_max_len {
