@@ -204,6 +204,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         steered: prefilter.steered,
         by_ports: prefilter.by_ports,
         rules: plan.prefilter.len(),
+        with_pattern: prefilter.with_pattern,
     };
     if !queued.is_empty() || !plan.rules.is_empty() {
         let extra = kernel::tunnel_steering(&plan.steering, &opts.steer.tunnels);

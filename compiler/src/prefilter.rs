@@ -113,6 +113,9 @@ pub struct Prefilter {
     pub by_ports: usize,
     /// What was decided, for the report (`off`, `on`, `auto: on (12 <= 64)`, …).
     pub decision: String,
+    /// sids of the queued rules that have a kernel pattern, steered by it or not (empty when
+    /// the prefilter is off): what `on` could steer.
+    pub with_pattern: Vec<u32>,
 }
 
 /// Buffers whose bytes are verbatim bytes of one packet's payload (see the module docs).
@@ -222,6 +225,10 @@ pub fn split<'a>(
         .filter(|(r, p)| p.is_some() && !service_ports(r, policy).is_empty())
         .collect();
     let by_ports = queued.len() - with.len();
+    let with_pattern: Vec<u32> = match mode {
+        PrefilterMode::Off => Vec::new(),
+        _ => with.iter().map(|(r, _)| r.meta.sid.0).collect(),
+    };
     let (on, decision) = match mode {
         PrefilterMode::Off => (false, "off".to_string()),
         PrefilterMode::On => (true, "on".to_string()),
@@ -242,6 +249,7 @@ pub fn split<'a>(
         let off = Prefilter {
             decision,
             by_ports: queued.len(),
+            with_pattern,
             ..Prefilter::default()
         };
         return (off, all);
@@ -296,6 +304,7 @@ pub fn split<'a>(
         steered: steered.len(),
         by_ports: queued.len() - steered.len(),
         decision,
+        with_pattern,
     };
     (pf, rest)
 }

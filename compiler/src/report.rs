@@ -54,6 +54,10 @@ pub struct PrefilterCount {
     pub by_ports: usize,
     /// xt string-match steering rules (per family, before the `multiport` split).
     pub rules: usize,
+    /// sids of the queued rules with a kernel pattern (steered by it, or made redundant by
+    /// port steering, or left to ports by `auto`); empty when the prefilter is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with_pattern: Vec<u32>,
 }
 
 /// Wall-clock time spent per stage, in milliseconds.
