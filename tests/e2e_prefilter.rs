@@ -159,3 +159,36 @@ fn a_split_pattern_and_content_before_the_steering_packet_are_not_seen() {
     assert_eq!(queued, 0, "a split pattern steered its flow");
     assert_eq!((login, early), (1, 0));
 }
+
+#[test]
+fn a_reload_switches_the_prefilter_on_and_off() {
+    require_netns!();
+    let t = Topology::named("hpre");
+    let f = Files::new("prefilter-reload", "[kernel]\nprefilter = \"off\"\n");
+    let e = f.start(&t, "prefilter-reload", &rules());
+    let benign = |e: &Engine| {
+        let before = settled_queued(e);
+        let (srv_got, _) = exchange(&t, &["hello\n"], "hi\n");
+        assert_eq!(srv_got, b"hello\n");
+        settled_queued(e) - before
+    };
+    let string_rules = || {
+        let out = t.exec(&t.gw, &["iptables-nft", "-w", "-S"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("-m string"))
+            .count()
+    };
+    assert!(benign(&e) > 0, "port steering queues the benign flow");
+    assert_eq!(string_rules(), 0);
+    std::fs::write(f.config(), "[kernel]\nprefilter = \"on\"\n").unwrap();
+    let (ok, out) = f.verdict(&t, "reload", &[]);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    assert!(string_rules() > 0);
+    assert_eq!(benign(&e), 0, "the prefilter queued a benign flow");
+    std::fs::write(f.config(), "[kernel]\nprefilter = \"off\"\n").unwrap();
+    let (ok, out) = f.verdict(&t, "reload", &[]);
+    assert!(ok && out.contains("reloaded"), "{out}");
+    assert_eq!(string_rules(), 0);
+    assert!(benign(&e) > 0);
+}

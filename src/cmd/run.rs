@@ -177,8 +177,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
-        // Prefilter-steered flows start mid-way: conntrack tells their client.
-        reply_mark: prefilter_on.then_some(verdict_compiler::prefilter::REPLY_DIRECTION_MARK),
+        // Prefilter-steered flows start mid-way: conntrack tells their client, through a mark
+        // only the prefilter's steering sets (read always, so a reload may switch it on).
+        reply_mark: Some(verdict_compiler::prefilter::REPLY_DIRECTION_MARK),
         ..QueueConfig::default()
     };
     if let Some(n) = args.queue_max_len {
