@@ -16,6 +16,8 @@ const PORT: u16 = 5321;
 
 /// Rules whose fast patterns are payload bytes: all steered by pattern with the prefilter on.
 fn rules() -> String {
+    // Longer than iptables takes as one pattern: steered by its first bytes.
+    let long = "PF-LONG-".repeat(25);
     format!(
         "alert tcp any any -> any {PORT} (msg:\"login\"; flow:to_server,established; \
          content:\"PF-LOGIN\"; flowbits:set,pf.login; sid:1015001; rev:1;)\n\
@@ -26,7 +28,8 @@ fn rules() -> String {
          alert tcp any any -> any {PORT} (msg:\"early then login2\"; flow:to_server,established; \
          content:\"PF-EARLY\"; content:\"PF-LOGIN2\"; fast_pattern; distance:0; sid:1015004; rev:1;)\n\
          alert tcp any {PORT} -> any any (msg:\"banner\"; flow:to_client,established; \
-         content:\"PF-BANNER\"; sid:1015005; rev:1;)\n"
+         content:\"PF-BANNER\"; sid:1015005; rev:1;)\n\
+         alert tcp any any -> any {PORT} (msg:\"long\"; content:\"{long}\"; sid:1015006; rev:1;)\n"
     )
 }
 

@@ -49,9 +49,11 @@ pub const REPLY_DIRECTION_MARK: u32 = 0x0100_0000;
 /// `bench/prefilter.sh` measured (README "Kernel prefilter").
 pub const AUTO_MAX_RULES: usize = 64;
 
-/// Longest pattern the xt string match takes (`XT_STRING_MAX_PATTERN_SIZE`); a longer fast
-/// pattern steers by its first bytes, which every packet carrying it carries too.
-pub const XT_MAX_PATTERN: usize = 128;
+/// Longest pattern iptables takes as a `--hex-string` (the match holds
+/// `XT_STRING_MAX_PATTERN_SIZE` = 128 bytes, but the hex parser refuses the 128th when the
+/// closing `|` follows); a longer fast pattern steers by its first bytes, which every packet
+/// carrying it carries too.
+pub const XT_MAX_PATTERN: usize = 127;
 
 /// Whether queued rules are steered by their patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -351,6 +353,15 @@ mod tests {
                 (7, None),
             ]
         );
+    }
+
+    #[test]
+    fn long_patterns_steer_by_what_iptables_takes() {
+        let long = "x".repeat(200);
+        let q = queued(&format!(
+            "alert tcp any any -> any 80 (content:\"{long}\"; sid:1;)\n"
+        ));
+        assert_eq!(q[0].1, Some((vec![b'x'; XT_MAX_PATTERN], false)));
     }
 
     fn split_of(text: &str, mode: PrefilterMode) -> (Prefilter, Vec<u32>) {

@@ -20,9 +20,9 @@
 //! a flow up from whichever side carried the pattern, and only conntrack still knows which side
 //! opened the connection (the flow's client for `flow:to_server`/`to_client`).
 
-use crate::render::{argv, hex, multiport_chunks, nfqueue_target, QueueMechanism, RenderOptions};
+use crate::render::{argv, hex, nfqueue_target, with_ports, QueueMechanism, RenderOptions};
 use crate::render::{sanitize, XT_CHAIN};
-use verdict_compiler::kernel::{KernelPlan, Side};
+use verdict_compiler::kernel::KernelPlan;
 use verdict_compiler::prefilter::{PatternSteer, PREFILTER_FLOW_MARK, REPLY_DIRECTION_MARK};
 
 /// Comment of the rule that queues the rest of a prefilter-steered flow.
@@ -140,7 +140,7 @@ pub fn pattern_comment(p: &PatternSteer) -> String {
 
 /// One pattern rule as argv lists (more than one when its ports need several `multiport`s).
 fn mark_rules(p: &PatternSteer, bin: &str) -> Vec<Vec<String>> {
-    let mut base = argv(&[bin, "-w", "-A", XT_CHAIN, "-p", p.proto.name()]);
+    let base = argv(&[bin, "-w", "-A", XT_CHAIN, "-p", p.proto.name()]);
     let mut tail = argv(&[
         "-m",
         "string",
@@ -159,30 +159,7 @@ fn mark_rules(p: &PatternSteer, bin: &str) -> Vec<Vec<String>> {
         "--set-xmark",
         &format!("0x{PREFILTER_FLOW_MARK:x}/0x{PREFILTER_FLOW_MARK:x}"),
     ]));
-    match &p.ports {
-        None => {
-            base.extend(tail);
-            vec![base]
-        }
-        Some((side, r)) => multiport_chunks(r)
-            .into_iter()
-            .map(|chunk| {
-                let mut v = base.clone();
-                v.extend(argv(&[
-                    "-m",
-                    "multiport",
-                    if *side == Side::Src {
-                        "--sports"
-                    } else {
-                        "--dports"
-                    },
-                    &chunk,
-                ]));
-                v.extend(tail.iter().cloned());
-                v
-            })
-            .collect(),
-    }
+    with_ports(base, p.ports.as_ref(), &tail)
 }
 
 #[cfg(test)]

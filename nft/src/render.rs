@@ -1131,7 +1131,7 @@ fn xt_bin(f: Family) -> &'static str {
     }
 }
 
-pub(crate) fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
+fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     // multiport takes at most 15 ports per rule, a range counting as two
     let mut out = Vec::new();
     let mut cur: Vec<String> = Vec::new();
@@ -1154,6 +1154,34 @@ pub(crate) fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
         out.push(cur.join(","));
     }
     out
+}
+
+/// `base` + `-m multiport --sports|--dports CHUNK` + `tail`, one rule per `multiport` chunk of
+/// `ports`; `base` + `tail` alone for any port.
+pub(crate) fn with_ports(
+    base: Vec<String>,
+    ports: Option<&(Side, Vec<(u16, u16)>)>,
+    tail: &[String],
+) -> Vec<Vec<String>> {
+    let Some((side, r)) = ports else {
+        let mut v = base;
+        v.extend_from_slice(tail);
+        return vec![v];
+    };
+    let flag = if *side == Side::Src {
+        "--sports"
+    } else {
+        "--dports"
+    };
+    multiport_chunks(r)
+        .into_iter()
+        .map(|chunk| {
+            let mut v = base.clone();
+            v.extend(argv(&["-m", "multiport", flag, &chunk]));
+            v.extend_from_slice(tail);
+            v
+        })
+        .collect()
 }
 
 pub(crate) fn argv(parts: &[&str]) -> Vec<String> {
@@ -1334,38 +1362,13 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                     }
                     (p, _) => p,
                 };
-                let target = nfqueue_target(opts);
-                let comment = steer_comment(st);
                 let mut base = argv(&[bin, "-w", "-A", XT_CHAIN]);
                 if let Some(p) = proto {
                     base.extend(argv(&["-p", p.name()]));
                 }
-                match &st.ports {
-                    Some((side, r)) => {
-                        for chunk in multiport_chunks(r) {
-                            let mut v = base.clone();
-                            v.extend(argv(&[
-                                "-m",
-                                "multiport",
-                                if *side == Side::Src {
-                                    "--sports"
-                                } else {
-                                    "--dports"
-                                },
-                                &chunk,
-                            ]));
-                            v.extend(argv(&["-m", "comment", "--comment", &comment]));
-                            v.extend(target.clone());
-                            out.push(v);
-                        }
-                    }
-                    None => {
-                        let mut v = base;
-                        v.extend(argv(&["-m", "comment", "--comment", &comment]));
-                        v.extend(target);
-                        out.push(v);
-                    }
-                }
+                let mut tail = argv(&["-m", "comment", "--comment", &steer_comment(st)]);
+                tail.extend(nfqueue_target(opts));
+                out.extend(with_ports(base, st.ports.as_ref(), &tail));
             }
             out.extend(crate::prefilter::xt_pattern_rules(plan, bin));
         }
