@@ -195,3 +195,41 @@ fn a_reload_switches_the_prefilter_on_and_off() {
     assert_eq!(string_rules(), 0);
     assert!(benign(&e) > 0);
 }
+
+#[test]
+fn the_search_stops_at_the_stream_depth_as_the_engine_does() {
+    require_netns!();
+    let t = Topology::named("hpre");
+    let late = |mode: &str, bypass: &str| {
+        let e = Engine::start(
+            &t,
+            &format!("prefilter-depth-{mode}-{bypass}"),
+            &rules(),
+            &[
+                "--workers",
+                "1",
+                "--kernel-prefilter",
+                mode,
+                "--stream-depth",
+                "4096",
+                "--bypass",
+                bypass,
+            ],
+        );
+        let bulk = "a".repeat(8192);
+        let (srv_got, _) = exchange(&t, &[bulk.as_str(), "PF-LOGIN late\n"], "ok\n");
+        assert_eq!(srv_got.len(), 8192 + 14);
+        let alerts = e.alerts(1015001, 0).len();
+        let queued = settled_queued(&e);
+        (alerts, queued)
+    };
+    // Port steering: the client's direction is handed back past 4 KiB, the login unseen.
+    let (alerts, queued) = late("off", "direction");
+    assert_eq!(alerts, 0);
+    assert!(queued > 0);
+    // The prefilter stops searching that direction there too: nothing queued at all.
+    assert_eq!(late("on", "direction"), (0, 0));
+    // Without the bypass the engine would look past the depth, and so the kernel searches on.
+    let (alerts, queued) = late("on", "off");
+    assert!(alerts > 0 && queued > 0, "{alerts} alerts, {queued} queued");
+}

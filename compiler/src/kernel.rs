@@ -382,6 +382,12 @@ pub struct KernelPlan {
     /// their patterns instead of their ports; empty when the prefilter is off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefilter: Vec<crate::prefilter::PatternSteer>,
+    /// Bytes of a connection's direction (as conntrack counts them) after which the prefilter
+    /// stops searching it: the engine's stream depth when it hands directions past it back to
+    /// the kernel, where it would not look either. `None`: searched to the end. Set by the
+    /// caller, like the bypass lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefilter_depth: Option<u64>,
     /// IPv4 addresses never inspected (verdict.toml `[bypass]`), as merged intervals: their
     /// packets, as source or destination, are accepted before the kernel rules and steering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

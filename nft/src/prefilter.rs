@@ -15,6 +15,10 @@
 //! of a steered flow costs one mark test, not one search per pattern. The bypass returns before
 //! 1 still hand a flow back once the engine is past its stream depth.
 //!
+//! Before 3, a packet whose direction is past the stream depth ([`KernelPlan::prefilter_depth`],
+//! conntrack's byte count) returns: the engine hands such a direction back to the kernel and
+//! would not look at it, and a bulk transfer pays the searches on its first bytes only.
+//!
 //! Steps 1 and 4 jump to chain `VERDICT_PFQ`, which sets [`REPLY_DIRECTION_MARK`] in the packet
 //! mark of a packet travelling its connection's reply direction, then queues: the engine picks
 //! a flow up from whichever side carried the pattern, and only conntrack still knows which side
@@ -101,16 +105,51 @@ pub fn xt_pattern_rules(plan: &KernelPlan, bin: &str) -> Vec<Vec<String>> {
     if plan.prefilter.is_empty() {
         return Vec::new();
     }
-    let mut out: Vec<Vec<String>> = plan
-        .prefilter
-        .iter()
-        .flat_map(|p| mark_rules(p, bin))
-        .collect();
+    let mut out: Vec<Vec<String>> = past_depth_returns(plan, bin);
+    out.extend(plan.prefilter.iter().flat_map(|p| mark_rules(p, bin)));
     out.push(queue_marked(
         bin,
         "verdict prefilter: pattern found, flow queued",
     ));
     out
+}
+
+/// `RETURN` for a packet whose direction is past [`KernelPlan::prefilter_depth`] (conntrack's
+/// byte count, `connbytes`): the engine would not look at it either, and a bulk transfer then
+/// costs no more searches than its first bytes did.
+fn past_depth_returns(plan: &KernelPlan, bin: &str) -> Vec<Vec<String>> {
+    let Some(depth) = plan.prefilter_depth.filter(|d| *d > 0) else {
+        return Vec::new();
+    };
+    [("ORIGINAL", "original"), ("REPLY", "reply")]
+        .into_iter()
+        .map(|(ctdir, dir)| {
+            argv(&[
+                bin,
+                "-w",
+                "-A",
+                XT_CHAIN,
+                "-m",
+                "conntrack",
+                "--ctdir",
+                ctdir,
+                "-m",
+                "connbytes",
+                "--connbytes",
+                &format!("{depth}:"),
+                "--connbytes-dir",
+                dir,
+                "--connbytes-mode",
+                "bytes",
+                "-m",
+                "comment",
+                "--comment",
+                "verdict prefilter: direction past the stream depth",
+                "-j",
+                "RETURN",
+            ])
+        })
+        .collect()
 }
 
 /// The comment of a pattern rule: the pattern as text where printable, and the sids.
@@ -165,7 +204,7 @@ fn mark_rules(p: &PatternSteer, bin: &str) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verdict_compiler::kernel::L4Proto;
+    use verdict_compiler::kernel::{L4Proto, Side};
 
     #[test]
     fn a_prefilter_forces_xt_steering_and_marks_then_queues() {
@@ -192,6 +231,12 @@ mod tests {
         assert!(first.contains("ev'il./i sid:7,9"), "{first}");
         assert!(first.ends_with("-j CONNMARK --set-xmark 0x2000000/0x2000000"));
         assert!(rules[1].join(" ").ends_with("-j VERDICT_PFQ"));
+        plan.prefilter_depth = Some(1 << 20);
+        let rules = xt_pattern_rules(&plan, "iptables-nft");
+        assert_eq!(rules.len(), 4);
+        assert!(rules[0].join(" ").contains(
+            "--ctdir ORIGINAL -m connbytes --connbytes 1048576: --connbytes-dir original"
+        ));
         let cont: Vec<String> = xt_continuation(&plan, "iptables-nft", &o)
             .iter()
             .map(|a| a.join(" "))

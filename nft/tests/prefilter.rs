@@ -21,13 +21,15 @@ alert tcp any any -> any 110 (msg:\"no pattern\"; flow:to_server,established; ds
 fn emitted(rules: &str, mode: PrefilterMode) -> String {
     let (_, loaded) = check::load_str("prefilter.rules", rules, &LoadOptions::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let c = compile(
+    let mut c = compile(
         &loaded.rules,
         &CompileOptions {
             prefilter: mode,
             ..Default::default()
         },
     );
+    // As `verdict run` sets it by default: the 1 MiB stream depth, directions handed back.
+    c.kernel.prefilter_depth = Some(1 << 20);
     // Asked for the nft queue statement: the prefilter renders xt steering all the same.
     let opts = RenderOptions {
         queue: QueueMechanism::NftQueue,

@@ -106,6 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // The whole file is validated, so a typo in any key is refused here too.
     let cfg = crate::config::Config::load_opt(args.config.as_deref())?;
     let steer_mode = args.steer.or(cfg.engine.steer).unwrap_or_default();
+    // As `verdict run` with this config would search (its stream depth and bypass).
+    let prefilter_depth = crate::cmd::live::prefilter_depth(None, None, &cfg)?;
     let vars = cfg.vars;
     // The config's bypass list is part of the table `verdict run` loads: shown here too.
     let bypass = cfg.bypass.ranges().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -146,6 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);
     (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = bypass;
+    compiled.kernel.prefilter_depth = prefilter_depth;
     let ropts = RenderOptions {
         queue: match args.queue_mechanism {
             Mechanism::Nft => QueueMechanism::NftQueue,

@@ -351,6 +351,7 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
     );
     // Checked when the config was read; rendered into the table so a reload swaps it with
     // the rules in the one transaction.
+    compiled.kernel.prefilter_depth = prefilter_depth(inp.stream_depth, inp.bypass, cfg)?;
     (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = cfg
         .bypass
         .ranges()
@@ -418,6 +419,25 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         },
     })
+}
+
+/// Where the kernel prefilter stops searching a direction ([`KernelPlan::prefilter_depth`]):
+/// at the stream depth (`stream_depth`, else the config's), when the bypass policy (`bypass`,
+/// else the config's) hands a direction past it back to the kernel on its own or with the
+/// whole flow; `None` (search everything) when the engine keeps inspecting past it.
+pub fn prefilter_depth(
+    stream_depth: Option<u64>,
+    bypass: Option<verdict_engine::bypass::BypassPolicy>,
+    cfg: &Config,
+) -> anyhow::Result<Option<u64>> {
+    use verdict_engine::bypass::BypassPolicy as B;
+    let bypass = bypass.or(cfg.engine.bypass).unwrap_or_default();
+    let depth = crate::cmd::run::session_config(stream_depth, cfg)?
+        .stream
+        .depth;
+    Ok(matches!(bypass, B::Direction | B::Either)
+        .then_some(depth)
+        .filter(|d| *d > 0))
 }
 
 /// The nft script (with the active-response chains) and the xt steering of `plan`, with this
@@ -600,6 +620,7 @@ fn build_from_image(
         let extra = verdict_compiler::kernel::tunnel_steering(&plan.steering, &tunnel_steer);
         plan.steering.extend(extra);
     }
+    plan.prefilter_depth = prefilter_depth(inp.stream_depth, inp.bypass, cfg)?;
     (plan.bypass_v4, plan.bypass_v6) = cfg
         .bypass
         .ranges()
