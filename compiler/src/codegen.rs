@@ -186,7 +186,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
             }
             Decision::Queue(_) => {
                 let p = program(rule, &mut interner);
-                queued.push((rule, crate::prefilter::kernel_pattern(rule, &p)));
+                queued.push((rule, crate::prefilter::kernel_pattern(rule)));
                 programs.push(p);
             }
             Decision::Rejected(_) => {}

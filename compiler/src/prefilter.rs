@@ -6,10 +6,11 @@
 //! a flow up midstream, as it does the connections open when it starts.
 //!
 //! # Which rules
-//! A rule is steered by its pattern when its fast pattern (the same choice as the engine's
-//! prefilter, `codegen::program`) sits in a buffer whose bytes are the packet's own bytes
-//! ([`verbatim`]): the payload/stream, `rawbytes`, and the raw HTTP/1 buffers (raw URI, raw
-//! headers, method, request and response lines, status). Normalised or decoded buffers
+//! A rule is steered by a pattern when one of the contents it cannot match without (its
+//! `fast_pattern`, else the longest; [`kernel_pattern`]) sits in a buffer whose bytes are the
+//! packet's own bytes ([`verbatim`]): the payload/stream, `rawbytes`, and the raw HTTP/1
+//! buffers (raw URI, raw headers, method, request and response lines, status), and has at
+//! least [`MIN_PATTERN`] bytes. Normalised or decoded buffers
 //! (`http_uri`, `http_header`, bodies, base64, transforms, TLS/DNS fields whose records can
 //! be split or encoded) are not: an attacker could encode around the kernel, so such rules
 //! keep their port steering. `nocase` becomes `--icase`.
@@ -28,8 +29,7 @@
 //! still paying the searches) and there are at most [`AUTO_MAX_RULES`] of them (the crossover
 //! measured by `bench/prefilter.sh`, see README).
 
-use crate::bytecode::Program;
-use crate::ir::{AppProto, Buffer, PortSet, Protocol, Rule};
+use crate::ir::{AppProto, Buffer, PayloadTest, PortSet, Protocol, Rule};
 use crate::kernel::{header_ports, L4Proto, Side, SteerRule};
 use crate::steer::{SteerMode, SteerPolicy};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub const REPLY_DIRECTION_MARK: u32 = 0x0100_0000;
 /// Most prefilterable queued rules for which `auto` chooses the prefilter: the crossover
 /// `bench/prefilter.sh` measured (README "Kernel prefilter").
 pub const AUTO_MAX_RULES: usize = 64;
+
+/// Shortest pattern worth steering by: a byte or two (a newline, `|00 01|`) occurs in nearly
+/// every packet, and would queue everything a search per packet dearer than port steering.
+pub const MIN_PATTERN: usize = 4;
 
 /// Longest pattern iptables takes as a `--hex-string` (the match holds
 /// `XT_STRING_MAX_PATTERN_SIZE` = 128 bytes, but the hex parser refuses the 128th when the
@@ -140,22 +144,56 @@ pub fn verbatim(b: Buffer) -> bool {
     )
 }
 
-/// The pattern the kernel can steer `rule` by: its program's fast pattern when that is in a
-/// [`verbatim`] buffer no transform rewrites, for TCP and UDP rules; `None` otherwise.
-pub fn kernel_pattern(rule: &Rule, program: &Program) -> Option<(Vec<u8>, bool)> {
+/// The pattern the kernel can steer `rule` by: one of the contents the rule cannot match
+/// without, in a [`verbatim`] buffer no transform rewrites — the rule's explicit
+/// `fast_pattern` when it is one, else the longest — for TCP and UDP rules; `None` when there
+/// is none of at least [`MIN_PATTERN`] bytes.
+///
+/// Not simply the engine's fast pattern: that prefers a payload content to a longer one in
+/// another buffer (`content:"/whois_raw.cgi?"; http_uri; content:"|0A|";` prefilters on the
+/// newline in the engine), and a newline would steer every HTTP request.
+pub fn kernel_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
     if !matches!(rule.proto, Protocol::Tcp | Protocol::Udp | Protocol::App(_)) {
         return None;
     }
-    let fp = program.fast_pattern.as_ref()?;
-    let transformed = rule
-        .transforms
+    // A buffer that may be absent (`absent: or_else`) does not have to hold the content.
+    let may_be_absent = |b: Buffer| {
+        rule.payload
+            .iter()
+            .any(|t| matches!(t, PayloadTest::Absent { buffer, .. } if *buffer == b))
+    };
+    let transformed = |b: Buffer| {
+        rule.transforms
+            .iter()
+            .any(|t| t.buffer == b && !t.chain.is_empty())
+    };
+    let usable: Vec<&crate::ir::Content> = rule
+        .payload
         .iter()
-        .any(|t| t.buffer == fp.buffer && !t.chain.is_empty());
-    if !verbatim(fp.buffer) || transformed || fp.bytes.is_empty() {
-        return None;
-    }
-    let len = fp.bytes.len().min(XT_MAX_PATTERN);
-    Some((fp.bytes.get(..len)?.to_vec(), fp.nocase))
+        .filter_map(|t| match t {
+            PayloadTest::Content(c) => Some(c),
+            _ => None,
+        })
+        .filter(|c| {
+            !c.negated()
+                && verbatim(c.buffer())
+                && !transformed(c.buffer())
+                && !may_be_absent(c.buffer())
+                && c.fast_pattern_bytes().len() >= MIN_PATTERN
+        })
+        .collect();
+    let chosen = usable
+        .iter()
+        .find(|c| c.fast_pattern().is_some())
+        .or_else(|| {
+            usable
+                .iter()
+                .rev()
+                .max_by_key(|c| c.fast_pattern_bytes().len())
+        })?;
+    let bytes = chosen.fast_pattern_bytes();
+    let len = bytes.len().min(XT_MAX_PATTERN);
+    Some((bytes.get(..len)?.to_vec(), chosen.nocase()))
 }
 
 /// The transports and service ports steering `rule` covers, as [`crate::kernel::steering`]
@@ -315,7 +353,6 @@ pub fn split<'a>(
 mod tests {
     use super::*;
     use crate::check::{load_str, LoadOptions};
-    use crate::codegen::{program, LocalFlowbits};
 
     fn queued(text: &str) -> Vec<(Rule, Option<(Vec<u8>, bool)>)> {
         let (_, loaded) = load_str("t.rules", text, &LoadOptions::default());
@@ -323,7 +360,7 @@ mod tests {
             .rules
             .into_iter()
             .map(|r| {
-                let p = kernel_pattern(&r, &program(&r, &mut LocalFlowbits::default()));
+                let p = kernel_pattern(&r);
                 (r, p)
             })
             .collect()
@@ -334,11 +371,14 @@ mod tests {
         let q = queued(concat!(
             "alert tcp any any -> any 80 (content:\"abc\"; content:\"longer-one\"; nocase; sid:1;)\n",
             "alert http any any -> any any (http.uri; content:\"/evil\"; sid:2;)\n",
-            "alert http any any -> any any (http.method; content:\"PUT\"; sid:3;)\n",
+            "alert http any any -> any any (http.method; content:\"PROPFIND\"; sid:3;)\n",
             "alert http any any -> any any (http.header; content:\"X-Evil\"; sid:4;)\n",
             "alert http any any -> any any (http.request_line; to_lowercase; content:\"get\"; sid:5;)\n",
             "alert ip any any -> any any (content:\"ipwide\"; sid:6;)\n",
             "alert tcp any any -> any 80 (flow:established; sid:7;)\n",
+            "alert http any any -> any any (content:\"/whois_raw.cgi?\"; http_uri; content:\"|0A|\"; sid:8;)\n",
+            "alert http any any -> any any (content:\"/admin.cgi\"; http_uri; content:\"|0A|CMD\"; sid:9;)\n",
+            "alert tcp any any -> any 80 (content:\"shorter\"; fast_pattern; content:\"much-longer-one\"; sid:10;)\n",
         ));
         let got: Vec<_> = q.iter().map(|(r, p)| (r.meta.sid.0, p.clone())).collect();
         assert_eq!(
@@ -346,11 +386,14 @@ mod tests {
             vec![
                 (1, Some((b"longer-one".to_vec(), true))),
                 (2, None),
-                (3, Some((b"PUT".to_vec(), false))),
+                (3, Some((b"PROPFIND".to_vec(), false))),
                 (4, None),
                 (5, None),
                 (6, None),
                 (7, None),
+                (8, None),
+                (9, Some((b"\nCMD".to_vec(), false))),
+                (10, Some((b"shorter".to_vec(), false))),
             ]
         );
     }
@@ -413,7 +456,7 @@ mod tests {
         let mut text = String::new();
         for i in 0..=AUTO_MAX_RULES {
             text.push_str(&format!(
-                "alert tcp any any -> any 80 (content:\"p{i}x\"; sid:{};)\n",
+                "alert tcp any any -> any 80 (content:\"pat{i}x\"; sid:{};)\n",
                 i + 1
             ));
         }
