@@ -4,8 +4,9 @@
 # no IPS (kernel forwarding), plain queueing (port steering, the default) and the kernel
 # prefilter (`--kernel-prefilter on`: only packets with a rule's fast pattern, and the rest of
 # their flows, are queued). One table, ratios to plain queueing in the same run, and the
-# crossover: the largest N at which the prefilter is still at least as fast as plain queueing
-# on both workloads (`auto`'s threshold, compiler/src/prefilter.rs AUTO_MAX_RULES).
+# crossover: the largest N up to which small requests (what the queue round trip costs) are at
+# least as fast with the prefilter as with plain queueing (`auto`'s threshold,
+# compiler/src/prefilter.rs AUTO_MAX_RULES), and the same for the bulk download.
 #
 #   sudo bench/prefilter.sh
 #   NS_LIST="8 64 512" RUNS=1 bench/prefilter.sh
@@ -17,8 +18,8 @@
 # rule's pattern is searched in the bench traffic as it would be on its own port. HOME_NET and
 # EXTERNAL_NET are any. The first N of that list make set N.
 # Workloads (python3 http.server in srv on port 80, curl in cli): a $BIG_MB MiB download (bulk
-# single stream, median of $RUNS, Gbit/s) and $SMALL small requests on one keep-alive
-# connection (requests/s, median of $RUNS). Columns: N, the xt string-match steering rules
+# single stream, Gbit/s) and $SMALL small requests on one keep-alive connection (requests/s);
+# per N, $RUNS rounds alternating plain queueing and prefilter (an engine start each), medians. Columns: N, the xt string-match steering rules
 # (both sides of the port), download and small-request throughput per mode, the ratios
 # prefilter/queue, and the packets queued in each mode over the workloads.
 set -euo pipefail
@@ -111,42 +112,60 @@ stop_engine() { # sets QUEUED
   ENGINE_PID=""
 }
 
-measure() { # mode -> DL RPS QUEUED
+measure() { # mode -> DL RPS QUEUED, one round of each workload
   QUEUED="-"
   case "$1" in
     none) ;;
     queue) start_engine -r "$WORK/n.rules" --kernel-prefilter off ;;
     prefilter) start_engine -r "$WORK/n.rules" --kernel-prefilter on ;;
   esac
-  DL="$(download_gbps)"; RPS="$(small_rps)"
+  DL="$(RUNS=1 download_gbps)"; RPS="$(RUNS=1 small_rps)"
   [[ -n "$ENGINE_PID" ]] && stop_engine
   return 0
 }
 
-measure none
-NONE_DL="$DL" NONE_RPS="$RPS"
+# The two modes alternate round by round, so that both meet the same background load (a
+# shared machine moves the baseline); medians of $RUNS rounds.
+compare() { # -> qdl qrps qq pdl prps pq
+  local a=() b=() c=() d=() e=() f=()
+  for _ in $(seq "$RUNS"); do
+    measure queue; a+=("$DL") b+=("$RPS") c+=("$QUEUED")
+    measure prefilter; d+=("$DL") e+=("$RPS") f+=("$QUEUED")
+  done
+  m() { printf '%s\n' "$@" | median; }
+  qdl="$(m "${a[@]}")" qrps="$(m "${b[@]}")" qq="$(m "${c[@]}")"
+  pdl="$(m "${d[@]}")" prps="$(m "${e[@]}")" pq="$(m "${f[@]}")"
+}
+
+NONE_DL="$(download_gbps)" NONE_RPS="$(small_rps)"
 echo "no IPS: download $NONE_DL Gbit/s, $NONE_RPS small requests/s; rule pool: $POOL prefilterable community rules"
 printf '%5s %8s | %9s %9s %7s | %9s %9s %7s | %10s %10s\n' \
   rules xt_rules dl_queue dl_pref dl_x rps_queue rps_pref rps_x queued_q queued_p
-CROSS=0 LOST=""
+CROSS=0 LOST="" DL_CROSS=0 DL_LOST=""
 for n in $NS_LIST; do
   if (( n > POOL )); then echo "($n rules: only $POOL in the pool)" >&2; continue; fi
   head -n "$n" "$WORK/pool.rules" > "$WORK/n.rules"
   "$VERDICT" compile -q "$WORK/n.rules" --config "$WORK/bench.toml" -o "$WORK/n" \
     --kernel-prefilter on 2>/dev/null
   xtr="$(jq '.prefilter.rules' "$WORK/n/report.json")"
-  measure queue; qdl="$DL" qrps="$RPS" qq="$QUEUED"
-  measure prefilter; pdl="$DL" prps="$RPS" pq="$QUEUED"
+  compare
   dx="$(awk -v a="$pdl" -v b="$qdl" 'BEGIN {printf "%.2f", a/b}')"
   rx="$(awk -v a="$prps" -v b="$qrps" 'BEGIN {printf "%.2f", a/b}')"
   printf '%5s %8s | %9s %9s %7s | %9s %9s %7s | %10s %10s\n' \
     "$n" "$xtr" "$qdl" "$pdl" "$dx" "$qrps" "$prps" "$rx" "$qq" "$pq"
-  if [[ -z "$LOST" ]] && awk -v d="$dx" -v r="$rx" 'BEGIN {exit !(d >= 1 && r >= 1)}'; then
+  # The crossover is about the queue round trip the prefilter saves: small transactions.
+  if [[ -z "$LOST" ]] && awk -v r="$rx" 'BEGIN {exit !(r >= 1)}'; then
     CROSS="$n"
   else
     LOST=1
   fi
+  if [[ -z "$DL_LOST" ]] && awk -v d="$dx" 'BEGIN {exit !(d >= 1)}'; then
+    DL_CROSS="$n"
+  else
+    DL_LOST=1
+  fi
 done
-echo "(dl: ${BIG_MB} MiB download, Gbit/s; rps: $SMALL requests on one keep-alive connection, per second;"
+echo "(medians of $RUNS alternating rounds; dl: ${BIG_MB} MiB download, Gbit/s; rps: $SMALL requests on one keep-alive connection, per second;"
 echo " _x: prefilter / queue; queued_q/_p: packets the queue received, plain queueing / prefilter)"
-echo "crossover: prefilter at least as fast as plain queueing on both workloads up to $CROSS rules"
+echo "crossover: small requests at least as fast with the prefilter as with plain queueing up to $CROSS rules"
+echo "           (bulk download at least as fast up to $DL_CROSS rules)"

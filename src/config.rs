@@ -38,6 +38,7 @@
 //! [kernel]                            # what nftables may evaluate instead of the engine
 //! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
 //! prefilter = "off"                   # or "on"/"auto": steer queued rules by their patterns
+//! prefilter_max_rules = 32            # auto's threshold (default: the measured crossover, 0)
 //! [output]                            # EVE records: "file" (eve.json), "syslog", "both"
 //! eve = ["file", "redis"]             # (file and syslog) or "redis", or a list of them
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
@@ -318,6 +319,11 @@ pub struct KernelSection {
     /// patterns (xt string match) instead of their ports (README "Kernel prefilter").
     #[serde(default)]
     pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
+    /// `prefilter_max_rules = N`: `auto` steers by pattern up to N rules with a kernel pattern
+    /// (default `verdict_compiler::prefilter::AUTO_MAX_RULES`, the crossover measured on
+    /// verdict's test gateway; measure yours with bench/prefilter.sh).
+    #[serde(default)]
+    pub prefilter_max_rules: Option<usize>,
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
@@ -696,6 +702,8 @@ mod tests {
         let c = parse("[kernel]\nprefilter = \"auto\"\n").unwrap();
         assert_eq!(c.kernel.prefilter, Some(PrefilterMode::Auto));
         assert!(parse("[kernel]\nprefilter = \"yes\"\n").is_err());
+        let c = parse("[kernel]\nprefilter_max_rules = 32\n").unwrap();
+        assert_eq!(c.kernel.prefilter_max_rules, Some(32));
     }
 
     #[test]

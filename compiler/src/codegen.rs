@@ -37,6 +37,8 @@ pub struct CompileOptions {
     pub steer: SteerPolicy,
     /// Steer queued rules by their patterns ([`crate::prefilter`]).
     pub prefilter: PrefilterMode,
+    /// `auto`'s threshold: most rules with a kernel pattern it steers by pattern.
+    pub prefilter_max_rules: usize,
     /// sids kept out of the kernel whatever they need: a threshold.config `rate_filter`
     /// changes their action match by match, which only the engine can do.
     pub engine_sids: HashSet<u32>,
@@ -52,6 +54,7 @@ impl Default for CompileOptions {
             image_all: false,
             steer: SteerPolicy::default(),
             prefilter: PrefilterMode::Off,
+            prefilter_max_rules: crate::prefilter::AUTO_MAX_RULES,
             engine_sids: HashSet::new(),
         }
     }
@@ -193,10 +196,12 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         }
         fates.push((rule.meta.sid, fate));
     }
-    let (prefilter, port_steered) =
-        crate::prefilter::split(&queued, opts.prefilter, &opts.steer, |rs: &[&Rule]| {
-            kernel::steering(rs.iter().copied(), &opts.steer)
-        });
+    let (prefilter, port_steered) = crate::prefilter::split(
+        &queued,
+        (opts.prefilter, opts.prefilter_max_rules),
+        &opts.steer,
+        |rs: &[&Rule]| kernel::steering(rs.iter().copied(), &opts.steer),
+    );
     plan.steering = kernel::steering(port_steered, &opts.steer);
     plan.prefilter = prefilter.rules;
     report.prefilter = crate::report::PrefilterCount {

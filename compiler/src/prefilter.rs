@@ -26,8 +26,9 @@
 //! while plain steering pays one queue round trip per packet. `auto` chooses the prefilter when
 //! every queued rule that needs steering has a kernel pattern (otherwise the port steering
 //! queues those ports anyway, and a partial prefilter saves only part of the round trips while
-//! still paying the searches) and there are at most [`AUTO_MAX_RULES`] of them (the crossover
-//! measured by `bench/prefilter.sh`, see README).
+//! still paying the searches) and there are at most a threshold of them (`[kernel]
+//! prefilter_max_rules`, default [`AUTO_MAX_RULES`]: the crossover `bench/prefilter.sh`
+//! measured, see README).
 
 use crate::ir::{AppProto, Buffer, PayloadTest, PortSet, Protocol, Rule};
 use crate::kernel::{header_ports, L4Proto, Side, SteerRule};
@@ -45,9 +46,12 @@ pub const PREFILTER_FLOW_MARK: u32 = 0x0200_0000;
 /// the connection.
 pub const REPLY_DIRECTION_MARK: u32 = 0x0100_0000;
 
-/// Most prefilterable queued rules for which `auto` chooses the prefilter: the crossover
-/// `bench/prefilter.sh` measured (README "Kernel prefilter").
-pub const AUTO_MAX_RULES: usize = 64;
+/// Most prefilterable queued rules for which `auto` chooses the prefilter by default
+/// (`[kernel] prefilter_max_rules` overrides it): the crossover `bench/prefilter.sh` measured
+/// on verdict's test gateway (README "Kernel prefilter"), where the prefilter never beat
+/// plain queueing with its per-direction bypass — so `auto` keeps port steering there until
+/// an operator who measured a gain on their own gateway sets the threshold.
+pub const AUTO_MAX_RULES: usize = 0;
 
 /// Shortest pattern worth steering by: a byte or two (a newline, `|00 01|`) occurs in nearly
 /// every packet, and would queue everything a search per packet dearer than port steering.
@@ -69,8 +73,8 @@ pub enum PrefilterMode {
     /// Every rule with a kernel pattern is steered by it; the others keep port steering.
     #[serde(rename = "on")]
     On,
-    /// As `On` when every queued rule has a kernel pattern and there are at most
-    /// [`AUTO_MAX_RULES`]; else `Off`.
+    /// As `On` when every queued rule has a kernel pattern and there are at most the
+    /// threshold (default [`AUTO_MAX_RULES`]); else `Off`.
     #[serde(rename = "auto")]
     Auto,
 }
@@ -255,7 +259,7 @@ fn covered(
 /// of those rules) already covers are dropped, being redundant.
 pub fn split<'a>(
     queued: &[(&'a Rule, Option<(Vec<u8>, bool)>)],
-    mode: PrefilterMode,
+    (mode, max_rules): (PrefilterMode, usize),
     policy: &SteerPolicy,
     port_steering: impl Fn(&[&'a Rule]) -> Vec<SteerRule>,
 ) -> (Prefilter, Vec<&'a Rule>) {
@@ -276,13 +280,13 @@ pub fn split<'a>(
             false,
             format!("auto: off ({by_ports} queued rules have no kernel pattern)"),
         ),
-        PrefilterMode::Auto if with.len() > AUTO_MAX_RULES => (
+        PrefilterMode::Auto if with.len() > max_rules => (
             false,
-            format!("auto: off ({} rules > {AUTO_MAX_RULES})", with.len()),
+            format!("auto: off ({} rules > {max_rules})", with.len()),
         ),
         PrefilterMode::Auto => (
             true,
-            format!("auto: on ({} rules <= {AUTO_MAX_RULES})", with.len()),
+            format!("auto: on ({} rules <= {max_rules})", with.len()),
         ),
     };
     if !on || with.is_empty() {
@@ -407,12 +411,15 @@ mod tests {
         assert_eq!(q[0].1, Some((vec![b'x'; XT_MAX_PATTERN], false)));
     }
 
+    /// The threshold the tests give `auto`.
+    const MAX: usize = 16;
+
     fn split_of(text: &str, mode: PrefilterMode) -> (Prefilter, Vec<u32>) {
         let q = queued(text);
         let refs: Vec<(&Rule, Option<(Vec<u8>, bool)>)> =
             q.iter().map(|(r, p)| (r, p.clone())).collect();
         let policy = SteerPolicy::default();
-        let (pf, rest) = split(&refs, mode, &policy, |rs| {
+        let (pf, rest) = split(&refs, (mode, MAX), &policy, |rs| {
             crate::kernel::steering(rs.iter().copied(), &policy)
         });
         (pf, rest.iter().map(|r| r.meta.sid.0).collect())
@@ -454,7 +461,7 @@ mod tests {
     #[test]
     fn auto_follows_the_rule_count() {
         let mut text = String::new();
-        for i in 0..=AUTO_MAX_RULES {
+        for i in 0..=MAX {
             text.push_str(&format!(
                 "alert tcp any any -> any 80 (content:\"pat{i}x\"; sid:{};)\n",
                 i + 1
@@ -462,13 +469,9 @@ mod tests {
         }
         let (pf, _) = split_of(&text, PrefilterMode::Auto);
         assert!(pf.rules.is_empty(), "{}", pf.decision);
-        let first: String = text
-            .lines()
-            .take(AUTO_MAX_RULES)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let first: String = text.lines().take(MAX).collect::<Vec<_>>().join("\n");
         let (pf, rest) = split_of(&first, PrefilterMode::Auto);
-        assert_eq!(pf.steered, AUTO_MAX_RULES, "{}", pf.decision);
+        assert_eq!(pf.steered, MAX, "{}", pf.decision);
         assert!(rest.is_empty());
         let (pf, _) = split_of(&first, PrefilterMode::Off);
         assert!(pf.rules.is_empty());

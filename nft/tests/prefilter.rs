@@ -18,13 +18,21 @@ const NO_PATTERN: &str = "\
 alert tcp any any -> any 110 (msg:\"no pattern\"; flow:to_server,established; dsize:>1000; sid:4; rev:1;)
 ";
 
+/// `auto`'s threshold in these snapshots (the default, 0, would never choose the prefilter).
+const MAX_RULES: usize = 8;
+
 fn emitted(rules: &str, mode: PrefilterMode) -> String {
+    emitted_with(rules, mode, MAX_RULES)
+}
+
+fn emitted_with(rules: &str, mode: PrefilterMode, max_rules: usize) -> String {
     let (_, loaded) = check::load_str("prefilter.rules", rules, &LoadOptions::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let mut c = compile(
         &loaded.rules,
         &CompileOptions {
             prefilter: mode,
+            prefilter_max_rules: max_rules,
             ..Default::default()
         },
     );
@@ -82,4 +90,18 @@ fn auto_keeps_port_steering_when_a_rule_has_no_kernel_pattern() {
     );
     assert!(!body.contains("-m string"), "{body}");
     assert!(body.contains("queue num 0"), "{body}");
+}
+
+#[test]
+fn auto_with_the_default_threshold_keeps_port_steering() {
+    let body = emitted_with(
+        RULES,
+        PrefilterMode::Auto,
+        verdict_compiler::prefilter::AUTO_MAX_RULES,
+    );
+    assert!(
+        body.starts_with("## decision: auto: off (3 rules > 0)"),
+        "{body}"
+    );
+    assert!(!body.contains("-m string"), "{body}");
 }

@@ -144,6 +144,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .kernel_prefilter
             .or(cfg.kernel.prefilter)
             .unwrap_or_default(),
+        prefilter_max_rules: cfg
+            .kernel
+            .prefilter_max_rules
+            .unwrap_or(verdict_compiler::prefilter::AUTO_MAX_RULES),
         ..Default::default()
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);

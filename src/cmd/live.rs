@@ -302,6 +302,10 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         },
         image_all: looks_into_tunnels,
         prefilter: inp.prefilter.or(cfg.kernel.prefilter).unwrap_or_default(),
+        prefilter_max_rules: cfg
+            .kernel
+            .prefilter_max_rules
+            .unwrap_or(verdict_compiler::prefilter::AUTO_MAX_RULES),
         engine_sids: rules
             .iter()
             .filter(|r| rate::rate_for(&thresholds.rates, r.meta.gid.0, r.meta.sid.0).is_some())
