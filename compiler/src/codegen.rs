@@ -153,7 +153,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
     let mut interner = Interner::default();
     let mut programs = Vec::new();
     let mut fates = Vec::with_capacity(rules.len());
-    let mut queued: Vec<(&Rule, Option<(Vec<u8>, bool)>)> = Vec::new();
+    let mut queued: Vec<(&Rule, Option<crate::prefilter::KernelPattern>)> = Vec::new();
     for rule in rules {
         let mut decision = classify(rule, opts.caps, opts.kernel, ctx);
         if matches!(decision, Decision::Kernel(_)) && opts.engine_sids.contains(&rule.meta.sid.0) {

@@ -63,6 +63,13 @@ pub const MIN_PATTERN: usize = 4;
 /// carrying it carries too.
 pub const XT_MAX_PATTERN: usize = 127;
 
+/// A rule's kernel pattern: the bytes searched and whether case is ignored
+/// ([`kernel_pattern`]).
+pub type KernelPattern = (Vec<u8>, bool);
+
+/// Service ports on one side of a steering rule, `None` for any port.
+type SidePorts = Option<(Side, Vec<(u16, u16)>)>;
+
 /// Whether queued rules are steered by their patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum PrefilterMode {
@@ -156,7 +163,7 @@ pub fn verbatim(b: Buffer) -> bool {
 /// Not simply the engine's fast pattern: that prefers a payload content to a longer one in
 /// another buffer (`content:"/whois_raw.cgi?"; http_uri; content:"|0A|";` prefilters on the
 /// newline in the engine), and a newline would steer every HTTP request.
-pub fn kernel_pattern(rule: &Rule) -> Option<(Vec<u8>, bool)> {
+pub fn kernel_pattern(rule: &Rule) -> Option<KernelPattern> {
     if !matches!(rule.proto, Protocol::Tcp | Protocol::Udp | Protocol::App(_)) {
         return None;
     }
@@ -258,13 +265,13 @@ fn covered(
 /// port steering the plan keeps; the pattern rules that the kept port steering (`port_steering`
 /// of those rules) already covers are dropped, being redundant.
 pub fn split<'a>(
-    queued: &[(&'a Rule, Option<(Vec<u8>, bool)>)],
+    queued: &[(&'a Rule, Option<KernelPattern>)],
     (mode, max_rules): (PrefilterMode, usize),
     policy: &SteerPolicy,
     port_steering: impl Fn(&[&'a Rule]) -> Vec<SteerRule>,
 ) -> (Prefilter, Vec<&'a Rule>) {
     let all: Vec<&Rule> = queued.iter().map(|(r, _)| *r).collect();
-    let with: Vec<&(&Rule, Option<(Vec<u8>, bool)>)> = queued
+    let with: Vec<&(&Rule, Option<KernelPattern>)> = queued
         .iter()
         .filter(|(r, p)| p.is_some() && !service_ports(r, policy).is_empty())
         .collect();
@@ -305,12 +312,12 @@ pub fn split<'a>(
         .collect();
     let kept = port_steering(&rest);
     // (proto, ports, pattern, nocase) -> sids
-    type Key = (L4Proto, Option<(Side, Vec<(u16, u16)>)>, Vec<u8>, bool);
+    type Key = (L4Proto, SidePorts, Vec<u8>, bool);
     let mut rules: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
     for (r, p) in &with {
         let Some((pattern, nocase)) = p else { continue };
         for (proto, ports) in service_ports(r, policy) {
-            let sides: Vec<Option<(Side, Vec<(u16, u16)>)>> = match ports {
+            let sides: Vec<SidePorts> = match ports {
                 None => vec![None],
                 Some(s) => [Side::Dst, Side::Src]
                     .into_iter()
@@ -358,7 +365,7 @@ mod tests {
     use super::*;
     use crate::check::{load_str, LoadOptions};
 
-    fn queued(text: &str) -> Vec<(Rule, Option<(Vec<u8>, bool)>)> {
+    fn queued(text: &str) -> Vec<(Rule, Option<KernelPattern>)> {
         let (_, loaded) = load_str("t.rules", text, &LoadOptions::default());
         loaded
             .rules
@@ -416,7 +423,7 @@ mod tests {
 
     fn split_of(text: &str, mode: PrefilterMode) -> (Prefilter, Vec<u32>) {
         let q = queued(text);
-        let refs: Vec<(&Rule, Option<(Vec<u8>, bool)>)> =
+        let refs: Vec<(&Rule, Option<KernelPattern>)> =
             q.iter().map(|(r, p)| (r, p.clone())).collect();
         let policy = SteerPolicy::default();
         let (pf, rest) = split(&refs, (mode, MAX), &policy, |rs| {
