@@ -240,11 +240,7 @@ fn service_ports(rule: &Rule, policy: &SteerPolicy) -> Vec<(L4Proto, Option<Port
 }
 
 /// Whether the port steering `steering` already queues every packet `proto`/`ports` selects.
-fn covered(
-    steering: &[SteerRule],
-    proto: L4Proto,
-    ports: &Option<(Side, Vec<(u16, u16)>)>,
-) -> bool {
+fn covered(steering: &[SteerRule], proto: L4Proto, ports: &SidePorts) -> bool {
     steering.iter().any(|s| match (s.proto, &s.ports, ports) {
         (None, _, _) => true,
         (Some(p), None, _) => p == proto,
