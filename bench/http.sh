@@ -51,32 +51,11 @@ trap cleanup EXIT
 
 source "$ROOT/bench/topology.sh"
 
-mkdir -p "$WORK/www"
-head -c "$((BIG_MB << 20))" /dev/urandom > "$WORK/www/big.bin"
-head -c 1024 /dev/urandom > "$WORK/www/small.bin"
-cat > "$WORK/srv.py" <<'PY'
-import http.server, os, sys
-os.chdir(sys.argv[1])
-class H(http.server.SimpleHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    disable_nagle_algorithm = True  # else header and body writes wait 40 ms on delayed ACKs
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(('198.51.100.2', 80), H).serve_forever()
-PY
-ip netns exec "$SRV" python3 "$WORK/srv.py" "$WORK/www" & HTTP_PID=$!
+source "$ROOT/bench/http_lib.sh"
 ip netns exec "$SRV" iperf3 -s -B 198.51.100.2 -D --pidfile "$WORK/iperf.pid" >/dev/null
 sleep 0.5
 IPERF_PID="$(cat "$WORK/iperf.pid")"
 cat "$ETOPEN"/*.rules > "$WORK/etopen.rules" 2>/dev/null || true
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else print a[int((NR+1)/2)]}'; }
-
-download_gbps() {
-  for _ in $(seq "$RUNS"); do
-    ip netns exec "$CLI" curl -s -o /dev/null -w '%{size_download} %{time_total}\n' \
-      --max-time 120 http://198.51.100.2/big.bin | awk '{printf "%.3f\n", $1*8/$2/1e9}'
-  done | median
-}
 
 small_ms() { # p50 p99 in ms over $SMALL requests on one connection
   local urls=()

@@ -37,6 +37,8 @@
 //! addresses = ["192.0.2.10", "2001:db8:5::/48"]
 //! [kernel]                            # what nftables may evaluate instead of the engine
 //! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
+//! prefilter = "off"                   # or "on"/"auto": steer queued rules by their patterns
+//! prefilter_max_rules = 32            # auto's threshold (default: the measured crossover, 0)
 //! [output]                            # EVE records: "file" (eve.json), "syslog", "both"
 //! eve = ["file", "redis"]             # (file and syslog) or "redis", or a list of them
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
@@ -317,6 +319,15 @@ pub struct KernelSection {
     /// string matches where their order and windows stay exact (fwsnort parity mode).
     #[serde(default)]
     pub xt_string: bool,
+    /// `prefilter = "off"` (default), `"on"` or `"auto"`: steer queued rules by their fast
+    /// patterns (xt string match) instead of their ports (README "Kernel prefilter").
+    #[serde(default)]
+    pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
+    /// `prefilter_max_rules = N`: `auto` steers by pattern up to N rules with a kernel pattern
+    /// (default `verdict_compiler::prefilter::AUTO_MAX_RULES`, the crossover measured on
+    /// verdict's test gateway; measure yours with bench/prefilter.sh).
+    #[serde(default)]
+    pub prefilter_max_rules: Option<usize>,
 }
 
 /// The `[bypass]` table: traffic the kernel accepts before verdict's rules and steering.
@@ -698,6 +709,17 @@ mod tests {
                 .xt_string
         );
         assert!(parse("[kernel]\nxt_string = \"yes\"\n").is_err());
+    }
+
+    #[test]
+    fn kernel_prefilter_is_unset_unless_named() {
+        use verdict_compiler::prefilter::PrefilterMode;
+        assert_eq!(parse("").unwrap().kernel.prefilter, None);
+        let c = parse("[kernel]\nprefilter = \"auto\"\n").unwrap();
+        assert_eq!(c.kernel.prefilter, Some(PrefilterMode::Auto));
+        assert!(parse("[kernel]\nprefilter = \"yes\"\n").is_err());
+        let c = parse("[kernel]\nprefilter_max_rules = 32\n").unwrap();
+        assert_eq!(c.kernel.prefilter_max_rules, Some(32));
     }
 
     #[test]

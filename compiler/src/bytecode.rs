@@ -15,7 +15,7 @@ use crate::ir::{
 use serde::{Deserialize, Serialize};
 
 /// Format version; bump on any incompatible change to these types.
-pub const BYTECODE_VERSION: u32 = 10;
+pub const BYTECODE_VERSION: u32 = 11;
 
 /// Index of a flowbit name in [`RuleSetImage::flowbits`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -231,6 +231,8 @@ pub struct LiveSection {
     pub rules: Vec<crate::kernel::KernelRule>,
     /// The kernel plan's steering.
     pub steering: Vec<crate::kernel::SteerRule>,
+    /// The kernel plan's prefilter steering (`--kernel-prefilter`).
+    pub prefilter: Vec<crate::prefilter::PatternSteer>,
     /// Compiled with `--xt-string`: some rules became string-match rules, not programs.
     pub xt_string: bool,
     /// The steering mode compiled for (`ports`, `all-tcp`, `all`).

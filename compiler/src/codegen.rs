@@ -14,6 +14,7 @@ use crate::classify::{classify, Decision, Fate};
 use crate::disasm::escape_bytes;
 use crate::ir::{Buffer, FastPattern, FlowbitCmd, PayloadTest, Protocol, Rule, Sid, StateTest};
 use crate::kernel::{self, KernelCaps, KernelPlan, SetContext};
+use crate::prefilter::PrefilterMode;
 use crate::report::Report;
 use crate::steer::SteerPolicy;
 use std::collections::{HashMap, HashSet};
@@ -34,6 +35,10 @@ pub struct CompileOptions {
     pub image_all: bool,
     /// Which traffic the steering queues (`crate::steer`).
     pub steer: SteerPolicy,
+    /// Steer queued rules by their patterns ([`crate::prefilter`]).
+    pub prefilter: PrefilterMode,
+    /// `auto`'s threshold: most rules with a kernel pattern it steers by pattern.
+    pub prefilter_max_rules: usize,
     /// sids kept out of the kernel whatever they need: a threshold.config `rate_filter`
     /// changes their action match by match, which only the engine can do.
     pub engine_sids: HashSet<u32>,
@@ -48,6 +53,8 @@ impl Default for CompileOptions {
             xt_string: false,
             image_all: false,
             steer: SteerPolicy::default(),
+            prefilter: PrefilterMode::Off,
+            prefilter_max_rules: crate::prefilter::AUTO_MAX_RULES,
             engine_sids: HashSet::new(),
         }
     }
@@ -118,6 +125,7 @@ impl Compiled {
             log_group: self.kernel.log_group,
             rules: self.kernel.rules.clone(),
             steering: self.kernel.steering.clone(),
+            prefilter: self.kernel.prefilter.clone(),
             xt_string: !self.kernel.xt_string.is_empty(),
             steer: steer.name().to_string(),
             kernel_programs,
@@ -145,7 +153,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
     let mut interner = Interner::default();
     let mut programs = Vec::new();
     let mut fates = Vec::with_capacity(rules.len());
-    let mut queued: Vec<&Rule> = Vec::new();
+    let mut queued: Vec<(&Rule, Option<crate::prefilter::KernelPattern>)> = Vec::new();
     for rule in rules {
         let mut decision = classify(rule, opts.caps, opts.kernel, ctx);
         if matches!(decision, Decision::Kernel(_)) && opts.engine_sids.contains(&rule.meta.sid.0) {
@@ -191,14 +199,29 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
                 }
             }
             Decision::Queue(_) => {
-                queued.push(rule);
-                programs.push(program(rule, &mut interner));
+                let p = program(rule, &mut interner);
+                queued.push((rule, crate::prefilter::kernel_pattern(rule)));
+                programs.push(p);
             }
             Decision::Rejected(_) => {}
         }
         fates.push((rule.meta.sid, fate));
     }
-    plan.steering = kernel::steering(queued.iter().copied(), &opts.steer);
+    let (prefilter, port_steered) = crate::prefilter::split(
+        &queued,
+        (opts.prefilter, opts.prefilter_max_rules),
+        &opts.steer,
+        |rs: &[&Rule]| kernel::steering(rs.iter().copied(), &opts.steer),
+    );
+    plan.steering = kernel::steering(port_steered, &opts.steer);
+    plan.prefilter = prefilter.rules;
+    report.prefilter = crate::report::PrefilterCount {
+        decision: prefilter.decision,
+        steered: prefilter.steered,
+        by_ports: prefilter.by_ports,
+        rules: plan.prefilter.len(),
+        with_pattern: prefilter.with_pattern,
+    };
     if !queued.is_empty() || !plan.rules.is_empty() {
         let extra = kernel::tunnel_steering(&plan.steering, &opts.steer.tunnels);
         plan.steering.extend(extra);

@@ -94,7 +94,7 @@ impl L4Proto {
 }
 
 /// Which address/port of the packet a match looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Side {
     /// source
     Src,
@@ -341,6 +341,16 @@ pub struct KernelPlan {
     pub steering: Vec<SteerRule>,
     /// xt string-match rules (empty unless `--xt-string`).
     pub xt_string: Vec<XtStringRule>,
+    /// Prefilter steering (`--kernel-prefilter`, [`crate::prefilter`]): queued rules steered by
+    /// their patterns instead of their ports; empty when the prefilter is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefilter: Vec<crate::prefilter::PatternSteer>,
+    /// Bytes of a connection's direction (as conntrack counts them) after which the prefilter
+    /// stops searching it: the engine's stream depth when it hands directions past it back to
+    /// the kernel, where it would not look either. `None`: searched to the end. Set by the
+    /// caller, like the bypass lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefilter_depth: Option<u64>,
     /// IPv4 addresses never inspected (verdict.toml `[bypass]`), as merged intervals: their
     /// packets, as source or destination, are accepted before the kernel rules and steering.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -356,6 +366,10 @@ impl KernelPlan {
         let drops = |a: &KernelAction| matches!(a, KernelAction::Drop { .. });
         self.rules.iter().any(|r| drops(&r.action))
             || self.xt_string.iter().any(|r| drops(&r.action))
+    }
+    /// Whether anything is steered to the queue (port or prefilter steering).
+    pub fn steers(&self) -> bool {
+        !self.steering.is_empty() || !self.prefilter.is_empty()
     }
     /// Whether a bypass list is set.
     pub fn has_bypass(&self) -> bool {
@@ -1172,7 +1186,7 @@ pub fn steering<'a>(
 
 /// The service ports a rule's header names: its destination ports, or its source ports when
 /// only those (or fewer ranges of them) are constrained; `None` when both are any.
-fn header_ports(r: &Rule) -> Option<PortSet> {
+pub fn header_ports(r: &Rule) -> Option<PortSet> {
     if !r.dst_ports.is_full()
         && (r.src_ports.is_full() || r.dst_ports.ranges().len() <= r.src_ports.ranges().len())
     {

@@ -23,6 +23,7 @@ pub mod kernel;
 pub mod keywords;
 pub mod lower;
 pub mod parse;
+pub mod prefilter;
 pub mod report;
 pub mod steer;
 pub mod vars;

@@ -43,6 +43,23 @@ pub struct BlockerCount {
     pub among: usize,
 }
 
+/// What the kernel prefilter ([`crate::prefilter`]) did with the queued rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefilterCount {
+    /// The mode and, for `auto`, its choice and why (empty: never asked).
+    pub decision: String,
+    /// Queued rules steered by their patterns.
+    pub steered: usize,
+    /// Queued rules steered by their ports (no kernel-visible pattern, or prefilter off).
+    pub by_ports: usize,
+    /// xt string-match steering rules (per family, before the `multiport` split).
+    pub rules: usize,
+    /// sids of the queued rules with a kernel pattern (steered by it, or made redundant by
+    /// port steering, or left to ports by `auto`); empty when the prefilter is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with_pattern: Vec<u32>,
+}
+
 /// Wall-clock time spent per stage, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
@@ -79,6 +96,9 @@ pub struct Report {
     /// Rules of the set that went to the kernel as xt string-match rules.
     #[serde(default)]
     pub xt_string_sids: usize,
+    /// The kernel prefilter's split of the queued rules.
+    #[serde(default)]
+    pub prefilter: PrefilterCount,
     /// Queued programs in the bytecode image.
     pub programs: usize,
     /// Queued programs with a prefilter pattern.
@@ -254,6 +274,16 @@ impl Report {
                 s,
                 "xt-string: {} rules as {} xt rules (one per address family), each in one chain per header length (xt.sh)",
                 self.xt_string_sids, self.xt_string_rules
+            );
+        }
+        if self.prefilter.steered > 0 || self.prefilter.decision.starts_with("auto") {
+            let _ = writeln!(
+                s,
+                "kernel prefilter ({}): {} queued rules steered by pattern ({} string-match rules), {} by ports",
+                self.prefilter.decision,
+                self.prefilter.steered,
+                self.prefilter.rules,
+                self.prefilter.by_ports
             );
         }
         let mut sorted = |title: &str, m: &BTreeMap<String, usize>| {

@@ -71,6 +71,9 @@ pub struct PacketInfo {
     pub checksum_ready: bool,
     /// A GSO super-packet (several segments' worth of payload in one packet).
     pub gso: bool,
+    /// The kernel marked the packet as travelling its connection's reply direction
+    /// ([`QueueConfig::reply_mark`]).
+    pub ct_reply: bool,
 }
 
 /// Something that decides on packets: the detection engine, or an accept-all loop.
@@ -98,6 +101,11 @@ pub struct QueueConfig {
     pub rcvbuf: usize,
     /// How often a blocked worker wakes up to look at the stop flag.
     pub poll: Duration,
+    /// Packet-mark bit the steering sets on packets of a connection's reply direction (the
+    /// kernel prefilter's, `verdict_nft::prefilter`): it queues flows from the middle, where
+    /// only conntrack still knows which side opened the connection. (`NFQA_CFG_F_CONNTRACK`
+    /// would say so too, but needs a kernel built with the nfnetlink conntrack glue.)
+    pub reply_mark: Option<u32>,
 }
 
 impl Default for QueueConfig {
@@ -108,6 +116,7 @@ impl Default for QueueConfig {
             max_len: 65536,
             rcvbuf: 6 * 1024 * 1024,
             poll: Duration::from_millis(100),
+            reply_mark: None,
         }
     }
 }
@@ -282,6 +291,8 @@ pub enum NfqError {
 pub struct BoundQueue {
     queue: nfq::Queue,
     num: QueueNum,
+    /// [`QueueConfig::reply_mark`].
+    reply_mark: Option<u32>,
 }
 
 impl std::fmt::Debug for BoundQueue {
@@ -322,7 +333,11 @@ pub fn bind(num: QueueNum, cfg: &QueueConfig) -> Result<BoundQueue, NfqError> {
         .map_err(step("enable ENOBUFS reports"))?;
     set_rcvbuf(fd, cfg.rcvbuf).map_err(step("raise the receive buffer"))?;
     set_rcvtimeo(fd, cfg.poll).map_err(step("set the receive timeout"))?;
-    Ok(BoundQueue { queue, num })
+    Ok(BoundQueue {
+        queue,
+        num,
+        reply_mark: cfg.reply_mark,
+    })
 }
 
 /// The nfq crate does not expose its socket, but the buffer size and the receive timeout
@@ -420,7 +435,7 @@ pub fn serve<I: Inspect>(
     counters: &QueueCounters,
     stop: &AtomicBool,
 ) -> Result<(), NfqError> {
-    let q = bq.num;
+    let (q, reply_mark) = (bq.num, bq.reply_mark);
     let mut buf: Vec<u8> = Vec::with_capacity(0x10000);
     let mut consecutive_errors = 0u32;
     while !stop.load(Ordering::Relaxed) {
@@ -464,6 +479,7 @@ pub fn serve<I: Inspect>(
             in_ifindex: msg.get_indev(),
             checksum_ready: msg.is_checksum_ready(),
             gso: msg.is_seg_offloaded(),
+            ct_reply: reply_mark.is_some_and(|bit| msg.get_nfmark() & bit != 0),
         };
         // A panic in inspection is a bug reachable from packet bytes. Ending the worker would
         // let that one packet switch inspection off for everyone (the queue fails open), so

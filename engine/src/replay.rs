@@ -587,6 +587,7 @@ impl Replayer {
             in_iface: None,
             pcap_cnt: Some(pcap_cnt),
             checksum_ready: true,
+            ct_reply: false,
         };
         let verdict = self.worker.inspect(&mut self.buf, &meta);
         self.drain();

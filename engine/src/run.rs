@@ -493,6 +493,7 @@ impl Inspect for DetectInspect {
                     // that, so a rewrite must always write the full L4 checksum, whatever the
                     // packet arrived with. (GSO packets are re-checksummed when segmented.)
                     checksum_ready: true,
+                    ct_reply: false,
                 };
                 self.metas.push((info.in_ifindex, meta));
                 self.metas.len() - 1
@@ -500,6 +501,7 @@ impl Inspect for DetectInspect {
         };
         let meta = &mut self.metas[slot].1;
         meta.ts = info.ts;
+        meta.ct_reply = info.ct_reply;
         if let Some(live) = &mut self.live {
             live.refresh(&mut self.worker);
         }

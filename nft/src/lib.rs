@@ -11,5 +11,6 @@
 pub mod apply;
 pub mod block;
 pub mod lists;
+pub mod prefilter;
 pub mod render;
 mod xt_string;

@@ -447,6 +447,7 @@ pub fn rule_lines(plan: &KernelPlan, opts: &RenderOptions) -> Vec<String> {
 
 /// The nft script: an atomic replace of `table inet verdict`.
 pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
+    let opts = &crate::prefilter::effective(plan, opts);
     let mut s = String::new();
     let _ = writeln!(s, "#!/usr/sbin/nft -f");
     let _ = writeln!(
@@ -487,6 +488,13 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "# {} xt string-match rules (--xt-string) are in iptables-nft chain {XT_CHAIN}.",
             plan.xt_string.len()
+        );
+    }
+    if !plan.prefilter.is_empty() {
+        let _ = writeln!(
+            s,
+            "# Kernel prefilter: {} pattern steering rules (xt string match) in iptables-nft chain {XT_CHAIN}.",
+            plan.prefilter.len()
         );
     }
     let _ = writeln!(s, "table inet {TABLE} {{}}");
@@ -546,7 +554,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
         }
     }
     let _ = writeln!(s, "\t}}");
-    if !plan.steering.is_empty() || plan.has_bypass() {
+    if plan.steers() || plan.has_bypass() {
         let keep = !FLOW_BYPASS_MARK;
         let _ = writeln!(s, "\tchain {BYPASS_CHAIN} {{");
         let _ = writeln!(
@@ -557,7 +565,7 @@ pub fn render_text(plan: &KernelPlan, opts: &RenderOptions) -> String {
             s,
             "\t\ttype filter hook forward priority {BYPASS_PRIORITY}; policy accept;"
         );
-        if !plan.steering.is_empty() {
+        if plan.steers() {
             let _ = writeln!(
                 s,
                 "\t\tmeta mark & 0x{FLOW_BLOCK_MARK:08x} == 0x{FLOW_BLOCK_MARK:08x} ct mark set ct mark | 0x{FLOW_BLOCK_MARK:08x} counter drop comment \"{ENGINE_BLOCK_RECORD}\""
@@ -840,7 +848,7 @@ fn has_bit(e: Expression<'static>, bit: u32) -> Statement<'static> {
 /// Whether the table needs the rule dropping flows blocked in conntrack: kernel drop rules
 /// block flows, and so does the engine on flows with a bypassed direction.
 fn blocks_flows(plan: &KernelPlan) -> bool {
-    plan.blocks_flows() || !plan.steering.is_empty()
+    plan.blocks_flows() || plan.steers()
 }
 
 /// The bypass chain and its rules (see the module docs), as JSON objects: `steered` adds the
@@ -1006,6 +1014,7 @@ fn set_json(set: &ListSet) -> nftables::schema::NfObject<'static> {
 
 /// The same ruleset as [`render_text`], as nftables JSON (`nft -j -f`).
 pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static> {
+    let opts = &crate::prefilter::effective(plan, opts);
     use nftables::schema::NfObject::CmdObject;
     let table = || {
         NfListObject::Table(Table {
@@ -1104,11 +1113,8 @@ pub fn render_json(plan: &KernelPlan, opts: &RenderOptions) -> Nftables<'static>
             objects.push(rule_obj(expr, steer_comment(st)));
         }
     }
-    if !plan.steering.is_empty() || plan.has_bypass() {
-        objects.extend(bypass_chain_json(
-            !plan.steering.is_empty(),
-            plan.has_bypass(),
-        ));
+    if plan.steers() || plan.has_bypass() {
+        objects.extend(bypass_chain_json(plan.steers(), plan.has_bypass()));
     }
     Nftables {
         objects: objects.into(),
@@ -1149,11 +1155,39 @@ pub(crate) fn multiport_chunks(r: &[(u16, u16)]) -> Vec<String> {
     out
 }
 
+/// `base` + `-m multiport --sports|--dports CHUNK` + `tail`, one rule per `multiport` chunk of
+/// `ports`; `base` + `tail` alone for any port.
+pub(crate) fn with_ports(
+    base: Vec<String>,
+    ports: Option<&(Side, Vec<(u16, u16)>)>,
+    tail: &[String],
+) -> Vec<Vec<String>> {
+    let Some((side, r)) = ports else {
+        let mut v = base;
+        v.extend_from_slice(tail);
+        return vec![v];
+    };
+    let flag = if *side == Side::Src {
+        "--sports"
+    } else {
+        "--dports"
+    };
+    multiport_chunks(r)
+        .into_iter()
+        .map(|chunk| {
+            let mut v = base.clone();
+            v.extend(argv(&["-m", "multiport", flag, &chunk]));
+            v.extend_from_slice(tail);
+            v
+        })
+        .collect()
+}
+
 pub(crate) fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn nfqueue_target(o: &RenderOptions) -> Vec<String> {
+pub(crate) fn nfqueue_target(o: &RenderOptions) -> Vec<String> {
     let (a, b) = o.queues;
     let mut v = argv(&["-j", "NFQUEUE"]);
     if a == b {
@@ -1191,7 +1225,9 @@ pub(crate) fn xt_flow(f: &FlowConds) -> Vec<String> {
 /// `xt_string.rs`); empty when neither is needed. Chains are declared (`-N`) before any rule.
 /// Removal is `-D FORWARD -j VERDICT`, then `-F` and `-X` of every `VERDICT*` chain.
 pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> {
-    let steer = opts.queue == QueueMechanism::XtNfqueue && !plan.steering.is_empty();
+    let opts = &crate::prefilter::effective(plan, opts);
+    let steer = opts.queue == QueueMechanism::XtNfqueue
+        && (!plan.steering.is_empty() || !plan.prefilter.is_empty());
     let strings = opts.xt_string && !plan.xt_string.is_empty();
     if !steer && !strings {
         return Vec::new();
@@ -1232,6 +1268,7 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                 let dir = ["-m", "conntrack", "--ctdir", d.xt];
                 out.push(xt_return_on(bin, &dir, "connmark", d.mark, d.comment));
             }
+            out.extend(crate::prefilter::xt_continuation(plan, bin, opts));
             for st in &plan.steering {
                 let proto = match (st.proto, fam) {
                     (Some(L4Proto::Icmp), Family::V6) | (Some(L4Proto::Icmpv6), Family::V4) => {
@@ -1239,39 +1276,15 @@ pub fn xt_commands(plan: &KernelPlan, opts: &RenderOptions) -> Vec<Vec<String>> 
                     }
                     (p, _) => p,
                 };
-                let target = nfqueue_target(opts);
-                let comment = steer_comment(st);
                 let mut base = argv(&[bin, "-w", "-A", XT_CHAIN]);
                 if let Some(p) = proto {
                     base.extend(argv(&["-p", p.name()]));
                 }
-                match &st.ports {
-                    Some((side, r)) => {
-                        for chunk in multiport_chunks(r) {
-                            let mut v = base.clone();
-                            v.extend(argv(&[
-                                "-m",
-                                "multiport",
-                                if *side == Side::Src {
-                                    "--sports"
-                                } else {
-                                    "--dports"
-                                },
-                                &chunk,
-                            ]));
-                            v.extend(argv(&["-m", "comment", "--comment", &comment]));
-                            v.extend(target.clone());
-                            out.push(v);
-                        }
-                    }
-                    None => {
-                        let mut v = base;
-                        v.extend(argv(&["-m", "comment", "--comment", &comment]));
-                        v.extend(target);
-                        out.push(v);
-                    }
-                }
+                let mut tail = argv(&["-m", "comment", "--comment", &steer_comment(st)]);
+                tail.extend(nfqueue_target(opts));
+                out.extend(with_ports(base, st.ports.as_ref(), &tail));
             }
+            out.extend(crate::prefilter::xt_pattern_rules(plan, bin));
         }
         // Hooked last, so FORWARD never jumps to a half-filled chain.
         out.push(argv(&[bin, "-w", "-I", "FORWARD", "1", "-j", XT_CHAIN]));

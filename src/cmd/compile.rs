@@ -7,6 +7,7 @@ use std::time::Instant;
 use verdict_compiler::check::{self, LoadOptions, Source};
 use verdict_compiler::codegen::{self, CompileOptions};
 use verdict_compiler::kernel::KernelCaps;
+use verdict_compiler::prefilter::PrefilterMode;
 use verdict_compiler::steer::{SteerMode, SteerPolicy};
 use verdict_compiler::{diag, disasm};
 use verdict_nft::render::{self, QueueMechanism, RenderOptions};
@@ -23,6 +24,11 @@ pub enum Mechanism {
 /// Parses `--steer`.
 pub fn parse_steer(s: &str) -> Result<SteerMode, String> {
     SteerMode::from_name(s).ok_or_else(|| format!("`{s}`: expected ports, all-tcp or all"))
+}
+
+/// Parses `--kernel-prefilter`.
+pub fn parse_prefilter(s: &str) -> Result<PrefilterMode, String> {
+    PrefilterMode::from_name(s).ok_or_else(|| format!("`{s}`: expected auto, on or off"))
 }
 
 /// Arguments of `verdict compile`.
@@ -72,6 +78,13 @@ pub struct Args {
     /// compares the kernel split with fwsnort's, rule by rule.
     #[arg(long, value_name = "FILE")]
     pub compare_fwsnort: Option<PathBuf>,
+    /// Kernel prefilter for queued rules (default `off`, or `[kernel] prefilter`): `on`
+    /// steers a queued rule whose fast pattern is verbatim packet bytes by an xt string match
+    /// instead of its ports (the rest of a steered flow is queued too); `auto` does so when
+    /// every queued rule has such a pattern and there are few enough (README "Kernel
+    /// prefilter"). A pattern split across two packets then steers nothing.
+    #[arg(long, value_parser = parse_prefilter)]
+    pub kernel_prefilter: Option<PrefilterMode>,
     /// Do not print the report table.
     #[arg(short, long)]
     pub quiet: bool,
@@ -97,6 +110,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // The whole file is validated, so a typo in any key is refused here too.
     let cfg = crate::config::Config::load_opt(args.config.as_deref())?;
     let steer_mode = args.steer.or(cfg.engine.steer).unwrap_or_default();
+    // As `verdict run` with this config would search (its stream depth and bypass).
+    let prefilter_depth = crate::cmd::live::prefilter_depth(None, None, &cfg)?;
     let vars = cfg.vars;
     // The config's bypass list is part of the table `verdict run` loads: shown here too.
     let bypass = cfg.bypass.ranges().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -129,10 +144,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         xt_string: args.xt_string,
         image_all: false,
         steer: SteerPolicy::new(steer_mode, &steer_vars),
+        prefilter: args
+            .kernel_prefilter
+            .or(cfg.kernel.prefilter)
+            .unwrap_or_default(),
+        prefilter_max_rules: cfg
+            .kernel
+            .prefilter_max_rules
+            .unwrap_or(verdict_compiler::prefilter::AUTO_MAX_RULES),
         ..Default::default()
     };
     let mut compiled = codegen::compile(&loaded.rules, &copts);
     (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = bypass;
+    compiled.kernel.prefilter_depth = prefilter_depth;
     let ropts = RenderOptions {
         queue: match args.queue_mechanism {
             Mechanism::Nft => QueueMechanism::NftQueue,
@@ -166,7 +190,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         counted += n;
     }
     report.add_unloaded(unloaded.saturating_sub(counted), "load error");
-    report.queue_mechanism = ropts.queue.name().to_string();
+    report.queue_mechanism = verdict_nft::prefilter::effective(&compiled.kernel, &ropts)
+        .queue
+        .name()
+        .to_string();
     report.timing.load_ms = load_ms;
     report.timing.render_ms = render_ms;
 

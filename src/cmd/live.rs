@@ -45,6 +45,8 @@ pub struct RuleInputs {
     pub bypass: Option<verdict_engine::bypass::BypassPolicy>,
     /// `--steer` on the command line.
     pub steer: Option<verdict_compiler::steer::SteerMode>,
+    /// `--kernel-prefilter` on the command line (overrides `[kernel] prefilter`).
+    pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
     /// nft script of active response (scan chain), appended to every table load.
     pub extra_script: String,
     /// `--threshold-file` on the command line (overrides the config's `threshold_file`).
@@ -302,6 +304,11 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         },
         image_all: looks_into_tunnels,
         xt_string: inp.xt_string || cfg.kernel.xt_string,
+        prefilter: inp.prefilter.or(cfg.kernel.prefilter).unwrap_or_default(),
+        prefilter_max_rules: cfg
+            .kernel
+            .prefilter_max_rules
+            .unwrap_or(verdict_compiler::prefilter::AUTO_MAX_RULES),
         engine_sids: rules
             .iter()
             .filter(|r| rate::rate_for(&thresholds.rates, r.meta.gid.0, r.meta.sid.0).is_some())
@@ -327,8 +334,9 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         compiled = codegen::compile(&rules, &opts);
     }
     let f = compiled.report.fates;
+    let pf = &compiled.report.prefilter;
     let summary = format!(
-        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}",
+        "{} rules from {} files: {} in kernel, {} in queue, {} rejected{}{}",
         rules.len() + parse_rejected + (before - rules.len()),
         sources.len(),
         f.kernel,
@@ -339,9 +347,18 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
         } else {
             format!(", {} disabled", disabled_count + off.len())
         },
+        if pf.decision.is_empty() || pf.decision == "off" {
+            String::new()
+        } else {
+            format!(
+                "; kernel prefilter {}: {} queued rules steered by pattern, {} by ports",
+                pf.decision, pf.steered, pf.by_ports
+            )
+        },
     );
     // Checked when the config was read; rendered into the table so a reload swaps it with
     // the rules in the one transaction.
+    compiled.kernel.prefilter_depth = prefilter_depth(inp.stream_depth, inp.bypass, cfg)?;
     (compiled.kernel.bypass_v4, compiled.kernel.bypass_v6) = cfg
         .bypass
         .ranges()
@@ -409,6 +426,25 @@ pub fn build(inp: &RuleInputs, cfg: &Config, off: &[u32], strict: bool) -> anyho
             String::new()
         },
     })
+}
+
+/// Where the kernel prefilter stops searching a direction ([`KernelPlan::prefilter_depth`]):
+/// at the stream depth (`stream_depth`, else the config's), when the bypass policy (`bypass`,
+/// else the config's) hands a direction past it back to the kernel on its own or with the
+/// whole flow; `None` (search everything) when the engine keeps inspecting past it.
+pub fn prefilter_depth(
+    stream_depth: Option<u64>,
+    bypass: Option<verdict_engine::bypass::BypassPolicy>,
+    cfg: &Config,
+) -> anyhow::Result<Option<u64>> {
+    use verdict_engine::bypass::BypassPolicy as B;
+    let bypass = bypass.or(cfg.engine.bypass).unwrap_or_default();
+    let depth = crate::cmd::run::session_config(stream_depth, cfg)?
+        .stream
+        .depth;
+    Ok(matches!(bypass, B::Direction | B::Either)
+        .then_some(depth)
+        .filter(|d| *d > 0))
 }
 
 /// The nft script (with the active-response chains) and the xt commands of `plan` (steering
@@ -559,6 +595,7 @@ fn build_from_image(
         log_group: live.log_group,
         rules: live.rules,
         steering: live.steering,
+        prefilter: live.prefilter,
         ..KernelPlan::default()
     };
     plan.rules.retain(|r| !gone(r.sid.0));
@@ -591,6 +628,7 @@ fn build_from_image(
         let extra = verdict_compiler::kernel::tunnel_steering(&plan.steering, &tunnel_steer);
         plan.steering.extend(extra);
     }
+    plan.prefilter_depth = prefilter_depth(inp.stream_depth, inp.bypass, cfg)?;
     (plan.bypass_v4, plan.bypass_v6) = cfg
         .bypass
         .ranges()
@@ -764,6 +802,7 @@ mod tests {
             stream_depth: None,
             bypass: None,
             steer: None,
+            prefilter: None,
             extra_script: String::new(),
             threshold_file: None,
             xt_string: false,

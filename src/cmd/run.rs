@@ -73,6 +73,10 @@ pub struct Args {
     /// ports), `all-tcp` (content-based protocol detection on any TCP port) or `all`.
     #[arg(long, value_parser = crate::cmd::compile::parse_steer)]
     pub steer: Option<SteerMode>,
+    /// Kernel prefilter for queued rules: `off`, `on` or `auto` (overrides `[kernel]
+    /// prefilter`; see `verdict compile --kernel-prefilter`). Steering is then xt NFQUEUE.
+    #[arg(long, value_parser = crate::cmd::compile::parse_prefilter)]
+    pub kernel_prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
     /// Start even when no rule is loaded (all rejected, disabled or none given). Without it
     /// such an engine refuses to start, since it would inspect nothing while looking on.
     #[arg(long)]
@@ -150,6 +154,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot create log directory {}", log_dir.display()))?;
 
     let caps = apply::probe();
+    // The prefilter's string match is xt only, so its steering is all xt NFQUEUE
+    // (`verdict_nft::prefilter`); the queue counters are read there too.
+    let prefilter_on = args
+        .kernel_prefilter
+        .or(cfg.kernel.prefilter)
+        .is_some_and(|m| m != verdict_compiler::prefilter::PrefilterMode::Off);
+    let steer_mechanism = if prefilter_on {
+        QueueMechanism::XtNfqueue
+    } else {
+        caps.queue
+    };
     let stop = Arc::new(AtomicBool::new(false));
     // Every signal whose default would kill us without cleanup stops the engine cleanly
     // instead (a closed terminal included); only SIGKILL cannot, hence the bypass flags.
@@ -166,6 +181,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .context("installing signal handler")?;
     let mut queue_cfg = QueueConfig {
         gso: !args.no_gso,
+        // Prefilter-steered flows start mid-way: conntrack tells their client, through a mark
+        // only the prefilter's steering sets (read always, so a reload may switch it on).
+        reply_mark: Some(verdict_compiler::prefilter::REPLY_DIRECTION_MARK),
         ..QueueConfig::default()
     };
     if let Some(n) = args.queue_max_len {
@@ -240,13 +258,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         config_path: args.config.clone(),
         arg_rules: args.rules.clone(),
         ih_payload: caps.ih_payload,
-        mechanism: caps.queue,
+        mechanism: steer_mechanism,
         queues: (base, last),
         force_ids: args.ids,
         inspect_depth: args.inspect_depth,
         stream_depth: args.stream_depth,
         bypass: args.bypass,
         steer: args.steer,
+        prefilter: args.kernel_prefilter,
         extra_script: String::new(),
         threshold_file: args.threshold_file.clone(),
         xt_string: args.xt_string,
@@ -347,7 +366,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             BypassPolicy::Direction => "each direction past the depth on its own",
         }
     ));
-    say(queue_line(caps.queue));
+    say(queue_line(steer_mechanism));
     say(format!(
         "logging to {} ({}fast.log, evidence.pcap, stats.json)",
         log_dir.display(),
@@ -422,7 +441,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         queues,
         queue: queue_cfg,
         mode,
-        mechanism: caps.queue,
+        mechanism: steer_mechanism,
         stats_path,
         stats_interval,
         stop,

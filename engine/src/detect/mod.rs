@@ -599,6 +599,11 @@ pub struct PacketMeta {
     /// `NFQA_SKB_CSUMNOTREADY`). A rewrite writes the full checksum either way (see
     /// [`crate::wire::PacketMut::fill_checksums`]); the flag is kept for checksum validation.
     pub checksum_ready: bool,
+    /// The kernel says the packet travels its connection's reply direction: a flow first
+    /// seen from such a packet takes its client from conntrack (the receiver) rather than
+    /// from the sender (the kernel prefilter queues flows from their first pattern, which may
+    /// be the server's). Always false unless the steering marks it.
+    pub ct_reply: bool,
 }
 
 impl PacketMeta {
@@ -609,6 +614,7 @@ impl PacketMeta {
             in_iface: None,
             pcap_cnt: None,
             checksum_ready: true,
+            ct_reply: false,
         }
     }
 }
@@ -1076,7 +1082,13 @@ impl Worker {
                 depth: 0,
             });
         }
-        let (flow, pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
+        let (flow, mut pflow, mem) = self.flows.update_at_depth(&parsed, self.depth, now);
+        // Conntrack's originator is the client: a first packet in its reply direction that the
+        // flow table took for the client's (no SYN-ACK) came from the server.
+        if self.depth == 0 && flow.packets == 1 && meta.ct_reply && pflow.to_server {
+            flow.reverse();
+            pflow.to_server = false;
+        }
         self.split_flow = flow.direction_bypassed(true) || flow.direction_bypassed(false);
         let ip = *parsed.ip();
         let (sport, dport) = parsed.ports();
