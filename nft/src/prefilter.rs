@@ -8,7 +8,7 @@
 //! 1. a packet of a connection carrying [`PREFILTER_FLOW_MARK`] is queued (a pattern steered
 //!    its flow before: the engine gets the rest of the connection, both directions);
 //! 2. the port steering of the rules without a kernel pattern queues as before;
-//! 3. each pattern rule (`-m string --algo bm`) sets the mark on its connection;
+//! 3. each pattern rule (`-m string --algo kmp`) sets the mark on its connection;
 //! 4. a packet whose connection now carries the mark is queued.
 //!
 //! Split 3/4 because an iptables rule has one target; 1 before the string matches so the rest
@@ -184,7 +184,9 @@ fn mark_rules(p: &PatternSteer, bin: &str) -> Vec<Vec<String>> {
         "-m",
         "string",
         "--algo",
-        "bm",
+        // Boyer-Moore misses a pattern spread over two blocks of a non-linear packet (GRO,
+        // paged data); Knuth-Morris-Pratt walks the blocks in order (see xt_string.rs).
+        "kmp",
         "--hex-string",
         &format!("|{}|", hex(&p.pattern).trim_start_matches("0x")),
     ]);
