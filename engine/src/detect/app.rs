@@ -240,6 +240,9 @@ impl Scan {
         for msg in &step.dns {
             self.match_dns(pass, msg, cands);
         }
+        for msg in &step.sip {
+            self.match_sip(pass, msg, cands);
+        }
         self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
     }
@@ -325,6 +328,34 @@ impl Scan {
             cands,
             false,
             &mut || AppInfo::Dns(dns_info(msg)),
+        );
+    }
+
+    /// The transaction pass over one SIP message (a UDP datagram, or framed out of a TCP
+    /// stream): each message is a transaction of its own, as a DNS message.
+    pub(super) fn match_sip(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        msg: &crate::app::sip::SipMessage,
+        cands: &mut Vec<u32>,
+    ) {
+        use crate::app::sources::{sip_eve, SipBuffers};
+        if !pass.det.tx.any() {
+            return;
+        }
+        let mut txd = TxDetect::new(0);
+        let src = SipBuffers { msg };
+        self.run_tx(
+            pass,
+            AppProto::Sip,
+            &src,
+            &mut txd,
+            cands,
+            false,
+            &mut || AppInfo::Object {
+                proto: "sip",
+                object: sip_eve(msg),
+            },
         );
     }
 
