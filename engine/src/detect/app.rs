@@ -380,7 +380,8 @@ impl Scan {
             &det.tx,
             src,
             to_server,
-            (ctx.sport, ctx.dport),
+            // The packet's protocol: a `udp` rule reads SIP and DNS over UDP only.
+            (Class::of_proto(ctx.ip.proto), ctx.sport, ctx.dport),
             &mut self.pf,
         );
         cands.clear();
