@@ -47,7 +47,8 @@ l: 4\r\n\
 v=0\n";
 
 const BUSY: &[u8] = b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP pc33.example.com\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n";
-const RINGING: &[u8] = b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP pc33.example.com\r\nContent-Length: 0\r\n\r\n";
+const RINGING: &[u8] =
+    b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP pc33.example.com\r\nContent-Length: 0\r\n\r\n";
 
 /// Alerts of a capture, inline and as an IDS (which must agree).
 fn alerts(tag: &str, frames: &[Vec<u8>]) -> Vec<u64> {
@@ -71,10 +72,7 @@ fn udp_response_reads_response_buffers_only() {
     ];
     let got = alerts("udp-busy", &frames);
     // The INVITE's alerts, then the response's: code, reason, line, version, 4xx.
-    assert_eq!(
-        got,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 16, 19]
-    );
+    assert_eq!(got, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 16, 19]);
     // A response sent towards the server is no SIP message of that direction (Suricata's
     // request parser fails on it), so nothing reads it as a response.
     let wrong = [
@@ -95,9 +93,15 @@ Content-Length: 0\r\n\r\n";
     assert_eq!(got, vec![11, 15, 18]);
     // HTTP's OPTIONS on the same port is not SIP; neither is text that merely names SIP.
     let http = b"OPTIONS / HTTP/1.1\r\nUser-Agent: friendly-scanner\r\n\r\n";
-    assert_eq!(alerts("udp-http", &[dgram(true, 40504, 15060, http)]), Vec::<u64>::new());
+    assert_eq!(
+        alerts("udp-http", &[dgram(true, 40504, 15060, http)]),
+        Vec::<u64>::new()
+    );
     let text = b"note: INVITE sip:bob@example.com SIP/2.0";
-    assert_eq!(alerts("udp-text", &[dgram(true, 40505, 15060, text)]), Vec::<u64>::new());
+    assert_eq!(
+        alerts("udp-text", &[dgram(true, 40505, 15060, text)]),
+        Vec::<u64>::new()
+    );
 }
 
 #[test]
@@ -109,7 +113,10 @@ fn tcp_messages_framed_across_segments() {
         (true, b),
         (false, RINGING),
         (true, b"\r\n\r\n"),
-        (true, b"BYE sip:bob@example.com SIP/2.0\r\nContent-Length: 0\r\n\r\n"),
+        (
+            true,
+            b"BYE sip:bob@example.com SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+        ),
     ];
     let got = alerts("tcp", &conversation(40506, 5060, &turns));
     // The INVITE's request buffers (the BYE's URI too), the response's version, Snort's

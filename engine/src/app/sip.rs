@@ -208,7 +208,8 @@ fn is_version(v: &[u8]) -> bool {
         return false;
     };
     let mut parts = rest.splitn(2, |&b| b == b'.');
-    let digits = |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
     digits(parts.next()) && digits(parts.next())
 }
 
@@ -227,7 +228,9 @@ fn next_line<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
 
 fn parse_request_line(line: &[u8]) -> Option<(StartLine, Vec<u8>)> {
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let method = parts.next().filter(|m| !m.is_empty() && m.iter().all(|&b| is_token(b)))?;
+    let method = parts
+        .next()
+        .filter(|m| !m.is_empty() && m.iter().all(|&b| is_token(b)))?;
     let uri = parts.next().filter(|u| !u.is_empty())?;
     let version = parts.next().filter(|v| is_version(v))?;
     let start = StartLine::Request {
@@ -251,13 +254,8 @@ fn parse_status_line(line: &[u8]) -> Option<(StartLine, Vec<u8>)> {
     Some((start, version.to_vec()))
 }
 
-/// The start line and header fields of `head` (a message up to, not including, its body):
-/// (start, version, start line, headers, raw header block).
-#[allow(clippy::type_complexity)]
-fn parse_head(
-    mut head: &[u8],
-    to_server: bool,
-) -> Result<(StartLine, Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>), SipError> {
+/// The message `head` (up to, not including, its body) starts, without a body yet.
+fn parse_head(mut head: &[u8], to_server: bool) -> Result<SipMessage, SipError> {
     let line = loop {
         match next_line(&mut head) {
             None => return Err(SipError::Empty),
@@ -286,7 +284,9 @@ fn parse_head(
                 None => return Err(SipError::Header),
                 Some(true) => {
                     if let Some((_, v)) = headers.last_mut() {
-                        v.push(b' ');
+                        if !v.is_empty() {
+                            v.push(b' ');
+                        }
                         v.extend_from_slice(l.trim_ascii());
                     }
                 }
@@ -308,7 +308,14 @@ fn parse_head(
     // The raw block ends with the last header line's end, without the empty line.
     let block = block_start[..block_len].to_vec();
     let (start, version) = parsed;
-    Ok((start, version, line.to_vec(), headers, block))
+    Ok(SipMessage {
+        start,
+        version,
+        line: line.to_vec(),
+        headers,
+        header_block: block,
+        body: Vec::new(),
+    })
 }
 
 /// Parses one whole message sent to the server (`to_server`: a request) or to the client
@@ -318,15 +325,9 @@ pub fn parse(msg: &[u8], to_server: bool) -> Result<SipMessage, SipError> {
         Some(end) => (&msg[..end], &msg[end..]),
         None => (msg, &msg[msg.len()..]),
     };
-    let (start, version, line, headers, header_block) = parse_head(head, to_server)?;
-    Ok(SipMessage {
-        start,
-        version,
-        line,
-        headers,
-        header_block,
-        body: body.to_vec(),
-    })
+    let mut m = parse_head(head, to_server)?;
+    m.body = body.to_vec();
+    Ok(m)
 }
 
 /// A UDP datagram as SIP: on the SIP ports ([`PORTS`], either side) or, elsewhere, when its
@@ -384,7 +385,11 @@ pub fn probe(first: &[u8], to_server: bool) -> Option<bool> {
     // Methods are case-sensitive and every registered one is upper-case letters; waiting
     // on other first bytes would delay every other protocol's detection.
     let Some(sp) = data.iter().position(|b| !b.is_ascii_uppercase()) else {
-        return if data.len() > MAX_METHOD { Some(false) } else { None };
+        return if data.len() > MAX_METHOD {
+            Some(false)
+        } else {
+            None
+        };
     };
     if sp == 0 || sp > MAX_METHOD || data[sp] != b' ' {
         return Some(false);
@@ -394,12 +399,33 @@ pub fn probe(first: &[u8], to_server: bool) -> Option<bool> {
     let answers: Vec<Option<bool>> = schemes.iter().map(|s| prefix(uri, s)).collect();
     if answers.contains(&Some(true)) {
         Some(true)
-    } else if answers.contains(&None) {
+    } else if answers.contains(&None) && METHODS.contains(&&data[..sp]) {
+        // Only a registered SIP method is worth waiting for: `GET ` cut after its space is
+        // HTTP at once.
         None
     } else {
         Some(false)
     }
 }
+
+/// The SIP methods of RFC 3261 and its extensions (RFC 3262, 3265, 3311, 3428, 3515,
+/// 3903, 6086).
+const METHODS: &[&[u8]] = &[
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"REGISTER",
+    b"OPTIONS",
+    b"PRACK",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"PUBLISH",
+    b"INFO",
+    b"REFER",
+    b"MESSAGE",
+    b"UPDATE",
+];
 
 /// One TCP connection's SIP: messages framed out of each direction's stream.
 #[derive(Debug, Default)]
@@ -555,7 +581,10 @@ v=0\n";
             Some(&b"SIP/2.0/UDP proxy.example.com"[..])
         );
         assert_eq!(b(AppBuffer::SipVia, 2), None);
-        assert_eq!(b(AppBuffer::SipTo, 0), Some(&b"Bob <sip:bob@example.com>"[..]));
+        assert_eq!(
+            b(AppBuffer::SipTo, 0),
+            Some(&b"Bob <sip:bob@example.com>"[..])
+        );
         assert!(b(AppBuffer::SipFrom, 0).unwrap().starts_with(b"Alice"));
         assert_eq!(b(AppBuffer::SipUserAgent, 0), Some(&b"softphone/1.0"[..]));
         assert_eq!(
@@ -566,13 +595,20 @@ v=0\n";
         assert_eq!(b(AppBuffer::SipBody, 0), Some(&b"v=0\n"[..]));
         let h = b(AppBuffer::SipHeader, 0).unwrap();
         assert!(h.starts_with(b"Via: ") && h.ends_with(b"l: 4\r\n"));
-        assert_eq!(m.header(b"call-id", 0), Some(&b"a84b4c76e66710@pc33.example.com"[..]));
+        assert_eq!(
+            m.header(b"call-id", 0),
+            Some(&b"a84b4c76e66710@pc33.example.com"[..])
+        );
         assert!(m.is_request() && m.status().is_none());
     }
 
     #[test]
     fn responses_and_wrong_kinds() {
-        let m = parse(b"SIP/2.0 180 Ringing\r\nVia: x\r\nContent-Length: 0\r\n\r\n", false).unwrap();
+        let m = parse(
+            b"SIP/2.0 180 Ringing\r\nVia: x\r\nContent-Length: 0\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(m.status(), Some(180));
         assert_eq!(m.buffer_n(AppBuffer::SipStatMsg, 0), Some(&b"Ringing"[..]));
         assert_eq!(
@@ -593,6 +629,18 @@ v=0\n";
             parse(b"OPTIONS sip:x SIP/2.0\r\nno colon\r\n\r\n", true),
             Err(SipError::Header)
         );
+        // Past the cap headers stay in the raw block only.
+        let mut many = b"OPTIONS sip:x SIP/2.0\r\n".to_vec();
+        for i in 0..MAX_HEADERS + 10 {
+            many.extend_from_slice(format!("Via: v{i}\r\nTo:\r\n\t t{i}\r\n").as_bytes());
+        }
+        let m = parse(&many, true).unwrap();
+        assert_eq!(m.headers.len(), MAX_HEADERS);
+        assert_eq!(m.header(b"to", 0), Some(&b"t0"[..]));
+        assert!(m
+            .buffer_n(AppBuffer::SipHeader, 0)
+            .unwrap()
+            .ends_with(b"t137\r\n"));
         // Without an empty line the headers run to the end of the datagram.
         let m = parse(b"OPTIONS sip:x SIP/2.0\nTo: y", true).unwrap();
         assert_eq!(m.buffer_n(AppBuffer::SipTo, 0), Some(&b"y"[..]));
@@ -604,6 +652,8 @@ v=0\n";
         assert_eq!(probe(b"OPTIONS sips:x", true), Some(true));
         assert_eq!(probe(b"OPTIONS / HTTP/1.1", true), Some(false));
         assert_eq!(probe(b"OPTIONS si", true), None);
+        assert_eq!(probe(b"GET ", true), Some(false));
+        assert_eq!(probe(b"FOO sip:x SIP/2.0", true), Some(true));
         assert_eq!(probe(b"REGIS", true), None);
         assert_eq!(probe(b"SIP/2.0 200 OK", false), Some(true));
         assert_eq!(probe(b"HTTP/1.1 200", false), Some(false));
