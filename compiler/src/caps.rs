@@ -25,6 +25,7 @@ impl EngineCaps {
             AppProto::Ssh,
             AppProto::Ftp,
             AppProto::Smtp,
+            AppProto::Sip,
         ],
         detected: &[AppProto::Smb],
     };
@@ -98,7 +99,9 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         SmtpHelo | SmtpMailFrom | SmtpRcptTo => AppProto::Smtp,
         SmbNamedPipe | SmbShare => AppProto::Smb,
         DceStubData => AppProto::Dcerpc,
-        SipMethod | SipUri | SipHeader | SipBody => AppProto::Sip,
+        SipMethod | SipUri | SipHeader | SipBody | SipRequestLine | SipStatCode | SipStatMsg
+        | SipResponseLine | SipProtocol | SipFrom | SipTo | SipVia | SipUserAgent
+        | SipContentType | SipContentLength => AppProto::Sip,
         Krb5Cname | Krb5Sname => AppProto::Krb5,
         // Files are carried by HTTP until another parser extracts them.
         FileName | FileMagic => AppProto::Http,

@@ -184,8 +184,6 @@ pub fn test_keyword(t: &PayloadTest) -> &'static str {
         PayloadTest::App(a) => match a {
             AppTest::DceIface { .. } => "dce_iface",
             AppTest::DceOpnum(_) => "dce_opnum",
-            AppTest::SipMethod(_) => "sip_method",
-            AppTest::SipStatCode(_) => "sip_stat_code",
         },
         PayloadTest::Tx(p) => crate::keywords::txpred::tx_text(p).0,
     }
@@ -285,7 +283,18 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         Krb5Cname => "krb5.cname",
         Krb5Sname => "krb5.sname",
         HttpRawCookie => "http.cookie.raw",
-        SipHeader => "sip.header",
-        SipBody => "sip.body",
+        SipHeader => "sip_header",
+        SipBody => "sip_body",
+        SipRequestLine => "sip.request_line",
+        SipStatCode => "sip.stat_code",
+        SipStatMsg => "sip.stat_msg",
+        SipResponseLine => "sip.response_line",
+        SipProtocol => "sip.protocol",
+        SipFrom => "sip.from",
+        SipTo => "sip.to",
+        SipVia => "sip.via",
+        SipUserAgent => "sip.user_agent",
+        SipContentType => "sip.content_type",
+        SipContentLength => "sip.content_length",
     }
 }

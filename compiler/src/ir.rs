@@ -622,7 +622,7 @@ impl Buffer {
                 | HttpRawHost | HttpAccept | HttpAcceptLang | HttpAcceptEnc | HttpReferer
                 | HttpRequestLine | HttpTrueIp | HttpRequestHeader | DnsQuery | TlsSni | Ja3Hash
                 | Ja3String | Ja4Hash | SshHassh | SshHasshString | FtpCommand | FtpCommandData
-                | SmtpHelo | SmtpMailFrom | SmtpRcptTo,
+                | SmtpHelo | SmtpMailFrom | SmtpRcptTo | SipMethod | SipUri | SipRequestLine,
             ) => Some(true),
             // dns.answers.rrname reads either direction (a request may carry answers).
             Buffer::App(
@@ -630,7 +630,8 @@ impl Buffer {
                 | HttpServer | HttpResponseHeader | DnsAuthoritiesRrname | DnsAdditionalsRrname
                 | DnsResponseRrname | Ja3sHash | Ja3sString | TlsCertSubject | TlsCertIssuer
                 | TlsCertSerial | TlsCertFingerprint | TlsCerts | TlsSubjectAltName
-                | SshHasshServer | SshHasshServerString | FtpReply | FtpCompletionCode,
+                | SshHasshServer | SshHasshServerString | FtpReply | FtpCompletionCode
+                | SipStatCode | SipStatMsg | SipResponseLine,
             ) => Some(false),
             _ => None,
         }
@@ -756,16 +757,41 @@ pub enum AppBuffer {
     SmbNamedPipe,
     SmbShare,
     DceStubData,
+    /// `sip.method`: the method of a SIP request (`INVITE`).
     SipMethod,
+    /// `sip.uri`: the Request-URI of a SIP request.
     SipUri,
     Krb5Cname,
     Krb5Sname,
     /// Snort `http_raw_cookie` / pcre `K`.
     HttpRawCookie,
-    /// Snort `sip_header` / Suricata `sip.header`... (SIP message headers).
+    /// Snort `sip_header`: the header section of a SIP message as sent (after the start
+    /// line, up to the empty line).
     SipHeader,
     /// Snort `sip_body`: the SIP message body.
     SipBody,
+    /// `sip.request_line`: a SIP request's whole first line.
+    SipRequestLine,
+    /// `sip.stat_code`: a SIP response's status code (`180`).
+    SipStatCode,
+    /// `sip.stat_msg`: a SIP response's reason phrase (`Ringing`).
+    SipStatMsg,
+    /// `sip.response_line`: a SIP response's whole first line.
+    SipResponseLine,
+    /// `sip.protocol`: the SIP version of the message's first line (`SIP/2.0`).
+    SipProtocol,
+    /// `sip.from`: each `From` (`f`) header value of the message (a multi-buffer).
+    SipFrom,
+    /// `sip.to`: each `To` (`t`) header value (a multi-buffer).
+    SipTo,
+    /// `sip.via`: each `Via` (`v`) header value (a multi-buffer).
+    SipVia,
+    /// `sip.user_agent`: each `User-Agent` header value (a multi-buffer).
+    SipUserAgent,
+    /// `sip.content_type`: each `Content-Type` (`c`) header value (a multi-buffer).
+    SipContentType,
+    /// `sip.content_length`: each `Content-Length` (`l`) header value (a multi-buffer).
+    SipContentLength,
     /// `file.magic`: libmagic's description of each file of the transaction's direction
     /// (a multi-buffer, one instance per file).
     FileMagic,
@@ -1521,8 +1547,9 @@ pub struct Asn1 {
     pub buffer: Buffer,
 }
 
-/// Application-layer state tests from the Snort 2 preprocessors (dcerpc2, sip). The ssl
-/// preprocessor's `ssl_state`/`ssl_version` are transaction predicates ([`TxPred`]).
+/// Application-layer state tests from the Snort 2 dcerpc2 preprocessor. The ssl and sip
+/// preprocessors' `ssl_state`/`ssl_version` and `sip_method`/`sip_stat_code` are
+/// transaction predicates ([`TxPred`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AppTest {
     /// `dce_iface:UUID[,<|>|=|!VERSION][,any_frag]`
@@ -1536,10 +1563,6 @@ pub enum AppTest {
     },
     /// `dce_opnum:N|N-M[,...]`
     DceOpnum(RangeSet<u16>),
-    /// `sip_method:[!]method[,...]` (lower-case names; negated ones flagged).
-    SipMethod(Vec<(String, bool)>),
-    /// `sip_stat_code:code[,...]` (1..9 means a class, e.g. 2 = 2xx).
-    SipStatCode(Vec<u16>),
 }
 
 /// `flow:` options.

@@ -16,6 +16,7 @@
 use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
+use crate::app::sip::{SipMessage, SipTcp};
 use crate::app::smtp::SmtpConn;
 use crate::app::ssh::{SshConn, SshUpdate};
 use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
@@ -77,6 +78,12 @@ pub enum Detected {
 
 /// Detects the app protocol from the first bytes one side sent.
 pub fn detect(first: &[u8], to_server: bool) -> Detected {
+    // SIP first: `OPTIONS`, `NOTIFY` and `SUBSCRIBE` are HTTP methods too, and only the
+    // request URI's scheme (`sip:` rather than `/`) tells them apart.
+    let sip = crate::app::sip::probe(first, to_server);
+    if sip == Some(true) {
+        return Detected::Proto(AppProto::Sip);
+    }
     let all = [
         detect_http(first, to_server),
         detect_tls(first),
@@ -88,9 +95,12 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         Detected::Proto(p) => Some(*p),
         _ => None,
     }) {
+        if sip.is_none() && p == AppProto::Http {
+            return Detected::NeedMore;
+        }
         return Detected::Proto(p);
     }
-    if all.contains(&Detected::NeedMore) {
+    if sip.is_none() || all.contains(&Detected::NeedMore) {
         Detected::NeedMore
     } else {
         Detected::Unknown
@@ -236,6 +246,8 @@ pub struct SessionConfig {
     pub ftp_enabled: bool,
     /// Run the SMTP command parser (when some rule reads SMTP).
     pub smtp_enabled: bool,
+    /// Run the SIP parser on TCP flows and on UDP datagrams (when some rule reads SIP).
+    pub sip_enabled: bool,
 }
 
 enum App {
@@ -246,6 +258,7 @@ enum App {
     Ssh(Box<SshConn>),
     Ftp(Box<FtpConn>),
     Smtp(Box<SmtpConn>),
+    Sip(Box<SipTcp>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -344,6 +357,8 @@ pub struct Step {
     pub ftp: Vec<u64>,
     /// SMTP transactions this packet's commands advanced.
     pub smtp: Vec<u64>,
+    /// SIP messages this packet completed (SIP over TCP), each a transaction.
+    pub sip: Vec<SipMessage>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -381,6 +396,7 @@ impl Session {
             App::Ssh(_) => Some(AppProto::Ssh),
             App::Ftp(_) => Some(AppProto::Ftp),
             App::Smtp(_) => Some(AppProto::Smtp),
+            App::Sip(_) => Some(AppProto::Sip),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -667,6 +683,7 @@ impl Session {
             App::Ssh(c) => c.gap(to_server),
             App::Ftp(c) => c.gap(to_server),
             App::Smtp(c) => c.gap(to_server),
+            App::Sip(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -760,6 +777,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::default()),
         AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
         AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
+        AppProto::Sip if cfg.sip_enabled => App::Sip(Box::default()),
         a => App::Known(a),
     }
 }
@@ -778,6 +796,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Ssh(c) => out.ssh = out.ssh.union(c.feed(to_server, bytes)),
         App::Ftp(c) => merge_ids(&mut out.ftp, c.feed(to_server, bytes)),
         App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
+        App::Sip(c) => out.sip.extend(c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }
@@ -961,6 +980,20 @@ mod tests {
             Detected::Proto(AppProto::Http)
         );
         assert_eq!(detect(b"GE", true), Detected::NeedMore);
+        // SIP and HTTP share methods: the request URI's scheme decides.
+        assert_eq!(
+            detect(b"OPTIONS sip:bob@example.com SIP/2.0\r\n", true),
+            Detected::Proto(AppProto::Sip)
+        );
+        assert_eq!(detect(b"OPTIONS si", true), Detected::NeedMore);
+        assert_eq!(
+            detect(b"OPTIONS / HTTP/1.1\r\n", true),
+            Detected::Proto(AppProto::Http)
+        );
+        assert_eq!(
+            detect(b"SIP/2.0 200 OK\r\n", false),
+            Detected::Proto(AppProto::Sip)
+        );
         assert_eq!(
             detect(b"\x16\x03\x01\x02\x00", true),
             Detected::Proto(AppProto::Tls)

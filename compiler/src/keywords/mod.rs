@@ -26,6 +26,7 @@ pub mod icmpv6;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
+pub mod sip;
 pub mod ssh;
 pub mod state;
 pub mod tag;
@@ -316,8 +317,16 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("dce_opnum", "DCE/RPC operation number", ArgKind::List),
     kw("ssl_state", "SSL/TLS handshake state", ArgKind::List),
     kw("ssl_version", "SSL/TLS version", ArgKind::List),
-    kw("sip_method", "SIP request method", ArgKind::List),
-    kw("sip_stat_code", "SIP response status code", ArgKind::List),
+    kw(
+        "sip_method",
+        "SIP request method is one of a list (or, with !, is not the one)",
+        ArgKind::List,
+    ),
+    kw(
+        "sip_stat_code",
+        "SIP response status code or class (1-9)",
+        ArgKind::List,
+    ),
     // Flow.
     kw("flow", "direction and state of the session", ArgKind::List),
     kw("flowbits", "set/test per-flow bits", ArgKind::List),

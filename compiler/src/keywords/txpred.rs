@@ -7,7 +7,7 @@
 //! transaction rule of the predicate's protocol, so the rule runs on that protocol's
 //! transactions even with no content to prefilter on. One family per file, each with its
 //! [`TxKeyword`] table, parsers, canonical text and tests: [`super::dns`],
-//! [`super::tls_state`], [`super::tls_cert`].
+//! [`super::tls_state`], [`super::tls_cert`], [`super::ftp`], [`super::sip`].
 
 use super::app_event::AppEvent;
 use super::file::HashAlgo;
@@ -58,6 +58,16 @@ pub enum TxPred {
     },
     /// `ftp.reply_received`: the command's final reply arrived (or, false, not yet).
     FtpReplyReceived(bool),
+    /// `sip_method`: the message is a request with one of the methods (lower case), or,
+    /// `negated`, a request with another method.
+    SipMethod {
+        /// The methods, lower case.
+        methods: Vec<String>,
+        /// `!method`.
+        negated: bool,
+    },
+    /// `sip_stat_code`: the message is a response with one of the codes (1–9: a class).
+    SipStatCode(Vec<u16>),
     /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
     FileSize {
         /// The comparison.
@@ -89,6 +99,7 @@ impl TxPred {
             | TxPred::FtpDynamicPort(_)
             | TxPred::FtpMode { .. }
             | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
+            TxPred::SipMethod { .. } | TxPred::SipStatCode(_) => AppProto::Sip,
             _ => AppProto::Tls,
         }
     }
@@ -102,6 +113,7 @@ impl TxPred {
                 | TxPred::CertExpired
                 | TxPred::CertValid
                 | TxPred::CertChainLen(_)
+                | TxPred::SipStatCode(_)
                 | TxPred::FileSize {
                     to_server: Some(false),
                     ..
@@ -133,6 +145,7 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::file::KEYWORDS,
     super::ssh::KEYWORDS,
     super::ftp::KEYWORDS,
+    super::sip::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -173,6 +186,11 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
             let v = if r { "yes" } else { "no" };
             ("ftp.reply_received", v.to_string())
         }
+        TxPred::SipMethod {
+            ref methods,
+            negated,
+        } => ("sip_method", super::sip::method_text(methods, negated)),
+        TxPred::SipStatCode(ref c) => ("sip_stat_code", super::sip::stat_code_text(c)),
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -5,6 +5,7 @@ pub mod dns;
 pub mod ftp;
 pub mod http;
 pub mod mime;
+pub mod sip;
 pub mod smtp;
 pub mod sources;
 pub mod ssh;

@@ -1,8 +1,9 @@
-//! The SSH, FTP and SMTP parsers as detection sees them: a [`BufferSource`] per
-//! transaction, and the EVE object an alert on it carries (Suricata's `ssh`, `ftp` and
-//! `smtp` fields, those the parsers know).
+//! The SSH, FTP, SMTP and SIP parsers as detection sees them: a [`BufferSource`] per
+//! transaction, and the EVE object an alert on it carries (Suricata's `ssh`, `ftp`, `smtp`
+//! and `sip` fields, those the parsers know).
 
 use crate::app::ftp::FtpTx;
+use crate::app::sip::{SipMessage, StartLine};
 use crate::app::smtp::SmtpConn;
 use crate::app::ssh::SshConn;
 use crate::detect::pred::TxView;
@@ -156,4 +157,43 @@ pub fn smtp_eve(c: &SmtpConn, id: u64) -> Value {
         m.insert("rcpt_to".into(), Value::Array(rcpt));
     }
     Value::Object(m)
+}
+
+/// One SIP message (a transaction of its own).
+pub struct SipBuffers<'a> {
+    /// The message.
+    pub msg: &'a SipMessage,
+}
+
+impl BufferSource for SipBuffers<'_> {
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        match b {
+            Buffer::App(a) => self.msg.buffer_n(a, i),
+            _ => None,
+        }
+    }
+    fn view(&self) -> TxView<'_> {
+        TxView::Sip { msg: self.msg }
+    }
+}
+
+/// Suricata's EVE `sip` object: `method`, `uri`, `version` and `request_line` of a
+/// request; `version`, `code`, `reason` and `response_line` of a response.
+pub fn sip_eve(msg: &SipMessage) -> Value {
+    use verdict_compiler::ir::AppBuffer as A;
+    let b = |a: A| text(msg.buffer_n(a, 0));
+    match msg.start() {
+        StartLine::Request { .. } => json!({
+            "method": b(A::SipMethod),
+            "uri": b(A::SipUri),
+            "version": b(A::SipProtocol),
+            "request_line": b(A::SipRequestLine),
+        }),
+        StartLine::Response { reason, .. } => json!({
+            "version": b(A::SipProtocol),
+            "code": b(A::SipStatCode),
+            "reason": text(Some(reason)),
+            "response_line": b(A::SipResponseLine),
+        }),
+    }
 }

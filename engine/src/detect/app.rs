@@ -240,6 +240,9 @@ impl Scan {
         for msg in &step.dns {
             self.match_dns(pass, msg, cands);
         }
+        for msg in &step.sip {
+            self.match_sip(pass, msg, cands);
+        }
         self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
     }
@@ -328,6 +331,34 @@ impl Scan {
         );
     }
 
+    /// The transaction pass over one SIP message (a UDP datagram, or framed out of a TCP
+    /// stream): each message is a transaction of its own, as a DNS message.
+    pub(super) fn match_sip(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        msg: &crate::app::sip::SipMessage,
+        cands: &mut Vec<u32>,
+    ) {
+        use crate::app::sources::{sip_eve, SipBuffers};
+        if !pass.det.tx.any() {
+            return;
+        }
+        let mut txd = TxDetect::new(0);
+        let src = SipBuffers { msg };
+        self.run_tx(
+            pass,
+            AppProto::Sip,
+            &src,
+            &mut txd,
+            cands,
+            false,
+            &mut || AppInfo::Object {
+                proto: "sip",
+                object: sip_eve(msg),
+            },
+        );
+    }
+
     /// Runs the transaction programs of `app` whose side this packet's direction is on one
     /// transaction: the per-buffer prefilters first, then each candidate once per
     /// transaction; a match carries the transaction's EVE object. `events_only`: the
@@ -349,7 +380,8 @@ impl Scan {
             &det.tx,
             src,
             to_server,
-            (ctx.sport, ctx.dport),
+            // The packet's protocol: a `udp` rule reads SIP and DNS over UDP only.
+            (Class::of_proto(ctx.ip.proto), ctx.sport, ctx.dport),
             &mut self.pf,
         );
         cands.clear();

@@ -306,6 +306,7 @@ impl Detector {
         cfg.session.ssh_enabled |= needs(verdict_compiler::ir::AppProto::Ssh);
         cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
         cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
+        cfg.session.sip_enabled |= needs(verdict_compiler::ir::AppProto::Sip);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -1240,9 +1241,20 @@ impl Worker {
             } else {
                 None
             };
-        let app_proto = session.as_ref().and_then(|s| s.app_proto()).or(udp_dns
+        let udp_sip = if ip.proto == 17 && det.cfg.session.sip_enabled {
+            crate::app::sip::udp(parsed.payload(), ctx.pflow.to_server, sport, dport)
+        } else {
+            None
+        };
+        let app_proto = session
             .as_ref()
-            .map(|_| verdict_compiler::ir::AppProto::Dns));
+            .and_then(|s| s.app_proto())
+            .or(udp_dns
+                .as_ref()
+                .map(|_| verdict_compiler::ir::AppProto::Dns))
+            .or(udp_sip
+                .as_ref()
+                .map(|_| verdict_compiler::ir::AppProto::Sip));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -1316,6 +1328,9 @@ impl Worker {
         };
         if let Some(msg) = &udp_dns {
             self.scan.match_dns(&mut pass, msg, &mut cands);
+        }
+        if let Some(msg) = &udp_sip {
+            self.scan.match_sip(&mut pass, msg, &mut cands);
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {

@@ -1,11 +1,13 @@
-//! SSH and FTP predicates: `ssh.protoversion`/`ssh.softwareversion` on the banner of the
-//! packet's side; `ftpbounce`, `ftp.dynamic_port`, `ftp.mode` and `ftp.reply_received` on
-//! one FTP transaction (the last two never on the greeting's, which has no command).
+//! SSH, FTP and SIP predicates: `ssh.protoversion`/`ssh.softwareversion` on the banner of
+//! the packet's side; `ftpbounce`, `ftp.dynamic_port`, `ftp.mode` and `ftp.reply_received`
+//! on one FTP transaction (the last two never on the greeting's, which has no command);
+//! `sip_method` and `sip_stat_code` on one SIP message.
 
 use super::TxView;
 use verdict_compiler::ir::TxPred;
+use verdict_compiler::keywords::sip;
 
-/// Whether an SSH or FTP predicate holds on `view` (other predicates never do here).
+/// Whether an SSH, FTP or SIP predicate holds on `view` (other predicates never do here).
 pub fn holds(p: &TxPred, view: TxView<'_>) -> bool {
     match (p, view) {
         (TxPred::SshProtoVersion(v), TxView::Ssh { conn, to_server }) => {
@@ -23,6 +25,12 @@ pub fn holds(p: &TxPred, view: TxView<'_>) -> bool {
         }
         (TxPred::FtpReplyReceived(r), TxView::Ftp { tx, .. }) => {
             !tx.command().is_empty() && tx.reply_complete() == *r
+        }
+        (TxPred::SipMethod { methods, negated }, TxView::Sip { msg }) => {
+            sip::method_matches(methods, *negated, msg.method())
+        }
+        (TxPred::SipStatCode(codes), TxView::Sip { msg }) => {
+            sip::stat_code_matches(codes, msg.status())
         }
         _ => false,
     }
@@ -82,5 +90,20 @@ mod tests {
             client_v4: None,
         };
         assert!(!holds(&pred("ftp.reply_received", Some("yes")), greet));
+    }
+
+    #[test]
+    fn sip_method_and_status_on_one_message() {
+        use crate::app::sip::parse;
+        let req = parse(b"INVITE sip:bob@example.com SIP/2.0\r\n\r\n", true).unwrap();
+        let resp = parse(b"SIP/2.0 486 Busy Here\r\n\r\n", false).unwrap();
+        let (r, s) = (TxView::Sip { msg: &req }, TxView::Sip { msg: &resp });
+        let invite = pred("sip_method", Some("invite"));
+        let not_bye = pred("sip_method", Some("!bye"));
+        let class4 = pred("sip_stat_code", Some("4"));
+        let ok = pred("sip_stat_code", Some("200"));
+        assert!(holds(&invite, r) && holds(&not_bye, r));
+        assert!(!holds(&invite, s) && !holds(&not_bye, s));
+        assert!(holds(&class4, s) && !holds(&ok, s) && !holds(&class4, r));
     }
 }

@@ -51,6 +51,11 @@ pub enum TxView<'a> {
         /// The packet goes to the server: its side is the client's.
         to_server: bool,
     },
+    /// One SIP message.
+    Sip {
+        /// The message.
+        msg: &'a crate::app::sip::SipMessage,
+    },
     /// One FTP command and its replies.
     Ftp {
         /// The transaction.
@@ -83,6 +88,6 @@ pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
         TxView::None | TxView::Http { .. } => false,
         TxView::Dns { msg, .. } => dns::holds(p, msg),
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
-        TxView::Ssh { .. } | TxView::Ftp { .. } => line::holds(p, view),
+        TxView::Ssh { .. } | TxView::Ftp { .. } | TxView::Sip { .. } => line::holds(p, view),
     }
 }
