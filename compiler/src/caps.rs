@@ -25,6 +25,8 @@ impl EngineCaps {
             AppProto::Ssh,
             AppProto::Ftp,
             AppProto::Smtp,
+            AppProto::Snmp,
+            AppProto::Krb5,
         ],
         detected: &[AppProto::Smb],
     };
@@ -100,6 +102,7 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         DceStubData => AppProto::Dcerpc,
         SipMethod | SipUri | SipHeader | SipBody => AppProto::Sip,
         Krb5Cname | Krb5Sname => AppProto::Krb5,
+        SnmpCommunity | SnmpUsm => AppProto::Snmp,
         // Files are carried by HTTP until another parser extracts them.
         FileName | FileMagic => AppProto::Http,
     })

@@ -284,6 +284,8 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         SipUri => "sip.uri",
         Krb5Cname => "krb5.cname",
         Krb5Sname => "krb5.sname",
+        SnmpCommunity => "snmp.community",
+        SnmpUsm => "snmp.usm",
         HttpRawCookie => "http.cookie.raw",
         SipHeader => "sip.header",
         SipBody => "sip.body",

@@ -16,6 +16,7 @@
 use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
+use crate::app::krb5::{Krb5Msg, Krb5Tcp};
 use crate::app::smtp::SmtpConn;
 use crate::app::ssh::{SshConn, SshUpdate};
 use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
@@ -83,6 +84,7 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         detect_dns_tcp(first, to_server),
         detect_by_prefix(first, to_server),
         detect_smb(first),
+        crate::app::krb5::detect_tcp(first),
     ];
     if let Some(p) = all.iter().find_map(|d| match d {
         Detected::Proto(p) => Some(*p),
@@ -236,6 +238,10 @@ pub struct SessionConfig {
     pub ftp_enabled: bool,
     /// Run the SMTP command parser (when some rule reads SMTP).
     pub smtp_enabled: bool,
+    /// Run the SNMP parser on UDP ports 161/162 (when some rule reads SNMP).
+    pub snmp_enabled: bool,
+    /// Run the Kerberos parser on TCP flows and UDP port 88 (when some rule reads it).
+    pub krb5_enabled: bool,
 }
 
 enum App {
@@ -246,6 +252,7 @@ enum App {
     Ssh(Box<SshConn>),
     Ftp(Box<FtpConn>),
     Smtp(Box<SmtpConn>),
+    Krb5(Box<Krb5Tcp>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -344,6 +351,8 @@ pub struct Step {
     pub ftp: Vec<u64>,
     /// SMTP transactions this packet's commands advanced.
     pub smtp: Vec<u64>,
+    /// Kerberos messages this packet completed (Kerberos over TCP), each a transaction.
+    pub krb5: Vec<Krb5Msg>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -381,6 +390,7 @@ impl Session {
             App::Ssh(_) => Some(AppProto::Ssh),
             App::Ftp(_) => Some(AppProto::Ftp),
             App::Smtp(_) => Some(AppProto::Smtp),
+            App::Krb5(_) => Some(AppProto::Krb5),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -667,6 +677,7 @@ impl Session {
             App::Ssh(c) => c.gap(to_server),
             App::Ftp(c) => c.gap(to_server),
             App::Smtp(c) => c.gap(to_server),
+            App::Krb5(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -760,6 +771,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::default()),
         AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
         AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
+        AppProto::Krb5 if cfg.krb5_enabled => App::Krb5(Box::default()),
         a => App::Known(a),
     }
 }
@@ -778,6 +790,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Ssh(c) => out.ssh = out.ssh.union(c.feed(to_server, bytes)),
         App::Ftp(c) => merge_ids(&mut out.ftp, c.feed(to_server, bytes)),
         App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
+        App::Krb5(c) => out.krb5.extend(c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }

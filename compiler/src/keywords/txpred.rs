@@ -75,6 +75,14 @@ pub enum TxPred {
         /// The list file, resolved against the rule file's directory.
         path: String,
     },
+    /// `snmp.version`: the SNMP version of the message (1, 2 for v2c, 3).
+    SnmpVersion(UintCmp),
+    /// `snmp.pdu_type`: the PDU type of an unencrypted SNMP message.
+    SnmpPduType(UintCmp),
+    /// `krb5_msg_type`: the Kerberos message type.
+    Krb5MsgType(UintCmp),
+    /// `krb5_err_code`: the error code of a KRB-ERROR.
+    Krb5ErrCode(UintCmp),
 }
 
 impl TxPred {
@@ -89,6 +97,8 @@ impl TxPred {
             | TxPred::FtpDynamicPort(_)
             | TxPred::FtpMode { .. }
             | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
+            TxPred::SnmpVersion(_) | TxPred::SnmpPduType(_) => AppProto::Snmp,
+            TxPred::Krb5MsgType(_) | TxPred::Krb5ErrCode(_) => AppProto::Krb5,
             _ => AppProto::Tls,
         }
     }
@@ -133,6 +143,8 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::file::KEYWORDS,
     super::ssh::KEYWORDS,
     super::ftp::KEYWORDS,
+    super::snmp::KEYWORDS,
+    super::krb5::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -173,6 +185,10 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
             let v = if r { "yes" } else { "no" };
             ("ftp.reply_received", v.to_string())
         }
+        TxPred::SnmpVersion(c) => ("snmp.version", uint_text(c)),
+        TxPred::SnmpPduType(c) => ("snmp.pdu_type", uint_text(c)),
+        TxPred::Krb5MsgType(c) => ("krb5_msg_type", uint_text(c)),
+        TxPred::Krb5ErrCode(c) => ("krb5_err_code", uint_text(c)),
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -4,8 +4,10 @@
 pub mod dns;
 pub mod ftp;
 pub mod http;
+pub mod krb5;
 pub mod mime;
 pub mod smtp;
+pub mod snmp;
 pub mod sources;
 pub mod ssh;
 pub mod tls;

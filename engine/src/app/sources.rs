@@ -157,3 +157,39 @@ pub fn smtp_eve(c: &SmtpConn, id: u64) -> Value {
     }
     Value::Object(m)
 }
+
+/// One SNMP message.
+pub struct SnmpBuffers<'a> {
+    /// The message.
+    pub msg: &'a crate::app::snmp::SnmpMsg,
+}
+
+impl BufferSource for SnmpBuffers<'_> {
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        match b {
+            Buffer::App(a) => self.msg.buffer_n(a, i),
+            _ => None,
+        }
+    }
+    fn view(&self) -> TxView<'_> {
+        TxView::Snmp { msg: self.msg }
+    }
+}
+
+/// One Kerberos message.
+pub struct Krb5Buffers<'a> {
+    /// The message.
+    pub msg: &'a crate::app::krb5::Krb5Msg,
+}
+
+impl BufferSource for Krb5Buffers<'_> {
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        match b {
+            Buffer::App(a) => self.msg.buffer_n(a, i),
+            _ => None,
+        }
+    }
+    fn view(&self) -> TxView<'_> {
+        TxView::Krb5 { msg: self.msg }
+    }
+}

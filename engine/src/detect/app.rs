@@ -16,6 +16,9 @@ use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
 use crate::app::dns::DnsMessage;
 use crate::app::http;
+use crate::app::krb5::Krb5Msg;
+use crate::app::snmp::SnmpMsg;
+use crate::app::sources::{Krb5Buffers, SnmpBuffers};
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
 use crate::output::{AppInfo, Event, FileInfoEvent, HttpInfo};
@@ -240,6 +243,9 @@ impl Scan {
         for msg in &step.dns {
             self.match_dns(pass, msg, cands);
         }
+        for msg in &step.krb5 {
+            self.match_krb5(pass, msg, cands);
+        }
         self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
     }
@@ -309,23 +315,59 @@ impl Scan {
         msg: &DnsMessage,
         cands: &mut Vec<u32>,
     ) {
-        if !pass.det.tx.any() {
-            return;
-        }
-        let mut txd = TxDetect::new(0);
         let src = DnsBuffers {
             msg,
             to_server: pass.ctx.pflow.to_server,
         };
-        self.run_tx(
-            pass,
-            AppProto::Dns,
-            &src,
-            &mut txd,
-            cands,
-            false,
-            &mut || AppInfo::Dns(dns_info(msg)),
-        );
+        self.run_msg(pass, AppProto::Dns, &src, cands, &mut || {
+            AppInfo::Dns(dns_info(msg))
+        });
+    }
+
+    /// The transaction pass over one SNMP message (a UDP datagram).
+    pub(super) fn match_snmp(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        msg: &SnmpMsg,
+        cands: &mut Vec<u32>,
+    ) {
+        let src = SnmpBuffers { msg };
+        self.run_msg(pass, AppProto::Snmp, &src, cands, &mut || AppInfo::Object {
+            proto: "snmp",
+            object: msg.eve(),
+        });
+    }
+
+    /// The transaction pass over one Kerberos message (a UDP datagram, or a record framed
+    /// out of a TCP stream).
+    pub(super) fn match_krb5(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        msg: &Krb5Msg,
+        cands: &mut Vec<u32>,
+    ) {
+        let src = Krb5Buffers { msg };
+        self.run_msg(pass, AppProto::Krb5, &src, cands, &mut || AppInfo::Object {
+            proto: "krb5",
+            object: msg.eve(),
+        });
+    }
+
+    /// Runs the transaction programs of `app` on one message that is a transaction of its
+    /// own, with fresh detection state.
+    fn run_msg(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        app: AppProto,
+        src: &dyn BufferSource,
+        cands: &mut Vec<u32>,
+        info: &mut dyn FnMut() -> AppInfo,
+    ) {
+        if !pass.det.tx.any() {
+            return;
+        }
+        let mut txd = TxDetect::new(0);
+        self.run_tx(pass, app, src, &mut txd, cands, false, info);
     }
 
     /// Runs the transaction programs of `app` whose side this packet's direction is on one

@@ -306,6 +306,8 @@ impl Detector {
         cfg.session.ssh_enabled |= needs(verdict_compiler::ir::AppProto::Ssh);
         cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
         cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
+        cfg.session.snmp_enabled |= needs(verdict_compiler::ir::AppProto::Snmp);
+        cfg.session.krb5_enabled |= needs(verdict_compiler::ir::AppProto::Krb5);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -1221,16 +1223,17 @@ impl Worker {
             alp,
             ..ctx
         };
-        // DNS over UDP: each datagram to or from port 53 is a message (a transaction).
-        let udp_dns =
-            if ip.proto == 17 && det.cfg.session.dns_enabled && (sport == 53 || dport == 53) {
-                crate::app::dns::parse(parsed.payload()).ok()
-            } else {
-                None
-            };
-        let app_proto = session.as_ref().and_then(|s| s.app_proto()).or(udp_dns
+        // DNS, SNMP and Kerberos over UDP: each datagram on their ports is a message (a
+        // transaction).
+        let udp_msg = if ip.proto == 17 {
+            UdpMsg::parse(&det.cfg.session, sport, dport, parsed.payload())
+        } else {
+            None
+        };
+        let app_proto = session
             .as_ref()
-            .map(|_| verdict_compiler::ir::AppProto::Dns));
+            .and_then(|s| s.app_proto())
+            .or(udp_msg.as_ref().map(UdpMsg::app));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -1302,8 +1305,11 @@ impl Worker {
             counters: &self.counters,
             scanned: payload,
         };
-        if let Some(msg) = &udp_dns {
-            self.scan.match_dns(&mut pass, msg, &mut cands);
+        match &udp_msg {
+            Some(UdpMsg::Dns(msg)) => self.scan.match_dns(&mut pass, msg, &mut cands),
+            Some(UdpMsg::Snmp(msg)) => self.scan.match_snmp(&mut pass, msg, &mut cands),
+            Some(UdpMsg::Krb5(msg)) => self.scan.match_krb5(&mut pass, msg, &mut cands),
+            None => {}
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {
@@ -1595,6 +1601,52 @@ const _: () = {
 
 /// The file facts the HTTP parser computes: only those some loaded rule reads (libmagic and
 /// digests cost per file; most rule sets read neither).
+/// One UDP datagram's app-layer message: protocols whose every datagram is a transaction.
+enum UdpMsg {
+    Dns(crate::app::dns::DnsMessage),
+    Snmp(crate::app::snmp::SnmpMsg),
+    Krb5(crate::app::krb5::Krb5Msg),
+}
+
+impl UdpMsg {
+    /// The message of a datagram between `sport` and `dport`, by the parsers that run on
+    /// those ports (a port on either side) and some rule needs; `None` when it does not
+    /// decode.
+    fn parse(
+        cfg: &crate::session::SessionConfig,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) -> Option<UdpMsg> {
+        let on = |ports: &[u16]| ports.contains(&sport) || ports.contains(&dport);
+        if cfg.dns_enabled && on(&[53]) {
+            if let Ok(m) = crate::app::dns::parse(payload) {
+                return Some(UdpMsg::Dns(m));
+            }
+        }
+        if cfg.snmp_enabled && on(&crate::app::snmp::PORTS) {
+            if let Some(m) = crate::app::snmp::parse(payload) {
+                return Some(UdpMsg::Snmp(m));
+            }
+        }
+        if cfg.krb5_enabled && on(&[crate::app::krb5::PORT]) {
+            if let Some(m) = crate::app::krb5::parse(payload) {
+                return Some(UdpMsg::Krb5(m));
+            }
+        }
+        None
+    }
+
+    fn app(&self) -> verdict_compiler::ir::AppProto {
+        use verdict_compiler::ir::AppProto;
+        match self {
+            UdpMsg::Dns(_) => AppProto::Dns,
+            UdpMsg::Snmp(_) => AppProto::Snmp,
+            UdpMsg::Krb5(_) => AppProto::Krb5,
+        }
+    }
+}
+
 fn file_needs(compiled: &[CompiledProgram]) -> crate::app::http::FileNeeds {
     use crate::detect::pred::file::FileTest;
     use verdict_compiler::ir::{AppBuffer, Buffer};
