@@ -82,6 +82,22 @@ pub fn seg(
     v
 }
 
+/// One UDP datagram between the client's `sp` and the server's `dp`, in either direction.
+pub fn datagram(to_server: bool, sp: u16, dp: u16, data: &[u8]) -> Vec<u8> {
+    let (src, dst, s, d) = if to_server {
+        (CLI, SRV, sp, dp)
+    } else {
+        (SRV, CLI, dp, sp)
+    };
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64)
+        .udp(s, d)
+        .write(&mut v, data)
+        .unwrap();
+    v
+}
+
 /// A whole conversation on `dp`: the handshake, each (client side?, bytes) in turn with
 /// correct sequence and acknowledgment numbers, then a bare ACK of the last one.
 pub fn conversation(sp: u16, dp: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
