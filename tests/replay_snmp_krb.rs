@@ -152,3 +152,33 @@ fn kerberos_over_tcp_records() {
     let frames = conversation(40400, 88, &[(true, &bare)]);
     assert_eq!(fired("tcp-bare", KRB_RULES, &frames), NONE);
 }
+
+#[test]
+fn udp_protocol_detection() {
+    let rules = r#"alert udp any any -> any any (msg:"snmp flow"; app-layer-protocol:snmp; content:"|30|"; depth:1; sid:20;)
+alert udp any any -> any any (msg:"krb5 detected"; app-layer-protocol:krb5; sid:21;)
+alert snmp any any -> any any (msg:"any snmp packet"; content:"|30|"; depth:1; sid:22;)
+"#;
+    let get = snmp_v12(1, b"public", 0);
+    let resp = snmp_v12(1, b"public", 2);
+    // Each SNMP datagram is on an SNMP flow; the protocol-only rule fires once, on the
+    // packet whose probe detected the flow.
+    assert_eq!(
+        fired("alp-snmp", rules, &exchange(161, &get, &resp)),
+        vec![20, 20, 22, 22]
+    );
+    // Each direction's first datagram is probed: a client whose first datagram is not SNMP
+    // leaves the flow undetected until the server answers in SNMP, so the client's later
+    // SNMP message is neither on an SNMP flow nor parsed; the answer is both.
+    let frames = vec![
+        datagram(true, 40300, 161, b"\x30 not snmp"),
+        datagram(true, 40300, 161, &get),
+        datagram(false, 40300, 161, &resp),
+    ];
+    assert_eq!(fired("alp-late", rules, &frames), vec![20, 22]);
+    let late = format!("{rules}alert snmp any any -> any any (msg:\"public\"; snmp.community; content:\"public\"; sid:23;)\n");
+    assert_eq!(fired("alp-late-tx", &late, &frames), vec![20, 22, 23]);
+    let req = krb_kdc_req(10, &["alice"], "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"]);
+    assert_eq!(fired("alp-krb", rules, &exchange(88, &req, b"")), vec![21]);
+    assert_eq!(fired("alp-none", rules, &exchange(8161, &get, b"")), NONE);
+}

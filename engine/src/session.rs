@@ -280,6 +280,79 @@ pub struct Detection {
     pub flow: DirProto,
 }
 
+/// Protocol detection on a UDP flow, as Suricata's: the first datagram of each direction is
+/// probed ([`detect_udp`]), and the first protocol found is the flow's, which a direction
+/// whose own probe failed adopts once it sent data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UdpDetect {
+    /// `[to_server, to_client]`: that direction's probe (`Unknown` before its first datagram).
+    dirs: [DirProto; 2],
+    flow: DirProto,
+}
+
+impl UdpDetect {
+    /// Records a datagram of direction `to_server` with payload `p` between `sport` and
+    /// `dport`; only a direction's first datagram is probed.
+    pub fn note(&mut self, to_server: bool, sport: u16, dport: u16, p: &[u8]) {
+        let d = &mut self.dirs[usize::from(!to_server)];
+        if *d != DirProto::Unknown || p.is_empty() {
+            return;
+        }
+        *d = match detect_udp(sport, dport, p) {
+            Some(a) => DirProto::Known(a),
+            None => DirProto::Failed,
+        };
+        if let (DirProto::Unknown, DirProto::Known(a)) = (self.flow, *d) {
+            self.flow = DirProto::Known(a);
+        }
+    }
+
+    /// The flow's protocol, once a direction's probe found one.
+    pub fn app_proto(&self) -> Option<AppProto> {
+        match self.flow {
+            DirProto::Known(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Detection's results for `app-layer-protocol`.
+    pub fn detection(&self) -> Detection {
+        if self.dirs == [DirProto::Failed; 2] {
+            return Detection {
+                dirs: [DirProto::Failed; 2],
+                flow: DirProto::Failed,
+            };
+        }
+        let dir = |d: DirProto| match (d, self.flow) {
+            (DirProto::Unknown, _) => DirProto::Unknown,
+            (_, DirProto::Known(a)) => DirProto::Known(a),
+            (d, _) => d,
+        };
+        Detection {
+            dirs: [dir(self.dirs[0]), dir(self.dirs[1])],
+            flow: self.flow,
+        }
+    }
+}
+
+/// The UDP protocols verdict detects, by Suricata's probing on their ports (either side):
+/// DNS on 53, SNMP on 161/162, Kerberos on 88 — a datagram that decodes as their message.
+pub fn detect_udp(sport: u16, dport: u16, p: &[u8]) -> Option<AppProto> {
+    let on = |ports: &[u16]| ports.contains(&sport) || ports.contains(&dport);
+    if on(&[53]) && crate::app::dns::parse(p).is_ok() {
+        return Some(AppProto::Dns);
+    }
+    if on(&crate::app::snmp::PORTS) && crate::app::snmp::parse(p).is_some() {
+        return Some(AppProto::Snmp);
+    }
+    if on(&[crate::app::krb5::PORT])
+        && crate::app::krb5::probe(p) == Detected::Proto(AppProto::Krb5)
+    {
+        return Some(AppProto::Krb5);
+    }
+    None
+}
+
 /// The fields of one TCP packet a session needs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Segment<'a> {

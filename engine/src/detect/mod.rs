@@ -1225,15 +1225,28 @@ impl Worker {
         };
         // DNS, SNMP and Kerberos over UDP: each datagram on their ports is a message (a
         // transaction).
-        let udp_msg = if ip.proto == 17 {
-            UdpMsg::parse(&det.cfg.session, sport, dport, parsed.payload())
+        let (udp_msg, ctx) = if ip.proto == 17 && !ip.fragmented {
+            let before = flow.udp_detect.detection();
+            flow.udp_detect
+                .note(ctx.pflow.to_server, sport, dport, parsed.payload());
+            let now = flow.udp_detect.detection();
+            let alp = state::AlpFacts {
+                det: now,
+                pd_det: now,
+                to_server: ctx.pflow.to_server,
+                pd_done: now != before,
+            };
+            let flow_app = flow.udp_detect.app_proto();
+            let msg = UdpMsg::parse(&det.cfg.session, flow_app, sport, dport, parsed.payload());
+            (msg, Ctx { alp, ..ctx })
         } else {
-            None
+            (None, ctx)
         };
         let app_proto = session
             .as_ref()
             .and_then(|s| s.app_proto())
-            .or(udp_msg.as_ref().map(UdpMsg::app));
+            .or(udp_msg.as_ref().map(UdpMsg::app))
+            .or(flow.udp_detect.app_proto());
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -1609,32 +1622,32 @@ enum UdpMsg {
 }
 
 impl UdpMsg {
-    /// The message of a datagram between `sport` and `dport`, by the parsers that run on
-    /// those ports (a port on either side) and some rule needs; `None` when it does not
-    /// decode.
+    /// The message of a datagram between `sport` and `dport` on a flow detected as
+    /// `flow_app`, by the parser some rule needs; `None` when it does not decode. SNMP and
+    /// Kerberos datagrams are parsed on flows detected as such (Suricata parses a flow once
+    /// its protocol is known); DNS on port 53 whatever the flow's first datagram was.
     fn parse(
         cfg: &crate::session::SessionConfig,
+        flow_app: Option<verdict_compiler::ir::AppProto>,
         sport: u16,
         dport: u16,
         payload: &[u8],
     ) -> Option<UdpMsg> {
-        let on = |ports: &[u16]| ports.contains(&sport) || ports.contains(&dport);
-        if cfg.dns_enabled && on(&[53]) {
+        use verdict_compiler::ir::AppProto;
+        if cfg.dns_enabled && (sport == 53 || dport == 53) {
             if let Ok(m) = crate::app::dns::parse(payload) {
                 return Some(UdpMsg::Dns(m));
             }
         }
-        if cfg.snmp_enabled && on(&crate::app::snmp::PORTS) {
-            if let Some(m) = crate::app::snmp::parse(payload) {
-                return Some(UdpMsg::Snmp(m));
+        match flow_app {
+            Some(AppProto::Snmp) if cfg.snmp_enabled => {
+                crate::app::snmp::parse(payload).map(UdpMsg::Snmp)
             }
-        }
-        if cfg.krb5_enabled && on(&[crate::app::krb5::PORT]) {
-            if let Some(m) = crate::app::krb5::parse(payload) {
-                return Some(UdpMsg::Krb5(m));
+            Some(AppProto::Krb5) if cfg.krb5_enabled => {
+                crate::app::krb5::parse(payload).map(UdpMsg::Krb5)
             }
+            _ => None,
         }
-        None
     }
 
     fn app(&self) -> verdict_compiler::ir::AppProto {
