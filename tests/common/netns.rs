@@ -233,8 +233,14 @@ pub struct Topology {
 impl Topology {
     /// Creates the namespaces, veths, addresses, routes and forwarding.
     pub fn new() -> Topology {
+        Topology::with_prefix("vd")
+    }
+
+    /// As [`Topology::new`], the namespaces named after `prefix` (a test suite's own, so
+    /// that suites run at the same time are told apart in `ip netns`).
+    pub fn with_prefix(prefix: &str) -> Topology {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let tag = format!("vd{}x{}", std::process::id(), n);
+        let tag = format!("{prefix}{}x{}", std::process::id(), n);
         let t = Topology {
             cli: format!("{tag}-cli"),
             gw: format!("{tag}-gw"),
