@@ -5,9 +5,9 @@
 //! `krb5_msg_type` rule only alerts on, pass. Root only; every wait is bounded.
 
 mod common;
-mod live;
 #[path = "common/der.rs"]
 mod der;
+mod live;
 
 use common::netns::Topology;
 use der::*;
@@ -34,7 +34,10 @@ fn a_public_snmp_get_is_dropped_and_another_community_passes() {
     );
     assert_eq!(got.len(), 2, "the agent got {} datagrams", got.len());
     assert!(got.contains(&other), "the other community was dropped");
-    assert!(!got.contains(&public), "the public GetRequest reached the agent");
+    assert!(
+        !got.contains(&public),
+        "the public GetRequest reached the agent"
+    );
     let alerts = e.alerts(1020301, 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["alert"]["action"], "blocked");

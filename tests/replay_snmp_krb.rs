@@ -48,7 +48,10 @@ fn snmp_community_version_and_pdu_type() {
     );
     // Another community: nothing.
     let other = snmp_v12(1, b"ops-team", 0);
-    assert_eq!(fired("v2c-other", SNMP_RULES, &exchange(161, &other, b"")), NONE);
+    assert_eq!(
+        fired("v2c-other", SNMP_RULES, &exchange(161, &other, b"")),
+        NONE
+    );
     // An SNMPv1 SetRequest with another community: version and PDU type.
     let set = snmp_v12(0, b"private", 3);
     assert_eq!(
@@ -72,9 +75,15 @@ fn snmp_v3_user_and_encrypted_pdu() {
     );
     // Encrypted scoped PDU: the user is visible, the PDU type is not.
     let enc = snmp_v3(b"admin", true, 0);
-    assert_eq!(fired("v3-enc", SNMP_RULES, &exchange(161, &enc, b"")), vec![2]);
+    assert_eq!(
+        fired("v3-enc", SNMP_RULES, &exchange(161, &enc, b"")),
+        vec![2]
+    );
     let other = snmp_v3(b"operator", false, 1);
-    assert_eq!(fired("v3-other", SNMP_RULES, &exchange(161, &other, b"")), vec![6]);
+    assert_eq!(
+        fired("v3-other", SNMP_RULES, &exchange(161, &other, b"")),
+        vec![6]
+    );
 }
 
 #[test]
@@ -135,7 +144,12 @@ fn kerberos_over_udp() {
 
 #[test]
 fn kerberos_over_tcp_records() {
-    let req = krb_tcp(&krb_kdc_req(10, &["alice"], "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"]));
+    let req = krb_tcp(&krb_kdc_req(
+        10,
+        &["alice"],
+        "EXAMPLE.ORG",
+        &["krbtgt", "EXAMPLE.ORG"],
+    ));
     let err = krb_tcp(&krb_error(24, "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"]));
     // The request split across two segments: one message once the record is complete.
     let (a, b) = req.split_at(20);

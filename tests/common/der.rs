@@ -92,7 +92,11 @@ pub fn snmp_v3(user: &[u8], encrypted: bool, pdu_type: u8) -> Vec<u8> {
     let data = if encrypted {
         octets(&[0x5a; 40])
     } else {
-        seq(&[octets(b"\x80\x00\x1f\x88\x04engine"), octets(b""), snmp_pdu(pdu_type)])
+        seq(&[
+            octets(b"\x80\x00\x1f\x88\x04engine"),
+            octets(b""),
+            snmp_pdu(pdu_type),
+        ])
     };
     seq(&[int(3), header, octets(&usm), data])
 }

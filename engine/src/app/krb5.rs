@@ -24,9 +24,9 @@
 //! ```
 
 use crate::session::Detected;
+use der_parser::asn1_rs::FromDer;
 use der_parser::ber::Class;
 use der_parser::der::der_read_element_header;
-use der_parser::asn1_rs::FromDer;
 use kerberos_parser::krb5::{ApReq, KdcRep, KrbError, PrincipalName};
 use kerberos_parser::krb5_parser::{parse_as_rep, parse_as_req, parse_tgs_rep, parse_tgs_req};
 use serde_json::{json, Map, Value};
@@ -61,7 +61,10 @@ pub struct Krb5Msg {
 }
 
 fn names(p: &PrincipalName) -> Vec<Vec<u8>> {
-    p.name_string.iter().map(|s| s.as_bytes().to_vec()).collect()
+    p.name_string
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
 }
 
 fn from_rep(msg_type: u32, r: &KdcRep<'_>) -> Krb5Msg {
@@ -300,12 +303,20 @@ mod tests {
 
     #[test]
     fn as_req_names() {
-        let m = parse(&krb_kdc_req(10, &["alice"], "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"]))
-            .unwrap();
+        let m = parse(&krb_kdc_req(
+            10,
+            &["alice"],
+            "EXAMPLE.ORG",
+            &["krbtgt", "EXAMPLE.ORG"],
+        ))
+        .unwrap();
         assert_eq!(m.msg_type, 10);
         assert_eq!(comps(&m.cname), ["alice"]);
         assert_eq!(comps(&m.sname), ["krbtgt", "EXAMPLE.ORG"]);
-        assert_eq!(m.buffer_n(AppBuffer::Krb5Sname, 1), Some(&b"EXAMPLE.ORG"[..]));
+        assert_eq!(
+            m.buffer_n(AppBuffer::Krb5Sname, 1),
+            Some(&b"EXAMPLE.ORG"[..])
+        );
         assert_eq!(m.buffer_n(AppBuffer::Krb5Sname, 2), None);
         assert_eq!(m.error_code, None);
         assert!(!m.weak_encryption());
@@ -317,13 +328,26 @@ mod tests {
 
     #[test]
     fn replies_and_errors() {
-        let r = parse(&krb_kdc_rep(11, &["bob"], "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"], 23))
-            .unwrap();
+        let r = parse(&krb_kdc_rep(
+            11,
+            &["bob"],
+            "EXAMPLE.ORG",
+            &["krbtgt", "EXAMPLE.ORG"],
+            23,
+        ))
+        .unwrap();
         assert_eq!(r.msg_type, 11);
         assert_eq!(comps(&r.cname), ["bob"]);
         assert_eq!((r.etype, r.ticket_etype), (Some(23), Some(18)));
         assert!(r.weak_encryption(), "rc4-hmac");
-        let r = parse(&krb_kdc_rep(13, &["bob"], "EXAMPLE.ORG", &["http", "web"], 18)).unwrap();
+        let r = parse(&krb_kdc_rep(
+            13,
+            &["bob"],
+            "EXAMPLE.ORG",
+            &["http", "web"],
+            18,
+        ))
+        .unwrap();
         assert_eq!(r.msg_type, 13);
         assert!(!r.weak_encryption(), "aes256");
         let e = parse(&krb_error(25, "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"])).unwrap();
@@ -349,7 +373,12 @@ mod tests {
 
     #[test]
     fn tcp_records_across_segments() {
-        let a = krb_tcp(&krb_kdc_req(10, &["alice"], "EXAMPLE.ORG", &["krbtgt", "EXAMPLE.ORG"]));
+        let a = krb_tcp(&krb_kdc_req(
+            10,
+            &["alice"],
+            "EXAMPLE.ORG",
+            &["krbtgt", "EXAMPLE.ORG"],
+        ));
         let b = krb_tcp(&krb_kdc_req(12, &["alice"], "EXAMPLE.ORG", &["host", "db"]));
         let mut both = a.clone();
         both.extend_from_slice(&b);

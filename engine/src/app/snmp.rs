@@ -146,12 +146,18 @@ mod tests {
         let m = parse(&snmp_v12(0, b"public", 0)).unwrap();
         assert_eq!(m.version, 1);
         assert_eq!(m.pdu_type, Some(0));
-        assert_eq!(m.buffer_n(AppBuffer::SnmpCommunity, 0), Some(&b"public"[..]));
+        assert_eq!(
+            m.buffer_n(AppBuffer::SnmpCommunity, 0),
+            Some(&b"public"[..])
+        );
         assert_eq!(m.buffer_n(AppBuffer::SnmpCommunity, 1), None);
         assert_eq!(m.buffer_n(AppBuffer::SnmpUsm, 0), None);
         let m = parse(&snmp_v12(1, b"s3cret", 2)).unwrap();
         assert_eq!((m.version, m.pdu_type), (2, Some(2)));
-        assert_eq!(m.buffer_n(AppBuffer::SnmpCommunity, 0), Some(&b"s3cret"[..]));
+        assert_eq!(
+            m.buffer_n(AppBuffer::SnmpCommunity, 0),
+            Some(&b"s3cret"[..])
+        );
         let m = parse(&snmp_v12(1, b"private", 3)).unwrap();
         assert_eq!(m.pdu_type, Some(3));
         assert_eq!(m.eve()["pdu_type"], "set_request");

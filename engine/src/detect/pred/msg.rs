@@ -64,7 +64,10 @@ mod tests {
         let view = TxView::Krb5 { msg: &req };
         assert!(holds(&pred("krb5_msg_type", Some("10")), view));
         assert!(!holds(&pred("krb5_msg_type", Some("30")), view));
-        assert!(!holds(&pred("krb5_err_code", Some("0")), view), "no error code");
+        assert!(
+            !holds(&pred("krb5_err_code", Some("0")), view),
+            "no error code"
+        );
         let err = Krb5Msg {
             msg_type: 30,
             error_code: Some(24),
@@ -79,6 +82,9 @@ mod tests {
             error_code: Some(-1),
             ..Krb5Msg::default()
         };
-        assert!(!holds(&pred("krb5_err_code", Some("!1")), TxView::Krb5 { msg: &odd }));
+        assert!(!holds(
+            &pred("krb5_err_code", Some("!1")),
+            TxView::Krb5 { msg: &odd }
+        ));
     }
 }
