@@ -14,7 +14,7 @@
 //!   other messages carry none and never match.
 
 use super::txpred::{TxKeyword, TxPred};
-use super::uint::parse_uint;
+use super::uint::parse_uint_value;
 use super::KwError;
 
 /// The Kerberos predicate keywords.
@@ -31,14 +31,12 @@ pub const KEYWORDS: &[TxKeyword] = &[
 
 /// `krb5_msg_type:N` (u32).
 pub fn parse_msg_type(value: Option<&str>) -> Result<TxPred, KwError> {
-    let v = value.ok_or_else(|| KwError::value("krb5_msg_type needs a number"))?;
-    parse_uint(v, u64::from(u32::MAX), "krb5_msg_type", None).map(TxPred::Krb5MsgType)
+    parse_uint_value(value, u64::from(u32::MAX), "krb5_msg_type").map(TxPred::Krb5MsgType)
 }
 
 /// `krb5_err_code:N` (Suricata reads an i32; codes are small non-negative numbers).
 pub fn parse_err_code(value: Option<&str>) -> Result<TxPred, KwError> {
-    let v = value.ok_or_else(|| KwError::value("krb5_err_code needs a number"))?;
-    parse_uint(v, i32::MAX as u64, "krb5_err_code", None).map(TxPred::Krb5ErrCode)
+    parse_uint_value(value, i32::MAX as u64, "krb5_err_code").map(TxPred::Krb5ErrCode)
 }
 
 /// Whether an encryption type (RFC 3961 etype number) is weak, as Suricata's

@@ -11,7 +11,7 @@
 //!   An SNMPv3 message whose scoped PDU is encrypted has no PDU type: no value matches.
 
 use super::txpred::{TxKeyword, TxPred};
-use super::uint::parse_uint;
+use super::uint::parse_uint_value;
 use super::KwError;
 
 /// The SNMP predicate keywords.
@@ -28,14 +28,12 @@ pub const KEYWORDS: &[TxKeyword] = &[
 
 /// `snmp.version:N` (u32, Suricata's integer syntax).
 pub fn parse_version(value: Option<&str>) -> Result<TxPred, KwError> {
-    let v = value.ok_or_else(|| KwError::value("snmp.version needs a number"))?;
-    parse_uint(v, u64::from(u32::MAX), "snmp.version", None).map(TxPred::SnmpVersion)
+    parse_uint_value(value, u64::from(u32::MAX), "snmp.version").map(TxPred::SnmpVersion)
 }
 
 /// `snmp.pdu_type:N` (u32, Suricata's integer syntax).
 pub fn parse_pdu_type(value: Option<&str>) -> Result<TxPred, KwError> {
-    let v = value.ok_or_else(|| KwError::value("snmp.pdu_type needs a number"))?;
-    parse_uint(v, u64::from(u32::MAX), "snmp.pdu_type", None).map(TxPred::SnmpPduType)
+    parse_uint_value(value, u64::from(u32::MAX), "snmp.pdu_type").map(TxPred::SnmpPduType)
 }
 
 #[cfg(test)]

@@ -16,9 +16,7 @@ use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
 use crate::app::dns::DnsMessage;
 use crate::app::http;
-use crate::app::krb5::Krb5Msg;
-use crate::app::snmp::SnmpMsg;
-use crate::app::sources::{Krb5Buffers, SnmpBuffers};
+use crate::app::sources::MsgBuffers;
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
 use crate::output::{AppInfo, Event, FileInfoEvent, HttpInfo};
@@ -244,7 +242,7 @@ impl Scan {
             self.match_dns(pass, msg, cands);
         }
         for msg in &step.krb5 {
-            self.match_krb5(pass, msg, cands);
+            self.match_msg(pass, MsgBuffers::Krb5(msg), cands);
         }
         self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
@@ -324,32 +322,17 @@ impl Scan {
         });
     }
 
-    /// The transaction pass over one SNMP message (a UDP datagram).
-    pub(super) fn match_snmp(
+    /// The transaction pass over one SNMP or Kerberos message (a UDP datagram, or a
+    /// Kerberos record framed out of a TCP stream).
+    pub(super) fn match_msg(
         &mut self,
         pass: &mut Pass<'_, '_>,
-        msg: &SnmpMsg,
+        src: MsgBuffers<'_>,
         cands: &mut Vec<u32>,
     ) {
-        let src = SnmpBuffers { msg };
-        self.run_msg(pass, AppProto::Snmp, &src, cands, &mut || AppInfo::Object {
-            proto: "snmp",
-            object: msg.eve(),
-        });
-    }
-
-    /// The transaction pass over one Kerberos message (a UDP datagram, or a record framed
-    /// out of a TCP stream).
-    pub(super) fn match_krb5(
-        &mut self,
-        pass: &mut Pass<'_, '_>,
-        msg: &Krb5Msg,
-        cands: &mut Vec<u32>,
-    ) {
-        let src = Krb5Buffers { msg };
-        self.run_msg(pass, AppProto::Krb5, &src, cands, &mut || AppInfo::Object {
-            proto: "krb5",
-            object: msg.eve(),
+        self.run_msg(pass, src.app(), &src, cands, &mut || {
+            let (proto, object) = src.eve();
+            AppInfo::Object { proto, object }
         });
     }
 

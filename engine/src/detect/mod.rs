@@ -1320,8 +1320,14 @@ impl Worker {
         };
         match &udp_msg {
             Some(UdpMsg::Dns(msg)) => self.scan.match_dns(&mut pass, msg, &mut cands),
-            Some(UdpMsg::Snmp(msg)) => self.scan.match_snmp(&mut pass, msg, &mut cands),
-            Some(UdpMsg::Krb5(msg)) => self.scan.match_krb5(&mut pass, msg, &mut cands),
+            Some(UdpMsg::Snmp(msg)) => {
+                let src = crate::app::sources::MsgBuffers::Snmp(msg);
+                self.scan.match_msg(&mut pass, src, &mut cands);
+            }
+            Some(UdpMsg::Krb5(msg)) => {
+                let src = crate::app::sources::MsgBuffers::Krb5(msg);
+                self.scan.match_msg(&mut pass, src, &mut cands);
+            }
             None => {}
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
