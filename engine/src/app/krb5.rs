@@ -164,7 +164,7 @@ pub fn detect_tcp(first: &[u8]) -> Detected {
         };
     };
     let len = u32::from_be_bytes([marker[0], marker[1], marker[2], marker[3]]);
-    if len > MAX_FIRST_RECORD || len < 8 {
+    if !(8..=MAX_FIRST_RECORD).contains(&len) {
         return Detected::Unknown;
     }
     probe(&first[4..])
@@ -288,13 +288,9 @@ impl Krb5Tcp {
 }
 
 #[cfg(test)]
-#[path = "../../../tests/common/der.rs"]
-mod der;
-
-#[cfg(test)]
 mod tests {
-    use super::der::*;
     use super::*;
+    use crate::app::der::*;
     use verdict_compiler::ir::AppProto;
 
     fn comps(v: &[Vec<u8>]) -> Vec<&str> {

@@ -133,13 +133,9 @@ fn pdu_name(t: u32) -> String {
 }
 
 #[cfg(test)]
-#[path = "../../../tests/common/der.rs"]
-mod der;
-
-#[cfg(test)]
 mod tests {
-    use super::der::*;
     use super::*;
+    use crate::app::der::*;
 
     #[test]
     fn v1_and_v2c_community_version_pdu() {
