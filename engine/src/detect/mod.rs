@@ -1223,8 +1223,9 @@ impl Worker {
             alp,
             ..ctx
         };
-        // DNS, SNMP and Kerberos over UDP: each datagram on their ports is a message (a
-        // transaction).
+        // UDP: each direction's first datagram decides the flow's protocol; DNS datagrams on
+        // port 53, and SNMP and Kerberos datagrams on flows detected as such, are messages
+        // (transactions).
         let (udp_msg, ctx) = if ip.proto == 17 && !ip.fragmented {
             let before = flow.udp_detect.detection();
             flow.udp_detect
