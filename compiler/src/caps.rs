@@ -26,6 +26,8 @@ impl EngineCaps {
             AppProto::Ftp,
             AppProto::Smtp,
             AppProto::Sip,
+            AppProto::Snmp,
+            AppProto::Krb5,
         ],
         detected: &[AppProto::Smb],
     };
@@ -103,6 +105,7 @@ pub fn app_buffer_proto(a: AppBuffer) -> Option<AppProto> {
         | SipResponseLine | SipProtocol | SipFrom | SipTo | SipVia | SipUserAgent
         | SipContentType | SipContentLength => AppProto::Sip,
         Krb5Cname | Krb5Sname => AppProto::Krb5,
+        SnmpCommunity | SnmpUsm => AppProto::Snmp,
         // Files are carried by HTTP until another parser extracts them.
         FileName | FileMagic => AppProto::Http,
     })

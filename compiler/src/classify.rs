@@ -282,6 +282,8 @@ pub fn app_buffer_name(a: AppBuffer) -> &'static str {
         SipUri => "sip.uri",
         Krb5Cname => "krb5.cname",
         Krb5Sname => "krb5.sname",
+        SnmpCommunity => "snmp.community",
+        SnmpUsm => "snmp.usm",
         HttpRawCookie => "http.cookie.raw",
         SipHeader => "sip_header",
         SipBody => "sip_body",

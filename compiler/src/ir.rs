@@ -795,6 +795,10 @@ pub enum AppBuffer {
     /// `file.magic`: libmagic's description of each file of the transaction's direction
     /// (a multi-buffer, one instance per file).
     FileMagic,
+    /// `snmp.community`: the community string of an SNMPv1/v2c message.
+    SnmpCommunity,
+    /// `snmp.usm`: the USM user name of an SNMPv3 message.
+    SnmpUsm,
 }
 
 /// A Suricata buffer transform: rewrites a sticky buffer before the rule's tests on it read

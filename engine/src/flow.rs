@@ -123,6 +123,8 @@ pub struct Flow {
     /// `flowint` variables set on this flow: (interned name, value); empty for most flows,
     /// and never longer than the rule set has flowint names.
     pub ints: Vec<(u32, u32)>,
+    /// What each direction's first datagram said of a UDP flow's protocol.
+    pub udp_detect: crate::session::UdpDetect,
 }
 
 impl Flow {
@@ -154,6 +156,7 @@ impl Flow {
             recent_alerts: None,
             recent_next: 0,
             session: None,
+            udp_detect: crate::session::UdpDetect::default(),
             ints: Vec::new(),
         }
     }

@@ -17,6 +17,7 @@ use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
 use crate::app::sip::{SipMessage, SipTcp};
+use crate::app::krb5::{Krb5Msg, Krb5Tcp};
 use crate::app::smtp::SmtpConn;
 use crate::app::ssh::{SshConn, SshUpdate};
 use crate::app::tls::{TlsConfig, TlsConn, TlsUpdate};
@@ -90,6 +91,7 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         detect_dns_tcp(first, to_server),
         detect_by_prefix(first, to_server),
         detect_smb(first),
+        crate::app::krb5::detect_tcp(first),
     ];
     if let Some(p) = all.iter().find_map(|d| match d {
         Detected::Proto(p) => Some(*p),
@@ -248,6 +250,10 @@ pub struct SessionConfig {
     pub smtp_enabled: bool,
     /// Run the SIP parser on TCP flows and on UDP datagrams (when some rule reads SIP).
     pub sip_enabled: bool,
+    /// Run the SNMP parser on UDP ports 161/162 (when some rule reads SNMP).
+    pub snmp_enabled: bool,
+    /// Run the Kerberos parser on TCP flows and UDP port 88 (when some rule reads it).
+    pub krb5_enabled: bool,
 }
 
 enum App {
@@ -259,6 +265,7 @@ enum App {
     Ftp(Box<FtpConn>),
     Smtp(Box<SmtpConn>),
     Sip(Box<SipTcp>),
+    Krb5(Box<Krb5Tcp>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -284,6 +291,79 @@ pub struct Detection {
     pub dirs: [DirProto; 2],
     /// The flow's protocol.
     pub flow: DirProto,
+}
+
+/// Protocol detection on a UDP flow, as Suricata's: the first datagram of each direction is
+/// probed ([`detect_udp`]), and the first protocol found is the flow's, which a direction
+/// whose own probe failed adopts once it sent data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UdpDetect {
+    /// `[to_server, to_client]`: that direction's probe (`Unknown` before its first datagram).
+    dirs: [DirProto; 2],
+    flow: DirProto,
+}
+
+impl UdpDetect {
+    /// Records a datagram of direction `to_server` with payload `p` between `sport` and
+    /// `dport`; only a direction's first datagram is probed.
+    pub fn note(&mut self, to_server: bool, sport: u16, dport: u16, p: &[u8]) {
+        let d = &mut self.dirs[usize::from(!to_server)];
+        if *d != DirProto::Unknown || p.is_empty() {
+            return;
+        }
+        *d = match detect_udp(sport, dport, p) {
+            Some(a) => DirProto::Known(a),
+            None => DirProto::Failed,
+        };
+        if let (DirProto::Unknown, DirProto::Known(a)) = (self.flow, *d) {
+            self.flow = DirProto::Known(a);
+        }
+    }
+
+    /// The flow's protocol, once a direction's probe found one.
+    pub fn app_proto(&self) -> Option<AppProto> {
+        match self.flow {
+            DirProto::Known(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Detection's results for `app-layer-protocol`.
+    pub fn detection(&self) -> Detection {
+        if self.dirs == [DirProto::Failed; 2] {
+            return Detection {
+                dirs: [DirProto::Failed; 2],
+                flow: DirProto::Failed,
+            };
+        }
+        let dir = |d: DirProto| match (d, self.flow) {
+            (DirProto::Unknown, _) => DirProto::Unknown,
+            (_, DirProto::Known(a)) => DirProto::Known(a),
+            (d, _) => d,
+        };
+        Detection {
+            dirs: [dir(self.dirs[0]), dir(self.dirs[1])],
+            flow: self.flow,
+        }
+    }
+}
+
+/// The UDP protocols verdict detects, by Suricata's probing on their ports (either side):
+/// DNS on 53, SNMP on 161/162, Kerberos on 88 — a datagram that decodes as their message.
+pub fn detect_udp(sport: u16, dport: u16, p: &[u8]) -> Option<AppProto> {
+    let on = |ports: &[u16]| ports.contains(&sport) || ports.contains(&dport);
+    if on(&[53]) && crate::app::dns::parse(p).is_ok() {
+        return Some(AppProto::Dns);
+    }
+    if on(&crate::app::snmp::PORTS) && crate::app::snmp::parse(p).is_some() {
+        return Some(AppProto::Snmp);
+    }
+    if on(&[crate::app::krb5::PORT])
+        && crate::app::krb5::probe(p) == Detected::Proto(AppProto::Krb5)
+    {
+        return Some(AppProto::Krb5);
+    }
+    None
 }
 
 /// The fields of one TCP packet a session needs.
@@ -359,6 +439,8 @@ pub struct Step {
     pub smtp: Vec<u64>,
     /// SIP messages this packet completed (SIP over TCP), each a transaction.
     pub sip: Vec<SipMessage>,
+    /// Kerberos messages this packet completed (Kerberos over TCP), each a transaction.
+    pub krb5: Vec<Krb5Msg>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -397,6 +479,7 @@ impl Session {
             App::Ftp(_) => Some(AppProto::Ftp),
             App::Smtp(_) => Some(AppProto::Smtp),
             App::Sip(_) => Some(AppProto::Sip),
+            App::Krb5(_) => Some(AppProto::Krb5),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -684,6 +767,7 @@ impl Session {
             App::Ftp(c) => c.gap(to_server),
             App::Smtp(c) => c.gap(to_server),
             App::Sip(c) => c.gap(to_server),
+            App::Krb5(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -778,6 +862,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
         AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
         AppProto::Sip if cfg.sip_enabled => App::Sip(Box::default()),
+        AppProto::Krb5 if cfg.krb5_enabled => App::Krb5(Box::default()),
         a => App::Known(a),
     }
 }
@@ -797,6 +882,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Ftp(c) => merge_ids(&mut out.ftp, c.feed(to_server, bytes)),
         App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
         App::Sip(c) => out.sip.extend(c.feed(to_server, bytes)),
+        App::Krb5(c) => out.krb5.extend(c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }

@@ -80,6 +80,7 @@ pub const RAISED: &[(AppProto, &str)] = &[
     (AppProto::Ssh, "long_banner"),
     (AppProto::Ssh, "invalid_record_length"),
     (AppProto::Ssh, "long_kex_record"),
+    (AppProto::Krb5, "weak_encryption"),
 ];
 
 /// Events Suricata raises that verdict's parsers never do (rules/*-events.rules and the
@@ -144,6 +145,10 @@ pub const NOT_RAISED: &[(AppProto, &str)] = &[
     (AppProto::Dns, "name_too_long"),
     (AppProto::Dns, "infinite_loop"),
     (AppProto::Dns, "too_many_labels"),
+    (AppProto::Krb5, "malformed_data"),
+    (AppProto::Snmp, "malformed_data"),
+    (AppProto::Snmp, "unknown_security_model"),
+    (AppProto::Snmp, "version_mismatch"),
 ];
 
 /// Suricata's protocol-independent app-layer events (written without a protocol prefix).
@@ -199,6 +204,8 @@ fn prefix(app: AppProto) -> &'static str {
     match app {
         AppProto::Tls => "tls",
         AppProto::Dns => "dns",
+        AppProto::Ssh => "ssh",
+        AppProto::Krb5 => "krb5",
         _ => "http",
     }
 }
@@ -210,6 +217,8 @@ fn parsed_proto(p: &str) -> Option<AppProto> {
         "tls" => Some(AppProto::Tls),
         "dns" => Some(AppProto::Dns),
         "ssh" => Some(AppProto::Ssh),
+        "krb5" => Some(AppProto::Krb5),
+        "snmp" => Some(AppProto::Snmp),
         _ => None,
     }
 }

@@ -209,10 +209,22 @@ pub fn pd_only(rule: &Rule) -> bool {
             .all(|f| !matches!(f.cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet))
 }
 
+/// The UDP protocols the engine detects (by probing each direction's first datagram on
+/// their ports): a positive test naming only them runs on a `udp` rule. Negations,
+/// `failed` and other protocols stay TCP-only, since a UDP flow of a protocol verdict does
+/// not probe (DHCP, NTP, ...) would read as failed where Suricata knows it.
+fn udp_detected(v: &AlpValue) -> bool {
+    matches!(
+        v,
+        AlpValue::Proto(AppProto::Dns | AppProto::Snmp | AppProto::Krb5)
+    )
+}
+
 /// Why the engine cannot run the rule's `app-layer-protocol` tests, if it cannot: a
 /// protocol that detection never reports (the test could never hold, and its negation would
 /// hold on that protocol's flows), or a transport other than TCP, whose flows verdict does
-/// not run detection on.
+/// not run detection on — except positive tests of the UDP protocols it probes
+/// ([`udp_detected`]).
 pub fn rejection(rule: &Rule, caps: crate::caps::EngineCaps) -> Option<String> {
     use crate::ir::Protocol;
     let tests = rule.state.iter().filter_map(|t| match t {
@@ -220,9 +232,19 @@ pub fn rejection(rule: &Rule, caps: crate::caps::EngineCaps) -> Option<String> {
         _ => None,
     });
     for a in tests {
+        if rule.proto == Protocol::Udp && !a.negated && a.values.iter().all(udp_detected) {
+            continue;
+        }
+        if rule.proto == Protocol::Udp {
+            return Some(
+                "app-layer-protocol on a udp rule: verdict detects only dns, snmp and krb5 on UDP, \
+                 and tests them only positively"
+                    .to_string(),
+            );
+        }
         if matches!(
             rule.proto,
-            Protocol::Udp | Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp
+            Protocol::Icmp | Protocol::Icmpv6 | Protocol::Sctp
         ) {
             return Some(format!(
                 "app-layer-protocol on a {} rule: verdict detects protocols on TCP flows only",

@@ -297,6 +297,12 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("krb5_cname", Buffer::App(A::Krb5Cname), Form::Sticky),
     ("krb5.sname", Buffer::App(A::Krb5Sname), Form::Sticky),
     ("krb5_sname", Buffer::App(A::Krb5Sname), Form::Sticky),
+    (
+        "snmp.community",
+        Buffer::App(A::SnmpCommunity),
+        Form::Sticky,
+    ),
+    ("snmp.usm", Buffer::App(A::SnmpUsm), Form::Sticky),
     // Only the Snort 2 era names are content modifiers; the underscore names Suricata added
     // later (`http_accept`, `http_header_names`, ..., starred in its keyword table) are
     // sticky buffers under both spellings.

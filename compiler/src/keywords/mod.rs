@@ -23,10 +23,12 @@ pub mod ftp;
 pub mod fwsam;
 pub mod header;
 pub mod icmpv6;
+pub mod krb5;
 pub mod meta;
 pub mod numeric;
 pub mod pcre;
 pub mod sip;
+pub mod snmp;
 pub mod ssh;
 pub mod state;
 pub mod tag;
@@ -915,30 +917,25 @@ pub const KEYWORDS: &[Keyword] = &[
         "SSH software version of the packet side's banner equals",
         ArgKind::String,
     ),
-    no(
+    kw(
         "krb5_msg_type",
-        "Kerberos message type",
-        ArgKind::Number,
-        NO_PARSER,
-    ),
-    no(
-        "krb5_err_code",
-        "Kerberos error code",
-        ArgKind::Number,
-        NO_PARSER,
-    ),
-    no("snmp.version", "SNMP version", ArgKind::Compare, NO_PARSER),
-    no(
-        "snmp.community",
-        "SNMP community buffer",
-        ArgKind::None,
-        NO_PARSER,
-    ),
-    no(
-        "snmp.pdu_type",
-        "SNMP PDU type",
+        "Kerberos message type (10 AS-REQ, 11 AS-REP, 12 TGS-REQ, 13 TGS-REP, 14 AP-REQ, 30 KRB-ERROR)",
         ArgKind::Compare,
-        NO_PARSER,
+    ),
+    kw(
+        "krb5_err_code",
+        "Kerberos error code of a KRB-ERROR message",
+        ArgKind::Compare,
+    ),
+    kw(
+        "snmp.version",
+        "SNMP version of the message (1, 2 for v2c, 3)",
+        ArgKind::Compare,
+    ),
+    kw(
+        "snmp.pdu_type",
+        "SNMP PDU type (0 get-request ... 8 report) of an unencrypted message",
+        ArgKind::Compare,
     ),
     no(
         "nfs_procedure",

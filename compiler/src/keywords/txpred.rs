@@ -85,6 +85,14 @@ pub enum TxPred {
         /// The list file, resolved against the rule file's directory.
         path: String,
     },
+    /// `snmp.version`: the SNMP version of the message (1, 2 for v2c, 3).
+    SnmpVersion(UintCmp),
+    /// `snmp.pdu_type`: the PDU type of an unencrypted SNMP message.
+    SnmpPduType(UintCmp),
+    /// `krb5_msg_type`: the Kerberos message type.
+    Krb5MsgType(UintCmp),
+    /// `krb5_err_code`: the error code of a KRB-ERROR.
+    Krb5ErrCode(UintCmp),
 }
 
 impl TxPred {
@@ -100,6 +108,8 @@ impl TxPred {
             | TxPred::FtpMode { .. }
             | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
             TxPred::SipMethod { .. } | TxPred::SipStatCode(_) => AppProto::Sip,
+            TxPred::SnmpVersion(_) | TxPred::SnmpPduType(_) => AppProto::Snmp,
+            TxPred::Krb5MsgType(_) | TxPred::Krb5ErrCode(_) => AppProto::Krb5,
             _ => AppProto::Tls,
         }
     }
@@ -146,6 +156,8 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::ssh::KEYWORDS,
     super::ftp::KEYWORDS,
     super::sip::KEYWORDS,
+    super::snmp::KEYWORDS,
+    super::krb5::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -191,6 +203,10 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
             negated,
         } => ("sip_method", super::sip::method_text(methods, negated)),
         TxPred::SipStatCode(ref c) => ("sip_stat_code", super::sip::stat_code_text(c)),
+        TxPred::SnmpVersion(c) => ("snmp.version", uint_text(c)),
+        TxPred::SnmpPduType(c) => ("snmp.pdu_type", uint_text(c)),
+        TxPred::Krb5MsgType(c) => ("krb5_msg_type", uint_text(c)),
+        TxPred::Krb5ErrCode(c) => ("krb5_err_code", uint_text(c)),
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -64,6 +64,13 @@ impl UintCmp {
 /// Looks an enumeration name up (`None`: not a name of this keyword).
 pub type Names = fn(&str) -> Option<u64>;
 
+/// A keyword's required value as a comparison whose numbers fit `max` (`what` names the
+/// keyword in errors), without enumeration names.
+pub fn parse_uint_value(value: Option<&str>, max: u64, what: &str) -> Result<UintCmp, KwError> {
+    let v = value.ok_or_else(|| KwError::value(format!("{what} needs a number")))?;
+    parse_uint(v, max, what, None)
+}
+
 /// Parses a comparison whose numbers fit `max`; `names` resolves enumeration names, which
 /// may stand alone or after `!`.
 pub fn parse_uint(

@@ -1,12 +1,19 @@
 //! Application-layer parsers that run on reassembled, in-order stream bytes and fill the
 //! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
 
+/// SNMP and Kerberos messages in DER for the parsers' tests (shared with the replay and
+/// netns tests).
+#[cfg(test)]
+#[path = "../../../tests/common/der.rs"]
+pub(crate) mod der;
 pub mod dns;
 pub mod ftp;
 pub mod http;
+pub mod krb5;
 pub mod mime;
 pub mod sip;
 pub mod smtp;
+pub mod snmp;
 pub mod sources;
 pub mod ssh;
 pub mod tls;

@@ -197,3 +197,46 @@ pub fn sip_eve(msg: &SipMessage) -> Value {
         }),
     }
 }
+
+/// One message that is a transaction of its own: SNMP or Kerberos.
+#[derive(Clone, Copy)]
+pub enum MsgBuffers<'a> {
+    /// An SNMP message.
+    Snmp(&'a crate::app::snmp::SnmpMsg),
+    /// A Kerberos message.
+    Krb5(&'a crate::app::krb5::Krb5Msg),
+}
+
+impl MsgBuffers<'_> {
+    /// The protocol of the message.
+    pub fn app(&self) -> verdict_compiler::ir::AppProto {
+        match self {
+            MsgBuffers::Snmp(_) => verdict_compiler::ir::AppProto::Snmp,
+            MsgBuffers::Krb5(_) => verdict_compiler::ir::AppProto::Krb5,
+        }
+    }
+
+    /// Suricata's EVE object of the message, with its key.
+    pub fn eve(&self) -> (&'static str, Value) {
+        match self {
+            MsgBuffers::Snmp(m) => ("snmp", m.eve()),
+            MsgBuffers::Krb5(m) => ("krb5", m.eve()),
+        }
+    }
+}
+
+impl BufferSource for MsgBuffers<'_> {
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        match (b, self) {
+            (Buffer::App(a), MsgBuffers::Snmp(m)) => m.buffer_n(a, i),
+            (Buffer::App(a), MsgBuffers::Krb5(m)) => m.buffer_n(a, i),
+            _ => None,
+        }
+    }
+    fn view(&self) -> TxView<'_> {
+        match *self {
+            MsgBuffers::Snmp(msg) => TxView::Snmp { msg },
+            MsgBuffers::Krb5(msg) => TxView::Krb5 { msg },
+        }
+    }
+}

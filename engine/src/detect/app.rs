@@ -16,6 +16,7 @@ use super::tx::TxDetect;
 use super::{Counters, Ctx, Detector, Scan, Stream};
 use crate::app::dns::DnsMessage;
 use crate::app::http;
+use crate::app::sources::MsgBuffers;
 use crate::detect::threshold::ThresholdState;
 use crate::flow::Flow;
 use crate::output::{AppInfo, Event, FileInfoEvent, HttpInfo};
@@ -243,6 +244,9 @@ impl Scan {
         for msg in &step.sip {
             self.match_sip(pass, msg, cands);
         }
+        for msg in &step.krb5 {
+            self.match_msg(pass, MsgBuffers::Krb5(msg), cands);
+        }
         self.match_line_protos(pass, sess, step, cands);
         sess.prune_txd();
     }
@@ -312,23 +316,44 @@ impl Scan {
         msg: &DnsMessage,
         cands: &mut Vec<u32>,
     ) {
-        if !pass.det.tx.any() {
-            return;
-        }
-        let mut txd = TxDetect::new(0);
         let src = DnsBuffers {
             msg,
             to_server: pass.ctx.pflow.to_server,
         };
-        self.run_tx(
-            pass,
-            AppProto::Dns,
-            &src,
-            &mut txd,
-            cands,
-            false,
-            &mut || AppInfo::Dns(dns_info(msg)),
-        );
+        self.run_msg(pass, AppProto::Dns, &src, cands, &mut || {
+            AppInfo::Dns(dns_info(msg))
+        });
+    }
+
+    /// The transaction pass over one SNMP or Kerberos message (a UDP datagram, or a
+    /// Kerberos record framed out of a TCP stream).
+    pub(super) fn match_msg(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        src: MsgBuffers<'_>,
+        cands: &mut Vec<u32>,
+    ) {
+        self.run_msg(pass, src.app(), &src, cands, &mut || {
+            let (proto, object) = src.eve();
+            AppInfo::Object { proto, object }
+        });
+    }
+
+    /// Runs the transaction programs of `app` on one message that is a transaction of its
+    /// own, with fresh detection state.
+    fn run_msg(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        app: AppProto,
+        src: &dyn BufferSource,
+        cands: &mut Vec<u32>,
+        info: &mut dyn FnMut() -> AppInfo,
+    ) {
+        if !pass.det.tx.any() {
+            return;
+        }
+        let mut txd = TxDetect::new(0);
+        self.run_tx(pass, app, src, &mut txd, cands, false, info);
     }
 
     /// The transaction pass over one SIP message (a UDP datagram, or framed out of a TCP

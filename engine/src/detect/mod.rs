@@ -307,6 +307,8 @@ impl Detector {
         cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
         cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
         cfg.session.sip_enabled |= needs(verdict_compiler::ir::AppProto::Sip);
+        cfg.session.snmp_enabled |= needs(verdict_compiler::ir::AppProto::Snmp);
+        cfg.session.krb5_enabled |= needs(verdict_compiler::ir::AppProto::Krb5);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -1234,27 +1236,37 @@ impl Worker {
             alp,
             ..ctx
         };
-        // DNS over UDP: each datagram to or from port 53 is a message (a transaction).
-        let udp_dns =
-            if ip.proto == 17 && det.cfg.session.dns_enabled && (sport == 53 || dport == 53) {
-                crate::app::dns::parse(parsed.payload()).ok()
-            } else {
-                None
+        // UDP: each direction's first datagram decides the flow's protocol; DNS datagrams on
+        // port 53, and SNMP and Kerberos datagrams on flows detected as such, are messages
+        // (transactions).
+        let (udp_msg, ctx) = if ip.proto == 17 && !ip.fragmented {
+            let before = flow.udp_detect.detection();
+            flow.udp_detect
+                .note(ctx.pflow.to_server, sport, dport, parsed.payload());
+            let now = flow.udp_detect.detection();
+            let alp = state::AlpFacts {
+                det: now,
+                pd_det: now,
+                to_server: ctx.pflow.to_server,
+                pd_done: now != before,
             };
-        let udp_sip = if ip.proto == 17 && det.cfg.session.sip_enabled {
-            crate::app::sip::udp(parsed.payload(), ctx.pflow.to_server, sport, dport)
+            let flow_app = flow.udp_detect.app_proto();
+            let msg = UdpMsg::parse(
+                &det.cfg.session,
+                flow_app,
+                ctx.pflow.to_server,
+                (sport, dport),
+                parsed.payload(),
+            );
+            (msg, Ctx { alp, ..ctx })
         } else {
-            None
+            (None, ctx)
         };
         let app_proto = session
             .as_ref()
             .and_then(|s| s.app_proto())
-            .or(udp_dns
-                .as_ref()
-                .map(|_| verdict_compiler::ir::AppProto::Dns))
-            .or(udp_sip
-                .as_ref()
-                .map(|_| verdict_compiler::ir::AppProto::Sip));
+            .or(udp_msg.as_ref().map(UdpMsg::app))
+            .or(flow.udp_detect.app_proto());
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -1326,11 +1338,18 @@ impl Worker {
             counters: &self.counters,
             scanned: payload,
         };
-        if let Some(msg) = &udp_dns {
-            self.scan.match_dns(&mut pass, msg, &mut cands);
-        }
-        if let Some(msg) = &udp_sip {
-            self.scan.match_sip(&mut pass, msg, &mut cands);
+        match &udp_msg {
+            Some(UdpMsg::Dns(msg)) => self.scan.match_dns(&mut pass, msg, &mut cands),
+            Some(UdpMsg::Snmp(msg)) => {
+                let src = crate::app::sources::MsgBuffers::Snmp(msg);
+                self.scan.match_msg(&mut pass, src, &mut cands);
+            }
+            Some(UdpMsg::Krb5(msg)) => {
+                let src = crate::app::sources::MsgBuffers::Krb5(msg);
+                self.scan.match_msg(&mut pass, src, &mut cands);
+            }
+            Some(UdpMsg::Sip(msg)) => self.scan.match_sip(&mut pass, msg, &mut cands),
+            None => {}
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {
@@ -1622,6 +1641,58 @@ const _: () = {
 
 /// The file facts the HTTP parser computes: only those some loaded rule reads (libmagic and
 /// digests cost per file; most rule sets read neither).
+/// One UDP datagram's app-layer message: protocols whose every datagram is a transaction.
+enum UdpMsg {
+    Dns(crate::app::dns::DnsMessage),
+    Snmp(crate::app::snmp::SnmpMsg),
+    Krb5(crate::app::krb5::Krb5Msg),
+    Sip(crate::app::sip::SipMessage),
+}
+
+impl UdpMsg {
+    /// The message of a datagram between `sport` and `dport` on a flow detected as
+    /// `flow_app`, by the parser some rule needs; `None` when it does not decode. SNMP and
+    /// Kerberos datagrams are parsed on flows detected as such (Suricata parses a flow once
+    /// its protocol is known); DNS on port 53 whatever the flow's first datagram was; SIP,
+    /// one message per datagram, on its ports or when the datagram reads as SIP.
+    fn parse(
+        cfg: &crate::session::SessionConfig,
+        flow_app: Option<verdict_compiler::ir::AppProto>,
+        to_server: bool,
+        (sport, dport): (u16, u16),
+        payload: &[u8],
+    ) -> Option<UdpMsg> {
+        use verdict_compiler::ir::AppProto;
+        if cfg.dns_enabled && (sport == 53 || dport == 53) {
+            if let Ok(m) = crate::app::dns::parse(payload) {
+                return Some(UdpMsg::Dns(m));
+            }
+        }
+        match flow_app {
+            Some(AppProto::Snmp) if cfg.snmp_enabled => {
+                crate::app::snmp::parse(payload).map(UdpMsg::Snmp)
+            }
+            Some(AppProto::Krb5) if cfg.krb5_enabled => {
+                crate::app::krb5::parse(payload).map(UdpMsg::Krb5)
+            }
+            _ if cfg.sip_enabled => {
+                crate::app::sip::udp(payload, to_server, sport, dport).map(UdpMsg::Sip)
+            }
+            _ => None,
+        }
+    }
+
+    fn app(&self) -> verdict_compiler::ir::AppProto {
+        use verdict_compiler::ir::AppProto;
+        match self {
+            UdpMsg::Dns(_) => AppProto::Dns,
+            UdpMsg::Snmp(_) => AppProto::Snmp,
+            UdpMsg::Krb5(_) => AppProto::Krb5,
+            UdpMsg::Sip(_) => AppProto::Sip,
+        }
+    }
+}
+
 fn file_needs(compiled: &[CompiledProgram]) -> crate::app::http::FileNeeds {
     use crate::detect::pred::file::FileTest;
     use verdict_compiler::ir::{AppBuffer, Buffer};

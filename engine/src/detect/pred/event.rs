@@ -22,6 +22,9 @@ pub fn raised(e: AppEvent, view: TxView<'_>) -> bool {
         (AppProto::Ssh, TxView::Ssh { conn, .. }) => {
             conn.events().iter().any(|s| s.name() == e.name())
         }
+        (AppProto::Krb5, TxView::Krb5 { msg }) => {
+            e.name() == "weak_encryption" && msg.weak_encryption()
+        }
         _ => false,
     }
 }
@@ -67,6 +70,7 @@ mod tests {
                 AppProto::Ssh => crate::app::ssh::SshEvent::ALL
                     .iter()
                     .any(|s| s.name() == name),
+                AppProto::Krb5 => name == "weak_encryption",
                 _ => false,
             };
             assert!(

@@ -11,11 +11,14 @@ pub mod dns;
 pub mod event;
 pub mod file;
 pub mod line;
+pub mod msg;
 pub mod tls;
 
 use crate::app::dns::DnsMessage;
 use crate::app::ftp::FtpTx;
 use crate::app::http::Tx;
+use crate::app::krb5::Krb5Msg;
+use crate::app::snmp::SnmpMsg;
 use crate::app::ssh::SshConn;
 use crate::app::tls::TlsConn;
 use verdict_compiler::ir::TxPred;
@@ -63,6 +66,16 @@ pub enum TxView<'a> {
         /// The control connection's client address, when IPv4 (`ftpbounce`).
         client_v4: Option<[u8; 4]>,
     },
+    /// One SNMP message (each message is its own transaction).
+    Snmp {
+        /// The message.
+        msg: &'a SnmpMsg,
+    },
+    /// One Kerberos message (each message is its own transaction).
+    Krb5 {
+        /// The message.
+        msg: &'a Krb5Msg,
+    },
 }
 
 /// A predicate parsed from keyword text, for the families' tests.
@@ -89,5 +102,6 @@ pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
         TxView::Dns { msg, .. } => dns::holds(p, msg),
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
         TxView::Ssh { .. } | TxView::Ftp { .. } | TxView::Sip { .. } => line::holds(p, view),
+        TxView::Snmp { .. } | TxView::Krb5 { .. } => msg::holds(p, view),
     }
 }
