@@ -25,6 +25,7 @@ impl EngineCaps {
             AppProto::Ssh,
             AppProto::Ftp,
             AppProto::Smtp,
+            AppProto::Dcerpc,
         ],
         detected: &[AppProto::Smb],
     };

@@ -182,8 +182,6 @@ pub fn test_keyword(t: &PayloadTest) -> &'static str {
         PayloadTest::Base64Decode(_) => "base64_decode",
         PayloadTest::Asn1(_) => "asn1",
         PayloadTest::App(a) => match a {
-            AppTest::DceIface { .. } => "dce_iface",
-            AppTest::DceOpnum(_) => "dce_opnum",
             AppTest::SipMethod(_) => "sip_method",
             AppTest::SipStatCode(_) => "sip_stat_code",
         },

@@ -1521,21 +1521,11 @@ pub struct Asn1 {
     pub buffer: Buffer,
 }
 
-/// Application-layer state tests from the Snort 2 preprocessors (dcerpc2, sip). The ssl
-/// preprocessor's `ssl_state`/`ssl_version` are transaction predicates ([`TxPred`]).
+/// Application-layer state tests from the Snort 2 sip preprocessor. The ssl preprocessor's
+/// `ssl_state`/`ssl_version` and dcerpc2's `dce_iface`/`dce_opnum` are transaction
+/// predicates ([`TxPred`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AppTest {
-    /// `dce_iface:UUID[,<|>|=|!VERSION][,any_frag]`
-    DceIface {
-        /// Interface UUID, lower-case canonical text.
-        uuid: String,
-        /// Interface version test.
-        version: Option<NumCmp>,
-        /// Also match non-first fragments.
-        any_frag: bool,
-    },
-    /// `dce_opnum:N|N-M[,...]`
-    DceOpnum(RangeSet<u16>),
     /// `sip_method:[!]method[,...]` (lower-case names; negated ones flagged).
     SipMethod(Vec<(String, bool)>),
     /// `sip_stat_code:code[,...]` (1..9 means a class, e.g. 2 = 2xx).

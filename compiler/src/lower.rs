@@ -1297,11 +1297,9 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
                 Err(e) => st.kw_err(o, e),
             }
         }
-        "dce_iface" | "dce_opnum" | "sip_method" | "sip_stat_code" => {
+        "sip_method" | "sip_stat_code" => {
             let Some(v) = need_value(st, o) else { return };
             let r = match name {
-                "dce_iface" => app::parse_dce_iface(v.text),
-                "dce_opnum" => app::parse_dce_opnum(v.text),
                 "sip_method" => app::parse_sip_method(v.text),
                 _ => app::parse_sip_stat_code(v.text),
             };

@@ -7,7 +7,7 @@
 //! transaction rule of the predicate's protocol, so the rule runs on that protocol's
 //! transactions even with no content to prefilter on. One family per file, each with its
 //! [`TxKeyword`] table, parsers, canonical text and tests: [`super::dns`],
-//! [`super::tls_state`], [`super::tls_cert`].
+//! [`super::tls_state`], [`super::tls_cert`], [`super::dce`].
 
 use super::app_event::AppEvent;
 use super::file::HashAlgo;
@@ -58,6 +58,10 @@ pub enum TxPred {
     },
     /// `ftp.reply_received`: the command's final reply arrived (or, false, not yet).
     FtpReplyReceived(bool),
+    /// `dce_iface`/`dcerpc.iface`: the request's interface (and version).
+    DceIface(super::dce::DceIface),
+    /// `dce_opnum`/`dcerpc.opnum`: the request's operation number is in the set.
+    DceOpnum(crate::ir::RangeSet<u16>),
     /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
     FileSize {
         /// The comparison.
@@ -89,6 +93,7 @@ impl TxPred {
             | TxPred::FtpDynamicPort(_)
             | TxPred::FtpMode { .. }
             | TxPred::FtpReplyReceived(_) => AppProto::Ftp,
+            TxPred::DceIface(_) | TxPred::DceOpnum(_) => AppProto::Dcerpc,
             _ => AppProto::Tls,
         }
     }
@@ -133,6 +138,7 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::file::KEYWORDS,
     super::ssh::KEYWORDS,
     super::ftp::KEYWORDS,
+    super::dce::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -173,6 +179,8 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
             let v = if r { "yes" } else { "no" };
             ("ftp.reply_received", v.to_string())
         }
+        TxPred::DceIface(ref i) => ("dce_iface", i.text()),
+        TxPred::DceOpnum(ref r) => ("dce_opnum", super::dce::opnum_text(r)),
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

@@ -1,6 +1,7 @@
 //! Application-layer parsers that run on reassembled, in-order stream bytes and fill the
 //! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
 
+pub mod dcerpc;
 pub mod dns;
 pub mod ftp;
 pub mod http;
