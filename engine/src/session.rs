@@ -13,6 +13,7 @@
 //! length followed by a plausible DNS header makes it DNS over TCP. Anything else that is long
 //! enough to tell makes it unknown, and the flow is left to packet rules.
 
+use crate::app::dcerpc::{self, DceConn, DceTx};
 use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
@@ -83,6 +84,7 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         detect_dns_tcp(first, to_server),
         detect_by_prefix(first, to_server),
         detect_smb(first),
+        detect_dcerpc(first, to_server),
     ];
     if let Some(p) = all.iter().find_map(|d| match d {
         Detected::Proto(p) => Some(*p),
@@ -143,6 +145,16 @@ fn detect_smb(first: &[u8]) -> Detected {
     match first.get(4..8) {
         Some([0xfd..=0xff, b'S', b'M', b'B']) => Detected::Proto(AppProto::Smb),
         Some(_) => Detected::Unknown,
+        None => Detected::NeedMore,
+    }
+}
+
+/// Connection-oriented DCE/RPC: a version 5.0/5.1 PDU header of a type that opens an
+/// association (BIND, ALTER_CONTEXT or REQUEST from the client, BIND_ACK from the server).
+fn detect_dcerpc(first: &[u8], to_server: bool) -> Detected {
+    match dcerpc::probe_co(first, to_server) {
+        Some(true) => Detected::Proto(AppProto::Dcerpc),
+        Some(false) => Detected::Unknown,
         None => Detected::NeedMore,
     }
 }
@@ -236,6 +248,9 @@ pub struct SessionConfig {
     pub ftp_enabled: bool,
     /// Run the SMTP command parser (when some rule reads SMTP).
     pub smtp_enabled: bool,
+    /// Run the DCE/RPC parser on TCP flows and UDP datagrams (when some rule reads
+    /// DCE/RPC).
+    pub dcerpc_enabled: bool,
 }
 
 enum App {
@@ -246,6 +261,7 @@ enum App {
     Ssh(Box<SshConn>),
     Ftp(Box<FtpConn>),
     Smtp(Box<SmtpConn>),
+    Dcerpc(Box<DceConn>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -344,6 +360,8 @@ pub struct Step {
     pub ftp: Vec<u64>,
     /// SMTP transactions this packet's commands advanced.
     pub smtp: Vec<u64>,
+    /// DCE/RPC requests this packet's PDUs advanced.
+    pub dcerpc: Vec<u64>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -381,6 +399,7 @@ impl Session {
             App::Ssh(_) => Some(AppProto::Ssh),
             App::Ftp(_) => Some(AppProto::Ftp),
             App::Smtp(_) => Some(AppProto::Smtp),
+            App::Dcerpc(_) => Some(AppProto::Dcerpc),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -500,6 +519,18 @@ impl Session {
         Some((&**c, txd_slot(&mut self.txd, id)))
     }
 
+    /// DCE/RPC request `id` and its detection state (created on first use).
+    pub fn dcerpc_tx_and_detect(
+        &mut self,
+        id: u64,
+    ) -> Option<(&DceTx, &mut crate::detect::tx::TxDetect)> {
+        let App::Dcerpc(c) = &self.app else {
+            return None;
+        };
+        let tx = c.tx(id)?;
+        Some((tx, txd_slot(&mut self.txd, id)))
+    }
+
     /// True if the flow is TLS and its parser raised an event.
     pub fn tls_events(&self) -> bool {
         matches!(&self.app, App::Tls(c) if !c.events().is_empty())
@@ -528,6 +559,7 @@ impl Session {
             App::Http(c) => c.txs().map(|t| t.id()).min(),
             App::Ftp(c) => c.txs().map(FtpTx::id).min(),
             App::Smtp(c) => c.txs().map(|t| t.id()).min(),
+            App::Dcerpc(c) => c.txs().map(DceTx::id).min(),
             _ => return,
         };
         self.txd.retain(|t| oldest.is_some_and(|o| t.tx_id >= o));
@@ -667,6 +699,7 @@ impl Session {
             App::Ssh(c) => c.gap(to_server),
             App::Ftp(c) => c.gap(to_server),
             App::Smtp(c) => c.gap(to_server),
+            App::Dcerpc(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -760,6 +793,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Ssh if cfg.ssh_enabled => App::Ssh(Box::default()),
         AppProto::Ftp if cfg.ftp_enabled => App::Ftp(Box::default()),
         AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
+        AppProto::Dcerpc if cfg.dcerpc_enabled => App::Dcerpc(Box::default()),
         a => App::Known(a),
     }
 }
@@ -778,6 +812,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Ssh(c) => out.ssh = out.ssh.union(c.feed(to_server, bytes)),
         App::Ftp(c) => merge_ids(&mut out.ftp, c.feed(to_server, bytes)),
         App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
+        App::Dcerpc(c) => merge_ids(&mut out.dcerpc, c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }

@@ -70,10 +70,7 @@ mod tests {
 
     #[test]
     fn app_forms() {
-        for (kw, v) in [
-            ("sip_method", "invite,!cancel"),
-            ("sip_stat_code", "2,180"),
-        ] {
+        for (kw, v) in [("sip_method", "invite,!cancel"), ("sip_stat_code", "2,180")] {
             let t = match kw {
                 "sip_method" => parse_sip_method(v),
                 _ => parse_sip_stat_code(v),

@@ -213,7 +213,10 @@ mod tests {
             panic!("{p:?}")
         };
         assert!(i.matches(&i.uuid, 1, true) && !i.matches(&i.uuid, 1, false));
-        assert_eq!(tx_option_text(&p), "dce_iface:4b324fc8-1670-01d3-1278-5a47bf6ee188,=1;");
+        assert_eq!(
+            tx_option_text(&p),
+            "dce_iface:4b324fc8-1670-01d3-1278-5a47bf6ee188,=1;"
+        );
         assert!(parse_iface(Some("4b324fc8-1670-01d3-1278")).is_err());
         assert!(parse_iface(Some("4b324fc8-1670-01d3-1278-5a47bf6ee188,70000")).is_err());
         assert!(parse_iface(Some("4b324fc8-1670-01d3-1278-5a47bf6ee188,bogus")).is_err());

@@ -154,10 +154,7 @@ pub fn probe_co(first: &[u8], to_server: bool) -> Option<bool> {
     let looks = |b: &[u8]| {
         co_header(b).is_some_and(|h| {
             if to_server {
-                matches!(
-                    h.ptype,
-                    ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST
-                )
+                matches!(h.ptype, ptype::BIND | ptype::ALTER_CONTEXT | ptype::REQUEST)
             } else {
                 h.ptype == ptype::BIND_ACK
             }

@@ -306,6 +306,7 @@ impl Detector {
         cfg.session.ssh_enabled |= needs(verdict_compiler::ir::AppProto::Ssh);
         cfg.session.ftp_enabled |= needs(verdict_compiler::ir::AppProto::Ftp);
         cfg.session.smtp_enabled |= needs(verdict_compiler::ir::AppProto::Smtp);
+        cfg.session.dcerpc_enabled |= needs(verdict_compiler::ir::AppProto::Dcerpc);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -1228,9 +1229,22 @@ impl Worker {
             } else {
                 None
             };
-        let app_proto = session.as_ref().and_then(|s| s.app_proto()).or(udp_dns
+        // Connectionless DCE/RPC: a request datagram (by its header, on any port) is a
+        // transaction of its own.
+        let udp_dce = if ip.proto == 17 && det.cfg.session.dcerpc_enabled && udp_dns.is_none() {
+            crate::app::dcerpc::parse_cl_request(parsed.payload())
+        } else {
+            None
+        };
+        let app_proto = session
             .as_ref()
-            .map(|_| verdict_compiler::ir::AppProto::Dns));
+            .and_then(|s| s.app_proto())
+            .or(udp_dns
+                .as_ref()
+                .map(|_| verdict_compiler::ir::AppProto::Dns))
+            .or(udp_dce
+                .as_ref()
+                .map(|_| verdict_compiler::ir::AppProto::Dcerpc));
         // An out-of-order segment the stream buffered is inspected when the packet that
         // fills the gap arrives (with everything it joins), not now as well: the receiver
         // cannot deliver its bytes before then either.
@@ -1304,6 +1318,14 @@ impl Worker {
         };
         if let Some(msg) = &udp_dns {
             self.scan.match_dns(&mut pass, msg, &mut cands);
+        }
+        if let Some(tx) = &udp_dce {
+            self.scan.match_dce(
+                &mut pass,
+                tx,
+                &mut crate::detect::tx::TxDetect::new(0),
+                &mut cands,
+            );
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
             if !over_depth {

@@ -268,13 +268,14 @@ impl TxDetect {
     }
 
     /// Scans the unscanned part of every available buffer, as seen from direction
-    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`].
+    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`]; `ports`
+    /// is the packet's transport class and ports, which select the rules by header.
     pub fn prefilter(
         &mut self,
         idx: &TxIndex,
         src: &dyn crate::vm::BufferSource,
         to_server: bool,
-        ports: (u16, u16),
+        ports: (Class, u16, u16),
         scratch: &mut Scratch,
     ) {
         // Buffers that are the same bytes (an HTTP body and its `file.data`, a URI that
@@ -306,7 +307,7 @@ impl TxDetect {
                 let Some(bytes) = src.buffer_n(*b, i) else {
                     break;
                 };
-                let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, bytes, scratch);
+                let cands = pf.candidates(ports.0, None, ports.1, ports.2, bytes, scratch);
                 add_sticky(&mut self.sticky, cands);
             }
             if handled(b) {
@@ -341,7 +342,7 @@ impl TxDetect {
         bytes: &[u8],
         pf: &Prefilter,
         longest: usize,
-        ports: (u16, u16),
+        ports: (Class, u16, u16),
         scratch: &mut Scratch,
     ) {
         let done = self.progress(b, to_server);
@@ -352,7 +353,7 @@ impl TxDetect {
             .saturating_sub(longest.saturating_sub(1))
             .min(bytes.len());
         *done = bytes.len();
-        let cands = pf.candidates(Class::Tcp, None, ports.0, ports.1, &bytes[from..], scratch);
+        let cands = pf.candidates(ports.0, None, ports.1, ports.2, &bytes[from..], scratch);
         add_sticky(&mut self.sticky, cands);
     }
 }

@@ -7,12 +7,14 @@
 //! [`tls`]). A predicate of another protocol than the transaction's, or on a source that
 //! is not a transaction (the packet pass), is false: the rule needs that transaction.
 
+pub mod dce;
 pub mod dns;
 pub mod event;
 pub mod file;
 pub mod line;
 pub mod tls;
 
+use crate::app::dcerpc::DceTx;
 use crate::app::dns::DnsMessage;
 use crate::app::ftp::FtpTx;
 use crate::app::http::Tx;
@@ -51,6 +53,11 @@ pub enum TxView<'a> {
         /// The packet goes to the server: its side is the client's.
         to_server: bool,
     },
+    /// One DCE/RPC request.
+    Dcerpc {
+        /// The request.
+        tx: &'a DceTx,
+    },
     /// One FTP command and its replies.
     Ftp {
         /// The transaction.
@@ -84,5 +91,6 @@ pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
         TxView::Dns { msg, .. } => dns::holds(p, msg),
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
         TxView::Ssh { .. } | TxView::Ftp { .. } => line::holds(p, view),
+        TxView::Dcerpc { tx } => dce::holds(p, tx),
     }
 }
