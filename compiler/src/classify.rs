@@ -121,6 +121,9 @@ pub fn rejection(rule: &Rule) -> Option<String> {
     if let Some(why) = crate::keywords::base64::rejection(rule) {
         return Some(why);
     }
+    if let Some(why) = crate::keywords::dce::rejection(rule) {
+        return Some(why);
+    }
     if let Some(why) = crate::keywords::app_proto::rejection(rule, caps) {
         return Some(why);
     }

@@ -15,7 +15,7 @@
 use super::numeric::{cmp_text, parse_cmp, parse_u64};
 use super::txpred::{TxKeyword, TxPred};
 use super::{split_args, KwError};
-use crate::ir::{NumCmp, RangeSet};
+use crate::ir::{AppBuffer, Buffer, NumCmp, PayloadTest, RangeSet, Rule};
 use serde::{Deserialize, Serialize};
 
 /// The DCE/RPC predicate keywords, Snort's names and Suricata's.
@@ -42,7 +42,8 @@ pub const KEYWORDS: &[TxKeyword] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DceIface {
     /// The interface UUID in its text order (time_low, time_mid and time_hi_and_version
-    /// big-endian, then the clock sequence and node bytes).
+    /// big-endian, then the clock sequence and node bytes); serialized as its text.
+    #[serde(with = "uuid_serde")]
     pub uuid: [u8; 16],
     /// The comparison with the interface's major version.
     pub version: Option<NumCmp>,
@@ -86,6 +87,20 @@ pub fn uuid_text(u: &[u8; 16]) -> String {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// A UUID in serialized rules: its text, as a rule writes it.
+mod uuid_serde {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(u: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::uuid_text(u))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let t = String::deserialize(d)?;
+        super::parse_uuid(&t).ok_or_else(|| D::Error::custom(format!("`{t}` is not a UUID")))
+    }
 }
 
 /// Parses `8-4-4-4-12` hex groups into the UUID's 16 bytes in text order.
@@ -174,6 +189,26 @@ pub fn parse_opnum(value: Option<&str>) -> Result<TxPred, KwError> {
         ));
     }
     Ok(TxPred::DceOpnum(RangeSet::from_ranges(ranges)))
+}
+
+/// SMB's ports: NetBIOS session service and SMB over TCP.
+const SMB_PORTS: [u16; 2] = [139, 445];
+
+/// Why a DCE/RPC rule cannot run yet: on SMB's ports only (139, 445) its requests travel
+/// in SMB named pipes (transactions, reads and writes on `\\PIPE\\...`), which the engine
+/// does not unwrap; such a rule would never see a request.
+pub fn rejection(rule: &Rule) -> Option<String> {
+    let reads_dce = rule.payload.iter().any(|t| match t {
+        PayloadTest::Tx(p) => matches!(p, TxPred::DceIface(_) | TxPred::DceOpnum(_)),
+        t => crate::classify::test_buffer(t) == Some(Buffer::App(AppBuffer::DceStubData)),
+    });
+    let ports = rule.dst_ports.ranges();
+    let smb_only = !ports.is_empty()
+        && ports
+            .iter()
+            .all(|&(lo, hi)| (lo..=hi).all(|p| SMB_PORTS.contains(&p)));
+    (reads_dce && smb_only)
+        .then(|| "DCE/RPC over SMB named pipes (ports 139, 445) not supported yet".to_string())
 }
 
 /// `dce_opnum`'s value as written in a rule.
