@@ -122,8 +122,8 @@ pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// `dce_iface:UUID[,<|>|=|!version][,any_frag]` (Suricata also takes `preack`, which only
-/// changes SMB named-pipe traffic, not carried here).
+/// `dce_iface:UUID[,<|>|=|!version][,any_frag][,preack]` (`preack` only changes SMB
+/// named-pipe traffic, not carried here).
 pub fn parse_iface(value: Option<&str>) -> Result<TxPred, KwError> {
     let value = value.ok_or_else(|| KwError::value("dce_iface needs an interface UUID"))?;
     let args = split_args(value);
@@ -140,6 +140,9 @@ pub fn parse_iface(value: Option<&str>) -> Result<TxPred, KwError> {
     for &(at, a) in &args[1..] {
         match a {
             "any_frag" => any_frag = true,
+            // Suricata: match before the server's acknowledgment, on SMB named pipes only;
+            // the acknowledgment is always awaited over TCP, so it changes nothing here.
+            "preack" => {}
             _ if version.is_none() && a.starts_with(['<', '>', '=', '!']) => {
                 // DCE2 and Suricata take one operator and a decimal version of 0-65535.
                 let cmp = match a.strip_prefix('=') {
@@ -256,6 +259,11 @@ mod tests {
         assert!(parse_iface(Some("4b324fc8-1670-01d3-1278-5a47bf6ee188,70000")).is_err());
         assert!(parse_iface(Some("4b324fc8-1670-01d3-1278-5a47bf6ee188,bogus")).is_err());
         assert!(parse_iface(None).is_err());
+        let p = parse_iface(Some("4b324fc8-1670-01d3-1278-5a47bf6ee188,any_frag,preack")).unwrap();
+        assert_eq!(
+            tx_option_text(&p),
+            "dce_iface:4b324fc8-1670-01d3-1278-5a47bf6ee188,any_frag;"
+        );
     }
 
     #[test]
