@@ -1011,6 +1011,15 @@ mod tests {
             Detected::Proto(AppProto::Ssh)
         );
         assert_eq!(detect(b"RFB 003.008", true), Detected::Unknown);
+        // DCE/RPC: a BIND from the client, a BIND_ACK from the server, on any port.
+        let e = crate::app::dcerpc::pdu::Enc { big: false };
+        let bind = e.bind(1, &[(0, "4b324fc8-1670-01d3-1278-5a47bf6ee188", 3)]);
+        assert_eq!(detect(&bind, true), Detected::Proto(AppProto::Dcerpc));
+        assert_eq!(detect(&bind[..8], true), Detected::NeedMore);
+        assert_eq!(
+            detect(&e.bind_ack(1, &[true]), false),
+            Detected::Proto(AppProto::Dcerpc)
+        );
         assert_eq!(
             detect(b"HTTP/1.1 200 OK", false),
             Detected::Proto(AppProto::Http)
