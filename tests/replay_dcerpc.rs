@@ -8,7 +8,7 @@
 mod capture;
 #[path = "common/must_run.rs"]
 mod must_run;
-use capture::{conversation, replay_alerts as alerts, CLI, SRV};
+use capture::{conversation, replay_alerts as alerts};
 use verdict_engine::app::dcerpc::pdu::Enc;
 
 const SRVSVC: &str = "4b324fc8-1670-01d3-1278-5a47bf6ee188";
@@ -29,15 +29,9 @@ fn association(e: Enc, sp: u16, dp: u16, requests: &[Vec<u8>]) -> Vec<Vec<u8>> {
     conversation(sp, dp, &turns)
 }
 
-/// An Ethernet frame with one UDP datagram from the client to `dp`.
+/// A UDP datagram from the client to `dp`.
 fn udp(dp: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(CLI, SRV, 64)
-        .udp(40000, dp)
-        .write(&mut v, payload)
-        .unwrap();
-    v
+    capture::udp(40000, dp, payload)
 }
 
 const RULES: &str = r#"alert tcp any any -> any any (msg:"srvsvc"; flow:to_server,established; dce_iface:4b324fc8-1670-01d3-1278-5a47bf6ee188; sid:1;)

@@ -82,6 +82,17 @@ pub fn seg(
     v
 }
 
+/// An Ethernet frame with one UDP datagram from the client's port `sp` to the server's `dp`.
+pub fn udp(sp: u16, dp: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(CLI, SRV, 64)
+        .udp(sp, dp)
+        .write(&mut v, data)
+        .unwrap();
+    v
+}
+
 /// A whole conversation on `dp`: the handshake, each (client side?, bytes) in turn with
 /// correct sequence and acknowledgment numbers, then a bare ACK of the last one.
 pub fn conversation(sp: u16, dp: u16, turns: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
