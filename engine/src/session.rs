@@ -10,8 +10,9 @@
 //! method followed by a space (`GET `, `POST `, … and the WebDAV methods), or a response
 //! starting with `HTTP/`, make the flow HTTP (HTTP on 8080 is HTTP); a TLS handshake record
 //! header (content type 22, version 3.x) makes it TLS (TLS on 80 is not HTTP); a 2-byte
-//! length followed by a plausible DNS header makes it DNS over TCP. Anything else that is long
-//! enough to tell makes it unknown, and the flow is left to packet rules.
+//! length followed by a plausible DNS header makes it DNS over TCP; a DCE/RPC version 5 PDU
+//! header that opens an association makes it DCE/RPC. Anything else that is long enough to
+//! tell makes it unknown, and the flow is left to packet rules.
 
 use crate::app::dcerpc::{self, DceConn, DceTx};
 use crate::app::dns::{self, DnsMessage, DnsTcp};
