@@ -91,7 +91,7 @@ fn call(t: &Topology, iface: &'static str, opnum: u16) -> bool {
 #[test]
 fn a_listed_dce_operation_is_dropped_and_others_pass() {
     require_netns!();
-    let t = Topology::new();
+    let t = Topology::with_prefix("hdce");
     let e = Engine::start(
         &t,
         "dce",

@@ -233,8 +233,14 @@ pub struct Topology {
 impl Topology {
     /// Creates the namespaces, veths, addresses, routes and forwarding.
     pub fn new() -> Topology {
+        Topology::with_prefix("vd")
+    }
+
+    /// [`Topology::new`] with namespace names starting `prefix` (a test suite's own, so
+    /// suites run side by side can tell their namespaces apart).
+    pub fn with_prefix(prefix: &str) -> Topology {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let tag = format!("vd{}x{}", std::process::id(), n);
+        let tag = format!("{prefix}{}x{}", std::process::id(), n);
         let t = Topology {
             cli: format!("{tag}-cli"),
             gw: format!("{tag}-gw"),
