@@ -188,3 +188,60 @@ proptest! {
         prop_assert!(c.txs().all(|t| t.stub().len() <= MAX_STUB));
     }
 }
+
+#[test]
+fn alter_context_adds_an_interface() {
+    let mut c = bound(LE);
+    // ALTER_CONTEXT (14) and its response (15) carry a bind's and a bind_ack's body.
+    let alter = LE.co(14, 0x03, 7, &LE.bind(7, &[(2, WINREG, 1)])[16..]);
+    let resp = LE.co(15, 0x03, 7, &LE.bind_ack(7, &[true])[16..]);
+    c.feed(true, &alter);
+    // Before the server's answer the context names no interface.
+    let early = c.feed(true, &LE.request(8, 0x03, 2, 24, b""));
+    assert_eq!(c.tx(early[0]).unwrap().iface(), None);
+    c.feed(false, &resp);
+    let ids = c.feed(true, &LE.request(9, 0x03, 2, 24, b""));
+    assert_eq!(c.tx(ids[0]).unwrap().iface(), Some((text_uuid(WINREG), 1)));
+    // The contexts of the first bind are still there.
+    let ids = c.feed(true, &LE.request(10, 0x03, 0, 15, b""));
+    assert_eq!(c.tx(ids[0]).unwrap().iface(), Some((text_uuid(SRVSVC), 3)));
+}
+
+#[test]
+fn bind_ack_results_follow_the_padded_secondary_address() {
+    for e in [LE, BE] {
+        // A secondary address of 6 bytes ("49155\0") ends at 32: no padding; one of 2
+        // bytes ends at 28: none either; 3 bytes ends at 29: 3 bytes of padding.
+        for port in [&b"49155\0"[..], b"9\0", b"99\0"] {
+            let ok = |v: u16| {
+                if e.big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let mut b = vec![0u8; 8];
+            b.extend_from_slice(&ok(port.len() as u16));
+            b.extend_from_slice(port);
+            while (16 + b.len()) % 4 != 0 {
+                b.push(0);
+            }
+            b.extend_from_slice(&[2, 0, 0, 0]);
+            for result in [2u16, 0] {
+                b.extend_from_slice(&ok(result));
+                b.extend_from_slice(&[0u8; 22]);
+            }
+            let mut c = DceConn::new();
+            c.feed(true, &e.bind(1, &[(0, SRVSVC, 3), (1, WINREG, 1)]));
+            c.feed(false, &e.co(12, 0x03, 1, &b));
+            let a = c.feed(true, &e.request(2, 0x03, 0, 1, b""));
+            let b = c.feed(true, &e.request(3, 0x03, 1, 1, b""));
+            assert_eq!(c.tx(a[0]).unwrap().iface(), None, "{port:?}");
+            assert_eq!(
+                c.tx(b[0]).unwrap().iface(),
+                Some((text_uuid(WINREG), 1)),
+                "{port:?}"
+            );
+        }
+    }
+}
