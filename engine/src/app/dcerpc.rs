@@ -33,6 +33,9 @@
 //! ## Memory
 //! A direction buffers at most one PDU ([`MAX_PDU`], the 16-bit fragment length); PDUs
 //! that carry nothing read here (responses, faults, auth3) are skipped without buffering.
+//! The requests in progress keep [`MAX_STUB`] of stub data between them; a complete
+//! request's stub data is freed with the connection's next bytes (it was inspected with
+//! the packet that completed it).
 //! A connection keeps [`MAX_CONTEXTS`] contexts and the last [`MAX_TXS`] requests. Bytes that
 //! are not a version-5 PDU header, or a gap in the stream, end parsing of that direction:
 //! PDU boundaries cannot be found again.
@@ -43,7 +46,8 @@ pub mod pdu;
 
 /// Largest connection-oriented PDU (the fragment length is 16 bits).
 pub const MAX_PDU: usize = 65535;
-/// Stub data kept per request (fragments past it are counted, not kept).
+/// Stub data kept per request, and per connection over the requests in progress (fragments
+/// past it are counted, not kept).
 pub const MAX_STUB: usize = 256 * 1024;
 /// Presentation contexts kept per connection.
 pub const MAX_CONTEXTS: usize = 64;
@@ -245,8 +249,9 @@ impl DceTx {
         self.call_id
     }
 
-    fn push_stub(&mut self, data: &[u8]) {
-        let room = MAX_STUB.saturating_sub(self.stub.len());
+    /// Appends stub data, at most `budget` bytes of it (and up to [`MAX_STUB`] in all).
+    fn push_stub(&mut self, data: &[u8], budget: usize) {
+        let room = MAX_STUB.saturating_sub(self.stub.len()).min(budget);
         let keep = data.len().min(room);
         self.stub.extend_from_slice(&data[..keep]);
         self.dropped = self.dropped.saturating_add((data.len() - keep) as u64);
@@ -285,6 +290,11 @@ impl DceConn {
     /// progressed.
     pub fn feed(&mut self, to_server: bool, mut bytes: &[u8]) -> Vec<u64> {
         let mut out = Vec::new();
+        // A complete request was inspected with the packet that completed it and never
+        // progresses again: its stub data is not needed any more.
+        for t in self.txs.iter_mut().filter(|t| t.complete) {
+            t.stub = Vec::new();
+        }
         let d = usize::from(!to_server);
         while !bytes.is_empty() && !self.dirs[d].dead {
             let f = &mut self.dirs[d];
@@ -469,8 +479,9 @@ impl DceConn {
                 self.txs.len() - 1
             }
         };
+        let kept: usize = self.txs.iter().map(|t| t.stub.len()).sum();
         let tx = &mut self.txs[pos];
-        tx.push_stub(stub);
+        tx.push_stub(stub, MAX_STUB.saturating_sub(kept));
         tx.frags = tx.frags.saturating_add(1);
         tx.complete = last;
         Some(tx.id)
@@ -511,7 +522,7 @@ pub fn parse_cl_request(d: &[u8]) -> Option<DceTx> {
         frags: 1,
         ..DceTx::default()
     };
-    tx.push_stub(body);
+    tx.push_stub(body, MAX_STUB);
     Some(tx)
 }
 

@@ -160,6 +160,24 @@ fn bounded_requests_and_stub() {
         c.feed(true, &LE.request(99, 0x00, 0, 1, &chunk));
     }
     assert_eq!(c.tx(ids[0]).unwrap().stub().len(), MAX_STUB);
+    // Calls in progress share the budget; a complete one's stub goes with the next bytes.
+    let mut c = bound(LE);
+    let a = c.feed(true, &LE.request(1, 0x01, 0, 1, &chunk));
+    for _ in 0..3 {
+        c.feed(true, &LE.request(1, 0x00, 0, 1, &chunk));
+    }
+    let b = c.feed(true, &LE.request(2, 0x01, 0, 1, &chunk));
+    let used = |c: &DceConn| c.txs().map(|t| t.stub().len()).sum::<usize>();
+    assert_eq!(used(&c), MAX_STUB);
+    assert_eq!(c.tx(b[0]).unwrap().stub().len(), MAX_STUB - 240_000);
+    c.feed(true, &LE.request(1, 0x02, 0, 1, b"end"));
+    assert!(c.tx(a[0]).unwrap().complete());
+    c.feed(true, &LE.request(2, 0x00, 0, 1, &chunk));
+    assert_eq!(c.tx(a[0]).unwrap().stub().len(), 0);
+    assert_eq!(
+        c.tx(b[0]).unwrap().stub().len(),
+        MAX_STUB - 240_000 + 60_000
+    );
 }
 
 proptest! {
