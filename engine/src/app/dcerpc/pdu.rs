@@ -83,7 +83,7 @@ impl Enc {
         // Secondary address "135\0", then padding to 4 bytes from the PDU start.
         self.u16(&mut b, 4);
         b.extend_from_slice(b"135\0");
-        while (16 + b.len()) % 4 != 0 {
+        while !(16 + b.len()).is_multiple_of(4) {
             b.push(0);
         }
         b.extend_from_slice(&[accepted.len() as u8, 0, 0, 0]);

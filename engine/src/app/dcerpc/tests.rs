@@ -241,7 +241,7 @@ fn bind_ack_results_follow_the_padded_secondary_address() {
             let mut b = vec![0u8; 8];
             b.extend_from_slice(&ok(port.len() as u16));
             b.extend_from_slice(port);
-            while (16 + b.len()) % 4 != 0 {
+            while !(16 + b.len()).is_multiple_of(4) {
                 b.push(0);
             }
             b.extend_from_slice(&[2, 0, 0, 0]);
