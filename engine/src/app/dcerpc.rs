@@ -308,7 +308,7 @@ impl DceConn {
             let want = match co_header(&f.buf) {
                 Some(h) if interesting(h.ptype, to_server) => h.frag_len,
                 Some(h) => {
-                    f.skip = h.frag_len - f.buf.len();
+                    f.skip = h.frag_len.saturating_sub(f.buf.len());
                     f.buf.clear();
                     continue;
                 }
@@ -319,7 +319,7 @@ impl DceConn {
                 }
                 None => CO_HDR,
             };
-            let n = (want - f.buf.len()).min(bytes.len());
+            let n = want.saturating_sub(f.buf.len()).min(bytes.len());
             f.buf.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
             let whole = co_header(&f.buf)
