@@ -6,7 +6,7 @@ use base64::Engine as _;
 
 #[path = "common/capture.rs"]
 mod capture;
-use capture::{conversation, replay_alerts, write_pcap, Dir, CLI, SRV};
+use capture::{conversation, dgram, replay_alerts, write_pcap, Dir};
 
 fn b64(s: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -175,17 +175,6 @@ fn asn1_bitstring_and_double_overflow_in_smb() {
     );
 }
 
-/// One UDP datagram from the client to `dp`.
-fn udp(dp: u16, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(CLI, SRV, 64)
-        .udp(40200, dp)
-        .write(&mut v, data)
-        .unwrap();
-    v
-}
-
 /// The community Kerberos rule: a negative relative offset back onto the `|A1|` it found,
 /// and an element longer than `oversize_length`.
 #[test]
@@ -204,7 +193,7 @@ fn asn1_oversize_length_at_a_negative_relative_offset() {
     let d = Dir::new("b64-krb");
     let replay = |name: &str, data: &[u8]| {
         let pcap = d.0.join(format!("{name}.pcap"));
-        write_pcap(&pcap, &[udp(88, data)]);
+        write_pcap(&pcap, &[dgram(true, 40200, 88, data)]);
         let r = d.file("k.rules", rules);
         let out = d.0.join(format!("out-{name}"));
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))

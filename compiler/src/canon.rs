@@ -5,7 +5,7 @@
 
 use crate::ir::*;
 use crate::keywords::{
-    app, buffers, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
+    buffers, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
     state,
 };
 use std::fmt::Write as _;
@@ -296,10 +296,6 @@ pub fn to_text(r: &Rule) -> String {
             PayloadTest::Asn1(a) => {
                 switch(&mut s, i, a.buffer);
                 let _ = write!(s, "asn1:{}; ", crate::keywords::asn1::text(a));
-            }
-            PayloadTest::App(t) => {
-                let (k, v) = app::app_text(t);
-                let _ = write!(s, "{k}:{v}; ");
             }
             PayloadTest::Tx(p) => {
                 s.push_str(&crate::keywords::txpred::tx_option_text(p));

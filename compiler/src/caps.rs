@@ -28,6 +28,7 @@ impl EngineCaps {
             AppProto::Sip,
             AppProto::Snmp,
             AppProto::Krb5,
+            AppProto::Dcerpc,
         ],
         detected: &[AppProto::Smb],
     };
@@ -133,6 +134,8 @@ mod tests {
         // Detected without a parser: rules on it run, its buffers do not.
         assert!(c.runs_proto(AppProto::Smb) && !c.parses(AppProto::Smb));
         assert!(c.runs_proto(AppProto::Ssh) && c.parses(AppProto::Ssh));
+        assert!(c.parses(AppProto::Dcerpc));
+        assert!(c.runs_buffer(Buffer::App(AppBuffer::DceStubData)));
         assert!(!c.runs_proto(AppProto::Rdp));
         // file.data is HTTP's bodies and SMTP's attachments; other buffers keep their protocol.
         assert!(EngineCaps::carried_by(Buffer::FileData, AppProto::Http));

@@ -10,7 +10,7 @@
 //! Reason strings are the report's keys: they are stable and name the keyword involved.
 
 use crate::caps::EngineCaps;
-use crate::ir::{AppBuffer, AppTest, Buffer, PayloadTest, Protocol, Rule};
+use crate::ir::{AppBuffer, Buffer, PayloadTest, Protocol, Rule};
 use crate::kernel::{self, KernelCaps, KernelRule, QueueReason, SetContext};
 use serde::{Deserialize, Serialize};
 
@@ -114,11 +114,11 @@ pub fn rejection(rule: &Rule) -> Option<String> {
                 return Some(why);
             }
         }
-        if matches!(t, PayloadTest::App(_)) {
-            return Some(format!("{} not supported yet", test_keyword(t)));
-        }
     }
     if let Some(why) = crate::keywords::base64::rejection(rule) {
+        return Some(why);
+    }
+    if let Some(why) = crate::keywords::dce::rejection(rule) {
         return Some(why);
     }
     if let Some(why) = crate::keywords::app_proto::rejection(rule, caps) {
@@ -162,7 +162,7 @@ pub fn test_buffer(t: &PayloadTest) -> Option<Buffer> {
         PayloadTest::Absent { buffer, .. } => *buffer,
         PayloadTest::Base64Decode(b) => b.buffer,
         PayloadTest::Asn1(a) => a.buffer,
-        PayloadTest::App(_) | PayloadTest::Tx(_) => return None,
+        PayloadTest::Tx(_) => return None,
     })
 }
 
@@ -181,10 +181,6 @@ pub fn test_keyword(t: &PayloadTest) -> &'static str {
         PayloadTest::Absent { .. } => "absent",
         PayloadTest::Base64Decode(_) => "base64_decode",
         PayloadTest::Asn1(_) => "asn1",
-        PayloadTest::App(a) => match a {
-            AppTest::DceIface { .. } => "dce_iface",
-            AppTest::DceOpnum(_) => "dce_opnum",
-        },
         PayloadTest::Tx(p) => crate::keywords::txpred::tx_text(p).0,
     }
 }

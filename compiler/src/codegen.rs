@@ -369,8 +369,6 @@ pub fn program(rule: &Rule, flowbits: &mut impl FlowbitNames) -> Program {
             },
             PayloadTest::Base64Decode(d) => Insn::Base64Decode(*d),
             PayloadTest::Asn1(a) => Insn::Asn1(*a),
-            // Rejected by `classify` (the VM has no such instruction yet), so never compiled.
-            PayloadTest::App(_) => continue,
         });
     }
     let tests = ops.len();

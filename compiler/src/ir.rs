@@ -1514,8 +1514,6 @@ pub enum PayloadTest {
     Base64Decode(Base64Decode),
     /// `asn1`: BER/DER structure checks.
     Asn1(Asn1),
-    /// Application-layer state tests (DCE/RPC, SIP preprocessor keywords).
-    App(AppTest),
     /// A transaction predicate (`dns.opcode`, `tls.version`, `tls_cert_notafter`, …): a test
     /// on a decoded app-layer value, no buffer.
     Tx(TxPred),
@@ -1551,23 +1549,6 @@ pub struct Asn1 {
     pub buffer: Buffer,
 }
 
-/// Application-layer state tests from the Snort 2 dcerpc2 preprocessor. The ssl and sip
-/// preprocessors' `ssl_state`/`ssl_version` and `sip_method`/`sip_stat_code` are
-/// transaction predicates ([`TxPred`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AppTest {
-    /// `dce_iface:UUID[,<|>|=|!VERSION][,any_frag]`
-    DceIface {
-        /// Interface UUID, lower-case canonical text.
-        uuid: String,
-        /// Interface version test.
-        version: Option<NumCmp>,
-        /// Also match non-first fragments.
-        any_frag: bool,
-    },
-    /// `dce_opnum:N|N-M[,...]`
-    DceOpnum(RangeSet<u16>),
-}
 
 /// `flow:` options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

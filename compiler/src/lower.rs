@@ -7,7 +7,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::ir::*;
 use crate::keywords::buffers::{self, Form};
 use crate::keywords::{
-    self, absent, app, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
+    self, absent, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
     state, transform, txdir, txpred, KwError, Status,
 };
 use crate::parse::{Rule as G, RuleParser};
@@ -1294,17 +1294,6 @@ fn option(st: &mut State, o: &OptionAst<'_>) {
             let Some(v) = need_value(st, o) else { return };
             match keywords::asn1::parse(v.text, st.buffer) {
                 Ok(a) => st.push_test(PayloadTest::Asn1(a)),
-                Err(e) => st.kw_err(o, e),
-            }
-        }
-        "dce_iface" | "dce_opnum" => {
-            let Some(v) = need_value(st, o) else { return };
-            let r = match name {
-                "dce_iface" => app::parse_dce_iface(v.text),
-                _ => app::parse_dce_opnum(v.text),
-            };
-            match r {
-                Ok(t) => st.push_test(PayloadTest::App(t)),
                 Err(e) => st.kw_err(o, e),
             }
         }

@@ -10,9 +10,11 @@
 //! method followed by a space (`GET `, `POST `, … and the WebDAV methods), or a response
 //! starting with `HTTP/`, make the flow HTTP (HTTP on 8080 is HTTP); a TLS handshake record
 //! header (content type 22, version 3.x) makes it TLS (TLS on 80 is not HTTP); a 2-byte
-//! length followed by a plausible DNS header makes it DNS over TCP. Anything else that is long
-//! enough to tell makes it unknown, and the flow is left to packet rules.
+//! length followed by a plausible DNS header makes it DNS over TCP; a DCE/RPC version 5 PDU
+//! header that opens an association makes it DCE/RPC. Anything else that is long enough to
+//! tell makes it unknown, and the flow is left to packet rules.
 
+use crate::app::dcerpc::{self, DceConn, DceTx};
 use crate::app::dns::{self, DnsMessage, DnsTcp};
 use crate::app::ftp::{FtpConn, FtpTx};
 use crate::app::http::{self, HttpConfig, HttpConn};
@@ -92,6 +94,7 @@ pub fn detect(first: &[u8], to_server: bool) -> Detected {
         detect_by_prefix(first, to_server),
         detect_smb(first),
         crate::app::krb5::detect_tcp(first),
+        detect_dcerpc(first, to_server),
     ];
     if let Some(p) = all.iter().find_map(|d| match d {
         Detected::Proto(p) => Some(*p),
@@ -155,6 +158,16 @@ fn detect_smb(first: &[u8]) -> Detected {
     match first.get(4..8) {
         Some([0xfd..=0xff, b'S', b'M', b'B']) => Detected::Proto(AppProto::Smb),
         Some(_) => Detected::Unknown,
+        None => Detected::NeedMore,
+    }
+}
+
+/// Connection-oriented DCE/RPC: a version 5.0/5.1 PDU header of a type that opens an
+/// association (BIND, ALTER_CONTEXT or REQUEST from the client, BIND_ACK from the server).
+fn detect_dcerpc(first: &[u8], to_server: bool) -> Detected {
+    match dcerpc::probe_co(first, to_server) {
+        Some(true) => Detected::Proto(AppProto::Dcerpc),
+        Some(false) => Detected::Unknown,
         None => Detected::NeedMore,
     }
 }
@@ -254,6 +267,9 @@ pub struct SessionConfig {
     pub snmp_enabled: bool,
     /// Run the Kerberos parser on TCP flows and UDP port 88 (when some rule reads it).
     pub krb5_enabled: bool,
+    /// Run the DCE/RPC parser on TCP flows and UDP datagrams (when some rule reads
+    /// DCE/RPC).
+    pub dcerpc_enabled: bool,
 }
 
 enum App {
@@ -266,6 +282,7 @@ enum App {
     Smtp(Box<SmtpConn>),
     Sip(Box<SipTcp>),
     Krb5(Box<Krb5Tcp>),
+    Dcerpc(Box<DceConn>),
     Unknown,
     /// A protocol detected by content that no loaded rule needs parsed (or that verdict
     /// has no parser for): rules naming it still run on its packets and stream.
@@ -441,6 +458,8 @@ pub struct Step {
     pub sip: Vec<SipMessage>,
     /// Kerberos messages this packet completed (Kerberos over TCP), each a transaction.
     pub krb5: Vec<Krb5Msg>,
+    /// DCE/RPC requests this packet's PDUs advanced.
+    pub dcerpc: Vec<u64>,
     /// The packet's direction turned out to be server to client (its first bytes are a
     /// response): the flow's roles must be swapped, and the packet is `to_client`.
     pub reversed: bool,
@@ -480,6 +499,7 @@ impl Session {
             App::Smtp(_) => Some(AppProto::Smtp),
             App::Sip(_) => Some(AppProto::Sip),
             App::Krb5(_) => Some(AppProto::Krb5),
+            App::Dcerpc(_) => Some(AppProto::Dcerpc),
             App::Known(a) => Some(a),
             App::Detecting | App::Unknown => None,
         }
@@ -599,6 +619,18 @@ impl Session {
         Some((&**c, txd_slot(&mut self.txd, id)))
     }
 
+    /// DCE/RPC request `id` and its detection state (created on first use).
+    pub fn dcerpc_tx_and_detect(
+        &mut self,
+        id: u64,
+    ) -> Option<(&DceTx, &mut crate::detect::tx::TxDetect)> {
+        let App::Dcerpc(c) = &self.app else {
+            return None;
+        };
+        let tx = c.tx(id)?;
+        Some((tx, txd_slot(&mut self.txd, id)))
+    }
+
     /// True if the flow is TLS and its parser raised an event.
     pub fn tls_events(&self) -> bool {
         matches!(&self.app, App::Tls(c) if !c.events().is_empty())
@@ -627,6 +659,7 @@ impl Session {
             App::Http(c) => c.txs().map(|t| t.id()).min(),
             App::Ftp(c) => c.txs().map(FtpTx::id).min(),
             App::Smtp(c) => c.txs().map(|t| t.id()).min(),
+            App::Dcerpc(c) => c.txs().map(DceTx::id).min(),
             _ => return,
         };
         self.txd.retain(|t| oldest.is_some_and(|o| t.tx_id >= o));
@@ -768,6 +801,7 @@ impl Session {
             App::Smtp(c) => c.gap(to_server),
             App::Sip(c) => c.gap(to_server),
             App::Krb5(c) => c.gap(to_server),
+            App::Dcerpc(c) => c.gap(to_server),
             _ => {}
         }
     }
@@ -863,6 +897,7 @@ fn start_app(a: AppProto, cfg: &SessionConfig) -> App {
         AppProto::Smtp if cfg.smtp_enabled => App::Smtp(Box::default()),
         AppProto::Sip if cfg.sip_enabled => App::Sip(Box::default()),
         AppProto::Krb5 if cfg.krb5_enabled => App::Krb5(Box::default()),
+        AppProto::Dcerpc if cfg.dcerpc_enabled => App::Dcerpc(Box::default()),
         a => App::Known(a),
     }
 }
@@ -883,6 +918,7 @@ fn feed_bytes(app: &mut App, to_server: bool, bytes: &[u8], out: &mut Step) {
         App::Smtp(c) => merge_ids(&mut out.smtp, c.feed(to_server, bytes)),
         App::Sip(c) => out.sip.extend(c.feed(to_server, bytes)),
         App::Krb5(c) => out.krb5.extend(c.feed(to_server, bytes)),
+        App::Dcerpc(c) => merge_ids(&mut out.dcerpc, c.feed(to_server, bytes)),
         App::Detecting | App::Unknown | App::Known(_) => {}
     }
 }
@@ -1095,6 +1131,15 @@ mod tests {
             Detected::Proto(AppProto::Ssh)
         );
         assert_eq!(detect(b"RFB 003.008", true), Detected::Unknown);
+        // DCE/RPC: a BIND from the client, a BIND_ACK from the server, on any port.
+        let e = crate::app::dcerpc::pdu::Enc { big: false };
+        let bind = e.bind(1, &[(0, "4b324fc8-1670-01d3-1278-5a47bf6ee188", 3)]);
+        assert_eq!(detect(&bind, true), Detected::Proto(AppProto::Dcerpc));
+        assert_eq!(detect(&bind[..8], true), Detected::NeedMore);
+        assert_eq!(
+            detect(&e.bind_ack(1, &[true]), false),
+            Detected::Proto(AppProto::Dcerpc)
+        );
         assert_eq!(
             detect(b"HTTP/1.1 200 OK", false),
             Detected::Proto(AppProto::Http)

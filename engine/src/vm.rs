@@ -29,8 +29,8 @@ use crate::wire::{IpInfo, L4Hdr, Packet};
 use verdict_compiler::bytecode::{FlowbitId, Insn, Program};
 use verdict_compiler::caps::EngineCaps;
 use verdict_compiler::ir::{
-    BitsOp, Buffer, ByteExtract, ByteJump, ByteOp, ByteTest, Endian, FlagMode, FlowbitCmd,
-    HdrBuffer, HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
+    BitsOp, Buffer, ByteExtract, ByteJump, ByteMath, ByteOp, ByteTest, Endian, FlagMode,
+    FlowbitCmd, HdrBuffer, HeaderTest, Isdataat, NumBase, NumCmp, Operand, Position,
 };
 use verdict_compiler::keywords::byte;
 
@@ -305,6 +305,11 @@ pub trait BufferSource {
     fn settled(&self, b: Buffer, to_server: Option<bool>) -> bool {
         let _ = (b, to_server);
         true
+    }
+    /// The byte order of `dce` byte options: the DCE/RPC request's data representation is
+    /// big-endian (sources other than DCE/RPC say little-endian, DCE2's default).
+    fn dce_big_endian(&self) -> bool {
+        false
     }
     /// The decoded transaction that transaction predicates read (`TxView::None` when the source
     /// has none: its rules' predicates are false).
@@ -681,12 +686,14 @@ impl CompiledProgram {
     /// Runs the payload tests of a packet-only program over `buf`; on success `st.path`
     /// holds the matches of the successful path.
     pub fn payload_ok(&self, buf: &[u8], st: &mut VmState) -> bool {
+        st.dce_big = false;
         self.run(st, |_, i, _| (i == 0).then_some(buf))
     }
 
     /// Runs the payload tests with `Payload` segments on `payload` and every other buffer
     /// from `src`. `st.path` holds the hits of all segments (op indices tell which).
     pub fn payload_ok_in(&self, payload: &[u8], src: &dyn BufferSource, st: &mut VmState) -> bool {
+        st.dce_big = src.dce_big_endian();
         self.run(st, |b, i, dir| match (b, dir) {
             (Buffer::Payload, _) => (i == 0).then_some(payload),
             (_, Some(to_server)) => src.buffer_side_n(b, i, to_server),
@@ -704,6 +711,7 @@ impl CompiledProgram {
         tx: Option<&dyn BufferSource>,
         st: &mut VmState,
     ) -> bool {
+        st.dce_big = tx.is_some_and(|t| t.dce_big_endian());
         self.run(st, |b, i, dir| match (b, dir, tx) {
             (Buffer::Payload, _, _) => (i == 0).then_some(payload),
             (Buffer::Hdr(h), _, _) => header_buffer(pkt, h).filter(|_| i == 0),
@@ -782,6 +790,25 @@ impl CompiledProgram {
             st.vars = vars;
         }
         false
+    }
+
+    /// Stores a byte_extract/byte_math result in its variable slot and goes on from the
+    /// cursor it left (`None`: the op failed).
+    fn extracted(
+        &self,
+        i: usize,
+        r: Option<(i64, usize)>,
+        slot: u8,
+        buf: &[u8],
+        st: &mut VmState,
+    ) -> bool {
+        match r {
+            Some((v, c)) => {
+                st.vars[usize::from(slot) % MAX_VARS] = v;
+                self.eval(i + 1, buf, c, st)
+            }
+            None => false,
+        }
     }
 
     fn eval(&self, i: usize, buf: &[u8], cursor: usize, st: &mut VmState) -> bool {
@@ -899,6 +926,38 @@ impl CompiledProgram {
                 }
                 false
             }
+            PayloadOp::ByteTest(b) if st.dce_big && b.endian == Endian::Dce => {
+                let b = ByteTest {
+                    endian: Endian::Big,
+                    ..b.clone()
+                };
+                byte_test(&b, buf, cursor, &st.vars) && self.eval(i + 1, buf, cursor, st)
+            }
+            PayloadOp::ByteJump(b) if st.dce_big && b.endian == Endian::Dce => {
+                let b = ByteJump {
+                    endian: Endian::Big,
+                    ..b.clone()
+                };
+                match byte_jump(&b, buf, cursor, &st.vars) {
+                    Some(c) => self.eval(i + 1, buf, c, st),
+                    None => false,
+                }
+            }
+            PayloadOp::ByteExtract(b) if st.dce_big && b.endian == Endian::Dce => {
+                let b = ByteExtract {
+                    endian: Endian::Big,
+                    ..b.clone()
+                };
+                self.extracted(i, byte_extract(&b, buf, cursor), b.slot.0, buf, st)
+            }
+            PayloadOp::ByteMath(b) if st.dce_big && b.endian == Endian::Dce => {
+                let b = ByteMath {
+                    endian: Endian::Big,
+                    ..b.clone()
+                };
+                let r = byte_math::byte_math(&b, buf, cursor, &st.vars);
+                self.extracted(i, r, b.slot.0, buf, st)
+            }
             PayloadOp::ByteTest(b) => {
                 let ok = byte_test(b, buf, cursor, &st.vars);
                 ok && self.eval(i + 1, buf, cursor, st)
@@ -907,13 +966,9 @@ impl CompiledProgram {
                 Some(c) => self.eval(i + 1, buf, c, st),
                 None => false,
             },
-            PayloadOp::ByteExtract(b) => match byte_extract(b, buf, cursor) {
-                Some((v, c)) => {
-                    st.vars[usize::from(b.slot.0) % MAX_VARS] = v;
-                    self.eval(i + 1, buf, c, st)
-                }
-                None => false,
-            },
+            PayloadOp::ByteExtract(b) => {
+                self.extracted(i, byte_extract(b, buf, cursor), b.slot.0, buf, st)
+            }
             PayloadOp::Isdataat(d) => {
                 let present = isdataat_present(d, len, cursor, &st.vars);
                 present != d.negated && self.eval(i + 1, buf, cursor, st)
@@ -949,13 +1004,10 @@ impl CompiledProgram {
                 };
                 ok && self.eval(i + 1, buf, cursor, st)
             }
-            PayloadOp::ByteMath(b) => match byte_math::byte_math(b, buf, cursor, &st.vars) {
-                Some((v, c)) => {
-                    st.vars[usize::from(b.slot.0) % MAX_VARS] = v;
-                    self.eval(i + 1, buf, c, st)
-                }
-                None => false,
-            },
+            PayloadOp::ByteMath(b) => {
+                let r = byte_math::byte_math(b, buf, cursor, &st.vars);
+                self.extracted(i, r, b.slot.0, buf, st)
+            }
             PayloadOp::Base64Decode(d) => self.base64_decode(i, d, buf, cursor, st),
             PayloadOp::Asn1(a) => {
                 st.steps += 1;
@@ -1072,6 +1124,9 @@ pub struct VmState {
     /// pcre evaluations stopped by the match or depth limit since the owner last took them
     /// (the worker moves them into its counters after each packet).
     pub pcre_limit_hits: u64,
+    /// `dce` byte options read big-endian in the current run (the DCE/RPC request's data
+    /// representation).
+    dce_big: bool,
 }
 
 impl VmState {

@@ -261,6 +261,11 @@ pub const BUFFERS: &[(&str, Buffer, Form)] = &[
     ("smb.named_pipe", Buffer::App(A::SmbNamedPipe), Form::Sticky),
     ("smb.share", Buffer::App(A::SmbShare), Form::Sticky),
     ("dce_stub_data", Buffer::App(A::DceStubData), Form::Sticky),
+    (
+        "dcerpc.stub_data",
+        Buffer::App(A::DceStubData),
+        Form::Sticky,
+    ),
     ("sip.method", Buffer::App(A::SipMethod), Form::Sticky),
     ("sip.uri", Buffer::App(A::SipUri), Form::Sticky),
     (

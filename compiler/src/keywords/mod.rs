@@ -6,7 +6,6 @@
 //! [`buffers::BUFFERS`].
 
 pub mod absent;
-pub mod app;
 pub mod app_event;
 pub mod app_proto;
 pub mod asn1;
@@ -16,6 +15,7 @@ pub mod byte;
 pub mod byte_math;
 pub mod content;
 pub mod dataset;
+pub mod dce;
 pub mod dns;
 pub mod file;
 pub mod flow;
@@ -315,8 +315,18 @@ pub const KEYWORDS: &[Keyword] = &[
         ArgKind::Optional,
     ),
     kw("asn1", "ASN.1 BER structure checks", ArgKind::List),
-    kw("dce_iface", "DCE/RPC interface UUID", ArgKind::List),
-    kw("dce_opnum", "DCE/RPC operation number", ArgKind::List),
+    kw(
+        "dce_iface",
+        "DCE/RPC request's interface UUID (and major version)",
+        ArgKind::List,
+    ),
+    kw("dcerpc.iface", "Suricata name of dce_iface", ArgKind::List),
+    kw(
+        "dce_opnum",
+        "DCE/RPC request's operation number",
+        ArgKind::List,
+    ),
+    kw("dcerpc.opnum", "Suricata name of dce_opnum", ArgKind::List),
     kw("ssl_state", "SSL/TLS handshake state", ArgKind::List),
     kw("ssl_version", "SSL/TLS version", ArgKind::List),
     kw(

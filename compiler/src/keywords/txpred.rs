@@ -7,7 +7,8 @@
 //! transaction rule of the predicate's protocol, so the rule runs on that protocol's
 //! transactions even with no content to prefilter on. One family per file, each with its
 //! [`TxKeyword`] table, parsers, canonical text and tests: [`super::dns`],
-//! [`super::tls_state`], [`super::tls_cert`], [`super::ftp`], [`super::sip`].
+//! [`super::tls_state`], [`super::tls_cert`], [`super::ftp`], [`super::sip`],
+//! [`super::dce`].
 
 use super::app_event::AppEvent;
 use super::file::HashAlgo;
@@ -68,6 +69,10 @@ pub enum TxPred {
     },
     /// `sip_stat_code`: the message is a response with one of the codes (1–9: a class).
     SipStatCode(Vec<u16>),
+    /// `dce_iface`/`dcerpc.iface`: the request's interface (and version).
+    DceIface(super::dce::DceIface),
+    /// `dce_opnum`/`dcerpc.opnum`: the request's operation number is in the set.
+    DceOpnum(crate::ir::RangeSet<u16>),
     /// `filesize`: the size of a file once final (complete, or already past a `>` bound).
     FileSize {
         /// The comparison.
@@ -110,6 +115,7 @@ impl TxPred {
             TxPred::SipMethod { .. } | TxPred::SipStatCode(_) => AppProto::Sip,
             TxPred::SnmpVersion(_) | TxPred::SnmpPduType(_) => AppProto::Snmp,
             TxPred::Krb5MsgType(_) | TxPred::Krb5ErrCode(_) => AppProto::Krb5,
+            TxPred::DceIface(_) | TxPred::DceOpnum(_) => AppProto::Dcerpc,
             _ => AppProto::Tls,
         }
     }
@@ -158,6 +164,7 @@ const FAMILIES: &[&[TxKeyword]] = &[
     super::sip::KEYWORDS,
     super::snmp::KEYWORDS,
     super::krb5::KEYWORDS,
+    super::dce::KEYWORDS,
 ];
 
 /// The predicate keyword called `name`, if it is one.
@@ -207,6 +214,8 @@ pub fn tx_text(p: &TxPred) -> (&'static str, String) {
         TxPred::SnmpPduType(c) => ("snmp.pdu_type", uint_text(c)),
         TxPred::Krb5MsgType(c) => ("krb5_msg_type", uint_text(c)),
         TxPred::Krb5ErrCode(c) => ("krb5_err_code", uint_text(c)),
+        TxPred::DceIface(ref i) => ("dce_iface", i.text()),
+        TxPred::DceOpnum(ref r) => ("dce_opnum", super::dce::opnum_text(r)),
         TxPred::FileSize { cmp, to_server } => ("filesize", filesize_text(cmp, to_server)),
         TxPred::FileHash {
             algo,

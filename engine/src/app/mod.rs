@@ -1,6 +1,7 @@
 //! Application-layer parsers that run on reassembled, in-order stream bytes and fill the
 //! per-transaction sticky buffers rules inspect (Suricata's `http.*`, `file.data`, ...).
 
+pub mod dcerpc;
 /// SNMP and Kerberos messages in DER for the parsers' tests (shared with the replay and
 /// netns tests).
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The SSH, FTP, SMTP and SIP parsers as detection sees them: a [`BufferSource`] per
-//! transaction, and the EVE object an alert on it carries (Suricata's `ssh`, `ftp`, `smtp`
-//! and `sip` fields, those the parsers know).
+//! The SSH, FTP, SMTP, SIP, SNMP, Kerberos and DCE/RPC parsers as detection sees them: a
+//! [`BufferSource`] per transaction, and the EVE object an alert on it carries (Suricata's
+//! `ssh`, `ftp`, `smtp`, `sip`, `snmp`, `krb5` and `dcerpc` fields, those the parsers know).
 
+use crate::app::dcerpc::DceTx;
 use crate::app::ftp::FtpTx;
 use crate::app::sip::{SipMessage, StartLine};
 use crate::app::smtp::SmtpConn;
@@ -239,4 +240,50 @@ impl BufferSource for MsgBuffers<'_> {
             MsgBuffers::Krb5(msg) => TxView::Krb5 { msg },
         }
     }
+}
+
+/// One DCE/RPC request: `dce_stub_data` is its stub data, `dce` byte options read its byte
+/// order, `dce_iface`/`dce_opnum` its interface and operation.
+pub struct DceBuffers<'a> {
+    /// The request.
+    pub tx: &'a DceTx,
+}
+
+impl BufferSource for DceBuffers<'_> {
+    fn buffer_n(&self, b: Buffer, i: usize) -> Option<&[u8]> {
+        use verdict_compiler::ir::AppBuffer;
+        match b {
+            Buffer::App(AppBuffer::DceStubData) if i == 0 && !self.tx.stub().is_empty() => {
+                Some(self.tx.stub())
+            }
+            _ => None,
+        }
+    }
+    fn dce_big_endian(&self) -> bool {
+        self.tx.big_endian()
+    }
+    fn view(&self) -> TxView<'_> {
+        TxView::Dcerpc { tx: self.tx }
+    }
+}
+
+/// Suricata's EVE `dcerpc` object: `request` (`REQUEST`), the call id, and the request's
+/// `opnum`, `context_id`, `frag_cnt`, `stub_data_size` and interface `uuid`/`version`.
+pub fn dcerpc_eve(tx: &DceTx) -> Value {
+    let mut req = Map::new();
+    req.insert("opnum".into(), tx.opnum().into());
+    req.insert("context_id".into(), tx.context_id().into());
+    req.insert("frag_cnt".into(), tx.frags().into());
+    req.insert("stub_data_size".into(), tx.stub().len().into());
+    let mut m = Map::new();
+    m.insert("request".into(), "REQUEST".into());
+    m.insert("call_id".into(), tx.call_id().into());
+    m.insert("req".into(), Value::Object(req));
+    if let Some((uuid, major)) = tx.iface() {
+        m.insert(
+            "interface".into(),
+            json!({"uuid": verdict_compiler::keywords::dce::uuid_text(&uuid), "version": major}),
+        );
+    }
+    Value::Object(m)
 }

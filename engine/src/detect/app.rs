@@ -251,7 +251,7 @@ impl Scan {
         sess.prune_txd();
     }
 
-    /// The transaction pass over SSH (the connection), FTP (each command with its
+    /// The transaction pass over SSH (the connection), DCE/RPC (each request), FTP (each command with its
     /// replies) and SMTP (each mail transaction) progress of this packet.
     fn match_line_protos(
         &mut self,
@@ -295,6 +295,11 @@ impl Scan {
                 });
             }
         }
+        for &id in &step.dcerpc {
+            if let Some((tx, txd)) = sess.dcerpc_tx_and_detect(id) {
+                self.match_dce(pass, tx, txd, cands);
+            }
+        }
         for &id in &step.smtp {
             if let Some((conn, txd)) = sess.smtp_tx_and_detect(id) {
                 let src = SmtpBuffers { conn, id };
@@ -306,6 +311,25 @@ impl Scan {
                 });
             }
         }
+    }
+
+    /// The transaction pass over one DCE/RPC request (of a TCP association, or a UDP
+    /// datagram).
+    pub(super) fn match_dce(
+        &mut self,
+        pass: &mut Pass<'_, '_>,
+        tx: &crate::app::dcerpc::DceTx,
+        txd: &mut TxDetect,
+        cands: &mut Vec<u32>,
+    ) {
+        use crate::app::sources::{dcerpc_eve, DceBuffers};
+        let src = DceBuffers { tx };
+        self.run_tx(pass, AppProto::Dcerpc, &src, txd, cands, false, &mut || {
+            AppInfo::Object {
+                proto: "dcerpc",
+                object: dcerpc_eve(tx),
+            }
+        });
     }
 
     /// The transaction pass over one DNS message (over UDP, or framed out of a TCP stream):
@@ -405,8 +429,13 @@ impl Scan {
             &det.tx,
             src,
             to_server,
-            // The packet's protocol: a `udp` rule reads SIP and DNS over UDP only.
-            (Class::of_proto(ctx.ip.proto), ctx.sport, ctx.dport),
+            // The rules' class is the packet's: a DCE/RPC or DNS rule written `alert udp`
+            // reads its transactions from UDP datagrams.
+            (
+                crate::prefilter::Class::of_proto(ctx.ip.proto),
+                ctx.sport,
+                ctx.dport,
+            ),
             &mut self.pf,
         );
         cands.clear();

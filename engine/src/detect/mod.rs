@@ -309,6 +309,7 @@ impl Detector {
         cfg.session.sip_enabled |= needs(verdict_compiler::ir::AppProto::Sip);
         cfg.session.snmp_enabled |= needs(verdict_compiler::ir::AppProto::Snmp);
         cfg.session.krb5_enabled |= needs(verdict_compiler::ir::AppProto::Krb5);
+        cfg.session.dcerpc_enabled |= needs(verdict_compiler::ir::AppProto::Dcerpc);
         cfg.session.http.files = file_needs(&compiled);
         let info = image
             .programs
@@ -1349,6 +1350,12 @@ impl Worker {
                 self.scan.match_msg(&mut pass, src, &mut cands);
             }
             Some(UdpMsg::Sip(msg)) => self.scan.match_sip(&mut pass, msg, &mut cands),
+            Some(UdpMsg::Dce(tx)) => self.scan.match_dce(
+                &mut pass,
+                tx,
+                &mut crate::detect::tx::TxDetect::new(0),
+                &mut cands,
+            ),
             None => {}
         }
         if let (Some(sess), Some(st)) = (&mut session, &step) {
@@ -1647,6 +1654,7 @@ enum UdpMsg {
     Snmp(crate::app::snmp::SnmpMsg),
     Krb5(crate::app::krb5::Krb5Msg),
     Sip(crate::app::sip::SipMessage),
+    Dce(crate::app::dcerpc::DceTx),
 }
 
 impl UdpMsg {
@@ -1654,7 +1662,8 @@ impl UdpMsg {
     /// `flow_app`, by the parser some rule needs; `None` when it does not decode. SNMP and
     /// Kerberos datagrams are parsed on flows detected as such (Suricata parses a flow once
     /// its protocol is known); DNS on port 53 whatever the flow's first datagram was; SIP,
-    /// one message per datagram, on its ports or when the datagram reads as SIP.
+    /// one message per datagram, on its ports or when the datagram reads as SIP; a
+    /// connectionless DCE/RPC request on any port.
     fn parse(
         cfg: &crate::session::SessionConfig,
         flow_app: Option<verdict_compiler::ir::AppProto>,
@@ -1675,10 +1684,15 @@ impl UdpMsg {
             Some(AppProto::Krb5) if cfg.krb5_enabled => {
                 crate::app::krb5::parse(payload).map(UdpMsg::Krb5)
             }
-            _ if cfg.sip_enabled => {
-                crate::app::sip::udp(payload, to_server, sport, dport).map(UdpMsg::Sip)
+            _ => {
+                // Connectionless DCE/RPC: a request datagram (by its header, on any port).
+                let dce = || crate::app::dcerpc::parse_cl_request(payload).map(UdpMsg::Dce);
+                let sip = || crate::app::sip::udp(payload, to_server, sport, dport).map(UdpMsg::Sip);
+                cfg.dcerpc_enabled
+                    .then(dce)
+                    .flatten()
+                    .or_else(|| cfg.sip_enabled.then(sip).flatten())
             }
-            _ => None,
         }
     }
 
@@ -1689,6 +1703,7 @@ impl UdpMsg {
             UdpMsg::Snmp(_) => AppProto::Snmp,
             UdpMsg::Krb5(_) => AppProto::Krb5,
             UdpMsg::Sip(_) => AppProto::Sip,
+            UdpMsg::Dce(_) => AppProto::Dcerpc,
         }
     }
 }

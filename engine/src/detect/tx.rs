@@ -268,9 +268,8 @@ impl TxDetect {
     }
 
     /// Scans the unscanned part of every available buffer, as seen from direction
-    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`]; `ports` is
-    /// the packet's protocol class and ports, which select the programs (a `udp` rule's
-    /// prefilter is in the UDP class).
+    /// `to_server`, with its prefilter and adds the hits to [`TxDetect::sticky`]; `ports`
+    /// is the packet's transport class and ports, which select the rules by header.
     pub fn prefilter(
         &mut self,
         idx: &TxIndex,

@@ -7,6 +7,7 @@
 //! [`tls`]). A predicate of another protocol than the transaction's, or on a source that
 //! is not a transaction (the packet pass), is false: the rule needs that transaction.
 
+pub mod dce;
 pub mod dns;
 pub mod event;
 pub mod file;
@@ -14,6 +15,7 @@ pub mod line;
 pub mod msg;
 pub mod tls;
 
+use crate::app::dcerpc::DceTx;
 use crate::app::dns::DnsMessage;
 use crate::app::ftp::FtpTx;
 use crate::app::http::Tx;
@@ -59,6 +61,11 @@ pub enum TxView<'a> {
         /// The message.
         msg: &'a crate::app::sip::SipMessage,
     },
+    /// One DCE/RPC request.
+    Dcerpc {
+        /// The request.
+        tx: &'a DceTx,
+    },
     /// One FTP command and its replies.
     Ftp {
         /// The transaction.
@@ -103,5 +110,6 @@ pub fn holds(p: &TxPred, view: TxView<'_>, now: i64) -> bool {
         TxView::Tls { conn, to_server } => tls::holds(p, conn, to_server, now),
         TxView::Ssh { .. } | TxView::Ftp { .. } | TxView::Sip { .. } => line::holds(p, view),
         TxView::Snmp { .. } | TxView::Krb5 { .. } => msg::holds(p, view),
+        TxView::Dcerpc { tx } => dce::holds(p, tx),
     }
 }
