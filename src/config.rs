@@ -38,7 +38,7 @@
 //! [kernel]                            # what nftables may evaluate instead of the engine
 //! flow = "conntrack"                  # or "queue": keep every rule with `flow` in the queue
 //! prefilter = "off"                   # or "on"/"auto": steer queued rules by their patterns
-//! prefilter_max_rules = 32            # auto's threshold (default: the measured crossover, 0)
+//! prefilter_max_rules = 32            # auto's threshold (default: the measured crossover, 16)
 //! [output]                            # EVE records: "file" (eve.json), "syslog", "both"
 //! eve = ["file", "redis"]             # (file and syslog) or "redis", or a list of them
 //! syslog_socket = "/dev/log"          # facility local5, identity verdict by default
@@ -324,8 +324,8 @@ pub struct KernelSection {
     #[serde(default)]
     pub prefilter: Option<verdict_compiler::prefilter::PrefilterMode>,
     /// `prefilter_max_rules = N`: `auto` steers by pattern up to N rules with a kernel pattern
-    /// (default `verdict_compiler::prefilter::AUTO_MAX_RULES`, the crossover measured on
-    /// verdict's test gateway; measure yours with bench/prefilter.sh).
+    /// (default `verdict_compiler::prefilter::AUTO_MAX_RULES`, 16, the transactional crossover
+    /// measured on verdict's test gateway; measure yours with bench/prefilter.sh).
     #[serde(default)]
     pub prefilter_max_rules: Option<usize>,
 }

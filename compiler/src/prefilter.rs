@@ -47,11 +47,12 @@ pub const PREFILTER_FLOW_MARK: u32 = 0x0200_0000;
 pub const REPLY_DIRECTION_MARK: u32 = 0x0100_0000;
 
 /// Most prefilterable queued rules for which `auto` chooses the prefilter by default
-/// (`[kernel] prefilter_max_rules` overrides it): the crossover `bench/prefilter.sh` measured
-/// on verdict's test gateway (README "Kernel prefilter"), where the prefilter never beat
-/// plain queueing with its per-direction bypass — so `auto` keeps port steering there until
-/// an operator who measured a gain on their own gateway sets the threshold.
-pub const AUTO_MAX_RULES: usize = 0;
+/// (`[kernel] prefilter_max_rules` overrides it): the transactional crossover
+/// `bench/prefilter.sh` measured on verdict's test gateway (README "Kernel prefilter"), the
+/// largest count at which nginx/wrk transactions, kept alive and a connection per request,
+/// were both faster with the prefilter than with plain queueing. A bulk download may still
+/// lose at that count (every packet of an unsteered flow crosses the xt string matches).
+pub const AUTO_MAX_RULES: usize = 16;
 
 /// Shortest pattern worth steering by: a byte or two (a newline, `|00 01|`) occurs in nearly
 /// every packet, and would queue everything a search per packet dearer than port steering.

@@ -18,7 +18,7 @@ const NO_PATTERN: &str = "\
 alert tcp any any -> any 110 (msg:\"no pattern\"; flow:to_server,established; dsize:>1000; sid:4; rev:1;)
 ";
 
-/// `auto`'s threshold in these snapshots (the default, 0, would never choose the prefilter).
+/// `auto`'s threshold in these snapshots, fixed so they do not follow a re-measured default.
 const MAX_RULES: usize = 8;
 
 fn emitted(rules: &str, mode: PrefilterMode) -> String {
@@ -93,14 +93,29 @@ fn auto_keeps_port_steering_when_a_rule_has_no_kernel_pattern() {
 }
 
 #[test]
-fn auto_with_the_default_threshold_keeps_port_steering() {
-    let body = emitted_with(
-        RULES,
-        PrefilterMode::Auto,
-        verdict_compiler::prefilter::AUTO_MAX_RULES,
-    );
+fn auto_with_the_default_threshold_follows_the_measured_crossover() {
+    let max = verdict_compiler::prefilter::AUTO_MAX_RULES;
+    let body = emitted_with(RULES, PrefilterMode::Auto, max);
     assert!(
-        body.starts_with("## decision: auto: off (3 rules > 0)"),
+        body.starts_with(&format!("## decision: auto: on (3 rules <= {max})")),
+        "{body}"
+    );
+    assert!(body.contains("-m string"), "{body}");
+    // One prefilterable rule more than the default: port steering.
+    let over: String = (0..=max)
+        .map(|i| {
+            format!(
+                "drop tcp any any -> any 8443 (msg:\"n\"; flow:established; content:\"pattern{i}x\"; sid:{}; rev:1;)\n",
+                100 + i
+            )
+        })
+        .collect();
+    let body = emitted_with(&over, PrefilterMode::Auto, max);
+    assert!(
+        body.starts_with(&format!(
+            "## decision: auto: off ({} rules > {max})",
+            max + 1
+        )),
         "{body}"
     );
     assert!(!body.contains("-m string"), "{body}");
