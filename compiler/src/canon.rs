@@ -5,8 +5,7 @@
 
 use crate::ir::*;
 use crate::keywords::{
-    buffers, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre,
-    state,
+    buffers, byte, byte_math, content, dataset, flow, fwsam, header, meta, numeric, pcre, state,
 };
 use std::fmt::Write as _;
 

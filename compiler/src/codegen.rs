@@ -161,14 +161,7 @@ pub fn compile_in(rules: &[Rule], opts: &CompileOptions, ctx: &SetContext) -> Co
         }
         if opts.xt_string {
             if let Decision::Queue(reason) = &decision {
-                // Only when what holds the rule back is what the string chains answer: an
-                // unanchored content, a TCP dsize.
-                let xt_can = |b: &str| b == kernel::UNANCHORED || b == crate::xt::DSIZE_NON_UDP;
-                let only_content = xt_can(reason)
-                    && kernel::blockers(rule, opts.caps, ctx)
-                        .iter()
-                        .all(|b| xt_can(b));
-                if only_content {
+                if crate::xt::answers(rule, reason, opts.caps, ctx) {
                     decision = match kernel::lower_xt_string(rule, opts.caps) {
                         Ok(xt) => {
                             report.xt_string_rules += xt.len();

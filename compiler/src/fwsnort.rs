@@ -93,13 +93,15 @@ impl Comparison {
 }
 
 /// Compares fwsnort's translated `sids` with verdict's `fates` for `rules` (the loaded set,
-/// in the order `fates` follows), classifying each fwsnort-only rule again for its reason.
+/// in the order `fates` follows), classifying each fwsnort-only rule again for its reason
+/// (with `xt_string`, the reason the string chains gave where they were tried).
 pub fn compare(
     sids: &BTreeSet<u32>,
     rules: &[Rule],
     fates: &[(Sid, Fate)],
     caps: KernelCaps,
     ctx: &SetContext,
+    xt_string: bool,
 ) -> Comparison {
     let rule_of: HashMap<u32, &Rule> = rules.iter().map(|r| (r.meta.sid.0, r)).collect();
     let fate_of: HashMap<u32, &Fate> = fates.iter().map(|(s, f)| (s.0, f)).collect();
@@ -118,6 +120,9 @@ pub fn compare(
             continue;
         }
         let reason = match classify(rule, caps, true, ctx) {
+            Decision::Queue(r) if xt_string && crate::xt::answers(rule, &r, caps, ctx) => {
+                crate::xt::lower_xt_string(rule, caps).err().unwrap_or(r)
+            }
             Decision::Queue(r) => r,
             Decision::Rejected(r) => format!("rejected: {r}"),
             // Kernel by classification but not in the plan: moved to the engine by the
@@ -167,7 +172,14 @@ alert udp any any -> any 53 (msg:"verdict only"; content:"|00 01|"; depth:2; sid
         let compiled = compile(&loaded.rules, &opts);
         let fwsnort: BTreeSet<u32> = [1, 2, 99].into_iter().collect();
         let ctx = SetContext::of(&loaded.rules);
-        let c = compare(&fwsnort, &loaded.rules, &compiled.fates, opts.caps, &ctx);
+        let c = compare(
+            &fwsnort,
+            &loaded.rules,
+            &compiled.fates,
+            opts.caps,
+            &ctx,
+            false,
+        );
         assert_eq!(c.fwsnort, 3);
         assert_eq!(c.verdict, 2);
         assert_eq!(c.both, 1);

@@ -1549,7 +1549,6 @@ pub struct Asn1 {
     pub buffer: Buffer,
 }
 
-
 /// `flow:` options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct FlowOpts {

@@ -180,6 +180,21 @@ pub struct XtStringRule {
     pub action: KernelAction,
 }
 
+/// Whether the string chains are the answer for a rule the nft path queued for `reason`:
+/// only when everything that holds it back is an unanchored content or a TCP `dsize`.
+pub fn answers(
+    rule: &Rule,
+    reason: &str,
+    caps: KernelCaps,
+    ctx: &crate::kernel::SetContext,
+) -> bool {
+    let xt_can = |b: &str| b == crate::kernel::UNANCHORED || b == DSIZE_NON_UDP;
+    xt_can(reason)
+        && crate::kernel::blockers(rule, caps, ctx)
+            .iter()
+            .all(|b| xt_can(b))
+}
+
 /// `--xt-string` translation of a rule whose kernel obstacle is its unanchored contents, or
 /// why iptables cannot evaluate it exactly (the report's queue reason in this mode).
 pub fn lower_xt_string(rule: &Rule, caps: KernelCaps) -> Result<Vec<XtStringRule>, QueueReason> {

@@ -178,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let vbc = compiled.image.to_bytes();
 
     let fwsnort = match &args.compare_fwsnort {
-        Some(path) => Some(compare_fwsnort(path, &loaded.rules, &compiled, copts.caps)?),
+        Some(path) => Some(compare_fwsnort(path, &loaded.rules, &compiled, &copts)?),
         None => None,
     };
     let report = &mut compiled.report;
@@ -247,7 +247,7 @@ fn compare_fwsnort(
     path: &std::path::Path,
     rules: &[verdict_compiler::ir::Rule],
     compiled: &codegen::Compiled,
-    caps: KernelCaps,
+    copts: &CompileOptions,
 ) -> anyhow::Result<verdict_compiler::fwsnort::Comparison> {
     let script = std::fs::read_to_string(path)
         .with_context(|| format!("reading fwsnort's output {}", path.display()))?;
@@ -263,8 +263,9 @@ fn compare_fwsnort(
         &sids,
         rules,
         &compiled.fates,
-        caps,
+        copts.caps,
         &ctx,
+        copts.xt_string,
     ))
 }
 

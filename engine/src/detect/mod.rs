@@ -1687,7 +1687,8 @@ impl UdpMsg {
             _ => {
                 // Connectionless DCE/RPC: a request datagram (by its header, on any port).
                 let dce = || crate::app::dcerpc::parse_cl_request(payload).map(UdpMsg::Dce);
-                let sip = || crate::app::sip::udp(payload, to_server, sport, dport).map(UdpMsg::Sip);
+                let sip =
+                    || crate::app::sip::udp(payload, to_server, sport, dport).map(UdpMsg::Sip);
                 cfg.dcerpc_enabled
                     .then(dce)
                     .flatten()
