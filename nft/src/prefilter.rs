@@ -24,7 +24,7 @@
 //! a flow up from whichever side carried the pattern, and only conntrack still knows which side
 //! opened the connection (the flow's client for `flow:to_server`/`to_client`).
 
-use crate::render::{argv, hex, nfqueue_target, with_ports, QueueMechanism, RenderOptions};
+use crate::render::{argv, nfqueue_target, with_ports, QueueMechanism, RenderOptions};
 use crate::render::{sanitize, XT_CHAIN};
 use verdict_compiler::kernel::KernelPlan;
 use verdict_compiler::prefilter::{PatternSteer, PREFILTER_FLOW_MARK, REPLY_DIRECTION_MARK};
@@ -180,19 +180,7 @@ pub fn pattern_comment(p: &PatternSteer) -> String {
 /// One pattern rule as argv lists (more than one when its ports need several `multiport`s).
 fn mark_rules(p: &PatternSteer, bin: &str) -> Vec<Vec<String>> {
     let base = argv(&[bin, "-w", "-A", XT_CHAIN, "-p", p.proto.name()]);
-    let mut tail = argv(&[
-        "-m",
-        "string",
-        "--algo",
-        // Boyer-Moore misses a pattern spread over two blocks of a non-linear packet (GRO,
-        // paged data); Knuth-Morris-Pratt walks the blocks in order (see xt_string.rs).
-        "kmp",
-        "--hex-string",
-        &format!("|{}|", hex(&p.pattern).trim_start_matches("0x")),
-    ]);
-    if p.nocase {
-        tail.push("--icase".into());
-    }
+    let mut tail = crate::xt_string::string_match(&p.pattern, p.nocase, false, None);
     tail.extend(argv(&["-m", "comment", "--comment", &pattern_comment(p)]));
     tail.extend(argv(&[
         "-j",
@@ -226,7 +214,7 @@ mod tests {
         assert_eq!(rules.len(), 2);
         let first = rules[0].join(" ");
         assert!(
-            first.contains("--hex-string |657622696c00| --icase"),
+            first.contains("--icase --hex-string |657622696c00|"),
             "{first}"
         );
         assert!(first.contains("--dports 80"), "{first}");

@@ -16,7 +16,7 @@ use crate::render::{
     argv, hex, multiport_chunks, sanitize, xt_bin, xt_flow, RenderOptions, XT_CHAIN,
 };
 use verdict_compiler::kernel::{
-    cidrs, fmt_addr, Family, KernelAction, KernelPlan, L4Proto, XtAddr, XtContent, XtStringRule,
+    cidrs, fmt_addr, Family, KernelAction, KernelPlan, L4Proto, XtAddr, XtStringRule,
     FLOW_BLOCK_MARK,
 };
 
@@ -242,7 +242,7 @@ fn rule_at(r: &XtStringRule, then: &[String], chain: &str, hdr: u32) -> Option<V
     }
     for c in &r.contents {
         match c.window(hdr) {
-            Some(w) => v.extend(string_match(c, w)),
+            Some(w) => v.extend(string_match(&c.pattern, c.nocase, c.negated, Some(w))),
             // "Not found" holds where the window starts past the 16-bit end.
             None if c.negated => {}
             None => return None,
@@ -328,27 +328,34 @@ fn target(r: &XtStringRule) -> Option<Vec<String>> {
     }
 }
 
-/// `-m string` for one content with window `(from, to)`.
-fn string_match(c: &XtContent, (from, to): (u16, u16)) -> Vec<String> {
-    let mut v = argv(&[
-        "-m",
-        "string",
-        "--algo",
-        "kmp",
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-    ]);
-    if c.nocase {
+/// `-m string` searching `pattern` with KMP (Boyer-Moore misses a match spread over two
+/// blocks of a non-linear packet), within `window` (`--from`/`--to`, from the network
+/// header) if given: the one form of the string match, for the xt-string rules and the
+/// kernel prefilter's steering alike.
+pub(crate) fn string_match(
+    pattern: &[u8],
+    nocase: bool,
+    negated: bool,
+    window: Option<(u16, u16)>,
+) -> Vec<String> {
+    let mut v = argv(&["-m", "string", "--algo", "kmp"]);
+    if let Some((from, to)) = window {
+        v.extend(argv(&[
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+        ]));
+    }
+    if nocase {
         v.push("--icase".into());
     }
-    if c.negated {
+    if negated {
         v.push("!".into());
     }
     v.extend(argv(&[
         "--hex-string",
-        &format!("|{}|", hex(&c.pattern).trim_start_matches("0x")),
+        &format!("|{}|", hex(pattern).trim_start_matches("0x")),
     ]));
     v
 }
