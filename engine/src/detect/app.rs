@@ -389,23 +389,11 @@ impl Scan {
         cands: &mut Vec<u32>,
     ) {
         use crate::app::sources::{sip_eve, SipBuffers};
-        if !pass.det.tx.any() {
-            return;
-        }
-        let mut txd = TxDetect::new(0);
         let src = SipBuffers { msg };
-        self.run_tx(
-            pass,
-            AppProto::Sip,
-            &src,
-            &mut txd,
-            cands,
-            false,
-            &mut || AppInfo::Object {
-                proto: "sip",
-                object: sip_eve(msg),
-            },
-        );
+        self.run_msg(pass, AppProto::Sip, &src, cands, &mut || AppInfo::Object {
+            proto: "sip",
+            object: sip_eve(msg),
+        });
     }
 
     /// Runs the transaction programs of `app` whose side this packet's direction is on one
